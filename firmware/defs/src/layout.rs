@@ -1,0 +1,172 @@
+//! The memory layout: the one place that says where every part of Warden lives.
+//!
+//! The firmware's linker script (generated from these constants by `firmware/kernel/build.rs`), the image
+//! builder in `xtask` (page tables, IGVM directives, the boot ROM) and the firmware's own constants all
+//! derive from this file. Warden runs identity-mapped: virtual address == guest-physical address.
+//!
+//! ```text
+//! WARDEN_BASE + 0x00_0000  page tables                 (PAGE_TABLES_SIZE)
+//!             + 0x01_0000  boot parameter pages        (params, memory map, SNP secrets, SNP CPUID)
+//!             + 0x02_0000  stacks, each under a guard  (STACKS)
+//!             + 0x10_0000  firmware ELF: text, rodata, data, bss
+//!             + 0x80_0000  heap (not in the image: accepted at boot)
+//!             + 0x100_0000 end of Warden's region
+//! 0xFFFF_E000              boot ROM directory (native `-bios` boot only)
+//! 0xFFFF_F000              boot stub page, reset vector at 0xFFFF_FFF0
+//! ```
+
+/// The size of a small page.
+pub const PAGE_SIZE: u64 = 0x1000;
+/// The size of a large (2 MiB) page.
+pub const LARGE_PAGE_SIZE: u64 = 0x20_0000;
+
+/// The first byte of Warden's private region.
+pub const WARDEN_BASE: u64 = 0x0800_0000;
+/// The size of Warden's private region. Nothing of Warden's lives outside it, except the boot stub page.
+pub const WARDEN_SIZE: u64 = 0x0100_0000;
+/// One past the last byte of Warden's region.
+pub const WARDEN_END: u64 = WARDEN_BASE + WARDEN_SIZE;
+
+/// The initial page tables, built by the image builder and measured with the image.
+pub const PAGE_TABLES_BASE: u64 = WARDEN_BASE;
+/// Room reserved for the initial page tables.
+pub const PAGE_TABLES_SIZE: u64 = 0x1_0000;
+
+/// The boot parameter page: platform type, vCPU count (an IGVM parameter area on SNP/TDX).
+pub const PARAMS_PAGE: u64 = WARDEN_BASE + 0x1_0000;
+/// The memory-map parameter page (an IGVM parameter area).
+pub const MEMORY_MAP_PAGE: u64 = WARDEN_BASE + 0x1_1000;
+/// The SNP secrets page (SNP only; a zero page elsewhere).
+pub const SNP_SECRETS_PAGE: u64 = WARDEN_BASE + 0x1_2000;
+/// The SNP CPUID page (SNP only; a zero page elsewhere).
+pub const SNP_CPUID_PAGE: u64 = WARDEN_BASE + 0x1_3000;
+
+/// Where the stacks begin. Each stack sits directly above an unmapped guard page.
+pub const STACKS_BASE: u64 = WARDEN_BASE + 0x2_0000;
+/// Where the stacks must end.
+pub const STACKS_LIMIT: u64 = WARDEN_BASE + 0x10_0000;
+
+/// A stack: its purpose and its size in bytes (a whole number of pages), below it one guard page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stack {
+    /// What runs on it.
+    pub name: &'static str,
+    /// Its size in bytes, excluding the guard page.
+    pub size: u64,
+}
+
+/// Which stack each slot is. The order fixes the addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum StackId {
+    /// The boot processor's main stack.
+    Boot = 0,
+    /// IST1: double fault.
+    DoubleFault = 1,
+    /// IST2: NMI.
+    Nmi = 2,
+    /// IST3: machine check.
+    MachineCheck = 3,
+    /// IST4: every other exception, so that a stack overflow can still be reported.
+    Exception = 4,
+}
+
+/// Every stack, in address order.
+pub const STACKS: [Stack; 5] = [
+    Stack { name: "boot", size: 0x1_0000 },
+    Stack { name: "double-fault", size: 0x4000 },
+    Stack { name: "nmi", size: 0x4000 },
+    Stack { name: "machine-check", size: 0x4000 },
+    Stack { name: "exception", size: 0x4000 },
+];
+
+/// The guard page below stack `id` (never mapped).
+pub const fn stack_guard(id: StackId) -> u64 {
+    let mut addr = STACKS_BASE;
+    let mut i = 0;
+    while i < id as usize {
+        addr += PAGE_SIZE + STACKS[i].size;
+        i += 1;
+    }
+    addr
+}
+
+/// The lowest byte of stack `id`.
+pub const fn stack_bottom(id: StackId) -> u64 {
+    stack_guard(id) + PAGE_SIZE
+}
+
+/// One past the highest byte of stack `id`: the initial stack pointer.
+pub const fn stack_top(id: StackId) -> u64 {
+    stack_bottom(id) + STACKS[id as usize].size
+}
+
+/// Where the firmware ELF is linked.
+pub const IMAGE_BASE: u64 = WARDEN_BASE + 0x10_0000;
+/// The firmware ELF must end below this (the linker script asserts it).
+pub const IMAGE_LIMIT: u64 = WARDEN_BASE + 0x80_0000;
+
+/// The heap: mapped by the initial page tables, but not part of the image; the firmware accepts it.
+pub const HEAP_BASE: u64 = IMAGE_LIMIT;
+/// The heap's size.
+pub const HEAP_SIZE: u64 = WARDEN_END - HEAP_BASE;
+
+/// The boot stub's page: the top page below 4 GiB, reset vector at its last 16 bytes. Also the TDX reset page.
+pub const BOOT_STUB_PAGE: u64 = 0xFFFF_F000;
+/// The reset vector.
+pub const RESET_VECTOR: u64 = 0xFFFF_FFF0;
+/// The boot ROM directory (native `-bios` boot): what the stub copies where, and the entry state.
+pub const BOOT_ROM_DIRECTORY: u64 = 0xFFFF_E000;
+/// QEMU's `-bios` ROM must be a whole number of these.
+pub const BOOT_ROM_ALIGN: u64 = 0x1_0000;
+
+/// The SNP VMSA's GPA in the IGVM image (what KVM's launch flow measures last).
+pub const SNP_VMSA_GPA: u64 = 0xFFFF_FFFF_F000;
+
+/// QEMU's `isa-debug-exit` port: the native platform's way to end a test run with a status.
+pub const DEBUG_EXIT_PORT: u16 = 0xF4;
+/// The first serial port (console).
+pub const COM1_PORT: u16 = 0x3F8;
+/// The second serial port (the guest test transport).
+pub const COM2_PORT: u16 = 0x2F8;
+
+const _: () = {
+    assert!(WARDEN_BASE % LARGE_PAGE_SIZE == 0);
+    assert!(WARDEN_END % LARGE_PAGE_SIZE == 0);
+    assert!(stack_top(StackId::Exception) <= STACKS_LIMIT);
+    assert!(SNP_CPUID_PAGE + PAGE_SIZE <= STACKS_BASE);
+    assert!(PAGE_TABLES_BASE + PAGE_TABLES_SIZE <= PARAMS_PAGE);
+    assert!(HEAP_BASE % LARGE_PAGE_SIZE == 0);
+    assert!(BOOT_ROM_DIRECTORY + PAGE_SIZE == BOOT_STUB_PAGE);
+    let mut i = 0;
+    while i < STACKS.len() {
+        assert!(STACKS[i].size % PAGE_SIZE == 0);
+        i += 1;
+    }
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacks_do_not_overlap_and_each_has_a_guard() {
+        let ids = [StackId::Boot, StackId::DoubleFault, StackId::Nmi, StackId::MachineCheck, StackId::Exception];
+        let mut previous_top = STACKS_BASE;
+        for id in ids {
+            assert_eq!(stack_guard(id), previous_top, "{id:?} guard follows the previous stack");
+            assert_eq!(stack_bottom(id), stack_guard(id) + PAGE_SIZE);
+            assert!(stack_top(id) > stack_bottom(id));
+            previous_top = stack_top(id);
+        }
+        assert!(previous_top <= STACKS_LIMIT);
+    }
+
+    #[test]
+    fn regions_are_inside_warden() {
+        for addr in [PAGE_TABLES_BASE, PARAMS_PAGE, MEMORY_MAP_PAGE, SNP_SECRETS_PAGE, SNP_CPUID_PAGE, IMAGE_BASE, HEAP_BASE] {
+            assert!((WARDEN_BASE..WARDEN_END).contains(&addr));
+            assert_eq!(addr % PAGE_SIZE, 0);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Warden's definitions: the one memory layout, and the byte layouts that cross a trust boundary.
+//!
+//! Everything here is data: constants and `#[repr(C)]` zerocopy structs with compile-time size and offset
+//! asserts against the specification tables they name. The firmware, the boot stub, the image builder and
+//! the verifier all read these definitions, so a layout is written down exactly once.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod boot;
+pub mod layout;

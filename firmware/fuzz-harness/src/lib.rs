@@ -1,0 +1,12 @@
+//! The bodies of Warden's fuzz targets: one function per parser of hostile input (threat model T1–T4).
+//!
+//! Each function feeds arbitrary bytes to a parser and checks the properties that must hold for every
+//! input (no panic, and whatever invariant the target names). `firmware/fuzz` wraps each one in a
+//! libFuzzer target for `cargo +nightly fuzz run <name>`; `tests/bounded.rs` runs every one over its seed
+//! corpus plus a bounded number of deterministic mutations on stable Rust, which is what CI does.
+
+/// A fuzz target: its name (also its directory under `firmware/fuzz/corpus/`) and its body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target. Add a target here, a wrapper in `firmware/fuzz/fuzz_targets/`, and seeds in the corpus.
+pub const TARGETS: &[Target] = &[];

@@ -1,0 +1,8 @@
+//! Warden's firmware binary (being written).
+#![no_std]
+#![no_main]
+
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}

@@ -1,0 +1,1 @@
+//! Simulated SEV-SNP and TDX platforms (insecure: test only).

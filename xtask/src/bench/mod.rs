@@ -1,0 +1,17 @@
+//! `cargo xtask bench`: each benchmark prints a table and writes JSON; every figure is a ratio against a
+//! baseline measured in the same run.
+
+/// Run a benchmark.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Bench {}
+
+/// Runs the chosen benchmark.
+pub fn run(args: &Args) -> crate::Result {
+    match args.bench {}
+}

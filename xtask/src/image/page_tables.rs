@@ -1,0 +1,1 @@
+//! The initial page tables.

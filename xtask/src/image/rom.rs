@@ -1,0 +1,1 @@
+//! The -bios boot ROM.

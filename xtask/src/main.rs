@@ -1,0 +1,59 @@
+//! `cargo xtask`: build Warden's image, measure it, boot it, test it, benchmark it.
+//!
+//! Every subcommand is one module below; its doc comments are the help text.
+mod bench;
+mod build;
+mod deps;
+mod image;
+mod measure;
+mod qemu;
+mod run;
+mod test;
+mod tpm_server;
+
+use clap::{Parser, Subcommand};
+
+/// The error every subcommand returns: a message for the person at the terminal.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+/// The result every subcommand returns.
+pub type Result<T = ()> = std::result::Result<T, Error>;
+
+/// Warden's build and test tool.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build the firmware, the boot ROM and the IGVM image under target/warden/.
+    Build(build::Args),
+    /// Compute the expected launch measurements (SNP launch digest, TDX MRTD) of the built image.
+    Measure(measure::Args),
+    /// Build and boot Warden under QEMU (KVM when /dev/kvm works, TCG otherwise), console on the terminal.
+    Run(run::Args),
+    /// Run every test: host unit tests, the in-firmware test image, the integration tests, a short fuzz run.
+    Test(test::Args),
+    /// Run a benchmark and write its figures as JSON.
+    Bench(bench::Args),
+    /// Serve the vTPM engine over the TPM simulator (mssim) TCP protocol on ports N and N+1.
+    TpmServer(tpm_server::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Build(args) => build::run(&args),
+        Command::Measure(args) => measure::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::TpmServer(args) => tpm_server::run(&args),
+    };
+    if let Err(error) = outcome {
+        eprintln!("xtask: error: {error}");
+        std::process::exit(1);
+    }
+}
