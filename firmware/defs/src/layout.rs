@@ -151,7 +151,8 @@ mod tests {
 
     #[test]
     fn stacks_do_not_overlap_and_each_has_a_guard() {
-        let ids = [StackId::Boot, StackId::DoubleFault, StackId::Nmi, StackId::MachineCheck, StackId::Exception];
+        let ids =
+            [StackId::Boot, StackId::DoubleFault, StackId::Nmi, StackId::MachineCheck, StackId::Exception];
         let mut previous_top = STACKS_BASE;
         for id in ids {
             assert_eq!(stack_guard(id), previous_top, "{id:?} guard follows the previous stack");
@@ -164,7 +165,15 @@ mod tests {
 
     #[test]
     fn regions_are_inside_warden() {
-        for addr in [PAGE_TABLES_BASE, PARAMS_PAGE, MEMORY_MAP_PAGE, SNP_SECRETS_PAGE, SNP_CPUID_PAGE, IMAGE_BASE, HEAP_BASE] {
+        for addr in [
+            PAGE_TABLES_BASE,
+            PARAMS_PAGE,
+            MEMORY_MAP_PAGE,
+            SNP_SECRETS_PAGE,
+            SNP_CPUID_PAGE,
+            IMAGE_BASE,
+            HEAP_BASE,
+        ] {
             assert!((WARDEN_BASE..WARDEN_END).contains(&addr));
             assert_eq!(addr % PAGE_SIZE, 0);
         }

@@ -55,7 +55,10 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 
 #[test]
 fn every_target_survives_its_corpus_and_mutations() {
-    let iterations = std::env::var("WARDEN_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_ITERATIONS);
+    let iterations = std::env::var("WARDEN_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_ITERATIONS);
     for (name, body) in warden_fuzz::TARGETS {
         let seeds = seeds(name);
         for seed in &seeds {
