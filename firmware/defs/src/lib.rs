@@ -8,3 +8,6 @@
 
 pub mod boot;
 pub mod layout;
+pub mod psc;
+pub mod snp;
+pub mod tdx;

@@ -4,9 +4,13 @@
 //! and native platforms in the firmware binary (they execute instructions), and the simulated SNP and TDX
 //! platforms used by host tests (they enforce the architecture's rules on a model of the RMP/SEPT).
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 use warden_defs::boot::BootPlatform;
+
+// Declares the `unsafe fn`s of the memory traits (a contract, STYLE convention 3); runs no unsafe code.
+#[allow(unsafe_code)]
+pub mod memory;
 
 /// Why Warden stopped. Sent to the hypervisor (SNP/TDX) or turned into an exit status (native).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
