@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod boot;
+pub mod ghcb;
 pub mod layout;
 pub mod psc;
 pub mod snp;
+pub mod svsm;
 pub mod tdx;
