@@ -1,0 +1,39 @@
+//! `tpm_server -port N [-rm]`: the Warden vTPM under the name and command line of the Microsoft/IBM
+//! simulator, which is how the tpm2-tss, tpm2-tools and tpm2-pytss test suites start one.
+//!
+//! It is `cargo xtask tpm-server` by another name: the same module, compiled into this binary.
+//! `-rm` (remove the NV state file) is accepted and has nothing to do: state lives in memory.
+
+#[path = "../tpm_server/mod.rs"]
+mod tpm_server;
+
+/// The error type the shared module's `run` returns (the xtask's own, repeated for this binary).
+type Error = Box<dyn std::error::Error + Send + Sync>;
+/// The result type the shared module's `run` returns.
+type Result<T = ()> = std::result::Result<T, Error>;
+
+const USAGE: &str = "usage: tpm_server [-port N] [-rm]";
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<tpm_server::Args> {
+    let mut port = 2321;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-port" | "--port" => {
+                let value = args.next().ok_or(USAGE)?;
+                port = value.parse().map_err(|_| format!("bad port {value:?}; {USAGE}"))?;
+            }
+            "-rm" => {}
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}; {USAGE}").into()),
+        }
+    }
+    Ok(tpm_server::Args { port })
+}
+
+fn main() {
+    let outcome = parse(std::env::args().skip(1)).and_then(|args| tpm_server::run(&args));
+    if let Err(error) = outcome {
+        eprintln!("tpm_server: {error}");
+        std::process::exit(1);
+    }
+}

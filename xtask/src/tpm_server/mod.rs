@@ -1,0 +1,134 @@
+//! `cargo xtask tpm-server`: the vTPM engine over the TPM simulator (mssim) TCP protocol.
+//!
+//! Listens on 127.0.0.1 port N (commands) and N+1 (platform signals), as `tcti-mssim` expects, so
+//! `TPM2TOOLS_TCTI=mssim:host=127.0.0.1,port=N` drives the engine. Clients are served concurrently,
+//! each on its own thread, but the engine runs one command at a time. The TPM starts powered off;
+//! the TCTI's POWER_ON powers it, and later POWER_ONs leave it alone. State lives in memory only.
+
+pub mod engine;
+pub mod mssim;
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::thread;
+
+use self::mssim::{Device, End};
+
+/// Serve the vTPM on a port pair.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The command port; the platform port is the next one.
+    #[arg(long, default_value_t = 2321)]
+    pub port: u16,
+}
+
+/// At most this many clients are served at once; more are disconnected on accept, so a flood of
+/// idle connections cannot exhaust the server's threads.
+const MAX_CLIENTS: usize = 64;
+
+/// Serves until killed or until a client sends TPM_STOP.
+pub fn run(args: &Args) -> crate::Result {
+    let platform_port = args
+        .port
+        .checked_add(1)
+        .ok_or_else(|| format!("tpm-server: port {} leaves no room for the platform port", args.port))?;
+    let bind = |port| {
+        TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .map_err(|error| format!("tpm-server: cannot listen on 127.0.0.1:{port}: {error}"))
+    };
+    let listeners = Listeners { tpm: bind(args.port)?, platform: bind(platform_port)? };
+    let device = Device::new(engine::warden(), warden_vtpm::MAX_COMMAND_SIZE);
+    eprintln!("tpm-server: serving the Warden vTPM on 127.0.0.1:{} (platform {platform_port})", args.port);
+    serve(listeners, device)?;
+    eprintln!("tpm-server: stopped by a client (TPM_STOP)");
+    Ok(())
+}
+
+/// The two listening sockets of one simulator.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The command port N.
+    pub tpm: TcpListener,
+    /// The platform port N+1.
+    pub platform: TcpListener,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Port {
+    Tpm,
+    Platform,
+}
+
+/// Accepts clients on both ports until one sends TPM_STOP, then returns. Errors on one connection
+/// end that connection only.
+pub fn serve(listeners: Listeners, device: Device) -> io::Result<()> {
+    let device = Arc::new(device);
+    let clients = Arc::new(AtomicUsize::new(0));
+    let (stop, stopped) = mpsc::channel::<()>();
+    for (listener, port) in [(listeners.tpm, Port::Tpm), (listeners.platform, Port::Platform)] {
+        let (device, clients, stop) = (Arc::clone(&device), Arc::clone(&clients), stop.clone());
+        thread::Builder::new()
+            .name(format!("tpm-server {port:?} accept"))
+            .spawn(move || accept_loop(&listener, port, &device, &clients, &stop))?;
+    }
+    drop(stop);
+    // Both accept loops only end by a STOP (or a listener failure, which drops their senders).
+    stopped.recv().map_err(|_| io::Error::other("both listeners failed"))
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    port: Port,
+    device: &Arc<Device>,
+    clients: &Arc<AtomicUsize>,
+    stop: &Sender<()>,
+) {
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            // A client that vanished between SYN and accept, or a transient resource shortage:
+            // neither is a reason to stop serving the others.
+            Err(error) => {
+                eprintln!("tpm-server: accept on the {port:?} port failed: {error}");
+                continue;
+            }
+        };
+        if clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+            clients.fetch_sub(1, Ordering::SeqCst);
+            eprintln!("tpm-server: more than {MAX_CLIENTS} clients; refusing one");
+            continue;
+        }
+        let (device, count, stop) = (Arc::clone(device), Arc::clone(clients), stop.clone());
+        let spawned = thread::Builder::new().name(format!("tpm-server {port:?} client")).spawn(move || {
+            serve_client(stream, port, &device, &stop);
+            count.fetch_sub(1, Ordering::SeqCst);
+        });
+        if let Err(error) = spawned {
+            // The closure (and with it the stream and the client count) was dropped unrun.
+            clients.fetch_sub(1, Ordering::SeqCst);
+            eprintln!("tpm-server: cannot start a client thread: {error}");
+        }
+    }
+}
+
+fn serve_client(mut stream: TcpStream, port: Port, device: &Device, stop: &Sender<()>) {
+    // Small request/response exchanges: without this, Nagle's algorithm delays each reply.
+    let _ = stream.set_nodelay(true);
+    let outcome = match port {
+        Port::Tpm => mssim::serve_tpm_port(&mut stream, device),
+        Port::Platform => mssim::serve_platform_port(&mut stream, device),
+    };
+    match outcome {
+        Ok(End::Closed) => {}
+        Ok(End::Stop) => {
+            let _ = stop.send(());
+        }
+        Ok(other) => eprintln!("tpm-server: {port:?} client disconnected: {other:?}"),
+        Err(error) => eprintln!("tpm-server: {port:?} client dropped: {error}"),
+    }
+}

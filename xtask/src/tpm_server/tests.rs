@@ -1,0 +1,288 @@
+//! Framing and robustness tests of the mssim server against a recording test engine.
+
+use std::io::{self, Cursor, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use super::engine::CommandEngine;
+use super::mssim::{Device, End, Signal, serve_platform_port, serve_tpm_port};
+use super::{Listeners, serve};
+
+const MAX: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Event {
+    PowerOn,
+    Execute(Vec<u8>),
+}
+
+/// Answers `0x80 0x01 ‖ command`, and panics on a command starting with 0xFF.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Event>>>);
+
+impl Recorder {
+    fn events(&self) -> Vec<Event> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl CommandEngine for Recorder {
+    fn power_on(&mut self) {
+        self.0.lock().unwrap().push(Event::PowerOn);
+    }
+
+    fn execute(&mut self, command: &[u8]) -> Vec<u8> {
+        self.0.lock().unwrap().push(Event::Execute(command.to_vec()));
+        assert!(command.first() != Some(&0xFF), "test engine asked to panic");
+        [&[0x80, 0x01][..], command].concat()
+    }
+}
+
+fn device() -> (Device, Recorder) {
+    let recorder = Recorder::default();
+    (Device::new(Box::new(recorder.clone()), MAX), recorder)
+}
+
+/// One side of a connection in memory: what the client sent, and what the server wrote.
+struct Duplex {
+    input: Cursor<Vec<u8>>,
+    output: Vec<u8>,
+}
+
+impl Duplex {
+    fn new(words: &[&[u8]]) -> Self {
+        Self { input: Cursor::new(words.concat()), output: Vec::new() }
+    }
+}
+
+impl Read for Duplex {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.input.read(buf)
+    }
+}
+
+impl Write for Duplex {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn be(value: u32) -> Vec<u8> {
+    value.to_be_bytes().to_vec()
+}
+
+fn send_command(locality: u8, command: &[u8]) -> Vec<u8> {
+    [be(8), vec![locality], be(command.len() as u32), command.to_vec()].concat()
+}
+
+fn power_on(device: &Device) {
+    let mut platform = Duplex::new(&[&be(1), &be(11), &be(20)]);
+    assert_eq!(serve_platform_port(&mut platform, device).unwrap(), End::Closed);
+    assert_eq!(platform.output, [be(0), be(0)].concat(), "POWER_ON and NV_ON are acknowledged");
+}
+
+#[test]
+fn send_command_reply_is_length_response_and_trailing_zero() {
+    let (device, recorder) = device();
+    power_on(&device);
+    let mut tpm = Duplex::new(&[&send_command(0, b"abc"), &be(20)]);
+    assert_eq!(serve_tpm_port(&mut tpm, &device).unwrap(), End::Closed);
+    assert_eq!(tpm.output, [be(5), vec![0x80, 0x01], b"abc".to_vec(), be(0)].concat());
+    assert_eq!(recorder.events(), [Event::PowerOn, Event::Execute(b"abc".to_vec())]);
+}
+
+#[test]
+fn powered_off_tpm_answers_an_empty_response_without_running_the_command() {
+    let (device, recorder) = device();
+    let mut tpm = Duplex::new(&[&send_command(0, b"abc")]);
+    assert_eq!(serve_tpm_port(&mut tpm, &device).unwrap(), End::Closed);
+    assert_eq!(tpm.output, [be(0), be(0)].concat());
+    assert!(recorder.events().is_empty());
+}
+
+#[test]
+fn repeated_power_on_does_not_reset_but_signal_reset_does() {
+    let (device, recorder) = device();
+    power_on(&device);
+    power_on(&device);
+    assert_eq!(recorder.events(), [Event::PowerOn]);
+    let mut platform = Duplex::new(&[&be(Signal::RESET.0)]);
+    serve_platform_port(&mut platform, &device).unwrap();
+    assert_eq!(platform.output, be(0));
+    assert_eq!(recorder.events(), [Event::PowerOn, Event::PowerOn]);
+}
+
+#[test]
+fn power_off_stops_commands_until_power_on() {
+    let (device, recorder) = device();
+    power_on(&device);
+    let mut platform = Duplex::new(&[&be(2)]);
+    serve_platform_port(&mut platform, &device).unwrap();
+    let mut tpm = Duplex::new(&[&send_command(0, b"x")]);
+    serve_tpm_port(&mut tpm, &device).unwrap();
+    assert_eq!(tpm.output, [be(0), be(0)].concat());
+    assert_eq!(recorder.events(), [Event::PowerOn]);
+}
+
+#[test]
+fn announced_length_is_bounded_before_reading() {
+    let (device, recorder) = device();
+    power_on(&device);
+    let at_limit = vec![0x42; MAX];
+    let mut tpm = Duplex::new(&[&send_command(0, &at_limit)]);
+    serve_tpm_port(&mut tpm, &device).unwrap();
+    assert_eq!(recorder.events().last(), Some(&Event::Execute(at_limit)));
+
+    for announced in [MAX as u32 + 1, u32::MAX] {
+        let mut tpm = Duplex::new(&[&be(8), &[0], &be(announced), &[0; 8]]);
+        assert_eq!(serve_tpm_port(&mut tpm, &device).unwrap(), End::Oversized(announced));
+        assert!(tpm.output.is_empty());
+    }
+    assert_eq!(recorder.events().len(), 2, "no oversized command reached the engine");
+}
+
+#[test]
+fn truncated_requests_end_the_connection_with_an_error() {
+    let (device, recorder) = device();
+    power_on(&device);
+    let whole = send_command(0, b"abcdef");
+    for cut in 1..whole.len() {
+        let mut tpm = Duplex::new(&[&whole[..cut]]);
+        let outcome = serve_tpm_port(&mut tpm, &device);
+        assert!(outcome.is_err(), "cut at {cut}: {outcome:?}");
+        assert!(tpm.output.is_empty());
+    }
+    assert_eq!(recorder.events(), [Event::PowerOn]);
+}
+
+#[test]
+fn unknown_codes_are_refused_with_one_and_close() {
+    let (device, _) = device();
+    for code in [0, 3, 12, 19, 25, 30, 0xFFFF_FFFF] {
+        let mut platform = Duplex::new(&[&be(code), &be(1)]);
+        assert_eq!(serve_platform_port(&mut platform, &device).unwrap(), End::Refused(Signal(code)));
+        assert_eq!(platform.output, be(1), "code {code}; nothing after the refusal is read");
+    }
+    for code in [0, 1, 5, 6, 7, 11, 99] {
+        let mut tpm = Duplex::new(&[&be(code), &send_command(0, b"a")]);
+        assert_eq!(serve_tpm_port(&mut tpm, &device).unwrap(), End::Refused(Signal(code)));
+        assert_eq!(tpm.output, be(1), "code {code}");
+    }
+}
+
+#[test]
+fn session_end_gets_no_reply_and_stop_is_reported() {
+    let (device, _) = device();
+    let mut tpm = Duplex::new(&[&be(20), &send_command(0, b"a")]);
+    assert_eq!(serve_tpm_port(&mut tpm, &device).unwrap(), End::Closed);
+    assert!(tpm.output.is_empty());
+    let mut platform = Duplex::new(&[&be(20), &be(1)]);
+    assert_eq!(serve_platform_port(&mut platform, &device).unwrap(), End::Closed);
+    assert!(platform.output.is_empty());
+    let mut tpm = Duplex::new(&[&be(21)]);
+    assert_eq!(serve_tpm_port(&mut tpm, &device).unwrap(), End::Stop);
+}
+
+#[test]
+fn handshake_reports_version_and_flags() {
+    let (device, _) = device();
+    let mut tpm = Duplex::new(&[&be(15), &be(1), &be(16), &be(7)]);
+    serve_tpm_port(&mut tpm, &device).unwrap();
+    assert_eq!(tpm.output, [be(1), be(5), be(0), be(0)].concat());
+    let mut tpm = Duplex::new(&[&be(15), &be(0)]);
+    assert_eq!(serve_tpm_port(&mut tpm, &device).unwrap(), End::BadHandshake);
+    assert!(tpm.output.is_empty());
+}
+
+#[test]
+fn nonzero_locality_is_answered_tpm_rc_locality() {
+    let (device, recorder) = device();
+    power_on(&device);
+    let mut tpm = Duplex::new(&[&send_command(3, b"abc")]);
+    serve_tpm_port(&mut tpm, &device).unwrap();
+    let rc_locality = [0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x07];
+    assert_eq!(tpm.output, [be(10), rc_locality.to_vec(), be(0)].concat());
+    assert_eq!(recorder.events(), [Event::PowerOn]);
+}
+
+#[test]
+fn engine_panic_puts_the_tpm_in_failure_mode_until_power_on() {
+    let (device, recorder) = device();
+    power_on(&device);
+    let rc_failure = [be(10), vec![0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x01], be(0)].concat();
+    let mut tpm = Duplex::new(&[&send_command(0, &[0xFF]), &send_command(0, b"ok")]);
+    serve_tpm_port(&mut tpm, &device).unwrap();
+    assert_eq!(tpm.output, [rc_failure.clone(), rc_failure].concat());
+    assert_eq!(recorder.events().len(), 2, "failure mode keeps later commands from the engine");
+
+    let mut platform = Duplex::new(&[&be(Signal::RESET.0)]);
+    serve_platform_port(&mut platform, &device).unwrap();
+    let mut tpm = Duplex::new(&[&send_command(0, b"ok")]);
+    serve_tpm_port(&mut tpm, &device).unwrap();
+    assert_eq!(tpm.output, [be(4), vec![0x80, 0x01], b"ok".to_vec(), be(0)].concat());
+}
+
+/// Starts a server on ephemeral ports; returns the two addresses' ports.
+fn start_server() -> (u16, u16, Recorder, thread::JoinHandle<io::Result<()>>) {
+    let bind = || TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let listeners = Listeners { tpm: bind(), platform: bind() };
+    let ports = (listeners.tpm.local_addr().unwrap().port(), listeners.platform.local_addr().unwrap().port());
+    let (device, recorder) = device();
+    let handle = thread::spawn(move || serve(listeners, device));
+    (ports.0, ports.1, recorder, handle)
+}
+
+fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+}
+
+fn exchange(stream: &mut TcpStream, request: &[u8], reply_len: usize) -> Vec<u8> {
+    stream.write_all(request).unwrap();
+    let mut reply = vec![0; reply_len];
+    stream.read_exact(&mut reply).unwrap();
+    reply
+}
+
+/// The server closed the connection: end-of-stream, or a reset when it left our bytes unread.
+fn assert_disconnected(stream: &mut TcpStream) {
+    match stream.read(&mut [0; 16]) {
+        Ok(0) => {}
+        Err(error) if error.kind() == io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected a disconnection, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_and_stalled_clients_do_not_stop_the_server_and_stop_ends_it() {
+    let (tpm_port, platform_port, recorder, handle) = start_server();
+    let mut platform = connect(platform_port);
+    assert_eq!(exchange(&mut platform, &[be(1), be(11)].concat(), 8), [be(0), be(0)].concat());
+
+    // A client that stalls half-way through a command must not hold the engine.
+    let mut stalled = connect(tpm_port);
+    stalled.write_all(&[be(8), vec![0], be(40), vec![1, 2]].concat()).unwrap();
+    // A client that announces 4 GiB is disconnected: it reads end-of-stream.
+    let mut greedy = connect(tpm_port);
+    greedy.write_all(&[be(8), vec![0], be(u32::MAX)].concat()).unwrap();
+    assert_disconnected(&mut greedy);
+    // Garbage on the platform port is refused and disconnected.
+    let mut noisy = connect(platform_port);
+    assert_eq!(exchange(&mut noisy, b"GET / HTTP/1.1\r\n\r\n", 4), be(1));
+    assert_disconnected(&mut noisy);
+
+    let mut good = connect(tpm_port);
+    let reply = exchange(&mut good, &send_command(0, b"hello"), 4 + 7 + 4);
+    assert_eq!(reply, [be(7), vec![0x80, 0x01], b"hello".to_vec(), be(0)].concat());
+    assert_eq!(recorder.events(), [Event::PowerOn, Event::Execute(b"hello".to_vec())]);
+
+    stalled.shutdown(Shutdown::Both).unwrap();
+    good.write_all(&be(21)).unwrap();
+    handle.join().unwrap().unwrap();
+}
