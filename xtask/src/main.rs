@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod deps;
+mod igvm;
 mod image;
 mod measure;
 mod qemu;

@@ -1,4 +1,20 @@
 //! `cargo xtask measure`: the expected launch measurements of the built image.
+//!
+//! The SNP launch digest and the TDX MRTD are computed from the IGVM file exactly as a loader feeds
+//! it to the hardware, with the `igvm` crate's measurer; the tests hold them against two independent
+//! implementations (a from-the-spec one in `igvm/oracle.rs` and PyPI `sev-snp-measure`).
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use igvm::{IgvmDirectiveHeader, IgvmFile, IgvmPlatformHeader};
+use igvm_defs::IgvmPlatformType;
+use sha2::{Digest, Sha256, Sha384};
+use zerocopy::IntoBytes;
+
+use crate::Result;
+
+/// The image `build` writes, measured when `--image` is not given.
+pub const DEFAULT_IMAGE: &str = "target/warden/warden.igvm";
 
 /// Measure the built image.
 #[derive(clap::Args, Debug)]
@@ -9,9 +25,126 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The IGVM file to measure.
+    #[arg(long, default_value = DEFAULT_IMAGE)]
+    pub image: PathBuf,
+}
+
+/// An image's expected launch measurements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Measurements {
+    /// How many vCPUs the SNP digest assumes.
+    pub vcpus: u32,
+    /// The SNP launch digest (the report's MEASUREMENT).
+    pub snp_launch_digest: [u8; 48],
+    /// The TDX MRTD (the TD report's MRTD).
+    pub tdx_mrtd: [u8; 48],
+    /// SHA-256 of the IGVM file itself: the image's identity.
+    pub image_sha256: [u8; 32],
+}
+
+/// The GPA every SNP VMSA is measured at (`docs/reference/svsm-ghcb-snp.md` §9).
+const VMSA_GPA: u64 = 0xFFFF_FFFF_F000;
+/// PAGE_INFO's page type for a VMSA.
+const PAGE_TYPE_VMSA: u8 = 2;
+
+/// Measures an IGVM file for a launch with `vcpus` vCPUs.
+///
+/// The SNP digest covers the file's pages and its VMSA once per vCPU: KVM measures every vCPU's VMSA
+/// at launch finish, and the file's VMSA is the only start state it defines (the `snp:svsm` model of
+/// `sev-snp-measure`). With one vCPU it is exactly what `igvm` and coconut's `igvmmeasure` compute.
+/// The MRTD does not depend on the vCPU count.
+pub fn measure(igvm_bytes: &[u8], vcpus: u32) -> Result<Measurements> {
+    if vcpus == 0 {
+        return Err("measure: a launch has at least one vCPU".into());
+    }
+    let file = IgvmFile::new_from_binary(igvm_bytes, None)
+        .map_err(|e| format!("measure: not a valid IGVM file: {e}"))?;
+    let snp = platform_mask(&file, IgvmPlatformType::SEV_SNP)?;
+    let tdx = platform_mask(&file, IgvmPlatformType::TDX)?;
+    let mut snp_launch_digest =
+        igvm::measurement::generate_snp_measurement(file.initializations(), file.directives(), snp)
+            .map_err(|e| format!("measure: SNP: {e}"))?;
+    let vmsas: Vec<&[u8]> = file
+        .directives()
+        .iter()
+        .filter_map(|h| match h {
+            IgvmDirectiveHeader::SnpVpContext { compatibility_mask, vmsa, .. }
+                if compatibility_mask & snp != 0 =>
+            {
+                Some(vmsa.as_bytes())
+            }
+            _ => None,
+        })
+        .collect();
+    let [vmsa] = vmsas.as_slice() else {
+        return Err(format!("measure: expected one SNP VMSA, the file has {}", vmsas.len()).into());
+    };
+    for _ in 1..vcpus {
+        snp_launch_digest = page_info_step(&snp_launch_digest, PAGE_TYPE_VMSA, VMSA_GPA, vmsa);
+    }
+    let tdx_mrtd = igvm::measurement::generate_tdx_measurement(file.directives(), tdx)
+        .map_err(|e| format!("measure: TDX: {e}"))?;
+    Ok(Measurements { vcpus, snp_launch_digest, tdx_mrtd, image_sha256: Sha256::digest(igvm_bytes).into() })
+}
+
+/// The compatibility mask the file gives `platform`.
+fn platform_mask(file: &IgvmFile, platform: IgvmPlatformType) -> Result<u32> {
+    file.platforms()
+        .iter()
+        .find_map(|IgvmPlatformHeader::SupportedPlatform(p)| {
+            (p.platform_type == platform).then_some(p.compatibility_mask)
+        })
+        .ok_or_else(|| format!("measure: the file does not support {platform:?}").into())
+}
+
+/// One SNP_LAUNCH_UPDATE step: `LD = SHA-384(PAGE_INFO)` for a page whose contents are hashed.
+fn page_info_step(ld: &[u8; 48], page_type: u8, gpa: u64, page: &[u8]) -> [u8; 48] {
+    let mut info = [0u8; 0x70];
+    info[..0x30].copy_from_slice(ld);
+    info[0x30..0x60].copy_from_slice(&Sha384::digest(page));
+    info[0x60..0x62].copy_from_slice(&0x70u16.to_le_bytes());
+    info[0x62] = page_type;
+    info[0x68..].copy_from_slice(&gpa.to_le_bytes());
+    Sha384::digest(info).into()
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Measurements {
+    /// The `--json` line: `image`, `vcpus` and the three digests in hex, in that order.
+    pub fn json_line(&self, image: &Path) -> String {
+        let image = serde_json::Value::String(image.display().to_string());
+        format!(
+            r#"{{"image": {image}, "vcpus": {}, "snp_launch_digest": "{}", "tdx_mrtd": "{}", "image_sha256": "{}"}}"#,
+            self.vcpus,
+            hex(&self.snp_launch_digest),
+            hex(&self.tdx_mrtd),
+            hex(&self.image_sha256),
+        )
+    }
 }
 
 /// Prints the measurements.
-pub fn run(_args: &Args) -> crate::Result {
-    Err("measure: not built yet".into())
+pub fn run(args: &Args) -> crate::Result {
+    let bytes = std::fs::read(&args.image).map_err(|e| {
+        format!("measure: cannot read {}: {e} (run `cargo xtask build`)", args.image.display())
+    })?;
+    let start = Instant::now();
+    let m = measure(&bytes, args.vcpus)?;
+    let elapsed = start.elapsed();
+    if args.json {
+        println!("{}", m.json_line(&args.image));
+    } else {
+        println!("image              {} ({} bytes)", args.image.display(), bytes.len());
+        println!("vcpus              {}", m.vcpus);
+        println!("SNP launch digest  {}", hex(&m.snp_launch_digest));
+        println!("TDX MRTD           {}", hex(&m.tdx_mrtd));
+        println!("image SHA-256      {}", hex(&m.image_sha256));
+        println!("computed in        {:.1} ms", elapsed.as_secs_f64() * 1e3);
+    }
+    Ok(())
 }
