@@ -12,6 +12,10 @@
 mod vp_context;
 
 #[cfg(test)]
+mod measure_tests;
+#[cfg(test)]
+mod oracle;
+#[cfg(test)]
 pub mod test_support;
 #[cfg(test)]
 mod tests;
