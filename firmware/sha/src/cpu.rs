@@ -1,0 +1,98 @@
+//! Run-time CPU feature detection (CPUID, XGETBV), done once and cached in an atomic.
+//!
+//! The accelerated paths need both the CPU feature *and* the register state enabled by whoever runs us
+//! (Linux on the host, the firmware's own boot code inside the SVSM). CPUID leaf 1 ECX.OSXSAVE mirrors
+//! CR4.OSXSAVE, and XCR0 then says which register state the OS/firmware manages: bit 1 (SSE) and bit 2
+//! (AVX). We require XCR0.SSE even for the legacy-SSE SHA-NI path: an OS that lets XSAVE manage the XMM
+//! registers has also set CR4.OSFXSR, which CPL 3 cannot read directly. A firmware that has not enabled
+//! any of this simply gets the portable code.
+
+use core::arch::x86_64::{__cpuid, __cpuid_count};
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// Cache bit: detection has run.
+const DETECTED: u8 = 1 << 0;
+/// Cache bit: SHA-NI with SSSE3 and SSE4.1, SSE state enabled.
+const SHA256_NI: u8 = 1 << 1;
+/// Cache bit: AVX2 and BMI2, SSE and AVX state enabled.
+const SHA512_AVX2: u8 = 1 << 2;
+
+static FEATURES: AtomicU8 = AtomicU8::new(0);
+
+/// CPUID.1:ECX bits.
+const ECX1_SSSE3: u32 = 1 << 9;
+const ECX1_SSE41: u32 = 1 << 19;
+const ECX1_OSXSAVE: u32 = 1 << 27;
+const ECX1_AVX: u32 = 1 << 28;
+/// CPUID.1:EDX.SSE2 (baseline on x86-64, checked anyway).
+const EDX1_SSE2: u32 = 1 << 26;
+/// CPUID.(7,0):EBX bits.
+const EBX7_AVX2: u32 = 1 << 5;
+const EBX7_BMI2: u32 = 1 << 8;
+const EBX7_SHA: u32 = 1 << 29;
+/// XCR0 bits: SSE (XMM) state and AVX (upper YMM) state.
+const XCR0_SSE: u64 = 1 << 1;
+const XCR0_AVX: u64 = 1 << 2;
+
+fn features() -> u8 {
+    let cached = FEATURES.load(Ordering::Relaxed);
+    if cached & DETECTED != 0 {
+        return cached;
+    }
+    // Detection is idempotent, so two racing first callers store the same value.
+    let detected = detect() | DETECTED;
+    FEATURES.store(detected, Ordering::Relaxed);
+    detected
+}
+
+fn detect() -> u8 {
+    // CPUID is unprivileged and present on every x86-64 CPU (it is not `unsafe` since Rust 1.87 on
+    // x86_64). Under SEV-SNP/TDX it may trap to the #VC/#VE handler, which must already be installed
+    // when the firmware first hashes; the values are only used to choose code paths, never trusted
+    // for memory safety beyond "this instruction exists".
+    let max_leaf = __cpuid(0).eax;
+    if max_leaf < 7 {
+        return 0;
+    }
+    let leaf1 = __cpuid(1);
+    let leaf7 = __cpuid_count(7, 0);
+    let xcr0 = if leaf1.ecx & ECX1_OSXSAVE != 0 { xgetbv0() } else { 0 };
+    let sse_on = xcr0 & XCR0_SSE != 0 && leaf1.edx & EDX1_SSE2 != 0;
+    let avx_on = sse_on && xcr0 & XCR0_AVX != 0 && leaf1.ecx & ECX1_AVX != 0;
+
+    let mut found = 0;
+    if sse_on && leaf7.ebx & EBX7_SHA != 0 && leaf1.ecx & ECX1_SSSE3 != 0 && leaf1.ecx & ECX1_SSE41 != 0 {
+        found |= SHA256_NI;
+    }
+    if avx_on && leaf7.ebx & EBX7_AVX2 != 0 && leaf7.ebx & EBX7_BMI2 != 0 {
+        found |= SHA512_AVX2;
+    }
+    found
+}
+
+/// XCR0 via XGETBV with ECX = 0. Only called when CPUID says CR4.OSXSAVE is set.
+fn xgetbv0() -> u64 {
+    let (eax, edx): (u32, u32);
+    // SAFETY: XGETBV(0) is available and does not fault when CR4.OSXSAVE = 1, which the caller checked
+    // through CPUID.1:ECX.OSXSAVE. It reads a register and touches no memory.
+    unsafe {
+        core::arch::asm!(
+            "xgetbv",
+            in("ecx") 0u32,
+            out("eax") eax,
+            out("edx") edx,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    (u64::from(edx) << 32) | u64::from(eax)
+}
+
+/// True if [`crate::ni256`] may run: SHA, SSSE3, SSE4.1 and SSE state enabled.
+pub(crate) fn sha256_accelerated() -> bool {
+    features() & SHA256_NI != 0
+}
+
+/// True if [`crate::avx2_512`] may run: AVX2, BMI2, and SSE + AVX state enabled.
+pub(crate) fn sha512_accelerated() -> bool {
+    features() & SHA512_AVX2 != 0
+}
