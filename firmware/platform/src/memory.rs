@@ -103,8 +103,8 @@ pub enum PvalidateError {
     Unknown(u32),
 }
 
-/// VMPL access permissions, RMPADJUST RDX[15:8] (`warden_defs::snp::RMP_PERM_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// VMPL access permissions, RMPADJUST RDX[15:8] (`warden_defs::snp::RMP_PERM_*`). Default: none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct VmplPerms(u8);
 
 impl VmplPerms {
