@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: each benchmark prints a table and writes JSON; every figure is a ratio against a
 //! baseline measured in the same run.
 
+mod vtpm;
+
 /// Run a benchmark.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -9,9 +11,14 @@ pub struct Args {
 }
 
 #[derive(clap::Subcommand, Debug)]
-enum Bench {}
+enum Bench {
+    /// Per-command latency of the vTPM over mssim, against swtpm (libtpms) in the same run.
+    Vtpm(vtpm::Args),
+}
 
 /// Runs the chosen benchmark.
 pub fn run(args: &Args) -> crate::Result {
-    match args.bench {}
+    match &args.bench {
+        Bench::Vtpm(args) => vtpm::run(args),
+    }
 }

@@ -1,0 +1,221 @@
+//! `cargo xtask bench vtpm`: per-command latency of Warden's vTPM against swtpm (libtpms).
+//!
+//! Both servers run as separate processes on TCP loopback and are driven by the same client in the
+//! same run, calls interleaved one for one so that drift in the machine's load hits both alike:
+//! Warden is `xtask tpm-server` (mssim protocol), swtpm is `swtpm socket --tpm2` (its unframed
+//! data channel; it has no mssim mode). Each figure is the median of `--iterations` calls on one
+//! kept-open connection, after a warm-up. The Warden server is always an optimised build: when this
+//! xtask is a debug build, the bench first runs `cargo build --release -p xtask` and starts
+//! `<target>/release/xtask tpm-server`.
+
+mod transport;
+mod wire;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use self::transport::{Mssim, Raw, Server, TempDir, Transport, free_port_pair};
+
+/// Measure vTPM command latency against swtpm.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Write the rows as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Timed calls per command and server (the median is reported).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(200..))]
+    pub iterations: u32,
+}
+
+/// Calls before timing starts: connection buffers, caches and lazy initialisation settle.
+const WARM_UP: u32 = 20;
+
+/// Builds one command's bytes.
+type Builder = fn() -> Vec<u8>;
+
+/// The measured commands, in order (NV_Write before NV_Read: an unwritten index cannot be read).
+const COMMANDS: [(&str, Builder); 6] = [
+    ("GetRandom", wire::get_random),
+    ("PCR_Extend", wire::pcr_extend),
+    ("PCR_Read", wire::pcr_read),
+    ("Hash", wire::hash),
+    ("NV_Write", wire::nv_write),
+    ("NV_Read", wire::nv_read),
+];
+
+/// One row of the result: medians in microseconds, or why the command could not be measured.
+#[derive(Debug)]
+struct Row {
+    command: &'static str,
+    outcome: Result<(f64, f64), String>,
+}
+
+/// Runs the benchmark.
+pub fn run(args: &Args) -> crate::Result {
+    let server = warden_server_binary()?;
+    let warden_port = free_port_pair()?;
+    let warden_args = ["tpm-server".to_owned(), "--port".to_owned(), warden_port.to_string()];
+    let _warden = Server::start("the Warden tpm-server", &server, &warden_args, warden_port)?;
+    let state = TempDir::new()?;
+    let swtpm_port = free_port_pair()?;
+    let swtpm_args = [
+        "socket".to_owned(),
+        "--tpm2".to_owned(),
+        "--server".to_owned(),
+        format!("type=tcp,port={swtpm_port}"),
+        "--ctrl".to_owned(),
+        format!("type=tcp,port={}", swtpm_port + 1),
+        "--tpmstate".to_owned(),
+        format!("dir={}", state.0.display()),
+        "--flags".to_owned(),
+        "not-need-init,startup-clear".to_owned(),
+    ];
+    let _swtpm = Server::start("swtpm", Path::new("swtpm"), &swtpm_args, swtpm_port)?;
+
+    let mut warden = Mssim::connect(warden_port)?;
+    let mut swtpm = Raw::connect(swtpm_port)?;
+    expect_success("Warden Startup(CLEAR)", &mut warden, &wire::startup_clear())?;
+
+    let mut rows = Vec::new();
+    for (command, build) in COMMANDS {
+        if command == "NV_Write" {
+            // Defined once for both NV rows; a failure shows in those rows.
+            let _ = expect_success("Warden NV_DefineSpace", &mut warden, &wire::nv_define());
+            let _ = expect_success("swtpm NV_DefineSpace", &mut swtpm, &wire::nv_define());
+        }
+        let outcome = measure(&mut warden, &mut swtpm, &build(), args.iterations);
+        rows.push(Row { command, outcome });
+    }
+    // Leave both TPMs as found (swtpm's state directory is removed anyway).
+    for transport in [&mut warden as &mut dyn Transport, &mut swtpm] {
+        let _ = transport.call(&wire::nv_undefine());
+        let _ = transport.call(&wire::pcr_reset());
+    }
+
+    print_table(&rows, args.iterations);
+    if let Some(path) = &args.json {
+        std::fs::write(path, json(&rows))
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    let failed: Vec<_> = rows.iter().filter(|row| row.outcome.is_err()).map(|row| row.command).collect();
+    if failed.is_empty() { Ok(()) } else { Err(format!("not measured: {}", failed.join(", ")).into()) }
+}
+
+/// This executable when it is optimised; otherwise a release build of it, built now.
+fn warden_server_binary() -> crate::Result<PathBuf> {
+    let current = std::env::current_exe()?;
+    if !cfg!(debug_assertions) {
+        return Ok(current);
+    }
+    // <target>/debug/xtask: build into the same target directory, under release/.
+    let target = current.parent().and_then(Path::parent).ok_or("cannot locate the target directory")?;
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("bench vtpm: building an optimised tpm-server (cargo build --release -p xtask)");
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "-p", "xtask", "--bin", "xtask", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target)
+        .status()?;
+    if !status.success() {
+        return Err(format!("cargo build --release -p xtask failed: {status}").into());
+    }
+    Ok(target.join("release").join(current.file_name().ok_or("executable has no name")?))
+}
+
+/// Sends `command` and requires `TPM_RC_SUCCESS`.
+fn expect_success(what: &str, transport: &mut dyn Transport, command: &[u8]) -> Result<(), String> {
+    let response = transport.call(command).map_err(|error| format!("{what}: {error}"))?;
+    match wire::response_code(&response) {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(format!("{what}: response code {code:#x}")),
+        Err(error) => Err(format!("{what}: {error}")),
+    }
+}
+
+/// Median latency in microseconds of `command` on each server, calls interleaved.
+fn measure(
+    warden: &mut Mssim,
+    swtpm: &mut Raw,
+    command: &[u8],
+    iterations: u32,
+) -> Result<(f64, f64), String> {
+    let mut times = [Vec::new(), Vec::new()];
+    for round in 0..WARM_UP + iterations {
+        for (side, (name, transport)) in
+            [("Warden", &mut *warden as &mut dyn Transport), ("swtpm", &mut *swtpm)].into_iter().enumerate()
+        {
+            let start = Instant::now();
+            let response = transport.call(command).map_err(|error| format!("{name}: {error}"));
+            let elapsed = start.elapsed();
+            // Every response is checked (outside the timed span): a fast error is not a result.
+            match wire::response_code(&response?) {
+                Ok(0) => {}
+                Ok(code) => return Err(format!("{name}: response code {code:#x}")),
+                Err(error) => return Err(format!("{name}: {error}")),
+            }
+            if round >= WARM_UP {
+                times[side].push(elapsed);
+            }
+        }
+    }
+    let [warden_times, swtpm_times] = times;
+    Ok((median_us(warden_times), median_us(swtpm_times)))
+}
+
+fn median_us(mut times: Vec<Duration>) -> f64 {
+    times.sort_unstable();
+    times.get(times.len() / 2).map_or(f64::NAN, |median| median.as_secs_f64() * 1e6)
+}
+
+fn print_table(rows: &[Row], iterations: u32) {
+    println!("vTPM command latency, median of {iterations} calls over TCP loopback (lower is better)");
+    println!("{:<12} {:>12} {:>12} {:>14}", "command", "Warden µs", "swtpm µs", "Warden/swtpm");
+    for row in rows {
+        match &row.outcome {
+            Ok((warden, swtpm)) => {
+                println!("{:<12} {warden:>12.1} {swtpm:>12.1} {:>14.2}", row.command, warden / swtpm)
+            }
+            Err(error) => println!("{:<12} not measured: {error}", row.command),
+        }
+    }
+}
+
+/// `[{"command": …, "warden_us": …, "swtpm_us": …, "ratio": …}, …]`; a row that could not be
+/// measured has null figures and an `"error"`.
+fn json(rows: &[Row]) -> String {
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|row| match &row.outcome {
+            Ok((warden, swtpm)) => format!(
+                "  {{\"command\": \"{}\", \"warden_us\": {warden:.2}, \"swtpm_us\": {swtpm:.2}, \"ratio\": {:.4}}}",
+                row.command,
+                warden / swtpm
+            ),
+            Err(error) => format!(
+                "  {{\"command\": \"{}\", \"warden_us\": null, \"swtpm_us\": null, \"ratio\": null, \"error\": {}}}",
+                row.command,
+                json_string(error)
+            ),
+        })
+        .collect();
+    format!("[\n{}\n]\n", lines.join(",\n"))
+}
+
+/// A JSON string literal (RFC 8259, section 7).
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

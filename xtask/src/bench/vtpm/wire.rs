@@ -1,0 +1,177 @@
+//! The raw TPM 2.0 commands the benchmark sends, marshalled by hand (TPM 2.0 Part 3), and the check
+//! of each response's header.
+
+/// `TPM_ST_NO_SESSIONS` / `TPM_ST_SESSIONS` (Part 2, Table 19).
+const ST_NO_SESSIONS: u16 = 0x8001;
+const ST_SESSIONS: u16 = 0x8002;
+/// `TPM_RS_PW`: the password session, here with an empty password (Part 2, Table 28).
+const RS_PW: u32 = 0x4000_0009;
+const RH_OWNER: u32 = 0x4000_0001;
+const RH_NULL: u32 = 0x4000_0007;
+const ALG_SHA256: u16 = 0x000B;
+
+/// The PCR the benchmark extends: 16, the debug PCR, resettable and used by test suites.
+pub const PCR: u32 = 16;
+/// The NV index the benchmark defines, in the owner range (Part 2, Table 29: 0x01xxxxxx).
+pub const NV_INDEX: u32 = 0x0150_0B00;
+/// Bytes written and read per NV call, and the index's size.
+pub const NV_SIZE: u16 = 32;
+
+/// One command: a tag, a code, then handles, an optional password authorization, and parameters.
+struct Command {
+    code: u32,
+    handles: Vec<u32>,
+    password_auth: bool,
+    parameters: Vec<u8>,
+}
+
+impl Command {
+    fn new(code: u32) -> Self {
+        Self { code, handles: Vec::new(), password_auth: false, parameters: Vec::new() }
+    }
+    fn handle(mut self, handle: u32) -> Self {
+        self.handles.push(handle);
+        self
+    }
+    fn password(mut self) -> Self {
+        self.password_auth = true;
+        self
+    }
+    fn u16(mut self, value: u16) -> Self {
+        self.parameters.extend_from_slice(&value.to_be_bytes());
+        self
+    }
+    fn u32(mut self, value: u32) -> Self {
+        self.parameters.extend_from_slice(&value.to_be_bytes());
+        self
+    }
+    fn bytes(mut self, value: &[u8]) -> Self {
+        self.parameters.extend_from_slice(value);
+        self
+    }
+    /// A TPM2B: a u16 size, then the bytes.
+    fn sized(self, value: &[u8]) -> Self {
+        let size = u16::try_from(value.len()).expect("benchmark buffers are small");
+        self.u16(size).bytes(value)
+    }
+
+    fn encode(self) -> Vec<u8> {
+        let mut body = Vec::new();
+        for handle in &self.handles {
+            body.extend_from_slice(&handle.to_be_bytes());
+        }
+        if self.password_auth {
+            // authorizationSize, then TPMS_AUTH_COMMAND: handle, empty nonce, attributes 0,
+            // empty password (Part 1, 18.7).
+            body.extend_from_slice(&9u32.to_be_bytes());
+            body.extend_from_slice(&RS_PW.to_be_bytes());
+            body.extend_from_slice(&[0, 0, 0, 0, 0]);
+        }
+        body.extend_from_slice(&self.parameters);
+        let tag = if self.password_auth { ST_SESSIONS } else { ST_NO_SESSIONS };
+        let size = u32::try_from(body.len() + 10).expect("benchmark commands are small");
+        let mut out = Vec::with_capacity(body.len() + 10);
+        out.extend_from_slice(&tag.to_be_bytes());
+        out.extend_from_slice(&size.to_be_bytes());
+        out.extend_from_slice(&self.code.to_be_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+}
+
+/// `TPM2_Startup(TPM_SU_CLEAR)`.
+pub fn startup_clear() -> Vec<u8> {
+    Command::new(0x144).u16(0).encode()
+}
+
+/// `TPM2_GetRandom(32)`.
+pub fn get_random() -> Vec<u8> {
+    Command::new(0x17B).u16(32).encode()
+}
+
+/// `TPM2_PCR_Extend(PCR 16, one SHA-256 digest)`.
+pub fn pcr_extend() -> Vec<u8> {
+    Command::new(0x182).handle(PCR).password().u32(1).u16(ALG_SHA256).bytes(&[0x5A; 32]).encode()
+}
+
+/// `TPM2_PCR_Read(sha256: PCR 16)`; the select is 3 bytes, PCR 16 being bit 0 of the third.
+pub fn pcr_read() -> Vec<u8> {
+    Command::new(0x17E).u32(1).u16(ALG_SHA256).u16(0x0300).bytes(&[0, 1]).encode()
+}
+
+/// `TPM2_PCR_Reset(PCR 16)`: leaves the PCR as the benchmark found it.
+pub fn pcr_reset() -> Vec<u8> {
+    Command::new(0x13D).handle(PCR).password().encode()
+}
+
+/// `TPM2_Hash(64 bytes, SHA-256, TPM_RH_NULL)`.
+pub fn hash() -> Vec<u8> {
+    Command::new(0x17D).sized(&[0xA5; 64]).u16(ALG_SHA256).u32(RH_NULL).encode()
+}
+
+/// `TPM2_NV_DefineSpace(owner, empty auth, ordinary index, AUTHWRITE | AUTHREAD | NO_DA)`.
+pub fn nv_define() -> Vec<u8> {
+    // TPMA_NV (Part 2, Table 204): AUTHWRITE bit 2, AUTHREAD bit 18, NO_DA bit 25.
+    let attributes: u32 = (1 << 2) | (1 << 18) | (1 << 25);
+    let mut public = Vec::new();
+    public.extend_from_slice(&NV_INDEX.to_be_bytes());
+    public.extend_from_slice(&ALG_SHA256.to_be_bytes());
+    public.extend_from_slice(&attributes.to_be_bytes());
+    public.extend_from_slice(&0u16.to_be_bytes()); // empty authPolicy
+    public.extend_from_slice(&NV_SIZE.to_be_bytes());
+    Command::new(0x12A).handle(RH_OWNER).password().sized(&[]).sized(&public).encode()
+}
+
+/// `TPM2_NV_Write(index authorizes itself, 32 bytes at offset 0)`.
+pub fn nv_write() -> Vec<u8> {
+    let data = [0x3C; NV_SIZE as usize];
+    Command::new(0x137).handle(NV_INDEX).handle(NV_INDEX).password().sized(&data).u16(0).encode()
+}
+
+/// `TPM2_NV_Read(index authorizes itself, 32 bytes at offset 0)`.
+pub fn nv_read() -> Vec<u8> {
+    Command::new(0x14E).handle(NV_INDEX).handle(NV_INDEX).password().u16(NV_SIZE).u16(0).encode()
+}
+
+/// `TPM2_NV_UndefineSpace(owner, index)`.
+pub fn nv_undefine() -> Vec<u8> {
+    Command::new(0x122).handle(RH_OWNER).handle(NV_INDEX).password().encode()
+}
+
+/// Checks a response's header: consistent size, and the response code it carries.
+pub fn response_code(response: &[u8]) -> Result<u32, String> {
+    let field = |range: std::ops::Range<usize>| {
+        response.get(range).map(|b| b.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x)))
+    };
+    let (Some(size), Some(code)) = (field(2..6), field(6..10)) else {
+        return Err(format!("response of {} bytes has no header", response.len()));
+    };
+    if usize::try_from(size).ok() != Some(response.len()) {
+        return Err(format!("response size field {size} but {} bytes", response.len()));
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_fields_match_lengths_and_auth_is_the_empty_password() {
+        for command in [get_random(), pcr_extend(), pcr_read(), hash(), nv_define(), nv_write(), nv_read()] {
+            assert_eq!(response_code(&command).map(|_| ()), Ok(()), "{command:02x?}");
+        }
+        // PCR_Extend: header, handle 16, authSize 9, RS_PW, nonce 0, attrs 0, hmac 0, count 1.
+        let extend = pcr_extend();
+        assert_eq!(&extend[..10], &[0x80, 0x02, 0, 0, 0, 10 + 4 + 4 + 9 + 4 + 2 + 32, 0, 0, 1, 0x82]);
+        assert_eq!(&extend[10..27], &[0, 0, 0, 16, 0, 0, 0, 9, 0x40, 0, 0, 9, 0, 0, 0, 0, 0]);
+        assert_eq!(&pcr_read()[10..], &[0, 0, 0, 1, 0, 0x0B, 3, 0, 0, 1]);
+    }
+
+    #[test]
+    fn response_code_rejects_inconsistent_headers() {
+        assert_eq!(response_code(&[0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x01]), Ok(0x101));
+        assert!(response_code(&[0x80, 0x01, 0, 0, 0, 11, 0, 0, 0, 0]).is_err());
+        assert!(response_code(&[0x80, 0x01, 0, 0]).is_err());
+    }
+}
