@@ -8,6 +8,7 @@ mod igvm;
 mod image;
 mod measure;
 mod qemu;
+mod reference_values;
 mod run;
 mod test;
 mod tpm_server;
