@@ -1,10 +1,101 @@
-//! `cargo xtask build` (being written).
+//! `cargo xtask build`: the firmware and the boot stub (cargo, for x86_64-unknown-none), then the image
+//! assembled from them, written as the `-bios` boot ROM and the IGVM file, under `target/warden/`.
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-/// Arguments.
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+use crate::image::{self, Image};
 
-/// Runs it.
-pub fn run(_args: &Args) -> crate::Result {
-    Err("build: not built yet".into())
+/// Build Warden.
+#[derive(clap::Args, Debug, Default)]
+pub struct Args {
+    /// A release build: no insecure test image, and no insecure signing key.
+    #[arg(long)]
+    pub release: bool,
+}
+
+/// Where the build writes its outputs.
+pub fn output_dir() -> PathBuf {
+    workspace_root().join("target/warden")
+}
+
+/// The workspace root (the xtask crate's parent).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// A built image and the files written for it.
+#[derive(Debug)]
+pub struct Built {
+    /// The assembled image.
+    pub image: Image,
+    /// The `-bios` ROM.
+    pub rom: PathBuf,
+}
+
+/// What `build` produced.
+#[derive(Debug)]
+pub struct Outputs {
+    /// The release firmware.
+    pub firmware: Built,
+    /// The insecure test image (the firmware's own test suite), unless `--release`.
+    pub test_image: Option<Built>,
+}
+
+/// Runs `cargo build` for one firmware-side binary and returns its ELF path.
+fn cargo_build(package: &str, binary: &str, features: &[&str]) -> crate::Result<PathBuf> {
+    let target_dir = output_dir().join("cargo");
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "--release", "--target", "x86_64-unknown-none", "--package", package])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let status = command.status()?;
+    if !status.success() {
+        return Err(format!("building {package} failed ({status})").into());
+    }
+    Ok(target_dir.join("x86_64-unknown-none/release").join(binary))
+}
+
+/// Builds one flavour of the firmware and writes its ELF, ROM (and IGVM for the release flavour).
+fn build_flavour(name: &str, features: &[&str], stub_elf: &[u8]) -> crate::Result<Built> {
+    let elf_path = cargo_build("warden-kernel", "warden", features)?;
+    let elf = std::fs::read(&elf_path)?;
+    let out = output_dir();
+    std::fs::write(out.join(format!("{name}.elf")), &elf)?;
+    let image = image::assemble(&elf, stub_elf)?;
+    let rom = out.join(format!("{name}.rom"));
+    std::fs::write(&rom, image::rom::write(&image.pages)?)?;
+    Ok(Built { image, rom })
+}
+
+/// Builds everything; prints where it went.
+pub fn build(args: &Args) -> crate::Result<Outputs> {
+    crate::deps::ensure_rust_target()?;
+    std::fs::create_dir_all(output_dir())?;
+    let stub_path = cargo_build("warden-boot", "warden-boot", &[])?;
+    let stub_elf = std::fs::read(stub_path)?;
+
+    let firmware = build_flavour("warden", &[], &stub_elf)?;
+    let igvm_path = output_dir().join("warden.igvm");
+    std::fs::write(&igvm_path, crate::igvm::write_igvm(&firmware.image, crate::igvm::SNP_POLICY)?)?;
+    let test_image = if args.release {
+        None
+    } else {
+        Some(build_flavour("warden-test", &["insecure_test_image"], &stub_elf)?)
+    };
+
+    println!("built {} ({} pages)", firmware.rom.display(), firmware.image.pages.len());
+    println!("built {}", igvm_path.display());
+    if let Some(test) = &test_image {
+        println!("built {} (insecure test image)", test.rom.display());
+    }
+    Ok(Outputs { firmware, test_image })
+}
+
+/// `cargo xtask build`.
+pub fn run(args: &Args) -> crate::Result {
+    build(args).map(|_| ())
 }

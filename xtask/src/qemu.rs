@@ -1,1 +1,135 @@
-//! QEMU command lines.
+//! Booting an image under QEMU: the command line, the accelerator choice, and a boot whose console the
+//! caller reads line by line.
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+/// QEMU's exit status for each `isa-debug-exit` byte Warden writes (`(byte << 1) | 1`): see
+/// `firmware/kernel/src/native.rs`.
+pub const EXIT_TESTS_PASSED: i32 = (0x10 << 1) | 1;
+
+/// Which accelerator QEMU uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Accel {
+    /// KVM when /dev/kvm can be opened, TCG otherwise.
+    Auto,
+    /// Hardware virtualisation.
+    Kvm,
+    /// Software emulation.
+    Tcg,
+}
+
+impl Accel {
+    /// Resolves `Auto` on this machine.
+    pub fn resolve(self) -> Accel {
+        match self {
+            Accel::Auto if kvm_usable() => Accel::Kvm,
+            Accel::Auto => Accel::Tcg,
+            other => other,
+        }
+    }
+}
+
+/// Whether /dev/kvm can be opened for reading and writing.
+pub fn kvm_usable() -> bool {
+    std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+}
+
+/// What to boot and how.
+#[derive(Debug)]
+pub struct Boot<'a> {
+    /// The `-bios` ROM.
+    pub rom: &'a Path,
+    /// The accelerator (resolved).
+    pub accel: Accel,
+    /// fw_cfg files: (name, contents).
+    pub fw_cfg: Vec<(String, String)>,
+    /// Keep QEMU's monitor on the terminal (interactive `run`).
+    pub interactive: bool,
+}
+
+/// The QEMU command line.
+pub fn command(boot: &Boot) -> Command {
+    let mut command = Command::new("qemu-system-x86_64");
+    command.args([
+        "-machine",
+        "q35",
+        "-m",
+        "512M",
+        "-smp",
+        "1",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-no-reboot",
+    ]);
+    command.arg("-bios").arg(boot.rom);
+    command.args(["-serial", if boot.interactive { "mon:stdio" } else { "stdio" }]);
+    command.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    match boot.accel {
+        Accel::Kvm => command.args(["-accel", "kvm", "-cpu", "host"]),
+        _ => command.args(["-accel", "tcg", "-cpu", "max"]),
+    };
+    for (name, contents) in &boot.fw_cfg {
+        command.args(["-fw_cfg", &format!("name={name},string={contents}")]);
+    }
+    command
+}
+
+/// A running QEMU whose console arrives line by line.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    /// When QEMU was started.
+    pub started: Instant,
+}
+
+/// Starts QEMU with its console piped back.
+pub fn spawn(boot: &Boot) -> crate::Result<Running> {
+    let started = Instant::now();
+    let mut child =
+        command(boot).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+    let stdout: ChildStdout = child.stdout.take().ok_or("QEMU's console is not piped")?;
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(Running { child, lines, started })
+}
+
+impl Running {
+    /// The next console line, or `None` when QEMU has exited or `deadline` passed.
+    pub fn next_line(&mut self, deadline: Instant) -> Option<String> {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        self.lines.recv_timeout(left).ok()
+    }
+
+    /// Waits for QEMU to exit (killing it at `deadline`); returns its exit code.
+    pub fn wait(mut self, deadline: Instant) -> crate::Result<Option<i32>> {
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.code());
+            }
+            if Instant::now() >= deadline {
+                self.child.kill()?;
+                self.child.wait()?;
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops QEMU.
+    pub fn kill(mut self) -> crate::Result {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}

@@ -1,8 +1,41 @@
-//! Warden's firmware binary (being written).
+//! Warden's firmware binary: the 64-bit entry, and the modules that cannot run on a host (they execute
+//! privileged instructions or own the machine's tables). Everything that parses, decides or computes
+//! lives in the host-tested `warden-*` library crates.
+//!
+//! This crate opts into `unsafe` because it is the one place that executes instructions (port I/O,
+//! control registers, descriptor tables) and hands memory to the allocator; every block says why it is
+//! sound.
 #![no_std]
 #![no_main]
 
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    loop {}
-}
+extern crate alloc;
+
+mod boot_clock;
+mod console;
+mod cpu;
+mod fw_cfg;
+mod heap;
+#[cfg(feature = "insecure_test_image")]
+mod ktest;
+mod layout_check;
+mod native;
+mod paging;
+mod panic;
+mod port;
+mod serial;
+mod start;
+
+core::arch::global_asm!(
+    r#"
+    .section .text.entry, "ax"
+    .global warden_entry
+warden_entry:
+    /* The boot stub or the loader set RSP to the top of the boot stack; RDI = platform claim,
+     * RSI = boot parameter page. Clear the frame pointer so stack walks end here. */
+    xor %ebp, %ebp
+    call {start}
+    ud2
+    "#,
+    start = sym start::warden_start,
+    options(att_syntax)
+);

@@ -84,3 +84,139 @@ pub struct Image {
     /// The boot stub (also one of `pages`).
     pub stub: StubEntries,
 }
+
+/// The 64-bit control-register state Warden is entered with (what the boot stub sets up).
+mod entry_registers {
+    /// CR0: PE | MP | ET | NE | WP | PG.
+    pub const CR0: u64 = 0x8001_0033;
+    /// CR4: PAE | OSFXSR | OSXMMEXCPT.
+    pub const CR4: u64 = (1 << 5) | (1 << 9) | (1 << 10);
+    /// EFER: LME | LMA | NXE.
+    pub const EFER: u64 = (1 << 8) | (1 << 10) | (1 << 11);
+}
+
+/// Assembles the image from the firmware ELF and the boot stub ELF, following `warden_defs::layout`.
+pub fn assemble(firmware_elf: &[u8], stub_elf: &[u8]) -> crate::Result<Image> {
+    use std::collections::BTreeMap;
+
+    use page_tables::Rights;
+    use warden_defs::layout::{self, StackId};
+
+    let firmware = elf::read(firmware_elf)?;
+    let stub = elf::read(stub_elf)?;
+    let stub_page = match stub.pages.as_slice() {
+        [page] if page.address == layout::BOOT_STUB_PAGE => page.clone(),
+        _ => return Err("the boot stub must be exactly one page at layout::BOOT_STUB_PAGE".into()),
+    };
+    let entry32 = stub_symbol(stub_elf, "boot32_long_mode")?;
+
+    let zero = || Box::new([0u8; PAGE_SIZE as usize]);
+    let mut pages: BTreeMap<u64, ImagePage> = BTreeMap::new();
+    let mut rights: BTreeMap<u64, Rights> = BTreeMap::new();
+    let add = |pages: &mut BTreeMap<u64, ImagePage>,
+               rights: &mut BTreeMap<u64, Rights>,
+               page: ImagePage,
+               right: Option<Rights>|
+     -> crate::Result {
+        let gpa = page.gpa;
+        if let Some(right) = right {
+            rights.insert(gpa, right);
+        }
+        match pages.insert(gpa, page) {
+            Some(_) => Err(format!("two parts of the image claim the page at {gpa:#x}").into()),
+            None => Ok(()),
+        }
+    };
+
+    for page in firmware.pages {
+        if !(layout::IMAGE_BASE..layout::IMAGE_LIMIT).contains(&page.address) {
+            return Err(format!(
+                "firmware page {:#x} lies outside layout::IMAGE_BASE..IMAGE_LIMIT",
+                page.address
+            )
+            .into());
+        }
+        let right = match (page.writable, page.executable) {
+            (false, true) => Rights::ReadExecute,
+            (false, false) => Rights::Read,
+            (true, false) => Rights::ReadWrite,
+            (true, true) => {
+                return Err(format!("firmware page {:#x} is writable and executable", page.address).into());
+            }
+        };
+        let kind = if page.data.iter().all(|&b| b == 0) && page.writable {
+            PageKind::Zero
+        } else {
+            PageKind::Normal
+        };
+        add(&mut pages, &mut rights, ImagePage { gpa: page.address, kind, data: page.data }, Some(right))?;
+    }
+    add(
+        &mut pages,
+        &mut rights,
+        ImagePage { gpa: layout::BOOT_STUB_PAGE, kind: PageKind::Normal, data: stub_page.data.clone() },
+        Some(Rights::ReadExecute),
+    )?;
+    let boot_pages = [
+        (layout::PARAMS_PAGE, PageKind::Parameter(ParameterKind::BootParams)),
+        (layout::MEMORY_MAP_PAGE, PageKind::Parameter(ParameterKind::MemoryMap)),
+        (layout::SNP_SECRETS_PAGE, PageKind::SnpSecrets),
+        (layout::SNP_CPUID_PAGE, PageKind::SnpCpuid),
+    ];
+    for (gpa, kind) in boot_pages {
+        add(&mut pages, &mut rights, ImagePage { gpa, kind, data: zero() }, Some(Rights::ReadWrite))?;
+    }
+    for id in [StackId::Boot, StackId::DoubleFault, StackId::Nmi, StackId::MachineCheck, StackId::Exception] {
+        for gpa in (layout::stack_bottom(id)..layout::stack_top(id)).step_by(PAGE_SIZE as usize) {
+            add(
+                &mut pages,
+                &mut rights,
+                ImagePage { gpa, kind: PageKind::Zero, data: zero() },
+                Some(Rights::ReadWrite),
+            )?;
+        }
+    }
+    // The heap is mapped but not part of the image: the firmware accepts it at boot.
+    for gpa in (layout::HEAP_BASE..layout::WARDEN_END).step_by(PAGE_SIZE as usize) {
+        rights.insert(gpa, Rights::ReadWrite);
+    }
+    // The tables map themselves (writable), so the firmware can change them later. Mapping them can need
+    // no new table (they share the 2 MiB of the stacks), which the second build checks.
+    let table_count = page_tables::build(&rights)?.len() as u64;
+    for index in 0..table_count {
+        rights.insert(layout::PAGE_TABLES_BASE + index * PAGE_SIZE, Rights::ReadWrite);
+    }
+    let tables = page_tables::build(&rights)?;
+    if tables.len() as u64 != table_count {
+        return Err("mapping the page tables needed another table".into());
+    }
+    for (gpa, data) in tables {
+        add(&mut pages, &mut rights, ImagePage { gpa, kind: PageKind::Normal, data }, None)?;
+    }
+
+    let entry = EntryState {
+        rip: firmware.entry,
+        rsp: layout::stack_top(StackId::Boot),
+        cr3: layout::PAGE_TABLES_BASE,
+        cr0: entry_registers::CR0,
+        cr4: entry_registers::CR4,
+        efer: entry_registers::EFER,
+        rsi: layout::PARAMS_PAGE,
+    };
+    let sorted: Vec<ImagePage> = pages.into_values().collect();
+    let directory = rom::directory(&sorted, &entry)?;
+    let mut pages = sorted;
+    pages.push(ImagePage { gpa: layout::BOOT_ROM_DIRECTORY, kind: PageKind::Normal, data: directory });
+    pages.sort_by_key(|page| page.gpa);
+    Ok(Image { pages, entry, stub: StubEntries { page: *stub_page.data, entry32 } })
+}
+
+/// The address of a global symbol of the stub ELF.
+fn stub_symbol(stub_elf: &[u8], name: &str) -> crate::Result<u64> {
+    use object::{Object, ObjectSymbol};
+    let file = object::File::parse(stub_elf)?;
+    file.symbols()
+        .find(|symbol| symbol.name() == Ok(name))
+        .map(|symbol| symbol.address())
+        .ok_or_else(|| format!("the boot stub has no symbol {name}").into())
+}

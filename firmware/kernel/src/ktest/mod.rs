@@ -1,0 +1,54 @@
+//! The in-firmware test harness (test images only): runs the firmware's own test cases after boot, prints
+//! each result on the console, then ends QEMU through the platform with a pass/fail status.
+//!
+//! The host decides what runs through fw_cfg file `opt/warden/test`: absent or `all` runs every case;
+//! `fault:<name>` deliberately triggers one fault (see `faults.rs`) so the host can check its report.
+use alloc::string::String;
+use warden_platform::{Platform, Termination};
+
+use crate::{fw_cfg, println};
+
+mod cases;
+mod faults;
+
+/// A test case: `Ok` or why it failed.
+pub type TestResult = Result<(), String>;
+
+/// Runs what the host asked for, then terminates.
+pub fn run(platform: &impl Platform) -> ! {
+    let mut request = [0u8; 64];
+    let len = fw_cfg::read_file("opt/warden/test", &mut request).unwrap_or(0);
+    let request = core::str::from_utf8(&request[..len]).unwrap_or("").trim();
+    if let Some(fault) = request.strip_prefix("fault:") {
+        faults::trigger(fault);
+        println!("warden-test: unknown fault {fault:?}");
+        platform.terminate(Termination::Failure)
+    }
+
+    println!("warden-test: running {} tests", cases::CASES.len());
+    let (mut passed, mut failed) = (0, 0);
+    for (name, case) in cases::CASES {
+        match case() {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            Err(reason) => {
+                failed += 1;
+                println!("test {name} ... FAILED: {reason}");
+            }
+        }
+    }
+    println!("warden-test: {passed} passed, {failed} failed");
+    platform.terminate(if failed == 0 { Termination::TestsPassed } else { Termination::Failure })
+}
+
+/// Fails the case with a formatted message unless `condition` holds.
+#[macro_export]
+macro_rules! ensure {
+    ($condition:expr, $($message:tt)*) => {
+        if !$condition {
+            return Err(alloc::format!($($message)*));
+        }
+    };
+}

@@ -1,0 +1,97 @@
+//! The boot sequence, top to bottom: from the 64-bit entry to the ready line.
+use spin::Once;
+use warden_defs::boot::BootPlatform;
+use warden_platform::{CpuEvidence, Platform, Termination};
+
+use crate::native::NativePlatform;
+use crate::{console, cpu, heap, layout_check, println};
+
+/// The platform, once detected: the fault and panic paths terminate through it.
+static PLATFORM: Once<BootPlatform> = Once::new();
+
+/// The banner's build flavour: a test image says so, loudly.
+const FLAVOUR: &str = if cfg!(feature = "insecure_test_image") {
+    "INSECURE TEST IMAGE (test keys, test hooks)"
+} else {
+    "release"
+};
+
+/// Warden's first Rust code. `claim` is the boot path's platform claim (RDI), `params` the GPA of the
+/// boot parameter page (RSI).
+pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
+    let clock = crate::boot_clock::BootClock::start();
+
+    // 1. The console, so that everything after can be reported.
+    console::init();
+    println!(
+        "warden {} ({FLAVOUR}): entered with platform claim {claim}, parameters at {params:#x}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut clock = clock.phase("console");
+
+    // 2. Which platform are we on? The claim must agree with the CPU (threat model T3).
+    let evidence = cpu::features::evidence();
+    let kind = match warden_platform::detect(claim, evidence) {
+        Ok(kind) => kind,
+        Err(error) => {
+            println!("warden: refusing to run: {error:?}");
+            // With no confidential hardware present, QEMU's exit device is the honest way to stop.
+            if evidence == CpuEvidence::default() {
+                crate::native::exit(Termination::PlatformMismatch)
+            }
+            terminate(Termination::PlatformMismatch)
+        }
+    };
+    PLATFORM.call_once(|| kind);
+    let platform = match kind {
+        BootPlatform::Native => NativePlatform::new(),
+        BootPlatform::Snp | BootPlatform::Tdx => {
+            println!("warden: the {kind:?} platform is not built into this firmware yet");
+            terminate(Termination::PlatformMismatch)
+        }
+    };
+    clock = clock.phase("platform");
+
+    // 3. The CPU's own tables: GDT/TSS with IST stacks, IDT; then SIMD state for the hash code.
+    cpu::init();
+    let simd = cpu::features::enable_simd();
+    clock = clock.phase("cpu");
+
+    // 4. The live page tables must say what the layout promises before Warden relies on them.
+    if let Err(error) = layout_check::check() {
+        println!("warden: page tables do not match the layout: {error:?}");
+        platform.terminate(Termination::Failure)
+    }
+    clock = clock.phase("paging");
+
+    // 5. The heap. Native memory needs no acceptance; SNP/TDX accept it here first.
+    // SAFETY: runs once; the initial page tables map the heap writable (checked above) and nothing else
+    // uses it; on native there is nothing to accept.
+    unsafe { heap::init() };
+    clock = clock.phase("heap");
+
+    let (used, free) = heap::usage();
+    println!(
+        "warden: ready: platform {:?}, sse {}, avx {}, heap {} KiB free ({used} B used), boot {}",
+        platform.kind(),
+        simd.sse,
+        simd.avx,
+        free / 1024,
+        clock.summary()
+    );
+
+    #[cfg(feature = "insecure_test_image")]
+    crate::ktest::run(&platform);
+
+    #[cfg(not(feature = "insecure_test_image"))]
+    cpu::halt_forever()
+}
+
+/// Terminates through the detected platform; before detection (or on a platform without a way to tell the
+/// hypervisor yet) the CPU halts.
+pub fn terminate(reason: Termination) -> ! {
+    match PLATFORM.get() {
+        Some(BootPlatform::Native) => crate::native::exit(reason),
+        _ => cpu::halt_forever(),
+    }
+}
