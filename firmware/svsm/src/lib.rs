@@ -1,1 +1,42 @@
+//! The SVSM request dispatcher: what Warden does when a guest vCPU calls it.
+//!
+//! Design principles, in order:
+//! 1. **Registers in, registers out.** [`Dispatcher::handle`] takes the guest's RAX, RCX, RDX, R8, R9 as
+//!    a [`GuestRegs`] value and returns a [`Reply`]. The SNP request loop (registers read from the
+//!    guest's VMSA) and the test transport ([`transport`], registers read from a serial frame) feed the
+//!    very same function.
+//! 2. **Guest memory is reached only through [`GuestMemory`]**, by guest-physical address, as copies.
+//!    A request structure is copied into private memory in one read, then checked, then acted on; it is
+//!    never read twice (threat model T1: a second vCPU may rewrite it between two reads).
+//! 3. **The guest names addresses; Warden decides.** Every GPA is checked against the guest's RAM, the
+//!    Warden region (`warden_defs::layout`), and the pages Warden relies on (calling areas, VMSAs, the
+//!    request list being processed) before an RMP operation or a write touches it.
+//! 4. **Errors say who is to blame** ([`SvsmError`]): the guest asked wrongly, the hardware refused an
+//!    RMP operation, the hypervisor broke a rule, or Warden has a bug. They become the reference's SVSM
+//!    result codes only at the boundary ([`SvsmError::code`]).
+//! 5. **Nothing a guest sends can panic Warden**: no indexing that can fail, no `unwrap` on guest data.
+//!    The fuzz targets in `warden-fuzz` hold the dispatcher to it.
+//!
+//! `unsafe` is denied crate-wide and allowed in one module, [`pages`], which wraps the `unsafe fn`
+//! RMP primitives of [`warden_platform::memory::SnpMemory`] for pages the protection rules have cleared.
 #![no_std]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+mod core_protocol;
+mod dispatch;
+mod error;
+mod guest;
+#[allow(unsafe_code, reason = "the one module that calls the unsafe RMP primitives; see its SAFETY comments")]
+mod pages;
+mod pvalidate;
+mod regs;
+mod vcpus;
+
+pub use core_protocol::{ConfigError, CoreConfig, CoreProtocol};
+pub use dispatch::{Dispatcher, ProtocolHandler, RegisterError};
+pub use error::{AddressError, Bug, GuestError, HvFault, ParamError, RmpRefusal, SvsmError};
+pub use guest::{GuestMemory, GuestRam, MemoryError};
+pub use regs::{Caller, GuestRegs, Outputs, Reply};
+pub use vcpus::VcpuState;

@@ -1,0 +1,210 @@
+//! The SVSM core protocol (0), except QUERY_PROTOCOL which the dispatcher answers from its registry.
+//!
+//! Reference: `docs/reference/svsm-ghcb-snp.md` §2, and COCONUT `kernel/src/protocols/core.rs` for the
+//! checks the reference leaves implicit. Every rule that protects Warden is written beside its check.
+use crate::error::{AddressError, Bug, GuestError, ParamError, SvsmError};
+use crate::guest::{GuestMemory, GuestRam};
+use crate::pages::{self, Cleared};
+use crate::pvalidate;
+use crate::regs::{Caller, GuestRegs, Outputs};
+use crate::vcpus::{VcpuState, Vcpus};
+use warden_defs::layout::PAGE_SIZE;
+use warden_defs::snp::MAX_VMPL;
+use warden_defs::svsm::{CONFIGURE_VTOM_QUERY, core_call, vmsa};
+use warden_platform::memory::{GpaRange, SnpMemory};
+
+/// The core protocol's version range: 1 only, as Linux, EDK2 and COCONUT expect.
+pub(crate) const CORE_VERSIONS: (u32, u32) = (1, 1);
+
+/// What the firmware knows at boot: the guest's VMPL, its vCPUs, its RAM, the boot vCPU's calling area.
+#[derive(Clone, Copy, Debug)]
+pub struct CoreConfig<'a> {
+    /// The VMPL the guest OS runs at (1..=3).
+    pub guest_vmpl: u8,
+    /// Every vCPU's APIC ID (from the platform, not the guest).
+    pub apic_ids: &'a [u32],
+    /// The boot vCPU.
+    pub boot_apic_id: u32,
+    /// The boot vCPU's calling area (the secrets page's `svsm_caa`).
+    pub boot_caa: u64,
+    /// The guest's RAM, from the memory map.
+    pub ram: &'a [GpaRange],
+}
+
+/// Why a [`CoreConfig`] is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The guest VMPL is 0 or above 3.
+    GuestVmpl,
+    /// The boot APIC ID is not in the list.
+    BootApicId,
+    /// The boot calling area is not an aligned page of guest RAM.
+    BootCaa(AddressError),
+}
+
+/// The core protocol's state: guest RAM, the vCPU table, the guest's VMPL.
+#[derive(Clone, Debug)]
+pub struct CoreProtocol {
+    ram: GuestRam,
+    vcpus: Vcpus,
+    guest_vmpl: u8,
+}
+
+impl CoreProtocol {
+    /// Checks the configuration and records the boot vCPU's calling area.
+    pub fn new(config: CoreConfig<'_>) -> Result<Self, ConfigError> {
+        if config.guest_vmpl == 0 || config.guest_vmpl > MAX_VMPL {
+            return Err(ConfigError::GuestVmpl);
+        }
+        let ram = GuestRam::new(config.ram);
+        if !config.boot_caa.is_multiple_of(PAGE_SIZE) {
+            return Err(ConfigError::BootCaa(AddressError::Misaligned));
+        }
+        ram.check(config.boot_caa, PAGE_SIZE).map_err(ConfigError::BootCaa)?;
+        let mut vcpus = Vcpus::new(config.apic_ids);
+        let boot = vcpus.get_mut(config.boot_apic_id).ok_or(ConfigError::BootApicId)?;
+        boot.caa = Some(config.boot_caa);
+        Ok(Self { ram, vcpus, guest_vmpl: config.guest_vmpl })
+    }
+
+    /// What Warden knows about a vCPU.
+    pub fn vcpu(&self, apic_id: u32) -> Option<VcpuState> {
+        self.vcpus.get(apic_id).copied()
+    }
+
+    /// Every vCPU.
+    pub fn vcpus(&self) -> &[VcpuState] {
+        self.vcpus.all()
+    }
+
+    /// One core call (not QUERY_PROTOCOL).
+    pub(crate) fn handle<E: SnpMemory + GuestMemory>(
+        &mut self,
+        env: &mut E,
+        caller: Caller,
+        call: u32,
+        regs: GuestRegs,
+    ) -> (Result<(), SvsmError>, Outputs) {
+        let result = match call {
+            core_call::REMAP_CA => self.remap_ca(env, caller, regs.rcx),
+            core_call::PVALIDATE => {
+                pvalidate::pvalidate(env, &self.ram, &self.vcpus, self.guest_vmpl, regs.rcx)
+            }
+            core_call::CREATE_VCPU => self.create_vcpu(env, caller, regs),
+            core_call::DELETE_VCPU => self.delete_vcpu(env, regs.rcx),
+            // The reference gives no arguments for these (§2 "unconfirmed"), Linux never calls them,
+            // and Warden's heap is a fixed region of its image: there is nothing to deposit into.
+            core_call::DEPOSIT_MEM | core_call::WITHDRAW_MEM => Err(GuestError::UnsupportedCall.into()),
+            core_call::CONFIGURE_VTOM => {
+                // Warden does not support vTOM: a query answers 0, anything else is refused (COCONUT).
+                return if regs.rcx & CONFIGURE_VTOM_QUERY != 0 {
+                    (Ok(()), Outputs::rcx(0))
+                } else {
+                    (Err(GuestError::InvalidRequest.into()), Outputs::NONE)
+                };
+            }
+            _ => Err(GuestError::UnsupportedCall.into()),
+        };
+        (result, Outputs::NONE)
+    }
+
+    /// REMAP_CA: the caller's calling area moves to the page at RCX. Refused (INVALID_PARAMETER, as the
+    /// reference and COCONUT answer) for an unaligned GPA, one outside guest RAM or inside Warden, and
+    /// another vCPU's calling area or any VMSA: Warden writes `call_pending` there.
+    fn remap_ca<E: GuestMemory>(&mut self, env: &mut E, caller: Caller, gpa: u64) -> Result<(), SvsmError> {
+        let current = self.vcpus.get(caller.apic_id).ok_or(Bug::VcpuTable)?.caa;
+        if !gpa.is_multiple_of(PAGE_SIZE) {
+            return Err(ParamError::BadCallingArea(AddressError::Misaligned).into());
+        }
+        if current == Some(gpa) {
+            return Ok(());
+        }
+        self.ram.check(gpa, PAGE_SIZE).map_err(ParamError::BadCallingArea)?;
+        self.vcpus.protected(gpa, PAGE_SIZE, Some(caller.apic_id)).map_err(ParamError::BadCallingArea)?;
+        // Clear the new area's header (call_pending and flags), as COCONUT does.
+        env.write(gpa, &[0u8; 8]).map_err(|_| ParamError::BadCallingArea(AddressError::Inaccessible))?;
+        self.vcpus.get_mut(caller.apic_id).ok_or(Bug::VcpuTable)?.caa = Some(gpa);
+        Ok(())
+    }
+
+    /// CREATE_VCPU: RCX = VMSA GPA, RDX = calling area GPA, R8[31:0] = APIC ID.
+    fn create_vcpu<E: SnpMemory + GuestMemory>(
+        &mut self,
+        env: &mut E,
+        caller: Caller,
+        regs: GuestRegs,
+    ) -> Result<(), SvsmError> {
+        let (vmsa_gpa, caa_gpa, apic_id) = (regs.rcx, regs.rdx, regs.r8 as u32);
+        if vmsa_gpa % PAGE_SIZE != 0 || caa_gpa % PAGE_SIZE != 0 {
+            return Err(AddressError::Misaligned.into());
+        }
+        let page = Cleared::vmsa_candidate(vmsa_gpa, &self.ram)?;
+        self.ram.check(caa_gpa, PAGE_SIZE)?;
+        if vmsa_gpa == caa_gpa {
+            return Err(AddressError::CallingArea.into());
+        }
+        if self.vcpus.get(apic_id).is_none() {
+            return Err(ParamError::UnknownApicId.into());
+        }
+        // A VMSA may not be any calling area or an existing VMSA (the CPU would run guest-chosen state
+        // over a page Warden writes); the calling area may stay the target vCPU's own.
+        self.vcpus.protected(vmsa_gpa, PAGE_SIZE, None)?;
+        self.vcpus.protected(caa_gpa, PAGE_SIZE, Some(apic_id))?;
+
+        // Take the page away from the guest before looking at it, so that what is checked is what the
+        // CPU will run.
+        pages::revoke(env, page, self.guest_vmpl)?;
+        let checked = self.check_vmsa(env, vmsa_gpa, caller.sev_features);
+        let made = checked.and_then(|()| pages::make_vmsa(env, page, self.guest_vmpl));
+        if let Err(e) = made {
+            // Give the page back; if that fails too, report the first error.
+            let _ = pages::grant(env, page, self.guest_vmpl);
+            return Err(e);
+        }
+        if !self.vcpus.register(apic_id, vmsa_gpa, caa_gpa) {
+            return Err(Bug::VcpuTable.into());
+        }
+        Ok(())
+    }
+
+    /// The reference's VMSA rules: VMPL = the guest's, EFER.SVME set, SEV_FEATURES = the caller's.
+    fn check_vmsa<E: GuestMemory>(&self, env: &E, gpa: u64, sev_features: u64) -> Result<(), SvsmError> {
+        let mut page = [0u8; PAGE_SIZE as usize];
+        env.read(gpa, &mut page).map_err(|_| AddressError::Inaccessible)?;
+        let byte = |off: usize| page.get(off).copied().unwrap_or(0);
+        let u64_at = |off: usize| {
+            let mut b = [0u8; 8];
+            for (i, slot) in b.iter_mut().enumerate() {
+                *slot = byte(off + i);
+            }
+            u64::from_le_bytes(b)
+        };
+        if byte(vmsa::VMPL) != self.guest_vmpl {
+            return Err(ParamError::VmsaVmpl.into());
+        }
+        if u64_at(vmsa::EFER) & vmsa::EFER_SVME == 0 {
+            return Err(ParamError::VmsaSvme.into());
+        }
+        if u64_at(vmsa::SEV_FEATURES) != sev_features {
+            return Err(ParamError::VmsaSevFeatures.into());
+        }
+        Ok(())
+    }
+
+    /// DELETE_VCPU: RCX = a registered VMSA. EFER.SVME is cleared so the CPU refuses to run it, then the
+    /// VMSA bit, and the page returns to the guest.
+    fn delete_vcpu<E: SnpMemory + GuestMemory>(&mut self, env: &mut E, gpa: u64) -> Result<(), SvsmError> {
+        if !self.vcpus.is_vmsa(gpa) {
+            return Err(ParamError::NotAVmsa.into());
+        }
+        let page = Cleared::vmsa_candidate(gpa, &self.ram).map_err(|_| Bug::VcpuTable)?;
+        let efer_gpa = gpa + vmsa::EFER as u64;
+        let mut efer = [0u8; 8];
+        env.read(efer_gpa, &mut efer).map_err(|_| AddressError::Inaccessible)?;
+        let cleared = u64::from_le_bytes(efer) & !vmsa::EFER_SVME;
+        env.write(efer_gpa, &cleared.to_le_bytes()).map_err(|_| AddressError::Inaccessible)?;
+        pages::grant(env, page, self.guest_vmpl)?;
+        self.vcpus.unregister(gpa);
+        Ok(())
+    }
+}
