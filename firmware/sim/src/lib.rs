@@ -13,6 +13,7 @@
 //! page data only for pages written), so a 1 TiB guest costs memory only where it is fragmented.
 #![deny(unsafe_code)]
 
+pub mod bounds;
 mod data;
 mod rmp;
 mod sept;

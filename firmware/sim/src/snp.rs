@@ -42,6 +42,9 @@ pub struct SimSnp {
     /// When set, the hypervisor backs 2 MiB private requests with 512 4 KiB RMP entries (as it must
     /// when it has no 2 MiB of contiguous memory), so 2 MiB PVALIDATEs meet FAIL_SIZEMISMATCH.
     pub psc_backs_2m_with_4k: bool,
+    /// When set, the hypervisor serves a 4 KiB private request by assigning the whole 2 MiB region
+    /// as one 2 MiB RMP entry, so 4 KiB PVALIDATEs there meet FAIL_SIZEMISMATCH until a PSMASH.
+    pub psc_assigns_2m_for_4k: bool,
     /// Everything issued so far.
     pub counters: SnpCounters,
 }
@@ -56,6 +59,7 @@ impl SimSnp {
             data: PageData::default(),
             psc_behavior: PscBehavior::Honest,
             psc_backs_2m_with_4k: false,
+            psc_assigns_2m_for_4k: false,
             counters: SnpCounters::default(),
         }
     }

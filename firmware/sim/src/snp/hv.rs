@@ -98,6 +98,9 @@ impl SimSnp {
                 self.rmp.set_small_all(gpa, RmpEntry::fresh_private())
             }
             (PscOp::PRIVATE, true) => self.rmp.set_large(gpa, RmpEntry::fresh_private()),
+            (PscOp::PRIVATE, false) if self.psc_assigns_2m_for_4k => {
+                self.rmp.set_large(gpa & !(LARGE - 1), RmpEntry::fresh_private())
+            }
             (PscOp::PRIVATE, false) => self.rmp.set_small(gpa, RmpEntry::fresh_private()),
             (PscOp::SHARED, true) => self.rmp.set_large(gpa, RmpEntry::default()),
             (PscOp::SHARED, false) => self.rmp.set_small(gpa, RmpEntry::default()),
