@@ -37,3 +37,26 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod cli_tests {
+    use super::parse;
+
+    fn args(line: &str) -> impl Iterator<Item = String> {
+        line.split_whitespace().map(str::to_owned).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn accepts_the_simulator_command_lines_of_the_test_suites() {
+        assert_eq!(parse(args("-port 2400")).unwrap().port, 2400);
+        assert_eq!(parse(args("-rm -port 23220")).unwrap().port, 23220);
+        assert_eq!(parse(args("")).unwrap().port, 2321);
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_understand() {
+        for line in ["-port", "-port x", "-port 70000", "-foo", "2321"] {
+            assert!(parse(args(line)).is_err(), "{line:?}");
+        }
+    }
+}
