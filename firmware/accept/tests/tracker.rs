@@ -30,7 +30,7 @@ fn matches_a_per_page_bitmap() {
             _ => rng.next() % (PAGES / 2) + 1,
         };
         let start = rng.next() % (PAGES - len);
-        let value = rng.next() % 2 == 0;
+        let value = rng.next() & 1 == 0;
         t.set(GpaRange::new(start * K4, (start + len) * K4).unwrap(), value);
         reference[start as usize..(start + len) as usize].fill(value);
         let probe = rng.next() % PAGES;
