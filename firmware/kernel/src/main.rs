@@ -13,6 +13,7 @@ extern crate alloc;
 mod boot_clock;
 mod console;
 mod cpu;
+#[cfg(feature = "insecure_test_image")]
 mod fw_cfg;
 mod heap;
 #[cfg(feature = "insecure_test_image")]

@@ -25,7 +25,7 @@ fn heap_allocates_and_returns_memory() -> TestResult {
     {
         let numbers: Vec<u64> = (0..100_000).collect();
         ensure!(numbers.iter().sum::<u64>() == 100_000 * 99_999 / 2, "vector contents corrupted");
-        let big = Box::new([0x5Au8; 64 * 1024]);
+        let big: Box<[u8]> = alloc::vec![0x5Au8; 64 * 1024].into_boxed_slice();
         ensure!(big.iter().all(|&b| b == 0x5A), "box contents corrupted");
         let (used_during, _) = heap::usage();
         ensure!(used_during >= used_before + 800_000 + 64 * 1024, "usage did not grow: {used_during}");
