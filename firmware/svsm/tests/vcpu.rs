@@ -1,12 +1,13 @@
 //! REMAP_CA, CREATE_VCPU and DELETE_VCPU on the simulated SNP platform: the pages Warden relies on
 //! (calling areas, VMSAs, its own region) can never be handed to these calls.
+#![allow(unsafe_code, reason = "tests set up RMP state through the simulator's primitives")]
 mod common;
 
 use common::{AP_CAA, BOOT_CAA, GUEST_VMPL, SEV_FEATURES, SimEnv, core_call, dispatcher};
 use warden_defs::layout::{PAGE_SIZE, WARDEN_BASE};
 use warden_defs::svsm::core_call::{CREATE_VCPU, DELETE_VCPU, PVALIDATE, REMAP_CA};
 use warden_defs::svsm::{PvalidateEntry, ResultCode, vmsa};
-use warden_platform::memory::VmplPerms;
+use warden_platform::memory::{PageSize, SnpMemory, VmplPerms};
 use warden_svsm::{AddressError, Caller, GuestError, GuestRegs, ParamError, SvsmError};
 
 const VMSA: u64 = 0x20_0000;
@@ -69,8 +70,12 @@ fn create_vcpu_makes_a_vmsa_the_guest_cannot_write() {
     let mut d = dispatcher();
     good_vmsa(&mut env, VMSA);
     env.guest_owned(AP_CAA, 1);
+    // VMPL3 (below the guest) could write the page before; it must not keep that on a VMSA.
+    // SAFETY: simulator only.
+    unsafe { env.sim.rmpadjust(VMSA, PageSize::Size4K, 3, VmplPerms::ALL, false) }.unwrap();
     let reply = core_call(&mut d, &mut env, CREATE_VCPU, VMSA, AP_CAA, 1);
     assert_eq!((reply.rax, reply.error), (ResultCode::SUCCESS, None));
+    assert!(env.sim.write_as(3, VMSA, &[0]).is_err());
     let (e, _) = env.sim.rmp_entry(VMSA);
     assert!(e.vmsa);
     assert_eq!(e.perms[usize::from(GUEST_VMPL - 1)], VmplPerms::READ);
