@@ -27,6 +27,25 @@ pub trait GuestMemory {
     fn write(&mut self, gpa: u64, data: &[u8]) -> Result<(), MemoryError>;
 }
 
+/// A platform and a guest memory that are separate objects, as one `SnpMemory + GuestMemory` for the
+/// dispatcher (the firmware's RMP primitives and its guest mapping; the transport's page set).
+#[derive(Debug)]
+pub struct Paired<'a, P, M> {
+    /// The RMP primitives.
+    pub platform: &'a mut P,
+    /// Guest memory.
+    pub memory: &'a mut M,
+}
+
+impl<P, M: GuestMemory> GuestMemory for Paired<'_, P, M> {
+    fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+        self.memory.read(gpa, buf)
+    }
+    fn write(&mut self, gpa: u64, data: &[u8]) -> Result<(), MemoryError> {
+        self.memory.write(gpa, data)
+    }
+}
+
 /// The guest's RAM: the ranges a guest may name, never including Warden's region.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GuestRam {

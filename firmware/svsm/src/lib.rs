@@ -32,11 +32,12 @@ mod guest;
 mod pages;
 mod pvalidate;
 mod regs;
+pub mod transport;
 mod vcpus;
 
 pub use core_protocol::{ConfigError, CoreConfig, CoreProtocol};
 pub use dispatch::{Dispatcher, ProtocolHandler, RegisterError};
 pub use error::{AddressError, Bug, GuestError, HvFault, ParamError, RmpRefusal, SvsmError};
-pub use guest::{GuestMemory, GuestRam, MemoryError};
+pub use guest::{GuestMemory, GuestRam, MemoryError, Paired};
 pub use regs::{Caller, GuestRegs, Outputs, Reply};
 pub use vcpus::VcpuState;

@@ -7,11 +7,14 @@
 //! the request list being processed). Warden never holds a Rust reference into guest memory: it
 //! reaches it only through [`GuestMemory`] copies.
 use crate::error::{AddressError, HvFault, RmpRefusal, SvsmError};
-use crate::guest::{GuestMemory, GuestRam, overlaps};
+use crate::guest::{GuestMemory, GuestRam, Paired, overlaps};
 use crate::vcpus::Vcpus;
 use warden_defs::layout::PAGE_SIZE;
+use warden_defs::psc::PscDescriptor;
 use warden_defs::snp::MAX_VMPL;
-use warden_platform::memory::{PageSize, PvalidateOutcome, SnpMemory, VmplPerms};
+use warden_platform::memory::{
+    PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
+};
 
 /// A guest page the protection rules have cleared for an RMP operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,4 +126,34 @@ pub(crate) fn rescind_from_guest<E: SnpMemory>(
         return Err(SvsmError::Rmp(RmpRefusal::Unchanged));
     }
     Ok(())
+}
+
+// Forwarding: `Paired`'s RMP primitives are its platform's, under the same contracts.
+impl<P: SnpMemory, M> SnpMemory for Paired<'_, P, M> {
+    unsafe fn pvalidate(
+        &mut self,
+        gpa: u64,
+        size: PageSize,
+        validate: bool,
+    ) -> Result<PvalidateOutcome, PvalidateError> {
+        // SAFETY: our caller upholds `pvalidate`'s contract; it is passed on unchanged.
+        unsafe { self.platform.pvalidate(gpa, size, validate) }
+    }
+
+    unsafe fn rmpadjust(
+        &mut self,
+        gpa: u64,
+        size: PageSize,
+        target_vmpl: u8,
+        perms: VmplPerms,
+        vmsa: bool,
+    ) -> Result<(), RmpadjustError> {
+        // SAFETY: our caller upholds `rmpadjust`'s contract; it is passed on unchanged.
+        unsafe { self.platform.rmpadjust(gpa, size, target_vmpl, perms, vmsa) }
+    }
+
+    unsafe fn page_state_change(&mut self, desc: &mut PscDescriptor) -> Result<(), PscError> {
+        // SAFETY: our caller upholds `page_state_change`'s contract; it is passed on unchanged.
+        unsafe { self.platform.page_state_change(desc) }
+    }
 }
