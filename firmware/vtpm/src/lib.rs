@@ -1,13 +1,55 @@
-//! Warden's vTPM engine: a pure-Rust TPM 2.0 (skeleton; commands arrive in later commits).
+//! Warden's vTPM engine: a pure-Rust TPM 2.0 that turns one command buffer into one response buffer.
+//!
+//! # Design
+//!
+//! 1. **No I/O.** The engine owns no device, socket or page: the SVSM vTPM protocol (firmware) and the
+//!    `mssim` TCP server (host) both hand it a byte slice and send back the `Vec<u8>` it returns.
+//!    Randomness comes from an [`EntropySource`] and time from an optional [`Clock`].
+//! 2. **Every command byte is hostile.** The buffer is parsed with a bounds-checked big-endian
+//!    [`marshal::Reader`]; nothing indexes or unwraps on its content, and every failure maps to the
+//!    TPM_RC that TPM 2.0 Part 3 prescribes, numbered with the handle, parameter or session at fault.
+//! 3. **Hand-written marshalling.** `tpm2-protocol` (no_std, no alloc) was considered, but it needs
+//!    Rust 1.95 while the workspace promises 1.88, and this engine uses a small subset of Part 2: a
+//!    ~150-line reader/writer plus zerocopy headers keeps the trusted code small and ours to audit.
+//! 4. **One module per command family** (`pcr`, `nv`, `hash_seq`, `session`, `context`, `hierarchy`,
+//!    `capability`, `startup`), one dispatcher (`dispatch`) that does the common work in Part 3 §5
+//!    order: header, command code, initialisation, handles, authorization area, authorization,
+//!    parameters, response.
+//! 5. **State is memory only.** NV indices live in RAM for the life of the `Tpm` value; a
+//!    `Shutdown(STATE)` snapshot lives beside it. Persisting NV across VM boots is out of scope here.
+//!
+//! Implemented: the commands listed in [`commands::COMMANDS`]. Not implemented: keys (CreatePrimary,
+//! Create, Load, signing, ECC/RSA), policy commands beyond PolicyGetDigest/PolicyRestart, salted
+//! sessions, parameter encryption and audit sessions; those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+mod auth;
+mod capability;
+pub mod commands;
+pub mod consts;
+mod context;
+pub mod crypto;
+mod dispatch;
+mod drbg;
+mod hash_seq;
+mod hierarchy;
+pub mod marshal;
+mod nv;
+mod nv_cmds;
+mod pcr;
+pub mod rc;
+mod session;
+mod startup;
+mod stream;
+
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-/// Largest command the engine accepts (fits one SVSM vTPM page, which allows at most 4087).
+/// Largest command the engine accepts (fits one SVSM vTPM page, which allows at most 4087; the same
+/// figure libtcgtpm advertises, 4096 - 0x80).
 pub const MAX_COMMAND_SIZE: usize = 3968;
 /// Largest response the engine produces (fits one SVSM vTPM page, which allows at most 4092).
 pub const MAX_RESPONSE_SIZE: usize = 3968;
@@ -18,40 +60,117 @@ pub trait EntropySource {
     fn fill_bytes(&mut self, out: &mut [u8]);
 }
 
-/// A TPM 2.0 instance: all state lives in memory.
+/// Monotonic time for TPM2_ReadClock and dictionary-attack recovery. Without one, time stands still.
+pub trait Clock {
+    /// Milliseconds since an arbitrary fixed origin; never decreases.
+    fn now_ms(&mut self) -> u64;
+}
+
+/// Where the TPM is in its power cycle (Part 1 §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Power {
+    /// Manufactured but never powered: nothing is accepted.
+    Off,
+    /// After _TPM_Init: only TPM2_Startup is accepted.
+    NeedStartup,
+    /// After TPM2_Startup.
+    Operational,
+}
+
+/// A TPM 2.0 instance. All state lives in memory.
 pub struct Tpm {
     entropy: Box<dyn EntropySource + Send>,
-    powered: bool,
-    started: bool,
+    clock: Option<Box<dyn Clock + Send>>,
+    drbg: drbg::Drbg,
+    power: Power,
+    /// Set when a self-test failed: the TPM answers TPM_RC_FAILURE to all but GetTestResult/GetCapability.
+    failed: bool,
+    /// Locality of the command being executed.
+    locality: u8,
+    pcrs: pcr::Pcrs,
+    nv: nv::NvStore,
+    hier: hierarchy::Hierarchies,
+    da: hierarchy::DictionaryAttack,
+    sessions: session::Sessions,
+    objects: hash_seq::Objects,
+    contexts: context::ContextKeys,
+    time: startup::TimeState,
+    /// The orderly shutdown since the last Startup, if any, and the state it saved.
+    shutdown: Option<startup::SavedState>,
 }
 
 impl core::fmt::Debug for Tpm {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Tpm").field("powered", &self.powered).field("started", &self.started).finish()
+        // Secrets (auth values, seeds, the DRBG) stay out of debug output.
+        f.debug_struct("Tpm")
+            .field("power", &self.power)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
     }
 }
 
 impl Tpm {
     /// A freshly manufactured TPM (seeds from `entropy`), powered off.
-    pub fn new(entropy: Box<dyn EntropySource + Send>) -> Tpm {
-        Tpm { entropy, powered: false, started: false }
+    pub fn new(mut entropy: Box<dyn EntropySource + Send>) -> Tpm {
+        let mut drbg = drbg::Drbg::new(entropy.as_mut(), b"Warden vTPM manufacture");
+        let hier = hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
+        let contexts = context::ContextKeys::new(&mut drbg, entropy.as_mut());
+        Tpm {
+            entropy,
+            clock: None,
+            drbg,
+            power: Power::Off,
+            failed: false,
+            locality: 0,
+            pcrs: pcr::Pcrs::new(),
+            nv: nv::NvStore::default(),
+            hier,
+            da: hierarchy::DictionaryAttack::default(),
+            sessions: session::Sessions::default(),
+            objects: hash_seq::Objects::default(),
+            contexts,
+            time: startup::TimeState::default(),
+            shutdown: None,
+        }
+    }
+
+    /// Gives the TPM a time source (ReadClock, dictionary-attack recovery). Optional.
+    pub fn set_clock(&mut self, clock: Box<dyn Clock + Send>) {
+        self.clock = Some(clock);
+        let now = self.now_ms();
+        self.time.set_origin(now);
     }
 
     /// _TPM_Init: power on / reset; the next command must be TPM2_Startup. Repeating it is harmless.
     pub fn power_on(&mut self) {
-        self.powered = true;
-        self.started = false;
+        let now = self.now_ms();
+        self.time.power_on(now);
+        // Volatile state is lost at _TPM_Init: loaded sessions and objects. Saved session contexts stay
+        // valid until the next TPM Reset (Part 1 §30.3), which Startup decides.
+        self.sessions.drop_loaded();
+        self.objects.clear();
+        self.power = Power::NeedStartup;
     }
 
-    /// One command in, one response out. Never panics; malformed input gets the right TPM_RC response.
+    /// One command in, one response out (locality 0). Never panics; malformed input gets the right
+    /// TPM_RC response.
     pub fn execute(&mut self, command: &[u8]) -> Vec<u8> {
-        let _ = (command, &mut self.entropy);
-        // TPM_RC_INITIALIZE until the engine lands.
-        let mut r = Vec::with_capacity(10);
-        r.extend_from_slice(&0x8001u16.to_be_bytes());
-        r.extend_from_slice(&10u32.to_be_bytes());
-        r.extend_from_slice(&0x100u32.to_be_bytes());
-        r
+        self.execute_at_locality(0, command)
+    }
+
+    /// As [`Tpm::execute`], from `locality` (0-4). The SVSM guest interface only ever uses 0.
+    pub fn execute_at_locality(&mut self, locality: u8, command: &[u8]) -> Vec<u8> {
+        self.locality = locality;
+        dispatch::execute(self, command)
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        self.clock.as_mut().map_or(0, |c| c.now_ms())
+    }
+
+    /// Random bytes from the DRBG.
+    fn random(&mut self, out: &mut [u8]) {
+        self.drbg.generate(self.entropy.as_mut(), out);
     }
 }
 
@@ -76,6 +195,16 @@ pub mod insecure_test_entropy {
                 self.0 ^= self.0 << 17;
                 *b = (self.0 >> 24) as u8;
             }
+        }
+    }
+
+    /// A clock the test moves by hand. INSECURE only in the sense that it is not real time.
+    #[derive(Debug, Clone, Default)]
+    pub struct InsecureTestClock(pub alloc::sync::Arc<core::sync::atomic::AtomicU64>);
+
+    impl super::Clock for InsecureTestClock {
+        fn now_ms(&mut self) -> u64 {
+            self.0.load(core::sync::atomic::Ordering::Relaxed)
         }
     }
 }

@@ -1,0 +1,147 @@
+//! The command table: every implemented command code, its handles, which of them need authorization,
+//! and the function that runs it. GetCapability(TPM_CAP_COMMANDS) and the dispatcher both read it.
+
+use crate::consts::cc;
+use crate::dispatch::Cmd;
+use crate::rc::TpmResult;
+use crate::{Tpm, context, hash_seq, hierarchy, nv_cmds, pcr, session, startup};
+
+/// What a handle in the handle area may be (the TPMI_ type Part 3 gives it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleKind {
+    /// TPMI_DH_PCR+: a PCR index or TPM_RH_NULL.
+    PcrOrNull,
+    /// TPMI_DH_PCR: a PCR index.
+    Pcr,
+    /// TPMI_RH_PROVISION: owner or platform.
+    Provision,
+    /// TPMI_RH_NV_AUTH: owner, platform or a defined NV index.
+    NvAuth,
+    /// TPMI_RH_NV_INDEX: a defined NV index.
+    NvIndex,
+    /// TPMI_DH_OBJECT: a loaded transient object (here, a sequence object).
+    Object,
+    /// TPMI_DH_CONTEXT: a loaded object or session.
+    Context,
+    /// TPMI_RH_CLEAR: lockout or platform.
+    Clear,
+    /// TPMI_RH_LOCKOUT.
+    Lockout,
+    /// TPMI_RH_HIERARCHY_AUTH: lockout, endorsement, owner or platform.
+    HierarchyAuth,
+    /// TPMI_DH_OBJECT+ (StartAuthSession tpmKey): TPM_RH_NULL or a loaded key.
+    KeyOrNull,
+    /// TPMI_DH_ENTITY+ (StartAuthSession bind): TPM_RH_NULL or an entity with an authValue.
+    EntityOrNull,
+    /// TPMI_SH_POLICY: a loaded policy session.
+    PolicySession,
+}
+
+pub(crate) type Handler = fn(&mut Tpm, &mut Cmd<'_>) -> TpmResult<()>;
+
+/// One implemented command.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandDef {
+    pub code: u32,
+    pub handles: &'static [HandleKind],
+    /// How many of the leading handles carry an authorization (Part 3 "Auth Index").
+    pub auth: usize,
+    /// Whether the response has a handle area.
+    pub rhandle: bool,
+    /// TPMA_CC nv: may write NV.
+    pub nv: bool,
+    /// TPMA_CC flushed: flushes a context.
+    pub flushed: bool,
+    pub(crate) run: Handler,
+}
+
+const fn def(code: u32, handles: &'static [HandleKind], auth: usize, run: Handler) -> CommandDef {
+    CommandDef { code, handles, auth, rhandle: false, nv: false, flushed: false, run }
+}
+const fn nv(d: CommandDef) -> CommandDef {
+    CommandDef { nv: true, ..d }
+}
+const fn rh(d: CommandDef) -> CommandDef {
+    CommandDef { rhandle: true, ..d }
+}
+const fn fl(d: CommandDef) -> CommandDef {
+    CommandDef { flushed: true, ..d }
+}
+
+use HandleKind as K;
+
+/// Every implemented command, sorted by code.
+pub const COMMANDS: &[CommandDef] = &[
+    nv(def(cc::NV_UNDEFINE_SPACE, &[K::Provision, K::NvIndex], 1, nv_cmds::undefine_space)),
+    nv(def(cc::CLEAR, &[K::Clear], 1, hierarchy::clear)),
+    nv(def(cc::CLEAR_CONTROL, &[K::Clear], 1, hierarchy::clear_control)),
+    nv(def(cc::HIERARCHY_CHANGE_AUTH, &[K::HierarchyAuth], 1, hierarchy::change_auth)),
+    nv(def(cc::NV_DEFINE_SPACE, &[K::Provision], 1, nv_cmds::define_space)),
+    nv(def(cc::NV_INCREMENT, &[K::NvAuth, K::NvIndex], 1, nv_cmds::increment)),
+    nv(def(cc::NV_SET_BITS, &[K::NvAuth, K::NvIndex], 1, nv_cmds::set_bits)),
+    nv(def(cc::NV_EXTEND, &[K::NvAuth, K::NvIndex], 1, nv_cmds::extend)),
+    nv(def(cc::NV_WRITE, &[K::NvAuth, K::NvIndex], 1, nv_cmds::write)),
+    nv(def(cc::NV_WRITE_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::write_lock)),
+    nv(def(cc::DA_LOCK_RESET, &[K::Lockout], 1, hierarchy::da_lock_reset)),
+    nv(def(cc::DA_PARAMETERS, &[K::Lockout], 1, hierarchy::da_parameters)),
+    def(cc::PCR_EVENT, &[K::PcrOrNull], 1, pcr::event),
+    def(cc::PCR_RESET, &[K::Pcr], 1, pcr::reset),
+    fl(def(cc::SEQUENCE_COMPLETE, &[K::Object], 1, hash_seq::complete)),
+    def(cc::INCREMENTAL_SELF_TEST, &[], 0, startup::incremental_self_test),
+    def(cc::SELF_TEST, &[], 0, startup::self_test),
+    nv(def(cc::STARTUP, &[], 0, startup::startup)),
+    nv(def(cc::SHUTDOWN, &[], 0, startup::shutdown)),
+    nv(def(cc::STIR_RANDOM, &[], 0, startup::stir_random)),
+    def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read),
+    def(cc::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read_lock),
+    def(cc::SEQUENCE_UPDATE, &[K::Object], 1, hash_seq::update),
+    rh(def(cc::CONTEXT_LOAD, &[], 0, context::load)),
+    def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save),
+    def(cc::FLUSH_CONTEXT, &[], 0, context::flush),
+    def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public),
+    rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)),
+    def(cc::GET_CAPABILITY, &[], 0, crate::capability::get_capability),
+    def(cc::GET_RANDOM, &[], 0, startup::get_random),
+    def(cc::GET_TEST_RESULT, &[], 0, startup::get_test_result),
+    def(cc::HASH, &[], 0, hash_seq::hash),
+    def(cc::PCR_READ, &[], 0, pcr::read),
+    def(cc::POLICY_RESTART, &[K::PolicySession], 0, session::policy_restart),
+    def(cc::READ_CLOCK, &[], 0, startup::read_clock),
+    def(cc::PCR_EXTEND, &[K::PcrOrNull], 1, pcr::extend),
+    fl(def(cc::EVENT_SEQUENCE_COMPLETE, &[K::PcrOrNull, K::Object], 2, hash_seq::event_complete)),
+    rh(def(cc::HASH_SEQUENCE_START, &[], 0, hash_seq::start)),
+    def(cc::POLICY_GET_DIGEST, &[K::PolicySession], 0, session::policy_get_digest),
+];
+
+/// The definition of `code`, if implemented.
+pub fn lookup(code: u32) -> Option<&'static CommandDef> {
+    COMMANDS.binary_search_by_key(&code, |d| d.code).ok().and_then(|i| COMMANDS.get(i))
+}
+
+/// The TPMA_CC word GetCapability reports for `d` (Part 2 Table 33).
+pub fn tpma_cc(d: &CommandDef) -> u32 {
+    let mut v = d.code & 0xFFFF;
+    if d.nv {
+        v |= 1 << 22;
+    }
+    if d.flushed {
+        v |= 1 << 24;
+    }
+    v |= (d.handles.len() as u32 & 7) << 25;
+    if d.rhandle {
+        v |= 1 << 28;
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COMMANDS, lookup};
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        assert!(COMMANDS.windows(2).all(|w| w[0].code < w[1].code));
+        assert!(COMMANDS.iter().all(|d| lookup(d.code).map(|x| x.code) == Some(d.code)));
+        assert!(lookup(0x131).is_none());
+    }
+}

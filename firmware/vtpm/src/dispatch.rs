@@ -1,0 +1,200 @@
+//! The command pipeline common to every command (Part 3 §5): header, command code, initialisation,
+//! handles, authorization area, authorization, parameters, response.
+
+use alloc::vec::Vec;
+use zerocopy::FromBytes;
+
+use crate::auth::{self, SessionIn};
+use crate::commands::{self, HandleKind};
+use crate::consts::{cc, handle, st};
+use crate::marshal::{CommandHeader, Reader, Writer};
+use crate::rc::{Rc, TpmResult};
+use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Power, Tpm, pcr};
+
+/// Most sessions a command may carry (Part 1 §18.1: three).
+const MAX_SESSIONS: usize = 3;
+
+/// What a command handler sees: its handles, its parameters, and where its response goes.
+#[derive(Debug)]
+pub(crate) struct Cmd<'a> {
+    pub handles: [u32; 3],
+    pub params: Reader<'a>,
+    /// The response parameter area.
+    pub out: Writer,
+    /// The response handle, for commands that return one.
+    pub rhandle: u32,
+    /// Whether the authorization for each handle came from a policy session (NV access rules differ).
+    pub by_policy: [bool; 3],
+    pub locality: u8,
+}
+
+/// A bare error response: tag TPM_ST_NO_SESSIONS, size 10, the code (Part 1 §18.4).
+pub(crate) fn error_response(rc: Rc) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u16(st::NO_SESSIONS);
+    w.u32(10);
+    w.u32(rc.0);
+    w.buf
+}
+
+pub(crate) fn execute(tpm: &mut Tpm, command: &[u8]) -> Vec<u8> {
+    match run(tpm, command) {
+        Ok(r) if r.len() <= MAX_RESPONSE_SIZE => r,
+        // Every response is bounded well below the maximum; this is a bug net, not a path.
+        Ok(_) => error_response(Rc::FAILURE),
+        Err(rc) => error_response(rc),
+    }
+}
+
+fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
+    if tpm.power == Power::Off {
+        return Err(Rc::INITIALIZE);
+    }
+    if command.len() > MAX_COMMAND_SIZE {
+        return Err(Rc::COMMAND_SIZE);
+    }
+    let (hdr, body) = CommandHeader::ref_from_prefix(command).map_err(|_| Rc::COMMAND_SIZE)?;
+    let tag = hdr.tag.get();
+    if tag != st::NO_SESSIONS && tag != st::SESSIONS {
+        return Err(Rc::BAD_TAG);
+    }
+    if usize::try_from(hdr.size.get()).ok() != Some(command.len()) {
+        return Err(Rc::COMMAND_SIZE);
+    }
+    let code = hdr.code.get();
+    let def = commands::lookup(code).ok_or(Rc::COMMAND_CODE)?;
+    match (tpm.power, code) {
+        (Power::NeedStartup, c) if c != cc::STARTUP => return Err(Rc::INITIALIZE),
+        (Power::Operational, cc::STARTUP) => return Err(Rc::INITIALIZE),
+        _ => {}
+    }
+    if tpm.failed && code != cc::GET_TEST_RESULT && code != cc::GET_CAPABILITY {
+        return Err(Rc::FAILURE);
+    }
+    let now = tpm.now_ms();
+    tpm.da.tick(now);
+
+    let mut r = Reader::new(body);
+    let mut handles = [0u32; 3];
+    for (i, (kind, slot)) in def.handles.iter().zip(handles.iter_mut()).enumerate() {
+        let n = i as u32 + 1;
+        *slot = r.u32().map_err(|e| e.handle(n))?;
+        check_handle(tpm, *kind, *slot, i)?;
+    }
+
+    let mut sessions: [Option<SessionIn<'_>>; MAX_SESSIONS] = [None, None, None];
+    let mut count = 0;
+    if tag == st::SESSIONS {
+        let size = r.u32().map_err(|_| Rc::AUTHSIZE)?;
+        let size = usize::try_from(size).map_err(|_| Rc::AUTHSIZE)?;
+        // The smallest session is 9 bytes (handle, empty nonce, attributes, empty hmac).
+        if size < 9 || size > r.remaining() {
+            return Err(Rc::AUTHSIZE);
+        }
+        let mut area = Reader::new(r.bytes(size)?);
+        while area.remaining() > 0 {
+            let Some(slot) = sessions.get_mut(count) else { return Err(Rc::AUTHSIZE) };
+            *slot = Some(SessionIn::parse(&mut area, count as u32 + 1)?);
+            count += 1;
+        }
+    }
+    if count < def.auth {
+        return Err(Rc::AUTH_MISSING);
+    }
+    let params = r.rest();
+
+    let used = auth::authorize(tpm, def, &handles, &sessions[..count], params)?;
+    let mut cmd = Cmd {
+        handles,
+        params: Reader::new(params),
+        out: Writer::new(),
+        rhandle: 0,
+        by_policy: used.by_policy,
+        locality: tpm.locality,
+    };
+    (def.run)(tpm, &mut cmd)?;
+
+    let mut w = Writer::new();
+    w.u16(tag);
+    w.u32(0); // size, patched below
+    w.u32(Rc::SUCCESS.0);
+    if def.rhandle {
+        w.u32(cmd.rhandle);
+    }
+    if tag == st::SESSIONS {
+        w.u32(cmd.out.len() as u32);
+        w.bytes(&cmd.out.buf);
+        auth::respond(tpm, code, &cmd.out.buf, &handles, used, &mut w)?;
+    } else {
+        w.bytes(&cmd.out.buf);
+    }
+    let size = (w.len() as u32).to_be_bytes();
+    if let Some(field) = w.buf.get_mut(2..6) {
+        field.copy_from_slice(&size);
+    }
+    Ok(w.buf)
+}
+
+/// The handle-area checks of Part 3 §5.4: the handle is of the type the command takes and refers to
+/// something that exists. `i` is the 0-based position.
+fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, i: usize) -> TpmResult<()> {
+    let n = i as u32 + 1;
+    let value = Err(Rc::VALUE.handle(n));
+    let not_loaded = Err(Rc(Rc::REFERENCE_H0.0 + i as u32));
+    let is_pcr = handle::ht(h) == handle::HT_PCR && (h as usize) < pcr::PCR_COUNT;
+    let hierarchy_on = |h: u32| {
+        if tpm.hier.enabled(h) { Ok(()) } else { Err(Rc::HIERARCHY.handle(n)) }
+    };
+    match kind {
+        HandleKind::PcrOrNull if is_pcr || h == handle::RH_NULL => Ok(()),
+        HandleKind::Pcr if is_pcr => Ok(()),
+        HandleKind::PcrOrNull | HandleKind::Pcr => value,
+        HandleKind::Provision if h == handle::RH_OWNER || h == handle::RH_PLATFORM => hierarchy_on(h),
+        HandleKind::Clear if h == handle::RH_LOCKOUT || h == handle::RH_PLATFORM => hierarchy_on(h),
+        HandleKind::Lockout if h == handle::RH_LOCKOUT => Ok(()),
+        HandleKind::HierarchyAuth
+            if matches!(
+                h,
+                handle::RH_LOCKOUT | handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM
+            ) =>
+        {
+            hierarchy_on(h)
+        }
+        HandleKind::Provision | HandleKind::Clear | HandleKind::Lockout | HandleKind::HierarchyAuth => value,
+        HandleKind::NvAuth if h == handle::RH_OWNER || h == handle::RH_PLATFORM => hierarchy_on(h),
+        HandleKind::NvAuth | HandleKind::NvIndex if handle::ht(h) == handle::HT_NV_INDEX => {
+            if tpm.nv.get(h).is_some() { Ok(()) } else { Err(Rc::HANDLE.handle(n)) }
+        }
+        HandleKind::NvAuth | HandleKind::NvIndex => value,
+        HandleKind::Object | HandleKind::KeyOrNull if handle::ht(h) == handle::HT_TRANSIENT => {
+            if tpm.objects.get(h).is_some() { Ok(()) } else { not_loaded }
+        }
+        HandleKind::KeyOrNull if h == handle::RH_NULL => Ok(()),
+        HandleKind::Object | HandleKind::KeyOrNull if handle::ht(h) == handle::HT_PERSISTENT => {
+            // No persistent objects exist in this engine.
+            Err(Rc::HANDLE.handle(n))
+        }
+        HandleKind::Object | HandleKind::KeyOrNull => value,
+        HandleKind::Context => match handle::ht(h) {
+            handle::HT_TRANSIENT if tpm.objects.get(h).is_some() => Ok(()),
+            handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION if tpm.sessions.get(h).is_some() => Ok(()),
+            handle::HT_TRANSIENT | handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION => not_loaded,
+            handle::HT_PERSISTENT => Err(Rc::HANDLE.handle(n)),
+            _ => value,
+        },
+        HandleKind::PolicySession => match handle::ht(h) {
+            handle::HT_POLICY_SESSION if tpm.sessions.get(h).is_some() => Ok(()),
+            handle::HT_POLICY_SESSION => not_loaded,
+            _ => value,
+        },
+        HandleKind::EntityOrNull => {
+            if h == handle::RH_NULL || tpm.entity_auth(h).is_some() {
+                Ok(())
+            } else if handle::ht(h) == handle::HT_TRANSIENT {
+                not_loaded
+            } else {
+                Err(Rc::HANDLE.handle(n))
+            }
+        }
+    }
+}

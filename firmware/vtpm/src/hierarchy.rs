@@ -1,0 +1,250 @@
+//! Hierarchies and the dictionary-attack logic: authValues, enables, proofs, TPM2_Clear, ClearControl,
+//! HierarchyChangeAuth, DictionaryAttackParameters and DictionaryAttackLockReset.
+
+use alloc::vec::Vec;
+
+use crate::consts::{MAX_DIGEST, handle};
+use crate::crypto::strip_trailing_zeros;
+use crate::dispatch::Cmd;
+use crate::drbg::Drbg;
+use crate::rc::{At, Rc, TpmResult};
+use crate::{EntropySource, Tpm};
+
+/// The permanent hierarchies' state (Part 1 §13-14).
+#[derive(Debug, Clone)]
+pub struct Hierarchies {
+    owner_auth: Vec<u8>,
+    endorsement_auth: Vec<u8>,
+    platform_auth: Vec<u8>,
+    lockout_auth: Vec<u8>,
+    pub sh_enable: bool,
+    pub eh_enable: bool,
+    pub ph_enable: bool,
+    pub ph_enable_nv: bool,
+    pub disable_clear: bool,
+    /// Secret values tickets are made with: owner, endorsement, platform, null.
+    proofs: [[u8; 32]; 4],
+}
+
+fn fresh(drbg: &mut Drbg, e: &mut dyn EntropySource) -> [u8; 32] {
+    let mut v = [0u8; 32];
+    drbg.generate(e, &mut v);
+    v
+}
+
+impl Hierarchies {
+    pub fn manufacture(drbg: &mut Drbg, e: &mut dyn EntropySource) -> Self {
+        Hierarchies {
+            owner_auth: Vec::new(),
+            endorsement_auth: Vec::new(),
+            platform_auth: Vec::new(),
+            lockout_auth: Vec::new(),
+            sh_enable: true,
+            eh_enable: true,
+            ph_enable: true,
+            ph_enable_nv: true,
+            disable_clear: false,
+            proofs: [fresh(drbg, e), fresh(drbg, e), fresh(drbg, e), fresh(drbg, e)],
+        }
+    }
+
+    /// Startup(CLEAR): every hierarchy enabled, platform auth back to empty (the platform firmware
+    /// would set it), and on a TPM Reset a new null proof.
+    pub fn startup_clear(&mut self, tpm_reset: bool, drbg: &mut Drbg, e: &mut dyn EntropySource) {
+        self.sh_enable = true;
+        self.eh_enable = true;
+        self.ph_enable = true;
+        self.ph_enable_nv = true;
+        self.platform_auth.clear();
+        if tpm_reset {
+            self.proofs[3] = fresh(drbg, e);
+        }
+    }
+
+    pub fn auth(&self, h: u32) -> Option<&[u8]> {
+        match h {
+            handle::RH_OWNER => Some(&self.owner_auth),
+            handle::RH_ENDORSEMENT => Some(&self.endorsement_auth),
+            handle::RH_PLATFORM => Some(&self.platform_auth),
+            handle::RH_LOCKOUT => Some(&self.lockout_auth),
+            handle::RH_NULL => Some(&[]),
+            _ => None,
+        }
+    }
+
+    /// The authPolicy of a hierarchy. TPM2_SetPrimaryPolicy is not implemented, so it is always empty.
+    pub fn policy(&self, h: u32) -> Option<&[u8]> {
+        self.auth(h).map(|_| &[][..])
+    }
+
+    pub fn enabled(&self, h: u32) -> bool {
+        match h {
+            handle::RH_OWNER => self.sh_enable,
+            handle::RH_ENDORSEMENT => self.eh_enable,
+            handle::RH_PLATFORM => self.ph_enable,
+            _ => true,
+        }
+    }
+
+    pub fn proof(&self, h: u32) -> Option<&[u8; 32]> {
+        match h {
+            handle::RH_OWNER => self.proofs.first(),
+            handle::RH_ENDORSEMENT => self.proofs.get(1),
+            handle::RH_PLATFORM => self.proofs.get(2),
+            _ => None,
+        }
+    }
+
+    /// TPMA_PERMANENT ownerAuthSet, endorsementAuthSet, lockoutAuthSet (Part 2 Table 38).
+    pub fn auth_set_bits(&self) -> u32 {
+        u32::from(!self.owner_auth.is_empty())
+            | u32::from(!self.endorsement_auth.is_empty()) << 1
+            | u32::from(!self.lockout_auth.is_empty()) << 2
+    }
+}
+
+/// Dictionary-attack protection (Part 1 §19.8). Times are in milliseconds of the engine's clock.
+#[derive(Debug, Clone)]
+pub struct DictionaryAttack {
+    pub failed_tries: u32,
+    pub max_tries: u32,
+    /// Seconds per forgiven failure (0: failures are only forgiven by DictionaryAttackLockReset).
+    pub recovery_time: u32,
+    /// Seconds the lockout authValue stays blocked after a failure (0: until the next TPM Reset).
+    pub lockout_recovery: u32,
+    lockout_locked_at: Option<u64>,
+    last_decrement: u64,
+    now: u64,
+}
+
+impl Default for DictionaryAttack {
+    /// ms-tpm-20-ref's manufacturing defaults: 3 tries, 1000 s recovery, 1000 s lockout recovery.
+    fn default() -> Self {
+        DictionaryAttack {
+            failed_tries: 0,
+            max_tries: 3,
+            recovery_time: 1000,
+            lockout_recovery: 1000,
+            lockout_locked_at: None,
+            last_decrement: 0,
+            now: 0,
+        }
+    }
+}
+
+impl DictionaryAttack {
+    /// Lets time pass: forgive one failure per `recovery_time`, and release the lockout authValue.
+    pub fn tick(&mut self, now: u64) {
+        self.now = now.max(self.now);
+        let period = u64::from(self.recovery_time) * 1000;
+        if self.failed_tries == 0 || period == 0 {
+            self.last_decrement = self.now;
+        } else {
+            let steps = (self.now - self.last_decrement.min(self.now)) / period;
+            let forgiven = u32::try_from(steps).unwrap_or(u32::MAX).min(self.failed_tries);
+            self.failed_tries -= forgiven;
+            self.last_decrement = self.last_decrement.saturating_add(steps.saturating_mul(period));
+        }
+        let recovery = u64::from(self.lockout_recovery) * 1000;
+        if let Some(at) = self.lockout_locked_at
+            && recovery != 0
+            && self.now.saturating_sub(at) >= recovery
+        {
+            self.lockout_locked_at = None;
+        }
+    }
+
+    pub fn in_lockout(&self) -> bool {
+        self.failed_tries >= self.max_tries
+    }
+
+    pub fn lockout_auth_locked(&self) -> bool {
+        self.lockout_locked_at.is_some()
+    }
+
+    pub fn failed(&mut self) {
+        if self.failed_tries == 0 {
+            self.last_decrement = self.now;
+        }
+        self.failed_tries = self.failed_tries.saturating_add(1);
+    }
+
+    pub fn lockout_failed(&mut self) {
+        self.lockout_locked_at = Some(self.now);
+    }
+
+    /// TPM Reset: a lockout-auth block with lockoutRecovery 0 ends here.
+    pub fn tpm_reset(&mut self) {
+        if self.lockout_recovery == 0 {
+            self.lockout_locked_at = None;
+        }
+    }
+}
+
+/// TPM2_Clear (Part 3 §24.6).
+pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    c.params.finish()?;
+    if c.handles[0] == handle::RH_LOCKOUT && tpm.hier.disable_clear {
+        return Err(Rc::DISABLED);
+    }
+    let h = &mut tpm.hier;
+    h.owner_auth.clear();
+    h.endorsement_auth.clear();
+    h.lockout_auth.clear();
+    h.sh_enable = true;
+    h.eh_enable = true;
+    h.proofs[0] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
+    h.proofs[1] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
+    tpm.nv.clear_owner();
+    tpm.time.reset_count = 0;
+    tpm.time.restart_count = 0;
+    Ok(())
+}
+
+/// TPM2_ClearControl (Part 3 §24.7): lockout may only set disableClear; platform may set or clear it.
+pub(crate) fn clear_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let disable = c.params.yes_no().p(1)?;
+    c.params.finish()?;
+    if c.handles[0] == handle::RH_LOCKOUT && !disable {
+        return Err(Rc::AUTH_FAIL);
+    }
+    tpm.hier.disable_clear = disable;
+    Ok(())
+}
+
+/// TPM2_HierarchyChangeAuth (Part 3 §24.8).
+pub(crate) fn change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let new = strip_trailing_zeros(c.params.tpm2b(MAX_DIGEST).p(1)?).to_vec();
+    c.params.finish()?;
+    let h = &mut tpm.hier;
+    match c.handles[0] {
+        handle::RH_OWNER => h.owner_auth = new,
+        handle::RH_ENDORSEMENT => h.endorsement_auth = new,
+        handle::RH_PLATFORM => h.platform_auth = new,
+        handle::RH_LOCKOUT => h.lockout_auth = new,
+        _ => return Err(Rc::VALUE.handle(1)),
+    }
+    Ok(())
+}
+
+/// TPM2_DictionaryAttackLockReset (Part 3 §25.2).
+pub(crate) fn da_lock_reset(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    c.params.finish()?;
+    tpm.da.failed_tries = 0;
+    Ok(())
+}
+
+/// TPM2_DictionaryAttackParameters (Part 3 §25.3).
+pub(crate) fn da_parameters(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let max_tries = c.params.u32().p(1)?;
+    let recovery_time = c.params.u32().p(2)?;
+    let lockout_recovery = c.params.u32().p(3)?;
+    c.params.finish()?;
+    let da = &mut tpm.da;
+    da.max_tries = max_tries;
+    da.recovery_time = recovery_time;
+    da.lockout_recovery = lockout_recovery;
+    da.failed_tries = da.failed_tries.min(max_tries);
+    da.last_decrement = da.now;
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Authorization sessions: the session table, TPM2_StartAuthSession (unsalted HMAC, policy and trial
+//! sessions, bound or unbound), PolicyRestart and PolicyGetDigest.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::Tpm;
+use crate::consts::{MAX_DIGEST, alg, handle, se};
+use crate::crypto::{Digest, HashAlg, strip_trailing_zeros};
+use crate::dispatch::Cmd;
+use crate::marshal::{Reader, Writer};
+use crate::rc::{At, Rc, TpmResult};
+
+/// Sessions that may be loaded at once (TPM_PT_HR_LOADED_MIN).
+pub const MAX_LOADED: usize = 8;
+/// Sessions that may exist, loaded or context-saved (TPM_PT_ACTIVE_SESSIONS_MAX).
+pub const MAX_ACTIVE: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    Hmac,
+    Policy,
+    Trial,
+}
+
+/// One session's state (Part 1 §19.6 and §19.7).
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub kind: SessionKind,
+    pub alg: HashAlg,
+    pub nonce_tpm: Digest,
+    /// sessionKey (empty for an unbound, unsalted session).
+    pub key: Vec<u8>,
+    /// Name of the entity the session is bound to, if any.
+    pub bound: Option<Vec<u8>>,
+    pub policy: Digest,
+    pub auth_value_needed: bool,
+    pub password_needed: bool,
+}
+
+impl Session {
+    /// PolicyRestart, and what follows each use of a policy session.
+    pub fn reset_policy(&mut self) {
+        self.policy = Digest::zeros(self.alg.size());
+        self.auth_value_needed = false;
+        self.password_needed = false;
+    }
+
+    pub fn save(&self, w: &mut Writer) {
+        w.u8(match self.kind {
+            SessionKind::Hmac => se::HMAC,
+            SessionKind::Policy => se::POLICY,
+            SessionKind::Trial => se::TRIAL,
+        });
+        w.u16(self.alg.id());
+        w.tpm2b(self.nonce_tpm.as_slice());
+        w.tpm2b(&self.key);
+        w.u8(u8::from(self.bound.is_some()));
+        w.tpm2b(self.bound.as_deref().unwrap_or_default());
+        w.tpm2b(self.policy.as_slice());
+        w.u8(u8::from(self.auth_value_needed) | u8::from(self.password_needed) << 1);
+    }
+
+    pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
+        let kind = match r.u8()? {
+            se::HMAC => SessionKind::Hmac,
+            se::POLICY => SessionKind::Policy,
+            se::TRIAL => SessionKind::Trial,
+            _ => return Err(Rc::INTEGRITY),
+        };
+        let alg = HashAlg::from_id(r.u16()?).ok_or(Rc::INTEGRITY)?;
+        let nonce_tpm = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
+        let key = r.tpm2b(MAX_DIGEST)?.to_vec();
+        let has_bound = r.u8()? != 0;
+        let bound = r.tpm2b(2 + MAX_DIGEST)?.to_vec();
+        let policy = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
+        let flags = r.u8()?;
+        Ok(Session {
+            kind,
+            alg,
+            nonce_tpm,
+            key,
+            bound: has_bound.then_some(bound),
+            policy,
+            auth_value_needed: flags & 1 != 0,
+            password_needed: flags & 2 != 0,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Slot {
+    Free,
+    Loaded(Box<Session>),
+    /// Context-saved: only the context sequence number stays, so a stale context cannot be replayed.
+    Saved {
+        sequence: u64,
+        policy: bool,
+    },
+}
+
+/// The session table. A handle's low 24 bits are its slot.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    slots: Vec<Slot>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions { slots: (0..MAX_ACTIVE).map(|_| Slot::Free).collect() }
+    }
+}
+
+fn handle_for(slot: usize, policy: bool) -> u32 {
+    let base = if policy { handle::POLICY_SESSION_FIRST } else { handle::HMAC_SESSION_FIRST };
+    base + slot as u32
+}
+
+/// The slot of a session handle, and whether it is a policy-session handle.
+fn slot_of(h: u32) -> Option<(usize, bool)> {
+    match handle::ht(h) {
+        handle::HT_HMAC_SESSION => Some(((h & 0xFF_FFFF) as usize, false)),
+        handle::HT_POLICY_SESSION => Some(((h & 0xFF_FFFF) as usize, true)),
+        _ => None,
+    }
+}
+
+impl Sessions {
+    /// A loaded session.
+    pub fn get(&self, h: u32) -> Option<&Session> {
+        let (i, policy) = slot_of(h)?;
+        match self.slots.get(i)? {
+            Slot::Loaded(s) if (s.kind != SessionKind::Hmac) == policy => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, h: u32) -> Option<&mut Session> {
+        let (i, policy) = slot_of(h)?;
+        match self.slots.get_mut(i)? {
+            Slot::Loaded(s) if (s.kind != SessionKind::Hmac) == policy => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether `h` names a session that is loaded or saved.
+    pub fn exists(&self, h: u32) -> bool {
+        let Some((i, policy)) = slot_of(h) else { return false };
+        match self.slots.get(i) {
+            Some(Slot::Loaded(s)) => (s.kind != SessionKind::Hmac) == policy,
+            Some(Slot::Saved { policy: p, .. }) => *p == policy,
+            _ => false,
+        }
+    }
+
+    pub fn loaded(&self) -> usize {
+        self.slots.iter().filter(|s| matches!(s, Slot::Loaded(_))).count()
+    }
+
+    pub fn active(&self) -> usize {
+        self.slots.iter().filter(|s| !matches!(s, Slot::Free)).count()
+    }
+
+    fn insert(&mut self, s: Session) -> TpmResult<u32> {
+        if self.loaded() >= MAX_LOADED {
+            return Err(Rc::SESSION_MEMORY);
+        }
+        let i = self.slots.iter().position(|s| matches!(s, Slot::Free)).ok_or(Rc::SESSION_HANDLES)?;
+        let h = handle_for(i, s.kind != SessionKind::Hmac);
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = Slot::Loaded(Box::new(s));
+        }
+        Ok(h)
+    }
+
+    /// Forgets a session, loaded or saved. Returns whether there was one.
+    pub fn flush(&mut self, h: u32) -> bool {
+        if !self.exists(h) {
+            return false;
+        }
+        if let Some(slot) = slot_of(h).and_then(|(i, _)| self.slots.get_mut(i)) {
+            *slot = Slot::Free;
+        }
+        true
+    }
+
+    /// ContextSave: the session leaves memory; only `sequence` stays to match the context on load.
+    pub fn save(&mut self, h: u32, sequence: u64) -> Option<Box<Session>> {
+        let (i, policy) = slot_of(h)?;
+        self.get(h)?;
+        let slot = self.slots.get_mut(i)?;
+        match core::mem::replace(slot, Slot::Saved { sequence, policy }) {
+            Slot::Loaded(s) => Some(s),
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
+    /// ContextLoad: puts a saved session back if `sequence` is the one its slot expects.
+    pub fn restore(&mut self, h: u32, sequence: u64, s: Session) -> TpmResult<()> {
+        let (i, policy) = slot_of(h).ok_or(Rc::HANDLE)?;
+        if self.loaded() >= MAX_LOADED {
+            return Err(Rc::SESSION_MEMORY);
+        }
+        let slot = self.slots.get_mut(i).ok_or(Rc::HANDLE)?;
+        match slot {
+            Slot::Saved { sequence: q, policy: p }
+                if *q == sequence && *p == policy && (s.kind != SessionKind::Hmac) == policy =>
+            {
+                *slot = Slot::Loaded(Box::new(s));
+                Ok(())
+            }
+            _ => Err(Rc::HANDLE),
+        }
+    }
+
+    /// _TPM_Init: loaded sessions are lost; saved contexts stay valid until a TPM Reset.
+    pub fn drop_loaded(&mut self) {
+        for s in self.slots.iter_mut() {
+            if matches!(s, Slot::Loaded(_)) {
+                *s = Slot::Free;
+            }
+        }
+    }
+
+    /// TPM Reset: every session is gone.
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = Slot::Free);
+    }
+
+    /// Handles for GetCapability(TPM_CAP_HANDLES): loaded sessions for HT 0x02, saved for HT 0x03.
+    pub fn handles(&self, saved: bool) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().enumerate().filter_map(move |(i, s)| match s {
+            Slot::Loaded(s) if !saved => Some(handle_for(i, s.kind != SessionKind::Hmac)),
+            Slot::Saved { policy, .. } if saved => Some(handle_for(i, *policy)),
+            _ => None,
+        })
+    }
+}
+
+/// TPM2_StartAuthSession (Part 3 §11.1).
+pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let [tpm_key, bind, _] = c.handles;
+    let nonce_caller = c.params.tpm2b(MAX_DIGEST).p(1)?;
+    let salt = c.params.tpm2b(512).p(2)?;
+    let kind = match c.params.u8().p(3)? {
+        se::HMAC => SessionKind::Hmac,
+        se::POLICY => SessionKind::Policy,
+        se::TRIAL => SessionKind::Trial,
+        _ => return Err(Rc::VALUE.param(3)),
+    };
+    let sym = c.params.u16().p(4)?;
+    if sym != alg::NULL {
+        // Parameter encryption is not implemented, so no session symmetric algorithm is accepted.
+        return Err(Rc::SYMMETRIC.param(4));
+    }
+    let hash = HashAlg::from_id(c.params.u16().p(5)?).ok_or(Rc::HASH.param(5))?;
+    c.params.finish()?;
+    if nonce_caller.len() < 16 {
+        return Err(Rc::SIZE.param(1));
+    }
+    if tpm_key != handle::RH_NULL {
+        // The only transient objects here are sequence objects, which cannot decrypt a salt.
+        return Err(Rc::KEY.handle(1));
+    }
+    if !salt.is_empty() {
+        return Err(Rc::VALUE.param(2));
+    }
+
+    let mut nonce = [0u8; MAX_DIGEST];
+    let nonce = nonce.get_mut(..hash.size()).unwrap_or_default();
+    tpm.random(nonce);
+    let (key, bound) = if bind == handle::RH_NULL {
+        (Vec::new(), None)
+    } else {
+        // Part 1 §19.6.8: sessionKey = KDFa(authHash, bind.authValue || salt, "ATH", nonceTPM,
+        // nonceCaller, digest bits).
+        let auth = tpm.entity_auth(bind).ok_or(Rc::HANDLE.handle(2))?;
+        let key =
+            hash.kdfa(strip_trailing_zeros(&auth), b"ATH", nonce, nonce_caller, hash.size() as u32 * 8)?;
+        (key, Some(tpm.entity_name(bind)))
+    };
+    let session = Session {
+        kind,
+        alg: hash,
+        nonce_tpm: Digest::from_slice(nonce),
+        key,
+        bound,
+        policy: Digest::zeros(hash.size()),
+        auth_value_needed: false,
+        password_needed: false,
+    };
+    c.rhandle = tpm.sessions.insert(session)?;
+    c.out.tpm2b(nonce);
+    Ok(())
+}
+
+/// TPM2_PolicyRestart (Part 3 §23.15).
+pub(crate) fn policy_restart(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    c.params.finish()?;
+    let s = tpm.sessions.get_mut(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    s.reset_policy();
+    Ok(())
+}
+
+/// TPM2_PolicyGetDigest (Part 3 §23.19).
+pub(crate) fn policy_get_digest(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    c.params.finish()?;
+    let s = tpm.sessions.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    c.out.tpm2b(s.policy.as_slice());
+    Ok(())
+}
