@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: each benchmark prints a table and writes JSON; every figure is a ratio against a
 //! baseline measured in the same run.
 
+mod accept;
 mod vtpm;
 
 /// Run a benchmark.
@@ -12,6 +13,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Bench {
+    /// Instructions and exits to accept guest memory maps, against the theoretical minimum.
+    Accept(accept::Args),
     /// Per-command latency of the vTPM over mssim, against swtpm (libtpms) in the same run.
     Vtpm(vtpm::Args),
 }
@@ -19,6 +22,7 @@ enum Bench {
 /// Runs the chosen benchmark.
 pub fn run(args: &Args) -> crate::Result {
     match &args.bench {
+        Bench::Accept(args) => accept::run(args),
         Bench::Vtpm(args) => vtpm::run(args),
     }
 }
