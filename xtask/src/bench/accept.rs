@@ -169,11 +169,11 @@ fn print_table(rows: &[Row]) {
 fn json(rows: &[Row]) -> String {
     let mut out = String::from("[\n");
     for (i, r) in rows.iter().enumerate() {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "  {{\"platform\": \"{}\", \"scenario\": \"{}\", \"gib\": {}, \"pvalidate\": {}, \"psc_exits\": {}, \
              \"tdx_accepts\": {}, \"min_pvalidate\": {}, \"min_psc_exits\": {}, \"min_tdx_accepts\": {}, \
-             \"bookkeeping_ns\": {}}}{}\n",
+             \"bookkeeping_ns\": {}}}{}",
             r.platform,
             r.scenario,
             r.gib,
