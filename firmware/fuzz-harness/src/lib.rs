@@ -5,8 +5,14 @@
 //! libFuzzer target for `cargo +nightly fuzz run <name>`; `tests/bounded.rs` runs every one over its seed
 //! corpus plus a bounded number of deterministic mutations on stable Rust, which is what CI does.
 
+pub mod svsm;
+
 /// A fuzz target: its name (also its directory under `firmware/fuzz/corpus/`) and its body.
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every target. Add a target here, a wrapper in `firmware/fuzz/fuzz_targets/`, and seeds in the corpus.
-pub const TARGETS: &[Target] = &[];
+pub const TARGETS: &[Target] = &[
+    ("pvalidate_request_list", svsm::pvalidate_request_list),
+    ("ghcb_fields", svsm::ghcb_fields),
+    ("svsm_transport_frame", svsm::svsm_transport_frame),
+];

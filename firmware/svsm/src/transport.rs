@@ -216,7 +216,7 @@ impl GuestMemory for PageSet {
 
 mod codec;
 
-pub use codec::{Request, Response, decode_request, decode_response, encode_request, encode_response};
+pub use codec::{Request, Response, crc32, decode_request, decode_response, encode_request, encode_response};
 
 /// The firmware side: decode a request frame, dispatch it with `platform` for the RMP and the frame's
 /// pages as guest memory, and encode the response. A refused frame gets a response with its status.

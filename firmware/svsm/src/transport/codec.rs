@@ -45,8 +45,8 @@ const CRC_TABLE: [u32; 256] = {
     table
 };
 
-/// The CRC-32 of `bytes`.
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+/// The CRC-32 of `bytes`: what a frame's last four bytes hold for everything before them.
+pub fn crc32(bytes: &[u8]) -> u32 {
     let mut c = !0u32;
     for &b in bytes {
         c = CRC_TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
