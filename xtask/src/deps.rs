@@ -21,10 +21,12 @@ const TEST_TOOLS: &[Tool] = &[
     QEMU,
     Tool { purpose: "driving the vTPM", probe: &["tpm2_startup", "--version"], package: "tpm2-tools" },
     Tool { purpose: "the vTPM baseline", probe: &["swtpm", "--version"], package: "swtpm" },
-    Tool { purpose: "the swtpm set-up tool", probe: &["swtpm_setup", "--version"], package: "swtpm-tools" },
+    // `swtpm_setup --version` exits 1 even when it works, so `--help` is the probe.
+    Tool { purpose: "the swtpm set-up tool", probe: &["swtpm_setup", "--help"], package: "swtpm-tools" },
+    // Debian's package goes into the system interpreter, which may not be the first python3 on PATH.
     Tool {
         purpose: "the tpm2-pytss flows",
-        probe: &["python3", "-c", "import tpm2_pytss"],
+        probe: &["/usr/bin/python3", "-c", "import tpm2_pytss"],
         package: "python3-tpm2-pytss",
     },
 ];
