@@ -1,16 +1,17 @@
-//! SHA-512 block function with an AVX2 message schedule computed for four blocks at once, as a naked
-//! function in Intel syntax.
+//! SHA-512 block function: AVX2 message schedule interleaved with BMI2 scalar rounds, as a naked function
+//! in Intel syntax.
 //!
-//! The schedule `W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16]` has no dependence between blocks,
-//! so a ymm register holds word t of four consecutive blocks (one block per 64-bit lane): the 16 input
-//! words are loaded, byte-swapped and transposed 4x4, then 64 vector steps produce all 80 `W[t] + K[t]`
-//! for four blocks into a 2560-byte stack table. The rounds stay scalar (the chaining dependency cannot
-//! be vectorised) and use BMI2 RORX, one block after the other, reading their lane of the table. With
-//! fewer than four blocks left the spare lanes repeat the last block; their results are ignored.
+//! One block at a time. The 16-word schedule window lives in ymm0..ymm3 (four words each, lowest word in
+//! lane 0). Each step makes the next four words `W[t..t+4]` from the window: `W[t-16] + W[t-7] +
+//! s0(W[t-15])` for all four lanes at once, then `s1` in two halves, because `W[t+2]` and `W[t+3]` need
+//! the just-computed `W[t]` and `W[t+1]`. A step costs about 40 vector instructions and is issued next to
+//! four scalar rounds, so it runs in the vector units while the integer units do the rounds (the rounds
+//! cannot be vectorised: every round depends on the one before). `W + K` for the next four rounds goes
+//! through a 32-byte stack slot (two slots, alternating).
 //!
-//! Stack frame (rsp aligned to 32): `[0, 2560)` W+K for rounds 0..80 x 4 lanes, `[2560, 3072)` a
-//! 16-entry ring of raw W vectors, then the saved rsp, the next block pointer, the blocks left and the
-//! lane count of the current group. The frame stays under 4 KiB, so no stack probe is needed.
+//! Rotations in the schedule are shift pairs XORed together (the halves never overlap); the rounds use
+//! RORX (BMI2), which leaves its source intact. Stack frame, rsp aligned to 32: `[0, 64)` the two W+K
+//! slots, then the saved rsp, the state pointer and the blocks left.
 
 use crate::consts::K512;
 
@@ -22,8 +23,10 @@ static BSWAP64_MASK: Aligned32 = Aligned32([
     7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,
 ]);
 
-/// The 80 round constants, broadcast into the four lanes by VPBROADCASTQ.
-static K512_TABLE: [u64; 80] = K512;
+/// The 80 round constants, 32-byte aligned so four of them load as one ymm.
+#[repr(C, align(32))]
+struct K512Table([u64; 80]);
+static K512_TABLE: K512Table = K512Table(K512);
 
 /// Compresses `n_blocks` consecutive 128-byte blocks at `blocks` into `state` (a..h, native-endian).
 ///
@@ -31,7 +34,6 @@ static K512_TABLE: [u64; 80] = K512;
 /// - The CPU supports AVX2 and BMI2 and the OS/firmware has enabled SSE and AVX register state
 ///   (CR4.OSXSAVE, XCR0 bits 1-2); [`crate::cpu::sha512_accelerated`] checks this.
 /// - `blocks` is valid for reads of `128 * n_blocks` bytes (any alignment).
-/// - About 3.2 KiB of stack are available.
 #[unsafe(naked)]
 pub(crate) unsafe extern "sysv64" fn sha512_avx2_compress(
     state: &mut [u64; 8],
@@ -39,102 +41,93 @@ pub(crate) unsafe extern "sysv64" fn sha512_avx2_compress(
     n_blocks: usize,
 ) {
     core::arch::naked_asm!(
-        // Load words 4q..4q+3 of the four lane blocks (r8..r11), byte-swap, transpose to one vector per
-        // word, store the raw words in the ring and W+K in the table.
-        ".macro WARDEN_LOAD512 q",
-        "vmovdqu ymm0, [r8 + 32 * \\q]",
-        "vpshufb ymm0, ymm0, ymm15",
-        "vmovdqu ymm1, [r9 + 32 * \\q]",
-        "vpshufb ymm1, ymm1, ymm15",
-        "vmovdqu ymm2, [r10 + 32 * \\q]",
-        "vpshufb ymm2, ymm2, ymm15",
-        "vmovdqu ymm3, [r11 + 32 * \\q]",
-        "vpshufb ymm3, ymm3, ymm15",
-        "vpunpcklqdq ymm4, ymm0, ymm1", // b0[0] b1[0] b0[2] b1[2]
-        "vpunpckhqdq ymm5, ymm0, ymm1", // b0[1] b1[1] b0[3] b1[3]
-        "vpunpcklqdq ymm6, ymm2, ymm3", // b2[0] b3[0] b2[2] b3[2]
-        "vpunpckhqdq ymm7, ymm2, ymm3", // b2[1] b3[1] b2[3] b3[3]
-        "vperm2i128 ymm0, ymm4, ymm6, 0x20", // word 4q of blocks 0..3
-        "vperm2i128 ymm1, ymm5, ymm7, 0x20", // word 4q+1
-        "vperm2i128 ymm2, ymm4, ymm6, 0x31", // word 4q+2
-        "vperm2i128 ymm3, ymm5, ymm7, 0x31", // word 4q+3
-        "vmovdqa [rsp + 2560 + 128 * \\q], ymm0",
-        "vmovdqa [rsp + 2560 + 128 * \\q + 32], ymm1",
-        "vmovdqa [rsp + 2560 + 128 * \\q + 64], ymm2",
-        "vmovdqa [rsp + 2560 + 128 * \\q + 96], ymm3",
-        "vpbroadcastq ymm4, [rax + 32 * \\q]",
-        "vpaddq ymm0, ymm0, ymm4",
-        "vmovdqa [rsp + 128 * \\q], ymm0",
-        "vpbroadcastq ymm4, [rax + 32 * \\q + 8]",
-        "vpaddq ymm1, ymm1, ymm4",
-        "vmovdqa [rsp + 128 * \\q + 32], ymm1",
-        "vpbroadcastq ymm4, [rax + 32 * \\q + 16]",
-        "vpaddq ymm2, ymm2, ymm4",
-        "vmovdqa [rsp + 128 * \\q + 64], ymm2",
-        "vpbroadcastq ymm4, [rax + 32 * \\q + 24]",
-        "vpaddq ymm3, ymm3, ymm4",
-        "vmovdqa [rsp + 128 * \\q + 96], ymm3",
+        // s0(x) = ror1 ^ ror8 ^ shr7 and s1(x) = ror19 ^ ror61 ^ shr6, lane-wise; ymm7 is scratch.
+        ".macro WARDEN_S0 dst, x",
+        "vpsrlq \\dst, \\x, 1",
+        "vpsllq ymm7, \\x, 63",
+        "vpxor \\dst, \\dst, ymm7",
+        "vpsrlq ymm7, \\x, 8",
+        "vpxor \\dst, \\dst, ymm7",
+        "vpsllq ymm7, \\x, 56",
+        "vpxor \\dst, \\dst, ymm7",
+        "vpsrlq ymm7, \\x, 7",
+        "vpxor \\dst, \\dst, ymm7",
         ".endm",
-        // One schedule step for four blocks. `wk`/`k`: offsets of W+K[t] from rbp and of K[t] from rax;
-        // `s2`, `s7`, `s15`, `s16`: ring offsets of W[t-2], W[t-7], W[t-15], W[t-16] (W[t] replaces the
-        // last). Rotations are shift pairs XORed together (the two halves never overlap).
-        ".macro WARDEN_SCHED512 wk, k, s2, s7, s15, s16",
-        "vmovdqa ymm0, [rsp + 2560 + \\s2]",
-        "vpsrlq ymm1, ymm0, 19",
-        "vpsllq ymm2, ymm0, 45",
-        "vpxor ymm1, ymm1, ymm2",
-        "vpsrlq ymm2, ymm0, 61",
-        "vpxor ymm1, ymm1, ymm2",
-        "vpsllq ymm2, ymm0, 3",
-        "vpxor ymm1, ymm1, ymm2",
-        "vpsrlq ymm2, ymm0, 6",
-        "vpxor ymm1, ymm1, ymm2", // s1(W[t-2]) = ror19 ^ ror61 ^ shr6
-        "vmovdqa ymm3, [rsp + 2560 + \\s15]",
-        "vpsrlq ymm4, ymm3, 1",
-        "vpsllq ymm5, ymm3, 63",
-        "vpxor ymm4, ymm4, ymm5",
-        "vpsrlq ymm5, ymm3, 8",
-        "vpxor ymm4, ymm4, ymm5",
-        "vpsllq ymm5, ymm3, 56",
-        "vpxor ymm4, ymm4, ymm5",
-        "vpsrlq ymm5, ymm3, 7",
-        "vpxor ymm4, ymm4, ymm5", // s0(W[t-15]) = ror1 ^ ror8 ^ shr7
-        "vpaddq ymm1, ymm1, ymm4",
-        "vpaddq ymm1, ymm1, [rsp + 2560 + \\s7]",
-        "vpaddq ymm1, ymm1, [rsp + 2560 + \\s16]",
-        "vmovdqa [rsp + 2560 + \\s16], ymm1",
-        "vpbroadcastq ymm2, [rax + \\k]",
-        "vpaddq ymm1, ymm1, ymm2",
-        "vmovdqa [rbp + \\wk], ymm1",
+        // s1 sits on the schedule's critical path (W[t] needs W[t-2]), so its XORs form a tree.
+        ".macro WARDEN_S1 dst, x",
+        "vpsrlq \\dst, \\x, 19",
+        "vpsllq ymm7, \\x, 45",
+        "vpsrlq ymm9, \\x, 61",
+        "vpsllq ymm10, \\x, 3",
+        "vpsrlq ymm11, \\x, 6",
+        "vpxor \\dst, \\dst, ymm7",
+        "vpxor ymm9, ymm9, ymm10",
+        "vpxor \\dst, \\dst, ymm11",
+        "vpxor \\dst, \\dst, ymm9",
         ".endm",
-        // One round; the caller rotates the register names. h := T1 + T2, d := d + T1.
-        ".macro WARDEN_RND512 a, b, c, d, e, f, g, h, wk",
+        // Window w0 = W[t-16..t-12], w1, w2, w3 = W[t-4..t]; replaces w0 with W[t..t+4].
+        ".macro WARDEN_SCHED w0, w1, w2, w3",
+        "vperm2i128 ymm4, \\w2, \\w3, 0x21", // w2[2] w2[3] w3[0] w3[1]
+        "vpalignr ymm4, ymm4, \\w2, 8", // w2[1] w2[2] w2[3] w3[0] = W[t-7..t-3]
+        "vpaddq ymm4, ymm4, \\w0", // + W[t-16..t-12]
+        "vperm2i128 ymm5, \\w0, \\w1, 0x21",
+        "vpalignr ymm5, ymm5, \\w0, 8", // W[t-15..t-11]
+        "WARDEN_S0 ymm6, ymm5",
+        "vpaddq ymm4, ymm4, ymm6", // every lane but s1
+        // s1 in two halves; VPERM2I128 zeroes the other half, and s1(0) = 0 adds nothing there.
+        "vperm2i128 ymm5, \\w3, \\w3, 0x81", // W[t-2] W[t-1] 0 0
+        "WARDEN_S1 ymm6, ymm5",
+        "vpaddq ymm4, ymm4, ymm6", // lanes 0, 1 = W[t], W[t+1]
+        "vperm2i128 ymm5, ymm4, ymm4, 0x08", // 0 0 W[t] W[t+1]
+        "WARDEN_S1 ymm6, ymm5",
+        "vpaddq \\w0, ymm4, ymm6", // W[t..t+4]
+        ".endm",
+        // W + K for the next four rounds into the stack slot at `slot`; `k` is the offset from rdi.
+        ".macro WARDEN_WK w, k, slot",
+        "vpaddq ymm8, \\w, [rdi + \\k]",
+        "vmovdqa [rsp + \\slot], ymm8",
+        ".endm",
+        // One round; the caller rotates the register names. h := T1 + T2, d := d + T1. Maj(a, b, c) is
+        // ((a ^ b) & (b ^ c)) ^ b, where b ^ c arrives in `p` (the previous round's a ^ b) and this
+        // round's a ^ b leaves in `q`; rounds alternate rbx and rbp for the two.
+        ".macro WARDEN_RND a, b, c, d, e, f, g, h, wk, p, q",
+        "add \\h, [rsp + \\wk]",
+        "mov rdx, \\f",
         "rorx rax, \\e, 41",
         "rorx rcx, \\e, 18",
+        "xor rdx, \\g",
         "xor rax, rcx",
         "rorx rcx, \\e, 14",
-        "xor rax, rcx", // S1(e)
-        "mov rdx, \\f",
-        "xor rdx, \\g",
         "and rdx, \\e",
+        "xor rax, rcx", // S1(e)
         "xor rdx, \\g", // Ch(e, f, g)
-        "add \\h, [rbp + \\wk]",
-        "add \\h, rax",
-        "add \\h, rdx", // T1
-        "add \\d, \\h",
+        "mov \\q, \\a",
+        "add \\h, rdx",
+        "xor \\q, \\b",
+        "add \\h, rax", // T1
         "rorx rax, \\a, 39",
         "rorx rcx, \\a, 34",
+        "and \\p, \\q",
+        "add \\d, \\h",
         "xor rax, rcx",
         "rorx rcx, \\a, 28",
+        "xor \\p, \\b", // Maj(a, b, c)
         "xor rax, rcx", // S0(a)
-        "mov rdx, \\a",
-        "or rdx, \\c",
-        "and rdx, \\b",
-        "mov rcx, \\a",
-        "and rcx, \\c",
-        "or rdx, rcx", // Maj(a, b, c)
+        "add \\h, \\p",
         "add \\h, rax",
-        "add \\h, rdx",
+        ".endm",
+        // Rounds 8i..8i+4 (W+K in slot 0) and 8i+4..8i+8 (slot 32); eight rounds restore the names.
+        ".macro WARDEN_QUAD_A",
+        "WARDEN_RND r8, r9, r10, r11, r12, r13, r14, r15, 0, rbx, rbp",
+        "WARDEN_RND r15, r8, r9, r10, r11, r12, r13, r14, 8, rbp, rbx",
+        "WARDEN_RND r14, r15, r8, r9, r10, r11, r12, r13, 16, rbx, rbp",
+        "WARDEN_RND r13, r14, r15, r8, r9, r10, r11, r12, 24, rbp, rbx",
+        ".endm",
+        ".macro WARDEN_QUAD_B",
+        "WARDEN_RND r12, r13, r14, r15, r8, r9, r10, r11, 32, rbx, rbp",
+        "WARDEN_RND r11, r12, r13, r14, r15, r8, r9, r10, 40, rbp, rbx",
+        "WARDEN_RND r10, r11, r12, r13, r14, r15, r8, r9, 48, rbx, rbp",
+        "WARDEN_RND r9, r10, r11, r12, r13, r14, r15, r8, 56, rbp, rbx",
         ".endm",
         "test rdx, rdx",
         "jz 9f",
@@ -145,105 +138,75 @@ pub(crate) unsafe extern "sysv64" fn sha512_avx2_compress(
         "push r14",
         "push r15",
         "mov rax, rsp",
-        "sub rsp, 3136",
+        "sub rsp, 96",
         "and rsp, -32",
-        "mov [rsp + 3072], rax",
-        "mov [rsp + 3080], rsi",
-        "mov [rsp + 3088], rdx",
+        "mov [rsp + 64], rax",
+        "mov [rsp + 72], rdi",
+        "mov [rsp + 80], rdx",
         "vmovdqa ymm15, [rip + {mask}]",
-        // Group loop: up to four blocks per schedule pass.
+        // Block loop; rsi walks the input, rdi walks the round constants.
         "2:",
-        "mov rsi, [rsp + 3080]",
-        "mov rbx, [rsp + 3088]",
-        "mov r8, rsi",
-        "lea r9, [rsi + 128]",
-        "cmp rbx, 2",
-        "cmovb r9, r8",
-        "lea r10, [rsi + 256]",
-        "cmp rbx, 3",
-        "cmovb r10, r9",
-        "lea r11, [rsi + 384]",
-        "cmp rbx, 4",
-        "cmovb r11, r10",
-        "mov ecx, 4",
-        "cmp rbx, 4",
-        "cmovb rcx, rbx",
-        "mov [rsp + 3096], rcx",
-        "sub rbx, rcx",
-        "mov [rsp + 3088], rbx",
-        "shl rcx, 7",
-        "add rsi, rcx",
-        "mov [rsp + 3080], rsi",
-        "lea rax, [rip + {k}]",
-        "WARDEN_LOAD512 0",
-        "WARDEN_LOAD512 1",
-        "WARDEN_LOAD512 2",
-        "WARDEN_LOAD512 3",
-        // Words 16..80 in four passes of 16, so the ring offsets repeat.
-        "lea rbp, [rsp + 512]",
-        "add rax, 128",
-        "mov ecx, 4",
+        "vmovdqu ymm0, [rsi]",
+        "vpshufb ymm0, ymm0, ymm15",
+        "vmovdqu ymm1, [rsi + 32]",
+        "vpshufb ymm1, ymm1, ymm15",
+        "vmovdqu ymm2, [rsi + 64]",
+        "vpshufb ymm2, ymm2, ymm15",
+        "vmovdqu ymm3, [rsi + 96]",
+        "vpshufb ymm3, ymm3, ymm15",
+        "mov rax, [rsp + 72]",
+        "mov r8, [rax]",
+        "mov r9, [rax + 8]",
+        "mov r10, [rax + 16]",
+        "mov r11, [rax + 24]",
+        "mov r12, [rax + 32]",
+        "mov r13, [rax + 40]",
+        "mov r14, [rax + 48]",
+        "mov r15, [rax + 56]",
+        "mov rbx, r9",
+        "xor rbx, r10",
+        "lea rdi, [rip + {k}]",
+        // Rounds 0..64, sixteen per pass, each group of four next to the schedule step 16 words ahead.
         "3:",
-        "WARDEN_SCHED512 0, 0, 448, 288, 32, 0",
-        "WARDEN_SCHED512 32, 8, 480, 320, 64, 32",
-        "WARDEN_SCHED512 64, 16, 0, 352, 96, 64",
-        "WARDEN_SCHED512 96, 24, 32, 384, 128, 96",
-        "WARDEN_SCHED512 128, 32, 64, 416, 160, 128",
-        "WARDEN_SCHED512 160, 40, 96, 448, 192, 160",
-        "WARDEN_SCHED512 192, 48, 128, 480, 224, 192",
-        "WARDEN_SCHED512 224, 56, 160, 0, 256, 224",
-        "WARDEN_SCHED512 256, 64, 192, 32, 288, 256",
-        "WARDEN_SCHED512 288, 72, 224, 64, 320, 288",
-        "WARDEN_SCHED512 320, 80, 256, 96, 352, 320",
-        "WARDEN_SCHED512 352, 88, 288, 128, 384, 352",
-        "WARDEN_SCHED512 384, 96, 320, 160, 416, 384",
-        "WARDEN_SCHED512 416, 104, 352, 192, 448, 416",
-        "WARDEN_SCHED512 448, 112, 384, 224, 480, 448",
-        "WARDEN_SCHED512 480, 120, 416, 256, 0, 480",
-        "add rbp, 512",
-        "add rax, 128",
-        "dec ecx",
-        "jnz 3b",
-        // Rounds, one lane (block) at a time: rbx = lane, rbp walks that lane's column of the table.
-        "xor ebx, ebx",
-        "4:",
-        "lea rbp, [rsp + 8 * rbx]",
-        "mov r8, [rdi]",
-        "mov r9, [rdi + 8]",
-        "mov r10, [rdi + 16]",
-        "mov r11, [rdi + 24]",
-        "mov r12, [rdi + 32]",
-        "mov r13, [rdi + 40]",
-        "mov r14, [rdi + 48]",
-        "mov r15, [rdi + 56]",
-        "mov esi, 10",
-        "5:",
-        "WARDEN_RND512 r8, r9, r10, r11, r12, r13, r14, r15, 0",
-        "WARDEN_RND512 r15, r8, r9, r10, r11, r12, r13, r14, 32",
-        "WARDEN_RND512 r14, r15, r8, r9, r10, r11, r12, r13, 64",
-        "WARDEN_RND512 r13, r14, r15, r8, r9, r10, r11, r12, 96",
-        "WARDEN_RND512 r12, r13, r14, r15, r8, r9, r10, r11, 128",
-        "WARDEN_RND512 r11, r12, r13, r14, r15, r8, r9, r10, 160",
-        "WARDEN_RND512 r10, r11, r12, r13, r14, r15, r8, r9, 192",
-        "WARDEN_RND512 r9, r10, r11, r12, r13, r14, r15, r8, 224",
-        "add rbp, 256",
-        "dec esi",
-        "jnz 5b",
-        "add [rdi], r8",
-        "add [rdi + 8], r9",
-        "add [rdi + 16], r10",
-        "add [rdi + 24], r11",
-        "add [rdi + 32], r12",
-        "add [rdi + 40], r13",
-        "add [rdi + 48], r14",
-        "add [rdi + 56], r15",
-        "inc rbx",
-        "cmp rbx, [rsp + 3096]",
-        "jb 4b",
-        "cmp qword ptr [rsp + 3088], 0",
-        "jne 2b",
+        "WARDEN_WK ymm0, 0, 0",
+        "WARDEN_SCHED ymm0, ymm1, ymm2, ymm3",
+        "WARDEN_QUAD_A",
+        "WARDEN_WK ymm1, 32, 32",
+        "WARDEN_SCHED ymm1, ymm2, ymm3, ymm0",
+        "WARDEN_QUAD_B",
+        "WARDEN_WK ymm2, 64, 0",
+        "WARDEN_SCHED ymm2, ymm3, ymm0, ymm1",
+        "WARDEN_QUAD_A",
+        "WARDEN_WK ymm3, 96, 32",
+        "WARDEN_SCHED ymm3, ymm0, ymm1, ymm2",
+        "WARDEN_QUAD_B",
+        "add rdi, 128",
+        "lea rax, [rip + {k} + 512]",
+        "cmp rdi, rax",
+        "jne 3b",
+        // Rounds 64..80: the window already holds the last sixteen words.
+        "WARDEN_WK ymm0, 0, 0",
+        "WARDEN_QUAD_A",
+        "WARDEN_WK ymm1, 32, 32",
+        "WARDEN_QUAD_B",
+        "WARDEN_WK ymm2, 64, 0",
+        "WARDEN_QUAD_A",
+        "WARDEN_WK ymm3, 96, 32",
+        "WARDEN_QUAD_B",
+        "mov rax, [rsp + 72]",
+        "add [rax], r8",
+        "add [rax + 8], r9",
+        "add [rax + 16], r10",
+        "add [rax + 24], r11",
+        "add [rax + 32], r12",
+        "add [rax + 40], r13",
+        "add [rax + 48], r14",
+        "add [rax + 56], r15",
+        "add rsi, 128",
+        "dec qword ptr [rsp + 80]",
+        "jnz 2b",
         "vzeroupper",
-        "mov rsp, [rsp + 3072]",
+        "mov rsp, [rsp + 64]",
         "pop r15",
         "pop r14",
         "pop r13",
@@ -252,9 +215,13 @@ pub(crate) unsafe extern "sysv64" fn sha512_avx2_compress(
         "pop rbx",
         "9:",
         "ret",
-        ".purgem WARDEN_LOAD512",
-        ".purgem WARDEN_SCHED512",
-        ".purgem WARDEN_RND512",
+        ".purgem WARDEN_S0",
+        ".purgem WARDEN_S1",
+        ".purgem WARDEN_SCHED",
+        ".purgem WARDEN_WK",
+        ".purgem WARDEN_RND",
+        ".purgem WARDEN_QUAD_A",
+        ".purgem WARDEN_QUAD_B",
         k = sym K512_TABLE,
         mask = sym BSWAP64_MASK,
     );

@@ -5,8 +5,8 @@
 //! carries its block functions as assembly instead, which the assembler accepts on any x86-64 target:
 //!
 //! - SHA-256 on the SHA extensions (SHA256RNDS2/MSG1/MSG2, PSHUFB), [`ni256`];
-//! - SHA-384/512 with an AVX2 message schedule for four blocks at a time and BMI2 scalar rounds,
-//!   [`avx2_512`].
+//! - SHA-384/512 with the message schedule in AVX2 (four words per step) interleaved with BMI2 (RORX)
+//!   scalar rounds, [`avx2_512`].
 //!
 //! Each is chosen at run time by CPUID and XCR0 ([`cpu`]), cached in an atomic; otherwise `sha2`'s soft
 //! code runs. The hasher types implement the RustCrypto `digest` 0.10 traits exactly as `sha2` does
