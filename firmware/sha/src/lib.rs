@@ -4,16 +4,16 @@
 //! `sha2` crate's intrinsics backends are unavailable there and it falls back to portable code. This crate
 //! carries its block functions as assembly instead, which the assembler accepts on any x86-64 target:
 //!
-//! - SHA-256 on the SHA extensions (SHA256RNDS2/MSG1/MSG2, PSHUFB), [`ni256`];
+//! - SHA-256 on the SHA extensions (SHA256RNDS2/MSG1/MSG2, PSHUFB), `ni256`;
 //! - SHA-384/512 with the message schedule in AVX2 (four words per step) interleaved with BMI2 (RORX)
-//!   scalar rounds, [`avx2_512`].
+//!   scalar rounds, `avx2_512`.
 //!
-//! Each is chosen at run time by CPUID and XCR0 ([`cpu`]), cached in an atomic; otherwise `sha2`'s soft
+//! Each is chosen at run time by CPUID and XCR0 (`cpu`), cached in an atomic; otherwise `sha2`'s soft
 //! code runs. The hasher types implement the RustCrypto `digest` 0.10 traits exactly as `sha2` does
 //! (`CoreWrapper` around a block core), so they drop in for `sha2::Sha256` and friends.
 //!
 //! Why this crate opts into `unsafe`: calling assembly is `unsafe` by nature. Each call site argues the
-//! two preconditions, the CPU feature (checked by [`cpu`]) and the pointer/length contract (taken from a
+//! two preconditions, the CPU feature (checked by `cpu`) and the pointer/length contract (taken from a
 //! slice of whole blocks). The only other `unsafe` is XGETBV during detection. Assembly is Intel syntax
 //! (Rust's default), System V ABI, in `#[unsafe(naked)]` functions.
 
