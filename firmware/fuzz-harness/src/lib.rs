@@ -5,6 +5,7 @@
 //! libFuzzer target for `cargo +nightly fuzz run <name>`; `tests/bounded.rs` runs every one over its seed
 //! corpus plus a bounded number of deterministic mutations on stable Rust, which is what CI does.
 
+pub mod psc_response;
 pub mod svsm;
 
 /// A fuzz target: its name (also its directory under `firmware/fuzz/corpus/`) and its body.
@@ -12,6 +13,7 @@ pub type Target = (&'static str, fn(&[u8]));
 
 /// Every target. Add a target here, a wrapper in `firmware/fuzz/fuzz_targets/`, and seeds in the corpus.
 pub const TARGETS: &[Target] = &[
+    ("psc_response", psc_response::psc_response),
     ("pvalidate_request_list", svsm::pvalidate_request_list),
     ("ghcb_fields", svsm::ghcb_fields),
     ("svsm_transport_frame", svsm::svsm_transport_frame),
