@@ -167,7 +167,7 @@ pub enum GhcbError {
     BadException(u64),
     /// `sw_exit_info_1` = 2: the hypervisor reports a GHCB error.
     Hypervisor(HvErrorCode),
-    /// `sw_exit_info_1[31:0]` is none of 0, 1, 2.
+    /// `sw_exit_info_1 bits 31:0` is none of 0, 1, 2.
     UnknownStatus(u32),
 }
 
@@ -193,9 +193,9 @@ impl HvErrorCode {
 /// An event in the SVM EVENTINJ format (`sw_exit_info_2` when `sw_exit_info_1` = 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventInjection {
-    /// Bits [7:0].
+    /// Bits bits 7:0.
     pub vector: u8,
-    /// Bits [63:32] when bit 11 is set.
+    /// Bits bits 63:32 when bit 11 is set.
     pub error_code: Option<u32>,
 }
 
@@ -268,7 +268,7 @@ impl Ghcb {
         })
     }
 
-    /// Decodes the exit status in `sw_exit_info_1[31:0]` (and `sw_exit_info_2` on failure), as Linux's
+    /// Decodes the exit status in `sw_exit_info_1 bits 31:0` (and `sw_exit_info_2` on failure), as Linux's
     /// `verify_exception_info` does. Success is 0; an injected exception is accepted as a report only if
     /// it is a valid #GP or #UD, anything else from the hypervisor is malformed.
     pub fn exit_status(&self) -> Result<(), GhcbError> {

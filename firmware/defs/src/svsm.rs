@@ -49,12 +49,12 @@ pub mod vtpm_call {
     pub const CMD: u32 = 1;
 }
 
-/// A call's identity: protocol in RAX[63:32], call in RAX[31:0].
+/// A call's identity: protocol in RAX bits 63:32, call in RAX bits 31:0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallId {
-    /// RAX[63:32].
+    /// RAX bits 63:32.
     pub protocol: u32,
-    /// RAX[31:0].
+    /// RAX bits 31:0.
     pub call: u32,
 }
 
@@ -169,15 +169,15 @@ const _: () = assert!(pvalidate_entries_that_fit(CALLING_AREA_BUFFER_OFFSET) == 
 pub struct PvalidateEntry(pub u64);
 
 impl PvalidateEntry {
-    /// Bits [1:0]: 0 = 4K, 1 = 2M, 2 and 3 are invalid.
+    /// Bits bits 1:0: 0 = 4K, 1 = 2M, 2 and 3 are invalid.
     pub const PAGE_SIZE_MASK: u64 = 0x3;
     /// Bit 2: 1 = validate, 0 = rescind.
     pub const VALIDATE: u64 = 1 << 2;
     /// Bit 3: treat "unchanged" (CF = 1) as success.
     pub const IGNORE_CF: u64 = 1 << 3;
-    /// Bits [11:4]: must be zero.
+    /// Bits bits 11:4: must be zero.
     pub const RESERVED_MASK: u64 = 0xFF0;
-    /// Bits [63:12]: the GFN (the page's address with the low bits cleared).
+    /// Bits bits 63:12: the GFN (the page's address with the low bits cleared).
     pub const GPA_MASK: u64 = !0xFFF;
 
     /// The page-size field.

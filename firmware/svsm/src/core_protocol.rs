@@ -127,7 +127,7 @@ impl CoreProtocol {
         Ok(())
     }
 
-    /// CREATE_VCPU: RCX = VMSA GPA, RDX = calling area GPA, R8[31:0] = APIC ID.
+    /// CREATE_VCPU: RCX = VMSA GPA, RDX = calling area GPA, R8 bits 31:0 = APIC ID.
     fn create_vcpu<E: SnpMemory + GuestMemory>(
         &mut self,
         env: &mut E,

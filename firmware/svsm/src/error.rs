@@ -37,7 +37,7 @@ pub enum ParamError {
     ListTooLong,
     /// `next` is not below `entries`.
     NextPastEnd,
-    /// An entry has reserved bits [11:4] set.
+    /// An entry has reserved bits 11:4 set.
     ReservedBits,
     /// An entry's page size is 2 or 3.
     PageSize,

@@ -17,7 +17,7 @@
 //! 5. **Nothing a guest sends can panic Warden**: no indexing that can fail, no `unwrap` on guest data.
 //!    The fuzz targets in `warden-fuzz` hold the dispatcher to it.
 //!
-//! `unsafe` is denied crate-wide and allowed in one module, [`pages`], which wraps the `unsafe fn`
+//! `unsafe` is denied crate-wide and allowed in one module, `pages`, which wraps the `unsafe fn`
 //! RMP primitives of [`warden_platform::memory::SnpMemory`] for pages the protection rules have cleared.
 #![no_std]
 #![deny(unsafe_code)]

@@ -8,7 +8,7 @@ use warden_defs::svsm::ResultCode;
 /// The guest's argument registers, copied out of its VMSA (or a transport frame) once.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GuestRegs {
-    /// Protocol in [63:32], call in [31:0].
+    /// Protocol in bits 63:32, call in bits 31:0.
     pub rax: u64,
     /// First argument.
     pub rcx: u64,

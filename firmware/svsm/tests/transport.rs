@@ -151,3 +151,26 @@ fn a_refused_frame_gets_its_status() {
     let response = decode_response(&serve(&mut d, &mut env, BOOT, &frame)).unwrap();
     assert_eq!((response.status, response.regs.rax, response.regs.rcx), (0, 0, (1 << 32) | 1));
 }
+
+#[test]
+fn frame_pages_are_the_only_guest_memory() {
+    use warden_svsm::GuestMemory;
+    let mut a = [0u8; 4096];
+    a[4092..].copy_from_slice(&[1, 2, 3, 4]);
+    let b = [5u8; 4096];
+    let frame = encode_request(&regs(0, 0), &[(0x2000, &b), (0x1000, &a)]).unwrap();
+    let mut pages = decode_request(&frame).unwrap().pages;
+    // A read across the two adjacent pages is stitched together.
+    let mut buf = [0u8; 8];
+    pages.read(0x1FFC, &mut buf).unwrap();
+    assert_eq!(buf, [1, 2, 3, 4, 5, 5, 5, 5]);
+    // Anything touching a page the frame does not carry fails, and a failed write changes nothing.
+    assert!(pages.read(0x2FFC, &mut buf).is_err());
+    assert!(pages.read(u64::MAX - 3, &mut buf).is_err());
+    assert!(pages.write(0x2FFC, &[9; 8]).is_err());
+    pages.read(0x2FF8, &mut buf).unwrap();
+    assert_eq!(buf, [5; 8]);
+    pages.write(0x1FFE, &[7; 4]).unwrap();
+    pages.read(0x1FFC, &mut buf).unwrap();
+    assert_eq!(buf, [1, 2, 7, 7, 7, 7, 5, 5]);
+}

@@ -86,7 +86,7 @@ pub const MSR_READ: u64 = 0;
 /// exit_info_1 for an MSR write.
 pub const MSR_WRITE: u64 = 1;
 
-/// The AP creation request in exit_info_1[31:0].
+/// The AP creation request in exit_info_1 bits 31:0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum ApCreateRequest {
@@ -98,14 +98,14 @@ pub enum ApCreateRequest {
     Destroy = 2,
 }
 
-/// exit_info_1 for AP creation: [31:0] the request with the target VMPL in [19:16], [63:32] the APIC ID.
+/// exit_info_1 for AP creation: bits 31:0 the request with the target VMPL in bits 19:16, bits 63:32 the APIC ID.
 /// exit_info_2 is the VMSA's GPA and RAX the SEV features.
 pub const fn ap_create_exit_info_1(request: ApCreateRequest, vmpl: u8, apic_id: u32) -> u64 {
     ((apic_id as u64) << 32) | (((vmpl & 0xF) as u64) << 16) | request as u64
 }
 
 /// What the hypervisor's `sw_exit_info_2` says about a guest request (§5 "Guest request"):
-/// [31:0] the firmware's error, [63:32] the VMM's error.
+/// bits 31:0 the firmware's error, bits 63:32 the VMM's error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GuestRequestError {
     /// VMM error 1: the certificate buffer is too small (extended request; RBX holds the pages needed).

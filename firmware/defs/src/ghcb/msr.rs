@@ -1,7 +1,7 @@
 //! The GHCB MSR protocol: request encodings and checks of the hypervisor's responses.
 //!
 //! Reference: `docs/reference/svsm-ghcb-snp.md` §5 "MSR protocol" (Linux `sev-common.h`, COCONUT
-//! `msr_protocol.rs`). Bits [11:0] of MSR 0xC001_0130 carry the function, the rest its data. Every
+//! `msr_protocol.rs`). Bits bits 11:0 of MSR 0xC001_0130 carry the function, the rest its data. Every
 //! response is an allegation: its function code must be the one expected for the request, and any
 //! echoed or reported value is checked here before the firmware acts on it.
 
@@ -40,7 +40,7 @@ pub enum MsrError {
     WrongFunction {
         /// The expected response code.
         expected: u16,
-        /// What [11:0] held.
+        /// What bits 11:0 held.
         got: u16,
     },
     /// The hypervisor's protocol range does not include [`super::GHCB_PROTOCOL_VERSION`].
@@ -57,7 +57,7 @@ pub enum MsrError {
         /// What came back.
         echoed: u64,
     },
-    /// A nonzero error in [63:32] (page state change, run-at-VMPL).
+    /// A nonzero error in bits 63:32 (page state change, run-at-VMPL).
     Failed(u32),
     /// Features Warden requires and the hypervisor does not report (the missing bits).
     MissingFeatures(u64),
@@ -75,11 +75,11 @@ fn expect(response: u64, expected: u64) -> Result<(), MsrError> {
 /// The SEV information the hypervisor reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SevInfo {
-    /// [63:48]: the highest GHCB protocol version.
+    /// bits 63:48: the highest GHCB protocol version.
     pub max_version: u16,
-    /// [47:32]: the lowest.
+    /// bits 47:32: the lowest.
     pub min_version: u16,
-    /// [31:24]: the C-bit position.
+    /// bits 31:24: the C-bit position.
     pub c_bit: u8,
 }
 
@@ -98,7 +98,7 @@ pub fn parse_sev_info(response: u64) -> Result<SevInfo, MsrError> {
     Ok(info)
 }
 
-/// The request that registers the GHCB at page frame `gfn` ([63:12]).
+/// The request that registers the GHCB at page frame `gfn` (bits 63:12).
 pub const fn register_gpa_request(gfn: u64) -> u64 {
     (gfn << 12) | REGISTER_GPA_REQ
 }
@@ -114,7 +114,7 @@ pub fn check_register_gpa(response: u64, gfn: u64) -> Result<(), MsrError> {
     Ok(())
 }
 
-/// The page-state operation of an MSR-protocol PSC request ([55:52]).
+/// The page-state operation of an MSR-protocol PSC request (bits 55:52).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum PscOp {
@@ -124,12 +124,12 @@ pub enum PscOp {
     Shared = 2,
 }
 
-/// The request that changes the state of one 4 KiB page: GFN in [51:12] (40 bits), op in [55:52].
+/// The request that changes the state of one 4 KiB page: GFN in bits 51:12 (40 bits), op in bits 55:52.
 pub const fn psc_request(gfn: u64, op: PscOp) -> u64 {
     ((op as u64) << 52) | ((gfn & 0xFF_FFFF_FFFF) << 12) | PSC_REQ
 }
 
-/// Checks a PSC response: [63:32] is 0 on success.
+/// Checks a PSC response: bits 63:32 is 0 on success.
 pub fn check_psc(response: u64) -> Result<(), MsrError> {
     expect(response, PSC_RESP)?;
     match (response >> 32) as u32 {
@@ -138,12 +138,12 @@ pub fn check_psc(response: u64) -> Result<(), MsrError> {
     }
 }
 
-/// The request that runs `vmpl` ([39:32]).
+/// The request that runs `vmpl` (bits 39:32).
 pub const fn run_vmpl_request(vmpl: u8) -> u64 {
     ((vmpl as u64) << 32) | RUN_VMPL_REQ
 }
 
-/// Checks a run-at-VMPL response: 0x017 in [11:0], 0 in [63:32] (an older Linux macro got this wrong).
+/// Checks a run-at-VMPL response: 0x017 in bits 11:0, 0 in bits 63:32 (an older Linux macro got this wrong).
 pub fn check_run_vmpl(response: u64) -> Result<(), MsrError> {
     expect(response, RUN_VMPL_RESP)?;
     match (response >> 32) as u32 {
@@ -152,7 +152,7 @@ pub fn check_run_vmpl(response: u64) -> Result<(), MsrError> {
     }
 }
 
-/// The hypervisor's feature bits ([63:12] of the HV_FEATURES response).
+/// The hypervisor's feature bits (bits 63:12 of the HV_FEATURES response).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HvFeatures(pub u64);
 
@@ -188,7 +188,7 @@ pub const REASON_PROTOCOL_UNSUPPORTED: u8 = 1;
 /// Set 0, code 2: SEV-SNP is not supported.
 pub const REASON_SNP_UNSUPPORTED: u8 = 2;
 
-/// The termination request: reason set in [15:12] (4 bits), reason code in [23:16].
+/// The termination request: reason set in bits 15:12 (4 bits), reason code in bits 23:16.
 pub const fn terminate_request(reason_set: u8, reason_code: u8) -> u64 {
     ((reason_code as u64) << 16) | (((reason_set & 0xF) as u64) << 12) | TERMINATE_REQ
 }
