@@ -7,7 +7,7 @@
 //! registers has also set CR4.OSFXSR, which CPL 3 cannot read directly. A firmware that has not enabled
 //! any of this simply gets the portable code.
 
-use core::arch::x86_64::{__cpuid, __cpuid_count};
+use core::arch::x86_64::{__cpuid_count, CpuidResult};
 use core::sync::atomic::{AtomicU8, Ordering};
 
 /// Cache bit: detection has run.
@@ -46,16 +46,15 @@ fn features() -> u8 {
 }
 
 fn detect() -> u8 {
-    // CPUID is unprivileged and present on every x86-64 CPU (it is not `unsafe` since Rust 1.87 on
-    // x86_64). Under SEV-SNP/TDX it may trap to the #VC/#VE handler, which must already be installed
-    // when the firmware first hashes; the values are only used to choose code paths, never trusted
-    // for memory safety beyond "this instruction exists".
-    let max_leaf = __cpuid(0).eax;
+    // Under SEV-SNP/TDX, CPUID traps to the #VC/#VE handler, which must already be installed when the
+    // firmware first hashes. The values only choose a code path; the hypervisor can at worst make us
+    // pick the portable code or fault on an instruction that does not exist (no memory-safety impact).
+    let max_leaf = cpuid(0, 0).eax;
     if max_leaf < 7 {
         return 0;
     }
-    let leaf1 = __cpuid(1);
-    let leaf7 = __cpuid_count(7, 0);
+    let leaf1 = cpuid(1, 0);
+    let leaf7 = cpuid(7, 0);
     let xcr0 = if leaf1.ecx & ECX1_OSXSAVE != 0 { xgetbv0() } else { 0 };
     let sse_on = xcr0 & XCR0_SSE != 0 && leaf1.edx & EDX1_SSE2 != 0;
     let avx_on = sse_on && xcr0 & XCR0_AVX != 0 && leaf1.ecx & ECX1_AVX != 0;
@@ -68,6 +67,18 @@ fn detect() -> u8 {
         found |= SHA512_AVX2;
     }
     found
+}
+
+/// CPUID for `leaf` and `subleaf`.
+#[allow(
+    unused_unsafe,
+    reason = "`__cpuid_count` is an `unsafe fn` in older Rust (1.93 documents it so) but safe in the 1.95 \
+              we build with, and the workspace's rust-version is 1.88"
+)]
+fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
+    // SAFETY: CPUID exists on every x86-64 CPU, is allowed at any privilege level and only writes
+    // registers, which the intrinsic declares.
+    unsafe { __cpuid_count(leaf, subleaf) }
 }
 
 /// XCR0 via XGETBV with ECX = 0. Only called when CPUID says CR4.OSXSAVE is set.
