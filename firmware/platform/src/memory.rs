@@ -17,8 +17,13 @@
 use warden_defs::psc::PscDescriptor;
 use warden_defs::psc::{PSC_ERROR_GENERIC, PSC_ERROR_INVALID_ENTRY, PSC_ERROR_INVALID_HEADER};
 
+/// One past the highest guest-physical address the architecture allows (52-bit physical addresses on
+/// both SNP and TDX). Page-state-change entries hold 40-bit frame numbers, so a larger address would
+/// silently name a different page.
+pub const GPA_LIMIT: u64 = 1 << 52;
+
 /// A half-open range of guest-physical addresses `[start, end)`. Built only by [`GpaRange::new`], so
-/// every value is 4 KiB-aligned and non-empty.
+/// every value is 4 KiB-aligned, non-empty and below [`GPA_LIMIT`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct GpaRange {
     start: u64,
@@ -26,9 +31,13 @@ pub struct GpaRange {
 }
 
 impl GpaRange {
-    /// `[start, end)`, if both are 4 KiB-aligned and `start < end`.
+    /// `[start, end)`, if both are 4 KiB-aligned, `start < end` and `end <= GPA_LIMIT`.
     pub const fn new(start: u64, end: u64) -> Option<Self> {
-        if start & 0xFFF != 0 || end & 0xFFF != 0 || start >= end { None } else { Some(Self { start, end }) }
+        if start & 0xFFF != 0 || end & 0xFFF != 0 || start >= end || end > GPA_LIMIT {
+            None
+        } else {
+            Some(Self { start, end })
+        }
     }
     /// `[start, start + len)`, if aligned, non-empty and not overflowing.
     pub const fn from_len(start: u64, len: u64) -> Option<Self> {
@@ -320,4 +329,28 @@ pub trait TdxMemory {
     /// # Safety
     /// The memory must be accepted, owned by the caller, and not referenced by any Rust object.
     unsafe fn zero(&mut self, gpa: u64, len: u64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_aligned_non_empty_and_architectural() {
+        assert!(GpaRange::new(0, 0x1000).is_some());
+        assert!(GpaRange::new(0x800, 0x1000).is_none());
+        assert!(GpaRange::new(0, 0x1800).is_none());
+        assert!(GpaRange::new(0x1000, 0x1000).is_none());
+        assert!(GpaRange::new(GPA_LIMIT - 0x1000, GPA_LIMIT).is_some());
+        assert!(GpaRange::new(GPA_LIMIT, GPA_LIMIT + 0x1000).is_none());
+        assert!(GpaRange::from_len(u64::MAX & !0xFFF, 0x1000).is_none());
+    }
+
+    #[test]
+    fn permissions_refuse_undefined_bits() {
+        assert_eq!(VmplPerms::from_bits(0xF), Some(VmplPerms::ALL));
+        assert_eq!(VmplPerms::from_bits(0x10), None);
+        assert!(VmplPerms::ALL.contains(VmplPerms::READ.union(VmplPerms::WRITE)));
+        assert!(!VmplPerms::READ.contains(VmplPerms::WRITE));
+    }
 }
