@@ -56,14 +56,20 @@ fn detect() -> u8 {
     let leaf1 = cpuid(1, 0);
     let leaf7 = cpuid(7, 0);
     let xcr0 = if leaf1.ecx & ECX1_OSXSAVE != 0 { xgetbv0() } else { 0 };
-    let sse_on = xcr0 & XCR0_SSE != 0 && leaf1.edx & EDX1_SSE2 != 0;
-    let avx_on = sse_on && xcr0 & XCR0_AVX != 0 && leaf1.ecx & ECX1_AVX != 0;
+    decide(leaf1.ecx, leaf1.edx, leaf7.ebx, xcr0)
+}
+
+/// The feature bits from CPUID.1:ECX/EDX, CPUID.(7,0):EBX and XCR0 (0 when OSXSAVE is clear).
+fn decide(ecx1: u32, edx1: u32, ebx7: u32, xcr0: u64) -> u8 {
+    let osxsave = ecx1 & ECX1_OSXSAVE != 0;
+    let sse_on = osxsave && xcr0 & XCR0_SSE != 0 && edx1 & EDX1_SSE2 != 0;
+    let avx_on = sse_on && xcr0 & XCR0_AVX != 0 && ecx1 & ECX1_AVX != 0;
 
     let mut found = 0;
-    if sse_on && leaf7.ebx & EBX7_SHA != 0 && leaf1.ecx & ECX1_SSSE3 != 0 && leaf1.ecx & ECX1_SSE41 != 0 {
+    if sse_on && ebx7 & EBX7_SHA != 0 && ecx1 & ECX1_SSSE3 != 0 && ecx1 & ECX1_SSE41 != 0 {
         found |= SHA256_NI;
     }
-    if avx_on && leaf7.ebx & EBX7_AVX2 != 0 && leaf7.ebx & EBX7_BMI2 != 0 {
+    if avx_on && ebx7 & EBX7_AVX2 != 0 && ebx7 & EBX7_BMI2 != 0 {
         found |= SHA512_AVX2;
     }
     found
@@ -106,4 +112,44 @@ pub(crate) fn sha256_accelerated() -> bool {
 /// True if [`crate::avx2_512`] may run: AVX2, BMI2, and SSE + AVX state enabled.
 pub(crate) fn sha512_accelerated() -> bool {
     features() & SHA512_AVX2 != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        EBX7_AVX2, EBX7_BMI2, EBX7_SHA, ECX1_AVX, ECX1_OSXSAVE, ECX1_SSE41, ECX1_SSSE3, EDX1_SSE2, SHA256_NI,
+        SHA512_AVX2, XCR0_AVX, XCR0_SSE, decide,
+    };
+
+    const ALL_ECX1: u32 = ECX1_SSSE3 | ECX1_SSE41 | ECX1_OSXSAVE | ECX1_AVX;
+    const ALL_EBX7: u32 = EBX7_SHA | EBX7_AVX2 | EBX7_BMI2;
+    const XCR0_X87: u64 = 1;
+    const ALL_XCR0: u64 = XCR0_X87 | XCR0_SSE | XCR0_AVX;
+
+    #[test]
+    fn everything_present_selects_both() {
+        assert_eq!(decide(ALL_ECX1, EDX1_SSE2, ALL_EBX7, ALL_XCR0), SHA256_NI | SHA512_AVX2);
+    }
+
+    #[test]
+    fn register_state_not_enabled_means_portable() {
+        // The CPU has the instructions but the OS/firmware has not enabled the state.
+        assert_eq!(decide(ALL_ECX1 & !ECX1_OSXSAVE, EDX1_SSE2, ALL_EBX7, ALL_XCR0), 0);
+        assert_eq!(decide(ALL_ECX1, EDX1_SSE2, ALL_EBX7, XCR0_X87), 0);
+        // SSE state only: SHA-NI yes, AVX2 no.
+        assert_eq!(decide(ALL_ECX1, EDX1_SSE2, ALL_EBX7, XCR0_X87 | XCR0_SSE), SHA256_NI);
+    }
+
+    #[test]
+    fn each_required_feature_is_checked() {
+        for missing in [ECX1_SSSE3, ECX1_SSE41] {
+            assert_eq!(decide(ALL_ECX1 & !missing, EDX1_SSE2, ALL_EBX7, ALL_XCR0), SHA512_AVX2);
+        }
+        assert_eq!(decide(ALL_ECX1, EDX1_SSE2, ALL_EBX7 & !EBX7_SHA, ALL_XCR0), SHA512_AVX2);
+        assert_eq!(decide(ALL_ECX1 & !ECX1_AVX, EDX1_SSE2, ALL_EBX7, ALL_XCR0), SHA256_NI);
+        for missing in [EBX7_AVX2, EBX7_BMI2] {
+            assert_eq!(decide(ALL_ECX1, EDX1_SSE2, ALL_EBX7 & !missing, ALL_XCR0), SHA256_NI);
+        }
+        assert_eq!(decide(ALL_ECX1, 0, ALL_EBX7, ALL_XCR0), 0);
+    }
 }
