@@ -229,8 +229,23 @@ pub const fn query_protocol_answer(min: u32, max: u32) -> u64 {
 /// CONFIGURE_VTOM's RCX bit 0: the call is a query.
 pub const CONFIGURE_VTOM_QUERY: u64 = 1;
 
-/// The VMSA fields CREATE_VCPU checks (§2, §9 "VMSA offsets").
+/// The VMSA fields the SVSM request path uses: CREATE_VCPU's checks (§2) and the guest's call
+/// registers (§1 "SVSM side"; offsets from §9 "VMSA offsets").
 pub mod vmsa {
+    /// RAX (8 bytes): protocol and call in, result out.
+    pub const RAX: usize = 0x1F8;
+    /// RCX (8 bytes).
+    pub const RCX: usize = 0x308;
+    /// RDX (8 bytes).
+    pub const RDX: usize = 0x310;
+    /// R8 (8 bytes).
+    pub const R8: usize = 0x340;
+    /// R9 (8 bytes).
+    pub const R9: usize = 0x348;
+    /// GUEST_EXIT_CODE (8 bytes): 0x403 (VMGEXIT) when the guest called.
+    pub const GUEST_EXIT_CODE: usize = 0x3C0;
+    /// The exit code of a VMGEXIT.
+    pub const EXIT_VMGEXIT: u64 = 0x403;
     /// The VMPL the VMSA runs at (1 byte).
     pub const VMPL: usize = 0xCA;
     /// EFER (8 bytes).

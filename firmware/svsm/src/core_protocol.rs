@@ -38,8 +38,10 @@ pub enum ConfigError {
     GuestVmpl,
     /// The boot APIC ID is not in the list.
     BootApicId,
-    /// The boot calling area is not an aligned page of guest RAM.
+    /// The boot calling area is not an aligned page of guest RAM (or the vCPU has none yet).
     BootCaa(AddressError),
+    /// A VMSA Warden registers is not an aligned page of guest RAM, or is already a protected page.
+    Vmsa(AddressError),
 }
 
 /// The core protocol's state: guest RAM, the vCPU table, the guest's VMPL.
@@ -65,6 +67,22 @@ impl CoreProtocol {
         let boot = vcpus.get_mut(config.boot_apic_id).ok_or(ConfigError::BootApicId)?;
         boot.caa = Some(config.boot_caa);
         Ok(Self { ram, vcpus, guest_vmpl: config.guest_vmpl })
+    }
+
+    /// Records a VMSA Warden itself made for the guest (the boot vCPU's, when it launches the guest OS at
+    /// its VMPL), so that the protection rules cover it like one made by CREATE_VCPU.
+    pub fn register_vmsa(&mut self, apic_id: u32, vmsa_gpa: u64) -> Result<(), ConfigError> {
+        if !vmsa_gpa.is_multiple_of(PAGE_SIZE) {
+            return Err(ConfigError::Vmsa(AddressError::Misaligned));
+        }
+        self.ram.check(vmsa_gpa, PAGE_SIZE).map_err(ConfigError::Vmsa)?;
+        self.vcpus.protected(vmsa_gpa, PAGE_SIZE, None).map_err(ConfigError::Vmsa)?;
+        let caa = self.vcpus.get(apic_id).ok_or(ConfigError::BootApicId)?.caa;
+        let caa = caa.ok_or(ConfigError::BootCaa(AddressError::CallingArea))?;
+        if !self.vcpus.register(apic_id, vmsa_gpa, caa) {
+            return Err(ConfigError::BootApicId);
+        }
+        Ok(())
     }
 
     /// What Warden knows about a vCPU.

@@ -32,6 +32,7 @@ mod guest;
 mod pages;
 mod pvalidate;
 mod regs;
+pub mod request;
 pub mod transport;
 mod vcpus;
 
