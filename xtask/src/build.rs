@@ -6,11 +6,23 @@ use std::process::Command;
 use crate::image::{self, Image};
 
 /// Build Warden.
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Debug)]
 pub struct Args {
     /// A release build: no insecure test image, and no insecure signing key.
     #[arg(long)]
     pub release: bool,
+    /// The ECDSA P-384 key (PEM) that signs the reference values; without it an insecure test key does.
+    #[arg(long, value_name = "PATH")]
+    pub signing_key: Option<PathBuf>,
+    /// The vCPU count the published measurements are computed for.
+    #[arg(long, default_value_t = 1)]
+    pub vcpus: u32,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self { release: false, signing_key: None, vcpus: 1 }
+    }
 }
 
 /// Where the build writes its outputs.
@@ -73,6 +85,13 @@ fn build_flavour(name: &str, features: &[&str], stub_elf: &[u8]) -> crate::Resul
 
 /// Builds everything; prints where it went.
 pub fn build(args: &Args) -> crate::Result<Outputs> {
+    use crate::reference_values::{self, ImageIdentity, ReferenceKey};
+
+    // The key first: a release build with the test key stops before any work.
+    let key = ReferenceKey::load(args.signing_key.as_deref())?;
+    if args.release {
+        reference_values::refuse_insecure_for_release(&key)?;
+    }
     crate::deps::ensure_rust_target()?;
     std::fs::create_dir_all(output_dir())?;
     let stub_path = cargo_build("warden-boot", "warden-boot", &[])?;
@@ -80,7 +99,12 @@ pub fn build(args: &Args) -> crate::Result<Outputs> {
 
     let firmware = build_flavour("warden", &[], &stub_elf)?;
     let igvm_path = output_dir().join("warden.igvm");
-    std::fs::write(&igvm_path, crate::igvm::write_igvm(&firmware.image, crate::igvm::SNP_POLICY)?)?;
+    let igvm = crate::igvm::write_igvm(&firmware.image, crate::igvm::SNP_POLICY)?;
+    std::fs::write(&igvm_path, &igvm)?;
+    let measurements = crate::measure::measure(&igvm, args.vcpus)?;
+    let identity = ImageIdentity::of_workspace(&workspace_root(), "warden.igvm")?;
+    let files =
+        reference_values::write_reference_values(&output_dir(), &identity, &measurements, crate::igvm::SNP_POLICY, &key)?;
     let test_image = if args.release {
         None
     } else {
@@ -89,6 +113,12 @@ pub fn build(args: &Args) -> crate::Result<Outputs> {
 
     println!("built {} ({} pages)", firmware.rom.display(), firmware.image.pages.len());
     println!("built {}", igvm_path.display());
+    println!(
+        "built {} (signed by {}{})",
+        files.envelope.display(),
+        key.key_id(),
+        if key.is_insecure() { ": INSECURE test key, development only" } else { "" }
+    );
     if let Some(test) = &test_image {
         println!("built {} (insecure test image)", test.rom.display());
     }
