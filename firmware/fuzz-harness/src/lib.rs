@@ -7,6 +7,7 @@
 
 pub mod psc_response;
 pub mod svsm;
+pub mod vtpm_command;
 
 /// A fuzz target: its name (also its directory under `firmware/fuzz/corpus/`) and its body.
 pub type Target = (&'static str, fn(&[u8]));
@@ -17,4 +18,5 @@ pub const TARGETS: &[Target] = &[
     ("pvalidate_request_list", svsm::pvalidate_request_list),
     ("ghcb_fields", svsm::ghcb_fields),
     ("svsm_transport_frame", svsm::svsm_transport_frame),
+    ("vtpm_command", vtpm_command::vtpm_command),
 ];

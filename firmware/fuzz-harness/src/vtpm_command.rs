@@ -1,0 +1,53 @@
+//! Fuzz body for the vTPM engine (threat model: the guest's TPM command page is hostile).
+//!
+//! The input is one or more TPM commands back to back, each cut at its own header's size field (so a
+//! seed can hold a StartAuthSession followed by a command that uses the session). A fresh TPM is
+//! powered on and started, then each command runs. Every response must be well formed: at least a
+//! header, its size field equal to its length, no larger than `MAX_RESPONSE_SIZE`, an error response a
+//! bare `TPM_ST_NO_SESSIONS` header.
+
+use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
+use warden_vtpm::{MAX_RESPONSE_SIZE, Tpm};
+
+/// At most this many commands per input, to keep one iteration cheap.
+const MAX_COMMANDS: usize = 8;
+
+/// TPM2_Startup(TPM_SU_CLEAR).
+const STARTUP_CLEAR: [u8; 12] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0];
+
+fn check_response(rsp: &[u8]) {
+    assert!(rsp.len() >= 10, "response shorter than its header");
+    assert!(rsp.len() <= MAX_RESPONSE_SIZE, "response larger than MAX_RESPONSE_SIZE");
+    let size = u32::from_be_bytes([rsp[2], rsp[3], rsp[4], rsp[5]]) as usize;
+    assert_eq!(size, rsp.len(), "size field disagrees with the response length");
+    let tag = u16::from_be_bytes([rsp[0], rsp[1]]);
+    let rc = u32::from_be_bytes([rsp[6], rsp[7], rsp[8], rsp[9]]);
+    assert!(tag == 0x8001 || tag == 0x8002, "bad response tag {tag:#x}");
+    if rc != 0 {
+        assert_eq!((tag, rsp.len()), (0x8001, 10), "error response is not a bare header");
+    }
+}
+
+pub fn vtpm_command(data: &[u8]) {
+    let mut tpm = Tpm::new(Box::new(InsecureTestEntropy::new(1)));
+    tpm.power_on();
+    let started = tpm.execute(&STARTUP_CLEAR);
+    check_response(&started);
+    assert_eq!(&started[6..10], &[0, 0, 0, 0], "Startup failed");
+
+    let mut rest = data;
+    for _ in 0..MAX_COMMANDS {
+        if rest.is_empty() {
+            break;
+        }
+        // Cut at the header's size field when it is plausible; otherwise hand over everything.
+        let len = rest
+            .get(2..6)
+            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize)
+            .filter(|&n| n >= 10 && n <= rest.len())
+            .unwrap_or(rest.len());
+        let (cmd, tail) = rest.split_at(len);
+        check_response(&tpm.execute(cmd));
+        rest = tail;
+    }
+}
