@@ -2,7 +2,7 @@
 //! Warden issues, and pure checks of the values the hypervisor writes back.
 //!
 //! Reference: `docs/reference/svsm-ghcb-snp.md` §5 (GHCB specification #56421, Linux `struct ghcb`,
-//! COCONUT `GHCB`). Threat model T2: every field read back from the GHCB is written by the hypervisor. The
+//! COCONUT `GHCB`). Threat model T1: every field read back from the GHCB is written by the hypervisor. The
 //! firmware copies the page into a private [`Ghcb`] once after VMGEXIT and then only calls the checks
 //! here: an output counts only if its valid bit is set, and `sw_exit_info_1/2` decode into typed errors.
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
@@ -156,7 +156,7 @@ pub enum Field {
     Xss = offsets::XSS,
 }
 
-/// What a value read back from the GHCB says went wrong (all hypervisor-caused; threat model T2).
+/// What a value read back from the GHCB says went wrong (all hypervisor-caused; threat model T1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GhcbError {
     /// An output the exit must produce has no valid bit.

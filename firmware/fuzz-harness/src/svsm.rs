@@ -1,5 +1,5 @@
-//! Fuzz bodies for the SVSM dispatcher (threat model T1: a hostile guest) and the GHCB read-back
-//! checks (T2: a hostile hypervisor). Each runs in microseconds so the bounded CI run stays cheap.
+//! Fuzz bodies for the SVSM dispatcher (threat model T4: a hostile guest) and the GHCB read-back
+//! checks (T1: a hostile hypervisor). Each runs in microseconds so the bounded CI run stays cheap.
 #![allow(unsafe_code, reason = "forwards the simulator's unsafe-by-contract RMP primitives")]
 
 use warden_defs::ghcb::{Field, Ghcb, exit, msr};

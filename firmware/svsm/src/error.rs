@@ -90,7 +90,7 @@ pub enum RmpRefusal {
     Unchanged,
 }
 
-/// The hypervisor broke a rule (threat model T2). The guest sees SVSM_ERR_INVALID_ADDRESS.
+/// The hypervisor broke a rule (threat model T2, T6). The guest sees SVSM_ERR_INVALID_ADDRESS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HvFault {
     /// The page is not assigned to the guest in the RMP.

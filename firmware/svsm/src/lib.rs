@@ -7,7 +7,7 @@
 //!    very same function.
 //! 2. **Guest memory is reached only through [`GuestMemory`]**, by guest-physical address, as copies.
 //!    A request structure is copied into private memory in one read, then checked, then acted on; it is
-//!    never read twice (threat model T1: a second vCPU may rewrite it between two reads).
+//!    never read twice (threat model T4: a second vCPU may rewrite it between two reads).
 //! 3. **The guest names addresses; Warden decides.** Every GPA is checked against the guest's RAM, the
 //!    Warden region (`warden_defs::layout`), and the pages Warden relies on (calling areas, VMSAs, the
 //!    request list being processed) before an RMP operation or a write touches it.

@@ -84,9 +84,9 @@ pub(crate) fn make_vmsa<E: SnpMemory>(env: &mut E, page: Cleared, guest_vmpl: u8
     rmpadjust(env, page, guest_vmpl, VmplPerms::READ, true)
 }
 
-/// Validates the page for the guest: PVALIDATE, zero, then grant. The zeroing defeats a hypervisor
-/// that remaps one of Warden's private pages to this GPA after invalidating it (COCONUT's attack note):
-/// the guest must never see the old contents.
+/// Validates the page for the guest: PVALIDATE, zero, then grant. The zeroing (threat model T6)
+/// defeats a hypervisor that remaps one of Warden's private pages to this GPA after invalidating it
+/// (COCONUT's attack note): the guest must never see the old contents.
 pub(crate) fn validate_for_guest<E: SnpMemory + GuestMemory>(
     env: &mut E,
     page: Cleared,

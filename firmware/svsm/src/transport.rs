@@ -12,7 +12,7 @@
 //!           | RAX RCX RDX R8 R9 after the call | pages x (GPA u64, 4096 bytes) | CRC-32 (u32)
 //! ```
 //!
-//! Every frame is an allegation (threat model T1): lengths are bounded by [`MAX_PAGES`] before
+//! Every frame is an allegation (threat model T4): lengths are bounded by [`MAX_PAGES`] before
 //! anything is allocated, the CRC and magic catch a desynchronised stream, and page GPAs must be
 //! page-aligned and distinct. Nothing here panics on any input.
 use crate::dispatch::Dispatcher;
