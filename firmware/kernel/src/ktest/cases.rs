@@ -5,12 +5,12 @@ use warden_defs::layout::{self, StackId};
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{Efer, EferFlags};
 
-use super::TestResult;
+use super::{TestCase, TestResult};
 use crate::paging::translate;
 use crate::{ensure, fw_cfg, heap, layout_check};
 
 /// Every case, in the order they run.
-pub const CASES: &[(&str, fn() -> TestResult)] = &[
+pub const CASES: &[TestCase] = &[
     ("heap_allocates_and_returns_memory", heap_allocates_and_returns_memory),
     ("page_tables_match_the_layout", page_tables_match_the_layout),
     ("code_is_not_writable_and_data_not_executable", code_is_not_writable_and_data_not_executable),
