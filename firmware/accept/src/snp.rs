@@ -163,7 +163,16 @@ impl SnpAcceptor {
         match unsafe { platform.pvalidate(gpa, size, true) } {
             Err(PvalidateError::FailSizeMismatch) if size == PageSize::Size2M => {
                 self.stats.fallbacks += 1;
-                (0..LARGE / PAGE).try_for_each(|i| self.validate(platform, gpa + i * PAGE, PageSize::Size4K))
+                for i in 0..LARGE / PAGE {
+                    if let Err(e) = self.validate(platform, gpa + i * PAGE, PageSize::Size4K) {
+                        // The pages before this one are validated: track them, never validate twice.
+                        if i > 0 {
+                            self.mark(gpa, gpa + i * PAGE);
+                        }
+                        return Err(e);
+                    }
+                }
+                Ok(())
             }
             Err(PvalidateError::FailSizeMismatch) => {
                 self.stats.fallbacks += 1;

@@ -3,8 +3,10 @@
 use warden_accept::psc::PscResponseError;
 use warden_accept::snp::SnpAcceptor;
 use warden_accept::{AcceptError, Blame};
-use warden_defs::psc::PSC_ERROR_GENERIC;
-use warden_platform::memory::{GpaRange, PscError};
+use warden_defs::psc::{PSC_ERROR_GENERIC, PscDescriptor};
+use warden_platform::memory::{
+    GpaRange, PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
+};
 use warden_sim::bounds::minimum;
 use warden_sim::snp::{PscBehavior, SimSnp};
 
@@ -191,4 +193,59 @@ fn ranges_outside_the_map_are_the_callers_fault() {
     let err = acc.accept_range(&mut sim, r(G1, G1 + M2 + K4)).unwrap_err();
     assert_eq!((err, err.blame()), (AcceptError::NotOwned { gpa: G1 }, Blame::Caller));
     assert_eq!(sim.counters.psc_exits + sim.counters.pvalidate, 0);
+}
+
+/// The simulator, except that PVALIDATE of one page reports it unassigned once.
+struct FailOnce {
+    sim: SimSnp,
+    fail_at: Option<u64>,
+}
+
+// Implementing the trait's `unsafe fn`s by delegating to the simulator.
+#[allow(unsafe_code)]
+impl SnpMemory for FailOnce {
+    unsafe fn pvalidate(
+        &mut self,
+        gpa: u64,
+        size: PageSize,
+        validate: bool,
+    ) -> Result<PvalidateOutcome, PvalidateError> {
+        if self.fail_at == Some(gpa) && size == PageSize::Size4K {
+            self.fail_at = None;
+            return Err(PvalidateError::NotAssigned);
+        }
+        // SAFETY: delegated; the caller's contract carries over.
+        unsafe { self.sim.pvalidate(gpa, size, validate) }
+    }
+
+    unsafe fn rmpadjust(
+        &mut self,
+        gpa: u64,
+        size: PageSize,
+        vmpl: u8,
+        perms: VmplPerms,
+        vmsa: bool,
+    ) -> Result<(), RmpadjustError> {
+        // SAFETY: delegated.
+        unsafe { self.sim.rmpadjust(gpa, size, vmpl, perms, vmsa) }
+    }
+
+    unsafe fn page_state_change(&mut self, desc: &mut PscDescriptor) -> Result<(), PscError> {
+        // SAFETY: delegated.
+        unsafe { self.sim.page_state_change(desc) }
+    }
+}
+
+#[test]
+fn pages_validated_before_a_fallback_failure_stay_tracked() {
+    let map = [r(G1, G1 + M2)];
+    let (mut sim, mut acc) = setup(&map);
+    sim.psc_backs_2m_with_4k = true;
+    let mut p = FailOnce { sim, fail_at: Some(G1 + 100 * K4) };
+    assert_eq!(acc.accept_all(&mut p), Err(AcceptError::NotPrivate { gpa: G1 + 100 * K4 }));
+    assert!(acc.tracker().is_accepted(G1 + 99 * K4) && !acc.tracker().is_accepted(G1 + 100 * K4));
+    let before = p.sim.counters.pvalidate;
+    acc.accept_all(&mut p).unwrap();
+    assert_eq!(p.sim.counters.pvalidate - before, 512 - 100, "only the pages not yet validated");
+    assert!(all_validated(&p.sim, &map));
 }

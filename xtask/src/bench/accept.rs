@@ -5,8 +5,9 @@
 //!
 //! The counts come from the simulators (they count what reaches the "hardware"), the minima from
 //! `warden_sim::bounds` (plain arithmetic, independent of the engine's planner). Rows with a count
-//! above the minimum by more than 5% (any excess on an aligned map) fail the run. The simulators are
-//! slow in a debug build, so a debug xtask re-runs itself as a release build.
+//! above the minimum by more than 5% (any excess on an aligned map), or 1 TiB of bookkeeping over
+//! 10 ms, fail the run. The simulators are slow in a debug build, so a debug xtask re-runs itself as a
+//! release build.
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -209,12 +210,12 @@ fn check(rows: &[Row]) -> crate::Result {
             );
         }
         if r.gib == 1024 && r.bookkeeping_ns > TIB_BOOKKEEPING_BUDGET_NS {
-            eprintln!(
-                "warning: {} {} 1 TiB bookkeeping took {:.1} ms (budget 10 ms)",
-                r.platform,
-                r.scenario,
-                r.bookkeeping_ns as f64 / 1e6
-            );
+            let ms = r.bookkeeping_ns as f64 / 1e6;
+            return Err(format!(
+                "{} {} 1 TiB: bookkeeping took {ms:.1} ms (budget 10 ms)",
+                r.platform, r.scenario
+            )
+            .into());
         }
     }
     Ok(())
