@@ -14,8 +14,14 @@
 //!
 //! Why this crate opts into `unsafe`: calling assembly is `unsafe` by nature. Each call site argues the
 //! two preconditions, the CPU feature (checked by `cpu`) and the pointer/length contract (taken from a
-//! slice of whole blocks). The only other `unsafe` is XGETBV during detection. Assembly is Intel syntax
-//! (Rust's default), System V ABI, in `#[unsafe(naked)]` functions.
+//! slice of whole blocks). The only other `unsafe` is in detection: XGETBV, and CPUID (an `unsafe fn`
+//! before recent Rust). Assembly is Intel syntax (Rust's default), System V ABI, in `#[unsafe(naked)]`
+//! functions.
+//!
+//! What the firmware must provide for the accelerated paths: CR4.OSFXSR and CR4.OSXSAVE set and XCR0
+//! with x87|SSE (SHA-256) and AVX (SHA-384/512) enabled before the first hash, and a #VC/#VE handler
+//! for CPUID. The block functions clobber xmm/ymm registers like any System V function (all
+//! caller-saved); the soft-float firmware keeps nothing there. Run [`self_test`] at boot.
 
 #![no_std]
 
