@@ -37,7 +37,7 @@ pub struct PscHeader {
     pub reserved: u32,
 }
 
-/// A page-state-change operation, bits [55:52] of an entry. Open: a value the hypervisor wrote back
+/// A page-state-change operation, bits \[55:52\] of an entry. Open: a value the hypervisor wrote back
 /// survives and is refused where it matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PscOp(pub u8);
@@ -53,8 +53,8 @@ impl PscOp {
     pub const UNSMASH: Self = Self(4);
 }
 
-/// One 64-bit entry (GHCB spec, Page State Change entry): [11:0] cur_page, [51:12] GFN,
-/// [55:52] operation, [56] page size (1 = 2 MiB), [63:57] reserved.
+/// One 64-bit entry (GHCB spec, Page State Change entry): \[11:0\] cur_page, \[51:12\] GFN,
+/// \[55:52\] operation, \[56\] page size (1 = 2 MiB), \[63:57\] reserved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(transparent)]
 pub struct PscEntry(pub u64);
@@ -89,7 +89,7 @@ impl PscEntry {
     pub const fn cur_page(self) -> u16 {
         (self.0 & CUR_PAGE_MASK) as u16
     }
-    /// Bits [63:57], which must be zero.
+    /// Bits \[63:57\], which must be zero.
     pub const fn reserved(self) -> u8 {
         (self.0 >> RESERVED_SHIFT) as u8
     }

@@ -24,9 +24,9 @@ pub const PVALIDATE_SIZE_4K: u32 = 0;
 /// PVALIDATE ECX: 2 MiB page.
 pub const PVALIDATE_SIZE_2M: u32 = 1;
 
-/// RMPADJUST RDX bits [7:0]: the target VMPL.
+/// RMPADJUST RDX bits \[7:0\]: the target VMPL.
 pub const RMPADJUST_VMPL_MASK: u64 = 0xFF;
-/// RMPADJUST RDX bits [15:8]: the permission mask (see [`RMP_PERM_READ`] …).
+/// RMPADJUST RDX bits \[15:8\]: the permission mask (see [`RMP_PERM_READ`] …).
 pub const RMPADJUST_PERMS_SHIFT: u32 = 8;
 /// RMPADJUST RDX bit 16: make the page a VMSA.
 pub const RMPADJUST_VMSA: u64 = 1 << 16;

@@ -1,8 +1,8 @@
 //! Intel TDX status codes and leaf numbers for page acceptance and MapGPA.
 //!
-//! TDX module ABI (TDG.MEM.PAGE.ACCEPT) and GHCI (TDG.VP.VMCALL<MapGPA>); byte facts in
+//! TDX module ABI (TDG.MEM.PAGE.ACCEPT) and GHCI (`TDG.VP.VMCALL<MapGPA>`); byte facts in
 //! `docs/reference/igvm-tdx-boot.md` §6.2 and `svsm-ghcb-snp.md` §10. A TDX status is a u64 whose
-//! class sits in bits [63:32]: bit 63 = error, bit 62 = non-recoverable; a clear bit 63 with a non-zero
+//! class sits in bits \[63:32\]: bit 63 = error, bit 62 = non-recoverable; a clear bit 63 with a non-zero
 //! class is a warning. Codes are open ([`TdxStatus`]): an unknown one survives and is reported.
 
 /// TDCALL leaf: TDG.VP.VMCALL.
@@ -12,7 +12,7 @@ pub const TDG_MEM_PAGE_ACCEPT: u64 = 6;
 /// TDG.VP.VMCALL sub-function (R11): MapGPA (R12 = GPA with the shared bit for "shared", R13 = size).
 pub const TDVMCALL_MAP_GPA: u64 = 0x10001;
 
-/// Accept level (RCX[2:0]): 4 KiB.
+/// Accept level (RCX\[2:0\]): 4 KiB.
 pub const TDX_LEVEL_4K: u64 = 0;
 /// Accept level: 2 MiB.
 pub const TDX_LEVEL_2M: u64 = 1;
@@ -35,7 +35,7 @@ impl TdxStatus {
     /// An operand is invalid (bad GPA, level or alignment).
     pub const OPERAND_INVALID: Self = Self(0xC000_0100_0000_0000);
 
-    /// The status class, bits [63:32], which is what the codes above are compared on (the low half
+    /// The status class, bits \[63:32\], which is what the codes above are compared on (the low half
     /// carries operand details).
     pub const fn class(self) -> u64 {
         self.0 >> 32
@@ -44,7 +44,7 @@ impl TdxStatus {
     pub const fn is_error(self) -> bool {
         self.0 >> 63 == 1
     }
-    /// Bits [63:62] == 0b10: a recoverable error; retrying may succeed.
+    /// Bits \[63:62\] == 0b10: a recoverable error; retrying may succeed.
     pub const fn is_recoverable(self) -> bool {
         self.0 >> 62 == 2
     }

@@ -112,7 +112,7 @@ pub enum PvalidateError {
     Unknown(u32),
 }
 
-/// VMPL access permissions, RMPADJUST RDX[15:8] (`warden_defs::snp::RMP_PERM_*`). Default: none.
+/// VMPL access permissions, RMPADJUST RDX\[15:8\] (`warden_defs::snp::RMP_PERM_*`). Default: none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct VmplPerms(u8);
 
@@ -234,7 +234,7 @@ pub trait SnpMemory {
     unsafe fn page_state_change(&mut self, desc: &mut PscDescriptor) -> Result<(), PscError>;
 }
 
-/// A TDX accept level (TDG.MEM.PAGE.ACCEPT RCX[2:0]).
+/// A TDX accept level (TDG.MEM.PAGE.ACCEPT RCX\[2:0\]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TdxLevel {
     /// 4 KiB.
@@ -315,7 +315,7 @@ pub trait TdxMemory {
     /// zeroes it.
     unsafe fn accept(&mut self, gpa: u64, level: TdxLevel) -> Result<(), TdxAcceptError>;
 
-    /// TDG.VP.VMCALL<MapGPA>: ask the VMM to convert `range` to shared (`shared`) or back to private
+    /// `TDG.VP.VMCALL<MapGPA>`: ask the VMM to convert `range` to shared (`shared`) or back to private
     /// (which leaves the pages pending: they must be accepted again).
     ///
     /// # Safety
