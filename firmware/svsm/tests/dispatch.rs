@@ -193,3 +193,20 @@ fn a_bug_is_never_what_a_guest_can_cause_here() {
     assert_eq!(reply.error, Some(SvsmError::Bug(warden_svsm::Bug::VcpuTable)));
     assert_ne!(reply.rax, ResultCode::SUCCESS);
 }
+
+#[test]
+fn guest_ram_refuses_overflow_empty_and_warden() {
+    use warden_defs::layout::{WARDEN_BASE, WARDEN_END};
+    use warden_platform::memory::GpaRange;
+    use warden_svsm::{AddressError, GuestRam};
+    let ram = GuestRam::new(&[GpaRange::new(0, 0x1_0000_0000).unwrap()]);
+    assert_eq!(ram.check(0x1000, 0x1000), Ok(()));
+    assert_eq!(ram.check(0x1000, 0), Err(AddressError::NotGuestRam));
+    assert_eq!(ram.check(u64::MAX - 0xFFF, 0x2000), Err(AddressError::NotGuestRam));
+    assert_eq!(ram.check(0xFFFF_F000, 0x2000), Err(AddressError::NotGuestRam), "past the range's end");
+    // The map includes Warden's region; the check refuses it anyway, at both edges.
+    assert_eq!(ram.check(WARDEN_BASE - 0x1000, 0x2000), Err(AddressError::Warden));
+    assert_eq!(ram.check(WARDEN_END - 1, 1), Err(AddressError::Warden));
+    assert_eq!(ram.check(WARDEN_BASE - 0x1000, 0x1000), Ok(()));
+    assert_eq!(ram.check(WARDEN_END, 0x1000), Ok(()));
+}
