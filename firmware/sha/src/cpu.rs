@@ -8,7 +8,7 @@
 //! any of this simply gets the portable code.
 
 use core::arch::x86_64::{__cpuid_count, CpuidResult};
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// Cache bit: detection has run.
 const DETECTED: u8 = 1 << 0;
@@ -18,6 +18,19 @@ const SHA256_NI: u8 = 1 << 1;
 const SHA512_AVX2: u8 = 1 << 2;
 
 static FEATURES: AtomicU8 = AtomicU8::new(0);
+
+/// XCR0 as declared by the code that wrote it (the firmware), or [`NOT_DECLARED`].
+static DECLARED_XCR0: AtomicU64 = AtomicU64::new(NOT_DECLARED);
+const NOT_DECLARED: u64 = u64::MAX;
+
+/// Tells the crate which XCR0 value the caller wrote, so detection does not execute XGETBV.
+///
+/// The firmware writes XCR0 itself at boot, so it knows the value; and nested KVM (as on the CI machines)
+/// fails to emulate XGETBV, which would otherwise stop the firmware on its first hash. Call it before the
+/// first hash; a later call has no effect on an already cached decision.
+pub fn declare_xcr0(xcr0: u64) {
+    DECLARED_XCR0.store(xcr0, Ordering::Relaxed);
+}
 
 /// CPUID.1:ECX bits.
 const ECX1_SSSE3: u32 = 1 << 9;
@@ -55,7 +68,11 @@ fn detect() -> u8 {
     }
     let leaf1 = cpuid(1, 0);
     let leaf7 = cpuid(7, 0);
-    let xcr0 = if leaf1.ecx & ECX1_OSXSAVE != 0 { xgetbv0() } else { 0 };
+    let xcr0 = match DECLARED_XCR0.load(Ordering::Relaxed) {
+        NOT_DECLARED if leaf1.ecx & ECX1_OSXSAVE != 0 => xgetbv0(),
+        NOT_DECLARED => 0,
+        declared => declared,
+    };
     decide(leaf1.ecx, leaf1.edx, leaf7.ebx, xcr0)
 }
 

@@ -38,6 +38,8 @@ pub struct SimdState {
     pub sse: bool,
     /// AVX state (XCR0 bits 1-2) is on: AVX2 code may run.
     pub avx: bool,
+    /// The value written to XCR0 (0 when the CPU has no XSAVE).
+    pub xcr0: u64,
 }
 
 /// Enables SSE (the boot path already set CR4.OSFXSR/OSXMMEXCPT) and, where the CPU has XSAVE and AVX,
@@ -55,6 +57,7 @@ pub fn enable_simd() -> SimdState {
     // SAFETY: these bits only enable SIMD state management; no memory mapping changes.
     unsafe { Cr4::write(flags) };
     let mut avx = false;
+    let mut xcr0 = 0;
     if has_xsave {
         // XCR0: x87 (bit 0, always), SSE (bit 1), and AVX (bit 2) when the CPU has it.
         let wanted: u64 = if has_avx { 0b111 } else { 0b011 };
@@ -66,6 +69,7 @@ pub fn enable_simd() -> SimdState {
         // XSETBV raises #GP for a value it refuses, so reaching here means XCR0 holds `wanted`. (XGETBV is
         // not used to confirm it: nested KVM, as on the CI machines, fails to emulate it.)
         avx = has_avx;
+        xcr0 = wanted;
     }
-    SimdState { sse: Cr4::read().contains(Cr4Flags::OSFXSR), avx }
+    SimdState { sse: Cr4::read().contains(Cr4Flags::OSFXSR), avx, xcr0 }
 }
