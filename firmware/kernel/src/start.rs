@@ -55,6 +55,8 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     // 3. The CPU's own tables: GDT/TSS with IST stacks, IDT; then SIMD state for the hash code.
     cpu::init();
     let simd = cpu::features::enable_simd();
+    // The hash code must not probe XCR0 itself (XGETBV): Warden just wrote it and says what it holds.
+    warden_sha::declare_xcr0(simd.xcr0);
     clock = clock.phase("cpu");
 
     // 4. The live page tables must say what the layout promises before Warden relies on them.
