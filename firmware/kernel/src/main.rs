@@ -13,7 +13,6 @@ extern crate alloc;
 mod boot_clock;
 mod console;
 mod cpu;
-#[cfg(feature = "insecure_test_image")]
 mod fw_cfg;
 mod heap;
 #[cfg(feature = "insecure_test_image")]

@@ -17,6 +17,21 @@ impl NativePlatform {
     }
 }
 
+/// The guest RAM QEMU reports in fw_cfg `etc/e820` (type 1 entries), in bytes; `None` without fw_cfg.
+///
+/// On SNP and TDX the memory map is an IGVM parameter area instead; on native it comes from QEMU.
+pub fn ram_bytes() -> Option<u64> {
+    const ENTRY: usize = 20;
+    let mut table = [0u8; ENTRY * 32];
+    let len = crate::fw_cfg::read_file("etc/e820", &mut table)?;
+    let total = table[..len - len % ENTRY]
+        .chunks_exact(ENTRY)
+        .filter(|entry| entry[16..20] == 1u32.to_le_bytes())
+        .map(|entry| u64::from_le_bytes(entry[8..16].try_into().unwrap_or_default()))
+        .fold(0u64, u64::saturating_add);
+    Some(total)
+}
+
 /// The byte written to `isa-debug-exit` for each reason; QEMU exits with `(byte << 1) | 1`.
 pub const fn exit_code(reason: Termination) -> u8 {
     match reason {

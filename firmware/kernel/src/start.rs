@@ -73,8 +73,9 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     clock = clock.phase("heap");
 
     let (used, free) = heap::usage();
+    let ram_mib = crate::native::ram_bytes().unwrap_or(0) >> 20;
     println!(
-        "warden: ready: platform {:?}, sse {}, avx {}, heap {} KiB free ({used} B used), boot {}",
+        "warden: ready: platform {:?}, guest RAM {ram_mib} MiB, sse {}, avx {}, heap {} KiB free ({used} B used), boot {}",
         platform.kind(),
         simd.sse,
         simd.avx,
