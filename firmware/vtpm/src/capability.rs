@@ -197,8 +197,12 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
                 handle::HT_PERSISTENT => Vec::new(),
                 _ => return Err(Rc::VALUE.param(2)),
             };
-            hs.sort_unstable();
-            list(&mut w, &hs, |&h| h, property, count, MAX_CAP_DATA / 4, |w, &h| w.u32(h))
+            // Sessions are listed by slot whatever their type byte (HMAC or policy), as ms-tpm-20-ref
+            // does; everything else by handle value.
+            let session = matches!(handle::ht(property), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION);
+            let key = |h: &u32| if session { h & 0xFF_FFFF } else { *h };
+            hs.sort_unstable_by_key(key);
+            list(&mut w, &hs, key, key(&property), count, MAX_CAP_DATA / 4, |w, &h| w.u32(h))
         }
         cap::COMMANDS => {
             list(&mut w, COMMANDS, |d| d.code, property, count, MAX_CAP_DATA / 4, |w, d| w.u32(tpma_cc(d)))

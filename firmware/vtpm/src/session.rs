@@ -201,17 +201,19 @@ impl Sessions {
     /// ContextLoad: puts a saved session back if `sequence` is the one its slot expects.
     pub fn restore(&mut self, h: u32, sequence: u64, s: Session) -> TpmResult<()> {
         let (i, policy) = slot_of(h).ok_or(Rc::HANDLE)?;
-        if self.loaded() >= MAX_LOADED {
-            return Err(Rc::SESSION_MEMORY);
-        }
+        let loaded = self.loaded();
         let slot = self.slots.get_mut(i).ok_or(Rc::HANDLE)?;
         match slot {
             Slot::Saved { sequence: q, policy: p }
                 if *q == sequence && *p == policy && (s.kind != SessionKind::Hmac) == policy =>
             {
+                if loaded >= MAX_LOADED {
+                    return Err(Rc::SESSION_MEMORY);
+                }
                 *slot = Slot::Loaded(Box::new(s));
                 Ok(())
             }
+            // A stale or replayed context: the slot was reloaded, re-saved, flushed or reused.
             _ => Err(Rc::HANDLE),
         }
     }

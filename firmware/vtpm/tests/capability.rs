@@ -129,6 +129,9 @@ fn algorithms_handles_and_empty_lists() {
 fn unknown_capability_and_handle_type_are_value_errors() {
     let mut t = started();
     assert_eq!(run(&mut t, GET_CAP, &[], None, &B::new().u32(0x77).u32(0).u32(1).0).rc, rc_p(0x084, 1));
-    assert_eq!(run(&mut t, GET_CAP, &[], None, &B::new().u32(1).u32(0x7000_0000).u32(1).0).rc, rc_p(0x084, 2));
+    assert_eq!(
+        run(&mut t, GET_CAP, &[], None, &B::new().u32(1).u32(0x7000_0000).u32(1).0).rc,
+        rc_p(0x084, 2)
+    );
     assert_eq!(run(&mut t, GET_CAP, &[], None, &B::new().u32(1).u32(0).0).rc, rc_p(0x09A, 3));
 }

@@ -73,9 +73,15 @@ fn extend_errors() {
     let mut t = started();
     let d = [7u8; 32];
     // Unknown hash (SHA-1) on parameter 1.
-    assert_eq!(run(&mut t, PCR_EXTEND, &[1], Some(&pw(b"")), &extend_params(&[(0x0004, &d[..20])])).rc, rc_p(0x083, 1));
+    assert_eq!(
+        run(&mut t, PCR_EXTEND, &[1], Some(&pw(b"")), &extend_params(&[(0x0004, &d[..20])])).rc,
+        rc_p(0x083, 1)
+    );
     // Digest shorter than the algorithm's size.
-    assert_eq!(run(&mut t, PCR_EXTEND, &[1], Some(&pw(b"")), &extend_params(&[(SHA256, &d[..31])])).rc, rc_p(0x09A, 1));
+    assert_eq!(
+        run(&mut t, PCR_EXTEND, &[1], Some(&pw(b"")), &extend_params(&[(SHA256, &d[..31])])).rc,
+        rc_p(0x09A, 1)
+    );
     // More digests than banks.
     let p = B::new().u32(3).0;
     assert_eq!(run(&mut t, PCR_EXTEND, &[1], Some(&pw(b"")), &p).rc, rc_p(0x095, 1));
