@@ -56,6 +56,9 @@ pub enum ParamError {
     VmsaSevFeatures,
     /// DELETE_VCPU names a page that is not a registered VMSA.
     NotAVmsa,
+    /// An SVSM_VTPM_CMD buffer is malformed: GPA 0, locality not 0, a size of 0 or beyond the buffer,
+    /// or an unknown platform command.
+    VtpmBuffer,
 }
 
 /// The guest asked wrongly.

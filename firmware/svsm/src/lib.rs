@@ -35,6 +35,7 @@ mod regs;
 pub mod request;
 pub mod transport;
 mod vcpus;
+pub mod vtpm_protocol;
 
 pub use core_protocol::{ConfigError, CoreConfig, CoreProtocol};
 pub use dispatch::{Dispatcher, ProtocolHandler, RegisterError};
