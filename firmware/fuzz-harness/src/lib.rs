@@ -7,6 +7,7 @@
 
 pub mod psc_response;
 pub mod svsm;
+pub mod vc_decode;
 pub mod vtpm_command;
 
 /// A fuzz target: its name (also its directory under `firmware/fuzz/corpus/`) and its body.
@@ -19,4 +20,5 @@ pub const TARGETS: &[Target] = &[
     ("ghcb_fields", svsm::ghcb_fields),
     ("svsm_transport_frame", svsm::svsm_transport_frame),
     ("vtpm_command", vtpm_command::vtpm_command),
+    ("vc_decode", vc_decode::vc_decode),
 ];
