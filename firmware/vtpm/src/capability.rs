@@ -22,14 +22,16 @@ const MAX_CAP_DATA: usize = MAX_CAP_BUFFER - 8;
 /// TPM_ALG_KDF1_SP800_108 (KDFa), which session keys and context protection use.
 const ALG_KDF1_SP800_108: u16 = 0x0022;
 
-/// Implemented algorithms and their TPMA_ALGORITHM (Part 2 Table 30: hash = bit 2, signing = bit 8,
-/// method = bit 10). AES-CFB protects contexts internally but is not offered to callers.
-const ALGS: [(u16, u32); 5] = [
+/// Implemented algorithms and their TPMA_ALGORITHM (Part 2 Table 30: symmetric = bit 1, hash = bit 2,
+/// signing = bit 8, encrypting = bit 9, method = bit 10). AES-CFB serves session parameter encryption.
+const ALGS: [(u16, u32); 7] = [
     (alg::HMAC, 0x0104),
+    (alg::AES, 0x0002),
     (alg::SHA256, 0x0004),
     (alg::SHA384, 0x0004),
     (alg::NULL, 0x0000),
     (ALG_KDF1_SP800_108, 0x0400),
+    (alg::CFB, 0x0202),
 ];
 
 /// Permanent handles that mean something here.
@@ -253,4 +255,17 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.out.u8(u8::from(more));
     c.out.bytes(&w.buf);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ALGS, PERMANENT, pcr_properties};
+
+    #[test]
+    fn lists_are_sorted_for_paging() {
+        // `list` pages by "first key >= property", which needs ascending keys.
+        assert!(ALGS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(PERMANENT.windows(2).all(|w| w[0] < w[1]));
+        assert!(pcr_properties().windows(2).all(|w| w[0].0 < w[1].0));
+    }
 }

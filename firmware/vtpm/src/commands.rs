@@ -52,11 +52,25 @@ pub struct CommandDef {
     pub nv: bool,
     /// TPMA_CC flushed: flushes a context.
     pub flushed: bool,
+    /// The first command parameter is a TPM2B, so a session may decrypt it.
+    pub decrypt: bool,
+    /// The first response parameter is a TPM2B, so a session may encrypt it.
+    pub encrypt: bool,
     pub(crate) run: Handler,
 }
 
 const fn def(code: u32, handles: &'static [HandleKind], auth: usize, run: Handler) -> CommandDef {
-    CommandDef { code, handles, auth, rhandle: false, nv: false, flushed: false, run }
+    CommandDef {
+        code,
+        handles,
+        auth,
+        rhandle: false,
+        nv: false,
+        flushed: false,
+        decrypt: false,
+        encrypt: false,
+        run,
+    }
 }
 const fn nv(d: CommandDef) -> CommandDef {
     CommandDef { nv: true, ..d }
@@ -67,6 +81,12 @@ const fn rh(d: CommandDef) -> CommandDef {
 const fn fl(d: CommandDef) -> CommandDef {
     CommandDef { flushed: true, ..d }
 }
+const fn de(d: CommandDef) -> CommandDef {
+    CommandDef { decrypt: true, ..d }
+}
+const fn en(d: CommandDef) -> CommandDef {
+    CommandDef { encrypt: true, ..d }
+}
 
 use HandleKind as K;
 
@@ -75,42 +95,42 @@ pub const COMMANDS: &[CommandDef] = &[
     nv(def(cc::NV_UNDEFINE_SPACE, &[K::Provision, K::NvIndex], 1, nv_cmds::undefine_space)),
     nv(def(cc::CLEAR, &[K::Clear], 1, hierarchy::clear)),
     nv(def(cc::CLEAR_CONTROL, &[K::Clear], 1, hierarchy::clear_control)),
-    nv(def(cc::HIERARCHY_CHANGE_AUTH, &[K::HierarchyAuth], 1, hierarchy::change_auth)),
-    nv(def(cc::NV_DEFINE_SPACE, &[K::Provision], 1, nv_cmds::define_space)),
+    de(nv(def(cc::HIERARCHY_CHANGE_AUTH, &[K::HierarchyAuth], 1, hierarchy::change_auth))),
+    de(nv(def(cc::NV_DEFINE_SPACE, &[K::Provision], 1, nv_cmds::define_space))),
     nv(def(cc::NV_INCREMENT, &[K::NvAuth, K::NvIndex], 1, nv_cmds::increment)),
     nv(def(cc::NV_SET_BITS, &[K::NvAuth, K::NvIndex], 1, nv_cmds::set_bits)),
-    nv(def(cc::NV_EXTEND, &[K::NvAuth, K::NvIndex], 1, nv_cmds::extend)),
-    nv(def(cc::NV_WRITE, &[K::NvAuth, K::NvIndex], 1, nv_cmds::write)),
+    de(nv(def(cc::NV_EXTEND, &[K::NvAuth, K::NvIndex], 1, nv_cmds::extend))),
+    de(nv(def(cc::NV_WRITE, &[K::NvAuth, K::NvIndex], 1, nv_cmds::write))),
     nv(def(cc::NV_WRITE_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::write_lock)),
     nv(def(cc::DA_LOCK_RESET, &[K::Lockout], 1, hierarchy::da_lock_reset)),
     nv(def(cc::DA_PARAMETERS, &[K::Lockout], 1, hierarchy::da_parameters)),
-    def(cc::PCR_EVENT, &[K::PcrOrNull], 1, pcr::event),
+    de(def(cc::PCR_EVENT, &[K::PcrOrNull], 1, pcr::event)),
     def(cc::PCR_RESET, &[K::Pcr], 1, pcr::reset),
-    fl(def(cc::SEQUENCE_COMPLETE, &[K::Object], 1, hash_seq::complete)),
+    de(en(fl(def(cc::SEQUENCE_COMPLETE, &[K::Object], 1, hash_seq::complete)))),
     def(cc::INCREMENTAL_SELF_TEST, &[], 0, startup::incremental_self_test),
     def(cc::SELF_TEST, &[], 0, startup::self_test),
     nv(def(cc::STARTUP, &[], 0, startup::startup)),
     nv(def(cc::SHUTDOWN, &[], 0, startup::shutdown)),
-    nv(def(cc::STIR_RANDOM, &[], 0, startup::stir_random)),
-    def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read),
+    de(nv(def(cc::STIR_RANDOM, &[], 0, startup::stir_random))),
+    en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
     def(cc::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read_lock),
-    def(cc::SEQUENCE_UPDATE, &[K::Object], 1, hash_seq::update),
+    de(def(cc::SEQUENCE_UPDATE, &[K::Object], 1, hash_seq::update)),
     rh(def(cc::CONTEXT_LOAD, &[], 0, context::load)),
     def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save),
     def(cc::FLUSH_CONTEXT, &[], 0, context::flush),
-    def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public),
-    rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)),
+    en(def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public)),
+    de(en(rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)))),
     def(cc::GET_CAPABILITY, &[], 0, crate::capability::get_capability),
-    def(cc::GET_RANDOM, &[], 0, startup::get_random),
-    def(cc::GET_TEST_RESULT, &[], 0, startup::get_test_result),
-    def(cc::HASH, &[], 0, hash_seq::hash),
+    en(def(cc::GET_RANDOM, &[], 0, startup::get_random)),
+    en(def(cc::GET_TEST_RESULT, &[], 0, startup::get_test_result)),
+    de(en(def(cc::HASH, &[], 0, hash_seq::hash))),
     def(cc::PCR_READ, &[], 0, pcr::read),
     def(cc::POLICY_RESTART, &[K::PolicySession], 0, session::policy_restart),
     def(cc::READ_CLOCK, &[], 0, startup::read_clock),
     def(cc::PCR_EXTEND, &[K::PcrOrNull], 1, pcr::extend),
-    fl(def(cc::EVENT_SEQUENCE_COMPLETE, &[K::PcrOrNull, K::Object], 2, hash_seq::event_complete)),
-    rh(def(cc::HASH_SEQUENCE_START, &[], 0, hash_seq::start)),
-    def(cc::POLICY_GET_DIGEST, &[K::PolicySession], 0, session::policy_get_digest),
+    de(fl(def(cc::EVENT_SEQUENCE_COMPLETE, &[K::PcrOrNull, K::Object], 2, hash_seq::event_complete))),
+    de(rh(def(cc::HASH_SEQUENCE_START, &[], 0, hash_seq::start))),
+    en(def(cc::POLICY_GET_DIGEST, &[K::PolicySession], 0, session::policy_get_digest)),
 ];
 
 /// The definition of `code`, if implemented.

@@ -10,7 +10,7 @@
 use alloc::vec::Vec;
 
 use crate::consts::handle;
-use crate::crypto::{HashAlg, aes256_cfb, ct_eq};
+use crate::crypto::{HashAlg, aes_cfb, ct_eq};
 use crate::dispatch::Cmd;
 use crate::drbg::Drbg;
 use crate::hash_seq::SeqObject;
@@ -86,7 +86,7 @@ pub(crate) fn save(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let hierarchy = handle::RH_NULL;
     let (ik, ek, iv) = tpm.contexts.keys(sequence, saved, hierarchy)?;
     let mut enc = state.buf;
-    aes256_cfb(&ek, &iv, &mut enc, true)?;
+    aes_cfb(&ek, &iv, &mut enc, true)?;
     let integrity = ContextKeys::integrity(&ik, sequence, saved, hierarchy, &enc)?;
     if handle::ht(h) != handle::HT_TRANSIENT {
         tpm.sessions.save(h, sequence).ok_or(Rc::REFERENCE_H0)?;
@@ -125,7 +125,7 @@ pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Err(Rc::INTEGRITY.param(1));
     }
     let mut state = r.rest().to_vec();
-    aes256_cfb(&ek, &iv, &mut state, false)?;
+    aes_cfb(&ek, &iv, &mut state, false)?;
     let mut s = Reader::new(&state);
     // The blob is authentic, so a parse failure here means a bug; report it as an integrity failure.
     let bad = |_| Rc::INTEGRITY.param(1);

@@ -165,14 +165,27 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// AES-256-CFB (full-block feedback) over `buf` in place.
-pub fn aes256_cfb(key: &[u8], iv: &[u8], buf: &mut [u8], encrypt: bool) -> TpmResult<()> {
+fn cfb<C>(key: &[u8], iv: &[u8], buf: &mut [u8], encrypt: bool) -> TpmResult<()>
+where
+    C: aes::cipher::BlockEncryptMut + aes::cipher::BlockCipher + aes::cipher::KeyInit,
+{
     if encrypt {
-        cfb_mode::Encryptor::<aes::Aes256>::new_from_slices(key, iv).map_err(|_| Rc::FAILURE)?.encrypt(buf);
+        cfb_mode::Encryptor::<C>::new_from_slices(key, iv).map_err(|_| Rc::FAILURE)?.encrypt(buf);
     } else {
-        cfb_mode::Decryptor::<aes::Aes256>::new_from_slices(key, iv).map_err(|_| Rc::FAILURE)?.decrypt(buf);
+        cfb_mode::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| Rc::FAILURE)?.decrypt(buf);
     }
     Ok(())
+}
+
+/// AES-CFB (full-block feedback, Part 1 §11.4.6.3) over `buf` in place; the key length picks
+/// AES-128, -192 or -256.
+pub fn aes_cfb(key: &[u8], iv: &[u8], buf: &mut [u8], encrypt: bool) -> TpmResult<()> {
+    match key.len() {
+        16 => cfb::<aes::Aes128>(key, iv, buf, encrypt),
+        24 => cfb::<aes::Aes192>(key, iv, buf, encrypt),
+        32 => cfb::<aes::Aes256>(key, iv, buf, encrypt),
+        _ => Err(Rc::FAILURE),
+    }
 }
 
 #[cfg(test)]

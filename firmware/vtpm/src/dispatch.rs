@@ -104,9 +104,12 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     let params = r.rest();
 
     let used = auth::authorize(tpm, def, &handles, &sessions[..count], params)?;
+    // cpHash covered the parameters as sent; the command sees them decrypted.
+    let mut plain = params.to_vec();
+    auth::decrypt_params(tpm, &used, &mut plain)?;
     let mut cmd = Cmd {
         handles,
-        params: Reader::new(params),
+        params: Reader::new(&plain),
         out: Writer::new(),
         rhandle: 0,
         by_policy: used.by_policy,
@@ -122,9 +125,11 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
         w.u32(cmd.rhandle);
     }
     if tag == st::SESSIONS {
-        w.u32(cmd.out.len() as u32);
-        w.bytes(&cmd.out.buf);
-        auth::respond(tpm, code, &cmd.out.buf, &handles, used, &mut w)?;
+        let mut rp = cmd.out.buf;
+        let area = auth::respond(tpm, code, &mut rp, used)?;
+        w.u32(rp.len() as u32);
+        w.bytes(&rp);
+        w.bytes(&area);
     } else {
         w.bytes(&cmd.out.buf);
     }

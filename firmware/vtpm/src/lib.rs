@@ -18,9 +18,11 @@
 //! 5. **State is memory only.** NV indices live in RAM for the life of the `Tpm` value; a
 //!    `Shutdown(STATE)` snapshot lives beside it. Persisting NV across VM boots is out of scope here.
 //!
-//! Implemented: the commands listed in [`commands::COMMANDS`]. Not implemented: keys (CreatePrimary,
-//! Create, Load, signing, ECC/RSA), policy commands beyond PolicyGetDigest/PolicyRestart, salted
-//! sessions, parameter encryption and audit sessions; those requests get the proper error codes.
+//! Implemented: the commands in [`commands::COMMANDS`]; password, HMAC (bound or unbound) and policy
+//! sessions; AES-CFB parameter encryption; dictionary-attack protection. Not implemented: keys
+//! (CreatePrimary, Create, Load, signing, ECC/RSA), salted sessions (they need a key), policy
+//! commands beyond PolicyGetDigest/PolicyRestart, audit sessions, persistent objects; those requests
+//! get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -34,6 +36,7 @@ mod context;
 pub mod crypto;
 mod dispatch;
 mod drbg;
+mod entity;
 mod hash_seq;
 mod hierarchy;
 pub mod marshal;

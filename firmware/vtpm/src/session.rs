@@ -36,6 +36,9 @@ pub struct Session {
     pub policy: Digest,
     pub auth_value_needed: bool,
     pub password_needed: bool,
+    /// AES key size for parameter encryption (TPMT_SYM_DEF AES/CFB); 0 when the session's
+    /// symmetric algorithm is TPM_ALG_NULL.
+    pub aes_bits: u16,
 }
 
 impl Session {
@@ -59,6 +62,7 @@ impl Session {
         w.tpm2b(self.bound.as_deref().unwrap_or_default());
         w.tpm2b(self.policy.as_slice());
         w.u8(u8::from(self.auth_value_needed) | u8::from(self.password_needed) << 1);
+        w.u16(self.aes_bits);
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -75,6 +79,10 @@ impl Session {
         let bound = r.tpm2b(2 + MAX_DIGEST)?.to_vec();
         let policy = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
         let flags = r.u8()?;
+        let aes_bits = r.u16()?;
+        if !matches!(aes_bits, 0 | 128 | 192 | 256) {
+            return Err(Rc::INTEGRITY);
+        }
         Ok(Session {
             kind,
             alg,
@@ -84,6 +92,7 @@ impl Session {
             policy,
             auth_value_needed: flags & 1 != 0,
             password_needed: flags & 2 != 0,
+            aes_bits,
         })
     }
 }
@@ -253,11 +262,22 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         se::TRIAL => SessionKind::Trial,
         _ => return Err(Rc::VALUE.param(3)),
     };
-    let sym = c.params.u16().p(4)?;
-    if sym != alg::NULL {
-        // Parameter encryption is not implemented, so no session symmetric algorithm is accepted.
-        return Err(Rc::SYMMETRIC.param(4));
-    }
+    let aes_bits = match c.params.u16().p(4)? {
+        alg::NULL => 0,
+        alg::AES => {
+            let bits = c.params.u16().p(4)?;
+            if !matches!(bits, 128 | 192 | 256) {
+                return Err(Rc::VALUE.param(4));
+            }
+            // Part 3 §11.1: session parameter encryption is CFB only.
+            if c.params.u16().p(4)? != alg::CFB {
+                return Err(Rc::MODE.param(4));
+            }
+            bits
+        }
+        // XOR obfuscation and other ciphers are not implemented.
+        _ => return Err(Rc::SYMMETRIC.param(4)),
+    };
     let hash = HashAlg::from_id(c.params.u16().p(5)?).ok_or(Rc::HASH.param(5))?;
     c.params.finish()?;
     if nonce_caller.len() < 16 {
@@ -293,6 +313,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         policy: Digest::zeros(hash.size()),
         auth_value_needed: false,
         password_needed: false,
+        aes_bits,
     };
     c.rhandle = tpm.sessions.insert(session)?;
     c.out.tpm2b(nonce);

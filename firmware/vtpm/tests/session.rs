@@ -191,7 +191,13 @@ fn start_auth_session_errors() {
     assert_eq!(go(&mut t, RH_NULL, &[0; 15], b"", 0, 0x10, SHA256), rc_p(0x095, 1));
     assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"s", 0, 0x10, SHA256), rc_p(0x084, 2));
     assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 2, 0x10, SHA256), rc_p(0x084, 3));
-    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 0, 0x06, SHA256), rc_p(0x096, 4));
+    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 0, 0x0A, SHA256), rc_p(0x096, 4)); // XOR
+    let aes = |bits: u16, mode: u16| {
+        B::new().tpm2b(&[0; 16]).tpm2b(b"").u8(0).u16(0x06).u16(bits).u16(mode).u16(SHA256).0
+    };
+    assert_eq!(run(&mut t, START, &[RH_NULL, RH_NULL], None, &aes(100, 0x43)).rc, rc_p(0x084, 4));
+    assert_eq!(run(&mut t, START, &[RH_NULL, RH_NULL], None, &aes(128, 0x44)).rc, rc_p(0x089, 4));
+    run(&mut t, START, &[RH_NULL, RH_NULL], None, &aes(128, 0x43)).ok();
     assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 0, 0x10, 0x10), rc_p(0x083, 5));
     assert_eq!(go(&mut t, 0x8000_0003, &[0; 16], b"", 0, 0x10, SHA256), 0x910);
     let p = B::new().tpm2b(&[0; 16]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;

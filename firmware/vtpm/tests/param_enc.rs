@@ -1,0 +1,168 @@
+//! Session parameter encryption (Part 1 §21): AES-CFB on the first TPM2B parameter, keyed with KDFa
+//! from the session key, the authValue and the nonces; computed here independently with `hmac`,
+//! `aes` and `cfb-mode`.
+mod common;
+
+use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
+use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_s, run, started};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use warden_vtpm::Tpm;
+
+const IDX: u32 = 0x0150_0003;
+const DECRYPT: u8 = 0x20;
+const ENCRYPT: u8 = 0x40;
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    parts.iter().for_each(|p| m.update(p));
+    m.finalize().into_bytes().to_vec()
+}
+
+fn kdfa(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 1u32..=(bits / 256 + 1) {
+        out.extend(hmac(key, &[&i.to_be_bytes(), label, &[0], u, v, &bits.to_be_bytes()]));
+    }
+    out.truncate(bits as usize / 8);
+    out
+}
+
+/// AES-128-CFB with KDFa(key, "CFB", newer, older, 256) = key || IV.
+fn cfb(key: &[u8], newer: &[u8], older: &[u8], data: &mut [u8], encrypt: bool) {
+    let m = kdfa(key, b"CFB", newer, older, 256);
+    if encrypt {
+        cfb_mode::Encryptor::<aes::Aes128>::new_from_slices(&m[..16], &m[16..]).unwrap().encrypt(data);
+    } else {
+        cfb_mode::Decryptor::<aes::Aes128>::new_from_slices(&m[..16], &m[16..]).unwrap().decrypt(data);
+    }
+}
+
+/// An unbound, unsalted HMAC session with AES-128-CFB; returns (handle, nonceTPM).
+fn aes_session(t: &mut Tpm) -> (u32, Vec<u8>) {
+    let p = B::new().tpm2b(&[0x11; 32]).tpm2b(b"").u8(0).u16(0x06).u16(128).u16(0x43).u16(SHA256).0;
+    let r = run(t, 0x176, &[RH_NULL, RH_NULL], None, &p).ok().clone();
+    let mut rd = r.reader();
+    (rd.u32(), rd.tpm2b().to_vec())
+}
+
+fn define(t: &mut Tpm) {
+    let public = B::new().u32(IDX).u16(SHA256).u32(1 << 2 | 1 << 17 | 1 << 18 | 1 << 25).tpm2b(b"").u16(16).0;
+    run(t, 0x12A, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"nvpw").tpm2b(&public).0).ok();
+}
+
+#[test]
+fn nv_write_decrypts_and_nv_read_encrypts() {
+    let mut t = started();
+    define(&mut t);
+    let (h, mut nonce_tpm) = aes_session(&mut t);
+    let secret = *b"sixteen byte msg";
+    let name_of = |t: &mut Tpm| {
+        let r = run(t, 0x169, &[IDX], None, &[]).ok().clone();
+        let mut rd = r.reader();
+        rd.tpm2b();
+        rd.tpm2b().to_vec()
+    };
+    let name = name_of(&mut t);
+
+    // NV_Write with the data encrypted by the caller; the HMAC covers the ciphertext.
+    let caller = [0x22u8; 32];
+    let mut data = secret;
+    cfb(b"nvpw", &caller, &nonce_tpm, &mut data, true);
+    assert_ne!(data, secret);
+    let params = B::new().tpm2b(&data).u16(0).0;
+    let cp = Sha256::new()
+        .chain_update(0x137u32.to_be_bytes())
+        .chain_update(&name)
+        .chain_update(&name)
+        .chain_update(&params)
+        .finalize();
+    let attrs = DECRYPT | 1;
+    let mac = hmac(b"nvpw", &[&cp, &caller, &nonce_tpm, &[attrs]]);
+    let auth = B::new().u32(h).tpm2b(&caller).u8(attrs).tpm2b(&mac).0;
+    let r = run(&mut t, 0x137, &[IDX, IDX], Some(&auth), &params).ok().clone();
+    nonce_tpm = R(&r.body[4..]).tpm2b().to_vec();
+
+    // What the TPM stored is the plaintext.
+    let r = run(&mut t, 0x14E, &[IDX, IDX], Some(&pw(b"nvpw")), &B::new().u16(16).u16(0).0).ok().clone();
+    assert_eq!(R(&params_of(&r, false)).tpm2b(), secret);
+
+    // NV_Read with ENCRYPT: the response carries ciphertext under the new nonceTPM. (The write set
+    // TPMA_NV_WRITTEN, so the index has a new Name.)
+    let name = name_of(&mut t);
+    let caller = [0x33u8; 32];
+    let params = B::new().u16(16).u16(0).0;
+    let cp = Sha256::new()
+        .chain_update(0x14Eu32.to_be_bytes())
+        .chain_update(&name)
+        .chain_update(&name)
+        .chain_update(&params)
+        .finalize();
+    let attrs = ENCRYPT | 1;
+    let mac = hmac(b"nvpw", &[&cp, &caller, &nonce_tpm, &[attrs]]);
+    let auth = B::new().u32(h).tpm2b(&caller).u8(attrs).tpm2b(&mac).0;
+    let r = run(&mut t, 0x14E, &[IDX, IDX], Some(&auth), &params).ok().clone();
+    let rp = params_of(&r, false);
+    let mut rd = R(&r.body[4 + rp.len()..]);
+    let new_nonce = rd.tpm2b().to_vec();
+    assert_eq!(rd.u8(), attrs);
+    let resp_mac = rd.tpm2b().to_vec();
+    let rp_hash = Sha256::new()
+        .chain_update(0u32.to_be_bytes())
+        .chain_update(0x14Eu32.to_be_bytes())
+        .chain_update(&rp)
+        .finalize();
+    assert_eq!(resp_mac, hmac(b"nvpw", &[&rp_hash, &new_nonce, &caller, &[attrs]]));
+    let mut out = R(&rp).tpm2b().to_vec();
+    assert_ne!(out, secret);
+    cfb(b"nvpw", &new_nonce, &caller, &mut out, false);
+    assert_eq!(out, secret);
+}
+
+#[test]
+fn an_encrypt_only_session_can_ride_along_on_get_random() {
+    let mut t = started();
+    let (h, nonce_tpm) = aes_session(&mut t);
+    let caller = [0x44u8; 16];
+    let auth = B::new().u32(h).tpm2b(&caller).u8(ENCRYPT | 1).tpm2b(b"").0;
+    let r = run(&mut t, 0x17B, &[], Some(&auth), &[0, 16]).ok().clone();
+    let rp = params_of(&r, false);
+    let mut rd = R(&r.body[4 + rp.len()..]);
+    let new_nonce = rd.tpm2b().to_vec();
+    assert_ne!(new_nonce, nonce_tpm);
+    assert_eq!(rd.u8(), ENCRYPT | 1);
+    // Empty session key, no entity: the response HMAC is keyed with the empty string.
+    let rp_hash = Sha256::new()
+        .chain_update(0u32.to_be_bytes())
+        .chain_update(0x17Bu32.to_be_bytes())
+        .chain_update(&rp)
+        .finalize();
+    assert_eq!(rd.tpm2b(), hmac(b"", &[&rp_hash, &new_nonce, &caller, &[ENCRYPT | 1]]));
+    assert_eq!(R(&rp).tpm2b().len(), 16);
+}
+
+#[test]
+fn encryption_attribute_errors() {
+    let mut t = started();
+    define(&mut t);
+    let (h, _) = aes_session(&mut t);
+    let sess = |attrs: u8| B::new().u32(h).tpm2b(&[1; 16]).u8(attrs).tpm2b(b"").0;
+    // GetRandom's parameter is a u16, not a TPM2B: it cannot be decrypted.
+    assert_eq!(run(&mut t, 0x17B, &[], Some(&sess(DECRYPT | 1)), &[0, 8]).rc, rc_s(0x082, 1));
+    // A session that neither authorizes nor encrypts has no purpose here.
+    assert_eq!(run(&mut t, 0x17B, &[], Some(&sess(1)), &[0, 8]).rc, rc_s(0x082, 1));
+    // A session without a symmetric algorithm cannot encrypt.
+    let p = B::new().tpm2b(&[0; 16]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
+    let plain = run(&mut t, 0x176, &[RH_NULL, RH_NULL], None, &p).ok().reader().u32();
+    let s2 = B::new().u32(plain).tpm2b(&[1; 16]).u8(ENCRYPT | 1).tpm2b(b"").0;
+    assert_eq!(run(&mut t, 0x17B, &[], Some(&s2), &[0, 8]).rc, rc_s(0x096, 1));
+    // Two sessions may not both encrypt.
+    let (h2, _) = aes_session(&mut t);
+    let two = [sess(ENCRYPT | 1), B::new().u32(h2).tpm2b(&[1; 16]).u8(ENCRYPT | 1).tpm2b(b"").0].concat();
+    assert_eq!(run(&mut t, 0x17B, &[], Some(&two), &[0, 8]).rc, rc_s(0x082, 2));
+    // A decrypt whose TPM2B size runs past the parameters: TPM_RC_SIZE on parameter 1.
+    let pwd = B::new().u32(0x4000_0009).u16(0).u8(1).tpm2b(b"nvpw").0;
+    let both = [pwd, sess(DECRYPT | 1)].concat();
+    let bad = B::new().u16(40).raw(&[0; 4]).0;
+    assert_eq!(run(&mut t, 0x137, &[IDX, IDX], Some(&both), &bad).rc, 0x1D5);
+}
