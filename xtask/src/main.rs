@@ -2,6 +2,7 @@
 //!
 //! Every subcommand is one module below; its doc comments are the help text.
 mod bench;
+mod bridge;
 mod build;
 mod deps;
 mod igvm;

@@ -48,6 +48,8 @@ pub struct Boot<'a> {
     pub fw_cfg: Vec<(String, String)>,
     /// Keep QEMU's monitor on the terminal (interactive `run`).
     pub interactive: bool,
+    /// The Unix socket QEMU serves COM2 (the guest test transport) on, if any.
+    pub transport: Option<&'a Path>,
 }
 
 /// The QEMU command line.
@@ -73,8 +75,22 @@ pub fn command(boot: &Boot) -> Command {
         Accel::Kvm => command.args(["-accel", "kvm", "-cpu", "host,-arch-capabilities"]),
         _ => command.args(["-accel", "tcg", "-cpu", "max"]),
     };
+    if let Some(socket) = boot.transport {
+        command.arg("-chardev").arg(format!("socket,id=transport,path={},server=on,wait=off", socket.display()));
+        command.args(["-serial", "chardev:transport"]);
+    }
     for (name, contents) in &boot.fw_cfg {
         command.args(["-fw_cfg", &format!("name={name},string={contents}")]);
+    }
+    // QEMU must not outlive the xtask that started it (a killed test, an interrupted run).
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl, which is
+    // async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
     }
     command
 }
@@ -110,6 +126,13 @@ impl Running {
     pub fn next_line(&mut self, deadline: Instant) -> Option<String> {
         let left = deadline.checked_duration_since(Instant::now())?;
         self.lines.recv_timeout(left).ok()
+    }
+
+    /// Hands over the console lines still to come (for a thread that keeps printing them).
+    pub fn take_lines(&mut self) -> impl Iterator<Item = String> + Send + use<> {
+        let (_, empty) = mpsc::channel();
+        let lines = std::mem::replace(&mut self.lines, empty);
+        lines.into_iter()
     }
 
     /// Waits for QEMU to exit (killing it at `deadline`); returns its exit code.

@@ -1,11 +1,16 @@
-//! `cargo xtask run`: build, then boot Warden under QEMU with its console on the terminal.
+//! `cargo xtask run`: build, then boot Warden under QEMU with its console on the terminal and its vTPM
+//! reachable by `tpm2-tools` through the bridge (`bridge.rs`).
 //!
-//! `--smoke` waits for the ready line and prints a one-line summary with the boot time; `--test-image`
-//! boots the insecure test image, which runs the firmware's own tests and exits with their verdict;
-//! `--fault NAME` makes the test image trigger a deliberate fault (the integration tests use it).
+//! `--smoke` waits for the ready line, checks the vTPM answers through the SVSM vTPM protocol, and prints
+//! a one-line summary with the boot time; `--headless` serves the bridge without a terminal (the
+//! integration tests use it); `--test-image` boots the insecure test image, which runs the firmware's own
+//! tests and exits with their verdict; `--fault NAME` makes the test image trigger a deliberate fault.
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::qemu::{self, Accel, Boot};
+use crate::bridge::{self, FirmwareTpm, Transport};
+use crate::qemu::{self, Accel, Boot, Running};
+use crate::tpm_server::{self, Listeners, mssim::Device};
 
 /// The line Warden prints when it is up.
 pub const READY: &str = "warden: ready";
@@ -13,9 +18,16 @@ pub const READY: &str = "warden: ready";
 /// Boot Warden under QEMU.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Boot, wait for the ready line, exit 0 with a one-line summary (non-zero with the reason).
+    /// Boot, wait for the ready line, check the vTPM answers, exit 0 with a one-line summary (non-zero
+    /// with the reason).
     #[arg(long)]
     pub smoke: bool,
+    /// No terminal: console to stdout, serve the vTPM bridge until a client sends TPM_STOP.
+    #[arg(long)]
+    pub headless: bool,
+    /// The mssim port pair (N, N+1) the vTPM bridge listens on.
+    #[arg(long, default_value_t = 2321)]
+    pub vtpm_port: u16,
     /// Boot the insecure test image: run the firmware's own tests, exit with their verdict.
     #[arg(long)]
     pub test_image: bool,
@@ -34,7 +46,23 @@ pub struct Args {
     pub no_build: bool,
 }
 
-/// Boots and, for the test image, returns whether it passed.
+impl Args {
+    /// A non-interactive boot of the built images, for `xtask test`.
+    pub fn for_test(accel: Accel, smoke: bool, test_image: bool) -> Self {
+        Self {
+            smoke,
+            headless: false,
+            vtpm_port: 2321,
+            test_image,
+            fault: None,
+            accel,
+            timeout: 300,
+            no_build: true,
+        }
+    }
+}
+
+/// Boots as asked.
 pub fn run(args: &Args) -> crate::Result {
     crate::deps::ensure_run()?;
     if !args.no_build {
@@ -47,37 +75,104 @@ pub fn run(args: &Args) -> crate::Result {
     if let Some(fault) = &args.fault {
         fw_cfg.push(("opt/warden/test".into(), format!("fault:{fault}")));
     }
-    let boot = Boot { rom: &rom, accel, fw_cfg, interactive: !(args.smoke || test_image) };
+    let socket = (!test_image).then(|| transport_socket()).transpose()?;
+    let interactive = !(args.smoke || args.headless || test_image);
+    let boot = Boot { rom: &rom, accel, fw_cfg, interactive, transport: socket.as_deref() };
     eprintln!("xtask: booting {} under QEMU ({accel:?})", rom.display());
-    if boot.interactive {
-        eprintln!("xtask: the console follows; quit with Ctrl-A X");
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+
+    if interactive {
+        let socket = socket.clone().ok_or("no transport socket")?;
+        let port = args.vtpm_port;
+        std::thread::spawn(move || {
+            if let Err(error) = serve_bridge(&socket, port) {
+                eprintln!("bridge: {error}");
+            }
+        });
+        eprintln!(
+            "xtask: the vTPM inside Warden is on mssim port {port}: try\n  \
+             TPM2TOOLS_TCTI=mssim:host=127.0.0.1,port={port} tpm2_startup -c && \
+             TPM2TOOLS_TCTI=mssim:host=127.0.0.1,port={port} tpm2_getrandom --hex 16\n\
+             xtask: the console follows; quit with Ctrl-A X"
+        );
         let status = qemu::command(&boot).status()?;
         return if status.success() { Ok(()) } else { Err(format!("QEMU exited with {status}").into()) };
     }
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+
     let mut running = qemu::spawn(&boot)?;
-    if args.smoke {
+    if test_image {
         while let Some(line) = running.next_line(deadline) {
             println!("{line}");
-            if line.starts_with(READY) {
-                let elapsed = running.started.elapsed();
-                running.kill()?;
-                println!(
-                    "smoke: Warden ready after {:.1} ms under {accel:?} (QEMU start to ready line)",
-                    elapsed.as_secs_f64() * 1e3
-                );
-                return Ok(());
-            }
         }
-        let code = running.wait(Instant::now())?;
-        return Err(format!("no ready line within {} s (QEMU exit code {code:?})", args.timeout).into());
+        return match running.wait(deadline)? {
+            Some(qemu::EXIT_TESTS_PASSED) if args.fault.is_none() => Ok(()),
+            Some(code) => Err(format!("the test image ended with QEMU exit code {code}").into()),
+            None => Err(format!("the test image did not finish within {} s", args.timeout).into()),
+        };
     }
+
+    let booted = wait_ready(&mut running, deadline, args.timeout)?;
+    let socket = socket.ok_or("no transport socket")?;
+    let outcome = if args.smoke {
+        smoke(&socket, booted, accel)
+    } else {
+        // Headless: keep printing the console, serve the bridge until TPM_STOP.
+        let mut console = running.take_lines();
+        std::thread::spawn(move || {
+            while let Some(line) = console.next() {
+                println!("{line}");
+            }
+        });
+        serve_bridge(&socket, args.vtpm_port)
+    };
+    running.kill()?;
+    let _ = std::fs::remove_file(&socket);
+    outcome
+}
+
+/// A fresh Unix socket path for COM2 under target/warden.
+fn transport_socket() -> crate::Result<PathBuf> {
+    let dir = crate::build::output_dir();
+    std::fs::create_dir_all(&dir)?;
+    let socket = dir.join(format!("transport-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    Ok(socket)
+}
+
+/// Prints the console up to the ready line; returns the time from QEMU's start to it.
+fn wait_ready(running: &mut Running, deadline: Instant, timeout: u64) -> crate::Result<Duration> {
     while let Some(line) = running.next_line(deadline) {
         println!("{line}");
+        if line.starts_with(READY) {
+            return Ok(running.started.elapsed());
+        }
     }
-    match running.wait(deadline)? {
-        Some(qemu::EXIT_TESTS_PASSED) if args.fault.is_none() => Ok(()),
-        Some(code) => Err(format!("the test image ended with QEMU exit code {code}").into()),
-        None => Err(format!("the test image did not finish within {} s", args.timeout).into()),
-    }
+    Err(format!("no ready line within {timeout} s").into())
+}
+
+/// The smoke check: the vTPM answers through the SVSM vTPM protocol.
+fn smoke(socket: &std::path::Path, booted: Duration, accel: Accel) -> crate::Result {
+    let mut transport = Transport::connect(socket, Duration::from_secs(10))?;
+    let random = bridge::self_check(&mut transport)?;
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    println!(
+        "smoke: Warden ready after {:.1} ms under {accel:?} (QEMU start to ready line); \
+         vTPM GetRandom(16) through SVSM_VTPM_CMD = {hex}",
+        booted.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// Serves mssim on `port`/`port + 1`, forwarding every command to the firmware, until TPM_STOP.
+fn serve_bridge(socket: &std::path::Path, port: u16) -> crate::Result {
+    let transport = Transport::connect(socket, Duration::from_secs(60))?;
+    let bind = |port| {
+        std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
+            .map_err(|error| format!("bridge: cannot listen on 127.0.0.1:{port}: {error}"))
+    };
+    let listeners = Listeners { tpm: bind(port)?, platform: bind(port + 1)? };
+    let device = Device::new(Box::new(FirmwareTpm(transport)), warden_svsm::vtpm_protocol::MAX_COMMAND);
+    eprintln!("bridge: serving the firmware's vTPM on 127.0.0.1:{port} (platform {})", port + 1);
+    tpm_server::serve(listeners, device)?;
+    Ok(())
 }

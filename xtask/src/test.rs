@@ -39,14 +39,7 @@ pub fn run(args: &Args) -> crate::Result {
     crate::build::build(&crate::build::Args::default())?;
 
     eprintln!("xtask test: 3/5 the in-firmware test suite");
-    let boot = |accel: Accel, smoke: bool, test_image: bool| crate::run::Args {
-        smoke,
-        test_image,
-        fault: None,
-        accel,
-        timeout: 300,
-        no_build: true,
-    };
+    let boot = crate::run::Args::for_test;
     crate::run::run(&boot(Accel::Auto, false, true))?;
 
     eprintln!("xtask test: 4/5 smoke boots");

@@ -13,6 +13,7 @@ extern crate alloc;
 mod boot_clock;
 mod console;
 mod cpu;
+mod entropy;
 mod fw_cfg;
 mod heap;
 #[cfg(feature = "insecure_test_image")]
@@ -22,7 +23,9 @@ mod native;
 mod paging;
 mod panic;
 mod port;
+mod request_loop;
 mod serial;
+mod services;
 mod start;
 
 core::arch::global_asm!(

@@ -13,6 +13,7 @@ const FIFO_CONTROL: u16 = 2;
 const LINE_CONTROL: u16 = 3;
 const MODEM_CONTROL: u16 = 4;
 const LINE_STATUS: u16 = 5;
+const LINE_STATUS_DATA_READY: u8 = 1 << 0;
 const LINE_STATUS_TX_EMPTY: u8 = 1 << 5;
 
 impl Uart {
@@ -50,6 +51,17 @@ impl Uart {
                 while inb(self.base + LINE_STATUS) & LINE_STATUS_TX_EMPTY == 0 {}
                 outb(self.base + DATA, byte);
             }
+        }
+    }
+
+    /// Receives one byte, waiting for it.
+    pub fn read_byte(&self) -> u8 {
+        // SAFETY: `new` established that this UART is ours.
+        unsafe {
+            while inb(self.base + LINE_STATUS) & LINE_STATUS_DATA_READY == 0 {
+                core::hint::spin_loop();
+            }
+            inb(self.base + DATA)
         }
     }
 }

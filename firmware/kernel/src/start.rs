@@ -86,8 +86,20 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     #[cfg(feature = "insecure_test_image")]
     crate::ktest::run(&platform);
 
+    // 6. The services: the SVSM dispatcher with the vTPM, then the request loop.
     #[cfg(not(feature = "insecure_test_image"))]
-    cpu::halt_forever()
+    {
+        let ram_end = crate::native::ram_bytes().unwrap_or(0);
+        let mut dispatcher = match crate::services::start(ram_end) {
+            Ok(dispatcher) => dispatcher,
+            Err(error) => {
+                println!("warden: the services cannot start: {error:?}");
+                platform.terminate(Termination::Failure)
+            }
+        };
+        println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
+        crate::request_loop::serve_forever(&mut dispatcher)
+    }
 }
 
 /// Terminates through the detected platform; before detection (or on a platform without a way to tell the

@@ -1,0 +1,79 @@
+//! The native request loop: SVSM calls arrive as frames of the guest test transport on COM2
+//! (`warden_svsm::transport`) and go through the very dispatcher a VMGEXIT reaches on SNP.
+//!
+//! The stream is hostile (threat model T4): a frame is found by its magic, its length is bounded by
+//! the header check before anything is read into memory, and a frame that fails any check is answered
+//! with its error status, never a panic.
+use alloc::vec;
+use warden_defs::layout::COM2_PORT;
+use warden_platform::memory::{PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms};
+use warden_svsm::transport::{REQUEST_MAGIC, frame_len, serve};
+use warden_svsm::{Caller, Dispatcher};
+
+use crate::serial::Uart;
+
+/// The native platform's RMP: there is none. Memory needs no validation, so PVALIDATE and RMPADJUST
+/// succeed without effect, and there are no page states to change.
+#[derive(Debug)]
+struct NoRmp;
+
+impl SnpMemory for NoRmp {
+    unsafe fn pvalidate(&mut self, _gpa: u64, _size: PageSize, _validate: bool) -> Result<PvalidateOutcome, PvalidateError> {
+        Ok(PvalidateOutcome::Changed)
+    }
+
+    unsafe fn rmpadjust(
+        &mut self,
+        _gpa: u64,
+        _size: PageSize,
+        _target_vmpl: u8,
+        _perms: VmplPerms,
+        _vmsa: bool,
+    ) -> Result<(), RmpadjustError> {
+        Ok(())
+    }
+
+    unsafe fn page_state_change(&mut self, _desc: &mut warden_defs::psc::PscDescriptor) -> Result<(), PscError> {
+        Err(PscError::Generic)
+    }
+}
+
+/// The boot vCPU, as the transport's caller.
+const CALLER: Caller = Caller { apic_id: 0, sev_features: 0 };
+
+/// Serves frames from COM2 forever.
+pub fn serve_forever(dispatcher: &mut Dispatcher) -> ! {
+    // SAFETY: COM2 is the transport's port; nothing else in Warden drives it.
+    let uart = unsafe { Uart::new(COM2_PORT) };
+    let mut rmp = NoRmp;
+    loop {
+        // Resynchronise on the magic: slide a window until it holds "WSRQ".
+        let mut head = [0u8; 8];
+        let mut seen = 0;
+        while seen < 4 {
+            let byte = uart.read_byte();
+            if byte == REQUEST_MAGIC[seen] {
+                head[seen] = byte;
+                seen += 1;
+            } else {
+                seen = usize::from(byte == REQUEST_MAGIC[0]);
+            }
+        }
+        for slot in &mut head[4..] {
+            *slot = uart.read_byte();
+        }
+        let response = match frame_len(head) {
+            Ok(len) => {
+                let mut frame = vec![0u8; len];
+                frame[..8].copy_from_slice(&head);
+                for slot in &mut frame[8..] {
+                    *slot = uart.read_byte();
+                }
+                serve(dispatcher, &mut rmp, CALLER, &frame)
+            }
+            // The header is refused: `serve` answers with the reason.
+            Err(_) => serve(dispatcher, &mut rmp, CALLER, &head),
+        };
+        uart.write(&response);
+    }
+}

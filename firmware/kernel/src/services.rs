@@ -1,0 +1,67 @@
+//! Warden's services, assembled once at boot: the SVSM dispatcher with the core protocol built in and
+//! the vTPM registered as protocol 2.
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use warden_defs::layout::{WARDEN_BASE, WARDEN_END};
+use warden_defs::svsm::PROTOCOL_VTPM;
+use warden_platform::memory::GpaRange;
+use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
+use warden_svsm::{CoreConfig, CoreProtocol, Dispatcher};
+
+use crate::entropy::Rdrand;
+
+/// The guest's VMPL (the peer's choice; Linux's `tpm_svsm` needs a non-zero VMPL).
+const GUEST_VMPL: u8 = 2;
+/// The boot vCPU's calling area. On SNP the secrets page names it; the native guest is the host test
+/// program, which uses this page.
+pub const NATIVE_BOOT_CAA: u64 = 0x10_0000;
+
+/// Why the services could not start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceError {
+    /// The CPU has no RDRAND: the vTPM would have no entropy.
+    NoEntropy,
+    /// The memory map leaves no guest RAM.
+    NoGuestRam,
+    /// The core protocol refused its configuration.
+    Core(warden_svsm::ConfigError),
+}
+
+/// The in-firmware vTPM engine behind the protocol.
+struct Vtpm(warden_vtpm::Tpm);
+
+impl TpmEngine for Vtpm {
+    fn execute(&mut self, command: &[u8]) -> Vec<u8> {
+        self.0.execute(command)
+    }
+}
+
+/// Guest RAM: `[0, ram_end)` without Warden's region.
+fn guest_ram(ram_end: u64) -> Result<Vec<GpaRange>, ServiceError> {
+    let mut ram = Vec::new();
+    ram.extend(GpaRange::new(0, WARDEN_BASE.min(ram_end)));
+    if ram_end > WARDEN_END {
+        ram.extend(GpaRange::new(WARDEN_END, ram_end));
+    }
+    if ram.is_empty() { Err(ServiceError::NoGuestRam) } else { Ok(ram) }
+}
+
+/// The dispatcher for a guest with `ram_end` bytes of RAM and one vCPU.
+pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
+    let ram = guest_ram(ram_end)?;
+    let core = CoreProtocol::new(CoreConfig {
+        guest_vmpl: GUEST_VMPL,
+        apic_ids: &[0],
+        boot_apic_id: 0,
+        boot_caa: NATIVE_BOOT_CAA,
+        ram: &ram,
+    })
+    .map_err(ServiceError::Core)?;
+    let mut dispatcher = Dispatcher::new(core);
+    let mut tpm = warden_vtpm::Tpm::new(Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?));
+    tpm.power_on();
+    dispatcher
+        .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(Vtpm(tpm))))
+        .expect("protocol 2 is registered once, on an empty dispatcher");
+    Ok(dispatcher)
+}
