@@ -41,10 +41,27 @@ impl SnpMemory for NoRmp {
 /// The boot vCPU, as the transport's caller.
 const CALLER: Caller = Caller { apic_id: 0, sev_features: 0 };
 
-/// Serves frames from COM2 forever.
-pub fn serve_forever(dispatcher: &mut Dispatcher) -> ! {
-    // SAFETY: COM2 is the transport's port; nothing else in Warden drives it.
-    let uart = unsafe { Uart::new(COM2_PORT) };
+/// The transport's serial port. Opened before the ready line: programming the UART clears its FIFOs,
+/// so a host that sends after "ready" loses nothing.
+#[derive(Debug)]
+pub struct Transport {
+    uart: Uart,
+}
+
+impl Transport {
+    /// Programs COM2.
+    pub fn open() -> Self {
+        // SAFETY: COM2 is the transport's port; nothing else in Warden drives it.
+        Self { uart: unsafe { Uart::new(COM2_PORT) } }
+    }
+
+    /// Serves frames forever.
+    pub fn serve_forever(self, dispatcher: &mut Dispatcher) -> ! {
+        serve_forever(&self.uart, dispatcher)
+    }
+}
+
+fn serve_forever(uart: &Uart, dispatcher: &mut Dispatcher) -> ! {
     let mut rmp = NoRmp;
     loop {
         // Resynchronise on the magic: slide a window until it holds "WSRQ".

@@ -72,6 +72,24 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     unsafe { heap::init() };
     clock = clock.phase("heap");
 
+    // 6. The services: the SVSM dispatcher with the core protocol and the vTPM, and the transport they
+    //    are reached through. "Ready" means they are up.
+    #[cfg(not(feature = "insecure_test_image"))]
+    let (mut dispatcher, transport) = {
+        let ram_end = crate::native::ram_bytes().unwrap_or(0);
+        match crate::services::start(ram_end) {
+            Ok(dispatcher) => (dispatcher, crate::request_loop::Transport::open()),
+            Err(error) => {
+                println!("warden: the services cannot start: {error:?}");
+                platform.terminate(Termination::Failure)
+            }
+        }
+    };
+    #[cfg(not(feature = "insecure_test_image"))]
+    {
+        clock = clock.phase("services");
+    }
+
     let (used, free) = heap::usage();
     let ram_mib = crate::native::ram_bytes().unwrap_or(0) >> 20;
     println!(
@@ -86,19 +104,11 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     #[cfg(feature = "insecure_test_image")]
     crate::ktest::run(&platform);
 
-    // 6. The services: the SVSM dispatcher with the vTPM, then the request loop.
+    // 7. The request loop.
     #[cfg(not(feature = "insecure_test_image"))]
     {
-        let ram_end = crate::native::ram_bytes().unwrap_or(0);
-        let mut dispatcher = match crate::services::start(ram_end) {
-            Ok(dispatcher) => dispatcher,
-            Err(error) => {
-                println!("warden: the services cannot start: {error:?}");
-                platform.terminate(Termination::Failure)
-            }
-        };
         println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
-        crate::request_loop::serve_forever(&mut dispatcher)
+        transport.serve_forever(&mut dispatcher)
     }
 }
 
