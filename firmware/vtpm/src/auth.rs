@@ -1,6 +1,7 @@
 //! The authorization area: parsing sessions, checking passwords and session HMACs (cpHash, nonces,
 //! Part 1 §19.6), dictionary-attack gating, parameter encryption (Part 1 §21, AES-CFB), and the
-//! response authorization area (rpHash).
+//! response authorization area (rpHash). The order of checks follows ms-tpm-20-ref's
+//! `RetrieveSessionData`, `ParseSessionBuffer` and `CheckAuthSession`, so clients see the same codes.
 
 use alloc::vec::Vec;
 
@@ -25,9 +26,17 @@ impl<'a> SessionIn<'a> {
     /// Parses session `n` (1-based) from the area.
     pub fn parse(r: &mut Reader<'a>, n: u32) -> TpmResult<Self> {
         let err = |e: Rc| e.session(n);
-        let handle = r.u32().map_err(|_| Rc::AUTHSIZE)?;
+        let handle = r.u32().map_err(err)?;
+        if handle != handle::RS_PW
+            && !matches!(handle::ht(handle), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION)
+        {
+            return Err(Rc::VALUE.session(n));
+        }
         let nonce = r.tpm2b(MAX_DIGEST).map_err(err)?;
-        let attrs = r.u8().map_err(|_| Rc::AUTHSIZE)?;
+        let attrs = r.u8().map_err(err)?;
+        if attrs & sa::RESERVED != 0 {
+            return Err(Rc::RESERVED_BITS.session(n));
+        }
         let hmac = r.tpm2b(MAX_DIGEST).map_err(err)?;
         Ok(SessionIn { handle, nonce, attrs, hmac })
     }
@@ -39,12 +48,14 @@ struct Used {
     handle: u32,
     attrs: u8,
     nonce_caller: Digest,
+    /// Whether the caller sent an empty HMAC (then an empty-key response HMAC is empty too).
+    empty_hmac: bool,
     /// The entity this session authorized; None for a session only used for encryption.
     entity: Option<u32>,
     /// The entity's authValue before the command ran, for when the command removes the entity.
     auth_before: Vec<u8>,
-    /// Whether the authValue is part of the HMAC and encryption keys (not for the bound entity,
-    /// and for policy sessions only after PolicyAuthValue).
+    /// ms-tpm-20-ref `includeAuth`: the authValue is part of the HMAC key (not for the bound
+    /// entity; for policy sessions only after PolicyAuthValue/PolicyPassword).
     include_auth: bool,
 }
 
@@ -57,14 +68,24 @@ pub(crate) struct Authorized {
     encrypt: Option<usize>,
 }
 
+/// What `check_one` needs to know about the command.
+struct Ctx<'a> {
+    code: u32,
+    handles: &'a [u32],
+    params: &'a [u8],
+    /// nonceTPM of a decrypt and an encrypt session other than session 1, which session 1's HMAC
+    /// covers (Part 1 §19.6.5).
+    extra_nonces: Vec<u8>,
+}
+
 /// cpHash (Part 1 §18.7): H(commandCode || Name(handle)... || parameters).
-fn cp_hash(tpm: &Tpm, alg: HashAlg, code: u32, handles: &[u32], params: &[u8]) -> Digest {
-    let names: Vec<Vec<u8>> = handles.iter().map(|&h| tpm.entity_name(h)).collect();
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(handles.len() + 2);
-    let code = code.to_be_bytes();
+fn cp_hash(tpm: &Tpm, alg: HashAlg, ctx: &Ctx<'_>) -> Digest {
+    let names: Vec<Vec<u8>> = ctx.handles.iter().map(|&h| tpm.entity_name(h)).collect();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(ctx.handles.len() + 2);
+    let code = ctx.code.to_be_bytes();
     parts.push(&code);
     parts.extend(names.iter().map(|n| n.as_slice()));
-    parts.push(params);
+    parts.push(ctx.params);
     alg.digest(&parts)
 }
 
@@ -75,37 +96,27 @@ pub(crate) fn authorize(
     sessions: &[Option<SessionIn<'_>>],
     params: &[u8],
 ) -> TpmResult<Authorized> {
-    let handles_in = handles.get(..def.handles.len()).unwrap_or_default();
     let mut out = Authorized::default();
-    // Structure checks on every session first (Part 3 §5.6.4).
+    // RetrieveSessionData: per-session consistency.
     for (j, s) in sessions.iter().enumerate() {
         let Some(s) = s else { continue };
         let n = j as u32 + 1;
-        if s.attrs & sa::RESERVED != 0 {
-            return Err(Rc::RESERVED_BITS.session(n));
-        }
-        let aes_bits = if s.handle == handle::RS_PW {
-            if j >= def.auth {
-                return Err(Rc::HANDLE.session(n));
+        if s.handle == handle::RS_PW {
+            if s.attrs & (sa::ENCRYPT | sa::DECRYPT | sa::AUDIT | sa::AUDIT_EXCLUSIVE | sa::AUDIT_RESET) != 0
+            {
+                return Err(Rc::ATTRIBUTES.session(n));
             }
             if !s.nonce.is_empty() {
                 return Err(Rc::NONCE.session(n));
             }
-            0
-        } else if matches!(handle::ht(s.handle), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION) {
-            let Some(sess) = tpm.sessions.get(s.handle) else {
-                return Err(Rc(Rc::REFERENCE_S0.0 + j as u32));
-            };
-            if sessions.iter().take(j).flatten().any(|o| o.handle == s.handle) {
-                return Err(Rc::HANDLE.session(n));
-            }
-            sess.aes_bits
-        } else {
+            continue;
+        }
+        if !tpm.sessions.exists_loaded_slot(s.handle) {
+            return Err(Rc(Rc::REFERENCE_S0.0 + j as u32));
+        }
+        let Some(sess) = tpm.sessions.get(s.handle) else { return Err(Rc::HANDLE.session(n)) };
+        if sessions.iter().take(j).flatten().any(|o| o.handle == s.handle) {
             return Err(Rc::HANDLE.session(n));
-        };
-        let crypt = s.attrs & (sa::DECRYPT | sa::ENCRYPT);
-        if crypt != 0 && aes_bits == 0 {
-            return Err(Rc::SYMMETRIC.session(n));
         }
         // One session each may decrypt and encrypt, and only where the first parameter is a TPM2B.
         for (bit, allowed, slot) in
@@ -115,25 +126,69 @@ pub(crate) fn authorize(
                 if !allowed || slot.is_some() {
                     return Err(Rc::ATTRIBUTES.session(n));
                 }
+                if sess.aes_bits == 0 {
+                    return Err(Rc::SYMMETRIC.session(n));
+                }
                 *slot = Some(j);
             }
         }
-        // Audit sessions are not implemented; a session beyond the authorizations must encrypt.
-        let audit = sa::AUDIT | sa::AUDIT_EXCLUSIVE | sa::AUDIT_RESET;
-        if s.attrs & audit != 0 || (j >= def.auth && crypt == 0) {
+        // Audit sessions are not implemented.
+        if s.attrs & sa::AUDIT != 0 {
             return Err(Rc::ATTRIBUTES.session(n));
         }
     }
+    if sessions.len() < def.auth {
+        return Err(Rc::AUTH_MISSING);
+    }
 
+    // Session 1's HMAC also covers the nonces of separate decrypt and encrypt sessions.
+    let mut extra_nonces = Vec::new();
+    if def.auth > 0 {
+        for k in [out.decrypt, out.encrypt.filter(|&e| Some(e) != out.decrypt)].into_iter().flatten() {
+            if k != 0
+                && let Some(Some(s)) = sessions.get(k)
+                && let Some(sess) = tpm.sessions.get(s.handle)
+            {
+                extra_nonces.extend_from_slice(sess.nonce_tpm.as_slice());
+            }
+        }
+    }
+    let handles_in = handles.get(..def.handles.len()).unwrap_or_default();
+    let mut ctx = Ctx { code: def.code, handles: handles_in, params, extra_nonces };
+
+    // ParseSessionBuffer: authorize each session's handle, or check a non-authorizing session.
     for (j, s) in sessions.iter().enumerate() {
         let Some(s) = s else { continue };
+        let n = j as u32 + 1;
         let entity = handles.get(j).copied().filter(|_| j < def.auth);
+        if j > 0 {
+            ctx.extra_nonces.clear();
+        }
         let mut include_auth = false;
-        if let Some(entity) = entity {
-            let (by_policy, include) = check_one(tpm, def.code, handles_in, entity, s, j as u32 + 1, params)?;
-            include_auth = include;
-            if let Some(slot) = out.by_policy.get_mut(j) {
-                *slot = by_policy;
+        if s.handle == handle::RS_PW && entity.is_none() {
+            return Err(Rc::HANDLE.session(n));
+        }
+        if let Some(sess) = tpm.sessions.get(s.handle) {
+            if sess.kind == SessionKind::Trial {
+                return Err(Rc::ATTRIBUTES.session(n));
+            }
+            if sess.da_bound {
+                tpm.check_locked_out(sess.lockout_bound)?;
+            }
+        }
+        match entity {
+            Some(entity) => {
+                let (by_policy, include) = check_one(tpm, &ctx, entity, s).map_err(|e| e.session(n))?;
+                include_auth = include;
+                if let Some(slot) = out.by_policy.get_mut(j) {
+                    *slot = by_policy;
+                }
+            }
+            None => {
+                if s.attrs & (sa::ENCRYPT | sa::DECRYPT | sa::AUDIT) == 0 {
+                    return Err(Rc::ATTRIBUTES.session(n));
+                }
+                check_hmac(tpm, &ctx, s, &[], None).map_err(|e| e.session(n))?;
             }
         }
         if let Some(slot) = out.used.get_mut(j) {
@@ -141,6 +196,7 @@ pub(crate) fn authorize(
                 handle: s.handle,
                 attrs: s.attrs,
                 nonce_caller: Digest::from_slice(s.nonce),
+                empty_hmac: s.hmac.is_empty(),
                 entity,
                 auth_before: entity.and_then(|e| tpm.entity_auth(e)).unwrap_or_default(),
                 include_auth,
@@ -150,80 +206,86 @@ pub(crate) fn authorize(
     Ok(out)
 }
 
-/// Checks one authorization; returns (whether it was a policy session, whether the authValue is
-/// part of the session's keys).
-fn check_one(
-    tpm: &mut Tpm,
-    code: u32,
-    handles: &[u32],
-    entity: u32,
-    s: &SessionIn<'_>,
-    n: u32,
-    params: &[u8],
-) -> TpmResult<(bool, bool)> {
-    // Dictionary-attack gates come before any comparison (Part 1 §19.8.3).
-    if entity == handle::RH_LOCKOUT && tpm.da.lockout_auth_locked() {
-        return Err(Rc::LOCKOUT);
-    }
-    if tpm.is_da_protected(entity) && tpm.da.in_lockout() {
-        return Err(Rc::LOCKOUT);
-    }
-    let auth = tpm.entity_auth(entity).ok_or(Rc::AUTH_UNAVAILABLE)?;
-    let auth = strip_trailing_zeros(&auth).to_vec();
-    let password_ok = |hmac: &[u8]| ct_eq(strip_trailing_zeros(hmac), &auth);
-    if s.handle == handle::RS_PW {
-        return if password_ok(s.hmac) {
-            Ok((false, false))
-        } else {
-            Err(tpm.auth_failure(entity).session(n))
-        };
-    }
-    let sess = tpm.sessions.get(s.handle).ok_or(Rc(Rc::REFERENCE_S0.0 + n - 1))?;
-    let is_policy = sess.kind != SessionKind::Hmac;
-    let include_auth = if is_policy {
-        let policy = tpm.entity_policy(entity).unwrap_or_default();
-        if sess.kind == SessionKind::Trial
-            || policy.len() != sess.alg.size()
-            || !ct_eq(&policy, sess.policy.as_slice())
-        {
-            return Err(Rc::POLICY_FAIL.session(n));
-        }
-        if sess.password_needed {
-            return if password_ok(s.hmac) {
-                Ok((true, false))
-            } else {
-                Err(tpm.auth_failure(entity).session(n))
-            };
-        }
-        sess.auth_value_needed
-    } else {
-        sess.bound.as_deref() != Some(tpm.entity_name(entity).as_slice())
-    };
-    let mut key = sess.key.clone();
-    if include_auth {
-        key.extend_from_slice(&auth);
-    }
-    // Part 1 §19.6.5: with an empty key, an empty HMAC is accepted.
-    if key.is_empty() && s.hmac.is_empty() {
-        return Ok((is_policy, include_auth));
-    }
-    let (alg, nonce_tpm) = (sess.alg, sess.nonce_tpm);
-    let cp = cp_hash(tpm, alg, code, handles, params);
-    let expect = alg.hmac(&key, &[cp.as_slice(), s.nonce, nonce_tpm.as_slice(), &[s.attrs]])?;
-    if ct_eq(expect.as_slice(), s.hmac) {
-        Ok((is_policy, include_auth))
-    } else {
-        Err(tpm.auth_failure(entity).session(n))
+impl Tpm {
+    /// ms-tpm-20-ref CheckLockedOut.
+    fn check_locked_out(&self, lockout: bool) -> TpmResult<()> {
+        let locked = if lockout { self.da.lockout_auth_locked() } else { self.da.in_lockout() };
+        if locked { Err(Rc::LOCKOUT) } else { Ok(()) }
     }
 }
 
-/// The HMAC/encryption key of a session: sessionKey || authValue where it applies.
-fn session_key(tpm: &Tpm, used: &Used, after: bool) -> Vec<u8> {
+/// CheckAuthSession for session `s` authorizing `entity`. Returns (policy session, includeAuth).
+fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> TpmResult<(bool, bool)> {
+    let sess = tpm.sessions.get(s.handle).cloned();
+    let is_policy = sess.as_ref().is_some_and(|x| x.kind != SessionKind::Hmac);
+    let include_auth = match &sess {
+        None => true,
+        Some(x) if is_policy => x.auth_value_needed || x.password_needed,
+        Some(x) => x.bound.as_deref() != Some(tpm.entity_name(entity).as_slice()),
+    };
+    // Dictionary-attack gate, before anything is compared.
+    if include_auth && !tpm.da_exempt(entity) {
+        tpm.check_locked_out(entity == handle::RH_LOCKOUT)?;
+        tpm.da.used = true;
+    }
+    if let Some(x) = sess.as_ref().filter(|_| is_policy) {
+        let (policy, alg) = tpm.auth_policy(entity, ctx.code).ok_or(Rc::AUTH_UNAVAILABLE)?;
+        if !ct_eq(&policy, x.policy.as_slice()) || alg != x.alg {
+            return Err(Rc::POLICY_FAIL);
+        }
+    } else if !tpm.auth_value_available(entity, ctx.code) {
+        return Err(Rc::AUTH_UNAVAILABLE);
+    }
+    let auth = tpm.entity_auth(entity).unwrap_or_default();
+    let auth = strip_trailing_zeros(&auth).to_vec();
+    let ok = match &sess {
+        Some(x) if !x.password_needed || !is_policy => {
+            let extra = if include_auth { auth.as_slice() } else { &[] };
+            check_hmac(tpm, ctx, s, extra, Some(())).is_ok()
+        }
+        _ => ct_eq(strip_trailing_zeros(s.hmac), &auth),
+    };
+    if ok {
+        return Ok((is_policy, include_auth));
+    }
+    // IncrementLockout: decide whether this failure counts.
+    let pw = sess.is_none();
+    let da_entity = match &sess {
+        Some(x) if x.lockout_bound => handle::RH_LOCKOUT,
+        _ => entity,
+    };
+    let counts = if pw {
+        !tpm.da_exempt(entity)
+    } else {
+        sess.as_ref().is_some_and(|x| x.da_bound) || (!tpm.da_exempt(da_entity) && include_auth)
+    };
+    Err(if counts { tpm.register_auth_failure(da_entity) } else { Rc::BAD_AUTH })
+}
+
+/// Checks a session HMAC over cpHash || nonceCaller || nonceTPM [|| extra nonces] || attributes,
+/// keyed with sessionKey || `auth`. `first` marks an authorization session (whose HMAC may cover
+/// the extra nonces).
+fn check_hmac(tpm: &Tpm, ctx: &Ctx<'_>, s: &SessionIn<'_>, auth: &[u8], first: Option<()>) -> TpmResult<()> {
+    let sess = tpm.sessions.get(s.handle).ok_or(Rc::FAILURE)?;
+    let mut key = sess.key.clone();
+    key.extend_from_slice(auth);
+    // Part 1 §19.6.5: with an empty key, an empty HMAC is accepted.
+    if key.is_empty() && s.hmac.is_empty() {
+        return Ok(());
+    }
+    let cp = cp_hash(tpm, sess.alg, ctx);
+    let extra = if first.is_some() { ctx.extra_nonces.as_slice() } else { &[] };
+    let expect =
+        sess.alg.hmac(&key, &[cp.as_slice(), s.nonce, sess.nonce_tpm.as_slice(), extra, &[s.attrs]])?;
+    if ct_eq(expect.as_slice(), s.hmac) { Ok(()) } else { Err(Rc::BAD_AUTH) }
+}
+
+/// sessionKey || authValue for parameter encryption: the authValue of the authorized entity is
+/// included whenever the session authorizes one, bound or not (ms-tpm-20-ref ParseSessionBuffer).
+fn crypt_key(tpm: &Tpm, used: &Used, after: bool) -> Vec<u8> {
     let mut key = tpm.sessions.get(used.handle).map(|s| s.key.clone()).unwrap_or_default();
-    if used.include_auth {
-        // After the command, a changed authValue (HierarchyChangeAuth) already applies; an entity the
-        // command removed keeps its old one.
-        let now = used.entity.filter(|_| after).and_then(|e| tpm.entity_auth(e));
+    if let Some(e) = used.entity {
+        let now = tpm.entity_auth(e).filter(|_| after);
         key.extend_from_slice(strip_trailing_zeros(now.as_deref().unwrap_or(&used.auth_before)));
     }
     key
@@ -235,8 +297,7 @@ fn cfb_first_tpm2b(
     alg: HashAlg,
     bits: u16,
     key: &[u8],
-    newer: &[u8],
-    older: &[u8],
+    nonces: (&[u8], &[u8]),
     params: &mut [u8],
     encrypt: bool,
 ) -> TpmResult<()> {
@@ -245,9 +306,8 @@ fn cfb_first_tpm2b(
         _ => return Err(Rc::SIZE.param(1)),
     };
     let data = params.get_mut(2..2 + size).ok_or(Rc::SIZE.param(1))?;
-    let kb = usize::from(bits / 8);
-    let m = alg.kdfa(key, b"CFB", newer, older, u32::from(bits) + 128)?;
-    let (k, iv) = m.split_at(kb.min(m.len()));
+    let m = alg.kdfa(key, b"CFB", nonces.0, nonces.1, u32::from(bits) + 128)?;
+    let (k, iv) = m.split_at(usize::from(bits / 8).min(m.len()));
     aes_cfb(k, iv, data, encrypt)
 }
 
@@ -256,68 +316,67 @@ fn cfb_first_tpm2b(
 pub(crate) fn decrypt_params(tpm: &Tpm, a: &Authorized, params: &mut [u8]) -> TpmResult<()> {
     let Some(used) = a.decrypt.and_then(|j| a.used.get(j)).and_then(Option::as_ref) else { return Ok(()) };
     let sess = tpm.sessions.get(used.handle).ok_or(Rc::FAILURE)?;
-    let key = session_key(tpm, used, false);
-    cfb_first_tpm2b(
-        sess.alg,
-        sess.aes_bits,
-        &key,
-        used.nonce_caller.as_slice(),
-        sess.nonce_tpm.as_slice(),
-        params,
-        false,
-    )
+    let key = crypt_key(tpm, used, false);
+    let nonces = (used.nonce_caller.as_slice(), sess.nonce_tpm.as_slice());
+    cfb_first_tpm2b(sess.alg, sess.aes_bits, &key, nonces, params, false)
 }
 
 /// Builds the response authorization area (TPMS_AUTH_RESPONSE per session, Part 2 Table 82):
 /// new nonces, the encrypted first response parameter if asked, then the HMACs over rpHash (which
 /// covers the ciphertext). Retires sessions without continueSession.
 pub(crate) fn respond(tpm: &mut Tpm, code: u32, rp: &mut [u8], a: Authorized) -> TpmResult<Vec<u8>> {
-    let mut keys: [Vec<u8>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-    for (used, key) in a.used.iter().zip(keys.iter_mut()) {
-        let Some(used) = used.as_ref().filter(|u| u.handle != handle::RS_PW) else { continue };
-        *key = session_key(tpm, used, true);
-        let Some(alg) = tpm.sessions.get(used.handle).map(|s| s.alg) else { continue };
+    for used in a.used.iter().flatten().filter(|u| u.handle != handle::RS_PW) {
+        let Some(size) = tpm.sessions.get(used.handle).map(|s| s.nonce_tpm.as_slice().len()) else {
+            continue;
+        };
         let mut nonce = [0u8; MAX_DIGEST];
-        let nonce = nonce.get_mut(..alg.size()).unwrap_or_default();
+        let nonce = nonce.get_mut(..size).unwrap_or_default();
         tpm.random(nonce);
         if let Some(s) = tpm.sessions.get_mut(used.handle) {
             s.nonce_tpm = Digest::from_slice(nonce);
         }
     }
-    if let Some(j) = a.encrypt
-        && let (Some(Some(used)), Some(key)) = (a.used.get(j), keys.get(j))
+    if let Some(Some(used)) = a.encrypt.and_then(|j| a.used.get(j))
         && let Some(s) = tpm.sessions.get(used.handle)
     {
-        let newer = s.nonce_tpm;
-        cfb_first_tpm2b(s.alg, s.aes_bits, key, newer.as_slice(), used.nonce_caller.as_slice(), rp, true)?;
+        let key = crypt_key(tpm, used, true);
+        let nonces = (s.nonce_tpm.as_slice(), used.nonce_caller.as_slice());
+        cfb_first_tpm2b(s.alg, s.aes_bits, &key, nonces, rp, true)?;
     }
     let mut w = Writer::new();
-    for (used, key) in a.used.into_iter().zip(keys) {
-        let Some(used) = used else { continue };
+    for used in a.used.into_iter().flatten() {
         if used.handle == handle::RS_PW {
             w.u16(0);
-            w.u8(sa::CONTINUE_SESSION);
+            w.u8(used.attrs | sa::CONTINUE_SESSION);
             w.u16(0);
             continue;
         }
+        // After the command, a changed authValue (HierarchyChangeAuth) already applies; an entity
+        // the command removed keeps its old one.
+        let auth = used.entity.and_then(|e| tpm.entity_auth(e)).unwrap_or(used.auth_before);
         let Some(sess) = tpm.sessions.get_mut(used.handle) else { continue };
-        let alg = sess.alg;
-        let hmac = if sess.kind != SessionKind::Hmac && sess.password_needed {
+        let mut key = sess.key.clone();
+        if used.include_auth {
+            key.extend_from_slice(strip_trailing_zeros(&auth));
+        }
+        let policy = sess.kind != SessionKind::Hmac;
+        let hmac = if (policy && sess.password_needed) || (key.is_empty() && used.empty_hmac) {
             Digest::EMPTY
         } else {
-            let rp_hash = alg.digest(&[&0u32.to_be_bytes(), &code.to_be_bytes(), rp]);
+            let rp_hash = sess.alg.digest(&[&0u32.to_be_bytes(), &code.to_be_bytes(), rp]);
             let parts: [&[u8]; 4] =
                 [rp_hash.as_slice(), sess.nonce_tpm.as_slice(), used.nonce_caller.as_slice(), &[used.attrs]];
-            alg.hmac(&key, &parts)?
+            sess.alg.hmac(&key, &parts)?
         };
         w.tpm2b(sess.nonce_tpm.as_slice());
         w.u8(used.attrs);
         w.tpm2b(hmac.as_slice());
-        // A policy session is good for one authorization, then starts over (Part 1 §19.7.1).
-        if sess.kind != SessionKind::Hmac && used.entity.is_some() {
+        // A policy session whose nonce rolls starts over (ms-tpm-20-ref UpdateInternalSession).
+        let cont = used.attrs & sa::CONTINUE_SESSION != 0;
+        if policy && cont {
             sess.reset_policy();
         }
-        if used.attrs & sa::CONTINUE_SESSION == 0 {
+        if !cont {
             tpm.sessions.flush(used.handle);
         }
     }

@@ -56,6 +56,8 @@ pub struct CommandDef {
     pub decrypt: bool,
     /// The first response parameter is a TPM2B, so a session may encrypt it.
     pub encrypt: bool,
+    /// The command takes no sessions at all (TPM_RC_AUTH_CONTEXT if it gets some).
+    pub no_sessions: bool,
     pub(crate) run: Handler,
 }
 
@@ -69,6 +71,7 @@ const fn def(code: u32, handles: &'static [HandleKind], auth: usize, run: Handle
         flushed: false,
         decrypt: false,
         encrypt: false,
+        no_sessions: false,
         run,
     }
 }
@@ -80,6 +83,9 @@ const fn rh(d: CommandDef) -> CommandDef {
 }
 const fn fl(d: CommandDef) -> CommandDef {
     CommandDef { flushed: true, ..d }
+}
+const fn ns(d: CommandDef) -> CommandDef {
+    CommandDef { no_sessions: true, ..d }
 }
 const fn de(d: CommandDef) -> CommandDef {
     CommandDef { decrypt: true, ..d }
@@ -109,15 +115,15 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(fl(def(cc::SEQUENCE_COMPLETE, &[K::Object], 1, hash_seq::complete)))),
     def(cc::INCREMENTAL_SELF_TEST, &[], 0, startup::incremental_self_test),
     def(cc::SELF_TEST, &[], 0, startup::self_test),
-    nv(def(cc::STARTUP, &[], 0, startup::startup)),
+    ns(nv(def(cc::STARTUP, &[], 0, startup::startup))),
     nv(def(cc::SHUTDOWN, &[], 0, startup::shutdown)),
     de(nv(def(cc::STIR_RANDOM, &[], 0, startup::stir_random))),
     en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
     def(cc::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read_lock),
     de(def(cc::SEQUENCE_UPDATE, &[K::Object], 1, hash_seq::update)),
-    rh(def(cc::CONTEXT_LOAD, &[], 0, context::load)),
-    def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save),
-    def(cc::FLUSH_CONTEXT, &[], 0, context::flush),
+    ns(rh(def(cc::CONTEXT_LOAD, &[], 0, context::load))),
+    ns(def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save)),
+    ns(def(cc::FLUSH_CONTEXT, &[], 0, context::flush)),
     en(def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public)),
     de(en(rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)))),
     def(cc::GET_CAPABILITY, &[], 0, crate::capability::get_capability),
@@ -126,7 +132,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(def(cc::HASH, &[], 0, hash_seq::hash))),
     def(cc::PCR_READ, &[], 0, pcr::read),
     def(cc::POLICY_RESTART, &[K::PolicySession], 0, session::policy_restart),
-    def(cc::READ_CLOCK, &[], 0, startup::read_clock),
+    ns(def(cc::READ_CLOCK, &[], 0, startup::read_clock)),
     def(cc::PCR_EXTEND, &[K::PcrOrNull], 1, pcr::extend),
     de(fl(def(cc::EVENT_SEQUENCE_COMPLETE, &[K::PcrOrNull, K::Object], 2, hash_seq::event_complete))),
     de(rh(def(cc::HASH_SEQUENCE_START, &[], 0, hash_seq::start))),

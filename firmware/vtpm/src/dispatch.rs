@@ -50,17 +50,17 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     if tpm.power == Power::Off {
         return Err(Rc::INITIALIZE);
     }
-    if command.len() > MAX_COMMAND_SIZE {
-        return Err(Rc::COMMAND_SIZE);
-    }
-    let (hdr, body) = CommandHeader::ref_from_prefix(command).map_err(|_| Rc::COMMAND_SIZE)?;
-    let tag = hdr.tag.get();
+    // ExecuteCommand's order: tag, size, code (each TPM_RC_INSUFFICIENT when cut short).
+    let mut head = Reader::new(command);
+    let tag = head.u16()?;
     if tag != st::NO_SESSIONS && tag != st::SESSIONS {
         return Err(Rc::BAD_TAG);
     }
-    if usize::try_from(hdr.size.get()).ok() != Some(command.len()) {
+    let size = head.u32()?;
+    if usize::try_from(size).ok() != Some(command.len()) || command.len() > MAX_COMMAND_SIZE {
         return Err(Rc::COMMAND_SIZE);
     }
+    let (hdr, body) = CommandHeader::ref_from_prefix(command).map_err(|_| Rc::INSUFFICIENT)?;
     let code = hdr.code.get();
     let def = commands::lookup(code).ok_or(Rc::COMMAND_CODE)?;
     match (tpm.power, code) {
@@ -85,20 +85,22 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     let mut sessions: [Option<SessionIn<'_>>; MAX_SESSIONS] = [None, None, None];
     let mut count = 0;
     if tag == st::SESSIONS {
-        let size = r.u32().map_err(|_| Rc::AUTHSIZE)?;
-        let size = usize::try_from(size).map_err(|_| Rc::AUTHSIZE)?;
+        if def.no_sessions {
+            return Err(Rc::AUTH_CONTEXT);
+        }
+        let size = usize::try_from(r.u32()?).map_err(|_| Rc::SIZE)?;
         // The smallest session is 9 bytes (handle, empty nonce, attributes, empty hmac).
         if size < 9 || size > r.remaining() {
-            return Err(Rc::AUTHSIZE);
+            return Err(Rc::SIZE);
         }
         let mut area = Reader::new(r.bytes(size)?);
         while area.remaining() > 0 {
-            let Some(slot) = sessions.get_mut(count) else { return Err(Rc::AUTHSIZE) };
-            *slot = Some(SessionIn::parse(&mut area, count as u32 + 1)?);
+            let n = count as u32 + 1;
+            let Some(slot) = sessions.get_mut(count) else { return Err(Rc::SIZE.session(n)) };
+            *slot = Some(SessionIn::parse(&mut area, n)?);
             count += 1;
         }
-    }
-    if count < def.auth {
+    } else if def.auth > 0 {
         return Err(Rc::AUTH_MISSING);
     }
     let params = r.rest();

@@ -1,10 +1,18 @@
-//! Entities that can be authorized: their authValues, authPolicies, Names and dictionary-attack status.
+//! Entities that can be authorized: their authValues, authPolicies, Names, which kinds of
+//! authorization they offer for a command, and their dictionary-attack status (Part 1 §19.8).
 
 use alloc::vec::Vec;
 
-use crate::consts::handle;
+use crate::consts::{cc, handle};
+use crate::crypto::HashAlg;
+use crate::nv::attr;
 use crate::rc::Rc;
 use crate::{Tpm, pcr};
+
+/// NV commands that write (they take the index's write authorization; the others read).
+fn nv_write_op(code: u32) -> bool {
+    matches!(code, cc::NV_WRITE | cc::NV_INCREMENT | cc::NV_EXTEND | cc::NV_SET_BITS | cc::NV_WRITE_LOCK)
+}
 
 impl Tpm {
     /// The authValue of an entity that has one.
@@ -18,13 +26,25 @@ impl Tpm {
         }
     }
 
-    /// The authPolicy of an entity.
-    pub(crate) fn entity_policy(&self, h: u32) -> Option<Vec<u8>> {
+    /// Whether `h`'s authValue may authorize command `code` (ms-tpm-20-ref IsAuthValueAvailable): an
+    /// NV index only with TPMA_NV_AUTHWRITE / AUTHREAD for the kind of access.
+    pub(crate) fn auth_value_available(&self, h: u32, code: u32) -> bool {
         match handle::ht(h) {
-            handle::HT_PERMANENT => self.hier.policy(h).map(<[u8]>::to_vec),
-            handle::HT_NV_INDEX => self.nv.get(h).map(|i| i.auth_policy.clone()),
-            _ => None,
+            handle::HT_NV_INDEX => self
+                .nv
+                .get(h)
+                .is_some_and(|i| i.has(if nv_write_op(code) { attr::AUTHWRITE } else { attr::AUTHREAD })),
+            _ => self.entity_auth(h).is_some(),
         }
+    }
+
+    /// The authPolicy and its algorithm, if a policy may authorize command `code` on `h`
+    /// (IsAuthPolicyAvailable): an NV index with a policy and TPMA_NV_POLICYWRITE / POLICYREAD.
+    /// Hierarchy policies (TPM2_SetPrimaryPolicy) are not implemented, so they have none.
+    pub(crate) fn auth_policy(&self, h: u32, code: u32) -> Option<(Vec<u8>, HashAlg)> {
+        let index = self.nv.get(h)?;
+        let bit = if nv_write_op(code) { attr::POLICYWRITE } else { attr::POLICYREAD };
+        (!index.auth_policy.is_empty() && index.has(bit)).then(|| (index.auth_policy.clone(), index.name_alg))
     }
 
     /// The Name of an entity (Part 1 §16): an NV index's is nameAlg || H(public); others are the handle.
@@ -35,23 +55,24 @@ impl Tpm {
         }
     }
 
-    /// Whether failed authorizations of `h` count towards lockout. Permanent handles, PCRs and
-    /// sequence objects are exempt; NV indices are protected unless TPMA_NV_NO_DA.
-    pub(crate) fn is_da_protected(&self, h: u32) -> bool {
-        self.nv.get(h).is_some_and(|i| !i.no_da())
+    /// Whether `h` is exempt from dictionary-attack protection: permanent handles except lockout,
+    /// PCRs, sequence objects, and NV indices with TPMA_NV_NO_DA.
+    pub(crate) fn da_exempt(&self, h: u32) -> bool {
+        match handle::ht(h) {
+            handle::HT_PERMANENT => h != handle::RH_LOCKOUT,
+            handle::HT_NV_INDEX => self.nv.get(h).is_none_or(|i| i.no_da()),
+            _ => true,
+        }
     }
 
-    /// Records a failed authorization and picks its code: TPM_RC_AUTH_FAIL where the dictionary-attack
-    /// logic took note, TPM_RC_BAD_AUTH for exempt entities (Part 1 §19.8).
-    pub(crate) fn auth_failure(&mut self, h: u32) -> Rc {
+    /// Records a failed authorization that counts (ms-tpm-20-ref IncrementLockout after its
+    /// exemption checks): a lockout failure blocks lockoutAuth, any other adds a failed try.
+    pub(crate) fn register_auth_failure(&mut self, h: u32) -> Rc {
         if h == handle::RH_LOCKOUT {
             self.da.lockout_failed();
-            Rc::AUTH_FAIL
-        } else if self.is_da_protected(h) {
-            self.da.failed();
-            Rc::AUTH_FAIL
         } else {
-            Rc::BAD_AUTH
+            self.da.failed();
         }
+        Rc::AUTH_FAIL
     }
 }

@@ -39,6 +39,10 @@ pub struct Session {
     /// AES key size for parameter encryption (TPMT_SYM_DEF AES/CFB); 0 when the session's
     /// symmetric algorithm is TPM_ALG_NULL.
     pub aes_bits: u16,
+    /// Bound to a dictionary-attack-protected entity: failures count, and lockout blocks the session.
+    pub da_bound: bool,
+    /// Bound to TPM_RH_LOCKOUT.
+    pub lockout_bound: bool,
 }
 
 impl Session {
@@ -61,7 +65,10 @@ impl Session {
         w.u8(u8::from(self.bound.is_some()));
         w.tpm2b(self.bound.as_deref().unwrap_or_default());
         w.tpm2b(self.policy.as_slice());
-        w.u8(u8::from(self.auth_value_needed) | u8::from(self.password_needed) << 1);
+        w.u8(u8::from(self.auth_value_needed)
+            | u8::from(self.password_needed) << 1
+            | u8::from(self.da_bound) << 2
+            | u8::from(self.lockout_bound) << 3);
         w.u16(self.aes_bits);
     }
 
@@ -93,6 +100,8 @@ impl Session {
             auth_value_needed: flags & 1 != 0,
             password_needed: flags & 2 != 0,
             aes_bits,
+            da_bound: flags & 4 != 0,
+            lockout_bound: flags & 8 != 0,
         })
     }
 }
@@ -150,6 +159,11 @@ impl Sessions {
             Slot::Loaded(s) if (s.kind != SessionKind::Hmac) == policy => Some(s),
             _ => None,
         }
+    }
+
+    /// Whether the slot of session handle `h` holds a loaded session (of either type).
+    pub fn exists_loaded_slot(&self, h: u32) -> bool {
+        slot_of(h).and_then(|(i, _)| self.slots.get(i)).is_some_and(|s| matches!(s, Slot::Loaded(_)))
     }
 
     /// Whether `h` names a session that is loaded or saved.
@@ -314,6 +328,8 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         auth_value_needed: false,
         password_needed: false,
         aes_bits,
+        da_bound: bind != handle::RH_NULL && !tpm.da_exempt(bind),
+        lockout_bound: bind == handle::RH_LOCKOUT,
     };
     c.rhandle = tpm.sessions.insert(session)?;
     c.out.tpm2b(nonce);

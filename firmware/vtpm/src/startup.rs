@@ -46,6 +46,10 @@ pub(crate) fn startup(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let kind = c.params.u16().p(1)?;
     c.params.finish()?;
     let prior = tpm.shutdown.as_ref().map(|s| s.kind);
+    if kind != su::CLEAR && !(kind == su::STATE && prior == Some(su::STATE)) {
+        return Err(Rc::VALUE.param(1));
+    }
+    tpm.da.startup(prior.is_some());
     match kind {
         su::CLEAR => {
             let reset = prior != Some(su::STATE);
@@ -54,7 +58,6 @@ pub(crate) fn startup(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
                 tpm.time.restart_count = 0;
                 tpm.sessions.clear();
                 tpm.contexts.tpm_reset(&mut tpm.drbg, tpm.entropy.as_mut());
-                tpm.da.tpm_reset();
             } else {
                 tpm.time.restart_count = tpm.time.restart_count.wrapping_add(1);
             }

@@ -48,8 +48,11 @@ fn bad_tag_and_size_are_rejected() {
     c[5] += 1; // size field one too big
     assert_eq!(exec(&mut t, &c).rc, 0x142);
     let c = command(GET_RANDOM, &[], None, &[0, 8]);
-    assert_eq!(exec(&mut t, &c[..9]).rc, 0x142); // shorter than a header
-    assert_eq!(exec(&mut t, &[]).rc, 0x142);
+    assert_eq!(exec(&mut t, &c[..9]).rc, 0x142); // size field 12, 9 bytes
+    // Shorter than a header with a consistent size field, or no bytes at all: TPM_RC_INSUFFICIENT.
+    assert_eq!(exec(&mut t, &B::new().u16(NO_SESSIONS).u32(9).u16(1).u8(0x7B).0).rc, 0x09A);
+    assert_eq!(exec(&mut t, &[]).rc, 0x09A);
+    assert_eq!(exec(&mut t, &[0x80, 0x01, 0]).rc, 0x09A);
     let big = vec![0u8; MAX_COMMAND_SIZE + 1];
     let mut c = B::new().u16(NO_SESSIONS).u32(big.len() as u32 + 10).u32(GET_RANDOM).raw(&big).0;
     assert_eq!(exec(&mut t, &c).rc, 0x142);
@@ -77,17 +80,22 @@ fn handle_area_and_authorization_area_errors() {
     assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], None, &[0, 0]).rc, 0x125);
     // A handle of the wrong kind: TPM_RC_VALUE on handle 1.
     assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER + 0x100], Some(&pw(b"")), &[0, 0]).rc, rc_h(0x084, 1));
-    // authorizationSize larger than what follows, and smaller than one session.
+    // authorizationSize larger than what follows, and smaller than one session: TPM_RC_SIZE.
     let c = B::new().u16(0x8002).u32(10 + 4 + 4).u32(CHANGE_AUTH).u32(RH_OWNER).u32(50).0;
-    assert_eq!(exec(&mut t, &c).rc, 0x144);
+    assert_eq!(exec(&mut t, &c).rc, 0x095);
     let c = B::new().u16(0x8002).u32(10 + 4 + 4 + 2).u32(CHANGE_AUTH).u32(RH_OWNER).u32(2).u16(0).0;
-    assert_eq!(exec(&mut t, &c).rc, 0x144);
-    // Four sessions are one too many.
+    assert_eq!(exec(&mut t, &c).rc, 0x095);
+    // Four sessions are one too many: TPM_RC_SIZE on session 4.
     let four: Vec<u8> = (0..4).flat_map(|_| pw(b"")).collect();
-    assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&four), &[0, 0]).rc, 0x144);
-    // A session handle that is not a session: TPM_RC_HANDLE on session 1.
+    assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&four), &[0, 0]).rc, rc_s(0x095, 4));
+    // A session cut short inside the area: TPM_RC_INSUFFICIENT on session 1.
+    let cut = B::new().u32(0x4000_0009).u16(4).u8(1).u8(1).u8(1).u8(1).u16(0).0;
+    assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&cut), &[0, 0]).rc, rc_s(0x09A, 1));
+    // A session handle that is not a session: TPM_RC_VALUE on session 1.
     let bogus = B::new().u32(0x1234_5678).u16(0).u8(1).u16(0).0;
-    assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&bogus), &[0, 0]).rc, rc_s(0x08B, 1));
+    assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&bogus), &[0, 0]).rc, rc_s(0x084, 1));
+    // Sessions on a command that takes none.
+    assert_eq!(run(&mut t, 0x181, &[], Some(&pw(b"")), &[]).rc, 0x145);
     // An HMAC session handle that was never started: TPM_RC_REFERENCE_S0.
     let gone = B::new().u32(0x0200_0005).u16(0).u8(1).u16(0).0;
     assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&gone), &[0, 0]).rc, 0x918);
@@ -99,9 +107,9 @@ fn handle_area_and_authorization_area_errors() {
     assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&nonce), &[0, 0]).rc, rc_s(0x08F, 1));
     // A password session on a command without authorization handles.
     assert_eq!(run(&mut t, GET_RANDOM, &[], Some(&pw(b"")), &[0, 8]).rc, rc_s(0x08B, 1));
-    // Encrypt/decrypt need a session symmetric algorithm; audit is not implemented.
+    // A password session cannot decrypt, encrypt or audit.
     let dec = B::new().u32(0x4000_0009).u16(0).u8(0x21).u16(0).0;
-    assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&dec), &[0, 0]).rc, rc_s(0x096, 1));
+    assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&dec), &[0, 0]).rc, rc_s(0x082, 1));
     let audit = B::new().u32(0x4000_0009).u16(0).u8(0x81).u16(0).0;
     assert_eq!(run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&audit), &[0, 0]).rc, rc_s(0x082, 1));
     // With all that rejected, the owner auth is still empty.

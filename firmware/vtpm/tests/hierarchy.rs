@@ -5,7 +5,9 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{B, RH_ENDORSEMENT, RH_LOCKOUT, RH_OWNER, RH_PLATFORM, pw, rc_h, rc_p, rc_s, run, started};
+use common::{
+    B, RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, pw, rc_h, rc_p, rc_s, run, started,
+};
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
 
@@ -149,4 +151,47 @@ fn da_parameters_reports_and_zero_max_tries_locks_out() {
         run(&mut t, DA_PARAMS, &[RH_OWNER], Some(&pw(b"")), &B::new().u32(1).u32(1).u32(1).0).rc,
         rc_h(0x084, 1)
     );
+}
+
+#[test]
+fn non_orderly_restart_after_da_use_counts_as_a_failure() {
+    let (mut t, _) = da_tpm();
+    assert_eq!(nv_write(&mut t, b"pw"), 0); // a DA-protected authValue was used
+    assert_eq!(lockout_counter(&mut t), 0);
+    t.power_on();
+    run(&mut t, 0x144, &[], None, &[0, 0]).ok(); // no Shutdown: not orderly
+    assert_eq!(lockout_counter(&mut t), 1);
+    // With an orderly shutdown, or without DA use, nothing is counted.
+    run(&mut t, 0x145, &[], None, &[0, 0]).ok();
+    t.power_on();
+    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    t.power_on();
+    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    assert_eq!(lockout_counter(&mut t), 1);
+}
+
+#[test]
+fn zero_recovery_time_disables_counting_and_clear_restores_defaults() {
+    let (mut t, _) = da_tpm();
+    run(&mut t, DA_PARAMS, &[RH_LOCKOUT], Some(&pw(b"")), &B::new().u32(1).u32(0).u32(0).0).ok();
+    for _ in 0..3 {
+        assert_eq!(nv_write(&mut t, b"bad"), rc_s(0x08E, 1));
+    }
+    assert_eq!(lockout_counter(&mut t), 0);
+    assert_eq!(nv_write(&mut t, b"pw"), 0);
+    run(&mut t, CLEAR, &[RH_LOCKOUT], Some(&pw(b"")), &[]).ok();
+    let r = run(&mut t, 0x17A, &[], None, &B::new().u32(6).u32(0x20F).u32(3).0).ok().clone();
+    assert_eq!(&r.body[9..], &B::new().u32(0x20F).u32(3).u32(0x210).u32(1000).u32(0x211).u32(1000).0[..]);
+}
+
+#[test]
+fn a_session_bound_to_a_protected_index_counts_its_failures() {
+    let (mut t, _) = da_tpm();
+    let p = B::new().tpm2b(&[1; 16]).tpm2b(b"").u8(0).u16(0x10).u16(0x0B).0;
+    let h = run(&mut t, 0x176, &[RH_NULL, 0x0150_0000], None, &p).ok().reader().u32();
+    // Used for the owner (exempt) with a wrong HMAC, the failure still counts: the session is DA-bound.
+    let auth = B::new().u32(h).tpm2b(&[2; 16]).u8(1).tpm2b(&[0; 32]).0;
+    let r = run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&auth), &B::new().tpm2b(b"").0);
+    assert_eq!(r.rc, rc_s(0x08E, 1));
+    assert_eq!(lockout_counter(&mut t), 1);
 }

@@ -195,7 +195,8 @@ fn attributes_gate_who_may_write_and_read() {
     assert_eq!(define(&mut t, IDX, b"pw", AUTHWRITE | OWNERREAD, 4), 0);
     assert_eq!(write(&mut t, RH_OWNER, b"", b"abcd", 0), 0x149);
     assert_eq!(write(&mut t, IDX, b"pw", b"abcd", 0), 0);
-    assert_eq!(read(&mut t, IDX, b"pw", 4, 0), Err(0x149));
+    // The index's own authValue is not offered for reading (no AUTHREAD): TPM_RC_AUTH_UNAVAILABLE.
+    assert_eq!(read(&mut t, IDX, b"pw", 4, 0), Err(0x12F));
     assert_eq!(read(&mut t, RH_OWNER, b"", 4, 0).unwrap(), b"abcd");
     // WRITEALL needs the whole index in one write.
     assert_eq!(define(&mut t, IDX + 1, b"", RW | 1 << 12, 4), 0);

@@ -131,14 +131,28 @@ fn an_encrypt_only_session_can_ride_along_on_get_random() {
     let new_nonce = rd.tpm2b().to_vec();
     assert_ne!(new_nonce, nonce_tpm);
     assert_eq!(rd.u8(), ENCRYPT | 1);
-    // Empty session key, no entity: the response HMAC is keyed with the empty string.
+    // Empty session key and an empty command HMAC: the response HMAC is empty too.
+    assert_eq!(rd.tpm2b(), b"");
+    assert_eq!(R(&rp).tpm2b().len(), 16);
+
+    // With an HMAC sent (keyed with the empty string), one comes back, over the ciphertext.
+    let cp = Sha256::new().chain_update(0x17Bu32.to_be_bytes()).chain_update([0, 16]).finalize();
+    let mac = hmac(b"", &[&cp, &caller, &new_nonce, &[ENCRYPT | 1]]);
+    let auth = B::new().u32(h).tpm2b(&caller).u8(ENCRYPT | 1).tpm2b(&mac).0;
+    let r = run(&mut t, 0x17B, &[], Some(&auth), &[0, 16]).ok().clone();
+    let rp = params_of(&r, false);
+    let mut rd = R(&r.body[4 + rp.len()..]);
+    let nonce2 = rd.tpm2b().to_vec();
+    rd.u8();
     let rp_hash = Sha256::new()
         .chain_update(0u32.to_be_bytes())
         .chain_update(0x17Bu32.to_be_bytes())
         .chain_update(&rp)
         .finalize();
-    assert_eq!(rd.tpm2b(), hmac(b"", &[&rp_hash, &new_nonce, &caller, &[ENCRYPT | 1]]));
-    assert_eq!(R(&rp).tpm2b().len(), 16);
+    assert_eq!(rd.tpm2b(), hmac(b"", &[&rp_hash, &nonce2, &caller, &[ENCRYPT | 1]]));
+    // The same HMAC again is stale (the nonce rolled): refused, BAD_AUTH as no entity is involved.
+    let auth = B::new().u32(h).tpm2b(&caller).u8(ENCRYPT | 1).tpm2b(&mac).0;
+    assert_eq!(run(&mut t, 0x17B, &[], Some(&auth), &[0, 16]).rc, rc_s(0x0A2, 1));
 }
 
 #[test]
@@ -165,4 +179,33 @@ fn encryption_attribute_errors() {
     let both = [pwd, sess(DECRYPT | 1)].concat();
     let bad = B::new().u16(40).raw(&[0; 4]).0;
     assert_eq!(run(&mut t, 0x137, &[IDX, IDX], Some(&both), &bad).rc, 0x1D5);
+}
+
+#[test]
+fn the_authorizing_hmac_covers_a_separate_decrypt_sessions_nonce() {
+    let mut t = started();
+    run(&mut t, 0x129, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"opw").0).ok();
+    let p = B::new().tpm2b(&[0x11; 32]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
+    let r = run(&mut t, 0x176, &[RH_NULL, RH_NULL], None, &p).ok().clone();
+    let mut rd = r.reader();
+    let (hs, nonce_auth) = (rd.u32(), rd.tpm2b().to_vec());
+    let (he, nonce_enc) = aes_session(&mut t);
+    // Session 1 (HMAC, owner) authorizes; session 2 (AES) decrypts newAuth.
+    let (c1, c2) = ([0x61u8; 32], [0x62u8; 32]);
+    let mut new_auth = *b"secret";
+    cfb(b"", &c2, &nonce_enc, &mut new_auth, true);
+    let params = B::new().tpm2b(&new_auth).0;
+    let cp = Sha256::new()
+        .chain_update(0x129u32.to_be_bytes())
+        .chain_update(RH_OWNER.to_be_bytes())
+        .chain_update(&params)
+        .finalize();
+    let bad = hmac(b"opw", &[&cp, &c1, &nonce_auth, &[1]]);
+    let good = hmac(b"opw", &[&cp, &c1, &nonce_auth, &nonce_enc, &[1]]);
+    let second = B::new().u32(he).tpm2b(&c2).u8(DECRYPT | 1).tpm2b(b"").0;
+    let with = |mac: &[u8]| [B::new().u32(hs).tpm2b(&c1).u8(1).tpm2b(mac).0, second.clone()].concat();
+    assert_eq!(run(&mut t, 0x129, &[RH_OWNER], Some(&with(&bad)), &params).rc, rc_s(0x0A2, 1));
+    run(&mut t, 0x129, &[RH_OWNER], Some(&with(&good)), &params).ok();
+    // The owner auth is now the decrypted value.
+    run(&mut t, 0x129, &[RH_OWNER], Some(&pw(b"secret")), &B::new().tpm2b(b"").0).ok();
 }

@@ -161,20 +161,24 @@ fn policy_sessions_need_a_matching_policy() {
     assert_eq!(h >> 24, 0x03);
     let r = run(&mut t, 0x189, &[h], None, &[]).ok().clone();
     assert_eq!(r.reader().tpm2b(), [0u8; 32]);
-    // The owner's authPolicy is empty, so no policy session satisfies it.
+    // The owner has no authPolicy, so policy authorization is unavailable.
     let auth = B::new().u32(h).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;
     let r = run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&auth), &B::new().tpm2b(b"").0);
-    assert_eq!(r.rc, rc_s(0x09D, 1));
+    assert_eq!(r.rc, 0x12F);
     // An NV index whose authPolicy is the empty policy (32 zero bytes) with POLICYWRITE.
     const IDX: u32 = 0x0150_0002;
     let public = B::new().u32(IDX).u16(SHA256).u32(1 << 3 | 1 << 17 | 1 << 25).tpm2b(&[0; 32]).u16(4).0;
     run(&mut t, 0x12A, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
     let w = B::new().tpm2b(b"data").u16(0).0;
     run(&mut t, 0x137, &[IDX, IDX], Some(&auth), &w).ok();
-    // A trial session never authorizes; PolicyRestart is accepted on a policy session.
+    // An index whose policy is some other digest: TPM_RC_POLICY_FAIL.
+    let public = B::new().u32(IDX + 1).u16(SHA256).u32(1 << 3 | 1 << 17 | 1 << 25).tpm2b(&[7; 32]).u16(4).0;
+    run(&mut t, 0x12A, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
+    assert_eq!(run(&mut t, 0x137, &[IDX + 1, IDX + 1], Some(&auth), &w).rc, rc_s(0x09D, 1));
+    // A trial session may not appear in a session area; PolicyRestart accepts it.
     let (trial, _) = start(&mut t, RH_NULL, 3, &[5; 32]);
     let tauth = B::new().u32(trial).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;
-    assert_eq!(run(&mut t, 0x137, &[IDX, IDX], Some(&tauth), &w).rc, rc_s(0x09D, 1));
+    assert_eq!(run(&mut t, 0x137, &[IDX, IDX], Some(&tauth), &w).rc, rc_s(0x082, 1));
     run(&mut t, 0x180, &[trial], None, &[]).ok();
     // Policy commands refuse HMAC sessions.
     let (hm, _) = start(&mut t, RH_NULL, 0, &[6; 32]);
