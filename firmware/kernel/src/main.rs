@@ -26,7 +26,9 @@ mod port;
 mod request_loop;
 mod serial;
 mod services;
+mod snp;
 mod start;
+mod tdx;
 
 core::arch::global_asm!(
     r#"

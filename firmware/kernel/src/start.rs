@@ -45,9 +45,29 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     PLATFORM.call_once(|| kind);
     let platform = match kind {
         BootPlatform::Native => NativePlatform::new(),
-        BootPlatform::Snp | BootPlatform::Tdx => {
-            println!("warden: the {kind:?} platform is not built into this firmware yet");
-            terminate(Termination::PlatformMismatch)
+        // The SNP/TDX platforms are built (GHCB / TDCALL), but the steps below are not ready for them yet
+        // (the heap must be accepted first, the console and CPUID need #VC/#VE), so Warden stops here.
+        BootPlatform::Snp => {
+            let snp = crate::snp::SnpPlatform::init().unwrap_or_else(|error| {
+                println!("warden: SNP set-up refused: {error:?}");
+                crate::snp::terminate_with(error.reason())
+            });
+            println!(
+                "warden: SNP platform set up (C-bit {}); the rest of the boot is not SNP-ready",
+                snp.c_bit()
+            );
+            snp.terminate(Termination::PlatformMismatch)
+        }
+        BootPlatform::Tdx => {
+            let tdx = crate::tdx::TdxPlatform::init().unwrap_or_else(|error| {
+                println!("warden: TDX set-up refused: {error:?}");
+                crate::tdx::report_fatal_error(Termination::PlatformMismatch)
+            });
+            println!(
+                "warden: TDX platform set up (shared bit {:#x}); the rest of the boot is not TDX-ready",
+                tdx.shared_bit()
+            );
+            tdx.terminate(Termination::PlatformMismatch)
         }
     };
     clock = clock.phase("platform");

@@ -205,7 +205,14 @@ pub fn load_idt() {
             idt.virtualization.set_handler_addr(stub(20)).set_stack_index(IST_EXCEPTION - 1);
             idt.cp_protection_exception.set_handler_addr(stub(21)).set_stack_index(IST_EXCEPTION - 1);
             idt.hv_injection_exception.set_handler_addr(stub(28)).set_stack_index(IST_EXCEPTION - 1);
-            idt.vmm_communication_exception.set_handler_addr(stub(29)).set_stack_index(IST_EXCEPTION - 1);
+            // On SNP, #VC goes to the returning handler of `snp::vc` (on the interrupted stack, no IST).
+            match crate::snp::vc::idt_entry() {
+                Some(entry) => idt.vmm_communication_exception.set_handler_addr(entry),
+                None => idt
+                    .vmm_communication_exception
+                    .set_handler_addr(stub(29))
+                    .set_stack_index(IST_EXCEPTION - 1),
+            };
             idt.security_exception.set_handler_addr(stub(30)).set_stack_index(IST_EXCEPTION - 1);
         }
         idt

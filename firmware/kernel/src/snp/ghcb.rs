@@ -1,0 +1,198 @@
+//! Warden's GHCB: the page it shares with the hypervisor, its registration through the MSR protocol,
+//! and the NAE exits that go through it (IOIO, page-state change, and those of the #VC handler).
+//!
+//! Threat model T1: the hypervisor writes this page whenever it likes. Every exit writes Warden's
+//! request into the page whole, VMGEXITs, and copies the whole page back **once** into a private
+//! [`Ghcb`]; only that copy is looked at, through the checks in `warden_defs::ghcb`. A failed check
+//! terminates. Byte facts: `docs/reference/svsm-ghcb-snp.md` §5. **Not exercised on hardware.**
+use core::cell::UnsafeCell;
+
+use spin::Mutex;
+use warden_defs::ghcb::exit::{ExitCode, IoDirection, IoWidth, ioio_exit_info};
+use warden_defs::ghcb::msr::{self, HvFeatures, MsrError, PscOp};
+use warden_defs::ghcb::{Field, Ghcb, GhcbError, SHARED_BUFFER_SIZE, offsets};
+use warden_defs::psc::{PscDescriptor, SVM_EXIT_PSC};
+use warden_defs::snp::{PVALIDATE_SIZE_4K, SnpRc};
+use warden_platform::memory::PscError;
+use zerocopy::IntoBytes;
+
+use super::instructions::{flush_page_cache, pvalidate, read_ghcb_msr, vmgexit, write_ghcb_msr};
+use super::{Reason, c_bit, terminate_with};
+
+/// The GHCB page: in `.bss`, so it is part of the measured, prevalidated image until `register` turns
+/// it into a shared page.
+#[repr(C, align(4096))]
+struct GhcbStorage(UnsafeCell<[u8; 4096]>);
+
+// SAFETY: the page is only touched through `GHCB` below (its lock serialises all access) and, before
+// registration, by `register` alone (which holds the same lock).
+unsafe impl Sync for GhcbStorage {}
+
+static STORAGE: GhcbStorage = GhcbStorage(UnsafeCell::new([0; 4096]));
+
+/// The registered GHCB. `None` until [`register`] succeeds: the #VC handler then falls back to the MSR
+/// protocol (CPUID only).
+pub static GHCB: Mutex<Option<SharedGhcb>> = Mutex::new(None);
+
+/// The GHCB page after registration: shared, C-bit clear, registered with the hypervisor.
+#[derive(Debug)]
+pub struct SharedGhcb {
+    gpa: u64,
+}
+
+/// Why SNP set-up failed; every case is the hypervisor's doing (or a firmware/CPU disagreement).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GhcbSetupError {
+    /// An MSR-protocol response failed its check (wrong function, version, features, echo, PSC error).
+    Msr(MsrError),
+    /// The C-bit position from CPUID is implausible or differs from SEV_INFO's.
+    CbitMismatch {
+        /// CPUID 0x8000_001F EBX\[5:0\].
+        cpuid: u8,
+        /// SEV_INFO bits \[31:24\].
+        sev_info: u8,
+    },
+    /// PVALIDATE refused to rescind the GHCB page, or found it not validated (return code, CF).
+    Rescind(u32, bool),
+    /// The GHCB page's mapping could not be changed to shared.
+    Mapping(c_bit::CbitError),
+}
+
+/// One MSR-protocol exchange: the request into the GHCB MSR, VMGEXIT, the response out.
+///
+/// # Safety
+/// As for [`vmgexit`]: the caller has reasoned about the request's effect.
+unsafe fn msr_protocol(request: u64) -> u64 {
+    // SAFETY: per the contract; the GHCB MSR carries the request and then the response.
+    unsafe {
+        write_ghcb_msr(request);
+        vmgexit();
+    }
+    read_ghcb_msr()
+}
+
+/// Terminates through the MSR protocol (usable before and after registration): reason set in \[15:12\],
+/// code in \[23:16\]. Halts if the hypervisor resumes Warden anyway.
+pub fn terminate_msr(reason_set: u8, reason_code: u8) -> ! {
+    // SAFETY: a termination request asks the hypervisor to stop this VM; no memory is involved.
+    unsafe { msr_protocol(msr::terminate_request(reason_set, reason_code)) };
+    crate::cpu::halt_forever()
+}
+
+/// Checks the hypervisor's protocol version and features, makes the GHCB page shared and registers it.
+/// `cpuid_c_bit` is CPUID 0x8000_001F EBX\[5:0\]. Returns the C-bit position both agree on.
+///
+/// # Safety
+/// Call once, on the boot CPU, on SNP (after detection), before anything uses [`GHCB`].
+pub unsafe fn register(cpuid_c_bit: u8) -> Result<u8, GhcbSetupError> {
+    let mut slot = GHCB.lock();
+    // SAFETY: SEV_INFO only asks for information.
+    let info =
+        msr::parse_sev_info(unsafe { msr_protocol(msr::SEV_INFO_REQ) }).map_err(GhcbSetupError::Msr)?;
+    // A C-bit below 32 would put private memory below 4 GiB out of reach; above 51 is no physical bit.
+    if info.c_bit != cpuid_c_bit || !(32..=51).contains(&cpuid_c_bit) {
+        return Err(GhcbSetupError::CbitMismatch { cpuid: cpuid_c_bit, sev_info: info.c_bit });
+    }
+    // SAFETY: HV_FEATURES only asks for information.
+    let features =
+        msr::parse_hv_features(unsafe { msr_protocol(msr::HV_FEATURES_REQ) }).map_err(GhcbSetupError::Msr)?;
+    // COCONUT only logs a missing feature; Warden refuses to run without them.
+    features.require(HvFeatures::REQUIRED).map_err(GhcbSetupError::Msr)?;
+
+    let gpa = STORAGE.0.get() as u64;
+    let gfn = gpa >> 12;
+    // The page changes hands: no dirty line of the private view may be written back over it later.
+    flush_page_cache(gpa);
+    // SAFETY: the GHCB page is Warden's own `.bss` page, identity-mapped, and nothing references it
+    // (only this module does, under the lock we hold). Rescinding first means a hypervisor that does not
+    // make it shared cannot leave Warden writing to a validated page it believes shared.
+    let (rc, unchanged) = unsafe { pvalidate(gpa, PVALIDATE_SIZE_4K, false) };
+    if SnpRc(rc) != SnpRc::SUCCESS || unchanged {
+        return Err(GhcbSetupError::Rescind(rc, unchanged));
+    }
+    // SAFETY: the page is rescinded and unreferenced; handing it to the hypervisor is the point.
+    let response = unsafe { msr_protocol(msr::psc_request(gfn, PscOp::Shared)) };
+    msr::check_psc(response).map_err(GhcbSetupError::Msr)?;
+    // SAFETY: the page is shared in the RMP now and nothing references it; from here on it is only
+    // accessed through `SharedGhcb::exchange`, as the shared view.
+    unsafe { c_bit::set_private(gpa, info.c_bit, false) }.map_err(GhcbSetupError::Mapping)?;
+    // SAFETY: the page is mapped writable (shared view) and unreferenced.
+    unsafe { (gpa as *mut [u8; 4096]).write_volatile([0; 4096]) };
+    // SAFETY: registration names a page that is shared, which it now is.
+    let response = unsafe { msr_protocol(msr::register_gpa_request(gfn)) };
+    msr::check_register_gpa(response, gfn).map_err(GhcbSetupError::Msr)?;
+    *slot = Some(SharedGhcb { gpa });
+    Ok(info.c_bit)
+}
+
+impl SharedGhcb {
+    /// One NAE exit: `ghcb` (built privately) is written to the shared page whole, the GHCB MSR set to
+    /// the page's GPA, VMGEXIT, and the page copied back once into `ghcb`, replacing the request.
+    pub fn exchange(&mut self, ghcb: &mut Ghcb) {
+        let page = self.gpa as *mut Ghcb;
+        // SAFETY: `page` is the registered shared GHCB page, mapped writable, only accessed here (`&mut
+        // self` under the `GHCB` lock); the hypervisor reads it during VMGEXIT, which is its purpose. The
+        // single volatile read afterwards is the one copy Warden takes of what the hypervisor wrote.
+        unsafe {
+            page.write_volatile(*ghcb);
+            write_ghcb_msr(self.gpa);
+            vmgexit();
+            *ghcb = page.read_volatile();
+        }
+    }
+
+    /// The GPA of the shared buffer (for `sw_scratch`).
+    fn shared_buffer_gpa(&self) -> u64 {
+        self.gpa + offsets::SHARED_BUFFER as u64
+    }
+
+    /// A non-string IN/OUT. Returns RAX (the data read, for IN: the hypervisor's, masked by the caller).
+    pub fn io(
+        &mut self,
+        port: u16,
+        width: IoWidth,
+        direction: IoDirection,
+        rax: u64,
+    ) -> Result<u64, GhcbError> {
+        let mut ghcb = Ghcb::new();
+        ghcb.set(Field::SwExitCode, ExitCode::IOIO.0);
+        ghcb.set(Field::SwExitInfo1, ioio_exit_info(port, width, direction));
+        ghcb.set(Field::SwExitInfo2, 0);
+        if direction == IoDirection::Out {
+            ghcb.set(Field::Rax, rax);
+        }
+        self.exchange(&mut ghcb);
+        ghcb.exit_status()?;
+        match direction {
+            IoDirection::In => ghcb.output(Field::Rax),
+            IoDirection::Out => Ok(rax),
+        }
+    }
+
+    /// One page-state-change exit (`warden_platform::memory::SnpMemory::page_state_change`).
+    ///
+    /// # Safety
+    /// As for the trait method: no Rust reference into any page the descriptor names.
+    pub unsafe fn page_state_change(&mut self, desc: &mut PscDescriptor) -> Result<(), PscError> {
+        const _: () = assert!(size_of::<PscDescriptor>() == SHARED_BUFFER_SIZE);
+        let mut ghcb = Ghcb::new();
+        ghcb.shared_buffer.copy_from_slice(desc.as_bytes());
+        ghcb.set(Field::SwExitCode, SVM_EXIT_PSC);
+        ghcb.set(Field::SwExitInfo1, 0);
+        ghcb.set(Field::SwExitInfo2, 0);
+        ghcb.set(Field::SwScratch, self.shared_buffer_gpa());
+        self.exchange(&mut ghcb);
+        // The reply, from the private copy; the caller checks `cur_entry` (warden_accept::psc).
+        desc.as_mut_bytes().copy_from_slice(&ghcb.shared_buffer);
+        match ghcb.exit_status() {
+            Ok(()) => {}
+            Err(GhcbError::Hypervisor(code)) => return Err(PscError::Ghcb(code.0)),
+            // An exception to inject, or an unknown status, in answer to a PSC: not a protocol outcome.
+            Err(_) => terminate_with(Reason::HypervisorMisbehaved),
+        }
+        match ghcb.sw_exit_info_2 {
+            0 => Ok(()),
+            code => Err(PscError::from_exit_info2(code)),
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The SEV-SNP platform: Warden at VMPL0 of an SNP guest. The console and termination go through the
+//! GHCB, memory is validated with PVALIDATE and made shared or private with page-state changes, and the
+//! #VC handler (`vc`) emulates the CPUID, port and MSR accesses the CPU no longer lets the hypervisor see.
+//!
+//! **Not exercised on hardware**: no machine this was written on has SEV-SNP. The semantics it must
+//! have are those `warden-sim`'s SNP model enforces and `warden-accept` relies on; the encodings are
+//! checked against `docs/reference/svsm-ghcb-snp.md` only.
+pub mod c_bit;
+pub mod ghcb;
+pub mod instructions;
+pub mod vc;
+
+use core::arch::x86_64::__cpuid;
+
+use warden_defs::boot::BootPlatform;
+use warden_defs::ghcb::exit::{IoDirection, IoWidth};
+use warden_defs::ghcb::msr::{
+    MsrError, REASON_GENERAL, REASON_PROTOCOL_UNSUPPORTED, REASON_SET_GENERAL, REASON_SNP_UNSUPPORTED,
+};
+use warden_defs::layout::COM1_PORT;
+use warden_defs::psc::PscDescriptor;
+use warden_defs::snp::{PVALIDATE_SIZE_2M, PVALIDATE_SIZE_4K, SnpRc, rmpadjust_attrs};
+use warden_platform::memory::{
+    PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
+};
+use warden_platform::{Platform, Termination};
+
+use self::ghcb::{GHCB, GhcbSetupError};
+
+/// Warden's own termination reason set (4 bits). The GHCB specification defines set 0 (general) and
+/// Linux uses set 1; Warden reports its own reasons in set 0xF and the spec's in set 0.
+const REASON_SET_WARDEN: u8 = 0xF;
+
+/// Why Warden asks the hypervisor to stop it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// A [`Termination`] of the generic boot sequence.
+    Termination(Termination),
+    /// The hypervisor does not speak GHCB version 2 (set 0, code 1).
+    ProtocolUnsupported,
+    /// The hypervisor lacks a required SNP feature (set 0, code 2).
+    SnpUnsupported,
+    /// A value the hypervisor returned failed its check (Warden set, code 3).
+    HypervisorMisbehaved,
+    /// A #VC Warden cannot emulate (Warden set, code 4): a Warden bug or an unexpected intercept.
+    UnhandledVc,
+}
+
+impl Reason {
+    /// The (reason set, reason code) of the MSR-protocol termination request.
+    pub const fn encode(self) -> (u8, u8) {
+        match self {
+            Reason::Termination(Termination::TestsPassed) => (REASON_SET_WARDEN, 0),
+            Reason::Termination(Termination::Failure) => (REASON_SET_WARDEN, 1),
+            Reason::Termination(Termination::PlatformMismatch) => (REASON_SET_GENERAL, REASON_GENERAL),
+            Reason::ProtocolUnsupported => (REASON_SET_GENERAL, REASON_PROTOCOL_UNSUPPORTED),
+            Reason::SnpUnsupported => (REASON_SET_GENERAL, REASON_SNP_UNSUPPORTED),
+            Reason::HypervisorMisbehaved => (REASON_SET_WARDEN, 3),
+            Reason::UnhandledVc => (REASON_SET_WARDEN, 4),
+        }
+    }
+}
+
+/// Terminates through the GHCB MSR protocol (works before the GHCB is registered, and needs no lock).
+pub fn terminate_with(reason: Reason) -> ! {
+    let (set, code) = reason.encode();
+    ghcb::terminate_msr(set, code)
+}
+
+/// Why [`SnpPlatform::init`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnpInitError(pub GhcbSetupError);
+
+impl SnpInitError {
+    /// The termination reason this failure calls for.
+    pub const fn reason(self) -> Reason {
+        match self.0 {
+            GhcbSetupError::Msr(MsrError::UnsupportedVersion { .. }) => Reason::ProtocolUnsupported,
+            GhcbSetupError::Msr(MsrError::MissingFeatures(_)) => Reason::SnpUnsupported,
+            _ => Reason::HypervisorMisbehaved,
+        }
+    }
+}
+
+/// The SNP platform. Only [`SnpPlatform::init`] creates it, once the GHCB is registered.
+#[derive(Debug)]
+pub struct SnpPlatform {
+    c_bit: u8,
+}
+
+/// How many times the console polls the UART's transmitter before writing anyway (a hostile hypervisor
+/// could report it busy forever).
+const UART_POLLS: u32 = 1024;
+const UART_LINE_STATUS: u16 = 5;
+const UART_TX_EMPTY: u64 = 1 << 5;
+
+impl SnpPlatform {
+    /// Sets up SNP: checks the hypervisor's GHCB version and features (refusing to run without SNP,
+    /// AP creation and multiple VMPLs), makes the GHCB page shared and registers it.
+    ///
+    /// Needs the #VC handler installed ([`vc::enable`] before `cpu::init`): reading the C-bit position
+    /// with CPUID raises #VC, which the handler serves through the MSR protocol until the GHCB exists.
+    pub fn init() -> Result<Self, SnpInitError> {
+        vc::enable();
+        let cpuid_c_bit = (__cpuid(0x8000_001F).ebx & 0x3F) as u8;
+        // SAFETY: called once by `start` after detection said SNP; nothing has used the GHCB yet.
+        let c_bit = unsafe { ghcb::register(cpuid_c_bit) }.map_err(SnpInitError)?;
+        Ok(Self { c_bit })
+    }
+
+    /// The C-bit position.
+    pub fn c_bit(&self) -> u8 {
+        self.c_bit
+    }
+
+    /// Checks that `gpa`'s page is mapped to itself by Warden's tables (the instructions take a virtual
+    /// address; only Warden's own region is mapped).
+    fn mapped(&self, gpa: u64) -> bool {
+        c_bit::check_identity(gpa, self.c_bit).is_ok()
+    }
+}
+
+/// One port access through the GHCB; a refusal or a malformed reply terminates.
+fn ghcb_io(port: u16, width: IoWidth, direction: IoDirection, rax: u64) -> u64 {
+    let mut slot = GHCB.lock();
+    // `SnpPlatform` exists only once the GHCB is registered: `None` would be a Warden bug.
+    let Some(ghcb) = slot.as_mut() else { terminate_with(Reason::Termination(Termination::Failure)) };
+    match ghcb.io(port, width, direction, rax) {
+        Ok(value) => value,
+        Err(_) => terminate_with(Reason::HypervisorMisbehaved),
+    }
+}
+
+impl Platform for SnpPlatform {
+    fn kind(&self) -> BootPlatform {
+        BootPlatform::Snp
+    }
+
+    /// COM1 through IOIO exits: two per byte (poll the line status, then write).
+    fn console_write(&self, bytes: &[u8]) {
+        for &byte in bytes {
+            for _ in 0..UART_POLLS {
+                let status = ghcb_io(COM1_PORT + UART_LINE_STATUS, IoWidth::Byte, IoDirection::In, 0);
+                if status & UART_TX_EMPTY != 0 {
+                    break;
+                }
+            }
+            ghcb_io(COM1_PORT, IoWidth::Byte, IoDirection::Out, u64::from(byte));
+        }
+    }
+
+    fn terminate(&self, reason: Termination) -> ! {
+        terminate_with(Reason::Termination(reason))
+    }
+}
+
+const fn size_code(size: PageSize) -> u32 {
+    match size {
+        PageSize::Size4K => PVALIDATE_SIZE_4K,
+        PageSize::Size2M => PVALIDATE_SIZE_2M,
+    }
+}
+
+impl SnpMemory for SnpPlatform {
+    unsafe fn pvalidate(
+        &mut self,
+        gpa: u64,
+        size: PageSize,
+        validate: bool,
+    ) -> Result<PvalidateOutcome, PvalidateError> {
+        // An unmapped address would fault: refuse it as the instruction refuses bad input.
+        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa) {
+            return Err(PvalidateError::FailInput);
+        }
+        // SAFETY: the caller upholds the trait's contract for this page; it is identity-mapped (checked).
+        let (rc, unchanged) = unsafe { instructions::pvalidate(gpa, size_code(size), validate) };
+        match SnpRc(rc) {
+            SnpRc::SUCCESS if unchanged => Ok(PvalidateOutcome::Unchanged),
+            SnpRc::SUCCESS => Ok(PvalidateOutcome::Changed),
+            SnpRc::FAIL_INPUT => Err(PvalidateError::FailInput),
+            SnpRc::FAIL_SIZEMISMATCH => Err(PvalidateError::FailSizeMismatch),
+            SnpRc(other) => Err(PvalidateError::Unknown(other)),
+        }
+    }
+
+    unsafe fn rmpadjust(
+        &mut self,
+        gpa: u64,
+        size: PageSize,
+        target_vmpl: u8,
+        perms: VmplPerms,
+        vmsa: bool,
+    ) -> Result<(), RmpadjustError> {
+        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa) {
+            return Err(RmpadjustError::FailInput);
+        }
+        let attrs = rmpadjust_attrs(target_vmpl, perms.bits(), vmsa);
+        // SAFETY: the caller upholds the trait's contract for this page; it is identity-mapped (checked).
+        let rc = unsafe { instructions::rmpadjust(gpa, u64::from(size_code(size)), attrs) };
+        match SnpRc(rc) {
+            SnpRc::SUCCESS => Ok(()),
+            SnpRc::FAIL_INPUT => Err(RmpadjustError::FailInput),
+            SnpRc::FAIL_PERMISSION => Err(RmpadjustError::FailPermission),
+            SnpRc::FAIL_SIZEMISMATCH => Err(RmpadjustError::FailSizeMismatch),
+            SnpRc(other) => Err(RmpadjustError::Unknown(other)),
+        }
+    }
+
+    unsafe fn page_state_change(&mut self, desc: &mut PscDescriptor) -> Result<(), PscError> {
+        let mut slot = GHCB.lock();
+        // `SnpPlatform` exists only once the GHCB is registered: `None` would be a Warden bug.
+        let Some(ghcb) = slot.as_mut() else { terminate_with(Reason::Termination(Termination::Failure)) };
+        // SAFETY: the caller upholds the trait's contract for the pages the descriptor names.
+        unsafe { ghcb.page_state_change(desc) }
+    }
+}

@@ -1,0 +1,103 @@
+//! TDCALL (`66 0F 01 CC`): the calls a TD guest makes to the TDX module, and through TDG.VP.VMCALL to the
+//! VMM. Leaf numbers and register contracts: TDX module ABI and GHCI; byte facts in
+//! `docs/reference/igvm-tdx-boot.md` §6.2 and `svsm-ghcb-snp.md` §10. **Not exercised on hardware**: no
+//! machine this was written on has TDX.
+use core::arch::asm;
+
+use warden_defs::tdx::{TDG_MEM_PAGE_ACCEPT, TDG_VP_VMCALL};
+
+/// TDCALL leaf TDG.VP.INFO.
+pub const TDG_VP_INFO: u64 = 1;
+/// TDG.VP.VMCALL sub-function (R11): ReportFatalError (R12 = error code, R13 = message GPA or 0).
+pub const TDVMCALL_REPORT_FATAL_ERROR: u64 = 0x10003;
+/// TDG.VP.VMCALL sub-function (R11) for an I/O instruction: the VM-exit reason of IN/OUT (30). R12 =
+/// size in bytes, R13 = direction (0 read, 1 write), R14 = port, R15 = data to write; R11 = data read.
+pub const TDVMCALL_IO: u64 = 30;
+
+/// The registers TDG.VP.VMCALL exposes to the VMM (RCX bitmap, bit n = GPR n in RAX, RCX, RDX, RBX,
+/// RSP, RBP, RSI, RDI, R8..R15 order): R10-R15 only. The TDX module preserves the others.
+const VMCALL_EXPOSE_R10_R15: u64 = 0xFC00;
+
+/// TDG.MEM.PAGE.ACCEPT: accept the private page at `gpa` (aligned to the level) at `level` (0 = 4 KiB,
+/// 1 = 2 MiB, 2 = 1 GiB). Returns the status (RAX), decoded by `warden_defs::tdx::TdxStatus`.
+///
+/// # Safety
+/// The page must be owned by the caller with no Rust reference into it: a successful accept zeroes it
+/// (`warden_platform::memory::TdxMemory::accept`).
+pub unsafe fn page_accept(gpa: u64, level: u64) -> u64 {
+    let status: u64;
+    // SAFETY: per the contract. TDCALL reads RAX (leaf) and RCX (GPA | level), returns the status in RAX
+    // and may write RCX, RDX and R8 (declared clobbered); it changes the Secure EPT and zeroes the page.
+    unsafe {
+        asm!(
+            ".byte 0x66, 0x0F, 0x01, 0xCC",
+            inlateout("rax") TDG_MEM_PAGE_ACCEPT => status,
+            inlateout("rcx") gpa | level => _,
+            lateout("rdx") _,
+            lateout("r8") _,
+            options(nostack),
+        );
+    }
+    status
+}
+
+/// TDG.VP.INFO: returns (status, RCX). RCX\[5:0\] is the guest-physical address width (the shared bit is
+/// `1 << (width - 1)`).
+pub fn vp_info() -> (u64, u64) {
+    let (status, rcx): (u64, u64);
+    // SAFETY: TDG.VP.INFO only reports the TD's configuration in RCX, RDX, R8-R11 (declared) and touches
+    // no memory. Only the TDX platform, after detection, calls it.
+    unsafe {
+        asm!(
+            ".byte 0x66, 0x0F, 0x01, 0xCC",
+            inlateout("rax") TDG_VP_INFO => status,
+            lateout("rcx") rcx,
+            lateout("rdx") _,
+            lateout("r8") _,
+            lateout("r9") _,
+            lateout("r10") _,
+            lateout("r11") _,
+            options(nomem, nostack),
+        );
+    }
+    (status, rcx)
+}
+
+/// What TDG.VP.VMCALL returned: the TDCALL status (RAX, from the TDX module), and the VMM's R10 (status)
+/// and R11 (output), both hostile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmcallResult {
+    /// RAX: the TDX module's status of the TDCALL itself (0 = the VMM was called).
+    pub tdcall_status: u64,
+    /// R10: the VMM's status (`warden_defs::tdx::TdvmcallStatus`).
+    pub status: u64,
+    /// R11: the VMM's output.
+    pub output: u64,
+}
+
+/// TDG.VP.VMCALL with R10 = 0 (a GHCI-standard call), R11 = `subfunction`, R12-R15 = `args`.
+///
+/// # Safety
+/// The sub-function's effect must be one the caller has reasoned about: MapGPA hands pages to the VMM or
+/// takes them back (no Rust reference may point into them); I/O reaches a device; ReportFatalError ends
+/// the TD.
+pub unsafe fn vmcall(subfunction: u64, args: [u64; 4]) -> VmcallResult {
+    let (tdcall_status, status, output): (u64, u64, u64);
+    // SAFETY: per the contract. Only R10-R15 are exposed to the VMM (RCX bitmap), so only they (and RAX,
+    // RCX) can change, all declared; the VMM cannot touch Warden's private memory or stack.
+    unsafe {
+        asm!(
+            ".byte 0x66, 0x0F, 0x01, 0xCC",
+            inlateout("rax") TDG_VP_VMCALL => tdcall_status,
+            inlateout("rcx") VMCALL_EXPOSE_R10_R15 => _,
+            inlateout("r10") 0u64 => status,
+            inlateout("r11") subfunction => output,
+            inlateout("r12") args[0] => _,
+            inlateout("r13") args[1] => _,
+            inlateout("r14") args[2] => _,
+            inlateout("r15") args[3] => _,
+            options(nostack),
+        );
+    }
+    VmcallResult { tdcall_status, status, output }
+}
