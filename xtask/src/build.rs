@@ -30,9 +30,13 @@ pub fn output_dir() -> PathBuf {
     workspace_root().join("target/warden")
 }
 
-/// The workspace root (the xtask crate's parent).
+/// The workspace root: the xtask crate's parent, or `WARDEN_WORKSPACE` (the reproducibility test builds
+/// a second checkout of the same commit with the same xtask binary).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    match std::env::var_os("WARDEN_WORKSPACE") {
+        Some(root) => PathBuf::from(root),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf(),
+    }
 }
 
 /// A built image and the files written for it.
@@ -55,7 +59,8 @@ pub struct Outputs {
 
 /// Runs `cargo build` for one firmware-side binary and returns its ELF path.
 fn cargo_build(package: &str, binary: &str, features: &[&str]) -> crate::Result<PathBuf> {
-    let target_dir = output_dir().join("cargo");
+    // `WARDEN_CARGO_TARGET_DIR` lets a second checkout reuse the compiled dependencies.
+    let target_dir = std::env::var_os("WARDEN_CARGO_TARGET_DIR").map_or_else(|| output_dir().join("cargo"), PathBuf::from);
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .current_dir(workspace_root())
