@@ -1,8 +1,8 @@
 //! Fuzz body for the vTPM engine (threat model: the guest's TPM command page is hostile).
 //!
 //! The input is one or more TPM commands back to back, each cut at its own header's size field (so a
-//! seed can hold a StartAuthSession followed by a command that uses the session). A fresh TPM is
-//! powered on and started, then each command runs. Every response must be well formed: at least a
+//! seed can hold a StartAuthSession followed by a command that uses the session). Each input runs
+//! on a fork of one started TPM, then each command runs. Every response must be well formed: at least a
 //! header, its size field equal to its length, no larger than `MAX_RESPONSE_SIZE`, an error response a
 //! bare `TPM_ST_NO_SESSIONS` header.
 
@@ -28,13 +28,21 @@ fn check_response(rsp: &[u8]) {
     }
 }
 
-pub fn vtpm_command(data: &[u8]) {
-    let mut tpm = Tpm::new(Box::new(InsecureTestEntropy::new(1)));
-    tpm.power_on();
-    let started = tpm.execute(&STARTUP_CLEAR);
-    check_response(&started);
-    assert_eq!(&started[6..10], &[0, 0, 0, 0], "Startup failed");
+thread_local! {
+    /// One manufactured and started TPM per thread; each input runs on a fork of it, so every input
+    /// starts from the same state (reproducible) without paying for manufacture and Startup.
+    static STARTED: Tpm = {
+        let mut tpm = Tpm::new(Box::new(InsecureTestEntropy::new(1)));
+        tpm.power_on();
+        let started = tpm.execute(&STARTUP_CLEAR);
+        check_response(&started);
+        assert_eq!(&started[6..10], &[0, 0, 0, 0], "Startup failed");
+        tpm
+    };
+}
 
+pub fn vtpm_command(data: &[u8]) {
+    let mut tpm = STARTED.with(|t| t.insecure_fork(Box::new(InsecureTestEntropy::new(2))));
     let mut rest = data;
     for _ in 0..MAX_COMMANDS {
         if rest.is_empty() {

@@ -8,6 +8,7 @@ use crate::crypto::HashAlg;
 const RESEED_INTERVAL: u32 = 1024;
 
 /// HMAC_DRBG state.
+#[derive(Clone)]
 pub struct Drbg {
     k: [u8; 32],
     v: [u8; 32],

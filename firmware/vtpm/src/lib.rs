@@ -144,6 +144,29 @@ impl Tpm {
         self.time.set_origin(now);
     }
 
+    /// A copy of this TPM with its own entropy source and no clock. INSECURE: the copy has the same
+    /// seeds, proofs, authValues and DRBG state as the original, so the two are one TPM twice. For
+    /// tests and fuzzing, where one started TPM is forked per input instead of manufacturing anew.
+    pub fn insecure_fork(&self, entropy: Box<dyn EntropySource + Send>) -> Tpm {
+        Tpm {
+            entropy,
+            clock: None,
+            drbg: self.drbg.clone(),
+            power: self.power,
+            failed: self.failed,
+            locality: self.locality,
+            pcrs: self.pcrs.clone(),
+            nv: self.nv.clone(),
+            hier: self.hier.clone(),
+            da: self.da.clone(),
+            sessions: self.sessions.clone(),
+            objects: self.objects.clone(),
+            contexts: self.contexts.clone(),
+            time: self.time.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
     /// _TPM_Init: power on / reset; the next command must be TPM2_Startup. Repeating it is harmless.
     pub fn power_on(&mut self) {
         let now = self.now_ms();

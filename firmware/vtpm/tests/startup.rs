@@ -106,3 +106,18 @@ fn stir_random_changes_the_stream_and_bounds_its_input() {
     assert_ne!(get(&mut a), get(&mut b));
     assert_eq!(run(&mut a, 0x146, &[], None, &B::new().tpm2b(&[0; 129]).0).rc, rc_p(0x095, 1));
 }
+
+#[test]
+fn a_fork_starts_identical_and_then_lives_apart() {
+    let mut a = started();
+    let mut b = a.insecure_fork(Box::new(InsecureTestEntropy::new(77)));
+    let get = |t: &mut Tpm| run(t, 0x17B, &[], None, &[0, 32]).ok().reader().tpm2b().to_vec();
+    // Same DRBG state: the same bytes come out of both.
+    assert_eq!(get(&mut a), get(&mut b));
+    // A change in the fork (an extend of PCR 16) does not reach the original.
+    let p = B::new().u32(1).u16(0x0B).raw(&[5; 32]).0;
+    run(&mut b, 0x182, &[16], Some(&common::pw(b"")), &p).ok();
+    let sel = B::new().u32(1).u16(0x0B).u8(3).raw(&[0, 0, 1]).0;
+    let pcr = |t: &mut Tpm| run(t, 0x17E, &[], None, &sel).ok().body.clone();
+    assert_ne!(pcr(&mut a), pcr(&mut b));
+}
