@@ -7,6 +7,12 @@
 //! kept-open connection, after a warm-up. The Warden server is always an optimised build: when this
 //! xtask is a debug build, the bench first runs `cargo build --release -p xtask` and starts
 //! `<target>/release/xtask tpm-server`.
+//!
+//! The client and both servers are pinned to one CPU (`taskset`, unless `--no-pin`). On a small VM a
+//! wake-up across CPUs costs an inter-processor interrupt, tens of microseconds, and whether a server
+//! lands beside the client or not is the scheduler's whim: unpinned runs are bimodal, and the ratio
+//! then measures placement, not the TPMs. On one CPU both pay the same context switches, as a vTPM
+//! called synchronously on the guest's own vCPU would.
 
 mod transport;
 mod wire;
@@ -26,6 +32,9 @@ pub struct Args {
     /// Timed calls per command and server (the median is reported).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(200..))]
     pub iterations: u32,
+    /// Leave the client and the servers wherever the scheduler puts them.
+    #[arg(long)]
+    pub no_pin: bool,
 }
 
 /// Calls before timing starts: connection buffers, caches and lazy initialisation settle.
@@ -54,6 +63,9 @@ struct Row {
 /// Runs the benchmark.
 pub fn run(args: &Args) -> crate::Result {
     let server = warden_server_binary()?;
+    if !args.no_pin {
+        pin_to_one_cpu()?;
+    }
     let warden_port = free_port_pair()?;
     let warden_args = ["tpm-server".to_owned(), "--port".to_owned(), warden_port.to_string()];
     let _warden = Server::start("the Warden tpm-server", &server, &warden_args, warden_port)?;
@@ -126,6 +138,25 @@ fn warden_server_binary() -> crate::Result<PathBuf> {
     Ok(target.join("release").join(current.file_name().ok_or("executable has no name")?))
 }
 
+/// Pins this process (all its threads, and so the servers it starts next) to the last CPU.
+fn pin_to_one_cpu() -> crate::Result {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let cpu = (cpus - 1).to_string();
+    let pid = std::process::id().to_string();
+    let status = Command::new("taskset")
+        .args(["--all-tasks", "--cpu-list", "--pid", &cpu, &pid])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|error| {
+            format!("cannot run taskset (util-linux) to pin the bench; or pass --no-pin: {error}")
+        })?;
+    if !status.success() {
+        return Err(format!("taskset failed ({status}); pass --no-pin to run unpinned").into());
+    }
+    println!("client and servers pinned to CPU {cpu}");
+    Ok(())
+}
+
 /// Sends `command` and requires `TPM_RC_SUCCESS`.
 fn expect_success(what: &str, transport: &mut dyn Transport, command: &[u8]) -> Result<(), String> {
     let response = transport.call(command).map_err(|error| format!("{what}: {error}"))?;
@@ -145,9 +176,11 @@ fn measure(
 ) -> Result<(f64, f64), String> {
     let mut times = [Vec::new(), Vec::new()];
     for round in 0..WARM_UP + iterations {
-        for (side, (name, transport)) in
-            [("Warden", &mut *warden as &mut dyn Transport), ("swtpm", &mut *swtpm)].into_iter().enumerate()
-        {
+        let mut sides = [("Warden", &mut *warden as &mut dyn Transport), ("swtpm", &mut *swtpm)];
+        // Each server goes first in half of the rounds: neither always follows the other.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let (name, transport) = &mut sides[side];
             let start = Instant::now();
             let response = transport.call(command).map_err(|error| format!("{name}: {error}"));
             let elapsed = start.elapsed();
