@@ -13,8 +13,6 @@ use zerocopy::IntoBytes;
 
 use crate::Result;
 
-/// The image `build` writes, measured when `--image` is not given.
-pub const DEFAULT_IMAGE: &str = "target/warden/warden.igvm";
 
 /// Measure the built image.
 #[derive(clap::Args, Debug)]
@@ -25,9 +23,9 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// The IGVM file to measure.
-    #[arg(long, default_value = DEFAULT_IMAGE)]
-    pub image: PathBuf,
+    /// The IGVM file to measure [default: target/warden/warden.igvm in the workspace].
+    #[arg(long)]
+    pub image: Option<PathBuf>,
 }
 
 /// An image's expected launch measurements.
@@ -130,16 +128,17 @@ impl Measurements {
 
 /// Prints the measurements.
 pub fn run(args: &Args) -> crate::Result {
-    let bytes = std::fs::read(&args.image).map_err(|e| {
-        format!("measure: cannot read {}: {e} (run `cargo xtask build`)", args.image.display())
+    let image = args.image.clone().unwrap_or_else(|| crate::build::output_dir().join("warden.igvm"));
+    let bytes = std::fs::read(&image).map_err(|e| {
+        format!("measure: cannot read {}: {e} (run `cargo xtask build`)", image.display())
     })?;
     let start = Instant::now();
     let m = measure(&bytes, args.vcpus)?;
     let elapsed = start.elapsed();
     if args.json {
-        println!("{}", m.json_line(&args.image));
+        println!("{}", m.json_line(&image));
     } else {
-        println!("image              {} ({} bytes)", args.image.display(), bytes.len());
+        println!("image              {} ({} bytes)", image.display(), bytes.len());
         println!("vcpus              {}", m.vcpus);
         println!("SNP launch digest  {}", hex(&m.snp_launch_digest));
         println!("TDX MRTD           {}", hex(&m.tdx_mrtd));
