@@ -108,6 +108,30 @@ fn pcrextend_chains_digests_in_every_bank() {
 }
 
 #[test]
+fn concurrent_tool_runs_are_served_one_command_at_a_time() {
+    let server = started();
+    let digest = Sha256::digest(b"concurrent event");
+    let argument = format!("16:sha256={}", hex(&digest));
+    // Four clients at once, each with its own sockets and its own POWER_ON, extending the same PCR.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..3 {
+                    server.ok("tpm2_pcrextend", &[&argument]);
+                }
+            });
+        }
+    });
+    // Extending by the same digest commutes, so twelve whole extends give one value whatever the
+    // interleaving; a lost or torn update, or a POWER_ON that reset the TPM, would not.
+    let mut expected = [0u8; 32].to_vec();
+    for _ in 0..12 {
+        expected = Sha256::new().chain_update(&expected).chain_update(digest).finalize().to_vec();
+    }
+    assert_eq!(value(&pcr(&server, "sha256:16"), "sha256", 16), hex(&expected));
+}
+
+#[test]
 fn pcrreset_is_allowed_for_16_and_23_only_at_locality_0() {
     let server = started();
     let digest = hex(&Sha256::digest(b"event"));

@@ -259,6 +259,53 @@ fn assert_disconnected(stream: &mut TcpStream) {
     }
 }
 
+/// Fails the test if two commands are ever inside the engine at once.
+struct Exclusive {
+    busy: Arc<std::sync::atomic::AtomicBool>,
+    executed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CommandEngine for Exclusive {
+    fn power_on(&mut self) {}
+
+    fn execute(&mut self, command: &[u8]) -> Vec<u8> {
+        use std::sync::atomic::Ordering::SeqCst;
+        assert!(!self.busy.swap(true, SeqCst), "two commands in the engine at once");
+        // Long enough for the other clients' requests to be waiting.
+        thread::sleep(Duration::from_micros(300));
+        self.executed.fetch_add(1, SeqCst);
+        self.busy.store(false, SeqCst);
+        command.to_vec()
+    }
+}
+
+#[test]
+fn commands_from_concurrent_clients_run_one_at_a_time() {
+    let executed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = Exclusive { busy: Arc::default(), executed: Arc::clone(&executed) };
+    let bind = || TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let listeners = Listeners { tpm: bind(), platform: bind() };
+    let tpm_port = listeners.tpm.local_addr().unwrap().port();
+    let mut platform = connect(listeners.platform.local_addr().unwrap().port());
+    thread::spawn(move || serve(listeners, Device::new(Box::new(engine), MAX)));
+    assert_eq!(exchange(&mut platform, &be(1), 4), be(0));
+
+    thread::scope(|scope| {
+        for client in 0..4u8 {
+            scope.spawn(move || {
+                let mut stream = connect(tpm_port);
+                for round in 0..10u8 {
+                    let command = [client, round];
+                    let reply = exchange(&mut stream, &send_command(0, &command), 4 + 2 + 4);
+                    // A poisoned lock or a panicked engine would answer TPM_RC_FAILURE instead.
+                    assert_eq!(reply, [be(2), command.to_vec(), be(0)].concat());
+                }
+            });
+        }
+    });
+    assert_eq!(executed.load(std::sync::atomic::Ordering::SeqCst), 40);
+}
+
 #[test]
 fn bad_and_stalled_clients_do_not_stop_the_server_and_stop_ends_it() {
     let (tpm_port, platform_port, recorder, handle) = start_server();
