@@ -16,14 +16,15 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// Clones the committed HEAD into `dir` and builds it there with the same xtask binary.
+/// Clones the committed HEAD into `dir` and builds it there with the same xtask binary (and a cargo
+/// cache of its own: cargo hashes path crates relative to the workspace, so two checkouts sharing one
+/// cache would overwrite each other's build-script outputs).
 fn build_checkout(dir: &Path) -> PathBuf {
     let _ = std::fs::remove_dir_all(dir);
     git(&workspace(), &["clone", "--quiet", "--no-hardlinks", workspace().to_str().unwrap(), dir.to_str().unwrap()]);
     let status = warden_tests::xtask()
         .arg("build")
         .env("WARDEN_WORKSPACE", dir)
-        .env("WARDEN_CARGO_TARGET_DIR", warden_tests::out_dir().join("cargo"))
         .stdout(std::process::Stdio::null())
         .status()
         .expect("the xtask binary runs");

@@ -59,8 +59,7 @@ pub struct Outputs {
 
 /// Runs `cargo build` for one firmware-side binary and returns its ELF path.
 fn cargo_build(package: &str, binary: &str, features: &[&str]) -> crate::Result<PathBuf> {
-    // `WARDEN_CARGO_TARGET_DIR` lets a second checkout reuse the compiled dependencies.
-    let target_dir = std::env::var_os("WARDEN_CARGO_TARGET_DIR").map_or_else(|| output_dir().join("cargo"), PathBuf::from);
+    let target_dir = output_dir().join("cargo");
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .current_dir(workspace_root())
