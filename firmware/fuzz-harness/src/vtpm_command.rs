@@ -1,4 +1,4 @@
-//! Fuzz body for the vTPM engine (threat model: the guest's TPM command page is hostile).
+//! Fuzz body for the vTPM engine (threat model T5: the guest's TPM command bytes are hostile).
 //!
 //! The input is one or more TPM commands back to back, each cut at its own header's size field (so a
 //! seed can hold a StartAuthSession followed by a command that uses the session). Each input runs

@@ -230,8 +230,15 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
     }
     if let Some(x) = sess.as_ref().filter(|_| is_policy) {
         let (policy, alg) = tpm.auth_policy(entity, ctx.code).ok_or(Rc::AUTH_UNAVAILABLE)?;
+        // CheckPolicyAuthSession: PCRs unchanged since PolicyPCR, the digest, the command code.
+        if x.pcr_counter.is_some_and(|c| c != tpm.pcrs.update_counter) {
+            return Err(Rc::PCR_CHANGED);
+        }
         if !ct_eq(&policy, x.policy.as_slice()) || alg != x.alg {
             return Err(Rc::POLICY_FAIL);
+        }
+        if x.command_code != 0 && x.command_code != ctx.code {
+            return Err(Rc::POLICY_CC);
         }
     } else if !tpm.auth_value_available(entity, ctx.code) {
         return Err(Rc::AUTH_UNAVAILABLE);

@@ -4,7 +4,7 @@
 use crate::consts::cc;
 use crate::dispatch::Cmd;
 use crate::rc::TpmResult;
-use crate::{Tpm, context, hash_seq, hierarchy, nv_cmds, pcr, session, startup};
+use crate::{Tpm, context, hash_seq, hierarchy, nv_cmds, pcr, policy, session, startup};
 
 /// What a handle in the handle area may be (the TPMI_ type Part 3 gives it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,18 +125,23 @@ pub const COMMANDS: &[CommandDef] = &[
     ns(def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save)),
     ns(def(cc::FLUSH_CONTEXT, &[], 0, context::flush)),
     en(def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public)),
+    def(cc::POLICY_AUTH_VALUE, &[K::PolicySession], 0, policy::auth_value),
+    def(cc::POLICY_COMMAND_CODE, &[K::PolicySession], 0, policy::command_code),
+    def(cc::POLICY_OR, &[K::PolicySession], 0, policy::or),
     de(en(rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)))),
     def(cc::GET_CAPABILITY, &[], 0, crate::capability::get_capability),
     en(def(cc::GET_RANDOM, &[], 0, startup::get_random)),
     en(def(cc::GET_TEST_RESULT, &[], 0, startup::get_test_result)),
     de(en(def(cc::HASH, &[], 0, hash_seq::hash))),
     def(cc::PCR_READ, &[], 0, pcr::read),
-    def(cc::POLICY_RESTART, &[K::PolicySession], 0, session::policy_restart),
+    de(def(cc::POLICY_PCR, &[K::PolicySession], 0, policy::pcr)),
+    def(cc::POLICY_RESTART, &[K::PolicySession], 0, policy::restart),
     ns(def(cc::READ_CLOCK, &[], 0, startup::read_clock)),
     def(cc::PCR_EXTEND, &[K::PcrOrNull], 1, pcr::extend),
     de(fl(def(cc::EVENT_SEQUENCE_COMPLETE, &[K::PcrOrNull, K::Object], 2, hash_seq::event_complete))),
     de(rh(def(cc::HASH_SEQUENCE_START, &[], 0, hash_seq::start))),
-    en(def(cc::POLICY_GET_DIGEST, &[K::PolicySession], 0, session::policy_get_digest)),
+    en(def(cc::POLICY_GET_DIGEST, &[K::PolicySession], 0, policy::get_digest)),
+    def(cc::POLICY_PASSWORD, &[K::PolicySession], 0, policy::password),
 ];
 
 /// The definition of `code`, if implemented.

@@ -56,12 +56,17 @@ pub mod cc {
     pub const GET_TEST_RESULT: u32 = 0x17C;
     pub const HASH: u32 = 0x17D;
     pub const PCR_READ: u32 = 0x17E;
+    pub const POLICY_AUTH_VALUE: u32 = 0x16B;
+    pub const POLICY_COMMAND_CODE: u32 = 0x16C;
+    pub const POLICY_OR: u32 = 0x171;
+    pub const POLICY_PCR: u32 = 0x17F;
     pub const POLICY_RESTART: u32 = 0x180;
     pub const READ_CLOCK: u32 = 0x181;
     pub const PCR_EXTEND: u32 = 0x182;
     pub const EVENT_SEQUENCE_COMPLETE: u32 = 0x185;
     pub const HASH_SEQUENCE_START: u32 = 0x186;
     pub const POLICY_GET_DIGEST: u32 = 0x189;
+    pub const POLICY_PASSWORD: u32 = 0x18C;
 }
 
 /// TPM_ALG_ID (Part 2 Table 9).

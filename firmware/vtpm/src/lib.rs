@@ -19,10 +19,10 @@
 //!    `Shutdown(STATE)` snapshot lives beside it. Persisting NV across VM boots is out of scope here.
 //!
 //! Implemented: the commands in [`commands::COMMANDS`]; password, HMAC (bound or unbound) and policy
-//! sessions; AES-CFB parameter encryption; dictionary-attack protection. Not implemented: keys
-//! (CreatePrimary, Create, Load, signing, ECC/RSA), salted sessions (they need a key), policy
-//! commands beyond PolicyGetDigest/PolicyRestart, audit sessions, persistent objects; those requests
-//! get the proper error codes.
+//! sessions (PolicyAuthValue, PolicyPassword, PolicyCommandCode, PolicyPCR, PolicyOR); AES-CFB parameter encryption; dictionary-attack protection. Not implemented: keys
+//! (CreatePrimary, Create, Load, signing, ECC/RSA), salted sessions (they need a key), the policy
+//! commands that need keys, tickets, time or NV (PolicySigned, PolicySecret, PolicyNV, ...), audit
+//! sessions, persistent objects; those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -43,6 +43,7 @@ pub mod marshal;
 mod nv;
 mod nv_cmds;
 mod pcr;
+mod policy;
 pub mod rc;
 mod session;
 mod startup;

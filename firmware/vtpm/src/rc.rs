@@ -27,6 +27,7 @@ impl Rc {
     pub const AUTH_MISSING: Rc = Rc(0x125);
     pub const POLICY: Rc = Rc(0x126);
     pub const AUTH_UNAVAILABLE: Rc = Rc(0x12F);
+    pub const PCR_CHANGED: Rc = Rc(0x128);
     pub const CPHASH: Rc = Rc(0x151);
     pub const COMMAND_SIZE: Rc = Rc(0x142);
     pub const COMMAND_CODE: Rc = Rc(0x143);
@@ -61,6 +62,7 @@ impl Rc {
     pub const INTEGRITY: Rc = Rc(FMT1 | 0x01F);
     pub const RESERVED_BITS: Rc = Rc(FMT1 | 0x021);
     pub const BAD_AUTH: Rc = Rc(FMT1 | 0x022);
+    pub const POLICY_CC: Rc = Rc(FMT1 | 0x024);
 
     // Warnings (RC_WARN = 0x900).
     pub const CONTEXT_GAP: Rc = Rc(0x901);

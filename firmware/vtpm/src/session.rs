@@ -1,5 +1,5 @@
-//! Authorization sessions: the session table, TPM2_StartAuthSession (unsalted HMAC, policy and trial
-//! sessions, bound or unbound), PolicyRestart and PolicyGetDigest.
+//! Authorization sessions: the session table and TPM2_StartAuthSession (unsalted HMAC, policy and
+//! trial sessions, bound or unbound, with or without AES-CFB parameter encryption).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -24,7 +24,7 @@ pub enum SessionKind {
 }
 
 /// One session's state (Part 1 §19.6 and §19.7).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub kind: SessionKind,
     pub alg: HashAlg,
@@ -43,6 +43,10 @@ pub struct Session {
     pub da_bound: bool,
     /// Bound to TPM_RH_LOCKOUT.
     pub lockout_bound: bool,
+    /// PolicyCommandCode: the only command this policy session may authorize (0: any).
+    pub command_code: u32,
+    /// PolicyPCR: the PCR update counter the policy saw; authorization fails if PCRs changed since.
+    pub pcr_counter: Option<u32>,
 }
 
 impl Session {
@@ -51,6 +55,8 @@ impl Session {
         self.policy = Digest::zeros(self.alg.size());
         self.auth_value_needed = false;
         self.password_needed = false;
+        self.command_code = 0;
+        self.pcr_counter = None;
     }
 
     pub fn save(&self, w: &mut Writer) {
@@ -70,6 +76,9 @@ impl Session {
             | u8::from(self.da_bound) << 2
             | u8::from(self.lockout_bound) << 3);
         w.u16(self.aes_bits);
+        w.u32(self.command_code);
+        w.u8(u8::from(self.pcr_counter.is_some()));
+        w.u32(self.pcr_counter.unwrap_or(0));
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -90,6 +99,9 @@ impl Session {
         if !matches!(aes_bits, 0 | 128 | 192 | 256) {
             return Err(Rc::INTEGRITY);
         }
+        let command_code = r.u32()?;
+        let has_pcr = r.u8()? != 0;
+        let pcr_counter = r.u32()?;
         Ok(Session {
             kind,
             alg,
@@ -102,6 +114,8 @@ impl Session {
             aes_bits,
             da_bound: flags & 4 != 0,
             lockout_bound: flags & 8 != 0,
+            command_code,
+            pcr_counter: has_pcr.then_some(pcr_counter),
         })
     }
 }
@@ -330,24 +344,41 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         aes_bits,
         da_bound: bind != handle::RH_NULL && !tpm.da_exempt(bind),
         lockout_bound: bind == handle::RH_LOCKOUT,
+        command_code: 0,
+        pcr_counter: None,
     };
     c.rhandle = tpm.sessions.insert(session)?;
     c.out.tpm2b(nonce);
     Ok(())
 }
 
-/// TPM2_PolicyRestart (Part 3 §23.15).
-pub(crate) fn policy_restart(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    c.params.finish()?;
-    let s = tpm.sessions.get_mut(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
-    s.reset_policy();
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::{Session, SessionKind};
+    use crate::crypto::{Digest, HashAlg};
+    use crate::marshal::{Reader, Writer};
 
-/// TPM2_PolicyGetDigest (Part 3 §23.19).
-pub(crate) fn policy_get_digest(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    c.params.finish()?;
-    let s = tpm.sessions.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
-    c.out.tpm2b(s.policy.as_slice());
-    Ok(())
+    #[test]
+    fn every_field_survives_a_context_round_trip() {
+        let s = Session {
+            kind: SessionKind::Policy,
+            alg: HashAlg::Sha384,
+            nonce_tpm: Digest::from_slice(&[1; 48]),
+            key: alloc::vec![2; 48],
+            bound: Some(alloc::vec![3; 34]),
+            policy: Digest::from_slice(&[4; 48]),
+            auth_value_needed: true,
+            password_needed: true,
+            aes_bits: 192,
+            da_bound: true,
+            lockout_bound: true,
+            command_code: 0x137,
+            pcr_counter: Some(7),
+        };
+        let mut w = Writer::new();
+        s.save(&mut w);
+        let mut r = Reader::new(&w.buf);
+        assert_eq!(Session::load(&mut r), Ok(s));
+        assert_eq!(r.remaining(), 0);
+    }
 }
