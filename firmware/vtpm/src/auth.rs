@@ -1,6 +1,6 @@
 //! The authorization area: parsing sessions, checking passwords and session HMACs (cpHash, nonces,
-//! Part 1 §19.6), dictionary-attack gating, parameter encryption (Part 1 §21, AES-CFB), and the
-//! response authorization area (rpHash). The order of checks follows ms-tpm-20-ref's
+//! Part 1 §19.6) and dictionary-attack gating. Parameter encryption is in `param_enc`, the response
+//! authorization area in `response`. The order of checks follows ms-tpm-20-ref's
 //! `RetrieveSessionData`, `ParseSessionBuffer` and `CheckAuthSession`, so clients see the same codes.
 
 use alloc::vec::Vec;
@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 use crate::Tpm;
 use crate::commands::CommandDef;
 use crate::consts::{MAX_DIGEST, handle, session_attr as sa};
-use crate::crypto::{Digest, HashAlg, aes_cfb, ct_eq, strip_trailing_zeros};
-use crate::marshal::{Reader, Writer};
+use crate::crypto::{Digest, HashAlg, ct_eq, strip_trailing_zeros};
+use crate::marshal::Reader;
 use crate::rc::{Rc, TpmResult};
 use crate::session::SessionKind;
 
@@ -44,28 +44,28 @@ impl<'a> SessionIn<'a> {
 
 /// A session of this command, remembered until the response is built.
 #[derive(Debug, Clone)]
-struct Used {
-    handle: u32,
-    attrs: u8,
-    nonce_caller: Digest,
+pub(crate) struct Used {
+    pub handle: u32,
+    pub attrs: u8,
+    pub nonce_caller: Digest,
     /// Whether the caller sent an empty HMAC (then an empty-key response HMAC is empty too).
-    empty_hmac: bool,
+    pub empty_hmac: bool,
     /// The entity this session authorized; None for a session only used for encryption.
-    entity: Option<u32>,
+    pub entity: Option<u32>,
     /// The entity's authValue before the command ran, for when the command removes the entity.
-    auth_before: Vec<u8>,
+    pub auth_before: Vec<u8>,
     /// ms-tpm-20-ref `includeAuth`: the authValue is part of the HMAC key (not for the bound
     /// entity; for policy sessions only after PolicyAuthValue/PolicyPassword).
-    include_auth: bool,
+    pub include_auth: bool,
 }
 
 /// The outcome of authorization, handed to the command and then to `respond`.
 #[derive(Debug, Default)]
 pub(crate) struct Authorized {
     pub by_policy: [bool; 3],
-    used: [Option<Used>; 3],
-    decrypt: Option<usize>,
-    encrypt: Option<usize>,
+    pub used: [Option<Used>; 3],
+    pub decrypt: Option<usize>,
+    pub encrypt: Option<usize>,
 }
 
 /// What `check_one` needs to know about the command.
@@ -285,107 +285,4 @@ fn check_hmac(tpm: &Tpm, ctx: &Ctx<'_>, s: &SessionIn<'_>, auth: &[u8], first: O
     let expect =
         sess.alg.hmac(&key, &[cp.as_slice(), s.nonce, sess.nonce_tpm.as_slice(), extra, &[s.attrs]])?;
     if ct_eq(expect.as_slice(), s.hmac) { Ok(()) } else { Err(Rc::BAD_AUTH) }
-}
-
-/// sessionKey || authValue for parameter encryption: the authValue of the authorized entity is
-/// included whenever the session authorizes one, bound or not (ms-tpm-20-ref ParseSessionBuffer).
-fn crypt_key(tpm: &Tpm, used: &Used, after: bool) -> Vec<u8> {
-    let mut key = tpm.sessions.get(used.handle).map(|s| s.key.clone()).unwrap_or_default();
-    if let Some(e) = used.entity {
-        let now = tpm.entity_auth(e).filter(|_| after);
-        key.extend_from_slice(strip_trailing_zeros(now.as_deref().unwrap_or(&used.auth_before)));
-    }
-    key
-}
-
-/// AES-CFB over the data of the TPM2B at the start of `params`, keyed as Part 1 §21.3 says:
-/// KDFa(sessionAlg, key, "CFB", nonceNewer, nonceOlder, keyBits + 128) = AES key || IV.
-fn cfb_first_tpm2b(
-    alg: HashAlg,
-    bits: u16,
-    key: &[u8],
-    nonces: (&[u8], &[u8]),
-    params: &mut [u8],
-    encrypt: bool,
-) -> TpmResult<()> {
-    let size = match params.get(..2) {
-        Some(&[a, b]) => usize::from(u16::from_be_bytes([a, b])),
-        _ => return Err(Rc::SIZE.param(1)),
-    };
-    let data = params.get_mut(2..2 + size).ok_or(Rc::SIZE.param(1))?;
-    let m = alg.kdfa(key, b"CFB", nonces.0, nonces.1, u32::from(bits) + 128)?;
-    let (k, iv) = m.split_at(usize::from(bits / 8).min(m.len()));
-    aes_cfb(k, iv, data, encrypt)
-}
-
-/// Decrypts the first command parameter if a session asked for it (after cpHash was computed over
-/// the ciphertext).
-pub(crate) fn decrypt_params(tpm: &Tpm, a: &Authorized, params: &mut [u8]) -> TpmResult<()> {
-    let Some(used) = a.decrypt.and_then(|j| a.used.get(j)).and_then(Option::as_ref) else { return Ok(()) };
-    let sess = tpm.sessions.get(used.handle).ok_or(Rc::FAILURE)?;
-    let key = crypt_key(tpm, used, false);
-    let nonces = (used.nonce_caller.as_slice(), sess.nonce_tpm.as_slice());
-    cfb_first_tpm2b(sess.alg, sess.aes_bits, &key, nonces, params, false)
-}
-
-/// Builds the response authorization area (TPMS_AUTH_RESPONSE per session, Part 2 Table 82):
-/// new nonces, the encrypted first response parameter if asked, then the HMACs over rpHash (which
-/// covers the ciphertext). Retires sessions without continueSession.
-pub(crate) fn respond(tpm: &mut Tpm, code: u32, rp: &mut [u8], a: Authorized) -> TpmResult<Vec<u8>> {
-    for used in a.used.iter().flatten().filter(|u| u.handle != handle::RS_PW) {
-        let Some(size) = tpm.sessions.get(used.handle).map(|s| s.nonce_tpm.as_slice().len()) else {
-            continue;
-        };
-        let mut nonce = [0u8; MAX_DIGEST];
-        let nonce = nonce.get_mut(..size).unwrap_or_default();
-        tpm.random(nonce);
-        if let Some(s) = tpm.sessions.get_mut(used.handle) {
-            s.nonce_tpm = Digest::from_slice(nonce);
-        }
-    }
-    if let Some(Some(used)) = a.encrypt.and_then(|j| a.used.get(j))
-        && let Some(s) = tpm.sessions.get(used.handle)
-    {
-        let key = crypt_key(tpm, used, true);
-        let nonces = (s.nonce_tpm.as_slice(), used.nonce_caller.as_slice());
-        cfb_first_tpm2b(s.alg, s.aes_bits, &key, nonces, rp, true)?;
-    }
-    let mut w = Writer::new();
-    for used in a.used.into_iter().flatten() {
-        if used.handle == handle::RS_PW {
-            w.u16(0);
-            w.u8(used.attrs | sa::CONTINUE_SESSION);
-            w.u16(0);
-            continue;
-        }
-        // After the command, a changed authValue (HierarchyChangeAuth) already applies; an entity
-        // the command removed keeps its old one.
-        let auth = used.entity.and_then(|e| tpm.entity_auth(e)).unwrap_or(used.auth_before);
-        let Some(sess) = tpm.sessions.get_mut(used.handle) else { continue };
-        let mut key = sess.key.clone();
-        if used.include_auth {
-            key.extend_from_slice(strip_trailing_zeros(&auth));
-        }
-        let policy = sess.kind != SessionKind::Hmac;
-        let hmac = if (policy && sess.password_needed) || (key.is_empty() && used.empty_hmac) {
-            Digest::EMPTY
-        } else {
-            let rp_hash = sess.alg.digest(&[&0u32.to_be_bytes(), &code.to_be_bytes(), rp]);
-            let parts: [&[u8]; 4] =
-                [rp_hash.as_slice(), sess.nonce_tpm.as_slice(), used.nonce_caller.as_slice(), &[used.attrs]];
-            sess.alg.hmac(&key, &parts)?
-        };
-        w.tpm2b(sess.nonce_tpm.as_slice());
-        w.u8(used.attrs);
-        w.tpm2b(hmac.as_slice());
-        // A policy session whose nonce rolls starts over (ms-tpm-20-ref UpdateInternalSession).
-        let cont = used.attrs & sa::CONTINUE_SESSION != 0;
-        if policy && cont {
-            sess.reset_policy();
-        }
-        if !cont {
-            tpm.sessions.flush(used.handle);
-        }
-    }
-    Ok(w.buf)
 }

@@ -2,12 +2,13 @@
 //! handles, authorization area, authorization, parameters, response.
 
 use alloc::vec::Vec;
-use zerocopy::FromBytes;
+use zerocopy::byteorder::big_endian::{U16, U32};
+use zerocopy::{FromBytes, IntoBytes};
 
 use crate::auth::{self, SessionIn};
 use crate::commands::{self, HandleKind};
 use crate::consts::{cc, handle, st};
-use crate::marshal::{CommandHeader, Reader, Writer};
+use crate::marshal::{CommandHeader, Reader, ResponseHeader, Writer};
 use crate::rc::{Rc, TpmResult};
 use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Power, Tpm, pcr};
 
@@ -30,11 +31,7 @@ pub(crate) struct Cmd<'a> {
 
 /// A bare error response: tag TPM_ST_NO_SESSIONS, size 10, the code (Part 1 §18.4).
 pub(crate) fn error_response(rc: Rc) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u16(st::NO_SESSIONS);
-    w.u32(10);
-    w.u32(rc.0);
-    w.buf
+    with_header(st::NO_SESSIONS, rc, &[])
 }
 
 pub(crate) fn execute(tpm: &mut Tpm, command: &[u8]) -> Vec<u8> {
@@ -108,7 +105,7 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     let used = auth::authorize(tpm, def, &handles, &sessions[..count], params)?;
     // cpHash covered the parameters as sent; the command sees them decrypted.
     let mut plain = params.to_vec();
-    auth::decrypt_params(tpm, &used, &mut plain)?;
+    crate::param_enc::decrypt_params(tpm, &used, &mut plain)?;
     let mut cmd = Cmd {
         handles,
         params: Reader::new(&plain),
@@ -119,27 +116,31 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     };
     (def.run)(tpm, &mut cmd)?;
 
+    // Everything after the header, then the header in front of it.
     let mut w = Writer::new();
-    w.u16(tag);
-    w.u32(0); // size, patched below
-    w.u32(Rc::SUCCESS.0);
     if def.rhandle {
         w.u32(cmd.rhandle);
     }
     if tag == st::SESSIONS {
         let mut rp = cmd.out.buf;
-        let area = auth::respond(tpm, code, &mut rp, used)?;
+        let area = crate::response::respond(tpm, code, &mut rp, used)?;
         w.u32(rp.len() as u32);
         w.bytes(&rp);
         w.bytes(&area);
     } else {
         w.bytes(&cmd.out.buf);
     }
-    let size = (w.len() as u32).to_be_bytes();
-    if let Some(field) = w.buf.get_mut(2..6) {
-        field.copy_from_slice(&size);
-    }
-    Ok(w.buf)
+    Ok(with_header(tag, Rc::SUCCESS, &w.buf))
+}
+
+/// A response: the 10-byte header (size = header + body) followed by `body`.
+fn with_header(tag: u16, rc: Rc, body: &[u8]) -> Vec<u8> {
+    let size = u32::try_from(size_of::<ResponseHeader>() + body.len()).unwrap_or(u32::MAX);
+    let hdr = ResponseHeader { tag: U16::new(tag), size: U32::new(size), code: U32::new(rc.0) };
+    let mut out = Vec::with_capacity(size as usize);
+    out.extend_from_slice(hdr.as_bytes());
+    out.extend_from_slice(body);
+    out
 }
 
 /// The handle-area checks of Part 3 §5.4: the handle is of the type the command takes and refers to

@@ -42,10 +42,13 @@ mod hierarchy;
 pub mod marshal;
 mod nv;
 mod nv_cmds;
+mod param_enc;
 mod pcr;
 mod policy;
 pub mod rc;
+mod response;
 mod session;
+mod sessions;
 mod startup;
 mod stream;
 
