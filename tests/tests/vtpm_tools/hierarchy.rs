@@ -1,0 +1,76 @@
+//! Owner authorization and TPM2_Clear through tpm2-tools, and the platform port's power signals
+//! driven raw: what a TPM must forget, and what it must keep, across them.
+
+use std::io::{Read, Write};
+
+use sha2::{Digest, Sha256};
+
+use super::harness::{Raw, hex};
+use super::{pcr, started, value};
+
+#[test]
+fn owner_password_guards_the_owner_hierarchy_until_clear() {
+    let server = started();
+    server.ok("tpm2_changeauth", &["-c", "o", "newpass"]);
+    // Without the new password, or with a wrong one: TPM_RC_BAD_AUTH (owner auth has no DA).
+    for password in [&[][..], &["-P", "wrong"]] {
+        let args = [&["0x1500040", "-C", "o", "-s", "8"][..], password].concat();
+        let stderr = server.fails("tpm2_nvdefine", &args);
+        assert!(stderr.contains("0x9A2"), "{args:?}: {stderr}");
+    }
+    server.ok("tpm2_nvdefine", &["0x1500040", "-C", "o", "-s", "8", "-P", "newpass"]);
+    assert!(server.ok("tpm2_getcap", &["handles-nv-index"]).contains("0x1500040"));
+
+    // TPM2_Clear (lockout authorization, empty) drops owner indices and the owner password.
+    server.ok("tpm2_clear", &[]);
+    assert!(!server.ok("tpm2_getcap", &["handles-nv-index"]).contains("0x1500040"));
+    server.ok("tpm2_nvdefine", &["0x1500040", "-C", "o", "-s", "8"]);
+}
+
+const GET_RANDOM_8: [u8; 12] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7B, 0, 8];
+const STARTUP_CLEAR: [u8; 12] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0];
+/// `TPM_RC_INITIALIZE`: the TPM has been initialised (_TPM_Init) but not started.
+const RC_INITIALIZE: u32 = 0x100;
+
+fn signal(raw: &mut Raw, code: u32) {
+    raw.platform.write_all(&code.to_be_bytes()).unwrap();
+    let mut status = [0; 4];
+    raw.platform.read_exact(&mut status).unwrap();
+    assert_eq!(status, [0; 4], "platform signal {code}");
+}
+
+#[test]
+fn power_signals_reset_the_tpm_and_repeated_power_on_does_not() {
+    let server = started();
+    let digest = hex(&Sha256::digest(b"before the power cycle"));
+    server.ok("tpm2_pcrextend", &[&format!("16:sha256={digest}")]);
+    let extended = value(&pcr(&server, "sha256:16"), "sha256", 16);
+    let mut raw = server.raw();
+
+    // Every tool run, and `raw()`, sent POWER_ON: none of them reset the running TPM.
+    signal(&mut raw, 1);
+    assert_eq!(raw.call(&GET_RANDOM_8).0, 0);
+    assert_eq!(value(&pcr(&server, "sha256:16"), "sha256", 16), extended);
+
+    // While powered off, a command gets an empty response (then the trailing 0).
+    signal(&mut raw, 2);
+    let mut request = vec![0, 0, 0, 8, 0, 0, 0, 0, 12];
+    request.extend_from_slice(&GET_RANDOM_8);
+    raw.tpm.write_all(&request).unwrap();
+    let mut reply = [0xAA; 8];
+    raw.tpm.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, [0; 8]);
+
+    // POWER_ON after POWER_OFF, and SIGNAL_RESET at any time, are _TPM_Init: the TPM needs
+    // TPM2_Startup again, and Startup(CLEAR) resets the PCRs.
+    for cycle in [&[1u32][..], &[17]] {
+        for &code in cycle {
+            signal(&mut raw, code);
+        }
+        assert_eq!(raw.call(&GET_RANDOM_8).0, RC_INITIALIZE, "after {cycle:?}");
+        assert_eq!(raw.call(&STARTUP_CLEAR).0, 0);
+        assert_eq!(raw.call(&GET_RANDOM_8).0, 0);
+        assert_eq!(value(&pcr(&server, "sha256:16"), "sha256", 16), hex(&[0; 32]));
+        server.ok("tpm2_pcrextend", &[&format!("16:sha256={digest}")]);
+    }
+}
