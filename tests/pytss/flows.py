@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """tpm2-pytss (Debian python3-tpm2-pytss) driving a TPM over mssim: startup, getrandom, PCR
-extend/read/reset, hash and hash sequences. Expected values come from Python's hashlib, never from
+extend/read/reset, hash and hash sequences, an HMAC session with parameter encryption. Expected values come from Python's hashlib, never from
 the TPM.
 
 Usage: flows.py PORT            (mssim on 127.0.0.1:PORT, platform port PORT+1)
@@ -12,8 +12,15 @@ import hashlib
 import sys
 
 from tpm2_pytss import ESAPI, TCTILdr, TSS2_Exception
-from tpm2_pytss.constants import ESYS_TR, TPM2_ALG, TPM2_RC, TPM2_SU
-from tpm2_pytss.types import TPML_DIGEST_VALUES, TPMT_HA, TPMU_HA
+from tpm2_pytss.constants import ESYS_TR, TPM2_ALG, TPM2_RC, TPM2_SE, TPM2_SU, TPMA_SESSION
+from tpm2_pytss.types import (
+    TPML_DIGEST_VALUES,
+    TPMT_HA,
+    TPMT_SYM_DEF,
+    TPMU_HA,
+    TPMU_SYM_KEY_BITS,
+    TPMU_SYM_MODE,
+)
 
 
 def connect(argument):
@@ -94,11 +101,38 @@ def hashes(esys):
         check(bytes(digest) == oracle(data).digest(), f"hash sequence ({oracle().name})")
 
 
+def encrypted_session(esys):
+    """An unsalted, unbound HMAC session with AES-128-CFB parameter encryption both ways: the
+    command's first TPM2B goes encrypted (the TPM must decrypt it before hashing), the response's
+    first TPM2B comes back encrypted (ESAPI decrypts it). Either half done wrong gives a digest
+    that differs from hashlib's."""
+    symmetric = TPMT_SYM_DEF(
+        algorithm=TPM2_ALG.AES, keyBits=TPMU_SYM_KEY_BITS(aes=128), mode=TPMU_SYM_MODE(aes=TPM2_ALG.CFB)
+    )
+    session = esys.start_auth_session(ESYS_TR.NONE, ESYS_TR.NONE, TPM2_SE.HMAC, symmetric, TPM2_ALG.SHA256)
+    attributes = TPMA_SESSION.CONTINUESESSION | TPMA_SESSION.DECRYPT | TPMA_SESSION.ENCRYPT
+    esys.trsess_set_attributes(session, attributes)
+    for size in (1, 100, 1024):
+        data = bytes((i * 5 + size) & 0xFF for i in range(size))
+        digest, _ = esys.hash(data, TPM2_ALG.SHA256, ESYS_TR.NULL, session1=session)
+        check(bytes(digest) == hashlib.sha256(data).digest(), f"hash of {size} bytes, encrypted both ways")
+    check(len(bytes(esys.get_random(32, session1=session))) == 32, "encrypted get_random size")
+
+    # The same session as an HMAC authorization of PCR 16 (empty authValue).
+    esys.trsess_set_attributes(session, TPMA_SESSION.CONTINUESESSION)
+    esys.pcr_reset(ESYS_TR.PCR16, session1=session)
+    event256 = hashlib.sha256(b"hmac-authorized").digest()
+    event384 = hashlib.sha384(b"hmac-authorized").digest()
+    esys.pcr_extend(ESYS_TR.PCR16, digest_values(event256, event384), session1=session)
+    check(pcr_value(esys, "sha256:16") == hashlib.sha256(bytes(32) + event256).digest(), "HMAC extend")
+    esys.flush_context(session)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     with ESAPI(connect(sys.argv[1])) as esys:
-        for flow in (startup, getrandom, pcr_extend_read_reset, hashes):
+        for flow in (startup, getrandom, pcr_extend_read_reset, hashes, encrypted_session):
             flow(esys)
             print(f"{flow.__name__}: ok")
     print("pytss flows: all passed")
