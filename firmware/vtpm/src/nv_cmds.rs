@@ -20,7 +20,7 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mut r = Reader::new(public);
     let index = r.u32().p(2)?;
     if handle::ht(index) != handle::HT_NV_INDEX {
-        return Err(Rc::VALUE.param(2));
+        return Err(Rc::HANDLE.param(2));
     }
     let name_alg = HashAlg::from_id(r.u16().p(2)?).ok_or(Rc::HASH.param(2))?;
     let attrs = r.u32().p(2)?;
@@ -131,10 +131,11 @@ fn read_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmResult<()> {
 fn writable<'t>(tpm: &'t mut Tpm, c: &Cmd<'_>, kind: NvType) -> TpmResult<&'t mut NvIndex> {
     let [auth, h, _] = c.handles;
     let index = tpm.nv.get_mut(h).ok_or(Rc::HANDLE.handle(2))?;
-    if index.kind() != Some(kind) {
-        return Err(Rc::ATTRIBUTES.handle(2));
-    }
     write_access(index, auth, c.by_policy[0])?;
+    if index.kind() != Some(kind) {
+        // ms-tpm-20-ref names the index for the special types, not for NV_Write.
+        return Err(if kind == NvType::Ordinary { Rc::ATTRIBUTES } else { Rc::ATTRIBUTES.handle(2) });
+    }
     Ok(index)
 }
 
@@ -152,6 +153,9 @@ pub(crate) fn write(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let offset = usize::from(c.params.u16().p(2)?);
     c.params.finish()?;
     let index = writable(tpm, c, NvType::Ordinary)?;
+    if offset > index.data.len() {
+        return Err(Rc::VALUE.param(2));
+    }
     let end = offset + data.len();
     if end > index.data.len() || (index.has(attr::WRITEALL) && data.len() != index.data.len()) {
         return Err(Rc::NV_RANGE);
@@ -217,16 +221,16 @@ pub(crate) fn write_lock(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let [auth, h, _] = c.handles;
     let index = tpm.nv.get_mut(h).ok_or(Rc::HANDLE.handle(2))?;
+    match write_access(index, auth, c.by_policy[0]) {
+        Err(Rc::NV_AUTHORIZATION) => return Err(Rc::NV_AUTHORIZATION),
+        Err(_) => return Ok(()), // already locked
+        Ok(()) => {}
+    }
     if index.attrs & (attr::WRITEDEFINE | attr::WRITE_STCLEAR) == 0 {
         return Err(Rc::ATTRIBUTES.handle(2));
     }
-    match write_access(index, auth, c.by_policy[0]) {
-        Err(Rc::NV_AUTHORIZATION) => Err(Rc::NV_AUTHORIZATION),
-        _ => {
-            index.attrs |= attr::WRITELOCKED;
-            Ok(())
-        }
-    }
+    index.attrs |= attr::WRITELOCKED;
+    Ok(())
 }
 
 /// TPM2_NV_ReadLock (Part 3 §31.14). Locking a locked index succeeds.
@@ -234,14 +238,15 @@ pub(crate) fn read_lock(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let [auth, h, _] = c.handles;
     let index = tpm.nv.get_mut(h).ok_or(Rc::HANDLE.handle(2))?;
+    match read_access(index, auth, c.by_policy[0]) {
+        Err(Rc::NV_AUTHORIZATION) => return Err(Rc::NV_AUTHORIZATION),
+        Err(Rc::NV_LOCKED) => return Ok(()),
+        // Read-locking an index never written is allowed.
+        Err(_) | Ok(()) => {}
+    }
     if !index.has(attr::READ_STCLEAR) {
         return Err(Rc::ATTRIBUTES.handle(2));
     }
-    match read_access(index, auth, c.by_policy[0]) {
-        Err(Rc::NV_AUTHORIZATION) => Err(Rc::NV_AUTHORIZATION),
-        _ => {
-            index.attrs |= attr::READLOCKED;
-            Ok(())
-        }
-    }
+    index.attrs |= attr::READLOCKED;
+    Ok(())
 }

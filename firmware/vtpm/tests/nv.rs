@@ -55,7 +55,9 @@ fn write_then_read_back_with_bounds() {
     assert_eq!(read(&mut t, RH_OWNER, b"", 5, 3).unwrap(), b"hello");
     assert_eq!(read(&mut t, IDX, b"pass", 16, 0).unwrap()[3..8], *b"hello");
     // Out of range writes and reads.
+    assert_eq!(write(&mut t, IDX, b"pass", b"", 16), 0);
     assert_eq!(write(&mut t, IDX, b"pass", b"x", 16), 0x146);
+    assert_eq!(write(&mut t, IDX, b"pass", b"", 17), rc_p(0x084, 2)); // offset past the end
     assert_eq!(write(&mut t, IDX, b"pass", &[0; 17], 0), 0x146);
     assert_eq!(read(&mut t, IDX, b"pass", 1, 16), Err(0x146));
     assert_eq!(read(&mut t, IDX, b"pass", 17, 0), Err(0x146));
@@ -85,7 +87,7 @@ fn define_space_validation() {
     assert_eq!(define(&mut t, IDX, &[1; 33], RW, 8), rc_p(0x095, 1)); // auth longer than nameAlg
     let p = B::new().u32(0x8100_0000).u16(SHA256).u32(RW).tpm2b(b"").u16(8).0;
     let r = run(&mut t, DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&p).0);
-    assert_eq!(r.rc, rc_p(0x084, 2)); // not an NV handle
+    assert_eq!(r.rc, rc_p(0x08B, 2)); // not an NV handle
     let r = run(&mut t, DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").u16(0).0);
     assert_eq!(r.rc, rc_p(0x095, 2)); // empty publicInfo
     let r =
@@ -131,7 +133,7 @@ fn counters_bits_and_extend_indices() {
         run(&mut t, INCREMENT, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
         assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), expect.to_be_bytes());
     }
-    assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), rc_h(0x082, 2)); // not an ordinary index
+    assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), 0x082); // not an ordinary index
     // A counter defined after this one is deleted starts above its last value.
     run(&mut t, UNDEFINE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
     assert_eq!(define(&mut t, IDX, b"", RW | 1 << 4, 8), 0);
