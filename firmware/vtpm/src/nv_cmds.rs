@@ -3,7 +3,7 @@
 
 use crate::Tpm;
 use crate::consts::{MAX_BUFFER, MAX_DIGEST, handle};
-use crate::crypto::HashAlg;
+use crate::crypto::{HashAlg, strip_trailing_zeros};
 use crate::dispatch::Cmd;
 use crate::marshal::{Reader, Writer};
 use crate::nv::{MAX_INDEX_SIZE, NvIndex, NvType, attr};
@@ -28,27 +28,27 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let size = r.u16().p(2)?;
     r.finish().p(2)?;
 
-    let platform = c.handles[0] == handle::RH_PLATFORM;
-    let bad = Err(Rc::ATTRIBUTES.param(2));
     if attrs & attr::RESERVED != 0 {
         return Err(Rc::RESERVED_BITS.param(2));
     }
-    let Some(kind) = NvType::from_attrs(attrs) else { return bad };
-    if auth.len() > name_alg.size() {
-        return Err(Rc::SIZE.param(1));
+    // The checks of ms-tpm-20-ref's NvDefineSpace, in its order.
+    let platform = c.handles[0] == handle::RH_PLATFORM;
+    let bad = Err(Rc::ATTRIBUTES.param(2));
+    // Without TPM2_NV_UndefineSpaceSpecial, a POLICY_DELETE index could never be removed.
+    if attrs & attr::POLICY_DELETE != 0 {
+        return bad;
     }
     if !policy.is_empty() && policy.len() != name_alg.size() {
         return Err(Rc::SIZE.param(2));
     }
-    // State bits are the TPM's to set, and an index must be both readable and writable somehow.
-    if attrs & (attr::WRITELOCKED | attr::READLOCKED | attr::WRITTEN) != 0
-        || attrs & attr::READ_AUTH == 0
-        || attrs & attr::WRITE_AUTH == 0
-        || (attrs & attr::PLATFORMCREATE != 0) != platform
-        || (attrs & attr::POLICY_DELETE != 0 && !platform)
-    {
-        return bad;
+    let auth = strip_trailing_zeros(auth);
+    if auth.len() > name_alg.size() {
+        return Err(Rc::SIZE.param(1));
     }
+    if platform && !tpm.hier.ph_enable_nv {
+        return Err(Rc::HIERARCHY.handle(1));
+    }
+    let Some(kind) = NvType::from_attrs(attrs) else { return bad };
     let size_ok = match kind {
         NvType::Ordinary => usize::from(size) <= MAX_INDEX_SIZE,
         NvType::Counter | NvType::Bits => size == 8,
@@ -57,10 +57,22 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if !size_ok {
         return Err(Rc::SIZE.param(2));
     }
-    if kind != NvType::Ordinary && attrs & attr::WRITEALL != 0
-        || kind == NvType::Counter && attrs & attr::CLEAR_STCLEAR != 0
+    // Counters are never cleared; state bits are the TPM's to set; an index must be both readable
+    // and writable somehow; a CLEAR_STCLEAR index cannot be write-once.
+    if (kind == NvType::Counter && attrs & attr::CLEAR_STCLEAR != 0)
+        || attrs & (attr::WRITELOCKED | attr::READLOCKED | attr::WRITTEN) != 0
+        || attrs & attr::READ_AUTH == 0
+        || attrs & attr::WRITE_AUTH == 0
+        || (attrs & attr::CLEAR_STCLEAR != 0 && attrs & attr::WRITEDEFINE != 0)
     {
         return bad;
+    }
+    // The hierarchy that creates an index must be the one that can delete it.
+    if (attrs & attr::PLATFORMCREATE != 0) != platform {
+        return Err(Rc::ATTRIBUTES.handle(1));
+    }
+    if usize::from(size) > MAX_BUFFER && attrs & attr::WRITEALL != 0 {
+        return Err(Rc::SIZE.param(2));
     }
     tpm.nv.define(NvIndex::new(index, name_alg, attrs, policy, auth, size))
 }

@@ -79,12 +79,23 @@ fn define_space_validation() {
     assert_eq!(bad(&mut t, RW | WRITTEN, 8), rc_p(0x082, 2)); // a TPM-owned state bit
     assert_eq!(bad(&mut t, OWNERWRITE | AUTHWRITE, 8), rc_p(0x082, 2)); // no read authority
     assert_eq!(bad(&mut t, RW | 1 << 8, 8), rc_p(0x0A1, 2)); // reserved bit
-    assert_eq!(bad(&mut t, RW | 1 << 30, 8), rc_p(0x082, 2)); // PLATFORMCREATE by the owner
+    assert_eq!(bad(&mut t, RW | 1 << 30, 8), rc_h(0x082, 1)); // PLATFORMCREATE by the owner
+    assert_eq!(bad(&mut t, RW | 1 << 10, 8), rc_p(0x082, 2)); // POLICY_DELETE: no UndefineSpaceSpecial
+    assert_eq!(bad(&mut t, RW | 1 << 27 | 1 << 13, 8), rc_p(0x082, 2)); // CLEAR_STCLEAR + WRITEDEFINE
     assert_eq!(bad(&mut t, RW, 2049), rc_p(0x095, 2)); // larger than NV_INDEX_MAX
     assert_eq!(bad(&mut t, RW | 1 << 4, 4), rc_p(0x095, 2)); // a counter is 8 bytes
     assert_eq!(bad(&mut t, RW | 4 << 4, 8), rc_p(0x095, 2)); // an extend index is a digest
-    assert_eq!(bad(&mut t, RW | 1 << 4 | 1 << 12, 8), rc_p(0x082, 2)); // WRITEALL on a counter
+    assert_eq!(bad(&mut t, RW | 1 << 12, 1025), rc_p(0x095, 2)); // WRITEALL beyond one NV buffer
+    assert_eq!(bad(&mut t, RW | 1 << 4 | 1 << 27, 8), rc_p(0x082, 2)); // a counter that clears
     assert_eq!(define(&mut t, IDX, &[1; 33], RW, 8), rc_p(0x095, 1)); // auth longer than nameAlg
+    // Trailing zeros do not count towards that length, nor towards the password.
+    let mut long = vec![7u8; 32];
+    long.extend_from_slice(&[0; 16]);
+    assert_eq!(define(&mut t, IDX + 3, &long, RW | NO_DA, 8), 0);
+    assert_eq!(
+        run(&mut t, WRITE, &[IDX + 3, IDX + 3], Some(&pw(&[7; 32])), &B::new().tpm2b(b"x").u16(0).0).rc,
+        0
+    );
     let p = B::new().u32(0x8100_0000).u16(SHA256).u32(RW).tpm2b(b"").u16(8).0;
     let r = run(&mut t, DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&p).0);
     assert_eq!(r.rc, rc_p(0x08B, 2)); // not an NV handle
