@@ -212,8 +212,8 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     h.proofs[1] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
     tpm.nv.clear_owner();
     tpm.da = DictionaryAttack { now: tpm.da.now, ..DictionaryAttack::default() };
-    tpm.time.reset_count = 0;
-    tpm.time.restart_count = 0;
+    let now = tpm.now_ms();
+    tpm.time.clear(now);
     Ok(())
 }
 

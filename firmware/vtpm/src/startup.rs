@@ -31,6 +31,13 @@ impl TimeState {
     pub fn power_on(&mut self, now: u64) {
         self.boot_ms = now;
     }
+
+    /// TPM2_Clear: Clock starts again from zero and both counters are reset (Part 2 §10.11.1).
+    pub fn clear(&mut self, now: u64) {
+        self.origin_ms = now;
+        self.reset_count = 0;
+        self.restart_count = 0;
+    }
 }
 
 /// What an orderly TPM2_Shutdown left for the next Startup.

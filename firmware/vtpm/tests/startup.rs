@@ -67,6 +67,10 @@ fn clock_follows_the_time_source() {
     now.store(8_000, Ordering::Relaxed);
     let (time, clock, ..) = read_clock(&mut t);
     assert_eq!((time, clock), (500, 3_000));
+    // TPM2_Clear sets Clock back to zero (and the counters), not Time.
+    run(&mut t, 0x126, &[common::RH_LOCKOUT], Some(&common::pw(b"")), &[]).ok();
+    now.store(8_100, Ordering::Relaxed);
+    assert_eq!(read_clock(&mut t), (600, 100, 0, 0, 1));
 }
 
 #[test]
