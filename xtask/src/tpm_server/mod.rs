@@ -11,7 +11,7 @@ pub mod mssim;
 mod tests;
 
 use std::io;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -41,15 +41,21 @@ pub fn run(args: &Args) -> crate::Result {
         TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .map_err(|error| format!("tpm-server: cannot listen on 127.0.0.1:{port}: {error}"))
     };
-    let listeners = Listeners { tpm: bind(args.port)?, platform: bind(platform_port)? };
+    let mut families = vec![Listeners { tpm: bind(args.port)?, platform: bind(platform_port)? }];
+    // IPv6 loopback too where the host has it: `host=localhost` may resolve to ::1 first, and the
+    // reference server listens on both families.
+    let bind6 = |port| TcpListener::bind((Ipv6Addr::LOCALHOST, port)).ok();
+    if let (Some(tpm), Some(platform)) = (bind6(args.port), bind6(platform_port)) {
+        families.push(Listeners { tpm, platform });
+    }
     let device = Device::new(engine::warden(), warden_vtpm::MAX_COMMAND_SIZE);
     eprintln!("tpm-server: serving the Warden vTPM on 127.0.0.1:{} (platform {platform_port})", args.port);
-    serve(listeners, device)?;
+    serve_all(families, device)?;
     eprintln!("tpm-server: stopped by a client (TPM_STOP)");
     Ok(())
 }
 
-/// The two listening sockets of one simulator.
+/// The two listening sockets of one simulator (for one address family).
 #[derive(Debug)]
 pub struct Listeners {
     /// The command port N.
@@ -67,18 +73,25 @@ enum Port {
 /// Accepts clients on both ports until one sends TPM_STOP, then returns. Errors on one connection
 /// end that connection only.
 pub fn serve(listeners: Listeners, device: Device) -> io::Result<()> {
+    serve_all(vec![listeners], device)
+}
+
+/// [`serve`] on several pairs of sockets (one per address family), all in front of one TPM.
+pub fn serve_all(families: Vec<Listeners>, device: Device) -> io::Result<()> {
     let device = Arc::new(device);
     let clients = Arc::new(AtomicUsize::new(0));
     let (stop, stopped) = mpsc::channel::<()>();
-    for (listener, port) in [(listeners.tpm, Port::Tpm), (listeners.platform, Port::Platform)] {
+    let sockets =
+        families.into_iter().flat_map(|pair| [(pair.tpm, Port::Tpm), (pair.platform, Port::Platform)]);
+    for (listener, port) in sockets {
         let (device, clients, stop) = (Arc::clone(&device), Arc::clone(&clients), stop.clone());
         thread::Builder::new()
             .name(format!("tpm-server {port:?} accept"))
             .spawn(move || accept_loop(&listener, port, &device, &clients, &stop))?;
     }
     drop(stop);
-    // Both accept loops only end by a STOP (or a listener failure, which drops their senders).
-    stopped.recv().map_err(|_| io::Error::other("both listeners failed"))
+    // Accept loops only end by a STOP (or a listener failure, which drops their senders).
+    stopped.recv().map_err(|_| io::Error::other("every listener failed"))
 }
 
 fn accept_loop(
