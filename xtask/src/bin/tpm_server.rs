@@ -5,6 +5,10 @@
 //! `-rm` (remove the NV state file) is accepted and has nothing to do: state lives in memory.
 
 #[path = "../tpm_server/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "`serve` (one address family) is for the xtask's firmware bridge, not this binary"
+)]
 mod tpm_server;
 
 /// The error type the shared module's `run` returns (the xtask's own, repeated for this binary).
