@@ -71,3 +71,21 @@ fn a_release_build_refuses_the_insecure_test_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--signing-key"), "{stderr}");
 }
+
+#[test]
+fn verify_accepts_the_build_and_refuses_a_tampered_image() {
+    let verify = |image: &Path| warden_tests::xtask().args(["verify", "--image"]).arg(image).output().unwrap();
+    let good = verify(&warden_tests::out_dir().join("warden.igvm"));
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    assert!(String::from_utf8_lossy(&good.stdout).starts_with("verified: "));
+
+    let mut image = std::fs::read(warden_tests::out_dir().join("warden.igvm")).unwrap();
+    let last = image.len() - 1;
+    image[last] ^= 1; // file data: a page's contents, not a header
+    let tampered = std::env::temp_dir().join(format!("warden-tampered-{}.igvm", std::process::id()));
+    std::fs::write(&tampered, &image).unwrap();
+    let bad = verify(&tampered);
+    let _ = std::fs::remove_file(&tampered);
+    assert!(!bad.status.success(), "a tampered image verified");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("does not match the signed reference values"));
+}

@@ -13,6 +13,7 @@ mod reference_values;
 mod run;
 mod test;
 mod tpm_server;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +44,8 @@ enum Command {
     Bench(bench::Args),
     /// Serve the vTPM engine over the TPM simulator (mssim) TCP protocol on ports N and N+1.
     TpmServer(tpm_server::Args),
+    /// Check an image against its signed reference values, as a relying party does.
+    Verify(verify::Args),
 }
 
 fn main() {
@@ -54,6 +57,7 @@ fn main() {
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::TpmServer(args) => tpm_server::run(&args),
+        Command::Verify(args) => verify::run(&args),
     };
     if let Err(error) = outcome {
         eprintln!("xtask: error: {error}");

@@ -1,6 +1,6 @@
 //! Reading the firmware ELF and the boot stub ELF: their loadable segments, page by page, with rights.
 use object::elf::{PF_W, PF_X, PT_LOAD};
-use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
+use object::read::elf::{ElfFile64, ProgramHeader};
 use object::{Endianness, Object};
 use warden_defs::layout::PAGE_SIZE;
 
