@@ -205,7 +205,9 @@ pub fn load_idt() {
             idt.virtualization.set_handler_addr(stub(20)).set_stack_index(IST_EXCEPTION - 1);
             idt.cp_protection_exception.set_handler_addr(stub(21)).set_stack_index(IST_EXCEPTION - 1);
             idt.hv_injection_exception.set_handler_addr(stub(28)).set_stack_index(IST_EXCEPTION - 1);
-            // On SNP, #VC goes to the returning handler of `snp::vc` (on the interrupted stack, no IST).
+            // On SNP, #VC goes to `snp::vc`'s stub instead: it expects the same frame, pops the error code
+            // and returns (IRETQ); it runs on the interrupted stack (no IST), so a #VC inside another
+            // handler's report does not overwrite that handler's frame.
             match crate::snp::vc::idt_entry() {
                 Some(entry) => idt.vmm_communication_exception.set_handler_addr(entry),
                 None => idt

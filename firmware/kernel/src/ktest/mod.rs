@@ -18,7 +18,7 @@ pub type TestResult = Result<(), String>;
 pub type TestCase = (&'static str, fn() -> TestResult);
 
 /// Every suite, in the order they run. A module with cases adds its list here.
-const SUITES: &[&[TestCase]] = &[cases::CASES];
+const SUITES: &[&[TestCase]] = &[cases::CASES, crate::snp::ktest::CASES];
 
 /// Runs what the host asked for, then terminates.
 pub fn run(platform: &impl Platform) -> ! {

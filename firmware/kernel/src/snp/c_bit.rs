@@ -67,6 +67,14 @@ pub fn check_identity(vaddr: u64, c_bit: u8) -> Result<(), CbitError> {
     leaf_entry(vaddr, c_bit).map(|_| ())
 }
 
+/// The raw leaf entry that maps `vaddr` (for the in-firmware tests).
+#[cfg(feature = "insecure_test_image")]
+pub fn leaf_value(vaddr: u64, c_bit: u8) -> Result<u64, CbitError> {
+    let slot = leaf_entry(vaddr, c_bit)?;
+    // SAFETY: `leaf_entry` returned a slot inside the page-table region, which is mapped readable.
+    Ok(unsafe { slot.read_volatile() })
+}
+
 /// Sets (`private`) or clears the C-bit of the 4 KiB page at `vaddr` and flushes its TLB entry.
 ///
 /// # Safety

@@ -30,6 +30,11 @@ unsafe impl Sync for GhcbStorage {}
 
 static STORAGE: GhcbStorage = GhcbStorage(UnsafeCell::new([0; 4096]));
 
+/// The GHCB page's address (virtual = guest-physical: Warden runs identity-mapped).
+pub fn page_address() -> u64 {
+    STORAGE.0.get() as u64
+}
+
 /// The registered GHCB. `None` until [`register`] succeeds: the #VC handler then falls back to the MSR
 /// protocol (CPUID only).
 pub static GHCB: Mutex<Option<SharedGhcb>> = Mutex::new(None);
@@ -99,7 +104,7 @@ pub unsafe fn register(cpuid_c_bit: u8) -> Result<u8, GhcbSetupError> {
     // COCONUT only logs a missing feature; Warden refuses to run without them.
     features.require(HvFeatures::REQUIRED).map_err(GhcbSetupError::Msr)?;
 
-    let gpa = STORAGE.0.get() as u64;
+    let gpa = page_address();
     let gfn = gpa >> 12;
     // The page changes hands: no dirty line of the private view may be written back over it later.
     flush_page_cache(gpa);

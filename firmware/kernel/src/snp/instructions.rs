@@ -70,7 +70,8 @@ pub unsafe fn rmpadjust(vaddr: u64, size: u64, attrs: u64) -> u32 {
 pub unsafe fn vmgexit() {
     // SAFETY: per the contract above; the hypervisor may write shared memory (so `nomem` is not
     // claimed, and the asm is a compiler barrier for the GHCB page), but not registers or the stack.
-    unsafe { asm!(".byte 0xF3, 0x0F, 0x01, 0xD9", options(nostack, preserves_flags)) };
+    // Flags are not claimed preserved: nothing in the GHCB specification promises it.
+    unsafe { asm!(".byte 0xF3, 0x0F, 0x01, 0xD9", options(nostack)) };
 }
 
 /// Writes the GHCB MSR (0xC001_0130).

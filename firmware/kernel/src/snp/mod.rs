@@ -8,6 +8,8 @@
 pub mod c_bit;
 pub mod ghcb;
 pub mod instructions;
+#[cfg(feature = "insecure_test_image")]
+pub mod ktest;
 pub mod vc;
 
 use core::arch::x86_64::__cpuid;

@@ -10,7 +10,7 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use warden_defs::ghcb::exit::{ExitCode, IoDirection, MSR_READ, MSR_WRITE};
-use warden_defs::ghcb::msr::MsrError;
+use warden_defs::ghcb::msr::{GHCB_MSR, MsrError};
 use warden_defs::ghcb::{Field, Ghcb, GhcbError};
 use warden_vc_decode::{MAX_INSTRUCTION_LEN, Port, VcInstruction, VcKind, decode, merge_in, width_mask};
 use x86_64::VirtAddr;
@@ -44,6 +44,8 @@ const RCX: usize = 12;
 const RDX: usize = 11;
 const RBX: usize = 13;
 const LOW32: u64 = 0xFFFF_FFFF;
+/// MSRs whose value must come from the CPU, never from the hypervisor: SEV_STATUS and the GHCB MSR.
+const PROTECTED_MSRS: [u64; 2] = [0xC001_0131, GHCB_MSR as u64];
 
 core::arch::global_asm!(
     r#"
@@ -139,7 +141,7 @@ extern "C" fn vc_handler(frame: &mut VcFrame) {
 }
 
 /// The instruction bytes at `rip`, if `rip` lies in Warden's text: at most 15, never past its end.
-fn fetch(rip: u64) -> Option<&'static [u8]> {
+pub(super) fn fetch(rip: u64) -> Option<&'static [u8]> {
     let [(_, text), (_, text_end), ..] = crate::layout_check::sections();
     if !(text..text_end).contains(&rip) {
         return None;
@@ -188,6 +190,11 @@ fn emulate(ghcb: &mut SharedGhcb, kind: VcKind, gprs: &mut [u64; 15]) -> Result<
             request.set(Field::Xcr0, xcr0());
         }
         VcKind::Rdmsr | VcKind::Wrmsr => {
+            // These two are never intercepted under SNP; a #VC for them means the hypervisor wants to
+            // answer what the CPU itself must (SEV_STATUS decides the platform, threat model T3).
+            if PROTECTED_MSRS.contains(&(gprs[RCX] & LOW32)) {
+                terminate_with(Reason::HypervisorMisbehaved);
+            }
             request.set(Field::SwExitCode, ExitCode::MSR.0);
             request.set(Field::Rcx, gprs[RCX] & LOW32);
             if kind == VcKind::Wrmsr {
