@@ -74,3 +74,31 @@ fn power_signals_reset_the_tpm_and_repeated_power_on_does_not() {
         server.ok("tpm2_pcrextend", &[&format!("16:sha256={digest}")]);
     }
 }
+
+/// One field of `tpm2_getcap properties-variable` (TPM2_PT_PERMANENT / STARTUP_CLEAR bits).
+fn variable(server: &super::harness::Server, field: &str) -> String {
+    let yaml = server.ok("tpm2_getcap", &["properties-variable"]);
+    let line = yaml.lines().find_map(|line| line.trim().strip_prefix(&format!("{field}:")));
+    line.unwrap_or_else(|| panic!("{field} missing:\n{yaml}")).trim().to_owned()
+}
+
+#[test]
+fn clear_control_and_permanent_properties_agree() {
+    let server = started();
+    server.ok("tpm2_selftest", &["-f"]);
+    assert!(server.ok("tpm2_gettestresult", &[]).contains("success"));
+    assert_eq!(variable(&server, "ownerAuthSet"), "0");
+    server.ok("tpm2_changeauth", &["-c", "o", "pw"]);
+    assert_eq!(variable(&server, "ownerAuthSet"), "1");
+
+    // ClearControl(YES) from lockout disables TPM2_Clear (TPM_RC_DISABLED, 0x120) and shows in
+    // TPMA_PERMANENT; only the platform may enable it again.
+    server.ok("tpm2_clearcontrol", &["-C", "l", "s"]);
+    assert_eq!(variable(&server, "disableClear"), "1");
+    let stderr = server.fails("tpm2_clear", &[]);
+    assert!(stderr.contains("0x120"), "{stderr}");
+    server.ok("tpm2_clearcontrol", &["-C", "p", "c"]);
+    assert_eq!(variable(&server, "disableClear"), "0");
+    server.ok("tpm2_clear", &[]);
+    assert_eq!(variable(&server, "ownerAuthSet"), "0", "Clear resets the owner password");
+}
