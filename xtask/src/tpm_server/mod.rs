@@ -8,6 +8,8 @@
 pub mod engine;
 pub mod mssim;
 #[cfg(test)]
+mod tcp_tests;
+#[cfg(test)]
 mod tests;
 
 use std::io;

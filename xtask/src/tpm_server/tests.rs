@@ -1,29 +1,26 @@
-//! Framing and robustness tests of the mssim server against a recording test engine.
+//! Framing and robustness tests of the mssim port handlers, in memory, against a recording test
+//! engine (shared with `tcp_tests`).
 
 use std::io::{self, Cursor, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::Duration;
 
 use super::engine::CommandEngine;
 use super::mssim::{Device, End, Signal, serve_platform_port, serve_tpm_port};
-use super::{Listeners, serve};
 
-const MAX: usize = 64;
+pub(super) const MAX: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Event {
+pub(super) enum Event {
     PowerOn,
     Execute(Vec<u8>),
 }
 
 /// Answers `0x80 0x01 ‖ command`, and panics on a command starting with 0xFF.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Event>>>);
+pub(super) struct Recorder(Arc<Mutex<Vec<Event>>>);
 
 impl Recorder {
-    fn events(&self) -> Vec<Event> {
+    pub(super) fn events(&self) -> Vec<Event> {
         self.0.lock().unwrap().clone()
     }
 }
@@ -40,7 +37,7 @@ impl CommandEngine for Recorder {
     }
 }
 
-fn device() -> (Device, Recorder) {
+pub(super) fn device() -> (Device, Recorder) {
     let recorder = Recorder::default();
     (Device::new(Box::new(recorder.clone()), MAX), recorder)
 }
@@ -72,11 +69,11 @@ impl Write for Duplex {
     }
 }
 
-fn be(value: u32) -> Vec<u8> {
+pub(super) fn be(value: u32) -> Vec<u8> {
     value.to_be_bytes().to_vec()
 }
 
-fn send_command(locality: u8, command: &[u8]) -> Vec<u8> {
+pub(super) fn send_command(locality: u8, command: &[u8]) -> Vec<u8> {
     [be(8), vec![locality], be(command.len() as u32), command.to_vec()].concat()
 }
 
@@ -225,113 +222,6 @@ fn engine_panic_puts_the_tpm_in_failure_mode_until_power_on() {
     let mut tpm = Duplex::new(&[&send_command(0, b"ok")]);
     serve_tpm_port(&mut tpm, &device).unwrap();
     assert_eq!(tpm.output, [be(4), vec![0x80, 0x01], b"ok".to_vec(), be(0)].concat());
-}
-
-/// Starts a server on ephemeral ports; returns the two addresses' ports.
-fn start_server() -> (u16, u16, Recorder, thread::JoinHandle<io::Result<()>>) {
-    let bind = || TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let listeners = Listeners { tpm: bind(), platform: bind() };
-    let ports = (listeners.tpm.local_addr().unwrap().port(), listeners.platform.local_addr().unwrap().port());
-    let (device, recorder) = device();
-    let handle = thread::spawn(move || serve(listeners, device));
-    (ports.0, ports.1, recorder, handle)
-}
-
-fn connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream
-}
-
-fn exchange(stream: &mut TcpStream, request: &[u8], reply_len: usize) -> Vec<u8> {
-    stream.write_all(request).unwrap();
-    let mut reply = vec![0; reply_len];
-    stream.read_exact(&mut reply).unwrap();
-    reply
-}
-
-/// The server closed the connection: end-of-stream, or a reset when it left our bytes unread.
-fn assert_disconnected(stream: &mut TcpStream) {
-    match stream.read(&mut [0; 16]) {
-        Ok(0) => {}
-        Err(error) if error.kind() == io::ErrorKind::ConnectionReset => {}
-        other => panic!("expected a disconnection, got {other:?}"),
-    }
-}
-
-/// Fails the test if two commands are ever inside the engine at once.
-struct Exclusive {
-    busy: Arc<std::sync::atomic::AtomicBool>,
-    executed: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl CommandEngine for Exclusive {
-    fn power_on(&mut self) {}
-
-    fn execute(&mut self, command: &[u8]) -> Vec<u8> {
-        use std::sync::atomic::Ordering::SeqCst;
-        assert!(!self.busy.swap(true, SeqCst), "two commands in the engine at once");
-        // Long enough for the other clients' requests to be waiting.
-        thread::sleep(Duration::from_micros(300));
-        self.executed.fetch_add(1, SeqCst);
-        self.busy.store(false, SeqCst);
-        command.to_vec()
-    }
-}
-
-#[test]
-fn commands_from_concurrent_clients_run_one_at_a_time() {
-    let executed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let engine = Exclusive { busy: Arc::default(), executed: Arc::clone(&executed) };
-    let bind = || TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let listeners = Listeners { tpm: bind(), platform: bind() };
-    let tpm_port = listeners.tpm.local_addr().unwrap().port();
-    let mut platform = connect(listeners.platform.local_addr().unwrap().port());
-    thread::spawn(move || serve(listeners, Device::new(Box::new(engine), MAX)));
-    assert_eq!(exchange(&mut platform, &be(1), 4), be(0));
-
-    thread::scope(|scope| {
-        for client in 0..4u8 {
-            scope.spawn(move || {
-                let mut stream = connect(tpm_port);
-                for round in 0..10u8 {
-                    let command = [client, round];
-                    let reply = exchange(&mut stream, &send_command(0, &command), 4 + 2 + 4);
-                    // A poisoned lock or a panicked engine would answer TPM_RC_FAILURE instead.
-                    assert_eq!(reply, [be(2), command.to_vec(), be(0)].concat());
-                }
-            });
-        }
-    });
-    assert_eq!(executed.load(std::sync::atomic::Ordering::SeqCst), 40);
-}
-
-#[test]
-fn bad_and_stalled_clients_do_not_stop_the_server_and_stop_ends_it() {
-    let (tpm_port, platform_port, recorder, handle) = start_server();
-    let mut platform = connect(platform_port);
-    assert_eq!(exchange(&mut platform, &[be(1), be(11)].concat(), 8), [be(0), be(0)].concat());
-
-    // A client that stalls half-way through a command must not hold the engine.
-    let mut stalled = connect(tpm_port);
-    stalled.write_all(&[be(8), vec![0], be(40), vec![1, 2]].concat()).unwrap();
-    // A client that announces 4 GiB is disconnected: it reads end-of-stream.
-    let mut greedy = connect(tpm_port);
-    greedy.write_all(&[be(8), vec![0], be(u32::MAX)].concat()).unwrap();
-    assert_disconnected(&mut greedy);
-    // Garbage on the platform port is refused and disconnected.
-    let mut noisy = connect(platform_port);
-    assert_eq!(exchange(&mut noisy, b"GET / HTTP/1.1\r\n\r\n", 4), be(1));
-    assert_disconnected(&mut noisy);
-
-    let mut good = connect(tpm_port);
-    let reply = exchange(&mut good, &send_command(0, b"hello"), 4 + 7 + 4);
-    assert_eq!(reply, [be(7), vec![0x80, 0x01], b"hello".to_vec(), be(0)].concat());
-    assert_eq!(recorder.events(), [Event::PowerOn, Event::Execute(b"hello".to_vec())]);
-
-    stalled.shutdown(Shutdown::Both).unwrap();
-    good.write_all(&be(21)).unwrap();
-    handle.join().unwrap().unwrap();
 }
 
 #[test]
