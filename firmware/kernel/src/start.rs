@@ -48,23 +48,33 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
         // The SNP/TDX platforms are built (GHCB / TDCALL), but the steps below are not ready for them yet
         // (the heap must be accepted first, the console and CPUID need #VC/#VE), so Warden stops here.
         BootPlatform::Snp => {
-            let snp = crate::snp::SnpPlatform::init().unwrap_or_else(|error| {
+            let mut snp = crate::snp::SnpPlatform::init().unwrap_or_else(|error| {
                 println!("warden: SNP set-up refused: {error:?}");
                 crate::snp::terminate_with(error.reason())
             });
+            // SAFETY: once, before `heap::init`; nothing references the heap yet.
+            if let Err(error) = unsafe { crate::snp::heap::accept_heap(&mut snp) } {
+                println!("warden: SNP heap validation failed: {error:?}");
+                snp.terminate(Termination::Failure)
+            }
             println!(
-                "warden: SNP platform set up (C-bit {}); the rest of the boot is not SNP-ready",
+                "warden: SNP platform set up (C-bit {}), heap validated; the rest of the boot is not SNP-ready",
                 snp.c_bit()
             );
             snp.terminate(Termination::PlatformMismatch)
         }
         BootPlatform::Tdx => {
-            let tdx = crate::tdx::TdxPlatform::init().unwrap_or_else(|error| {
+            let mut tdx = crate::tdx::TdxPlatform::init().unwrap_or_else(|error| {
                 println!("warden: TDX set-up refused: {error:?}");
                 crate::tdx::report_fatal_error(Termination::PlatformMismatch)
             });
+            // SAFETY: once, before `heap::init`; nothing references the heap yet.
+            if let Err(error) = unsafe { crate::tdx::heap::accept_heap(&mut tdx) } {
+                println!("warden: TDX heap acceptance failed: {error:?}");
+                tdx.terminate(Termination::Failure)
+            }
             println!(
-                "warden: TDX platform set up (shared bit {:#x}); the rest of the boot is not TDX-ready",
+                "warden: TDX platform set up (shared bit {:#x}), heap accepted; the rest of the boot is not TDX-ready",
                 tdx.shared_bit()
             );
             tdx.terminate(Termination::PlatformMismatch)

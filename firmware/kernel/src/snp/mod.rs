@@ -7,6 +7,7 @@
 //! checked against `docs/reference/svsm-ghcb-snp.md` only.
 pub mod c_bit;
 pub mod ghcb;
+pub mod heap;
 pub mod instructions;
 #[cfg(feature = "insecure_test_image")]
 pub mod ktest;

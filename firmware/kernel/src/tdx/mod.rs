@@ -5,6 +5,7 @@
 //! those `warden-sim`'s TDX model enforces; encodings are checked against the reference notes only.
 //! Missing: a #VE handler (port I/O, CPUID and MSR accesses of other code raise #VE on TDX and are
 //! fatal until one exists).
+pub mod heap;
 pub mod tdcall;
 
 use warden_defs::boot::BootPlatform;
