@@ -1,9 +1,12 @@
 //! `cargo xtask tpm-server`: the vTPM engine over the TPM simulator (mssim) TCP protocol.
 //!
-//! Listens on 127.0.0.1 port N (commands) and N+1 (platform signals), as `tcti-mssim` expects, so
-//! `TPM2TOOLS_TCTI=mssim:host=127.0.0.1,port=N` drives the engine. Clients are served concurrently,
-//! each on its own thread, but the engine runs one command at a time. The TPM starts powered off;
-//! the TCTI's POWER_ON powers it, and later POWER_ONs leave it alone. State lives in memory only.
+//! Listens on the loopback (127.0.0.1, and ::1 where available) port N (commands) and N+1 (platform
+//! signals), as `tcti-mssim` expects, so `TPM2TOOLS_TCTI=mssim:host=127.0.0.1,port=N` drives the
+//! engine. Clients are served concurrently, each on its own thread, but the engine runs one command
+//! at a time. The TPM starts powered off; the TCTI's POWER_ON powers it, and later POWER_ONs leave it
+//! alone. Commands at a locality other than 0 get TPM_RC_LOCALITY; TPM_STOP ends the server, as in
+//! the reference simulator. State lives in memory only. `xtask run` reuses [`serve`] and
+//! [`mssim::Device`] for its bridge to the firmware's vTPM.
 
 pub mod engine;
 pub mod mssim;
