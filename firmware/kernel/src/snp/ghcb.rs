@@ -61,6 +61,8 @@ pub enum GhcbSetupError {
     Rescind(u32, bool),
     /// The GHCB page's mapping could not be changed to shared.
     Mapping(c_bit::CbitError),
+    /// The GHCB is registered already (a second `SnpPlatform::init`).
+    AlreadyRegistered,
 }
 
 /// One MSR-protocol exchange: the request into the GHCB MSR, VMGEXIT, the response out.
@@ -91,6 +93,9 @@ pub fn terminate_msr(reason_set: u8, reason_code: u8) -> ! {
 /// Call once, on the boot CPU, on SNP (after detection), before anything uses [`GHCB`].
 pub unsafe fn register(cpuid_c_bit: u8) -> Result<u8, GhcbSetupError> {
     let mut slot = GHCB.lock();
+    if slot.is_some() {
+        return Err(GhcbSetupError::AlreadyRegistered);
+    }
     // SAFETY: SEV_INFO only asks for information.
     let info =
         msr::parse_sev_info(unsafe { msr_protocol(msr::SEV_INFO_REQ) }).map_err(GhcbSetupError::Msr)?;

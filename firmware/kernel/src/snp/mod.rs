@@ -80,6 +80,7 @@ impl SnpInitError {
         match self.0 {
             GhcbSetupError::Msr(MsrError::UnsupportedVersion { .. }) => Reason::ProtocolUnsupported,
             GhcbSetupError::Msr(MsrError::MissingFeatures(_)) => Reason::SnpUnsupported,
+            GhcbSetupError::AlreadyRegistered => Reason::Termination(Termination::Failure),
             _ => Reason::HypervisorMisbehaved,
         }
     }

@@ -157,9 +157,12 @@ fn emulate_early(instruction: VcInstruction, gprs: &mut [u64; 15]) -> Result<(),
     if instruction.kind != VcKind::Cpuid {
         terminate_with(Reason::UnhandledVc);
     }
+    // The MSR protocol's CPUID takes no sub-leaf: the hypervisor answers sub-leaf 0, so only requests
+    // for sub-leaf 0 are served (`__cpuid` passes ECX = 0; Warden's early leaves need nothing else).
+    if gprs[RCX] & LOW32 != 0 {
+        terminate_with(Reason::UnhandledVc);
+    }
     let leaf = gprs[RAX] & LOW32;
-    // The MSR protocol's CPUID takes no sub-leaf; leaves that have them (4, 7, 0xB, 0xD...) would get
-    // sub-leaf 0's values. Warden asks only 0x8000_001F before the GHCB exists.
     let mut values = [0u64; 4];
     for (register, value) in values.iter_mut().enumerate() {
         let request = (leaf << 32) | ((register as u64) << 30) | 0x004;
