@@ -131,16 +131,16 @@ pub const COM1_PORT: u16 = 0x3F8;
 pub const COM2_PORT: u16 = 0x2F8;
 
 const _: () = {
-    assert!(WARDEN_BASE % LARGE_PAGE_SIZE == 0);
-    assert!(WARDEN_END % LARGE_PAGE_SIZE == 0);
+    assert!(WARDEN_BASE.is_multiple_of(LARGE_PAGE_SIZE));
+    assert!(WARDEN_END.is_multiple_of(LARGE_PAGE_SIZE));
     assert!(stack_top(StackId::Exception) <= STACKS_LIMIT);
     assert!(SNP_CPUID_PAGE + PAGE_SIZE <= STACKS_BASE);
     assert!(PAGE_TABLES_BASE + PAGE_TABLES_SIZE <= PARAMS_PAGE);
-    assert!(HEAP_BASE % LARGE_PAGE_SIZE == 0);
+    assert!(HEAP_BASE.is_multiple_of(LARGE_PAGE_SIZE));
     assert!(BOOT_ROM_DIRECTORY + PAGE_SIZE == BOOT_STUB_PAGE);
     let mut i = 0;
     while i < STACKS.len() {
-        assert!(STACKS[i].size % PAGE_SIZE == 0);
+        assert!(STACKS[i].size.is_multiple_of(PAGE_SIZE));
         i += 1;
     }
 };

@@ -179,7 +179,7 @@ pub fn load_idt() {
     let idt = IDT.call_once(|| {
         let mut idt = InterruptDescriptorTable::new();
         let stub = |vector: usize| VirtAddr::new(stubs[vector]);
-        // SAFETY (for every `set_handler_addr` and `set_stack_index` below): each address is the entry of
+        // SAFETY: (for every `set_handler_addr` and `set_stack_index` below) each address is the entry of
         // an assembly stub that never returns and expects exactly the frame the CPU pushes for that vector
         // (the stubs add a zero error code where the CPU pushes none); each IST slot is set in the TSS by
         // `gdt::load`, which runs first, and points at a mapped stack above a guard page.
