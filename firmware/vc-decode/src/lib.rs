@@ -160,5 +160,22 @@ pub const fn merge_in(rax: u64, value: u64, width: IoWidth) -> u64 {
     }
 }
 
+/// CPUID leaf 0x8000_001F EAX bit 1: SEV.
+const CPUID_SEV: u32 = 1 << 1;
+/// CPUID leaf 0x8000_001F EAX bit 4: SEV-SNP.
+const CPUID_SNP: u32 = 1 << 4;
+
+/// Whether a hypervisor's CPUID answer (leaf `leaf`, result `eax`) contradicts SNP. A #VC exists only
+/// under SEV-ES/SNP, so CPUID must report the SEV leaf (0x8000_0000 EAX >= 0x8000_001F) and the SEV and
+/// SNP bits of 0x8000_001F; a hypervisor that hides them tries to steer Warden onto a non-confidential
+/// path (threat model T3). Linux `do_vc_no_ghcb` makes the same checks (SEV bit only).
+pub const fn cpuid_contradicts_snp(leaf: u32, eax: u32) -> bool {
+    match leaf {
+        0x8000_0000 => eax < 0x8000_001F,
+        0x8000_001F => eax & CPUID_SEV == 0 || eax & CPUID_SNP == 0,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -115,3 +115,14 @@ fn in_results_merge_into_rax_by_width() {
     assert_eq!(merge_in(rax, hostile, IoWidth::Dword), 0x0000_0000_FFFF_FFAB);
     assert_eq!(width_mask(IoWidth::Word), 0xFFFF);
 }
+
+#[test]
+fn cpuid_answers_that_hide_snp_are_caught() {
+    assert!(!cpuid_contradicts_snp(0x8000_0000, 0x8000_0021));
+    assert!(!cpuid_contradicts_snp(0x8000_0000, 0x8000_001F));
+    assert!(cpuid_contradicts_snp(0x8000_0000, 0x8000_001E));
+    assert!(!cpuid_contradicts_snp(0x8000_001F, 0x1_001B));
+    assert!(cpuid_contradicts_snp(0x8000_001F, 0x1_0019), "SEV bit clear");
+    assert!(cpuid_contradicts_snp(0x8000_001F, 0x1_000B), "SNP bit clear");
+    assert!(!cpuid_contradicts_snp(1, 0), "other leaves are not judged");
+}

@@ -12,7 +12,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use warden_defs::ghcb::exit::{ExitCode, IoDirection, MSR_READ, MSR_WRITE};
 use warden_defs::ghcb::msr::{GHCB_MSR, MsrError};
 use warden_defs::ghcb::{Field, Ghcb, GhcbError};
-use warden_vc_decode::{MAX_INSTRUCTION_LEN, Port, VcInstruction, VcKind, decode, merge_in, width_mask};
+use warden_vc_decode::{
+    MAX_INSTRUCTION_LEN, Port, VcInstruction, VcKind, cpuid_contradicts_snp, decode, merge_in, width_mask,
+};
 use x86_64::VirtAddr;
 
 use super::ghcb::{GHCB, SharedGhcb};
@@ -178,6 +180,9 @@ fn emulate_early(instruction: VcInstruction, gprs: &mut [u64; 15]) -> Result<(),
         }
         *value = response >> 32;
     }
+    if cpuid_contradicts_snp(leaf as u32, values[0] as u32) {
+        terminate_with(Reason::HypervisorMisbehaved);
+    }
     [gprs[RAX], gprs[RBX], gprs[RCX], gprs[RDX]] = values;
     Ok(())
 }
@@ -227,8 +232,12 @@ fn emulate(ghcb: &mut SharedGhcb, kind: VcKind, gprs: &mut [u64; 15]) -> Result<
         VcKind::Cpuid => {
             let outputs = [Field::Rax, Field::Rbx, Field::Rcx, Field::Rdx].map(|f| request.output(f));
             let [rax, rbx, rcx, rdx] = outputs;
+            let rax = rax?;
+            if cpuid_contradicts_snp(gprs[RAX] as u32, rax as u32) {
+                terminate_with(Reason::HypervisorMisbehaved);
+            }
             [gprs[RAX], gprs[RBX], gprs[RCX], gprs[RDX]] =
-                [rax? & LOW32, rbx? & LOW32, rcx? & LOW32, rdx? & LOW32];
+                [rax & LOW32, rbx? & LOW32, rcx? & LOW32, rdx? & LOW32];
         }
         VcKind::Rdmsr => {
             let (rax, rdx) = (request.output(Field::Rax)?, request.output(Field::Rdx)?);
