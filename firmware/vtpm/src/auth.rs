@@ -240,6 +240,15 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
         if x.command_code != 0 && x.command_code != ctx.code {
             return Err(Rc::POLICY_CC);
         }
+        if !crate::policy::locality_allowed(x.locality, tpm.locality) {
+            return Err(Rc::LOCALITY);
+        }
+        if let Some(w) = x.nv_written {
+            let index = tpm.nv.get(entity).ok_or(Rc::POLICY_FAIL)?;
+            if index.has(crate::nv::attr::WRITTEN) != w {
+                return Err(Rc::POLICY_FAIL);
+            }
+        }
     } else if !tpm.auth_value_available(entity, ctx.code) {
         return Err(Rc::AUTH_UNAVAILABLE);
     }

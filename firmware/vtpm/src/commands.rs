@@ -4,7 +4,9 @@
 use crate::consts::cc;
 use crate::dispatch::Cmd;
 use crate::rc::TpmResult;
-use crate::{Tpm, context, hash_seq, hierarchy, nv_cmds, pcr, policy, session, startup};
+use crate::{
+    Tpm, clock, context, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, pcr, policy, session, startup,
+};
 
 /// What a handle in the handle area may be (the TPMI_ type Part 3 gives it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub enum HandleKind {
     Clear,
     /// TPMI_RH_LOCKOUT.
     Lockout,
+    /// TPMI_RH_HIERARCHY: owner, endorsement or platform.
+    Hierarchy,
     /// TPMI_RH_HIERARCHY_AUTH: lockout, endorsement, owner or platform.
     HierarchyAuth,
     /// TPMI_DH_OBJECT+ (StartAuthSession tpmKey): TPM_RH_NULL or a loaded key.
@@ -98,11 +102,16 @@ use HandleKind as K;
 
 /// Every implemented command, sorted by code.
 pub const COMMANDS: &[CommandDef] = &[
+    nv(def(cc::HIERARCHY_CONTROL, &[K::Hierarchy], 1, hierarchy_ctl::hierarchy_control)),
     nv(def(cc::NV_UNDEFINE_SPACE, &[K::Provision, K::NvIndex], 1, nv_cmds::undefine_space)),
     nv(def(cc::CLEAR, &[K::Clear], 1, hierarchy::clear)),
     nv(def(cc::CLEAR_CONTROL, &[K::Clear], 1, hierarchy::clear_control)),
+    nv(def(cc::CLOCK_SET, &[K::Provision], 1, clock::clock_set)),
     de(nv(def(cc::HIERARCHY_CHANGE_AUTH, &[K::HierarchyAuth], 1, hierarchy::change_auth))),
     de(nv(def(cc::NV_DEFINE_SPACE, &[K::Provision], 1, nv_cmds::define_space))),
+    de(nv(def(cc::SET_PRIMARY_POLICY, &[K::HierarchyAuth], 1, hierarchy_ctl::set_primary_policy))),
+    def(cc::CLOCK_RATE_ADJUST, &[K::Provision], 1, clock::clock_rate_adjust),
+    nv(def(cc::NV_GLOBAL_WRITE_LOCK, &[K::Provision], 1, nv_cmds::global_write_lock)),
     nv(def(cc::NV_INCREMENT, &[K::NvAuth, K::NvIndex], 1, nv_cmds::increment)),
     nv(def(cc::NV_SET_BITS, &[K::NvAuth, K::NvIndex], 1, nv_cmds::set_bits)),
     de(nv(def(cc::NV_EXTEND, &[K::NvAuth, K::NvIndex], 1, nv_cmds::extend))),
@@ -127,6 +136,7 @@ pub const COMMANDS: &[CommandDef] = &[
     en(def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public)),
     def(cc::POLICY_AUTH_VALUE, &[K::PolicySession], 0, policy::auth_value),
     def(cc::POLICY_COMMAND_CODE, &[K::PolicySession], 0, policy::command_code),
+    def(cc::POLICY_LOCALITY, &[K::PolicySession], 0, policy::locality),
     def(cc::POLICY_OR, &[K::PolicySession], 0, policy::or),
     de(en(rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)))),
     def(cc::GET_CAPABILITY, &[], 0, crate::capability::get_capability),
@@ -136,12 +146,13 @@ pub const COMMANDS: &[CommandDef] = &[
     def(cc::PCR_READ, &[], 0, pcr::read),
     de(def(cc::POLICY_PCR, &[K::PolicySession], 0, policy::pcr)),
     def(cc::POLICY_RESTART, &[K::PolicySession], 0, policy::restart),
-    ns(def(cc::READ_CLOCK, &[], 0, startup::read_clock)),
+    ns(def(cc::READ_CLOCK, &[], 0, clock::read_clock)),
     def(cc::PCR_EXTEND, &[K::PcrOrNull], 1, pcr::extend),
     de(fl(def(cc::EVENT_SEQUENCE_COMPLETE, &[K::PcrOrNull, K::Object], 2, hash_seq::event_complete))),
     de(rh(def(cc::HASH_SEQUENCE_START, &[], 0, hash_seq::start))),
     en(def(cc::POLICY_GET_DIGEST, &[K::PolicySession], 0, policy::get_digest)),
     def(cc::POLICY_PASSWORD, &[K::PolicySession], 0, policy::password),
+    def(cc::POLICY_NV_WRITTEN, &[K::PolicySession], 0, policy::nv_written),
 ];
 
 /// The definition of `code`, if implemented.

@@ -23,11 +23,16 @@ pub mod se {
 
 /// TPM_CC (Part 2 Table 12), only the commands this engine knows.
 pub mod cc {
+    pub const HIERARCHY_CONTROL: u32 = 0x121;
     pub const NV_UNDEFINE_SPACE: u32 = 0x122;
     pub const CLEAR: u32 = 0x126;
     pub const CLEAR_CONTROL: u32 = 0x127;
+    pub const CLOCK_SET: u32 = 0x128;
     pub const HIERARCHY_CHANGE_AUTH: u32 = 0x129;
     pub const NV_DEFINE_SPACE: u32 = 0x12A;
+    pub const SET_PRIMARY_POLICY: u32 = 0x12E;
+    pub const CLOCK_RATE_ADJUST: u32 = 0x130;
+    pub const NV_GLOBAL_WRITE_LOCK: u32 = 0x132;
     pub const NV_INCREMENT: u32 = 0x134;
     pub const NV_SET_BITS: u32 = 0x135;
     pub const NV_EXTEND: u32 = 0x136;
@@ -58,6 +63,7 @@ pub mod cc {
     pub const PCR_READ: u32 = 0x17E;
     pub const POLICY_AUTH_VALUE: u32 = 0x16B;
     pub const POLICY_COMMAND_CODE: u32 = 0x16C;
+    pub const POLICY_LOCALITY: u32 = 0x16F;
     pub const POLICY_OR: u32 = 0x171;
     pub const POLICY_PCR: u32 = 0x17F;
     pub const POLICY_RESTART: u32 = 0x180;
@@ -67,6 +73,7 @@ pub mod cc {
     pub const HASH_SEQUENCE_START: u32 = 0x186;
     pub const POLICY_GET_DIGEST: u32 = 0x189;
     pub const POLICY_PASSWORD: u32 = 0x18C;
+    pub const POLICY_NV_WRITTEN: u32 = 0x18F;
 }
 
 /// TPM_ALG_ID (Part 2 Table 9).
@@ -95,6 +102,7 @@ pub mod handle {
     pub const RH_LOCKOUT: u32 = 0x4000_000A;
     pub const RH_ENDORSEMENT: u32 = 0x4000_000B;
     pub const RH_PLATFORM: u32 = 0x4000_000C;
+    pub const RH_PLATFORM_NV: u32 = 0x4000_000D;
 
     pub const TRANSIENT_FIRST: u32 = 0x8000_0000;
     pub const HMAC_SESSION_FIRST: u32 = 0x0200_0000;

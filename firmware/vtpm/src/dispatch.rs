@@ -160,6 +160,11 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, i: usize) -> TpmResult<()> 
         HandleKind::Provision if h == handle::RH_OWNER || h == handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Clear if h == handle::RH_LOCKOUT || h == handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Lockout if h == handle::RH_LOCKOUT => Ok(()),
+        HandleKind::Hierarchy
+            if matches!(h, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM) =>
+        {
+            hierarchy_on(h)
+        }
         HandleKind::HierarchyAuth
             if matches!(
                 h,
@@ -168,10 +173,14 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, i: usize) -> TpmResult<()> 
         {
             hierarchy_on(h)
         }
-        HandleKind::Provision | HandleKind::Clear | HandleKind::Lockout | HandleKind::HierarchyAuth => value,
+        HandleKind::Provision
+        | HandleKind::Clear
+        | HandleKind::Lockout
+        | HandleKind::HierarchyAuth
+        | HandleKind::Hierarchy => value,
         HandleKind::NvAuth if h == handle::RH_OWNER || h == handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::NvAuth | HandleKind::NvIndex if handle::ht(h) == handle::HT_NV_INDEX => {
-            if tpm.nv.get(h).is_some() { Ok(()) } else { Err(Rc::HANDLE.handle(n)) }
+            if tpm.nv_accessible(h) { Ok(()) } else { Err(Rc::HANDLE.handle(n)) }
         }
         HandleKind::NvAuth | HandleKind::NvIndex => value,
         HandleKind::Object | HandleKind::KeyOrNull if handle::ht(h) == handle::HT_TRANSIENT => {

@@ -39,12 +39,23 @@ impl Tpm {
     }
 
     /// The authPolicy and its algorithm, if a policy may authorize command `code` on `h`
-    /// (IsAuthPolicyAvailable): an NV index with a policy and TPMA_NV_POLICYWRITE / POLICYREAD.
-    /// Hierarchy policies (TPM2_SetPrimaryPolicy) are not implemented, so they have none.
+    /// (IsAuthPolicyAvailable): a hierarchy with a policy set by TPM2_SetPrimaryPolicy, or an NV index
+    /// with a policy and TPMA_NV_POLICYWRITE / POLICYREAD.
     pub(crate) fn auth_policy(&self, h: u32, code: u32) -> Option<(Vec<u8>, HashAlg)> {
+        if handle::ht(h) == handle::HT_PERMANENT {
+            return self.hier.policy(h);
+        }
         let index = self.nv.get(h)?;
         let bit = if nv_write_op(code) { attr::POLICYWRITE } else { attr::POLICYREAD };
         (!index.auth_policy.is_empty() && index.has(bit)).then(|| (index.auth_policy.clone(), index.name_alg))
+    }
+
+    /// Whether an NV index can be used now (ms-tpm-20-ref NvIndexIsAccessible): indices of a disabled
+    /// hierarchy (shEnable, or phEnableNV for platform-created ones) are hidden.
+    pub(crate) fn nv_accessible(&self, h: u32) -> bool {
+        self.nv.get(h).is_some_and(|i| {
+            if i.has(attr::PLATFORMCREATE) { self.hier.ph_enable_nv } else { self.hier.sh_enable }
+        })
     }
 
     /// The Name of an entity (Part 1 §16): an NV index's is nameAlg || H(public); others are the handle.

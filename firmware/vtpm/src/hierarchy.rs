@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::consts::{MAX_DIGEST, handle};
-use crate::crypto::strip_trailing_zeros;
+use crate::crypto::{HashAlg, strip_trailing_zeros};
 use crate::dispatch::Cmd;
 use crate::drbg::Drbg;
 use crate::rc::{At, Rc, TpmResult};
@@ -24,6 +24,8 @@ pub struct Hierarchies {
     pub disable_clear: bool,
     /// Secret values tickets are made with: owner, endorsement, platform, null.
     proofs: [[u8; 32]; 4],
+    /// authPolicy and its hash (TPM2_SetPrimaryPolicy): owner, endorsement, platform, lockout.
+    policies: [(Vec<u8>, Option<HashAlg>); 4],
 }
 
 fn fresh(drbg: &mut Drbg, e: &mut dyn EntropySource) -> [u8; 32] {
@@ -45,6 +47,7 @@ impl Hierarchies {
             ph_enable_nv: true,
             disable_clear: false,
             proofs: [fresh(drbg, e), fresh(drbg, e), fresh(drbg, e), fresh(drbg, e)],
+            policies: Default::default(),
         }
     }
 
@@ -56,6 +59,9 @@ impl Hierarchies {
         self.ph_enable = true;
         self.ph_enable_nv = true;
         self.platform_auth.clear();
+        if let Some(p) = self.policies.get_mut(2) {
+            *p = (Vec::new(), None);
+        }
         if tpm_reset {
             self.proofs[3] = fresh(drbg, e);
         }
@@ -69,6 +75,29 @@ impl Hierarchies {
             handle::RH_LOCKOUT => Some(&self.lockout_auth),
             handle::RH_NULL => Some(&[]),
             _ => None,
+        }
+    }
+
+    fn policy_slot(h: u32) -> Option<usize> {
+        match h {
+            handle::RH_OWNER => Some(0),
+            handle::RH_ENDORSEMENT => Some(1),
+            handle::RH_PLATFORM => Some(2),
+            handle::RH_LOCKOUT => Some(3),
+            _ => None,
+        }
+    }
+
+    /// The authPolicy of a hierarchy, if one was set.
+    pub fn policy(&self, h: u32) -> Option<(Vec<u8>, HashAlg)> {
+        let (p, alg) = self.policies.get(Self::policy_slot(h)?)?;
+        alg.filter(|_| !p.is_empty()).map(|a| (p.clone(), a))
+    }
+
+    /// TPM2_SetPrimaryPolicy.
+    pub fn set_policy(&mut self, h: u32, policy: &[u8], alg: Option<HashAlg>) {
+        if let Some(p) = Self::policy_slot(h).and_then(|i| self.policies.get_mut(i)) {
+            *p = (policy.to_vec(), alg);
         }
     }
 
@@ -208,6 +237,9 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     h.lockout_auth.clear();
     h.sh_enable = true;
     h.eh_enable = true;
+    for owner_side in [handle::RH_OWNER, handle::RH_ENDORSEMENT, handle::RH_LOCKOUT] {
+        h.set_policy(owner_side, &[], None);
+    }
     h.proofs[0] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
     h.proofs[1] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
     tpm.nv.clear_owner();

@@ -19,7 +19,8 @@
 //!    `Shutdown(STATE)` snapshot lives beside it. Persisting NV across VM boots is out of scope here.
 //!
 //! Implemented: the commands in [`commands::COMMANDS`]; password, HMAC (bound or unbound) and policy
-//! sessions (PolicyAuthValue, PolicyPassword, PolicyCommandCode, PolicyPCR, PolicyOR); AES-CFB parameter encryption; dictionary-attack protection. Not implemented: keys
+//! sessions (PolicyAuthValue, PolicyPassword, PolicyCommandCode, PolicyPCR, PolicyOR, PolicyLocality,
+//! PolicyNvWritten); AES-CFB parameter encryption; dictionary-attack protection. Not implemented: keys
 //! (CreatePrimary, Create, Load, signing, ECC/RSA), salted sessions (they need a key), the policy
 //! commands that need keys, tickets, time or NV (PolicySigned, PolicySecret, PolicyNV, ...), audit
 //! sessions, persistent objects; those requests get the proper error codes.
@@ -30,6 +31,7 @@ extern crate alloc;
 
 mod auth;
 mod capability;
+mod clock;
 pub mod commands;
 pub mod consts;
 mod context;
@@ -39,6 +41,7 @@ mod drbg;
 mod entity;
 mod hash_seq;
 mod hierarchy;
+mod hierarchy_ctl;
 pub mod marshal;
 mod nv;
 mod nv_cmds;
@@ -101,7 +104,7 @@ pub struct Tpm {
     sessions: session::Sessions,
     objects: hash_seq::Objects,
     contexts: context::ContextKeys,
-    time: startup::TimeState,
+    time: clock::TimeState,
     /// The orderly shutdown since the last Startup, if any, and the state it saved.
     shutdown: Option<startup::SavedState>,
 }
@@ -136,7 +139,7 @@ impl Tpm {
             sessions: session::Sessions::default(),
             objects: hash_seq::Objects::default(),
             contexts,
-            time: startup::TimeState::default(),
+            time: clock::TimeState::default(),
             shutdown: None,
         }
     }

@@ -21,6 +21,7 @@ pub mod attr {
     pub const WRITEALL: u32 = 1 << 12;
     pub const WRITEDEFINE: u32 = 1 << 13;
     pub const WRITE_STCLEAR: u32 = 1 << 14;
+    pub const GLOBALLOCK: u32 = 1 << 15;
     pub const PPREAD: u32 = 1 << 16;
     pub const OWNERREAD: u32 = 1 << 17;
     pub const AUTHREAD: u32 = 1 << 18;
@@ -190,7 +191,8 @@ impl NvStore {
     /// Startup(CLEAR) (TPM Reset or Restart): _STCLEAR locks and written bits are released.
     pub fn startup_clear(&mut self) {
         for i in self.indices.iter_mut() {
-            if i.has(attr::WRITE_STCLEAR) && !(i.has(attr::WRITEDEFINE) && i.has(attr::WRITTEN)) {
+            let clearable = i.has(attr::WRITE_STCLEAR) || i.has(attr::GLOBALLOCK);
+            if clearable && !(i.has(attr::WRITEDEFINE) && i.has(attr::WRITTEN)) {
                 i.attrs &= !attr::WRITELOCKED;
             }
             if i.has(attr::READ_STCLEAR) {
@@ -200,6 +202,14 @@ impl NvStore {
                 i.attrs &= !attr::WRITTEN;
             }
         }
+    }
+
+    /// TPM2_NV_GlobalWriteLock.
+    pub fn global_lock(&mut self) {
+        self.indices
+            .iter_mut()
+            .filter(|i| i.has(attr::GLOBALLOCK))
+            .for_each(|i| i.attrs |= attr::WRITELOCKED);
     }
 
     pub fn handles(&self) -> impl Iterator<Item = u32> + '_ {

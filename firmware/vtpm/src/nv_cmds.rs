@@ -262,3 +262,11 @@ pub(crate) fn read_lock(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     index.attrs |= attr::READLOCKED;
     Ok(())
 }
+
+/// TPM2_NV_GlobalWriteLock (Part 3 §31.12): every index with TPMA_NV_GLOBALLOCK is write-locked
+/// until the next Startup(CLEAR).
+pub(crate) fn global_write_lock(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    c.params.finish()?;
+    tpm.nv.global_lock();
+    Ok(())
+}

@@ -129,6 +129,55 @@ pub(crate) fn or(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     Ok(())
 }
 
+/// TPM2_PolicyLocality (Part 3 §23.8): the command must come from one of these localities (bits
+/// 0-4), or from this one extended locality (32-255). Successive calls narrow the set.
+pub(crate) fn locality(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let wanted = c.params.u8().p(1)?;
+    c.params.finish()?;
+    let s = session(tpm, c)?;
+    let range = Err(Rc::RANGE.param(1));
+    if wanted == 0 || (s.locality != 0 && (s.locality < 32) != (wanted < 32)) {
+        return range;
+    }
+    let new = if wanted < 32 {
+        let narrowed = if s.locality == 0 { 0x1F } else { s.locality } & wanted;
+        if narrowed == 0 {
+            return range;
+        }
+        narrowed
+    } else {
+        if s.locality != 0 && s.locality != wanted {
+            return range;
+        }
+        wanted
+    };
+    update(s, &[&cc::POLICY_LOCALITY.to_be_bytes(), &[wanted]]);
+    s.locality = new;
+    Ok(())
+}
+
+/// Whether a command from `locality` satisfies a session's PolicyLocality setting.
+pub(crate) fn locality_allowed(setting: u8, locality: u8) -> bool {
+    match (setting, locality) {
+        (0, _) => true,
+        (s, l) if s < 32 => l < 5 && s & (1 << l) != 0,
+        (s, l) => s == l,
+    }
+}
+
+/// TPM2_PolicyNvWritten (Part 3 §23.22): the authorized index must (not) have been written.
+pub(crate) fn nv_written(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let written = c.params.yes_no().p(1)?;
+    c.params.finish()?;
+    let s = session(tpm, c)?;
+    if s.nv_written.is_some_and(|w| w != written) {
+        return Err(Rc::VALUE.param(1));
+    }
+    update(s, &[&cc::POLICY_NV_WRITTEN.to_be_bytes(), &[u8::from(written)]]);
+    s.nv_written = Some(written);
+    Ok(())
+}
+
 /// TPM2_PolicyRestart (Part 3 §23.15).
 pub(crate) fn restart(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;

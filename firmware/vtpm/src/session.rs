@@ -42,6 +42,10 @@ pub struct Session {
     pub command_code: u32,
     /// PolicyPCR: the PCR update counter the policy saw; authorization fails if PCRs changed since.
     pub pcr_counter: Option<u32>,
+    /// PolicyLocality: TPMA_LOCALITY the command must come from (0: any).
+    pub locality: u8,
+    /// PolicyNvWritten: the TPMA_NV_WRITTEN state the authorized index must have.
+    pub nv_written: Option<bool>,
 }
 
 impl Session {
@@ -52,6 +56,8 @@ impl Session {
         self.password_needed = false;
         self.command_code = 0;
         self.pcr_counter = None;
+        self.locality = 0;
+        self.nv_written = None;
     }
 
     pub fn save(&self, w: &mut Writer) {
@@ -74,6 +80,12 @@ impl Session {
         w.u32(self.command_code);
         w.u8(u8::from(self.pcr_counter.is_some()));
         w.u32(self.pcr_counter.unwrap_or(0));
+        w.u8(self.locality);
+        w.u8(match self.nv_written {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -97,6 +109,13 @@ impl Session {
         let command_code = r.u32()?;
         let has_pcr = r.u8()? != 0;
         let pcr_counter = r.u32()?;
+        let locality = r.u8()?;
+        let nv_written = match r.u8()? {
+            0 => None,
+            1 => Some(false),
+            2 => Some(true),
+            _ => return Err(Rc::INTEGRITY),
+        };
         Ok(Session {
             kind,
             alg,
@@ -111,6 +130,8 @@ impl Session {
             lockout_bound: flags & 8 != 0,
             command_code,
             pcr_counter: has_pcr.then_some(pcr_counter),
+            locality,
+            nv_written,
         })
     }
 }
@@ -182,6 +203,8 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         lockout_bound: bind == handle::RH_LOCKOUT,
         command_code: 0,
         pcr_counter: None,
+        locality: 0,
+        nv_written: None,
     };
     c.rhandle = tpm.sessions.insert(session)?;
     c.out.tpm2b(nonce);
@@ -210,6 +233,8 @@ mod tests {
             lockout_bound: true,
             command_code: 0x137,
             pcr_counter: Some(7),
+            locality: 0x21,
+            nv_written: Some(false),
         };
         let mut w = Writer::new();
         s.save(&mut w);

@@ -1,5 +1,5 @@
 //! Power and housekeeping commands: Startup, Shutdown, SelfTest, IncrementalSelfTest, GetTestResult,
-//! GetRandom, StirRandom and ReadClock, plus the clock and reset counters they report.
+//! GetRandom and StirRandom.
 
 use crate::consts::{MAX_DIGEST, su};
 use crate::crypto::{HashAlg, aes_cfb};
@@ -12,33 +12,6 @@ use crate::{Power, Tpm};
 const MAX_SYM_DATA: usize = 128;
 /// TPML_ALG's maximum (MAX_ALG_LIST_SIZE).
 const MAX_ALG_LIST: u32 = 64;
-
-/// Time and the reset counters (TPMS_CLOCK_INFO, Part 2 Table 120).
-#[derive(Debug, Default, Clone)]
-pub struct TimeState {
-    origin_ms: u64,
-    boot_ms: u64,
-    pub reset_count: u32,
-    pub restart_count: u32,
-}
-
-impl TimeState {
-    pub fn set_origin(&mut self, now: u64) {
-        self.origin_ms = now;
-        self.boot_ms = now;
-    }
-
-    pub fn power_on(&mut self, now: u64) {
-        self.boot_ms = now;
-    }
-
-    /// TPM2_Clear: Clock starts again from zero and both counters are reset (Part 2 §10.11.1).
-    pub fn clear(&mut self, now: u64) {
-        self.origin_ms = now;
-        self.reset_count = 0;
-        self.restart_count = 0;
-    }
-}
 
 /// What an orderly TPM2_Shutdown left for the next Startup.
 #[derive(Debug, Clone)]
@@ -181,19 +154,6 @@ pub(crate) fn stir_random(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let data = c.params.tpm2b(MAX_SYM_DATA).p(1)?;
     c.params.finish()?;
     tpm.drbg.stir(data);
-    Ok(())
-}
-
-/// TPM2_ReadClock (Part 3 §29.1): TPMS_TIME_INFO.
-pub(crate) fn read_clock(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    c.params.finish()?;
-    let now = tpm.now_ms();
-    let t = &tpm.time;
-    c.out.u64(now.saturating_sub(t.boot_ms));
-    c.out.u64(now.saturating_sub(t.origin_ms));
-    c.out.u32(t.reset_count);
-    c.out.u32(t.restart_count);
-    c.out.u8(1); // safe: the clock never goes backwards here
     Ok(())
 }
 
