@@ -11,12 +11,20 @@
 //! 3. **Hand-written marshalling.** `tpm2-protocol` (no_std, no alloc) was considered, but it needs
 //!    Rust 1.95 while the workspace promises 1.88, and this engine uses a small subset of Part 2: a
 //!    ~150-line reader/writer plus zerocopy headers keeps the trusted code small and ours to audit.
-//! 4. **One module per command family** (`pcr`, `nv`, `hash_seq`, `session`, `context`, `hierarchy`,
-//!    `capability`, `startup`), one dispatcher (`dispatch`) that does the common work in Part 3 §5
+//! 4. **One module per command family** (`pcr`, `nv_cmds`, `hash_seq`, `session`, `policy`,
+//!    `context`, `hierarchy`, `hierarchy_ctl`, `capability`, `clock`, `startup`), one dispatcher (`dispatch`) that does the common work in Part 3 §5
 //!    order: header, command code, initialisation, handles, authorization area, authorization,
 //!    parameters, response.
 //! 5. **State is memory only.** NV indices live in RAM for the life of the `Tpm` value; a
 //!    `Shutdown(STATE)` snapshot lives beside it. Persisting NV across VM boots is out of scope here.
+//! 6. **Codes and check order follow ms-tpm-20-ref** (`ExecuteCommand`, `ParseSessionBuffer`,
+//!    `CheckAuthSession`, `NvDefineSpace`, DA.c), so clients tested against the reference simulator
+//!    see the same TPM_RC for the same mistake.
+//! 7. **Secrets.** Randomness is HMAC_DRBG (SHA-256) seeded from the entropy source and reseeded at
+//!    every Startup. Context blobs are AES-256-CFB encrypted and HMAC-SHA256 protected with keys
+//!    derived from a secret drawn at every TPM Reset (`context`). Debug output never shows secrets.
+//!    Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target and the
+//!    tests in `tests/` check that every input gets a well-formed answer.
 //!
 //! Implemented: the commands in [`commands::COMMANDS`]; password, HMAC (bound or unbound) and policy
 //! sessions (PolicyAuthValue, PolicyPassword, PolicyCommandCode, PolicyPCR, PolicyOR, PolicyLocality,
