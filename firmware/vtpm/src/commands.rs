@@ -138,6 +138,7 @@ pub const COMMANDS: &[CommandDef] = &[
     def(cc::POLICY_COMMAND_CODE, &[K::PolicySession], 0, policy::command_code),
     def(cc::POLICY_LOCALITY, &[K::PolicySession], 0, policy::locality),
     def(cc::POLICY_OR, &[K::PolicySession], 0, policy::or),
+    en(def(cc::READ_PUBLIC, &[K::Object], 0, hash_seq::read_public)),
     de(en(rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)))),
     def(cc::GET_CAPABILITY, &[], 0, crate::capability::get_capability),
     en(def(cc::GET_RANDOM, &[], 0, startup::get_random)),

@@ -55,6 +55,7 @@ pub mod cc {
     pub const CONTEXT_SAVE: u32 = 0x162;
     pub const FLUSH_CONTEXT: u32 = 0x165;
     pub const NV_READ_PUBLIC: u32 = 0x169;
+    pub const READ_PUBLIC: u32 = 0x173;
     pub const START_AUTH_SESSION: u32 = 0x176;
     pub const GET_CAPABILITY: u32 = 0x17A;
     pub const GET_RANDOM: u32 = 0x17B;

@@ -239,3 +239,11 @@ pub(crate) fn event_complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     }
     Ok(())
 }
+
+/// TPM2_ReadPublic (Part 3 §12.4). The only objects this engine holds are sequence objects, which
+/// have no public area: TPM_RC_SEQUENCE (as ms-tpm-20-ref answers for them).
+pub(crate) fn read_public(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    c.params.finish()?;
+    tpm.objects.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    Err(Rc::SEQUENCE)
+}

@@ -92,6 +92,9 @@ fn sequence_auth_and_mode_errors() {
     assert_eq!(run(&mut t, EVENT_COMPLETE, &[RH_NULL, e], Some(&pw(b"")), &B::new().tpm2b(b"").0).rc, 0x125);
     // Unknown algorithm.
     assert_eq!(run(&mut t, START, &[], None, &B::new().tpm2b(b"").u16(0x0004).0).rc, rc_p(0x083, 2));
+    // A sequence object has no public area to read.
+    assert_eq!(run(&mut t, 0x173, &[h], None, &[]).rc, 0x103);
+    assert_eq!(run(&mut t, 0x173, &[0x8000_0007], None, &[]).rc, 0x910);
     // Eight object slots, then TPM_RC_OBJECT_MEMORY.
     for _ in 0..6 {
         start(&mut t, b"", SHA256);
