@@ -20,5 +20,7 @@ pub fn xtask() -> Command {
 /// # Panics
 /// As for [`xtask`].
 pub fn out_dir() -> PathBuf {
-    std::env::var_os("WARDEN_OUT").expect("WARDEN_OUT is unset: run the integration tests through `cargo xtask test`").into()
+    std::env::var_os("WARDEN_OUT")
+        .expect("WARDEN_OUT is unset: run the integration tests through `cargo xtask test`")
+        .into()
 }

@@ -15,7 +15,10 @@ fn assert_reported(fault: &str, expected: &[&str]) {
     assert!(!output.status.success(), "{fault}: the run succeeded\n{console}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("QEMU exit code 35"), "{fault}: not the failure status\n{stderr}");
-    assert!(console.contains(&format!("warden-test: triggering {fault}")), "{fault}: not triggered\n{console}");
+    assert!(
+        console.contains(&format!("warden-test: triggering {fault}")),
+        "{fault}: not triggered\n{console}"
+    );
     for line in expected {
         assert!(console.contains(line), "{fault}: missing {line:?}\n{console}");
     }
@@ -25,7 +28,10 @@ fn assert_reported(fault: &str, expected: &[&str]) {
 fn page_fault_is_reported_with_address() {
     assert_reported(
         "page-fault",
-        &["FATAL EXCEPTION 14 (page fault) error code 0x0 rip 0x", "page fault address (cr2) 0x0000000000100000"],
+        &[
+            "FATAL EXCEPTION 14 (page fault) error code 0x0 rip 0x",
+            "page fault address (cr2) 0x0000000000100000",
+        ],
     );
 }
 

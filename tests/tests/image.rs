@@ -21,7 +21,10 @@ fn git(dir: &Path, args: &[&str]) -> String {
 /// cache would overwrite each other's build-script outputs).
 fn build_checkout(dir: &Path) -> PathBuf {
     let _ = std::fs::remove_dir_all(dir);
-    git(&workspace(), &["clone", "--quiet", "--no-hardlinks", workspace().to_str().unwrap(), dir.to_str().unwrap()]);
+    git(
+        &workspace(),
+        &["clone", "--quiet", "--no-hardlinks", workspace().to_str().unwrap(), dir.to_str().unwrap()],
+    );
     let status = warden_tests::xtask()
         .arg("build")
         .env("WARDEN_WORKSPACE", dir)
@@ -40,7 +43,11 @@ fn a_checkout_elsewhere_builds_identical_files() {
     let first = build_checkout(&scratch.join("a"));
     // The working tree may differ from HEAD while developing; in CI it is HEAD, so one clone suffices.
     let dirty = !git(&workspace(), &["status", "--porcelain", "--untracked-files=no"]).is_empty();
-    let second = if dirty { build_checkout(&scratch.join("a-second-checkout-with-a-longer-path")) } else { warden_tests::out_dir() };
+    let second = if dirty {
+        build_checkout(&scratch.join("a-second-checkout-with-a-longer-path"))
+    } else {
+        warden_tests::out_dir()
+    };
     for name in OUTPUTS {
         let a = std::fs::read(first.join(name)).unwrap();
         let b = std::fs::read(second.join(name)).unwrap();
@@ -51,16 +58,26 @@ fn a_checkout_elsewhere_builds_identical_files() {
 
 #[test]
 fn the_reference_values_publish_what_measure_computes() {
-    let measured = warden_tests::xtask().args(["measure", "--json"]).env("WARDEN_WORKSPACE", workspace()).output().unwrap();
+    let measured = warden_tests::xtask()
+        .args(["measure", "--json"])
+        .env("WARDEN_WORKSPACE", workspace())
+        .output()
+        .unwrap();
     assert!(measured.status.success(), "{}", String::from_utf8_lossy(&measured.stderr));
     let measured: serde_json::Value = serde_json::from_slice(&measured.stdout).unwrap();
-    let envelope: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(warden_tests::out_dir().join("reference-values.dsse.json")).unwrap()).unwrap();
-    let payload = base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    let envelope: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(warden_tests::out_dir().join("reference-values.dsse.json")).unwrap(),
+    )
+    .unwrap();
+    let payload =
+        base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap();
     let payload = String::from_utf8(payload).unwrap();
     for field in ["snp_launch_digest", "tdx_mrtd", "image_sha256"] {
         let value = measured[field].as_str().unwrap();
-        assert!(value.len() >= 64 && payload.contains(value), "{field} {value} is not in the signed statement:\n{payload}");
+        assert!(
+            value.len() >= 64 && payload.contains(value),
+            "{field} {value} is not in the signed statement:\n{payload}"
+        );
     }
 }
 
@@ -74,7 +91,8 @@ fn a_release_build_refuses_the_insecure_test_key() {
 
 #[test]
 fn verify_accepts_the_build_and_refuses_a_tampered_image() {
-    let verify = |image: &Path| warden_tests::xtask().args(["verify", "--image"]).arg(image).output().unwrap();
+    let verify =
+        |image: &Path| warden_tests::xtask().args(["verify", "--image"]).arg(image).output().unwrap();
     let good = verify(&warden_tests::out_dir().join("warden.igvm"));
     assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
     assert!(String::from_utf8_lossy(&good.stdout).starts_with("verified: "));

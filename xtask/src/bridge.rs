@@ -32,13 +32,21 @@ impl Transport {
                     return Ok(Self { stream });
                 }
                 Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-                Err(error) => return Err(format!("cannot reach Warden's transport {}: {error}", socket.display()).into()),
+                Err(error) => {
+                    return Err(
+                        format!("cannot reach Warden's transport {}: {error}", socket.display()).into()
+                    );
+                }
             }
         }
     }
 
     /// Sends a call with `pages` and returns the result registers and pages.
-    pub fn call(&mut self, regs: &GuestRegs, pages: &[(u64, &[u8; 4096])]) -> crate::Result<warden_svsm::transport::Response> {
+    pub fn call(
+        &mut self,
+        regs: &GuestRegs,
+        pages: &[(u64, &[u8; 4096])],
+    ) -> crate::Result<warden_svsm::transport::Response> {
         let frame = encode_request(regs, pages).map_err(|e| format!("cannot frame the call: {e:?}"))?;
         self.stream.write_all(&frame)?;
         let mut head = [0u8; 8];
@@ -47,7 +55,8 @@ impl Transport {
         let mut response = vec![0u8; len];
         response[..8].copy_from_slice(&head);
         self.stream.read_exact(&mut response[8..])?;
-        let response = decode_response(&response).map_err(|e| format!("Warden's response is refused: {e:?}"))?;
+        let response =
+            decode_response(&response).map_err(|e| format!("Warden's response is refused: {e:?}"))?;
         if response.status != 0 {
             return Err(format!("Warden refused the frame (status {})", response.status).into());
         }
@@ -63,8 +72,11 @@ impl Transport {
         page[..4].copy_from_slice(&8u32.to_le_bytes());
         page[5..9].copy_from_slice(&(command.len() as u32).to_le_bytes());
         page[9..9 + command.len()].copy_from_slice(command);
-        let regs =
-            GuestRegs { rax: CallId { protocol: PROTOCOL_VTPM, call: vtpm_call::CMD }.to_rax(), rcx: BUFFER_GPA, ..Default::default() };
+        let regs = GuestRegs {
+            rax: CallId { protocol: PROTOCOL_VTPM, call: vtpm_call::CMD }.to_rax(),
+            rcx: BUFFER_GPA,
+            ..Default::default()
+        };
         let response = self.call(&regs, &[(BUFFER_GPA, &page)])?;
         if response.regs.rax != u64::from(ResultCode::SUCCESS.0) {
             return Err(format!("SVSM_VTPM_CMD failed with {:#x}", response.regs.rax).into());

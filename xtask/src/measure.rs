@@ -13,7 +13,6 @@ use zerocopy::IntoBytes;
 
 use crate::Result;
 
-
 /// Measure the built image.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -129,9 +128,8 @@ impl Measurements {
 /// Prints the measurements.
 pub fn run(args: &Args) -> crate::Result {
     let image = args.image.clone().unwrap_or_else(|| crate::build::output_dir().join("warden.igvm"));
-    let bytes = std::fs::read(&image).map_err(|e| {
-        format!("measure: cannot read {}: {e} (run `cargo xtask build`)", image.display())
-    })?;
+    let bytes = std::fs::read(&image)
+        .map_err(|e| format!("measure: cannot read {}: {e} (run `cargo xtask build`)", image.display()))?;
     let start = Instant::now();
     let m = measure(&bytes, args.vcpus)?;
     let elapsed = start.elapsed();

@@ -13,7 +13,7 @@ pub const EXIT_TESTS_PASSED: i32 = (0x10 << 1) | 1;
 /// Which accelerator QEMU uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Accel {
-    /// KVM when /dev/kvm can be opened, TCG otherwise.
+    /// KVM when /dev/kvm can be opened and is not KVM-PVM, TCG otherwise.
     Auto,
     /// Hardware virtualisation.
     Kvm,
@@ -25,7 +25,8 @@ impl Accel {
     /// Resolves `Auto` on this machine.
     pub fn resolve(self) -> Accel {
         match self {
-            Accel::Auto if kvm_usable() => Accel::Kvm,
+            // KVM-PVM runs the firmware far slower than TCG (see `kvm_is_pvm`): only on request.
+            Accel::Auto if kvm_usable() && !kvm_is_pvm() => Accel::Kvm,
             Accel::Auto => Accel::Tcg,
             other => other,
         }
@@ -35,6 +36,13 @@ impl Accel {
 /// Whether /dev/kvm can be opened for reading and writing.
 pub fn kvm_usable() -> bool {
     std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+}
+
+/// Whether /dev/kvm is KVM-PVM (software virtualization without VMX/SVM, as on the nested CI machines): it
+/// hands the guest's SSE/AVX instructions to KVM's instruction emulator, which lacks most of them (the VM
+/// stops with "emulation failure"), and the guest still sees SHA-NI under `-cpu host,-sha-ni` (observed).
+pub fn kvm_is_pvm() -> bool {
+    std::path::Path::new("/sys/module/kvm_pvm").exists()
 }
 
 /// What to boot and how.
@@ -75,8 +83,15 @@ pub fn command(boot: &Boot) -> Command {
         Accel::Kvm => command.args(["-accel", "kvm", "-cpu", "host,-arch-capabilities"]),
         _ => command.args(["-accel", "tcg", "-cpu", "max"]),
     };
+    if boot.accel == Accel::Kvm && kvm_is_pvm() {
+        // KVM-PVM emulates the guest's SIMD instructions and stops the VM on SHA-NI/AVX code: Warden's
+        // hashes must use portable code (firmware `start::SIMD_HINT_FILE`).
+        command.args(["-fw_cfg", "name=opt/warden/simd,string=off"]);
+    }
     if let Some(socket) = boot.transport {
-        command.arg("-chardev").arg(format!("socket,id=transport,path={},server=on,wait=off", socket.display()));
+        command
+            .arg("-chardev")
+            .arg(format!("socket,id=transport,path={},server=on,wait=off", socket.display()));
         command.args(["-serial", "chardev:transport"]);
     }
     for (name, contents) in &boot.fw_cfg {

@@ -20,13 +20,26 @@ pub struct Args {
 }
 
 /// The firmware's feature sets that `build` compiles, each linted.
-const FIRMWARE_FLAVOURS: &[&str] = &["", "insecure_test_image", "insecure_bench_image", "insecure_baseline_image"];
+const FIRMWARE_FLAVOURS: &[&str] =
+    &["", "insecure_test_image", "insecure_bench_image", "insecure_baseline_image"];
 
 fn lint() -> crate::Result {
     check("rustfmt", cargo(&["fmt", "--all", "--check"]).status()?)?;
-    check("clippy (host crates)", cargo(&["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]).status()?)?;
+    check(
+        "clippy (host crates)",
+        cargo(&["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]).status()?,
+    )?;
     for features in FIRMWARE_FLAVOURS {
-        let mut command = cargo(&["clippy", "--quiet", "--target", "x86_64-unknown-none", "-p", "warden-kernel", "-p", "warden-boot"]);
+        let mut command = cargo(&[
+            "clippy",
+            "--quiet",
+            "--target",
+            "x86_64-unknown-none",
+            "-p",
+            "warden-kernel",
+            "-p",
+            "warden-boot",
+        ]);
         if !features.is_empty() {
             command.args(["--features", features]);
         }

@@ -28,7 +28,8 @@ pub fn run(args: &Args) -> crate::Result {
     let out = crate::build::output_dir();
     let read = |path: Option<&PathBuf>, default: &str| -> crate::Result<(PathBuf, Vec<u8>)> {
         let path = path.cloned().unwrap_or_else(|| out.join(default));
-        let bytes = std::fs::read(&path).map_err(|e| format!("verify: cannot read {}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("verify: cannot read {}: {e}", path.display()))?;
         Ok((path, bytes))
     };
     let (key_path, key_pem) = read(args.public_key.as_ref(), PUBLIC_KEY_FILE)?;

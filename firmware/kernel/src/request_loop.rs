@@ -6,7 +6,9 @@
 //! with its error status, never a panic.
 use alloc::vec;
 use warden_defs::layout::COM2_PORT;
-use warden_platform::memory::{PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms};
+use warden_platform::memory::{
+    PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
+};
 use warden_svsm::transport::{REQUEST_MAGIC, frame_len, serve};
 use warden_svsm::{Caller, Dispatcher};
 
@@ -18,7 +20,12 @@ use crate::serial::Uart;
 struct NoRmp;
 
 impl SnpMemory for NoRmp {
-    unsafe fn pvalidate(&mut self, _gpa: u64, _size: PageSize, _validate: bool) -> Result<PvalidateOutcome, PvalidateError> {
+    unsafe fn pvalidate(
+        &mut self,
+        _gpa: u64,
+        _size: PageSize,
+        _validate: bool,
+    ) -> Result<PvalidateOutcome, PvalidateError> {
         Ok(PvalidateOutcome::Changed)
     }
 
@@ -33,7 +40,10 @@ impl SnpMemory for NoRmp {
         Ok(())
     }
 
-    unsafe fn page_state_change(&mut self, _desc: &mut warden_defs::psc::PscDescriptor) -> Result<(), PscError> {
+    unsafe fn page_state_change(
+        &mut self,
+        _desc: &mut warden_defs::psc::PscDescriptor,
+    ) -> Result<(), PscError> {
         Err(PscError::Generic)
     }
 }

@@ -37,9 +37,9 @@ mod selftest;
 use digest::core_api::CoreWrapper;
 
 pub use backend::{Algorithm, Auto, Backend, Implementation, Portable, implementation};
-pub use cpu::declare_xcr0;
 pub use core256::Sha256Core;
 pub use core512::{Sha512Core, V384, V512, Variant};
+pub use cpu::declare_xcr0;
 pub use digest;
 pub use selftest::{ShaError, self_test};
 
