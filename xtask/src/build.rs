@@ -114,6 +114,15 @@ pub fn build(args: &Args) -> crate::Result<Outputs> {
     } else {
         Some(build_flavour("warden-test", &["insecure_test_image"], &stub_elf)?)
     };
+    // The benchmark images (`cargo xtask bench hash|boot`): insecure flavours, never in a release build.
+    let bench_images = if args.release {
+        Vec::new()
+    } else {
+        vec![
+            build_flavour("warden-bench", &["insecure_bench_image"], &stub_elf)?,
+            build_flavour("warden-baseline", &["insecure_baseline_image"], &stub_elf)?,
+        ]
+    };
 
     println!("built {} ({} pages)", firmware.rom.display(), firmware.image.pages.len());
     println!("built {}", igvm_path.display());
@@ -125,6 +134,9 @@ pub fn build(args: &Args) -> crate::Result<Outputs> {
     );
     if let Some(test) = &test_image {
         println!("built {} (insecure test image)", test.rom.display());
+    }
+    for bench in &bench_images {
+        println!("built {} (insecure benchmark image)", bench.rom.display());
     }
     Ok(Outputs { firmware, test_image })
 }

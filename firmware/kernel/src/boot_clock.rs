@@ -59,7 +59,8 @@ impl BootClock {
 
     /// A displayable summary: total and per-phase time, in microseconds where the TSC rate is known.
     pub fn summary(&self) -> Summary<'_> {
-        Summary { clock: self, khz: tsc_khz() }
+        // The rate Warden measured (`tsc`, native) first; else what the (hyper)visor's CPUID says.
+        Summary { clock: self, khz: crate::tsc::khz().or_else(tsc_khz) }
     }
 }
 

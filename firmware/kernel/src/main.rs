@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+mod bench;
 mod boot_clock;
 mod console;
 mod cpu;
@@ -29,6 +30,7 @@ mod services;
 mod snp;
 mod start;
 mod tdx;
+mod tsc;
 
 core::arch::global_asm!(
     r#"

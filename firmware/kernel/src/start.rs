@@ -12,6 +12,8 @@ static PLATFORM: Once<BootPlatform> = Once::new();
 /// The banner's build flavour: a test image says so, loudly.
 const FLAVOUR: &str = if cfg!(feature = "insecure_test_image") {
     "INSECURE TEST IMAGE (test keys, test hooks)"
+} else if cfg!(feature = "insecure_bench_image") {
+    "INSECURE BENCH IMAGE (hash benchmark)"
 } else {
     "release"
 };
@@ -19,6 +21,9 @@ const FLAVOUR: &str = if cfg!(feature = "insecure_test_image") {
 /// Warden's first Rust code. `claim` is the boot path's platform claim (RDI), `params` the GPA of the
 /// boot parameter page (RSI).
 pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
+    if cfg!(feature = "insecure_baseline_image") {
+        crate::bench::baseline()
+    }
     let clock = crate::boot_clock::BootClock::start();
 
     // 1. The console, so that everything after can be reported.
@@ -43,6 +48,10 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
         }
     };
     PLATFORM.call_once(|| kind);
+    if kind == BootPlatform::Native {
+        // The PIT counts while Warden boots; the ready line reads it to know the TSC rate.
+        crate::tsc::start_window();
+    }
     let platform = match kind {
         BootPlatform::Native => NativePlatform::new(),
         // The SNP/TDX platforms are built (GHCB / TDCALL), but the steps below are not ready for them yet
@@ -85,8 +94,21 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     // 3. The CPU's own tables: GDT/TSS with IST stacks, IDT; then SIMD state for the hash code.
     cpu::init();
     let simd = cpu::features::enable_simd();
-    // The hash code must not probe XCR0 itself (XGETBV): Warden just wrote it and says what it holds.
-    warden_sha::declare_xcr0(simd.xcr0);
+    // The hash code must not probe XCR0 itself (XGETBV): Warden just wrote it and says what it holds. A
+    // host that cannot run guest SIMD gets it declared empty (x87 only): the hashes run portable code.
+    let simd_refused = kind == BootPlatform::Native && host_refuses_simd();
+    warden_sha::declare_xcr0(if simd_refused { 1 } else { simd.xcr0 });
+    if let Err(error) = warden_sha::self_test() {
+        println!("warden: hash self-test failed: {error:?}");
+        platform.terminate(Termination::Failure)
+    }
+    let sha = |algorithm| warden_sha::implementation(algorithm);
+    println!(
+        "warden: hashing: sha256 {:?}, sha384/512 {:?} (self-test passed{})",
+        sha(warden_sha::Algorithm::Sha256),
+        sha(warden_sha::Algorithm::Sha384),
+        if simd_refused { "; the host refuses guest SIMD" } else { "" }
+    );
     clock = clock.phase("cpu");
 
     // 4. The live page tables must say what the layout promises before Warden relies on them.
@@ -102,9 +124,13 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     unsafe { heap::init() };
     clock = clock.phase("heap");
 
+    // The boot's TSC rate, against the PIT window opened after platform detection.
+    let _ = crate::tsc::finish_window();
+    clock = clock.phase("tsc");
+
     // 6. The services: the SVSM dispatcher with the core protocol and the vTPM, and the transport they
     //    are reached through. "Ready" means they are up.
-    #[cfg(not(feature = "insecure_test_image"))]
+    #[cfg(not(any(feature = "insecure_test_image", feature = "insecure_bench_image")))]
     let (mut dispatcher, transport) = {
         let ram_end = crate::native::ram_bytes().unwrap_or(0);
         match crate::services::start(ram_end) {
@@ -115,7 +141,7 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
             }
         }
     };
-    #[cfg(not(feature = "insecure_test_image"))]
+    #[cfg(not(any(feature = "insecure_test_image", feature = "insecure_bench_image")))]
     {
         clock = clock.phase("services");
     }
@@ -133,13 +159,28 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
 
     #[cfg(feature = "insecure_test_image")]
     crate::ktest::run(&platform);
+    #[cfg(feature = "insecure_bench_image")]
+    crate::bench::run(&platform);
 
     // 7. The request loop.
-    #[cfg(not(feature = "insecure_test_image"))]
+    #[cfg(not(any(feature = "insecure_test_image", feature = "insecure_bench_image")))]
     {
         println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
         transport.serve_forever(&mut dispatcher)
     }
+}
+
+/// The fw_cfg file in which a host whose KVM cannot execute guest SIMD says so (contents `off`). KVM-PVM
+/// (software virtualization, `/sys/module/kvm_pvm`) runs Warden's SSE/AVX instructions in its emulator and
+/// stops the VM on those it lacks (SHA-NI's PSHUFD), and it passes the real CPUID through, so QEMU's
+/// `-cpu host,-sha-ni` cannot hide them. Native only: there the host is trusted with availability anyway.
+pub const SIMD_HINT_FILE: &str = "opt/warden/simd";
+
+/// Whether the host asked (fw_cfg [`SIMD_HINT_FILE`] = `off`) that Warden use no SIMD.
+pub fn host_refuses_simd() -> bool {
+    let mut hint = [0u8; 8];
+    let len = crate::fw_cfg::read_file(SIMD_HINT_FILE, &mut hint).unwrap_or(0);
+    hint.get(..len).is_some_and(|hint| hint.trim_ascii() == b"off")
 }
 
 /// Terminates through the detected platform; before detection (or on a platform without a way to tell the

@@ -2,6 +2,8 @@
 //! baseline measured in the same run.
 
 mod accept;
+mod boot;
+mod hash;
 mod vtpm;
 
 /// Run a benchmark.
@@ -17,6 +19,10 @@ enum Bench {
     Accept(accept::Args),
     /// Per-command latency of the vTPM over mssim, against swtpm (libtpms) in the same run.
     Vtpm(vtpm::Args),
+    /// SHA-256/384 throughput inside the booted firmware, against `openssl speed` in the same run.
+    Hash(hash::Args),
+    /// QEMU start to Warden's ready line, against a do-nothing image; Warden's boot phases.
+    Boot(boot::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -24,5 +30,7 @@ pub fn run(args: &Args) -> crate::Result {
     match &args.bench {
         Bench::Accept(args) => accept::run(args),
         Bench::Vtpm(args) => vtpm::run(args),
+        Bench::Hash(args) => hash::run(args),
+        Bench::Boot(args) => boot::run(args),
     }
 }

@@ -10,6 +10,7 @@ use crate::{fw_cfg, println};
 
 mod cases;
 mod faults;
+mod sha;
 
 /// A test case: `Ok` or why it failed.
 pub type TestResult = Result<(), String>;
@@ -18,7 +19,7 @@ pub type TestResult = Result<(), String>;
 pub type TestCase = (&'static str, fn() -> TestResult);
 
 /// Every suite, in the order they run. A module with cases adds its list here.
-const SUITES: &[&[TestCase]] = &[cases::CASES, crate::snp::ktest::CASES];
+const SUITES: &[&[TestCase]] = &[cases::CASES, sha::CASES, crate::snp::ktest::CASES];
 
 /// Runs what the host asked for, then terminates.
 pub fn run(platform: &impl Platform) -> ! {
