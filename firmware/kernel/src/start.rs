@@ -98,6 +98,9 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     // host that cannot run guest SIMD gets it declared empty (x87 only): the hashes run portable code.
     let simd_refused = kind == BootPlatform::Native && host_refuses_simd();
     warden_sha::declare_xcr0(if simd_refused { 1 } else { simd.xcr0 });
+    clock = clock.phase("cpu");
+
+    // The hashes' known answers, on the code just chosen and on the portable code.
     if let Err(error) = warden_sha::self_test() {
         println!("warden: hash self-test failed: {error:?}");
         platform.terminate(Termination::Failure)
@@ -109,7 +112,7 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
         sha(warden_sha::Algorithm::Sha384),
         if simd_refused { "; the host refuses guest SIMD" } else { "" }
     );
-    clock = clock.phase("cpu");
+    clock = clock.phase("sha");
 
     // 4. The live page tables must say what the layout promises before Warden relies on them.
     if let Err(error) = layout_check::check() {
@@ -148,6 +151,7 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
 
     let (used, free) = heap::usage();
     let ram_mib = crate::native::ram_bytes().unwrap_or(0) >> 20;
+    clock = clock.phase("report");
     println!(
         "warden: ready: platform {:?}, guest RAM {ram_mib} MiB, sse {}, avx {}, heap {} KiB free ({used} B used), boot {}",
         platform.kind(),
