@@ -37,6 +37,8 @@ const GIVE_UP_TICKS: u64 = 1 << 36;
 static KHZ: AtomicU64 = AtomicU64::new(0);
 /// The TSC when the boot window opened; 0 when none is open.
 static WINDOW_START: AtomicU64 = AtomicU64::new(0);
+/// The PIT count read back when the boot window opened.
+static WINDOW_FIRST: AtomicU64 = AtomicU64::new(0);
 
 /// The time-stamp counter.
 pub fn rdtsc() -> u64 {
@@ -52,9 +54,14 @@ pub fn khz() -> Option<u64> {
     }
 }
 
-/// Gates channel 2 on (speaker off) and starts a mode-0 count of `count`; returns the TSC just after.
-/// `None` if OUT2 is not low afterwards (mode 0 drives it low when programmed), i.e. no working PIT.
-fn start_count(count: u16) -> Option<u64> {
+/// Gates channel 2 on (speaker off) and starts a mode-0 count of `count`; then reads it back (count and
+/// TSC at the latch, see [`read_count`]). `None` if OUT2 is not low afterwards (mode 0 drives it low
+/// when programmed), i.e. no working PIT.
+///
+/// Both ends of a measurement are latches followed at once by RDTSC, so the cost of a port access (a VM
+/// exit, or an emulated instruction under KVM-PVM) falls on both ends alike instead of adding a polling
+/// interval to one of them.
+fn start_count(count: u16) -> Option<(u16, u64)> {
     let [low, high] = count.to_le_bytes();
     // SAFETY: ports 0x42/0x43/0x61 are the legacy PIT and port B on the native (QEMU q35) platform, which
     // nothing else in Warden drives; channel 2 only feeds the speaker, which stays off.
@@ -65,8 +72,8 @@ fn start_count(count: u16) -> Option<u64> {
         outb(PIT_CHANNEL2, high);
         inb(PORT_B) & OUT2
     };
-    let now = rdtsc();
-    (out2 == 0).then_some(now)
+    let (first, _, now) = read_count();
+    (out2 == 0).then_some((first, now))
 }
 
 /// Channel 2's current count and whether it has reached terminal count, with the TSC at the latch.
@@ -89,33 +96,34 @@ fn record(tsc_ticks: u64, pit_ticks: u64) -> Option<u64> {
     Some(khz)
 }
 
-/// Measures the TSC over `ms` milliseconds of PIT time (capped at 54), waiting for it; stores and
-/// returns the rate in kHz, `None` if the PIT does not count.
+/// Measures the TSC over at least `ms` milliseconds of PIT time (capped at 50), waiting for it; stores
+/// and returns the rate in kHz, `None` if the PIT does not count.
 pub fn calibrate(ms: u64) -> Option<u64> {
-    let count = u16::try_from(PIT_HZ * ms.clamp(1, 54) / 1000).ok()?;
-    let start = start_count(count)?;
+    let target = PIT_HZ * ms.clamp(1, 50) / 1000;
+    let (first, start) = start_count(WINDOW_COUNT)?;
     loop {
-        // SAFETY: as in `start_count`; reading port B has no side effects.
-        let out2 = unsafe { inb(PORT_B) } & OUT2;
-        let now = rdtsc();
-        if out2 != 0 {
-            return record(now.saturating_sub(start), u64::from(count));
-        }
-        if now.saturating_sub(start) > GIVE_UP_TICKS {
+        let (count, expired, now) = read_count();
+        let elapsed = u64::from(first.saturating_sub(count));
+        // Expired: over 54 ms between two reads, the count wrapped; no measurement.
+        if expired || now.saturating_sub(start) > GIVE_UP_TICKS {
             return None;
+        }
+        if elapsed >= target {
+            return record(now.saturating_sub(start), elapsed);
         }
     }
 }
 
 /// Opens the boot window: channel 2 starts counting down from its maximum.
 pub fn start_window() {
-    if let Some(start) = start_count(WINDOW_COUNT) {
+    if let Some((first, start)) = start_count(WINDOW_COUNT) {
+        WINDOW_FIRST.store(u64::from(first), Ordering::Relaxed);
         WINDOW_START.store(start, Ordering::Relaxed);
     }
 }
 
 /// Closes the boot window: waits until it is at least 5 ms long, then stores and returns the rate. If the
-/// window ran out (the boot took over 54 ms, as under TCG) it calibrates afresh over 10 ms. `None` when no
+/// window ran out (the boot took over 54 ms, as under KVM-PVM) it calibrates afresh over 10 ms. `None` when no
 /// window was opened or the PIT does not count.
 pub fn finish_window() -> Option<u64> {
     let start = WINDOW_START.swap(0, Ordering::Relaxed);
@@ -127,7 +135,7 @@ pub fn finish_window() -> Option<u64> {
         if expired {
             return calibrate(10);
         }
-        let elapsed = u64::from(WINDOW_COUNT - count);
+        let elapsed = WINDOW_FIRST.load(Ordering::Relaxed).saturating_sub(u64::from(count));
         if elapsed >= MIN_WINDOW_TICKS {
             return record(now.saturating_sub(start), elapsed);
         }
