@@ -195,8 +195,8 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
                 handle::HT_HMAC_SESSION => tpm.sessions.handles(false).collect(),
                 handle::HT_POLICY_SESSION => tpm.sessions.handles(true).collect(),
                 handle::HT_PERMANENT => PERMANENT.to_vec(),
-                handle::HT_TRANSIENT => tpm.objects.handles().collect(),
-                handle::HT_PERSISTENT => Vec::new(),
+                handle::HT_TRANSIENT => tpm.objects.handles().chain(tpm.keys.handles()).collect(),
+                handle::HT_PERSISTENT => tpm.keys.persistent_handles(),
                 _ => return Err(Rc::VALUE.param(2)),
             };
             // Sessions are listed by slot whatever their type byte (HMAC or policy), as ms-tpm-20-ref

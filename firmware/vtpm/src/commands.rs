@@ -5,7 +5,8 @@ use crate::consts::cc;
 use crate::dispatch::Cmd;
 use crate::rc::TpmResult;
 use crate::{
-    Tpm, clock, context, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, pcr, policy, session, startup,
+    Tpm, clock, context, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds, pcr, policy, session,
+    sign, startup,
 };
 
 /// What a handle in the handle area may be (the TPMI_ type Part 3 gives it).
@@ -102,6 +103,7 @@ use HandleKind as K;
 
 /// Every implemented command, sorted by code.
 pub const COMMANDS: &[CommandDef] = &[
+    nv(def(cc::EVICT_CONTROL, &[K::Provision, K::Object], 1, object_cmds::evict_control)),
     nv(def(cc::HIERARCHY_CONTROL, &[K::Hierarchy], 1, hierarchy_ctl::hierarchy_control)),
     nv(def(cc::NV_UNDEFINE_SPACE, &[K::Provision, K::NvIndex], 1, nv_cmds::undefine_space)),
     nv(def(cc::CLEAR, &[K::Clear], 1, hierarchy::clear)),
@@ -111,6 +113,8 @@ pub const COMMANDS: &[CommandDef] = &[
     de(nv(def(cc::NV_DEFINE_SPACE, &[K::Provision], 1, nv_cmds::define_space))),
     de(nv(def(cc::SET_PRIMARY_POLICY, &[K::HierarchyAuth], 1, hierarchy_ctl::set_primary_policy))),
     def(cc::CLOCK_RATE_ADJUST, &[K::Provision], 1, clock::clock_rate_adjust),
+    // The hierarchy (TPMI_RH_HIERARCHY+) is checked by the handler.
+    de(en(rh(def(cc::CREATE_PRIMARY, &[K::EntityOrNull], 1, object_cmds::create_primary)))),
     nv(def(cc::NV_GLOBAL_WRITE_LOCK, &[K::Provision], 1, nv_cmds::global_write_lock)),
     nv(def(cc::NV_INCREMENT, &[K::NvAuth, K::NvIndex], 1, nv_cmds::increment)),
     nv(def(cc::NV_SET_BITS, &[K::NvAuth, K::NvIndex], 1, nv_cmds::set_bits)),
@@ -127,9 +131,15 @@ pub const COMMANDS: &[CommandDef] = &[
     ns(nv(def(cc::STARTUP, &[], 0, startup::startup))),
     nv(def(cc::SHUTDOWN, &[], 0, startup::shutdown)),
     de(nv(def(cc::STIR_RANDOM, &[], 0, startup::stir_random))),
+    de(en(def(cc::CERTIFY, &[K::Object, K::KeyOrNull], 2, sign::certify))),
     en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
     def(cc::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read_lock),
+    de(en(def(cc::CREATE, &[K::Object], 1, object_cmds::create))),
+    de(en(rh(def(cc::LOAD, &[K::Object], 1, object_cmds::load)))),
+    de(en(def(cc::QUOTE, &[K::Object], 1, sign::quote))),
     de(def(cc::SEQUENCE_UPDATE, &[K::Object], 1, hash_seq::update)),
+    de(def(cc::SIGN, &[K::Object], 1, sign::sign)),
+    en(def(cc::UNSEAL, &[K::Object], 1, object_cmds::unseal)),
     ns(rh(def(cc::CONTEXT_LOAD, &[], 0, context::load))),
     ns(def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save)),
     ns(def(cc::FLUSH_CONTEXT, &[], 0, context::flush)),
@@ -138,8 +148,9 @@ pub const COMMANDS: &[CommandDef] = &[
     def(cc::POLICY_COMMAND_CODE, &[K::PolicySession], 0, policy::command_code),
     def(cc::POLICY_LOCALITY, &[K::PolicySession], 0, policy::locality),
     def(cc::POLICY_OR, &[K::PolicySession], 0, policy::or),
-    en(def(cc::READ_PUBLIC, &[K::Object], 0, hash_seq::read_public)),
+    en(def(cc::READ_PUBLIC, &[K::Object], 0, object_cmds::read_public)),
     de(en(rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)))),
+    de(def(cc::VERIFY_SIGNATURE, &[K::Object], 0, sign::verify_signature)),
     def(cc::GET_CAPABILITY, &[], 0, crate::capability::get_capability),
     en(def(cc::GET_RANDOM, &[], 0, startup::get_random)),
     en(def(cc::GET_TEST_RESULT, &[], 0, startup::get_test_result)),
@@ -185,6 +196,6 @@ mod tests {
     fn table_is_sorted_and_unique() {
         assert!(COMMANDS.windows(2).all(|w| w[0].code < w[1].code));
         assert!(COMMANDS.iter().all(|d| lookup(d.code).map(|x| x.code) == Some(d.code)));
-        assert!(lookup(0x131).is_none());
+        assert!(lookup(0x199).is_none());
     }
 }

@@ -75,6 +75,16 @@ pub mod cc {
     pub const POLICY_GET_DIGEST: u32 = 0x189;
     pub const POLICY_PASSWORD: u32 = 0x18C;
     pub const POLICY_NV_WRITTEN: u32 = 0x18F;
+    // Key objects (object_cmds, sign).
+    pub const EVICT_CONTROL: u32 = 0x120;
+    pub const CREATE_PRIMARY: u32 = 0x131;
+    pub const CERTIFY: u32 = 0x148;
+    pub const CREATE: u32 = 0x153;
+    pub const LOAD: u32 = 0x157;
+    pub const QUOTE: u32 = 0x158;
+    pub const SIGN: u32 = 0x15D;
+    pub const UNSEAL: u32 = 0x15E;
+    pub const VERIFY_SIGNATURE: u32 = 0x177;
 }
 
 /// TPM_ALG_ID (Part 2 Table 9).

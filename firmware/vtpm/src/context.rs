@@ -76,7 +76,10 @@ pub(crate) fn save(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let h = c.handles[0];
     let sequence = tpm.contexts.sequence;
     let mut state = Writer::new();
-    let saved = if handle::ht(h) == handle::HT_TRANSIENT {
+    let saved = if let Some(k) = tpm.keys.get(h) {
+        k.save(&mut state);
+        crate::key_store::SAVED_HANDLE
+    } else if handle::ht(h) == handle::HT_TRANSIENT {
         tpm.objects.get(h).ok_or(Rc::REFERENCE_H0)?.save(&mut state);
         SEQUENCE_SAVED_HANDLE
     } else {
@@ -111,7 +114,8 @@ pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let blob = c.params.tpm2b(MAX_CONTEXT_BLOB).p(1)?;
     c.params.finish()?;
     let is_session = matches!(handle::ht(saved), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION);
-    if saved != SEQUENCE_SAVED_HANDLE && !is_session {
+    let is_key = saved == crate::key_store::SAVED_HANDLE;
+    if saved != SEQUENCE_SAVED_HANDLE && !is_session && !is_key {
         return Err(Rc::HANDLE.param(1));
     }
     if hierarchy != handle::RH_NULL {
@@ -134,6 +138,10 @@ pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         s.finish().map_err(bad)?;
         tpm.sessions.restore(saved, sequence, session).map_err(|e| e.param(1))?;
         c.rhandle = saved;
+    } else if is_key {
+        let key = crate::key_store::KeyObject::load(&mut s).map_err(bad)?;
+        s.finish().map_err(bad)?;
+        c.rhandle = tpm.keys.insert(key)?;
     } else {
         let object = SeqObject::load(&mut s).map_err(bad)?;
         s.finish().map_err(bad)?;
@@ -147,6 +155,7 @@ pub(crate) fn flush(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let h = c.params.u32().p(1)?;
     c.params.finish()?;
     match handle::ht(h) {
+        handle::HT_TRANSIENT if tpm.keys.remove(h) => Ok(()),
         handle::HT_TRANSIENT => tpm.objects.remove(h).map(|_| ()).ok_or(Rc::HANDLE.param(1)),
         handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION => {
             if tpm.sessions.flush(h) {

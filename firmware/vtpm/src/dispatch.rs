@@ -184,16 +184,15 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, i: usize) -> TpmResult<()> 
         }
         HandleKind::NvAuth | HandleKind::NvIndex => value,
         HandleKind::Object | HandleKind::KeyOrNull if handle::ht(h) == handle::HT_TRANSIENT => {
-            if tpm.objects.get(h).is_some() { Ok(()) } else { not_loaded }
+            if tpm.objects.get(h).is_some() || tpm.keys.get(h).is_some() { Ok(()) } else { not_loaded }
         }
         HandleKind::KeyOrNull if h == handle::RH_NULL => Ok(()),
         HandleKind::Object | HandleKind::KeyOrNull if handle::ht(h) == handle::HT_PERSISTENT => {
-            // No persistent objects exist in this engine.
-            Err(Rc::HANDLE.handle(n))
+            if tpm.keys.get(h).is_some() { Ok(()) } else { Err(Rc::HANDLE.handle(n)) }
         }
         HandleKind::Object | HandleKind::KeyOrNull => value,
         HandleKind::Context => match handle::ht(h) {
-            handle::HT_TRANSIENT if tpm.objects.get(h).is_some() => Ok(()),
+            handle::HT_TRANSIENT if tpm.objects.get(h).is_some() || tpm.keys.get(h).is_some() => Ok(()),
             handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION if tpm.sessions.get(h).is_some() => Ok(()),
             handle::HT_TRANSIENT | handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION => not_loaded,
             handle::HT_PERSISTENT => Err(Rc::HANDLE.handle(n)),

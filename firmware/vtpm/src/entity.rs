@@ -21,6 +21,9 @@ impl Tpm {
             handle::HT_PERMANENT => self.hier.auth(h).map(<[u8]>::to_vec),
             handle::HT_PCR if (h as usize) < pcr::PCR_COUNT => Some(Vec::new()),
             handle::HT_NV_INDEX => self.nv.get(h).map(|i| i.auth.clone()),
+            handle::HT_TRANSIENT | handle::HT_PERSISTENT if self.keys.get(h).is_some() => {
+                self.keys.get(h).map(|k| k.sens.auth.clone())
+            }
             handle::HT_TRANSIENT => self.objects.get(h).map(|o| o.auth.clone()),
             _ => None,
         }
@@ -34,6 +37,7 @@ impl Tpm {
                 .nv
                 .get(h)
                 .is_some_and(|i| i.has(if nv_write_op(code) { attr::AUTHWRITE } else { attr::AUTHREAD })),
+            _ if self.keys.get(h).is_some() => self.keys.get(h).is_some_and(|k| k.auth_value_available(code)),
             _ => self.entity_auth(h).is_some(),
         }
     }
@@ -44,6 +48,9 @@ impl Tpm {
     pub(crate) fn auth_policy(&self, h: u32, code: u32) -> Option<(Vec<u8>, HashAlg)> {
         if handle::ht(h) == handle::HT_PERMANENT {
             return self.hier.policy(h);
+        }
+        if let Some(k) = self.keys.get(h) {
+            return k.auth_policy();
         }
         let index = self.nv.get(h)?;
         let bit = if nv_write_op(code) { attr::POLICYWRITE } else { attr::POLICYREAD };
@@ -62,7 +69,10 @@ impl Tpm {
     pub(crate) fn entity_name(&self, h: u32) -> Vec<u8> {
         match self.nv.get(h) {
             Some(index) => index.name(),
-            None => h.to_be_bytes().to_vec(),
+            None => match self.keys.get(h) {
+                Some(k) => k.name.clone(),
+                None => h.to_be_bytes().to_vec(),
+            },
         }
     }
 
@@ -72,6 +82,9 @@ impl Tpm {
         match handle::ht(h) {
             handle::HT_PERMANENT => h != handle::RH_LOCKOUT,
             handle::HT_NV_INDEX => self.nv.get(h).is_none_or(|i| i.no_da()),
+            handle::HT_TRANSIENT | handle::HT_PERSISTENT if self.keys.get(h).is_some() => {
+                self.keys.get(h).is_some_and(|k| k.public.has(crate::object::attr::NO_DA))
+            }
             _ => true,
         }
     }

@@ -243,6 +243,7 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     h.proofs[0] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
     h.proofs[1] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
     tpm.nv.clear_owner();
+    tpm.keys.clear_owner(&mut tpm.drbg, tpm.entropy.as_mut());
     tpm.da = DictionaryAttack { now: tpm.da.now, ..DictionaryAttack::default() };
     let now = tpm.now_ms();
     tpm.time.clear(now);

@@ -50,9 +50,13 @@ mod entity;
 mod hash_seq;
 mod hierarchy;
 mod hierarchy_ctl;
+mod key_store;
+mod keys;
 pub mod marshal;
 mod nv;
 mod nv_cmds;
+mod object;
+mod object_cmds;
 mod param_enc;
 mod pcr;
 mod policy;
@@ -60,6 +64,7 @@ pub mod rc;
 mod response;
 mod session;
 mod sessions;
+mod sign;
 mod startup;
 mod stream;
 
@@ -111,6 +116,8 @@ pub struct Tpm {
     da: hierarchy::DictionaryAttack,
     sessions: session::Sessions,
     objects: hash_seq::Objects,
+    /// Primary seeds, loaded and persistent key objects.
+    keys: key_store::KeyStore,
     contexts: context::ContextKeys,
     time: clock::TimeState,
     /// The orderly shutdown since the last Startup, if any, and the state it saved.
@@ -133,6 +140,7 @@ impl Tpm {
         let mut drbg = drbg::Drbg::new(entropy.as_mut(), b"Warden vTPM manufacture");
         let hier = hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
         let contexts = context::ContextKeys::new(&mut drbg, entropy.as_mut());
+        let keys = key_store::KeyStore::manufacture(&mut drbg, entropy.as_mut());
         Tpm {
             entropy,
             clock: None,
@@ -146,6 +154,7 @@ impl Tpm {
             da: hierarchy::DictionaryAttack::default(),
             sessions: session::Sessions::default(),
             objects: hash_seq::Objects::default(),
+            keys,
             contexts,
             time: clock::TimeState::default(),
             shutdown: None,
@@ -176,6 +185,7 @@ impl Tpm {
             da: self.da.clone(),
             sessions: self.sessions.clone(),
             objects: self.objects.clone(),
+            keys: self.keys.clone(),
             contexts: self.contexts.clone(),
             time: self.time.clone(),
             shutdown: self.shutdown.clone(),
@@ -190,6 +200,7 @@ impl Tpm {
         // valid until the next TPM Reset (Part 1 §30.3), which Startup decides.
         self.sessions.drop_loaded();
         self.objects.clear();
+        self.keys.clear_transient();
         self.power = Power::NeedStartup;
     }
 

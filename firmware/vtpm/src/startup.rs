@@ -38,6 +38,7 @@ pub(crate) fn startup(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
                 tpm.time.restart_count = 0;
                 tpm.sessions.clear();
                 tpm.contexts.tpm_reset(&mut tpm.drbg, tpm.entropy.as_mut());
+                tpm.keys.tpm_reset(&mut tpm.drbg, tpm.entropy.as_mut());
             } else {
                 tpm.time.restart_count = tpm.time.restart_count.wrapping_add(1);
             }

@@ -32,7 +32,7 @@ fn commands_before_startup_get_initialize_and_startup_only_once() {
 #[test]
 fn unknown_command_code_is_rejected() {
     let mut t = started();
-    assert_eq!(run(&mut t, 0x131, &[], None, &[]).rc, 0x143); // CreatePrimary: not implemented
+    assert_eq!(run(&mut t, 0x199, &[], None, &[]).rc, 0x143); // ECC_Encrypt: not implemented
     assert_eq!(run(&mut t, 0xFFFF_FFFF, &[], None, &[]).rc, 0x143);
     // Even before Startup, an unknown code is TPM_RC_COMMAND_CODE, checked first.
     assert_eq!(run(&mut powered(), 0x999, &[], None, &[]).rc, 0x143);

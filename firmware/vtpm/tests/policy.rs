@@ -150,7 +150,7 @@ fn command_code_and_or_checks() {
     define(&mut t, &cc_read);
     run(&mut t, NV_WRITE, &[RH_OWNER, IDX], Some(&pw(b"")), &B::new().tpm2b(b"12345678").u16(0).0).ok();
     let (s, _) = start(&mut t, 1);
-    assert_eq!(run(&mut t, COMMAND_CODE, &[s], None, &0x131u32.to_be_bytes()).rc, rc_p(0x0A4, 1));
+    assert_eq!(run(&mut t, COMMAND_CODE, &[s], None, &0x199u32.to_be_bytes()).rc, rc_p(0x0A4, 1));
     run(&mut t, COMMAND_CODE, &[s], None, &NV_READ.to_be_bytes()).ok();
     assert_eq!(run(&mut t, COMMAND_CODE, &[s], None, &NV_WRITE.to_be_bytes()).rc, rc_p(0x084, 1));
     let auth = B::new().u32(s).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;

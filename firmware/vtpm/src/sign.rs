@@ -1,0 +1,171 @@
+//! Signing and attestation: TPM2_Sign, TPM2_VerifySignature (Part 3 §20), TPM2_Quote and
+//! TPM2_Certify (Part 3 §18) with their TPMS_ATTEST (Part 2 Table 131).
+
+use alloc::vec::Vec;
+
+use crate::Tpm;
+use crate::consts::{MAX_DIGEST, TPM_GENERATED_VALUE, alg, handle, st};
+use crate::crypto::{HashAlg, ct_eq};
+use crate::dispatch::Cmd;
+use crate::keys::{self, SeededRng};
+use crate::marshal::Writer;
+use crate::object::{attr, rcx};
+use crate::object_cmds::{MAX_DATA, ticket_proof};
+use crate::pcr::{PCR_COUNT, read_selection, write_selection};
+use crate::rc::{At, Rc, TpmResult};
+
+/// TPM_ST_VERIFIED, TPM_ST_ATTEST_CERTIFY, TPM_ST_ATTEST_QUOTE (Part 2 Table 19).
+const ST_VERIFIED: u16 = 0x8022;
+const ST_ATTEST_CERTIFY: u16 = 0x8017;
+const ST_ATTEST_QUOTE: u16 = 0x8018;
+/// firmwareVersion: TPM_PT_FIRMWARE_VERSION_1 || _2 as GetCapability reports them.
+const FIRMWARE_VERSION: u64 = 1 << 32;
+
+/// A blinding / salt stream from the DRBG.
+fn fresh_rng(tpm: &mut Tpm) -> TpmResult<SeededRng> {
+    let mut seed = [0u8; 32];
+    tpm.random(&mut seed);
+    SeededRng::new(HashAlg::Sha256, &seed, b"SIGN", &[], &[])
+}
+
+/// Signs `digest_of(hash)` with the key at `h` (handle number `n`) under the scheme the key and the
+/// caller agree on, writing the TPMT_SIGNATURE to `w`.
+fn sign_message(
+    tpm: &mut Tpm,
+    h: u32,
+    n: u32,
+    asked: (u16, u16),
+    message: &[u8],
+    w: &mut Writer,
+) -> TpmResult<()> {
+    let mut rng = fresh_rng(tpm)?;
+    let k = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(n))?;
+    if !k.public.has(attr::SIGN) {
+        return Err(Rc::KEY.handle(n));
+    }
+    let scheme = keys::pick_scheme(&k.public, asked)?;
+    let digest = scheme.1.digest(&[message]);
+    keys::sign(&k.material, &k.sens, scheme, digest.as_slice(), &mut rng, w)
+}
+
+/// TPM2_Sign (Part 3 §20.2).
+pub(crate) fn sign(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let digest = c.params.tpm2b(MAX_DIGEST).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    if c.params.u16().p(3)? != st::HASHCHECK {
+        return Err(Rc::TAG.param(3));
+    }
+    let ticket_h = c.params.u32().p(3)?;
+    let ticket = c.params.tpm2b(MAX_DIGEST).p(3)?;
+    c.params.finish()?;
+    let mut rng = fresh_rng(tpm)?;
+    let k = tpm.keys.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    if !k.public.has(attr::SIGN) {
+        return Err(Rc::KEY.handle(1));
+    }
+    let scheme = keys::pick_scheme(&k.public, asked).p(2)?;
+    if digest.len() != scheme.1.size() {
+        return Err(Rc::SIZE.param(1));
+    }
+    // A restricted key signs only digests the TPM computed of data not starting with
+    // TPM_GENERATED_VALUE; the hash-check ticket proves that.
+    if k.public.has(attr::RESTRICTED) {
+        let proof = tpm.hier.proof(ticket_h).ok_or(rcx::TICKET.param(3))?;
+        let expect = HashAlg::Sha256.hmac(proof, &[&st::HASHCHECK.to_be_bytes(), digest])?;
+        if !ct_eq(expect.as_slice(), ticket) {
+            return Err(rcx::TICKET.param(3));
+        }
+    }
+    keys::sign(&k.material, &k.sens, scheme, digest, &mut rng, &mut c.out)
+}
+
+/// TPM2_VerifySignature (Part 3 §20.1): a TPMT_TK_VERIFIED on success.
+pub(crate) fn verify_signature(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let digest = c.params.tpm2b(MAX_DIGEST).p(1)?;
+    let k = tpm.keys.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    if !k.public.has(attr::SIGN) {
+        return Err(Rc::ATTRIBUTES.handle(1));
+    }
+    let good = keys::verify(&k.public, &k.sens, &mut c.params, digest).p(2)?;
+    c.params.finish()?;
+    if !good {
+        return Err(rcx::SIGNATURE.param(2));
+    }
+    c.out.u16(ST_VERIFIED);
+    if k.hierarchy == handle::RH_NULL {
+        c.out.u32(handle::RH_NULL);
+        c.out.u16(0);
+        return Ok(());
+    }
+    let proof = ticket_proof(tpm, k.hierarchy)?;
+    let t = HashAlg::Sha256.hmac(&proof, &[&ST_VERIFIED.to_be_bytes(), digest, &k.name])?;
+    c.out.u32(k.hierarchy);
+    c.out.tpm2b(t.as_slice());
+    Ok(())
+}
+
+/// The TPMS_ATTEST header: magic, type, qualifiedSigner, extraData, clockInfo, firmwareVersion.
+fn attest_header(tpm: &mut Tpm, kind: u16, signer: u32, extra: &[u8]) -> Writer {
+    let now = tpm.now_ms();
+    let mut w = Writer::new();
+    w.u32(TPM_GENERATED_VALUE);
+    w.u16(kind);
+    match tpm.keys.get(signer) {
+        Some(k) => w.tpm2b(&k.qualified),
+        None => w.tpm2b(&[]),
+    }
+    w.tpm2b(extra);
+    w.u64(tpm.time.clock(now));
+    w.u32(tpm.time.reset_count);
+    w.u32(tpm.time.restart_count);
+    w.u8(1);
+    w.u64(FIRMWARE_VERSION);
+    w
+}
+
+/// TPM2_Quote (Part 3 §18.4).
+pub(crate) fn quote(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    let (sel, n) = read_selection(&mut c.params).p(3)?;
+    c.params.finish()?;
+    let h = c.handles[0];
+    let k = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(1))?;
+    if !k.public.has(attr::SIGN) {
+        return Err(Rc::KEY.handle(1));
+    }
+    let (_, hash) = keys::pick_scheme(&k.public, asked).p(2)?;
+    let sel = sel.get(..n).unwrap_or_default();
+    let mut values: Vec<u8> = Vec::new();
+    for (bank, bits) in sel {
+        for i in (0..PCR_COUNT).filter(|i| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)) {
+            if let Some(d) = tpm.pcrs.get(i, *bank) {
+                values.extend_from_slice(d.as_slice());
+            }
+        }
+    }
+    let mut a = attest_header(tpm, ST_ATTEST_QUOTE, h, extra);
+    write_selection(&mut a, sel);
+    a.tpm2b(hash.digest(&[&values]).as_slice());
+    c.out.tpm2b(&a.buf);
+    sign_message(tpm, h, 1, asked, &a.buf, &mut c.out).p(2)
+}
+
+/// TPM2_Certify (Part 3 §18.2). A NULL signHandle gives the unsigned attestation.
+pub(crate) fn certify(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    c.params.finish()?;
+    let [object, signer, _] = c.handles;
+    let k = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(1))?;
+    let (name, qn) = (k.name.clone(), k.qualified.clone());
+    let mut a = attest_header(tpm, ST_ATTEST_CERTIFY, signer, extra);
+    a.tpm2b(&name);
+    a.tpm2b(&qn);
+    c.out.tpm2b(&a.buf);
+    if signer == handle::RH_NULL {
+        c.out.u16(alg::NULL);
+        return Ok(());
+    }
+    sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
+}

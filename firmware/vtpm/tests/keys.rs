@@ -1,0 +1,427 @@
+//! Key objects: CreatePrimary (determinism, seeds, template errors), Create/Load, Sign and
+//! VerifySignature checked with RustCrypto outside the engine, Quote, Certify, Unseal, contexts of
+//! keys and EvictControl.
+mod common;
+
+use common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, rc_s, run, started};
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use sha2::{Digest, Sha256};
+use warden_vtpm::Tpm;
+
+const CREATE_PRIMARY: u32 = 0x131;
+const CREATE: u32 = 0x153;
+const LOAD: u32 = 0x157;
+const SIGN: u32 = 0x15D;
+const UNSEAL: u32 = 0x15E;
+const VERIFY: u32 = 0x177;
+const QUOTE: u32 = 0x158;
+const CERTIFY: u32 = 0x148;
+const READ_PUBLIC: u32 = 0x173;
+const FLUSH: u32 = 0x165;
+const CONTEXT_SAVE: u32 = 0x162;
+const CONTEXT_LOAD: u32 = 0x161;
+const EVICT: u32 = 0x120;
+const PCR_EXTEND: u32 = 0x182;
+
+const NULL: u16 = 0x0010;
+const ECC: u16 = 0x0023;
+const RSA: u16 = 0x0001;
+const ECDSA: u16 = 0x0018;
+const RSASSA: u16 = 0x0014;
+const RSAPSS: u16 = 0x0016;
+
+/// ECC signing key template: fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|sign.
+fn ecc_signer(curve: u16) -> Vec<u8> {
+    B::new()
+        .u16(ECC)
+        .u16(0x000B)
+        .u32(0x0004_0072)
+        .tpm2b(&[])
+        .u16(NULL)
+        .u16(ECDSA)
+        .u16(0x000B)
+        .u16(curve)
+        .u16(NULL)
+        .tpm2b(&[])
+        .tpm2b(&[])
+        .0
+}
+/// The kernel's storage template (tpm.md §2.3).
+fn ecc_storage() -> Vec<u8> {
+    B::new()
+        .u16(ECC)
+        .u16(0x000B)
+        .u32(0x0003_0472)
+        .tpm2b(&[])
+        .u16(0x0006)
+        .u16(128)
+        .u16(0x0043)
+        .u16(NULL)
+        .u16(0x0003)
+        .u16(NULL)
+        .tpm2b(&[])
+        .tpm2b(&[])
+        .0
+}
+fn rsa_signer(scheme: u16, bits: u16) -> Vec<u8> {
+    B::new()
+        .u16(RSA)
+        .u16(0x000B)
+        .u32(0x0004_0072)
+        .tpm2b(&[])
+        .u16(NULL)
+        .u16(scheme)
+        .u16(0x000B)
+        .u16(bits)
+        .u32(0)
+        .tpm2b(&[])
+        .0
+}
+/// Sealed data: fixedTPM|fixedParent|userWithAuth|noDA, optional policy.
+fn sealed(policy: &[u8], attrs: u32) -> Vec<u8> {
+    B::new().u16(0x0008).u16(0x000B).u32(attrs).tpm2b(policy).u16(NULL).tpm2b(&[]).0
+}
+
+fn create_params(auth: &[u8], data: &[u8], template: &[u8]) -> Vec<u8> {
+    let sens = B::new().tpm2b(auth).tpm2b(data).0;
+    B::new().tpm2b(&sens).tpm2b(template).tpm2b(&[]).u32(0).0
+}
+
+/// CreatePrimary; returns (handle, outPublic, name) or the rc.
+fn primary(t: &mut Tpm, h: u32, template: &[u8]) -> Result<(u32, Vec<u8>, Vec<u8>), u32> {
+    let r = run(t, CREATE_PRIMARY, &[h], Some(&pw(b"")), &create_params(b"", b"", template));
+    if r.rc != 0 {
+        return Err(r.rc);
+    }
+    let mut rd = r.reader();
+    let handle = rd.u32();
+    rd.u32();
+    let public = rd.tpm2b().to_vec();
+    let creation = rd.tpm2b().to_vec();
+    let creation_hash = rd.tpm2b().to_vec();
+    assert_eq!(creation_hash, Sha256::digest(&creation).to_vec());
+    assert_eq!(rd.u16(), 0x8021);
+    assert_eq!(rd.u32(), h);
+    assert_eq!(rd.tpm2b().len(), 32);
+    let name = rd.tpm2b().to_vec();
+    Ok((handle, public, name))
+}
+
+fn name_of(public: &[u8]) -> Vec<u8> {
+    let mut n = vec![0x00, 0x0B];
+    n.extend_from_slice(&Sha256::digest(public));
+    n
+}
+
+/// The ECC point (x, y) at the end of a public area.
+fn ecc_point(public: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let ylen = u16::from_be_bytes([public[public.len() - 34], public[public.len() - 33]]) as usize;
+    assert_eq!(ylen, 32);
+    let y = public[public.len() - 32..].to_vec();
+    let x = public[public.len() - 66..public.len() - 34].to_vec();
+    (x, y)
+}
+
+fn sign(t: &mut Tpm, h: u32, digest: &[u8], scheme: (u16, u16)) -> common::Resp {
+    let mut p = B::new().tpm2b(digest).u16(scheme.0);
+    if scheme.0 != NULL {
+        p = p.u16(scheme.1);
+    }
+    let p = p.u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
+    run(t, SIGN, &[h], Some(&pw(b"")), &p)
+}
+
+fn p256_verify(public: &[u8], digest: &[u8], r: &[u8], s: &[u8]) -> bool {
+    let (x, y) = ecc_point(public);
+    let mut sec1 = vec![4u8];
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).unwrap();
+    let sig = p256::ecdsa::Signature::from_slice(&[r, s].concat()).unwrap();
+    key.verify_prehash(digest, &sig).is_ok()
+}
+
+#[test]
+fn ecc_primary_is_derived_from_the_seed_and_signs() {
+    let mut t = started();
+    let (h, public, name) = primary(&mut t, RH_OWNER, &ecc_signer(0x0003)).unwrap();
+    assert_eq!(name, name_of(&public));
+    // Same template, same key; a different template (sensitive data or attribute) another key.
+    run(&mut t, FLUSH, &[], None, &B::new().u32(h).0).ok();
+    let (h2, again, _) = primary(&mut t, RH_OWNER, &ecc_signer(0x0003)).unwrap();
+    assert_eq!(again, public);
+    let (h3, endorsement, _) = primary(&mut t, 0x4000_000B, &ecc_signer(0x0003)).unwrap();
+    assert_ne!(ecc_point(&endorsement), ecc_point(&public));
+
+    let digest = Sha256::digest(b"message");
+    let r = sign(&mut t, h2, &digest, (NULL, 0));
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    assert_eq!((rd.u16(), rd.u16()), (ECDSA, 0x000B));
+    let (sr, ss) = (rd.tpm2b().to_vec(), rd.tpm2b().to_vec());
+    rd.done();
+    assert!(p256_verify(&public, &digest, &sr, &ss));
+    assert!(!p256_verify(&public, &Sha256::digest(b"other"), &sr, &ss));
+
+    // VerifySignature accepts it and refuses a changed digest (TPM_RC_SIGNATURE, parameter 2).
+    let sig = B::new().u16(ECDSA).u16(0x000B).tpm2b(&sr).tpm2b(&ss).0;
+    let ok = run(&mut t, VERIFY, &[h2], None, &B::new().tpm2b(&digest).raw(&sig).0);
+    let mut rd = ok.ok().reader();
+    assert_eq!((rd.u16(), rd.u32()), (0x8022, RH_OWNER));
+    assert_eq!(rd.tpm2b().len(), 32);
+    let bad = run(&mut t, VERIFY, &[h2], None, &B::new().tpm2b(&Sha256::digest(b"x")).raw(&sig).0);
+    assert_eq!(bad.rc, rc_p(0x09B, 2));
+    // A scheme other than the key's: TPM_RC_SCHEME; a digest of the wrong size: TPM_RC_SIZE.
+    assert_eq!(sign(&mut t, h2, &digest, (RSASSA, 0x000B)).rc, rc_p(0x092, 2));
+    assert_eq!(sign(&mut t, h2, &digest[..20], (NULL, 0)).rc, rc_p(0x095, 1));
+    let _ = h3;
+}
+
+#[test]
+fn null_seed_changes_at_tpm_reset_owner_seed_does_not() {
+    let mut t = started();
+    let (_, null1, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
+    let (_, own1, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
+    t.power_on();
+    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    let (_, null2, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
+    let (_, own2, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
+    assert_ne!(null1, null2);
+    assert_eq!(own1, own2);
+    // TPM2_Clear renews the storage seed.
+    run(&mut t, 0x126, &[0x4000_000C], Some(&pw(b"")), &[]).ok();
+    let (_, own3, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
+    assert_ne!(own1, own3);
+}
+
+#[test]
+fn template_and_authorization_errors() {
+    let mut t = started();
+    // P-521 is not implemented: TPM_RC_CURVE on inPublic.
+    assert_eq!(primary(&mut t, RH_OWNER, &ecc_signer(0x0005)), Err(rc_p(0x0A6, 2)));
+    // RSA-1024: TPM_RC_KEY_SIZE.
+    assert_eq!(primary(&mut t, RH_OWNER, &rsa_signer(RSASSA, 1024)), Err(rc_p(0x087, 2)));
+    // A reserved attribute bit: TPM_RC_RESERVED_BITS.
+    let mut bad = ecc_signer(0x0003);
+    bad[7] |= 1;
+    assert_eq!(primary(&mut t, RH_OWNER, &bad), Err(rc_p(0x0A1, 2)));
+    // A storage key without a symmetric definition: TPM_RC_SYMMETRIC.
+    let mut nosym = ecc_storage();
+    nosym.splice(10..16, [0x00, 0x10]);
+    assert_eq!(primary(&mut t, RH_OWNER, &nosym), Err(rc_p(0x096, 2)));
+    // Wrong owner password: BAD_AUTH on session 1 (the owner is DA-exempt).
+    run(&mut t, 0x129, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"owner").0).ok();
+    let r = run(
+        &mut t,
+        CREATE_PRIMARY,
+        &[RH_OWNER],
+        Some(&pw(b"nope")),
+        &create_params(b"", b"", &ecc_storage()),
+    );
+    assert_eq!(r.rc, rc_s(0x0A2, 1));
+    // A handle that is not a hierarchy.
+    let r =
+        run(&mut t, CREATE_PRIMARY, &[0x0000_0003], Some(&pw(b"")), &create_params(b"", b"", &ecc_storage()));
+    assert_eq!(r.rc, rc_h(0x084, 1));
+    // Signing with a storage key: TPM_RC_KEY.
+    let (h, _, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
+    assert_eq!(sign(&mut t, h, &[0; 32], (ECDSA, 0x000B)).rc, rc_h(0x09C, 1));
+}
+
+/// Create under `parent`, returning (private, public).
+fn create(t: &mut Tpm, parent: u32, auth: &[u8], data: &[u8], template: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let r = run(t, CREATE, &[parent], Some(&pw(b"")), &create_params(auth, data, template));
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    (rd.tpm2b().to_vec(), rd.tpm2b().to_vec())
+}
+
+fn load(t: &mut Tpm, parent: u32, private: &[u8], public: &[u8]) -> Result<u32, u32> {
+    let r = run(t, LOAD, &[parent], Some(&pw(b"")), &B::new().tpm2b(private).tpm2b(public).0);
+    if r.rc != 0 {
+        return Err(r.rc);
+    }
+    let mut rd = r.reader();
+    let h = rd.u32();
+    rd.u32();
+    assert_eq!(rd.tpm2b(), name_of(public));
+    Ok(h)
+}
+
+#[test]
+fn child_keys_create_load_sign_and_integrity() {
+    let mut t = started();
+    let (parent, _, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
+    let (private, public) = create(&mut t, parent, b"childpw", b"", &ecc_signer(0x0003));
+    let h = load(&mut t, parent, &private, &public).unwrap();
+    let digest = Sha256::digest(b"child");
+    let mut p = B::new().tpm2b(&digest).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
+    assert_eq!(run(&mut t, SIGN, &[h], Some(&pw(b"wrong")), &p).rc & 0xFFF, 0x98E);
+    let r = run(&mut t, SIGN, &[h], Some(&pw(b"childpw")), &p);
+    let sig = common::params_of(r.ok(), false);
+    let mut rd = R(&sig);
+    rd.u32();
+    let (sr, ss) = (rd.tpm2b().to_vec(), rd.tpm2b().to_vec());
+    assert!(p256_verify(&public, &digest, &sr, &ss));
+    p.clear();
+
+    // One flipped bit in the private blob: TPM_RC_INTEGRITY; the blob under another parent too.
+    let mut bad = private.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x40;
+    assert_eq!(load(&mut t, parent, &bad, &public), Err(rc_p(0x09F, 1)));
+    let (other, _, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
+    assert_eq!(load(&mut t, other, &private, &public), Err(rc_p(0x09F, 1)));
+    // A signing key cannot be a parent.
+    assert_eq!(
+        run(&mut t, CREATE, &[h], Some(&pw(b"childpw")), &create_params(b"", b"", &ecc_signer(3))).rc,
+        rc_h(0x08A, 1)
+    );
+}
+
+#[test]
+fn seal_unseal_and_context_of_a_key() {
+    let mut t = started();
+    let (parent, _, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
+    let (private, public) = create(&mut t, parent, b"", b"the secret", &sealed(&[], 0x452));
+    let h = load(&mut t, parent, &private, &public).unwrap();
+    let r = run(&mut t, UNSEAL, &[h], Some(&pw(b"")), &[]);
+    let out = common::params_of(r.ok(), false);
+    assert_eq!(R(&out).tpm2b(), b"the secret");
+    // The unique field is H(seed || data), not the data.
+    assert!(!public.windows(10).any(|w| w == b"the secret"));
+
+    // ContextSave, Flush, ContextLoad: the same object comes back.
+    let ctx = run(&mut t, CONTEXT_SAVE, &[h], None, &[]).ok().body.clone();
+    run(&mut t, FLUSH, &[], None, &B::new().u32(h).0).ok();
+    assert_eq!(run(&mut t, READ_PUBLIC, &[h], None, &[]).rc, 0x910); // REFERENCE_H0
+    let h2 = run(&mut t, CONTEXT_LOAD, &[], None, &ctx).ok().reader().u32();
+    let rp = run(&mut t, READ_PUBLIC, &[h2], None, &[]);
+    let mut rd = rp.ok().reader();
+    assert_eq!(rd.tpm2b(), &public[..]);
+    assert_eq!(rd.tpm2b(), name_of(&public));
+    let r = run(&mut t, UNSEAL, &[h2], Some(&pw(b"")), &[]);
+    assert_eq!(R(&common::params_of(r.ok(), false)).tpm2b(), b"the secret");
+    // A sealed object whose data the caller supplies may not also claim sensitiveDataOrigin.
+    let r = run(&mut t, CREATE, &[parent], Some(&pw(b"")), &create_params(b"", b"x", &sealed(&[], 0x472)));
+    assert_eq!(r.rc, rc_p(0x082, 2));
+}
+
+#[test]
+fn rsa_primary_signs_pkcs1_and_pss() {
+    let mut t = started();
+    let start = std::time::Instant::now();
+    let (h, public, _) = primary(&mut t, RH_OWNER, &rsa_signer(RSASSA, 2048)).unwrap();
+    eprintln!("RSA-2048 CreatePrimary: {:?}", start.elapsed());
+    let n = &public[public.len() - 256..];
+    let key = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(n), rsa::BigUint::from(65537u32)).unwrap();
+    let digest = Sha256::digest(b"rsa");
+    let r = sign(&mut t, h, &digest, (NULL, 0));
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    assert_eq!((rd.u16(), rd.u16()), (RSASSA, 0x000B));
+    let sig = rd.tpm2b();
+    assert!(key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest, sig).is_ok());
+    // Same template again: same modulus (the primes come from the seeded stream).
+    let (_, again, _) = primary(&mut t, RH_OWNER, &rsa_signer(RSASSA, 2048)).unwrap();
+    assert_eq!(again, public);
+    // A scheme-less key takes the caller's PSS.
+    let (h2, public2, _) = primary(
+        &mut t,
+        RH_OWNER,
+        &B::new()
+            .u16(RSA)
+            .u16(0x000B)
+            .u32(0x0004_0072)
+            .tpm2b(&[])
+            .u16(NULL)
+            .u16(NULL)
+            .u16(2048)
+            .u32(0)
+            .tpm2b(&[])
+            .0,
+    )
+    .unwrap();
+    let key2 = rsa::RsaPublicKey::new(
+        rsa::BigUint::from_bytes_be(&public2[public2.len() - 256..]),
+        rsa::BigUint::from(65537u32),
+    )
+    .unwrap();
+    let r = sign(&mut t, h2, &digest, (RSAPSS, 0x000B));
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    assert_eq!((rd.u16(), rd.u16()), (RSAPSS, 0x000B));
+    assert!(key2.verify(rsa::Pss::new::<Sha256>(), &digest, rd.tpm2b()).is_ok());
+    assert_eq!(sign(&mut t, h2, &digest, (NULL, 0)).rc, rc_p(0x092, 2));
+}
+
+#[test]
+fn quote_and_certify_sign_what_they_attest() {
+    let mut t = started();
+    run(&mut t, PCR_EXTEND, &[5], Some(&pw(b"")), &B::new().u32(1).u16(0x000B).raw(&[7; 32]).0).ok();
+    let (h, public, name) = primary(&mut t, RH_OWNER, &ecc_signer(0x0003)).unwrap();
+    let sel = B::new().u32(1).u16(0x000B).u8(3).raw(&[0x21, 0, 0]).0; // PCR 0 and 5
+    let r = run(&mut t, QUOTE, &[h], Some(&pw(b"")), &B::new().tpm2b(b"nonce").u16(NULL).raw(&sel).0);
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    let attest = rd.tpm2b().to_vec();
+    assert_eq!((rd.u16(), rd.u16()), (ECDSA, 0x000B));
+    let (sr, ss) = (rd.tpm2b().to_vec(), rd.tpm2b().to_vec());
+    assert!(p256_verify(&public, &Sha256::digest(&attest), &sr, &ss));
+    let mut a = R(&attest);
+    assert_eq!(a.u32(), 0xFF54_4347);
+    assert_eq!(a.u16(), 0x8018);
+    assert_eq!(a.tpm2b().len(), 34); // qualified name
+    assert_eq!(a.tpm2b(), b"nonce");
+    a.bytes(17 + 8);
+    assert_eq!(a.bytes(sel.len()), &sel[..]);
+    // PCR 0 is zero, PCR 5 = SHA256(zeros || 7s).
+    let mut pcr5 = Sha256::new();
+    pcr5.update([0u8; 32]);
+    pcr5.update([7u8; 32]);
+    let mut all = Sha256::new();
+    all.update([0u8; 32]);
+    all.update(pcr5.finalize());
+    assert_eq!(a.tpm2b(), &all.finalize()[..]);
+    a.done();
+
+    // Certify the key with itself: the attested Name is the key's.
+    let r =
+        run(&mut t, CERTIFY, &[h, h], Some(&[pw(b""), pw(b"")].concat()), &B::new().tpm2b(&[]).u16(NULL).0);
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    let attest = rd.tpm2b().to_vec();
+    let mut a = R(&attest);
+    a.u32();
+    assert_eq!(a.u16(), 0x8017);
+    a.tpm2b();
+    a.tpm2b();
+    a.bytes(17 + 8);
+    assert_eq!(a.tpm2b(), &name[..]);
+}
+
+#[test]
+fn evict_control_makes_keys_persistent() {
+    let mut t = started();
+    let (h, public, _) = primary(&mut t, RH_OWNER, &ecc_signer(0x0003)).unwrap();
+    let p = 0x8100_0001;
+    run(&mut t, EVICT, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(p).0).ok();
+    assert_eq!(run(&mut t, EVICT, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(p).0).rc, 0x14C);
+    // Platform range from owner auth: TPM_RC_RANGE.
+    assert_eq!(
+        run(&mut t, EVICT, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(0x8180_0000).0).rc,
+        rc_p(0x08D, 1)
+    );
+    run(&mut t, FLUSH, &[], None, &B::new().u32(h).0).ok();
+    let rp = run(&mut t, READ_PUBLIC, &[p], None, &[]);
+    assert_eq!(rp.ok().reader().tpm2b(), &public[..]);
+    // Survives a TPM Reset.
+    t.power_on();
+    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    sign(&mut t, p, &[1; 32], (NULL, 0)).ok();
+    run(&mut t, EVICT, &[RH_OWNER, p], Some(&pw(b"")), &B::new().u32(p).0).ok();
+    assert_eq!(run(&mut t, READ_PUBLIC, &[p], None, &[]).rc, rc_h(0x08B, 1));
+    // A null-hierarchy key cannot be made persistent.
+    let (n, _, _) = primary(&mut t, RH_NULL, &ecc_signer(0x0003)).unwrap();
+    assert_eq!(run(&mut t, EVICT, &[RH_OWNER, n], Some(&pw(b"")), &B::new().u32(p).0).rc, rc_h(0x085, 2));
+}
