@@ -9,6 +9,7 @@ use crate::context::MAX_CONTEXT_BLOB;
 use crate::crypto::HASH_ALGS;
 use crate::dispatch::Cmd;
 use crate::hash_seq::MAX_OBJECTS;
+use crate::key_store::MAX_PERSISTENT;
 use crate::marshal::Writer;
 use crate::nv::{MAX_INDEX_SIZE, MAX_INDICES};
 use crate::pcr::{PCR_COUNT, PCR_SELECT, RULES};
@@ -24,13 +25,22 @@ const ALG_KDF1_SP800_108: u16 = 0x0022;
 
 /// Implemented algorithms and their TPMA_ALGORITHM (Part 2 Table 30: symmetric = bit 1, hash = bit 2,
 /// signing = bit 8, encrypting = bit 9, method = bit 10). AES-CFB serves session parameter encryption.
-const ALGS: [(u16, u32); 7] = [
+/// Key objects (`object`): RSA and ECC (asymmetric|object), KEYEDHASH (hash|object), SYMCIPHER
+/// (object), and the signature schemes (asymmetric|signing).
+const ALGS: [(u16, u32); 14] = [
+    (crate::object::ids::RSA, 0x0009),
     (alg::HMAC, 0x0104),
     (alg::AES, 0x0002),
+    (crate::object::ids::KEYEDHASH, 0x000C),
     (alg::SHA256, 0x0004),
     (alg::SHA384, 0x0004),
     (alg::NULL, 0x0000),
+    (crate::object::ids::RSASSA, 0x0101),
+    (crate::object::ids::RSAPSS, 0x0101),
+    (crate::object::ids::ECDSA, 0x0101),
     (ALG_KDF1_SP800_108, 0x0400),
+    (crate::object::ids::ECC, 0x0009),
+    (crate::object::ids::SYMCIPHER, 0x0008),
     (alg::CFB, 0x0202),
 ];
 
@@ -77,7 +87,7 @@ fn properties(tpm: &Tpm) -> Vec<(u32, u32)> {
         (0x10C, 0),                      // FIRMWARE_VERSION_2
         (0x10D, MAX_BUFFER as u32),      // INPUT_BUFFER
         (0x10E, MAX_OBJECTS as u32),     // HR_TRANSIENT_MIN
-        (0x10F, 0),                      // HR_PERSISTENT_MIN: no persistent objects
+        (0x10F, MAX_PERSISTENT as u32),  // HR_PERSISTENT_MIN
         (0x110, MAX_LOADED as u32),      // HR_LOADED_MIN
         (0x111, MAX_ACTIVE as u32),      // ACTIVE_SESSIONS_MAX
         (0x112, PCR_COUNT as u32),       // PCR_COUNT
@@ -112,8 +122,8 @@ fn properties(tpm: &Tpm) -> Vec<(u32, u32)> {
         (0x205, tpm.sessions.active() as u32),
         (0x206, (MAX_ACTIVE - tpm.sessions.active().min(MAX_ACTIVE)) as u32),
         (0x207, (MAX_OBJECTS - tpm.objects.count().min(MAX_OBJECTS)) as u32),
-        (0x208, 0), // HR_PERSISTENT
-        (0x209, 0), // HR_PERSISTENT_AVAIL
+        (0x208, tpm.keys.persistent_handles().len() as u32), // HR_PERSISTENT
+        (0x209, (MAX_PERSISTENT - tpm.keys.persistent_handles().len()) as u32), // HR_PERSISTENT_AVAIL
         (0x20A, tpm.nv.counters() as u32),
         (0x20B, (MAX_INDICES - tpm.nv.len().min(MAX_INDICES)) as u32),
         (0x20C, 0),                       // ALGORITHM_SET
@@ -209,8 +219,12 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         cap::COMMANDS => {
             list(&mut w, COMMANDS, |d| d.code, property, count, MAX_CAP_DATA / 4, |w, d| w.u32(tpma_cc(d)))
         }
-        cap::PP_COMMANDS | cap::AUDIT_COMMANDS | cap::AUTH_POLICIES | cap::ACT | cap::ECC_CURVES => {
-            // No physical-presence or audited commands, no policies, no ACTs, no ECC.
+        cap::ECC_CURVES => {
+            let curves = [crate::object::ids::NIST_P256, crate::object::ids::NIST_P384];
+            list(&mut w, &curves, |c| u32::from(*c), property, count, MAX_CAP_DATA / 2, |w, c| w.u16(*c))
+        }
+        cap::PP_COMMANDS | cap::AUDIT_COMMANDS | cap::AUTH_POLICIES | cap::ACT => {
+            // No physical-presence or audited commands, no policies, no ACTs.
             w.u32(0);
             false
         }
