@@ -78,7 +78,7 @@ impl Transport {
             ..Default::default()
         };
         let response = self.call(&regs, &[(BUFFER_GPA, &page)])?;
-        if response.regs.rax != u64::from(ResultCode::SUCCESS.0) {
+        if response.regs.rax != ResultCode::SUCCESS.0 {
             return Err(format!("SVSM_VTPM_CMD failed with {:#x}", response.regs.rax).into());
         }
         let (_, data) = response.pages.pages().next().ok_or("Warden returned no buffer")?;

@@ -35,7 +35,10 @@ pub fn output_dir() -> PathBuf {
 pub fn workspace_root() -> PathBuf {
     match std::env::var_os("WARDEN_WORKSPACE") {
         Some(root) => PathBuf::from(root),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in the workspace")
+            .to_path_buf(),
     }
 }
 
@@ -46,15 +49,6 @@ pub struct Built {
     pub image: Image,
     /// The `-bios` ROM.
     pub rom: PathBuf,
-}
-
-/// What `build` produced.
-#[derive(Debug)]
-pub struct Outputs {
-    /// The release firmware.
-    pub firmware: Built,
-    /// The insecure test image (the firmware's own test suite), unless `--release`.
-    pub test_image: Option<Built>,
 }
 
 /// Runs `cargo build` for one firmware-side binary and returns its ELF path.
@@ -88,7 +82,7 @@ fn build_flavour(name: &str, features: &[&str], stub_elf: &[u8]) -> crate::Resul
 }
 
 /// Builds everything; prints where it went.
-pub fn build(args: &Args) -> crate::Result<Outputs> {
+pub fn build(args: &Args) -> crate::Result {
     use crate::reference_values::{self, ImageIdentity, ReferenceKey};
 
     // The key first: a release build with the test key stops before any work.
@@ -107,8 +101,13 @@ pub fn build(args: &Args) -> crate::Result<Outputs> {
     std::fs::write(&igvm_path, &igvm)?;
     let measurements = crate::measure::measure(&igvm, args.vcpus)?;
     let identity = ImageIdentity::of_workspace(&workspace_root(), "warden.igvm")?;
-    let files =
-        reference_values::write_reference_values(&output_dir(), &identity, &measurements, crate::igvm::SNP_POLICY, &key)?;
+    let files = reference_values::write_reference_values(
+        &output_dir(),
+        &identity,
+        &measurements,
+        crate::igvm::SNP_POLICY,
+        &key,
+    )?;
     let test_image = if args.release {
         None
     } else {
@@ -138,10 +137,10 @@ pub fn build(args: &Args) -> crate::Result<Outputs> {
     for bench in &bench_images {
         println!("built {} (insecure benchmark image)", bench.rom.display());
     }
-    Ok(Outputs { firmware, test_image })
+    Ok(())
 }
 
 /// `cargo xtask build`.
 pub fn run(args: &Args) -> crate::Result {
-    build(args).map(|_| ())
+    build(args)
 }

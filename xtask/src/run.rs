@@ -75,7 +75,7 @@ pub fn run(args: &Args) -> crate::Result {
     if let Some(fault) = &args.fault {
         fw_cfg.push(("opt/warden/test".into(), format!("fault:{fault}")));
     }
-    let socket = (!test_image).then(|| transport_socket()).transpose()?;
+    let socket = (!test_image).then(transport_socket).transpose()?;
     let interactive = !(args.smoke || args.headless || test_image);
     let boot = Boot { rom: &rom, accel, fw_cfg, interactive, transport: socket.as_deref() };
     eprintln!("xtask: booting {} under QEMU ({accel:?})", rom.display());
@@ -117,9 +117,9 @@ pub fn run(args: &Args) -> crate::Result {
         smoke(&socket, booted, accel)
     } else {
         // Headless: keep printing the console, serve the bridge until TPM_STOP.
-        let mut console = running.take_lines();
+        let console = running.take_lines();
         std::thread::spawn(move || {
-            while let Some(line) = console.next() {
+            for line in console {
                 println!("{line}");
             }
         });

@@ -14,6 +14,7 @@ mod bench;
 mod boot_clock;
 mod console;
 mod cpu;
+#[cfg(warden_services)]
 mod entropy;
 mod fw_cfg;
 mod heap;
@@ -24,8 +25,10 @@ mod native;
 mod paging;
 mod panic;
 mod port;
+#[cfg(warden_request_loop)]
 mod request_loop;
 mod serial;
+#[cfg(warden_services)]
 mod services;
 mod snp;
 mod start;

@@ -6,50 +6,11 @@
 //! with its error status, never a panic.
 use alloc::vec;
 use warden_defs::layout::COM2_PORT;
-use warden_platform::memory::{
-    PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
-};
+use warden_svsm::Dispatcher;
 use warden_svsm::transport::{REQUEST_MAGIC, frame_len, serve};
-use warden_svsm::{Caller, Dispatcher};
 
 use crate::serial::Uart;
-
-/// The native platform's RMP: there is none. Memory needs no validation, so PVALIDATE and RMPADJUST
-/// succeed without effect, and there are no page states to change.
-#[derive(Debug)]
-struct NoRmp;
-
-impl SnpMemory for NoRmp {
-    unsafe fn pvalidate(
-        &mut self,
-        _gpa: u64,
-        _size: PageSize,
-        _validate: bool,
-    ) -> Result<PvalidateOutcome, PvalidateError> {
-        Ok(PvalidateOutcome::Changed)
-    }
-
-    unsafe fn rmpadjust(
-        &mut self,
-        _gpa: u64,
-        _size: PageSize,
-        _target_vmpl: u8,
-        _perms: VmplPerms,
-        _vmsa: bool,
-    ) -> Result<(), RmpadjustError> {
-        Ok(())
-    }
-
-    unsafe fn page_state_change(
-        &mut self,
-        _desc: &mut warden_defs::psc::PscDescriptor,
-    ) -> Result<(), PscError> {
-        Err(PscError::Generic)
-    }
-}
-
-/// The boot vCPU, as the transport's caller.
-const CALLER: Caller = Caller { apic_id: 0, sev_features: 0 };
+use crate::services::{NATIVE_CALLER, NoRmp};
 
 /// The transport's serial port. Opened before the ready line: programming the UART clears its FIFOs,
 /// so a host that sends after "ready" loses nothing.
@@ -96,10 +57,10 @@ fn serve_forever(uart: &Uart, dispatcher: &mut Dispatcher) -> ! {
                 for slot in &mut frame[8..] {
                     *slot = uart.read_byte();
                 }
-                serve(dispatcher, &mut rmp, CALLER, &frame)
+                serve(dispatcher, &mut rmp, NATIVE_CALLER, &frame)
             }
             // The header is refused: `serve` answers with the reason.
-            Err(_) => serve(dispatcher, &mut rmp, CALLER, &head),
+            Err(_) => serve(dispatcher, &mut rmp, NATIVE_CALLER, &head),
         };
         uart.write(&response);
     }

@@ -13,6 +13,7 @@ const FIFO_CONTROL: u16 = 2;
 const LINE_CONTROL: u16 = 3;
 const MODEM_CONTROL: u16 = 4;
 const LINE_STATUS: u16 = 5;
+#[cfg(warden_request_loop)]
 const LINE_STATUS_DATA_READY: u8 = 1 << 0;
 const LINE_STATUS_TX_EMPTY: u8 = 1 << 5;
 
@@ -55,6 +56,7 @@ impl Uart {
     }
 
     /// Receives one byte, waiting for it.
+    #[cfg(warden_request_loop)]
     pub fn read_byte(&self) -> u8 {
         // SAFETY: `new` established that this UART is ours.
         unsafe {

@@ -5,8 +5,11 @@ use alloc::vec::Vec;
 use warden_defs::layout::{WARDEN_BASE, WARDEN_END};
 use warden_defs::svsm::PROTOCOL_VTPM;
 use warden_platform::memory::GpaRange;
+use warden_platform::memory::{
+    PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
+};
 use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
-use warden_svsm::{CoreConfig, CoreProtocol, Dispatcher};
+use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
 
 use crate::entropy::Rdrand;
 
@@ -65,3 +68,40 @@ pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
         .expect("protocol 2 is registered once, on an empty dispatcher");
     Ok(dispatcher)
 }
+
+/// The native platform's RMP: there is none. Memory needs no validation, so PVALIDATE and RMPADJUST
+/// succeed without effect, and there are no page states to change.
+#[derive(Debug)]
+pub struct NoRmp;
+
+impl SnpMemory for NoRmp {
+    unsafe fn pvalidate(
+        &mut self,
+        _gpa: u64,
+        _size: PageSize,
+        _validate: bool,
+    ) -> Result<PvalidateOutcome, PvalidateError> {
+        Ok(PvalidateOutcome::Changed)
+    }
+
+    unsafe fn rmpadjust(
+        &mut self,
+        _gpa: u64,
+        _size: PageSize,
+        _target_vmpl: u8,
+        _perms: VmplPerms,
+        _vmsa: bool,
+    ) -> Result<(), RmpadjustError> {
+        Ok(())
+    }
+
+    unsafe fn page_state_change(
+        &mut self,
+        _desc: &mut warden_defs::psc::PscDescriptor,
+    ) -> Result<(), PscError> {
+        Err(PscError::Generic)
+    }
+}
+
+/// The boot vCPU, as the native transport's caller.
+pub const NATIVE_CALLER: Caller = Caller { apic_id: 0, sev_features: 0 };

@@ -133,7 +133,7 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
 
     // 6. The services: the SVSM dispatcher with the core protocol and the vTPM, and the transport they
     //    are reached through. "Ready" means they are up.
-    #[cfg(not(any(feature = "insecure_test_image", feature = "insecure_bench_image")))]
+    #[cfg(warden_request_loop)]
     let (mut dispatcher, transport) = {
         let ram_end = crate::native::ram_bytes().unwrap_or(0);
         match crate::services::start(ram_end) {
@@ -144,7 +144,7 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
             }
         }
     };
-    #[cfg(not(any(feature = "insecure_test_image", feature = "insecure_bench_image")))]
+    #[cfg(warden_request_loop)]
     {
         clock = clock.phase("services");
     }
@@ -167,7 +167,7 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     crate::bench::run(&platform);
 
     // 7. The request loop.
-    #[cfg(not(any(feature = "insecure_test_image", feature = "insecure_bench_image")))]
+    #[cfg(warden_request_loop)]
     {
         println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
         transport.serve_forever(&mut dispatcher)

@@ -40,7 +40,7 @@ fn call(engine: &Recorder, call: u32, gpa: u64, page: &[u8; 4096]) -> (u64, u64,
     let mut env = SimEnv::new();
     let regs =
         GuestRegs { rax: CallId { protocol: PROTOCOL_VTPM, call }.to_rax(), rcx: gpa, rdx: 0, r8: 0, r9: 0 };
-    let pages: Vec<(u64, &[u8; 4096])> = if gpa % 4096 == 0 { vec![(gpa, page)] } else { vec![] };
+    let pages: Vec<(u64, &[u8; 4096])> = if gpa.is_multiple_of(4096) { vec![(gpa, page)] } else { vec![] };
     let frame = encode_request(&regs, &pages).unwrap();
     let response = decode_response(&serve(&mut d, &mut env, BOOT, &frame)).unwrap();
     let page_after = response.pages.pages().next().map(|(_, data)| data.to_vec()).unwrap_or_default();
@@ -51,7 +51,7 @@ fn call(engine: &Recorder, call: u32, gpa: u64, page: &[u8; 4096]) -> (u64, u64,
 fn query_advertises_send_command_only() {
     let engine = Recorder::default();
     let (rax, rcx, _) = call(&engine, vtpm_call::QUERY, 0, &[0; 4096]);
-    assert_eq!(rax, u64::from(ResultCode::SUCCESS.0));
+    assert_eq!(rax, ResultCode::SUCCESS.0);
     assert_eq!(rcx, 1 << 8);
 }
 
@@ -60,7 +60,7 @@ fn a_command_runs_once_and_the_response_lands_in_the_buffer() {
     let engine = Recorder::default();
     let body = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 1, 0x44, 0, 0];
     let (rax, _, page) = call(&engine, vtpm_call::CMD, BUFFER, &request(8, 0, body.len() as u32, &body));
-    assert_eq!(rax, u64::from(ResultCode::SUCCESS.0));
+    assert_eq!(rax, ResultCode::SUCCESS.0);
     assert_eq!(engine.0.lock().unwrap().as_slice(), &[body.to_vec()]);
     assert_eq!(u32::from_le_bytes(page[..4].try_into().unwrap()) as usize, body.len());
     let reversed: Vec<u8> = body.iter().rev().copied().collect();
@@ -71,7 +71,7 @@ fn a_command_runs_once_and_the_response_lands_in_the_buffer() {
 #[test]
 fn malformed_buffers_get_the_protocol_codes_and_never_reach_the_engine() {
     let engine = Recorder::default();
-    let invalid = u64::from(ResultCode::INVALID_PARAMETER.0);
+    let invalid = ResultCode::INVALID_PARAMETER.0;
     let cases: [(&str, [u8; 4096], u64); 5] = [
         ("locality 1", request(8, 1, 4, &[1, 2, 3, 4]), invalid),
         ("size 0", request(8, 0, 0, &[]), invalid),
@@ -79,7 +79,7 @@ fn malformed_buffers_get_the_protocol_codes_and_never_reach_the_engine() {
         (
             "known but unsupported platform command",
             request(1, 0, 4, &[1, 2, 3, 4]),
-            u64::from(ResultCode::UNSUPPORTED_CALL.0),
+            ResultCode::UNSUPPORTED_CALL.0,
         ),
         ("unknown platform command", request(0xFFFF, 0, 4, &[1, 2, 3, 4]), invalid),
     ];
@@ -95,11 +95,11 @@ fn the_buffer_may_not_be_gpa_zero_or_in_warden() {
     let engine = Recorder::default();
     let page = request(8, 0, 4, &[1, 2, 3, 4]);
     let (rax, _, _) = call(&engine, vtpm_call::CMD, 0, &page);
-    assert_eq!(rax, u64::from(ResultCode::INVALID_PARAMETER.0));
+    assert_eq!(rax, ResultCode::INVALID_PARAMETER.0);
     let (rax, _, _) = call(&engine, vtpm_call::CMD, WARDEN_BASE, &page);
-    assert_eq!(rax, u64::from(ResultCode::INVALID_ADDRESS.0));
+    assert_eq!(rax, ResultCode::INVALID_ADDRESS.0);
     let (rax, _, _) = call(&engine, vtpm_call::CMD, WARDEN_BASE - 8, &page);
-    assert_eq!(rax, u64::from(ResultCode::INVALID_ADDRESS.0), "a buffer straddling into Warden");
+    assert_eq!(rax, ResultCode::INVALID_ADDRESS.0, "a buffer straddling into Warden");
     assert!(engine.0.lock().unwrap().is_empty());
 }
 
@@ -107,5 +107,5 @@ fn the_buffer_may_not_be_gpa_zero_or_in_warden() {
 fn an_unknown_vtpm_call_is_unsupported() {
     let engine = Recorder::default();
     let (rax, _, _) = call(&engine, 7, BUFFER, &[0; 4096]);
-    assert_eq!(rax, u64::from(ResultCode::UNSUPPORTED_CALL.0));
+    assert_eq!(rax, ResultCode::UNSUPPORTED_CALL.0);
 }

@@ -325,7 +325,7 @@ mod tests {
     fn openssl_machine_readable_output_parses() {
         let output = "+DT:sha384:1:16384\n+R:26510:sha384:0.370000\n+H:16384\n+F:25:sha384:1173891459.46\n";
         let mb = parse_openssl(output, "sha384").expect("the sha384 figure");
-        assert!((mb - 1173.891_459_46).abs() < 1e-6, "{mb}");
+        assert!((mb - 1_173.891_459_46).abs() < 1e-6, "{mb}");
         assert_eq!(parse_openssl(output, "sha256"), None);
     }
 

@@ -10,6 +10,7 @@ use crate::{fw_cfg, println};
 
 mod cases;
 mod faults;
+mod services;
 mod sha;
 
 /// A test case: `Ok` or why it failed.
@@ -19,7 +20,7 @@ pub type TestResult = Result<(), String>;
 pub type TestCase = (&'static str, fn() -> TestResult);
 
 /// Every suite, in the order they run. A module with cases adds its list here.
-const SUITES: &[&[TestCase]] = &[cases::CASES, sha::CASES, crate::snp::ktest::CASES];
+const SUITES: &[&[TestCase]] = &[cases::CASES, sha::CASES, crate::snp::ktest::CASES, services::CASES];
 
 /// Runs what the host asked for, then terminates.
 pub fn run(platform: &impl Platform) -> ! {

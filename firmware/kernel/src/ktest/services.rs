@@ -1,0 +1,91 @@
+//! The services inside the booted firmware: the dispatcher built at boot, reached through the transport
+//! codec exactly as a COM2 frame is (the host-side tests drive the same path through the real port).
+use alloc::vec::Vec;
+use warden_defs::layout::WARDEN_BASE;
+use warden_defs::svsm::{CallId, PROTOCOL_CORE, PROTOCOL_VTPM, ResultCode, core_call, vtpm_call};
+use warden_svsm::GuestRegs;
+use warden_svsm::transport::{Response, decode_response, encode_request, serve};
+
+use super::{TestCase, TestResult};
+use crate::ensure;
+use crate::services::{self, NATIVE_CALLER, NoRmp};
+
+/// Every case, in the order they run.
+pub const CASES: &[TestCase] = &[
+    ("vtpm_answers_through_the_dispatcher", vtpm_answers_through_the_dispatcher),
+    ("core_protocol_refuses_to_validate_warden", core_protocol_refuses_to_validate_warden),
+    ("rdrand_gives_distinct_words", rdrand_gives_distinct_words),
+];
+
+const BUFFER: u64 = 0x20_0000;
+const RAM: u64 = 512 << 20;
+
+fn call(
+    dispatcher: &mut warden_svsm::Dispatcher,
+    regs: GuestRegs,
+    pages: &[(u64, &[u8; 4096])],
+) -> Result<Response, alloc::string::String> {
+    let frame = encode_request(&regs, pages).map_err(|e| alloc::format!("framing: {e:?}"))?;
+    decode_response(&serve(dispatcher, &mut NoRmp, NATIVE_CALLER, &frame))
+        .map_err(|e| alloc::format!("response: {e:?}"))
+}
+
+fn tpm(dispatcher: &mut warden_svsm::Dispatcher, command: &[u8]) -> Result<Vec<u8>, alloc::string::String> {
+    let mut page = [0u8; 4096];
+    page[..4].copy_from_slice(&8u32.to_le_bytes());
+    page[5..9].copy_from_slice(&(command.len() as u32).to_le_bytes());
+    page[9..9 + command.len()].copy_from_slice(command);
+    let regs = GuestRegs {
+        rax: CallId { protocol: PROTOCOL_VTPM, call: vtpm_call::CMD }.to_rax(),
+        rcx: BUFFER,
+        ..GuestRegs::default()
+    };
+    let response = call(dispatcher, regs, &[(BUFFER, &page)])?;
+    ensure!(response.regs.rax == ResultCode::SUCCESS.0, "SVSM_VTPM_CMD answered {:#x}", response.regs.rax);
+    let (_, data) = response.pages.pages().next().ok_or("no page came back")?;
+    let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize;
+    Ok(data.get(4..4 + len).ok_or("response size beyond the buffer")?.to_vec())
+}
+
+fn vtpm_answers_through_the_dispatcher() -> TestResult {
+    let mut dispatcher = services::start(RAM).map_err(|e| alloc::format!("{e:?}"))?;
+    let startup = tpm(&mut dispatcher, &[0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0])?;
+    ensure!(startup == [0x80, 0x01, 0, 0, 0, 10, 0, 0, 0, 0], "Startup answered {startup:02x?}");
+    let random = tpm(&mut dispatcher, &[0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7B, 0, 32])?;
+    ensure!(random.len() == 12 + 32 && random[6..10] == [0, 0, 0, 0], "GetRandom answered {random:02x?}");
+    ensure!(random[12..].iter().any(|&b| b != 0), "32 zero bytes from GetRandom");
+    let again = tpm(&mut dispatcher, &[0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7B, 0, 32])?;
+    ensure!(again[12..] != random[12..], "GetRandom repeated itself");
+    Ok(())
+}
+
+fn core_protocol_refuses_to_validate_warden() -> TestResult {
+    let mut dispatcher = services::start(RAM).map_err(|e| alloc::format!("{e:?}"))?;
+    // A PVALIDATE list at the calling area's buffer naming Warden's first page: the guest may not.
+    let mut page = [0u8; 4096];
+    page[8..10].copy_from_slice(&1u16.to_le_bytes()); // entries
+    page[16..24].copy_from_slice(&(WARDEN_BASE | 1 << 2).to_le_bytes()); // 4K, validate
+    let list = services::NATIVE_BOOT_CAA;
+    let regs = GuestRegs {
+        rax: CallId { protocol: PROTOCOL_CORE, call: core_call::PVALIDATE }.to_rax(),
+        rcx: list + 8,
+        ..GuestRegs::default()
+    };
+    let response = call(&mut dispatcher, regs, &[(list, &page)])?;
+    ensure!(
+        response.regs.rax == ResultCode::INVALID_ADDRESS.0,
+        "PVALIDATE of Warden answered {:#x}",
+        response.regs.rax
+    );
+    Ok(())
+}
+
+fn rdrand_gives_distinct_words() -> TestResult {
+    use warden_vtpm::EntropySource;
+    let mut source = crate::entropy::Rdrand::new().ok_or("no RDRAND")?;
+    let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+    source.fill_bytes(&mut a);
+    source.fill_bytes(&mut b);
+    ensure!(a != b && a != [0; 32], "RDRAND repeated or gave zeros");
+    Ok(())
+}
