@@ -425,3 +425,34 @@ fn evict_control_makes_keys_persistent() {
     let (n, _, _) = primary(&mut t, RH_NULL, &ecc_signer(0x0003)).unwrap();
     assert_eq!(run(&mut t, EVICT, &[RH_OWNER, n], Some(&pw(b"")), &B::new().u32(p).0).rc, rc_h(0x085, 2));
 }
+
+/// The `key_*` seeds of the `vtpm_command` fuzz target are commands that succeed, so the fuzzer
+/// starts from inputs that reach the key code rather than from early errors.
+#[test]
+fn fuzz_seeds_for_keys_succeed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/vtpm_command");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.file_name().unwrap().to_string_lossy().starts_with("key_") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        let mut t = started();
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            let len = u32::from_be_bytes(rest[2..6].try_into().unwrap()) as usize;
+            let (cmd, tail) = rest.split_at(len);
+            let r = common::exec(&mut t, cmd);
+            assert_eq!(
+                r.rc,
+                0,
+                "{path:?}: command {:#x}",
+                u32::from_be_bytes(cmd[6..10].try_into().unwrap())
+            );
+            rest = tail;
+        }
+        seen += 1;
+    }
+    assert!(seen >= 2);
+}
