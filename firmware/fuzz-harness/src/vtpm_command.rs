@@ -45,8 +45,11 @@ thread_local! {
 /// tenths of a second, which would make the fuzzer slow everywhere; these commands are not run (the
 /// RSA template parser and the signing code still are, through Load, Sign and the unit tests).
 fn is_rsa_keygen(cmd: &[u8]) -> bool {
-    let be16 = |at: usize| cmd.get(at..at + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
-    let be32 = |at: usize| cmd.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let be16 =
+        |at: usize| cmd.get(at..at.saturating_add(2)).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let be32 = |at: usize| {
+        cmd.get(at..at.saturating_add(4)).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
     let (Some(tag), Some(code)) = (be16(0), be32(6)) else { return false };
     if !matches!(code, 0x131 | 0x153 | 0x191) {
         return false;
