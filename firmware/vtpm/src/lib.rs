@@ -28,10 +28,13 @@
 //!
 //! Implemented: the commands in [`commands::COMMANDS`]; password, HMAC (bound or unbound) and policy
 //! sessions (PolicyAuthValue, PolicyPassword, PolicyCommandCode, PolicyPCR, PolicyOR, PolicyLocality,
-//! PolicyNvWritten); AES-CFB parameter encryption; dictionary-attack protection. Not implemented: keys
-//! (CreatePrimary, Create, Load, signing, ECC/RSA), salted sessions (they need a key), the policy
+//! PolicyNvWritten); AES-CFB parameter encryption; dictionary-attack protection; key objects
+//! (`object`, `keys`, `key_store`, `object_cmds`, `sign`, `salt`): primaries derived from per-hierarchy
+//! seeds, ECC P-256/P-384, RSA-2048, keyed-hash and symcipher objects, child keys wrapped under
+//! their storage parent, ECDSA/RSASSA/RSAPSS/HMAC signatures, Quote, Certify, Unseal, persistent
+//! objects (EvictControl, in RAM like NV) and ECC/RSA-salted sessions. Not implemented: the policy
 //! commands that need keys, tickets, time or NV (PolicySigned, PolicySecret, PolicyNV, ...), audit
-//! sessions, persistent objects; those requests get the proper error codes.
+//! sessions, Import/Duplicate, RSA/ECC encryption commands; those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -62,6 +65,7 @@ mod pcr;
 mod policy;
 pub mod rc;
 mod response;
+mod salt;
 mod session;
 mod sessions;
 mod sign;

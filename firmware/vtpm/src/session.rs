@@ -168,26 +168,24 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if nonce_caller.len() < 16 {
         return Err(Rc::SIZE.param(1));
     }
-    if tpm_key != handle::RH_NULL {
-        // The only transient objects here are sequence objects, which cannot decrypt a salt.
-        return Err(Rc::KEY.handle(1));
-    }
-    if !salt.is_empty() {
-        return Err(Rc::VALUE.param(2));
-    }
+    let salt = crate::salt::session_salt(tpm, tpm_key, salt)?;
 
     let mut nonce = [0u8; MAX_DIGEST];
     let nonce = nonce.get_mut(..hash.size()).unwrap_or_default();
     tpm.random(nonce);
-    let (key, bound) = if bind == handle::RH_NULL {
+    let (key, bound) = if bind == handle::RH_NULL && salt.is_empty() {
         (Vec::new(), None)
     } else {
         // Part 1 §19.6.8: sessionKey = KDFa(authHash, bind.authValue || salt, "ATH", nonceTPM,
         // nonceCaller, digest bits).
-        let auth = tpm.entity_auth(bind).ok_or(Rc::HANDLE.handle(2))?;
-        let key =
-            hash.kdfa(strip_trailing_zeros(&auth), b"ATH", nonce, nonce_caller, hash.size() as u32 * 8)?;
-        (key, Some(tpm.entity_name(bind)))
+        let mut secret = Vec::new();
+        if bind != handle::RH_NULL {
+            let auth = tpm.entity_auth(bind).ok_or(Rc::HANDLE.handle(2))?;
+            secret.extend_from_slice(strip_trailing_zeros(&auth));
+        }
+        secret.extend_from_slice(&salt);
+        let key = hash.kdfa(&secret, b"ATH", nonce, nonce_caller, hash.size() as u32 * 8)?;
+        (key, (bind != handle::RH_NULL).then(|| tpm.entity_name(bind)))
     };
     let session = Session {
         kind,

@@ -456,3 +456,73 @@ fn fuzz_seeds_for_keys_succeed() {
     }
     assert!(seen >= 2);
 }
+
+fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    parts.iter().for_each(|p| m.update(p));
+    m.finalize().into_bytes().to_vec()
+}
+
+/// The kernel's salted session (tpm.md §2.3): ECDH to a NULL-hierarchy P-256 primary, salt by KDFe,
+/// sessionKey by KDFa; a command HMAC computed here with that key is accepted, one with a key
+/// from another salt is not.
+#[test]
+fn ecdh_salted_session_authorizes_with_the_shared_key() {
+    let mut t = started();
+    let (h, public, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
+    let (tx, ty) = ecc_point(&public);
+    let mut tpm_point = vec![4u8];
+    tpm_point.extend_from_slice(&tx);
+    tpm_point.extend_from_slice(&ty);
+    let tpm_key = p256::PublicKey::from_sec1_bytes(&tpm_point).unwrap();
+    let eph = p256::SecretKey::from_slice(&[0x42; 32]).unwrap();
+    let eph_point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&eph.public_key(), false);
+    let (ex, ey) = (eph_point.x().unwrap().to_vec(), eph_point.y().unwrap().to_vec());
+    let z = p256::ecdh::diffie_hellman(eph.to_nonzero_scalar(), tpm_key.as_affine());
+    // KDFe: SHA256(counter=1 || Z || "SECRET\0" || x_eph || x_tpm).
+    let salt = Sha256::new()
+        .chain_update(1u32.to_be_bytes())
+        .chain_update(z.raw_secret_bytes())
+        .chain_update(b"SECRET\0")
+        .chain_update(&ex)
+        .chain_update(&tx)
+        .finalize()
+        .to_vec();
+
+    let caller = [0x11u8; 32];
+    let secret = B::new().tpm2b(&ex).tpm2b(&ey).0;
+    let p = B::new().tpm2b(&caller).tpm2b(&secret).u8(0).u16(NULL).u16(0x000B).0;
+    let r = run(&mut t, 0x176, &[h, RH_NULL], None, &p);
+    let mut rd = r.ok().reader();
+    let session = rd.u32();
+    let nonce_tpm = rd.tpm2b().to_vec();
+    // KDFa(salt, "ATH", nonceTPM, nonceCaller, 256): one HMAC block.
+    let key = hmac256(&salt, &[&1u32.to_be_bytes(), b"ATH\0", &nonce_tpm, &caller, &256u32.to_be_bytes()]);
+
+    let extend = |t: &mut Tpm, key: &[u8], nonce_tpm: &[u8]| {
+        let params = B::new().u32(1).u16(0x000B).raw(&[9; 32]).0;
+        let cp = Sha256::new()
+            .chain_update(0x182u32.to_be_bytes())
+            .chain_update(16u32.to_be_bytes())
+            .chain_update(&params)
+            .finalize();
+        let mac = hmac256(key, &[&cp, &caller, nonce_tpm, &[1]]);
+        let auth = B::new().u32(session).tpm2b(&caller).u8(1).tpm2b(&mac).0;
+        run(t, PCR_EXTEND, &[16], Some(&auth), &params)
+    };
+    // A key from a different salt: BAD_AUTH on session 1 (PCRs are DA-exempt).
+    let wrong =
+        hmac256(&[0u8; 32], &[&1u32.to_be_bytes(), b"ATH\0", &nonce_tpm, &caller, &256u32.to_be_bytes()]);
+    assert_eq!(extend(&mut t, &wrong, &nonce_tpm).rc, rc_s(0x0A2, 1));
+    let r = extend(&mut t, &key, &nonce_tpm);
+    r.ok();
+    // A point not on the curve: TPM_RC_ECC_POINT on the salt.
+    let bad = B::new().tpm2b(&ex).tpm2b(&[1; 32]).0;
+    let p = B::new().tpm2b(&caller).tpm2b(&bad).u8(0).u16(NULL).u16(0x000B).0;
+    assert_eq!(run(&mut t, 0x176, &[h, RH_NULL], None, &p).rc, rc_p(0x0A7, 2));
+    // A signing key cannot take a salt: TPM_RC_KEY on handle 1.
+    let (s, _, _) = primary(&mut t, RH_NULL, &ecc_signer(3)).unwrap();
+    let p = B::new().tpm2b(&caller).tpm2b(&secret).u8(0).u16(NULL).u16(0x000B).0;
+    assert_eq!(run(&mut t, 0x176, &[s, RH_NULL], None, &p).rc, rc_h(0x09C, 1));
+}
