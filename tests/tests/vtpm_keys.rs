@@ -138,7 +138,7 @@ fn ek_templates_and_quotes() {
             "{public}"
         );
     }
-    // An attestation key: a restricted ECDSA primary (tpm2_createak needs PolicySecret).
+    // An attestation key made directly: a restricted ECDSA primary.
     let attrs = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign";
     server.ok(
         "tpm2_createprimary",
@@ -207,4 +207,27 @@ fn sealed_data_follows_its_pcr_policy() {
     server.ok("tpm2_pcrextend", &[&format!("0:sha256={}", "cd".repeat(32))]);
     let err = server.fails("tpm2_unseal", &["-c", "s.ctx", "-p", "pcr:sha256:0,1"]);
     assert!(err.contains("0x99D") || err.contains("policy check failed"), "{err}");
+}
+
+#[test]
+fn createak_under_the_ek_quotes() {
+    let server = started();
+    for (alg, scheme) in [("ecc", "ecdsa"), ("rsa", "rsassa")] {
+        server.ok("tpm2_createek", &["-G", alg, "-c", "ek.ctx", "-u", "ek.pub"]);
+        flush(&server);
+        // createak authorizes the EK with a policy session running PolicySecret(endorsement).
+        let ak = [
+            "-C", "ek.ctx", "-c", "ak.ctx", "-G", alg, "-g", "sha256", "-s", scheme, "-u", "ak.pem", "-f",
+            "pem",
+        ];
+        server.ok("tpm2_createak", &[&ak[..], &["-n", "ak.name"]].concat());
+        flush(&server);
+        let quote =
+            ["-c", "ak.ctx", "-l", "sha256:0,7", "-q", "5eed", "-m", "q.msg", "-s", "q.sig", "-o", "q.pcrs"];
+        server.ok("tpm2_quote", &[&quote[..], &["-g", "sha256"]].concat());
+        flush(&server);
+        let check = ["-u", "ak.pem", "-m", "q.msg", "-s", "q.sig", "-f", "q.pcrs", "-g", "sha256"];
+        server.ok("tpm2_checkquote", &[&check[..], &["-q", "5eed"]].concat());
+        server.fails("tpm2_checkquote", &[&check[..], &["-q", "5eee"]].concat());
+    }
 }

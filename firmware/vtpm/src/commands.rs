@@ -5,8 +5,8 @@ use crate::consts::cc;
 use crate::dispatch::Cmd;
 use crate::rc::TpmResult;
 use crate::{
-    Tpm, clock, context, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds, pcr, policy, session,
-    sign, startup,
+    Tpm, clock, context, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds, pcr, policy,
+    policy_secret, session, sign, startup,
 };
 
 /// What a handle in the handle area may be (the TPMI_ type Part 3 gives it).
@@ -134,6 +134,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(def(cc::CERTIFY, &[K::Object, K::KeyOrNull], 2, sign::certify))),
     en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
     def(cc::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read_lock),
+    de(en(def(cc::POLICY_SECRET, &[K::EntityOrNull, K::PolicySession], 1, policy_secret::policy_secret))),
     de(en(def(cc::CREATE, &[K::Object], 1, object_cmds::create))),
     de(en(rh(def(cc::LOAD, &[K::Object], 1, object_cmds::load)))),
     de(en(def(cc::QUOTE, &[K::Object], 1, sign::quote))),

@@ -79,6 +79,7 @@ pub mod cc {
     pub const EVICT_CONTROL: u32 = 0x120;
     pub const CREATE_PRIMARY: u32 = 0x131;
     pub const CERTIFY: u32 = 0x148;
+    pub const POLICY_SECRET: u32 = 0x151;
     pub const CREATE: u32 = 0x153;
     pub const LOAD: u32 = 0x157;
     pub const QUOTE: u32 = 0x158;

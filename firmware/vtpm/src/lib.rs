@@ -32,8 +32,9 @@
 //! (`object`, `keys`, `key_store`, `object_cmds`, `sign`, `salt`): primaries derived from per-hierarchy
 //! seeds, ECC P-256/P-384, RSA-2048, keyed-hash and symcipher objects, child keys wrapped under
 //! their storage parent, ECDSA/RSASSA/RSAPSS/HMAC signatures, Quote, Certify, Unseal, persistent
-//! objects (EvictControl, in RAM like NV) and ECC/RSA-salted sessions. Not implemented: the policy
-//! commands that need keys, tickets, time or NV (PolicySigned, PolicySecret, PolicyNV, ...), audit
+//! objects (EvictControl, in RAM like NV) and ECC/RSA-salted sessions. PolicySecret without expiration
+//! or cpHashA (`policy_secret`). Not implemented: the policy commands that need keys, tickets, time
+//! or NV (PolicySigned, PolicyNV, PolicyAuthorize, ...), audit
 //! sessions, Import/Duplicate, RSA/ECC encryption commands; those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -63,6 +64,7 @@ mod object_cmds;
 mod param_enc;
 mod pcr;
 mod policy;
+mod policy_secret;
 pub mod rc;
 mod response;
 mod salt;

@@ -526,3 +526,56 @@ fn ecdh_salted_session_authorizes_with_the_shared_key() {
     let p = B::new().tpm2b(&caller).tpm2b(&secret).u8(0).u16(NULL).u16(0x000B).0;
     assert_eq!(run(&mut t, 0x176, &[s, RH_NULL], None, &p).rc, rc_h(0x09C, 1));
 }
+
+/// PolicySecret(TPM_RH_ENDORSEMENT) gives the TCG EK Credential Profile's PolicyA digest, and a
+/// session that ran it authorizes a child of an EK-like primary (adminWithPolicy, userWithAuth clear).
+#[test]
+fn policy_secret_satisfies_the_ek_policy() {
+    const POLICY_A: &str = "837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa";
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut t = started();
+    let policy_a: Vec<u8> =
+        (0..32).map(|i| u8::from_str_radix(&POLICY_A[2 * i..2 * i + 2], 16).unwrap()).collect();
+    // The L-2 EK template: attributes 0x000300B2, PolicyA, AES-128-CFB, P-256, 32-byte zero x and y.
+    let ek = B::new()
+        .u16(ECC)
+        .u16(0x000B)
+        .u32(0x0003_00B2)
+        .tpm2b(&policy_a)
+        .u16(0x0006)
+        .u16(128)
+        .u16(0x0043)
+        .u16(NULL)
+        .u16(0x0003)
+        .u16(NULL)
+        .tpm2b(&[0; 32])
+        .tpm2b(&[0; 32])
+        .0;
+    let (ek, _, _) = primary(&mut t, 0x4000_000B, &ek).unwrap();
+    // userWithAuth is clear: a password cannot authorize Create under the EK.
+    let r = run(&mut t, CREATE, &[ek], Some(&pw(b"")), &create_params(b"", b"", &ecc_signer(3)));
+    assert_eq!(r.rc, 0x12F); // TPM_RC_AUTH_UNAVAILABLE
+
+    let start = |t: &mut Tpm| {
+        let p = B::new().tpm2b(&[7; 32]).tpm2b(&[]).u8(1).u16(NULL).u16(0x000B).0;
+        run(t, 0x176, &[RH_NULL, RH_NULL], None, &p).ok().reader().u32()
+    };
+    let secret = |t: &mut Tpm, s: u32, password: &[u8]| {
+        let p = B::new().tpm2b(&[]).tpm2b(&[]).tpm2b(&[]).u32(0).0;
+        run(t, 0x151, &[0x4000_000B, s], Some(&pw(password)), &p).rc
+    };
+    let s = start(&mut t);
+    assert_eq!(secret(&mut t, s, b""), 0);
+    let d = run(&mut t, 0x189, &[s], None, &[]);
+    assert_eq!(hex(d.ok().reader().tpm2b()), POLICY_A);
+    let auth = B::new().u32(s).tpm2b(&[]).u8(0).tpm2b(&[]).0;
+    let r = run(&mut t, CREATE, &[ek], Some(&auth), &create_params(b"", b"", &ecc_signer(3)));
+    r.ok();
+    // With the wrong endorsement password PolicySecret fails (BAD_AUTH: the hierarchy is DA-exempt).
+    run(&mut t, 0x129, &[0x4000_000B], Some(&pw(b"")), &B::new().tpm2b(b"eh").0).ok();
+    let s = start(&mut t);
+    assert_eq!(secret(&mut t, s, b"nope"), rc_s(0x0A2, 1));
+    // A non-zero expiration is refused rather than ignored.
+    let p = B::new().tpm2b(&[]).tpm2b(&[]).tpm2b(&[]).u32(10).0;
+    assert_eq!(run(&mut t, 0x151, &[0x4000_000B, s], Some(&pw(b"eh")), &p).rc, rc_p(0x084, 4));
+}

@@ -1,0 +1,45 @@
+//! TPM2_PolicySecret (Part 3 §23.4): the policy is satisfied by an authorization of another entity
+//! (a hierarchy, an NV index, a key), which the dispatcher has already checked for handle 1. This is
+//! what the TCG EK policies (PolicyA: PolicySecret(TPM_RH_ENDORSEMENT)) and `tpm2_createak` need.
+//!
+//! Not implemented: expirations and cpHashA restrictions (a non-zero expiration or a non-empty
+//! cpHashA is refused with TPM_RC_VALUE rather than ignored), so no TPMT_TK_AUTH ticket is ever made.
+
+use crate::Tpm;
+use crate::consts::{MAX_DIGEST, handle};
+use crate::crypto::ct_eq;
+use crate::dispatch::Cmd;
+use crate::rc::{At, Rc, TpmResult};
+
+/// TPM_CC_PolicySecret.
+const CC_POLICY_SECRET: u32 = 0x151;
+/// TPM_ST_AUTH_SECRET (Part 2 Table 19), the tag of the (NULL) ticket returned.
+const ST_AUTH_SECRET: u16 = 0x8023;
+
+pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let nonce = c.params.tpm2b(MAX_DIGEST).p(1)?;
+    let cp_hash = c.params.tpm2b(MAX_DIGEST).p(2)?;
+    let policy_ref = c.params.tpm2b(MAX_DIGEST).p(3)?;
+    let expiration = c.params.u32().p(4)?;
+    c.params.finish()?;
+    if !cp_hash.is_empty() {
+        return Err(Rc::VALUE.param(2));
+    }
+    if expiration != 0 {
+        return Err(Rc::VALUE.param(4));
+    }
+    let [auth, policy, _] = c.handles;
+    let name = tpm.entity_name(auth);
+    let s = tpm.sessions.get_mut(policy).ok_or(Rc::HANDLE.handle(2))?;
+    if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {
+        return Err(Rc::NONCE.param(1));
+    }
+    // policyDigest := H(H(policyDigest || TPM_CC_PolicySecret || authName) || policyRef).
+    let first = s.alg.digest(&[s.policy.as_slice(), &CC_POLICY_SECRET.to_be_bytes(), &name]);
+    s.policy = s.alg.digest(&[first.as_slice(), policy_ref]);
+    c.out.u16(0); // timeout: none
+    c.out.u16(ST_AUTH_SECRET);
+    c.out.u32(handle::RH_NULL);
+    c.out.u16(0);
+    Ok(())
+}
