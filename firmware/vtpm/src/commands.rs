@@ -134,6 +134,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(def(cc::CERTIFY, &[K::Object, K::KeyOrNull], 2, sign::certify))),
     en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
     def(cc::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read_lock),
+    de(en(def(cc::OBJECT_CHANGE_AUTH, &[K::Object, K::Object], 1, object_cmds::object_change_auth))),
     de(en(def(cc::POLICY_SECRET, &[K::EntityOrNull, K::PolicySession], 1, policy_secret::policy_secret))),
     de(en(def(cc::CREATE, &[K::Object], 1, object_cmds::create))),
     de(en(rh(def(cc::LOAD, &[K::Object], 1, object_cmds::load)))),
@@ -166,6 +167,8 @@ pub const COMMANDS: &[CommandDef] = &[
     en(def(cc::POLICY_GET_DIGEST, &[K::PolicySession], 0, policy::get_digest)),
     def(cc::POLICY_PASSWORD, &[K::PolicySession], 0, policy::password),
     def(cc::POLICY_NV_WRITTEN, &[K::PolicySession], 0, policy::nv_written),
+    // The parent (TPMI_DH_PARENT+: a hierarchy or a storage key) is checked by the handler.
+    de(en(rh(def(cc::CREATE_LOADED, &[K::EntityOrNull], 1, object_cmds::create_loaded)))),
 ];
 
 /// The definition of `code`, if implemented.

@@ -80,7 +80,9 @@ pub mod cc {
     pub const CREATE_PRIMARY: u32 = 0x131;
     pub const CERTIFY: u32 = 0x148;
     pub const POLICY_SECRET: u32 = 0x151;
+    pub const OBJECT_CHANGE_AUTH: u32 = 0x150;
     pub const CREATE: u32 = 0x153;
+    pub const CREATE_LOADED: u32 = 0x191;
     pub const LOAD: u32 = 0x157;
     pub const QUOTE: u32 = 0x158;
     pub const SIGN: u32 = 0x15D;

@@ -77,7 +77,7 @@ pub(crate) fn save(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let sequence = tpm.contexts.sequence;
     let mut state = Writer::new();
     let saved = if let Some(k) = tpm.keys.get(h) {
-        k.save(&mut state);
+        tpm.keys.save_context(k, &mut state);
         crate::key_store::SAVED_HANDLE
     } else if handle::ht(h) == handle::HT_TRANSIENT {
         tpm.objects.get(h).ok_or(Rc::REFERENCE_H0)?.save(&mut state);
@@ -139,7 +139,7 @@ pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         tpm.sessions.restore(saved, sequence, session).map_err(|e| e.param(1))?;
         c.rhandle = saved;
     } else if is_key {
-        let key = crate::key_store::KeyObject::load(&mut s).map_err(bad)?;
+        let key = tpm.keys.load_context(&mut s).map_err(|e| e.param(1))?;
         s.finish().map_err(bad)?;
         c.rhandle = tpm.keys.insert(key)?;
     } else {

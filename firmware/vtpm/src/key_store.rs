@@ -131,6 +131,35 @@ impl KeyStore {
         self.persistent.retain(|(_, k)| k.hierarchy != handle::RH_OWNER);
     }
 
+    /// A tag of the seed `hierarchy`'s objects derive from: a context saved before the seed changed
+    /// (TPM2_Clear for the owner, a TPM Reset for null) no longer loads.
+    fn seed_tag(&self, hierarchy: u32) -> [u8; 8] {
+        let mut tag = [0u8; 8];
+        if let Some(seed) = self.seed(hierarchy) {
+            let d = crate::crypto::HashAlg::Sha256.digest(&[b"WARDEN CONTEXT SEED", seed]);
+            tag.copy_from_slice(d.as_slice().get(..8).unwrap_or(&[0; 8]));
+        }
+        tag
+    }
+
+    /// A key object's state for a context blob (`context`), bound to its hierarchy's seed.
+    pub fn save_context(&self, k: &KeyObject, w: &mut Writer) {
+        w.bytes(&self.seed_tag(k.hierarchy));
+        k.save(w);
+    }
+
+    /// Reads back `save_context`; TPM_RC_INTEGRITY if the hierarchy's seed changed since, or the
+    /// state does not parse (the blob is authenticated, so that would be a bug).
+    pub fn load_context(&self, r: &mut Reader<'_>) -> TpmResult<KeyObject> {
+        let tag = r.bytes(8).map_err(|_| Rc::INTEGRITY)?;
+        let k = KeyObject::load(r).map_err(|_| Rc::INTEGRITY)?;
+        r.finish().map_err(|_| Rc::INTEGRITY)?;
+        if tag != self.seed_tag(k.hierarchy) {
+            return Err(Rc::INTEGRITY);
+        }
+        Ok(k)
+    }
+
     pub fn clear_transient(&mut self) {
         self.slots.iter_mut().for_each(|s| *s = None);
     }

@@ -129,14 +129,7 @@ pub(crate) fn create_primary(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Err(Rc::HIERARCHY.handle(1));
     }
     let input = read_create_in(&mut c.params, true)?;
-    let seed = *tpm.keys.seed(h).ok_or(Rc::FAILURE)?;
-    let alg = input.public.name_alg;
-    let template = alg.digest(&[&input.public.marshal()]);
-    let mut rng = SeededRng::new(alg, &seed, label(input.public.kind), template.as_slice(), input.data)?;
-    let mut public = input.public.clone();
-    let mut sens = Sensitive { auth: input.auth.to_vec(), ..Sensitive::default() };
-    let material = keys::generate(&mut public, &mut sens, input.data, &mut rng).p(2)?;
-    let k = KeyObject::new(public, sens, material, &h.to_be_bytes(), h);
+    let k = derive_primary(tpm, h, &input.public, input.auth, input.data)?;
     let handle_bytes = h.to_be_bytes();
     write_creation(
         tpm,
@@ -149,6 +142,36 @@ pub(crate) fn create_primary(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.out.tpm2b(&k.name);
     c.rhandle = tpm.keys.insert(k)?;
     Ok(())
+}
+
+/// A primary object of hierarchy `h` from its template, drawn from the hierarchy seed's stream.
+fn derive_primary(tpm: &Tpm, h: u32, template: &Public, auth: &[u8], data: &[u8]) -> TpmResult<KeyObject> {
+    let seed = *tpm.keys.seed(h).ok_or(Rc::FAILURE)?;
+    let alg = template.name_alg;
+    let digest = alg.digest(&[&template.marshal()]);
+    let mut rng = SeededRng::new(alg, &seed, label(template.kind), digest.as_slice(), data)?;
+    let mut public = template.clone();
+    let mut sens = Sensitive { auth: auth.to_vec(), ..Sensitive::default() };
+    let material = keys::generate(&mut public, &mut sens, data, &mut rng).p(2)?;
+    Ok(KeyObject::new(public, sens, material, &h.to_be_bytes(), h))
+}
+
+/// An ordinary (non-primary) object under `parent`, from fresh DRBG output.
+fn new_child(
+    tpm: &mut Tpm,
+    parent: &KeyObject,
+    template: &Public,
+    auth: &[u8],
+    data: &[u8],
+) -> TpmResult<KeyObject> {
+    check_against_parent(parent, template).p(2)?;
+    let mut seed = [0u8; 32];
+    tpm.random(&mut seed);
+    let mut rng = SeededRng::new(HashAlg::Sha256, &seed, label(template.kind), &[], &[])?;
+    let mut public = template.clone();
+    let mut sens = Sensitive { auth: auth.to_vec(), ..Sensitive::default() };
+    let material = keys::generate(&mut public, &mut sens, data, &mut rng).p(2)?;
+    Ok(KeyObject::new(public, sens, material, &parent.qualified, parent.hierarchy))
 }
 
 /// The storage parent at `h` (handle 1), or TPM_RC_TYPE.
@@ -213,14 +236,7 @@ fn check_against_parent(parent: &KeyObject, child: &Public) -> TpmResult<()> {
 pub(crate) fn create(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let input = read_create_in(&mut c.params, false)?;
     let parent = storage_parent(tpm, c.handles[0])?.clone();
-    check_against_parent(&parent, &input.public).p(2)?;
-    let mut seed = [0u8; 32];
-    tpm.random(&mut seed);
-    let mut rng = SeededRng::new(HashAlg::Sha256, &seed, label(input.public.kind), &[], &[])?;
-    let mut public = input.public.clone();
-    let mut sens = Sensitive { auth: input.auth.to_vec(), ..Sensitive::default() };
-    let material = keys::generate(&mut public, &mut sens, input.data, &mut rng).p(2)?;
-    let k = KeyObject::new(public, sens, material, &parent.qualified, parent.hierarchy);
+    let k = new_child(tpm, &parent, &input.public, input.auth, input.data)?;
     c.out.tpm2b(&wrap(&parent, &k)?);
     let qn = parent.qualified.clone();
     write_creation(
@@ -258,6 +274,62 @@ pub(crate) fn read_public(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.out.tpm2b(&k.public.marshal());
     c.out.tpm2b(&k.name);
     c.out.tpm2b(&k.qualified);
+    Ok(())
+}
+
+/// TPM2_CreateLoaded (Part 3 §12.9): a primary when the parent is a hierarchy, else an ordinary
+/// object under a storage parent, loaded at once. Derivation parents are not implemented (TYPE).
+pub(crate) fn create_loaded(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let (auth, data) = read_sensitive_create(&mut c.params).p(1)?;
+    let template = Public::parse_2b(&mut c.params).p(2)?;
+    c.params.finish()?;
+    let h = c.handles[0];
+    let primary = handle::ht(h) == handle::HT_PERMANENT;
+    template.validate(primary).p(2)?;
+    if auth.len() > template.name_alg.size() {
+        return Err(Rc::SIZE.param(1));
+    }
+    let (k, private) = if primary {
+        if !matches!(h, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL) {
+            return Err(Rc::VALUE.handle(1));
+        }
+        if !tpm.hier.enabled(h) {
+            return Err(Rc::HIERARCHY.handle(1));
+        }
+        (derive_primary(tpm, h, &template, auth, data)?, Vec::new())
+    } else {
+        let parent = storage_parent(tpm, h)?.clone();
+        let k = new_child(tpm, &parent, &template, auth, data)?;
+        let private = wrap(&parent, &k)?;
+        (k, private)
+    };
+    c.out.tpm2b(&private);
+    c.out.tpm2b(&k.public.marshal());
+    c.out.tpm2b(&k.name);
+    c.rhandle = tpm.keys.insert(k)?;
+    Ok(())
+}
+
+/// TPM2_ObjectChangeAuth (Part 3 §12.6): a new private blob with `newAuth`; the loaded object keeps
+/// its old authValue. `parentHandle` must be the object's parent (TPM_RC_TYPE otherwise).
+pub(crate) fn object_change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let new_auth = c.params.tpm2b(MAX_DIGEST).p(1)?;
+    c.params.finish()?;
+    let [object, parent, _] = c.handles;
+    let k = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(1))?;
+    let p = storage_parent(tpm, parent)
+        .map_err(|e| if e == Rc::TYPE.handle(1) { Rc::TYPE.handle(2) } else { e })?;
+    let mut qn = k.public.name_alg.id().to_be_bytes().to_vec();
+    qn.extend_from_slice(k.public.name_alg.digest(&[&p.qualified, &k.name]).as_slice());
+    if qn != k.qualified {
+        return Err(Rc::TYPE.handle(2));
+    }
+    if crate::crypto::strip_trailing_zeros(new_auth).len() > k.public.name_alg.size() {
+        return Err(Rc::SIZE.param(1));
+    }
+    let mut changed = k.clone();
+    changed.sens.auth = new_auth.to_vec();
+    c.out.tpm2b(&wrap(p, &changed)?);
     Ok(())
 }
 

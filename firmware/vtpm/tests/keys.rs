@@ -579,3 +579,82 @@ fn policy_secret_satisfies_the_ek_policy() {
     let p = B::new().tpm2b(&[]).tpm2b(&[]).tpm2b(&[]).u32(10).0;
     assert_eq!(run(&mut t, 0x151, &[0x4000_000B, s], Some(&pw(b"eh")), &p).rc, rc_p(0x084, 4));
 }
+
+/// CreateLoaded makes primaries (same key as CreatePrimary) and loaded children whose private blob
+/// Load accepts; ObjectChangeAuth gives a blob with the new password; a context of an owner key
+/// does not load after TPM2_Clear.
+#[test]
+fn create_loaded_change_auth_and_contexts_across_clear() {
+    let mut t = started();
+    let cl = |t: &mut Tpm, parent: u32, auth: &[u8], template: &[u8]| {
+        let sens = B::new().tpm2b(auth).tpm2b(&[]).0;
+        let r = run(t, 0x191, &[parent], Some(&pw(b"")), &B::new().tpm2b(&sens).tpm2b(template).0);
+        let mut rd = r.ok().reader();
+        let h = rd.u32();
+        rd.u32();
+        let (private, public, name) = (rd.tpm2b().to_vec(), rd.tpm2b().to_vec(), rd.tpm2b().to_vec());
+        assert_eq!(name, name_of(&public));
+        (h, private, public)
+    };
+    let (_, primary_public, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
+    let (parent, private, public) = cl(&mut t, RH_OWNER, b"", &ecc_storage());
+    assert!(private.is_empty());
+    assert_eq!(public, primary_public);
+    let (child, private, public) = cl(&mut t, parent, b"old", &ecc_signer(3));
+    let loaded = load(&mut t, parent, &private, &public).unwrap();
+    assert_ne!(loaded, child);
+
+    // ObjectChangeAuth: the new blob loads and takes the new password, the old one still the old.
+    let r = run(&mut t, 0x150, &[child, parent], Some(&pw(b"old")), &B::new().tpm2b(b"new").0);
+    let new_private = R(&common::params_of(r.ok(), false)).tpm2b().to_vec();
+    let renewed = load(&mut t, parent, &new_private, &public).unwrap();
+    assert_eq!(sign_pw(&mut t, renewed, b"new"), 0);
+    assert_eq!(sign_pw(&mut t, renewed, b"old") & 0xFFF, 0x98E);
+    assert_eq!(sign_pw(&mut t, child, b"old"), 0);
+    // The parent handle must be the object's parent.
+    let (other, _, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
+    let r = run(&mut t, 0x150, &[child, other], Some(&pw(b"old")), &B::new().tpm2b(b"x").0);
+    assert_eq!(r.rc, rc_h(0x08A, 2));
+
+    // Contexts: an owner key saved before Clear no longer loads; an endorsement key's still does.
+    let (ek, _, _) = primary(&mut t, 0x4000_000B, &ecc_storage()).unwrap();
+    let owner_ctx = run(&mut t, CONTEXT_SAVE, &[parent], None, &[]).ok().body.clone();
+    let ek_ctx = run(&mut t, CONTEXT_SAVE, &[ek], None, &[]).ok().body.clone();
+    for h in [parent, ek, child, loaded, renewed, other] {
+        run(&mut t, FLUSH, &[], None, &B::new().u32(h).0);
+    }
+    run(&mut t, CONTEXT_LOAD, &[], None, &owner_ctx).ok();
+    run(&mut t, 0x126, &[0x4000_000C], Some(&pw(b"")), &[]).ok();
+    assert_eq!(run(&mut t, CONTEXT_LOAD, &[], None, &owner_ctx).rc, rc_p(0x09F, 1));
+    run(&mut t, CONTEXT_LOAD, &[], None, &ek_ctx).ok();
+}
+
+fn sign_pw(t: &mut Tpm, h: u32, password: &[u8]) -> u32 {
+    let p = B::new().tpm2b(&[5; 32]).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
+    run(t, SIGN, &[h], Some(&pw(password)), &p).rc
+}
+
+/// A keyed-hash signing key signs with HMAC (checked with the `hmac` crate against the key the
+/// caller supplied) and VerifySignature accepts only the right MAC.
+#[test]
+fn hmac_keys_sign_and_verify() {
+    let mut t = started();
+    let (parent, _, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
+    // sign|userWithAuth|fixedParent|fixedTPM, scheme HMAC-SHA256, key from the caller.
+    let template =
+        B::new().u16(0x0008).u16(0x000B).u32(0x0004_0052).tpm2b(&[]).u16(0x0005).u16(0x000B).tpm2b(&[]).0;
+    let (private, public) = create(&mut t, parent, b"", b"hmac key bytes", &template);
+    let h = load(&mut t, parent, &private, &public).unwrap();
+    let digest = Sha256::digest(b"data");
+    let r = sign(&mut t, h, &digest, (NULL, 0));
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    assert_eq!((rd.u16(), rd.u16()), (0x0005, 0x000B));
+    let mac = rd.bytes(32).to_vec();
+    assert_eq!(mac, hmac256(b"hmac key bytes", &[&digest]));
+    let sig = B::new().u16(0x0005).u16(0x000B).raw(&mac).0;
+    run(&mut t, VERIFY, &[h], None, &B::new().tpm2b(&digest).raw(&sig).0).ok();
+    let mut bad = sig.clone();
+    bad[10] ^= 1;
+    assert_eq!(run(&mut t, VERIFY, &[h], None, &B::new().tpm2b(&digest).raw(&bad).0).rc, rc_p(0x09B, 2));
+}
