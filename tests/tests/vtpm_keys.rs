@@ -231,3 +231,35 @@ fn createak_under_the_ek_quotes() {
         server.fails("tpm2_checkquote", &[&check[..], &["-q", "5eee"]].concat());
     }
 }
+
+#[test]
+fn persistent_parent_and_changeauth() {
+    let server = started();
+    std::fs::write(server.path("m.txt"), b"persistent\n").unwrap();
+    server.ok("tpm2_createprimary", &["-C", "o", "-G", "ecc256", "-c", "p.ctx"]);
+    flush(&server);
+    server.ok("tpm2_evictcontrol", &["-C", "o", "-c", "p.ctx", "0x81000001"]);
+    flush(&server);
+    assert!(server.ok("tpm2_getcap", &["handles-persistent"]).contains("0x81000001"));
+    // A child under the persistent parent, then a new password for it.
+    server.ok(
+        "tpm2_create",
+        &["-C", "0x81000001", "-G", "ecc256", "-p", "oldpw", "-u", "k.pub", "-r", "k.priv"],
+    );
+    flush(&server);
+    server.ok("tpm2_load", &["-C", "0x81000001", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx"]);
+    flush(&server);
+    server
+        .ok("tpm2_changeauth", &["-c", "k.ctx", "-C", "0x81000001", "-p", "oldpw", "-r", "k2.priv", "newpw"]);
+    flush(&server);
+    server.ok("tpm2_load", &["-C", "0x81000001", "-u", "k.pub", "-r", "k2.priv", "-c", "k2.ctx"]);
+    flush(&server);
+    server.ok("tpm2_sign", &["-c", "k2.ctx", "-p", "newpw", "-g", "sha256", "-o", "s.sig", "m.txt"]);
+    flush(&server);
+    server.fails("tpm2_sign", &["-c", "k2.ctx", "-p", "oldpw", "-g", "sha256", "-o", "s.sig", "m.txt"]);
+    flush(&server);
+    // Evicted: gone from the handle list, and the child can no longer be loaded under it.
+    server.ok("tpm2_evictcontrol", &["-C", "o", "-c", "0x81000001"]);
+    assert!(!server.ok("tpm2_getcap", &["handles-persistent"]).contains("0x81000001"));
+    server.fails("tpm2_load", &["-C", "0x81000001", "-u", "k.pub", "-r", "k2.priv", "-c", "k3.ctx"]);
+}
