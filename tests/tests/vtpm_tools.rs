@@ -268,3 +268,19 @@ fn pytss_flows() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("pytss flows: all passed"), "{stdout}");
 }
+
+/// `time:` from `tpm2_readclock`'s YAML, in milliseconds.
+fn clock_time(server: &Server) -> u64 {
+    let yaml = server.ok("tpm2_readclock", &[]);
+    let line = yaml.lines().find(|line| line.trim_start().starts_with("time:")).expect("a time field");
+    line.trim_start().trim_start_matches("time:").trim().parse().expect("a number of milliseconds")
+}
+
+#[test]
+fn readclock_advances_with_host_time() {
+    let server = started();
+    let before = clock_time(&server);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let after = clock_time(&server);
+    assert!(after >= before + 250, "TPM time went from {before} ms to {after} ms over 300 ms");
+}

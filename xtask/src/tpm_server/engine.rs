@@ -37,7 +37,20 @@ impl warden_vtpm::EntropySource for OsEntropy {
     }
 }
 
-/// A fresh Warden engine seeded from the OS, powered off until a client sends POWER_ON.
+/// The host's monotonic clock, in milliseconds since the server started.
+#[derive(Debug)]
+pub struct HostClock(std::time::Instant);
+
+impl warden_vtpm::Clock for HostClock {
+    fn now_ms(&mut self) -> u64 {
+        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A fresh Warden engine seeded from the OS and clocked by the host, powered off until a client sends
+/// POWER_ON.
 pub fn warden() -> Box<dyn CommandEngine + Send> {
-    Box::new(warden_vtpm::Tpm::new(Box::new(OsEntropy)))
+    let mut tpm = warden_vtpm::Tpm::new(Box::new(OsEntropy));
+    tpm.set_clock(Box::new(HostClock(std::time::Instant::now())));
+    Box::new(tpm)
 }
