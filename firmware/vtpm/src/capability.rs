@@ -26,8 +26,9 @@ const ALG_KDF1_SP800_108: u16 = 0x0022;
 /// Implemented algorithms and their TPMA_ALGORITHM (Part 2 Table 30: symmetric = bit 1, hash = bit 2,
 /// signing = bit 8, encrypting = bit 9, method = bit 10). AES-CFB serves session parameter encryption.
 /// Key objects (`object`): RSA and ECC (asymmetric|object), KEYEDHASH (hash|object), SYMCIPHER
-/// (object), and the signature schemes (asymmetric|signing).
-const ALGS: [(u16, u32); 14] = [
+/// (object), the signature schemes (asymmetric|signing), RSAES and OAEP (asymmetric|encrypting),
+/// ECDH (asymmetric|method).
+const ALGS: [(u16, u32); 17] = [
     (crate::object::ids::RSA, 0x0009),
     (alg::HMAC, 0x0104),
     (alg::AES, 0x0002),
@@ -36,8 +37,11 @@ const ALGS: [(u16, u32); 14] = [
     (alg::SHA384, 0x0004),
     (alg::NULL, 0x0000),
     (crate::object::ids::RSASSA, 0x0101),
+    (crate::object::ids::RSAES, 0x0201),
     (crate::object::ids::RSAPSS, 0x0101),
+    (crate::object::ids::OAEP, 0x0201),
     (crate::object::ids::ECDSA, 0x0101),
+    (crate::object::ids::ECDH, 0x0401),
     (ALG_KDF1_SP800_108, 0x0400),
     (crate::object::ids::ECC, 0x0009),
     (crate::object::ids::SYMCIPHER, 0x0008),

@@ -5,7 +5,7 @@ use crate::consts::cc;
 use crate::dispatch::Cmd;
 use crate::rc::TpmResult;
 use crate::{
-    Tpm, clock, context, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds, pcr, policy,
+    Tpm, clock, context, crypt_cmds, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds, pcr, policy,
     policy_secret, session, sign, startup,
 };
 
@@ -137,13 +137,17 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(def(cc::OBJECT_CHANGE_AUTH, &[K::Object, K::Object], 1, object_cmds::object_change_auth))),
     de(en(def(cc::POLICY_SECRET, &[K::EntityOrNull, K::PolicySession], 1, policy_secret::policy_secret))),
     de(en(def(cc::CREATE, &[K::Object], 1, object_cmds::create))),
+    de(en(def(cc::ECDH_ZGEN, &[K::Object], 1, crypt_cmds::ecdh_zgen))),
+    de(en(def(cc::HMAC, &[K::Object], 1, crypt_cmds::hmac))),
     de(en(rh(def(cc::LOAD, &[K::Object], 1, object_cmds::load)))),
     de(en(def(cc::QUOTE, &[K::Object], 1, sign::quote))),
+    de(en(def(cc::RSA_DECRYPT, &[K::Object], 1, crypt_cmds::rsa_decrypt))),
     de(def(cc::SEQUENCE_UPDATE, &[K::Object], 1, hash_seq::update)),
     de(def(cc::SIGN, &[K::Object], 1, sign::sign)),
     en(def(cc::UNSEAL, &[K::Object], 1, object_cmds::unseal)),
     ns(rh(def(cc::CONTEXT_LOAD, &[], 0, context::load))),
     ns(def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save)),
+    en(def(cc::ECDH_KEYGEN, &[K::Object], 0, crypt_cmds::ecdh_keygen)),
     ns(def(cc::FLUSH_CONTEXT, &[], 0, context::flush)),
     en(def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public)),
     def(cc::POLICY_AUTH_VALUE, &[K::PolicySession], 0, policy::auth_value),
@@ -151,6 +155,7 @@ pub const COMMANDS: &[CommandDef] = &[
     def(cc::POLICY_LOCALITY, &[K::PolicySession], 0, policy::locality),
     def(cc::POLICY_OR, &[K::PolicySession], 0, policy::or),
     en(def(cc::READ_PUBLIC, &[K::Object], 0, object_cmds::read_public)),
+    de(en(def(cc::RSA_ENCRYPT, &[K::Object], 0, crypt_cmds::rsa_encrypt))),
     de(en(rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)))),
     de(def(cc::VERIFY_SIGNATURE, &[K::Object], 0, sign::verify_signature)),
     def(cc::GET_CAPABILITY, &[], 0, crate::capability::get_capability),

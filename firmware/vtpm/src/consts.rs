@@ -83,6 +83,11 @@ pub mod cc {
     pub const OBJECT_CHANGE_AUTH: u32 = 0x150;
     pub const CREATE: u32 = 0x153;
     pub const CREATE_LOADED: u32 = 0x191;
+    pub const ECDH_ZGEN: u32 = 0x154;
+    pub const HMAC: u32 = 0x155;
+    pub const RSA_DECRYPT: u32 = 0x159;
+    pub const ECDH_KEYGEN: u32 = 0x163;
+    pub const RSA_ENCRYPT: u32 = 0x174;
     pub const LOAD: u32 = 0x157;
     pub const QUOTE: u32 = 0x158;
     pub const SIGN: u32 = 0x15D;

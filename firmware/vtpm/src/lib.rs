@@ -35,7 +35,8 @@
 //! objects (EvictControl, in RAM like NV) and ECC/RSA-salted sessions. PolicySecret without expiration
 //! or cpHashA (`policy_secret`). Not implemented: the policy commands that need keys, tickets, time
 //! or NV (PolicySigned, PolicyNV, PolicyAuthorize, ...), audit
-//! sessions, Import/Duplicate, RSA/ECC encryption commands; those requests get the proper error codes.
+//! sessions, Import/Duplicate, EncryptDecrypt, raw RSA; those requests get the proper error codes.
+//! RSA_Encrypt/Decrypt (RSAES, OAEP), ECDH_KeyGen/ZGen and TPM2_HMAC are in `crypt_cmds`.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -47,6 +48,7 @@ mod clock;
 pub mod commands;
 pub mod consts;
 mod context;
+mod crypt_cmds;
 pub mod crypto;
 mod dispatch;
 mod drbg;
