@@ -263,3 +263,74 @@ fn persistent_parent_and_changeauth() {
     assert!(!server.ok("tpm2_getcap", &["handles-persistent"]).contains("0x81000001"));
     server.fails("tpm2_load", &["-C", "0x81000001", "-u", "k.pub", "-r", "k2.priv", "-c", "k3.ctx"]);
 }
+
+fn openssl(server: &Server, args: &[&str]) {
+    let out =
+        Command::new("openssl").args(args).current_dir(&server.dir).output().expect("openssl is installed");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn rsa_decrypt_and_ecdh_agree_with_openssl() {
+    let server = started();
+    server.ok("tpm2_createprimary", &["-C", "o", "-G", "ecc256", "-c", "p.ctx"]);
+    flush(&server);
+    // RSA-OAEP: OpenSSL encrypts to the exported key, the TPM decrypts; and a TPM round trip.
+    let attrs = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|decrypt";
+    server.ok(
+        "tpm2_create",
+        &["-C", "p.ctx", "-G", "rsa2048:oaep", "-a", attrs, "-u", "r.pub", "-r", "r.priv"],
+    );
+    flush(&server);
+    server.ok("tpm2_load", &["-C", "p.ctx", "-u", "r.pub", "-r", "r.priv", "-c", "r.ctx"]);
+    flush(&server);
+    server.ok("tpm2_readpublic", &["-c", "r.ctx", "-f", "pem", "-o", "r.pem"]);
+    flush(&server);
+    std::fs::write(server.path("pt"), b"for the TPM only").unwrap();
+    let oaep = ["-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256"];
+    openssl(
+        &server,
+        &[&["pkeyutl", "-encrypt", "-pubin", "-inkey", "r.pem", "-in", "pt", "-out", "ct"][..], &oaep]
+            .concat(),
+    );
+    server.ok("tpm2_rsadecrypt", &["-c", "r.ctx", "-s", "oaep", "-o", "pt2", "ct"]);
+    flush(&server);
+    assert_eq!(std::fs::read(server.path("pt2")).unwrap(), b"for the TPM only");
+    server.ok("tpm2_rsaencrypt", &["-c", "r.ctx", "-s", "oaep", "-o", "ct3", "pt"]);
+    flush(&server);
+    server.ok("tpm2_rsadecrypt", &["-c", "r.ctx", "-s", "oaep", "-o", "pt3", "ct3"]);
+    flush(&server);
+    assert_eq!(std::fs::read(server.path("pt3")).unwrap(), b"for the TPM only");
+
+    // ECDH: ZGen with an OpenSSL key's public point gives the x OpenSSL derives.
+    server
+        .ok("tpm2_create", &["-C", "p.ctx", "-G", "ecc256:ecdh", "-a", attrs, "-u", "e.pub", "-r", "e.priv"]);
+    flush(&server);
+    server.ok("tpm2_load", &["-C", "p.ctx", "-u", "e.pub", "-r", "e.priv", "-c", "e.ctx"]);
+    flush(&server);
+    server.ok("tpm2_readpublic", &["-c", "e.ctx", "-f", "pem", "-o", "e.pem"]);
+    flush(&server);
+    openssl(
+        &server,
+        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "o.key"],
+    );
+    openssl(&server, &["pkeyutl", "-derive", "-inkey", "o.key", "-peerkey", "e.pem", "-out", "z.openssl"]);
+    openssl(&server, &["pkey", "-in", "o.key", "-pubout", "-outform", "DER", "-out", "o.der"]);
+    // The uncompressed point ends the DER SubjectPublicKeyInfo: 0x04 || x || y.
+    let der = std::fs::read(server.path("o.der")).unwrap();
+    let point = &der[der.len() - 64..];
+    let mut tpm2b = vec![0, 68, 0, 32];
+    tpm2b.extend_from_slice(&point[..32]);
+    tpm2b.extend_from_slice(&[0, 32]);
+    tpm2b.extend_from_slice(&point[32..]);
+    std::fs::write(server.path("o.point"), tpm2b).unwrap();
+    server.ok("tpm2_ecdhzgen", &["-c", "e.ctx", "-u", "o.point", "-o", "z.tpm"]);
+    flush(&server);
+    let z = std::fs::read(server.path("z.tpm")).unwrap();
+    assert_eq!(&z[4..36], &std::fs::read(server.path("z.openssl")).unwrap()[..]);
+    // KeyGen's shared point is what ZGen computes from KeyGen's public point.
+    server.ok("tpm2_ecdhkeygen", &["-c", "e.ctx", "-u", "eph.point", "-o", "z1"]);
+    flush(&server);
+    server.ok("tpm2_ecdhzgen", &["-c", "e.ctx", "-u", "eph.point", "-o", "z2"]);
+    assert_eq!(std::fs::read(server.path("z1")).unwrap(), std::fs::read(server.path("z2")).unwrap());
+}
