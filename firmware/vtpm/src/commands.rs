@@ -132,6 +132,7 @@ pub const COMMANDS: &[CommandDef] = &[
     nv(def(cc::SHUTDOWN, &[], 0, startup::shutdown)),
     de(nv(def(cc::STIR_RANDOM, &[], 0, startup::stir_random))),
     de(en(def(cc::CERTIFY, &[K::Object, K::KeyOrNull], 2, sign::certify))),
+    de(en(def(cc::GET_TIME, &[K::Hierarchy, K::KeyOrNull], 2, sign::get_time))),
     en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
     def(cc::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read_lock),
     de(en(def(cc::OBJECT_CHANGE_AUTH, &[K::Object, K::Object], 1, object_cmds::object_change_auth))),

@@ -88,6 +88,7 @@ pub mod cc {
     pub const RSA_DECRYPT: u32 = 0x159;
     pub const ECDH_KEYGEN: u32 = 0x163;
     pub const RSA_ENCRYPT: u32 = 0x174;
+    pub const GET_TIME: u32 = 0x14C;
     pub const LOAD: u32 = 0x157;
     pub const QUOTE: u32 = 0x158;
     pub const SIGN: u32 = 0x15D;

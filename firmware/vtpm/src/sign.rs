@@ -1,5 +1,5 @@
 //! Signing and attestation: TPM2_Sign, TPM2_VerifySignature (Part 3 §20), TPM2_Quote and
-//! TPM2_Certify (Part 3 §18) with their TPMS_ATTEST (Part 2 Table 131).
+//! TPM2_Certify and TPM2_GetTime (Part 3 §18) with their TPMS_ATTEST (Part 2 Table 131).
 
 use alloc::vec::Vec;
 
@@ -18,6 +18,7 @@ use crate::rc::{At, Rc, TpmResult};
 const ST_VERIFIED: u16 = 0x8022;
 const ST_ATTEST_CERTIFY: u16 = 0x8017;
 const ST_ATTEST_QUOTE: u16 = 0x8018;
+const ST_ATTEST_TIME: u16 = 0x8019;
 /// firmwareVersion: TPM_PT_FIRMWARE_VERSION_1 || _2 as GetCapability reports them.
 const FIRMWARE_VERSION: u64 = 1 << 32;
 
@@ -105,8 +106,8 @@ pub(crate) fn verify_signature(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
 }
 
 /// The TPMS_ATTEST header: magic, type, qualifiedSigner, extraData, clockInfo, firmwareVersion.
-fn attest_header(tpm: &mut Tpm, kind: u16, signer: u32, extra: &[u8]) -> Writer {
-    let now = tpm.now_ms();
+fn attest_header(tpm: &mut Tpm, kind: u16, signer: u32, extra: &[u8]) -> TpmResult<Writer> {
+    let (clock, reset, restart, firmware) = clock_info(tpm, signer)?;
     let mut w = Writer::new();
     w.u32(TPM_GENERATED_VALUE);
     w.u16(kind);
@@ -115,12 +116,61 @@ fn attest_header(tpm: &mut Tpm, kind: u16, signer: u32, extra: &[u8]) -> Writer 
         None => w.tpm2b(&[]),
     }
     w.tpm2b(extra);
-    w.u64(tpm.time.clock(now));
-    w.u32(tpm.time.reset_count);
-    w.u32(tpm.time.restart_count);
+    w.u64(clock);
+    w.u32(reset);
+    w.u32(restart);
     w.u8(1);
-    w.u64(FIRMWARE_VERSION);
-    w
+    w.u64(firmware);
+    Ok(w)
+}
+
+/// (clock, resetCount, restartCount, firmwareVersion) as a signer may reveal them. Keys outside the
+/// owner and platform hierarchies (an AK under the EK) would otherwise let two attestations be
+/// linked by the counters, so their values are offset by a secret derived from the owner proof
+/// and the signer's Name (Part 1 §36.6, as ms-tpm-20-ref FillInAttestInfo does).
+fn clock_info(tpm: &mut Tpm, signer: u32) -> TpmResult<(u64, u32, u32, u64)> {
+    let now = tpm.now_ms();
+    let (clock, mut reset, mut restart, mut firmware) =
+        (tpm.time.clock(now), tpm.time.reset_count, tpm.time.restart_count, FIRMWARE_VERSION);
+    if let Some(k) = tpm.keys.get(signer)
+        && !matches!(k.hierarchy, handle::RH_OWNER | handle::RH_PLATFORM)
+    {
+        let proof = tpm.hier.proof(handle::RH_OWNER).ok_or(Rc::FAILURE)?;
+        let o = HashAlg::Sha256.kdfa(proof, b"OBFUSCATE", &k.name, &[], 128)?;
+        let word = |i: usize| o.get(i..i + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        firmware = firmware.wrapping_add(u64::from(word(0)) << 32 | u64::from(word(4)));
+        reset = reset.wrapping_add(word(8));
+        restart = restart.wrapping_add(word(12));
+    }
+    Ok((clock, reset, restart, firmware))
+}
+
+/// TPM2_GetTime (Part 3 §18.7): Time and Clock signed by `signHandle`, with the endorsement
+/// hierarchy's authorization (the privacy administrator).
+pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    c.params.finish()?;
+    let [admin, signer, _] = c.handles;
+    if admin != handle::RH_ENDORSEMENT {
+        return Err(Rc::VALUE.handle(1));
+    }
+    let now = tpm.now_ms();
+    let time = tpm.time.time(now);
+    let (clock, reset, restart, firmware) = clock_info(tpm, signer)?;
+    let mut a = attest_header(tpm, ST_ATTEST_TIME, signer, extra)?;
+    a.u64(time);
+    a.u64(clock);
+    a.u32(reset);
+    a.u32(restart);
+    a.u8(1);
+    a.u64(firmware);
+    c.out.tpm2b(&a.buf);
+    if signer == handle::RH_NULL {
+        c.out.u16(alg::NULL);
+        return Ok(());
+    }
+    sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
 }
 
 /// TPM2_Quote (Part 3 §18.4).
@@ -144,7 +194,7 @@ pub(crate) fn quote(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             }
         }
     }
-    let mut a = attest_header(tpm, ST_ATTEST_QUOTE, h, extra);
+    let mut a = attest_header(tpm, ST_ATTEST_QUOTE, h, extra)?;
     write_selection(&mut a, sel);
     a.tpm2b(hash.digest(&[&values]).as_slice());
     c.out.tpm2b(&a.buf);
@@ -159,7 +209,7 @@ pub(crate) fn certify(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let [object, signer, _] = c.handles;
     let k = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(1))?;
     let (name, qn) = (k.name.clone(), k.qualified.clone());
-    let mut a = attest_header(tpm, ST_ATTEST_CERTIFY, signer, extra);
+    let mut a = attest_header(tpm, ST_ATTEST_CERTIFY, signer, extra)?;
     a.tpm2b(&name);
     a.tpm2b(&qn);
     c.out.tpm2b(&a.buf);
