@@ -188,7 +188,9 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, i: usize) -> TpmResult<()> 
         }
         HandleKind::KeyOrNull if h == handle::RH_NULL => Ok(()),
         HandleKind::Object | HandleKind::KeyOrNull if handle::ht(h) == handle::HT_PERSISTENT => {
-            if tpm.keys.get(h).is_some() { Ok(()) } else { Err(Rc::HANDLE.handle(n)) }
+            // A persistent object of a disabled hierarchy is hidden (ms-tpm-20-ref HandleToObject).
+            let visible = tpm.keys.get(h).is_some_and(|k| tpm.hier.enabled(k.hierarchy));
+            if visible { Ok(()) } else { Err(Rc::HANDLE.handle(n)) }
         }
         HandleKind::Object | HandleKind::KeyOrNull => value,
         HandleKind::Context => match handle::ht(h) {

@@ -8,8 +8,8 @@ use crate::dispatch::Cmd;
 use crate::rc::{At, Rc, TpmResult};
 
 /// TPM2_HierarchyControl. Only the platform may turn a hierarchy (back) on; owner and endorsement
-/// may turn their own off. Disabling a hierarchy hides its NV indices; this engine has no objects in
-/// any hierarchy to flush.
+/// may turn their own off. Disabling a hierarchy hides its NV indices and persistent objects and
+/// flushes its loaded objects.
 pub(crate) fn hierarchy_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let enable = c.params.u32().p(1)?;
     let state = c.params.yes_no().p(2)?;
@@ -32,6 +32,10 @@ pub(crate) fn hierarchy_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()>
         return Err(Rc::AUTH_TYPE);
     }
     *selected = state;
+    if !state {
+        // ms-tpm-20-ref ObjectFlushHierarchy: loaded objects of a disabled hierarchy are flushed.
+        tpm.keys.flush_hierarchy(enable);
+    }
     Ok(())
 }
 

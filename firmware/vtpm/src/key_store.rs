@@ -160,6 +160,15 @@ impl KeyStore {
         Ok(k)
     }
 
+    /// Flushes the loaded objects of `hierarchy` (HierarchyControl disabling it).
+    pub fn flush_hierarchy(&mut self, hierarchy: u32) {
+        for s in self.slots.iter_mut() {
+            if s.as_ref().is_some_and(|k| k.hierarchy == hierarchy) {
+                *s = None;
+            }
+        }
+    }
+
     pub fn clear_transient(&mut self) {
         self.slots.iter_mut().for_each(|s| *s = None);
     }

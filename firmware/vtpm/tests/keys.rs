@@ -658,3 +658,20 @@ fn hmac_keys_sign_and_verify() {
     bad[10] ^= 1;
     assert_eq!(run(&mut t, VERIFY, &[h], None, &B::new().tpm2b(&digest).raw(&bad).0).rc, rc_p(0x09B, 2));
 }
+
+/// Disabling a hierarchy flushes its loaded keys and hides its persistent ones until re-enabled.
+#[test]
+fn disabled_hierarchy_hides_its_keys() {
+    let mut t = started();
+    let (owner_key, _, _) = primary(&mut t, RH_OWNER, &ecc_signer(3)).unwrap();
+    let (ek, _, _) = primary(&mut t, 0x4000_000B, &ecc_signer(3)).unwrap();
+    run(&mut t, EVICT, &[RH_OWNER, owner_key], Some(&pw(b"")), &B::new().u32(0x8100_0002).0).ok();
+    // Owner disables itself (shEnable = NO).
+    run(&mut t, 0x121, &[RH_OWNER], Some(&pw(b"")), &B::new().u32(RH_OWNER).u8(0).0).ok();
+    assert_eq!(run(&mut t, READ_PUBLIC, &[owner_key], None, &[]).rc, 0x910);
+    assert_eq!(run(&mut t, READ_PUBLIC, &[0x8100_0002], None, &[]).rc, rc_h(0x08B, 1));
+    run(&mut t, READ_PUBLIC, &[ek], None, &[]).ok();
+    // The platform turns it back on: the persistent key is visible again.
+    run(&mut t, 0x121, &[0x4000_000C], Some(&pw(b"")), &B::new().u32(RH_OWNER).u8(1).0).ok();
+    run(&mut t, READ_PUBLIC, &[0x8100_0002], None, &[]).ok();
+}
