@@ -334,3 +334,28 @@ fn rsa_decrypt_and_ecdh_agree_with_openssl() {
     server.ok("tpm2_ecdhzgen", &["-c", "e.ctx", "-u", "eph.point", "-o", "z2"]);
     assert_eq!(std::fs::read(server.path("z1")).unwrap(), std::fs::read(server.path("z2")).unwrap());
 }
+
+/// Sessions salted to an ECC and an RSA primary: ESYS derives the session key from the salt it
+/// encrypted and checks every response HMAC with it, so a wrong salt recovery fails the tool.
+#[test]
+fn salted_sessions_authorize_and_encrypt() {
+    let server = started();
+    for (alg, n) in [("ecc256", 0), ("rsa2048", 1)] {
+        let (ctx, session) = (format!("p{n}.ctx"), format!("s{n}.ctx"));
+        server.ok("tpm2_createprimary", &["-C", "o", "-G", alg, "-c", &ctx]);
+        flush(&server);
+        server.ok("tpm2_startauthsession", &["-S", &session, "--hmac-session", "-c", &ctx]);
+        server.ok("tpm2_flushcontext", &["-t"]);
+        let random = server.ok("tpm2_getrandom", &["-S", &session, "--hex", "16"]);
+        assert_eq!(random.trim().len(), 32, "{random}");
+        server.ok("tpm2_sessionconfig", &[&session, "--enable-encrypt", "--enable-decrypt"]);
+        let index = format!("0x15000{n}0");
+        server.ok("tpm2_nvdefine", &["-C", "o", "-s", "16", "-a", "ownerread|ownerwrite", &index]);
+        std::fs::write(server.path("nv.dat"), b"0123456789abcdef").unwrap();
+        let auth = format!("session:{session}");
+        server.ok("tpm2_nvwrite", &["-C", "o", "-i", "nv.dat", &index, "-P", &auth]);
+        server.ok("tpm2_nvread", &["-C", "o", "-o", "nv.out", &index, "-P", &auth]);
+        assert_eq!(std::fs::read(server.path("nv.out")).unwrap(), b"0123456789abcdef");
+        server.ok("tpm2_flushcontext", &[&session]);
+    }
+}
