@@ -5,8 +5,8 @@ use crate::consts::cc;
 use crate::dispatch::Cmd;
 use crate::rc::TpmResult;
 use crate::{
-    Tpm, clock, context, crypt_cmds, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds, pcr, policy,
-    policy_secret, session, sign, startup,
+    Tpm, clock, context, crypt_cmds, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds, object_life,
+    pcr, policy, policy_secret, session, sign, startup,
 };
 
 /// What a handle in the handle area may be (the TPMI_ type Part 3 gives it).
@@ -103,7 +103,7 @@ use HandleKind as K;
 
 /// Every implemented command, sorted by code.
 pub const COMMANDS: &[CommandDef] = &[
-    nv(def(cc::EVICT_CONTROL, &[K::Provision, K::Object], 1, object_cmds::evict_control)),
+    nv(def(cc::EVICT_CONTROL, &[K::Provision, K::Object], 1, object_life::evict_control)),
     nv(def(cc::HIERARCHY_CONTROL, &[K::Hierarchy], 1, hierarchy_ctl::hierarchy_control)),
     nv(def(cc::NV_UNDEFINE_SPACE, &[K::Provision, K::NvIndex], 1, nv_cmds::undefine_space)),
     nv(def(cc::CLEAR, &[K::Clear], 1, hierarchy::clear)),
@@ -135,7 +135,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(def(cc::GET_TIME, &[K::Hierarchy, K::KeyOrNull], 2, sign::get_time))),
     en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
     def(cc::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read_lock),
-    de(en(def(cc::OBJECT_CHANGE_AUTH, &[K::Object, K::Object], 1, object_cmds::object_change_auth))),
+    de(en(def(cc::OBJECT_CHANGE_AUTH, &[K::Object, K::Object], 1, object_life::object_change_auth))),
     de(en(def(cc::POLICY_SECRET, &[K::EntityOrNull, K::PolicySession], 1, policy_secret::policy_secret))),
     de(en(def(cc::CREATE, &[K::Object], 1, object_cmds::create))),
     de(en(def(cc::ECDH_ZGEN, &[K::Object], 1, crypt_cmds::ecdh_zgen))),
@@ -145,7 +145,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(def(cc::RSA_DECRYPT, &[K::Object], 1, crypt_cmds::rsa_decrypt))),
     de(def(cc::SEQUENCE_UPDATE, &[K::Object], 1, hash_seq::update)),
     de(def(cc::SIGN, &[K::Object], 1, sign::sign)),
-    en(def(cc::UNSEAL, &[K::Object], 1, object_cmds::unseal)),
+    en(def(cc::UNSEAL, &[K::Object], 1, object_life::unseal)),
     ns(rh(def(cc::CONTEXT_LOAD, &[], 0, context::load))),
     ns(def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save)),
     en(def(cc::ECDH_KEYGEN, &[K::Object], 0, crypt_cmds::ecdh_keygen)),
@@ -174,7 +174,7 @@ pub const COMMANDS: &[CommandDef] = &[
     def(cc::POLICY_PASSWORD, &[K::PolicySession], 0, policy::password),
     def(cc::POLICY_NV_WRITTEN, &[K::PolicySession], 0, policy::nv_written),
     // The parent (TPMI_DH_PARENT+: a hierarchy or a storage key) is checked by the handler.
-    de(en(rh(def(cc::CREATE_LOADED, &[K::EntityOrNull], 1, object_cmds::create_loaded)))),
+    de(en(rh(def(cc::CREATE_LOADED, &[K::EntityOrNull], 1, object_life::create_loaded)))),
 ];
 
 /// The definition of `code`, if implemented.

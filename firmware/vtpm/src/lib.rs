@@ -63,6 +63,7 @@ mod nv;
 mod nv_cmds;
 mod object;
 mod object_cmds;
+mod object_life;
 mod param_enc;
 mod pcr;
 mod policy;

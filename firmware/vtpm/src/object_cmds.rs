@@ -1,5 +1,5 @@
-//! Object commands: CreatePrimary, Create, Load, ReadPublic and EvictControl (Part 3 §12, §24.3,
-//! §28.5).
+//! Object commands: CreatePrimary, Create, Load and ReadPublic (Part 3 §12, §24.1); the others are
+//! in `object_life`.
 //!
 //! Primaries are derived, not stored: the stream their key is drawn from is keyed by
 //! `KDFa(nameAlg, hierarchy seed, "ECC"|"RSA"|"KEYEDHASH"|"SYMCIPHER", H(template), sensitive.data)`
@@ -38,7 +38,7 @@ pub(crate) fn ticket_proof(tpm: &Tpm, hierarchy: u32) -> TpmResult<Vec<u8>> {
 }
 
 /// TPM2B_SENSITIVE_CREATE: (userAuth, data).
-fn read_sensitive_create<'a>(r: &mut Reader<'a>) -> TpmResult<(&'a [u8], &'a [u8])> {
+pub(crate) fn read_sensitive_create<'a>(r: &mut Reader<'a>) -> TpmResult<(&'a [u8], &'a [u8])> {
     let body = r.tpm2b(4 + MAX_DIGEST + crate::object::MAX_SYM_DATA)?;
     let mut b = Reader::new(body);
     let auth = b.tpm2b(MAX_DIGEST)?;
@@ -145,7 +145,13 @@ pub(crate) fn create_primary(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 }
 
 /// A primary object of hierarchy `h` from its template, drawn from the hierarchy seed's stream.
-fn derive_primary(tpm: &Tpm, h: u32, template: &Public, auth: &[u8], data: &[u8]) -> TpmResult<KeyObject> {
+pub(crate) fn derive_primary(
+    tpm: &Tpm,
+    h: u32,
+    template: &Public,
+    auth: &[u8],
+    data: &[u8],
+) -> TpmResult<KeyObject> {
     let seed = *tpm.keys.seed(h).ok_or(Rc::FAILURE)?;
     let alg = template.name_alg;
     let digest = alg.digest(&[&template.marshal()]);
@@ -157,7 +163,7 @@ fn derive_primary(tpm: &Tpm, h: u32, template: &Public, auth: &[u8], data: &[u8]
 }
 
 /// An ordinary (non-primary) object under `parent`, from fresh DRBG output.
-fn new_child(
+pub(crate) fn new_child(
     tpm: &mut Tpm,
     parent: &KeyObject,
     template: &Public,
@@ -175,7 +181,7 @@ fn new_child(
 }
 
 /// The storage parent at `h` (handle 1), or TPM_RC_TYPE.
-fn storage_parent(tpm: &Tpm, h: u32) -> TpmResult<&KeyObject> {
+pub(crate) fn storage_parent(tpm: &Tpm, h: u32) -> TpmResult<&KeyObject> {
     let p = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(1))?;
     if !p.public.is_storage() {
         return Err(Rc::TYPE.handle(1));
@@ -192,7 +198,7 @@ fn protection_keys(parent: &KeyObject, name: &[u8]) -> TpmResult<(Vec<u8>, Vec<u
 }
 
 /// TPM2B_PRIVATE content for `k` under `parent`.
-fn wrap(parent: &KeyObject, k: &KeyObject) -> TpmResult<Vec<u8>> {
+pub(crate) fn wrap(parent: &KeyObject, k: &KeyObject) -> TpmResult<Vec<u8>> {
     let (sym, mac) = protection_keys(parent, &k.name)?;
     let mut enc = Writer::new();
     enc.tpm2b(&k.sens.marshal());
@@ -275,113 +281,6 @@ pub(crate) fn read_public(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.out.tpm2b(&k.name);
     c.out.tpm2b(&k.qualified);
     Ok(())
-}
-
-/// TPM2_CreateLoaded (Part 3 §12.9): a primary when the parent is a hierarchy, else an ordinary
-/// object under a storage parent, loaded at once. Derivation parents are not implemented (TYPE).
-pub(crate) fn create_loaded(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let (auth, data) = read_sensitive_create(&mut c.params).p(1)?;
-    let template = Public::parse_2b(&mut c.params).p(2)?;
-    c.params.finish()?;
-    let h = c.handles[0];
-    let primary = handle::ht(h) == handle::HT_PERMANENT;
-    template.validate(primary).p(2)?;
-    if auth.len() > template.name_alg.size() {
-        return Err(Rc::SIZE.param(1));
-    }
-    let (k, private) = if primary {
-        if !matches!(h, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL) {
-            return Err(Rc::VALUE.handle(1));
-        }
-        if !tpm.hier.enabled(h) {
-            return Err(Rc::HIERARCHY.handle(1));
-        }
-        (derive_primary(tpm, h, &template, auth, data)?, Vec::new())
-    } else {
-        let parent = storage_parent(tpm, h)?.clone();
-        let k = new_child(tpm, &parent, &template, auth, data)?;
-        let private = wrap(&parent, &k)?;
-        (k, private)
-    };
-    c.out.tpm2b(&private);
-    c.out.tpm2b(&k.public.marshal());
-    c.out.tpm2b(&k.name);
-    c.rhandle = tpm.keys.insert(k)?;
-    Ok(())
-}
-
-/// TPM2_ObjectChangeAuth (Part 3 §12.6): a new private blob with `newAuth`; the loaded object keeps
-/// its old authValue. `parentHandle` must be the object's parent (TPM_RC_TYPE otherwise).
-pub(crate) fn object_change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let new_auth = c.params.tpm2b(MAX_DIGEST).p(1)?;
-    c.params.finish()?;
-    let [object, parent, _] = c.handles;
-    let k = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(1))?;
-    let p = storage_parent(tpm, parent)
-        .map_err(|e| if e == Rc::TYPE.handle(1) { Rc::TYPE.handle(2) } else { e })?;
-    let mut qn = k.public.name_alg.id().to_be_bytes().to_vec();
-    qn.extend_from_slice(k.public.name_alg.digest(&[&p.qualified, &k.name]).as_slice());
-    if qn != k.qualified {
-        return Err(Rc::TYPE.handle(2));
-    }
-    if crate::crypto::strip_trailing_zeros(new_auth).len() > k.public.name_alg.size() {
-        return Err(Rc::SIZE.param(1));
-    }
-    let mut changed = k.clone();
-    changed.sens.auth = new_auth.to_vec();
-    c.out.tpm2b(&wrap(p, &changed)?);
-    Ok(())
-}
-
-/// TPM2_Unseal (Part 3 §12.7): the data of a sealed-data object (KEYEDHASH, neither sign nor decrypt).
-pub(crate) fn unseal(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    c.params.finish()?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
-    if k.public.kind != ids::KEYEDHASH {
-        return Err(Rc::TYPE.handle(1));
-    }
-    if k.public.attrs & (attr::SIGN | attr::DECRYPT) != 0 {
-        return Err(Rc::ATTRIBUTES.handle(1));
-    }
-    c.out.tpm2b(&k.sens.secret);
-    Ok(())
-}
-
-/// TPM2_EvictControl (Part 3 §28.5): makes a loaded object persistent, or removes a persistent one.
-pub(crate) fn evict_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let persistent = c.params.u32().p(1)?;
-    c.params.finish()?;
-    let [auth, object, _] = c.handles;
-    let k = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(2))?;
-    // Owner authorizes owner and endorsement objects in 0x81000000-0x817FFFFF; platform the rest.
-    let platform = auth == handle::RH_PLATFORM;
-    let allowed = if platform {
-        k.hierarchy == handle::RH_PLATFORM
-    } else {
-        matches!(k.hierarchy, handle::RH_OWNER | handle::RH_ENDORSEMENT)
-    };
-    if !allowed {
-        return Err(Rc::HIERARCHY.handle(2));
-    }
-    let in_range = |h: u32| handle::ht(h) == handle::HT_PERSISTENT && (h >= 0x8180_0000) == platform;
-    if handle::ht(object) == handle::HT_PERSISTENT {
-        if persistent != object {
-            return Err(Rc::HANDLE.param(1));
-        }
-        if !in_range(object) {
-            return Err(Rc::HIERARCHY.handle(2));
-        }
-        tpm.keys.remove_persistent(object);
-        return Ok(());
-    }
-    if k.public.has(attr::ST_CLEAR) {
-        return Err(Rc::ATTRIBUTES.handle(2));
-    }
-    if !in_range(persistent) {
-        return Err(Rc::RANGE.param(1));
-    }
-    let copy = k.clone();
-    tpm.keys.make_persistent(persistent, copy)
 }
 
 #[cfg(test)]
