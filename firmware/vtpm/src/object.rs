@@ -1,5 +1,6 @@
-//! Object public areas (TPMT_PUBLIC, Part 2 Table 191) and sensitive areas (TPMT_SENSITIVE, Table
-//! 196): parsing with the checks Part 3 §12.1 asks of a template, marshalling, and Names.
+//! Object public areas (TPMT_PUBLIC, Part 2 Table 191): parsing with the checks Part 3 §12.1 asks of
+//! a template, marshalling, and Names. Sensitive areas are in `sensitive`, identifiers in
+//! `object_ids`.
 //!
 //! The parser is strict (every algorithm must be one this engine implements), so marshalling the
 //! parsed value gives back the bytes that were sent and the Name is H(those bytes).
@@ -11,53 +12,9 @@ use crate::crypto::HashAlg;
 use crate::marshal::{Reader, Writer};
 use crate::rc::{Rc, TpmResult};
 
-/// TPM_ALG_ID values of object types and schemes (Part 2 Table 9) this module needs.
-pub mod ids {
-    pub const RSA: u16 = 0x0001;
-    pub const KEYEDHASH: u16 = 0x0008;
-    pub const XOR: u16 = 0x000A;
-    pub const RSASSA: u16 = 0x0014;
-    pub const RSAES: u16 = 0x0015;
-    pub const RSAPSS: u16 = 0x0016;
-    pub const OAEP: u16 = 0x0017;
-    pub const ECDSA: u16 = 0x0018;
-    pub const ECDH: u16 = 0x0019;
-    pub const ECC: u16 = 0x0023;
-    pub const SYMCIPHER: u16 = 0x0025;
-    /// TPM_ECC_CURVE (Part 2 Table 10).
-    pub const NIST_P256: u16 = 0x0003;
-    pub const NIST_P384: u16 = 0x0004;
-}
+pub use crate::sensitive::{MAX_SYM_DATA, Sensitive};
 
-/// Response codes this module adds (Part 2 Table 16; format one).
-pub mod rcx {
-    use crate::rc::Rc;
-    pub const KEY_SIZE: Rc = Rc(0x087);
-    pub const KDF: Rc = Rc(0x08C);
-    pub const SCHEME: Rc = Rc(0x092);
-    pub const SIGNATURE: Rc = Rc(0x09B);
-    pub const TICKET: Rc = Rc(0x0A0);
-    pub const CURVE: Rc = Rc(0x0A6);
-    pub const ECC_POINT: Rc = Rc(0x0A7);
-    /// TPM_RC_SENSITIVE (format zero): the sensitive area did not unmarshal.
-    pub const SENSITIVE: Rc = Rc(0x155);
-}
-
-/// TPMA_OBJECT bits (Part 2 Table 31).
-pub mod attr {
-    pub const FIXED_TPM: u32 = 1 << 1;
-    pub const ST_CLEAR: u32 = 1 << 2;
-    pub const FIXED_PARENT: u32 = 1 << 4;
-    pub const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
-    pub const USER_WITH_AUTH: u32 = 1 << 6;
-    pub const ADMIN_WITH_POLICY: u32 = 1 << 7;
-    pub const NO_DA: u32 = 1 << 10;
-    pub const RESTRICTED: u32 = 1 << 16;
-    pub const DECRYPT: u32 = 1 << 17;
-    pub const SIGN: u32 = 1 << 18;
-    /// Bits Part 2 reserves (0, 3, 8, 9, 12-15, 20-31).
-    pub const RESERVED: u32 = 0xFFF0_F309;
-}
+pub use crate::object_ids::{attr, ids, rcx};
 
 /// A scheme with its hash (TPMT_*_SCHEME); `hash` is TPM_ALG_NULL when the scheme has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,45 +312,6 @@ impl Public {
             ids::ECC if !matches!(self.curve, ids::NIST_P256 | ids::NIST_P384) => Err(rcx::CURVE),
             _ => Ok(()),
         }
-    }
-}
-
-/// TPMT_SENSITIVE: authValue, seedValue (obfuscation value or storage seed) and the secret.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Sensitive {
-    pub kind: u16,
-    pub auth: Vec<u8>,
-    pub seed: Vec<u8>,
-    /// RSA: prime p; ECC: private scalar; KEYEDHASH: key or sealed data; SYMCIPHER: the key.
-    pub secret: Vec<u8>,
-}
-
-impl core::fmt::Debug for Sensitive {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // Never print secrets.
-        f.debug_struct("Sensitive").field("kind", &self.kind).finish_non_exhaustive()
-    }
-}
-
-/// Largest sealed data object (MAX_SYM_DATA, Part 2 Table 150).
-pub const MAX_SYM_DATA: usize = 128;
-
-impl Sensitive {
-    pub fn marshal(&self) -> Vec<u8> {
-        let mut w = Writer::new();
-        w.u16(self.kind);
-        w.tpm2b(&self.auth);
-        w.tpm2b(&self.seed);
-        w.tpm2b(&self.secret);
-        w.buf
-    }
-
-    pub fn parse(r: &mut Reader<'_>) -> TpmResult<Sensitive> {
-        let kind = r.u16()?;
-        let auth = r.tpm2b(MAX_DIGEST)?.to_vec();
-        let seed = r.tpm2b(MAX_DIGEST)?.to_vec();
-        let secret = r.tpm2b(MAX_RSA_BYTES)?.to_vec();
-        Ok(Sensitive { kind, auth, seed, secret })
     }
 }
 
