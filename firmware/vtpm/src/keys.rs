@@ -6,7 +6,6 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use rand_core::{CryptoRng, RngCore};
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 
@@ -20,70 +19,7 @@ use crate::rc::{Rc, TpmResult};
 pub const BINDING: Rc = Rc(0x0A5);
 const RSA_EXPONENT: u32 = 65537;
 
-/// A deterministic byte stream: HMAC-SHA256 in counter mode (SP 800-108) under a key that KDFa
-/// derives from a seed, a label and two contexts. Primaries draw from one keyed by the hierarchy
-/// seed; other objects from one keyed by fresh DRBG output.
-#[derive(Clone)]
-pub struct SeededRng {
-    key: [u8; 32],
-    counter: u32,
-    block: [u8; 32],
-    used: usize,
-}
-
-impl core::fmt::Debug for SeededRng {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SeededRng").finish_non_exhaustive()
-    }
-}
-
-impl SeededRng {
-    pub fn new(alg: HashAlg, seed: &[u8], label: &[u8], u: &[u8], v: &[u8]) -> TpmResult<Self> {
-        let k = alg.kdfa(seed, label, u, v, 256)?;
-        let mut key = [0u8; 32];
-        key.copy_from_slice(k.get(..32).ok_or(Rc::FAILURE)?);
-        Ok(SeededRng { key, counter: 0, block: [0; 32], used: 32 })
-    }
-
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = alloc::vec![0u8; n];
-        self.fill_bytes(&mut v);
-        v
-    }
-}
-
-impl RngCore for SeededRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for out in dest {
-            if self.used == self.block.len() {
-                self.counter = self.counter.wrapping_add(1);
-                // HMAC-SHA256 with a 32-byte key cannot fail.
-                if let Ok(d) = HashAlg::Sha256.hmac(&self.key, &[&self.counter.to_be_bytes()]) {
-                    self.block.copy_from_slice(d.as_slice());
-                }
-                self.used = 0;
-            }
-            *out = self.block[self.used];
-            self.used += 1;
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl CryptoRng for SeededRng {}
+pub use crate::seeded_rng::SeededRng;
 
 /// Loaded key material, ready to use.
 #[derive(Clone)]

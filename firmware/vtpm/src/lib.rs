@@ -72,6 +72,7 @@ mod policy_secret;
 pub mod rc;
 mod response;
 mod salt;
+mod seeded_rng;
 mod sensitive;
 mod session;
 mod sessions;
