@@ -6,7 +6,7 @@ use crate::dispatch::Cmd;
 use crate::rc::TpmResult;
 use crate::{
     Tpm, clock, context, crypt_cmds, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds, object_life,
-    pcr, policy, policy_secret, session, sign, startup,
+    pcr, policy, policy_secret, session, sign, startup, symcipher,
 };
 
 /// What a handle in the handle area may be (the TPMI_ type Part 3 gives it).
@@ -149,6 +149,7 @@ pub const COMMANDS: &[CommandDef] = &[
     ns(rh(def(cc::CONTEXT_LOAD, &[], 0, context::load))),
     ns(def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save)),
     en(def(cc::ECDH_KEYGEN, &[K::Object], 0, crypt_cmds::ecdh_keygen)),
+    en(def(cc::ENCRYPT_DECRYPT, &[K::Object], 1, symcipher::encrypt_decrypt)),
     ns(def(cc::FLUSH_CONTEXT, &[], 0, context::flush)),
     en(def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public)),
     def(cc::POLICY_AUTH_VALUE, &[K::PolicySession], 0, policy::auth_value),
@@ -175,6 +176,7 @@ pub const COMMANDS: &[CommandDef] = &[
     def(cc::POLICY_NV_WRITTEN, &[K::PolicySession], 0, policy::nv_written),
     // The parent (TPMI_DH_PARENT+: a hierarchy or a storage key) is checked by the handler.
     de(en(rh(def(cc::CREATE_LOADED, &[K::EntityOrNull], 1, object_life::create_loaded)))),
+    de(en(def(cc::ENCRYPT_DECRYPT2, &[K::Object], 1, symcipher::encrypt_decrypt2))),
 ];
 
 /// The definition of `code`, if implemented.

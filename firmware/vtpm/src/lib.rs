@@ -79,6 +79,7 @@ mod sessions;
 mod sign;
 mod startup;
 mod stream;
+mod symcipher;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

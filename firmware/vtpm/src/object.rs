@@ -301,7 +301,9 @@ impl Public {
                 }
             }
             _ => {
-                if has(attr::SIGN) {
+                // SYMCIPHER: the sign bit means "encrypt"; a restricted key only decrypts (a
+                // symmetric storage parent).
+                if has(attr::RESTRICTED) && has(attr::SIGN) {
                     return Err(Rc::ATTRIBUTES);
                 }
             }

@@ -151,3 +151,35 @@ fn hmac_command_matches_the_hmac_crate() {
     let r = run(&mut t, 0x155, &[h], Some(&pw(b"")), &B::new().tpm2b(b"x").u16(0x000C).0);
     assert_eq!(r.rc, rc_p(0x092, 2));
 }
+
+#[test]
+fn encrypt_decrypt2_is_aes_cfb() {
+    use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
+    let mut t = started();
+    // SYMCIPHER AES-128-CFB with the caller's key: fixedTPM|fixedParent|userWithAuth|decrypt|encrypt.
+    let template = |attrs: u32| {
+        B::new().u16(0x25).u16(0x000B).u32(attrs).tpm2b(&[]).u16(0x0006).u16(128).u16(0x0043).tpm2b(&[]).0
+    };
+    let key = *b"sixteen byte key";
+    let (h, _) = primary(&mut t, &template(0x0006_0052), &key);
+    let iv = [9u8; 16];
+    let data: Vec<u8> = (0..77u8).collect();
+    let call = |t: &mut Tpm, h: u32, input: &[u8], decrypt: u8| {
+        let p = B::new().tpm2b(input).u8(decrypt).u16(NULL).tpm2b(&iv).0;
+        run(t, 0x193, &[h], Some(&pw(b"")), &p)
+    };
+    let r = call(&mut t, h, &data, 0);
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    let cipher = rd.tpm2b().to_vec();
+    let mut expect = data.clone();
+    cfb_mode::Encryptor::<aes::Aes128>::new(&key.into(), &iv.into()).encrypt(&mut expect);
+    assert_eq!(cipher, expect);
+    let r = call(&mut t, h, &cipher, 1);
+    assert_eq!(R(&common::params_of(r.ok(), false)).tpm2b(), &data[..]);
+    // A decrypt-only key cannot encrypt; a 15-byte IV is refused.
+    let (d, _) = primary(&mut t, &template(0x0002_0052), &key);
+    assert_eq!(call(&mut t, d, &data, 0).rc, rc_h(0x082, 1));
+    let p = B::new().tpm2b(&data).u8(0).u16(NULL).tpm2b(&iv[..15]).0;
+    assert_eq!(run(&mut t, 0x193, &[h], Some(&pw(b"")), &p).rc, rc_p(0x095, 4));
+}
