@@ -65,15 +65,20 @@ impl Tpm {
         })
     }
 
-    /// The Name of an entity (Part 1 §16): an NV index's is nameAlg || H(public); others are the handle.
+    /// The Name of an entity (Part 1 §16): an NV index's or key's is nameAlg || H(public); a
+    /// sequence object's is empty, because its nameAlg is TPM_ALG_NULL (ms-tpm-20-ref EntityGetName
+    /// via ObjectGetName), which is what a caller puts in cpHash; others are the handle.
     pub(crate) fn entity_name(&self, h: u32) -> Vec<u8> {
-        match self.nv.get(h) {
-            Some(index) => index.name(),
-            None => match self.keys.get(h) {
-                Some(k) => k.name.clone(),
-                None => h.to_be_bytes().to_vec(),
-            },
+        if let Some(index) = self.nv.get(h) {
+            return index.name();
         }
+        if let Some(k) = self.keys.get(h) {
+            return k.name.clone();
+        }
+        if handle::ht(h) == handle::HT_TRANSIENT && self.objects.get(h).is_some() {
+            return Vec::new();
+        }
+        h.to_be_bytes().to_vec()
     }
 
     /// Whether `h` is exempt from dictionary-attack protection: permanent handles except lockout,

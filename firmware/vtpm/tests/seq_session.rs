@@ -1,0 +1,83 @@
+//! HMAC-session authorization of hash and event sequence objects: a sequence object's nameAlg is
+//! TPM_ALG_NULL, so its Name is empty and the caller's cpHash is H(commandCode || parameters)
+//! with no Name at all (ms-tpm-20-ref EntityGetName; what tpm2-tss computes for `tpm2_pcrevent`).
+//! Every HMAC is computed here with the `hmac` and `sha2` crates.
+mod common;
+
+use common::{B, R, RH_NULL, SHA256, params_of, pw, rc_s, run, started};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use warden_vtpm::Tpm;
+
+const START_AUTH: u32 = 0x176;
+const HASH_SEQ_START: u32 = 0x186;
+const SEQ_UPDATE: u32 = 0x15C;
+const SEQ_COMPLETE: u32 = 0x13E;
+const BAD_AUTH: u32 = 0x0A2;
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    parts.iter().for_each(|p| m.update(p));
+    m.finalize().into_bytes().to_vec()
+}
+
+/// An unbound, unsalted HMAC session: (handle, nonceTPM).
+fn hmac_session(t: &mut Tpm) -> (u32, Vec<u8>) {
+    let p = B::new().tpm2b(&[7; 32]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
+    let r = run(t, START_AUTH, &[RH_NULL, RH_NULL], None, &p).ok().clone();
+    let mut rd = r.reader();
+    let h = rd.u32();
+    let nonce = rd.tpm2b().to_vec();
+    rd.done();
+    (h, nonce)
+}
+
+/// SequenceUpdate authorized by the HMAC session, its cpHash over `names`; returns the rc and, on
+/// success, checks the response HMAC and returns the new nonceTPM.
+fn update(t: &mut Tpm, seq: u32, s: u32, nonce_tpm: &[u8], names: &[&[u8]], data: &[u8]) -> (u32, Vec<u8>) {
+    let params = B::new().tpm2b(data).0;
+    let mut cp = Sha256::new().chain_update(SEQ_UPDATE.to_be_bytes());
+    names.iter().for_each(|n| cp.update(n));
+    let cp = cp.chain_update(&params).finalize();
+    let nonce_caller = [0x33; 32];
+    // Unbound, unsalted: the HMAC key is the sequence's authValue alone.
+    let mac = hmac(b"seqauth", &[&cp, &nonce_caller, nonce_tpm, &[1]]);
+    let auth = B::new().u32(s).tpm2b(&nonce_caller).u8(1).tpm2b(&mac).0;
+    let r = run(t, SEQ_UPDATE, &[seq], Some(&auth), &params);
+    if r.rc != 0 {
+        return (r.rc, Vec::new());
+    }
+    let rp_params = params_of(&r, false);
+    let mut rd = R(&r.body[4 + rp_params.len()..]);
+    let new_nonce = rd.tpm2b().to_vec();
+    assert_eq!(rd.u8(), 1);
+    let resp_mac = rd.tpm2b().to_vec();
+    rd.done();
+    let rp = Sha256::new()
+        .chain_update(0u32.to_be_bytes())
+        .chain_update(SEQ_UPDATE.to_be_bytes())
+        .chain_update(&rp_params)
+        .finalize();
+    assert_eq!(resp_mac, hmac(b"seqauth", &[&rp, &new_nonce, &nonce_caller, &[1]]), "response HMAC");
+    (0, new_nonce)
+}
+
+#[test]
+fn a_sequence_is_authorized_with_an_empty_name_in_cphash() {
+    let mut t = started();
+    let seq =
+        run(&mut t, HASH_SEQ_START, &[], None, &B::new().tpm2b(b"seqauth").u16(SHA256).0).ok().reader().u32();
+    let (s, nonce) = hmac_session(&mut t);
+    // A cpHash that names the sequence by its handle (the old, wrong Name) is refused ...
+    let handle_name = seq.to_be_bytes();
+    assert_eq!(update(&mut t, seq, s, &nonce, &[&handle_name], b"part one").0, rc_s(BAD_AUTH, 1));
+    // ... and the one over the empty Name is accepted, twice with rolling nonces.
+    let (rc, nonce) = update(&mut t, seq, s, &nonce, &[], b"part one,");
+    assert_eq!(rc, 0);
+    let (rc, _) = update(&mut t, seq, s, &nonce, &[], b" part two");
+    assert_eq!(rc, 0);
+    let r = run(&mut t, SEQ_COMPLETE, &[seq], Some(&pw(b"seqauth")), &B::new().tpm2b(b"").u32(RH_NULL).0);
+    let r = r.ok().clone();
+    let mut rd = R(&r.body[4..]);
+    assert_eq!(rd.tpm2b(), &Sha256::digest(b"part one, part two")[..]);
+}
