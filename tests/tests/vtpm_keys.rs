@@ -359,3 +359,34 @@ fn salted_sessions_authorize_and_encrypt() {
         server.ok("tpm2_flushcontext", &[&session]);
     }
 }
+
+#[test]
+fn symmetric_keys_encrypt_in_chained_pieces() {
+    let server = started();
+    server.ok("tpm2_createprimary", &["-C", "o", "-G", "ecc256", "-c", "p.ctx"]);
+    flush(&server);
+    server.ok("tpm2_create", &["-C", "p.ctx", "-G", "aes128cfb", "-u", "a.pub", "-r", "a.priv"]);
+    flush(&server);
+    server.ok("tpm2_load", &["-C", "p.ctx", "-u", "a.pub", "-r", "a.priv", "-c", "a.ctx"]);
+    flush(&server);
+    let plain: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(37)).collect();
+    std::fs::write(server.path("plain"), &plain).unwrap();
+    std::fs::write(server.path("p1"), &plain[..48]).unwrap();
+    std::fs::write(server.path("p2"), &plain[48..]).unwrap();
+    std::fs::write(server.path("iv"), b"0123456789abcdef").unwrap();
+    server.ok("tpm2_encryptdecrypt", &["-c", "a.ctx", "-t", "iv", "-o", "ct", "plain"]);
+    flush(&server);
+    let ct = std::fs::read(server.path("ct")).unwrap();
+    assert_eq!(ct.len(), 100);
+    assert_ne!(ct, plain);
+    // The same message in two pieces, the second from the first's output IV.
+    server.ok("tpm2_encryptdecrypt", &["-c", "a.ctx", "--iv", "iv:iv2", "-o", "c1", "p1"]);
+    flush(&server);
+    server.ok("tpm2_encryptdecrypt", &["-c", "a.ctx", "-t", "iv2", "-o", "c2", "p2"]);
+    flush(&server);
+    let pieces =
+        [std::fs::read(server.path("c1")).unwrap(), std::fs::read(server.path("c2")).unwrap()].concat();
+    assert_eq!(pieces, ct);
+    server.ok("tpm2_encryptdecrypt", &["-d", "-c", "a.ctx", "-t", "iv", "-o", "back", "ct"]);
+    assert_eq!(std::fs::read(server.path("back")).unwrap(), plain);
+}
