@@ -390,3 +390,39 @@ fn symmetric_keys_encrypt_in_chained_pieces() {
     server.ok("tpm2_encryptdecrypt", &["-d", "-c", "a.ctx", "-t", "iv", "-o", "back", "ct"]);
     assert_eq!(std::fs::read(server.path("back")).unwrap(), plain);
 }
+
+#[test]
+fn restricted_keys_sign_with_tickets_and_certify() {
+    let server = started();
+    std::fs::write(server.path("m.txt"), b"to be hashed by the TPM\n").unwrap();
+    let attrs = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign";
+    server.ok(
+        "tpm2_createprimary",
+        &["-C", "o", "-G", "ecc256:ecdsa-sha256:null", "-a", attrs, "-c", "ak.ctx"],
+    );
+    flush(&server);
+    server.ok("tpm2_readpublic", &["-c", "ak.ctx", "-f", "pem", "-o", "ak.pem"]);
+    flush(&server);
+    // A digest the TPM made (with its hash-check ticket) may be signed; a bare digest may not.
+    server.ok("tpm2_hash", &["-C", "o", "-g", "sha256", "-t", "tk.bin", "-o", "h.bin", "m.txt"]);
+    server.ok(
+        "tpm2_sign",
+        &["-c", "ak.ctx", "-g", "sha256", "-d", "-t", "tk.bin", "-f", "plain", "-o", "s.sig", "h.bin"],
+    );
+    flush(&server);
+    assert!(openssl_verifies(&server, "ak.pem", "s.sig", "m.txt", &[]));
+    let err = server.fails("tpm2_sign", &["-c", "ak.ctx", "-g", "sha256", "-d", "-o", "s2.sig", "h.bin"]);
+    assert!(err.to_lowercase().contains("ticket"), "{err}");
+    flush(&server);
+    // Certify a storage primary with the restricted key; OpenSSL checks the signature.
+    server.ok("tpm2_createprimary", &["-C", "o", "-G", "ecc256", "-c", "p.ctx"]);
+    flush(&server);
+    server.ok(
+        "tpm2_certify",
+        &["-c", "p.ctx", "-C", "ak.ctx", "-g", "sha256", "-o", "att.bin", "-s", "att.sig", "-f", "plain"],
+    );
+    flush(&server);
+    assert!(openssl_verifies(&server, "ak.pem", "att.sig", "att.bin", &[]));
+    let att = std::fs::read(server.path("att.bin")).unwrap();
+    assert_eq!(&att[..6], &[0xFF, 0x54, 0x43, 0x47, 0x80, 0x17]);
+}
