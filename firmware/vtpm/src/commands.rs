@@ -151,6 +151,7 @@ pub const COMMANDS: &[CommandDef] = &[
     en(def(cc::ECDH_KEYGEN, &[K::Object], 0, crypt_cmds::ecdh_keygen)),
     en(def(cc::ENCRYPT_DECRYPT, &[K::Object], 1, symcipher::encrypt_decrypt)),
     ns(def(cc::FLUSH_CONTEXT, &[], 0, context::flush)),
+    de(en(rh(def(cc::LOAD_EXTERNAL, &[], 0, object_life::load_external)))),
     en(def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public)),
     def(cc::POLICY_AUTH_VALUE, &[K::PolicySession], 0, policy::auth_value),
     def(cc::POLICY_COMMAND_CODE, &[K::PolicySession], 0, policy::command_code),

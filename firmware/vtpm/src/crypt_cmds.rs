@@ -154,9 +154,9 @@ fn multiply(m: &Material, sec1: &[u8]) -> TpmResult<(Vec<u8>, Vec<u8>)> {
 
 fn ecc_key(tpm: &Tpm, h: u32) -> TpmResult<(&KeyObject, usize)> {
     let k = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(1))?;
-    let n = match k.material {
-        Material::P256(_) => 32,
-        Material::P384(_) => 48,
+    let n = match (k.public.kind, k.public.curve) {
+        (ids::ECC, ids::NIST_P256) => 32,
+        (ids::ECC, _) => 48,
         _ => return Err(Rc::KEY.handle(1)),
     };
     if !k.public.has(attr::DECRYPT) {

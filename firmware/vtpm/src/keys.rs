@@ -29,6 +29,8 @@ pub enum Material {
     Rsa(Box<RsaPrivateKey>),
     /// KEYEDHASH and SYMCIPHER: the secret is the sensitive area's `secret`.
     Symmetric,
+    /// A public key alone (LoadExternal without a sensitive area): verify and encrypt only.
+    PublicOnly,
 }
 
 impl core::fmt::Debug for Material {
@@ -109,12 +111,17 @@ fn fill_unique(p: &mut Public, s: &Sensitive, m: &Material) -> TpmResult<()> {
         }
         Material::Rsa(k) => p.unique = k.n().to_bytes_be(),
         Material::Symmetric => p.unique = p.name_alg.digest(&[&s.seed, &s.secret]).as_slice().to_vec(),
+        Material::PublicOnly => {}
     }
     Ok(())
 }
 
 /// Rebuilds the key from a sensitive area and checks that it matches the public area (Load).
 pub fn restore(p: &Public, s: &Sensitive) -> TpmResult<Material> {
+    // An external public key has no sensitive area (type 0, as `Sensitive::default`).
+    if s.kind == 0 && s.secret.is_empty() {
+        return Ok(Material::PublicOnly);
+    }
     if s.kind != p.kind {
         return Err(Rc::TYPE);
     }
@@ -226,6 +233,7 @@ pub fn sign(
             .map_err(rsa_err)?;
             w.tpm2b(&sig);
         }
+        Material::PublicOnly => return Err(Rc::KEY),
         Material::Symmetric => {
             let mac = hash.hmac(&s.secret, &[digest])?;
             w.bytes(mac.as_slice());

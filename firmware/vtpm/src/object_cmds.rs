@@ -183,7 +183,8 @@ pub(crate) fn new_child(
 /// The storage parent at `h` (handle 1), or TPM_RC_TYPE.
 pub(crate) fn storage_parent(tpm: &Tpm, h: u32) -> TpmResult<&KeyObject> {
     let p = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(1))?;
-    if !p.public.is_storage() {
+    // A public key loaded alone has no seed to protect children with.
+    if !p.public.is_storage() || matches!(p.material, crate::keys::Material::PublicOnly) {
         return Err(Rc::TYPE.handle(1));
     }
     Ok(p)

@@ -1,12 +1,15 @@
 //! Object commands beyond create and load: CreateLoaded (Part 3 §12.9), ObjectChangeAuth (§12.6),
-//! Unseal (§12.7) and EvictControl (§28.5).
+//! Unseal (§12.7), EvictControl (§28.5) and LoadExternal (§12.3).
 
 use alloc::vec::Vec;
 
 use crate::Tpm;
 use crate::consts::{MAX_DIGEST, handle};
 use crate::dispatch::Cmd;
-use crate::object::{Public, attr, ids};
+use crate::key_store::KeyObject;
+use crate::keys;
+use crate::marshal::Reader;
+use crate::object::{Public, Sensitive, attr, ids, rcx};
 use crate::object_cmds::{derive_primary, new_child, read_sensitive_create, storage_parent, wrap};
 use crate::rc::{At, Rc, TpmResult};
 
@@ -107,7 +110,8 @@ pub(crate) fn evict_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         tpm.keys.remove_persistent(object);
         return Ok(());
     }
-    if k.public.has(attr::ST_CLEAR) {
+    // stClear objects die at Startup; external public keys are the caller's, not the TPM's.
+    if k.public.has(attr::ST_CLEAR) || matches!(k.material, keys::Material::PublicOnly) {
         return Err(Rc::ATTRIBUTES.handle(2));
     }
     if !in_range(persistent) {
@@ -115,4 +119,69 @@ pub(crate) fn evict_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     }
     let copy = k.clone();
     tpm.keys.make_persistent(persistent, copy)
+}
+
+/// TPM2_LoadExternal (Part 3 §12.3): a public key alone (any hierarchy), or a key with its
+/// TPMT_SENSITIVE, which only the NULL hierarchy takes and which may not claim fixedTPM or
+/// fixedParent (the TPM did not make it).
+pub(crate) fn load_external(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let private = c.params.tpm2b(MAX_EXTERNAL_SENSITIVE).p(1)?;
+    let public = Public::parse_2b(&mut c.params).p(2)?;
+    let hierarchy = c.params.u32().p(3)?;
+    c.params.finish()?;
+    match hierarchy {
+        handle::RH_NULL => {}
+        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM if tpm.hier.enabled(hierarchy) => {}
+        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM => return Err(Rc::HIERARCHY.param(3)),
+        _ => return Err(Rc::VALUE.param(3)),
+    }
+    public.validate(false).p(2)?;
+    let sens = if private.is_empty() {
+        Sensitive::default()
+    } else {
+        if hierarchy != handle::RH_NULL {
+            return Err(Rc::HIERARCHY.param(3));
+        }
+        // A caller who knows the private part must not get a key that looks TPM-made, nor a
+        // restricted one (its signatures or children would pass for the TPM's).
+        if public.attrs & (attr::FIXED_TPM | attr::FIXED_PARENT | attr::RESTRICTED) != 0 {
+            return Err(Rc::ATTRIBUTES.param(2));
+        }
+        let mut r = Reader::new(private);
+        let s = Sensitive::parse(&mut r).p(1)?;
+        r.finish().p(1)?;
+        if s.kind == 0 || s.auth.len() > public.name_alg.size() {
+            return Err(Rc::VALUE.param(1));
+        }
+        s
+    };
+    if private.is_empty() {
+        check_public_key(&public).p(2)?;
+    }
+    let material = keys::restore(&public, &sens).p(1)?;
+    let k = KeyObject::new(public, sens, material, &hierarchy.to_be_bytes(), hierarchy);
+    c.out.tpm2b(&k.name);
+    c.rhandle = tpm.keys.insert(k)?;
+    Ok(())
+}
+
+/// Largest TPM2B_SENSITIVE accepted by LoadExternal (an RSA-2048 prime plus auth and seed).
+const MAX_EXTERNAL_SENSITIVE: usize = 2 + 2 + MAX_DIGEST + 2 + MAX_DIGEST + 2 + 256;
+
+/// A public-only key must be usable: an ECC point on its curve, a 2048-bit RSA modulus.
+fn check_public_key(p: &Public) -> TpmResult<()> {
+    match p.kind {
+        ids::ECC => {
+            let sec1 = [&[4u8][..], &p.unique, &p.unique_y].concat();
+            let ok = match p.curve {
+                ids::NIST_P256 => p256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
+                _ => p384::PublicKey::from_sec1_bytes(&sec1).is_ok(),
+            };
+            if ok { Ok(()) } else { Err(rcx::ECC_POINT) }
+        }
+        ids::RSA if p.unique.len() != 256 || p.unique.first().is_none_or(|b| b & 0x80 == 0) => {
+            Err(rcx::KEY_SIZE)
+        }
+        _ => Ok(()),
+    }
 }

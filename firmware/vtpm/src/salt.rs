@@ -82,7 +82,7 @@ fn decrypt_with(k: &KeyObject, secret: &[u8]) -> TpmResult<Vec<u8>> {
             };
             key.decrypt(padding, secret).map_err(|_| Rc::VALUE)
         }
-        Material::Symmetric => Err(Rc::KEY),
+        Material::Symmetric | Material::PublicOnly => Err(Rc::KEY),
     }
 }
 
@@ -94,7 +94,7 @@ pub(crate) fn session_salt(tpm: &Tpm, tpm_key: u32, encrypted: &[u8]) -> TpmResu
         return if encrypted.is_empty() { Ok(Vec::new()) } else { Err(Rc::VALUE.param(2)) };
     }
     let k = tpm.keys.get(tpm_key).ok_or(Rc::KEY.handle(1))?;
-    if !k.public.has(attr::DECRYPT) || matches!(k.material, Material::Symmetric) {
+    if !k.public.has(attr::DECRYPT) || matches!(k.material, Material::Symmetric | Material::PublicOnly) {
         return Err(Rc::KEY.handle(1));
     }
     if encrypted.is_empty() {

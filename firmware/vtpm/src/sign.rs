@@ -77,7 +77,7 @@ pub(crate) fn sign(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             return Err(rcx::TICKET.param(3));
         }
     }
-    keys::sign(&k.material, &k.sens, scheme, digest, &mut rng, &mut c.out)
+    keys::sign(&k.material, &k.sens, scheme, digest, &mut rng, &mut c.out).h(1)
 }
 
 /// TPM2_VerifySignature (Part 3 §20.1): a TPMT_TK_VERIFIED on success.
