@@ -1,9 +1,13 @@
-//! The engine's hash algorithms (SHA-256, SHA-384), HMAC, KDFa and AES-CFB, over RustCrypto.
+//! The engine's hash algorithms (SHA-256, SHA-384, from `warden-sha`), HMAC, KDFa and AES-CFB, over
+//! RustCrypto.
 
 use alloc::vec::Vec;
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use hmac::{Hmac, Mac};
-use sha2::{Digest as _, Sha256, Sha384};
+use sha2::Digest as _;
+// Warden's accelerated SHA-2 behind the same `digest` traits; RustCrypto's signature and OAEP code keeps
+// its own `sha2` (soft) hashing.
+use warden_sha::{Sha256, Sha384};
 
 use crate::consts::{MAX_DIGEST, alg};
 use crate::rc::{Rc, TpmResult};

@@ -134,9 +134,39 @@ fn accept_loop(
     }
 }
 
-fn serve_client(mut stream: TcpStream, port: Port, device: &Device, stop: &Sender<()>) {
+/// A TCP connection read through a buffer: one mssim command arrives as several small fields (signal,
+/// locality, length, bytes), and reading each with its own system call cost more than the engine's
+/// work (see `docs/benchmarks.md`, `vtpm`). Writes go straight to the socket, one per reply.
+struct Buffered {
+    reader: io::BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl io::Read for Buffered {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl io::Write for Buffered {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+fn serve_client(stream: TcpStream, port: Port, device: &Device, stop: &Sender<()>) {
     // Small request/response exchanges: without this, Nagle's algorithm delays each reply.
     let _ = stream.set_nodelay(true);
+    let mut stream = match stream.try_clone() {
+        Ok(writer) => Buffered { reader: io::BufReader::with_capacity(8192, stream), writer },
+        Err(error) => {
+            eprintln!("tpm-server: {port:?} client dropped: {error}");
+            return;
+        }
+    };
     let outcome = match port {
         Port::Tpm => mssim::serve_tpm_port(&mut stream, device),
         Port::Platform => mssim::serve_platform_port(&mut stream, device),
