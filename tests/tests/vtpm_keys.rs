@@ -426,3 +426,39 @@ fn restricted_keys_sign_with_tickets_and_certify() {
     let att = std::fs::read(server.path("att.bin")).unwrap();
     assert_eq!(&att[..6], &[0xFF, 0x54, 0x43, 0x47, 0x80, 0x17]);
 }
+
+#[test]
+fn loadexternal_keys_from_openssl() {
+    let server = started();
+    std::fs::write(server.path("m.txt"), b"signed by OpenSSL\n").unwrap();
+    std::fs::write(server.path("other.txt"), b"not signed\n").unwrap();
+    // An OpenSSL P-256 public key verifies OpenSSL's signature inside the TPM.
+    openssl(
+        &server,
+        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "e.key"],
+    );
+    openssl(&server, &["pkey", "-in", "e.key", "-pubout", "-out", "e.pub"]);
+    openssl(&server, &["dgst", "-sha256", "-sign", "e.key", "-out", "e.sig", "m.txt"]);
+    server.ok("tpm2_loadexternal", &["-C", "o", "-G", "ecc", "-u", "e.pub", "-c", "e.ctx"]);
+    flush(&server);
+    server.ok(
+        "tpm2_verifysignature",
+        &["-c", "e.ctx", "-g", "sha256", "-m", "m.txt", "-s", "e.sig", "-f", "ecdsa"],
+    );
+    flush(&server);
+    server.fails(
+        "tpm2_verifysignature",
+        &["-c", "e.ctx", "-g", "sha256", "-m", "other.txt", "-s", "e.sig", "-f", "ecdsa"],
+    );
+    flush(&server);
+    // An OpenSSL RSA private key in the NULL hierarchy signs; OpenSSL verifies.
+    openssl(&server, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "r.key"]);
+    openssl(&server, &["pkey", "-in", "r.key", "-pubout", "-out", "r.pub"]);
+    server.ok("tpm2_loadexternal", &["-C", "n", "-G", "rsa", "-r", "r.key", "-c", "r.ctx"]);
+    flush(&server);
+    server.ok("tpm2_sign", &["-c", "r.ctx", "-g", "sha256", "-f", "plain", "-o", "r.sig", "m.txt"]);
+    flush(&server);
+    assert!(openssl_verifies(&server, "r.pub", "r.sig", "m.txt", &[]));
+    // Not into the owner hierarchy with its private part.
+    server.fails("tpm2_loadexternal", &["-C", "o", "-G", "rsa", "-r", "r.key", "-c", "x.ctx"]);
+}
