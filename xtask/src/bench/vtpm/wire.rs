@@ -138,6 +138,115 @@ pub fn nv_undefine() -> Vec<u8> {
     Command::new(0x122).handle(RH_OWNER).handle(NV_INDEX).password().encode()
 }
 
+/// The key types `CreatePrimary` is measured for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    /// ECDSA on NIST P-256 with SHA-256.
+    EccP256,
+    /// ECDSA on NIST P-384 with SHA-384.
+    EccP384,
+    /// RSA-2048 (scheme chosen at signing time).
+    Rsa2048,
+}
+
+const ALG_SHA384: u16 = 0x000C;
+const ALG_RSA: u16 = 0x0001;
+const ALG_ECC: u16 = 0x0023;
+const ALG_ECDSA: u16 = 0x0018;
+const ALG_NULL: u16 = 0x0010;
+/// fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | sign (Part 2, TPMA_OBJECT).
+const SIGNING_KEY: u32 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 18);
+
+/// A signing key's TPMT_PUBLIC template (Part 2, 12.2.4): empty unique, no policy.
+pub fn signing_template(key: KeyType) -> Vec<u8> {
+    let mut t = Vec::new();
+    let push16 = |t: &mut Vec<u8>, v: u16| t.extend_from_slice(&v.to_be_bytes());
+    match key {
+        KeyType::EccP256 | KeyType::EccP384 => {
+            let (curve, hash) =
+                if key == KeyType::EccP256 { (0x0003, ALG_SHA256) } else { (0x0004, ALG_SHA384) };
+            push16(&mut t, ALG_ECC);
+            push16(&mut t, ALG_SHA256);
+            t.extend_from_slice(&SIGNING_KEY.to_be_bytes());
+            push16(&mut t, 0); // authPolicy
+            push16(&mut t, ALG_NULL); // symmetric
+            push16(&mut t, ALG_ECDSA); // scheme
+            push16(&mut t, hash);
+            push16(&mut t, curve);
+            push16(&mut t, ALG_NULL); // kdf
+            push16(&mut t, 0); // unique.x
+            push16(&mut t, 0); // unique.y
+        }
+        KeyType::Rsa2048 => {
+            push16(&mut t, ALG_RSA);
+            push16(&mut t, ALG_SHA256);
+            t.extend_from_slice(&SIGNING_KEY.to_be_bytes());
+            push16(&mut t, 0); // authPolicy
+            push16(&mut t, ALG_NULL); // symmetric
+            push16(&mut t, ALG_NULL); // scheme
+            push16(&mut t, 2048); // keyBits
+            t.extend_from_slice(&0u32.to_be_bytes()); // exponent (default)
+            push16(&mut t, 0); // unique
+        }
+    }
+    t
+}
+
+/// `TPM2_CreatePrimary` of a signing key of `key`'s type in the owner hierarchy (empty auth).
+pub fn create_primary(key: KeyType) -> Vec<u8> {
+    Command::new(0x131)
+        .handle(RH_OWNER)
+        .password()
+        .sized(&[0, 0, 0, 0]) // inSensitive: empty userAuth, empty data
+        .sized(&signing_template(key))
+        .sized(&[]) // outsideInfo
+        .u32(0) // creationPCR: none
+        .encode()
+}
+
+/// The object handle a successful `CreatePrimary` returned.
+pub fn created_handle(response: &[u8]) -> Result<u32, String> {
+    response
+        .get(10..14)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or_else(|| "CreatePrimary response has no handle".to_owned())
+}
+
+/// `TPM2_FlushContext(handle)`.
+pub fn flush(handle: u32) -> Vec<u8> {
+    Command::new(0x165).u32(handle).encode()
+}
+
+/// `TPM2_Sign` of a SHA-256 digest with the ECDSA P-256 key at `key` (null hash-check ticket: the key is
+/// not restricted).
+pub fn sign(key: u32) -> Vec<u8> {
+    Command::new(0x15D)
+        .handle(key)
+        .password()
+        .sized(&[0xA5; 32])
+        .u16(ALG_ECDSA)
+        .u16(ALG_SHA256)
+        .u16(0x8024) // TPM_ST_HASHCHECK
+        .u32(RH_NULL)
+        .sized(&[])
+        .encode()
+}
+
+/// `TPM2_Quote` of PCR 0 (sha256) with the ECDSA P-256 key at `key`.
+pub fn quote(key: u32) -> Vec<u8> {
+    Command::new(0x158)
+        .handle(key)
+        .password()
+        .sized(&[0x3C; 16]) // qualifyingData (a nonce)
+        .u16(ALG_ECDSA)
+        .u16(ALG_SHA256)
+        .u32(1)
+        .u16(ALG_SHA256)
+        .u16(0x0301) // sizeofSelect 3, PCR 0
+        .bytes(&[0, 0])
+        .encode()
+}
+
 /// Checks a response's header: consistent size, and the response code it carries.
 pub fn response_code(response: &[u8]) -> Result<u32, String> {
     let field = |range: std::ops::Range<usize>| {
@@ -155,6 +264,22 @@ pub fn response_code(response: &[u8]) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_commands_are_well_formed() {
+        for key in [KeyType::EccP256, KeyType::EccP384, KeyType::Rsa2048] {
+            let command = create_primary(key);
+            assert_eq!(u32::from_be_bytes(command[2..6].try_into().unwrap()) as usize, command.len());
+            // The TPM2B_PUBLIC size field covers exactly the template.
+            let template = signing_template(key);
+            let at = 10 + 4 + 4 + 9 + 2 + 4;
+            assert_eq!(u16::from_be_bytes(command[at..at + 2].try_into().unwrap()) as usize, template.len());
+            assert_eq!(&command[at + 2..at + 2 + template.len()], template.as_slice());
+        }
+        let response = [0x80, 0x02, 0, 0, 0, 14, 0, 0, 0, 0, 0x80, 0, 0, 1];
+        assert_eq!(created_handle(&response), Ok(0x8000_0001));
+        assert_eq!(flush(0x8000_0001), [0x80, 0x01, 0, 0, 0, 14, 0, 0, 0x01, 0x65, 0x80, 0, 0, 1]);
+    }
 
     #[test]
     fn size_fields_match_lengths_and_auth_is_the_empty_password() {
