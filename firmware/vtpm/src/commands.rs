@@ -5,8 +5,8 @@ use crate::consts::cc;
 use crate::dispatch::Cmd;
 use crate::rc::TpmResult;
 use crate::{
-    Tpm, clock, context, crypt_cmds, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds, object_life,
-    pcr, policy, policy_secret, session, sign, startup, symcipher,
+    Tpm, clock, context, credential, crypt_cmds, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds,
+    object_life, pcr, policy, policy_secret, session, sign, startup, symcipher,
 };
 
 /// What a handle in the handle area may be (the TPMI_ type Part 3 gives it).
@@ -131,6 +131,7 @@ pub const COMMANDS: &[CommandDef] = &[
     ns(nv(def(cc::STARTUP, &[], 0, startup::startup))),
     nv(def(cc::SHUTDOWN, &[], 0, startup::shutdown)),
     de(nv(def(cc::STIR_RANDOM, &[], 0, startup::stir_random))),
+    de(en(def(cc::ACTIVATE_CREDENTIAL, &[K::Object, K::Object], 2, credential::activate_credential))),
     de(en(def(cc::CERTIFY, &[K::Object, K::KeyOrNull], 2, sign::certify))),
     de(en(def(cc::GET_TIME, &[K::Hierarchy, K::KeyOrNull], 2, sign::get_time))),
     en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
@@ -152,6 +153,7 @@ pub const COMMANDS: &[CommandDef] = &[
     en(def(cc::ENCRYPT_DECRYPT, &[K::Object], 1, symcipher::encrypt_decrypt)),
     ns(def(cc::FLUSH_CONTEXT, &[], 0, context::flush)),
     de(en(rh(def(cc::LOAD_EXTERNAL, &[], 0, object_life::load_external)))),
+    de(en(def(cc::MAKE_CREDENTIAL, &[K::Object], 0, credential::make_credential))),
     en(def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public)),
     def(cc::POLICY_AUTH_VALUE, &[K::PolicySession], 0, policy::auth_value),
     def(cc::POLICY_COMMAND_CODE, &[K::PolicySession], 0, policy::command_code),

@@ -48,6 +48,7 @@ mod clock;
 pub mod commands;
 pub mod consts;
 mod context;
+mod credential;
 mod crypt_cmds;
 pub mod crypto;
 mod dispatch;

@@ -12,8 +12,9 @@ use crate::consts::handle;
 use crate::crypto::HashAlg;
 use crate::key_store::KeyObject;
 use crate::keys::Material;
-use crate::marshal::Reader;
-use crate::object::{MAX_ECC_BYTES, attr, rcx};
+use crate::keys::SeededRng;
+use crate::marshal::{Reader, Writer};
+use crate::object::{MAX_ECC_BYTES, Public, attr, ids, rcx};
 use crate::rc::{Rc, TpmResult};
 
 /// KDFe (Part 1 §11.4.10.3, SP 800-56A concatenation KDF): `bits` from the shared x coordinate.
@@ -27,6 +28,60 @@ pub fn kdfe(alg: HashAlg, z: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32)
     }
     out.truncate(bytes);
     out
+}
+
+/// OAEP with the label and its terminating zero.
+fn oaep(alg: HashAlg, label: &str) -> rsa::Oaep {
+    let label = alloc::format!("{label}\0");
+    match alg {
+        HashAlg::Sha256 => rsa::Oaep::new_with_label::<sha2::Sha256, _>(label),
+        HashAlg::Sha384 => rsa::Oaep::new_with_label::<sha2::Sha384, _>(label),
+    }
+}
+
+/// Shares a fresh secret with the public key `p` under `label` (the sender's side of
+/// `decrypt_secret`, for MakeCredential): (secret, what to send).
+pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> TpmResult<(Vec<u8>, Vec<u8>)> {
+    let alg = p.name_alg;
+    let bits = alg.size() as u32 * 8;
+    match p.kind {
+        ids::ECC => {
+            let (n, eph) = match p.curve {
+                ids::NIST_P256 => (32, Material::P256(p256::SecretKey::random(rng))),
+                _ => (48, Material::P384(p384::SecretKey::random(rng))),
+            };
+            let (ex, ey) = match &eph {
+                Material::P256(e) => {
+                    let pt = e.public_key().to_encoded_point(false);
+                    pt.x().zip(pt.y()).map(|(x, y)| (x.to_vec(), y.to_vec()))
+                }
+                Material::P384(e) => {
+                    let pt = e.public_key().to_encoded_point(false);
+                    pt.x().zip(pt.y()).map(|(x, y)| (x.to_vec(), y.to_vec()))
+                }
+                _ => None,
+            }
+            .ok_or(Rc::FAILURE)?;
+            if p.unique.len() != n || p.unique_y.len() != n {
+                return Err(rcx::ECC_POINT);
+            }
+            let z = ecdh_x(&eph, &p.unique, &p.unique_y)?;
+            let mut w = Writer::new();
+            w.tpm2b(&ex);
+            w.tpm2b(&ey);
+            Ok((kdfe(alg, &z, label.as_bytes(), &ex, &p.unique, bits), w.buf))
+        }
+        ids::RSA => {
+            let mut seed = alloc::vec![0u8; alg.size()];
+            rand_core::RngCore::fill_bytes(rng, &mut seed);
+            let key =
+                rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&p.unique), rsa::BigUint::from(65537u32))
+                    .map_err(|_| Rc::KEY)?;
+            let enc = key.encrypt(rng, oaep(alg, label), &seed).map_err(|_| Rc::KEY)?;
+            Ok((seed, enc))
+        }
+        _ => Err(Rc::TYPE),
+    }
 }
 
 /// The shared x coordinate d·Q for the caller's point (x, y); TPM_RC_ECC_POINT if not on the curve.
@@ -57,7 +112,9 @@ fn ecdh_x(m: &Material, x: &[u8], y: &[u8]) -> TpmResult<Vec<u8>> {
     }
 }
 
-fn decrypt_with(k: &KeyObject, secret: &[u8]) -> TpmResult<Vec<u8>> {
+/// Recovers a secret shared with key `k` under `label` ("SECRET" for salts, "IDENTITY" for
+/// credentials; Part 1 Annex B.10 and C.6).
+pub(crate) fn decrypt_secret(k: &KeyObject, secret: &[u8], label: &str) -> TpmResult<Vec<u8>> {
     let alg = k.public.name_alg;
     let bits = alg.size() as u32 * 8;
     match &k.material {
@@ -73,15 +130,9 @@ fn decrypt_with(k: &KeyObject, secret: &[u8]) -> TpmResult<Vec<u8>> {
                 _ => None,
             }
             .ok_or(Rc::FAILURE)?;
-            Ok(kdfe(alg, &z, b"SECRET", x, &own_x, bits))
+            Ok(kdfe(alg, &z, label.as_bytes(), x, &own_x, bits))
         }
-        Material::Rsa(key) => {
-            let padding = match alg {
-                HashAlg::Sha256 => rsa::Oaep::new_with_label::<sha2::Sha256, _>("SECRET\0"),
-                HashAlg::Sha384 => rsa::Oaep::new_with_label::<sha2::Sha384, _>("SECRET\0"),
-            };
-            key.decrypt(padding, secret).map_err(|_| Rc::VALUE)
-        }
+        Material::Rsa(key) => key.decrypt(oaep(alg, label), secret).map_err(|_| Rc::VALUE),
         Material::Symmetric | Material::PublicOnly => Err(Rc::KEY),
     }
 }
@@ -100,5 +151,6 @@ pub(crate) fn session_salt(tpm: &Tpm, tpm_key: u32, encrypted: &[u8]) -> TpmResu
     if encrypted.is_empty() {
         return Err(Rc::VALUE.param(2));
     }
-    decrypt_with(k, encrypted).map_err(|e| if e == Rc::KEY { Rc::KEY.handle(1) } else { e.param(2) })
+    decrypt_secret(k, encrypted, "SECRET")
+        .map_err(|e| if e == Rc::KEY { Rc::KEY.handle(1) } else { e.param(2) })
 }
