@@ -121,3 +121,53 @@ fn restricted_keys_sign_with_tickets_and_certify() {
     let att = std::fs::read(server.path("att.bin")).unwrap();
     assert_eq!(&att[..6], &[0xFF, 0x54, 0x43, 0x47, 0x80, 0x17]);
 }
+
+/// The enrollment flow: tpm2_makecredential in software (`-T none`) for the AK's Name, encrypted
+/// to the EK; tpm2_activatecredential with a PolicySecret(endorsement) session releases it. A
+/// credential made by the TPM (MakeCredential with the EK public loaded) is released too.
+#[test]
+fn makecredential_activatecredential_under_rsa_and_ecc_eks() {
+    let server = started();
+    std::fs::write(server.path("secret.data"), b"enrollment-secret").unwrap();
+    for alg in ["rsa", "ecc"] {
+        server.ok("tpm2_createek", &["-G", alg, "-c", "ek.ctx", "-u", "ek.pub"]);
+        flush(&server);
+        server.ok(
+            "tpm2_createak",
+            &["-C", "ek.ctx", "-c", "ak.ctx", "-G", "ecc", "-u", "ak.pub", "-n", "ak.name"],
+        );
+        flush(&server);
+        let name: String =
+            std::fs::read(server.path("ak.name")).unwrap().iter().map(|b| format!("{b:02x}")).collect();
+        for (cred, tpm_side) in [("soft.cred", false), ("tpm.cred", true)] {
+            let mut make = vec!["-u", "ek.pub", "-s", "secret.data", "-n", &name, "-o", cred];
+            if !tpm_side {
+                make.extend(["-T", "none"]);
+            }
+            server.ok("tpm2_makecredential", &make);
+            flush(&server);
+            server.ok("tpm2_startauthsession", &["--policy-session", "-S", "session.ctx"]);
+            server.ok("tpm2_policysecret", &["-S", "session.ctx", "-c", "e"]);
+            let activate =
+                ["-c", "ak.ctx", "-C", "ek.ctx", "-i", cred, "-o", "out.data", "-P", "session:session.ctx"];
+            server.ok("tpm2_activatecredential", &activate);
+            server.ok("tpm2_flushcontext", &["session.ctx"]);
+            flush(&server);
+            assert_eq!(std::fs::read(server.path("out.data")).unwrap(), b"enrollment-secret", "{alg} {cred}");
+            std::fs::remove_file(server.path("out.data")).unwrap();
+        }
+        // A credential for another Name is not released.
+        let other = format!("000b{}", "11".repeat(32));
+        server.ok(
+            "tpm2_makecredential",
+            &["-T", "none", "-u", "ek.pub", "-s", "secret.data", "-n", &other, "-o", "x.cred"],
+        );
+        server.ok("tpm2_startauthsession", &["--policy-session", "-S", "session.ctx"]);
+        server.ok("tpm2_policysecret", &["-S", "session.ctx", "-c", "e"]);
+        let activate =
+            ["-c", "ak.ctx", "-C", "ek.ctx", "-i", "x.cred", "-o", "out.data", "-P", "session:session.ctx"];
+        server.fails("tpm2_activatecredential", &activate);
+        let _ = server.tool("tpm2_flushcontext", &["session.ctx"]);
+        flush(&server);
+    }
+}
