@@ -5,8 +5,8 @@ use crate::consts::cc;
 use crate::dispatch::Cmd;
 use crate::rc::TpmResult;
 use crate::{
-    Tpm, clock, context, credential, crypt_cmds, hash_seq, hierarchy, hierarchy_ctl, nv_cmds, object_cmds,
-    object_life, pcr, policy, policy_secret, session, sign, startup, symcipher,
+    Tpm, clock, context, credential, crypt_cmds, hash_seq, hierarchy, hierarchy_ctl, import, nv_cmds,
+    object_cmds, object_life, pcr, policy, policy_secret, session, sign, startup, symcipher,
 };
 
 /// What a handle in the handle area may be (the TPMI_ type Part 3 gives it).
@@ -141,6 +141,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(def(cc::CREATE, &[K::Object], 1, object_cmds::create))),
     de(en(def(cc::ECDH_ZGEN, &[K::Object], 1, crypt_cmds::ecdh_zgen))),
     de(en(def(cc::HMAC, &[K::Object], 1, crypt_cmds::hmac))),
+    de(en(def(cc::IMPORT, &[K::Object], 1, import::import))),
     de(en(rh(def(cc::LOAD, &[K::Object], 1, object_cmds::load)))),
     de(en(def(cc::QUOTE, &[K::Object], 1, sign::quote))),
     de(en(def(cc::RSA_DECRYPT, &[K::Object], 1, crypt_cmds::rsa_decrypt))),

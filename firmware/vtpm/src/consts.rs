@@ -92,6 +92,7 @@ pub mod cc {
     pub const LOAD_EXTERNAL: u32 = 0x167;
     pub const ACTIVATE_CREDENTIAL: u32 = 0x147;
     pub const MAKE_CREDENTIAL: u32 = 0x168;
+    pub const IMPORT: u32 = 0x156;
     pub const ENCRYPT_DECRYPT: u32 = 0x164;
     pub const ENCRYPT_DECRYPT2: u32 = 0x193;
     pub const LOAD: u32 = 0x157;

@@ -57,6 +57,7 @@ mod entity;
 mod hash_seq;
 mod hierarchy;
 mod hierarchy_ctl;
+mod import;
 mod key_store;
 mod keys;
 pub mod marshal;

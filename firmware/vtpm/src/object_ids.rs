@@ -42,6 +42,7 @@ pub mod attr {
     pub const USER_WITH_AUTH: u32 = 1 << 6;
     pub const ADMIN_WITH_POLICY: u32 = 1 << 7;
     pub const NO_DA: u32 = 1 << 10;
+    pub const ENCRYPTED_DUPLICATION: u32 = 1 << 11;
     pub const RESTRICTED: u32 = 1 << 16;
     pub const DECRYPT: u32 = 1 << 17;
     pub const SIGN: u32 = 1 << 18;
