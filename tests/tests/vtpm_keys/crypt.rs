@@ -1,7 +1,8 @@
 //! Encryption-side flows: RSA-OAEP and ECDH against OpenSSL, salted sessions, AES-CFB keys and
-//! OpenSSL keys loaded with tpm2_loadexternal.
+//! OpenSSL keys loaded with tpm2_loadexternal or wrapped by tpm2_import.
 
 use super::{flush, openssl, openssl_verifies, started};
+use std::process::Command;
 
 #[test]
 fn rsa_decrypt_and_ecdh_agree_with_openssl() {
@@ -158,4 +159,62 @@ fn loadexternal_keys_from_openssl() {
     assert!(openssl_verifies(&server, "r.pub", "r.sig", "m.txt", &[]));
     // Not into the owner hierarchy with its private part.
     server.fails("tpm2_loadexternal", &["-C", "o", "-G", "rsa", "-r", "r.key", "-c", "x.ctx"]);
+}
+
+/// tpm2_import wraps OpenSSL keys for a TPM parent in software; the imported keys sign what
+/// OpenSSL verifies, and an imported HMAC key computes OpenSSL's HMAC.
+#[test]
+fn tpm2_import_of_openssl_keys_under_rsa_and_ecc_parents() {
+    let server = started();
+    std::fs::write(server.path("m.txt"), b"imported keys\n").unwrap();
+    openssl(
+        &server,
+        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ecc.key"],
+    );
+    openssl(&server, &["pkey", "-in", "ecc.key", "-pubout", "-out", "ecc.pem"]);
+    openssl(
+        &server,
+        &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa.key"],
+    );
+    openssl(&server, &["pkey", "-in", "rsa.key", "-pubout", "-out", "rsa.pem"]);
+    let hmac_key: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(29) ^ 0x5C).collect();
+    std::fs::write(server.path("hmac.key"), &hmac_key).unwrap();
+    for parent in ["rsa2048", "ecc256"] {
+        server.ok("tpm2_createprimary", &["-C", "o", "-G", parent, "-c", "p.ctx"]);
+        flush(&server);
+        for (alg, key, pem) in [("ecc", "ecc.key", "ecc.pem"), ("rsa", "rsa.key", "rsa.pem")] {
+            server.ok("tpm2_import", &["-C", "p.ctx", "-G", alg, "-i", key, "-u", "k.pub", "-r", "k.priv"]);
+            flush(&server);
+            server.ok("tpm2_load", &["-C", "p.ctx", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx"]);
+            flush(&server);
+            server.ok("tpm2_sign", &["-c", "k.ctx", "-g", "sha256", "-f", "plain", "-o", "s.sig", "m.txt"]);
+            flush(&server);
+            assert!(openssl_verifies(&server, pem, "s.sig", "m.txt", &[]), "{alg} under {parent}");
+        }
+        server.ok(
+            "tpm2_import",
+            &["-C", "p.ctx", "-G", "hmac", "-i", "hmac.key", "-u", "h.pub", "-r", "h.priv"],
+        );
+        flush(&server);
+        server.ok("tpm2_load", &["-C", "p.ctx", "-u", "h.pub", "-r", "h.priv", "-c", "h.ctx"]);
+        flush(&server);
+        server.ok("tpm2_hmac", &["-c", "h.ctx", "-g", "sha256", "-o", "mac.bin", "m.txt"]);
+        flush(&server);
+        let hex: String = hmac_key.iter().map(|b| format!("{b:02x}")).collect();
+        let out = Command::new("openssl")
+            .args([
+                "dgst",
+                "-sha256",
+                "-mac",
+                "HMAC",
+                "-macopt",
+                &format!("hexkey:{hex}"),
+                "-binary",
+                "m.txt",
+            ])
+            .current_dir(&server.dir)
+            .output()
+            .unwrap();
+        assert_eq!(std::fs::read(server.path("mac.bin")).unwrap(), out.stdout, "hmac under {parent}");
+    }
 }
