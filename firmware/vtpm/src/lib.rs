@@ -32,11 +32,12 @@
 //! (`object`, `keys`, `key_store`, `object_cmds`, `sign`, `salt`): primaries derived from per-hierarchy
 //! seeds, ECC P-256/P-384, RSA-2048, keyed-hash and symcipher objects, child keys wrapped under
 //! their storage parent, ECDSA/RSASSA/RSAPSS/HMAC signatures, Quote, Certify, Unseal, persistent
-//! objects (EvictControl, in RAM like NV) and ECC/RSA-salted sessions. PolicySecret without expiration
-//! or cpHashA (`policy_secret`). Not implemented: the policy commands that need keys, tickets, time
-//! or NV (PolicySigned, PolicyNV, PolicyAuthorize, ...), audit
-//! sessions, Import/Duplicate, EncryptDecrypt, raw RSA; those requests get the proper error codes.
-//! RSA_Encrypt/Decrypt (RSAES, OAEP), ECDH_KeyGen/ZGen and TPM2_HMAC are in `crypt_cmds`.
+//! objects (EvictControl, in RAM like NV), ECC/RSA-salted sessions, LoadExternal, Import
+//! (`import`), Make/ActivateCredential (`credential`), GetTime, RSA_Encrypt/Decrypt (RSAES, OAEP),
+//! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
+//! without expiration or cpHashA (`policy_secret`). Not implemented: the policy commands that need
+//! keys, tickets, time or NV (PolicySigned, PolicyNV, PolicyAuthorize, ...), audit sessions,
+//! Duplicate, raw RSA, derivation parents; those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
 
