@@ -133,6 +133,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(nv(def(cc::STIR_RANDOM, &[], 0, startup::stir_random))),
     de(en(def(cc::ACTIVATE_CREDENTIAL, &[K::Object, K::Object], 2, credential::activate_credential))),
     de(en(def(cc::CERTIFY, &[K::Object, K::KeyOrNull], 2, sign::certify))),
+    de(en(def(cc::CERTIFY_CREATION, &[K::KeyOrNull, K::Object], 1, sign::certify_creation))),
     de(en(def(cc::GET_TIME, &[K::Hierarchy, K::KeyOrNull], 2, sign::get_time))),
     en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
     def(cc::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read_lock),

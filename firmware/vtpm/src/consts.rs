@@ -93,6 +93,7 @@ pub mod cc {
     pub const ACTIVATE_CREDENTIAL: u32 = 0x147;
     pub const MAKE_CREDENTIAL: u32 = 0x168;
     pub const IMPORT: u32 = 0x156;
+    pub const CERTIFY_CREATION: u32 = 0x14A;
     pub const ENCRYPT_DECRYPT: u32 = 0x164;
     pub const ENCRYPT_DECRYPT2: u32 = 0x193;
     pub const LOAD: u32 = 0x157;

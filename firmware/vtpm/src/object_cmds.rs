@@ -21,7 +21,7 @@ use crate::pcr::{Selection, read_selection, write_selection};
 use crate::rc::{At, Rc, TpmResult};
 
 /// TPM_ST_CREATION (Part 2 Table 19).
-const ST_CREATION: u16 = 0x8021;
+pub(crate) const ST_CREATION: u16 = 0x8021;
 /// Largest TPM2B_PRIVATE accepted.
 const MAX_PRIVATE: usize = 512;
 /// TPM2B_DATA (outsideInfo, qualifyingData): sizeof(TPMT_HA) with SHA-512 is the usual bound.

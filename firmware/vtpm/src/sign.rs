@@ -1,5 +1,6 @@
-//! Signing and attestation: TPM2_Sign, TPM2_VerifySignature (Part 3 §20), TPM2_Quote and
-//! TPM2_Certify and TPM2_GetTime (Part 3 §18) with their TPMS_ATTEST (Part 2 Table 131).
+//! Signing and attestation: TPM2_Sign, TPM2_VerifySignature (Part 3 §20), TPM2_Quote,
+//! TPM2_Certify, TPM2_CertifyCreation and TPM2_GetTime (Part 3 §18) with their TPMS_ATTEST (Part 2
+//! Table 131).
 
 use alloc::vec::Vec;
 
@@ -10,7 +11,7 @@ use crate::dispatch::Cmd;
 use crate::keys::{self, SeededRng};
 use crate::marshal::Writer;
 use crate::object::{attr, rcx};
-use crate::object_cmds::{MAX_DATA, ticket_proof};
+use crate::object_cmds::{MAX_DATA, ST_CREATION, ticket_proof};
 use crate::pcr::{PCR_COUNT, read_selection, write_selection};
 use crate::rc::{At, Rc, TpmResult};
 
@@ -19,6 +20,7 @@ const ST_VERIFIED: u16 = 0x8022;
 const ST_ATTEST_CERTIFY: u16 = 0x8017;
 const ST_ATTEST_QUOTE: u16 = 0x8018;
 const ST_ATTEST_TIME: u16 = 0x8019;
+const ST_ATTEST_CREATION: u16 = 0x801A;
 /// firmwareVersion: TPM_PT_FIRMWARE_VERSION_1 || _2 as GetCapability reports them.
 const FIRMWARE_VERSION: u64 = 1 << 32;
 
@@ -218,4 +220,39 @@ pub(crate) fn certify(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Ok(());
     }
     sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
+}
+
+/// TPM2_CertifyCreation (Part 3 §18.3): attests that the object with this Name was created by this
+/// TPM with this creationHash, as its creation ticket proves.
+pub(crate) fn certify_creation(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let creation_hash = c.params.tpm2b(MAX_DIGEST).p(2)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(3)?;
+    if c.params.u16().p(4)? != ST_CREATION {
+        return Err(Rc::TAG.param(4));
+    }
+    let ticket_h = c.params.u32().p(4)?;
+    let ticket = c.params.tpm2b(MAX_DIGEST).p(4)?;
+    c.params.finish()?;
+    let [signer, object, _] = c.handles;
+    let name = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(2))?.name.clone();
+    let proof = match ticket_h {
+        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL => {
+            ticket_proof(tpm, ticket_h)?
+        }
+        _ => return Err(rcx::TICKET.param(4)),
+    };
+    let expect = HashAlg::Sha256.hmac(&proof, &[&ST_CREATION.to_be_bytes(), &name, creation_hash])?;
+    if !ct_eq(expect.as_slice(), ticket) {
+        return Err(rcx::TICKET.param(4));
+    }
+    let mut a = attest_header(tpm, ST_ATTEST_CREATION, signer, extra)?;
+    a.tpm2b(&name);
+    a.tpm2b(creation_hash);
+    c.out.tpm2b(&a.buf);
+    if signer == handle::RH_NULL {
+        c.out.u16(alg::NULL);
+        return Ok(());
+    }
+    sign_message(tpm, signer, 1, asked, &a.buf, &mut c.out).p(3)
 }

@@ -113,3 +113,55 @@ fn get_time_is_signed_and_needs_the_endorsement_handle() {
     assert_eq!(rd.u16(), NULL);
     rd.done();
 }
+
+#[test]
+fn certify_creation_needs_the_creation_ticket() {
+    let mut t = started();
+    let template = B::new()
+        .u16(0x23)
+        .u16(0x000B)
+        .u32(0x0004_0072)
+        .tpm2b(&[])
+        .u16(NULL)
+        .u16(0x18)
+        .u16(0x000B)
+        .u16(3)
+        .u16(NULL)
+        .tpm2b(&[])
+        .tpm2b(&[])
+        .0;
+    let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
+    let p = B::new().tpm2b(&sens).tpm2b(&template).tpm2b(&[]).u32(0).0;
+    let r = run(&mut t, 0x131, &[RH_OWNER], Some(&pw(b"")), &p);
+    let mut rd = r.ok().reader();
+    let h = rd.u32();
+    rd.u32();
+    let public = rd.tpm2b().to_vec();
+    rd.tpm2b();
+    let creation_hash = rd.tpm2b().to_vec();
+    let ticket = rd.bytes(6).to_vec();
+    let ticket = [ticket, B::new().tpm2b(rd.tpm2b()).0].concat();
+    let name = rd.tpm2b().to_vec();
+    let certify = |t: &mut Tpm, hash: &[u8]| {
+        let p = B::new().tpm2b(b"cc").tpm2b(hash).u16(NULL).raw(&ticket).0;
+        run(t, 0x14A, &[h, h], Some(&pw(b"")), &p)
+    };
+    let r = certify(&mut t, &creation_hash);
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    let attest = rd.tpm2b().to_vec();
+    rd.u32();
+    let (sr, ss) = (rd.tpm2b().to_vec(), rd.tpm2b().to_vec());
+    assert!(verifies(&public, &attest, &sr, &ss));
+    let mut a = R(&attest);
+    a.u32();
+    assert_eq!(a.u16(), 0x801A);
+    a.tpm2b();
+    assert_eq!(a.tpm2b(), b"cc");
+    a.bytes(25);
+    assert_eq!(a.tpm2b(), &name[..]);
+    assert_eq!(a.tpm2b(), &creation_hash[..]);
+    a.done();
+    // Another creationHash does not match the ticket: TPM_RC_TICKET on parameter 4.
+    assert_eq!(certify(&mut t, &[0; 32]).rc, common::rc_p(0x0A0, 4));
+}
