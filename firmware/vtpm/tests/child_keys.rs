@@ -144,3 +144,27 @@ fn hmac_keys_sign_and_verify() {
     bad[10] ^= 1;
     assert_eq!(run(&mut t, VERIFY, &[h], None, &B::new().tpm2b(&digest).raw(&bad).0).rc, rc_p(0x09B, 2));
 }
+
+/// A key without noDA is protected against dictionary attacks: wrong passwords count, and after
+/// maxTries (3) the TPM is in lockout; a noDA key's failures do not count.
+#[test]
+fn wrong_key_passwords_count_unless_no_da() {
+    let mut t = started();
+    let (parent, _, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
+    // noDA clear: fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|sign.
+    let (private, public) = create(&mut t, parent, b"right", b"", &ecc_signer(3));
+    let h = load(&mut t, parent, &private, &public).unwrap();
+    let mut no_da = ecc_signer(3);
+    no_da[6] |= 0x04; // bit 10: noDA
+    let (private, public) = create(&mut t, parent, b"right", b"", &no_da);
+    let nd = load(&mut t, parent, &private, &public).unwrap();
+    for _ in 0..5 {
+        assert_eq!(sign_pw(&mut t, nd, b"wrong"), 0x9A2); // BAD_AUTH: not counted
+    }
+    assert_eq!(sign_pw(&mut t, nd, b"right"), 0);
+    for _ in 0..3 {
+        assert_eq!(sign_pw(&mut t, h, b"wrong"), 0x98E); // AUTH_FAIL: counted
+    }
+    assert_eq!(sign_pw(&mut t, h, b"right"), 0x921); // TPM_RC_LOCKOUT
+    assert_eq!(sign_pw(&mut t, nd, b"right"), 0);
+}
