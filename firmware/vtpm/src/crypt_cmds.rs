@@ -184,7 +184,7 @@ pub(crate) fn ecdh_keygen(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     };
     let (zx, zy) = multiply(&eph, &public).map_err(|_| Rc::KEY.handle(1))?;
     write_point(&mut c.out, &zx, &zy);
-    let (ex, ey) = eph_pub.get(1..).unwrap_or_default().split_at(n);
+    let (ex, ey) = eph_pub.get(1..).and_then(|p| p.split_at_checked(n)).ok_or(Rc::FAILURE)?;
     write_point(&mut c.out, ex, ey);
     Ok(())
 }

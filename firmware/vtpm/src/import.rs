@@ -35,6 +35,9 @@ pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         alg::NULL => 0,
         alg::AES => {
             let bits = c.params.u16().p(5)?;
+            if bits != 128 && bits != 256 {
+                return Err(rcx::KEY_SIZE.param(5));
+            }
             if c.params.u16().p(5)? != alg::CFB {
                 return Err(Rc::MODE.param(5));
             }
