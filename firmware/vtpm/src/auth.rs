@@ -240,6 +240,10 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
         if x.command_code != 0 && x.command_code != ctx.code {
             return Err(Rc::POLICY_CC);
         }
+        // PolicyCpHash / PolicySigned cpHashA: only this command, these handles and parameters.
+        if x.cp_hash.is_some_and(|want| !ct_eq(want.as_slice(), cp_hash(tpm, x.alg, ctx).as_slice())) {
+            return Err(Rc::POLICY_FAIL);
+        }
         if !crate::policy::locality_allowed(x.locality, tpm.locality) {
             return Err(Rc::LOCALITY);
         }

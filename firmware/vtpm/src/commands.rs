@@ -101,6 +101,8 @@ const fn en(d: CommandDef) -> CommandDef {
 
 use HandleKind as K;
 
+use crate::policy_ext::{self as px, code as pe};
+
 /// Every implemented command, sorted by code.
 pub const COMMANDS: &[CommandDef] = &[
     nv(def(cc::EVICT_CONTROL, &[K::Provision, K::Object], 1, object_life::evict_control)),
@@ -133,6 +135,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(nv(def(cc::STIR_RANDOM, &[], 0, startup::stir_random))),
     de(en(def(cc::ACTIVATE_CREDENTIAL, &[K::Object, K::Object], 2, credential::activate_credential))),
     de(en(def(cc::CERTIFY, &[K::Object, K::KeyOrNull], 2, sign::certify))),
+    de(def(pe::POLICY_NV, &[K::NvAuth, K::NvIndex, K::PolicySession], 1, px::nv)),
     de(en(def(cc::CERTIFY_CREATION, &[K::KeyOrNull, K::Object], 1, sign::certify_creation))),
     de(en(def(cc::GET_TIME, &[K::Hierarchy, K::KeyOrNull], 2, sign::get_time))),
     en(def(cc::NV_READ, &[K::NvAuth, K::NvIndex], 1, nv_cmds::read)),
@@ -149,6 +152,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(def(cc::SEQUENCE_UPDATE, &[K::Object], 1, hash_seq::update)),
     de(def(cc::SIGN, &[K::Object], 1, sign::sign)),
     en(def(cc::UNSEAL, &[K::Object], 1, object_life::unseal)),
+    de(en(def(pe::POLICY_SIGNED, &[K::Object, K::PolicySession], 0, px::signed))),
     ns(rh(def(cc::CONTEXT_LOAD, &[], 0, context::load))),
     ns(def(cc::CONTEXT_SAVE, &[K::Context], 0, context::save)),
     en(def(cc::ECDH_KEYGEN, &[K::Object], 0, crypt_cmds::ecdh_keygen)),
@@ -157,8 +161,10 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(rh(def(cc::LOAD_EXTERNAL, &[], 0, object_life::load_external)))),
     de(en(def(cc::MAKE_CREDENTIAL, &[K::Object], 0, credential::make_credential))),
     en(def(cc::NV_READ_PUBLIC, &[K::NvIndex], 0, nv_cmds::read_public)),
+    de(def(pe::POLICY_AUTHORIZE, &[K::PolicySession], 0, px::authorize)),
     def(cc::POLICY_AUTH_VALUE, &[K::PolicySession], 0, policy::auth_value),
     def(cc::POLICY_COMMAND_CODE, &[K::PolicySession], 0, policy::command_code),
+    de(def(pe::POLICY_CP_HASH, &[K::PolicySession], 0, px::cp_hash)),
     def(cc::POLICY_LOCALITY, &[K::PolicySession], 0, policy::locality),
     def(cc::POLICY_OR, &[K::PolicySession], 0, policy::or),
     en(def(cc::READ_PUBLIC, &[K::Object], 0, object_cmds::read_public)),
@@ -181,6 +187,7 @@ pub const COMMANDS: &[CommandDef] = &[
     def(cc::POLICY_NV_WRITTEN, &[K::PolicySession], 0, policy::nv_written),
     // The parent (TPMI_DH_PARENT+: a hierarchy or a storage key) is checked by the handler.
     de(en(rh(def(cc::CREATE_LOADED, &[K::EntityOrNull], 1, object_life::create_loaded)))),
+    def(pe::POLICY_AUTHORIZE_NV, &[K::NvAuth, K::NvIndex, K::PolicySession], 1, px::authorize_nv),
     de(en(def(cc::ENCRYPT_DECRYPT2, &[K::Object], 1, symcipher::encrypt_decrypt2))),
 ];
 

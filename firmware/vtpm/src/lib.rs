@@ -35,9 +35,11 @@
 //! objects (EvictControl, in RAM like NV), ECC/RSA-salted sessions, LoadExternal, Import
 //! (`import`), Make/ActivateCredential (`credential`), GetTime, RSA_Encrypt/Decrypt (RSAES, OAEP),
 //! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
-//! without expiration or cpHashA (`policy_secret`). Not implemented: the policy commands that need
-//! keys, tickets, time or NV (PolicySigned, PolicyNV, PolicyAuthorize, ...), audit sessions,
-//! Duplicate, raw RSA, derivation parents; those requests get the proper error codes.
+//! without expiration or cpHashA (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize,
+//! PolicyAuthorizeNV and PolicySigned without expiration (`policy_ext`). Not implemented: policy
+//! expirations and TPMT_TK_AUTH tickets (PolicyTicket), PolicyCounterTimer, PolicyNameHash,
+//! PolicyDuplicationSelect, audit sessions, Duplicate, raw RSA, derivation parents; those requests
+//! get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -71,6 +73,8 @@ mod object_life;
 mod param_enc;
 mod pcr;
 mod policy;
+mod policy_ext;
+mod policy_nv;
 mod policy_secret;
 pub mod rc;
 mod response;

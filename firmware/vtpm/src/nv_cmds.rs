@@ -119,7 +119,7 @@ fn write_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmResult<()> {
 }
 
 /// Read access: not locked, an allowed entity, and written.
-fn read_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmResult<()> {
+pub(crate) fn read_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmResult<()> {
     if index.has(attr::READLOCKED) {
         return Err(Rc::NV_LOCKED);
     }

@@ -46,6 +46,8 @@ pub struct Session {
     pub locality: u8,
     /// PolicyNvWritten: the TPMA_NV_WRITTEN state the authorized index must have.
     pub nv_written: Option<bool>,
+    /// PolicyCpHash / PolicySigned cpHashA: the only cpHash this policy session may authorize.
+    pub cp_hash: Option<Digest>,
 }
 
 impl Session {
@@ -58,6 +60,7 @@ impl Session {
         self.pcr_counter = None;
         self.locality = 0;
         self.nv_written = None;
+        self.cp_hash = None;
     }
 
     pub fn save(&self, w: &mut Writer) {
@@ -86,6 +89,8 @@ impl Session {
             Some(false) => 1,
             Some(true) => 2,
         });
+        w.u8(u8::from(self.cp_hash.is_some()));
+        w.tpm2b(self.cp_hash.as_ref().map(Digest::as_slice).unwrap_or_default());
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -116,6 +121,8 @@ impl Session {
             2 => Some(true),
             _ => return Err(Rc::INTEGRITY),
         };
+        let has_cp_hash = r.u8()? != 0;
+        let cp_hash = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
         Ok(Session {
             kind,
             alg,
@@ -132,6 +139,7 @@ impl Session {
             pcr_counter: has_pcr.then_some(pcr_counter),
             locality,
             nv_written,
+            cp_hash: has_cp_hash.then_some(cp_hash),
         })
     }
 }
@@ -203,6 +211,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         pcr_counter: None,
         locality: 0,
         nv_written: None,
+        cp_hash: None,
     };
     c.rhandle = tpm.sessions.insert(session)?;
     c.out.tpm2b(nonce);
@@ -233,6 +242,7 @@ mod tests {
             pcr_counter: Some(7),
             locality: 0x21,
             nv_written: Some(false),
+            cp_hash: Some(Digest::from_slice(&[5; 48])),
         };
         let mut w = Writer::new();
         s.save(&mut w);

@@ -1,0 +1,246 @@
+//! PolicyCpHash, PolicyNV, PolicyAuthorize, PolicyAuthorizeNV and PolicySigned: each policyDigest is
+//! recomputed here from Part 3's formulas with `sha2`, trial and real sessions agree, and each
+//! policy's own check (the cpHash, the NV comparison, the ticket, the index contents, the signature)
+//! refuses what it must.
+mod common;
+mod key_helpers;
+
+use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, rc_s, run, started};
+use key_helpers::{ECDSA, ecc_signer, primary, sign};
+use sha2::{Digest, Sha256};
+use warden_vtpm::Tpm;
+
+const POLICY_NV: u32 = 0x149;
+const POLICY_SIGNED: u32 = 0x160;
+const POLICY_AUTHORIZE: u32 = 0x16A;
+const POLICY_COMMAND_CODE: u32 = 0x16C;
+const POLICY_CP_HASH: u32 = 0x16E;
+const POLICY_RESTART: u32 = 0x180;
+const POLICY_GET_DIGEST: u32 = 0x189;
+const POLICY_AUTHORIZE_NV: u32 = 0x192;
+const NV_DEFINE: u32 = 0x12A;
+const NV_WRITE: u32 = 0x137;
+const NV_READ: u32 = 0x14E;
+const VERIFY_SIGNATURE: u32 = 0x177;
+const IDX: u32 = 0x0150_0020;
+/// POLICYWRITE | POLICYREAD | OWNERWRITE | OWNERREAD | NO_DA.
+const ATTRS: u32 = 1 << 3 | 1 << 19 | 1 << 1 | 1 << 17 | 1 << 25;
+const WRITTEN: u32 = 1 << 29;
+
+fn h(parts: &[&[u8]]) -> Vec<u8> {
+    let mut d = Sha256::new();
+    parts.iter().for_each(|p| d.update(p));
+    d.finalize().to_vec()
+}
+
+/// Starts a policy (1) or trial (3) SHA-256 session; returns (handle, nonceTPM).
+fn start(t: &mut Tpm, kind: u8) -> (u32, Vec<u8>) {
+    let p = B::new().tpm2b(&[9; 32]).tpm2b(b"").u8(kind).u16(0x10).u16(SHA256).0;
+    let r = run(t, 0x176, &[RH_NULL, RH_NULL], None, &p).ok().clone();
+    let mut rd = r.reader();
+    (rd.u32(), rd.tpm2b().to_vec())
+}
+
+fn digest(t: &mut Tpm, s: u32) -> Vec<u8> {
+    run(t, POLICY_GET_DIGEST, &[s], None, &[]).ok().reader().tpm2b().to_vec()
+}
+
+fn nv_public(policy: &[u8], size: u16, attrs: u32) -> Vec<u8> {
+    B::new().u32(IDX).u16(SHA256).u32(attrs).tpm2b(policy).u16(size).0
+}
+
+/// The Name of IDX: nameAlg || SHA256(TPMS_NV_PUBLIC).
+fn nv_name(policy: &[u8], size: u16, attrs: u32) -> Vec<u8> {
+    [&SHA256.to_be_bytes()[..], &h(&[&nv_public(policy, size, attrs)])].concat()
+}
+
+fn define(t: &mut Tpm, policy: &[u8], size: u16) {
+    let public = nv_public(policy, size, ATTRS);
+    run(t, NV_DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
+}
+
+fn owner_write(t: &mut Tpm, data: &[u8]) {
+    run(t, NV_WRITE, &[RH_OWNER, IDX], Some(&pw(b"")), &B::new().tpm2b(data).u16(0).0).ok();
+}
+
+/// A policy session's authorization with an empty HMAC (unbound, unsalted, no PolicyAuthValue:
+/// the HMAC key is empty).
+fn policy_auth(s: u32) -> Vec<u8> {
+    B::new().u32(s).tpm2b(&[3; 32]).u8(1).tpm2b(b"").0
+}
+
+#[test]
+fn policy_cp_hash_binds_the_session_to_one_exact_command() {
+    let mut t = started();
+    let zero = [0u8; 32];
+    // The owner's policy (SetPrimaryPolicy) allows exactly one NV_DefineSpace: a hierarchy's Name is
+    // its handle, so the cpHash does not depend on the policy itself.
+    let good = B::new().tpm2b(b"").tpm2b(&nv_public(&[], 8, ATTRS)).0;
+    let cp = h(&[&NV_DEFINE.to_be_bytes(), &RH_OWNER.to_be_bytes(), &good]);
+    let policy = h(&[&zero, &POLICY_CP_HASH.to_be_bytes(), &cp]);
+    // Trial: H(0 || TPM_CC_PolicyCpHash || cpHashA).
+    let (trial, _) = start(&mut t, 3);
+    run(&mut t, POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&cp).0).ok();
+    assert_eq!(digest(&mut t, trial), policy);
+    // A second, different cpHash: TPM_RC_CPHASH; a short one: TPM_RC_SIZE.
+    assert_eq!(run(&mut t, POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&[1; 32]).0).rc, 0x151);
+    run(&mut t, POLICY_RESTART, &[trial], None, &[]).ok();
+    assert_eq!(run(&mut t, POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&[1; 20]).0).rc, rc_p(0x095, 1));
+
+    let set = B::new().tpm2b(&policy).u16(SHA256).0;
+    run(&mut t, 0x12E, &[RH_OWNER], Some(&pw(b"")), &set).ok(); // SetPrimaryPolicy
+    let (s, _) = start(&mut t, 1);
+    run(&mut t, POLICY_CP_HASH, &[s], None, &B::new().tpm2b(&cp).0).ok();
+    // Another index auth: the policy digest matches but the cpHash does not.
+    let other = B::new().tpm2b(b"x").tpm2b(&nv_public(&[], 8, ATTRS)).0;
+    assert_eq!(run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &other).rc, rc_s(0x09D, 1));
+    run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &good).ok();
+    let r = run(&mut t, 0x169, &[IDX], None, &[]).ok().clone(); // NV_ReadPublic
+    assert_eq!(R(&r.body).tpm2b(), nv_public(&[], 8, ATTRS));
+}
+
+#[test]
+fn policy_nv_compares_index_contents() {
+    let mut t = started();
+    let zero = [0u8; 32];
+    define(&mut t, &[], 8);
+    owner_write(&mut t, &[0, 0, 0, 0, 0, 0, 0x01, 0x00]);
+    let name = nv_name(&[], 8, ATTRS | WRITTEN);
+    // UNSIGNED_GE (7) of the last two bytes (offset 6) against 0x00FF: 0x0100 >= 0x00FF holds.
+    let call = |t: &mut Tpm, s: u32, operand: &[u8], offset: u16, op: u16| {
+        let p = B::new().tpm2b(operand).u16(offset).u16(op).0;
+        run(t, POLICY_NV, &[RH_OWNER, IDX, s], Some(&pw(b"")), &p).rc
+    };
+    let args = h(&[&[0x00, 0xFF], &6u16.to_be_bytes(), &7u16.to_be_bytes()]);
+    let expected = h(&[&zero, &POLICY_NV.to_be_bytes(), &args, &name]);
+    let (trial, _) = start(&mut t, 3);
+    assert_eq!(call(&mut t, trial, &[0x00, 0xFF], 6, 7), 0);
+    assert_eq!(digest(&mut t, trial), expected);
+    let (s, _) = start(&mut t, 1);
+    assert_eq!(call(&mut t, s, &[0x00, 0xFF], 6, 7), 0);
+    assert_eq!(digest(&mut t, s), expected);
+    // Comparisons that do not hold: TPM_RC_POLICY; the digest is unchanged.
+    assert_eq!(call(&mut t, s, &[0x01, 0x01], 6, 7), 0x126); // 0x0100 >= 0x0101 fails
+    assert_eq!(call(&mut t, s, &[0x80, 0x00], 6, 2), 0); // signed: 0x0100 > -32768
+    assert_eq!(call(&mut t, s, &[0x80, 0x00], 6, 3), 0x126); // unsigned: 0x0100 > 0x8000 fails
+    assert_eq!(call(&mut t, s, &[0x01], 6, 0xA), 0); // BITSET
+    assert_eq!(call(&mut t, s, &[0x01], 6, 0xB), 0x126); // BITCLEAR fails
+    // Operand past the end: TPM_RC_SIZE on operandB; offset past the end: TPM_RC_VALUE on offset;
+    // an unknown operation: TPM_RC_VALUE on it.
+    assert_eq!(call(&mut t, s, &[0, 0, 0], 6, 0), rc_p(0x095, 1));
+    assert_eq!(call(&mut t, s, &[], 9, 0), rc_p(0x084, 2));
+    assert_eq!(call(&mut t, s, &[0], 0, 0xC), rc_p(0x084, 3));
+    // An index never written: TPM_RC_NV_UNINITIALIZED, but not in a trial session.
+    let (t2_trial, _) = start(&mut t, 3);
+    run(&mut t, 0x122, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok(); // NV_UndefineSpace
+    define(&mut t, &[], 8);
+    assert_eq!(call(&mut t, s, &[0], 0, 0), 0x14A);
+    assert_eq!(call(&mut t, t2_trial, &[0], 0, 0), 0);
+}
+
+/// An ECC P-256 signing key in the owner hierarchy: (handle, Name).
+fn signer(t: &mut Tpm) -> (u32, Vec<u8>) {
+    let (k, public, name) = primary(t, RH_OWNER, &ecc_signer(3)).unwrap();
+    assert_eq!(name, [&SHA256.to_be_bytes()[..], &h(&[&public])].concat());
+    (k, name)
+}
+
+/// TPM2_Sign of `digest` with the key; the TPMT_SIGNATURE bytes.
+fn signature(t: &mut Tpm, k: u32, digest: &[u8]) -> Vec<u8> {
+    params_of(sign(t, k, digest, (ECDSA, SHA256)).ok(), false)
+}
+
+#[test]
+fn policy_authorize_accepts_a_policy_signed_by_the_authority() {
+    let mut t = started();
+    let zero = [0u8; 32];
+    let (k, key_name) = signer(&mut t);
+    // The authority approves PolicyCommandCode(NV_Read) under policyRef "ref".
+    let approved = h(&[&zero, &POLICY_COMMAND_CODE.to_be_bytes(), &NV_READ.to_be_bytes()]);
+    let a_hash = h(&[&approved, b"ref"]);
+    let sig = signature(&mut t, k, &a_hash);
+    let r = run(&mut t, VERIFY_SIGNATURE, &[k], None, &B::new().tpm2b(&a_hash).raw(&sig).0).ok().clone();
+    let ticket = r.body.clone();
+    assert_eq!(&ticket[..6], &[0x80, 0x22, 0x40, 0, 0, 1], "TPMT_TK_VERIFIED of the owner hierarchy");
+    let authorize = |t: &mut Tpm, s: u32, approved: &[u8], policy_ref: &[u8], ticket: &[u8]| {
+        let p = B::new().tpm2b(approved).tpm2b(policy_ref).tpm2b(&key_name).raw(ticket).0;
+        run(t, POLICY_AUTHORIZE, &[s], None, &p).rc
+    };
+    let expected = h(&[&h(&[&zero, &POLICY_AUTHORIZE.to_be_bytes(), &key_name]), b"ref"]);
+
+    let (s, _) = start(&mut t, 1);
+    // Before the approved policy ran, the current digest is not the approved one.
+    assert_eq!(authorize(&mut t, s, &approved, b"ref", &ticket), rc_p(0x084, 1));
+    run(&mut t, POLICY_COMMAND_CODE, &[s], None, &NV_READ.to_be_bytes()).ok();
+    // A ticket for another policyRef, or a NULL ticket, does not verify.
+    assert_eq!(authorize(&mut t, s, &approved, b"other", &ticket), rc_p(0x084, 4));
+    let null_ticket = B::new().u16(0x8022).u32(RH_NULL).tpm2b(&[]).0;
+    assert_eq!(authorize(&mut t, s, &approved, b"ref", &null_ticket), rc_p(0x084, 4));
+    assert_eq!(authorize(&mut t, s, &approved, b"ref", &ticket), 0);
+    assert_eq!(digest(&mut t, s), expected);
+    // A trial session gets the same digest without any check.
+    let (trial, _) = start(&mut t, 3);
+    assert_eq!(authorize(&mut t, trial, &[7; 32], b"ref", &null_ticket), 0);
+    assert_eq!(digest(&mut t, trial), expected);
+}
+
+#[test]
+fn policy_authorize_nv_takes_the_policy_from_an_index() {
+    let mut t = started();
+    let zero = [0u8; 32];
+    let approved = h(&[&zero, &POLICY_COMMAND_CODE.to_be_bytes(), &NV_READ.to_be_bytes()]);
+    define(&mut t, &[], 34);
+    owner_write(&mut t, &[&SHA256.to_be_bytes()[..], &approved].concat());
+    let name = nv_name(&[], 34, ATTRS | WRITTEN);
+    let expected = h(&[&zero, &POLICY_AUTHORIZE_NV.to_be_bytes(), &name]);
+    let call = |t: &mut Tpm, s: u32| run(t, POLICY_AUTHORIZE_NV, &[RH_OWNER, IDX, s], Some(&pw(b"")), &[]).rc;
+    let (s, _) = start(&mut t, 1);
+    // The current digest (zero) is not the one in the index: TPM_RC_VALUE.
+    assert_eq!(call(&mut t, s), 0x084);
+    run(&mut t, POLICY_COMMAND_CODE, &[s], None, &NV_READ.to_be_bytes()).ok();
+    assert_eq!(call(&mut t, s), 0);
+    assert_eq!(digest(&mut t, s), expected);
+    let (trial, _) = start(&mut t, 3);
+    assert_eq!(call(&mut t, trial), 0);
+    assert_eq!(digest(&mut t, trial), expected);
+    // The owner cannot read an index without OWNERREAD: TPM_RC_NV_AUTHORIZATION.
+    let (s, _) = start(&mut t, 1);
+    run(&mut t, 0x122, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+    let public = B::new().u32(IDX).u16(SHA256).u32(1 << 1 | 1 << 18 | 1 << 25).tpm2b(&[]).u16(34).0;
+    run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
+    assert_eq!(call(&mut t, s), 0x149);
+}
+
+#[test]
+fn policy_signed_checks_a_signature_over_the_session_nonce() {
+    let mut t = started();
+    let zero = [0u8; 32];
+    let (k, key_name) = signer(&mut t);
+    let (s, nonce) = start(&mut t, 1);
+    let a_hash = |nonce: &[u8]| h(&[nonce, &0u32.to_be_bytes(), b"", b"pref"]);
+    let signed = |t: &mut Tpm, s: u32, nonce: &[u8], sig: &[u8]| {
+        let p = B::new().tpm2b(nonce).tpm2b(b"").tpm2b(b"pref").u32(0).raw(sig).0;
+        run(t, POLICY_SIGNED, &[k, s], None, &p)
+    };
+    let expected = h(&[&h(&[&zero, &POLICY_SIGNED.to_be_bytes(), &key_name]), b"pref"]);
+    // A signature over another nonce: TPM_RC_SIGNATURE on auth; another session's nonce: NONCE.
+    let wrong = signature(&mut t, k, &a_hash(&[1; 32]));
+    assert_eq!(signed(&mut t, s, &nonce, &wrong).rc, rc_p(0x09B, 5));
+    assert_eq!(signed(&mut t, s, &[1; 32], &wrong).rc, rc_p(0x08F, 1));
+    let sig = signature(&mut t, k, &a_hash(&nonce));
+    let r = signed(&mut t, s, &nonce, &sig).ok().clone();
+    // timeout empty, a NULL TPMT_TK_AUTH.
+    assert_eq!(r.body, B::new().u16(0).u16(0x8025).u32(RH_NULL).u16(0).0);
+    assert_eq!(digest(&mut t, s), expected);
+    // Expirations are not implemented and are refused rather than ignored.
+    let p = B::new().tpm2b(&nonce).tpm2b(b"").tpm2b(b"pref").u32(60).raw(&sig).0;
+    assert_eq!(run(&mut t, POLICY_SIGNED, &[k, s], None, &p).rc, rc_p(0x084, 4));
+    // A trial session takes any well-formed signature and gives the same digest.
+    let (trial, _) = start(&mut t, 3);
+    assert_eq!(signed(&mut t, trial, b"", &wrong).rc, 0);
+    assert_eq!(digest(&mut t, trial), expected);
+    // Not a signing key: a restricted decryption primary gets TPM_RC_ATTRIBUTES on handle 1.
+    let (d, _, _) = primary(&mut t, RH_OWNER, &key_helpers::ecc_storage()).unwrap();
+    let p = B::new().tpm2b(b"").tpm2b(b"").tpm2b(b"").u32(0).raw(&sig).0;
+    assert_eq!(run(&mut t, POLICY_SIGNED, &[d, s], None, &p).rc, rc_h(0x082, 1));
+}
