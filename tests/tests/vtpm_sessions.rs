@@ -101,3 +101,133 @@ fn a_salted_session_decrypts_an_index_auth_and_a_bound_one_authorizes_its_entity
     server.ok("tpm2_nvundefine", &["-C", "o", "-P", "session:b.ctx", "0x1500016"]);
     server.fails("tpm2_nvreadpublic", &["0x1500016"]);
 }
+
+fn sha256(parts: &[&[u8]]) -> Vec<u8> {
+    let mut d = Sha256::new();
+    parts.iter().for_each(|p| d.update(p));
+    d.finalize().to_vec()
+}
+
+fn openssl(server: &Server, args: &[&str]) {
+    let output = std::process::Command::new("openssl").args(args).current_dir(&server.dir).output();
+    let output = output.expect("openssl not installed");
+    assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// An OpenSSL RSA key loaded as an external public key in the owner hierarchy: its Name.
+fn external_signer(server: &Server) -> Vec<u8> {
+    openssl(server, &["genrsa", "-out", "priv.pem", "2048"]);
+    openssl(server, &["rsa", "-in", "priv.pem", "-out", "pub.pem", "-pubout"]);
+    let args = ["-G", "rsa", "-C", "o", "-u", "pub.pem", "-c", "signer.ctx", "-n", "signer.name"];
+    server.ok("tpm2_loadexternal", &args);
+    server.ok("tpm2_flushcontext", &["-t"]);
+    std::fs::read(server.path("signer.name")).unwrap()
+}
+
+/// A storage primary and, under it, `secret` sealed to `policy_file`; leaves `seal.ctx`.
+fn seal(server: &Server, policy_file: &str, secret: &str) {
+    server.ok("tpm2_createprimary", &["-C", "o", "-g", "sha256", "-G", "ecc", "-c", "prim.ctx"]);
+    server.ok("tpm2_flushcontext", &["-t"]);
+    std::fs::write(server.path("secret.bin"), secret).unwrap();
+    let args = ["-C", "prim.ctx", "-u", "seal.pub", "-r", "seal.priv", "-i", "secret.bin", "-L", policy_file];
+    server.ok("tpm2_create", &args);
+    server.ok("tpm2_flushcontext", &["-t"]);
+    server.ok("tpm2_load", &["-C", "prim.ctx", "-u", "seal.pub", "-r", "seal.priv", "-c", "seal.ctx"]);
+    server.ok("tpm2_flushcontext", &["-t"]);
+}
+
+#[test]
+fn policy_authorize_unseals_with_a_pcr_policy_signed_by_openssl() {
+    let server = started();
+    let name = external_signer(&server);
+    // The approved policy: PolicyPCR over sha256:0 (all zeros now), Part 3 §23.7.
+    server.ok("tpm2_startauthsession", &["-S", "trial.ctx"]);
+    server.ok("tpm2_policypcr", &["-S", "trial.ctx", "-l", "sha256:0", "-L", "pcr.policy"]);
+    server.ok("tpm2_flushcontext", &["trial.ctx"]);
+    let selection = [0, 0, 0, 1, 0x00, 0x0B, 3, 1, 0, 0];
+    let pcr_policy = sha256(&[&[0; 32], &0x17Fu32.to_be_bytes(), &selection, &sha256(&[&[0; 32]])]);
+    assert_eq!(std::fs::read(server.path("pcr.policy")).unwrap(), pcr_policy);
+    // The sealed object's policy: PolicyAuthorize(signer), H(H(0 || CC || Name) || policyRef="").
+    server.ok("tpm2_startauthsession", &["-S", "trial.ctx"]);
+    let args = ["-S", "trial.ctx", "-L", "authorized.policy", "-n", "signer.name", "-i", "pcr.policy"];
+    server.ok("tpm2_policyauthorize", &args);
+    server.ok("tpm2_flushcontext", &["trial.ctx"]);
+    let authorized = sha256(&[&sha256(&[&[0; 32], &0x16Au32.to_be_bytes(), &name]), b""]);
+    assert_eq!(std::fs::read(server.path("authorized.policy")).unwrap(), authorized);
+    seal(&server, "authorized.policy", "sealed secret");
+
+    // The authority signs the PCR policy with OpenSSL; the TPM checks it and issues a ticket.
+    openssl(&server, &["dgst", "-sha256", "-sign", "priv.pem", "-out", "pcr.sig", "pcr.policy"]);
+    let verify = [
+        "-c",
+        "signer.ctx",
+        "-g",
+        "sha256",
+        "-m",
+        "pcr.policy",
+        "-s",
+        "pcr.sig",
+        "-t",
+        "ok.tkt",
+        "-f",
+        "rsassa",
+    ];
+    server.ok("tpm2_verifysignature", &verify);
+    server.ok("tpm2_flushcontext", &["-t"]);
+    let satisfy = |server: &Server| {
+        server.ok("tpm2_startauthsession", &["--policy-session", "-S", "p.ctx"]);
+        server.ok("tpm2_policypcr", &["-S", "p.ctx", "-l", "sha256:0"]);
+        let args = ["-S", "p.ctx", "-i", "pcr.policy", "-n", "signer.name", "-t", "ok.tkt"];
+        server.tool("tpm2_policyauthorize", &args)
+    };
+    assert!(satisfy(&server).status.success());
+    assert_eq!(server.ok("tpm2_unseal", &["-p", "session:p.ctx", "-c", "seal.ctx"]), "sealed secret");
+    server.ok("tpm2_flushcontext", &["-t"]);
+    // After PCR 0 changes, the current policy is no longer the approved one.
+    server.ok("tpm2_pcrextend", &[&format!("0:sha256={}", "11".repeat(32))]);
+    assert!(!satisfy(&server).status.success());
+    server.ok("tpm2_flushcontext", &["p.ctx"]);
+    server.fails("tpm2_unseal", &["-p", "session:p.ctx", "-c", "seal.ctx"]);
+}
+
+#[test]
+fn policy_signed_unseals_with_a_fresh_openssl_signature_over_the_nonce() {
+    let server = started();
+    let name = external_signer(&server);
+    std::fs::write(server.path("any.bin"), b"anything").unwrap();
+    openssl(&server, &["dgst", "-sha256", "-sign", "priv.pem", "-out", "any.sig", "any.bin"]);
+    server.ok("tpm2_startauthsession", &["-S", "trial.ctx"]);
+    let args = [
+        "-S",
+        "trial.ctx",
+        "-c",
+        "signer.ctx",
+        "-g",
+        "sha256",
+        "-s",
+        "any.sig",
+        "-f",
+        "rsassa",
+        "-L",
+        "signed.policy",
+    ];
+    server.ok("tpm2_policysigned", &args);
+    server.ok("tpm2_flushcontext", &["trial.ctx"]);
+    server.ok("tpm2_flushcontext", &["-t"]);
+    let policy = sha256(&[&sha256(&[&[0; 32], &0x160u32.to_be_bytes(), &name]), b""]);
+    assert_eq!(std::fs::read(server.path("signed.policy")).unwrap(), policy);
+    seal(&server, "signed.policy", "signed secret");
+
+    // aHash covers nonceTPM || expiration: the tools hand out those bytes, OpenSSL signs them.
+    server.ok("tpm2_startauthsession", &["--policy-session", "-S", "p.ctx"]);
+    server.ok("tpm2_policysigned", &["-S", "p.ctx", "-c", "signer.ctx", "-x", "--raw-data", "to_sign.bin"]);
+    let to_sign = std::fs::read(server.path("to_sign.bin")).unwrap();
+    assert_eq!((to_sign.len(), &to_sign[32..]), (36, &[0u8; 4][..]));
+    // A signature over other bytes (a stale nonce) is refused.
+    let args = ["-S", "p.ctx", "-g", "sha256", "-s", "any.sig", "-f", "rsassa", "-c", "signer.ctx", "-x"];
+    server.fails("tpm2_policysigned", &args);
+    openssl(&server, &["dgst", "-sha256", "-sign", "priv.pem", "-out", "nonce.sig", "to_sign.bin"]);
+    let args = ["-S", "p.ctx", "-g", "sha256", "-s", "nonce.sig", "-f", "rsassa", "-c", "signer.ctx", "-x"];
+    server.ok("tpm2_policysigned", &args);
+    assert_eq!(server.ok("tpm2_unseal", &["-p", "session:p.ctx", "-c", "seal.ctx"]), "signed secret");
+}
