@@ -231,3 +231,82 @@ fn policy_signed_unseals_with_a_fresh_openssl_signature_over_the_nonce() {
     server.ok("tpm2_policysigned", &args);
     assert_eq!(server.ok("tpm2_unseal", &["-p", "session:p.ctx", "-c", "seal.ctx"]), "signed secret");
 }
+
+/// The Name of an ordinary SHA-256 NV index: 0x000B || SHA256(TPMS_NV_PUBLIC).
+fn nv_name(index: u32, attrs: u32, size: u16) -> Vec<u8> {
+    let public =
+        [&index.to_be_bytes()[..], &[0, 0x0B], &attrs.to_be_bytes(), &[0, 0], &size.to_be_bytes()].concat();
+    [&[0, 0x0B][..], &sha256(&[&public])].concat()
+}
+
+/// ownerwrite | authwrite | ownerread | authread, as `tpm2_nvdefine -a` spells them; and WRITTEN.
+const NV_ATTRS: u32 = 1 << 1 | 1 << 2 | 1 << 17 | 1 << 18;
+const NV_WRITTEN: u32 = 1 << 29;
+
+#[test]
+fn policy_nv_compares_an_index_with_the_tools_operands() {
+    let server = started();
+    let attrs = "ownerread|ownerwrite|authread|authwrite";
+    server.ok("tpm2_nvdefine", &["-C", "o", "-s", "1", "-a", attrs, "0x1500001"]);
+    std::fs::write(server.path("value.bin"), [0x81]).unwrap();
+    server.ok("tpm2_nvwrite", &["-C", "o", "-i", "value.bin", "0x1500001"]);
+    std::fs::write(server.path("operand.bin"), [0x80]).unwrap();
+    let nv = |session: &str, op: &str| {
+        server.tool("tpm2_policynv", &["-S", session, "-i", "operand.bin", "0x1500001", op, "-C", "o"])
+    };
+    server.ok("tpm2_startauthsession", &["-S", "trial.ctx"]);
+    server.ok(
+        "tpm2_policynv",
+        &["-S", "trial.ctx", "-i", "operand.bin", "0x1500001", "ugt", "-C", "o", "-L", "nv.policy"],
+    );
+    server.ok("tpm2_flushcontext", &["trial.ctx"]);
+    // H(0 || TPM_CC_PolicyNV || H(operandB || offset || TPM_EO_UNSIGNED_GT) || Name).
+    let args = sha256(&[&[0x80], &[0, 0], &[0, 3]]);
+    let name = nv_name(0x0150_0001, NV_ATTRS | NV_WRITTEN, 1);
+    let expected = sha256(&[&[0; 32], &0x149u32.to_be_bytes(), &args, &name]);
+    assert_eq!(std::fs::read(server.path("nv.policy")).unwrap(), expected);
+    server.ok("tpm2_startauthsession", &["--policy-session", "-S", "p.ctx"]);
+    // 0x81 > 0x80 unsigned, and -127 > -128 signed; -127 < -128 does not hold.
+    assert!(nv("p.ctx", "ugt").status.success());
+    assert!(nv("p.ctx", "sgt").status.success());
+    let failed = nv("p.ctx", "slt");
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("0x126"), "TPM_RC_POLICY");
+    server.ok("tpm2_flushcontext", &["p.ctx"]);
+}
+
+#[test]
+fn policy_authorize_nv_unseals_with_the_policy_held_in_an_index() {
+    let server = started();
+    // The index holds a TPMT_HA: sha256 || PolicyCommandCode(TPM2_CC_Unseal).
+    server.ok("tpm2_startauthsession", &["-S", "trial.ctx"]);
+    server.ok("tpm2_policycommandcode", &["-S", "trial.ctx", "-L", "cc.policy", "TPM2_CC_Unseal"]);
+    server.ok("tpm2_flushcontext", &["trial.ctx"]);
+    let cc_policy = sha256(&[&[0; 32], &0x16Cu32.to_be_bytes(), &0x15Eu32.to_be_bytes()]);
+    assert_eq!(std::fs::read(server.path("cc.policy")).unwrap(), cc_policy);
+    let attrs = "ownerread|ownerwrite|authread|authwrite";
+    server.ok("tpm2_nvdefine", &["-C", "o", "-s", "34", "-a", attrs, "0x1500002"]);
+    std::fs::write(server.path("ha.bin"), [&[0, 0x0B][..], &cc_policy].concat()).unwrap();
+    server.ok("tpm2_nvwrite", &["-C", "o", "-i", "ha.bin", "0x1500002"]);
+    server.ok("tpm2_startauthsession", &["-S", "trial.ctx"]);
+    server.ok("tpm2_policyauthorizenv", &["-S", "trial.ctx", "-C", "o", "-L", "anv.policy", "0x1500002"]);
+    server.ok("tpm2_flushcontext", &["trial.ctx"]);
+    let name = nv_name(0x0150_0002, NV_ATTRS | NV_WRITTEN, 34);
+    let expected = sha256(&[&[0; 32], &0x192u32.to_be_bytes(), &name]);
+    assert_eq!(std::fs::read(server.path("anv.policy")).unwrap(), expected);
+    seal(&server, "anv.policy", "nv-authorized secret");
+
+    let satisfy = |server: &Server| {
+        server.ok("tpm2_startauthsession", &["--policy-session", "-S", "p.ctx"]);
+        server.ok("tpm2_policycommandcode", &["-S", "p.ctx", "TPM2_CC_Unseal"]);
+        server.tool("tpm2_policyauthorizenv", &["-S", "p.ctx", "-C", "o", "0x1500002"])
+    };
+    assert!(satisfy(&server).status.success());
+    assert_eq!(server.ok("tpm2_unseal", &["-p", "session:p.ctx", "-c", "seal.ctx"]), "nv-authorized secret");
+    server.ok("tpm2_flushcontext", &["-t"]);
+    // The owner replaces the approved policy: the old one no longer passes.
+    std::fs::write(server.path("ha.bin"), [&[0, 0x0B][..], &[0x55; 32]].concat()).unwrap();
+    server.ok("tpm2_nvwrite", &["-C", "o", "-i", "ha.bin", "0x1500002"]);
+    assert!(!satisfy(&server).status.success());
+    server.ok("tpm2_flushcontext", &["p.ctx"]);
+}
