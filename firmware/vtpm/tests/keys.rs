@@ -264,3 +264,68 @@ fn disabled_hierarchy_hides_its_keys() {
     run(&mut t, 0x121, &[0x4000_000C], Some(&pw(b"")), &B::new().u32(RH_OWNER).u8(1).0).ok();
     run(&mut t, READ_PUBLIC, &[0x8100_0002], None, &[]).ok();
 }
+
+/// P-384 keys sign with ECDSA over SHA-384 and SHA-256 digests; the p384 crate verifies.
+#[test]
+fn p384_signatures_verify_with_the_p384_crate() {
+    use p384::ecdsa::signature::hazmat::PrehashVerifier;
+    let mut t = started();
+    // nameAlg SHA-256 (the helper checks creationHash with it), scheme ECDSA-SHA384.
+    let template = B::new()
+        .u16(0x23)
+        .u16(0x000B)
+        .u32(0x0004_0072)
+        .tpm2b(&[])
+        .u16(NULL)
+        .u16(0x18)
+        .u16(0x000C)
+        .u16(4)
+        .u16(NULL)
+        .tpm2b(&[])
+        .tpm2b(&[])
+        .0;
+    let (h, public, _) = primary(&mut t, RH_OWNER, &template).unwrap();
+    let n = public.len();
+    let (x, y) = (&public[n - 98..n - 50], &public[n - 48..]);
+    let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&[&[4u8][..], x, y].concat()).unwrap();
+    let digest = sha2::Sha384::digest(b"p384");
+    let r = sign(&mut t, h, &digest, (NULL, 0));
+    let p = common::params_of(r.ok(), false);
+    let mut rd = R(&p);
+    assert_eq!((rd.u16(), rd.u16()), (0x18, 0x000C));
+    let sig = p384::ecdsa::Signature::from_slice(&[rd.tpm2b(), rd.tpm2b()].concat()).unwrap();
+    assert!(key.verify_prehash(&digest, &sig).is_ok());
+    assert!(key.verify_prehash(&sha2::Sha384::digest(b"other"), &sig).is_err());
+    // The key's scheme fixes SHA-384: a SHA-256 request is TPM_RC_SCHEME.
+    assert_eq!(sign(&mut t, h, &Sha256::digest(b"x"), (0x18, 0x000B)).rc, rc_p(0x092, 2));
+}
+
+/// With nameAlg SHA-384 the Name and creationHash are SHA-384 digests.
+#[test]
+fn sha384_name_alg_shapes_name_and_creation_hash() {
+    let mut t = started();
+    let template = B::new()
+        .u16(0x23)
+        .u16(0x000C)
+        .u32(0x0003_0472)
+        .tpm2b(&[])
+        .u16(0x0006)
+        .u16(256)
+        .u16(0x0043)
+        .u16(NULL)
+        .u16(4)
+        .u16(NULL)
+        .tpm2b(&[])
+        .tpm2b(&[])
+        .0;
+    let r = run(&mut t, CREATE_PRIMARY, &[RH_OWNER], Some(&pw(b"")), &create_params(b"", b"", &template));
+    let mut rd = r.ok().reader();
+    rd.u32();
+    rd.u32();
+    let public = rd.tpm2b().to_vec();
+    let creation = rd.tpm2b().to_vec();
+    assert_eq!(rd.tpm2b(), &sha2::Sha384::digest(&creation)[..]);
+    rd.bytes(6);
+    rd.tpm2b();
+    assert_eq!(rd.tpm2b(), &[&[0x00, 0x0C][..], &sha2::Sha384::digest(&public)].concat()[..]);
+}
