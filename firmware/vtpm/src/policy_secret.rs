@@ -2,8 +2,9 @@
 //! (a hierarchy, an NV index, a key), which the dispatcher has already checked for handle 1. This is
 //! what the TCG EK policies (PolicyA: PolicySecret(TPM_RH_ENDORSEMENT)) and `tpm2_createak` need.
 //!
-//! Not implemented: expirations and cpHashA restrictions (a non-zero expiration or a non-empty
-//! cpHashA is refused with TPM_RC_VALUE rather than ignored), so no TPMT_TK_AUTH ticket is ever made.
+//! A cpHashA restricts the session to that one command (`policy_ext::set_cp_hash`). Not implemented:
+//! expirations (a non-zero expiration is refused with TPM_RC_VALUE rather than ignored), so no
+//! TPMT_TK_AUTH ticket is ever made.
 
 use crate::Tpm;
 use crate::consts::{MAX_DIGEST, handle};
@@ -22,9 +23,6 @@ pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let policy_ref = c.params.tpm2b(MAX_DIGEST).p(3)?;
     let expiration = c.params.u32().p(4)?;
     c.params.finish()?;
-    if !cp_hash.is_empty() {
-        return Err(Rc::VALUE.param(2));
-    }
     if expiration != 0 {
         return Err(Rc::VALUE.param(4));
     }
@@ -33,6 +31,9 @@ pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let s = tpm.sessions.get_mut(policy).ok_or(Rc::HANDLE.handle(2))?;
     if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {
         return Err(Rc::NONCE.param(1));
+    }
+    if !cp_hash.is_empty() {
+        crate::policy_ext::set_cp_hash(s, cp_hash, 2)?;
     }
     // policyDigest := H(H(policyDigest || TPM_CC_PolicySecret || authName) || policyRef).
     let first = s.alg.digest(&[s.policy.as_slice(), &CC_POLICY_SECRET.to_be_bytes(), &name]);

@@ -244,3 +244,27 @@ fn policy_signed_checks_a_signature_over_the_session_nonce() {
     let p = B::new().tpm2b(b"").tpm2b(b"").tpm2b(b"").u32(0).raw(&sig).0;
     assert_eq!(run(&mut t, POLICY_SIGNED, &[d, s], None, &p).rc, rc_h(0x082, 1));
 }
+
+#[test]
+fn policy_secret_with_cp_hash_a_allows_only_that_command() {
+    let mut t = started();
+    let zero = [0u8; 32];
+    const POLICY_SECRET: u32 = 0x151;
+    let good = B::new().tpm2b(b"").tpm2b(&nv_public(&[], 8, ATTRS)).0;
+    let cp = h(&[&NV_DEFINE.to_be_bytes(), &RH_OWNER.to_be_bytes(), &good]);
+    // cpHashA is not part of the digest: H(H(0 || TPM_CC_PolicySecret || ownerName) || policyRef).
+    let policy = h(&[&h(&[&zero, &POLICY_SECRET.to_be_bytes(), &RH_OWNER.to_be_bytes()]), b""]);
+    run(&mut t, 0x12E, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(&policy).u16(SHA256).0).ok();
+    let secret = |t: &mut Tpm, s: u32, cp: &[u8]| {
+        let p = B::new().tpm2b(b"").tpm2b(cp).tpm2b(b"").u32(0).0;
+        run(t, POLICY_SECRET, &[RH_OWNER, s], Some(&pw(b"")), &p).rc
+    };
+    let (s, _) = start(&mut t, 1);
+    // A cpHashA of the wrong size: TPM_RC_SIZE on it.
+    assert_eq!(secret(&mut t, s, &[1; 20]), rc_p(0x095, 2));
+    assert_eq!(secret(&mut t, s, &cp), 0);
+    assert_eq!(digest(&mut t, s), policy);
+    let other = B::new().tpm2b(b"x").tpm2b(&nv_public(&[], 8, ATTRS)).0;
+    assert_eq!(run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &other).rc, rc_s(0x09D, 1));
+    run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &good).ok();
+}
