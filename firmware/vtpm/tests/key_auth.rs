@@ -125,3 +125,78 @@ fn policy_secret_satisfies_the_ek_policy() {
     let p = B::new().tpm2b(&[]).tpm2b(&[]).tpm2b(&[]).u32(10).0;
     assert_eq!(run(&mut t, 0x151, &[0x4000_000B, s], Some(&pw(b"eh")), &p).rc, rc_p(0x084, 4));
 }
+
+/// The Linux kernel's HMAC-session bring-up (tpm2-sessions.c, tpm.md §2.3) with its checks: the
+/// NULL primary comes back as sent, survives ContextSave/Load, salts a session whose
+/// StartAuthSession answer is exactly handle + 32-byte nonce, and that session encrypts a response
+/// the way the kernel decrypts it (AES-128-CFB keyed by KDFa(sessionKey, "CFB", ...)).
+#[test]
+fn kernel_null_key_session_flow() {
+    use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
+    let mut t = started();
+    let template = ecc_storage();
+    let r = run(&mut t, 0x131, &[RH_NULL], Some(&pw(b"")), &create_params(b"", b"", &template));
+    let body = common::params_of(r.ok(), true);
+    let mut rd = common::R(&body);
+    let public = rd.tpm2b().to_vec();
+    // Every field but unique comes back unchanged; x and y are 32 bytes.
+    assert_eq!(&public[..template.len() - 4], &template[..template.len() - 4]);
+    let (x, y) = ecc_point(&public);
+    assert_eq!((x.len(), y.len()), (32, 32));
+    rd.tpm2b();
+    assert_eq!(rd.tpm2b().len(), 32);
+    assert_eq!((rd.u16(), rd.u32()), (0x8021, RH_NULL));
+    rd.tpm2b();
+    assert_eq!(rd.tpm2b(), &[&[0x00, 0x0B][..], &Sha256::digest(&public)].concat()[..]);
+    let h = r.reader().u32();
+
+    let ctx = run(&mut t, 0x162, &[h], None, &[]).ok().body.clone();
+    assert!(ctx.len() <= 4096);
+    run(&mut t, 0x165, &[], None, &B::new().u32(h).0).ok();
+    let h = run(&mut t, 0x161, &[], None, &ctx).ok().reader().u32();
+
+    let eph = p256::SecretKey::from_slice(&[0x2B; 32]).unwrap();
+    let ep = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&eph.public_key(), false);
+    let q = p256::PublicKey::from_sec1_bytes(&[&[4u8][..], &x, &y].concat()).unwrap();
+    let z = p256::ecdh::diffie_hellman(eph.to_nonzero_scalar(), q.as_affine());
+    let salt = Sha256::new()
+        .chain_update(1u32.to_be_bytes())
+        .chain_update(z.raw_secret_bytes())
+        .chain_update(b"SECRET\0")
+        .chain_update(ep.x().unwrap())
+        .chain_update(&x)
+        .finalize();
+    let caller = [0x5Eu8; 32];
+    let secret = B::new().tpm2b(ep.x().unwrap()).tpm2b(ep.y().unwrap()).0;
+    let p = B::new().tpm2b(&caller).tpm2b(&secret).u8(0).u16(0x0006).u16(128).u16(0x0043).u16(0x000B).0;
+    let r = run(&mut t, 0x176, &[h, RH_NULL], None, &p);
+    assert_eq!(r.ok().body.len(), 4 + 2 + 32);
+    let mut rd = r.reader();
+    let session = rd.u32();
+    let nonce_tpm = rd.tpm2b().to_vec();
+    run(&mut t, 0x165, &[], None, &B::new().u32(h).0).ok();
+    let key = hmac256(&salt, &[&1u32.to_be_bytes(), b"ATH\0", &nonce_tpm, &caller, &256u32.to_be_bytes()]);
+
+    // TPM2_Hash("abc") with CONTINUE|ENCRYPT: the digest comes back encrypted.
+    let params = B::new().tpm2b(b"abc").u16(0x000B).u32(RH_NULL).0;
+    let cp = Sha256::new().chain_update(0x17Du32.to_be_bytes()).chain_update(&params).finalize();
+    let mac = hmac256(&key, &[&cp, &caller, &nonce_tpm, &[0x41]]);
+    let auth = B::new().u32(session).tpm2b(&caller).u8(0x41).tpm2b(&mac).0;
+    let r = run(&mut t, 0x17D, &[], Some(&auth), &params);
+    let mut rd = r.ok().reader();
+    let size = rd.u32() as usize;
+    let rp = rd.bytes(size).to_vec();
+    let new_nonce = rd.tpm2b().to_vec();
+    assert_eq!(rd.u8(), 0x41);
+    let rmac = rd.tpm2b().to_vec();
+    let rp_hash = Sha256::new()
+        .chain_update(0u32.to_be_bytes())
+        .chain_update(0x17Du32.to_be_bytes())
+        .chain_update(&rp)
+        .finalize();
+    assert_eq!(rmac, hmac256(&key, &[&rp_hash, &new_nonce, &caller, &[0x41]]));
+    let cfb = hmac256(&key, &[&1u32.to_be_bytes(), b"CFB\0", &new_nonce, &caller, &256u32.to_be_bytes()]);
+    let mut digest = common::R(&rp).tpm2b().to_vec();
+    cfb_mode::Decryptor::<aes::Aes128>::new_from_slices(&cfb[..16], &cfb[16..]).unwrap().decrypt(&mut digest);
+    assert_eq!(digest, Sha256::digest(b"abc").to_vec());
+}
