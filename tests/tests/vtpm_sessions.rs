@@ -310,3 +310,43 @@ fn policy_authorize_nv_unseals_with_the_policy_held_in_an_index() {
     assert!(!satisfy(&server).status.success());
     server.ok("tpm2_flushcontext", &["p.ctx"]);
 }
+
+#[test]
+fn policy_cp_hash_on_the_owner_allows_one_exact_nv_define() {
+    let server = started();
+    // `--cphash` makes the tools print the cpHash instead of sending the command.
+    let define = |session: &str, attrs: &str| {
+        server.tool("tpm2_nvdefine", &["-C", "o", "-P", session, "-s", "8", "-a", attrs, "0x1500003"])
+    };
+    server.ok(
+        "tpm2_nvdefine",
+        &["-C", "o", "-s", "8", "-a", "ownerread|ownerwrite", "0x1500003", "--cphash", "cp.bin"],
+    );
+    server.fails("tpm2_nvreadpublic", &["0x1500003"]);
+    // cpHash = H(TPM_CC_NV_DefineSpace || Name(owner) || auth="" || TPM2B_NV_PUBLIC).
+    let public = [
+        &0x0150_0003u32.to_be_bytes()[..],
+        &[0, 0x0B],
+        &(1u32 << 17 | 1 << 1).to_be_bytes(),
+        &[0, 0],
+        &[0, 8],
+    ]
+    .concat();
+    let params = [&[0u8, 0][..], &(public.len() as u16).to_be_bytes(), &public].concat();
+    let cp = sha256(&[&0x12Au32.to_be_bytes(), &0x4000_0001u32.to_be_bytes(), &params]);
+    assert_eq!(std::fs::read(server.path("cp.bin")).unwrap(), [&[0, 32][..], &cp].concat());
+    server.ok("tpm2_startauthsession", &["-S", "trial.ctx"]);
+    server.ok("tpm2_policycphash", &["-S", "trial.ctx", "--cphash-input", "cp.bin", "-L", "cp.policy"]);
+    server.ok("tpm2_flushcontext", &["trial.ctx"]);
+    let policy = sha256(&[&[0; 32], &0x16Eu32.to_be_bytes(), &cp]);
+    assert_eq!(std::fs::read(server.path("cp.policy")).unwrap(), policy);
+    server.ok("tpm2_setprimarypolicy", &["-C", "o", "-L", "cp.policy", "-g", "sha256"]);
+
+    server.ok("tpm2_startauthsession", &["--policy-session", "-S", "p.ctx"]);
+    server.ok("tpm2_policycphash", &["-S", "p.ctx", "--cphash-input", "cp.bin"]);
+    // Other attributes: TPM_RC_POLICY_FAIL on session 1; the exact command succeeds.
+    let other = define("session:p.ctx", "ownerread|ownerwrite|authread");
+    assert!(String::from_utf8_lossy(&other.stderr).contains("0x99D"), "{other:?}");
+    assert!(define("session:p.ctx", "ownerread|ownerwrite").status.success());
+    server.ok("tpm2_nvreadpublic", &["0x1500003"]);
+}

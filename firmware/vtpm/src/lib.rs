@@ -35,7 +35,7 @@
 //! objects (EvictControl, in RAM like NV), ECC/RSA-salted sessions, LoadExternal, Import
 //! (`import`), Make/ActivateCredential (`credential`), GetTime, RSA_Encrypt/Decrypt (RSAES, OAEP),
 //! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
-//! without expiration or cpHashA (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize,
+//! without expiration (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize,
 //! PolicyAuthorizeNV and PolicySigned without expiration (`policy_ext`). Not implemented: policy
 //! expirations and TPMT_TK_AUTH tickets (PolicyTicket), PolicyCounterTimer, PolicyNameHash,
 //! PolicyDuplicationSelect, audit sessions, Duplicate, raw RSA, derivation parents; those requests
