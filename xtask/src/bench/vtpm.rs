@@ -61,6 +61,9 @@ const WARM_UP: u32 = 20;
 /// Builds one command's bytes.
 type Builder = fn() -> Vec<u8>;
 
+/// Builds one command's bytes for the key at a handle.
+type KeyedBuilder = fn(u32) -> Vec<u8>;
+
 /// The measured commands, in order (NV_Write before NV_Read: an unwritten index cannot be read).
 const COMMANDS: [(&str, Builder); 6] = [
     ("GetRandom", wire::get_random),
@@ -257,7 +260,7 @@ fn measure_keys(warden: &mut Mssim, swtpm: &mut Raw, args: &Args, rows: &mut Vec
         }
     };
     let keys = create("Warden", warden).and_then(|w| Ok((w, create("swtpm", swtpm)?)));
-    let signed: [(&'static str, fn(u32) -> Vec<u8>); 2] =
+    let signed: [(&'static str, KeyedBuilder); 2] =
         [("Sign(ECDSA P-256)", wire::sign), ("Quote(ECDSA P-256)", wire::quote)];
     for (command, build) in signed {
         let outcome = keys.clone().and_then(|(w, s)| {
