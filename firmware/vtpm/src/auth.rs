@@ -244,6 +244,14 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
         if x.cp_hash.is_some_and(|want| !ct_eq(want.as_slice(), cp_hash(tpm, x.alg, ctx).as_slice())) {
             return Err(Rc::POLICY_FAIL);
         }
+        // PolicyNameHash: H(Name of every handle of the command).
+        if let Some(want) = x.name_hash {
+            let names: Vec<Vec<u8>> = ctx.handles.iter().map(|&h| tpm.entity_name(h)).collect();
+            let parts: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+            if !ct_eq(want.as_slice(), x.alg.digest(&parts).as_slice()) {
+                return Err(Rc::POLICY_FAIL);
+            }
+        }
         if !crate::policy::locality_allowed(x.locality, tpm.locality) {
             return Err(Rc::LOCALITY);
         }

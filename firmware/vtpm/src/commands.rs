@@ -102,6 +102,7 @@ const fn en(d: CommandDef) -> CommandDef {
 use HandleKind as K;
 
 use crate::policy_ext::{self as px, code as pe};
+use crate::policy_more::code as pm;
 
 /// Every implemented command, sorted by code.
 pub const COMMANDS: &[CommandDef] = &[
@@ -164,8 +165,10 @@ pub const COMMANDS: &[CommandDef] = &[
     de(def(pe::POLICY_AUTHORIZE, &[K::PolicySession], 0, px::authorize)),
     def(cc::POLICY_AUTH_VALUE, &[K::PolicySession], 0, policy::auth_value),
     def(cc::POLICY_COMMAND_CODE, &[K::PolicySession], 0, policy::command_code),
+    de(def(pm::POLICY_COUNTER_TIMER, &[K::PolicySession], 0, crate::policy_more::counter_timer)),
     de(def(pe::POLICY_CP_HASH, &[K::PolicySession], 0, px::cp_hash)),
     def(cc::POLICY_LOCALITY, &[K::PolicySession], 0, policy::locality),
+    de(def(pm::POLICY_NAME_HASH, &[K::PolicySession], 0, crate::policy_more::name_hash)),
     def(cc::POLICY_OR, &[K::PolicySession], 0, policy::or),
     en(def(cc::READ_PUBLIC, &[K::Object], 0, object_cmds::read_public)),
     de(en(def(cc::RSA_ENCRYPT, &[K::Object], 0, crypt_cmds::rsa_encrypt))),

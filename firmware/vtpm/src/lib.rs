@@ -36,10 +36,10 @@
 //! (`import`), Make/ActivateCredential (`credential`), GetTime, RSA_Encrypt/Decrypt (RSAES, OAEP),
 //! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
 //! without expiration (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize,
-//! PolicyAuthorizeNV and PolicySigned without expiration (`policy_ext`). Not implemented: policy
-//! expirations and TPMT_TK_AUTH tickets (PolicyTicket), PolicyCounterTimer, PolicyNameHash,
-//! PolicyDuplicationSelect, audit sessions, Duplicate, raw RSA, derivation parents; those requests
-//! get the proper error codes.
+//! PolicyAuthorizeNV and PolicySigned without expiration (`policy_ext`), PolicyNameHash and
+//! PolicyCounterTimer (`policy_more`). Not implemented: policy expirations and TPMT_TK_AUTH tickets
+//! (PolicyTicket), PolicyDuplicationSelect, PolicyTemplate, PolicyPhysicalPresence, audit sessions,
+//! Duplicate, raw RSA, derivation parents; those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -74,6 +74,7 @@ mod param_enc;
 mod pcr;
 mod policy;
 mod policy_ext;
+mod policy_more;
 mod policy_nv;
 mod policy_secret;
 pub mod rc;

@@ -46,7 +46,8 @@ fn context_update(s: &mut Session, code: u32, name: &[u8], policy_ref: Option<&[
 /// Sets the session's cpHash, which may be set only once (TPM_RC_CPHASH on a different value) and
 /// must be a digest of the session's algorithm (TPM_RC_SIZE).
 pub(crate) fn set_cp_hash(s: &mut Session, cp: &[u8], param: u32) -> TpmResult<()> {
-    if s.cp_hash.is_some_and(|old| !ct_eq(old.as_slice(), cp)) {
+    // cpHash and nameHash share one slot in ms-tpm-20-ref: a session has at most one of them.
+    if s.name_hash.is_some() || s.cp_hash.is_some_and(|old| !ct_eq(old.as_slice(), cp)) {
         return Err(Rc::CPHASH.param(param));
     }
     if cp.len() != s.alg.size() {

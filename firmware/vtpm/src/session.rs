@@ -48,6 +48,8 @@ pub struct Session {
     pub nv_written: Option<bool>,
     /// PolicyCpHash / PolicySigned cpHashA: the only cpHash this policy session may authorize.
     pub cp_hash: Option<Digest>,
+    /// PolicyNameHash: H(Names of the command's handles) the authorized command must have.
+    pub name_hash: Option<Digest>,
 }
 
 impl Session {
@@ -61,6 +63,7 @@ impl Session {
         self.locality = 0;
         self.nv_written = None;
         self.cp_hash = None;
+        self.name_hash = None;
     }
 
     pub fn save(&self, w: &mut Writer) {
@@ -91,6 +94,8 @@ impl Session {
         });
         w.u8(u8::from(self.cp_hash.is_some()));
         w.tpm2b(self.cp_hash.as_ref().map(Digest::as_slice).unwrap_or_default());
+        w.u8(u8::from(self.name_hash.is_some()));
+        w.tpm2b(self.name_hash.as_ref().map(Digest::as_slice).unwrap_or_default());
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -123,6 +128,8 @@ impl Session {
         };
         let has_cp_hash = r.u8()? != 0;
         let cp_hash = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
+        let has_name_hash = r.u8()? != 0;
+        let name_hash = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
         Ok(Session {
             kind,
             alg,
@@ -140,6 +147,7 @@ impl Session {
             locality,
             nv_written,
             cp_hash: has_cp_hash.then_some(cp_hash),
+            name_hash: has_name_hash.then_some(name_hash),
         })
     }
 }
@@ -212,6 +220,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         locality: 0,
         nv_written: None,
         cp_hash: None,
+        name_hash: None,
     };
     c.rhandle = tpm.sessions.insert(session)?;
     c.out.tpm2b(nonce);
@@ -243,6 +252,7 @@ mod tests {
             locality: 0x21,
             nv_written: Some(false),
             cp_hash: Some(Digest::from_slice(&[5; 48])),
+            name_hash: Some(Digest::from_slice(&[6; 48])),
         };
         let mut w = Writer::new();
         s.save(&mut w);

@@ -268,3 +268,67 @@ fn policy_secret_with_cp_hash_a_allows_only_that_command() {
     assert_eq!(run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &other).rc, rc_s(0x09D, 1));
     run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &good).ok();
 }
+
+#[test]
+fn policy_name_hash_binds_the_session_to_the_handles_named() {
+    let mut t = started();
+    const NAME_HASH: u32 = 0x170;
+    let zero = [0u8; 32];
+    define(&mut t, &[], 8);
+    let other = 0x0150_0021;
+    let public = B::new().u32(other).u16(SHA256).u32(ATTRS).tpm2b(&[]).u16(8).0;
+    run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
+    // NV_Write(owner, IDX): nameHash = H(Name(owner) || Name(IDX)).
+    let nh = h(&[&RH_OWNER.to_be_bytes(), &nv_name(&[], 8, ATTRS)]);
+    let policy = h(&[&zero, &NAME_HASH.to_be_bytes(), &nh]);
+    let (trial, _) = start(&mut t, 3);
+    assert_eq!(run(&mut t, NAME_HASH, &[trial], None, &B::new().tpm2b(&nh[..20]).0).rc, rc_p(0x095, 1));
+    run(&mut t, NAME_HASH, &[trial], None, &B::new().tpm2b(&nh).0).ok();
+    assert_eq!(digest(&mut t, trial), policy);
+    // cpHash and nameHash exclude each other: TPM_RC_CPHASH both ways.
+    assert_eq!(run(&mut t, NAME_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc, 0x151);
+    assert_eq!(run(&mut t, POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc, 0x151);
+    let (t2, _) = start(&mut t, 3);
+    run(&mut t, POLICY_CP_HASH, &[t2], None, &B::new().tpm2b(&nh).0).ok();
+    assert_eq!(run(&mut t, NAME_HASH, &[t2], None, &B::new().tpm2b(&nh).0).rc, 0x151);
+
+    run(&mut t, 0x12E, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(&policy).u16(SHA256).0).ok();
+    let (s, _) = start(&mut t, 1);
+    run(&mut t, NAME_HASH, &[s], None, &B::new().tpm2b(&nh).0).ok();
+    let data = B::new().tpm2b(b"12345678").u16(0).0;
+    // The other index: the policy digest matches, the Names do not.
+    assert_eq!(run(&mut t, NV_WRITE, &[RH_OWNER, other], Some(&policy_auth(s)), &data).rc, rc_s(0x09D, 1));
+    run(&mut t, NV_WRITE, &[RH_OWNER, IDX], Some(&policy_auth(s)), &data).ok();
+}
+
+#[test]
+fn policy_counter_timer_compares_time_info() {
+    let mut t = started();
+    const COUNTER_TIMER: u32 = 0x16D;
+    let zero = [0u8; 32];
+    // TPMS_TIME_INFO from ReadClock: time(8) clock(8) resetCount(4) restartCount(4) safe(1).
+    let info = run(&mut t, 0x181, &[], None, &[]).ok().body.clone();
+    assert_eq!(info.len(), 25);
+    let reset = info[16..20].to_vec();
+    let call = |t: &mut Tpm, s: u32, operand: &[u8], offset: u16, op: u16| {
+        run(t, COUNTER_TIMER, &[s], None, &B::new().tpm2b(operand).u16(offset).u16(op).0).rc
+    };
+    let (s, _) = start(&mut t, 1);
+    assert_eq!(call(&mut t, s, &reset, 16, 0), 0); // resetCount EQ
+    assert_eq!(call(&mut t, s, &reset, 16, 1), 0x126); // NEQ fails: TPM_RC_POLICY
+    assert_eq!(call(&mut t, s, &[1], 24, 0), 0); // safe
+    assert_eq!(call(&mut t, s, &[0xFF; 8], 8, 9), 0); // clock <= max
+    // Bounds: offset past the structure: TPM_RC_VALUE on offset; operand past it: TPM_RC_RANGE.
+    assert_eq!(call(&mut t, s, &[], 26, 0), rc_p(0x084, 2));
+    assert_eq!(call(&mut t, s, &[0; 6], 20, 0), 0x08D);
+    let args = |operand: &[u8], offset: u16, op: u16| h(&[operand, &offset.to_be_bytes(), &op.to_be_bytes()]);
+    let step = |d: &[u8], a: &[u8]| h(&[d, &COUNTER_TIMER.to_be_bytes(), a]);
+    let expected =
+        step(&step(&step(&zero, &args(&reset, 16, 0)), &args(&[1], 24, 0)), &args(&[0xFF; 8], 8, 9));
+    assert_eq!(digest(&mut t, s), expected);
+    // A trial session skips the comparison, not the bounds.
+    let (trial, _) = start(&mut t, 3);
+    assert_eq!(call(&mut t, trial, &reset, 16, 1), 0);
+    assert_eq!(digest(&mut t, trial), step(&zero, &args(&reset, 16, 1)));
+    assert_eq!(call(&mut t, trial, &[0; 6], 20, 0), 0x08D);
+}
