@@ -350,3 +350,24 @@ fn policy_cp_hash_on_the_owner_allows_one_exact_nv_define() {
     assert!(define("session:p.ctx", "ownerread|ownerwrite").status.success());
     server.ok("tpm2_nvreadpublic", &["0x1500003"]);
 }
+
+#[test]
+fn policy_counter_timer_checks_the_clock_info_the_tools_name() {
+    let server = started();
+    server.ok("tpm2_startauthsession", &["-S", "trial.ctx"]);
+    server.ok("tpm2_policycountertimer", &["-S", "trial.ctx", "-L", "safe.policy", "safe"]);
+    server.ok("tpm2_flushcontext", &["trial.ctx"]);
+    // `safe` is TPMS_TIME_INFO.clockInfo.safe (offset 24) EQ 1.
+    let args = sha256(&[&[1], &24u16.to_be_bytes(), &0u16.to_be_bytes()]);
+    let expected = sha256(&[&[0; 32], &0x16Du32.to_be_bytes(), &args]);
+    assert_eq!(std::fs::read(server.path("safe.policy")).unwrap(), expected);
+    let clock = server.ok("tpm2_readclock", &[]);
+    let resets = clock.lines().find_map(|l| l.trim().strip_prefix("reset_count: ")).unwrap().to_owned();
+    server.ok("tpm2_startauthsession", &["--policy-session", "-S", "p.ctx"]);
+    server.ok("tpm2_policycountertimer", &["-S", "p.ctx", "safe"]);
+    server.ok("tpm2_policycountertimer", &["-S", "p.ctx", "--eq", &format!("resets={resets}")]);
+    let other = format!("resets={}", resets.parse::<u32>().unwrap() + 5);
+    let error = server.fails("tpm2_policycountertimer", &["-S", "p.ctx", "--eq", &other]);
+    assert!(error.contains("0x126"), "{error}");
+    server.ok("tpm2_flushcontext", &["p.ctx"]);
+}
