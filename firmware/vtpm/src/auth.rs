@@ -244,6 +244,14 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
         if x.cp_hash.is_some_and(|want| !ct_eq(want.as_slice(), cp_hash(tpm, x.alg, ctx).as_slice())) {
             return Err(Rc::POLICY_FAIL);
         }
+        // PolicySigned / PolicySecret expirations (ms-tpm-20-ref CheckPolicyAuthSession).
+        if x.timeout != 0 {
+            let now = tpm.now_ms();
+            let epoch = (tpm.time.reset_count, tpm.time.restart_count);
+            if x.timeout < tpm.time.time(now) || x.epoch != epoch {
+                return Err(crate::policy_ext::EXPIRED);
+            }
+        }
         // PolicyNameHash: H(Name of every handle of the command).
         if let Some(want) = x.name_hash {
             let names: Vec<Vec<u8>> = ctx.handles.iter().map(|&h| tpm.entity_name(h)).collect();

@@ -35,10 +35,9 @@
 //! objects (EvictControl, in RAM like NV), ECC/RSA-salted sessions, LoadExternal, Import
 //! (`import`), Make/ActivateCredential (`credential`), GetTime, RSA_Encrypt/Decrypt (RSAES, OAEP),
 //! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
-//! without expiration (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize,
-//! PolicyAuthorizeNV and PolicySigned without expiration (`policy_ext`), PolicyNameHash and
-//! PolicyCounterTimer (`policy_more`). Not implemented: policy expirations and TPMT_TK_AUTH tickets
-//! (PolicyTicket), PolicyDuplicationSelect, PolicyTemplate, PolicyPhysicalPresence, audit sessions,
+//! (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize, PolicyAuthorizeNV and PolicySigned
+//! with expirations (`policy_ext`), PolicyNameHash and PolicyCounterTimer (`policy_more`). Not
+//! implemented: TPMT_TK_AUTH tickets (a negative expiration gets the NULL ticket) and PolicyTicket, PolicyDuplicationSelect, PolicyTemplate, PolicyPhysicalPresence, audit sessions,
 //! Duplicate, raw RSA, derivation parents; those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]

@@ -4,8 +4,9 @@
 //! index) and PolicySigned (a fresh signature over the session nonce). In a trial session the
 //! checks are skipped and only the digest is extended, as ms-tpm-20-ref does.
 //!
-//! Not implemented: PolicySigned expirations (a non-zero expiration is refused with TPM_RC_VALUE
-//! rather than ignored), so no TPMT_TK_AUTH ticket is ever made.
+//! PolicySigned (and PolicySecret) expirations limit the session in time (TPM_RC_EXPIRED). Not
+//! implemented: TPMT_TK_AUTH tickets and TPM2_PolicyTicket; a negative expiration, which asks for a
+//! ticket, gets the NULL ticket.
 
 use crate::Tpm;
 use crate::consts::{MAX_DIGEST, handle};
@@ -27,6 +28,9 @@ pub mod code {
 /// TPM_ST_VERIFIED and TPM_ST_AUTH_SIGNED (Part 2 Table 19).
 const ST_VERIFIED: u16 = 0x8022;
 const ST_AUTH_SIGNED: u16 = 0x8025;
+/// TPM_RC_EXPIRED (Part 2 Table 16, format one).
+pub const EXPIRED: Rc = Rc(0x0A3);
+
 /// Largest TPM2B_NAME: a nameAlg and a SHA-384 digest.
 const MAX_NAME: usize = 2 + MAX_DIGEST;
 
@@ -40,6 +44,41 @@ fn context_update(s: &mut Session, code: u32, name: &[u8], policy_ref: Option<&[
     s.policy = s.alg.digest(&[s.policy.as_slice(), &code.to_be_bytes(), name]);
     if let Some(r) = policy_ref {
         s.policy = s.alg.digest(&[s.policy.as_slice(), r]);
+    }
+}
+
+/// The current Time (ms since _TPM_Init) and its epoch (resetCount, restartCount).
+pub(crate) fn time_now(tpm: &mut Tpm) -> (u64, (u32, u32)) {
+    let now = tpm.now_ms();
+    (tpm.time.time(now), (tpm.time.reset_count, tpm.time.restart_count))
+}
+
+/// The authorization timeout of a non-zero `expiration` (ms-tpm-20-ref ComputeAuthTimeout): seconds
+/// after the session start when the caller named the session's nonce, else absolute Time in seconds;
+/// TPM_RC_EXPIRED on parameter `param` if that time has passed or the epoch changed (as
+/// PolicyParameterChecks). 0 for no expiration.
+pub(crate) fn auth_timeout(
+    s: &Session,
+    expiration: i32,
+    has_nonce: bool,
+    now: (u64, (u32, u32)),
+    param: u32,
+) -> TpmResult<u64> {
+    if expiration == 0 {
+        return Ok(0);
+    }
+    let ms = u64::from(expiration.unsigned_abs()) * 1000;
+    let t = if has_nonce { s.start_time.saturating_add(ms) } else { ms + now.0 % 1000 };
+    if t < now.0 || s.epoch != now.1 {
+        return Err(EXPIRED.param(param));
+    }
+    Ok(t)
+}
+
+/// Narrows the session's timeout to `t` (0: no change), as PolicyContextUpdate.
+pub(crate) fn narrow_timeout(s: &mut Session, t: u64) {
+    if t != 0 && (s.timeout == 0 || s.timeout > t) {
+        s.timeout = t;
     }
 }
 
@@ -185,16 +224,16 @@ pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let expiration = c.params.u32().p(4)?;
     let mut sig = c.params.clone();
     let [key_h, sh, _] = c.handles;
+    let now = time_now(tpm);
     let s = tpm.sessions.get(sh).ok_or(Rc::HANDLE.handle(2))?;
     let trial = s.kind == SessionKind::Trial;
     let k = tpm.keys.get(key_h).ok_or(Rc::HANDLE.handle(1))?;
+    let mut timeout = 0;
     if !trial {
         if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {
             return Err(Rc::NONCE.param(1));
         }
-        if expiration != 0 {
-            return Err(Rc::VALUE.param(4));
-        }
+        timeout = auth_timeout(s, expiration as i32, !nonce.is_empty(), now, 4)?;
         if !k.public.has(attr::SIGN) {
             return Err(Rc::ATTRIBUTES.handle(1));
         }
@@ -219,6 +258,7 @@ pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         set_cp_hash(s, cp, 2)?;
     }
     context_update(s, code::POLICY_SIGNED, &name, Some(policy_ref));
+    narrow_timeout(s, timeout);
     c.out.u16(0); // timeout: none
     c.out.u16(ST_AUTH_SIGNED);
     c.out.u32(handle::RH_NULL);

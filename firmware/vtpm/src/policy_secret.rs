@@ -2,9 +2,9 @@
 //! (a hierarchy, an NV index, a key), which the dispatcher has already checked for handle 1. This is
 //! what the TCG EK policies (PolicyA: PolicySecret(TPM_RH_ENDORSEMENT)) and `tpm2_createak` need.
 //!
-//! A cpHashA restricts the session to that one command (`policy_ext::set_cp_hash`). Not implemented:
-//! expirations (a non-zero expiration is refused with TPM_RC_VALUE rather than ignored), so no
-//! TPMT_TK_AUTH ticket is ever made.
+//! A cpHashA restricts the session to that one command (`policy_ext::set_cp_hash`), an expiration
+//! limits it in time (`policy_ext::auth_timeout`). Not implemented: TPMT_TK_AUTH tickets (a negative
+//! expiration gets the NULL ticket).
 
 use crate::Tpm;
 use crate::consts::{MAX_DIGEST, handle};
@@ -23,21 +23,26 @@ pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let policy_ref = c.params.tpm2b(MAX_DIGEST).p(3)?;
     let expiration = c.params.u32().p(4)?;
     c.params.finish()?;
-    if expiration != 0 {
-        return Err(Rc::VALUE.param(4));
-    }
     let [auth, policy, _] = c.handles;
     let name = tpm.entity_name(auth);
+    let now = crate::policy_ext::time_now(tpm);
     let s = tpm.sessions.get_mut(policy).ok_or(Rc::HANDLE.handle(2))?;
     if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {
         return Err(Rc::NONCE.param(1));
     }
+    let trial = s.kind == crate::session::SessionKind::Trial;
+    let timeout = if trial {
+        0
+    } else {
+        crate::policy_ext::auth_timeout(s, expiration as i32, !nonce.is_empty(), now, 4)?
+    };
     if !cp_hash.is_empty() {
         crate::policy_ext::set_cp_hash(s, cp_hash, 2)?;
     }
     // policyDigest := H(H(policyDigest || TPM_CC_PolicySecret || authName) || policyRef).
     let first = s.alg.digest(&[s.policy.as_slice(), &CC_POLICY_SECRET.to_be_bytes(), &name]);
     s.policy = s.alg.digest(&[first.as_slice(), policy_ref]);
+    crate::policy_ext::narrow_timeout(s, timeout);
     c.out.u16(0); // timeout: none
     c.out.u16(ST_AUTH_SECRET);
     c.out.u32(handle::RH_NULL);

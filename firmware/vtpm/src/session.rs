@@ -50,6 +50,13 @@ pub struct Session {
     pub cp_hash: Option<Digest>,
     /// PolicyNameHash: H(Names of the command's handles) the authorized command must have.
     pub name_hash: Option<Digest>,
+    /// Time (ms since _TPM_Init) when the session started, the time base of PolicySigned and
+    /// PolicySecret expirations that name the session's nonce.
+    pub start_time: u64,
+    /// (resetCount, restartCount) at the start: Time is only comparable within one such epoch.
+    pub epoch: (u32, u32),
+    /// The earliest expiration a policy set, in Time ms; 0 for none (TPM_RC_EXPIRED after it).
+    pub timeout: u64,
 }
 
 impl Session {
@@ -64,6 +71,7 @@ impl Session {
         self.nv_written = None;
         self.cp_hash = None;
         self.name_hash = None;
+        self.timeout = 0;
     }
 
     pub fn save(&self, w: &mut Writer) {
@@ -96,6 +104,10 @@ impl Session {
         w.tpm2b(self.cp_hash.as_ref().map(Digest::as_slice).unwrap_or_default());
         w.u8(u8::from(self.name_hash.is_some()));
         w.tpm2b(self.name_hash.as_ref().map(Digest::as_slice).unwrap_or_default());
+        w.u64(self.start_time);
+        w.u32(self.epoch.0);
+        w.u32(self.epoch.1);
+        w.u64(self.timeout);
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -130,6 +142,9 @@ impl Session {
         let cp_hash = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
         let has_name_hash = r.u8()? != 0;
         let name_hash = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
+        let start_time = r.u64()?;
+        let epoch = (r.u32()?, r.u32()?);
+        let timeout = r.u64()?;
         Ok(Session {
             kind,
             alg,
@@ -148,6 +163,9 @@ impl Session {
             nv_written,
             cp_hash: has_cp_hash.then_some(cp_hash),
             name_hash: has_name_hash.then_some(name_hash),
+            start_time,
+            epoch,
+            timeout,
         })
     }
 }
@@ -185,6 +203,8 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Err(Rc::SIZE.param(1));
     }
     let salt = crate::salt::session_salt(tpm, tpm_key, salt)?;
+    let now = tpm.now_ms();
+    let start_time = tpm.time.time(now);
 
     let mut nonce = [0u8; MAX_DIGEST];
     let nonce = nonce.get_mut(..hash.size()).unwrap_or_default();
@@ -221,6 +241,9 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         nv_written: None,
         cp_hash: None,
         name_hash: None,
+        start_time,
+        epoch: (tpm.time.reset_count, tpm.time.restart_count),
+        timeout: 0,
     };
     c.rhandle = tpm.sessions.insert(session)?;
     c.out.tpm2b(nonce);
@@ -253,6 +276,9 @@ mod tests {
             nv_written: Some(false),
             cp_hash: Some(Digest::from_slice(&[5; 48])),
             name_hash: Some(Digest::from_slice(&[6; 48])),
+            start_time: 0x0102_0304_0506_0708,
+            epoch: (9, 10),
+            timeout: 0x1112_1314_1516_1718,
         };
         let mut w = Writer::new();
         s.save(&mut w);

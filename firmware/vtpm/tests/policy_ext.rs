@@ -232,9 +232,9 @@ fn policy_signed_checks_a_signature_over_the_session_nonce() {
     // timeout empty, a NULL TPMT_TK_AUTH.
     assert_eq!(r.body, B::new().u16(0).u16(0x8025).u32(RH_NULL).u16(0).0);
     assert_eq!(digest(&mut t, s), expected);
-    // Expirations are not implemented and are refused rather than ignored.
+    // The expiration is part of what is signed: the same signature with an expiration fails.
     let p = B::new().tpm2b(&nonce).tpm2b(b"").tpm2b(b"pref").u32(60).raw(&sig).0;
-    assert_eq!(run(&mut t, POLICY_SIGNED, &[k, s], None, &p).rc, rc_p(0x084, 4));
+    assert_eq!(run(&mut t, POLICY_SIGNED, &[k, s], None, &p).rc, rc_p(0x09B, 5));
     // A trial session takes any well-formed signature and gives the same digest.
     let (trial, _) = start(&mut t, 3);
     assert_eq!(signed(&mut t, trial, b"", &wrong).rc, 0);
@@ -331,4 +331,52 @@ fn policy_counter_timer_compares_time_info() {
     assert_eq!(call(&mut t, trial, &reset, 16, 1), 0);
     assert_eq!(digest(&mut t, trial), step(&zero, &args(&reset, 16, 1)));
     assert_eq!(call(&mut t, trial, &[0; 6], 20, 0), 0x08D);
+}
+
+#[test]
+fn policy_signed_expiration_limits_the_session_in_time() {
+    use std::sync::atomic::Ordering;
+    use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
+    let clock = InsecureTestClock::default();
+    let mut t = Tpm::new(Box::new(InsecureTestEntropy::new(42)));
+    t.set_clock(Box::new(clock.clone()));
+    t.power_on();
+    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    let set_time = |ms: u64| clock.0.store(ms, Ordering::Relaxed);
+    let zero = [0u8; 32];
+    let (k, key_name) = signer(&mut t);
+    // The owner's policy: PolicySigned(k, policyRef "") — the expiration is not in the digest.
+    let policy = h(&[&h(&[&zero, &POLICY_SIGNED.to_be_bytes(), &key_name]), b""]);
+    run(&mut t, 0x12E, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(&policy).u16(SHA256).0).ok();
+    // aHash = H(nonceTPM || expiration || cpHashA || policyRef).
+    let signed = |t: &mut Tpm, s: u32, nonce: &[u8], expiration: u32| {
+        let sig = signature(t, k, &h(&[nonce, &expiration.to_be_bytes(), b"", b""]));
+        let p = B::new().tpm2b(nonce).tpm2b(b"").tpm2b(b"").u32(expiration).raw(&sig).0;
+        run(t, POLICY_SIGNED, &[k, s], None, &p).rc
+    };
+    let define = |t: &mut Tpm, s: u32, index: u32| {
+        let public = B::new().u32(index).u16(SHA256).u32(ATTRS).tpm2b(&[]).u16(8).0;
+        run(t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &B::new().tpm2b(b"").tpm2b(&public).0).rc
+    };
+
+    // Session started at 1 s, valid 10 s after its start: used at 12 s it has expired.
+    set_time(1_000);
+    let (s, nonce) = start(&mut t, 1);
+    assert_eq!(signed(&mut t, s, &nonce, 10), 0);
+    set_time(12_000);
+    assert_eq!(define(&mut t, s, 0x0150_0040), rc_s(0x0A3, 1));
+    // Started at 12 s, used at 20 s: within its 10 s.
+    let (s, nonce) = start(&mut t, 1);
+    assert_eq!(signed(&mut t, s, &nonce, 10), 0);
+    set_time(20_000);
+    assert_eq!(define(&mut t, s, 0x0150_0041), 0);
+    // A signature whose time had passed when it was presented: TPM_RC_EXPIRED on expiration.
+    let (s, nonce) = start(&mut t, 1);
+    set_time(31_000);
+    assert_eq!(signed(&mut t, s, &nonce, 10), rc_p(0x0A3, 4));
+    // Without a nonce the expiration is absolute Time in seconds (plus the current milliseconds):
+    // 40 s is in the future at 31 s, 30 s is not.
+    assert_eq!(signed(&mut t, s, b"", 30), rc_p(0x0A3, 4));
+    assert_eq!(signed(&mut t, s, b"", 40), 0);
+    assert_eq!(define(&mut t, s, 0x0150_0042), 0);
 }
