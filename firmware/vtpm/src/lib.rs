@@ -37,8 +37,9 @@
 //! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
 //! (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize, PolicyAuthorizeNV and PolicySigned
 //! with expirations (`policy_ext`), PolicyNameHash and PolicyCounterTimer (`policy_more`). Not
-//! implemented: TPMT_TK_AUTH tickets (a negative expiration gets the NULL ticket) and PolicyTicket, PolicyDuplicationSelect, PolicyTemplate, PolicyPhysicalPresence, audit sessions,
-//! Duplicate, raw RSA, derivation parents; those requests get the proper error codes.
+//! implemented: TPMT_TK_AUTH tickets (a negative expiration gets the NULL ticket) and PolicyTicket,
+//! PolicyDuplicationSelect, PolicyTemplate, PolicyPhysicalPresence, audit sessions, Duplicate, raw
+//! RSA, derivation parents; those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
 
