@@ -371,3 +371,53 @@ fn policy_counter_timer_checks_the_clock_info_the_tools_name() {
     assert!(error.contains("0x126"), "{error}");
     server.ok("tpm2_flushcontext", &["p.ctx"]);
 }
+
+#[test]
+fn policy_signed_with_an_expiration_unseals_within_it() {
+    let server = started();
+    let name = external_signer(&server);
+    let policy = sha256(&[&sha256(&[&[0; 32], &0x160u32.to_be_bytes(), &name]), b""]);
+    std::fs::write(server.path("signed.policy"), &policy).unwrap();
+    seal(&server, "signed.policy", "time-limited secret");
+    server.ok("tpm2_startauthsession", &["--policy-session", "-S", "p.ctx"]);
+    // The expiration (60 s after the session start) is part of the signed bytes.
+    let raw = ["-S", "p.ctx", "-c", "signer.ctx", "-x", "-t", "60", "--raw-data", "to_sign.bin"];
+    server.ok("tpm2_policysigned", &raw);
+    let to_sign = std::fs::read(server.path("to_sign.bin")).unwrap();
+    assert_eq!((to_sign.len(), &to_sign[32..]), (36, &60u32.to_be_bytes()[..]));
+    openssl(&server, &["dgst", "-sha256", "-sign", "priv.pem", "-out", "nonce.sig", "to_sign.bin"]);
+    // Presented with another expiration, the same signature does not verify.
+    let args = [
+        "-S",
+        "p.ctx",
+        "-g",
+        "sha256",
+        "-s",
+        "nonce.sig",
+        "-f",
+        "rsassa",
+        "-c",
+        "signer.ctx",
+        "-x",
+        "-t",
+        "61",
+    ];
+    server.fails("tpm2_policysigned", &args);
+    let args = [
+        "-S",
+        "p.ctx",
+        "-g",
+        "sha256",
+        "-s",
+        "nonce.sig",
+        "-f",
+        "rsassa",
+        "-c",
+        "signer.ctx",
+        "-x",
+        "-t",
+        "60",
+    ];
+    server.ok("tpm2_policysigned", &args);
+    assert_eq!(server.ok("tpm2_unseal", &["-p", "session:p.ctx", "-c", "seal.ctx"]), "time-limited secret");
+}
