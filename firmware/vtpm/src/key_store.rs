@@ -4,6 +4,7 @@
 //! Sequence objects live in `hash_seq::Objects` at handles 0x80000000-0x80000007; key objects use
 //! 0x80000010 upwards, so the two never collide and neither module needs the other's type.
 
+use crate::primary_cache::PrimaryCache;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
@@ -78,6 +79,8 @@ pub struct KeyStore {
     seeds: [[u8; 32]; 4],
     slots: [Option<Box<KeyObject>>; MAX_KEYS],
     persistent: Vec<(u32, Box<KeyObject>)>,
+    /// Recently derived RSA primaries (`primary_cache.rs`); emptied whenever a seed changes.
+    primaries: PrimaryCache,
 }
 
 fn fresh(drbg: &mut Drbg, e: &mut dyn EntropySource) -> [u8; 32] {
@@ -106,7 +109,13 @@ impl KeyStore {
             seeds: [fresh(drbg, e), fresh(drbg, e), fresh(drbg, e), fresh(drbg, e)],
             slots: Default::default(),
             persistent: Vec::new(),
+            primaries: PrimaryCache::default(),
         }
+    }
+
+    /// Recently derived RSA primaries.
+    pub fn primaries(&self) -> &PrimaryCache {
+        &self.primaries
     }
 
     /// The primary seed of a hierarchy.
@@ -117,12 +126,14 @@ impl KeyStore {
     /// A TPM Reset: a new null seed (Part 1 §14.5), so null-hierarchy primaries change.
     pub fn tpm_reset(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
         self.seeds[3] = fresh(drbg, e);
+        self.primaries.clear();
         self.clear_transient();
     }
 
     /// TPM2_Clear: a new storage primary seed; owner objects, loaded or persistent, are gone.
     pub fn clear_owner(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
         self.seeds[0] = fresh(drbg, e);
+        self.primaries.clear();
         for s in self.slots.iter_mut() {
             if s.as_ref().is_some_and(|k| k.hierarchy == handle::RH_OWNER) {
                 *s = None;

@@ -77,6 +77,7 @@ mod policy_ext;
 mod policy_more;
 mod policy_nv;
 mod policy_secret;
+mod primary_cache;
 pub mod rc;
 mod response;
 mod salt;

@@ -18,6 +18,7 @@ use crate::keys::{self, SeededRng};
 use crate::marshal::{Reader, Writer};
 use crate::object::{Public, Sensitive, attr, ids};
 use crate::pcr::{Selection, read_selection, write_selection};
+use crate::primary_cache::PrimaryCache;
 use crate::rc::{At, Rc, TpmResult};
 
 /// TPM_ST_CREATION (Part 2 Table 19).
@@ -155,10 +156,20 @@ pub(crate) fn derive_primary(
     let seed = *tpm.keys.seed(h).ok_or(Rc::FAILURE)?;
     let alg = template.name_alg;
     let digest = alg.digest(&[&template.marshal()]);
+    // RSA primaries are remembered: the prime search dominates CreatePrimary (`primary_cache.rs`).
+    let cache_key = (template.kind == ids::RSA)
+        .then(|| PrimaryCache::key(&seed, label(template.kind), digest.as_slice(), data));
+    if let Some((public, mut sens, material)) = cache_key.and_then(|key| tpm.keys.primaries().get(&key)) {
+        sens.auth = auth.to_vec();
+        return Ok(KeyObject::new(public, sens, material, &h.to_be_bytes(), h));
+    }
     let mut rng = SeededRng::new(alg, &seed, label(template.kind), digest.as_slice(), data)?;
     let mut public = template.clone();
     let mut sens = Sensitive { auth: auth.to_vec(), ..Sensitive::default() };
     let material = keys::generate(&mut public, &mut sens, data, &mut rng).p(2)?;
+    if let Some(key) = cache_key {
+        tpm.keys.primaries().put(key, &public, &sens, &material);
+    }
     Ok(KeyObject::new(public, sens, material, &h.to_be_bytes(), h))
 }
 
