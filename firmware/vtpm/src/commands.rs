@@ -103,6 +103,7 @@ use HandleKind as K;
 
 use crate::policy_ext::{self as px, code as pe};
 use crate::policy_more::code as pm;
+use crate::policy_ticket as pt;
 
 /// Every implemented command, sorted by code.
 pub const COMMANDS: &[CommandDef] = &[
@@ -170,6 +171,7 @@ pub const COMMANDS: &[CommandDef] = &[
     def(cc::POLICY_LOCALITY, &[K::PolicySession], 0, policy::locality),
     de(def(pm::POLICY_NAME_HASH, &[K::PolicySession], 0, crate::policy_more::name_hash)),
     def(cc::POLICY_OR, &[K::PolicySession], 0, policy::or),
+    de(def(pt::CC_POLICY_TICKET, &[K::PolicySession], 0, pt::policy_ticket)),
     en(def(cc::READ_PUBLIC, &[K::Object], 0, object_cmds::read_public)),
     de(en(def(cc::RSA_ENCRYPT, &[K::Object], 0, crypt_cmds::rsa_encrypt))),
     de(en(rh(def(cc::START_AUTH_SESSION, &[K::KeyOrNull, K::EntityOrNull], 0, session::start)))),

@@ -36,8 +36,8 @@
 //! (`import`), Make/ActivateCredential (`credential`), GetTime, RSA_Encrypt/Decrypt (RSAES, OAEP),
 //! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
 //! (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize, PolicyAuthorizeNV and PolicySigned
-//! with expirations (`policy_ext`), PolicyNameHash and PolicyCounterTimer (`policy_more`). Not
-//! implemented: TPMT_TK_AUTH tickets (a negative expiration gets the NULL ticket) and PolicyTicket,
+//! with expirations (`policy_ext`), PolicyNameHash and PolicyCounterTimer (`policy_more`),
+//! TPMT_TK_AUTH tickets and PolicyTicket (`policy_ticket`). Not implemented:
 //! PolicyDuplicationSelect, PolicyTemplate, PolicyPhysicalPresence, audit sessions, Duplicate, raw
 //! RSA, derivation parents; those requests get the proper error codes.
 #![no_std]
@@ -77,6 +77,7 @@ mod policy_ext;
 mod policy_more;
 mod policy_nv;
 mod policy_secret;
+mod policy_ticket;
 mod primary_cache;
 pub mod rc;
 mod response;

@@ -4,9 +4,8 @@
 //! index) and PolicySigned (a fresh signature over the session nonce). In a trial session the
 //! checks are skipped and only the digest is extended, as ms-tpm-20-ref does.
 //!
-//! PolicySigned (and PolicySecret) expirations limit the session in time (TPM_RC_EXPIRED). Not
-//! implemented: TPMT_TK_AUTH tickets and TPM2_PolicyTicket; a negative expiration, which asks for a
-//! ticket, gets the NULL ticket.
+//! PolicySigned (and PolicySecret) expirations limit the session in time (TPM_RC_EXPIRED); a
+//! negative one also returns a ticket for TPM2_PolicyTicket (`policy_ticket`).
 
 use crate::Tpm;
 use crate::consts::{MAX_DIGEST, handle};
@@ -25,9 +24,8 @@ pub mod code {
     pub const POLICY_AUTHORIZE_NV: u32 = 0x192;
 }
 
-/// TPM_ST_VERIFIED and TPM_ST_AUTH_SIGNED (Part 2 Table 19).
+/// TPM_ST_VERIFIED (Part 2 Table 19).
 const ST_VERIFIED: u16 = 0x8022;
-const ST_AUTH_SIGNED: u16 = 0x8025;
 /// TPM_RC_EXPIRED (Part 2 Table 16, format one).
 pub const EXPIRED: Rc = Rc(0x0A3);
 
@@ -253,17 +251,15 @@ pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         sig.finish()?;
     }
     let name = k.name.clone();
+    let issue = (!trial && (expiration as i32) < 0).then_some((k.hierarchy, timeout));
     let s = session_at(tpm, sh, 2)?;
     if !cp.is_empty() {
         set_cp_hash(s, cp, 2)?;
     }
     context_update(s, code::POLICY_SIGNED, &name, Some(policy_ref));
     narrow_timeout(s, timeout);
-    c.out.u16(0); // timeout: none
-    c.out.u16(ST_AUTH_SIGNED);
-    c.out.u32(handle::RH_NULL);
-    c.out.u16(0);
-    Ok(())
+    let ticket = crate::policy_ticket::ST_AUTH_SIGNED;
+    crate::policy_ticket::write_ticket(tpm, &mut c.out, ticket, issue, (cp, policy_ref, &name))
 }
 
 /// Reads past a TPMT_SIGNATURE (Part 2 Table 217) without checking it.

@@ -3,19 +3,17 @@
 //! what the TCG EK policies (PolicyA: PolicySecret(TPM_RH_ENDORSEMENT)) and `tpm2_createak` need.
 //!
 //! A cpHashA restricts the session to that one command (`policy_ext::set_cp_hash`), an expiration
-//! limits it in time (`policy_ext::auth_timeout`). Not implemented: TPMT_TK_AUTH tickets (a negative
-//! expiration gets the NULL ticket).
+//! limits it in time (`policy_ext::auth_timeout`), and a negative one returns a TPMT_TK_AUTH ticket
+//! (`policy_ticket`).
 
 use crate::Tpm;
-use crate::consts::{MAX_DIGEST, handle};
+use crate::consts::MAX_DIGEST;
 use crate::crypto::ct_eq;
 use crate::dispatch::Cmd;
 use crate::rc::{At, Rc, TpmResult};
 
 /// TPM_CC_PolicySecret.
 const CC_POLICY_SECRET: u32 = 0x151;
-/// TPM_ST_AUTH_SECRET (Part 2 Table 19), the tag of the (NULL) ticket returned.
-const ST_AUTH_SECRET: u16 = 0x8023;
 
 pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let nonce = c.params.tpm2b(MAX_DIGEST).p(1)?;
@@ -43,9 +41,8 @@ pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let first = s.alg.digest(&[s.policy.as_slice(), &CC_POLICY_SECRET.to_be_bytes(), &name]);
     s.policy = s.alg.digest(&[first.as_slice(), policy_ref]);
     crate::policy_ext::narrow_timeout(s, timeout);
-    c.out.u16(0); // timeout: none
-    c.out.u16(ST_AUTH_SECRET);
-    c.out.u32(handle::RH_NULL);
-    c.out.u16(0);
-    Ok(())
+    let hierarchy = crate::policy_ticket::entity_hierarchy(tpm, auth);
+    let issue = (!trial && (expiration as i32) < 0).then_some((hierarchy, timeout));
+    let tag = crate::policy_ticket::ST_AUTH_SECRET;
+    crate::policy_ticket::write_ticket(tpm, &mut c.out, tag, issue, (cp_hash, policy_ref, &name))
 }

@@ -380,3 +380,84 @@ fn policy_signed_expiration_limits_the_session_in_time() {
     assert_eq!(signed(&mut t, s, b"", 40), 0);
     assert_eq!(define(&mut t, s, 0x0150_0042), 0);
 }
+
+#[test]
+fn policy_tickets_replay_a_signed_or_secret_authorization_until_the_timeout() {
+    use std::sync::atomic::Ordering;
+    use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
+    const POLICY_SECRET: u32 = 0x151;
+    const POLICY_TICKET: u32 = 0x172;
+    let clock = InsecureTestClock::default();
+    let mut t = Tpm::new(Box::new(InsecureTestEntropy::new(42)));
+    t.set_clock(Box::new(clock.clone()));
+    t.power_on();
+    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    let set_time = |ms: u64| clock.0.store(ms, Ordering::Relaxed);
+    let zero = [0u8; 32];
+    let (k, key_name) = signer(&mut t);
+    set_time(2_000);
+    let (s, nonce) = start(&mut t, 1);
+    // Expiration -10 with the nonce: valid until start + 10 s, and a ticket is returned.
+    let expiration = (-10i32) as u32;
+    let sig = signature(&mut t, k, &h(&[&nonce, &expiration.to_be_bytes(), b"", b"ref"]));
+    let p = B::new().tpm2b(&nonce).tpm2b(b"").tpm2b(b"ref").u32(expiration).raw(&sig).0;
+    let r = run(&mut t, POLICY_SIGNED, &[k, s], None, &p).ok().clone();
+    let mut rd = r.reader();
+    let timeout = rd.tpm2b().to_vec();
+    assert_eq!(timeout, 12_000u64.to_be_bytes());
+    assert_eq!((rd.u16(), rd.u32()), (0x8025, RH_OWNER));
+    let ticket = rd.tpm2b().to_vec();
+    rd.done();
+    assert_eq!(ticket.len(), 32);
+    let signed_policy = h(&[&h(&[&zero, &POLICY_SIGNED.to_be_bytes(), &key_name]), b"ref"]);
+    assert_eq!(digest(&mut t, s), signed_policy);
+
+    let replay =
+        |t: &mut Tpm, s: u32, policy_ref: &[u8], tag: u16, name: &[u8], timeout: &[u8], tk: &[u8]| {
+            let p = B::new()
+                .tpm2b(timeout)
+                .tpm2b(b"")
+                .tpm2b(policy_ref)
+                .tpm2b(name)
+                .u16(tag)
+                .u32(RH_OWNER)
+                .tpm2b(tk)
+                .0;
+            run(t, POLICY_TICKET, &[s], None, &p).rc
+        };
+    // Another session replays the ticket and gets the PolicySigned digest.
+    let (s2, _) = start(&mut t, 1);
+    assert_eq!(replay(&mut t, s2, b"ref", 0x8025, &key_name, &timeout, &ticket), 0);
+    assert_eq!(digest(&mut t, s2), signed_policy);
+    // A changed policyRef, tag or timeout does not match the ticket: TPM_RC_TICKET.
+    let (s3, _) = start(&mut t, 1);
+    assert_eq!(replay(&mut t, s3, b"other", 0x8025, &key_name, &timeout, &ticket), rc_p(0x0A0, 5));
+    assert_eq!(replay(&mut t, s3, b"ref", 0x8023, &key_name, &timeout, &ticket), rc_p(0x0A0, 5));
+    let later = 13_000u64.to_be_bytes();
+    assert_eq!(replay(&mut t, s3, b"ref", 0x8025, &key_name, &later, &ticket), rc_p(0x0A0, 5));
+    assert_eq!(replay(&mut t, s3, b"ref", 0x8025, &key_name, &[0; 4], &ticket), rc_p(0x095, 1));
+    // After the timeout: TPM_RC_EXPIRED on the timeout.
+    set_time(12_001);
+    assert_eq!(replay(&mut t, s3, b"ref", 0x8025, &key_name, &timeout, &ticket), rc_p(0x0A3, 1));
+
+    // PolicySecret(owner) with expiration -20 and no nonce: absolute Time (20 s plus the current
+    // milliseconds), an AUTH_SECRET ticket.
+    let p = B::new().tpm2b(b"").tpm2b(b"").tpm2b(b"").u32((-20i32) as u32).0;
+    let r = run(&mut t, POLICY_SECRET, &[RH_OWNER, s3], Some(&pw(b"")), &p).ok().clone();
+    let out = params_of(&r, false);
+    let mut rd = R(&out);
+    let timeout = rd.tpm2b().to_vec();
+    assert_eq!(timeout, (20_000u64 + 12_001 % 1000).to_be_bytes());
+    assert_eq!((rd.u16(), rd.u32()), (0x8023, RH_OWNER));
+    let ticket = rd.tpm2b().to_vec();
+    set_time(15_000);
+    let (s4, _) = start(&mut t, 1);
+    let owner = RH_OWNER.to_be_bytes();
+    assert_eq!(replay(&mut t, s4, b"", 0x8023, &owner, &timeout, &ticket), 0);
+    let secret_policy = h(&[&h(&[&zero, &POLICY_SECRET.to_be_bytes(), &owner]), b""]);
+    assert_eq!(digest(&mut t, s4), secret_policy);
+    // A trial session gets no ticket.
+    let (trial, _) = start(&mut t, 3);
+    let r = run(&mut t, POLICY_SECRET, &[RH_OWNER, trial], Some(&pw(b"")), &p).ok().clone();
+    assert_eq!(params_of(&r, false), B::new().u16(0).u16(0x8023).u32(RH_NULL).u16(0).0);
+}
