@@ -421,3 +421,33 @@ fn policy_signed_with_an_expiration_unseals_within_it() {
     server.ok("tpm2_policysigned", &args);
     assert_eq!(server.ok("tpm2_unseal", &["-p", "session:p.ctx", "-c", "seal.ctx"]), "time-limited secret");
 }
+
+#[test]
+fn policy_ticket_replays_a_policy_secret_in_a_later_session() {
+    let server = started();
+    // PolicySecret(owner): H(H(0 || TPM_CC_PolicySecret || Name(owner)) || policyRef="").
+    let owner = 0x4000_0001u32.to_be_bytes();
+    let policy = sha256(&[&sha256(&[&[0; 32], &0x151u32.to_be_bytes(), &owner]), b""]);
+    std::fs::write(server.path("secret.policy"), &policy).unwrap();
+    std::fs::write(server.path("owner.name"), owner).unwrap();
+    seal(&server, "secret.policy", "ticketed secret");
+    // A negative expiration asks for a ticket (and an 8-byte timeout) good for 60 s.
+    server.ok("tpm2_startauthsession", &["--policy-session", "-S", "p.ctx"]);
+    let args = ["-S", "p.ctx", "-c", "o", "-t", "-60", "--ticket", "t.bin", "--timeout", "to.bin"];
+    server.ok("tpm2_policysecret", &args);
+    server.ok("tpm2_flushcontext", &["p.ctx"]);
+    let ticket = std::fs::read(server.path("t.bin")).unwrap();
+    assert_eq!(&ticket[..6], &[0x80, 0x23, 0x40, 0, 0, 1], "TPMT_TK_AUTH, AUTH_SECRET, owner");
+    assert_eq!(std::fs::read(server.path("to.bin")).unwrap().len(), 8);
+    // A later session replays the ticket without the owner's authorization and unseals.
+    server.ok("tpm2_startauthsession", &["--policy-session", "-S", "p2.ctx"]);
+    let replay = ["-S", "p2.ctx", "-n", "owner.name", "--ticket", "t.bin", "--timeout", "to.bin"];
+    // A ticket with one bit changed is refused.
+    let mut forged = ticket.clone();
+    *forged.last_mut().unwrap() ^= 1;
+    std::fs::write(server.path("t.bin"), &forged).unwrap();
+    server.fails("tpm2_policyticket", &replay);
+    std::fs::write(server.path("t.bin"), &ticket).unwrap();
+    server.ok("tpm2_policyticket", &replay);
+    assert_eq!(server.ok("tpm2_unseal", &["-p", "session:p2.ctx", "-c", "seal.ctx"]), "ticketed secret");
+}
