@@ -221,7 +221,7 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
     let include_auth = match &sess {
         None => true,
         Some(x) if is_policy => x.auth_value_needed || x.password_needed,
-        Some(x) => x.bound.as_deref() != Some(tpm.entity_name(entity).as_slice()),
+        Some(x) => x.bound.as_deref() != Some(crate::session::bound_entity(tpm, x.alg, entity).as_slice()),
     };
     // Dictionary-attack gate, before anything is compared.
     if include_auth && !tpm.da_exempt(entity) {

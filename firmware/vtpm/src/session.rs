@@ -26,7 +26,7 @@ pub struct Session {
     pub nonce_tpm: Digest,
     /// sessionKey (empty for an unbound, unsalted session).
     pub key: Vec<u8>,
-    /// Name of the entity the session is bound to, if any.
+    /// The entity the session is bound to, if any: H(Name || authValue) (`bound_entity`).
     pub bound: Option<Vec<u8>>,
     pub policy: Digest,
     pub auth_value_needed: bool,
@@ -170,6 +170,15 @@ impl Session {
     }
 }
 
+/// What identifies a bound entity (ms-tpm-20-ref SessionComputeBoundEntity uses Name and authValue):
+/// H(Name || authValue). The authValue matters: sequence objects all have the empty Name, and an
+/// entity whose authValue changed is no longer the bind entity (Part 1 §19.6.11), so its authValue
+/// goes into the HMAC again.
+pub(crate) fn bound_entity(tpm: &Tpm, alg: HashAlg, h: u32) -> Vec<u8> {
+    let auth = tpm.entity_auth(h).unwrap_or_default();
+    alg.digest(&[&tpm.entity_name(h), strip_trailing_zeros(&auth)]).as_slice().to_vec()
+}
+
 /// TPM2_StartAuthSession (Part 3 §11.1).
 pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let [tpm_key, bind, _] = c.handles;
@@ -221,7 +230,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         }
         secret.extend_from_slice(&salt);
         let key = hash.kdfa(&secret, b"ATH", nonce, nonce_caller, hash.size() as u32 * 8)?;
-        (key, (bind != handle::RH_NULL).then(|| tpm.entity_name(bind)))
+        (key, (bind != handle::RH_NULL).then(|| bound_entity(tpm, hash, bind)))
     };
     let session = Session {
         kind,

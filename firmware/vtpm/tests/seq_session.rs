@@ -81,3 +81,49 @@ fn a_sequence_is_authorized_with_an_empty_name_in_cphash() {
     let mut rd = R(&r.body[4..]);
     assert_eq!(rd.tpm2b(), &Sha256::digest(b"part one, part two")[..]);
 }
+
+/// A session bound to one sequence object is not bound to another: every sequence has the empty
+/// Name, so the bind entity is told apart by its authValue (ms-tpm-20-ref binds Name and
+/// authValue), and the other sequence's authValue must be in the HMAC key.
+#[test]
+fn a_session_bound_to_one_sequence_does_not_skip_another_sequences_auth() {
+    let mut t = started();
+    let seq = |t: &mut Tpm, auth: &[u8]| {
+        run(t, HASH_SEQ_START, &[], None, &B::new().tpm2b(auth).u16(SHA256).0).ok().reader().u32()
+    };
+    let a = seq(&mut t, b"alpha");
+    let b = seq(&mut t, b"bravo");
+    let caller = [7u8; 32];
+    let p = B::new().tpm2b(&caller).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
+    let r = run(&mut t, START_AUTH, &[RH_NULL, a], None, &p).ok().clone();
+    let mut rd = r.reader();
+    let s = rd.u32();
+    let mut nonce_tpm = rd.tpm2b().to_vec();
+    // sessionKey = KDFa(SHA256, authValue(a), "ATH", nonceTPM, nonceCaller, 256): one HMAC block.
+    let key = hmac(b"alpha", &[&1u32.to_be_bytes(), b"ATH\0", &nonce_tpm, &caller, &256u32.to_be_bytes()]);
+    let update = |t: &mut Tpm, h: u32, nonce_tpm: &[u8], hmac_key: &[u8]| {
+        let params = B::new().tpm2b(b"data").0;
+        let cp = Sha256::new().chain_update(SEQ_UPDATE.to_be_bytes()).chain_update(&params).finalize();
+        let nc = [9u8; 32];
+        let mac = hmac(hmac_key, &[&cp, &nc, nonce_tpm, &[1]]);
+        let auth = B::new().u32(s).tpm2b(&nc).u8(1).tpm2b(&mac).0;
+        let r = run(t, SEQ_UPDATE, &[h], Some(&auth), &params);
+        let rc = r.rc;
+        let next = if rc == 0 {
+            let rp = params_of(&r, false);
+            R(&r.body[4 + rp.len()..]).tpm2b().to_vec()
+        } else {
+            nonce_tpm.to_vec()
+        };
+        (rc, next)
+    };
+    // The bind entity: the session key alone.
+    let (rc, next) = update(&mut t, a, &nonce_tpm, &key);
+    assert_eq!(rc, 0);
+    nonce_tpm = next;
+    // The other sequence: the session key alone is refused, with its authValue it is accepted.
+    let (rc, _) = update(&mut t, b, &nonce_tpm, &key);
+    assert_eq!(rc, rc_s(BAD_AUTH, 1));
+    let (rc, _) = update(&mut t, b, &nonce_tpm, &[key.as_slice(), b"bravo"].concat());
+    assert_eq!(rc, 0);
+}
