@@ -123,3 +123,39 @@ fn rsa_salted_session_bound_to_the_owner_derives_its_key_from_both() {
     let rp = Sha256::new().chain_update(0u32.to_be_bytes()).chain_update(NV_DEFINE.to_be_bytes()).finalize();
     assert_eq!(rd.tpm2b(), hmac(&key, &[&rp, &new_nonce, &caller, &[1]]));
 }
+
+/// Part 1 §19.6.11: once the bind entity's authValue changes, the session is no longer bound to it,
+/// so its (new) authValue goes into the HMAC key again.
+#[test]
+fn a_changed_auth_value_unbinds_the_session() {
+    let mut t = started();
+    run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"first").0).ok();
+    let caller = [0x33u8; 32];
+    let r = start(&mut t, RH_NULL, RH_OWNER, &caller, b"").ok().clone();
+    let mut rd = r.reader();
+    let s = rd.u32();
+    let mut nonce_tpm = rd.tpm2b().to_vec();
+    let key = hmac(b"first", &[&1u32.to_be_bytes(), b"ATH\0", &nonce_tpm, &caller, &256u32.to_be_bytes()]);
+    // ClockSet(owner) through the session, HMAC keyed with `hmac_key`; returns (rc, next nonceTPM).
+    let clock_set = |t: &mut Tpm, nonce_tpm: &[u8], hmac_key: &[u8], value: u64| {
+        let params = value.to_be_bytes();
+        let cp = Sha256::new()
+            .chain_update(0x128u32.to_be_bytes())
+            .chain_update(RH_OWNER.to_be_bytes())
+            .chain_update(params)
+            .finalize();
+        let mac = hmac(hmac_key, &[&cp, &caller, nonce_tpm, &[1]]);
+        let r =
+            run(t, 0x128, &[RH_OWNER], Some(&B::new().u32(s).tpm2b(&caller).u8(1).tpm2b(&mac).0), &params);
+        let next = if r.rc == 0 { R(&r.body[4..]).tpm2b().to_vec() } else { nonce_tpm.to_vec() };
+        (r.rc, next)
+    };
+    // Bound: the session key alone.
+    let (rc, next) = clock_set(&mut t, &nonce_tpm, &key, 1_000_000);
+    assert_eq!(rc, 0);
+    nonce_tpm = next;
+    run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"first")), &B::new().tpm2b(b"second").0).ok();
+    assert_eq!(clock_set(&mut t, &nonce_tpm, &key, 2_000_000).0, rc_s(0x0A2, 1));
+    let (rc, _) = clock_set(&mut t, &nonce_tpm, &[key.as_slice(), b"second"].concat(), 2_000_000);
+    assert_eq!(rc, 0);
+}
