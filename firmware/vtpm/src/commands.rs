@@ -187,6 +187,7 @@ pub const COMMANDS: &[CommandDef] = &[
     def(cc::PCR_EXTEND, &[K::PcrOrNull], 1, pcr::extend),
     de(fl(def(cc::EVENT_SEQUENCE_COMPLETE, &[K::PcrOrNull, K::Object], 2, hash_seq::event_complete))),
     de(rh(def(cc::HASH_SEQUENCE_START, &[], 0, hash_seq::start))),
+    de(def(pm::POLICY_DUPLICATION_SELECT, &[K::PolicySession], 0, crate::policy_more::duplication_select)),
     en(def(cc::POLICY_GET_DIGEST, &[K::PolicySession], 0, policy::get_digest)),
     def(cc::POLICY_PASSWORD, &[K::PolicySession], 0, policy::password),
     def(cc::POLICY_NV_WRITTEN, &[K::PolicySession], 0, policy::nv_written),

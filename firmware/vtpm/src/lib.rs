@@ -36,10 +36,10 @@
 //! (`import`), Make/ActivateCredential (`credential`), GetTime, RSA_Encrypt/Decrypt (RSAES, OAEP),
 //! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
 //! (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize, PolicyAuthorizeNV and PolicySigned
-//! with expirations (`policy_ext`), PolicyNameHash and PolicyCounterTimer (`policy_more`),
-//! TPMT_TK_AUTH tickets and PolicyTicket (`policy_ticket`). Not implemented:
-//! PolicyDuplicationSelect, PolicyTemplate, PolicyPhysicalPresence, audit sessions, Duplicate, raw
-//! RSA, derivation parents; those requests get the proper error codes.
+//! with expirations (`policy_ext`), PolicyNameHash, PolicyCounterTimer and PolicyDuplicationSelect
+//! (`policy_more`), TPMT_TK_AUTH tickets and PolicyTicket (`policy_ticket`). Not implemented:
+//! PolicyTemplate, PolicyPhysicalPresence, audit sessions, Duplicate, raw RSA, derivation parents;
+//! those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,7 @@
-//! TPM2_PolicyNameHash (the handles a command must name) and TPM2_PolicyCounterTimer (a comparison
-//! with TPMS_TIME_INFO), Part 3 §23.12 and §23.10, as ms-tpm-20-ref has them.
+//! TPM2_PolicyNameHash (the handles a command must name), TPM2_PolicyDuplicationSelect (a nameHash
+//! for TPM2_Duplicate) and TPM2_PolicyCounterTimer (a comparison with TPMS_TIME_INFO), Part 3
+//! §23.12, §23.15 and §23.10, as ms-tpm-20-ref has them. TPM2_Duplicate itself is not implemented,
+//! so a DuplicationSelect policy is only of use for computing digests in trial sessions.
 
 use alloc::vec::Vec;
 
@@ -14,7 +16,12 @@ use crate::session::SessionKind;
 pub mod code {
     pub const POLICY_COUNTER_TIMER: u32 = 0x16D;
     pub const POLICY_NAME_HASH: u32 = 0x170;
+    pub const POLICY_DUPLICATION_SELECT: u32 = 0x188;
+    pub const DUPLICATE: u32 = 0x14B;
 }
+
+/// Largest TPM2B_NAME: a nameAlg and a SHA-384 digest.
+const MAX_NAME: usize = 2 + MAX_DIGEST;
 
 /// TPM2_PolicyNameHash: policyDigest := H(policyDigest || TPM_CC_PolicyNameHash || nameHash); the
 /// command authorized must have H(Name1 || Name2 || ...) = nameHash. TPM_RC_CPHASH if the session
@@ -31,6 +38,30 @@ pub(crate) fn name_hash(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     }
     s.policy = s.alg.digest(&[s.policy.as_slice(), &code::POLICY_NAME_HASH.to_be_bytes(), hash]);
     s.name_hash = Some(Digest::from_slice(hash));
+    Ok(())
+}
+
+/// TPM2_PolicyDuplicationSelect: policyDigest := H(policyDigest || TPM_CC_PolicyDuplicationSelect
+/// || [objectName] || newParentName || includeObject), nameHash := H(objectName || newParentName),
+/// and the session is for TPM2_Duplicate only.
+pub(crate) fn duplication_select(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let object = c.params.tpm2b(MAX_NAME).p(1)?;
+    let parent = c.params.tpm2b(MAX_NAME).p(2)?;
+    let include = c.params.yes_no().p(3)?;
+    c.params.finish()?;
+    let s = tpm.sessions.get_mut(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    if s.cp_hash.is_some() || s.name_hash.is_some() {
+        return Err(Rc::CPHASH);
+    }
+    if s.command_code != 0 && s.command_code != code::DUPLICATE {
+        return Err(Rc::COMMAND_CODE);
+    }
+    let cc = code::POLICY_DUPLICATION_SELECT.to_be_bytes();
+    let flag = [u8::from(include)];
+    let object_part: &[u8] = if include { object } else { &[] };
+    s.policy = s.alg.digest(&[s.policy.as_slice(), &cc, object_part, parent, &flag]);
+    s.name_hash = Some(s.alg.digest(&[object, parent]));
+    s.command_code = code::DUPLICATE;
     Ok(())
 }
 

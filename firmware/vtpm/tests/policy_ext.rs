@@ -461,3 +461,29 @@ fn policy_tickets_replay_a_signed_or_secret_authorization_until_the_timeout() {
     let r = run(&mut t, POLICY_SECRET, &[RH_OWNER, trial], Some(&pw(b"")), &p).ok().clone();
     assert_eq!(params_of(&r, false), B::new().u16(0).u16(0x8023).u32(RH_NULL).u16(0).0);
 }
+
+#[test]
+fn policy_duplication_select_digests() {
+    let mut t = started();
+    const DUP_SELECT: u32 = 0x188;
+    let zero = [0u8; 32];
+    let object = [&[0u8, 0x0B][..], &[0x11; 32]].concat();
+    let parent = [&[0u8, 0x0B][..], &[0x22; 32]].concat();
+    let call = |t: &mut Tpm, s: u32, include: u8| {
+        run(t, DUP_SELECT, &[s], None, &B::new().tpm2b(&object).tpm2b(&parent).u8(include).0).rc
+    };
+    // includeObject YES: H(0 || CC || objectName || newParentName || 1).
+    let (s, _) = start(&mut t, 3);
+    assert_eq!(call(&mut t, s, 1), 0);
+    assert_eq!(digest(&mut t, s), h(&[&zero, &DUP_SELECT.to_be_bytes(), &object, &parent, &[1]]));
+    // The nameHash slot is now taken: a second one is TPM_RC_CPHASH.
+    assert_eq!(call(&mut t, s, 1), 0x151);
+    // includeObject NO leaves the object's Name out of the digest.
+    let (s, _) = start(&mut t, 3);
+    assert_eq!(call(&mut t, s, 0), 0);
+    assert_eq!(digest(&mut t, s), h(&[&zero, &DUP_SELECT.to_be_bytes(), &parent, &[0]]));
+    // The session is for TPM2_Duplicate: after PolicyCommandCode(NV_Read), TPM_RC_COMMAND_CODE.
+    let (s, _) = start(&mut t, 3);
+    run(&mut t, POLICY_COMMAND_CODE, &[s], None, &NV_READ.to_be_bytes()).ok();
+    assert_eq!(call(&mut t, s, 1), 0x143);
+}
