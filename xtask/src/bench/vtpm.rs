@@ -48,7 +48,7 @@ pub struct Args {
 enum After {
     /// Nothing.
     Nothing,
-    /// A transient object: flushed.
+    /// A transient object or a session, whose handle the response carries first: flushed.
     FlushCreated,
 }
 
@@ -259,6 +259,30 @@ fn measure_keys(warden: &mut Mssim, swtpm: &mut Raw, args: &Args, rows: &mut Vec
             code => Err(format!("{name}: CreatePrimary answered {code:#x}")),
         }
     };
+    // Create (a child signing key) and a salted StartAuthSession, under one storage parent per server.
+    let storage = |name: &str, transport: &mut dyn Transport| -> Result<u32, String> {
+        let response = transport.call(&wire::create_storage_primary()).map_err(|e| format!("{name}: {e}"))?;
+        match wire::response_code(&response)? {
+            0 => wire::created_handle(&response),
+            code => Err(format!("{name}: CreatePrimary(storage) answered {code:#x}")),
+        }
+    };
+    let parents = storage("Warden", warden).and_then(|w| Ok((w, storage("swtpm", swtpm)?)));
+    let under_parent: [(&'static str, KeyedBuilder, After); 2] = [
+        ("Create(ECC P-256 child)", wire::create_child, After::Nothing),
+        ("StartAuthSession(ECDH salt)", wire::start_salted_session, After::FlushCreated),
+    ];
+    for (command, build, after) in under_parent {
+        let outcome = parents
+            .clone()
+            .and_then(|(w, s)| measure(warden, swtpm, [&build(w), &build(s)], args.key_iterations, after));
+        rows.push(Row { command, outcome });
+    }
+    if let Ok((w, s)) = parents {
+        let _ = warden.call(&wire::flush(w));
+        let _ = swtpm.call(&wire::flush(s));
+    }
+
     let keys = create("Warden", warden).and_then(|w| Ok((w, create("swtpm", swtpm)?)));
     let signed: [(&'static str, KeyedBuilder); 2] =
         [("Sign(ECDSA P-256)", wire::sign), ("Quote(ECDSA P-256)", wire::quote)];

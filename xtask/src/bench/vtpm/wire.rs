@@ -247,6 +247,80 @@ pub fn quote(key: u32) -> Vec<u8> {
         .encode()
 }
 
+/// restricted | decrypt with the signing key's other attributes, minus sign: a storage parent.
+const STORAGE_KEY: u32 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 16) | (1 << 17);
+const ALG_AES: u16 = 0x0006;
+const ALG_CFB: u16 = 0x0043;
+
+/// An ECC P-256 storage parent's TPMT_PUBLIC template (AES-128-CFB for its children).
+pub fn storage_template() -> Vec<u8> {
+    let mut t = Vec::new();
+    for v in [ALG_ECC, ALG_SHA256] {
+        t.extend_from_slice(&v.to_be_bytes());
+    }
+    t.extend_from_slice(&STORAGE_KEY.to_be_bytes());
+    for v in [0, ALG_AES, 128, ALG_CFB, ALG_NULL, 0x0003, ALG_NULL, 0, 0] {
+        t.extend_from_slice(&u16::to_be_bytes(v));
+    }
+    t
+}
+
+/// `TPM2_CreatePrimary` of an ECC P-256 storage parent in the owner hierarchy.
+pub fn create_storage_primary() -> Vec<u8> {
+    Command::new(0x131)
+        .handle(RH_OWNER)
+        .password()
+        .sized(&[0, 0, 0, 0])
+        .sized(&storage_template())
+        .sized(&[])
+        .u32(0)
+        .encode()
+}
+
+/// `TPM2_Create` of an ECC P-256 signing key under the storage parent at `parent`.
+pub fn create_child(parent: u32) -> Vec<u8> {
+    Command::new(0x153)
+        .handle(parent)
+        .password()
+        .sized(&[0, 0, 0, 0])
+        .sized(&signing_template(KeyType::EccP256))
+        .sized(&[])
+        .u32(0)
+        .encode()
+}
+
+/// The NIST P-256 base point: a valid ephemeral public key for an ECDH salt. The TPM derives the salt
+/// from it as from any other point; the bench needs a session, not a secret.
+const P256_G_X: [u8; 32] = [
+    0x6B, 0x17, 0xD1, 0xF2, 0xE1, 0x2C, 0x42, 0x47, 0xF8, 0xBC, 0xE6, 0xE5, 0x63, 0xA4, 0x40, 0xF2, 0x77,
+    0x03, 0x7D, 0x81, 0x2D, 0xEB, 0x33, 0xA0, 0xF4, 0xA1, 0x39, 0x45, 0xD8, 0x98, 0xC2, 0x96,
+];
+const P256_G_Y: [u8; 32] = [
+    0x4F, 0xE3, 0x42, 0xE2, 0xFE, 0x1A, 0x7F, 0x9B, 0x8E, 0xE7, 0xEB, 0x4A, 0x7C, 0x0F, 0x9E, 0x16, 0x2B,
+    0xCE, 0x33, 0x57, 0x6B, 0x31, 0x5E, 0xCE, 0xCB, 0xB6, 0x40, 0x68, 0x37, 0xBF, 0x51, 0xF5,
+];
+
+/// `TPM2_StartAuthSession`: an HMAC session salted to the ECC key at `tpm_key` (ECDH, KDFe), unbound,
+/// AES-128-CFB parameter encryption, SHA-256.
+pub fn start_salted_session(tpm_key: u32) -> Vec<u8> {
+    let mut point = Vec::new();
+    for coordinate in [&P256_G_X, &P256_G_Y] {
+        point.extend_from_slice(&32u16.to_be_bytes());
+        point.extend_from_slice(coordinate);
+    }
+    Command::new(0x176)
+        .handle(tpm_key)
+        .handle(RH_NULL)
+        .sized(&[0x42; 16]) // nonceCaller
+        .sized(&point) // encryptedSalt: the ephemeral point
+        .bytes(&[0x00]) // TPM_SE_HMAC
+        .u16(ALG_AES)
+        .u16(128)
+        .u16(ALG_CFB)
+        .u16(ALG_SHA256)
+        .encode()
+}
+
 /// Checks a response's header: consistent size, and the response code it carries.
 pub fn response_code(response: &[u8]) -> Result<u32, String> {
     let field = |range: std::ops::Range<usize>| {
