@@ -24,6 +24,7 @@
 
 extern crate alloc;
 
+mod ledger;
 pub mod plan;
 pub mod psc;
 pub mod snp;

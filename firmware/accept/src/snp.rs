@@ -5,8 +5,9 @@ use alloc::vec::Vec;
 use warden_defs::psc::{PSC_MAX_ENTRIES, PscDescriptor, PscEntry, PscOp};
 use warden_platform::memory::{GpaRange, PageSize, PvalidateError, PvalidateOutcome, SnpMemory};
 
+use crate::ledger::Ledger;
 use crate::plan::{Chunks, SNP_SIZES};
-use crate::tracker::{PageTracker, normalize};
+use crate::tracker::PageTracker;
 use crate::{AcceptError, AcceptStats, Clock, psc};
 
 const PAGE: u64 = 0x1000;
@@ -15,9 +16,7 @@ const LARGE: u64 = 0x20_0000;
 /// The SNP acceptor: the capability to validate the memory it owns.
 #[derive(Debug)]
 pub struct SnpAcceptor {
-    tracker: PageTracker,
-    stats: AcceptStats,
-    clock: Option<Clock>,
+    ledger: Ledger,
     /// Pages planned for the current exit: (gpa, size); mirrors `entries`.
     batch: Vec<(u64, PageSize)>,
     entries: Vec<PscEntry>,
@@ -36,9 +35,7 @@ impl SnpAcceptor {
     #[allow(unsafe_code)]
     pub unsafe fn new(owned: &[GpaRange]) -> Self {
         Self {
-            tracker: PageTracker::new(owned),
-            stats: AcceptStats::default(),
-            clock: None,
+            ledger: Ledger::new(owned),
             batch: Vec::with_capacity(PSC_MAX_ENTRIES),
             entries: Vec::with_capacity(PSC_MAX_ENTRIES),
             desc: PscDescriptor::zeroed(),
@@ -47,22 +44,22 @@ impl SnpAcceptor {
 
     /// Times bookkeeping with `clock` (see [`AcceptStats::bookkeeping_ns`]).
     pub fn set_clock(&mut self, clock: Clock) {
-        self.clock = Some(clock);
+        self.ledger.set_clock(clock);
     }
 
     /// What has been issued so far.
     pub fn stats(&self) -> AcceptStats {
-        self.stats
+        self.ledger.stats
     }
 
     /// The page-state map.
     pub fn tracker(&self) -> &PageTracker {
-        &self.tracker
+        &self.ledger.tracker
     }
 
     /// Validates everything owned.
     pub fn accept_all<P: SnpMemory>(&mut self, platform: &mut P) -> Result<(), AcceptError> {
-        let owned = self.tracker.owned().to_vec();
+        let owned = self.ledger.tracker.owned().to_vec();
         self.accept_ranges(platform, &owned)
     }
 
@@ -81,17 +78,14 @@ impl SnpAcceptor {
         platform: &mut P,
         ranges: &[GpaRange],
     ) -> Result<(), AcceptError> {
-        let ranges = normalize(ranges);
-        if let Some(r) = ranges.iter().find(|r| !self.tracker.owns(**r)) {
-            return Err(AcceptError::NotOwned { gpa: r.start() });
-        }
+        let ranges = self.ledger.owned_ranges(ranges)?;
         self.batch.clear();
         for range in ranges {
             let mut gpa = range.start();
             while gpa < range.end() {
-                let t = self.tick();
-                let (run_end, accepted) = self.tracker.run_at(gpa, range.end());
-                self.tock(t);
+                let t = self.ledger.tick();
+                let (run_end, accepted) = self.ledger.tracker.run_at(gpa, range.end());
+                self.ledger.tock(t);
                 if !accepted {
                     for (at, size) in Chunks::new(gpa, run_end, SNP_SIZES) {
                         if self.batch.len() == PSC_MAX_ENTRIES {
@@ -121,7 +115,7 @@ impl SnpAcceptor {
         );
         // SAFETY: the batch holds only owned pages the tracker shows unvalidated; by `new`'s contract
         // no Rust object lives in them.
-        unsafe { psc::run(platform, &mut self.desc, &self.entries, &mut self.stats) }?;
+        unsafe { psc::run(platform, &mut self.desc, &self.entries, &mut self.ledger.stats) }?;
         let batch = core::mem::take(&mut self.batch);
         let mut done: Option<(u64, u64)> = None;
         let mut result = Ok(());
@@ -133,14 +127,14 @@ impl SnpAcceptor {
             done = match done {
                 Some((s, e)) if e == gpa => Some((s, e + size.bytes())),
                 Some((s, e)) => {
-                    self.mark(s, e);
+                    self.ledger.mark(s, e, true);
                     Some((gpa, gpa + size.bytes()))
                 }
                 None => Some((gpa, gpa + size.bytes())),
             };
         }
         if let Some((s, e)) = done {
-            self.mark(s, e);
+            self.ledger.mark(s, e, true);
         }
         self.batch = batch;
         self.batch.clear();
@@ -157,17 +151,17 @@ impl SnpAcceptor {
         gpa: u64,
         size: PageSize,
     ) -> Result<(), AcceptError> {
-        self.stats.pvalidate += 1;
+        self.ledger.stats.pvalidate += 1;
         // SAFETY: `gpa` is an owned page (`new`'s contract: no Rust object in it) that the tracker
         // shows unvalidated, so validating cannot alias a page we validated elsewhere.
         match unsafe { platform.pvalidate(gpa, size, true) } {
             Err(PvalidateError::FailSizeMismatch) if size == PageSize::Size2M => {
-                self.stats.fallbacks += 1;
+                self.ledger.stats.fallbacks += 1;
                 for i in 0..LARGE / PAGE {
                     if let Err(e) = self.validate(platform, gpa + i * PAGE, PageSize::Size4K) {
                         // The pages before this one are validated: track them, never validate twice.
                         if i > 0 {
-                            self.mark(gpa, gpa + i * PAGE);
+                            self.ledger.mark(gpa, gpa + i * PAGE, true);
                         }
                         return Err(e);
                     }
@@ -175,35 +169,17 @@ impl SnpAcceptor {
                 Ok(())
             }
             Err(PvalidateError::FailSizeMismatch) => {
-                self.stats.fallbacks += 1;
+                self.ledger.stats.fallbacks += 1;
                 let smash = [PscEntry::new((gpa & !(LARGE - 1)) / PAGE, PscOp::PSMASH, true)];
                 // SAFETY: PSMASH only splits the RMP entry; every page keeps its assignment and
                 // validated state, so no page in use changes.
-                unsafe { psc::run(platform, &mut self.desc, &smash, &mut self.stats) }?;
-                self.stats.pvalidate += 1;
+                unsafe { psc::run(platform, &mut self.desc, &smash, &mut self.ledger.stats) }?;
+                self.ledger.stats.pvalidate += 1;
                 // SAFETY: as above for `gpa`.
                 let retry = unsafe { platform.pvalidate(gpa, size, true) };
                 outcome(gpa, retry)
             }
             other => outcome(gpa, other),
-        }
-    }
-
-    fn mark(&mut self, start: u64, end: u64) {
-        let t = self.tick();
-        if let Some(r) = GpaRange::new(start, end) {
-            self.tracker.set(r, true);
-        }
-        self.tock(t);
-    }
-
-    fn tick(&self) -> u64 {
-        self.clock.map_or(0, |c| c())
-    }
-
-    fn tock(&mut self, start: u64) {
-        if let Some(c) = self.clock {
-            self.stats.bookkeeping_ns += c().saturating_sub(start);
         }
     }
 }

@@ -2,8 +2,9 @@
 //! mismatch, zeroing pages the TDX module reports already accepted, tracking every page.
 use warden_platform::memory::{GpaRange, MapGpaOutcome, TdxAcceptError, TdxLevel, TdxMemory};
 
+use crate::ledger::Ledger;
 use crate::plan::{Chunks, TDX_SIZES};
-use crate::tracker::{PageTracker, normalize};
+use crate::tracker::PageTracker;
 use crate::{AcceptError, AcceptStats, Clock};
 
 /// OPERAND_BUSY retries per page before blaming the VMM (busy means another vCPU or the VMM holds
@@ -13,9 +14,7 @@ pub const BUSY_RETRIES: u32 = 64;
 /// The TDX acceptor: the capability to accept the memory it owns.
 #[derive(Debug)]
 pub struct TdxAcceptor {
-    tracker: PageTracker,
-    stats: AcceptStats,
-    clock: Option<Clock>,
+    ledger: Ledger,
 }
 
 impl TdxAcceptor {
@@ -28,27 +27,27 @@ impl TdxAcceptor {
     /// before (added at build time, or by an earlier stage).
     #[allow(unsafe_code)]
     pub unsafe fn new(owned: &[GpaRange]) -> Self {
-        Self { tracker: PageTracker::new(owned), stats: AcceptStats::default(), clock: None }
+        Self { ledger: Ledger::new(owned) }
     }
 
     /// Times bookkeeping with `clock`.
     pub fn set_clock(&mut self, clock: Clock) {
-        self.clock = Some(clock);
+        self.ledger.set_clock(clock);
     }
 
     /// What has been issued so far.
     pub fn stats(&self) -> AcceptStats {
-        self.stats
+        self.ledger.stats
     }
 
     /// The page-state map.
     pub fn tracker(&self) -> &PageTracker {
-        &self.tracker
+        &self.ledger.tracker
     }
 
     /// Accepts everything owned.
     pub fn accept_all<P: TdxMemory>(&mut self, platform: &mut P) -> Result<(), AcceptError> {
-        let owned = self.tracker.owned().to_vec();
+        let owned = self.ledger.tracker.owned().to_vec();
         self.accept_ranges(platform, &owned)
     }
 
@@ -67,16 +66,13 @@ impl TdxAcceptor {
         platform: &mut P,
         ranges: &[GpaRange],
     ) -> Result<(), AcceptError> {
-        let ranges = normalize(ranges);
-        if let Some(r) = ranges.iter().find(|r| !self.tracker.owns(**r)) {
-            return Err(AcceptError::NotOwned { gpa: r.start() });
-        }
+        let ranges = self.ledger.owned_ranges(ranges)?;
         for range in ranges {
             let mut gpa = range.start();
             while gpa < range.end() {
-                let t = self.tick();
-                let (run_end, accepted) = self.tracker.run_at(gpa, range.end());
-                self.tock(t);
+                let t = self.ledger.tick();
+                let (run_end, accepted) = self.ledger.tracker.run_at(gpa, range.end());
+                self.ledger.tock(t);
                 if !accepted {
                     // Mark what was accepted even when a later page fails: never accept twice.
                     let mut done = gpa;
@@ -93,7 +89,7 @@ impl TdxAcceptor {
                         }
                         done = at + size;
                     }
-                    self.mark(gpa, done, true);
+                    self.ledger.mark(gpa, done, true);
                     result?;
                 }
                 gpa = run_end;
@@ -113,7 +109,7 @@ impl TdxAcceptor {
     ) -> Result<(), AcceptError> {
         let mut busy = 0;
         loop {
-            self.stats.tdx_accepts += 1;
+            self.ledger.stats.tdx_accepts += 1;
             // SAFETY: `gpa` is owned by this acceptor (`new`'s contract: no Rust object lives in it)
             // and not yet accepted by us; accepting zeroes it, which nothing can observe.
             match unsafe { platform.accept(gpa, level) } {
@@ -121,14 +117,14 @@ impl TdxAcceptor {
                 Err(TdxAcceptError::AlreadyAccepted) => {
                     // SAFETY: the page is accepted (the TDX module just said so), owned, unreferenced.
                     unsafe { platform.zero(gpa, level.bytes()) };
-                    self.stats.zeroed_bytes += level.bytes();
+                    self.ledger.stats.zeroed_bytes += level.bytes();
                     return Ok(());
                 }
                 Err(TdxAcceptError::SizeMismatch) => {
                     let Some(smaller) = level.smaller() else {
                         return Err(AcceptError::Unexpected { gpa, code: 0xC000_0B0B_0000_0000 });
                     };
-                    self.stats.fallbacks += 1;
+                    self.ledger.stats.fallbacks += 1;
                     let step = smaller.bytes();
                     return (0..level.bytes() / step)
                         .try_for_each(|i| self.accept_page(platform, gpa + i * step, smaller));
@@ -155,7 +151,7 @@ impl TdxAcceptor {
         range: GpaRange,
         shared: bool,
     ) -> Result<(), AcceptError> {
-        if !self.tracker.owns(range) {
+        if !self.ledger.tracker.owns(range) {
             return Err(AcceptError::NotOwned { gpa: range.start() });
         }
         let mut rest = range;
@@ -163,7 +159,7 @@ impl TdxAcceptor {
             // SAFETY: the caller guarantees no reference into `range`, and `rest` lies inside it.
             let out = unsafe { platform.map_gpa(rest, shared) };
             // Whatever happened, the VMM may have converted part of it: it is not accepted now.
-            self.mark(range.start(), range.end(), false);
+            self.ledger.mark(range.start(), range.end(), false);
             match out.map_err(AcceptError::MapGpa)? {
                 MapGpaOutcome::Done => return Ok(()),
                 MapGpaOutcome::Retry { resume_at } => {
@@ -174,24 +170,6 @@ impl TdxAcceptor {
                         .ok_or(AcceptError::MapGpaResume { gpa: resume_at })?;
                 }
             }
-        }
-    }
-
-    fn mark(&mut self, start: u64, end: u64, value: bool) {
-        let t = self.tick();
-        if let Some(r) = GpaRange::new(start, end) {
-            self.tracker.set(r, value);
-        }
-        self.tock(t);
-    }
-
-    fn tick(&self) -> u64 {
-        self.clock.map_or(0, |c| c())
-    }
-
-    fn tock(&mut self, start: u64) {
-        if let Some(c) = self.clock {
-            self.stats.bookkeeping_ns += c().saturating_sub(start);
         }
     }
 }
