@@ -115,7 +115,7 @@ fn pcrextend_chains_digests_in_every_bank() {
 fn pcrevent_hashes_the_event_in_every_bank_and_extends() {
     let server = started();
     // Up to 1024 bytes tpm2_pcrevent sends TPM2_PCR_Event. (Larger files go through an event
-    // sequence authorized with an HMAC session; see the report on sequence-object Names.)
+    // sequence authorized with an HMAC session: `vtpm_sessions.rs`.)
     let data: Vec<u8> = (0..1000u32).map(|i| (i * 11 % 251) as u8).collect();
     let file = server.path("event.bin");
     std::fs::write(&file, &data).unwrap();
