@@ -127,12 +127,12 @@ fn read_point(r: &mut Reader<'_>, n: usize) -> TpmResult<Vec<u8>> {
     let x = p.tpm2b(MAX_ECC_BYTES)?;
     let y = p.tpm2b(MAX_ECC_BYTES)?;
     p.finish()?;
-    if x.len() != n || y.len() != n {
+    let (Some(x), Some(y)) = (crate::keys::left_pad(x, n), crate::keys::left_pad(y, n)) else {
         return Err(rcx::ECC_POINT);
-    }
+    };
     let mut sec1 = alloc::vec![4u8];
-    sec1.extend_from_slice(x);
-    sec1.extend_from_slice(y);
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
     Ok(sec1)
 }
 

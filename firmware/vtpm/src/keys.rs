@@ -243,7 +243,9 @@ pub fn sign(
 }
 
 /// Pads a big-endian integer on the left to `n` bytes (signature halves may come shorter).
-fn left_pad(v: &[u8], n: usize) -> Option<Vec<u8>> {
+/// `v` as exactly `n` big-endian bytes: leading zeros added or dropped (a TPM2B coordinate may come
+/// shorter than its field, as tpm2-tss sends one whose top byte is zero); `None` if it does not fit.
+pub(crate) fn left_pad(v: &[u8], n: usize) -> Option<Vec<u8>> {
     let v = &v[v.iter().position(|&b| b != 0).unwrap_or(v.len())..];
     (v.len() <= n).then(|| {
         let mut out = alloc::vec![0u8; n - v.len()];

@@ -11,8 +11,8 @@ use crate::Tpm;
 use crate::consts::handle;
 use crate::crypto::HashAlg;
 use crate::key_store::KeyObject;
-use crate::keys::Material;
 use crate::keys::SeededRng;
+use crate::keys::{Material, left_pad};
 use crate::marshal::{Reader, Writer};
 use crate::object::{MAX_ECC_BYTES, Public, attr, ids, rcx};
 use crate::rc::{Rc, TpmResult};
@@ -46,9 +46,9 @@ pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> Tp
     let bits = alg.size() as u32 * 8;
     match p.kind {
         ids::ECC => {
-            let (n, eph) = match p.curve {
-                ids::NIST_P256 => (32, Material::P256(p256::SecretKey::random(rng))),
-                _ => (48, Material::P384(p384::SecretKey::random(rng))),
+            let eph = match p.curve {
+                ids::NIST_P256 => Material::P256(p256::SecretKey::random(rng)),
+                _ => Material::P384(p384::SecretKey::random(rng)),
             };
             let (ex, ey) = match &eph {
                 Material::P256(e) => {
@@ -62,9 +62,7 @@ pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> Tp
                 _ => None,
             }
             .ok_or(Rc::FAILURE)?;
-            if p.unique.len() != n || p.unique_y.len() != n {
-                return Err(rcx::ECC_POINT);
-            }
+            // `ecdh_x` checks the key's point (coordinates left-padded to the curve's size).
             let z = ecdh_x(&eph, &p.unique, &p.unique_y)?;
             let mut w = Writer::new();
             w.tpm2b(&ex);
@@ -92,11 +90,11 @@ fn ecdh_x(m: &Material, x: &[u8], y: &[u8]) -> TpmResult<Vec<u8>> {
         Material::P384(_) => 48,
         _ => return Err(Rc::KEY),
     };
-    if x.len() != n || y.len() != n {
+    let (Some(x), Some(y)) = (left_pad(x, n), left_pad(y, n)) else {
         return Err(rcx::ECC_POINT);
-    }
-    sec1.extend_from_slice(x);
-    sec1.extend_from_slice(y);
+    };
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
     match m {
         Material::P256(k) => {
             let q = p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| rcx::ECC_POINT)?;
@@ -153,4 +151,31 @@ pub(crate) fn session_salt(tpm: &Tpm, tpm_key: u32, encrypted: &[u8]) -> TpmResu
     }
     decrypt_secret(k, encrypted, "SECRET")
         .map_err(|e| if e == Rc::KEY { Rc::KEY.handle(1) } else { e.param(2) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ecdh_x;
+    use crate::keys::Material;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+    /// A coordinate whose top byte is zero may arrive one byte short (tpm2-tss sends it so): the shared
+    /// secret must be the same as for the full-length coordinate.
+    #[test]
+    fn a_short_coordinate_is_the_same_point() {
+        let ours = Material::P256(p256::SecretKey::from_slice(&[7u8; 32]).unwrap());
+        let (x, y) = (1u8..=255)
+            .flat_map(|a| (1u8..=255).map(move |b| [a, b]))
+            .find_map(|seed| {
+                let mut scalar = [1u8; 32];
+                scalar[..2].copy_from_slice(&seed);
+                let point = p256::SecretKey::from_slice(&scalar).ok()?.public_key().to_encoded_point(false);
+                let (x, y) = (point.x()?.to_vec(), point.y()?.to_vec());
+                (x[0] == 0).then_some((x, y))
+            })
+            .expect("some point has a zero top byte");
+        let full = ecdh_x(&ours, &x, &y).unwrap();
+        assert_eq!(ecdh_x(&ours, &x[1..], &y).unwrap(), full);
+        assert!(ecdh_x(&ours, &[x.as_slice(), &[0]].concat(), &y).is_err(), "a coordinate too long");
+    }
 }
