@@ -1,6 +1,7 @@
 //! TPMS_ATTEST details: GetTime, and the clock-info obfuscation for signers outside the owner and
 //! platform hierarchies.
 mod common;
+mod key_helpers;
 
 use common::{B, R, RH_ENDORSEMENT, RH_NULL, RH_OWNER, pw, rc_h, run, started};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -10,19 +11,7 @@ use warden_vtpm::Tpm;
 const NULL: u16 = 0x0010;
 
 fn signer(t: &mut Tpm, hierarchy: u32) -> (u32, Vec<u8>) {
-    let template = B::new()
-        .u16(0x23)
-        .u16(0x000B)
-        .u32(0x0004_0072)
-        .tpm2b(&[])
-        .u16(NULL)
-        .u16(0x18)
-        .u16(0x000B)
-        .u16(3)
-        .u16(NULL)
-        .tpm2b(&[])
-        .tpm2b(&[])
-        .0;
+    let template = key_helpers::ecc_signer(0x0003);
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let p = B::new().tpm2b(&sens).tpm2b(&template).tpm2b(&[]).u32(0).0;
     let r = run(t, 0x131, &[hierarchy], Some(&pw(b"")), &p);
@@ -117,19 +106,7 @@ fn get_time_is_signed_and_needs_the_endorsement_handle() {
 #[test]
 fn certify_creation_needs_the_creation_ticket() {
     let mut t = started();
-    let template = B::new()
-        .u16(0x23)
-        .u16(0x000B)
-        .u32(0x0004_0072)
-        .tpm2b(&[])
-        .u16(NULL)
-        .u16(0x18)
-        .u16(0x000B)
-        .u16(3)
-        .u16(NULL)
-        .tpm2b(&[])
-        .tpm2b(&[])
-        .0;
+    let template = key_helpers::ecc_signer(0x0003);
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let p = B::new().tpm2b(&sens).tpm2b(&template).tpm2b(&[]).u32(0).0;
     let r = run(&mut t, 0x131, &[RH_OWNER], Some(&pw(b"")), &p);

@@ -2,6 +2,7 @@
 //! AES-CFB, HMAC from RustCrypto) is released by ActivateCredential; one made by the TPM too; a
 //! credential for another Name, or a changed blob, is refused.
 mod common;
+mod key_helpers;
 
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use common::{B, R, RH_OWNER, pw, rc_p, run, started};
@@ -89,19 +90,7 @@ fn credentials_are_released_only_for_the_named_key() {
         .tpm2b(&[])
         .tpm2b(&[])
         .0;
-    let signer = B::new()
-        .u16(0x23)
-        .u16(0x000B)
-        .u32(0x0004_0072)
-        .tpm2b(&[])
-        .u16(NULL)
-        .u16(0x18)
-        .u16(0x000B)
-        .u16(3)
-        .u16(NULL)
-        .tpm2b(&[])
-        .tpm2b(&[])
-        .0;
+    let signer = key_helpers::ecc_signer(0x0003);
     let (ek, ek_public, _) = primary(&mut t, &ek);
     let (ak, _, ak_name) = primary(&mut t, &signer);
     let (blob, secret) = make_in_software(&ek_public, &ak_name, b"credential!");

@@ -1,6 +1,7 @@
 //! RSA_Encrypt/RSA_Decrypt, ECDH_KeyGen/ECDH_ZGen and TPM2_HMAC, each checked against RustCrypto
 //! outside the engine (the `rsa`, `p256` and `hmac` crates).
 mod common;
+mod key_helpers;
 
 use common::{B, R, RH_OWNER, pw, rc_h, rc_p, run, started};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -119,19 +120,7 @@ fn ecdh_zgen_matches_the_p256_crate() {
     let bad = B::new().tpm2b(ep.x().unwrap()).tpm2b(&[1; 32]).0;
     assert_eq!(run(&mut t, 0x154, &[h], Some(&pw(b"")), &B::new().tpm2b(&bad).0).rc, rc_p(0x0A7, 1));
     // A signing key cannot do ECDH.
-    let signer = B::new()
-        .u16(0x23)
-        .u16(0x000B)
-        .u32(0x0004_0072)
-        .tpm2b(&[])
-        .u16(NULL)
-        .u16(0x18)
-        .u16(0x000B)
-        .u16(3)
-        .u16(NULL)
-        .tpm2b(&[])
-        .tpm2b(&[])
-        .0;
+    let signer = key_helpers::ecc_signer(0x0003);
     let (s, _) = primary(&mut t, &signer, &[]);
     assert_eq!(run(&mut t, 0x163, &[s], None, &[]).rc, rc_h(0x082, 1));
 }
