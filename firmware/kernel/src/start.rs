@@ -187,11 +187,13 @@ pub fn host_refuses_simd() -> bool {
     hint.get(..len).is_some_and(|hint| hint.trim_ascii() == b"off")
 }
 
-/// Terminates through the detected platform; before detection (or on a platform without a way to tell the
-/// hypervisor yet) the CPU halts.
+/// Terminates through the detected platform (QEMU's exit device, the GHCB MSR protocol's termination
+/// request, TDX's ReportFatalError); before detection the CPU halts.
 pub fn terminate(reason: Termination) -> ! {
     match PLATFORM.get() {
         Some(BootPlatform::Native) => crate::native::exit(reason),
-        _ => cpu::halt_forever(),
+        Some(BootPlatform::Snp) => crate::snp::terminate_with(crate::snp::Reason::Termination(reason)),
+        Some(BootPlatform::Tdx) => crate::tdx::report_fatal_error(reason),
+        None => cpu::halt_forever(),
     }
 }
