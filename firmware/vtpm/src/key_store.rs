@@ -130,6 +130,19 @@ impl KeyStore {
         self.clear_transient();
     }
 
+    /// A new endorsement seed from the firmware (`Tpm::set_endorsement_seed`): endorsement keys derived
+    /// from the old one, loaded or remembered, are gone.
+    pub fn set_endorsement_seed(&mut self, seed: [u8; 32]) {
+        self.seeds[1] = seed;
+        self.primaries.clear();
+        for s in self.slots.iter_mut() {
+            if s.as_ref().is_some_and(|k| k.hierarchy == handle::RH_ENDORSEMENT) {
+                *s = None;
+            }
+        }
+        self.persistent.retain(|(_, k)| k.hierarchy != handle::RH_ENDORSEMENT);
+    }
+
     /// TPM2_Clear: a new storage primary seed; owner objects, loaded or persistent, are gone.
     pub fn clear_owner(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
         self.seeds[0] = fresh(drbg, e);

@@ -184,6 +184,15 @@ impl Tpm {
         }
     }
 
+    /// Replaces the endorsement primary seed (EPS) with one the firmware derives from a platform secret
+    /// (on SEV-SNP, a key the PSP derives for this launch's measurement; on TDX, one from the TDX module),
+    /// so the EK and every endorsement primary stay the same across boots of the same image instead of
+    /// changing with the random seed made at manufacture. Call it before the first command; it forgets the
+    /// endorsement hierarchy's loaded keys and remembered primaries, which came from the old seed.
+    pub fn set_endorsement_seed(&mut self, seed: [u8; 32]) {
+        self.keys.set_endorsement_seed(seed);
+    }
+
     /// Gives the TPM a time source (ReadClock, dictionary-attack recovery). Optional.
     pub fn set_clock(&mut self, clock: Box<dyn Clock + Send>) {
         self.clock = Some(clock);
