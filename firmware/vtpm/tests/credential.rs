@@ -6,7 +6,7 @@ mod key_helpers;
 
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use common::{B, R, RH_OWNER, pw, rc_p, run, started};
-use hmac::{Hmac, Mac};
+use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
@@ -26,19 +26,6 @@ fn primary(t: &mut Tpm, template: &[u8]) -> (u32, Vec<u8>, Vec<u8>) {
     rd.bytes(6);
     rd.tpm2b();
     (h, public, rd.tpm2b().to_vec())
-}
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-/// KDFa with SHA-256 for at most 256 bits (one block).
-fn kdfa(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
-    let mut out = hmac(key, &[&1u32.to_be_bytes(), label, &[0], u, v, &bits.to_be_bytes()]);
-    out.truncate(bits as usize / 8);
-    out
 }
 
 /// The software side of MakeCredential to an ECC P-256 storage key: (blob, secret).

@@ -5,24 +5,12 @@ mod common;
 
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use common::{B, R, RH_OWNER, pw, rc_p, run, started};
-use hmac::{Hmac, Mac};
+use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 
 const NULL: u16 = 0x0010;
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-fn kdfa(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
-    let mut out = hmac(key, &[&1u32.to_be_bytes(), label, &[0], u, v, &bits.to_be_bytes()]);
-    out.truncate(bits as usize / 8);
-    out
-}
 
 fn cfb(key: &[u8], data: &mut [u8]) {
     cfb_mode::Encryptor::<aes::Aes128>::new_from_slices(key, &[0; 16]).unwrap().encrypt(data);

@@ -8,7 +8,7 @@ mod common;
 
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use common::{B, R, RH_NULL, RH_OWNER, SHA256, pw, run, started};
-use hmac::{Hmac, Mac};
+use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
@@ -34,24 +34,6 @@ const ENCRYPT: u8 = 0x40;
 /// The kernel's NULL-key attributes: fixedTPM, fixedParent, sensitiveDataOrigin, userWithAuth,
 /// noDA, restricted, decrypt.
 const NULL_KEY_ATTRS: u32 = 0x0003_0472;
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-/// KDFa with SHA-256 (Part 1 §11.4.10.2), as the kernel's `tpm2_KDFa`.
-fn kdfa(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 1u32;
-    while out.len() * 8 < bits as usize {
-        out.extend(hmac(key, &[&i.to_be_bytes(), label, &[0], u, v, &bits.to_be_bytes()]));
-        i += 1;
-    }
-    out.truncate(bits as usize / 8);
-    out
-}
 
 /// KDFe with SHA-256 for one block (the kernel's `tpm2_KDFe`): H(1 || Z || "SECRET\0" || u || v).
 fn kdfe(z: &[u8], u: &[u8], v: &[u8]) -> Vec<u8> {

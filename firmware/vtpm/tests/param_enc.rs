@@ -5,28 +5,13 @@ mod common;
 
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_s, run, started};
-use hmac::{Hmac, Mac};
+use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 
 const IDX: u32 = 0x0150_0003;
 const DECRYPT: u8 = 0x20;
 const ENCRYPT: u8 = 0x40;
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-fn kdfa(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    for i in 1u32..=(bits / 256 + 1) {
-        out.extend(hmac(key, &[&i.to_be_bytes(), label, &[0], u, v, &bits.to_be_bytes()]));
-    }
-    out.truncate(bits as usize / 8);
-    out
-}
 
 /// AES-128-CFB with KDFa(key, "CFB", newer, older, 256) = key || IV.
 fn cfb(key: &[u8], newer: &[u8], older: &[u8], data: &mut [u8], encrypt: bool) {

@@ -3,20 +3,14 @@
 //! salt encrypted here by the `rsa` crate and every HMAC computed with `hmac`.
 mod common;
 
+use common::hmac_sha256 as hmac;
 use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run, started};
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 
 const START_AUTH: u32 = 0x176;
 const CHANGE_AUTH: u32 = 0x129;
 const NV_DEFINE: u32 = 0x12A;
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
 
 /// A deterministic RNG for the test's own OAEP seeds.
 struct TestRng(u64);

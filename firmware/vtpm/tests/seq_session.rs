@@ -4,8 +4,8 @@
 //! Every HMAC is computed here with the `hmac` and `sha2` crates.
 mod common;
 
+use common::hmac_sha256 as hmac;
 use common::{B, R, RH_NULL, SHA256, params_of, pw, rc_s, run, started};
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 
@@ -14,12 +14,6 @@ const HASH_SEQ_START: u32 = 0x186;
 const SEQ_UPDATE: u32 = 0x15C;
 const SEQ_COMPLETE: u32 = 0x13E;
 const BAD_AUTH: u32 = 0x0A2;
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
 
 /// An unbound, unsalted HMAC session: (handle, nonceTPM).
 fn hmac_session(t: &mut Tpm) -> (u32, Vec<u8>) {

@@ -4,30 +4,13 @@
 mod common;
 
 use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, rc_s, run, started};
-use hmac::{Hmac, Mac};
+use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 
 const START: u32 = 0x176;
 const CHANGE_AUTH: u32 = 0x129;
 const PCR_EXTEND: u32 = 0x182;
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-fn kdfa(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 1u32;
-    while out.len() * 8 < bits as usize {
-        out.extend(hmac(key, &[&i.to_be_bytes(), label, &[0], u, v, &bits.to_be_bytes()]));
-        i += 1;
-    }
-    out.truncate(bits as usize / 8);
-    out
-}
 
 /// A session as the caller tracks it.
 struct S {

@@ -172,3 +172,25 @@ pub fn rc_h(base: u32, n: u32) -> u32 {
 pub fn rc_s(base: u32, n: u32) -> u32 {
     base | 0x800 | (n << 8)
 }
+
+/// HMAC-SHA256 over the concatenated `parts`, by the `hmac` crate: the tests' independent oracle for the
+/// engine's session HMACs.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    parts.iter().for_each(|p| m.update(p));
+    m.finalize().into_bytes().to_vec()
+}
+
+/// KDFa with SHA-256 (Part 1 §11.4.10.2), written from the spec as an oracle: counter || label || 0 || u ||
+/// v || bits, one HMAC per 256-bit block, truncated to `bits`.
+pub fn kdfa_sha256(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 1u32;
+    while out.len() * 8 < bits as usize {
+        out.extend(hmac_sha256(key, &[&i.to_be_bytes(), label, &[0], u, v, &bits.to_be_bytes()]));
+        i += 1;
+    }
+    out.truncate(bits as usize / 8);
+    out
+}

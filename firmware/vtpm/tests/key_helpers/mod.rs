@@ -165,10 +165,7 @@ pub fn load(t: &mut Tpm, parent: u32, private: &[u8], public: &[u8]) -> Result<u
 }
 
 pub fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    use hmac::{Hmac, Mac};
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
+    common::hmac_sha256(key, parts)
 }
 
 pub fn sign_pw(t: &mut Tpm, h: u32, password: &[u8]) -> u32 {
