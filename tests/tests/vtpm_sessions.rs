@@ -387,38 +387,25 @@ fn policy_signed_with_an_expiration_unseals_within_it() {
     assert_eq!((to_sign.len(), &to_sign[32..]), (36, &60u32.to_be_bytes()[..]));
     openssl(&server, &["dgst", "-sha256", "-sign", "priv.pem", "-out", "nonce.sig", "to_sign.bin"]);
     // Presented with another expiration, the same signature does not verify.
-    let args = [
-        "-S",
-        "p.ctx",
-        "-g",
-        "sha256",
-        "-s",
-        "nonce.sig",
-        "-f",
-        "rsassa",
-        "-c",
-        "signer.ctx",
-        "-x",
-        "-t",
-        "61",
-    ];
-    server.fails("tpm2_policysigned", &args);
-    let args = [
-        "-S",
-        "p.ctx",
-        "-g",
-        "sha256",
-        "-s",
-        "nonce.sig",
-        "-f",
-        "rsassa",
-        "-c",
-        "signer.ctx",
-        "-x",
-        "-t",
-        "60",
-    ];
-    server.ok("tpm2_policysigned", &args);
+    let with_signature = |expiration: &'static str| {
+        [
+            "-S",
+            "p.ctx",
+            "-g",
+            "sha256",
+            "-s",
+            "nonce.sig",
+            "-f",
+            "rsassa",
+            "-c",
+            "signer.ctx",
+            "-x",
+            "-t",
+            expiration,
+        ]
+    };
+    server.fails("tpm2_policysigned", &with_signature("61"));
+    server.ok("tpm2_policysigned", &with_signature("60"));
     assert_eq!(server.ok("tpm2_unseal", &["-p", "session:p.ctx", "-c", "seal.ctx"]), "time-limited secret");
 }
 
