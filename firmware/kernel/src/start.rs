@@ -133,10 +133,11 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
 
     // 6. The services: the SVSM dispatcher with the core protocol and the vTPM, and the transport they
     //    are reached through. "Ready" means they are up.
+    // The guest's RAM as QEMU reports it (fw_cfg: many port reads, so once).
+    let ram = crate::native::ram_bytes().unwrap_or(0);
     #[cfg(warden_request_loop)]
     let (mut dispatcher, transport) = {
-        let ram_end = crate::native::ram_bytes().unwrap_or(0);
-        match crate::services::start(ram_end) {
+        match crate::services::start(ram) {
             Ok(dispatcher) => (dispatcher, crate::request_loop::Transport::open()),
             Err(error) => {
                 println!("warden: the services cannot start: {error:?}");
@@ -150,7 +151,7 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     }
 
     let (used, free) = heap::usage();
-    let ram_mib = crate::native::ram_bytes().unwrap_or(0) >> 20;
+    let ram_mib = ram >> 20;
     clock = clock.phase("report");
     println!(
         "warden: ready: platform {:?}, guest RAM {ram_mib} MiB, sse {}, avx {}, heap {} KiB free ({used} B used), boot {}",
