@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use warden_defs::svsm::{CallId, PROTOCOL_VTPM, ResultCode, vtpm_call};
 use warden_svsm::GuestRegs;
 use warden_svsm::transport::{decode_response, encode_request, frame_len};
+use warden_svsm::vtpm_protocol::{request_buffer, response_in};
 
 use crate::tpm_server::engine::CommandEngine;
 
@@ -65,13 +66,8 @@ impl Transport {
 
     /// Runs one TPM command through SVSM_VTPM_CMD and returns the TPM response.
     pub fn tpm_command(&mut self, command: &[u8]) -> crate::Result<Vec<u8>> {
-        let mut page = [0u8; 4096];
-        if command.len() > page.len() - 9 {
-            return Err("TPM command too large for one SVSM vTPM buffer".into());
-        }
-        page[..4].copy_from_slice(&8u32.to_le_bytes());
-        page[5..9].copy_from_slice(&(command.len() as u32).to_le_bytes());
-        page[9..9 + command.len()].copy_from_slice(command);
+        let page =
+            request_buffer(command).ok_or("TPM command empty or too large for one SVSM vTPM buffer")?;
         let regs = GuestRegs {
             rax: CallId { protocol: PROTOCOL_VTPM, call: vtpm_call::CMD }.to_rax(),
             rcx: BUFFER_GPA,
@@ -82,8 +78,7 @@ impl Transport {
             return Err(format!("SVSM_VTPM_CMD failed with {:#x}", response.regs.rax).into());
         }
         let (_, data) = response.pages.pages().next().ok_or("Warden returned no buffer")?;
-        let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize;
-        data.get(4..4 + len).map(<[u8]>::to_vec).ok_or_else(|| "the response size exceeds the buffer".into())
+        response_in(data).map(<[u8]>::to_vec).ok_or_else(|| "the response size exceeds the buffer".into())
     }
 }
 

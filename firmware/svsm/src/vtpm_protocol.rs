@@ -80,6 +80,29 @@ impl<E: TpmEngine> VtpmProtocol<E> {
     }
 }
 
+/// The guest side (the host bridge, tests): a request buffer carrying `command` at locality 0, or `None`
+/// when the command does not fit.
+pub fn request_buffer(command: &[u8]) -> Option<[u8; BUFFER_SIZE]> {
+    if command.is_empty() || command.len() > MAX_COMMAND {
+        return None;
+    }
+    let mut buffer = [0u8; BUFFER_SIZE];
+    buffer[..4].copy_from_slice(&TPM_SEND_COMMAND.to_le_bytes());
+    buffer[5..REQUEST_HEADER].copy_from_slice(&(command.len() as u32).to_le_bytes());
+    buffer[REQUEST_HEADER..REQUEST_HEADER + command.len()].copy_from_slice(command);
+    Some(buffer)
+}
+
+/// The guest side: the TPM response in a buffer Warden answered, or `None` when its size field points
+/// past the buffer or beyond what Linux accepts ([`MAX_RESPONSE`]).
+pub fn response_in(buffer: &[u8]) -> Option<&[u8]> {
+    let size = u32::from_le_bytes(buffer.get(..4)?.try_into().ok()?) as usize;
+    if size > MAX_RESPONSE {
+        return None;
+    }
+    buffer.get(4..4 + size)
+}
+
 /// Checks a request buffer and returns the TPM command it carries.
 pub fn parse_request(buffer: &[u8]) -> Result<&[u8], SvsmError> {
     let invalid = || SvsmError::from(GuestError::InvalidParameter(ParamError::VtpmBuffer));

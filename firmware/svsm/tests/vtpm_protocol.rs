@@ -109,3 +109,23 @@ fn an_unknown_vtpm_call_is_unsupported() {
     let (rax, _, _) = call(&engine, 7, BUFFER, &[0; 4096]);
     assert_eq!(rax, ResultCode::UNSUPPORTED_CALL.0);
 }
+
+#[test]
+fn the_guest_side_encoding_is_what_the_handler_parses() {
+    use warden_svsm::vtpm_protocol::{MAX_RESPONSE, parse_request, request_buffer, response_in};
+    let command = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 1, 0x7B, 0, 8];
+    let buffer = request_buffer(&command).unwrap();
+    assert_eq!(parse_request(&buffer).unwrap(), &command);
+    assert_eq!(buffer, request(8, 0, command.len() as u32, &command));
+    assert!(request_buffer(&[]).is_none());
+    assert!(request_buffer(&vec![0; MAX_COMMAND + 1]).is_none());
+    assert!(request_buffer(&vec![0; MAX_COMMAND]).is_some());
+
+    let mut answer = [0u8; 4096];
+    answer[..4].copy_from_slice(&3u32.to_le_bytes());
+    answer[4..7].copy_from_slice(&[1, 2, 3]);
+    assert_eq!(response_in(&answer), Some(&[1u8, 2, 3][..]));
+    answer[..4].copy_from_slice(&(MAX_RESPONSE as u32 + 1).to_le_bytes());
+    assert_eq!(response_in(&answer), None);
+    assert_eq!(response_in(&answer[..2]), None);
+}

@@ -5,6 +5,7 @@ use warden_defs::layout::WARDEN_BASE;
 use warden_defs::svsm::{CallId, PROTOCOL_CORE, PROTOCOL_VTPM, ResultCode, core_call, vtpm_call};
 use warden_svsm::GuestRegs;
 use warden_svsm::transport::{Response, decode_response, encode_request, serve};
+use warden_svsm::vtpm_protocol::{request_buffer, response_in};
 
 use super::{TestCase, TestResult};
 use crate::ensure;
@@ -31,10 +32,7 @@ fn call(
 }
 
 fn tpm(dispatcher: &mut warden_svsm::Dispatcher, command: &[u8]) -> Result<Vec<u8>, alloc::string::String> {
-    let mut page = [0u8; 4096];
-    page[..4].copy_from_slice(&8u32.to_le_bytes());
-    page[5..9].copy_from_slice(&(command.len() as u32).to_le_bytes());
-    page[9..9 + command.len()].copy_from_slice(command);
+    let page = request_buffer(command).ok_or("command does not fit a buffer")?;
     let regs = GuestRegs {
         rax: CallId { protocol: PROTOCOL_VTPM, call: vtpm_call::CMD }.to_rax(),
         rcx: BUFFER,
@@ -43,8 +41,7 @@ fn tpm(dispatcher: &mut warden_svsm::Dispatcher, command: &[u8]) -> Result<Vec<u
     let response = call(dispatcher, regs, &[(BUFFER, &page)])?;
     ensure!(response.regs.rax == ResultCode::SUCCESS.0, "SVSM_VTPM_CMD answered {:#x}", response.regs.rax);
     let (_, data) = response.pages.pages().next().ok_or("no page came back")?;
-    let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize;
-    Ok(data.get(4..4 + len).ok_or("response size beyond the buffer")?.to_vec())
+    Ok(response_in(data).ok_or("response size beyond the buffer")?.to_vec())
 }
 
 fn vtpm_answers_through_the_dispatcher() -> TestResult {
