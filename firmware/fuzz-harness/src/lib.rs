@@ -11,6 +11,7 @@
 pub mod psc_response;
 pub mod svsm;
 pub mod vc_decode;
+pub mod vtpm_buffer;
 pub mod vtpm_command;
 
 /// A fuzz target: its name (also its directory under `firmware/fuzz/corpus/`) and its body.
@@ -23,5 +24,6 @@ pub const TARGETS: &[Target] = &[
     ("ghcb_fields", svsm::ghcb_fields),
     ("svsm_transport_frame", svsm::svsm_transport_frame),
     ("vtpm_command", vtpm_command::vtpm_command),
+    ("vtpm_buffer", vtpm_buffer::vtpm_buffer),
     ("vc_decode", vc_decode::vc_decode),
 ];
