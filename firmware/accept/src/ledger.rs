@@ -59,3 +59,22 @@ impl Ledger {
         }
     }
 }
+
+/// What the acceptance cores (`snp_batch`, `tdx_page`) record as they go: the
+/// counters, and each span they have just accepted (so a page accepted before an error is known).
+pub(crate) trait Bookkeeping {
+    /// The counters to add to.
+    fn stats(&mut self) -> &mut AcceptStats;
+    /// `[start, end)` is now accepted.
+    fn accepted(&mut self, start: u64, end: u64);
+}
+
+impl Bookkeeping for Ledger {
+    fn stats(&mut self) -> &mut AcceptStats {
+        &mut self.stats
+    }
+
+    fn accepted(&mut self, start: u64, end: u64) {
+        self.mark(start, end, true);
+    }
+}

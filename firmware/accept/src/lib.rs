@@ -16,23 +16,35 @@
 //! 5. TDX pages reported PAGE_ALREADY_ACCEPTED are zeroed by the engine (the TDX module does not).
 //! 6. Memory beyond what Warden needs at boot is accepted on demand with `accept_range`.
 //!
+//! One implementation of rules 1-3 and 5: the allocation-free cores `snp_batch` and `tdx_page`
+//! (fixed-capacity batches, no heap). The tracking acceptors add the page tracker (rule 4) on top;
+//! [`early`] runs the same cores before the heap exists, for the heap itself, and returns an
+//! [`Accepted`] proof the firmware's heap initialiser requires.
+//!
 //! Authority: an acceptor is a capability built by an `unsafe fn new`, whose contract is that the
 //! owned memory is free (no Rust object lives in it) and belongs to this acceptor alone. Its own
 //! methods are then safe; the unsafe platform calls inside carry `// SAFETY:` arguments from it.
+//!
+//! unsafe: denied crate-wide; allowed per function only to call the memory traits' `unsafe fn`s and to
+//! declare the acceptors' and cores' own contracts, each call argued.
 #![no_std]
 #![deny(unsafe_code)]
 
 extern crate alloc;
 
+pub mod early;
 mod ledger;
 pub mod plan;
 pub mod psc;
 pub mod snp;
+mod snp_batch;
 pub mod tdx;
+mod tdx_page;
 pub mod tracker;
 
 use warden_platform::memory::{MapGpaError, PscError};
 
+pub use early::Accepted;
 pub use psc::PscResponseError;
 
 /// Who is at fault for an [`AcceptError`].

@@ -1,15 +1,13 @@
-//! TDX acceptance: TDG.MEM.PAGE.ACCEPT at 1 GiB where aligned, falling back to 2 MiB and 4 KiB on size
-//! mismatch, zeroing pages the TDX module reports already accepted, tracking every page.
-use warden_platform::memory::{GpaRange, MapGpaOutcome, TdxAcceptError, TdxLevel, TdxMemory};
+//! TDX acceptance with tracking: TDG.MEM.PAGE.ACCEPT at 1 GiB where aligned (the rules: fallback,
+//! busy retry, zeroing, live in `tdx_page`), tracking every page; and MapGPA conversion.
+use warden_platform::memory::{GpaRange, MapGpaOutcome, TdxMemory};
 
 use crate::ledger::Ledger;
-use crate::plan::{Chunks, TDX_SIZES};
+use crate::tdx_page::accept_run;
 use crate::tracker::PageTracker;
 use crate::{AcceptError, AcceptStats, Clock};
 
-/// OPERAND_BUSY retries per page before blaming the VMM (busy means another vCPU or the VMM holds
-/// the Secure EPT entry; it clears in a few tries when the VMM is honest).
-pub const BUSY_RETRIES: u32 = 64;
+pub use crate::tdx_page::BUSY_RETRIES;
 
 /// The TDX acceptor: the capability to accept the memory it owns.
 #[derive(Debug)]
@@ -61,6 +59,7 @@ impl TdxAcceptor {
     }
 
     /// Accepts every page of `ranges` not yet accepted.
+    #[allow(unsafe_code)]
     pub fn accept_ranges<P: TdxMemory>(
         &mut self,
         platform: &mut P,
@@ -74,67 +73,14 @@ impl TdxAcceptor {
                 let (run_end, accepted) = self.ledger.tracker.run_at(gpa, range.end());
                 self.ledger.tock(t);
                 if !accepted {
-                    // Mark what was accepted even when a later page fails: never accept twice.
-                    let mut done = gpa;
-                    let mut result = Ok(());
-                    for (at, size) in Chunks::new(gpa, run_end, TDX_SIZES) {
-                        let level = match size {
-                            0x4000_0000 => TdxLevel::Size1G,
-                            0x20_0000 => TdxLevel::Size2M,
-                            _ => TdxLevel::Size4K,
-                        };
-                        if let Err(e) = self.accept_page(platform, at, level) {
-                            result = Err(e);
-                            break;
-                        }
-                        done = at + size;
-                    }
-                    self.ledger.mark(gpa, done, true);
-                    result?;
+                    // SAFETY: the run is owned (`owned_ranges`) and the tracker shows it unaccepted;
+                    // by `new`'s contract no Rust object lives in it.
+                    unsafe { accept_run(platform, &mut self.ledger, gpa, run_end) }?;
                 }
                 gpa = run_end;
             }
         }
         Ok(())
-    }
-
-    /// Accepts one page, falling back to smaller levels on size mismatch, retrying while busy, and
-    /// zeroing it when it was already accepted.
-    #[allow(unsafe_code)]
-    fn accept_page<P: TdxMemory>(
-        &mut self,
-        platform: &mut P,
-        gpa: u64,
-        level: TdxLevel,
-    ) -> Result<(), AcceptError> {
-        let mut busy = 0;
-        loop {
-            self.ledger.stats.tdx_accepts += 1;
-            // SAFETY: `gpa` is owned by this acceptor (`new`'s contract: no Rust object lives in it)
-            // and not yet accepted by us; accepting zeroes it, which nothing can observe.
-            match unsafe { platform.accept(gpa, level) } {
-                Ok(()) => return Ok(()),
-                Err(TdxAcceptError::AlreadyAccepted) => {
-                    // SAFETY: the page is accepted (the TDX module just said so), owned, unreferenced.
-                    unsafe { platform.zero(gpa, level.bytes()) };
-                    self.ledger.stats.zeroed_bytes += level.bytes();
-                    return Ok(());
-                }
-                Err(TdxAcceptError::SizeMismatch) => {
-                    let Some(smaller) = level.smaller() else {
-                        return Err(AcceptError::Unexpected { gpa, code: 0xC000_0B0B_0000_0000 });
-                    };
-                    self.ledger.stats.fallbacks += 1;
-                    let step = smaller.bytes();
-                    return (0..level.bytes() / step)
-                        .try_for_each(|i| self.accept_page(platform, gpa + i * step, smaller));
-                }
-                Err(TdxAcceptError::OperandBusy) if busy < BUSY_RETRIES => busy += 1,
-                Err(TdxAcceptError::OperandBusy) => return Err(AcceptError::Busy { gpa }),
-                Err(TdxAcceptError::OperandInvalid) => return Err(AcceptError::NotTdPrivate { gpa }),
-                Err(TdxAcceptError::Other(code)) => return Err(AcceptError::Unexpected { gpa, code }),
-            }
-        }
     }
 
     /// Converts owned `range` to shared (or back to private, pending) with MapGPA, resuming after
