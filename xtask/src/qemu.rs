@@ -85,7 +85,7 @@ pub fn command(boot: &Boot) -> Command {
     };
     if boot.accel == Accel::Kvm && kvm_is_pvm() {
         // KVM-PVM emulates the guest's SIMD instructions and stops the VM on SHA-NI/AVX code: Warden's
-        // hashes must use portable code (firmware `start::SIMD_HINT_FILE`).
+        // hashes must use portable code (firmware `native::SIMD_HINT_FILE`).
         command.args(["-fw_cfg", "name=opt/warden/simd,string=off"]);
     }
     if let Some(socket) = boot.transport {

@@ -1,4 +1,5 @@
-//! The console: COM1, the `log` backend, and `println!`.
+//! The console: COM1 (programmed directly on native, reached through the platform's hypervisor channel
+//! on SEV-SNP and TDX, where port I/O is intercepted), the `log` backend, and `println!`.
 //!
 //! A spin lock keeps lines whole. The exception and panic paths use [`write_unlocked`] instead: they may
 //! run while the lock is held by the code that faulted, and a report that deadlocks is no report.
@@ -8,12 +9,40 @@ use warden_defs::layout::COM1_PORT;
 
 use crate::serial::Uart;
 
-static CONSOLE: Once<Mutex<Uart>> = Once::new();
+/// Where console bytes go.
+enum Sink {
+    /// COM1, programmed by Warden (native).
+    Uart(Uart),
+    /// A platform's own writer (SNP: IOIO exits through the GHCB; TDX: TDVMCALL Instruction.IO).
+    Forward(fn(&[u8])),
+}
 
-/// Programs COM1 and installs the `log` backend. Idempotent.
+impl Sink {
+    fn write(&self, bytes: &[u8]) {
+        match self {
+            Sink::Uart(uart) => uart.write(bytes),
+            Sink::Forward(write) => write(bytes),
+        }
+    }
+}
+
+static CONSOLE: Once<Mutex<Sink>> = Once::new();
+
+/// Programs COM1 and installs the `log` backend. Idempotent (the first `init*` call wins).
 pub fn init() {
     // SAFETY: COM1 is the console; nothing else in Warden drives it.
-    CONSOLE.call_once(|| Mutex::new(unsafe { Uart::new(COM1_PORT) }));
+    CONSOLE.call_once(|| Mutex::new(Sink::Uart(unsafe { Uart::new(COM1_PORT) })));
+    install_logger();
+}
+
+/// Sends the console through `write` (a platform whose port I/O the hypervisor cannot see directly)
+/// and installs the `log` backend. Idempotent (the first `init*` call wins).
+pub fn init_forwarded(write: fn(&[u8])) {
+    CONSOLE.call_once(|| Mutex::new(Sink::Forward(write)));
+    install_logger();
+}
+
+fn install_logger() {
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(log::LevelFilter::Info);
     }
@@ -21,19 +50,30 @@ pub fn init() {
 
 /// Writes bytes to the console (nothing before `init`).
 pub fn write_bytes(bytes: &[u8]) {
-    if let Some(uart) = CONSOLE.get() {
-        uart.lock().write(bytes);
+    if let Some(sink) = CONSOLE.get() {
+        sink.lock().write(bytes);
     }
 }
 
 /// Writes bytes without taking the lock: for the fault and panic reports only.
 pub fn write_unlocked(bytes: &[u8]) {
-    if CONSOLE.get().is_some() {
+    match CONSOLE.get().map(|sink| sink.try_lock()) {
+        Some(Some(sink)) => sink.write(bytes),
+        // The lock is held by the code that faulted.
+        Some(None) => write_bypassing_lock(bytes),
+        None => {}
+    }
+}
+
+fn write_bypassing_lock(bytes: &[u8]) {
+    if crate::machine::kind() == Some(warden_defs::boot::BootPlatform::Native) {
         // SAFETY: COM1 is programmed (the console exists) and the UART keeps no software state, so a
         // second handle only risks interleaving with a writer that faulted mid-line, which is acceptable.
         let uart = unsafe { Uart::attach(COM1_PORT) };
         uart.write(bytes);
     }
+    // A forwarded console's writer takes the hypervisor channel's own lock, which the faulting writer
+    // may hold: the report is dropped rather than deadlocking.
 }
 
 struct UnlockedWriter;
@@ -47,8 +87,8 @@ impl Write for UnlockedWriter {
 
 /// Formats to the console (used by `println!`).
 pub fn print(args: fmt::Arguments) {
-    if let Some(uart) = CONSOLE.get() {
-        let mut guard = uart.lock();
+    if let Some(sink) = CONSOLE.get() {
+        let mut guard = sink.lock();
         let mut writer = LockedWriter(&mut guard);
         let _ = writer.write_fmt(args);
     }
@@ -59,7 +99,7 @@ pub fn print_unlocked(args: fmt::Arguments) {
     let _ = UnlockedWriter.write_fmt(args);
 }
 
-struct LockedWriter<'a>(&'a mut Uart);
+struct LockedWriter<'a>(&'a mut Sink);
 
 impl Write for LockedWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {

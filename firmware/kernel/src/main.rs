@@ -12,6 +12,7 @@ extern crate alloc;
 
 mod bench;
 mod boot_clock;
+mod boot_steps;
 mod console;
 mod cpu;
 #[cfg(warden_services)]
@@ -21,6 +22,7 @@ mod heap;
 #[cfg(feature = "insecure_test_image")]
 mod ktest;
 mod layout_check;
+mod machine;
 mod native;
 mod paging;
 mod panic;

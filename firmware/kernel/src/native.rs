@@ -4,7 +4,12 @@ use warden_defs::boot::BootPlatform;
 use warden_defs::layout::DEBUG_EXIT_PORT;
 use warden_platform::{Platform, Termination};
 
-use crate::{console, cpu, port};
+use crate::boot_steps::{BootStepError, BootSteps, HostHints};
+use crate::cpu::exceptions::VcEntry;
+use crate::heap::HeapMemory;
+#[cfg(warden_request_loop)]
+use crate::request_loop::Transport;
+use crate::{console, port};
 
 /// The native platform. Only `start` creates it, after the platform check.
 #[derive(Debug)]
@@ -32,6 +37,19 @@ pub fn ram_bytes() -> Option<u64> {
     Some(total)
 }
 
+/// The fw_cfg file in which a host whose KVM cannot execute guest SIMD says so (contents `off`). KVM-PVM
+/// (software virtualization, `/sys/module/kvm_pvm`) runs Warden's SSE/AVX instructions in its emulator and
+/// stops the VM on those it lacks (SHA-NI's PSHUFD), and it passes the real CPUID through, so QEMU's
+/// `-cpu host,-sha-ni` cannot hide them. Native only: there the host is trusted with availability anyway.
+pub const SIMD_HINT_FILE: &str = "opt/warden/simd";
+
+/// Whether the host asked (fw_cfg [`SIMD_HINT_FILE`] = `off`) that Warden use no SIMD.
+pub fn host_refuses_simd() -> bool {
+    let mut hint = [0u8; 8];
+    let len = crate::fw_cfg::read_file(SIMD_HINT_FILE, &mut hint).unwrap_or(0);
+    hint.get(..len).is_some_and(|hint| hint.trim_ascii() == b"off")
+}
+
 /// The byte written to `isa-debug-exit` for each reason; QEMU exits with `(byte << 1) | 1`.
 pub const fn exit_code(reason: Termination) -> u8 {
     match reason {
@@ -46,7 +64,7 @@ pub fn exit(reason: Termination) -> ! {
     // SAFETY: port 0xF4 is QEMU's isa-debug-exit when present (it ends the VM), and an unclaimed port
     // otherwise (the write is dropped).
     unsafe { port::outb(DEBUG_EXIT_PORT, exit_code(reason)) };
-    cpu::halt_forever()
+    crate::machine::halt_forever()
 }
 
 impl Platform for NativePlatform {
@@ -60,5 +78,37 @@ impl Platform for NativePlatform {
 
     fn terminate(&self, reason: Termination) -> ! {
         exit(reason)
+    }
+}
+
+impl BootSteps for NativePlatform {
+    fn start_console(&mut self) -> Result<(), BootStepError> {
+        console::init();
+        Ok(())
+    }
+
+    fn start_timing(&mut self) {
+        // The PIT counts while Warden boots; the ready line reads it to know the TSC rate.
+        crate::tsc::start_window();
+    }
+
+    /// No #VC or #VE off confidential hardware: vector 29 stays a fatal report.
+    fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError> {
+        Ok(None)
+    }
+
+    fn host_hints(&mut self) -> HostHints {
+        // The guest's RAM as QEMU reports it (fw_cfg: many port reads, so once).
+        HostHints { simd_refused: host_refuses_simd(), ram_bytes: ram_bytes().unwrap_or(0) }
+    }
+
+    /// Native memory is usable as it is.
+    unsafe fn accept_heap(&mut self) -> Result<HeapMemory, BootStepError> {
+        Ok(HeapMemory::Plain)
+    }
+
+    #[cfg(warden_request_loop)]
+    fn open_request_channel(&mut self) -> Result<Transport, BootStepError> {
+        Ok(Transport::open())
     }
 }

@@ -6,5 +6,5 @@ use crate::console::print_unlocked;
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     print_unlocked(format_args!("\nwarden: PANIC: {info}\n"));
-    crate::start::terminate(Termination::Failure)
+    crate::machine::terminate(Termination::Failure)
 }

@@ -1,13 +1,16 @@
-//! The boot sequence, top to bottom: from the 64-bit entry to the ready line.
-use spin::Once;
+//! The boot: [`warden_start`] detects the platform and hands it to [`boot`], one generic function
+//! read top to bottom for every platform, from the console to the request loop.
+use core::fmt::Write;
+
 use warden_defs::boot::BootPlatform;
 use warden_platform::{CpuEvidence, Platform, Termination};
 
+use crate::boot_clock::BootClock;
+use crate::boot_steps::BootSteps;
 use crate::native::NativePlatform;
-use crate::{console, cpu, heap, layout_check, println};
-
-/// The platform, once detected: the fault and panic paths terminate through it.
-static PLATFORM: Once<BootPlatform> = Once::new();
+use crate::snp::SnpPlatform;
+use crate::tdx::TdxPlatform;
+use crate::{console, cpu, heap, layout_check, machine, println};
 
 /// The banner's build flavour: a test image says so, loudly.
 const FLAVOUR: &str = if cfg!(feature = "insecure_test_image") {
@@ -19,182 +22,151 @@ const FLAVOUR: &str = if cfg!(feature = "insecure_test_image") {
 };
 
 /// Warden's first Rust code. `claim` is the boot path's platform claim (RDI), `params` the GPA of the
-/// boot parameter page (RSI).
+/// boot parameter page (RSI). Decides the platform (the claim must agree with the CPU, threat model
+/// T3), records how to terminate on it, and boots it.
 pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     if cfg!(feature = "insecure_baseline_image") {
         crate::bench::baseline()
     }
-    let clock = crate::boot_clock::BootClock::start();
+    let clock = BootClock::start();
+    let evidence = cpu::features::evidence();
+    match warden_platform::detect(claim, evidence) {
+        Ok(BootPlatform::Native) => {
+            machine::record(BootPlatform::Native, crate::native::exit);
+            boot(NativePlatform::new(), clock, claim, params)
+        }
+        Ok(BootPlatform::Snp) => {
+            machine::record(BootPlatform::Snp, crate::snp::terminate);
+            let snp = SnpPlatform::init().unwrap_or_else(|error| crate::snp::terminate_with(error.reason()));
+            boot(snp, clock, claim, params)
+        }
+        Ok(BootPlatform::Tdx) => {
+            machine::record(BootPlatform::Tdx, crate::tdx::report_fatal_error);
+            let tdx = TdxPlatform::init()
+                .unwrap_or_else(|_| crate::tdx::report_fatal_error(Termination::PlatformMismatch));
+            boot(tdx, clock, claim, params)
+        }
+        Err(error) => {
+            // With no confidential hardware present, COM1 and QEMU's exit device are the honest way to
+            // say so; otherwise there is no trusted channel to report through, and the CPU halts.
+            if evidence == CpuEvidence::default() {
+                console::init();
+                println!("warden: refusing to run: {error:?}");
+                crate::native::exit(Termination::PlatformMismatch)
+            }
+            machine::halt_forever()
+        }
+    }
+}
 
+/// The boot sequence, the same on every platform: console; CPU tables; SIMD; page-table check; memory;
+/// services; ready; request loop. A step the platform cannot do yet is reported and ends the boot.
+fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64) -> ! {
     // 1. The console, so that everything after can be reported.
-    console::init();
+    if let Err(error) = platform.start_console() {
+        fail(&platform, "the console cannot start", error)
+    }
     println!(
         "warden {} ({FLAVOUR}): entered with platform claim {claim}, parameters at {params:#x}",
         env!("CARGO_PKG_VERSION")
     );
+    platform.start_timing();
     let mut clock = clock.phase("console");
 
-    // 2. Which platform are we on? The claim must agree with the CPU (threat model T3).
-    let evidence = cpu::features::evidence();
-    let kind = match warden_platform::detect(claim, evidence) {
-        Ok(kind) => kind,
-        Err(error) => {
-            println!("warden: refusing to run: {error:?}");
-            // With no confidential hardware present, QEMU's exit device is the honest way to stop.
-            if evidence == CpuEvidence::default() {
-                crate::native::exit(Termination::PlatformMismatch)
-            }
-            terminate(Termination::PlatformMismatch)
-        }
-    };
-    PLATFORM.call_once(|| kind);
-    if kind == BootPlatform::Native {
-        // The PIT counts while Warden boots; the ready line reads it to know the TSC rate.
-        crate::tsc::start_window();
+    // 2. The CPU's own tables: GDT/TSS with IST stacks, IDT (with the platform's #VC entry).
+    match platform.virtualization_exception_entry() {
+        Ok(entry) => cpu::init(entry),
+        Err(error) => fail(&platform, "the exception handlers cannot be installed", error),
     }
-    let platform = match kind {
-        BootPlatform::Native => NativePlatform::new(),
-        // The SNP/TDX platforms are built (GHCB / TDCALL), but the steps below are not ready for them yet
-        // (the heap must be accepted first, the console and CPUID need #VC/#VE), so Warden stops here.
-        BootPlatform::Snp => {
-            let mut snp = crate::snp::SnpPlatform::init().unwrap_or_else(|error| {
-                println!("warden: SNP set-up refused: {error:?}");
-                crate::snp::terminate_with(error.reason())
-            });
-            // SAFETY: once, before `heap::init`; nothing references the heap yet.
-            if let Err(error) = unsafe { crate::snp::heap::accept_heap(&mut snp) } {
-                println!("warden: SNP heap validation failed: {error:?}");
-                snp.terminate(Termination::Failure)
-            }
-            println!(
-                "warden: SNP platform set up (C-bit {}), heap validated; the rest of the boot is not SNP-ready",
-                snp.c_bit()
-            );
-            snp.terminate(Termination::PlatformMismatch)
-        }
-        BootPlatform::Tdx => {
-            let mut tdx = crate::tdx::TdxPlatform::init().unwrap_or_else(|error| {
-                println!("warden: TDX set-up refused: {error:?}");
-                crate::tdx::report_fatal_error(Termination::PlatformMismatch)
-            });
-            // SAFETY: once, before `heap::init`; nothing references the heap yet.
-            if let Err(error) = unsafe { crate::tdx::heap::accept_heap(&mut tdx) } {
-                println!("warden: TDX heap acceptance failed: {error:?}");
-                tdx.terminate(Termination::Failure)
-            }
-            println!(
-                "warden: TDX platform set up (shared bit {:#x}), heap accepted; the rest of the boot is not TDX-ready",
-                tdx.shared_bit()
-            );
-            tdx.terminate(Termination::PlatformMismatch)
-        }
-    };
-    clock = clock.phase("platform");
-
-    // 3. The CPU's own tables: GDT/TSS with IST stacks, IDT; then SIMD state for the hash code.
-    cpu::init();
-    let simd = cpu::features::enable_simd();
-    // The hash code must not probe XCR0 itself (XGETBV): Warden just wrote it and says what it holds. A
-    // host that cannot run guest SIMD gets it declared empty (x87 only): the hashes run portable code.
-    let simd_refused = kind == BootPlatform::Native && host_refuses_simd();
-    warden_sha::declare_xcr0(if simd_refused { 1 } else { simd.xcr0 });
     clock = clock.phase("cpu");
 
-    // The hashes' known answers, on the code just chosen and on the portable code.
+    // 3. SIMD state for the hash code, which must not probe XCR0 itself (XGETBV): Warden just wrote it
+    //    and says what it holds. A host that cannot run guest SIMD gets it declared empty (x87 only):
+    //    the hashes run portable code. Then their known answers, on the code just chosen.
+    let hints = platform.host_hints();
+    let simd = cpu::features::enable_simd();
+    warden_sha::declare_xcr0(if hints.simd_refused { 1 } else { simd.xcr0 });
     if let Err(error) = warden_sha::self_test() {
-        println!("warden: hash self-test failed: {error:?}");
-        platform.terminate(Termination::Failure)
+        fail(&platform, "hash self-test failed", error)
     }
     let sha = |algorithm| warden_sha::implementation(algorithm);
     println!(
         "warden: hashing: sha256 {:?}, sha384/512 {:?} (self-test passed{})",
         sha(warden_sha::Algorithm::Sha256),
         sha(warden_sha::Algorithm::Sha384),
-        if simd_refused { "; the host refuses guest SIMD" } else { "" }
+        if hints.simd_refused { "; the host refuses guest SIMD" } else { "" }
     );
     clock = clock.phase("sha");
 
     // 4. The live page tables must say what the layout promises before Warden relies on them.
     if let Err(error) = layout_check::check() {
-        println!("warden: page tables do not match the layout: {error:?}");
-        platform.terminate(Termination::Failure)
+        fail(&platform, "page tables do not match the layout", error)
     }
     clock = clock.phase("paging");
 
-    // 5. The heap. Native memory needs no acceptance; SNP/TDX accept it here first.
-    // SAFETY: runs once; the initial page tables map the heap writable (checked above) and nothing else
-    // uses it; on native there is nothing to accept.
-    unsafe { heap::init() };
+    // 5. Memory: the heap, accepted through the acceptance engine where the platform requires it.
+    // SAFETY: once, before `heap::init`; nothing references the heap yet.
+    let memory = unsafe { platform.accept_heap() }.unwrap_or_else(|error| fail(&platform, "heap", error));
+    // SAFETY: the page-table check above found the heap mapped writable to itself; nothing uses it.
+    if let Err(error) = unsafe { heap::init(memory) } {
+        fail(&platform, "the heap refused its memory", error)
+    }
     clock = clock.phase("heap");
-
-    // The boot's TSC rate, against the PIT window opened after platform detection.
+    // The boot's TSC rate, against the window `start_timing` opened.
     let _ = crate::tsc::finish_window();
     clock = clock.phase("tsc");
 
-    // 6. The services: the SVSM dispatcher with the core protocol and the vTPM, and the transport they
-    //    are reached through. "Ready" means they are up.
-    // The guest's RAM as QEMU reports it (fw_cfg: many port reads, so once).
-    let ram = crate::native::ram_bytes().unwrap_or(0);
+    // 6. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
+    //    are reached through (opened before "ready", so nothing sent after it is lost).
     #[cfg(warden_request_loop)]
-    let (mut dispatcher, transport) = {
-        match crate::services::start(ram) {
-            Ok(dispatcher) => (dispatcher, crate::request_loop::Transport::open()),
-            Err(error) => {
-                println!("warden: the services cannot start: {error:?}");
-                platform.terminate(Termination::Failure)
-            }
-        }
-    };
-    #[cfg(warden_request_loop)]
-    {
+    let (mut dispatcher, channel) = {
+        let dispatcher = crate::services::start(hints.ram_bytes)
+            .unwrap_or_else(|error| fail(&platform, "the services cannot start", error));
+        let channel = platform
+            .open_request_channel()
+            .unwrap_or_else(|error| fail(&platform, "no request channel", error));
         clock = clock.phase("services");
-    }
+        (dispatcher, channel)
+    };
 
+    // 7. Ready.
     let (used, free) = heap::usage();
-    let ram_mib = ram >> 20;
     clock = clock.phase("report");
     println!(
-        "warden: ready: platform {:?}, guest RAM {ram_mib} MiB, sse {}, avx {}, heap {} KiB free ({used} B used), boot {}",
+        "warden: ready: platform {:?}, guest RAM {} MiB, sse {}, avx {}, heap {} KiB free ({used} B used), boot {}",
         platform.kind(),
+        hints.ram_bytes >> 20,
         simd.sse,
         simd.avx,
         free / 1024,
         clock.summary()
     );
-
     #[cfg(feature = "insecure_test_image")]
     crate::ktest::run(&platform);
     #[cfg(feature = "insecure_bench_image")]
     crate::bench::run(&platform);
 
-    // 7. The request loop.
+    // 8. The request loop.
     #[cfg(warden_request_loop)]
     {
         println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
-        transport.serve_forever(&mut dispatcher)
+        channel.serve_forever(&mut dispatcher)
     }
 }
 
-/// The fw_cfg file in which a host whose KVM cannot execute guest SIMD says so (contents `off`). KVM-PVM
-/// (software virtualization, `/sys/module/kvm_pvm`) runs Warden's SSE/AVX instructions in its emulator and
-/// stops the VM on those it lacks (SHA-NI's PSHUFD), and it passes the real CPUID through, so QEMU's
-/// `-cpu host,-sha-ni` cannot hide them. Native only: there the host is trusted with availability anyway.
-pub const SIMD_HINT_FILE: &str = "opt/warden/simd";
-
-/// Whether the host asked (fw_cfg [`SIMD_HINT_FILE`] = `off`) that Warden use no SIMD.
-pub fn host_refuses_simd() -> bool {
-    let mut hint = [0u8; 8];
-    let len = crate::fw_cfg::read_file(SIMD_HINT_FILE, &mut hint).unwrap_or(0);
-    hint.get(..len).is_some_and(|hint| hint.trim_ascii() == b"off")
+/// Reports a failed boot step through the platform's own console writer (which works before
+/// `println!` does) and terminates.
+fn fail<P: Platform>(platform: &P, step: &str, error: impl core::fmt::Debug) -> ! {
+    let _ = writeln!(PlatformConsole(platform), "warden: {step}: {error:?}");
+    platform.terminate(Termination::Failure)
 }
 
-/// Terminates through the detected platform (QEMU's exit device, the GHCB MSR protocol's termination
-/// request, TDX's ReportFatalError); before detection the CPU halts.
-pub fn terminate(reason: Termination) -> ! {
-    match PLATFORM.get() {
-        Some(BootPlatform::Native) => crate::native::exit(reason),
-        Some(BootPlatform::Snp) => crate::snp::terminate_with(crate::snp::Reason::Termination(reason)),
-        Some(BootPlatform::Tdx) => crate::tdx::report_fatal_error(reason),
-        None => cpu::halt_forever(),
+/// `core::fmt::Write` over [`Platform::console_write`].
+struct PlatformConsole<'a, P>(&'a P);
+
+impl<P: Platform> Write for PlatformConsole<'_, P> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.console_write(s.as_bytes());
+        Ok(())
     }
 }

@@ -172,8 +172,24 @@ unsafe extern "C" {
 
 static IDT: Once<InterruptDescriptorTable> = Once::new();
 
+/// The entry of a returning #VC handler (SEV-SNP; AMD64 APM vol. 2, #VC exception, vector 29), given to
+/// [`load_idt`] by the platform that has one, so this module needs no platform module.
+#[derive(Clone, Copy, Debug)]
+pub struct VcEntry(VirtAddr);
+
+impl VcEntry {
+    /// Wraps a handler's address.
+    ///
+    /// # Safety
+    /// `entry` must be the address of code that expects the frame the CPU pushes for #VC (with its
+    /// error code), preserves every register it does not emulate, and returns with IRETQ.
+    pub unsafe fn new(entry: VirtAddr) -> Self {
+        Self(entry)
+    }
+}
+
 /// Builds the IDT (each exception on its IST stack) and loads it.
-pub fn load_idt() {
+pub fn load_idt(vc_entry: Option<VcEntry>) {
     // SAFETY: `warden_exception_stubs` is a read-only table of 32 addresses emitted above.
     let stubs = unsafe { &warden_exception_stubs };
     let idt = IDT.call_once(|| {
@@ -205,11 +221,11 @@ pub fn load_idt() {
             idt.virtualization.set_handler_addr(stub(20)).set_stack_index(IST_EXCEPTION - 1);
             idt.cp_protection_exception.set_handler_addr(stub(21)).set_stack_index(IST_EXCEPTION - 1);
             idt.hv_injection_exception.set_handler_addr(stub(28)).set_stack_index(IST_EXCEPTION - 1);
-            // On SNP, #VC goes to `snp::vc`'s stub instead: it expects the same frame, pops the error code
-            // and returns (IRETQ); it runs on the interrupted stack (no IST), so a #VC inside another
-            // handler's report does not overwrite that handler's frame.
-            match crate::snp::vc::idt_entry() {
-                Some(entry) => idt.vmm_communication_exception.set_handler_addr(entry),
+            // On SNP, #VC goes to the platform's returning handler instead (`VcEntry::new`'s contract:
+            // it takes the CPU's #VC frame and returns with IRETQ); it runs on the interrupted stack (no
+            // IST), so a #VC inside another handler's report does not overwrite that handler's frame.
+            match vc_entry {
+                Some(VcEntry(entry)) => idt.vmm_communication_exception.set_handler_addr(entry),
                 None => idt
                     .vmm_communication_exception
                     .set_handler_addr(stub(29))
@@ -255,5 +271,5 @@ extern "C" fn exception_report(frame: &ExceptionFrame) -> ! {
         ));
     }
     print_unlocked(format_args!("\n"));
-    crate::start::terminate(Termination::Failure)
+    crate::machine::terminate(Termination::Failure)
 }

@@ -3,17 +3,12 @@ pub mod exceptions;
 pub mod features;
 pub mod gdt;
 
-/// Loads the GDT (with the TSS and its IST stacks) and the IDT. After this, every exception is
-/// reported on its own stack, a stack overflow included.
-pub fn init() {
-    gdt::load();
-    exceptions::load_idt();
-}
+use self::exceptions::VcEntry;
 
-/// Stops this CPU for good (used after termination was requested, in case the hypervisor ignores it).
-pub fn halt_forever() -> ! {
-    loop {
-        x86_64::instructions::interrupts::disable();
-        x86_64::instructions::hlt();
-    }
+/// Loads the GDT (with the TSS and its IST stacks) and the IDT. After this, every exception is
+/// reported on its own stack, a stack overflow included. `virtualization_entry` is the platform's
+/// returning handler for #VC (vector 29, SEV-SNP), if it has one; otherwise #VC is reported as fatal.
+pub fn init(virtualization_entry: Option<VcEntry>) {
+    gdt::load();
+    exceptions::load_idt(virtualization_entry);
 }

@@ -12,6 +12,7 @@ mod cases;
 mod faults;
 mod services;
 mod sha;
+mod snp;
 
 /// A test case: `Ok` or why it failed.
 pub type TestResult = Result<(), String>;
@@ -20,7 +21,7 @@ pub type TestResult = Result<(), String>;
 pub type TestCase = (&'static str, fn() -> TestResult);
 
 /// Every suite, in the order they run. A module with cases adds its list here.
-const SUITES: &[&[TestCase]] = &[cases::CASES, sha::CASES, crate::snp::ktest::CASES, services::CASES];
+const SUITES: &[&[TestCase]] = &[cases::CASES, sha::CASES, snp::CASES, services::CASES];
 
 /// Runs what the host asked for, then terminates.
 pub fn run(platform: &impl Platform) -> ! {

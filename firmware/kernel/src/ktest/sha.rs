@@ -30,12 +30,12 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The expected choice, from CPUID and the host's SIMD hint alone: Warden enables SSE state and, with
 /// XSAVE and AVX, the AVX state (`cpu::features::enable_simd`), so the CPU's feature bits decide unless
-/// the host refused guest SIMD (`start::host_refuses_simd`). SHA-256 needs SHA, SSSE3 and SSE4.1;
+/// the host refused guest SIMD (`native::host_refuses_simd`). SHA-256 needs SHA, SSSE3 and SSE4.1;
 /// SHA-384/512 need AVX2 and BMI2. `warden-sha` additionally requires XSAVE (XCR0 enables the state).
 fn sha_accelerated_code_is_selected() -> TestResult {
     let (leaf1, leaf7) = (__cpuid(1), __cpuid_count(7, 0));
     let bit = |register: u32, n: u32| register & (1 << n) != 0;
-    let xsave = bit(leaf1.ecx, 26) && !crate::start::host_refuses_simd();
+    let xsave = bit(leaf1.ecx, 26) && !crate::native::host_refuses_simd();
     let sha256 = xsave && bit(leaf7.ebx, 29) && bit(leaf1.ecx, 9) && bit(leaf1.ecx, 19);
     let sha512 = xsave && bit(leaf1.ecx, 28) && bit(leaf7.ebx, 5) && bit(leaf7.ebx, 8);
     let expect = |accelerated: bool| {

@@ -83,7 +83,7 @@ unsafe fn msr_protocol(request: u64) -> u64 {
 pub fn terminate_msr(reason_set: u8, reason_code: u8) -> ! {
     // SAFETY: a termination request asks the hypervisor to stop this VM; no memory is involved.
     unsafe { msr_protocol(msr::terminate_request(reason_set, reason_code)) };
-    crate::cpu::halt_forever()
+    crate::machine::halt_forever()
 }
 
 /// Checks the hypervisor's protocol version and features, makes the GHCB page shared and registers it.

@@ -7,7 +7,6 @@
 //! registered only CPUID is served, through the MSR protocol. The handler prints nothing (printing is port
 //! I/O, which would raise a #VC inside the #VC), and never takes the GHCB lock blocking: a #VC while the
 //! lock is held is a Warden bug and terminates. **Not exercised on hardware.**
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use warden_defs::ghcb::exit::{ExitCode, IoDirection, MSR_READ, MSR_WRITE};
 use warden_defs::ghcb::msr::{GHCB_MSR, MsrError};
@@ -20,6 +19,7 @@ use x86_64::VirtAddr;
 use super::ghcb::{GHCB, SharedGhcb};
 use super::instructions::{read_ghcb_msr, vmgexit, write_ghcb_msr};
 use super::{Reason, terminate_with};
+use crate::cpu::exceptions::VcEntry;
 
 /// What the stub pushes, lowest address first (the same register order as `cpu::exceptions`).
 #[derive(Debug)]
@@ -105,17 +105,11 @@ unsafe extern "C" {
     fn warden_vc_entry();
 }
 
-static ENABLED: AtomicBool = AtomicBool::new(false);
-
-/// Makes the next IDT load point #VC at the returning handler. Must run before `cpu::init` on SNP, since
-/// CPUID and port I/O raise #VC from the first instruction on; `SnpPlatform::init` calls it too.
-pub fn enable() {
-    ENABLED.store(true, Ordering::Release);
-}
-
-/// The #VC IDT entry on SNP (`None` elsewhere: there the reporting stub stays).
-pub fn idt_entry() -> Option<VirtAddr> {
-    ENABLED.load(Ordering::Acquire).then(|| VirtAddr::new(warden_vc_entry as *const () as u64))
+/// The #VC IDT entry, for `cpu::init` on SNP.
+pub fn entry() -> VcEntry {
+    // SAFETY: `warden_vc_entry` (above) takes the CPU's #VC frame, saves and restores the general
+    // registers around `vc_handler`, pops the error code and returns with IRETQ.
+    unsafe { VcEntry::new(VirtAddr::new(warden_vc_entry as *const () as u64)) }
 }
 
 /// Called by `warden_vc_entry` with the saved registers; returns to resume after the instruction.
@@ -143,7 +137,7 @@ extern "C" fn vc_handler(frame: &mut VcFrame) {
 }
 
 /// The instruction bytes at `rip`, if `rip` lies in Warden's text: at most 15, never past its end.
-pub(super) fn fetch(rip: u64) -> Option<&'static [u8]> {
+pub(crate) fn fetch(rip: u64) -> Option<&'static [u8]> {
     let [(_, text), (_, text_end), ..] = crate::layout_check::sections();
     if !(text..text_end).contains(&rip) {
         return None;

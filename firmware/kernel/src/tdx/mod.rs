@@ -5,7 +5,7 @@
 //! those `warden-sim`'s TDX model enforces; encodings are checked against the reference notes only.
 //! Missing: a #VE handler (port I/O, CPUID and MSR accesses of other code raise #VE on TDX and are
 //! fatal until one exists).
-pub mod heap;
+pub mod boot;
 pub mod tdcall;
 
 use warden_defs::boot::BootPlatform;
@@ -53,11 +53,6 @@ impl TdxPlatform {
         }
         Ok(Self { shared_bit: 1 << (width - 1) })
     }
-
-    /// The shared bit of guest-physical addresses.
-    pub fn shared_bit(&self) -> u64 {
-        self.shared_bit
-    }
 }
 
 /// Stops the TD: TDG.VP.VMCALL<ReportFatalError> with Warden's code in R12\[31:0\] (the same bytes the
@@ -67,7 +62,7 @@ pub fn report_fatal_error(reason: Termination) -> ! {
     let code = u64::from(crate::native::exit_code(reason));
     // SAFETY: ReportFatalError ends the TD; no memory is handed over (R13 = 0).
     unsafe { vmcall(TDVMCALL_REPORT_FATAL_ERROR, [code, 0, 0, 0]) };
-    crate::cpu::halt_forever()
+    crate::machine::halt_forever()
 }
 
 /// A one-byte port access through TDG.VP.VMCALL<Instruction.IO>; a refusal terminates.
@@ -86,21 +81,25 @@ fn io_byte(port: u16, write: Option<u8>) -> u8 {
     output as u8
 }
 
+/// COM1 through Instruction.IO calls: poll the line status (bounded), then write.
+pub fn console_write_bytes(bytes: &[u8]) {
+    for &byte in bytes {
+        for _ in 0..UART_POLLS {
+            if u64::from(io_byte(COM1_PORT + UART_LINE_STATUS, None)) & UART_TX_EMPTY != 0 {
+                break;
+            }
+        }
+        io_byte(COM1_PORT, Some(byte));
+    }
+}
+
 impl Platform for TdxPlatform {
     fn kind(&self) -> BootPlatform {
         BootPlatform::Tdx
     }
 
-    /// COM1 through Instruction.IO calls: poll the line status (bounded), then write.
     fn console_write(&self, bytes: &[u8]) {
-        for &byte in bytes {
-            for _ in 0..UART_POLLS {
-                if u64::from(io_byte(COM1_PORT + UART_LINE_STATUS, None)) & UART_TX_EMPTY != 0 {
-                    break;
-                }
-            }
-            io_byte(COM1_PORT, Some(byte));
-        }
+        console_write_bytes(bytes);
     }
 
     fn terminate(&self, reason: Termination) -> ! {

@@ -6,10 +6,10 @@ use warden_defs::ghcb::exit::{IoDirection, IoWidth};
 use warden_defs::layout::{StackId, stack_guard};
 use warden_vc_decode::{IoAccess, Port, VcKind, decode};
 
-use super::c_bit::{self, CbitError};
-use super::{ghcb, vc};
 use crate::ensure;
 use crate::ktest::{TestCase, TestResult};
+use crate::snp::c_bit::{self, CbitError};
+use crate::snp::{ghcb, vc};
 
 /// The SNP cases.
 pub const CASES: &[TestCase] = &[

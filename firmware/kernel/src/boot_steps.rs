@@ -1,0 +1,61 @@
+//! What the generic boot (`start::boot`) needs from a platform beyond `warden_platform::Platform`: the
+//! steps that differ between native, SEV-SNP and TDX and that need the kernel's own types (the IDT
+//! entry, the heap's proof of acceptance, the request transport). A step a platform cannot do yet
+//! returns a [`BootStepError`], which the boot reports and terminates with.
+use warden_accept::AcceptError;
+use warden_platform::Platform;
+
+use crate::cpu::exceptions::VcEntry;
+use crate::heap::HeapMemory;
+#[cfg(warden_request_loop)]
+use crate::request_loop::Transport;
+
+/// Why a boot step cannot run on this platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootStepError {
+    /// TDX: Warden has no #VE handler, so the CPUID, MSR and port accesses of the steps after the CPU
+    /// tables would be fatal (Intel TDX Module ABI spec, #VE on CPUID/RDMSR/port I/O in a TD).
+    NoVeHandler,
+    /// SEV-SNP: the heap's page-table entries could not be given the C-bit.
+    CBit {
+        /// The page whose entry was refused.
+        gpa: u64,
+    },
+    /// The acceptance engine refused or failed on the heap.
+    HeapAcceptance(AcceptError),
+    /// SEV-SNP / TDX: guest calls arrive by VMGEXIT / TDVMCALL from a guest Warden runs, which Warden
+    /// does not run yet; there is no request channel.
+    #[cfg(warden_request_loop)]
+    NoGuestChannel,
+}
+
+/// Facts a host offers the boot (native only: a confidential platform's host is not believed).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostHints {
+    /// The host says its hypervisor cannot run guest SIMD (see `native::host_refuses_simd`).
+    pub simd_refused: bool,
+    /// The guest RAM the host reports, in bytes (0: unknown).
+    pub ram_bytes: u64,
+}
+
+/// The platform-specific boot steps, in the order `start::boot` runs them.
+pub trait BootSteps: Platform {
+    /// Makes `println!` work.
+    fn start_console(&mut self) -> Result<(), BootStepError>;
+    /// Starts anything the boot times (native: the PIT window the TSC rate is measured against).
+    fn start_timing(&mut self) {}
+    /// The returning handler the IDT gets for this platform's virtualization exception, if any.
+    fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError>;
+    /// What the host says about itself.
+    fn host_hints(&mut self) -> HostHints {
+        HostHints::default()
+    }
+    /// Makes `heap::RANGE` usable, through the acceptance engine where memory must be accepted.
+    ///
+    /// # Safety
+    /// Call once, before `heap::init`: nothing references the heap.
+    unsafe fn accept_heap(&mut self) -> Result<HeapMemory, BootStepError>;
+    /// The channel guest calls arrive on.
+    #[cfg(warden_request_loop)]
+    fn open_request_channel(&mut self) -> Result<Transport, BootStepError>;
+}
