@@ -2,9 +2,9 @@
 //! privileged instructions or own the machine's tables). Everything that parses, decides or computes
 //! lives in the host-tested `warden-*` library crates.
 //!
-//! This crate opts into `unsafe` because it is the one place that executes instructions (port I/O,
-//! control registers, descriptor tables) and hands memory to the allocator; every block says why it is
-//! sound.
+//! unsafe: allowed in this crate only, because it is the one place that executes instructions (port
+//! I/O, control registers, PVALIDATE/VMGEXIT/TDCALL), edits descriptor and page tables, and hands memory
+//! to the allocator; every block carries a `// SAFETY:` argument (workspace lint).
 #![no_std]
 #![no_main]
 

@@ -3,6 +3,9 @@
 //! The boot sequence and every service are generic over [`Platform`]. Implementations: the real SNP, TDX
 //! and native platforms in the firmware binary (they execute instructions), and the simulated SNP and TDX
 //! platforms used by host tests (they enforce the architecture's rules on a model of the RMP/SEPT).
+//!
+//! unsafe: denied crate-wide, with one exception: `memory` may declare the memory traits' `unsafe fn`s
+//! (a contract for callers); it runs no unsafe code.
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -61,8 +64,10 @@ pub fn detect(claim: u64, evidence: CpuEvidence) -> Result<BootPlatform, DetectE
     if consistent { Ok(claimed) } else { Err(DetectError::Mismatch { claimed, evidence }) }
 }
 
-/// What Warden needs from the machine. Memory acceptance, page-state changes, the hypervisor channel,
-/// running the guest and attestation evidence are added by the memory and attestation work.
+/// What Warden needs from the machine. The memory primitives are the traits in [`memory`]; the boot
+/// steps that need the firmware's own types (the #VC entry, the heap's acceptance proof, the request
+/// transport) are the binary's extension of this trait (`BootSteps` in `warden-kernel`). Running the
+/// guest and attestation evidence are added by later work.
 pub trait Platform {
     /// Which platform this is.
     fn kind(&self) -> BootPlatform;

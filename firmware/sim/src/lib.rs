@@ -11,6 +11,9 @@
 //! Both count every instruction and exit issued ([`snp::SnpCounters`], [`tdx::TdxCounters`]) for the
 //! `accept` benchmark. State is kept sparsely (per 2 MiB for the RMP, per 1 GiB for the Secure EPT,
 //! page data only for pages written), so a 1 TiB guest costs memory only where it is fragmented.
+//!
+//! unsafe: denied crate-wide, with two exceptions: the `SnpMemory` and `TdxMemory` impls, which must be
+//! written `unsafe fn` to match the traits; their bodies touch only the model, never real memory.
 #![deny(unsafe_code)]
 
 pub mod bounds;

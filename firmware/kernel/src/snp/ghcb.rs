@@ -4,7 +4,10 @@
 //! Threat model T1: the hypervisor writes this page whenever it likes. Every exit writes Warden's
 //! request into the page whole, VMGEXITs, and copies the whole page back **once** into a private
 //! [`Ghcb`]; only that copy is looked at, through the checks in `warden_defs::ghcb`. A failed check
-//! terminates. Byte facts: `docs/reference/svsm-ghcb-snp.md` §5. **Not exercised on hardware.**
+//! terminates. Sources: GHCB spec (AMD 56421) §2.3.1 (the MSR protocol: SEV info, hypervisor features,
+//! GHCB registration, termination request), its GHCB layout and valid bitmap (§2.3.2, the standard
+//! protocol), and §4.1 (NAE events: IOIO, MSR, CPUID; page state change §4.1.6). **Not exercised on
+//! hardware.**
 use core::cell::UnsafeCell;
 
 use spin::Mutex;

@@ -1,9 +1,9 @@
 //! The SEV-SNP guest instructions: PVALIDATE, RMPADJUST, VMGEXIT, and the GHCB MSR.
 //!
-//! Encodings and register contracts: AMD APM vol. 3 (PVALIDATE, RMPADJUST, VMGEXIT); byte facts in
-//! `docs/reference/svsm-ghcb-snp.md` §5-6. Emitted as bytes so that no assembler support is assumed.
-//! **Not exercised on hardware**: no machine this was written on has SEV-SNP; each encoding was checked
-//! against the reference notes only.
+//! Encodings and register contracts: AMD64 APM vol. 3 ch. 4, PVALIDATE (`F2 0F 01 FF`), RMPADJUST
+//! (`F3 0F 01 FE`), VMGEXIT (`F3 0F 01 D9`); the GHCB MSR (0xC001_0130): GHCB spec (AMD 56421) §2.3.1.
+//! Emitted as bytes so that no assembler support is assumed. **Not exercised on hardware**: no machine
+//! this was written on has SEV-SNP; each encoding was checked against those documents and `objdump` only.
 use core::arch::asm;
 
 use warden_defs::ghcb::msr::GHCB_MSR;

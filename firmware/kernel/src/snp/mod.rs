@@ -4,7 +4,9 @@
 //!
 //! **Not exercised on hardware**: no machine this was written on has SEV-SNP. The semantics it must
 //! have are those `warden-sim`'s SNP model enforces and `warden-accept` relies on; the encodings are
-//! checked against `docs/reference/svsm-ghcb-snp.md` only.
+//! checked against the public specifications only: AMD64 APM vol. 3 ch. 4 (PVALIDATE, RMPADJUST, VMGEXIT
+//! return codes), APM vol. 2 ch. 15 (SEV-ES #VC, SEV-SNP and the RMP), GHCB spec (AMD 56421) §2.3.1 (MSR
+//! protocol, termination reason sets) and §4.1 (NAE events).
 pub mod boot;
 pub mod c_bit;
 pub mod ghcb;

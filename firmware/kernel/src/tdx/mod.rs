@@ -2,7 +2,9 @@
 //! sees no port I/O of a TD), pages are accepted with TDG.MEM.PAGE.ACCEPT and converted with MapGPA.
 //!
 //! **Not exercised on hardware**: no machine this was written on has TDX. The semantics it must have are
-//! those `warden-sim`'s TDX model enforces; encodings are checked against the reference notes only.
+//! those `warden-sim`'s TDX model enforces; encodings are checked against the public specifications only
+//! (Intel TDX Module ABI spec: TDG.VP.INFO, TDG.MEM.PAGE.ACCEPT and their status codes; Intel GHCI spec
+//! ch. 3: TDG.VP.VMCALL MapGPA, Instruction.IO, ReportFatalError).
 //! Missing: a #VE handler (port I/O, CPUID and MSR accesses of other code raise #VE on TDX and are
 //! fatal until one exists).
 pub mod boot;

@@ -1,7 +1,8 @@
 //! TDCALL (`66 0F 01 CC`): the calls a TD guest makes to the TDX module, and through TDG.VP.VMCALL to the
-//! VMM. Leaf numbers and register contracts: TDX module ABI and GHCI; byte facts in
-//! `docs/reference/igvm-tdx-boot.md` §6.2 and `svsm-ghcb-snp.md` §10. **Not exercised on hardware**: no
-//! machine this was written on has TDX.
+//! VMM. Leaf numbers and register contracts: Intel TDX Module ABI spec (TDCALL leaves 0
+//! TDG.VP.VMCALL, 1 TDG.VP.INFO, 6 TDG.MEM.PAGE.ACCEPT) and Intel GHCI spec ch. 3 (TDG.VP.VMCALL
+//! sub-functions: R10 = 0, R11 = 0x10001 MapGPA, 0x10003 ReportFatalError, 30 Instruction.IO).
+//! **Not exercised on hardware**: no machine this was written on has TDX.
 use core::arch::asm;
 
 use warden_defs::tdx::{TDG_MEM_PAGE_ACCEPT, TDG_VP_VMCALL};
