@@ -2,6 +2,7 @@
 //! over the mssim protocol. Every expected value comes from an independent oracle (the `sha2`
 //! crate, coreutils' `sha256sum`/`sha384sum`, or the TPM's own advertised limits), never from the
 //! server. Each test starts its own server on its own ports and kills it at the end.
+#![forbid(unsafe_code)]
 
 #[path = "vtpm_tools/harness.rs"]
 mod harness;

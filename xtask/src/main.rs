@@ -1,6 +1,9 @@
 //! `cargo xtask`: build Warden's image, measure it, boot it, test it, benchmark it.
 //!
 //! Every subcommand is one module below; its doc comments are the help text.
+//!
+//! `unsafe`: three sites, each with its `// SAFETY:` argument: the QEMU child's parent-death signal
+//! (`qemu.rs`), the simulated acceptors of `bench accept`, and the thread CPU clock of `bench hash`.
 mod bench;
 mod bridge;
 mod build;

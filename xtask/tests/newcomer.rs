@@ -7,6 +7,8 @@
 //! The toolchain is a copy, so this machine's own is never touched: a tree of hard links to the
 //! active toolchain (cheap), with rustup's bookkeeping files in `lib/rustlib/` copied for real,
 //! because rustup rewrites them in place.
+//!
+//! `unsafe`: forbidden (`#![forbid(unsafe_code)]`).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};

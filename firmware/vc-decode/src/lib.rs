@@ -12,6 +12,8 @@
 //! terminate instead of guessing. Byte facts: the #VC exit codes (GHCB spec (AMD 56421) §4.1, and the
 //! SVM intercept codes of AMD64 APM vol. 2 Appendix C), and the IOIO exit_info_1 layout (AMD64 APM
 //! vol. 2 §15.10.2, "EXITINFO1 for IOIO Intercept"); #VC itself: AMD64 APM vol. 2 §15.35.
+//!
+//! `unsafe`: forbidden (`#![forbid(unsafe_code)]`): decoding is arithmetic on a byte slice.
 #![no_std]
 #![forbid(unsafe_code)]
 
