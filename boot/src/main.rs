@@ -19,6 +19,9 @@
 //!
 //! Nothing here trusts the directory beyond its magic: on SNP and TDX it is measured with the image, and
 //! on native there is nothing to protect against.
+//!
+//! `unsafe`: only the stub itself, the one `global_asm!` below (which the `unsafe_code` lint counts);
+//! there is no Rust `unsafe` block.
 #![no_std]
 #![no_main]
 

@@ -2,6 +2,9 @@
 //!
 //! The tests run through `cargo xtask test`, which builds the images first and tells the tests where the
 //! xtask binary (`WARDEN_XTASK`) and the build outputs (`WARDEN_OUT`) are.
+//!
+//! `unsafe`: forbidden (`#![forbid(unsafe_code)]`) here and in every test in `tests/tests/`.
+#![forbid(unsafe_code)]
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,5 +1,6 @@
 //! A deliberate fault in the test image is reported with its details and ends QEMU with a failure
 //! status (threat model T7: a fault must never be a silent hang). Each fault is one boot.
+#![forbid(unsafe_code)]
 use std::process::Output;
 
 fn boot_with_fault(fault: &str) -> (String, Output) {

@@ -1,11 +1,13 @@
 //! The vTPM inside the booted firmware, driven by unmodified `tpm2-tools` through the bridge:
 //! tpm2-tools -> mssim -> bridge -> COM2 transport frame -> SVSM dispatcher -> vTPM protocol -> engine.
+#![forbid(unsafe_code)]
 use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use warden_mssim::Signal;
 
 /// The booted firmware with its bridge on `port`; stopped with TPM_STOP (and killed if that fails).
 struct Firmware {
@@ -46,7 +48,7 @@ impl Drop for Firmware {
     fn drop(&mut self) {
         // TPM_STOP (21) on the platform port ends the bridge, and xtask stops QEMU.
         if let Ok(mut platform) = TcpStream::connect(("127.0.0.1", self.port + 1)) {
-            let _ = platform.write_all(&21u32.to_be_bytes());
+            let _ = platform.write_all(&Signal::STOP.to_wire());
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {

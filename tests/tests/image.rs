@@ -1,6 +1,7 @@
 //! The image as a build output (issue 3): a second checkout of the same commit builds byte-identical
 //! files, the published reference values carry exactly what `measure` computes, and a release build
 //! refuses the insecure test key (threat model T8, T9).
+#![forbid(unsafe_code)]
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -3,6 +3,7 @@
 //! engine: OpenSSL verifies signatures from the exported PEM keys, `tpm2_checkquote` checks quotes
 //! in software, and sealed data must come back byte for byte. Without a resource manager nothing
 //! flushes between tool runs, so every step ends with `tpm2_flushcontext -t`.
+#![forbid(unsafe_code)]
 
 #[path = "vtpm_keys/attest.rs"]
 mod attest;

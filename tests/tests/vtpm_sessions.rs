@@ -1,6 +1,7 @@
 //! Sessions end to end: the host vTPM server (`cargo xtask tpm-server`) driven by unmodified
 //! tpm2-tools through flows that need HMAC sessions on sequence objects, salted sessions and
 //! parameter encryption. Expected values come from the `sha2` crate or coreutils, never the server.
+#![forbid(unsafe_code)]
 
 #[path = "vtpm_tools/harness.rs"]
 #[allow(dead_code)] // this file uses part of the shared harness

@@ -2,6 +2,7 @@
 //! over the mssim protocol. Every expected value comes from an independent oracle (the `sha2`
 //! crate, coreutils' `sha256sum`/`sha384sum`, or the TPM's own advertised limits), never from the
 //! server. Each test starts its own server on its own ports and kills it at the end.
+#![forbid(unsafe_code)]
 
 #[path = "vtpm_tools/harness.rs"]
 mod harness;
@@ -14,6 +15,7 @@ use std::io::{Read, Write};
 
 use harness::{Server, coreutils_digest, hex, parse_pcrread};
 use sha2::{Digest, Sha256, Sha384};
+use warden_mssim::Signal;
 
 /// Reads one fixed property's raw value from `tpm2_getcap properties-fixed`.
 fn fixed_property(yaml: &str, name: &str) -> u32 {
@@ -231,12 +233,13 @@ fn hostile_clients_are_disconnected_and_the_server_keeps_serving() {
     let mut server = started();
     let mut raw = server.raw();
     // A command longer than any TPM command: the server must not allocate or wait for 4 GiB.
-    raw.tpm.write_all(&[0, 0, 0, 8, 0, 0xFF, 0xFF, 0xFF, 0xFF]).unwrap();
-    assert_eq!(raw.tpm.read(&mut [0; 8]).unwrap_or(0), 0, "oversized command: disconnected");
+    let oversized = [&Signal::SEND_COMMAND.to_wire()[..], &[0], &u32::MAX.to_be_bytes()].concat();
+    raw.0.tpm.write_all(&oversized).unwrap();
+    assert_eq!(raw.0.tpm.read(&mut [0; 8]).unwrap_or(0), 0, "oversized command: disconnected");
     // Garbage on the platform port: refused with 1, then disconnected.
-    raw.platform.write_all(b"\0\0\0\x63garbage").unwrap();
+    raw.0.platform.write_all(b"\0\0\0\x63garbage").unwrap();
     let mut status = [0; 4];
-    raw.platform.read_exact(&mut status).unwrap();
+    raw.0.platform.read_exact(&mut status).unwrap();
     assert_eq!(status, [0, 0, 0, 1]);
     // Garbage inside a well-framed command reaches the engine, which answers with an error.
     let mut raw = server.raw();

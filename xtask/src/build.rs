@@ -1,7 +1,6 @@
 //! `cargo xtask build`: the firmware and the boot stub (cargo, for x86_64-unknown-none), then the image
 //! assembled from them, written as the `-bios` boot ROM and the IGVM file, under `target/warden/`.
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::image::{self, Image};
 
@@ -54,11 +53,8 @@ pub struct Built {
 /// Runs `cargo build` for one firmware-side binary and returns its ELF path.
 fn cargo_build(package: &str, binary: &str, features: &[&str]) -> crate::Result<PathBuf> {
     let target_dir = output_dir().join("cargo");
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command
-        .current_dir(workspace_root())
-        .args(["build", "--quiet", "--release", "--target", "x86_64-unknown-none", "--package", package])
-        .env("CARGO_TARGET_DIR", &target_dir);
+    let mut command = crate::firmware_target::cargo("build")?;
+    command.args(["--quiet", "--release", "--package", package]).env("CARGO_TARGET_DIR", &target_dir);
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
@@ -66,7 +62,7 @@ fn cargo_build(package: &str, binary: &str, features: &[&str]) -> crate::Result<
     if !status.success() {
         return Err(format!("building {package} failed ({status})").into());
     }
-    Ok(target_dir.join("x86_64-unknown-none/release").join(binary))
+    Ok(target_dir.join(crate::firmware_target::TRIPLE).join("release").join(binary))
 }
 
 /// Builds one flavour of the firmware and writes its ELF, ROM (and IGVM for the release flavour).
@@ -90,7 +86,6 @@ pub fn build(args: &Args) -> crate::Result {
     if args.release {
         reference_values::refuse_insecure_for_release(&key)?;
     }
-    crate::deps::ensure_rust_target()?;
     std::fs::create_dir_all(output_dir())?;
     let stub_path = cargo_build("warden-boot", "warden-boot", &[])?;
     let stub_elf = std::fs::read(stub_path)?;

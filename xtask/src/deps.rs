@@ -1,5 +1,6 @@
 //! The host tools Warden's build and tests need: checked, and installed where this machine allows
-//! (Debian packages through apt-get as root, the Rust target through rustup, Python packages through pip).
+//! (Debian packages through apt-get as root, Python packages through pip; the firmware's Rust target is
+//! `firmware_target`'s).
 use std::process::{Command, Stdio};
 
 /// A tool the tests need, the command that proves it is there, and the Debian package that brings it.
@@ -84,31 +85,6 @@ fn ensure(tools: &[Tool]) -> crate::Result {
         .into());
     }
     Ok(())
-}
-
-/// The `x86_64-unknown-none` Rust target (rust-toolchain.toml names it; older rustup may not add it).
-pub fn ensure_rust_target() -> crate::Result {
-    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
-    match installed {
-        Ok(out)
-            if String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .any(|line| line.trim() == "x86_64-unknown-none") =>
-        {
-            Ok(())
-        }
-        Ok(_) => {
-            eprintln!("xtask: adding the x86_64-unknown-none Rust target");
-            let status = Command::new("rustup").args(["target", "add", "x86_64-unknown-none"]).status()?;
-            if status.success() {
-                Ok(())
-            } else {
-                Err("`rustup target add x86_64-unknown-none` failed".into())
-            }
-        }
-        // Without rustup the toolchain must already carry the target; cargo will say if it does not.
-        Err(_) => Ok(()),
-    }
 }
 
 /// What `run` needs: QEMU.

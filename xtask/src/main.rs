@@ -1,12 +1,17 @@
 //! `cargo xtask`: build Warden's image, measure it, boot it, test it, benchmark it.
 //!
 //! Every subcommand is one module below; its doc comments are the help text.
+//!
+//! `unsafe`: three sites, each with its `// SAFETY:` argument: the QEMU child's parent-death signal
+//! (`qemu.rs`), the simulated acceptors of `bench accept`, and the thread CPU clock of `bench hash`.
 mod bench;
 mod bridge;
 mod build;
 mod deps;
+mod firmware_target;
 mod igvm;
 mod image;
+mod lint;
 mod measure;
 mod qemu;
 mod reference_values;
@@ -34,6 +39,8 @@ struct Cli {
 enum Command {
     /// Build the firmware, the boot ROM and the IGVM image under target/warden/.
     Build(build::Args),
+    /// Run the lints: rustfmt, and clippy with warnings as errors on the host crates and the firmware.
+    Lint(lint::Args),
     /// Compute the expected launch measurements (SNP launch digest, TDX MRTD) of the built image.
     Measure(measure::Args),
     /// Build and boot Warden under QEMU (KVM when /dev/kvm works, TCG otherwise), console on the terminal.
@@ -52,6 +59,7 @@ fn main() {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Build(args) => build::run(&args),
+        Command::Lint(args) => lint::run(&args),
         Command::Measure(args) => measure::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Test(args) => test::run(&args),

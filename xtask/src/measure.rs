@@ -40,7 +40,9 @@ pub struct Measurements {
     pub image_sha256: [u8; 32],
 }
 
-/// The GPA every SNP VMSA is measured at (`docs/reference/svsm-ghcb-snp.md` §9).
+/// The GPA every SNP VMSA is measured at: the one KVM gives SNP_LAUNCH_UPDATE for VMSA pages (the GPA
+/// field of PAGE_INFO, SEV-SNP Firmware ABI spec (AMD 56860) §8.17, Table 67), which coconut-svsm's
+/// `igvmmeasure --check-kvm` requires and virtee/sev-snp-measure (`gctx.py`) uses.
 const VMSA_GPA: u64 = 0xFFFF_FFFF_F000;
 /// PAGE_INFO's page type for a VMSA.
 const PAGE_TYPE_VMSA: u8 = 2;

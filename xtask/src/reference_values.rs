@@ -1,5 +1,5 @@
 //! Signed reference values: the image's expected measurements and identity as an in-toto Statement in
-//! a DSSE envelope, signed with ECDSA P-384 (why this format: `docs/reference-values.md`).
+//! a DSSE envelope, signed with ECDSA P-384 (why this format: `reference-values.md` in `docs/`).
 //!
 //! `build` writes `target/warden/reference-values.dsse.json` and the verifying key beside it
 //! (`reference-values.pub.pem`); a verifier checks the envelope with [`verify_reference_values`] and

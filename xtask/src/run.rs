@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::bridge::{self, FirmwareTpm, Transport};
 use crate::qemu::{self, Accel, Boot, Running};
-use crate::tpm_server::{self, Listeners, mssim::Device};
+use crate::tpm_server::{self, Listeners, ports::Device};
 
 /// The line Warden prints when it is up.
 pub const READY: &str = "warden: ready";

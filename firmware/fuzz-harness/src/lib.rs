@@ -4,6 +4,9 @@
 //! input (no panic, and whatever invariant the target names). `firmware/fuzz` wraps each one in a
 //! libFuzzer target for `cargo +nightly fuzz run <name>`; `tests/bounded.rs` runs every one over its seed
 //! corpus plus a bounded number of deterministic mutations on stable Rust, which is what CI does.
+//!
+//! `unsafe`: denied (`#![deny(unsafe_code)]`), except where a simulated platform implements or forwards
+//! the acceptance traits' `unsafe fn`s (`psc_response.rs`, `svsm.rs`), each site argued.
 // The target bodies need no `unsafe`; the simulated platforms they drive implement traits whose
 // methods are `unsafe fn` (see `psc_response.rs`), which is the one place allowed to.
 #![deny(unsafe_code)]

@@ -22,6 +22,9 @@
 //! with x87|SSE (SHA-256) and AVX (SHA-384/512) enabled before the first hash, and a #VC/#VE handler
 //! for CPUID. The block functions clobber xmm/ymm registers like any System V function (all
 //! caller-saved); the soft-float firmware keeps nothing there. Run [`self_test`] at boot.
+//!
+//! `unsafe`: only the assembly block functions (`#[unsafe(naked)]`, in `ni256` and `avx2_512`) and their
+//! calls from `core256` and `core512`, and CPUID/XGETBV in `cpu`; each argued as described above.
 
 #![no_std]
 

@@ -9,8 +9,11 @@
 //! Only what Warden's own code executes is decoded: CPUID, RDMSR, WRMSR, and non-string IN/OUT with an
 //! 8-bit immediate or DX port, 8/16/32-bit data (AMD APM vol. 3, "IN", "OUT", "CPUID", "RDMSR",
 //! "WRMSR"). Anything else (string I/O, other prefixes, other opcodes) is refused, so the handler can
-//! terminate instead of guessing. Byte facts: `docs/reference/svsm-ghcb-snp.md` §5 (exit codes, IOIO
-//! exit_info_1).
+//! terminate instead of guessing. Byte facts: the #VC exit codes (GHCB spec (AMD 56421) §4.1, and the
+//! SVM intercept codes of AMD64 APM vol. 2 Appendix C), and the IOIO exit_info_1 layout (AMD64 APM
+//! vol. 2 §15.10.2, "EXITINFO1 for IOIO Intercept"); #VC itself: AMD64 APM vol. 2 §15.35.
+//!
+//! `unsafe`: forbidden (`#![forbid(unsafe_code)]`): decoding is arithmetic on a byte slice.
 #![no_std]
 #![forbid(unsafe_code)]
 

@@ -2,7 +2,6 @@
 //! for what the tools refuse to send.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -10,6 +9,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use warden_mssim::Client;
 
 /// Ports handed out in this process: tests run in parallel, and a port freed by the OS check
 /// must not go to two of them.
@@ -139,44 +140,18 @@ impl Server {
 
     /// A raw mssim session: power on, then commands as bytes.
     pub fn raw(&self) -> Raw {
-        let connect = |port| {
-            let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-            stream
-        };
-        let mut raw = Raw { tpm: connect(self.port), platform: connect(self.port + 1) };
-        for signal in [1u32, 11] {
-            raw.platform.write_all(&signal.to_be_bytes()).unwrap();
-            assert_eq!(read_u32(&mut raw.platform), 0, "platform signal {signal}");
-        }
-        raw
+        Raw(Client::connect(self.port, Duration::from_secs(20)).expect("an mssim session"))
     }
 }
 
-fn read_u32(stream: &mut TcpStream) -> u32 {
-    let mut word = [0; 4];
-    stream.read_exact(&mut word).unwrap();
-    u32::from_be_bytes(word)
-}
-
-/// Both sockets of a raw mssim client.
-pub struct Raw {
-    pub tpm: TcpStream,
-    pub platform: TcpStream,
-}
+/// A raw mssim client (`warden_mssim`'s), whose sockets a test may also write by hand.
+pub struct Raw(pub Client);
 
 impl Raw {
     /// Sends one TPM command; returns the response's code and the whole response.
     pub fn call(&mut self, command: &[u8]) -> (u32, Vec<u8>) {
-        let mut request = vec![0, 0, 0, 8, 0];
-        request.extend_from_slice(&(command.len() as u32).to_be_bytes());
-        request.extend_from_slice(command);
-        self.tpm.write_all(&request).unwrap();
-        let length = read_u32(&mut self.tpm) as usize;
-        assert!(length <= 4096, "response of {length} bytes");
-        let mut response = vec![0; length];
-        self.tpm.read_exact(&mut response).unwrap();
-        assert_eq!(read_u32(&mut self.tpm), 0, "mssim trailer");
+        let response = self.0.call(command, 4096).expect("an mssim response");
+        let length = response.len();
         assert!(length >= 10, "response {response:02x?} has no header");
         assert_eq!(u32::from_be_bytes(response[2..6].try_into().unwrap()) as usize, length);
         (u32::from_be_bytes(response[6..10].try_into().unwrap()), response)

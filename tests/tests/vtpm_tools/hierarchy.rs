@@ -1,9 +1,8 @@
 //! Owner authorization and TPM2_Clear through tpm2-tools, and the platform port's power signals
 //! driven raw: what a TPM must forget, and what it must keep, across them.
 
-use std::io::{Read, Write};
-
 use sha2::{Digest, Sha256};
+use warden_mssim::Signal;
 
 use super::harness::{Raw, hex};
 use super::{pcr, started, value};
@@ -32,11 +31,8 @@ const STARTUP_CLEAR: [u8; 12] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0
 /// `TPM_RC_INITIALIZE`: the TPM has been initialised (_TPM_Init) but not started.
 const RC_INITIALIZE: u32 = 0x100;
 
-fn signal(raw: &mut Raw, code: u32) {
-    raw.platform.write_all(&code.to_be_bytes()).unwrap();
-    let mut status = [0; 4];
-    raw.platform.read_exact(&mut status).unwrap();
-    assert_eq!(status, [0; 4], "platform signal {code}");
+fn signal(raw: &mut Raw, signal: Signal) {
+    raw.0.signal(signal).unwrap_or_else(|error| panic!("platform signal {signal:?}: {error}"));
 }
 
 #[test]
@@ -48,22 +44,17 @@ fn power_signals_reset_the_tpm_and_repeated_power_on_does_not() {
     let mut raw = server.raw();
 
     // Every tool run, and `raw()`, sent POWER_ON: none of them reset the running TPM.
-    signal(&mut raw, 1);
+    signal(&mut raw, Signal::POWER_ON);
     assert_eq!(raw.call(&GET_RANDOM_8).0, 0);
     assert_eq!(value(&pcr(&server, "sha256:16"), "sha256", 16), extended);
 
     // While powered off, a command gets an empty response (then the trailing 0).
-    signal(&mut raw, 2);
-    let mut request = vec![0, 0, 0, 8, 0, 0, 0, 0, 12];
-    request.extend_from_slice(&GET_RANDOM_8);
-    raw.tpm.write_all(&request).unwrap();
-    let mut reply = [0xAA; 8];
-    raw.tpm.read_exact(&mut reply).unwrap();
-    assert_eq!(reply, [0; 8]);
+    signal(&mut raw, Signal::POWER_OFF);
+    assert_eq!(raw.0.call(&GET_RANDOM_8, 4096).unwrap(), []);
 
     // POWER_ON after POWER_OFF, and SIGNAL_RESET at any time, are _TPM_Init: the TPM needs
     // TPM2_Startup again, and Startup(CLEAR) resets the PCRs.
-    for cycle in [&[1u32][..], &[17]] {
+    for cycle in [&[Signal::POWER_ON][..], &[Signal::RESET]] {
         for &code in cycle {
             signal(&mut raw, code);
         }

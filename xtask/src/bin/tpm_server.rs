@@ -3,6 +3,9 @@
 //!
 //! It is `cargo xtask tpm-server` by another name: the same module, compiled into this binary.
 //! `-rm` (remove the NV state file) is accepted and has nothing to do: state lives in memory.
+//!
+//! `unsafe`: forbidden (`#![forbid(unsafe_code)]`).
+#![forbid(unsafe_code)]
 
 #[path = "../tpm_server/mod.rs"]
 #[allow(

@@ -1,12 +1,14 @@
 //! The IGVM writer: Warden's platform-neutral [`Image`] as one IGVM file for SEV-SNP, TDX and native.
 //!
-//! The file follows the "safe subset" every measurer agrees on (`docs/reference/igvm-tdx-boot.md` §1.5):
-//! single-page parameter areas, no shared pages, one VMSA placed last, and explicit data for every
+//! The file stays inside the subset where every measurer agrees (the `igvm` crate's `measurement`
+//! module, coconut-svsm's `igvmmeasure`, virtee/sev-snp-measure and td-shim's `build_igvmmrtd` differ on
+//! multi-page parameter areas, shared pages and data-less TDX pages): single-page parameter areas, no shared pages, one VMSA placed last, and explicit data for every
 //! measured page (so TDX's MRTD is the same whichever tool computes it). Directives come in a fixed
 //! order, pages by GPA, and nothing in the file depends on the build machine: the same [`Image`] always
 //! serializes to the same bytes.
 //!
-//! Directive order (§1.4): REQUIRED_MEMORY; the two parameter areas, their parameters and inserts; the
+//! Directive order (coconut-svsm `igvmbuilder`'s, inside the IGVM format's platform, initialization,
+//! directive sequence: microsoft/igvm, `igvm_defs::IgvmVariableHeaderType`): REQUIRED_MEMORY; the two parameter areas, their parameters and inserts; the
 //! native VP context; every page of the image by GPA; the SNP SECRETS and CPUID pages (zero pages for
 //! TDX and native at the same GPAs); last the SNP VMSA, which KVM measures at launch finish.
 mod vp_context;
@@ -32,7 +34,7 @@ use crate::image::{Image, ImagePage, PageKind, ParameterKind};
 
 pub use vp_context::{native_context, snp_vmsa};
 
-/// The SEV-SNP platform's compatibility mask bit (coconut's assignment, reference §1.3).
+/// The SEV-SNP platform's compatibility mask bit (coconut-svsm's assignment, `igvmbuilder`).
 pub const SNP_MASK: u32 = 1 << 0;
 /// The native (no isolation) platform's compatibility mask bit.
 pub const NATIVE_MASK: u32 = 1 << 1;
@@ -45,7 +47,8 @@ pub const ALL_MASK: u32 = SNP_MASK | NATIVE_MASK | TDX_MASK;
 /// SMT allowed (bit 16: hosts commonly run with SMT on), bit 17 reserved and must be one, no
 /// MIGRATE_MA (bit 18: no migration agent may export the guest), **no DEBUG** (bit 19: the hypervisor
 /// may not decrypt guest memory) and no SINGLE_SOCKET restriction (bit 20). The report's `policy` field
-/// carries it, so a verifier checks it with the measurement (`docs/reference/svsm-ghcb-snp.md` §8).
+/// carries it, so a verifier checks it with the measurement (SEV-SNP Firmware ABI spec (AMD 56860) §4.3
+/// "Guest Policy", and the ATTESTATION_REPORT structure's POLICY field).
 pub const SNP_POLICY: u64 = SnpPolicy::new().with_smt(1).into_bits();
 
 /// The parameter area index of the boot parameter page (`BootParams`, VP_COUNT at offset 0).

@@ -1,13 +1,15 @@
-//! Independent measurers for the tests: the SNP PAGE_INFO chain and the TDX MRTD written from the
-//! reference text (`docs/reference/svsm-ghcb-snp.md` §9-10, `igvm-tdx-boot.md` §6.1), walking the
-//! input [`Image`] rather than the IGVM file, and a VMSA laid out byte by byte from the offset table.
+//! Independent measurers for the tests: the SNP PAGE_INFO chain (SEV-SNP Firmware ABI spec (AMD 56860)
+//! §8.17 SNP_LAUNCH_UPDATE, Table 67 PAGE_INFO) and the TDX MRTD (Intel TDX Module base architecture
+//! spec: TDH.MEM.PAGE.ADD and TDH.MR.EXTEND extend MRTD), written from the specifications, walking the
+//! input [`Image`] rather than the IGVM file, and a VMSA laid out byte by byte from its offsets (AMD64
+//! APM vol. 2, Appendix B, the VMSA layout for SEV-ES).
 //! They share no code with the `igvm` crate's measurer or with the writer.
 use sha2::{Digest, Sha384};
 use warden_defs::layout;
 
 use crate::image::{Image, PageKind};
 
-/// PAGE_INFO page types (§9).
+/// PAGE_INFO page types (AMD 56860 §8.17, SNP_LAUNCH_UPDATE's PAGE_TYPE).
 const NORMAL: u8 = 0x01;
 const VMSA: u8 = 0x02;
 const UNMEASURED: u8 = 0x04;
@@ -22,7 +24,7 @@ impl LaunchDigest {
         Self([0; 48])
     }
 
-    /// `LD = SHA-384(PAGE_INFO)`, PAGE_INFO laid out as in the §9 table.
+    /// `LD = SHA-384(PAGE_INFO)`, PAGE_INFO laid out as in AMD 56860 Table 67.
     pub fn update(&mut self, page_type: u8, gpa: u64, contents: [u8; 48]) {
         let mut info = Vec::with_capacity(0x70);
         info.extend_from_slice(&self.0); // 0x00 current LD
@@ -44,7 +46,8 @@ impl LaunchDigest {
     }
 }
 
-/// The SNP VMSA the image should carry, from the §9 offset table (and RSI 0x330, RDI 0x338).
+/// The SNP VMSA the image should carry, from the VMSA offsets (AMD64 APM vol. 2, Appendix B; RSI at
+/// 0x330, RDI at 0x338).
 pub fn vmsa_page(image: &Image) -> Vec<u8> {
     let mut page = vec![0u8; 4096];
     let mut put = |offset: usize, bytes: &[u8]| page[offset..offset + bytes.len()].copy_from_slice(bytes);

@@ -13,7 +13,7 @@ use crate::image::EntryState;
 const RFLAGS_RESET: u64 = 0x2;
 
 /// The SNP VMSA's CR0: PE (bit 0), ET (bit 4), NE (bit 5): protected mode, no paging. `igvmmeasure
-/// --check-kvm` accepts only 0x31 or 0x30 (reference `igvm-tdx-boot.md` §3).
+/// --check-kvm` (coconut-svsm, `tools/igvmmeasure`) accepts only 0x31 or 0x30.
 pub const SNP_CR0: u64 = 0x31;
 /// The SNP VMSA's EFER: SVME (bit 12), which KVM sets on every SEV-ES/SNP vCPU.
 pub const SNP_EFER: u64 = 0x1000;

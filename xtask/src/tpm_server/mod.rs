@@ -6,10 +6,10 @@
 //! at a time. The TPM starts powered off; the TCTI's POWER_ON powers it, and later POWER_ONs leave it
 //! alone. Commands at a locality other than 0 get TPM_RC_LOCALITY; TPM_STOP ends the server, as in
 //! the reference simulator. State lives in memory only. `xtask run` reuses [`serve`] and
-//! [`mssim::Device`] for its bridge to the firmware's vTPM.
+//! [`ports::Device`] for its bridge to the firmware's vTPM.
 
 pub mod engine;
-pub mod mssim;
+pub mod ports;
 #[cfg(test)]
 mod tcp_tests;
 #[cfg(test)]
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
 
-use self::mssim::{Device, End};
+use self::ports::{Device, End};
 
 /// Serve the vTPM on a port pair.
 #[derive(clap::Args, Debug)]
@@ -168,8 +168,8 @@ fn serve_client(stream: TcpStream, port: Port, device: &Device, stop: &Sender<()
         }
     };
     let outcome = match port {
-        Port::Tpm => mssim::serve_tpm_port(&mut stream, device),
-        Port::Platform => mssim::serve_platform_port(&mut stream, device),
+        Port::Tpm => ports::serve_tpm_port(&mut stream, device),
+        Port::Platform => ports::serve_platform_port(&mut stream, device),
     };
     match outcome {
         Ok(End::Closed) => {}

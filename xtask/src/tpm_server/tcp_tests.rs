@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::engine::CommandEngine;
-use super::mssim::Device;
+use super::ports::Device;
 use super::tests::{Event, MAX, Recorder, be, device, send_command};
 use super::{Listeners, serve};
 

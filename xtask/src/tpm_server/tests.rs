@@ -4,8 +4,10 @@
 use std::io::{self, Cursor, Read, Write};
 use std::sync::{Arc, Mutex};
 
+use warden_mssim::Signal;
+
 use super::engine::CommandEngine;
-use super::mssim::{Device, End, Signal, serve_platform_port, serve_tpm_port};
+use super::ports::{Device, End, serve_platform_port, serve_tpm_port};
 
 pub(super) const MAX: usize = 64;
 

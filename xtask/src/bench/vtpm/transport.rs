@@ -1,5 +1,6 @@
 //! The benchmark's client side: the two servers as child processes, and one TCP connection to each
-//! that sends raw command bytes (mssim framing to Warden, swtpm's unframed data channel to swtpm).
+//! that sends raw command bytes (mssim framing, `warden_mssim`'s client, to Warden; swtpm's unframed
+//! data channel to swtpm).
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -10,17 +11,13 @@ use std::time::{Duration, Instant};
 
 /// Largest response either server may send; anything longer is a protocol error, not data.
 const MAX_RESPONSE: usize = 64 * 1024;
+/// How long a read waits for either server.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connection that carries one command at a time.
 pub trait Transport {
     /// Sends one command and returns its complete response.
     fn call(&mut self, command: &[u8]) -> io::Result<Vec<u8>>;
-}
-
-fn read_u32(stream: &mut impl Read) -> io::Result<u32> {
-    let mut word = [0u8; 4];
-    stream.read_exact(&mut word)?;
-    Ok(u32::from_be_bytes(word))
 }
 
 fn bounded(length: u32) -> io::Result<usize> {
@@ -32,44 +29,18 @@ fn bounded(length: u32) -> io::Result<usize> {
 
 /// The mssim protocol: the TPM port for commands, the platform port kept open for the session.
 #[derive(Debug)]
-pub struct Mssim {
-    tpm: TcpStream,
-    _platform: TcpStream,
-}
+pub struct Mssim(warden_mssim::Client);
 
 impl Mssim {
     /// Connects as `tcti-mssim` does: both sockets, then POWER_ON and NV_ON on the platform port.
     pub fn connect(port: u16) -> io::Result<Self> {
-        let tpm = connect(port)?;
-        let mut platform = connect(port + 1)?;
-        for signal in [1u32, 11] {
-            platform.write_all(&signal.to_be_bytes())?;
-            if read_u32(&mut platform)? != 0 {
-                return Err(io::Error::other(format!("platform signal {signal} refused")));
-            }
-        }
-        Ok(Self { tpm, _platform: platform })
+        warden_mssim::Client::connect(port, READ_TIMEOUT).map(Self)
     }
 }
 
 impl Transport for Mssim {
     fn call(&mut self, command: &[u8]) -> io::Result<Vec<u8>> {
-        let length = u32::try_from(command.len()).map_err(io::Error::other)?;
-        let mut request = Vec::with_capacity(command.len() + 9);
-        request.extend_from_slice(&8u32.to_be_bytes());
-        request.push(0);
-        request.extend_from_slice(&length.to_be_bytes());
-        request.extend_from_slice(command);
-        self.tpm.write_all(&request)?;
-        let length = bounded(read_u32(&mut self.tpm)?)?;
-        // The response, then the trailing status word, in one read.
-        let mut response = vec![0u8; length + 4];
-        self.tpm.read_exact(&mut response)?;
-        let trailer = response.split_off(length);
-        if trailer != [0, 0, 0, 0] {
-            return Err(io::Error::other(format!("mssim trailer {trailer:02x?} is not 0")));
-        }
-        Ok(response)
+        self.0.call(command, MAX_RESPONSE)
     }
 }
 
@@ -106,7 +77,7 @@ fn connect(port: u16) -> io::Result<TcpStream> {
     let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
     // Both servers answer small requests: without this, Nagle's algorithm adds delays to both.
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
     Ok(stream)
 }
 

@@ -1,5 +1,5 @@
-//! The TPM simulator (mssim) socket protocol: the codes of `TpmTcpProtocol.h` and one handler per
-//! port, each serving a single connection until it ends.
+//! The server's side of the TPM simulator (mssim) protocol: one handler per port, each serving a
+//! single connection until it ends, and the TPM they share. The framing is `warden_mssim`'s.
 //!
 //! Every byte here comes from a client we do not trust: lengths are bounded before anything is
 //! allocated, a malformed request ends that connection (never the server), and commands from all
@@ -9,34 +9,13 @@ use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, PoisonError};
 
+use warden_mssim::{
+    ACK, REFUSED, SendCommand, Signal, encode_handshake_reply, encode_response, next_signal,
+    read_send_command, read_u32, write_u32,
+};
+
 use super::engine::CommandEngine;
 
-/// A signal code as sent on the wire: an open set, so an unknown value survives to be refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Signal(pub u32);
-
-impl Signal {
-    pub const POWER_ON: Self = Self(1);
-    pub const POWER_OFF: Self = Self(2);
-    pub const HASH_START: Self = Self(5);
-    pub const HASH_DATA: Self = Self(6);
-    pub const HASH_END: Self = Self(7);
-    pub const SEND_COMMAND: Self = Self(8);
-    pub const CANCEL_ON: Self = Self(9);
-    pub const CANCEL_OFF: Self = Self(10);
-    pub const NV_ON: Self = Self(11);
-    pub const REMOTE_HANDSHAKE: Self = Self(15);
-    pub const SET_ALTERNATIVE_RESULT: Self = Self(16);
-    pub const RESET: Self = Self(17);
-    pub const RESTART: Self = Self(18);
-    pub const SESSION_END: Self = Self(20);
-    pub const STOP: Self = Self(21);
-}
-
-/// The status word of an acknowledged signal.
-const ACK: u32 = 0;
-/// The status word the reference server sends for a code it does not serve, before it closes.
-const REFUSED: u32 = 1;
 /// `REMOTE_HANDSHAKE` reply: the protocol version the reference server speaks.
 const SERVER_VERSION: u32 = 1;
 /// `TpmEndPointInfo` flags: platform signals available (0x01), raw mode (0x04). Physical presence
@@ -147,34 +126,6 @@ fn error_response(code: u32) -> Vec<u8> {
     out
 }
 
-fn read_u32(stream: &mut impl Read) -> io::Result<u32> {
-    let mut word = [0u8; 4];
-    stream.read_exact(&mut word)?;
-    Ok(u32::from_be_bytes(word))
-}
-
-fn write_u32(stream: &mut impl Write, value: u32) -> io::Result<()> {
-    stream.write_all(&value.to_be_bytes())
-}
-
-/// Reads the next signal code; `None` when the client closed the connection between requests
-/// (a code cut short is an error, like any other truncated request).
-fn next_signal(stream: &mut impl Read) -> io::Result<Option<Signal>> {
-    let mut word = [0u8; 4];
-    let first = loop {
-        match stream.read(&mut word) {
-            Ok(n) => break n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    };
-    if first == 0 {
-        return Ok(None);
-    }
-    stream.read_exact(word.get_mut(first..).unwrap_or_default())?;
-    Ok(Some(Signal(u32::from_be_bytes(word))))
-}
-
 /// Answers [`REFUSED`]; the caller then closes the connection, as the reference server does.
 fn refuse(stream: &mut impl Write, signal: Signal) -> io::Result<End> {
     write_u32(stream, REFUSED)?;
@@ -188,33 +139,18 @@ pub fn serve_tpm_port(stream: &mut (impl Read + Write), device: &Device) -> io::
         let Some(signal) = next_signal(stream)? else { return Ok(End::Closed) };
         match signal {
             Signal::SEND_COMMAND => {
-                let mut locality = [0u8; 1];
-                stream.read_exact(&mut locality)?;
-                let length = read_u32(stream)?;
-                // Bound the allocation before trusting the length: a client may announce 4 GiB.
-                let Some(length) = usize::try_from(length).ok().filter(|&n| n <= device.max_command) else {
-                    return Ok(End::Oversized(length));
+                let (locality, command) = match read_send_command(stream, device.max_command)? {
+                    SendCommand::Command { locality, command } => (locality, command),
+                    SendCommand::Oversized(length) => return Ok(End::Oversized(length)),
                 };
-                let mut command = vec![0u8; length];
-                stream.read_exact(&mut command)?;
-                let response = device.execute(locality[0], &command).unwrap_or_default();
-                let Ok(response_length) = u32::try_from(response.len()) else {
-                    return Err(io::Error::other("engine response longer than 4 GiB"));
-                };
-                let mut reply = Vec::with_capacity(response.len() + 8);
-                reply.extend_from_slice(&response_length.to_be_bytes());
-                reply.extend_from_slice(&response);
-                reply.extend_from_slice(&ACK.to_be_bytes());
-                stream.write_all(&reply)?;
+                let response = device.execute(locality, &command).unwrap_or_default();
+                stream.write_all(&encode_response(&response)?)?;
             }
             Signal::REMOTE_HANDSHAKE => {
                 if read_u32(stream)? == 0 {
                     return Ok(End::BadHandshake);
                 }
-                let mut reply = [0u8; 12];
-                reply[..4].copy_from_slice(&SERVER_VERSION.to_be_bytes());
-                reply[4..8].copy_from_slice(&ENDPOINT_INFO.to_be_bytes());
-                stream.write_all(&reply)?;
+                stream.write_all(&encode_handshake_reply(SERVER_VERSION, ENDPOINT_INFO))?;
             }
             Signal::SET_ALTERNATIVE_RESULT => {
                 // Read and ignored, as in the reference server: it has no meaning for a simulator.
