@@ -80,8 +80,12 @@ impl Vcpus {
         &self.vcpus
     }
 
-    /// Moves `apic_id`'s calling area to `caa` (checked by the caller). False for an unknown APIC ID.
+    /// Moves `apic_id`'s calling area to `caa` (checked by the caller). False, changing nothing, for an
+    /// unknown APIC ID or a page that is another vCPU's calling area.
     pub(crate) fn set_caa(&mut self, apic_id: u32, caa: u64) -> bool {
+        if self.caas.get(caa).is_some_and(|owner| owner != apic_id) {
+            return false;
+        }
         let Some(i) = self.index(apic_id) else { return false };
         let Some(v) = self.vcpus.get_mut(i) else { return false };
         if let Some(old) = v.caa.replace(caa) {
@@ -144,6 +148,10 @@ impl Vcpus {
     /// Records a new VMSA for `apic_id` with its calling area; the current one becomes the previous.
     pub(crate) fn register(&mut self, apic_id: u32, vmsa: u64, caa: u64) -> Result<(), RegisterRefusal> {
         self.can_register(apic_id)?;
+        if self.caas.get(caa).is_some_and(|owner| owner != apic_id) || self.vmsas.get(vmsa).is_some() {
+            // The callers checked both against `protected`; refuse rather than corrupt the indexes.
+            return Err(RegisterRefusal::Full);
+        }
         let i = self.index(apic_id).ok_or(RegisterRefusal::UnknownApicId)?;
         let (Some(v), Some(previous)) = (self.vcpus.get_mut(i), self.previous.get_mut(i)) else {
             return Err(RegisterRefusal::UnknownApicId);
@@ -151,12 +159,11 @@ impl Vcpus {
         if let Some(current) = v.vmsa.replace(vmsa) {
             *previous = Some(current);
         }
-        // Within capacity: at most VMSAS_PER_VCPU per vCPU, checked above.
-        if !self.vmsas.insert(vmsa, apic_id) {
-            return Err(RegisterRefusal::Full);
-        }
-        self.set_caa(apic_id, caa);
-        Ok(())
+        // Within capacity (at most VMSAS_PER_VCPU per vCPU) and a new page, both checked above; the
+        // calling area is free or already this vCPU's: neither can fail.
+        let inserted = self.vmsas.insert(vmsa, apic_id);
+        let moved = self.set_caa(apic_id, caa);
+        if inserted && moved { Ok(()) } else { Err(RegisterRefusal::Full) }
     }
 
     /// Forgets a VMSA; a vCPU whose current VMSA it was is left without one.
