@@ -1,8 +1,8 @@
 //! The GHCB: the page Warden shares with the hypervisor on SEV-SNP, its MSR protocol, the NAE exit codes
 //! Warden issues, and pure checks of the values the hypervisor writes back.
 //!
-//! Reference: `docs/reference/svsm-ghcb-snp.md` §5 (GHCB specification #56421, Linux `struct ghcb`,
-//! COCONUT `GHCB`). Threat model T1: every field read back from the GHCB is written by the hypervisor. The
+//! Source: GHCB spec (AMD 56421) "GHCB Layout" (table "GHCB Layout"); Linux
+//! `arch/x86/include/asm/svm.h` `struct ghcb`, COCONUT `GHCB`. Threat model T1: every field read back from the GHCB is written by the hypervisor. The
 //! firmware copies the page into a private [`Ghcb`] once after VMGEXIT and then only calls the checks
 //! here: an output counts only if its valid bit is set, and `sw_exit_info_1/2` decode into typed errors.
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
@@ -14,7 +14,7 @@ pub const GHCB_USAGE_STANDARD: u32 = 0;
 /// The size of the shared buffer at 0x800.
 pub const SHARED_BUFFER_SIZE: usize = 0x7F0;
 
-/// The GHCB page (§5 "GHCB page"): the save-area fields Warden uses, every other byte spelled out as
+/// The GHCB page (GHCB spec, AMD 56421, "GHCB Layout"): the save-area fields Warden uses, every other byte spelled out as
 /// reserved, the shared buffer, the protocol version and the usage.
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
@@ -71,7 +71,7 @@ pub struct Ghcb {
     pub ghcb_usage: u32,
 }
 
-/// Byte offsets of the fields Warden uses (§5 table); also their valid-bitmap positions (offset / 8).
+/// Byte offsets of the fields Warden uses (GHCB spec table "GHCB Layout"); also their valid-bitmap positions (offset / 8).
 pub mod offsets {
     /// CPL.
     pub const CPL: usize = 0x0CB;
@@ -126,7 +126,7 @@ const _: () = {
     assert!(offset_of!(Ghcb, shared_buffer) == offsets::SHARED_BUFFER);
     assert!(offset_of!(Ghcb, protocol_version) == offsets::PROTOCOL_VERSION);
     assert!(offset_of!(Ghcb, ghcb_usage) == offsets::GHCB_USAGE);
-    // 253 PSC entries of 8 bytes after an 8-byte header fill the shared buffer (§5 "Page state change").
+    // 253 PSC entries of 8 bytes after an 8-byte header fill the shared buffer (GHCB spec "Page State Change").
     assert!((SHARED_BUFFER_SIZE - 8) / 8 == 253);
 };
 
@@ -171,7 +171,7 @@ pub enum GhcbError {
     UnknownStatus(u32),
 }
 
-/// `sw_exit_info_2` of a GHCB error (§5): an open enum, an unknown value survives.
+/// `sw_exit_info_2` of a GHCB error (GHCB spec, table "SW_EXITINFO2 error codes"): an open enum, an unknown value survives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HvErrorCode(pub u64);
 

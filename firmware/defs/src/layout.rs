@@ -22,7 +22,7 @@ pub const LARGE_PAGE_SIZE: u64 = 0x20_0000;
 
 /// The first byte of Warden's private region.
 pub const WARDEN_BASE: u64 = 0x0800_0000;
-/// The size of Warden's private region. Nothing of Warden's lives outside it, except the boot stub page.
+/// The size of Warden's private region. What Warden owns outside it is listed in [`WARDEN_OWNED`].
 pub const WARDEN_SIZE: u64 = 0x0100_0000;
 /// One past the last byte of Warden's region.
 pub const WARDEN_END: u64 = WARDEN_BASE + WARDEN_SIZE;
@@ -123,6 +123,46 @@ pub const BOOT_ROM_ALIGN: u64 = 0x1_0000;
 /// The SNP VMSA's GPA in the IGVM image (what KVM's launch flow measures last).
 pub const SNP_VMSA_GPA: u64 = 0xFFFF_FFFF_F000;
 
+/// A range of guest-physical addresses Warden owns: `[start, end)`, page-aligned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnedRange {
+    /// The first byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// What lives there.
+    pub what: &'static str,
+}
+
+/// Every range Warden owns, the one list every guest-address check refuses (threat model T4). The
+/// region holds the page tables, the parameter, SNP secrets and CPUID pages, the stacks, the image (with
+/// the GHCB page in its `.bss`) and the heap; outside it live the boot ROM directory and the boot stub
+/// below 4 GiB, and the SNP VMSA the launch measures last.
+pub const WARDEN_OWNED: &[OwnedRange] = &[
+    OwnedRange { start: WARDEN_BASE, end: WARDEN_END, what: "Warden's region" },
+    OwnedRange {
+        start: BOOT_ROM_DIRECTORY,
+        end: BOOT_STUB_PAGE + PAGE_SIZE,
+        what: "boot ROM directory, boot stub",
+    },
+    OwnedRange { start: SNP_VMSA_GPA, end: SNP_VMSA_GPA + PAGE_SIZE, what: "SNP VMSA" },
+];
+
+/// The range of [`WARDEN_OWNED`] that `[gpa, gpa + len)` overlaps, if any (an empty or overflowing
+/// range overlaps nothing: callers refuse those first).
+pub const fn owned_overlap(gpa: u64, len: u64) -> Option<OwnedRange> {
+    let Some(end) = gpa.checked_add(len) else { return None };
+    let mut i = 0;
+    while i < WARDEN_OWNED.len() {
+        let r = WARDEN_OWNED[i];
+        if gpa < r.end && r.start < end {
+            return Some(r);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// QEMU's `isa-debug-exit` port: the native platform's way to end a test run with a status.
 pub const DEBUG_EXIT_PORT: u16 = 0xF4;
 /// The first serial port (console).
@@ -138,6 +178,8 @@ const _: () = {
     assert!(PAGE_TABLES_BASE + PAGE_TABLES_SIZE <= PARAMS_PAGE);
     assert!(HEAP_BASE.is_multiple_of(LARGE_PAGE_SIZE));
     assert!(BOOT_ROM_DIRECTORY + PAGE_SIZE == BOOT_STUB_PAGE);
+    assert!(owned_overlap(SNP_VMSA_GPA, 1).is_some() && owned_overlap(RESET_VECTOR, 16).is_some());
+    assert!(owned_overlap(SNP_SECRETS_PAGE, PAGE_SIZE).is_some() && owned_overlap(0, PAGE_SIZE).is_none());
     let mut i = 0;
     while i < STACKS.len() {
         assert!(STACKS[i].size.is_multiple_of(PAGE_SIZE));

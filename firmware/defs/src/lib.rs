@@ -3,6 +3,8 @@
 //! Everything here is data: constants and `#[repr(C)]` zerocopy structs with compile-time size and offset
 //! asserts against the specification tables they name. The firmware, the boot stub, the image builder and
 //! the verifier all read these definitions, so a layout is written down exactly once.
+//!
+//! `unsafe` policy: forbidden; this crate is data and pure functions only.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -13,3 +15,4 @@ pub mod psc;
 pub mod snp;
 pub mod svsm;
 pub mod tdx;
+pub mod vmsa;

@@ -2,7 +2,7 @@
 //! VMGEXIT(0x8000_0010), and what the hypervisor writes back.
 //!
 //! GHCB specification #56421, "Page State Change" (section 4.1.6, table "Page State Change
-//! Structure"); byte facts in `docs/reference/svsm-ghcb-snp.md` §5. The descriptor fills the shared
+//! Structure"; Linux `arch/x86/include/asm/sev-common.h` `struct psc_desc`). The descriptor fills the shared
 //! buffer (0x7F0 bytes at GHCB offset 0x800): an 8-byte header and (0x7F0 − 8) / 8 = 253 entries.
 //! Everything the hypervisor writes back is an allegation: `cur_entry` must be checked (in bounds and
 //! advancing) before it is believed, and the entries it may have rewritten are never read back.

@@ -1,6 +1,6 @@
 //! SEV-SNP instruction return codes and RMP attribute encodings the guest uses.
 //!
-//! AMD64 APM vol. 3, PVALIDATE and RMPADJUST; byte facts in `docs/reference/svsm-ghcb-snp.md` §6.
+//! AMD64 APM vol. 3, instruction reference pages PVALIDATE and RMPADJUST (return codes, RDX attributes).
 //! These come from the CPU, not a hostile party, but a code the spec does not list for an instruction
 //! still survives as a value ([`SnpRc`] is open) and is reported, never assumed away.
 
@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn rmpadjust_attrs_match_coconut_encodings() {
-        // Coconut grants with `vmpl | 0xF00` and makes a VMSA with `0x10100 | vmpl` (reference §6).
+        // Coconut grants with `vmpl | 0xF00` and makes a VMSA with `0x10100 | vmpl` (COCONUT `kernel/src/sev/utils.rs`).
         assert_eq!(rmpadjust_attrs(1, RMP_PERM_ALL, false), 0xF01);
         assert_eq!(rmpadjust_attrs(2, RMP_PERM_READ, true), 0x10102);
     }

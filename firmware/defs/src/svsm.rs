@@ -1,10 +1,12 @@
 //! The SVSM protocol's wire facts: call numbering, result codes, the calling area and the PVALIDATE
 //! request list.
 //!
-//! Reference: `docs/reference/svsm-ghcb-snp.md` §1 (calling convention, calling area, result codes),
-//! §2 (core protocol, PVALIDATE request), §3-4 (attestation and vTPM call numbers). AMD #58019 is the
-//! authority; the facts were read from Linux `sev.h`, EDK2 `Svsm.h` and COCONUT `protocols/`.
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+//! Source: the SVSM spec (AMD 58019): the calling convention, calling area and result codes (chapter
+//! "SVSM calling convention"), the core protocol with its PVALIDATE request, and the attestation and
+//! vTPM call numbers. Cross-checked with Linux `arch/x86/include/asm/sev.h`, EDK2
+//! `MdePkg/Include/Register/Amd/Svsm.h` and COCONUT `kernel/src/protocols/`.
+use zerocopy::little_endian::U32;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// The core protocol.
 pub const PROTOCOL_CORE: u32 = 0;
@@ -13,7 +15,7 @@ pub const PROTOCOL_ATTEST: u32 = 1;
 /// The vTPM protocol.
 pub const PROTOCOL_VTPM: u32 = 2;
 
-/// Core protocol calls (§2).
+/// Core protocol calls (SVSM spec, AMD 58019, "Core Protocol").
 pub mod core_call {
     /// Move the calling vCPU's calling area.
     pub const REMAP_CA: u32 = 0;
@@ -33,7 +35,7 @@ pub mod core_call {
     pub const CONFIGURE_VTOM: u32 = 7;
 }
 
-/// Attestation protocol calls (§3).
+/// Attestation protocol calls (SVSM spec, "Attestation Protocol").
 pub mod attest_call {
     /// Attest all services.
     pub const ATTEST_SERVICES: u32 = 0;
@@ -41,7 +43,7 @@ pub mod attest_call {
     pub const ATTEST_SINGLE_SERVICE: u32 = 1;
 }
 
-/// vTPM protocol calls (§4).
+/// vTPM protocol calls (SVSM spec, "vTPM Protocol").
 pub mod vtpm_call {
     /// Which platform commands are supported.
     pub const QUERY: u32 = 0;
@@ -110,7 +112,7 @@ impl ResultCode {
     }
 }
 
-/// The calling area's header (§1 "Calling Area"): the first 8 bytes of a 4 KiB per-vCPU page.
+/// The calling area's header (SVSM spec, AMD 58019, "Calling Area"): the first 8 bytes of a 4 KiB per-vCPU page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct CallingAreaHeader {
@@ -132,7 +134,7 @@ const _: () = {
     assert!(offset_of!(CallingAreaHeader, mem_available) == 1);
 };
 
-/// The PVALIDATE request header (§2 "PVALIDATE request"), at the 8-byte aligned GPA in RCX.
+/// The PVALIDATE request header (SVSM spec, SVSM_CORE_PVALIDATE request header), at the 8-byte aligned GPA in RCX.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct PvalidateHeader {
@@ -161,10 +163,10 @@ pub const fn pvalidate_entries_that_fit(offset: u64) -> u64 {
 }
 
 const _: () = assert!(pvalidate_entries_that_fit(0) == PVALIDATE_MAX_ENTRIES as u64);
-// Linux puts the list in the calling area's buffer, at offset 8: 510 entries (§2).
+// Linux puts the list in the calling area's buffer, at offset 8: 510 entries (Linux `svsm_pvalidate_call`).
 const _: () = assert!(pvalidate_entries_that_fit(CALLING_AREA_BUFFER_OFFSET) == 510);
 
-/// One PVALIDATE entry (§2 "Entry bits").
+/// One PVALIDATE entry (SVSM spec, SVSM_CORE_PVALIDATE entry format).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PvalidateEntry(pub u64);
 
@@ -229,32 +231,44 @@ pub const fn query_protocol_answer(min: u32, max: u32) -> u64 {
 /// CONFIGURE_VTOM's RCX bit 0: the call is a query.
 pub const CONFIGURE_VTOM_QUERY: u64 = 1;
 
-/// The VMSA fields the SVSM request path uses: CREATE_VCPU's checks (§2) and the guest's call
-/// registers (§1 "SVSM side"; offsets from §9 "VMSA offsets").
-pub mod vmsa {
-    /// RAX (8 bytes): protocol and call in, result out.
-    pub const RAX: usize = 0x1F8;
-    /// RCX (8 bytes).
-    pub const RCX: usize = 0x308;
-    /// RDX (8 bytes).
-    pub const RDX: usize = 0x310;
-    /// R8 (8 bytes).
-    pub const R8: usize = 0x340;
-    /// R9 (8 bytes).
-    pub const R9: usize = 0x348;
-    /// GUEST_EXIT_CODE (8 bytes): 0x403 (VMGEXIT) when the guest called.
-    pub const GUEST_EXIT_CODE: usize = 0x3C0;
-    /// The exit code of a VMGEXIT.
-    pub const EXIT_VMGEXIT: u64 = 0x403;
-    /// The VMPL the VMSA runs at (1 byte).
-    pub const VMPL: usize = 0xCA;
-    /// EFER (8 bytes).
-    pub const EFER: usize = 0xD0;
-    /// EFER.SVME: must be set in a VMSA handed to CREATE_VCPU; DELETE_VCPU clears it.
-    pub const EFER_SVME: u64 = 1 << 12;
-    /// SEV_FEATURES (8 bytes): must equal the caller's.
-    pub const SEV_FEATURES: usize = 0x3B0;
+/// The SVSM_VTPM_CMD request header for TPM_SEND_COMMAND (SVSM spec, AMD 58019, vTPM protocol,
+/// SVSM_VTPM_CMD; Linux `include/linux/tpm_svsm.h` `struct svsm_vtpm_request`): packed, little-endian,
+/// at the start of the 4 KiB buffer, the TPM command right after it. Unaligned integer types keep it
+/// packed without `repr(packed)`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned,
+)]
+#[repr(C)]
+pub struct VtpmRequestHeader {
+    /// 0x0: the platform command (8 = TPM_SEND_COMMAND).
+    pub platform_command: U32,
+    /// 0x4: the locality (must be 0).
+    pub locality: u8,
+    /// 0x5: the TPM command's size in bytes.
+    pub size: U32,
 }
+
+/// The SVSM_VTPM_CMD response header (Linux `struct svsm_vtpm_response`): the TPM response's size,
+/// the response right after it, in the same buffer.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned,
+)]
+#[repr(C)]
+pub struct VtpmResponseHeader {
+    /// 0x0: the TPM response's size in bytes.
+    pub size: U32,
+}
+
+/// The vTPM buffer's size: one 4 KiB page, read and written whole.
+pub const VTPM_BUFFER_SIZE: usize = 4096;
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<VtpmRequestHeader>() == 9);
+    assert!(offset_of!(VtpmRequestHeader, locality) == 4);
+    assert!(offset_of!(VtpmRequestHeader, size) == 5);
+    assert!(size_of::<VtpmResponseHeader>() == 4);
+};
 
 #[cfg(test)]
 mod tests {

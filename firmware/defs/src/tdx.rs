@@ -1,7 +1,7 @@
 //! Intel TDX status codes and leaf numbers for page acceptance and MapGPA.
 //!
-//! TDX module ABI (TDG.MEM.PAGE.ACCEPT) and GHCI (`TDG.VP.VMCALL<MapGPA>`); byte facts in
-//! `docs/reference/igvm-tdx-boot.md` §6.2 and `svsm-ghcb-snp.md` §10. A TDX status is a u64 whose
+//! TDX module ABI (TDG.MEM.PAGE.ACCEPT) and GHCI (`TDG.VP.VMCALL<MapGPA>`); status codes from
+//! the Intel TDX Module ABI specification (completion status codes) and Linux `arch/x86/include/asm/shared/tdx.h`. A TDX status is a u64 whose
 //! class sits in bits \[63:32\]: bit 63 = error, bit 62 = non-recoverable; a clear bit 63 with a non-zero
 //! class is a warning. Codes are open ([`TdxStatus`]): an unknown one survives and is reported.
 

@@ -1,17 +1,21 @@
 //! The SVSM core protocol (0), except QUERY_PROTOCOL which the dispatcher answers from its registry.
 //!
-//! Reference: `docs/reference/svsm-ghcb-snp.md` §2, and COCONUT `kernel/src/protocols/core.rs` for the
-//! checks the reference leaves implicit. Every rule that protects Warden is written beside its check.
+//! Source: SVSM spec (AMD 58019), "Core Protocol" (SVSM_CORE_REMAP_CA, _PVALIDATE, _CREATE_VCPU,
+//! _DELETE_VCPU, _CONFIGURE_VTOM), and COCONUT `kernel/src/protocols/core.rs` for the checks the spec
+//! leaves implicit. Every rule that protects Warden is written beside its check.
+use crate::buffer::BufferCheck;
 use crate::error::{AddressError, Bug, GuestError, ParamError, SvsmError};
 use crate::guest::{GuestMemory, GuestRam};
 use crate::pages::{self, Cleared};
 use crate::pvalidate;
 use crate::regs::{Caller, GuestRegs, Outputs};
-use crate::vcpus::{VcpuState, Vcpus};
+use crate::vcpus::{RegisterRefusal, VcpuState, Vcpus};
 use warden_defs::layout::PAGE_SIZE;
 use warden_defs::snp::MAX_VMPL;
-use warden_defs::svsm::{CONFIGURE_VTOM_QUERY, core_call, vmsa};
+use warden_defs::svsm::{CONFIGURE_VTOM_QUERY, core_call};
+use warden_defs::vmsa::{EFER_SVME, Vmsa};
 use warden_platform::memory::{GpaRange, SnpMemory};
+use zerocopy::FromBytes;
 
 /// The core protocol's version range: 1 only, as Linux, EDK2 and COCONUT expect.
 pub(crate) const CORE_VERSIONS: (u32, u32) = (1, 1);
@@ -42,6 +46,10 @@ pub enum ConfigError {
     BootCaa(AddressError),
     /// A VMSA Warden registers is not an aligned page of guest RAM, or is already a protected page.
     Vmsa(AddressError),
+    /// The vCPU holds its current and previous VMSA already.
+    TooManyVmsas,
+    /// The vCPU table could not be allocated.
+    OutOfMemory,
 }
 
 /// The core protocol's state: guest RAM, the vCPU table, the guest's VMPL.
@@ -63,9 +71,10 @@ impl CoreProtocol {
             return Err(ConfigError::BootCaa(AddressError::Misaligned));
         }
         ram.check(config.boot_caa, PAGE_SIZE).map_err(ConfigError::BootCaa)?;
-        let mut vcpus = Vcpus::new(config.apic_ids);
-        let boot = vcpus.get_mut(config.boot_apic_id).ok_or(ConfigError::BootApicId)?;
-        boot.caa = Some(config.boot_caa);
+        let mut vcpus = Vcpus::new(config.apic_ids).map_err(|_| ConfigError::OutOfMemory)?;
+        if !vcpus.set_caa(config.boot_apic_id, config.boot_caa) {
+            return Err(ConfigError::BootApicId);
+        }
         Ok(Self { ram, vcpus, guest_vmpl: config.guest_vmpl })
     }
 
@@ -79,10 +88,10 @@ impl CoreProtocol {
         self.vcpus.protected(vmsa_gpa, PAGE_SIZE, None).map_err(ConfigError::Vmsa)?;
         let caa = self.vcpus.get(apic_id).ok_or(ConfigError::BootApicId)?.caa;
         let caa = caa.ok_or(ConfigError::BootCaa(AddressError::CallingArea))?;
-        if !self.vcpus.register(apic_id, vmsa_gpa, caa) {
-            return Err(ConfigError::BootApicId);
-        }
-        Ok(())
+        self.vcpus.register(apic_id, vmsa_gpa, caa).map_err(|e| match e {
+            RegisterRefusal::UnknownApicId => ConfigError::BootApicId,
+            RegisterRefusal::Full => ConfigError::TooManyVmsas,
+        })
     }
 
     /// What Warden knows about a vCPU.
@@ -90,9 +99,14 @@ impl CoreProtocol {
         self.vcpus.get(apic_id).copied()
     }
 
-    /// Every vCPU.
+    /// Every vCPU, by APIC ID.
     pub fn vcpus(&self) -> &[VcpuState] {
         self.vcpus.all()
+    }
+
+    /// The check every guest buffer passes (see `buffer.rs`).
+    pub(crate) fn buffer_check(&self) -> BufferCheck<'_> {
+        BufferCheck { ram: &self.ram, vcpus: &self.vcpus }
     }
 
     /// One core call (not QUERY_PROTOCOL).
@@ -106,7 +120,7 @@ impl CoreProtocol {
         let result = match call {
             core_call::REMAP_CA => self.remap_ca(env, caller, regs.rcx),
             core_call::PVALIDATE => {
-                pvalidate::pvalidate(env, &self.ram, &self.vcpus, self.guest_vmpl, regs.rcx)
+                pvalidate::pvalidate(env, self.buffer_check(), caller, self.guest_vmpl, regs.rcx)
             }
             core_call::CREATE_VCPU => self.create_vcpu(env, caller, regs),
             core_call::DELETE_VCPU => self.delete_vcpu(env, regs.rcx),
@@ -141,7 +155,9 @@ impl CoreProtocol {
         self.vcpus.protected(gpa, PAGE_SIZE, Some(caller.apic_id)).map_err(ParamError::BadCallingArea)?;
         // Clear the new area's header (call_pending and flags), as COCONUT does.
         env.write(gpa, &[0u8; 8]).map_err(|_| ParamError::BadCallingArea(AddressError::Inaccessible))?;
-        self.vcpus.get_mut(caller.apic_id).ok_or(Bug::VcpuTable)?.caa = Some(gpa);
+        if !self.vcpus.set_caa(caller.apic_id, gpa) {
+            return Err(Bug::VcpuTable.into());
+        }
         Ok(())
     }
 
@@ -161,9 +177,12 @@ impl CoreProtocol {
         if vmsa_gpa == caa_gpa {
             return Err(AddressError::CallingArea.into());
         }
-        if self.vcpus.get(apic_id).is_none() {
-            return Err(ParamError::UnknownApicId.into());
-        }
+        // Bounded before anything changes (threat model T7): an unknown vCPU or one that holds two
+        // VMSAs already is refused without touching the page.
+        self.vcpus.can_register(apic_id).map_err(|e| match e {
+            RegisterRefusal::UnknownApicId => ParamError::UnknownApicId,
+            RegisterRefusal::Full => ParamError::TooManyVmsas,
+        })?;
         // A VMSA may not be any calling area or an existing VMSA (the CPU would run guest-chosen state
         // over a page Warden writes); the calling area may stay the target vCPU's own.
         self.vcpus.protected(vmsa_gpa, PAGE_SIZE, None)?;
@@ -179,31 +198,21 @@ impl CoreProtocol {
             let _ = pages::grant(env, page, self.guest_vmpl);
             return Err(e);
         }
-        if !self.vcpus.register(apic_id, vmsa_gpa, caa_gpa) {
-            return Err(Bug::VcpuTable.into());
-        }
-        Ok(())
+        self.vcpus.register(apic_id, vmsa_gpa, caa_gpa).map_err(|_| Bug::VcpuTable.into())
     }
 
-    /// The reference's VMSA rules: VMPL = the guest's, EFER.SVME set, SEV_FEATURES = the caller's.
+    /// The spec's VMSA rules: VMPL = the guest's, EFER.SVME set, SEV_FEATURES = the caller's.
     fn check_vmsa<E: GuestMemory>(&self, env: &E, gpa: u64, sev_features: u64) -> Result<(), SvsmError> {
         let mut page = [0u8; PAGE_SIZE as usize];
         env.read(gpa, &mut page).map_err(|_| AddressError::Inaccessible)?;
-        let byte = |off: usize| page.get(off).copied().unwrap_or(0);
-        let u64_at = |off: usize| {
-            let mut b = [0u8; 8];
-            for (i, slot) in b.iter_mut().enumerate() {
-                *slot = byte(off + i);
-            }
-            u64::from_le_bytes(b)
-        };
-        if byte(vmsa::VMPL) != self.guest_vmpl {
+        let vmsa = Vmsa::read_from_bytes(&page).map_err(|_| Bug::VcpuTable)?;
+        if vmsa.vmpl != self.guest_vmpl {
             return Err(ParamError::VmsaVmpl.into());
         }
-        if u64_at(vmsa::EFER) & vmsa::EFER_SVME == 0 {
+        if vmsa.efer & EFER_SVME == 0 {
             return Err(ParamError::VmsaSvme.into());
         }
-        if u64_at(vmsa::SEV_FEATURES) != sev_features {
+        if vmsa.sev_features != sev_features {
             return Err(ParamError::VmsaSevFeatures.into());
         }
         Ok(())
@@ -216,10 +225,10 @@ impl CoreProtocol {
             return Err(ParamError::NotAVmsa.into());
         }
         let page = Cleared::vmsa_candidate(gpa, &self.ram).map_err(|_| Bug::VcpuTable)?;
-        let efer_gpa = gpa + vmsa::EFER as u64;
+        let efer_gpa = gpa + core::mem::offset_of!(Vmsa, efer) as u64;
         let mut efer = [0u8; 8];
         env.read(efer_gpa, &mut efer).map_err(|_| AddressError::Inaccessible)?;
-        let cleared = u64::from_le_bytes(efer) & !vmsa::EFER_SVME;
+        let cleared = u64::from_le_bytes(efer) & !EFER_SVME;
         env.write(efer_gpa, &cleared.to_le_bytes()).map_err(|_| AddressError::Inaccessible)?;
         pages::grant(env, page, self.guest_vmpl)?;
         self.vcpus.unregister(gpa);

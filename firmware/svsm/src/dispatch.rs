@@ -1,9 +1,10 @@
 //! The dispatcher: routes a call by protocol, answers QUERY_PROTOCOL from what is registered, and turns
 //! every outcome into the guest's result registers.
 //!
-//! Reference: `docs/reference/svsm-ghcb-snp.md` §1 (unknown protocol -> UNSUPPORTED_PROTOCOL, unknown
-//! call -> UNSUPPORTED_CALL) and §2 QUERY_PROTOCOL (RCX = max << 32 | min when the asked version is in
-//! range, else 0; the call itself succeeds).
+//! Source: SVSM spec (AMD 58019): an unknown protocol answers SVSM_ERR_UNSUPPORTED_PROTOCOL, an unknown
+//! call SVSM_ERR_UNSUPPORTED_CALL; SVSM_CORE_QUERY_PROTOCOL answers RCX = max << 32 | min when the asked
+//! version is in range, else 0, and the call itself succeeds (Linux, COCONUT `protocols/core.rs`).
+use crate::buffer::CallContext;
 use crate::core_protocol::{CORE_VERSIONS, CoreProtocol};
 use crate::error::{GuestError, SvsmError};
 use crate::guest::GuestMemory;
@@ -13,8 +14,8 @@ use alloc::vec::Vec;
 use warden_defs::svsm::{CallId, PROTOCOL_CORE, core_call, query_protocol_answer};
 use warden_platform::memory::SnpMemory;
 
-/// A protocol other than the core one (attestation, vTPM). It sees guest memory only through
-/// [`GuestMemory`], and must follow the same rules: copy once, check, never panic.
+/// A protocol other than the core one (attestation, vTPM). It reaches guest memory only through the
+/// [`CallContext`]'s checked buffers, and must follow the same rules: copy once, check, never panic.
 pub trait ProtocolHandler {
     /// The versions it serves, `(min, max)`.
     fn versions(&self) -> (u32, u32);
@@ -23,7 +24,7 @@ pub trait ProtocolHandler {
         &mut self,
         call: u32,
         regs: GuestRegs,
-        memory: &mut dyn GuestMemory,
+        context: &mut CallContext<'_>,
     ) -> (Result<(), SvsmError>, Outputs);
 }
 
@@ -93,7 +94,10 @@ impl Dispatcher {
             }
         } else {
             match self.handlers.iter_mut().find(|(p, _)| *p == id.protocol) {
-                Some((_, handler)) => handler.handle(id.call, regs, env),
+                Some((_, handler)) => {
+                    let mut context = CallContext::new(env, self.core.buffer_check(), caller);
+                    handler.handle(id.call, regs, &mut context)
+                }
                 None => (Err(GuestError::UnsupportedProtocol.into()), Outputs::NONE),
             }
         };

@@ -1,6 +1,7 @@
 //! The dispatcher's errors, by who is to blame, and their SVSM result codes.
 //!
-//! Reference: `docs/reference/svsm-ghcb-snp.md` §1 "Result codes" and §2. The mapping to a code
+//! Source: SVSM spec (AMD 58019), table of SVSM result codes and the core protocol's calls (Linux
+//! `arch/x86/include/asm/sev.h` `SVSM_ERR_*`). The mapping to a code
 //! happens in one place, [`SvsmError::code`]; everything before it keeps the reason, so a test can
 //! tell "unaligned 2M entry" from "reserved bits set" although both are INVALID_PARAMETER.
 use warden_defs::svsm::ResultCode;
@@ -14,7 +15,7 @@ pub enum AddressError {
     Misaligned,
     /// Not inside the guest's RAM (or the range overflows).
     NotGuestRam,
-    /// Overlaps Warden's own region.
+    /// Overlaps a page Warden owns (`warden_defs::layout::WARDEN_OWNED`).
     Warden,
     /// Overlaps a vCPU's calling area.
     CallingArea,
@@ -54,6 +55,9 @@ pub enum ParamError {
     VmsaSvme,
     /// The new VMSA's SEV_FEATURES differ from the caller's.
     VmsaSevFeatures,
+    /// CREATE_VCPU for a vCPU that holds its current and previous VMSA already (threat model T7: the
+    /// table is bounded; DELETE_VCPU frees a slot).
+    TooManyVmsas,
     /// DELETE_VCPU names a page that is not a registered VMSA.
     NotAVmsa,
     /// An SVSM_VTPM_CMD buffer is malformed: GPA 0, locality not 0, a size of 0 or beyond the buffer,

@@ -1,7 +1,7 @@
 //! How the dispatcher reaches guest memory, and which guest-physical addresses a guest may name.
 use crate::error::AddressError;
 use alloc::vec::Vec;
-use warden_defs::layout::{WARDEN_BASE, WARDEN_END};
+use warden_defs::layout::owned_overlap;
 use warden_platform::memory::GpaRange;
 
 /// Why Warden could not copy to or from a guest page.
@@ -46,7 +46,7 @@ impl<P, M: GuestMemory> GuestMemory for Paired<'_, P, M> {
     }
 }
 
-/// The guest's RAM: the ranges a guest may name, never including Warden's region.
+/// The guest's RAM: the ranges a guest may name, never including a page Warden owns.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GuestRam {
     ranges: Vec<GpaRange>,
@@ -54,19 +54,20 @@ pub struct GuestRam {
 
 impl GuestRam {
     /// From the memory map (as the loader's parameter area describes it: an allegation). Whatever the
-    /// map says, [`GuestRam::check`] refuses Warden's region.
+    /// map says, [`GuestRam::check`] refuses every range of `WARDEN_OWNED`.
     pub fn new(ranges: &[GpaRange]) -> Self {
         Self { ranges: ranges.to_vec() }
     }
 
-    /// Checks that `[gpa, gpa + len)` is non-empty, does not overflow, misses Warden's region, and lies
+    /// Checks that `[gpa, gpa + len)` is non-empty, does not overflow, misses every page Warden owns
+    /// (`warden_defs::layout::WARDEN_OWNED`), and lies
     /// inside one RAM range.
     pub fn check(&self, gpa: u64, len: u64) -> Result<(), AddressError> {
         let end = match gpa.checked_add(len) {
             Some(end) if len != 0 => end,
             _ => return Err(AddressError::NotGuestRam),
         };
-        if gpa < WARDEN_END && WARDEN_BASE < end {
+        if owned_overlap(gpa, len).is_some() {
             return Err(AddressError::Warden);
         }
         if self.ranges.iter().any(|r| r.start() <= gpa && end <= r.end()) {

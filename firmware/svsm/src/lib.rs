@@ -5,29 +5,32 @@
 //!    a [`GuestRegs`] value and returns a [`Reply`]. The SNP request loop (registers read from the
 //!    guest's VMSA) and the test transport ([`transport`], registers read from a serial frame) feed the
 //!    very same function.
-//! 2. **Guest memory is reached only through [`GuestMemory`]**, by guest-physical address, as copies.
+//! 2. **Guest memory is reached only through [`GuestMemory`]**, by guest-physical address, as copies;
+//!    a protocol handler reaches it only through a [`GuestBuffer`] its [`CallContext`] checked.
 //!    A request structure is copied into private memory in one read, then checked, then acted on; it is
 //!    never read twice (threat model T4: a second vCPU may rewrite it between two reads).
-//! 3. **The guest names addresses; Warden decides.** Every GPA is checked against the guest's RAM, the
-//!    Warden region (`warden_defs::layout`), and the pages Warden relies on (calling areas, VMSAs, the
-//!    request list being processed) before an RMP operation or a write touches it.
+//! 3. **The guest names addresses; Warden decides.** Every GPA is checked against the guest's RAM, every
+//!    page Warden owns (`warden_defs::layout::WARDEN_OWNED`), and the pages Warden relies on (calling
+//!    areas, VMSAs, the request list being processed) before an RMP operation or a write touches it.
 //! 4. **Errors say who is to blame** ([`SvsmError`]): the guest asked wrongly, the hardware refused an
 //!    RMP operation, the hypervisor broke a rule, or Warden has a bug. They become the reference's SVSM
 //!    result codes only at the boundary ([`SvsmError::code`]).
 //! 5. **Nothing a guest sends can panic Warden**: no indexing that can fail, no `unwrap` on guest data.
 //!    The fuzz targets in `warden-fuzz` hold the dispatcher to it.
 //!
-//! `unsafe` is denied crate-wide and allowed in one module, `pages`, which wraps the `unsafe fn`
-//! RMP primitives of [`warden_platform::memory::SnpMemory`] for pages the protection rules have cleared.
+//! `unsafe` policy: denied crate-wide, allowed in one module, `pages`, which wraps the `unsafe fn` RMP
+//! primitives of [`warden_platform::memory::SnpMemory`] for pages the protection rules have cleared.
 #![no_std]
 #![deny(unsafe_code)]
 
 extern crate alloc;
 
+mod buffer;
 mod core_protocol;
 mod dispatch;
 mod error;
 mod guest;
+mod page_index;
 #[allow(unsafe_code, reason = "the one module that calls the unsafe RMP primitives; see its SAFETY comments")]
 mod pages;
 mod pvalidate;
@@ -37,9 +40,10 @@ pub mod transport;
 mod vcpus;
 pub mod vtpm_protocol;
 
+pub use buffer::{CallContext, GuestBuffer};
 pub use core_protocol::{ConfigError, CoreConfig, CoreProtocol};
 pub use dispatch::{Dispatcher, ProtocolHandler, RegisterError};
 pub use error::{AddressError, Bug, GuestError, HvFault, ParamError, RmpRefusal, SvsmError};
 pub use guest::{GuestMemory, GuestRam, MemoryError, Paired};
 pub use regs::{Caller, GuestRegs, Outputs, Reply};
-pub use vcpus::VcpuState;
+pub use vcpus::{VMSAS_PER_VCPU, VcpuState};

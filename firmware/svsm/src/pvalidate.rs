@@ -1,12 +1,15 @@
 //! SVSM_CORE_PVALIDATE: validate or rescind the guest pages a request list names.
 //!
-//! Reference: `docs/reference/svsm-ghcb-snp.md` §2 "PVALIDATE request". The list is copied into a
+//! Source: SVSM spec (AMD 58019), SVSM_CORE_PVALIDATE (request header and entry format; Linux
+//! `svsm_pvalidate_call`, COCONUT `protocols/core.rs`). The list is copied into a
 //! private buffer in a single read of the rest of its page, then checked, then acted on: a guest vCPU
 //! rewriting the list while Warden works on it changes nothing (COCONUT reads each entry from guest
 //! memory as it goes). Only `next` is written back, once, at the end.
+use crate::buffer::BufferCheck;
 use crate::error::{AddressError, ParamError, SvsmError};
 use crate::guest::{GuestMemory, GuestRam};
 use crate::pages::{self, Cleared};
+use crate::regs::Caller;
 use crate::vcpus::Vcpus;
 use warden_defs::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
 use warden_defs::svsm::{PvalidateEntry, PvalidateHeader, pvalidate_entries_that_fit};
@@ -54,8 +57,8 @@ pub(crate) fn check_entry(entry: PvalidateEntry) -> Result<PageSize, ParamError>
 /// The whole call. `list_gpa` is RCX.
 pub(crate) fn pvalidate<E: SnpMemory + GuestMemory>(
     env: &mut E,
-    ram: &GuestRam,
-    vcpus: &Vcpus,
+    check: BufferCheck<'_>,
+    caller: Caller,
     guest_vmpl: u8,
     list_gpa: u64,
 ) -> Result<(), SvsmError> {
@@ -64,17 +67,16 @@ pub(crate) fn pvalidate<E: SnpMemory + GuestMemory>(
     }
     let offset = list_gpa % PAGE_SIZE;
     let len = PAGE_SIZE - offset;
-    ram.check(list_gpa, len)?;
-    // `next` is written back into the list: never into a VMSA. (A calling area is fine: Linux puts
-    // the list there.)
-    if vcpus.touches_vmsa(list_gpa, len) {
-        return Err(AddressError::Vmsa.into());
-    }
+    // `next` is written back into the list: it must be a buffer the caller may hand Warden (never a
+    // VMSA or another vCPU's calling area; the caller's own calling area from offset 8 is fine: Linux
+    // puts the list there).
+    let buffer = check.check(list_gpa, len, 8, caller.apic_id)?;
+    let (ram, vcpus) = (check.ram, check.vcpus);
 
     // The one read of the list.
     let mut copy = [0u8; PAGE_SIZE as usize];
     let buf = copy.get_mut(..len as usize).ok_or(AddressError::NotGuestRam)?;
-    env.read(list_gpa, buf).map_err(|_| AddressError::Inaccessible)?;
+    buffer.read(&*env, buf)?;
     let list: &[u8] = buf;
 
     let (header, rest) = PvalidateHeader::read_from_prefix(list).map_err(|_| ParamError::ListTooLong)?;
@@ -92,8 +94,7 @@ pub(crate) fn pvalidate<E: SnpMemory + GuestMemory>(
         next += 1;
     }
 
-    let write_back =
-        env.write(list_gpa + 2, &next.to_le_bytes()).map_err(|_| SvsmError::from(AddressError::Inaccessible));
+    let write_back = buffer.write(env, 2, &next.to_le_bytes()).map_err(SvsmError::from);
     result.and(write_back)
 }
 

@@ -1,6 +1,6 @@
 //! The register interface of an SVSM call: what the guest passes in, what Warden hands back.
 //!
-//! Reference: `docs/reference/svsm-ghcb-snp.md` §1 "Call sequence": RAX = protocol << 32 | call,
+//! Source: SVSM spec (AMD 58019), "SVSM calling convention"; Linux `svsm_issue_call`: RAX = protocol << 32 | call,
 //! arguments in RCX, RDX, R8, R9; RAX = result and RCX/RDX/R8 may carry outputs.
 use crate::error::SvsmError;
 use warden_defs::svsm::ResultCode;

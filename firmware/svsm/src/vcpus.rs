@@ -1,12 +1,20 @@
-//! The vCPU table: each vCPU's calling area and VMSA, and every page registered as a guest VMSA.
+//! The vCPU table: each vCPU's calling area and VMSAs, and indexes of both by page.
 //!
 //! These pages are what Warden relies on in guest memory: it reads and clears `call_pending` in a
 //! calling area, and the CPU runs a VMSA. So none of them may be rescinded, re-validated (which zeroes
-//! the page), or reused as another calling area or VMSA; [`Vcpus::protected`] is the check.
+//! the page), or reused as another calling area, VMSA or buffer; [`Vcpus::protected`] is the check.
+//!
+//! Bounded (threat model T4, T7): the table is sized once from the platform's APIC ID list, and a vCPU
+//! holds at most two VMSAs, its current one and the previous one Linux deletes after starting the new
+//! (`arch/x86/coco/sev/core.c`, `wakeup_cpu_via_vmgexit`). Nothing here allocates after construction,
+//! and every lookup is a binary search, so a guest can neither grow the heap nor slow PVALIDATE down.
 use crate::error::AddressError;
-use crate::guest::overlaps;
+use crate::page_index::PageIndex;
+use alloc::collections::TryReserveError;
 use alloc::vec::Vec;
-use warden_defs::layout::PAGE_SIZE;
+
+/// The most VMSAs one vCPU may hold: its current one and the one it replaces.
+pub const VMSAS_PER_VCPU: usize = 2;
 
 /// One vCPU as Warden knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,36 +27,72 @@ pub struct VcpuState {
     pub vmsa: Option<u64>,
 }
 
+/// Why a VMSA cannot be recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RegisterRefusal {
+    /// No vCPU has this APIC ID.
+    UnknownApicId,
+    /// The vCPU holds [`VMSAS_PER_VCPU`] VMSAs already; one must be deleted first.
+    Full,
+}
+
 /// The table. Calls are serialised by the dispatcher's `&mut self`, so no locking here: the request
 /// loop holds one lock around the dispatcher, which also closes COCONUT's PVALIDATE/CREATE_VCPU race.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Vcpus {
+    /// Sorted by APIC ID, unique.
     vcpus: Vec<VcpuState>,
-    /// Every page with the RMP VMSA bit set on the guest's behalf, with the APIC ID it was created for.
-    /// A vCPU's previous VMSA stays here until DELETE_VCPU (Linux creates the new one first).
-    vmsas: Vec<(u64, u32)>,
+    /// Per vCPU (same index): a replaced VMSA still registered, until DELETE_VCPU.
+    previous: Vec<Option<u64>>,
+    /// Every page with the RMP VMSA bit set on the guest's behalf, with its APIC ID.
+    vmsas: PageIndex,
+    /// Every calling area, with its APIC ID.
+    caas: PageIndex,
 }
 
 impl Vcpus {
-    /// A table of the given APIC IDs, none with a calling area or VMSA yet.
-    pub(crate) fn new(apic_ids: &[u32]) -> Self {
-        let vcpus = apic_ids.iter().map(|&apic_id| VcpuState { apic_id, caa: None, vmsa: None }).collect();
-        Self { vcpus, vmsas: Vec::new() }
+    /// A table of the given APIC IDs (duplicates collapse), none with a calling area or VMSA yet.
+    pub(crate) fn new(apic_ids: &[u32]) -> Result<Self, TryReserveError> {
+        let mut vcpus = Vec::new();
+        vcpus.try_reserve_exact(apic_ids.len())?;
+        vcpus.extend(apic_ids.iter().map(|&apic_id| VcpuState { apic_id, caa: None, vmsa: None }));
+        vcpus.sort_unstable_by_key(|v| v.apic_id);
+        vcpus.dedup_by_key(|v| v.apic_id);
+        let mut previous = Vec::new();
+        previous.try_reserve_exact(vcpus.len())?;
+        previous.resize(vcpus.len(), None);
+        let vmsas = PageIndex::with_capacity(vcpus.len().saturating_mul(VMSAS_PER_VCPU))?;
+        let caas = PageIndex::with_capacity(vcpus.len())?;
+        Ok(Self { vcpus, previous, vmsas, caas })
+    }
+
+    fn index(&self, apic_id: u32) -> Option<usize> {
+        self.vcpus.binary_search_by_key(&apic_id, |v| v.apic_id).ok()
     }
 
     /// The vCPU with `apic_id`.
     pub(crate) fn get(&self, apic_id: u32) -> Option<&VcpuState> {
-        self.vcpus.iter().find(|v| v.apic_id == apic_id)
+        self.vcpus.get(self.index(apic_id)?)
     }
 
-    /// The vCPU with `apic_id`, mutably.
-    pub(crate) fn get_mut(&mut self, apic_id: u32) -> Option<&mut VcpuState> {
-        self.vcpus.iter_mut().find(|v| v.apic_id == apic_id)
-    }
-
-    /// Every vCPU.
+    /// Every vCPU, by APIC ID.
     pub(crate) fn all(&self) -> &[VcpuState] {
         &self.vcpus
+    }
+
+    /// Moves `apic_id`'s calling area to `caa` (checked by the caller). False, changing nothing, for an
+    /// unknown APIC ID or a page that is another vCPU's calling area.
+    pub(crate) fn set_caa(&mut self, apic_id: u32, caa: u64) -> bool {
+        if self.caas.get(caa).is_some_and(|owner| owner != apic_id) {
+            return false;
+        }
+        let Some(i) = self.index(apic_id) else { return false };
+        let Some(v) = self.vcpus.get_mut(i) else { return false };
+        if let Some(old) = v.caa.replace(caa) {
+            self.caas.remove(old);
+        }
+        // Capacity is one per vCPU and the old entry is gone: this cannot fail.
+        self.caas.insert(caa, apic_id)
     }
 
     /// Whether `[gpa, gpa + len)` touches a calling area or a VMSA page. `except_caa_of` exempts one
@@ -59,13 +103,8 @@ impl Vcpus {
         len: u64,
         except_caa_of: Option<u32>,
     ) -> Result<(), AddressError> {
-        for v in &self.vcpus {
-            if let Some(caa) = v.caa
-                && Some(v.apic_id) != except_caa_of
-                && overlaps(gpa, len, caa, PAGE_SIZE)
-            {
-                return Err(AddressError::CallingArea);
-            }
+        if self.caas.overlapping(gpa, len).any(|(_, apic)| Some(apic) != except_caa_of) {
+            return Err(AddressError::CallingArea);
         }
         if self.touches_vmsa(gpa, len) {
             return Err(AddressError::Vmsa);
@@ -73,32 +112,74 @@ impl Vcpus {
         Ok(())
     }
 
+    /// Whether `[gpa, gpa + len)` may be a buffer `caller` hands Warden: no VMSA, no other vCPU's
+    /// calling area, and not the 8-byte header of the caller's own (Warden reads `call_pending` there).
+    pub(crate) fn buffer_allowed(&self, gpa: u64, len: u64, caller: u32) -> Result<(), AddressError> {
+        if self.touches_vmsa(gpa, len) {
+            return Err(AddressError::Vmsa);
+        }
+        let header = warden_defs::svsm::CALLING_AREA_BUFFER_OFFSET;
+        for (caa, apic) in self.caas.overlapping(gpa, len) {
+            if apic != caller || crate::guest::overlaps(gpa, len, caa, header) {
+                return Err(AddressError::CallingArea);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `[gpa, gpa + len)` touches a registered VMSA page.
     pub(crate) fn touches_vmsa(&self, gpa: u64, len: u64) -> bool {
-        self.vmsas.iter().any(|&(vmsa, _)| overlaps(gpa, len, vmsa, PAGE_SIZE))
+        self.vmsas.overlapping(gpa, len).next().is_some()
     }
 
     /// Whether `gpa` is a registered VMSA.
     pub(crate) fn is_vmsa(&self, gpa: u64) -> bool {
-        self.vmsas.iter().any(|&(vmsa, _)| vmsa == gpa)
+        self.vmsas.get(gpa).is_some()
     }
 
-    /// Records a new VMSA for `apic_id` (which must exist) with its calling area.
-    pub(crate) fn register(&mut self, apic_id: u32, vmsa: u64, caa: u64) -> bool {
-        let Some(v) = self.get_mut(apic_id) else { return false };
-        v.vmsa = Some(vmsa);
-        v.caa = Some(caa);
-        self.vmsas.push((vmsa, apic_id));
-        true
+    /// Whether `apic_id` may take one more VMSA.
+    pub(crate) fn can_register(&self, apic_id: u32) -> Result<(), RegisterRefusal> {
+        let i = self.index(apic_id).ok_or(RegisterRefusal::UnknownApicId)?;
+        let held = self.vcpus.get(i).and_then(|v| v.vmsa).is_some() as usize
+            + self.previous.get(i).copied().flatten().is_some() as usize;
+        if held >= VMSAS_PER_VCPU { Err(RegisterRefusal::Full) } else { Ok(()) }
+    }
+
+    /// Records a new VMSA for `apic_id` with its calling area; the current one becomes the previous.
+    pub(crate) fn register(&mut self, apic_id: u32, vmsa: u64, caa: u64) -> Result<(), RegisterRefusal> {
+        self.can_register(apic_id)?;
+        if self.caas.get(caa).is_some_and(|owner| owner != apic_id) || self.vmsas.get(vmsa).is_some() {
+            // The callers checked both against `protected`; refuse rather than corrupt the indexes.
+            return Err(RegisterRefusal::Full);
+        }
+        let i = self.index(apic_id).ok_or(RegisterRefusal::UnknownApicId)?;
+        let (Some(v), Some(previous)) = (self.vcpus.get_mut(i), self.previous.get_mut(i)) else {
+            return Err(RegisterRefusal::UnknownApicId);
+        };
+        if let Some(current) = v.vmsa.replace(vmsa) {
+            *previous = Some(current);
+        }
+        // Within capacity (at most VMSAS_PER_VCPU per vCPU) and a new page, both checked above; the
+        // calling area is free or already this vCPU's: neither can fail.
+        let inserted = self.vmsas.insert(vmsa, apic_id);
+        let moved = self.set_caa(apic_id, caa);
+        if inserted && moved { Ok(()) } else { Err(RegisterRefusal::Full) }
     }
 
     /// Forgets a VMSA; a vCPU whose current VMSA it was is left without one.
     pub(crate) fn unregister(&mut self, vmsa: u64) {
-        self.vmsas.retain(|&(page, _)| page != vmsa);
-        for v in &mut self.vcpus {
-            if v.vmsa == Some(vmsa) {
-                v.vmsa = None;
-            }
+        let Some(apic_id) = self.vmsas.get(vmsa) else { return };
+        self.vmsas.remove(vmsa);
+        let Some(i) = self.index(apic_id) else { return };
+        if let Some(v) = self.vcpus.get_mut(i)
+            && v.vmsa == Some(vmsa)
+        {
+            v.vmsa = None;
+        }
+        if let Some(p) = self.previous.get_mut(i)
+            && *p == Some(vmsa)
+        {
+            *p = None;
         }
     }
 }

@@ -13,7 +13,8 @@ use warden_platform::memory::{
     PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
 };
 use warden_svsm::{
-    GuestError, GuestMemory, GuestRegs, MemoryError, Outputs, ProtocolHandler, RegisterError, SvsmError,
+    CallContext, GuestError, GuestMemory, GuestRegs, MemoryError, Outputs, ProtocolHandler, RegisterError,
+    SvsmError,
 };
 
 struct Echo {
@@ -28,7 +29,7 @@ impl ProtocolHandler for Echo {
         &mut self,
         call: u32,
         regs: GuestRegs,
-        _: &mut dyn GuestMemory,
+        _: &mut CallContext<'_>,
     ) -> (Result<(), SvsmError>, Outputs) {
         self.calls += 1;
         match call {
@@ -203,7 +204,13 @@ fn guest_ram_refuses_overflow_empty_and_warden() {
     assert_eq!(ram.check(0x1000, 0x1000), Ok(()));
     assert_eq!(ram.check(0x1000, 0), Err(AddressError::NotGuestRam));
     assert_eq!(ram.check(u64::MAX - 0xFFF, 0x2000), Err(AddressError::NotGuestRam));
-    assert_eq!(ram.check(0xFFFF_F000, 0x2000), Err(AddressError::NotGuestRam), "past the range's end");
+    assert_eq!(
+        ram.check(0xFFFF_F000, 0x1000),
+        Err(AddressError::Warden),
+        "the boot stub, whatever the map says"
+    );
+    let low = GuestRam::new(&[GpaRange::new(0, 0x100_0000).unwrap()]);
+    assert_eq!(low.check(0xFF_F000, 0x2000), Err(AddressError::NotGuestRam), "past the range's end");
     // The map includes Warden's region; the check refuses it anyway, at both edges.
     assert_eq!(ram.check(WARDEN_BASE - 0x1000, 0x2000), Err(AddressError::Warden));
     assert_eq!(ram.check(WARDEN_END - 1, 1), Err(AddressError::Warden));

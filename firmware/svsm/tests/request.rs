@@ -4,9 +4,13 @@ mod common;
 
 use common::{BOOT_CAA, SimEnv, core_call, dispatcher};
 use warden_defs::svsm::{PvalidateEntry, ResultCode, core_call::PVALIDATE};
+use warden_defs::vmsa::Vmsa;
 use warden_svsm::request::{exited_with_vmgexit, regs_from_vmsa, reply_to_vmsa, take_pending_call};
 use warden_svsm::{AddressError, GuestError, GuestRegs, Outputs, Reply, SvsmError};
+use zerocopy::{FromBytes, IntoBytes};
 
+/// The reference offsets (SVSM spec AMD 58019 calling convention; Linux `struct sev_es_save_area`),
+/// written as raw bytes so that the struct's layout is checked, not assumed.
 fn put(page: &mut [u8; 4096], off: usize, v: u64) {
     page[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
@@ -14,19 +18,23 @@ fn put(page: &mut [u8; 4096], off: usize, v: u64) {
 #[test]
 fn registers_come_from_and_go_to_the_reference_offsets() {
     let mut page = [0u8; 4096];
-    assert!(!exited_with_vmgexit(&page));
+    assert!(!exited_with_vmgexit(&Vmsa::read_from_bytes(&page).unwrap()));
     put(&mut page, 0x3C0, 0x403);
-    assert!(exited_with_vmgexit(&page));
+    assert!(exited_with_vmgexit(&Vmsa::read_from_bytes(&page).unwrap()));
     for (off, v) in [(0x1F8, 0x1_0000_0001), (0x308, 2), (0x310, 3), (0x340, 4), (0x348, 5)] {
         put(&mut page, off, v);
     }
-    assert_eq!(regs_from_vmsa(&page), GuestRegs { rax: 0x1_0000_0001, rcx: 2, rdx: 3, r8: 4, r9: 5 });
+    let mut vmsa = Vmsa::read_from_bytes(&page).unwrap();
+    assert_eq!(regs_from_vmsa(&vmsa), GuestRegs { rax: 0x1_0000_0001, rcx: 2, rdx: 3, r8: 4, r9: 5 });
     let reply = Reply::from_result(Ok(()), Outputs { rcx: Some(9), rdx: None, r8: Some(7) });
-    reply_to_vmsa(&reply, &mut page);
-    assert_eq!(regs_from_vmsa(&page), GuestRegs { rax: 0, rcx: 9, rdx: 3, r8: 7, r9: 5 });
+    reply_to_vmsa(&reply, &mut vmsa);
+    assert_eq!(regs_from_vmsa(&vmsa), GuestRegs { rax: 0, rcx: 9, rdx: 3, r8: 7, r9: 5 });
     let failed = Reply::from_result(Err(SvsmError::Guest(GuestError::UnsupportedCall)), Outputs::NONE);
-    reply_to_vmsa(&failed, &mut page);
-    assert_eq!(u64::from_le_bytes(page[0x1F8..0x200].try_into().unwrap()), 0x8000_0002);
+    reply_to_vmsa(&failed, &mut vmsa);
+    let bytes = vmsa.as_bytes();
+    assert_eq!(u64::from_le_bytes(bytes[0x1F8..0x200].try_into().unwrap()), 0x8000_0002);
+    assert_eq!(u64::from_le_bytes(bytes[0x340..0x348].try_into().unwrap()), 7);
+    assert_eq!(u64::from_le_bytes(bytes[0x308..0x310].try_into().unwrap()), 9);
 }
 
 #[test]

@@ -3,10 +3,12 @@
 #![allow(unsafe_code, reason = "tests set up RMP state through the simulator's primitives")]
 mod common;
 
-use common::{AP_CAA, BOOT_CAA, GUEST_VMPL, SEV_FEATURES, SimEnv, core_call, dispatcher};
+use common::{AP_CAA, BOOT_CAA, GUEST_VMPL, SEV_FEATURES, SimEnv, core_call, dispatcher, good_vmsa};
+use core::mem::offset_of;
 use warden_defs::layout::{PAGE_SIZE, WARDEN_BASE};
 use warden_defs::svsm::core_call::{CREATE_VCPU, DELETE_VCPU, PVALIDATE, REMAP_CA};
-use warden_defs::svsm::{PvalidateEntry, ResultCode, vmsa};
+use warden_defs::svsm::{PvalidateEntry, ResultCode};
+use warden_defs::vmsa::Vmsa;
 use warden_platform::memory::{PageSize, SnpMemory, VmplPerms};
 use warden_svsm::{AddressError, Caller, GuestError, GuestRegs, ParamError, SvsmError};
 
@@ -19,14 +21,6 @@ fn param(e: ParamError) -> Option<SvsmError> {
 
 fn addr(e: AddressError) -> Option<SvsmError> {
     Some(SvsmError::Guest(GuestError::InvalidAddress(e)))
-}
-
-/// A guest-owned page holding a VMSA that passes the reference's checks.
-fn good_vmsa(env: &mut SimEnv, gpa: u64) {
-    env.guest_owned(gpa, 1);
-    env.guest_write(gpa + vmsa::VMPL as u64, &[GUEST_VMPL]);
-    env.guest_write(gpa + vmsa::EFER as u64, &(vmsa::EFER_SVME | 0x500).to_le_bytes());
-    env.guest_write(gpa + vmsa::SEV_FEATURES as u64, &SEV_FEATURES.to_le_bytes());
 }
 
 #[test]
@@ -136,9 +130,9 @@ fn create_vcpu_refuses_bad_addresses_and_ids() {
 #[test]
 fn create_vcpu_checks_the_vmsa_and_restores_access_on_failure() {
     let cases: [(usize, Vec<u8>, ParamError); 3] = [
-        (vmsa::VMPL, vec![1], ParamError::VmsaVmpl),
-        (vmsa::EFER, 0x500u64.to_le_bytes().to_vec(), ParamError::VmsaSvme),
-        (vmsa::SEV_FEATURES, 0x3u64.to_le_bytes().to_vec(), ParamError::VmsaSevFeatures),
+        (offset_of!(Vmsa, vmpl), vec![1], ParamError::VmsaVmpl),
+        (offset_of!(Vmsa, efer), 0x500u64.to_le_bytes().to_vec(), ParamError::VmsaSvme),
+        (offset_of!(Vmsa, sev_features), 0x3u64.to_le_bytes().to_vec(), ParamError::VmsaSevFeatures),
     ];
     for (offset, bytes, why) in cases {
         let mut env = SimEnv::new();
@@ -168,7 +162,7 @@ fn delete_vcpu_clears_svme_and_the_vmsa_bit() {
     let (e, _) = env.sim.rmp_entry(VMSA);
     assert!(!e.vmsa);
     assert_eq!(e.perms[usize::from(GUEST_VMPL - 1)], VmplPerms::ALL);
-    let efer = env.guest_read(VMSA + vmsa::EFER as u64, 8).unwrap();
+    let efer = env.guest_read(VMSA + offset_of!(Vmsa, efer) as u64, 8).unwrap();
     assert_eq!(u64::from_le_bytes(efer.try_into().unwrap()), 0x500);
     assert_eq!(d.core().vcpu(1).unwrap().vmsa, None);
     // The page is the guest's again: it may rescind it.

@@ -21,6 +21,8 @@ mod oracle;
 pub mod test_support;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vmsa_layout_tests;
 
 use igvm::{Arch, IgvmDirectiveHeader, IgvmFile, IgvmInitializationHeader, IgvmPlatformHeader, IgvmRevision};
 use igvm_defs::{

@@ -1,7 +1,8 @@
 //! The NAE exit codes Warden issues through the GHCB, and the encodings of their `sw_exit_info` words.
 //!
-//! Reference: `docs/reference/svsm-ghcb-snp.md` §5 "Exit codes", "IOIO exit_info_1", "AP creation",
-//! "Guest request" (Linux `uapi/asm/svm.h`, `sev-common.h`).
+//! Source: GHCB spec (AMD 56421) "Non-Automatic Exit" (the NAE event table), IOIO,
+//! "SNP AP Creation", "SNP Guest Request"; Linux `arch/x86/include/uapi/asm/svm.h`,
+//! `arch/x86/include/asm/sev-common.h`.
 
 /// An SW_EXITCODE: an open enum, because the hypervisor echoes it and an unknown value must survive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,7 +105,7 @@ pub const fn ap_create_exit_info_1(request: ApCreateRequest, vmpl: u8, apic_id: 
     ((apic_id as u64) << 32) | (((vmpl & 0xF) as u64) << 16) | request as u64
 }
 
-/// What the hypervisor's `sw_exit_info_2` says about a guest request (§5 "Guest request"):
+/// What the hypervisor's `sw_exit_info_2` says about a guest request (GHCB spec "SNP Guest Request"):
 /// bits 31:0 the firmware's error, bits 63:32 the VMM's error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GuestRequestError {

@@ -1,7 +1,7 @@
 //! The GHCB MSR protocol: request encodings and checks of the hypervisor's responses.
 //!
-//! Reference: `docs/reference/svsm-ghcb-snp.md` §5 "MSR protocol" (Linux `sev-common.h`, COCONUT
-//! `msr_protocol.rs`). Bits bits 11:0 of MSR 0xC001_0130 carry the function, the rest its data. Every
+//! Source: GHCB spec (AMD 56421) "GHCB MSR Protocol" (Linux
+//! `arch/x86/include/asm/sev-common.h`, COCONUT `msr_protocol.rs`). Bits bits 11:0 of MSR 0xC001_0130 carry the function, the rest its data. Every
 //! response is an allegation: its function code must be the one expected for the request, and any
 //! echoed or reported value is checked here before the firmware acts on it.
 

@@ -3,9 +3,11 @@
 #![allow(dead_code, reason = "each test file uses a different subset of the helpers")]
 #![allow(unsafe_code, reason = "tests call the simulator's unsafe-by-contract RMP primitives")]
 
+use core::mem::offset_of;
 use warden_defs::layout::{PAGE_SIZE, WARDEN_BASE, WARDEN_END};
 use warden_defs::psc::{PscDescriptor, PscEntry, PscOp};
 use warden_defs::svsm::{CallId, PROTOCOL_CORE, PvalidateEntry, PvalidateHeader};
+use warden_defs::vmsa::{EFER_SVME, Vmsa};
 use warden_platform::memory::{
     GpaRange, PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
 };
@@ -141,6 +143,20 @@ impl SimEnv {
         self.guest_write(gpa, &bytes);
     }
 
+    /// Makes `gpa` a guest-owned page holding a VMSA that passes CREATE_VCPU's checks (SVSM spec,
+    /// AMD 58019, SVSM_CORE_CREATE_VCPU: VMPL, EFER.SVME, SEV_FEATURES).
+    pub fn good_vmsa(&mut self, gpa: u64) {
+        self.guest_owned(gpa, 1);
+        self.write_vmsa_fields(gpa);
+    }
+
+    /// Writes the fields CREATE_VCPU checks into a page the guest already owns.
+    pub fn write_vmsa_fields(&mut self, gpa: u64) {
+        self.guest_write(gpa + offset_of!(Vmsa, vmpl) as u64, &[GUEST_VMPL]);
+        self.guest_write(gpa + offset_of!(Vmsa, efer) as u64, &(EFER_SVME | 0x500).to_le_bytes());
+        self.guest_write(gpa + offset_of!(Vmsa, sev_features) as u64, &SEV_FEATURES.to_le_bytes());
+    }
+
     /// The list's `next` as the guest reads it back.
     pub fn list_next(&self, gpa: u64) -> u16 {
         let b = self.guest_read(gpa + 2, 2).unwrap();
@@ -185,4 +201,9 @@ pub fn core_call<E: SnpMemory + GuestMemory>(
 ) -> Reply {
     let rax = CallId { protocol: PROTOCOL_CORE, call }.to_rax();
     d.handle(env, BOOT, GuestRegs { rax, rcx, rdx, r8, r9: 0 })
+}
+
+/// A guest-owned page holding a VMSA that passes the reference's checks.
+pub fn good_vmsa(env: &mut SimEnv, gpa: u64) {
+    env.good_vmsa(gpa);
 }

@@ -1,0 +1,79 @@
+//! A guest calling CREATE_VCPU without end cannot grow Warden's heap (threat model T4, T7). Its own
+//! test binary: the counting allocator sees only this test's allocations.
+mod common;
+
+use common::{AP_CAA, BOOT, SimEnv, core_call, dispatcher};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use warden_defs::layout::PAGE_SIZE;
+use warden_defs::svsm::core_call::{CREATE_VCPU, QUERY_PROTOCOL};
+use warden_defs::svsm::{CallId, PROTOCOL_CORE, ResultCode, query_protocol_input};
+use warden_svsm::GuestRegs;
+
+/// The system allocator, counting live bytes and their peak while `COUNTING` is set.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards every call to `System` unchanged; the counters are only statistics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            let live = LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract for `alloc` is passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract for `dealloc` is passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// How many distinct pages the guest turns into VMSA candidates (16 MiB of simulated RAM).
+const PAGES: u64 = 4096;
+const FIRST: u64 = 0x100_0000;
+const CALLS: u64 = 100_000;
+/// What Warden may allocate over the whole run, whatever the number of calls.
+const BOUND: isize = 8 * 1024;
+
+/// Threat model T4, T7: 100,000 CREATE_VCPU calls over 4096 distinct valid VMSA pages for one APIC ID
+/// leave Warden serving, with its live and peak heap growth under a bound that does not depend on the
+/// number of calls (the vCPU may hold at most its current and its previous VMSA).
+#[allow(unsafe_code, reason = "the counting allocator forwards to the system allocator")]
+#[test]
+fn a_hundred_thousand_create_vcpu_calls_leave_the_heap_bounded() {
+    let mut env = SimEnv::new();
+    let mut d = dispatcher();
+    env.guest_owned(AP_CAA, 1);
+    for i in 0..PAGES {
+        env.good_vmsa(FIRST + i * PAGE_SIZE);
+    }
+    let mut successes = 0;
+    COUNTING.store(true, Ordering::SeqCst);
+    for i in 0..CALLS {
+        let page = FIRST + (i % PAGES) * PAGE_SIZE;
+        if core_call(&mut d, &mut env, CREATE_VCPU, page, AP_CAA, 1).rax == ResultCode::SUCCESS {
+            successes += 1;
+        }
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    let (live, peak) = (LIVE.load(Ordering::SeqCst), PEAK.load(Ordering::SeqCst));
+    assert!(live <= BOUND && peak <= BOUND, "heap grew: live {live} B, peak {peak} B");
+    assert_eq!(successes, 2, "one current and one previous VMSA per vCPU");
+
+    // Still serving.
+    let rax = CallId { protocol: PROTOCOL_CORE, call: QUERY_PROTOCOL }.to_rax();
+    let rcx = query_protocol_input(PROTOCOL_CORE, 1);
+    let reply = d.handle(&mut env, BOOT, GuestRegs { rax, rcx, rdx: 0, r8: 0, r9: 0 });
+    assert_eq!((reply.rax, reply.outputs.rcx), (ResultCode::SUCCESS, Some((1 << 32) | 1)));
+}
