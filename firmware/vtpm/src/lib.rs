@@ -45,51 +45,12 @@
 
 extern crate alloc;
 
-mod auth;
-mod capability;
-mod clock;
-pub mod commands;
-pub mod consts;
-mod context;
-mod credential;
-mod crypt_cmds;
+mod commands;
 pub mod crypto;
-mod dispatch;
-mod drbg;
-mod entity;
-mod hash_seq;
-mod hierarchy;
-mod hierarchy_ctl;
-mod import;
-mod key_store;
-mod keys;
-pub mod marshal;
-mod nv;
-mod nv_cmds;
+mod engine;
 mod object;
-mod object_cmds;
-mod object_ids;
-mod object_life;
-mod param_enc;
-mod pcr;
-mod policy;
-mod policy_ext;
-mod policy_more;
-mod policy_nv;
-mod policy_secret;
-mod policy_ticket;
-mod primary_cache;
-pub mod rc;
-mod response;
-mod salt;
-mod seeded_rng;
-mod sensitive;
-mod session;
-mod sessions;
-mod sign;
-mod startup;
-mod stream;
-mod symcipher;
+mod state;
+pub mod wire;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -127,24 +88,24 @@ enum Power {
 pub struct Tpm {
     entropy: Box<dyn EntropySource + Send>,
     clock: Option<Box<dyn Clock + Send>>,
-    drbg: drbg::Drbg,
+    drbg: crypto::drbg::Drbg,
     power: Power,
     /// Set when a self-test failed: the TPM answers TPM_RC_FAILURE to all but GetTestResult/GetCapability.
     failed: bool,
     /// Locality of the command being executed.
     locality: u8,
-    pcrs: pcr::Pcrs,
-    nv: nv::NvStore,
-    hier: hierarchy::Hierarchies,
-    da: hierarchy::DictionaryAttack,
-    sessions: session::Sessions,
-    objects: hash_seq::Objects,
+    pcrs: state::pcr::Pcrs,
+    nv: state::nv::NvStore,
+    hier: state::hierarchy::Hierarchies,
+    da: state::dictionary_attack::DictionaryAttack,
+    sessions: state::sessions::Sessions,
+    objects: state::sequence::Objects,
     /// Primary seeds, loaded and persistent key objects.
-    keys: key_store::KeyStore,
-    contexts: context::ContextKeys,
-    time: clock::TimeState,
+    keys: state::key_store::KeyStore,
+    contexts: state::context_keys::ContextKeys,
+    time: state::clock::TimeState,
     /// The orderly shutdown since the last Startup, if any, and the state it saved.
-    shutdown: Option<startup::SavedState>,
+    shutdown: Option<state::saved_state::SavedState>,
 }
 
 impl core::fmt::Debug for Tpm {
@@ -160,10 +121,10 @@ impl core::fmt::Debug for Tpm {
 impl Tpm {
     /// A freshly manufactured TPM (seeds from `entropy`), powered off.
     pub fn new(mut entropy: Box<dyn EntropySource + Send>) -> Tpm {
-        let mut drbg = drbg::Drbg::new(entropy.as_mut(), b"Warden vTPM manufacture");
-        let hier = hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
-        let contexts = context::ContextKeys::new(&mut drbg, entropy.as_mut());
-        let keys = key_store::KeyStore::manufacture(&mut drbg, entropy.as_mut());
+        let mut drbg = crypto::drbg::Drbg::new(entropy.as_mut(), b"Warden vTPM manufacture");
+        let hier = state::hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
+        let contexts = state::context_keys::ContextKeys::new(&mut drbg, entropy.as_mut());
+        let keys = state::key_store::KeyStore::manufacture(&mut drbg, entropy.as_mut());
         Tpm {
             entropy,
             clock: None,
@@ -171,15 +132,15 @@ impl Tpm {
             power: Power::Off,
             failed: false,
             locality: 0,
-            pcrs: pcr::Pcrs::new(),
-            nv: nv::NvStore::default(),
+            pcrs: state::pcr::Pcrs::new(),
+            nv: state::nv::NvStore::default(),
             hier,
-            da: hierarchy::DictionaryAttack::default(),
-            sessions: session::Sessions::default(),
-            objects: hash_seq::Objects::default(),
+            da: state::dictionary_attack::DictionaryAttack::default(),
+            sessions: state::sessions::Sessions::default(),
+            objects: state::sequence::Objects::default(),
             keys,
             contexts,
-            time: clock::TimeState::default(),
+            time: state::clock::TimeState::default(),
             shutdown: None,
         }
     }
@@ -245,7 +206,7 @@ impl Tpm {
     /// As [`Tpm::execute`], from `locality` (0-4). The SVSM guest interface only ever uses 0.
     pub fn execute_at_locality(&mut self, locality: u8, command: &[u8]) -> Vec<u8> {
         self.locality = locality;
-        dispatch::execute(self, command)
+        engine::execute::execute(self, command)
     }
 
     fn now_ms(&mut self) -> u64 {

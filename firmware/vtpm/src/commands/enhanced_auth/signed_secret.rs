@@ -1,0 +1,159 @@
+//! TPM2_PolicySigned, TPM2_PolicySecret and TPM2_PolicyTicket (Part 3 §23.3-§23.5): authorizations
+//! by another key or entity, with expirations and TPMT_TK_AUTH tickets.
+
+use super::{MAX_NAME, ST_AUTH_SECRET, ST_AUTH_SIGNED, auth_timeout, context_update, session_at};
+use crate::Tpm;
+use crate::commands::enhanced_auth::{narrow_timeout, set_cp_hash, ticket_hmac, time_now};
+use crate::crypto::{HashAlg, ct_eq};
+use crate::engine::command::Cmd;
+use crate::object::{attr, rcx};
+use crate::state::session::SessionKind;
+use crate::wire::constants::{MAX_DIGEST, cc, handle};
+use crate::wire::response_code::{At, Rc, TpmResult};
+
+/// TPM2_PolicySigned (Part 3 §23.3): a signature by authObject over
+/// aHash = H_sig(nonceTPM || expiration || cpHashA || policyRef).
+pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let nonce = c.params.tpm2b(MAX_DIGEST).p(1)?;
+    let cp = c.params.tpm2b(MAX_DIGEST).p(2)?;
+    let policy_ref = c.params.tpm2b(MAX_DIGEST).p(3)?;
+    let expiration = c.params.u32().p(4)?;
+    let mut sig = c.params.clone();
+    let [key_h, sh, _] = c.handles;
+    let now = time_now(tpm);
+    let s = tpm.sessions.get(sh).ok_or(Rc::HANDLE.handle(2))?;
+    let trial = s.kind == SessionKind::Trial;
+    let k = tpm.keys.get(key_h).ok_or(Rc::HANDLE.handle(1))?;
+    let mut timeout = 0;
+    if !trial {
+        if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {
+            return Err(Rc::NONCE.param(1));
+        }
+        timeout = auth_timeout(s, expiration as i32, !nonce.is_empty(), now, 4)?;
+        if !k.public.has(attr::SIGN) {
+            return Err(Rc::ATTRIBUTES.handle(1));
+        }
+        // The signature's own hash algorithm digests the signed data.
+        let mut peek = sig.clone();
+        peek.u16().p(5)?;
+        let alg = HashAlg::from_id(peek.u16().p(5)?).ok_or(Rc::HASH.param(5))?;
+        let a_hash = alg.digest(&[nonce, &expiration.to_be_bytes(), cp, policy_ref]);
+        let good =
+            crate::object::key_material::verify(&k.public, &k.sens, &mut sig, a_hash.as_slice()).p(5)?;
+        sig.finish()?;
+        if !good {
+            return Err(rcx::SIGNATURE.param(5));
+        }
+    } else {
+        // A trial session still takes a well-formed TPMT_SIGNATURE.
+        skip_signature(&mut sig).p(5)?;
+        sig.finish()?;
+    }
+    let name = k.name.clone();
+    let issue = (!trial && (expiration as i32) < 0).then_some((k.hierarchy, timeout));
+    let s = session_at(tpm, sh, 2)?;
+    if !cp.is_empty() {
+        set_cp_hash(s, cp, 2)?;
+    }
+    context_update(s, cc::POLICY_SIGNED, &name, Some(policy_ref));
+    narrow_timeout(s, timeout);
+    let ticket = crate::commands::enhanced_auth::ST_AUTH_SIGNED;
+    crate::commands::enhanced_auth::write_ticket(tpm, &mut c.out, ticket, issue, (cp, policy_ref, &name))
+}
+
+/// Reads past a TPMT_SIGNATURE (Part 2 Table 217) without checking it.
+fn skip_signature(r: &mut crate::wire::marshal::Reader<'_>) -> TpmResult<()> {
+    match r.u16()? {
+        crate::wire::constants::alg::NULL => Ok(()),
+        crate::wire::constants::alg::HMAC => {
+            let alg = HashAlg::from_id(r.u16()?).ok_or(Rc::HASH)?;
+            r.bytes(alg.size()).map(|_| ())
+        }
+        // RSASSA, RSAPSS: hash, TPM2B signature.
+        0x0014 | 0x0016 => {
+            HashAlg::from_id(r.u16()?).ok_or(Rc::HASH)?;
+            r.tpm2b(crate::object::MAX_RSA_BYTES).map(|_| ())
+        }
+        // ECDSA, ECDAA, SM2, ECSCHNORR: hash, r, s.
+        0x0018 | 0x001A | 0x001B | 0x001C => {
+            HashAlg::from_id(r.u16()?).ok_or(Rc::HASH)?;
+            r.tpm2b(crate::object::MAX_ECC_BYTES)?;
+            r.tpm2b(crate::object::MAX_ECC_BYTES).map(|_| ())
+        }
+        _ => Err(rcx::SCHEME),
+    }
+}
+
+pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let nonce = c.params.tpm2b(MAX_DIGEST).p(1)?;
+    let cp_hash = c.params.tpm2b(MAX_DIGEST).p(2)?;
+    let policy_ref = c.params.tpm2b(MAX_DIGEST).p(3)?;
+    let expiration = c.params.u32().p(4)?;
+    c.params.finish()?;
+    let [auth, policy, _] = c.handles;
+    let name = tpm.entity_name(auth);
+    let now = crate::commands::enhanced_auth::time_now(tpm);
+    let s = tpm.sessions.get_mut(policy).ok_or(Rc::HANDLE.handle(2))?;
+    if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {
+        return Err(Rc::NONCE.param(1));
+    }
+    let trial = s.kind == crate::state::session::SessionKind::Trial;
+    let timeout = if trial {
+        0
+    } else {
+        crate::commands::enhanced_auth::auth_timeout(s, expiration as i32, !nonce.is_empty(), now, 4)?
+    };
+    if !cp_hash.is_empty() {
+        crate::commands::enhanced_auth::set_cp_hash(s, cp_hash, 2)?;
+    }
+    // policyDigest := H(H(policyDigest || TPM_CC_PolicySecret || authName) || policyRef).
+    let first = s.alg.digest(&[s.policy.as_slice(), &cc::POLICY_SECRET.to_be_bytes(), &name]);
+    s.policy = s.alg.digest(&[first.as_slice(), policy_ref]);
+    crate::commands::enhanced_auth::narrow_timeout(s, timeout);
+    let hierarchy = crate::commands::enhanced_auth::entity_hierarchy(tpm, auth);
+    let issue = (!trial && (expiration as i32) < 0).then_some((hierarchy, timeout));
+    let tag = crate::commands::enhanced_auth::ST_AUTH_SECRET;
+    crate::commands::enhanced_auth::write_ticket(tpm, &mut c.out, tag, issue, (cp_hash, policy_ref, &name))
+}
+
+/// TPM2_PolicyTicket: replays a ticket's PolicySigned/PolicySecret into the session.
+pub(crate) fn policy_ticket(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let timeout = c.params.tpm2b(8).p(1)?;
+    let cp = c.params.tpm2b(MAX_DIGEST).p(2)?;
+    let policy_ref = c.params.tpm2b(MAX_DIGEST).p(3)?;
+    let name = c.params.tpm2b(MAX_NAME).p(4)?;
+    let tag = c.params.u16().p(5)?;
+    let hierarchy = c.params.u32().p(5)?;
+    let digest = c.params.tpm2b(MAX_DIGEST).p(5)?;
+    c.params.finish()?;
+    let timeout = match timeout {
+        [a, b, c0, d, e, f, g, h] => u64::from_be_bytes([*a, *b, *c0, *d, *e, *f, *g, *h]),
+        _ => return Err(Rc::SIZE.param(1)),
+    };
+    let code = match tag {
+        ST_AUTH_SIGNED => cc::POLICY_SIGNED,
+        ST_AUTH_SECRET => cc::POLICY_SECRET,
+        _ => return Err(Rc::TAG.param(5)),
+    };
+    if !matches!(hierarchy, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL)
+    {
+        return Err(Rc::VALUE.param(5));
+    }
+    let now = time_now(tpm);
+    let expected = ticket_hmac(tpm, tag, hierarchy, timeout, (cp, policy_ref, name))?;
+    let s = tpm.sessions.get_mut(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    // PolicyParameterChecks without a nonce: the timeout, then the cpHash.
+    if timeout != 0 && (timeout < now.0 || s.epoch != now.1) {
+        return Err(Rc::EXPIRED.param(1));
+    }
+    if !ct_eq(expected.as_slice(), digest) {
+        return Err(rcx::TICKET.param(5));
+    }
+    if !cp.is_empty() {
+        set_cp_hash(s, cp, 2)?;
+    }
+    s.policy = s.alg.digest(&[s.policy.as_slice(), &code.to_be_bytes(), name]);
+    s.policy = s.alg.digest(&[s.policy.as_slice(), policy_ref]);
+    narrow_timeout(s, timeout);
+    Ok(())
+}

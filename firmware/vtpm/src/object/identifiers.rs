@@ -1,0 +1,51 @@
+//! Identifiers objects use: algorithm and curve IDs, the response codes object commands add, and
+//! the TPMA_OBJECT bits (TPM 2.0 Part 2 Tables 9, 10, 16, 31).
+
+/// TPM_ALG_ID values of object types and schemes (Part 2 Table 9) this module needs.
+pub mod ids {
+    pub const RSA: u16 = 0x0001;
+    pub const KEYEDHASH: u16 = 0x0008;
+    pub const XOR: u16 = 0x000A;
+    pub const RSASSA: u16 = 0x0014;
+    pub const RSAES: u16 = 0x0015;
+    pub const RSAPSS: u16 = 0x0016;
+    pub const OAEP: u16 = 0x0017;
+    pub const ECDSA: u16 = 0x0018;
+    pub const ECDH: u16 = 0x0019;
+    pub const ECC: u16 = 0x0023;
+    pub const SYMCIPHER: u16 = 0x0025;
+    /// TPM_ECC_CURVE (Part 2 Table 10).
+    pub const NIST_P256: u16 = 0x0003;
+    pub const NIST_P384: u16 = 0x0004;
+}
+
+/// Response codes this module adds (Part 2 Table 16; format one).
+pub mod rcx {
+    use crate::wire::response_code::Rc;
+    pub const KEY_SIZE: Rc = Rc(0x087);
+    pub const KDF: Rc = Rc(0x08C);
+    pub const SCHEME: Rc = Rc(0x092);
+    pub const SIGNATURE: Rc = Rc(0x09B);
+    pub const TICKET: Rc = Rc(0x0A0);
+    pub const CURVE: Rc = Rc(0x0A6);
+    pub const ECC_POINT: Rc = Rc(0x0A7);
+    /// TPM_RC_SENSITIVE (format zero): the sensitive area did not unmarshal.
+    pub const SENSITIVE: Rc = Rc(0x155);
+}
+
+/// TPMA_OBJECT bits (Part 2 Table 31).
+pub mod attr {
+    pub const FIXED_TPM: u32 = 1 << 1;
+    pub const ST_CLEAR: u32 = 1 << 2;
+    pub const FIXED_PARENT: u32 = 1 << 4;
+    pub const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
+    pub const USER_WITH_AUTH: u32 = 1 << 6;
+    pub const ADMIN_WITH_POLICY: u32 = 1 << 7;
+    pub const NO_DA: u32 = 1 << 10;
+    pub const ENCRYPTED_DUPLICATION: u32 = 1 << 11;
+    pub const RESTRICTED: u32 = 1 << 16;
+    pub const DECRYPT: u32 = 1 << 17;
+    pub const SIGN: u32 = 1 << 18;
+    /// Bits Part 2 reserves (0, 3, 8, 9, 12-15, 20-31).
+    pub const RESERVED: u32 = 0xFFF0_F309;
+}

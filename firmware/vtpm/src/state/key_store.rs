@@ -1,0 +1,274 @@
+//! Key objects: the primary seeds they derive from, the transient slots that hold loaded keys, the
+//! persistent objects made by EvictControl, and how a key object is written into a context blob.
+//!
+//! Sequence objects live in `hash_seq::Objects` at handles 0x80000000-0x80000007; key objects use
+//! 0x80000010 upwards, so the two never collide and neither module needs the other's type.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::EntropySource;
+use crate::crypto::drbg::Drbg;
+use crate::object::key_material::{self as keys, Material};
+use crate::object::{Public, Sensitive, attr};
+use crate::state::primary_cache::PrimaryCache;
+use crate::wire::constants::handle;
+use crate::wire::marshal::{Reader, Writer};
+use crate::wire::response_code::{Rc, TpmResult};
+
+/// Transient key slots (reported with the sequence slots as TPM_PT_HR_TRANSIENT_MIN is not raised).
+pub const MAX_KEYS: usize = 8;
+
+/// The first transient key handle.
+pub const KEY_HANDLE_FIRST: u32 = handle::TRANSIENT_FIRST + 0x10;
+
+/// Persistent objects (EvictControl), TPM_PT_HR_PERSISTENT_MIN.
+pub const MAX_PERSISTENT: usize = 8;
+
+/// savedHandle of a key object's context (Part 3 §28.2: 0x80000000 for an ordinary object).
+pub const SAVED_HANDLE: u32 = 0x8000_0000;
+
+/// A loaded key object.
+#[derive(Debug, Clone)]
+pub struct KeyObject {
+    pub public: Public,
+    pub sens: Sensitive,
+    pub material: Material,
+    pub name: Vec<u8>,
+    /// Part 1 §16: QN(primary) = H(hierarchy || Name), QN(child) = H(QN(parent) || Name).
+    pub qualified: Vec<u8>,
+    /// The hierarchy the object belongs to (owner, endorsement, platform or null).
+    pub hierarchy: u32,
+}
+
+impl KeyObject {
+    pub fn new(
+        public: Public,
+        sens: Sensitive,
+        material: Material,
+        parent_qn: &[u8],
+        hierarchy: u32,
+    ) -> Self {
+        let name = public.name();
+        let mut qualified = public.name_alg.id().to_be_bytes().to_vec();
+        qualified.extend_from_slice(public.name_alg.digest(&[parent_qn, &name]).as_slice());
+        KeyObject { public, sens, material, name, qualified, hierarchy }
+    }
+
+    /// The state written into a context blob: hierarchy, public area, sensitive area, QN.
+    pub fn save(&self, w: &mut Writer) {
+        w.u32(self.hierarchy);
+        w.tpm2b(&self.public.marshal());
+        w.tpm2b(&self.sens.marshal());
+        w.tpm2b(&self.qualified);
+    }
+
+    /// Reads back what `save` wrote (the blob is authenticated; parsed defensively anyway).
+    pub fn load(r: &mut Reader<'_>) -> TpmResult<KeyObject> {
+        let hierarchy = r.u32()?;
+        let public = Public::parse_2b(r)?;
+        let sens = Sensitive::parse(&mut Reader::new(r.tpm2b(1024)?))?;
+        let qualified = r.tpm2b(64)?.to_vec();
+        let material = keys::restore(&public, &sens)?;
+        let name = public.name();
+        Ok(KeyObject { public, sens, material, name, qualified, hierarchy })
+    }
+}
+
+/// The primary seeds, loaded keys and persistent keys.
+#[derive(Debug, Clone)]
+pub struct KeyStore {
+    /// Owner (SPS), endorsement (EPS), platform (PPS), null seed.
+    seeds: [[u8; 32]; 4],
+    slots: [Option<Box<KeyObject>>; MAX_KEYS],
+    persistent: Vec<(u32, Box<KeyObject>)>,
+    /// Recently derived RSA primaries (`primary_cache.rs`); emptied whenever a seed changes.
+    primaries: PrimaryCache,
+}
+
+fn fresh(drbg: &mut Drbg, e: &mut dyn EntropySource) -> [u8; 32] {
+    let mut v = [0u8; 32];
+    drbg.generate(e, &mut v);
+    v
+}
+
+fn seed_slot(h: u32) -> Option<usize> {
+    match h {
+        handle::RH_OWNER => Some(0),
+        handle::RH_ENDORSEMENT => Some(1),
+        handle::RH_PLATFORM => Some(2),
+        handle::RH_NULL => Some(3),
+        _ => None,
+    }
+}
+
+fn slot_of(h: u32) -> Option<usize> {
+    h.checked_sub(KEY_HANDLE_FIRST).map(|i| i as usize).filter(|&i| i < MAX_KEYS)
+}
+
+impl KeyStore {
+    pub fn manufacture(drbg: &mut Drbg, e: &mut dyn EntropySource) -> Self {
+        KeyStore {
+            seeds: [fresh(drbg, e), fresh(drbg, e), fresh(drbg, e), fresh(drbg, e)],
+            slots: Default::default(),
+            persistent: Vec::new(),
+            primaries: PrimaryCache::default(),
+        }
+    }
+
+    /// Recently derived RSA primaries.
+    pub fn primaries(&self) -> &PrimaryCache {
+        &self.primaries
+    }
+
+    /// The primary seed of a hierarchy.
+    pub fn seed(&self, h: u32) -> Option<&[u8; 32]> {
+        self.seeds.get(seed_slot(h)?)
+    }
+
+    /// A TPM Reset: a new null seed (Part 1 §14.5), so null-hierarchy primaries change.
+    pub fn tpm_reset(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
+        self.seeds[3] = fresh(drbg, e);
+        self.primaries.clear();
+        self.clear_transient();
+    }
+
+    /// A new endorsement seed from the firmware (`Tpm::set_endorsement_seed`): endorsement keys derived
+    /// from the old one, loaded or remembered, are gone.
+    pub fn set_endorsement_seed(&mut self, seed: [u8; 32]) {
+        self.seeds[1] = seed;
+        self.primaries.clear();
+        for s in self.slots.iter_mut() {
+            if s.as_ref().is_some_and(|k| k.hierarchy == handle::RH_ENDORSEMENT) {
+                *s = None;
+            }
+        }
+        self.persistent.retain(|(_, k)| k.hierarchy != handle::RH_ENDORSEMENT);
+    }
+
+    /// TPM2_Clear: a new storage primary seed; owner objects, loaded or persistent, are gone.
+    pub fn clear_owner(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
+        self.seeds[0] = fresh(drbg, e);
+        self.primaries.clear();
+        for s in self.slots.iter_mut() {
+            if s.as_ref().is_some_and(|k| k.hierarchy == handle::RH_OWNER) {
+                *s = None;
+            }
+        }
+        self.persistent.retain(|(_, k)| k.hierarchy != handle::RH_OWNER);
+    }
+
+    /// A tag of the seed `hierarchy`'s objects derive from: a context saved before the seed changed
+    /// (TPM2_Clear for the owner, a TPM Reset for null) no longer loads.
+    fn seed_tag(&self, hierarchy: u32) -> [u8; 8] {
+        let mut tag = [0u8; 8];
+        if let Some(seed) = self.seed(hierarchy) {
+            let d = crate::crypto::HashAlg::Sha256.digest(&[b"WARDEN CONTEXT SEED", seed]);
+            tag.copy_from_slice(d.as_slice().get(..8).unwrap_or(&[0; 8]));
+        }
+        tag
+    }
+
+    /// A key object's state for a context blob (`context`), bound to its hierarchy's seed.
+    pub fn save_context(&self, k: &KeyObject, w: &mut Writer) {
+        w.bytes(&self.seed_tag(k.hierarchy));
+        k.save(w);
+    }
+
+    /// Reads back `save_context`; TPM_RC_INTEGRITY if the hierarchy's seed changed since, or the
+    /// state does not parse (the blob is authenticated, so that would be a bug).
+    pub fn load_context(&self, r: &mut Reader<'_>) -> TpmResult<KeyObject> {
+        let tag = r.bytes(8).map_err(|_| Rc::INTEGRITY)?;
+        let k = KeyObject::load(r).map_err(|_| Rc::INTEGRITY)?;
+        r.finish().map_err(|_| Rc::INTEGRITY)?;
+        if tag != self.seed_tag(k.hierarchy) {
+            return Err(Rc::INTEGRITY);
+        }
+        Ok(k)
+    }
+
+    /// Flushes the loaded objects of `hierarchy` (HierarchyControl disabling it).
+    pub fn flush_hierarchy(&mut self, hierarchy: u32) {
+        for s in self.slots.iter_mut() {
+            if s.as_ref().is_some_and(|k| k.hierarchy == hierarchy) {
+                *s = None;
+            }
+        }
+    }
+
+    pub fn clear_transient(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+
+    /// A loaded (transient) or persistent key.
+    pub fn get(&self, h: u32) -> Option<&KeyObject> {
+        match handle::ht(h) {
+            handle::HT_TRANSIENT => self.slots.get(slot_of(h)?)?.as_deref(),
+            handle::HT_PERSISTENT => self.persistent.iter().find(|(p, _)| *p == h).map(|(_, k)| &**k),
+            _ => None,
+        }
+    }
+
+    pub fn insert(&mut self, k: KeyObject) -> TpmResult<u32> {
+        let i = self.slots.iter().position(Option::is_none).ok_or(Rc::OBJECT_MEMORY)?;
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = Some(Box::new(k));
+        }
+        Ok(KEY_HANDLE_FIRST + i as u32)
+    }
+
+    /// Flushes a transient key; false if there was none.
+    pub fn remove(&mut self, h: u32) -> bool {
+        slot_of(h).and_then(|i| self.slots.get_mut(i)).and_then(Option::take).is_some()
+    }
+
+    pub fn handles(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| KEY_HANDLE_FIRST + i as u32)
+    }
+
+    pub fn persistent_handles(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.persistent.iter().map(|(h, _)| *h).collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub fn make_persistent(&mut self, h: u32, k: KeyObject) -> TpmResult<()> {
+        if self.get(h).is_some() {
+            return Err(Rc::NV_DEFINED);
+        }
+        if self.persistent.len() >= MAX_PERSISTENT {
+            return Err(Rc::NV_SPACE);
+        }
+        self.persistent.push((h, Box::new(k)));
+        Ok(())
+    }
+
+    pub fn remove_persistent(&mut self, h: u32) -> bool {
+        let before = self.persistent.len();
+        self.persistent.retain(|(p, _)| *p != h);
+        self.persistent.len() != before
+    }
+}
+
+/// Commands in which an object handle takes the ADMIN role (Part 3: ActivateCredential, Certify,
+/// CertifyCreation's object, ObjectChangeAuth, Duplicate's object, PolicySigned ...).
+pub fn admin_role(code: u32) -> bool {
+    matches!(code, 0x147 | 0x148 | 0x150 | 0x14B)
+}
+
+impl KeyObject {
+    /// IsAuthValueAvailable for an object: USER role needs userWithAuth, ADMIN role needs
+    /// adminWithPolicy clear.
+    pub fn auth_value_available(&self, code: u32) -> bool {
+        if admin_role(code) {
+            !self.public.has(attr::ADMIN_WITH_POLICY)
+        } else {
+            self.public.has(attr::USER_WITH_AUTH)
+        }
+    }
+
+    /// The authPolicy, if set.
+    pub fn auth_policy(&self) -> Option<(Vec<u8>, crate::crypto::HashAlg)> {
+        (!self.public.policy.is_empty()).then(|| (self.public.policy.clone(), self.public.name_alg))
+    }
+}
