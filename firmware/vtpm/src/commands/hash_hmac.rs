@@ -7,8 +7,8 @@ use crate::Tpm;
 use crate::crypto::stream_hash::StreamHash;
 use crate::crypto::{HASH_ALGS, HashAlg};
 use crate::engine::command::Cmd;
-use crate::engine::tickets::{read_hierarchy, write_ticket};
 use crate::state::sequence::{SeqObject, SeqState};
+use crate::state::tickets::{read_hierarchy, write_ticket};
 use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST, alg, handle};
 use crate::wire::response_code::{At, Rc, TpmResult};
 

@@ -3,10 +3,10 @@
 use crate::Tpm;
 use crate::crypto::{HashAlg, ct_eq};
 use crate::engine::command::Cmd;
-use crate::engine::tickets::ticket_proof;
 use crate::object::key_material::{self as keys};
 use crate::object::signing::fresh_rng;
 use crate::object::{attr, rcx};
+use crate::state::tickets::ticket_proof;
 use crate::wire::constants::{MAX_DIGEST, handle, st};
 use crate::wire::response_code::{At, Rc, TpmResult};
 

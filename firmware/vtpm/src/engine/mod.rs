@@ -11,4 +11,3 @@ pub mod handles;
 pub mod param_enc;
 pub mod response;
 pub mod routing;
-pub mod tickets;

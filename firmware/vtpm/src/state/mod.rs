@@ -14,3 +14,4 @@ pub mod saved_state;
 pub mod sequence;
 pub mod session;
 pub mod sessions;
+pub mod tickets;

@@ -49,7 +49,7 @@ pub(crate) fn authorize(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             return Err(Rc::VALUE.param(4));
         }
         let a_hash = key_alg.digest(&[approved, policy_ref]);
-        let proof = crate::engine::tickets::ticket_proof(tpm, hierarchy)?;
+        let proof = crate::state::tickets::ticket_proof(tpm, hierarchy)?;
         let expect =
             HashAlg::Sha256.hmac(&proof, &[&ST_VERIFIED.to_be_bytes(), a_hash.as_slice(), key_sign])?;
         if !ct_eq(expect.as_slice(), ticket) {

@@ -88,7 +88,7 @@ pub(crate) fn nv(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let offset = c.params.u16().p(2)?;
     let operation = c.params.u16().p(3)?;
     c.params.finish()?;
-    if operation > crate::commands::enhanced_auth::comparisons::MAX_EO {
+    if operation > MAX_EO {
         return Err(Rc::VALUE.param(3));
     }
     let [auth, h, sh] = c.handles;
@@ -101,7 +101,7 @@ pub(crate) fn nv(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             return Err(Rc::VALUE.param(2));
         }
         let a = index.data.get(start..start + operand.len()).ok_or(Rc::SIZE.param(1))?;
-        if !crate::commands::enhanced_auth::comparisons::holds(operation, a, operand) {
+        if !holds(operation, a, operand) {
             return Err(Rc::POLICY);
         }
     }
@@ -134,7 +134,7 @@ pub(crate) fn counter_timer(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let offset = c.params.u16().p(2)?;
     let operation = c.params.u16().p(3)?;
     c.params.finish()?;
-    if operation > crate::commands::enhanced_auth::comparisons::MAX_EO {
+    if operation > MAX_EO {
         return Err(Rc::VALUE.param(3));
     }
     let info = time_info(tpm);
@@ -144,9 +144,7 @@ pub(crate) fn counter_timer(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     }
     let a = info.get(start..start + operand.len()).ok_or(Rc::RANGE)?;
     let s = tpm.sessions.get_mut(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
-    if s.kind != SessionKind::Trial
-        && !crate::commands::enhanced_auth::comparisons::holds(operation, a, operand)
-    {
+    if s.kind != SessionKind::Trial && !holds(operation, a, operand) {
         return Err(Rc::POLICY);
     }
     let args = s.alg.digest(&[operand, &offset.to_be_bytes(), &operation.to_be_bytes()]);

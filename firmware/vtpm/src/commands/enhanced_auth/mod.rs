@@ -118,7 +118,7 @@ pub(crate) fn ticket_hmac(
     timeout: u64,
     parts: (&[u8], &[u8], &[u8]),
 ) -> TpmResult<Digest> {
-    let proof = crate::engine::tickets::ticket_proof(tpm, hierarchy)?;
+    let proof = crate::state::tickets::ticket_proof(tpm, hierarchy)?;
     let (cp, policy_ref, name) = parts;
     let epoch = [tpm.time.reset_count.to_be_bytes(), tpm.time.restart_count.to_be_bytes()];
     HashAlg::Sha256.hmac(

@@ -2,8 +2,8 @@
 //! by another key or entity, with expirations and TPMT_TK_AUTH tickets.
 
 use super::{MAX_NAME, ST_AUTH_SECRET, ST_AUTH_SIGNED, auth_timeout, context_update, session_at};
+use super::{narrow_timeout, set_cp_hash, ticket_hmac, time_now};
 use crate::Tpm;
-use crate::commands::enhanced_auth::{narrow_timeout, set_cp_hash, ticket_hmac, time_now};
 use crate::crypto::{HashAlg, ct_eq};
 use crate::engine::command::Cmd;
 use crate::object::{attr, rcx};
@@ -57,8 +57,8 @@ pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     }
     context_update(s, cc::POLICY_SIGNED, &name, Some(policy_ref));
     narrow_timeout(s, timeout);
-    let ticket = crate::commands::enhanced_auth::ST_AUTH_SIGNED;
-    crate::commands::enhanced_auth::write_ticket(tpm, &mut c.out, ticket, issue, (cp, policy_ref, &name))
+    let ticket = super::ST_AUTH_SIGNED;
+    super::write_ticket(tpm, &mut c.out, ticket, issue, (cp, policy_ref, &name))
 }
 
 /// Reads past a TPMT_SIGNATURE (Part 2 Table 217) without checking it.
@@ -92,28 +92,25 @@ pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let [auth, policy, _] = c.handles;
     let name = tpm.entity_name(auth);
-    let now = crate::commands::enhanced_auth::time_now(tpm);
+    let now = super::time_now(tpm);
     let s = tpm.sessions.get_mut(policy).ok_or(Rc::HANDLE.handle(2))?;
     if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {
         return Err(Rc::NONCE.param(1));
     }
     let trial = s.kind == crate::state::session::SessionKind::Trial;
-    let timeout = if trial {
-        0
-    } else {
-        crate::commands::enhanced_auth::auth_timeout(s, expiration as i32, !nonce.is_empty(), now, 4)?
-    };
+    let timeout =
+        if trial { 0 } else { super::auth_timeout(s, expiration as i32, !nonce.is_empty(), now, 4)? };
     if !cp_hash.is_empty() {
-        crate::commands::enhanced_auth::set_cp_hash(s, cp_hash, 2)?;
+        super::set_cp_hash(s, cp_hash, 2)?;
     }
     // policyDigest := H(H(policyDigest || TPM_CC_PolicySecret || authName) || policyRef).
     let first = s.alg.digest(&[s.policy.as_slice(), &cc::POLICY_SECRET.to_be_bytes(), &name]);
     s.policy = s.alg.digest(&[first.as_slice(), policy_ref]);
-    crate::commands::enhanced_auth::narrow_timeout(s, timeout);
-    let hierarchy = crate::commands::enhanced_auth::entity_hierarchy(tpm, auth);
+    super::narrow_timeout(s, timeout);
+    let hierarchy = super::entity_hierarchy(tpm, auth);
     let issue = (!trial && (expiration as i32) < 0).then_some((hierarchy, timeout));
-    let tag = crate::commands::enhanced_auth::ST_AUTH_SECRET;
-    crate::commands::enhanced_auth::write_ticket(tpm, &mut c.out, tag, issue, (cp_hash, policy_ref, &name))
+    let tag = super::ST_AUTH_SECRET;
+    super::write_ticket(tpm, &mut c.out, tag, issue, (cp_hash, policy_ref, &name))
 }
 
 /// TPM2_PolicyTicket: replays a ticket's PolicySigned/PolicySecret into the session.

@@ -1,14 +1,13 @@
 //! Error paths not covered by the per-family tests: disabled hierarchies in tickets, context
 //! handles and limits, the active-session limit, events and sequences without a PCR.
-mod common;
 
-use common::{
+use crate::common::{
     B, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, SHA256, command, parse, pw, rc_h, rc_p, rc_s, run, started,
 };
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 
-fn start_session(t: &mut Tpm) -> common::Resp {
+fn start_session(t: &mut Tpm) -> crate::common::Resp {
     let p = B::new().tpm2b(&[3; 16]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
     run(t, 0x176, &[RH_NULL, RH_NULL], None, &p)
 }
@@ -72,7 +71,7 @@ fn at_most_64_sessions_exist_loaded_or_saved() {
 fn events_without_a_pcr_still_report_digests() {
     let mut t = started();
     let r = run(&mut t, 0x13C, &[RH_NULL], Some(&pw(b"")), &B::new().tpm2b(b"ev").0).ok().clone();
-    let p = common::params_of(&r, false);
+    let p = crate::common::params_of(&r, false);
     assert_eq!(&p[6..38], &Sha256::digest(b"ev")[..]);
     // PCR_Event on a DRTM PCR from locality 0: TPM_RC_LOCALITY; EventSequenceComplete likewise.
     assert_eq!(run(&mut t, 0x13C, &[17], Some(&pw(b"")), &B::new().tpm2b(b"ev").0).rc, 0x907);

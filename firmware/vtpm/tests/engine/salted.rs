@@ -1,10 +1,9 @@
 //! A session both salted (RSA-OAEP to an RSA storage primary, label "SECRET\0") and bound (to the
 //! owner): sessionKey = KDFa(SHA256, ownerAuth || salt, "ATH", nonceTPM, nonceCaller, 256), with the
 //! salt encrypted here by the `rsa` crate and every HMAC computed with `hmac`.
-mod common;
 
-use common::hmac_sha256 as hmac;
-use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run, started};
+use crate::common::hmac_sha256 as hmac;
+use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run, started};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 
@@ -64,7 +63,7 @@ fn oaep(n: &[u8], label: &str, salt: &[u8]) -> Vec<u8> {
     key.encrypt(&mut TestRng(1), rsa::Oaep::new_with_label::<Sha256, _>(label), salt).unwrap()
 }
 
-fn start(t: &mut Tpm, key: u32, bind: u32, caller: &[u8], secret: &[u8]) -> common::Resp {
+fn start(t: &mut Tpm, key: u32, bind: u32, caller: &[u8], secret: &[u8]) -> crate::common::Resp {
     let p = B::new().tpm2b(caller).tpm2b(secret).u8(0).u16(0x0010).u16(SHA256).0;
     run(t, START_AUTH, &[key, bind], None, &p)
 }

@@ -1,8 +1,7 @@
 //! Policy sessions end to end: trial sessions compute the digests Part 3 defines (recomputed here
 //! with `sha2`), real sessions satisfy an NV index's authPolicy, and each policy's own checks hold.
-mod common;
 
-use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run, started};
+use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run, started};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;

@@ -1,9 +1,7 @@
 //! RSA_Encrypt/RSA_Decrypt, ECDH_KeyGen/ECDH_ZGen and TPM2_HMAC, each checked against RustCrypto
 //! outside the engine (the `rsa`, `p256` and `hmac` crates).
-mod common;
-mod key_helpers;
 
-use common::{B, R, RH_OWNER, pw, rc_h, rc_p, run, started};
+use crate::common::{B, R, RH_OWNER, pw, rc_h, rc_p, run, started};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
@@ -41,8 +39,8 @@ impl rand_core::RngCore for TestRng {
 }
 impl rand_core::CryptoRng for TestRng {}
 
-fn out(r: &common::Resp) -> Vec<u8> {
-    R(&common::params_of(r.ok(), false)).tpm2b().to_vec()
+fn out(r: &crate::common::Resp) -> Vec<u8> {
+    R(&crate::common::params_of(r.ok(), false)).tpm2b().to_vec()
 }
 
 #[test]
@@ -120,7 +118,7 @@ fn ecdh_zgen_matches_the_p256_crate() {
     let bad = B::new().tpm2b(ep.x().unwrap()).tpm2b(&[1; 32]).0;
     assert_eq!(run(&mut t, 0x154, &[h], Some(&pw(b"")), &B::new().tpm2b(&bad).0).rc, rc_p(0x0A7, 1));
     // A signing key cannot do ECDH.
-    let signer = key_helpers::ecc_signer(0x0003);
+    let signer = crate::key_helpers::ecc_signer(0x0003);
     let (s, _) = primary(&mut t, &signer, &[]);
     assert_eq!(run(&mut t, 0x163, &[s], None, &[]).rc, rc_h(0x082, 1));
 }
@@ -158,14 +156,14 @@ fn encrypt_decrypt2_is_aes_cfb() {
         run(t, 0x193, &[h], Some(&pw(b"")), &p)
     };
     let r = call(&mut t, h, &data, 0);
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let cipher = rd.tpm2b().to_vec();
     let mut expect = data.clone();
     cfb_mode::Encryptor::<aes::Aes128>::new(&key.into(), &iv.into()).encrypt(&mut expect);
     assert_eq!(cipher, expect);
     let r = call(&mut t, h, &cipher, 1);
-    assert_eq!(R(&common::params_of(r.ok(), false)).tpm2b(), &data[..]);
+    assert_eq!(R(&crate::common::params_of(r.ok(), false)).tpm2b(), &data[..]);
     // A decrypt-only key cannot encrypt; a 15-byte IV is refused.
     let (d, _) = primary(&mut t, &template(0x0002_0052), &key);
     assert_eq!(call(&mut t, d, &data, 0).rc, rc_h(0x082, 1));

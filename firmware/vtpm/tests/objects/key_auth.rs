@@ -1,10 +1,8 @@
 //! Keys in authorization: sessions salted to a key (the kernel's ECDH flow) and PolicySecret (the
 //! EK policy).
-mod common;
-mod key_helpers;
 
-use common::{B, RH_NULL, pw, rc_h, rc_p, rc_s, run, started};
-use key_helpers::{
+use crate::common::{B, RH_NULL, pw, rc_h, rc_p, rc_s, run, started};
+use crate::key_helpers::{
     CREATE, ECC, NULL, PCR_EXTEND, create_params, ecc_point, ecc_signer, ecc_storage, hmac256, primary,
 };
 use sha2::{Digest, Sha256};
@@ -137,8 +135,8 @@ fn kernel_null_key_session_flow() {
     let mut t = started();
     let template = ecc_storage();
     let r = run(&mut t, 0x131, &[RH_NULL], Some(&pw(b"")), &create_params(b"", b"", &template));
-    let body = common::params_of(r.ok(), true);
-    let mut rd = common::R(&body);
+    let body = crate::common::params_of(r.ok(), true);
+    let mut rd = crate::common::R(&body);
     let public = rd.tpm2b().to_vec();
     // Every field but unique comes back unchanged; x and y are 32 bytes.
     assert_eq!(&public[..template.len() - 4], &template[..template.len() - 4]);
@@ -197,7 +195,7 @@ fn kernel_null_key_session_flow() {
         .finalize();
     assert_eq!(rmac, hmac256(&key, &[&rp_hash, &new_nonce, &caller, &[0x41]]));
     let cfb = hmac256(&key, &[&1u32.to_be_bytes(), b"CFB\0", &new_nonce, &caller, &256u32.to_be_bytes()]);
-    let mut digest = common::R(&rp).tpm2b().to_vec();
+    let mut digest = crate::common::R(&rp).tpm2b().to_vec();
     cfb_mode::Decryptor::<aes::Aes128>::new_from_slices(&cfb[..16], &cfb[16..]).unwrap().decrypt(&mut digest);
     assert_eq!(digest, Sha256::digest(b"abc").to_vec());
 }

@@ -1,8 +1,7 @@
 //! PCR_Read, PCR_Extend, PCR_Event, PCR_Reset and the PCR lifecycle across Startup, checked against
 //! digests computed here with the `sha2` crate.
-mod common;
 
-use common::{B, RH_NULL, SHA256, SHA384, command, exec, powered, pw, rc_h, rc_p, rc_s, run, started};
+use crate::common::{B, RH_NULL, SHA256, SHA384, command, exec, powered, pw, rc_h, rc_p, rc_s, run, started};
 use sha2::{Digest, Sha256, Sha384};
 use warden_vtpm::Tpm;
 
@@ -109,8 +108,8 @@ fn extend_of_null_handle_changes_nothing() {
 fn event_hashes_data_with_every_bank_and_extends() {
     let mut t = started();
     let r = run(&mut t, PCR_EVENT, &[16], Some(&pw(b"")), &B::new().tpm2b(b"event data").0).ok().clone();
-    let p = common::params_of(&r, false);
-    let mut rd = common::R(&p);
+    let p = crate::common::params_of(&r, false);
+    let mut rd = crate::common::R(&p);
     assert_eq!(rd.u32(), 2);
     assert_eq!(rd.u16(), SHA256);
     assert_eq!(rd.bytes(32), &Sha256::digest(b"event data")[..]);
@@ -143,14 +142,14 @@ fn reset_follows_pc_client_locality_rules() {
     assert_eq!(run(&mut t, PCR_RESET, &[RH_NULL], Some(&pw(b"")), &[]).rc, rc_h(0x084, 1));
     // From locality 4, PCR 17 resets (to zero) and can be extended.
     let c = command(PCR_RESET, &[17], Some(&pw(b"")), &[]);
-    assert_eq!(common::parse(&t.execute_at_locality(4, &c)).rc, 0);
+    assert_eq!(crate::common::parse(&t.execute_at_locality(4, &c)).rc, 0);
     assert_eq!(read(&mut t, SHA256, 17), vec![0; 32]);
 }
 
 trait OkOrLocality {
     fn ok_or_locality(&self);
 }
-impl OkOrLocality for common::Resp {
+impl OkOrLocality for crate::common::Resp {
     /// PCR 17 cannot be extended from locality 0; everything else here can.
     fn ok_or_locality(&self) {
         assert!(self.rc == 0 || self.rc == 0x907, "rc {:#x}", self.rc);
@@ -163,7 +162,7 @@ fn drtm_pcr_extend_needs_locality() {
     let p = extend_params(&[(SHA256, &[3; 32])]);
     assert_eq!(run(&mut t, PCR_EXTEND, &[17], Some(&pw(b"")), &p).rc, 0x907);
     let c = command(PCR_EXTEND, &[17], Some(&pw(b"")), &p);
-    assert_eq!(common::parse(&t.execute_at_locality(2, &c)).rc, 0);
+    assert_eq!(crate::common::parse(&t.execute_at_locality(2, &c)).rc, 0);
 }
 
 #[test]
@@ -213,7 +212,7 @@ fn shutdown_state_and_resume_keep_static_pcrs_only() {
 fn startup_from_locality_3_marks_pcr0() {
     let mut t = powered();
     let c = command(0x144, &[], None, &[0, 0]);
-    assert_eq!(common::parse(&t.execute_at_locality(3, &c)).rc, 0);
+    assert_eq!(crate::common::parse(&t.execute_at_locality(3, &c)).rc, 0);
     let mut expect = vec![0u8; 32];
     expect[31] = 3;
     assert_eq!(read(&mut t, SHA256, 0), expect);

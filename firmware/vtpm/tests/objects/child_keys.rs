@@ -1,10 +1,8 @@
 //! Child keys: Create/Load and their private blobs, sealed data, contexts of keys, CreateLoaded,
 //! ObjectChangeAuth, HMAC keys.
-mod common;
-mod key_helpers;
 
-use common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, run, started};
-use key_helpers::{
+use crate::common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, run, started};
+use crate::key_helpers::{
     CONTEXT_LOAD, CONTEXT_SAVE, CREATE, FLUSH, NULL, READ_PUBLIC, SIGN, UNSEAL, VERIFY, create,
     create_params, ecc_signer, ecc_storage, hmac256, load, name_of, p256_verify, primary, sealed, sign,
     sign_pw,
@@ -22,7 +20,7 @@ fn child_keys_create_load_sign_and_integrity() {
     let mut p = B::new().tpm2b(&digest).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
     assert_eq!(run(&mut t, SIGN, &[h], Some(&pw(b"wrong")), &p).rc & 0xFFF, 0x98E);
     let r = run(&mut t, SIGN, &[h], Some(&pw(b"childpw")), &p);
-    let sig = common::params_of(r.ok(), false);
+    let sig = crate::common::params_of(r.ok(), false);
     let mut rd = R(&sig);
     rd.u32();
     let (sr, ss) = (rd.tpm2b().to_vec(), rd.tpm2b().to_vec());
@@ -50,7 +48,7 @@ fn seal_unseal_and_context_of_a_key() {
     let (private, public) = create(&mut t, parent, b"", b"the secret", &sealed(&[], 0x452));
     let h = load(&mut t, parent, &private, &public).unwrap();
     let r = run(&mut t, UNSEAL, &[h], Some(&pw(b"")), &[]);
-    let out = common::params_of(r.ok(), false);
+    let out = crate::common::params_of(r.ok(), false);
     assert_eq!(R(&out).tpm2b(), b"the secret");
     // The unique field is H(seed || data), not the data.
     assert!(!public.windows(10).any(|w| w == b"the secret"));
@@ -65,7 +63,7 @@ fn seal_unseal_and_context_of_a_key() {
     assert_eq!(rd.tpm2b(), &public[..]);
     assert_eq!(rd.tpm2b(), name_of(&public));
     let r = run(&mut t, UNSEAL, &[h2], Some(&pw(b"")), &[]);
-    assert_eq!(R(&common::params_of(r.ok(), false)).tpm2b(), b"the secret");
+    assert_eq!(R(&crate::common::params_of(r.ok(), false)).tpm2b(), b"the secret");
     // A sealed object whose data the caller supplies may not also claim sensitiveDataOrigin.
     let r = run(&mut t, CREATE, &[parent], Some(&pw(b"")), &create_params(b"", b"x", &sealed(&[], 0x472)));
     assert_eq!(r.rc, rc_p(0x082, 2));
@@ -97,7 +95,7 @@ fn create_loaded_change_auth_and_contexts_across_clear() {
 
     // ObjectChangeAuth: the new blob loads and takes the new password, the old one still the old.
     let r = run(&mut t, 0x150, &[child, parent], Some(&pw(b"old")), &B::new().tpm2b(b"new").0);
-    let new_private = R(&common::params_of(r.ok(), false)).tpm2b().to_vec();
+    let new_private = R(&crate::common::params_of(r.ok(), false)).tpm2b().to_vec();
     let renewed = load(&mut t, parent, &new_private, &public).unwrap();
     assert_eq!(sign_pw(&mut t, renewed, b"new"), 0);
     assert_eq!(sign_pw(&mut t, renewed, b"old") & 0xFFF, 0x98E);
@@ -133,7 +131,7 @@ fn hmac_keys_sign_and_verify() {
     let h = load(&mut t, parent, &private, &public).unwrap();
     let digest = Sha256::digest(b"data");
     let r = sign(&mut t, h, &digest, (NULL, 0));
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     assert_eq!((rd.u16(), rd.u16()), (0x0005, 0x000B));
     let mac = rd.bytes(32).to_vec();

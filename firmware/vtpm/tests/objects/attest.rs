@@ -1,9 +1,7 @@
 //! TPMS_ATTEST details: GetTime, and the clock-info obfuscation for signers outside the owner and
 //! platform hierarchies.
-mod common;
-mod key_helpers;
 
-use common::{B, R, RH_ENDORSEMENT, RH_NULL, RH_OWNER, pw, rc_h, run, started};
+use crate::common::{B, R, RH_ENDORSEMENT, RH_NULL, RH_OWNER, pw, rc_h, run, started};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
@@ -11,7 +9,7 @@ use warden_vtpm::Tpm;
 const NULL: u16 = 0x0010;
 
 fn signer(t: &mut Tpm, hierarchy: u32) -> (u32, Vec<u8>) {
-    let template = key_helpers::ecc_signer(0x0003);
+    let template = crate::key_helpers::ecc_signer(0x0003);
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let p = B::new().tpm2b(&sens).tpm2b(&template).tpm2b(&[]).u32(0).0;
     let r = run(t, 0x131, &[hierarchy], Some(&pw(b"")), &p);
@@ -25,7 +23,7 @@ fn signer(t: &mut Tpm, hierarchy: u32) -> (u32, Vec<u8>) {
 fn quote(t: &mut Tpm, h: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let sel = B::new().u32(1).u16(0x000B).u8(3).raw(&[1, 0, 0]).0;
     let r = run(t, 0x158, &[h], Some(&pw(b"")), &B::new().tpm2b(&[]).u16(NULL).raw(&sel).0);
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let attest = rd.tpm2b().to_vec();
     rd.u32();
@@ -74,7 +72,7 @@ fn get_time_is_signed_and_needs_the_endorsement_handle() {
     let (h, public) = signer(&mut t, RH_OWNER);
     let auth = [pw(b""), pw(b"")].concat();
     let r = run(&mut t, 0x14C, &[RH_ENDORSEMENT, h], Some(&auth), &B::new().tpm2b(b"q").u16(NULL).0);
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let attest = rd.tpm2b().to_vec();
     assert_eq!((rd.u16(), rd.u16()), (0x18, 0x000B));
@@ -96,7 +94,7 @@ fn get_time_is_signed_and_needs_the_endorsement_handle() {
     assert_eq!(r.rc, rc_h(0x084, 1));
     // Unsigned with a NULL signHandle.
     let r = run(&mut t, 0x14C, &[RH_ENDORSEMENT, RH_NULL], Some(&auth), &B::new().tpm2b(b"").u16(NULL).0);
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     rd.tpm2b();
     assert_eq!(rd.u16(), NULL);
@@ -106,7 +104,7 @@ fn get_time_is_signed_and_needs_the_endorsement_handle() {
 #[test]
 fn certify_creation_needs_the_creation_ticket() {
     let mut t = started();
-    let template = key_helpers::ecc_signer(0x0003);
+    let template = crate::key_helpers::ecc_signer(0x0003);
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let p = B::new().tpm2b(&sens).tpm2b(&template).tpm2b(&[]).u32(0).0;
     let r = run(&mut t, 0x131, &[RH_OWNER], Some(&pw(b"")), &p);
@@ -124,7 +122,7 @@ fn certify_creation_needs_the_creation_ticket() {
         run(t, 0x14A, &[h, h], Some(&pw(b"")), &p)
     };
     let r = certify(&mut t, &creation_hash);
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let attest = rd.tpm2b().to_vec();
     rd.u32();
@@ -140,5 +138,5 @@ fn certify_creation_needs_the_creation_ticket() {
     assert_eq!(a.tpm2b(), &creation_hash[..]);
     a.done();
     // Another creationHash does not match the ticket: TPM_RC_TICKET on parameter 4.
-    assert_eq!(certify(&mut t, &[0; 32]).rc, common::rc_p(0x0A0, 4));
+    assert_eq!(certify(&mut t, &[0; 32]).rc, crate::common::rc_p(0x0A0, 4));
 }

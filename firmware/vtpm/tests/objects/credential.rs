@@ -1,12 +1,10 @@
 //! MakeCredential/ActivateCredential: a credential made in software here (p256 ECDH, KDFe, KDFa,
 //! AES-CFB, HMAC from RustCrypto) is released by ActivateCredential; one made by the TPM too; a
 //! credential for another Name, or a changed blob, is refused.
-mod common;
-mod key_helpers;
 
+use crate::common::{B, R, RH_OWNER, pw, rc_p, run, started};
+use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
-use common::{B, R, RH_OWNER, pw, rc_p, run, started};
-use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
@@ -56,7 +54,7 @@ fn activate(t: &mut Tpm, object: u32, ek: u32, blob: &[u8], secret: &[u8]) -> Re
     if r.rc != 0 {
         return Err(r.rc);
     }
-    Ok(R(&common::params_of(&r, false)).tpm2b().to_vec())
+    Ok(R(&crate::common::params_of(&r, false)).tpm2b().to_vec())
 }
 
 #[test]
@@ -77,7 +75,7 @@ fn credentials_are_released_only_for_the_named_key() {
         .tpm2b(&[])
         .tpm2b(&[])
         .0;
-    let signer = key_helpers::ecc_signer(0x0003);
+    let signer = crate::key_helpers::ecc_signer(0x0003);
     let (ek, ek_public, _) = primary(&mut t, &ek);
     let (ak, _, ak_name) = primary(&mut t, &signer);
     let (blob, secret) = make_in_software(&ek_public, &ak_name, b"credential!");

@@ -1,8 +1,7 @@
 //! LoadExternal: public keys made outside the TPM verify and encrypt; private keys made outside load
 //! only into the NULL hierarchy and never pass for TPM keys (fixedTPM, restricted, parents).
-mod common;
 
-use common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, run, started};
+use crate::common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, run, started};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
@@ -82,7 +81,7 @@ fn external_private_keys_stay_in_the_null_hierarchy() {
     let digest = Sha256::digest(b"external");
     let p = B::new().tpm2b(&digest).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
     let r = run(&mut t, 0x15D, &[h], Some(&pw(b"pw")), &p);
-    let out = common::params_of(r.ok(), false);
+    let out = crate::common::params_of(r.ok(), false);
     let mut rd = R(&out);
     rd.u32();
     let sig = p256::ecdsa::Signature::from_slice(&[rd.tpm2b(), rd.tpm2b()].concat()).unwrap();

@@ -1,11 +1,9 @@
 //! The firmware can supply the endorsement seed (`Tpm::set_endorsement_seed`), so the EK survives a reboot of
 //! the same image: two TPMs manufactured from different entropy but given the same endorsement seed derive
 //! the same endorsement primaries, and only those.
-mod common;
-mod key_helpers;
 
-use common::{RH_OWNER, run};
-use key_helpers::{RSASSA, ecc_signer, primary, rsa_signer};
+use crate::common::{RH_OWNER, run};
+use crate::key_helpers::{RSASSA, ecc_signer, primary, rsa_signer};
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
 

@@ -2,11 +2,9 @@
 //! recomputed here from Part 3's formulas with `sha2`, trial and real sessions agree, and each
 //! policy's own check (the cpHash, the NV comparison, the ticket, the index contents, the signature)
 //! refuses what it must.
-mod common;
-mod key_helpers;
 
-use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, rc_s, run, started};
-use key_helpers::{ECDSA, ecc_signer, primary, sign};
+use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, rc_s, run, started};
+use crate::key_helpers::{ECDSA, ecc_signer, primary, sign};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 
@@ -240,7 +238,7 @@ fn policy_signed_checks_a_signature_over_the_session_nonce() {
     assert_eq!(signed(&mut t, trial, b"", &wrong).rc, 0);
     assert_eq!(digest(&mut t, trial), expected);
     // Not a signing key: a restricted decryption primary gets TPM_RC_ATTRIBUTES on handle 1.
-    let (d, _, _) = primary(&mut t, RH_OWNER, &key_helpers::ecc_storage()).unwrap();
+    let (d, _, _) = primary(&mut t, RH_OWNER, &crate::key_helpers::ecc_storage()).unwrap();
     let p = B::new().tpm2b(b"").tpm2b(b"").tpm2b(b"").u32(0).raw(&sig).0;
     assert_eq!(run(&mut t, POLICY_SIGNED, &[d, s], None, &p).rc, rc_h(0x082, 1));
 }

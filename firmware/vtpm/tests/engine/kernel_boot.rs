@@ -1,8 +1,7 @@
 //! The command sequence Linux's TPM driver and IMA send at boot (reference notes §2.1-2.2), with the
 //! checks the kernel makes on each answer.
-mod common;
 
-use common::{B, SHA256, SHA384, exec, powered, pw, run};
+use crate::common::{B, SHA256, SHA384, exec, powered, pw, run};
 use sha2::{Digest, Sha256, Sha384};
 
 #[test]

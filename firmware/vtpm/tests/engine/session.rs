@@ -1,10 +1,9 @@
 //! Authorization sessions: HMAC sessions with cpHash/rpHash and rolling nonces, bound sessions
 //! (KDFa session keys), policy and trial sessions, session context save/load, and session limits.
 //! Every HMAC and key is computed here from Part 1's definitions with the `hmac` crate.
-mod common;
 
-use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, rc_s, run, started};
-use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
+use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, rc_s, run, started};
+use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 

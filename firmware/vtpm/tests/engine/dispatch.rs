@@ -1,8 +1,7 @@
 //! The command pipeline's error paths: header, tag, size, command code, initialisation, handle area,
 //! authorization area and trailing bytes.
-mod common;
 
-use common::{B, NO_SESSIONS, RH_OWNER, command, exec, powered, pw, rc_h, rc_s, run, started};
+use crate::common::{B, NO_SESSIONS, RH_OWNER, command, exec, powered, pw, rc_h, rc_s, run, started};
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
 use warden_vtpm::{MAX_COMMAND_SIZE, Tpm};
 

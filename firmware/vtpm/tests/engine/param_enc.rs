@@ -1,11 +1,10 @@
 //! Session parameter encryption (Part 1 §21): AES-CFB on the first TPM2B parameter, keyed with KDFa
 //! from the session key, the authValue and the nonces; computed here independently with `hmac`,
 //! `aes` and `cfb-mode`.
-mod common;
 
+use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_s, run, started};
+use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
-use common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_s, run, started};
-use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 

@@ -1,11 +1,10 @@
 //! Hierarchy authorization and the dictionary-attack logic: HierarchyChangeAuth, Clear,
 //! ClearControl, DictionaryAttackParameters/LockReset, lockout-auth blocking and timed recovery.
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{
+use crate::common::{
     B, RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, pw, rc_h, rc_p, rc_s, run, started,
 };
 use warden_vtpm::Tpm;

@@ -2,9 +2,8 @@
 //! ContextSave; PolicyNV, PolicyAuthorizeNV, PolicyCpHash; PolicySigned and PolicyAuthorize in a
 //! trial session) are commands that all succeed, so the fuzzer starts from inputs that reach the
 //! salt and policy code rather than early errors.
-mod common;
 
-use common::{exec, started};
+use crate::common::{exec, started};
 
 #[test]
 fn fuzz_seeds_for_sessions_and_policies_succeed() {

@@ -1,10 +1,9 @@
 //! Startup/Shutdown sequencing, self tests, GetRandom, StirRandom and ReadClock.
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{B, powered, rc_p, run, started};
+use crate::common::{B, powered, rc_p, run, started};
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
 
@@ -68,7 +67,7 @@ fn clock_follows_the_time_source() {
     let (time, clock, ..) = read_clock(&mut t);
     assert_eq!((time, clock), (500, 3_000));
     // TPM2_Clear sets Clock back to zero (and the counters), not Time.
-    run(&mut t, 0x126, &[common::RH_LOCKOUT], Some(&common::pw(b"")), &[]).ok();
+    run(&mut t, 0x126, &[crate::common::RH_LOCKOUT], Some(&crate::common::pw(b"")), &[]).ok();
     now.store(8_100, Ordering::Relaxed);
     assert_eq!(read_clock(&mut t), (600, 100, 0, 0, 1));
 }
@@ -120,7 +119,7 @@ fn a_fork_starts_identical_and_then_lives_apart() {
     assert_eq!(get(&mut a), get(&mut b));
     // A change in the fork (an extend of PCR 16) does not reach the original.
     let p = B::new().u32(1).u16(0x0B).raw(&[5; 32]).0;
-    run(&mut b, 0x182, &[16], Some(&common::pw(b"")), &p).ok();
+    run(&mut b, 0x182, &[16], Some(&crate::common::pw(b"")), &p).ok();
     let sel = B::new().u32(1).u16(0x0B).u8(3).raw(&[0, 0, 1]).0;
     let pcr = |t: &mut Tpm| run(t, 0x17E, &[], None, &sel).ok().body.clone();
     assert_ne!(pcr(&mut a), pcr(&mut b));

@@ -1,11 +1,9 @@
 //! RSA primaries are remembered (`primary_cache.rs`), and the cache never serves a key its seed no longer
 //! gives: the same template gives the same key; a TPM Reset changes the null hierarchy's, TPM2_Clear the
 //! owner's; the template and the caller's authValue are honoured.
-mod common;
-mod key_helpers;
 
-use common::{B, RH_NULL, RH_OWNER, pw, run, started};
-use key_helpers::{CREATE_PRIMARY, FLUSH, RSAPSS, RSASSA, create_params, primary, rsa_signer};
+use crate::common::{B, RH_NULL, RH_OWNER, pw, run, started};
+use crate::key_helpers::{CREATE_PRIMARY, FLUSH, RSAPSS, RSASSA, create_params, primary, rsa_signer};
 
 fn flush(t: &mut warden_vtpm::Tpm, handle: u32) {
     run(t, FLUSH, &[], None, &B::new().u32(handle).0).ok();

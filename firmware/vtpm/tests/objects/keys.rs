@@ -1,10 +1,8 @@
 //! Primary keys: CreatePrimary (determinism, seeds, template errors), Sign and VerifySignature
 //! checked with RustCrypto outside the engine, Quote, Certify, EvictControl, disabled hierarchies.
-mod common;
-mod key_helpers;
 
-use common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, rc_s, run, started};
-use key_helpers::{
+use crate::common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, rc_s, run, started};
+use crate::key_helpers::{
     CERTIFY, CREATE_PRIMARY, ECDSA, EVICT, FLUSH, NULL, PCR_EXTEND, QUOTE, READ_PUBLIC, RSA, RSAPSS, RSASSA,
     VERIFY, create_params, ecc_point, ecc_signer, ecc_storage, name_of, p256_verify, primary, rsa_signer,
     sign,
@@ -25,7 +23,7 @@ fn ecc_primary_is_derived_from_the_seed_and_signs() {
 
     let digest = Sha256::digest(b"message");
     let r = sign(&mut t, h2, &digest, (NULL, 0));
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     assert_eq!((rd.u16(), rd.u16()), (ECDSA, 0x000B));
     let (sr, ss) = (rd.tpm2b().to_vec(), rd.tpm2b().to_vec());
@@ -108,7 +106,7 @@ fn rsa_primary_signs_pkcs1_and_pss() {
     let key = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(n), rsa::BigUint::from(65537u32)).unwrap();
     let digest = Sha256::digest(b"rsa");
     let r = sign(&mut t, h, &digest, (NULL, 0));
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     assert_eq!((rd.u16(), rd.u16()), (RSASSA, 0x000B));
     let sig = rd.tpm2b();
@@ -139,7 +137,7 @@ fn rsa_primary_signs_pkcs1_and_pss() {
     )
     .unwrap();
     let r = sign(&mut t, h2, &digest, (RSAPSS, 0x000B));
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     assert_eq!((rd.u16(), rd.u16()), (RSAPSS, 0x000B));
     assert!(key2.verify(rsa::Pss::new::<Sha256>(), &digest, rd.tpm2b()).is_ok());
@@ -153,7 +151,7 @@ fn quote_and_certify_sign_what_they_attest() {
     let (h, public, name) = primary(&mut t, RH_OWNER, &ecc_signer(0x0003)).unwrap();
     let sel = B::new().u32(1).u16(0x000B).u8(3).raw(&[0x21, 0, 0]).0; // PCR 0 and 5
     let r = run(&mut t, QUOTE, &[h], Some(&pw(b"")), &B::new().tpm2b(b"nonce").u16(NULL).raw(&sel).0);
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let attest = rd.tpm2b().to_vec();
     assert_eq!((rd.u16(), rd.u16()), (ECDSA, 0x000B));
@@ -179,7 +177,7 @@ fn quote_and_certify_sign_what_they_attest() {
     // Certify the key with itself: the attested Name is the key's.
     let r =
         run(&mut t, CERTIFY, &[h, h], Some(&[pw(b""), pw(b"")].concat()), &B::new().tpm2b(&[]).u16(NULL).0);
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let attest = rd.tpm2b().to_vec();
     let mut a = R(&attest);
@@ -234,7 +232,7 @@ fn fuzz_seeds_for_keys_succeed() {
         while !rest.is_empty() {
             let len = u32::from_be_bytes(rest[2..6].try_into().unwrap()) as usize;
             let (cmd, tail) = rest.split_at(len);
-            let r = common::exec(&mut t, cmd);
+            let r = crate::common::exec(&mut t, cmd);
             assert_eq!(
                 r.rc,
                 0,
@@ -290,7 +288,7 @@ fn p384_signatures_verify_with_the_p384_crate() {
     let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&[&[4u8][..], x, y].concat()).unwrap();
     let digest = sha2::Sha384::digest(b"p384");
     let r = sign(&mut t, h, &digest, (NULL, 0));
-    let p = common::params_of(r.ok(), false);
+    let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     assert_eq!((rd.u16(), rd.u16()), (0x18, 0x000C));
     let sig = p384::ecdsa::Signature::from_slice(&[rd.tpm2b(), rd.tpm2b()].concat()).unwrap();

@@ -1,11 +1,10 @@
 //! ClockSet/ClockRateAdjust, HierarchyControl, SetPrimaryPolicy, NV_GlobalWriteLock, PolicyLocality
 //! and PolicyNvWritten.
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{
+use crate::common::{
     B, RH_ENDORSEMENT, RH_NULL, RH_OWNER, RH_PLATFORM, SHA256, command, parse, pw, rc_h, rc_p, rc_s, run,
     started,
 };

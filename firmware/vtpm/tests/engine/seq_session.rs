@@ -2,10 +2,9 @@
 //! TPM_ALG_NULL, so its Name is empty and the caller's cpHash is H(commandCode || parameters)
 //! with no Name at all (ms-tpm-20-ref EntityGetName; what tpm2-tss computes for `tpm2_pcrevent`).
 //! Every HMAC is computed here with the `hmac` and `sha2` crates.
-mod common;
 
-use common::hmac_sha256 as hmac;
-use common::{B, R, RH_NULL, SHA256, params_of, pw, rc_s, run, started};
+use crate::common::hmac_sha256 as hmac;
+use crate::common::{B, R, RH_NULL, SHA256, params_of, pw, rc_s, run, started};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 

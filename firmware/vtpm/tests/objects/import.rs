@@ -1,11 +1,10 @@
 //! TPM2_Import of a duplicate made here in software (outer wrapper by p256 ECDH and KDFe
 //! "DUPLICATE", inner wrapper by AES-CFB), then Load and use: the imported HMAC key computes what
 //! the `hmac` crate computes with the same key.
-mod common;
 
+use crate::common::{B, R, RH_OWNER, pw, rc_p, run, started};
+use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
-use common::{B, R, RH_OWNER, pw, rc_p, run, started};
-use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
@@ -72,7 +71,14 @@ fn duplicate(px: &[u8], py: &[u8], key: &[u8], attrs: u32, inner: &[u8]) -> (Vec
     (public, dup, B::new().tpm2b(ep.x().unwrap()).tpm2b(ep.y().unwrap()).0)
 }
 
-fn import(t: &mut Tpm, parent: u32, inner: &[u8], public: &[u8], dup: &[u8], seed: &[u8]) -> common::Resp {
+fn import(
+    t: &mut Tpm,
+    parent: u32,
+    inner: &[u8],
+    public: &[u8],
+    dup: &[u8],
+    seed: &[u8],
+) -> crate::common::Resp {
     let p = B::new().tpm2b(inner).tpm2b(public).tpm2b(dup).tpm2b(seed).u16(0x0006).u16(128).u16(0x43).0;
     run(t, 0x156, &[parent], Some(&pw(b"")), &p)
 }
@@ -85,11 +91,14 @@ fn a_software_duplicate_imports_and_keeps_its_key() {
     // userWithAuth|sign, HMAC-SHA256.
     let (public, dup, seed) = duplicate(&px, &py, b"imported hmac key", 0x0004_0040, &inner);
     let r = import(&mut t, p, &inner, &public, &dup, &seed);
-    let private = R(&common::params_of(r.ok(), false)).tpm2b().to_vec();
+    let private = R(&crate::common::params_of(r.ok(), false)).tpm2b().to_vec();
     let r = run(&mut t, 0x157, &[p], Some(&pw(b"")), &B::new().tpm2b(&private).tpm2b(&public).0);
     let h = r.ok().reader().u32();
     let r = run(&mut t, 0x155, &[h], Some(&pw(b"keypw")), &B::new().tpm2b(b"data").u16(NULL).0);
-    assert_eq!(R(&common::params_of(r.ok(), false)).tpm2b(), &hmac(b"imported hmac key", &[b"data"])[..]);
+    assert_eq!(
+        R(&crate::common::params_of(r.ok(), false)).tpm2b(),
+        &hmac(b"imported hmac key", &[b"data"])[..]
+    );
 
     // A changed duplicate, the wrong inner key, or a claim to be fixedTPM are refused.
     let mut bad = dup.clone();

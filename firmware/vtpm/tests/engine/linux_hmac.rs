@@ -4,11 +4,10 @@
 //! the trusted-keys seal/unseal with command and response encryption. Every reply is checked the way
 //! the kernel's `tpm_buf_check_hmac_response` does: the response HMAC recomputed, then the first
 //! response parameter decrypted, all with `hmac`, `sha2`, `p256`, `aes` and `cfb-mode` here.
-mod common;
 
+use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, pw, run, started};
+use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
-use common::{B, R, RH_NULL, RH_OWNER, SHA256, pw, run, started};
-use common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;

@@ -1,7 +1,6 @@
 //! GetCapability: the probes Linux and tpm2-tools send, exact command counts, properties, paging.
-mod common;
 
-use common::{B, SHA256, SHA384, rc_p, run, started};
+use crate::common::{B, SHA256, SHA384, rc_p, run, started};
 use warden_vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
 
 const GET_CAP: u32 = 0x17A;
@@ -17,7 +16,7 @@ fn cap(t: &mut Tpm, capability: u32, property: u32, count: u32) -> (bool, Vec<u8
 
 fn properties(t: &mut Tpm, from: u32, count: u32) -> (bool, Vec<(u32, u32)>) {
     let (more, data) = cap(t, 6, from, count);
-    let mut rd = common::R(&data);
+    let mut rd = crate::common::R(&data);
     let n = rd.u32();
     let v = (0..n).map(|_| (rd.u32(), rd.u32())).collect();
     rd.done();
@@ -38,7 +37,7 @@ fn kernel_command_table_probe_gets_exact_count_in_one_response() {
     assert_eq!(property(&mut t, 0x12A), total);
     let (more, data) = cap(&mut t, 2, 0x11F, total);
     assert!(!more);
-    let mut rd = common::R(&data);
+    let mut rd = crate::common::R(&data);
     assert_eq!(rd.u32(), total);
     let mut codes = Vec::new();
     for _ in 0..total {
@@ -106,7 +105,7 @@ fn property_paging_reports_more_data() {
 fn algorithms_handles_and_empty_lists() {
     let mut t = started();
     let (_, d) = cap(&mut t, 0, 0, 100);
-    let mut rd = common::R(&d);
+    let mut rd = crate::common::R(&d);
     let n = rd.u32();
     let algs: Vec<u16> = (0..n).map(|_| (rd.u16(), rd.u32()).0).collect();
     assert!(algs.contains(&SHA256) && algs.contains(&SHA384));

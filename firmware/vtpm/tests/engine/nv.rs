@@ -1,8 +1,7 @@
 //! NV commands: define/undefine rules, access control, bounds, locks, counters, bit fields, extend
 //! indices, Names, dictionary-attack protection, and what Clear and Startup do to indices.
-mod common;
 
-use common::{B, RH_LOCKOUT, RH_OWNER, RH_PLATFORM, SHA256, pw, rc_h, rc_p, rc_s, run, started};
+use crate::common::{B, RH_LOCKOUT, RH_OWNER, RH_PLATFORM, SHA256, pw, rc_h, rc_p, rc_s, run, started};
 use sha2::{Digest, Sha256};
 use warden_vtpm::Tpm;
 
@@ -43,7 +42,7 @@ fn read(t: &mut Tpm, auth_handle: u32, pass: &[u8], size: u16, offset: u16) -> R
     if r.rc != 0 {
         return Err(r.rc);
     }
-    Ok(common::R(&common::params_of(&r, false)).tpm2b().to_vec())
+    Ok(crate::common::R(&crate::common::params_of(&r, false)).tpm2b().to_vec())
 }
 
 #[test]

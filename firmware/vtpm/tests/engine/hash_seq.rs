@@ -1,8 +1,9 @@
 //! TPM2_Hash and hash/event sequences, checked against the `sha2` crate, with their error paths and
 //! context save/load of a sequence in flight.
-mod common;
 
-use common::{B, RH_NULL, RH_OWNER, RS_PW, SHA256, SHA384, params_of, pw, rc_h, rc_p, rc_s, run, started};
+use crate::common::{
+    B, RH_NULL, RH_OWNER, RS_PW, SHA256, SHA384, params_of, pw, rc_h, rc_p, rc_s, run, started,
+};
 use sha2::{Digest, Sha256, Sha384};
 use warden_vtpm::Tpm;
 
@@ -59,7 +60,7 @@ fn hash_sequence_over_many_updates_matches_sha2() {
         .ok()
         .clone();
     let p = params_of(&r, false);
-    let mut rd = common::R(&p);
+    let mut rd = crate::common::R(&p);
     let mut all = data.clone();
     all.extend_from_slice(b"tail");
     assert_eq!(rd.tpm2b(), &Sha256::digest(&all)[..]);
@@ -111,7 +112,7 @@ fn event_sequence_digests_every_bank_and_extends_the_pcr() {
     let two: Vec<u8> = [pw(b""), pw(b"ev")].concat();
     let r = run(&mut t, EVENT_COMPLETE, &[23, e], Some(&two), &B::new().tpm2b(b"part two").0).ok().clone();
     let p = params_of(&r, false);
-    let mut rd = common::R(&p);
+    let mut rd = crate::common::R(&p);
     assert_eq!(rd.u32(), 2);
     let d256 = Sha256::digest(b"part one part two");
     let d384 = Sha384::digest(b"part one part two");
@@ -139,7 +140,7 @@ fn a_context_saved_sequence_continues_where_it_left_off() {
         .ok()
         .clone();
     let p = params_of(&r, false);
-    assert_eq!(common::R(&p).tpm2b(), &Sha384::digest(b"first half, second half")[..]);
+    assert_eq!(crate::common::R(&p).tpm2b(), &Sha384::digest(b"first half, second half")[..]);
     // A tampered context fails its integrity check; a flushed object cannot be flushed twice.
     let mut bad = saved.clone();
     let last = bad.len() - 1;
