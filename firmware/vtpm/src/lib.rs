@@ -6,38 +6,49 @@
 //!    `mssim` TCP server (host) both hand it a byte slice and send back the `Vec<u8>` it returns.
 //!    Randomness comes from an [`EntropySource`] and time from an optional [`Clock`].
 //! 2. **Every command byte is hostile.** The buffer is parsed with a bounds-checked big-endian
-//!    [`marshal::Reader`]; nothing indexes or unwraps on its content, and every failure maps to the
-//!    TPM_RC that TPM 2.0 Part 3 prescribes, numbered with the handle, parameter or session at fault.
+//!    [`wire::marshal::Reader`]; nothing indexes or unwraps on its content, and every failure maps to
+//!    the TPM_RC that TPM 2.0 Part 3 prescribes, numbered with the handle, parameter or session at fault.
 //! 3. **Hand-written marshalling.** `tpm2-protocol` (no_std, no alloc) was considered, but it needs
 //!    Rust 1.95 while the workspace promises 1.88, and this engine uses a small subset of Part 2: a
 //!    ~150-line reader/writer plus zerocopy headers keeps the trusted code small and ours to audit.
-//! 4. **One module per command family** (`pcr`, `nv_cmds`, `hash_seq`, `session`, `policy`,
-//!    `context`, `hierarchy`, `hierarchy_ctl`, `capability`, `clock`, `startup`), one dispatcher (`dispatch`) that does the common work in Part 3 §5
-//!    order: header, command code, initialisation, handles, authorization area, authorization,
-//!    parameters, response.
-//! 5. **State is memory only.** NV indices live in RAM for the life of the `Tpm` value; a
+//! 4. **State is memory only.** NV indices live in RAM for the life of the `Tpm` value; a
 //!    `Shutdown(STATE)` snapshot lives beside it. Persisting NV across VM boots is out of scope here.
-//! 6. **Codes and check order follow ms-tpm-20-ref** (`ExecuteCommand`, `ParseSessionBuffer`,
+//! 5. **Codes and check order follow ms-tpm-20-ref** (`ExecuteCommand`, `ParseSessionBuffer`,
 //!    `CheckAuthSession`, `NvDefineSpace`, DA.c), so clients tested against the reference simulator
 //!    see the same TPM_RC for the same mistake.
-//! 7. **Secrets.** Randomness is HMAC_DRBG (SHA-256) seeded from the entropy source and reseeded at
+//! 6. **Secrets.** Randomness is HMAC_DRBG (SHA-256) seeded from the entropy source and reseeded at
 //!    every Startup. Context blobs are AES-256-CFB encrypted and HMAC-SHA256 protected with keys
-//!    derived from a secret drawn at every TPM Reset (`context`). Debug output never shows secrets.
-//!    Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target and the
-//!    tests in `tests/` check that every input gets a well-formed answer.
+//!    derived from a secret drawn at every TPM Reset (`state::context_keys`). Debug output never shows
+//!    secrets. Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target
+//!    and the tests in `tests/` check that every input gets a well-formed answer.
+//! 7. **No `unsafe`.** `#![forbid(unsafe_code)]`: the engine is plain logic over byte slices.
 //!
-//! Implemented: the commands in [`commands::COMMANDS`]; password, HMAC (bound or unbound) and policy
-//! sessions (PolicyAuthValue, PolicyPassword, PolicyCommandCode, PolicyPCR, PolicyOR, PolicyLocality,
-//! PolicyNvWritten); AES-CFB parameter encryption; dictionary-attack protection; key objects
-//! (`object`, `keys`, `key_store`, `object_cmds`, `sign`, `salt`): primaries derived from per-hierarchy
-//! seeds, ECC P-256/P-384, RSA-2048, keyed-hash and symcipher objects, child keys wrapped under
-//! their storage parent, ECDSA/RSASSA/RSAPSS/HMAC signatures, Quote, Certify, Unseal, persistent
-//! objects (EvictControl, in RAM like NV), ECC/RSA-salted sessions, LoadExternal, Import
-//! (`import`), Make/ActivateCredential (`credential`), GetTime, RSA_Encrypt/Decrypt (RSAES, OAEP),
-//! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
-//! (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize, PolicyAuthorizeNV and PolicySigned
-//! with expirations (`policy_ext`), PolicyNameHash, PolicyCounterTimer and PolicyDuplicationSelect
-//! (`policy_more`), TPMT_TK_AUTH tickets and PolicyTicket (`policy_ticket`). Not implemented:
+//! # Layout and layering
+//!
+//! The tree follows the TPM 2.0 Library specification, lowest layer first:
+//!
+//! - `wire`: Part 2 marshalling, response codes and constants. Uses nothing else in the crate.
+//! - `crypto`: hashes, HMAC, KDFa, AES-CFB, the DRBG, seeded key streams. Uses only `wire`.
+//! - `object`: public and sensitive areas, key material, creation and wrapping under a parent,
+//!   secrets shared with a key, signing (Part 1 §23, §27).
+//! - `state`: PCRs, NV, hierarchies, dictionary attack, time, sessions, sequence and key objects,
+//!   context keys, tickets. `state` and `object` never use `engine` or `commands`.
+//! - `commands`: one module per Part 3 chapter (`startup` ch. 9 ... `nv` ch. 31). A command module
+//!   never uses another; what two chapters share lives in a lower layer.
+//! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata
+//!   only), handle checks, authorization, parameter encryption, routing, response. Only
+//!   `engine::routing` names the commands.
+//!
+//! `tests/engine/layering.rs` checks these rules on the source text.
+//!
+//! Implemented: the commands in `engine::command_table::COMMANDS`; password, HMAC (bound or unbound)
+//! and policy sessions; AES-CFB parameter encryption; dictionary-attack protection; key objects:
+//! primaries derived from per-hierarchy seeds, ECC P-256/P-384, RSA-2048, keyed-hash and symcipher
+//! objects, child keys wrapped under their storage parent, ECDSA/RSASSA/RSAPSS/HMAC signatures,
+//! Quote, Certify, Unseal, persistent objects (EvictControl, in RAM like NV), ECC/RSA-salted
+//! sessions, LoadExternal, Import, Make/ActivateCredential, GetTime, RSA_Encrypt/Decrypt (RSAES,
+//! OAEP), ECDH_KeyGen/ZGen, TPM2_HMAC and EncryptDecrypt(2); the policy commands of
+//! `commands::enhanced_auth`, with expirations and TPMT_TK_AUTH tickets. Not implemented:
 //! PolicyTemplate, PolicyPhysicalPresence, audit sessions, Duplicate, raw RSA, derivation parents;
 //! those requests get the proper error codes.
 #![no_std]

@@ -1,6 +1,6 @@
 //! The command pipeline common to every command (Part 3 §5): header, command table, handle checks,
-//! authorization, parameter encryption, routing to the command, response. Only `execute` and
-//! `routing` name `commands`; the rest is what commands may use.
+//! authorization, parameter encryption, routing to the command, response. Only `routing` names
+//! `commands`; the rest is what commands may use.
 
 pub mod authorization;
 pub mod command;

@@ -1,6 +1,6 @@
 //! Object public areas (TPMT_PUBLIC, Part 2 Table 191): parsing with the checks Part 3 §12.1 asks of
 //! a template, marshalling, and Names. Sensitive areas are in `sensitive`, identifiers in
-//! `object_ids`.
+//! `identifiers`.
 //!
 //! The parser is strict (every algorithm must be one this engine implements), so marshalling the
 //! parsed value gives back the bytes that were sent and the Name is H(those bytes).

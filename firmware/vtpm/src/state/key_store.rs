@@ -1,7 +1,7 @@
 //! Key objects: the primary seeds they derive from, the transient slots that hold loaded keys, the
 //! persistent objects made by EvictControl, and how a key object is written into a context blob.
 //!
-//! Sequence objects live in `hash_seq::Objects` at handles 0x80000000-0x80000007; key objects use
+//! Sequence objects live in `state::sequence::Objects` at handles 0x80000000-0x80000007; key objects use
 //! 0x80000010 upwards, so the two never collide and neither module needs the other's type.
 
 use alloc::boxed::Box;

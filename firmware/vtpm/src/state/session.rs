@@ -167,6 +167,15 @@ impl Session {
     }
 }
 
+/// Whether a command from `locality` satisfies a session's PolicyLocality setting.
+pub(crate) fn locality_allowed(setting: u8, locality: u8) -> bool {
+    match (setting, locality) {
+        (0, _) => true,
+        (s, l) if s < 32 => l < 5 && s & (1 << l) != 0,
+        (s, l) => s == l,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Session, SessionKind};
@@ -202,14 +211,5 @@ mod tests {
         let mut r = Reader::new(&w.buf);
         assert_eq!(Session::load(&mut r), Ok(s));
         assert_eq!(r.remaining(), 0);
-    }
-}
-
-/// Whether a command from `locality` satisfies a session's PolicyLocality setting.
-pub(crate) fn locality_allowed(setting: u8, locality: u8) -> bool {
-    match (setting, locality) {
-        (0, _) => true,
-        (s, l) if s < 32 => l < 5 && s & (1 << l) != 0,
-        (s, l) => s == l,
     }
 }

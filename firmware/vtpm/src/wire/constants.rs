@@ -75,7 +75,7 @@ pub mod cc {
     pub const POLICY_GET_DIGEST: u32 = 0x189;
     pub const POLICY_PASSWORD: u32 = 0x18C;
     pub const POLICY_NV_WRITTEN: u32 = 0x18F;
-    // Key objects (object_cmds, sign).
+    // Object, signing and attestation commands.
     pub const EVICT_CONTROL: u32 = 0x120;
     pub const CREATE_PRIMARY: u32 = 0x131;
     pub const CERTIFY: u32 = 0x148;

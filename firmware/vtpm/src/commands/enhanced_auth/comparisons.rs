@@ -47,41 +47,6 @@ pub fn holds(operation: u16, a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::holds;
-
-    /// Each operation checked against i16/u16 arithmetic on 2-byte operands.
-    #[test]
-    fn comparisons_match_integer_arithmetic() {
-        let values: [i16; 7] = [i16::MIN, -300, -1, 0, 1, 255, i16::MAX];
-        for &x in &values {
-            for &y in &values {
-                let (a, b) = (x.to_be_bytes(), y.to_be_bytes());
-                let (ua, ub) = (x as u16, y as u16);
-                let expect = [
-                    x == y,
-                    x != y,
-                    x > y,
-                    ua > ub,
-                    x < y,
-                    ua < ub,
-                    x >= y,
-                    ua >= ub,
-                    x <= y,
-                    ua <= ub,
-                    ua & ub == ub,
-                    ua & ub == 0,
-                ];
-                for (op, want) in expect.iter().enumerate() {
-                    assert_eq!(holds(op as u16, &a, &b), *want, "{x} op {op} {y}");
-                }
-            }
-        }
-        assert!(!holds(0xC, &[0], &[0]));
-    }
-}
-
 /// TPM2_PolicyNV (Part 3 §23.9): the index data at `offset` compared with operandB.
 pub(crate) fn nv(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let operand = c.params.tpm2b(MAX_DIGEST).p(1)?;
@@ -151,4 +116,39 @@ pub(crate) fn counter_timer(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let code = cc::POLICY_COUNTER_TIMER.to_be_bytes();
     s.policy = s.alg.digest(&[s.policy.as_slice(), &code, args.as_slice()]);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds;
+
+    /// Each operation checked against i16/u16 arithmetic on 2-byte operands.
+    #[test]
+    fn comparisons_match_integer_arithmetic() {
+        let values: [i16; 7] = [i16::MIN, -300, -1, 0, 1, 255, i16::MAX];
+        for &x in &values {
+            for &y in &values {
+                let (a, b) = (x.to_be_bytes(), y.to_be_bytes());
+                let (ua, ub) = (x as u16, y as u16);
+                let expect = [
+                    x == y,
+                    x != y,
+                    x > y,
+                    ua > ub,
+                    x < y,
+                    ua < ub,
+                    x >= y,
+                    ua >= ub,
+                    x <= y,
+                    ua <= ub,
+                    ua & ub == ub,
+                    ua & ub == 0,
+                ];
+                for (op, want) in expect.iter().enumerate() {
+                    assert_eq!(holds(op as u16, &a, &b), *want, "{x} op {op} {y}");
+                }
+            }
+        }
+        assert!(!holds(0xC, &[0], &[0]));
+    }
 }
