@@ -12,11 +12,11 @@ use crate::crypto::seeded_rng::SeededRng;
 use crate::engine::command::Cmd;
 use crate::object::creation::MAX_DATA;
 use crate::object::key_material::Material;
-use crate::object::{MAX_ECC_BYTES, MAX_RSA_BYTES, attr, ids, rcx};
+use crate::object::{MAX_ECC_BYTES, MAX_RSA_BYTES, attr, ids};
 use crate::state::key_store::KeyObject;
 use crate::wire::constants::alg;
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 fn fresh_rng(tpm: &mut Tpm) -> TpmResult<SeededRng> {
     let mut seed = [0u8; 32];
@@ -30,18 +30,18 @@ fn rsa_scheme(r: &mut Reader<'_>, k: &KeyObject) -> TpmResult<(u16, Option<HashA
         alg::NULL => (alg::NULL, alg::NULL),
         ids::RSAES => (ids::RSAES, alg::NULL),
         ids::OAEP => (ids::OAEP, r.u16().p(2)?),
-        _ => return Err(rcx::SCHEME.param(2)),
+        _ => return Err(ResponseCode::SCHEME.param(2)),
     };
     let chosen = match (k.public.scheme.alg, asked.0) {
         (alg::NULL, _) => asked,
         (key, alg::NULL) => (key, k.public.scheme.hash),
         (key, a) if key == a && k.public.scheme.hash == asked.1 => asked,
-        _ => return Err(rcx::SCHEME.param(2)),
+        _ => return Err(ResponseCode::SCHEME.param(2)),
     };
     match chosen.0 {
         ids::RSAES => Ok((ids::RSAES, None)),
-        ids::OAEP => Ok((ids::OAEP, Some(HashAlg::from_id(chosen.1).ok_or(Rc::HASH.param(2))?))),
-        _ => Err(rcx::SCHEME.param(2)),
+        ids::OAEP => Ok((ids::OAEP, Some(HashAlg::from_id(chosen.1).ok_or(ResponseCode::HASH.param(2))?))),
+        _ => Err(ResponseCode::SCHEME.param(2)),
     }
 }
 
@@ -52,7 +52,7 @@ fn oaep(hash: HashAlg, label: &[u8]) -> TpmResult<Oaep> {
     if !l.is_empty() && l.last() != Some(&0) {
         l.push(0);
     }
-    let l = alloc::string::String::from_utf8(l).map_err(|_| Rc::VALUE.param(3))?;
+    let l = alloc::string::String::from_utf8(l).map_err(|_| ResponseCode::VALUE.param(3))?;
     let empty = l.is_empty();
     Ok(match (hash, empty) {
         (HashAlg::Sha256, true) => Oaep::new::<sha2::Sha256>(),
@@ -63,12 +63,12 @@ fn oaep(hash: HashAlg, label: &[u8]) -> TpmResult<Oaep> {
 }
 
 fn rsa_key(tpm: &Tpm, h: u32) -> TpmResult<&KeyObject> {
-    let k = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     if k.public.kind != ids::RSA {
-        return Err(Rc::KEY.handle(1));
+        return Err(ResponseCode::KEY.handle(1));
     }
     if !k.public.has(attr::DECRYPT) {
-        return Err(Rc::ATTRIBUTES.handle(1));
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     Ok(k)
 }
@@ -82,12 +82,12 @@ pub(crate) fn rsa_encrypt(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let label = c.params.tpm2b(MAX_DATA).p(3)?;
     c.params.finish()?;
     let key = RsaPublicKey::new(BigUint::from_bytes_be(&k.public.unique), BigUint::from(65537u32))
-        .map_err(|_| Rc::KEY.handle(1))?;
+        .map_err(|_| ResponseCode::KEY.handle(1))?;
     let out = match scheme {
         (_, Some(h)) => key.encrypt(&mut rng, oaep(h, label)?, message),
         _ => key.encrypt(&mut rng, Pkcs1v15Encrypt, message),
     }
-    .map_err(|_| Rc::VALUE.param(1))?;
+    .map_err(|_| ResponseCode::VALUE.param(1))?;
     c.out.tpm2b(&out);
     Ok(())
 }
@@ -98,17 +98,17 @@ pub(crate) fn rsa_decrypt(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mut rng = fresh_rng(tpm)?;
     let k = rsa_key(tpm, c.handles[0])?;
     if k.public.has(attr::RESTRICTED) {
-        return Err(Rc::ATTRIBUTES.handle(1));
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     let scheme = rsa_scheme(&mut c.params, k)?;
     let label = c.params.tpm2b(MAX_DATA).p(3)?;
     c.params.finish()?;
-    let Material::Rsa(key) = &k.material else { return Err(Rc::KEY.handle(1)) };
+    let Material::Rsa(key) = &k.material else { return Err(ResponseCode::KEY.handle(1)) };
     let out = match scheme {
         (_, Some(h)) => key.decrypt_blinded(&mut rng, oaep(h, label)?, cipher),
         _ => key.decrypt_blinded(&mut rng, Pkcs1v15Encrypt, cipher),
     }
-    .map_err(|_| Rc::VALUE.param(1))?;
+    .map_err(|_| ResponseCode::VALUE.param(1))?;
     c.out.tpm2b(&out);
     Ok(())
 }
@@ -130,7 +130,7 @@ fn read_point(r: &mut Reader<'_>, n: usize) -> TpmResult<Vec<u8>> {
     let (Some(x), Some(y)) =
         (crate::object::key_material::left_pad(x, n), crate::object::key_material::left_pad(y, n))
     else {
-        return Err(rcx::ECC_POINT);
+        return Err(ResponseCode::ECC_POINT);
     };
     let mut sec1 = alloc::vec![4u8];
     sec1.extend_from_slice(&x);
@@ -142,27 +142,27 @@ fn read_point(r: &mut Reader<'_>, n: usize) -> TpmResult<Vec<u8>> {
 fn multiply(m: &Material, sec1: &[u8]) -> TpmResult<(Vec<u8>, Vec<u8>)> {
     macro_rules! mul {
         ($curve:ident, $k:expr) => {{
-            let q = $curve::PublicKey::from_sec1_bytes(sec1).map_err(|_| rcx::ECC_POINT)?;
+            let q = $curve::PublicKey::from_sec1_bytes(sec1).map_err(|_| ResponseCode::ECC_POINT)?;
             let p = (q.to_projective() * *$k.to_nonzero_scalar()).to_affine().to_encoded_point(false);
-            (p.x().ok_or(Rc::FAILURE)?.to_vec(), p.y().ok_or(Rc::FAILURE)?.to_vec())
+            (p.x().ok_or(ResponseCode::FAILURE)?.to_vec(), p.y().ok_or(ResponseCode::FAILURE)?.to_vec())
         }};
     }
     Ok(match m {
         Material::P256(k) => mul!(p256, k),
         Material::P384(k) => mul!(p384, k),
-        _ => return Err(Rc::KEY),
+        _ => return Err(ResponseCode::KEY),
     })
 }
 
 fn ecc_key(tpm: &Tpm, h: u32) -> TpmResult<(&KeyObject, usize)> {
-    let k = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     let n = match (k.public.kind, k.public.curve) {
         (ids::ECC, ids::NIST_P256) => 32,
         (ids::ECC, _) => 48,
-        _ => return Err(Rc::KEY.handle(1)),
+        _ => return Err(ResponseCode::KEY.handle(1)),
     };
     if !k.public.has(attr::DECRYPT) {
-        return Err(Rc::ATTRIBUTES.handle(1));
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     Ok((k, n))
 }
@@ -184,9 +184,9 @@ pub(crate) fn ecdh_keygen(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         let p = e.public_key().to_encoded_point(false).as_bytes().to_vec();
         (Material::P384(e), p)
     };
-    let (zx, zy) = multiply(&eph, &public).map_err(|_| Rc::KEY.handle(1))?;
+    let (zx, zy) = multiply(&eph, &public).map_err(|_| ResponseCode::KEY.handle(1))?;
     write_point(&mut c.out, &zx, &zy);
-    let (ex, ey) = eph_pub.get(1..).and_then(|p| p.split_at_checked(n)).ok_or(Rc::FAILURE)?;
+    let (ex, ey) = eph_pub.get(1..).and_then(|p| p.split_at_checked(n)).ok_or(ResponseCode::FAILURE)?;
     write_point(&mut c.out, ex, ey);
     Ok(())
 }
@@ -195,7 +195,7 @@ pub(crate) fn ecdh_keygen(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn ecdh_zgen(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let (k, n) = ecc_key(tpm, c.handles[0])?;
     if k.public.has(attr::RESTRICTED) {
-        return Err(Rc::ATTRIBUTES.handle(1));
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     let point = read_point(&mut c.params, n).p(1)?;
     c.params.finish()?;

@@ -6,15 +6,15 @@ use alloc::vec::Vec;
 use crate::Tpm;
 use crate::crypto::{HashAlg, ct_eq};
 use crate::engine::command::Cmd;
+use crate::object::attr;
 use crate::object::creation::{MAX_DATA, ST_CREATION};
 use crate::object::key_material::{self as keys};
 use crate::object::signing::sign_message;
-use crate::object::{attr, rcx};
 use crate::state::pcr::{PCR_COUNT, read_selection, write_selection};
 use crate::state::tickets::ticket_proof;
 use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE, alg, handle};
 use crate::wire::marshal::Writer;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 const ST_ATTEST_CERTIFY: u16 = 0x8017;
 
@@ -57,7 +57,7 @@ fn clock_info(tpm: &mut Tpm, signer: u32) -> TpmResult<(u64, u32, u32, u64)> {
     if let Some(k) = tpm.keys.get(signer)
         && !matches!(k.hierarchy, handle::RH_OWNER | handle::RH_PLATFORM)
     {
-        let proof = tpm.hier.proof(handle::RH_OWNER).ok_or(Rc::FAILURE)?;
+        let proof = tpm.hier.proof(handle::RH_OWNER).ok_or(ResponseCode::FAILURE)?;
         let o = HashAlg::Sha256.kdfa(proof, b"OBFUSCATE", &k.name, &[], 128)?;
         let word = |i: usize| o.get(i..i + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         firmware = firmware.wrapping_add(u64::from(word(0)) << 32 | u64::from(word(4)));
@@ -75,7 +75,7 @@ pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let [admin, signer, _] = c.handles;
     if admin != handle::RH_ENDORSEMENT {
-        return Err(Rc::VALUE.handle(1));
+        return Err(ResponseCode::VALUE.handle(1));
     }
     let now = tpm.now_ms();
     let time = tpm.time.time(now);
@@ -102,9 +102,9 @@ pub(crate) fn quote(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let (sel, n) = read_selection(&mut c.params).p(3)?;
     c.params.finish()?;
     let h = c.handles[0];
-    let k = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     if !k.public.has(attr::SIGN) {
-        return Err(Rc::KEY.handle(1));
+        return Err(ResponseCode::KEY.handle(1));
     }
     let (_, hash) = keys::pick_scheme(&k.public, asked).p(2)?;
     let sel = sel.get(..n).unwrap_or_default();
@@ -129,7 +129,7 @@ pub(crate) fn certify(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
     c.params.finish()?;
     let [object, signer, _] = c.handles;
-    let k = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(1))?;
     let (name, qn) = (k.name.clone(), k.qualified.clone());
     let mut a = attest_header(tpm, ST_ATTEST_CERTIFY, signer, extra)?;
     a.tpm2b(&name);
@@ -149,22 +149,22 @@ pub(crate) fn certify_creation(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
     let creation_hash = c.params.tpm2b(MAX_DIGEST).p(2)?;
     let asked = keys::read_sig_scheme(&mut c.params).p(3)?;
     if c.params.u16().p(4)? != ST_CREATION {
-        return Err(Rc::TAG.param(4));
+        return Err(ResponseCode::TAG.param(4));
     }
     let ticket_h = c.params.u32().p(4)?;
     let ticket = c.params.tpm2b(MAX_DIGEST).p(4)?;
     c.params.finish()?;
     let [signer, object, _] = c.handles;
-    let name = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(2))?.name.clone();
+    let name = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(2))?.name.clone();
     let proof = match ticket_h {
         handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL => {
             ticket_proof(tpm, ticket_h)?
         }
-        _ => return Err(rcx::TICKET.param(4)),
+        _ => return Err(ResponseCode::TICKET.param(4)),
     };
     let expect = HashAlg::Sha256.hmac(&proof, &[&ST_CREATION.to_be_bytes(), &name, creation_hash])?;
     if !ct_eq(expect.as_slice(), ticket) {
-        return Err(rcx::TICKET.param(4));
+        return Err(ResponseCode::TICKET.param(4));
     }
     let mut a = attest_header(tpm, ST_ATTEST_CREATION, signer, extra)?;
     a.tpm2b(&name);

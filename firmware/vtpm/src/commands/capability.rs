@@ -14,7 +14,7 @@ use crate::state::sequence::MAX_OBJECTS;
 use crate::state::sessions::{MAX_ACTIVE, MAX_LOADED};
 use crate::wire::constants::{MAX_BUFFER, MAX_CAP_BUFFER, MAX_DIGEST, alg, cap, handle};
 use crate::wire::marshal::Writer;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
 
 /// Room for the list in TPMS_CAPABILITY_DATA: MAX_CAP_BUFFER less the capability and count fields.
@@ -211,7 +211,7 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
                 handle::HT_PERMANENT => PERMANENT.to_vec(),
                 handle::HT_TRANSIENT => tpm.objects.handles().chain(tpm.keys.handles()).collect(),
                 handle::HT_PERSISTENT => tpm.keys.persistent_handles(),
-                _ => return Err(Rc::VALUE.param(2)),
+                _ => return Err(ResponseCode::VALUE.param(2)),
             };
             // Sessions are listed by slot whatever their type byte (HMAC or policy), as ms-tpm-20-ref
             // does; everything else by handle value.
@@ -221,7 +221,7 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             list(&mut w, &hs, key, key(&property), count, MAX_CAP_DATA / 4, |w, &h| w.u32(h))
         }
         cap::COMMANDS => {
-            list(&mut w, COMMANDS, |d| d.code, property, count, MAX_CAP_DATA / 4, |w, d| w.u32(tpma_cc(d)))
+            list(&mut w, COMMANDS, |d| d.code.0, property, count, MAX_CAP_DATA / 4, |w, d| w.u32(tpma_cc(d)))
         }
         cap::ECC_CURVES => {
             let curves = [crate::object::ids::NIST_P256, crate::object::ids::NIST_P384];
@@ -268,7 +268,7 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
                 },
             )
         }
-        _ => return Err(Rc::VALUE.param(1)),
+        _ => return Err(ResponseCode::VALUE.param(1)),
     };
     c.out.u8(u8::from(more));
     c.out.bytes(&w.buf);

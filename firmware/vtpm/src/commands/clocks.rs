@@ -3,7 +3,7 @@
 use crate::Tpm;
 use crate::engine::command::Cmd;
 use crate::state::clock::MAX_CLOCK;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_ReadClock (Part 3 §29.1): TPMS_TIME_INFO.
 pub(crate) fn read_clock(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
@@ -24,7 +24,7 @@ pub(crate) fn clock_set(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let now = tpm.now_ms();
     if new > MAX_CLOCK || new < tpm.time.clock(now) {
-        return Err(Rc::VALUE.param(1));
+        return Err(ResponseCode::VALUE.param(1));
     }
     tpm.time.origin_ms = now;
     tpm.time.clock_base = new;
@@ -37,7 +37,7 @@ pub(crate) fn clock_rate_adjust(_tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
     let adjust = c.params.u8().p(1)? as i8;
     c.params.finish()?;
     if !(-3..=3).contains(&adjust) {
-        return Err(Rc::VALUE.param(1));
+        return Err(ResponseCode::VALUE.param(1));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use crate::state::sequence::SeqObject;
 use crate::state::session::Session;
 use crate::wire::constants::handle;
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Tpm, object::key_material as keys};
 
 /// TPM2_ContextSave (Part 3 §28.2). A saved session leaves memory; a saved object stays loaded.
@@ -21,10 +21,10 @@ pub(crate) fn save(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         tpm.keys.save_context(k, &mut state);
         crate::state::key_store::SAVED_HANDLE
     } else if handle::ht(h) == handle::HT_TRANSIENT {
-        tpm.objects.get(h).ok_or(Rc::REFERENCE_H0)?.save(&mut state);
+        tpm.objects.get(h).ok_or(ResponseCode::REFERENCE_H0)?.save(&mut state);
         SEQUENCE_SAVED_HANDLE
     } else {
-        tpm.sessions.get(h).ok_or(Rc::REFERENCE_H0)?.save(&mut state);
+        tpm.sessions.get(h).ok_or(ResponseCode::REFERENCE_H0)?.save(&mut state);
         h
     };
     let hierarchy = handle::RH_NULL;
@@ -33,7 +33,7 @@ pub(crate) fn save(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     aes_cfb(&ek, &iv, &mut enc, true)?;
     let integrity = ContextKeys::integrity(&ik, sequence, saved, hierarchy, &enc)?;
     if handle::ht(h) != handle::HT_TRANSIENT {
-        tpm.sessions.save(h, sequence).ok_or(Rc::REFERENCE_H0)?;
+        tpm.sessions.save(h, sequence).ok_or(ResponseCode::REFERENCE_H0)?;
     }
     tpm.contexts.sequence = sequence.wrapping_add(1);
 
@@ -57,23 +57,23 @@ pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let is_session = matches!(handle::ht(saved), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION);
     let is_key = saved == crate::state::key_store::SAVED_HANDLE;
     if saved != SEQUENCE_SAVED_HANDLE && !is_session && !is_key {
-        return Err(Rc::HANDLE.param(1));
+        return Err(ResponseCode::HANDLE.param(1));
     }
     if hierarchy != handle::RH_NULL {
-        return Err(Rc::HIERARCHY.param(1));
+        return Err(ResponseCode::HIERARCHY.param(1));
     }
     let mut r = Reader::new(blob);
-    let integrity = r.tpm2b(32).map_err(|_| Rc::INTEGRITY.param(1))?;
+    let integrity = r.tpm2b(32).map_err(|_| ResponseCode::INTEGRITY.param(1))?;
     let (ik, ek, iv) = tpm.contexts.keys(sequence, saved, hierarchy)?;
     let expect = ContextKeys::integrity(&ik, sequence, saved, hierarchy, r.rest())?;
     if !ct_eq(&expect, integrity) {
-        return Err(Rc::INTEGRITY.param(1));
+        return Err(ResponseCode::INTEGRITY.param(1));
     }
     let mut state = r.rest().to_vec();
     aes_cfb(&ek, &iv, &mut state, false)?;
     let mut s = Reader::new(&state);
     // The blob is authentic, so a parse failure here means a bug; report it as an integrity failure.
-    let bad = |_| Rc::INTEGRITY.param(1);
+    let bad = |_| ResponseCode::INTEGRITY.param(1);
     if is_session {
         let session = Session::load(&mut s).map_err(bad)?;
         s.finish().map_err(bad)?;
@@ -97,15 +97,15 @@ pub(crate) fn flush(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     match handle::ht(h) {
         handle::HT_TRANSIENT if tpm.keys.remove(h) => Ok(()),
-        handle::HT_TRANSIENT => tpm.objects.remove(h).map(|_| ()).ok_or(Rc::HANDLE.param(1)),
+        handle::HT_TRANSIENT => tpm.objects.remove(h).map(|_| ()).ok_or(ResponseCode::HANDLE.param(1)),
         handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION => {
             if tpm.sessions.flush(h) {
                 Ok(())
             } else {
-                Err(Rc::HANDLE.param(1))
+                Err(ResponseCode::HANDLE.param(1))
             }
         }
-        _ => Err(Rc::VALUE.param(1)),
+        _ => Err(ResponseCode::VALUE.param(1)),
     }
 }
 
@@ -114,7 +114,7 @@ pub(crate) fn evict_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let persistent = c.params.u32().p(1)?;
     c.params.finish()?;
     let [auth, object, _] = c.handles;
-    let k = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(2))?;
+    let k = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(2))?;
     // Owner authorizes owner and endorsement objects in 0x81000000-0x817FFFFF; platform the rest.
     let platform = auth == handle::RH_PLATFORM;
     let allowed = if platform {
@@ -123,25 +123,25 @@ pub(crate) fn evict_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         matches!(k.hierarchy, handle::RH_OWNER | handle::RH_ENDORSEMENT)
     };
     if !allowed {
-        return Err(Rc::HIERARCHY.handle(2));
+        return Err(ResponseCode::HIERARCHY.handle(2));
     }
     let in_range = |h: u32| handle::ht(h) == handle::HT_PERSISTENT && (h >= 0x8180_0000) == platform;
     if handle::ht(object) == handle::HT_PERSISTENT {
         if persistent != object {
-            return Err(Rc::HANDLE.param(1));
+            return Err(ResponseCode::HANDLE.param(1));
         }
         if !in_range(object) {
-            return Err(Rc::HIERARCHY.handle(2));
+            return Err(ResponseCode::HIERARCHY.handle(2));
         }
         tpm.keys.remove_persistent(object);
         return Ok(());
     }
     // stClear objects die at Startup; external public keys are the caller's, not the TPM's.
     if k.public.has(attr::ST_CLEAR) || matches!(k.material, keys::Material::PublicOnly) {
-        return Err(Rc::ATTRIBUTES.handle(2));
+        return Err(ResponseCode::ATTRIBUTES.handle(2));
     }
     if !in_range(persistent) {
-        return Err(Rc::RANGE.param(1));
+        return Err(ResponseCode::RANGE.param(1));
     }
     let copy = k.clone();
     tpm.keys.make_persistent(persistent, copy)

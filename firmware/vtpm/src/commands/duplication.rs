@@ -12,11 +12,11 @@ use crate::crypto::{aes_cfb, ct_eq};
 use crate::engine::command::Cmd;
 use crate::object::creation::{storage_parent, wrap};
 use crate::object::secret::decrypt_secret;
-use crate::object::{Public, Sensitive, attr, rcx};
+use crate::object::{Public, Sensitive, attr};
 use crate::state::key_store::KeyObject;
 use crate::wire::constants::{MAX_DIGEST, alg};
 use crate::wire::marshal::Reader;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Tpm, object::key_material as keys};
 
 /// Largest duplicate accepted: an outer HMAC, an inner integrity and an RSA sensitive area.
@@ -36,27 +36,27 @@ pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         alg::AES => {
             let bits = c.params.u16().p(5)?;
             if bits != 128 && bits != 256 {
-                return Err(rcx::KEY_SIZE.param(5));
+                return Err(ResponseCode::KEY_SIZE.param(5));
             }
             if c.params.u16().p(5)? != alg::CFB {
-                return Err(Rc::MODE.param(5));
+                return Err(ResponseCode::MODE.param(5));
             }
             bits
         }
-        _ => return Err(Rc::SYMMETRIC.param(5)),
+        _ => return Err(ResponseCode::SYMMETRIC.param(5)),
     };
     c.params.finish()?;
     public.validate(false).p(2)?;
     // An imported object was not made here: it can be neither fixedTPM nor fixedParent.
     if public.attrs & (attr::FIXED_TPM | attr::FIXED_PARENT) != 0 {
-        return Err(Rc::ATTRIBUTES.param(2));
+        return Err(ResponseCode::ATTRIBUTES.param(2));
     }
     if public.has(attr::ENCRYPTED_DUPLICATION) && (inner_bits == 0 || seed.is_empty()) {
-        return Err(Rc::ATTRIBUTES.param(2));
+        return Err(ResponseCode::ATTRIBUTES.param(2));
     }
     if usize::from(inner_bits / 8) != encryption_key.len() && !(inner_bits == 0 && encryption_key.is_empty())
     {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     let parent = storage_parent(tpm, c.handles[0])?.clone();
     let name = public.name();
@@ -70,10 +70,10 @@ pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         let sym = a.kdfa(&shared, b"STORAGE", &name, &[], u32::from(parent.public.sym.bits))?;
         let mac = a.kdfa(&shared, b"INTEGRITY", &[], &[], a.size() as u32 * 8)?;
         let mut r = Reader::new(duplicate);
-        let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| Rc::INTEGRITY.param(3))?;
+        let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| ResponseCode::INTEGRITY.param(3))?;
         let expect = a.hmac(&mac, &[r.rest(), &name])?;
         if !ct_eq(expect.as_slice(), integrity) {
-            return Err(Rc::INTEGRITY.param(3));
+            return Err(ResponseCode::INTEGRITY.param(3));
         }
         data = r.rest().to_vec();
         aes_cfb(&sym, &[0u8; 16], &mut data, false)?;
@@ -84,20 +84,20 @@ pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     } else {
         aes_cfb(encryption_key, &[0u8; 16], &mut data, false)?;
         let mut r = Reader::new(&data);
-        let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| Rc::INTEGRITY.param(3))?;
+        let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| ResponseCode::INTEGRITY.param(3))?;
         let expect = public.name_alg.digest(&[r.rest(), &name]);
         if !ct_eq(expect.as_slice(), integrity) {
-            return Err(Rc::INTEGRITY.param(3));
+            return Err(ResponseCode::INTEGRITY.param(3));
         }
         r.rest().to_vec()
     };
     let mut r = Reader::new(&sensitive_2b);
-    let mut inner = Reader::new(r.tpm2b(MAX_DUPLICATE).map_err(|_| rcx::SENSITIVE)?);
-    r.finish().map_err(|_| rcx::SENSITIVE)?;
-    let sens = Sensitive::parse(&mut inner).map_err(|_| rcx::SENSITIVE)?;
-    inner.finish().map_err(|_| rcx::SENSITIVE)?;
+    let mut inner = Reader::new(r.tpm2b(MAX_DUPLICATE).map_err(|_| ResponseCode::SENSITIVE)?);
+    r.finish().map_err(|_| ResponseCode::SENSITIVE)?;
+    let sens = Sensitive::parse(&mut inner).map_err(|_| ResponseCode::SENSITIVE)?;
+    inner.finish().map_err(|_| ResponseCode::SENSITIVE)?;
     if sens.kind == 0 || sens.auth.len() > public.name_alg.size() {
-        return Err(rcx::SENSITIVE);
+        return Err(ResponseCode::SENSITIVE);
     }
     let material = keys::restore(&public, &sens).p(2)?;
     let k = KeyObject::new(public, sens, material, &parent.qualified, parent.hierarchy);

@@ -10,7 +10,7 @@ use crate::engine::command::Cmd;
 use crate::state::sequence::{SeqObject, SeqState};
 use crate::state::tickets::{read_hierarchy, write_ticket};
 use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST, alg, handle};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_HashSequenceStart (Part 3 §17.3); TPM_ALG_NULL starts an event sequence.
 pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
@@ -20,7 +20,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let state = match (id, HashAlg::from_id(id)) {
         (_, Some(a)) => SeqState::Hash(Box::new(StreamHash::new(a))),
         (alg::NULL, None) => SeqState::Event(Box::new(HASH_ALGS.map(StreamHash::new))),
-        _ => return Err(Rc::HASH.param(2)),
+        _ => return Err(ResponseCode::HASH.param(2)),
     };
     c.rhandle = tpm.objects.insert(SeqObject { auth, state, started: false, ticket_ok: true })?;
     Ok(())
@@ -30,7 +30,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn update(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let data = c.params.tpm2b(MAX_BUFFER).p(1)?;
     c.params.finish()?;
-    let o = tpm.objects.get_mut(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let o = tpm.objects.get_mut(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     o.update(data);
     Ok(())
 }
@@ -42,11 +42,11 @@ pub(crate) fn complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let h = c.handles[0];
     if !matches!(tpm.objects.get(h).map(|o| &o.state), Some(SeqState::Hash(_))) {
-        return Err(Rc::MODE.handle(1));
+        return Err(ResponseCode::MODE.handle(1));
     }
-    let mut o = tpm.objects.remove(h).ok_or(Rc::HANDLE.handle(1))?;
+    let mut o = tpm.objects.remove(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     o.update(data);
-    let SeqState::Hash(s) = o.state else { return Err(Rc::MODE.handle(1)) };
+    let SeqState::Hash(s) = o.state else { return Err(ResponseCode::MODE.handle(1)) };
     let d = s.finish();
     c.out.tpm2b(d.as_slice());
     write_ticket(tpm, &mut c.out, hierarchy, &d, o.ticket_ok)
@@ -58,7 +58,7 @@ pub(crate) fn event_complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let [pcr, h, _] = c.handles;
     if !matches!(tpm.objects.get(h).map(|o| &o.state), Some(SeqState::Event(_))) {
-        return Err(Rc::MODE.handle(2));
+        return Err(ResponseCode::MODE.handle(2));
     }
     let pcr = (pcr != handle::RH_NULL).then_some(pcr as usize);
     if let Some(i) = pcr
@@ -66,11 +66,11 @@ pub(crate) fn event_complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             .get(i)
             .is_some_and(|r| c.locality < 5 && r.extend_locality & (1 << c.locality) != 0)
     {
-        return Err(Rc::LOCALITY);
+        return Err(ResponseCode::LOCALITY);
     }
-    let mut o = tpm.objects.remove(h).ok_or(Rc::HANDLE.handle(2))?;
+    let mut o = tpm.objects.remove(h).ok_or(ResponseCode::HANDLE.handle(2))?;
     o.update(data);
-    let SeqState::Event(hs) = o.state else { return Err(Rc::MODE.handle(2)) };
+    let SeqState::Event(hs) = o.state else { return Err(ResponseCode::MODE.handle(2)) };
     c.out.u32(hs.len() as u32);
     for s in *hs {
         let alg = s.alg();

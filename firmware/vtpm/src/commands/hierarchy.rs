@@ -8,16 +8,16 @@ use crate::object::creation::{derive_primary, read_create_in, write_creation};
 use crate::state::dictionary_attack::DictionaryAttack;
 use crate::state::hierarchy::fresh;
 use crate::wire::constants::{MAX_DIGEST, alg, handle};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_CreatePrimary (Part 3 §24.1). The handle is checked as TPMI_RH_HIERARCHY+ here.
 pub(crate) fn create_primary(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let h = c.handles[0];
     if !matches!(h, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL) {
-        return Err(Rc::VALUE.handle(1));
+        return Err(ResponseCode::VALUE.handle(1));
     }
     if !tpm.hier.enabled(h) {
-        return Err(Rc::HIERARCHY.handle(1));
+        return Err(ResponseCode::HIERARCHY.handle(1));
     }
     let input = read_create_in(&mut c.params, true)?;
     let k = derive_primary(tpm, h, &input.public, input.auth, input.data)?;
@@ -46,18 +46,18 @@ pub(crate) fn hierarchy_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()>
     let platform = auth == handle::RH_PLATFORM;
     let h = &mut tpm.hier;
     let selected = match enable {
-        handle::RH_PLATFORM | handle::RH_PLATFORM_NV if !platform => return Err(Rc::AUTH_TYPE),
+        handle::RH_PLATFORM | handle::RH_PLATFORM_NV if !platform => return Err(ResponseCode::AUTH_TYPE),
         handle::RH_PLATFORM => &mut h.ph_enable,
         handle::RH_PLATFORM_NV => &mut h.ph_enable_nv,
         handle::RH_OWNER | handle::RH_ENDORSEMENT if !platform && auth != enable => {
-            return Err(Rc::AUTH_TYPE);
+            return Err(ResponseCode::AUTH_TYPE);
         }
         handle::RH_OWNER => &mut h.sh_enable,
         handle::RH_ENDORSEMENT => &mut h.eh_enable,
-        _ => return Err(Rc::VALUE.param(1)),
+        _ => return Err(ResponseCode::VALUE.param(1)),
     };
     if !*selected && state && !platform {
-        return Err(Rc::AUTH_TYPE);
+        return Err(ResponseCode::AUTH_TYPE);
     }
     *selected = state;
     if !state {
@@ -75,10 +75,10 @@ pub(crate) fn set_primary_policy(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
     let hash = match (id, HashAlg::from_id(id)) {
         (_, Some(a)) => Some(a),
         (alg::NULL, None) => None,
-        _ => return Err(Rc::HASH.param(2)),
+        _ => return Err(ResponseCode::HASH.param(2)),
     };
     if policy.len() != hash.map_or(0, HashAlg::size) {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     tpm.hier.set_policy(c.handles[0], policy, hash);
     Ok(())
@@ -88,7 +88,7 @@ pub(crate) fn set_primary_policy(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
 pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     if c.handles[0] == handle::RH_LOCKOUT && tpm.hier.disable_clear {
-        return Err(Rc::DISABLED);
+        return Err(ResponseCode::DISABLED);
     }
     let h = &mut tpm.hier;
     h.owner_auth.clear();
@@ -114,7 +114,7 @@ pub(crate) fn clear_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let disable = c.params.yes_no().p(1)?;
     c.params.finish()?;
     if c.handles[0] == handle::RH_LOCKOUT && !disable {
-        return Err(Rc::AUTH_FAIL);
+        return Err(ResponseCode::AUTH_FAIL);
     }
     tpm.hier.disable_clear = disable;
     Ok(())
@@ -130,7 +130,7 @@ pub(crate) fn change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         handle::RH_ENDORSEMENT => h.endorsement_auth = new,
         handle::RH_PLATFORM => h.platform_auth = new,
         handle::RH_LOCKOUT => h.lockout_auth = new,
-        _ => return Err(Rc::VALUE.handle(1)),
+        _ => return Err(ResponseCode::VALUE.handle(1)),
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use crate::engine::command::Cmd;
 use crate::state::pcr::{PCR_COUNT, RULES, locality_allowed, read_selection, write_selection};
 use crate::wire::constants::{MAX_BUFFER, handle};
 use crate::wire::marshal::Writer;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// Most digests one PCR_Read returns (TPML_DIGEST holds eight).
 const MAX_READ: usize = 8;
@@ -49,18 +49,18 @@ fn pcr_index(h: u32) -> Option<usize> {
 
 fn check_extend_locality(i: usize, locality: u8) -> TpmResult<()> {
     let ok = RULES.get(i).is_some_and(|r| locality_allowed(r.extend_locality, locality));
-    if ok { Ok(()) } else { Err(Rc::LOCALITY) }
+    if ok { Ok(()) } else { Err(ResponseCode::LOCALITY) }
 }
 
 /// TPM2_PCR_Extend (Part 3 §22.2): digests for any subset of the banks, each extended into its bank.
 pub(crate) fn extend(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let count = c.params.u32().p(1)?;
     if count as usize > HASH_ALGS.len() {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     let mut digests = [(HashAlg::Sha256, Digest::EMPTY); 2];
     for slot in digests.iter_mut().take(count as usize) {
-        let alg = HashAlg::from_id(c.params.u16().p(1)?).ok_or(Rc::HASH.param(1))?;
+        let alg = HashAlg::from_id(c.params.u16().p(1)?).ok_or(ResponseCode::HASH.param(1))?;
         *slot = (alg, Digest::from_slice(c.params.bytes(alg.size()).p(1)?));
     }
     c.params.finish()?;
@@ -99,9 +99,9 @@ pub(crate) fn event(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// TPM2_PCR_Reset (Part 3 §22.8): only PCRs whose reset mask includes the current locality.
 pub(crate) fn reset(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
-    let i = pcr_index(c.handles[0]).ok_or(Rc::VALUE.handle(1))?;
+    let i = pcr_index(c.handles[0]).ok_or(ResponseCode::VALUE.handle(1))?;
     if !RULES.get(i).is_some_and(|r| locality_allowed(r.reset_locality, c.locality)) {
-        return Err(Rc::LOCALITY);
+        return Err(ResponseCode::LOCALITY);
     }
     for (b, alg) in HASH_ALGS.iter().enumerate() {
         if let Some(p) = tpm.pcrs.banks[b].get_mut(i) {

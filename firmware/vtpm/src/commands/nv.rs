@@ -7,7 +7,7 @@ use crate::engine::command::Cmd;
 use crate::state::nv::{MAX_INDEX_SIZE, NvIndex, NvType, attr, read_access};
 use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST, handle};
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_NV_DefineSpace (Part 3 §31.3).
 pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
@@ -15,38 +15,38 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let public = c.params.tpm2b(usize::from(u16::MAX)).p(2)?;
     c.params.finish()?;
     if public.is_empty() {
-        return Err(Rc::SIZE.param(2));
+        return Err(ResponseCode::SIZE.param(2));
     }
     let mut r = Reader::new(public);
     let index = r.u32().p(2)?;
     if handle::ht(index) != handle::HT_NV_INDEX {
-        return Err(Rc::HANDLE.param(2));
+        return Err(ResponseCode::HANDLE.param(2));
     }
-    let name_alg = HashAlg::from_id(r.u16().p(2)?).ok_or(Rc::HASH.param(2))?;
+    let name_alg = HashAlg::from_id(r.u16().p(2)?).ok_or(ResponseCode::HASH.param(2))?;
     let attrs = r.u32().p(2)?;
     let policy = r.tpm2b(MAX_DIGEST).p(2)?;
     let size = r.u16().p(2)?;
     r.finish().p(2)?;
 
     if attrs & attr::RESERVED != 0 {
-        return Err(Rc::RESERVED_BITS.param(2));
+        return Err(ResponseCode::RESERVED_BITS.param(2));
     }
     // The checks of ms-tpm-20-ref's NvDefineSpace, in its order.
     let platform = c.handles[0] == handle::RH_PLATFORM;
-    let bad = Err(Rc::ATTRIBUTES.param(2));
+    let bad = Err(ResponseCode::ATTRIBUTES.param(2));
     // Without TPM2_NV_UndefineSpaceSpecial, a POLICY_DELETE index could never be removed.
     if attrs & attr::POLICY_DELETE != 0 {
         return bad;
     }
     if !policy.is_empty() && policy.len() != name_alg.size() {
-        return Err(Rc::SIZE.param(2));
+        return Err(ResponseCode::SIZE.param(2));
     }
     let auth = strip_trailing_zeros(auth);
     if auth.len() > name_alg.size() {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     if platform && !tpm.hier.ph_enable_nv {
-        return Err(Rc::HIERARCHY.handle(1));
+        return Err(ResponseCode::HIERARCHY.handle(1));
     }
     let Some(kind) = NvType::from_attrs(attrs) else { return bad };
     let size_ok = match kind {
@@ -55,7 +55,7 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         NvType::Extend => usize::from(size) == name_alg.size(),
     };
     if !size_ok {
-        return Err(Rc::SIZE.param(2));
+        return Err(ResponseCode::SIZE.param(2));
     }
     // Counters are never cleared; state bits are the TPM's to set; an index must be both readable
     // and writable somehow; a CLEAR_STCLEAR index cannot be write-once.
@@ -69,10 +69,10 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     }
     // The hierarchy that creates an index must be the one that can delete it.
     if (attrs & attr::PLATFORMCREATE != 0) != platform {
-        return Err(Rc::ATTRIBUTES.handle(1));
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     if usize::from(size) > MAX_BUFFER && attrs & attr::WRITEALL != 0 {
-        return Err(Rc::SIZE.param(2));
+        return Err(ResponseCode::SIZE.param(2));
     }
     tpm.nv.define(NvIndex::new(index, name_alg, attrs, policy, auth, size))
 }
@@ -81,12 +81,12 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn undefine_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let [auth, h, _] = c.handles;
-    let index = tpm.nv.get(h).ok_or(Rc::HANDLE.handle(2))?;
+    let index = tpm.nv.get(h).ok_or(ResponseCode::HANDLE.handle(2))?;
     if index.has(attr::POLICY_DELETE) {
-        return Err(Rc::ATTRIBUTES.handle(2));
+        return Err(ResponseCode::ATTRIBUTES.handle(2));
     }
     if index.has(attr::PLATFORMCREATE) && auth == handle::RH_OWNER {
-        return Err(Rc::NV_AUTHORIZATION);
+        return Err(ResponseCode::NV_AUTHORIZATION);
     }
     tpm.nv.remove(h);
     Ok(())
@@ -95,7 +95,7 @@ pub(crate) fn undefine_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// TPM2_NV_ReadPublic (Part 3 §31.6).
 pub(crate) fn read_public(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
-    let index = tpm.nv.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let index = tpm.nv.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     let mut p = Writer::new();
     index.public(&mut p);
     c.out.tpm2b(&p.buf);
@@ -106,7 +106,7 @@ pub(crate) fn read_public(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// Part 3 §31.3.1 write access: not locked, and the authorizing entity is one the attributes allow.
 fn write_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmResult<()> {
     if index.has(attr::WRITELOCKED) {
-        return Err(Rc::NV_LOCKED);
+        return Err(ResponseCode::NV_LOCKED);
     }
     let allowed = match auth {
         handle::RH_PLATFORM => index.has(attr::PPWRITE),
@@ -115,17 +115,21 @@ fn write_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmResult<()> {
         h if h == index.handle => index.has(attr::AUTHWRITE),
         _ => false,
     };
-    if allowed { Ok(()) } else { Err(Rc::NV_AUTHORIZATION) }
+    if allowed { Ok(()) } else { Err(ResponseCode::NV_AUTHORIZATION) }
 }
 
 /// The index of a write-type command after its access checks, if it is of `kind`.
 fn writable<'t>(tpm: &'t mut Tpm, c: &Cmd<'_>, kind: NvType) -> TpmResult<&'t mut NvIndex> {
     let [auth, h, _] = c.handles;
-    let index = tpm.nv.get_mut(h).ok_or(Rc::HANDLE.handle(2))?;
+    let index = tpm.nv.get_mut(h).ok_or(ResponseCode::HANDLE.handle(2))?;
     write_access(index, auth, c.by_policy[0])?;
     if index.kind() != Some(kind) {
         // ms-tpm-20-ref names the index for the special types, not for NV_Write.
-        return Err(if kind == NvType::Ordinary { Rc::ATTRIBUTES } else { Rc::ATTRIBUTES.handle(2) });
+        return Err(if kind == NvType::Ordinary {
+            ResponseCode::ATTRIBUTES
+        } else {
+            ResponseCode::ATTRIBUTES.handle(2)
+        });
     }
     Ok(index)
 }
@@ -145,13 +149,13 @@ pub(crate) fn write(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let index = writable(tpm, c, NvType::Ordinary)?;
     if offset > index.data.len() {
-        return Err(Rc::VALUE.param(2));
+        return Err(ResponseCode::VALUE.param(2));
     }
     let end = offset + data.len();
     if end > index.data.len() || (index.has(attr::WRITEALL) && data.len() != index.data.len()) {
-        return Err(Rc::NV_RANGE);
+        return Err(ResponseCode::NV_RANGE);
     }
-    index.data.get_mut(offset..end).ok_or(Rc::NV_RANGE)?.copy_from_slice(data);
+    index.data.get_mut(offset..end).ok_or(ResponseCode::NV_RANGE)?.copy_from_slice(data);
     written(index);
     Ok(())
 }
@@ -195,15 +199,15 @@ pub(crate) fn read(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let offset = usize::from(c.params.u16().p(2)?);
     c.params.finish()?;
     let [auth, h, _] = c.handles;
-    let index = tpm.nv.get(h).ok_or(Rc::HANDLE.handle(2))?;
+    let index = tpm.nv.get(h).ok_or(ResponseCode::HANDLE.handle(2))?;
     read_access(index, auth, c.by_policy[0])?;
     if offset + size > index.data.len() {
-        return Err(Rc::NV_RANGE);
+        return Err(ResponseCode::NV_RANGE);
     }
     if size > MAX_BUFFER {
-        return Err(Rc::VALUE.param(1));
+        return Err(ResponseCode::VALUE.param(1));
     }
-    c.out.tpm2b(index.data.get(offset..offset + size).ok_or(Rc::NV_RANGE)?);
+    c.out.tpm2b(index.data.get(offset..offset + size).ok_or(ResponseCode::NV_RANGE)?);
     Ok(())
 }
 
@@ -211,14 +215,14 @@ pub(crate) fn read(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn write_lock(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let [auth, h, _] = c.handles;
-    let index = tpm.nv.get_mut(h).ok_or(Rc::HANDLE.handle(2))?;
+    let index = tpm.nv.get_mut(h).ok_or(ResponseCode::HANDLE.handle(2))?;
     match write_access(index, auth, c.by_policy[0]) {
-        Err(Rc::NV_AUTHORIZATION) => return Err(Rc::NV_AUTHORIZATION),
+        Err(ResponseCode::NV_AUTHORIZATION) => return Err(ResponseCode::NV_AUTHORIZATION),
         Err(_) => return Ok(()), // already locked
         Ok(()) => {}
     }
     if index.attrs & (attr::WRITEDEFINE | attr::WRITE_STCLEAR) == 0 {
-        return Err(Rc::ATTRIBUTES.handle(2));
+        return Err(ResponseCode::ATTRIBUTES.handle(2));
     }
     index.attrs |= attr::WRITELOCKED;
     Ok(())
@@ -228,15 +232,15 @@ pub(crate) fn write_lock(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn read_lock(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let [auth, h, _] = c.handles;
-    let index = tpm.nv.get_mut(h).ok_or(Rc::HANDLE.handle(2))?;
+    let index = tpm.nv.get_mut(h).ok_or(ResponseCode::HANDLE.handle(2))?;
     match read_access(index, auth, c.by_policy[0]) {
-        Err(Rc::NV_AUTHORIZATION) => return Err(Rc::NV_AUTHORIZATION),
-        Err(Rc::NV_LOCKED) => return Ok(()),
+        Err(ResponseCode::NV_AUTHORIZATION) => return Err(ResponseCode::NV_AUTHORIZATION),
+        Err(ResponseCode::NV_LOCKED) => return Ok(()),
         // Read-locking an index never written is allowed.
         Err(_) | Ok(()) => {}
     }
     if !index.has(attr::READ_STCLEAR) {
-        return Err(Rc::ATTRIBUTES.handle(2));
+        return Err(ResponseCode::ATTRIBUTES.handle(2));
     }
     index.attrs |= attr::READLOCKED;
     Ok(())

@@ -8,8 +8,9 @@ use crate::crypto::{Digest, HashAlg, strip_trailing_zeros};
 use crate::engine::command::Cmd;
 use crate::engine::entity::bound_entity;
 use crate::state::session::{Session, SessionKind};
+use crate::wire::command_code::CommandCode;
 use crate::wire::constants::{MAX_DIGEST, alg, handle, se};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_StartAuthSession (Part 3 §11.1).
 pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
@@ -20,28 +21,28 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         se::HMAC => SessionKind::Hmac,
         se::POLICY => SessionKind::Policy,
         se::TRIAL => SessionKind::Trial,
-        _ => return Err(Rc::VALUE.param(3)),
+        _ => return Err(ResponseCode::VALUE.param(3)),
     };
     let aes_bits = match c.params.u16().p(4)? {
         alg::NULL => 0,
         alg::AES => {
             let bits = c.params.u16().p(4)?;
             if !matches!(bits, 128 | 192 | 256) {
-                return Err(Rc::VALUE.param(4));
+                return Err(ResponseCode::VALUE.param(4));
             }
             // Part 3 §11.1: session parameter encryption is CFB only.
             if c.params.u16().p(4)? != alg::CFB {
-                return Err(Rc::MODE.param(4));
+                return Err(ResponseCode::MODE.param(4));
             }
             bits
         }
         // XOR obfuscation and other ciphers are not implemented.
-        _ => return Err(Rc::SYMMETRIC.param(4)),
+        _ => return Err(ResponseCode::SYMMETRIC.param(4)),
     };
-    let hash = HashAlg::from_id(c.params.u16().p(5)?).ok_or(Rc::HASH.param(5))?;
+    let hash = HashAlg::from_id(c.params.u16().p(5)?).ok_or(ResponseCode::HASH.param(5))?;
     c.params.finish()?;
     if nonce_caller.len() < 16 {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     let salt = crate::object::secret::session_salt(tpm, tpm_key, salt)?;
     let now = tpm.now_ms();
@@ -57,7 +58,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         // nonceCaller, digest bits).
         let mut secret = Vec::new();
         if bind != handle::RH_NULL {
-            let auth = tpm.entity_auth(bind).ok_or(Rc::HANDLE.handle(2))?;
+            let auth = tpm.entity_auth(bind).ok_or(ResponseCode::HANDLE.handle(2))?;
             secret.extend_from_slice(strip_trailing_zeros(&auth));
         }
         secret.extend_from_slice(&salt);
@@ -76,7 +77,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         aes_bits,
         da_bound: bind != handle::RH_NULL && !tpm.da_exempt(bind),
         lockout_bound: bind == handle::RH_LOCKOUT,
-        command_code: 0,
+        command_code: CommandCode(0),
         pcr_counter: None,
         locality: 0,
         nv_written: None,

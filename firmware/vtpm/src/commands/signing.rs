@@ -3,12 +3,12 @@
 use crate::Tpm;
 use crate::crypto::{HashAlg, ct_eq};
 use crate::engine::command::Cmd;
+use crate::object::attr;
 use crate::object::key_material::{self as keys};
 use crate::object::signing::fresh_rng;
-use crate::object::{attr, rcx};
 use crate::state::tickets::ticket_proof;
 use crate::wire::constants::{MAX_DIGEST, handle, st};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM_ST_VERIFIED, TPM_ST_ATTEST_CERTIFY, TPM_ST_ATTEST_QUOTE (Part 2 Table 19).
 const ST_VERIFIED: u16 = 0x8022;
@@ -18,27 +18,27 @@ pub(crate) fn sign(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let digest = c.params.tpm2b(MAX_DIGEST).p(1)?;
     let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
     if c.params.u16().p(3)? != st::HASHCHECK {
-        return Err(Rc::TAG.param(3));
+        return Err(ResponseCode::TAG.param(3));
     }
     let ticket_h = c.params.u32().p(3)?;
     let ticket = c.params.tpm2b(MAX_DIGEST).p(3)?;
     c.params.finish()?;
     let mut rng = fresh_rng(tpm)?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if !k.public.has(attr::SIGN) {
-        return Err(Rc::KEY.handle(1));
+        return Err(ResponseCode::KEY.handle(1));
     }
     let scheme = keys::pick_scheme(&k.public, asked).p(2)?;
     if digest.len() != scheme.1.size() {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     // A restricted key signs only digests the TPM computed of data not starting with
     // TPM_GENERATED_VALUE; the hash-check ticket proves that.
     if k.public.has(attr::RESTRICTED) {
-        let proof = tpm.hier.proof(ticket_h).ok_or(rcx::TICKET.param(3))?;
+        let proof = tpm.hier.proof(ticket_h).ok_or(ResponseCode::TICKET.param(3))?;
         let expect = HashAlg::Sha256.hmac(proof, &[&st::HASHCHECK.to_be_bytes(), digest])?;
         if !ct_eq(expect.as_slice(), ticket) {
-            return Err(rcx::TICKET.param(3));
+            return Err(ResponseCode::TICKET.param(3));
         }
     }
     keys::sign(&k.material, &k.sens, scheme, digest, &mut rng, &mut c.out).h(1)
@@ -47,14 +47,14 @@ pub(crate) fn sign(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// TPM2_VerifySignature (Part 3 §20.1): a TPMT_TK_VERIFIED on success.
 pub(crate) fn verify_signature(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let digest = c.params.tpm2b(MAX_DIGEST).p(1)?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if !k.public.has(attr::SIGN) {
-        return Err(Rc::ATTRIBUTES.handle(1));
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     let good = keys::verify(&k.public, &k.sens, &mut c.params, digest).p(2)?;
     c.params.finish()?;
     if !good {
-        return Err(rcx::SIGNATURE.param(2));
+        return Err(ResponseCode::SIGNATURE.param(2));
     }
     c.out.u16(ST_VERIFIED);
     if k.hierarchy == handle::RH_NULL {

@@ -3,7 +3,7 @@
 use crate::engine::command::Cmd;
 use crate::state::saved_state::SavedState;
 use crate::wire::constants::su;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Power, Tpm};
 
 /// TPM2_Startup (Part 3 §9.3). CLEAR after Shutdown(STATE) is a TPM Restart, CLEAR otherwise a TPM
@@ -13,7 +13,7 @@ pub(crate) fn startup(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let prior = tpm.shutdown.as_ref().map(|s| s.kind);
     if kind != su::CLEAR && !(kind == su::STATE && prior == Some(su::STATE)) {
-        return Err(Rc::VALUE.param(1));
+        return Err(ResponseCode::VALUE.param(1));
     }
     tpm.da.startup(prior.is_some());
     match kind {
@@ -37,7 +37,7 @@ pub(crate) fn startup(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             let saved = tpm.shutdown.as_ref().map(|s| s.pcrs.clone());
             tpm.pcrs.startup(saved.as_ref(), c.locality);
         }
-        _ => return Err(Rc::VALUE.param(1)),
+        _ => return Err(ResponseCode::VALUE.param(1)),
     }
     tpm.shutdown = None;
     tpm.drbg.reseed(tpm.entropy.as_mut(), b"Startup");
@@ -50,7 +50,7 @@ pub(crate) fn shutdown(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let kind = c.params.u16().p(1)?;
     c.params.finish()?;
     if kind != su::CLEAR && kind != su::STATE {
-        return Err(Rc::VALUE.param(1));
+        return Err(ResponseCode::VALUE.param(1));
     }
     tpm.shutdown = Some(SavedState { kind, pcrs: tpm.pcrs.clone() });
     Ok(())

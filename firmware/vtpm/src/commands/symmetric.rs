@@ -6,12 +6,12 @@ use aes::cipher::{BlockEncrypt, KeyInit};
 use crate::Tpm;
 use crate::crypto::{HashAlg, aes_cfb};
 use crate::engine::command::Cmd;
-use crate::object::{attr, ids, rcx};
+use crate::object::{attr, ids};
 use crate::state::sequence::starts_generated;
 use crate::state::tickets::{read_hierarchy, write_ticket};
 use crate::wire::constants::{MAX_BUFFER, alg};
 use crate::wire::marshal::Reader;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 const BLOCK: usize = 16;
 
@@ -19,9 +19,9 @@ const BLOCK: usize = 16;
 fn encrypt_block(key: &[u8], block: &mut [u8; BLOCK]) -> TpmResult<()> {
     let mut b = aes::Block::from(*block);
     match key.len() {
-        16 => aes::Aes128::new_from_slice(key).map_err(|_| Rc::FAILURE)?.encrypt_block(&mut b),
-        32 => aes::Aes256::new_from_slice(key).map_err(|_| Rc::FAILURE)?.encrypt_block(&mut b),
-        _ => return Err(Rc::FAILURE),
+        16 => aes::Aes128::new_from_slice(key).map_err(|_| ResponseCode::FAILURE)?.encrypt_block(&mut b),
+        32 => aes::Aes256::new_from_slice(key).map_err(|_| ResponseCode::FAILURE)?.encrypt_block(&mut b),
+        _ => return Err(ResponseCode::FAILURE),
     }
     block.copy_from_slice(&b);
     Ok(())
@@ -54,17 +54,17 @@ fn run(
     iv: &[u8],
     p: [u32; 4],
 ) -> TpmResult<()> {
-    let k = tpm.keys.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if k.public.kind != ids::SYMCIPHER {
-        return Err(Rc::KEY.handle(1));
+        return Err(ResponseCode::KEY.handle(1));
     }
     if k.public.has(attr::RESTRICTED) || !k.public.has(if decrypt { attr::DECRYPT } else { attr::SIGN }) {
-        return Err(Rc::ATTRIBUTES.handle(1));
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     if mode != alg::NULL && mode != k.public.sym.mode {
-        return Err(Rc::MODE.param(p[2]));
+        return Err(ResponseCode::MODE.param(p[2]));
     }
-    let iv: [u8; BLOCK] = iv.try_into().map_err(|_| Rc::SIZE.param(p[3]))?;
+    let iv: [u8; BLOCK] = iv.try_into().map_err(|_| ResponseCode::SIZE.param(p[3]))?;
     let mut out = data.to_vec();
     aes_cfb(&k.sens.secret, &iv, &mut out, !decrypt)?;
     let cipher = if decrypt { data } else { &out };
@@ -99,7 +99,7 @@ pub(crate) fn encrypt_decrypt(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// TPM2_Hash (Part 3 §15.4).
 pub(crate) fn hash(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let data = c.params.tpm2b(MAX_BUFFER).p(1)?;
-    let alg = HashAlg::from_id(c.params.u16().p(2)?).ok_or(Rc::HASH.param(2))?;
+    let alg = HashAlg::from_id(c.params.u16().p(2)?).ok_or(ResponseCode::HASH.param(2))?;
     let hierarchy = read_hierarchy(tpm, &mut c.params, 3)?;
     c.params.finish()?;
     let d = alg.digest(&[data]);
@@ -112,19 +112,19 @@ pub(crate) fn hmac(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let buffer = c.params.tpm2b(MAX_BUFFER).p(1)?;
     let asked = c.params.u16().p(2)?;
     c.params.finish()?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if k.public.kind != ids::KEYEDHASH {
-        return Err(Rc::TYPE.handle(1));
+        return Err(ResponseCode::TYPE.handle(1));
     }
     if k.public.has(attr::RESTRICTED) || !k.public.has(attr::SIGN) {
-        return Err(Rc::ATTRIBUTES.handle(1));
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     let hash = match (k.public.scheme.alg, asked) {
         (alg::NULL, a) => a,
         (_, a) if a == alg::NULL || a == k.public.scheme.hash => k.public.scheme.hash,
-        _ => return Err(rcx::SCHEME.param(2)),
+        _ => return Err(ResponseCode::SCHEME.param(2)),
     };
-    let hash = HashAlg::from_id(hash).ok_or(Rc::HASH.param(2))?;
+    let hash = HashAlg::from_id(hash).ok_or(ResponseCode::HASH.param(2))?;
     let mac = hash.hmac(&k.sens.secret, &[buffer])?;
     c.out.tpm2b(mac.as_slice());
     Ok(())

@@ -4,7 +4,7 @@
 use crate::Tpm;
 use crate::crypto::{HashAlg, aes_cfb};
 use crate::engine::command::Cmd;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPML_ALG's maximum (MAX_ALG_LIST_SIZE).
 const MAX_ALG_LIST: u32 = 64;
@@ -44,7 +44,7 @@ fn run_self_test(tpm: &mut Tpm) -> TpmResult<()> {
         Ok(())
     } else {
         tpm.failed = true;
-        Err(Rc::FAILURE)
+        Err(ResponseCode::FAILURE)
     }
 }
 
@@ -59,7 +59,7 @@ pub(crate) fn self_test(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn incremental_self_test(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let count = c.params.u32().p(1)?;
     if count > MAX_ALG_LIST {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     for _ in 0..count {
         c.params.u16().p(1)?;
@@ -74,7 +74,7 @@ pub(crate) fn incremental_self_test(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult
 pub(crate) fn get_test_result(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     c.out.u16(0);
-    c.out.u32(if tpm.failed { Rc::FAILURE.0 } else { Rc::SUCCESS.0 });
+    c.out.u32(if tpm.failed { ResponseCode::FAILURE.0 } else { ResponseCode::SUCCESS.0 });
     Ok(())
 }
 

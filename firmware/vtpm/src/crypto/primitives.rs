@@ -9,7 +9,7 @@ use sha2::Digest as _;
 use warden_sha::{Sha256, Sha384};
 
 use crate::wire::constants::{MAX_DIGEST, alg};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 // Warden's accelerated SHA-2 behind the same `digest` traits; RustCrypto's signature and OAEP code keeps
 // its own `sha2` (soft) hashing.
@@ -69,12 +69,12 @@ impl HashAlg {
         // HMAC accepts keys of any length, so `new_from_slice` cannot fail; map it anyway, no unwrap.
         match self {
             HashAlg::Sha256 => {
-                let mut m = Hmac::<Sha256>::new_from_slice(key).map_err(|_| Rc::FAILURE)?;
+                let mut m = Hmac::<Sha256>::new_from_slice(key).map_err(|_| ResponseCode::FAILURE)?;
                 parts.iter().for_each(|p| m.update(p));
                 Ok(Digest::from_slice(&m.finalize().into_bytes()))
             }
             HashAlg::Sha384 => {
-                let mut m = Hmac::<Sha384>::new_from_slice(key).map_err(|_| Rc::FAILURE)?;
+                let mut m = Hmac::<Sha384>::new_from_slice(key).map_err(|_| ResponseCode::FAILURE)?;
                 parts.iter().for_each(|p| m.update(p));
                 Ok(Digest::from_slice(&m.finalize().into_bytes()))
             }
@@ -176,9 +176,9 @@ where
     C: aes::cipher::BlockEncryptMut + aes::cipher::BlockCipher + aes::cipher::KeyInit,
 {
     if encrypt {
-        cfb_mode::Encryptor::<C>::new_from_slices(key, iv).map_err(|_| Rc::FAILURE)?.encrypt(buf);
+        cfb_mode::Encryptor::<C>::new_from_slices(key, iv).map_err(|_| ResponseCode::FAILURE)?.encrypt(buf);
     } else {
-        cfb_mode::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| Rc::FAILURE)?.decrypt(buf);
+        cfb_mode::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| ResponseCode::FAILURE)?.decrypt(buf);
     }
     Ok(())
 }
@@ -190,7 +190,7 @@ pub fn aes_cfb(key: &[u8], iv: &[u8], buf: &mut [u8], encrypt: bool) -> TpmResul
         16 => cfb::<aes::Aes128>(key, iv, buf, encrypt),
         24 => cfb::<aes::Aes192>(key, iv, buf, encrypt),
         32 => cfb::<aes::Aes256>(key, iv, buf, encrypt),
-        _ => Err(Rc::FAILURE),
+        _ => Err(ResponseCode::FAILURE),
     }
 }
 

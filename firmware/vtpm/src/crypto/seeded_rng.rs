@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use rand_core::{CryptoRng, RngCore};
 
 use crate::crypto::HashAlg;
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// A deterministic byte stream: HMAC-SHA256 in counter mode (SP 800-108) under a key that KDFa
 /// derives from a seed, a label and two contexts. Primaries draw from one keyed by the hierarchy
@@ -29,7 +29,7 @@ impl SeededRng {
     pub fn new(alg: HashAlg, seed: &[u8], label: &[u8], u: &[u8], v: &[u8]) -> TpmResult<Self> {
         let k = alg.kdfa(seed, label, u, v, 256)?;
         let mut key = [0u8; 32];
-        key.copy_from_slice(k.get(..32).ok_or(Rc::FAILURE)?);
+        key.copy_from_slice(k.get(..32).ok_or(ResponseCode::FAILURE)?);
         Ok(SeededRng { key, counter: 0, block: [0; 32], used: 32 })
     }
 

@@ -122,7 +122,7 @@ impl StreamHash {
 
     /// Reads back what `save` wrote. The blob was integrity-checked, but it is parsed defensively anyway.
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Self> {
-        let alg = HashAlg::from_id(r.u16()?).ok_or(crate::wire::response_code::Rc::INTEGRITY)?;
+        let alg = HashAlg::from_id(r.u16()?).ok_or(crate::wire::response_code::ResponseCode::INTEGRITY)?;
         let mut s = StreamHash::new(alg);
         for w in s.state.iter_mut() {
             *w = r.u64()?;
@@ -131,7 +131,7 @@ impl StreamHash {
         s.pending = usize::from(r.u8()?);
         s.total = r.u64()?;
         if s.pending >= s.block_len() {
-            return Err(crate::wire::response_code::Rc::INTEGRITY);
+            return Err(crate::wire::response_code::ResponseCode::INTEGRITY);
         }
         Ok(s)
     }

@@ -9,9 +9,10 @@ use crate::Tpm;
 use crate::crypto::{Digest, HashAlg, ct_eq, strip_trailing_zeros};
 use crate::engine::command_table::CommandDef;
 use crate::state::session::SessionKind;
+use crate::wire::command_code::CommandCode;
 use crate::wire::constants::{MAX_DIGEST, handle, session_attr as sa};
 use crate::wire::marshal::Reader;
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// One session from the command's authorization area (TPMS_AUTH_COMMAND, Part 2 Table 80).
 #[derive(Debug, Clone, Copy)]
@@ -25,17 +26,17 @@ pub(crate) struct SessionIn<'a> {
 impl<'a> SessionIn<'a> {
     /// Parses session `n` (1-based) from the area.
     pub fn parse(r: &mut Reader<'a>, n: u32) -> TpmResult<Self> {
-        let err = |e: Rc| e.session(n);
+        let err = |e: ResponseCode| e.session(n);
         let handle = r.u32().map_err(err)?;
         if handle != handle::RS_PW
             && !matches!(handle::ht(handle), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION)
         {
-            return Err(Rc::VALUE.session(n));
+            return Err(ResponseCode::VALUE.session(n));
         }
         let nonce = r.tpm2b(MAX_DIGEST).map_err(err)?;
         let attrs = r.u8().map_err(err)?;
         if attrs & sa::RESERVED != 0 {
-            return Err(Rc::RESERVED_BITS.session(n));
+            return Err(ResponseCode::RESERVED_BITS.session(n));
         }
         let hmac = r.tpm2b(MAX_DIGEST).map_err(err)?;
         Ok(SessionIn { handle, nonce, attrs, hmac })
@@ -70,7 +71,7 @@ pub(crate) struct Authorized {
 
 /// What `check_one` needs to know about the command.
 struct Ctx<'a> {
-    code: u32,
+    code: CommandCode,
     handles: &'a [u32],
     params: &'a [u8],
     /// nonceTPM of a decrypt and an encrypt session other than session 1, which session 1's HMAC
@@ -104,19 +105,19 @@ pub(crate) fn authorize(
         if s.handle == handle::RS_PW {
             if s.attrs & (sa::ENCRYPT | sa::DECRYPT | sa::AUDIT | sa::AUDIT_EXCLUSIVE | sa::AUDIT_RESET) != 0
             {
-                return Err(Rc::ATTRIBUTES.session(n));
+                return Err(ResponseCode::ATTRIBUTES.session(n));
             }
             if !s.nonce.is_empty() {
-                return Err(Rc::NONCE.session(n));
+                return Err(ResponseCode::NONCE.session(n));
             }
             continue;
         }
         if !tpm.sessions.exists_loaded_slot(s.handle) {
-            return Err(Rc(Rc::REFERENCE_S0.0 + j as u32));
+            return Err(ResponseCode(ResponseCode::REFERENCE_S0.0 + j as u32));
         }
-        let Some(sess) = tpm.sessions.get(s.handle) else { return Err(Rc::HANDLE.session(n)) };
+        let Some(sess) = tpm.sessions.get(s.handle) else { return Err(ResponseCode::HANDLE.session(n)) };
         if sessions.iter().take(j).flatten().any(|o| o.handle == s.handle) {
-            return Err(Rc::HANDLE.session(n));
+            return Err(ResponseCode::HANDLE.session(n));
         }
         // One session each may decrypt and encrypt, and only where the first parameter is a TPM2B.
         for (bit, allowed, slot) in
@@ -124,21 +125,21 @@ pub(crate) fn authorize(
         {
             if s.attrs & bit != 0 {
                 if !allowed || slot.is_some() {
-                    return Err(Rc::ATTRIBUTES.session(n));
+                    return Err(ResponseCode::ATTRIBUTES.session(n));
                 }
                 if sess.aes_bits == 0 {
-                    return Err(Rc::SYMMETRIC.session(n));
+                    return Err(ResponseCode::SYMMETRIC.session(n));
                 }
                 *slot = Some(j);
             }
         }
         // Audit sessions are not implemented.
         if s.attrs & sa::AUDIT != 0 {
-            return Err(Rc::ATTRIBUTES.session(n));
+            return Err(ResponseCode::ATTRIBUTES.session(n));
         }
     }
     if sessions.len() < def.auth {
-        return Err(Rc::AUTH_MISSING);
+        return Err(ResponseCode::AUTH_MISSING);
     }
 
     // Session 1's HMAC also covers the nonces of separate decrypt and encrypt sessions.
@@ -166,11 +167,11 @@ pub(crate) fn authorize(
         }
         let mut include_auth = false;
         if s.handle == handle::RS_PW && entity.is_none() {
-            return Err(Rc::HANDLE.session(n));
+            return Err(ResponseCode::HANDLE.session(n));
         }
         if let Some(sess) = tpm.sessions.get(s.handle) {
             if sess.kind == SessionKind::Trial {
-                return Err(Rc::ATTRIBUTES.session(n));
+                return Err(ResponseCode::ATTRIBUTES.session(n));
             }
             if sess.da_bound {
                 tpm.check_locked_out(sess.lockout_bound)?;
@@ -186,7 +187,7 @@ pub(crate) fn authorize(
             }
             None => {
                 if s.attrs & (sa::ENCRYPT | sa::DECRYPT | sa::AUDIT) == 0 {
-                    return Err(Rc::ATTRIBUTES.session(n));
+                    return Err(ResponseCode::ATTRIBUTES.session(n));
                 }
                 check_hmac(tpm, &ctx, s, &[], None).map_err(|e| e.session(n))?;
             }
@@ -210,7 +211,7 @@ impl Tpm {
     /// ms-tpm-20-ref CheckLockedOut.
     fn check_locked_out(&self, lockout: bool) -> TpmResult<()> {
         let locked = if lockout { self.da.lockout_auth_locked() } else { self.da.in_lockout() };
-        if locked { Err(Rc::LOCKOUT) } else { Ok(()) }
+        if locked { Err(ResponseCode::LOCKOUT) } else { Ok(()) }
     }
 }
 
@@ -231,27 +232,27 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
         tpm.da.used = true;
     }
     if let Some(x) = sess.as_ref().filter(|_| is_policy) {
-        let (policy, alg) = tpm.auth_policy(entity, ctx.code).ok_or(Rc::AUTH_UNAVAILABLE)?;
+        let (policy, alg) = tpm.auth_policy(entity, ctx.code).ok_or(ResponseCode::AUTH_UNAVAILABLE)?;
         // CheckPolicyAuthSession: PCRs unchanged since PolicyPCR, the digest, the command code.
         if x.pcr_counter.is_some_and(|c| c != tpm.pcrs.update_counter) {
-            return Err(Rc::PCR_CHANGED);
+            return Err(ResponseCode::PCR_CHANGED);
         }
         if !ct_eq(&policy, x.policy.as_slice()) || alg != x.alg {
-            return Err(Rc::POLICY_FAIL);
+            return Err(ResponseCode::POLICY_FAIL);
         }
-        if x.command_code != 0 && x.command_code != ctx.code {
-            return Err(Rc::POLICY_CC);
+        if x.command_code != CommandCode(0) && x.command_code != ctx.code {
+            return Err(ResponseCode::POLICY_CC);
         }
         // PolicyCpHash / PolicySigned cpHashA: only this command, these handles and parameters.
         if x.cp_hash.is_some_and(|want| !ct_eq(want.as_slice(), cp_hash(tpm, x.alg, ctx).as_slice())) {
-            return Err(Rc::POLICY_FAIL);
+            return Err(ResponseCode::POLICY_FAIL);
         }
         // PolicySigned / PolicySecret expirations (ms-tpm-20-ref CheckPolicyAuthSession).
         if x.timeout != 0 {
             let now = tpm.now_ms();
             let epoch = (tpm.time.reset_count, tpm.time.restart_count);
             if x.timeout < tpm.time.time(now) || x.epoch != epoch {
-                return Err(Rc::EXPIRED);
+                return Err(ResponseCode::EXPIRED);
             }
         }
         // PolicyNameHash: H(Name of every handle of the command).
@@ -259,20 +260,20 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
             let names: Vec<Vec<u8>> = ctx.handles.iter().map(|&h| tpm.entity_name(h)).collect();
             let parts: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
             if !ct_eq(want.as_slice(), x.alg.digest(&parts).as_slice()) {
-                return Err(Rc::POLICY_FAIL);
+                return Err(ResponseCode::POLICY_FAIL);
             }
         }
         if !crate::state::session::locality_allowed(x.locality, tpm.locality) {
-            return Err(Rc::LOCALITY);
+            return Err(ResponseCode::LOCALITY);
         }
         if let Some(w) = x.nv_written {
-            let index = tpm.nv.get(entity).ok_or(Rc::POLICY_FAIL)?;
+            let index = tpm.nv.get(entity).ok_or(ResponseCode::POLICY_FAIL)?;
             if index.has(crate::state::nv::attr::WRITTEN) != w {
-                return Err(Rc::POLICY_FAIL);
+                return Err(ResponseCode::POLICY_FAIL);
             }
         }
     } else if !tpm.auth_value_available(entity, ctx.code) {
-        return Err(Rc::AUTH_UNAVAILABLE);
+        return Err(ResponseCode::AUTH_UNAVAILABLE);
     }
     let auth = tpm.entity_auth(entity).unwrap_or_default();
     let auth = strip_trailing_zeros(&auth).to_vec();
@@ -297,14 +298,14 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
     } else {
         sess.as_ref().is_some_and(|x| x.da_bound) || (!tpm.da_exempt(da_entity) && include_auth)
     };
-    Err(if counts { tpm.register_auth_failure(da_entity) } else { Rc::BAD_AUTH })
+    Err(if counts { tpm.register_auth_failure(da_entity) } else { ResponseCode::BAD_AUTH })
 }
 
 /// Checks a session HMAC over cpHash || nonceCaller || nonceTPM [|| extra nonces] || attributes,
 /// keyed with sessionKey || `auth`. `first` marks an authorization session (whose HMAC may cover
 /// the extra nonces).
 fn check_hmac(tpm: &Tpm, ctx: &Ctx<'_>, s: &SessionIn<'_>, auth: &[u8], first: Option<()>) -> TpmResult<()> {
-    let sess = tpm.sessions.get(s.handle).ok_or(Rc::FAILURE)?;
+    let sess = tpm.sessions.get(s.handle).ok_or(ResponseCode::FAILURE)?;
     let mut key = sess.key.clone();
     key.extend_from_slice(auth);
     // Part 1 §19.6.5: with an empty key, an empty HMAC is accepted.
@@ -315,5 +316,5 @@ fn check_hmac(tpm: &Tpm, ctx: &Ctx<'_>, s: &SessionIn<'_>, auth: &[u8], first: O
     let extra = if first.is_some() { ctx.extra_nonces.as_slice() } else { &[] };
     let expect =
         sess.alg.hmac(&key, &[cp.as_slice(), s.nonce, sess.nonce_tpm.as_slice(), extra, &[s.attrs]])?;
-    if ct_eq(expect.as_slice(), s.hmac) { Ok(()) } else { Err(Rc::BAD_AUTH) }
+    if ct_eq(expect.as_slice(), s.hmac) { Ok(()) } else { Err(ResponseCode::BAD_AUTH) }
 }

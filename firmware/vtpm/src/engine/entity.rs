@@ -5,13 +5,21 @@ use alloc::vec::Vec;
 
 use crate::crypto::{HashAlg, strip_trailing_zeros};
 use crate::state::nv::attr;
-use crate::wire::constants::{cc, handle};
-use crate::wire::response_code::Rc;
+use crate::wire::command_code::CommandCode;
+use crate::wire::constants::handle;
+use crate::wire::response_code::ResponseCode;
 use crate::{Tpm, state::pcr};
 
 /// NV commands that write (they take the index's write authorization; the others read).
-fn nv_write_op(code: u32) -> bool {
-    matches!(code, cc::NV_WRITE | cc::NV_INCREMENT | cc::NV_EXTEND | cc::NV_SET_BITS | cc::NV_WRITE_LOCK)
+fn nv_write_op(code: CommandCode) -> bool {
+    matches!(
+        code,
+        CommandCode::NV_WRITE
+            | CommandCode::NV_INCREMENT
+            | CommandCode::NV_EXTEND
+            | CommandCode::NV_SET_BITS
+            | CommandCode::NV_WRITE_LOCK
+    )
 }
 
 impl Tpm {
@@ -31,7 +39,7 @@ impl Tpm {
 
     /// Whether `h`'s authValue may authorize command `code` (ms-tpm-20-ref IsAuthValueAvailable): an
     /// NV index only with TPMA_NV_AUTHWRITE / AUTHREAD for the kind of access.
-    pub(crate) fn auth_value_available(&self, h: u32, code: u32) -> bool {
+    pub(crate) fn auth_value_available(&self, h: u32, code: CommandCode) -> bool {
         match handle::ht(h) {
             handle::HT_NV_INDEX => self
                 .nv
@@ -45,7 +53,7 @@ impl Tpm {
     /// The authPolicy and its algorithm, if a policy may authorize command `code` on `h`
     /// (IsAuthPolicyAvailable): a hierarchy with a policy set by TPM2_SetPrimaryPolicy, or an NV index
     /// with a policy and TPMA_NV_POLICYWRITE / POLICYREAD.
-    pub(crate) fn auth_policy(&self, h: u32, code: u32) -> Option<(Vec<u8>, HashAlg)> {
+    pub(crate) fn auth_policy(&self, h: u32, code: CommandCode) -> Option<(Vec<u8>, HashAlg)> {
         if handle::ht(h) == handle::HT_PERMANENT {
             return self.hier.policy(h);
         }
@@ -96,13 +104,13 @@ impl Tpm {
 
     /// Records a failed authorization that counts (ms-tpm-20-ref IncrementLockout after its
     /// exemption checks): a lockout failure blocks lockoutAuth, any other adds a failed try.
-    pub(crate) fn register_auth_failure(&mut self, h: u32) -> Rc {
+    pub(crate) fn register_auth_failure(&mut self, h: u32) -> ResponseCode {
         if h == handle::RH_LOCKOUT {
             self.da.lockout_failed();
         } else {
             self.da.failed();
         }
-        Rc::AUTH_FAIL
+        ResponseCode::AUTH_FAIL
     }
 }
 

@@ -10,16 +10,17 @@ use crate::engine::authorization::{self as auth, SessionIn};
 use crate::engine::command::Cmd;
 use crate::engine::command_table::{self as commands};
 use crate::engine::handles::check_handle;
-use crate::wire::constants::{cc, st};
+use crate::wire::command_code::CommandCode;
+use crate::wire::constants::st;
 use crate::wire::marshal::{CommandHeader, Reader, ResponseHeader, Writer};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Power, Tpm};
 
 /// Most sessions a command may carry (Part 1 §18.1: three).
 const MAX_SESSIONS: usize = 3;
 
 /// A bare error response: tag TPM_ST_NO_SESSIONS, size 10, the code (Part 1 §18.4).
-pub(crate) fn error_response(rc: Rc) -> Vec<u8> {
+pub(crate) fn error_response(rc: ResponseCode) -> Vec<u8> {
     with_header(st::NO_SESSIONS, rc, &[])
 }
 
@@ -27,35 +28,35 @@ pub(crate) fn execute(tpm: &mut Tpm, command: &[u8]) -> Vec<u8> {
     match run(tpm, command) {
         Ok(r) if r.len() <= MAX_RESPONSE_SIZE => r,
         // Every response is bounded well below the maximum; this is a bug net, not a path.
-        Ok(_) => error_response(Rc::FAILURE),
+        Ok(_) => error_response(ResponseCode::FAILURE),
         Err(rc) => error_response(rc),
     }
 }
 
 fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     if tpm.power == Power::Off {
-        return Err(Rc::INITIALIZE);
+        return Err(ResponseCode::INITIALIZE);
     }
     // ExecuteCommand's order: tag, size, code (each TPM_RC_INSUFFICIENT when cut short).
     let mut head = Reader::new(command);
     let tag = head.u16()?;
     if tag != st::NO_SESSIONS && tag != st::SESSIONS {
-        return Err(Rc::BAD_TAG);
+        return Err(ResponseCode::BAD_TAG);
     }
     let size = head.u32()?;
     if usize::try_from(size).ok() != Some(command.len()) || command.len() > MAX_COMMAND_SIZE {
-        return Err(Rc::COMMAND_SIZE);
+        return Err(ResponseCode::COMMAND_SIZE);
     }
-    let (hdr, body) = CommandHeader::ref_from_prefix(command).map_err(|_| Rc::INSUFFICIENT)?;
-    let code = hdr.code.get();
-    let def = commands::lookup(code).ok_or(Rc::COMMAND_CODE)?;
+    let (hdr, body) = CommandHeader::ref_from_prefix(command).map_err(|_| ResponseCode::INSUFFICIENT)?;
+    let code = CommandCode(hdr.code.get());
+    let def = commands::lookup(code).ok_or(ResponseCode::COMMAND_CODE)?;
     match (tpm.power, code) {
-        (Power::NeedStartup, c) if c != cc::STARTUP => return Err(Rc::INITIALIZE),
-        (Power::Operational, cc::STARTUP) => return Err(Rc::INITIALIZE),
+        (Power::NeedStartup, c) if c != CommandCode::STARTUP => return Err(ResponseCode::INITIALIZE),
+        (Power::Operational, CommandCode::STARTUP) => return Err(ResponseCode::INITIALIZE),
         _ => {}
     }
-    if tpm.failed && code != cc::GET_TEST_RESULT && code != cc::GET_CAPABILITY {
-        return Err(Rc::FAILURE);
+    if tpm.failed && code != CommandCode::GET_TEST_RESULT && code != CommandCode::GET_CAPABILITY {
+        return Err(ResponseCode::FAILURE);
     }
     let now = tpm.now_ms();
     tpm.da.tick(now);
@@ -72,22 +73,22 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     let mut count = 0;
     if tag == st::SESSIONS {
         if def.no_sessions {
-            return Err(Rc::AUTH_CONTEXT);
+            return Err(ResponseCode::AUTH_CONTEXT);
         }
-        let size = usize::try_from(r.u32()?).map_err(|_| Rc::SIZE)?;
+        let size = usize::try_from(r.u32()?).map_err(|_| ResponseCode::SIZE)?;
         // The smallest session is 9 bytes (handle, empty nonce, attributes, empty hmac).
         if size < 9 || size > r.remaining() {
-            return Err(Rc::SIZE);
+            return Err(ResponseCode::SIZE);
         }
         let mut area = Reader::new(r.bytes(size)?);
         while area.remaining() > 0 {
             let n = count as u32 + 1;
-            let Some(slot) = sessions.get_mut(count) else { return Err(Rc::SIZE.session(n)) };
+            let Some(slot) = sessions.get_mut(count) else { return Err(ResponseCode::SIZE.session(n)) };
             *slot = Some(SessionIn::parse(&mut area, n)?);
             count += 1;
         }
     } else if def.auth > 0 {
-        return Err(Rc::AUTH_MISSING);
+        return Err(ResponseCode::AUTH_MISSING);
     }
     let params = r.rest();
 
@@ -119,11 +120,11 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     } else {
         w.bytes(&cmd.out.buf);
     }
-    Ok(with_header(tag, Rc::SUCCESS, &w.buf))
+    Ok(with_header(tag, ResponseCode::SUCCESS, &w.buf))
 }
 
 /// A response: the 10-byte header (size = header + body) followed by `body`.
-fn with_header(tag: u16, rc: Rc, body: &[u8]) -> Vec<u8> {
+fn with_header(tag: u16, rc: ResponseCode, body: &[u8]) -> Vec<u8> {
     let size = u32::try_from(size_of::<ResponseHeader>() + body.len()).unwrap_or(u32::MAX);
     let hdr = ResponseHeader { tag: U16::new(tag), size: U32::new(size), code: U32::new(rc.0) };
     let mut out = Vec::with_capacity(size as usize);

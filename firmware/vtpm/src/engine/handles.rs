@@ -3,18 +3,18 @@
 
 use crate::engine::command_table::HandleKind;
 use crate::wire::constants::handle;
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 use crate::{Tpm, state::pcr};
 
 /// The handle-area checks of Part 3 §5.4: the handle is of the type the command takes and refers to
 /// something that exists. `i` is the 0-based position.
 pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, i: usize) -> TpmResult<()> {
     let n = i as u32 + 1;
-    let value = Err(Rc::VALUE.handle(n));
-    let not_loaded = Err(Rc(Rc::REFERENCE_H0.0 + i as u32));
+    let value = Err(ResponseCode::VALUE.handle(n));
+    let not_loaded = Err(ResponseCode(ResponseCode::REFERENCE_H0.0 + i as u32));
     let is_pcr = handle::ht(h) == handle::HT_PCR && (h as usize) < pcr::PCR_COUNT;
     let hierarchy_on = |h: u32| {
-        if tpm.hier.enabled(h) { Ok(()) } else { Err(Rc::HIERARCHY.handle(n)) }
+        if tpm.hier.enabled(h) { Ok(()) } else { Err(ResponseCode::HIERARCHY.handle(n)) }
     };
     match kind {
         HandleKind::PcrOrNull if is_pcr || h == handle::RH_NULL => Ok(()),
@@ -43,7 +43,7 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, i: usize) -> Tpm
         | HandleKind::Hierarchy => value,
         HandleKind::NvAuth if h == handle::RH_OWNER || h == handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::NvAuth | HandleKind::NvIndex if handle::ht(h) == handle::HT_NV_INDEX => {
-            if tpm.nv_accessible(h) { Ok(()) } else { Err(Rc::HANDLE.handle(n)) }
+            if tpm.nv_accessible(h) { Ok(()) } else { Err(ResponseCode::HANDLE.handle(n)) }
         }
         HandleKind::NvAuth | HandleKind::NvIndex => value,
         HandleKind::Object | HandleKind::KeyOrNull if handle::ht(h) == handle::HT_TRANSIENT => {
@@ -53,14 +53,14 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, i: usize) -> Tpm
         HandleKind::Object | HandleKind::KeyOrNull if handle::ht(h) == handle::HT_PERSISTENT => {
             // A persistent object of a disabled hierarchy is hidden (ms-tpm-20-ref HandleToObject).
             let visible = tpm.keys.get(h).is_some_and(|k| tpm.hier.enabled(k.hierarchy));
-            if visible { Ok(()) } else { Err(Rc::HANDLE.handle(n)) }
+            if visible { Ok(()) } else { Err(ResponseCode::HANDLE.handle(n)) }
         }
         HandleKind::Object | HandleKind::KeyOrNull => value,
         HandleKind::Context => match handle::ht(h) {
             handle::HT_TRANSIENT if tpm.objects.get(h).is_some() || tpm.keys.get(h).is_some() => Ok(()),
             handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION if tpm.sessions.get(h).is_some() => Ok(()),
             handle::HT_TRANSIENT | handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION => not_loaded,
-            handle::HT_PERSISTENT => Err(Rc::HANDLE.handle(n)),
+            handle::HT_PERSISTENT => Err(ResponseCode::HANDLE.handle(n)),
             _ => value,
         },
         HandleKind::PolicySession => match handle::ht(h) {
@@ -74,7 +74,7 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, i: usize) -> Tpm
             } else if handle::ht(h) == handle::HT_TRANSIENT {
                 not_loaded
             } else {
-                Err(Rc::HANDLE.handle(n))
+                Err(ResponseCode::HANDLE.handle(n))
             }
         }
     }

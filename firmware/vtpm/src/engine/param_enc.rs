@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use crate::Tpm;
 use crate::crypto::{HashAlg, aes_cfb, strip_trailing_zeros};
 use crate::engine::authorization::{Authorized, Used};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// sessionKey || authValue for parameter encryption: the authValue of the authorized entity is
 /// included whenever the session authorizes one, bound or not (ms-tpm-20-ref ParseSessionBuffer).
@@ -32,9 +32,9 @@ fn cfb_first_tpm2b(
 ) -> TpmResult<()> {
     let size = match params.get(..2) {
         Some(&[a, b]) => usize::from(u16::from_be_bytes([a, b])),
-        _ => return Err(Rc::SIZE.param(1)),
+        _ => return Err(ResponseCode::SIZE.param(1)),
     };
-    let data = params.get_mut(2..2 + size).ok_or(Rc::SIZE.param(1))?;
+    let data = params.get_mut(2..2 + size).ok_or(ResponseCode::SIZE.param(1))?;
     let m = alg.kdfa(key, b"CFB", nonces.0, nonces.1, u32::from(bits) + 128)?;
     let (k, iv) = m.split_at(usize::from(bits / 8).min(m.len()));
     aes_cfb(k, iv, data, encrypt)
@@ -44,7 +44,7 @@ fn cfb_first_tpm2b(
 /// the ciphertext).
 pub(crate) fn decrypt_params(tpm: &Tpm, a: &Authorized, params: &mut [u8]) -> TpmResult<()> {
     let Some(used) = a.decrypt.and_then(|j| a.used.get(j)).and_then(Option::as_ref) else { return Ok(()) };
-    let sess = tpm.sessions.get(used.handle).ok_or(Rc::FAILURE)?;
+    let sess = tpm.sessions.get(used.handle).ok_or(ResponseCode::FAILURE)?;
     let key = crypt_key(tpm, used, false);
     let nonces = (used.nonce_caller.as_slice(), sess.nonce_tpm.as_slice());
     cfb_first_tpm2b(sess.alg, sess.aes_bits, &key, nonces, params, false)
@@ -54,7 +54,7 @@ pub(crate) fn decrypt_params(tpm: &Tpm, a: &Authorized, params: &mut [u8]) -> Tp
 /// rpHash is computed afterwards, over the ciphertext).
 pub(crate) fn encrypt_response(tpm: &Tpm, a: &Authorized, rp: &mut [u8]) -> TpmResult<()> {
     let Some(used) = a.encrypt.and_then(|j| a.used.get(j)).and_then(Option::as_ref) else { return Ok(()) };
-    let s = tpm.sessions.get(used.handle).ok_or(Rc::FAILURE)?;
+    let s = tpm.sessions.get(used.handle).ok_or(ResponseCode::FAILURE)?;
     let key = crypt_key(tpm, used, true);
     let nonces = (s.nonce_tpm.as_slice(), used.nonce_caller.as_slice());
     cfb_first_tpm2b(s.alg, s.aes_bits, &key, nonces, rp, true)

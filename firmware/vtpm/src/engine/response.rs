@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use crate::crypto::{Digest, strip_trailing_zeros};
 use crate::engine::authorization::Authorized;
 use crate::state::session::SessionKind;
+use crate::wire::command_code::CommandCode;
 use crate::wire::constants::{MAX_DIGEST, handle, session_attr as sa};
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::TpmResult;
@@ -15,7 +16,7 @@ use crate::{Tpm, engine::param_enc};
 /// Builds the response authorization area (TPMS_AUTH_RESPONSE per session, Part 2 Table 82):
 /// new nonces, the encrypted first response parameter if asked, then the HMACs over rpHash (which
 /// covers the ciphertext). Retires sessions without continueSession.
-pub(crate) fn respond(tpm: &mut Tpm, code: u32, rp: &mut [u8], a: Authorized) -> TpmResult<Vec<u8>> {
+pub(crate) fn respond(tpm: &mut Tpm, code: CommandCode, rp: &mut [u8], a: Authorized) -> TpmResult<Vec<u8>> {
     for used in a.used.iter().flatten().filter(|u| u.handle != handle::RS_PW) {
         let Some(size) = tpm.sessions.get(used.handle).map(|s| s.nonce_tpm.as_slice().len()) else {
             continue;

@@ -15,7 +15,7 @@ use crate::state::primary_cache::PrimaryCache;
 use crate::state::tickets::ticket_proof;
 use crate::wire::constants::MAX_DIGEST;
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM_ST_CREATION (Part 2 Table 19).
 pub(crate) const ST_CREATION: u16 = 0x8021;
@@ -53,7 +53,7 @@ pub(crate) fn read_create_in<'a>(r: &mut Reader<'a>, primary: bool) -> TpmResult
     r.finish()?;
     public.validate(primary).p(2)?;
     if auth.len() > public.name_alg.size() {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     Ok(CreateIn { auth, data, public, outside, pcrs })
 }
@@ -116,7 +116,7 @@ pub(crate) fn derive_primary(
     auth: &[u8],
     data: &[u8],
 ) -> TpmResult<KeyObject> {
-    let seed = *tpm.keys.seed(h).ok_or(Rc::FAILURE)?;
+    let seed = *tpm.keys.seed(h).ok_or(ResponseCode::FAILURE)?;
     let alg = template.name_alg;
     let digest = alg.digest(&[&template.marshal()]);
     // RSA primaries are remembered: the prime search dominates CreatePrimary (`primary_cache.rs`).
@@ -156,10 +156,10 @@ pub(crate) fn new_child(
 
 /// The storage parent at `h` (handle 1), or TPM_RC_TYPE.
 pub(crate) fn storage_parent(tpm: &Tpm, h: u32) -> TpmResult<&KeyObject> {
-    let p = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(1))?;
+    let p = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     // A public key loaded alone has no seed to protect children with.
     if !p.public.is_storage() || matches!(p.material, crate::object::key_material::Material::PublicOnly) {
-        return Err(Rc::TYPE.handle(1));
+        return Err(ResponseCode::TYPE.handle(1));
     }
     Ok(p)
 }
@@ -189,26 +189,26 @@ pub(crate) fn wrap(parent: &KeyObject, k: &KeyObject) -> TpmResult<Vec<u8>> {
 /// Checks and decrypts a TPM2B_PRIVATE content made by `wrap`.
 pub(crate) fn unwrap(parent: &KeyObject, name: &[u8], private: &[u8]) -> TpmResult<Sensitive> {
     let mut r = Reader::new(private);
-    let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| Rc::INTEGRITY)?;
+    let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| ResponseCode::INTEGRITY)?;
     let (sym, mac) = protection_keys(parent, name)?;
     let expect = parent.public.name_alg.hmac(&mac, &[r.rest(), name])?;
     if !ct_eq(expect.as_slice(), integrity) {
-        return Err(Rc::INTEGRITY);
+        return Err(ResponseCode::INTEGRITY);
     }
     let mut plain = r.rest().to_vec();
     aes_cfb(&sym, &[0u8; 16], &mut plain, false)?;
     let mut p = Reader::new(&plain);
-    let mut inner = Reader::new(p.tpm2b(MAX_PRIVATE).map_err(|_| crate::object::rcx::SENSITIVE)?);
-    p.finish().map_err(|_| crate::object::rcx::SENSITIVE)?;
-    let s = Sensitive::parse(&mut inner).map_err(|_| crate::object::rcx::SENSITIVE)?;
-    inner.finish().map_err(|_| crate::object::rcx::SENSITIVE)?;
+    let mut inner = Reader::new(p.tpm2b(MAX_PRIVATE).map_err(|_| ResponseCode::SENSITIVE)?);
+    p.finish().map_err(|_| ResponseCode::SENSITIVE)?;
+    let s = Sensitive::parse(&mut inner).map_err(|_| ResponseCode::SENSITIVE)?;
+    inner.finish().map_err(|_| ResponseCode::SENSITIVE)?;
     Ok(s)
 }
 
 /// A child may be fixedTPM only under a fixedTPM parent (Part 1 §27.2.3).
 pub(crate) fn check_against_parent(parent: &KeyObject, child: &Public) -> TpmResult<()> {
     if child.has(attr::FIXED_TPM) && !parent.public.has(attr::FIXED_TPM) {
-        return Err(Rc::ATTRIBUTES);
+        return Err(ResponseCode::ATTRIBUTES);
     }
     Ok(())
 }
@@ -253,6 +253,9 @@ mod tests {
         assert!(unwrap(&parent, &parent.name, &blob).is_err());
         let mut bad = blob.clone();
         *bad.last_mut().unwrap() ^= 1;
-        assert_eq!(unwrap(&parent, &child.name, &bad), Err(crate::wire::response_code::Rc::INTEGRITY));
+        assert_eq!(
+            unwrap(&parent, &child.name, &bad),
+            Err(crate::wire::response_code::ResponseCode::INTEGRITY)
+        );
     }
 }

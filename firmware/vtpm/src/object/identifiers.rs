@@ -19,20 +19,6 @@ pub mod ids {
     pub const NIST_P384: u16 = 0x0004;
 }
 
-/// Response codes this module adds (Part 2 Table 16; format one).
-pub mod rcx {
-    use crate::wire::response_code::Rc;
-    pub const KEY_SIZE: Rc = Rc(0x087);
-    pub const KDF: Rc = Rc(0x08C);
-    pub const SCHEME: Rc = Rc(0x092);
-    pub const SIGNATURE: Rc = Rc(0x09B);
-    pub const TICKET: Rc = Rc(0x0A0);
-    pub const CURVE: Rc = Rc(0x0A6);
-    pub const ECC_POINT: Rc = Rc(0x0A7);
-    /// TPM_RC_SENSITIVE (format zero): the sensitive area did not unmarshal.
-    pub const SENSITIVE: Rc = Rc(0x155);
-}
-
 /// TPMA_OBJECT bits (Part 2 Table 31).
 pub mod attr {
     pub const FIXED_TPM: u32 = 1 << 1;

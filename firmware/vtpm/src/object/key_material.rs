@@ -10,15 +10,12 @@ use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 
 use crate::crypto::HashAlg;
-use crate::object::{Public, Sensitive, attr, ids, rcx};
+use crate::object::{Public, Sensitive, attr, ids};
 use crate::wire::constants::alg;
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 pub use crate::crypto::seeded_rng::SeededRng;
-
-/// TPM_RC_BINDING: the public and sensitive areas do not belong together.
-pub const BINDING: Rc = Rc(0x0A5);
 
 const RSA_EXPONENT: u32 = 65537;
 
@@ -40,8 +37,8 @@ impl core::fmt::Debug for Material {
     }
 }
 
-fn rsa_err(_: rsa::Error) -> Rc {
-    Rc::FAILURE
+fn rsa_err(_: rsa::Error) -> ResponseCode {
+    ResponseCode::FAILURE
 }
 
 /// Fills in a new object's sensitive area and `unique` from `rng`. `data` is the caller's
@@ -51,7 +48,7 @@ pub fn generate(p: &mut Public, s: &mut Sensitive, data: &[u8], rng: &mut Seeded
     s.kind = p.kind;
     let digest_len = p.name_alg.size();
     let material = match p.kind {
-        ids::ECC | ids::RSA if !data.is_empty() => return Err(Rc::SIZE),
+        ids::ECC | ids::RSA if !data.is_empty() => return Err(ResponseCode::SIZE),
         ids::ECC => {
             if p.is_storage() {
                 s.seed = rng.bytes(digest_len);
@@ -67,7 +64,7 @@ pub fn generate(p: &mut Public, s: &mut Sensitive, data: &[u8], rng: &mut Seeded
                     s.secret = k.to_bytes().to_vec();
                     Material::P384(k)
                 }
-                _ => return Err(rcx::CURVE),
+                _ => return Err(ResponseCode::CURVE),
             }
         }
         ids::RSA => {
@@ -76,7 +73,7 @@ pub fn generate(p: &mut Public, s: &mut Sensitive, data: &[u8], rng: &mut Seeded
             }
             let exp = BigUint::from(RSA_EXPONENT);
             let k = RsaPrivateKey::new_with_exp(rng, usize::from(p.rsa_bits), &exp).map_err(rsa_err)?;
-            let prime = k.primes().first().ok_or(Rc::FAILURE)?;
+            let prime = k.primes().first().ok_or(ResponseCode::FAILURE)?;
             s.secret = prime.to_bytes_be();
             Material::Rsa(Box::new(k))
         }
@@ -85,9 +82,9 @@ pub fn generate(p: &mut Public, s: &mut Sensitive, data: &[u8], rng: &mut Seeded
             s.secret = match (origin, data.is_empty()) {
                 (true, true) => rng.bytes(want),
                 (false, false) if p.kind == ids::KEYEDHASH || data.len() == want => data.to_vec(),
-                (false, false) => return Err(rcx::KEY_SIZE),
+                (false, false) => return Err(ResponseCode::KEY_SIZE),
                 // sensitiveDataOrigin with data, or neither (Part 3 §12.1: TPM_RC_ATTRIBUTES).
-                _ => return Err(Rc::ATTRIBUTES),
+                _ => return Err(ResponseCode::ATTRIBUTES),
             };
             s.seed = rng.bytes(digest_len);
             Material::Symmetric
@@ -102,13 +99,13 @@ fn fill_unique(p: &mut Public, s: &Sensitive, m: &Material) -> TpmResult<()> {
     match m {
         Material::P256(k) => {
             let pt = k.public_key().to_encoded_point(false);
-            p.unique = pt.x().ok_or(Rc::FAILURE)?.to_vec();
-            p.unique_y = pt.y().ok_or(Rc::FAILURE)?.to_vec();
+            p.unique = pt.x().ok_or(ResponseCode::FAILURE)?.to_vec();
+            p.unique_y = pt.y().ok_or(ResponseCode::FAILURE)?.to_vec();
         }
         Material::P384(k) => {
             let pt = k.public_key().to_encoded_point(false);
-            p.unique = pt.x().ok_or(Rc::FAILURE)?.to_vec();
-            p.unique_y = pt.y().ok_or(Rc::FAILURE)?.to_vec();
+            p.unique = pt.x().ok_or(ResponseCode::FAILURE)?.to_vec();
+            p.unique_y = pt.y().ok_or(ResponseCode::FAILURE)?.to_vec();
         }
         Material::Rsa(k) => p.unique = k.n().to_bytes_be(),
         Material::Symmetric => p.unique = p.name_alg.digest(&[&s.seed, &s.secret]).as_slice().to_vec(),
@@ -124,21 +121,24 @@ pub fn restore(p: &Public, s: &Sensitive) -> TpmResult<Material> {
         return Ok(Material::PublicOnly);
     }
     if s.kind != p.kind {
-        return Err(Rc::TYPE);
+        return Err(ResponseCode::TYPE);
     }
     let m = match p.kind {
         ids::ECC if p.curve == ids::NIST_P256 => {
-            Material::P256(p256::SecretKey::from_slice(&s.secret).map_err(|_| BINDING)?)
+            Material::P256(p256::SecretKey::from_slice(&s.secret).map_err(|_| ResponseCode::BINDING)?)
         }
-        ids::ECC => Material::P384(p384::SecretKey::from_slice(&s.secret).map_err(|_| BINDING)?),
+        ids::ECC => {
+            Material::P384(p384::SecretKey::from_slice(&s.secret).map_err(|_| ResponseCode::BINDING)?)
+        }
         ids::RSA => {
             let n = BigUint::from_bytes_be(&p.unique);
             let prime = BigUint::from_bytes_be(&s.secret);
             if prime <= BigUint::from(1u32) || &n % &prime != BigUint::from(0u32) {
-                return Err(BINDING);
+                return Err(ResponseCode::BINDING);
             }
             let q = &n / &prime;
-            let k = RsaPrivateKey::from_p_q(prime, q, BigUint::from(RSA_EXPONENT)).map_err(|_| BINDING)?;
+            let k = RsaPrivateKey::from_p_q(prime, q, BigUint::from(RSA_EXPONENT))
+                .map_err(|_| ResponseCode::BINDING)?;
             Material::Rsa(Box::new(k))
         }
         _ => Material::Symmetric,
@@ -146,7 +146,7 @@ pub fn restore(p: &Public, s: &Sensitive) -> TpmResult<Material> {
     let mut check = p.clone();
     fill_unique(&mut check, s, &m)?;
     if check.unique != p.unique || check.unique_y != p.unique_y {
-        return Err(BINDING);
+        return Err(ResponseCode::BINDING);
     }
     Ok(m)
 }
@@ -158,7 +158,7 @@ pub fn pick_scheme(p: &Public, asked: (u16, u16)) -> TpmResult<(u16, HashAlg)> {
     } else if asked.0 == alg::NULL || asked == (p.scheme.alg, p.scheme.hash) {
         (p.scheme.alg, p.scheme.hash)
     } else {
-        return Err(rcx::SCHEME);
+        return Err(ResponseCode::SCHEME);
     };
     let ok = match p.kind {
         ids::ECC => scheme == ids::ECDSA,
@@ -167,9 +167,9 @@ pub fn pick_scheme(p: &Public, asked: (u16, u16)) -> TpmResult<(u16, HashAlg)> {
         _ => false,
     };
     if !ok {
-        return Err(rcx::SCHEME);
+        return Err(ResponseCode::SCHEME);
     }
-    Ok((scheme, HashAlg::from_id(hash).ok_or(Rc::HASH)?))
+    Ok((scheme, HashAlg::from_id(hash).ok_or(ResponseCode::HASH)?))
 }
 
 /// Reads a TPMT_SIG_SCHEME: (scheme, hash), hash NULL for the NULL scheme.
@@ -179,10 +179,10 @@ pub fn read_sig_scheme(r: &mut Reader<'_>) -> TpmResult<(u16, u16)> {
         return Ok((scheme, alg::NULL));
     }
     if !matches!(scheme, ids::ECDSA | ids::RSASSA | ids::RSAPSS | alg::HMAC) {
-        return Err(rcx::SCHEME);
+        return Err(ResponseCode::SCHEME);
     }
     let hash = r.u16()?;
-    HashAlg::from_id(hash).ok_or(Rc::HASH)?;
+    HashAlg::from_id(hash).ok_or(ResponseCode::HASH)?;
     Ok((scheme, hash))
 }
 
@@ -207,21 +207,21 @@ pub fn sign(
     use p256::ecdsa::signature::hazmat::PrehashSigner;
     let (alg_id, hash) = scheme;
     if digest.len() != hash.size() {
-        return Err(Rc::SIZE);
+        return Err(ResponseCode::SIZE);
     }
     w.u16(alg_id);
     w.u16(hash.id());
     match m {
         Material::P256(k) => {
             let sig: p256::ecdsa::Signature =
-                p256::ecdsa::SigningKey::from(k).sign_prehash(digest).map_err(|_| Rc::FAILURE)?;
+                p256::ecdsa::SigningKey::from(k).sign_prehash(digest).map_err(|_| ResponseCode::FAILURE)?;
             let (r, s) = sig.split_bytes();
             w.tpm2b(&r);
             w.tpm2b(&s);
         }
         Material::P384(k) => {
             let sig: p384::ecdsa::Signature =
-                p384::ecdsa::SigningKey::from(k).sign_prehash(digest).map_err(|_| Rc::FAILURE)?;
+                p384::ecdsa::SigningKey::from(k).sign_prehash(digest).map_err(|_| ResponseCode::FAILURE)?;
             let (r, s) = sig.split_bytes();
             w.tpm2b(&r);
             w.tpm2b(&s);
@@ -234,7 +234,7 @@ pub fn sign(
             .map_err(rsa_err)?;
             w.tpm2b(&sig);
         }
-        Material::PublicOnly => return Err(Rc::KEY),
+        Material::PublicOnly => return Err(ResponseCode::KEY),
         Material::Symmetric => {
             let mac = hash.hmac(&s.secret, &[digest])?;
             w.bytes(mac.as_slice());
@@ -260,25 +260,27 @@ pub(crate) fn left_pad(v: &[u8], n: usize) -> Option<Vec<u8>> {
 pub fn verify(p: &Public, s: &Sensitive, r: &mut Reader<'_>, digest: &[u8]) -> TpmResult<bool> {
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
     let sig_alg = r.u16()?;
-    let hash = HashAlg::from_id(r.u16()?).ok_or(Rc::HASH)?;
+    let hash = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
     match (p.kind, sig_alg) {
         (ids::ECC, ids::ECDSA) => {
             let n = if p.curve == ids::NIST_P256 { 32 } else { 48 };
-            let rr = left_pad(r.tpm2b(n)?, n).ok_or(Rc::SIZE)?;
-            let ss = left_pad(r.tpm2b(n)?, n).ok_or(Rc::SIZE)?;
-            let x = left_pad(&p.unique, n).ok_or(rcx::ECC_POINT)?;
-            let y = left_pad(&p.unique_y, n).ok_or(rcx::ECC_POINT)?;
+            let rr = left_pad(r.tpm2b(n)?, n).ok_or(ResponseCode::SIZE)?;
+            let ss = left_pad(r.tpm2b(n)?, n).ok_or(ResponseCode::SIZE)?;
+            let x = left_pad(&p.unique, n).ok_or(ResponseCode::ECC_POINT)?;
+            let y = left_pad(&p.unique_y, n).ok_or(ResponseCode::ECC_POINT)?;
             let mut sec1 = alloc::vec![4u8];
             sec1.extend_from_slice(&x);
             sec1.extend_from_slice(&y);
             let mut rs = rr;
             rs.extend_from_slice(&ss);
             Ok(if n == 32 {
-                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| rcx::ECC_POINT)?;
+                let key =
+                    p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| ResponseCode::ECC_POINT)?;
                 p256::ecdsa::Signature::from_slice(&rs)
                     .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok())
             } else {
-                let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| rcx::ECC_POINT)?;
+                let key =
+                    p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| ResponseCode::ECC_POINT)?;
                 p384::ecdsa::Signature::from_slice(&rs)
                     .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok())
             })
@@ -286,7 +288,7 @@ pub fn verify(p: &Public, s: &Sensitive, r: &mut Reader<'_>, digest: &[u8]) -> T
         (ids::RSA, ids::RSASSA | ids::RSAPSS) => {
             let sig = r.tpm2b(crate::object::MAX_RSA_BYTES)?;
             let key = RsaPublicKey::new(BigUint::from_bytes_be(&p.unique), BigUint::from(RSA_EXPONENT))
-                .map_err(|_| Rc::KEY)?;
+                .map_err(|_| ResponseCode::KEY)?;
             Ok(match rsa_padding_sign(sig_alg, hash) {
                 Ok(pkcs) => key.verify(pkcs, digest, sig).is_ok(),
                 Err(pss) => key.verify(pss, digest, sig).is_ok(),
@@ -297,6 +299,6 @@ pub fn verify(p: &Public, s: &Sensitive, r: &mut Reader<'_>, digest: &[u8]) -> T
             let expect = hash.hmac(&s.secret, &[digest])?;
             Ok(crate::crypto::ct_eq(mac, expect.as_slice()))
         }
-        _ => Err(rcx::SCHEME),
+        _ => Err(ResponseCode::SCHEME),
     }
 }

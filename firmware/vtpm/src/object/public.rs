@@ -9,10 +9,10 @@ use alloc::vec::Vec;
 
 use crate::crypto::HashAlg;
 use crate::object::attr;
-use crate::object::identifiers::{ids, rcx};
+use crate::object::identifiers::ids;
 use crate::wire::constants::{MAX_DIGEST, alg};
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// A scheme with its hash (TPMT_*_SCHEME); `hash` is TPM_ALG_NULL when the scheme has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub const MAX_ECC_BYTES: usize = 48;
 
 fn read_hash(r: &mut Reader<'_>, null_ok: bool) -> TpmResult<u16> {
     let h = r.u16()?;
-    if HashAlg::from_id(h).is_some() || (null_ok && h == alg::NULL) { Ok(h) } else { Err(Rc::HASH) }
+    if HashAlg::from_id(h).is_some() || (null_ok && h == alg::NULL) { Ok(h) } else { Err(ResponseCode::HASH) }
 }
 
 fn read_sym(r: &mut Reader<'_>) -> TpmResult<SymDef> {
@@ -76,14 +76,14 @@ fn read_sym(r: &mut Reader<'_>) -> TpmResult<SymDef> {
         alg::AES => {
             let bits = r.u16()?;
             if bits != 128 && bits != 256 {
-                return Err(rcx::KEY_SIZE);
+                return Err(ResponseCode::KEY_SIZE);
             }
             if r.u16()? != alg::CFB {
-                return Err(Rc::MODE);
+                return Err(ResponseCode::MODE);
             }
             Ok(SymDef { alg: alg::AES, bits, mode: alg::CFB })
         }
-        _ => Err(Rc::SYMMETRIC),
+        _ => Err(ResponseCode::SYMMETRIC),
     }
 }
 
@@ -99,10 +99,10 @@ impl Public {
     /// Parses a TPMT_PUBLIC. Errors carry no position; callers add the parameter number.
     pub fn parse(r: &mut Reader<'_>) -> TpmResult<Public> {
         let kind = r.u16()?;
-        let name_alg = HashAlg::from_id(r.u16()?).ok_or(Rc::HASH)?;
+        let name_alg = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
         let attrs = r.u32()?;
         if attrs & attr::RESERVED != 0 {
-            return Err(Rc::RESERVED_BITS);
+            return Err(ResponseCode::RESERVED_BITS);
         }
         let policy = r.tpm2b(MAX_DIGEST)?.to_vec();
         let mut p = Public {
@@ -129,14 +129,14 @@ impl Public {
                         p.scheme.hash = read_hash(r, false)?;
                         p.kdf.alg = r.u16()?;
                     }
-                    _ => return Err(rcx::SCHEME),
+                    _ => return Err(ResponseCode::SCHEME),
                 }
                 p.unique = r.tpm2b(MAX_DIGEST)?.to_vec();
             }
             ids::SYMCIPHER => {
                 p.sym = read_sym(r)?;
                 if p.sym.alg == alg::NULL {
-                    return Err(Rc::SYMMETRIC);
+                    return Err(ResponseCode::SYMMETRIC);
                 }
                 p.unique = r.tpm2b(MAX_DIGEST)?.to_vec();
             }
@@ -146,7 +146,7 @@ impl Public {
                 match p.scheme.alg {
                     alg::NULL | ids::RSAES => {}
                     ids::RSASSA | ids::RSAPSS | ids::OAEP => p.scheme.hash = read_hash(r, false)?,
-                    _ => return Err(rcx::SCHEME),
+                    _ => return Err(ResponseCode::SCHEME),
                 }
                 p.rsa_bits = r.u16()?;
                 p.exponent = r.u32()?;
@@ -158,17 +158,17 @@ impl Public {
                 match p.scheme.alg {
                     alg::NULL => {}
                     ids::ECDSA | ids::ECDH => p.scheme.hash = read_hash(r, false)?,
-                    _ => return Err(rcx::SCHEME),
+                    _ => return Err(ResponseCode::SCHEME),
                 }
                 p.curve = r.u16()?;
                 p.kdf.alg = r.u16()?;
                 if p.kdf.alg != alg::NULL {
-                    return Err(rcx::KDF);
+                    return Err(ResponseCode::KDF);
                 }
                 p.unique = r.tpm2b(MAX_ECC_BYTES)?.to_vec();
                 p.unique_y = r.tpm2b(MAX_ECC_BYTES)?.to_vec();
             }
-            _ => return Err(Rc::TYPE),
+            _ => return Err(ResponseCode::TYPE),
         }
         Ok(p)
     }
@@ -177,7 +177,7 @@ impl Public {
     pub fn parse_2b(r: &mut Reader<'_>) -> TpmResult<Public> {
         let body = r.tpm2b(1024)?;
         if body.is_empty() {
-            return Err(Rc::SIZE);
+            return Err(ResponseCode::SIZE);
         }
         let mut inner = Reader::new(body);
         let p = Public::parse(&mut inner)?;
@@ -256,61 +256,61 @@ impl Public {
         if has(attr::FIXED_TPM) && !has(attr::FIXED_PARENT)
             || primary && has(attr::FIXED_PARENT) != has(attr::FIXED_TPM)
         {
-            return Err(Rc::ATTRIBUTES);
+            return Err(ResponseCode::ATTRIBUTES);
         }
         if has(attr::RESTRICTED) && has(attr::SIGN) && has(attr::DECRYPT) {
-            return Err(Rc::ATTRIBUTES);
+            return Err(ResponseCode::ATTRIBUTES);
         }
         if !self.policy.is_empty() && self.policy.len() != self.name_alg.size() {
-            return Err(Rc::SIZE);
+            return Err(ResponseCode::SIZE);
         }
         if !self.unique_y.is_empty() && self.kind != ids::ECC {
-            return Err(Rc::SIZE);
+            return Err(ResponseCode::SIZE);
         }
         // A sym definition belongs to restricted decryption keys only; they must have one.
         let storage = has(attr::RESTRICTED) && has(attr::DECRYPT);
         match self.kind {
             ids::RSA | ids::ECC => {
                 if storage != (self.sym.alg != alg::NULL) {
-                    return Err(Rc::SYMMETRIC);
+                    return Err(ResponseCode::SYMMETRIC);
                 }
                 if storage && self.scheme.alg != alg::NULL {
-                    return Err(rcx::SCHEME);
+                    return Err(ResponseCode::SCHEME);
                 }
                 if has(attr::RESTRICTED) && has(attr::SIGN) && self.scheme.alg == alg::NULL {
-                    return Err(rcx::SCHEME);
+                    return Err(ResponseCode::SCHEME);
                 }
                 let sig_scheme = matches!(self.scheme.alg, ids::RSASSA | ids::RSAPSS | ids::ECDSA);
                 if sig_scheme && !has(attr::SIGN)
                     || !sig_scheme && self.scheme.alg != alg::NULL && !has(attr::DECRYPT)
                 {
-                    return Err(rcx::SCHEME);
+                    return Err(ResponseCode::SCHEME);
                 }
             }
             ids::KEYEDHASH => {
                 if has(attr::RESTRICTED) && has(attr::DECRYPT) {
-                    return Err(Rc::ATTRIBUTES);
+                    return Err(ResponseCode::ATTRIBUTES);
                 }
                 let sealed = !has(attr::SIGN) && !has(attr::DECRYPT);
                 if sealed && self.scheme.alg != alg::NULL || self.scheme.alg == ids::XOR {
-                    return Err(rcx::SCHEME);
+                    return Err(ResponseCode::SCHEME);
                 }
                 if has(attr::SIGN) && has(attr::DECRYPT) && self.scheme.alg != alg::NULL {
-                    return Err(rcx::SCHEME);
+                    return Err(ResponseCode::SCHEME);
                 }
             }
             _ => {
                 // SYMCIPHER: the sign bit means "encrypt"; a restricted key only decrypts (a
                 // symmetric storage parent).
                 if has(attr::RESTRICTED) && has(attr::SIGN) {
-                    return Err(Rc::ATTRIBUTES);
+                    return Err(ResponseCode::ATTRIBUTES);
                 }
             }
         }
         match self.kind {
-            ids::RSA if self.rsa_bits != 2048 => Err(rcx::KEY_SIZE),
-            ids::RSA if self.exponent != 0 && self.exponent != 65537 => Err(Rc::VALUE),
-            ids::ECC if !matches!(self.curve, ids::NIST_P256 | ids::NIST_P384) => Err(rcx::CURVE),
+            ids::RSA if self.rsa_bits != 2048 => Err(ResponseCode::KEY_SIZE),
+            ids::RSA if self.exponent != 0 && self.exponent != 65537 => Err(ResponseCode::VALUE),
+            ids::ECC if !matches!(self.curve, ids::NIST_P256 | ids::NIST_P384) => Err(ResponseCode::CURVE),
             _ => Ok(()),
         }
     }
@@ -346,13 +346,16 @@ mod tests {
     fn reserved_bits_and_bad_curves_are_refused() {
         let mut t = kernel_template();
         t[7] |= 1; // bit 0 is reserved
-        assert_eq!(Public::parse(&mut Reader::new(&t)), Err(crate::wire::response_code::Rc::RESERVED_BITS));
+        assert_eq!(
+            Public::parse(&mut Reader::new(&t)),
+            Err(crate::wire::response_code::ResponseCode::RESERVED_BITS)
+        );
         let mut t = kernel_template();
         t[19] = 0x05; // NIST P-521: not implemented
         let p = Public::parse(&mut Reader::new(&t)).unwrap();
-        assert_eq!(p.validate(true), Err(super::rcx::CURVE));
+        assert_eq!(p.validate(true), Err(super::ResponseCode::CURVE));
         let mut p = Public::parse(&mut Reader::new(&kernel_template())).unwrap();
         p.attrs &= !attr::FIXED_PARENT;
-        assert_eq!(p.validate(true), Err(crate::wire::response_code::Rc::ATTRIBUTES));
+        assert_eq!(p.validate(true), Err(crate::wire::response_code::ResponseCode::ATTRIBUTES));
     }
 }

@@ -11,11 +11,11 @@ use crate::Tpm;
 use crate::crypto::HashAlg;
 use crate::crypto::seeded_rng::SeededRng;
 use crate::object::key_material::{Material, left_pad};
-use crate::object::{MAX_ECC_BYTES, Public, attr, ids, rcx};
+use crate::object::{MAX_ECC_BYTES, Public, attr, ids};
 use crate::state::key_store::KeyObject;
 use crate::wire::constants::handle;
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// KDFe (Part 1 §11.4.10.3, SP 800-56A concatenation KDF): `bits` from the shared x coordinate.
 pub fn kdfe(alg: HashAlg, z: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
@@ -61,7 +61,7 @@ pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> Tp
                 }
                 _ => None,
             }
-            .ok_or(Rc::FAILURE)?;
+            .ok_or(ResponseCode::FAILURE)?;
             // `ecdh_x` checks the key's point (coordinates left-padded to the curve's size).
             let z = ecdh_x(&eph, &p.unique, &p.unique_y)?;
             let mut w = Writer::new();
@@ -74,11 +74,11 @@ pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> Tp
             rand_core::RngCore::fill_bytes(rng, &mut seed);
             let key =
                 rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&p.unique), rsa::BigUint::from(65537u32))
-                    .map_err(|_| Rc::KEY)?;
-            let enc = key.encrypt(rng, oaep(alg, label), &seed).map_err(|_| Rc::KEY)?;
+                    .map_err(|_| ResponseCode::KEY)?;
+            let enc = key.encrypt(rng, oaep(alg, label), &seed).map_err(|_| ResponseCode::KEY)?;
             Ok((seed, enc))
         }
-        _ => Err(Rc::TYPE),
+        _ => Err(ResponseCode::TYPE),
     }
 }
 
@@ -88,25 +88,25 @@ fn ecdh_x(m: &Material, x: &[u8], y: &[u8]) -> TpmResult<Vec<u8>> {
     let n = match m {
         Material::P256(_) => 32,
         Material::P384(_) => 48,
-        _ => return Err(Rc::KEY),
+        _ => return Err(ResponseCode::KEY),
     };
     let (Some(x), Some(y)) = (left_pad(x, n), left_pad(y, n)) else {
-        return Err(rcx::ECC_POINT);
+        return Err(ResponseCode::ECC_POINT);
     };
     sec1.extend_from_slice(&x);
     sec1.extend_from_slice(&y);
     match m {
         Material::P256(k) => {
-            let q = p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| rcx::ECC_POINT)?;
+            let q = p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| ResponseCode::ECC_POINT)?;
             let z = p256::ecdh::diffie_hellman(k.to_nonzero_scalar(), q.as_affine());
             Ok(z.raw_secret_bytes().to_vec())
         }
         Material::P384(k) => {
-            let q = p384::PublicKey::from_sec1_bytes(&sec1).map_err(|_| rcx::ECC_POINT)?;
+            let q = p384::PublicKey::from_sec1_bytes(&sec1).map_err(|_| ResponseCode::ECC_POINT)?;
             let z = p384::ecdh::diffie_hellman(k.to_nonzero_scalar(), q.as_affine());
             Ok(z.raw_secret_bytes().to_vec())
         }
-        _ => Err(Rc::KEY),
+        _ => Err(ResponseCode::KEY),
     }
 }
 
@@ -127,11 +127,11 @@ pub(crate) fn decrypt_secret(k: &KeyObject, secret: &[u8], label: &str) -> TpmRe
                 Material::P384(s) => s.public_key().to_encoded_point(false).x().map(|v| v.to_vec()),
                 _ => None,
             }
-            .ok_or(Rc::FAILURE)?;
+            .ok_or(ResponseCode::FAILURE)?;
             Ok(kdfe(alg, &z, label.as_bytes(), x, &own_x, bits))
         }
-        Material::Rsa(key) => key.decrypt(oaep(alg, label), secret).map_err(|_| Rc::VALUE),
-        Material::Symmetric | Material::PublicOnly => Err(Rc::KEY),
+        Material::Rsa(key) => key.decrypt(oaep(alg, label), secret).map_err(|_| ResponseCode::VALUE),
+        Material::Symmetric | Material::PublicOnly => Err(ResponseCode::KEY),
     }
 }
 
@@ -140,17 +140,17 @@ pub(crate) fn decrypt_secret(k: &KeyObject, secret: &[u8], label: &str) -> TpmRe
 /// TPM_RC_KEY (handle 1) for a key that cannot decrypt, TPM_RC_ECC_POINT for a bad point.
 pub(crate) fn session_salt(tpm: &Tpm, tpm_key: u32, encrypted: &[u8]) -> TpmResult<Vec<u8>> {
     if tpm_key == handle::RH_NULL {
-        return if encrypted.is_empty() { Ok(Vec::new()) } else { Err(Rc::VALUE.param(2)) };
+        return if encrypted.is_empty() { Ok(Vec::new()) } else { Err(ResponseCode::VALUE.param(2)) };
     }
-    let k = tpm.keys.get(tpm_key).ok_or(Rc::KEY.handle(1))?;
+    let k = tpm.keys.get(tpm_key).ok_or(ResponseCode::KEY.handle(1))?;
     if !k.public.has(attr::DECRYPT) || matches!(k.material, Material::Symmetric | Material::PublicOnly) {
-        return Err(Rc::KEY.handle(1));
+        return Err(ResponseCode::KEY.handle(1));
     }
     if encrypted.is_empty() {
-        return Err(Rc::VALUE.param(2));
+        return Err(ResponseCode::VALUE.param(2));
     }
     decrypt_secret(k, encrypted, "SECRET")
-        .map_err(|e| if e == Rc::KEY { Rc::KEY.handle(1) } else { e.param(2) })
+        .map_err(|e| if e == ResponseCode::KEY { ResponseCode::KEY.handle(1) } else { e.param(2) })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::crypto::seeded_rng::SeededRng;
 use crate::object::attr;
 use crate::object::key_material::{self as keys};
 use crate::wire::marshal::Writer;
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// A blinding / salt stream from the DRBG.
 pub(crate) fn fresh_rng(tpm: &mut Tpm) -> TpmResult<SeededRng> {
@@ -27,9 +27,9 @@ pub(crate) fn sign_message(
     w: &mut Writer,
 ) -> TpmResult<()> {
     let mut rng = fresh_rng(tpm)?;
-    let k = tpm.keys.get(h).ok_or(Rc::HANDLE.handle(n))?;
+    let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(n))?;
     if !k.public.has(attr::SIGN) {
-        return Err(Rc::KEY.handle(n));
+        return Err(ResponseCode::KEY.handle(n));
     }
     let scheme = keys::pick_scheme(&k.public, asked)?;
     let digest = scheme.1.digest(&[message]);

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use crate::EntropySource;
 use crate::crypto::HashAlg;
 use crate::crypto::drbg::Drbg;
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// savedHandle of a sequence-object context (Part 3 §28.2: 0x80000001 marks a sequence object).
 pub(crate) const SEQUENCE_SAVED_HANDLE: u32 = 0x8000_0001;
@@ -51,9 +51,9 @@ impl ContextKeys {
         ctx[12..].copy_from_slice(&hierarchy.to_be_bytes());
         let m = HashAlg::Sha256.kdfa(&self.secret, b"WARDEN CONTEXT", &ctx, &[], 640)?;
         let (mut ik, mut ek, mut iv) = ([0u8; 32], [0u8; 32], [0u8; 16]);
-        ik.copy_from_slice(m.get(..32).ok_or(Rc::FAILURE)?);
-        ek.copy_from_slice(m.get(32..64).ok_or(Rc::FAILURE)?);
-        iv.copy_from_slice(m.get(64..80).ok_or(Rc::FAILURE)?);
+        ik.copy_from_slice(m.get(..32).ok_or(ResponseCode::FAILURE)?);
+        ek.copy_from_slice(m.get(32..64).ok_or(ResponseCode::FAILURE)?);
+        iv.copy_from_slice(m.get(64..80).ok_or(ResponseCode::FAILURE)?);
         Ok((ik, ek, iv))
     }
 

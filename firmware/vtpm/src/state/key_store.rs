@@ -12,9 +12,10 @@ use crate::crypto::drbg::Drbg;
 use crate::object::key_material::{self as keys, Material};
 use crate::object::{Public, Sensitive, attr};
 use crate::state::primary_cache::PrimaryCache;
+use crate::wire::command_code::CommandCode;
 use crate::wire::constants::handle;
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// Transient key slots (reported with the sequence slots as TPM_PT_HR_TRANSIENT_MIN is not raised).
 pub const MAX_KEYS: usize = 8;
@@ -178,11 +179,11 @@ impl KeyStore {
     /// Reads back `save_context`; TPM_RC_INTEGRITY if the hierarchy's seed changed since, or the
     /// state does not parse (the blob is authenticated, so that would be a bug).
     pub fn load_context(&self, r: &mut Reader<'_>) -> TpmResult<KeyObject> {
-        let tag = r.bytes(8).map_err(|_| Rc::INTEGRITY)?;
-        let k = KeyObject::load(r).map_err(|_| Rc::INTEGRITY)?;
-        r.finish().map_err(|_| Rc::INTEGRITY)?;
+        let tag = r.bytes(8).map_err(|_| ResponseCode::INTEGRITY)?;
+        let k = KeyObject::load(r).map_err(|_| ResponseCode::INTEGRITY)?;
+        r.finish().map_err(|_| ResponseCode::INTEGRITY)?;
         if tag != self.seed_tag(k.hierarchy) {
-            return Err(Rc::INTEGRITY);
+            return Err(ResponseCode::INTEGRITY);
         }
         Ok(k)
     }
@@ -210,7 +211,7 @@ impl KeyStore {
     }
 
     pub fn insert(&mut self, k: KeyObject) -> TpmResult<u32> {
-        let i = self.slots.iter().position(Option::is_none).ok_or(Rc::OBJECT_MEMORY)?;
+        let i = self.slots.iter().position(Option::is_none).ok_or(ResponseCode::OBJECT_MEMORY)?;
         if let Some(s) = self.slots.get_mut(i) {
             *s = Some(Box::new(k));
         }
@@ -234,10 +235,10 @@ impl KeyStore {
 
     pub fn make_persistent(&mut self, h: u32, k: KeyObject) -> TpmResult<()> {
         if self.get(h).is_some() {
-            return Err(Rc::NV_DEFINED);
+            return Err(ResponseCode::NV_DEFINED);
         }
         if self.persistent.len() >= MAX_PERSISTENT {
-            return Err(Rc::NV_SPACE);
+            return Err(ResponseCode::NV_SPACE);
         }
         self.persistent.push((h, Box::new(k)));
         Ok(())
@@ -252,14 +253,20 @@ impl KeyStore {
 
 /// Commands in which an object handle takes the ADMIN role (Part 3: ActivateCredential, Certify,
 /// CertifyCreation's object, ObjectChangeAuth, Duplicate's object, PolicySigned ...).
-pub fn admin_role(code: u32) -> bool {
-    matches!(code, 0x147 | 0x148 | 0x150 | 0x14B)
+pub fn admin_role(code: CommandCode) -> bool {
+    matches!(
+        code,
+        CommandCode::ACTIVATE_CREDENTIAL
+            | CommandCode::CERTIFY
+            | CommandCode::OBJECT_CHANGE_AUTH
+            | CommandCode::DUPLICATE
+    )
 }
 
 impl KeyObject {
     /// IsAuthValueAvailable for an object: USER role needs userWithAuth, ADMIN role needs
     /// adminWithPolicy clear.
-    pub fn auth_value_available(&self, code: u32) -> bool {
+    pub fn auth_value_available(&self, code: CommandCode) -> bool {
         if admin_role(code) {
             !self.public.has(attr::ADMIN_WITH_POLICY)
         } else {

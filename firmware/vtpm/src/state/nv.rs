@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use crate::crypto::HashAlg;
 use crate::wire::constants::handle;
 use crate::wire::marshal::Writer;
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// TPMA_NV bits (Part 2 Table 204).
 pub mod attr {
@@ -164,11 +164,11 @@ impl NvStore {
 
     pub fn define(&mut self, index: NvIndex) -> TpmResult<()> {
         if self.get(index.handle).is_some() {
-            return Err(Rc::NV_DEFINED);
+            return Err(ResponseCode::NV_DEFINED);
         }
         let used: usize = self.indices.iter().map(|i| i.data.len()).sum();
         if self.indices.len() >= MAX_INDICES || used + index.data.len() > MAX_TOTAL {
-            return Err(Rc::NV_SPACE);
+            return Err(ResponseCode::NV_SPACE);
         }
         self.indices.push(index);
         self.indices.sort_by_key(|i| i.handle);
@@ -231,7 +231,7 @@ impl NvStore {
 /// Read access: not locked, an allowed entity, and written.
 pub(crate) fn read_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmResult<()> {
     if index.has(attr::READLOCKED) {
-        return Err(Rc::NV_LOCKED);
+        return Err(ResponseCode::NV_LOCKED);
     }
     let allowed = match auth {
         handle::RH_PLATFORM => index.has(attr::PPREAD),
@@ -241,10 +241,10 @@ pub(crate) fn read_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmRes
         _ => false,
     };
     if !allowed {
-        return Err(Rc::NV_AUTHORIZATION);
+        return Err(ResponseCode::NV_AUTHORIZATION);
     }
     if !index.has(attr::WRITTEN) {
-        return Err(Rc::NV_UNINITIALIZED);
+        return Err(ResponseCode::NV_UNINITIALIZED);
     }
     Ok(())
 }

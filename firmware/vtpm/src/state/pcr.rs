@@ -3,7 +3,7 @@
 
 use crate::crypto::{Digest, HASH_ALGS, HashAlg};
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 pub const PCR_COUNT: usize = 24;
 
@@ -98,14 +98,14 @@ pub type Selection = (HashAlg, [u8; PCR_SELECT]);
 pub fn read_selection(r: &mut Reader<'_>) -> TpmResult<([Selection; 2], usize)> {
     let count = r.u32()?;
     if count as usize > HASH_ALGS.len() {
-        return Err(Rc::SIZE);
+        return Err(ResponseCode::SIZE);
     }
     let mut out = [(HashAlg::Sha256, [0u8; PCR_SELECT]); 2];
     for slot in out.iter_mut().take(count as usize) {
-        let alg = HashAlg::from_id(r.u16()?).ok_or(Rc::HASH)?;
+        let alg = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
         let size = usize::from(r.u8()?);
         if size != PCR_SELECT {
-            return Err(Rc::VALUE);
+            return Err(ResponseCode::VALUE);
         }
         let mut bits = [0u8; PCR_SELECT];
         bits.copy_from_slice(r.bytes(PCR_SELECT)?);

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use crate::crypto::stream_hash::StreamHash;
 use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE, handle};
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// Transient object slots (TPM_PT_HR_TRANSIENT_MIN).
 pub const MAX_OBJECTS: usize = 8;
@@ -64,7 +64,7 @@ impl SeqObject {
         let state = match r.u8()? {
             0 => SeqState::Hash(Box::new(StreamHash::load(r)?)),
             1 => SeqState::Event(Box::new([StreamHash::load(r)?, StreamHash::load(r)?])),
-            _ => return Err(Rc::INTEGRITY),
+            _ => return Err(ResponseCode::INTEGRITY),
         };
         Ok(SeqObject { auth, state, started: flags & 1 != 0, ticket_ok: flags & 2 != 0 })
     }
@@ -94,7 +94,7 @@ impl Objects {
     }
 
     pub fn insert(&mut self, o: SeqObject) -> TpmResult<u32> {
-        let i = self.slots.iter().position(Option::is_none).ok_or(Rc::OBJECT_MEMORY)?;
+        let i = self.slots.iter().position(Option::is_none).ok_or(ResponseCode::OBJECT_MEMORY)?;
         if let Some(s) = self.slots.get_mut(i) {
             *s = Some(Box::new(o));
         }

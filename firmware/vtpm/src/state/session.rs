@@ -4,9 +4,10 @@
 use alloc::vec::Vec;
 
 use crate::crypto::{Digest, HashAlg};
+use crate::wire::command_code::CommandCode;
 use crate::wire::constants::{MAX_DIGEST, se};
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionKind {
@@ -36,7 +37,7 @@ pub struct Session {
     /// Bound to TPM_RH_LOCKOUT.
     pub lockout_bound: bool,
     /// PolicyCommandCode: the only command this policy session may authorize (0: any).
-    pub command_code: u32,
+    pub command_code: CommandCode,
     /// PolicyPCR: the PCR update counter the policy saw; authorization fails if PCRs changed since.
     pub pcr_counter: Option<u32>,
     /// PolicyLocality: TPMA_LOCALITY the command must come from (0: any).
@@ -62,7 +63,7 @@ impl Session {
         self.policy = Digest::zeros(self.alg.size());
         self.auth_value_needed = false;
         self.password_needed = false;
-        self.command_code = 0;
+        self.command_code = CommandCode(0);
         self.pcr_counter = None;
         self.locality = 0;
         self.nv_written = None;
@@ -88,7 +89,7 @@ impl Session {
             | u8::from(self.da_bound) << 2
             | u8::from(self.lockout_bound) << 3);
         w.u16(self.aes_bits);
-        w.u32(self.command_code);
+        w.u32(self.command_code.0);
         w.u8(u8::from(self.pcr_counter.is_some()));
         w.u32(self.pcr_counter.unwrap_or(0));
         w.u8(self.locality);
@@ -112,9 +113,9 @@ impl Session {
             se::HMAC => SessionKind::Hmac,
             se::POLICY => SessionKind::Policy,
             se::TRIAL => SessionKind::Trial,
-            _ => return Err(Rc::INTEGRITY),
+            _ => return Err(ResponseCode::INTEGRITY),
         };
-        let alg = HashAlg::from_id(r.u16()?).ok_or(Rc::INTEGRITY)?;
+        let alg = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::INTEGRITY)?;
         let nonce_tpm = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
         let key = r.tpm2b(MAX_DIGEST)?.to_vec();
         let has_bound = r.u8()? != 0;
@@ -123,9 +124,9 @@ impl Session {
         let flags = r.u8()?;
         let aes_bits = r.u16()?;
         if !matches!(aes_bits, 0 | 128 | 192 | 256) {
-            return Err(Rc::INTEGRITY);
+            return Err(ResponseCode::INTEGRITY);
         }
-        let command_code = r.u32()?;
+        let command_code = CommandCode(r.u32()?);
         let has_pcr = r.u8()? != 0;
         let pcr_counter = r.u32()?;
         let locality = r.u8()?;
@@ -133,7 +134,7 @@ impl Session {
             0 => None,
             1 => Some(false),
             2 => Some(true),
-            _ => return Err(Rc::INTEGRITY),
+            _ => return Err(ResponseCode::INTEGRITY),
         };
         let has_cp_hash = r.u8()? != 0;
         let cp_hash = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
@@ -196,7 +197,7 @@ mod tests {
             aes_bits: 192,
             da_bound: true,
             lockout_bound: true,
-            command_code: 0x137,
+            command_code: crate::wire::command_code::CommandCode::NV_WRITE,
             pcr_counter: Some(7),
             locality: 0x21,
             nv_written: Some(false),

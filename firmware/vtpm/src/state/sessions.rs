@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::state::session::{Session, SessionKind};
 use crate::wire::constants::handle;
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// Sessions that may be loaded at once (TPM_PT_HR_LOADED_MIN).
 pub const MAX_LOADED: usize = 8;
@@ -94,9 +94,10 @@ impl Sessions {
 
     pub fn insert(&mut self, s: Session) -> TpmResult<u32> {
         if self.loaded() >= MAX_LOADED {
-            return Err(Rc::SESSION_MEMORY);
+            return Err(ResponseCode::SESSION_MEMORY);
         }
-        let i = self.slots.iter().position(|s| matches!(s, Slot::Free)).ok_or(Rc::SESSION_HANDLES)?;
+        let i =
+            self.slots.iter().position(|s| matches!(s, Slot::Free)).ok_or(ResponseCode::SESSION_HANDLES)?;
         let h = handle_for(i, s.kind != SessionKind::Hmac);
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Slot::Loaded(Box::new(s));
@@ -131,21 +132,21 @@ impl Sessions {
 
     /// ContextLoad: puts a saved session back if `sequence` is the one its slot expects.
     pub fn restore(&mut self, h: u32, sequence: u64, s: Session) -> TpmResult<()> {
-        let (i, policy) = slot_of(h).ok_or(Rc::HANDLE)?;
+        let (i, policy) = slot_of(h).ok_or(ResponseCode::HANDLE)?;
         let loaded = self.loaded();
-        let slot = self.slots.get_mut(i).ok_or(Rc::HANDLE)?;
+        let slot = self.slots.get_mut(i).ok_or(ResponseCode::HANDLE)?;
         match slot {
             Slot::Saved { sequence: q, policy: p }
                 if *q == sequence && *p == policy && (s.kind != SessionKind::Hmac) == policy =>
             {
                 if loaded >= MAX_LOADED {
-                    return Err(Rc::SESSION_MEMORY);
+                    return Err(ResponseCode::SESSION_MEMORY);
                 }
                 *slot = Slot::Loaded(Box::new(s));
                 Ok(())
             }
             // A stale or replayed context: the slot was reloaded, re-saved, flushed or reused.
-            _ => Err(Rc::HANDLE),
+            _ => Err(ResponseCode::HANDLE),
         }
     }
 

@@ -6,7 +6,7 @@ use crate::Tpm;
 use crate::crypto::{Digest, HashAlg};
 use crate::wire::constants::{handle, st};
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// The secret tickets are made with: the hierarchy proof, or for the null hierarchy a value derived
 /// from the null seed (it changes with it).
@@ -14,7 +14,7 @@ pub(crate) fn ticket_proof(tpm: &Tpm, hierarchy: u32) -> TpmResult<Vec<u8>> {
     if let Some(p) = tpm.hier.proof(hierarchy) {
         return Ok(p.to_vec());
     }
-    let seed = tpm.keys.seed(handle::RH_NULL).ok_or(Rc::FAILURE)?;
+    let seed = tpm.keys.seed(handle::RH_NULL).ok_or(ResponseCode::FAILURE)?;
     HashAlg::Sha256.kdfa(seed, b"WARDEN NULL PROOF", &[], &[], 256)
 }
 
@@ -24,8 +24,10 @@ pub(crate) fn read_hierarchy(tpm: &Tpm, r: &mut Reader<'_>, n: u32) -> TpmResult
     match h {
         handle::RH_NULL => Ok(h),
         handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM if tpm.hier.enabled(h) => Ok(h),
-        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM => Err(Rc::HIERARCHY.param(n)),
-        _ => Err(Rc::VALUE.param(n)),
+        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM => {
+            Err(ResponseCode::HIERARCHY.param(n))
+        }
+        _ => Err(ResponseCode::VALUE.param(n)),
     }
 }
 

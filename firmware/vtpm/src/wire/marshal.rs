@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use zerocopy::byteorder::big_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// The header of every command (Part 1 §18.2, Part 3 "Command Header": tag, commandSize, commandCode).
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
@@ -59,7 +59,7 @@ impl<'a> Reader<'a> {
 
     pub fn bytes(&mut self, n: usize) -> TpmResult<&'a [u8]> {
         if n > self.buf.len() {
-            return Err(Rc::INSUFFICIENT);
+            return Err(ResponseCode::INSUFFICIENT);
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;
@@ -92,7 +92,7 @@ impl<'a> Reader<'a> {
     pub fn tpm2b(&mut self, max: usize) -> TpmResult<&'a [u8]> {
         let size = usize::from(self.u16()?);
         if size > max {
-            return Err(Rc::SIZE);
+            return Err(ResponseCode::SIZE);
         }
         self.bytes(size)
     }
@@ -102,13 +102,13 @@ impl<'a> Reader<'a> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(Rc::VALUE),
+            _ => Err(ResponseCode::VALUE),
         }
     }
 
     /// Fails with `TPM_RC_SIZE` if bytes are left over (Part 3: a command with trailing bytes is malformed).
     pub fn finish(&self) -> TpmResult<()> {
-        if self.buf.is_empty() { Ok(()) } else { Err(Rc::SIZE) }
+        if self.buf.is_empty() { Ok(()) } else { Err(ResponseCode::SIZE) }
     }
 }
 
@@ -163,25 +163,25 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::{Reader, Writer};
-    use crate::wire::response_code::Rc;
+    use crate::wire::response_code::ResponseCode;
 
     #[test]
     fn reader_is_big_endian_and_bounded() {
         let mut r = Reader::new(&[0x12, 0x34, 0x00, 0x02, 0xAA, 0xBB, 0x01]);
         assert_eq!(r.u16(), Ok(0x1234));
         assert_eq!(r.tpm2b(2), Ok(&[0xAA, 0xBB][..]));
-        assert_eq!(r.finish(), Err(Rc::SIZE));
-        assert_eq!(r.u16(), Err(Rc::INSUFFICIENT));
+        assert_eq!(r.finish(), Err(ResponseCode::SIZE));
+        assert_eq!(r.u16(), Err(ResponseCode::INSUFFICIENT));
         assert_eq!(r.u8(), Ok(1));
-        assert_eq!(r.u8(), Err(Rc::INSUFFICIENT));
+        assert_eq!(r.u8(), Err(ResponseCode::INSUFFICIENT));
         assert_eq!(r.finish(), Ok(()));
     }
 
     #[test]
     fn tpm2b_enforces_its_maximum() {
-        assert_eq!(Reader::new(&[0, 3, 1, 2, 3]).tpm2b(2), Err(Rc::SIZE));
-        assert_eq!(Reader::new(&[0, 3, 1, 2]).tpm2b(8), Err(Rc::INSUFFICIENT));
-        assert_eq!(Reader::new(&[2]).yes_no(), Err(Rc::VALUE));
+        assert_eq!(Reader::new(&[0, 3, 1, 2, 3]).tpm2b(2), Err(ResponseCode::SIZE));
+        assert_eq!(Reader::new(&[0, 3, 1, 2]).tpm2b(8), Err(ResponseCode::INSUFFICIENT));
+        assert_eq!(Reader::new(&[2]).yes_no(), Err(ResponseCode::VALUE));
     }
 
     #[test]

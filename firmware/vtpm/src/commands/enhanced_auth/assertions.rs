@@ -6,9 +6,10 @@ use crate::crypto::Digest;
 use crate::engine::command::Cmd;
 use crate::state::pcr::{PCR_COUNT, read_selection};
 use crate::state::session::SessionKind;
-use crate::wire::constants::{MAX_DIGEST, cc};
+use crate::wire::command_code::CommandCode;
+use crate::wire::constants::MAX_DIGEST;
 use crate::wire::marshal::Writer;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Tpm, engine::command_table as commands};
 
 /// Most digests in a PolicyOR list (TPML_DIGEST).
@@ -18,7 +19,7 @@ const MAX_OR: u32 = 8;
 pub(crate) fn auth_value(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let s = session(tpm, c)?;
-    update(s, &[&cc::POLICY_AUTH_VALUE.to_be_bytes()]);
+    update(s, &[&CommandCode::POLICY_AUTH_VALUE.to_be_bytes()]);
     s.auth_value_needed = true;
     s.password_needed = false;
     Ok(())
@@ -29,7 +30,7 @@ pub(crate) fn auth_value(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn password(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let s = session(tpm, c)?;
-    update(s, &[&cc::POLICY_AUTH_VALUE.to_be_bytes()]);
+    update(s, &[&CommandCode::POLICY_AUTH_VALUE.to_be_bytes()]);
     s.password_needed = true;
     s.auth_value_needed = false;
     Ok(())
@@ -37,16 +38,16 @@ pub(crate) fn password(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 
 /// TPM2_PolicyCommandCode (Part 3 §23.11).
 pub(crate) fn command_code(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let code = c.params.u32().p(1)?;
+    let code = CommandCode(c.params.u32().p(1)?);
     c.params.finish()?;
     let s = session(tpm, c)?;
-    if s.command_code != 0 && s.command_code != code {
-        return Err(Rc::VALUE.param(1));
+    if s.command_code != CommandCode(0) && s.command_code != code {
+        return Err(ResponseCode::VALUE.param(1));
     }
     if commands::lookup(code).is_none() {
-        return Err(Rc::POLICY_CC.param(1));
+        return Err(ResponseCode::POLICY_CC.param(1));
     }
-    update(s, &[&cc::POLICY_COMMAND_CODE.to_be_bytes(), &code.to_be_bytes()]);
+    update(s, &[&CommandCode::POLICY_COMMAND_CODE.to_be_bytes(), &code.to_be_bytes()]);
     s.command_code = code;
     Ok(())
 }
@@ -78,15 +79,15 @@ pub(crate) fn pcr(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         if given.as_slice().is_empty() { now } else { given }
     } else {
         if !given.as_slice().is_empty() && given != now {
-            return Err(Rc::VALUE.param(1));
+            return Err(ResponseCode::VALUE.param(1));
         }
         if s.pcr_counter.is_some_and(|old| old != counter) {
-            return Err(Rc::PCR_CHANGED);
+            return Err(ResponseCode::PCR_CHANGED);
         }
         s.pcr_counter = Some(counter);
         now
     };
-    update(s, &[&cc::POLICY_PCR.to_be_bytes(), sel_bytes, digest.as_slice()]);
+    update(s, &[&CommandCode::POLICY_PCR.to_be_bytes(), sel_bytes, digest.as_slice()]);
     Ok(())
 }
 
@@ -95,11 +96,11 @@ pub(crate) fn pcr(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn or(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let count = c.params.u32().p(1)?;
     if !(2..=MAX_OR).contains(&count) {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     let mut list = Writer::new();
     let mut found = false;
-    let s = tpm.sessions.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let s = tpm.sessions.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     for _ in 0..count {
         let d = c.params.tpm2b(MAX_DIGEST).p(1)?;
         found |= d == s.policy.as_slice();
@@ -108,10 +109,10 @@ pub(crate) fn or(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let s = session(tpm, c)?;
     if s.kind != SessionKind::Trial && !found {
-        return Err(Rc::VALUE.param(1));
+        return Err(ResponseCode::VALUE.param(1));
     }
     s.policy = Digest::zeros(s.alg.size());
-    update(s, &[&cc::POLICY_OR.to_be_bytes(), &list.buf]);
+    update(s, &[&CommandCode::POLICY_OR.to_be_bytes(), &list.buf]);
     Ok(())
 }
 
@@ -121,7 +122,7 @@ pub(crate) fn locality(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let wanted = c.params.u8().p(1)?;
     c.params.finish()?;
     let s = session(tpm, c)?;
-    let range = Err(Rc::RANGE.param(1));
+    let range = Err(ResponseCode::RANGE.param(1));
     if wanted == 0 || (s.locality != 0 && (s.locality < 32) != (wanted < 32)) {
         return range;
     }
@@ -137,7 +138,7 @@ pub(crate) fn locality(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         }
         wanted
     };
-    update(s, &[&cc::POLICY_LOCALITY.to_be_bytes(), &[wanted]]);
+    update(s, &[&CommandCode::POLICY_LOCALITY.to_be_bytes(), &[wanted]]);
     s.locality = new;
     Ok(())
 }
@@ -148,9 +149,9 @@ pub(crate) fn nv_written(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let s = session(tpm, c)?;
     if s.nv_written.is_some_and(|w| w != written) {
-        return Err(Rc::VALUE.param(1));
+        return Err(ResponseCode::VALUE.param(1));
     }
-    update(s, &[&cc::POLICY_NV_WRITTEN.to_be_bytes(), &[u8::from(written)]]);
+    update(s, &[&CommandCode::POLICY_NV_WRITTEN.to_be_bytes(), &[u8::from(written)]]);
     s.nv_written = Some(written);
     Ok(())
 }

@@ -8,8 +8,9 @@ use super::session_at;
 use crate::Tpm;
 use crate::engine::command::Cmd;
 use crate::state::session::SessionKind;
-use crate::wire::constants::{MAX_DIGEST, cc};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::command_code::CommandCode;
+use crate::wire::constants::MAX_DIGEST;
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM_EO_BITCLEAR, the last defined operation.
 pub const MAX_EO: u16 = 0x000B;
@@ -54,26 +55,27 @@ pub(crate) fn nv(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let operation = c.params.u16().p(3)?;
     c.params.finish()?;
     if operation > MAX_EO {
-        return Err(Rc::VALUE.param(3));
+        return Err(ResponseCode::VALUE.param(3));
     }
     let [auth, h, sh] = c.handles;
-    let trial = tpm.sessions.get(sh).ok_or(Rc::HANDLE.handle(3))?.kind == SessionKind::Trial;
-    let index = tpm.nv.get(h).ok_or(Rc::HANDLE.handle(2))?;
+    let trial = tpm.sessions.get(sh).ok_or(ResponseCode::HANDLE.handle(3))?.kind == SessionKind::Trial;
+    let index = tpm.nv.get(h).ok_or(ResponseCode::HANDLE.handle(2))?;
     if !trial {
         crate::state::nv::read_access(index, auth, c.by_policy[0])?;
         let start = usize::from(offset);
         if start > index.data.len() {
-            return Err(Rc::VALUE.param(2));
+            return Err(ResponseCode::VALUE.param(2));
         }
-        let a = index.data.get(start..start + operand.len()).ok_or(Rc::SIZE.param(1))?;
+        let a = index.data.get(start..start + operand.len()).ok_or(ResponseCode::SIZE.param(1))?;
         if !holds(operation, a, operand) {
-            return Err(Rc::POLICY);
+            return Err(ResponseCode::POLICY);
         }
     }
     let name = index.name();
     let s = session_at(tpm, sh, 3)?;
     let args = s.alg.digest(&[operand, &offset.to_be_bytes(), &operation.to_be_bytes()]);
-    let parts: [&[u8]; 4] = [s.policy.as_slice(), &cc::POLICY_NV.to_be_bytes(), args.as_slice(), &name];
+    let parts: [&[u8]; 4] =
+        [s.policy.as_slice(), &CommandCode::POLICY_NV.to_be_bytes(), args.as_slice(), &name];
     s.policy = s.alg.digest(&parts);
     Ok(())
 }
@@ -100,20 +102,20 @@ pub(crate) fn counter_timer(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let operation = c.params.u16().p(3)?;
     c.params.finish()?;
     if operation > MAX_EO {
-        return Err(Rc::VALUE.param(3));
+        return Err(ResponseCode::VALUE.param(3));
     }
     let info = time_info(tpm);
     let start = usize::from(offset);
     if start > info.len() {
-        return Err(Rc::VALUE.param(2));
+        return Err(ResponseCode::VALUE.param(2));
     }
-    let a = info.get(start..start + operand.len()).ok_or(Rc::RANGE)?;
-    let s = tpm.sessions.get_mut(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let a = info.get(start..start + operand.len()).ok_or(ResponseCode::RANGE)?;
+    let s = tpm.sessions.get_mut(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if s.kind != SessionKind::Trial && !holds(operation, a, operand) {
-        return Err(Rc::POLICY);
+        return Err(ResponseCode::POLICY);
     }
     let args = s.alg.digest(&[operand, &offset.to_be_bytes(), &operation.to_be_bytes()]);
-    let code = cc::POLICY_COUNTER_TIMER.to_be_bytes();
+    let code = CommandCode::POLICY_COUNTER_TIMER.to_be_bytes();
     s.policy = s.alg.digest(&[s.policy.as_slice(), &code, args.as_slice()]);
     Ok(())
 }

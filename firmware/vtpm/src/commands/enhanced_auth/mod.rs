@@ -6,12 +6,13 @@ use crate::crypto::{Digest, HashAlg, ct_eq};
 use crate::engine::command::Cmd;
 use crate::state::nv::attr as nv_attr;
 use crate::state::session::Session;
+use crate::wire::command_code::CommandCode;
 use crate::wire::constants::{MAX_DIGEST, handle};
 use crate::wire::marshal::Writer;
-use crate::wire::response_code::{Rc, TpmResult};
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 fn session<'t>(tpm: &'t mut Tpm, c: &Cmd<'_>) -> TpmResult<&'t mut Session> {
-    tpm.sessions.get_mut(c.handles[0]).ok_or(Rc::HANDLE.handle(1))
+    tpm.sessions.get_mut(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))
 }
 
 /// policyDigest := H(policyDigest || parts...).
@@ -26,12 +27,12 @@ fn update(s: &mut Session, parts: &[&[u8]]) {
 const MAX_NAME: usize = 2 + MAX_DIGEST;
 
 fn session_at(tpm: &mut Tpm, h: u32, n: u32) -> TpmResult<&mut Session> {
-    tpm.sessions.get_mut(h).ok_or(Rc::HANDLE.handle(n))
+    tpm.sessions.get_mut(h).ok_or(ResponseCode::HANDLE.handle(n))
 }
 
 /// policyDigest := H(policyDigest || commandCode || name), then H(policyDigest || policyRef) when a
 /// policyRef is given (ms-tpm-20-ref PolicyContextUpdate).
-fn context_update(s: &mut Session, code: u32, name: &[u8], policy_ref: Option<&[u8]>) {
+fn context_update(s: &mut Session, code: CommandCode, name: &[u8], policy_ref: Option<&[u8]>) {
     s.policy = s.alg.digest(&[s.policy.as_slice(), &code.to_be_bytes(), name]);
     if let Some(r) = policy_ref {
         s.policy = s.alg.digest(&[s.policy.as_slice(), r]);
@@ -61,7 +62,7 @@ pub(crate) fn auth_timeout(
     let ms = u64::from(expiration.unsigned_abs()) * 1000;
     let t = if has_nonce { s.start_time.saturating_add(ms) } else { ms + now.0 % 1000 };
     if t < now.0 || s.epoch != now.1 {
-        return Err(Rc::EXPIRED.param(param));
+        return Err(ResponseCode::EXPIRED.param(param));
     }
     Ok(t)
 }
@@ -78,10 +79,10 @@ pub(crate) fn narrow_timeout(s: &mut Session, t: u64) {
 pub(crate) fn set_cp_hash(s: &mut Session, cp: &[u8], param: u32) -> TpmResult<()> {
     // cpHash and nameHash share one slot in ms-tpm-20-ref: a session has at most one of them.
     if s.name_hash.is_some() || s.cp_hash.is_some_and(|old| !ct_eq(old.as_slice(), cp)) {
-        return Err(Rc::CPHASH.param(param));
+        return Err(ResponseCode::CPHASH.param(param));
     }
     if cp.len() != s.alg.size() {
-        return Err(Rc::SIZE.param(param));
+        return Err(ResponseCode::SIZE.param(param));
     }
     s.cp_hash = Some(Digest::from_slice(cp));
     Ok(())

@@ -6,10 +6,11 @@ use super::{narrow_timeout, set_cp_hash, ticket_hmac, time_now};
 use crate::Tpm;
 use crate::crypto::{HashAlg, ct_eq};
 use crate::engine::command::Cmd;
-use crate::object::{attr, rcx};
+use crate::object::attr;
 use crate::state::session::SessionKind;
-use crate::wire::constants::{MAX_DIGEST, cc, handle};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::command_code::CommandCode;
+use crate::wire::constants::{MAX_DIGEST, handle};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_PolicySigned (Part 3 §23.3): a signature by authObject over
 /// aHash = H_sig(nonceTPM || expiration || cpHashA || policyRef).
@@ -21,28 +22,28 @@ pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mut sig = c.params.clone();
     let [key_h, sh, _] = c.handles;
     let now = time_now(tpm);
-    let s = tpm.sessions.get(sh).ok_or(Rc::HANDLE.handle(2))?;
+    let s = tpm.sessions.get(sh).ok_or(ResponseCode::HANDLE.handle(2))?;
     let trial = s.kind == SessionKind::Trial;
-    let k = tpm.keys.get(key_h).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(key_h).ok_or(ResponseCode::HANDLE.handle(1))?;
     let mut timeout = 0;
     if !trial {
         if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {
-            return Err(Rc::NONCE.param(1));
+            return Err(ResponseCode::NONCE.param(1));
         }
         timeout = auth_timeout(s, expiration as i32, !nonce.is_empty(), now, 4)?;
         if !k.public.has(attr::SIGN) {
-            return Err(Rc::ATTRIBUTES.handle(1));
+            return Err(ResponseCode::ATTRIBUTES.handle(1));
         }
         // The signature's own hash algorithm digests the signed data.
         let mut peek = sig.clone();
         peek.u16().p(5)?;
-        let alg = HashAlg::from_id(peek.u16().p(5)?).ok_or(Rc::HASH.param(5))?;
+        let alg = HashAlg::from_id(peek.u16().p(5)?).ok_or(ResponseCode::HASH.param(5))?;
         let a_hash = alg.digest(&[nonce, &expiration.to_be_bytes(), cp, policy_ref]);
         let good =
             crate::object::key_material::verify(&k.public, &k.sens, &mut sig, a_hash.as_slice()).p(5)?;
         sig.finish()?;
         if !good {
-            return Err(rcx::SIGNATURE.param(5));
+            return Err(ResponseCode::SIGNATURE.param(5));
         }
     } else {
         // A trial session still takes a well-formed TPMT_SIGNATURE.
@@ -55,7 +56,7 @@ pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if !cp.is_empty() {
         set_cp_hash(s, cp, 2)?;
     }
-    context_update(s, cc::POLICY_SIGNED, &name, Some(policy_ref));
+    context_update(s, CommandCode::POLICY_SIGNED, &name, Some(policy_ref));
     narrow_timeout(s, timeout);
     let ticket = super::ST_AUTH_SIGNED;
     super::write_ticket(tpm, &mut c.out, ticket, issue, (cp, policy_ref, &name))
@@ -66,21 +67,21 @@ fn skip_signature(r: &mut crate::wire::marshal::Reader<'_>) -> TpmResult<()> {
     match r.u16()? {
         crate::wire::constants::alg::NULL => Ok(()),
         crate::wire::constants::alg::HMAC => {
-            let alg = HashAlg::from_id(r.u16()?).ok_or(Rc::HASH)?;
+            let alg = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
             r.bytes(alg.size()).map(|_| ())
         }
         // RSASSA, RSAPSS: hash, TPM2B signature.
         0x0014 | 0x0016 => {
-            HashAlg::from_id(r.u16()?).ok_or(Rc::HASH)?;
+            HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
             r.tpm2b(crate::object::MAX_RSA_BYTES).map(|_| ())
         }
         // ECDSA, ECDAA, SM2, ECSCHNORR: hash, r, s.
         0x0018 | 0x001A | 0x001B | 0x001C => {
-            HashAlg::from_id(r.u16()?).ok_or(Rc::HASH)?;
+            HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
             r.tpm2b(crate::object::MAX_ECC_BYTES)?;
             r.tpm2b(crate::object::MAX_ECC_BYTES).map(|_| ())
         }
-        _ => Err(rcx::SCHEME),
+        _ => Err(ResponseCode::SCHEME),
     }
 }
 
@@ -93,9 +94,9 @@ pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let [auth, policy, _] = c.handles;
     let name = tpm.entity_name(auth);
     let now = super::time_now(tpm);
-    let s = tpm.sessions.get_mut(policy).ok_or(Rc::HANDLE.handle(2))?;
+    let s = tpm.sessions.get_mut(policy).ok_or(ResponseCode::HANDLE.handle(2))?;
     if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {
-        return Err(Rc::NONCE.param(1));
+        return Err(ResponseCode::NONCE.param(1));
     }
     let trial = s.kind == crate::state::session::SessionKind::Trial;
     let timeout =
@@ -104,7 +105,7 @@ pub(crate) fn policy_secret(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         super::set_cp_hash(s, cp_hash, 2)?;
     }
     // policyDigest := H(H(policyDigest || TPM_CC_PolicySecret || authName) || policyRef).
-    let first = s.alg.digest(&[s.policy.as_slice(), &cc::POLICY_SECRET.to_be_bytes(), &name]);
+    let first = s.alg.digest(&[s.policy.as_slice(), &CommandCode::POLICY_SECRET.to_be_bytes(), &name]);
     s.policy = s.alg.digest(&[first.as_slice(), policy_ref]);
     super::narrow_timeout(s, timeout);
     let hierarchy = super::entity_hierarchy(tpm, auth);
@@ -125,26 +126,26 @@ pub(crate) fn policy_ticket(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let timeout = match timeout {
         [a, b, c0, d, e, f, g, h] => u64::from_be_bytes([*a, *b, *c0, *d, *e, *f, *g, *h]),
-        _ => return Err(Rc::SIZE.param(1)),
+        _ => return Err(ResponseCode::SIZE.param(1)),
     };
     let code = match tag {
-        ST_AUTH_SIGNED => cc::POLICY_SIGNED,
-        ST_AUTH_SECRET => cc::POLICY_SECRET,
-        _ => return Err(Rc::TAG.param(5)),
+        ST_AUTH_SIGNED => CommandCode::POLICY_SIGNED,
+        ST_AUTH_SECRET => CommandCode::POLICY_SECRET,
+        _ => return Err(ResponseCode::TAG.param(5)),
     };
     if !matches!(hierarchy, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL)
     {
-        return Err(Rc::VALUE.param(5));
+        return Err(ResponseCode::VALUE.param(5));
     }
     let now = time_now(tpm);
     let expected = ticket_hmac(tpm, tag, hierarchy, timeout, (cp, policy_ref, name))?;
-    let s = tpm.sessions.get_mut(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let s = tpm.sessions.get_mut(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     // PolicyParameterChecks without a nonce: the timeout, then the cpHash.
     if timeout != 0 && (timeout < now.0 || s.epoch != now.1) {
-        return Err(Rc::EXPIRED.param(1));
+        return Err(ResponseCode::EXPIRED.param(1));
     }
     if !ct_eq(expected.as_slice(), digest) {
-        return Err(rcx::TICKET.param(5));
+        return Err(ResponseCode::TICKET.param(5));
     }
     if !cp.is_empty() {
         set_cp_hash(s, cp, 2)?;

@@ -9,7 +9,7 @@ use crate::object::creation::{
 };
 use crate::object::key_material::{self as keys};
 use crate::state::key_store::KeyObject;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_Create (Part 3 §12.1).
 pub(crate) fn create(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
@@ -60,6 +60,6 @@ pub(crate) fn read_public(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// have no public area: TPM_RC_SEQUENCE (as ms-tpm-20-ref answers for them).
 fn read_public_of_sequence(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
-    tpm.objects.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
-    Err(Rc::SEQUENCE)
+    tpm.objects.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    Err(ResponseCode::SEQUENCE)
 }

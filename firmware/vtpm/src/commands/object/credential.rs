@@ -19,7 +19,7 @@ use crate::object::secret::{decrypt_secret, encrypt_secret};
 use crate::state::key_store::KeyObject;
 use crate::wire::constants::MAX_DIGEST;
 use crate::wire::marshal::{Reader, Writer};
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// Largest TPM2B_NAME (a SHA-384 Name) and TPM2B_ENCRYPTED_SECRET accepted.
 const MAX_NAME: usize = 2 + 48;
@@ -38,7 +38,7 @@ fn keys_for(p: &Public, seed: &[u8], name: &[u8]) -> TpmResult<(Vec<u8>, Vec<u8>
 
 /// An EK-like key: restricted, decrypt, with a symmetric definition (public-only is fine here).
 fn credential_key(k: &KeyObject) -> TpmResult<()> {
-    if k.public.is_storage() { Ok(()) } else { Err(Rc::TYPE.handle(1)) }
+    if k.public.is_storage() { Ok(()) } else { Err(ResponseCode::TYPE.handle(1)) }
 }
 
 /// TPM2_MakeCredential: usable with a public key alone (LoadExternal of an EK's public area).
@@ -49,7 +49,7 @@ pub(crate) fn make_credential(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mut seed = [0u8; 32];
     tpm.random(&mut seed);
     let mut rng = SeededRng::new(HashAlg::Sha256, &seed, b"CREDENTIAL", &[], &[])?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     credential_key(k)?;
     let (seed, secret) = encrypt_secret(&k.public, "IDENTITY", &mut rng).h(1)?;
     let (sym, mac) = keys_for(&k.public, &seed, name)?;
@@ -73,26 +73,26 @@ pub(crate) fn activate_credential(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<(
     let secret = c.params.tpm2b(MAX_SECRET).p(2)?;
     c.params.finish()?;
     let [object, key, _] = c.handles;
-    let name = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(1))?.name.clone();
-    let k = tpm.keys.get(key).ok_or(Rc::HANDLE.handle(2))?;
-    credential_key(k).map_err(|_| Rc::TYPE.handle(2))?;
+    let name = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(1))?.name.clone();
+    let k = tpm.keys.get(key).ok_or(ResponseCode::HANDLE.handle(2))?;
+    credential_key(k).map_err(|_| ResponseCode::TYPE.handle(2))?;
     if matches!(k.material, Material::PublicOnly) {
-        return Err(Rc::TYPE.handle(2));
+        return Err(ResponseCode::TYPE.handle(2));
     }
     // A secret that does not decrypt: TPM_RC_VALUE (ms-tpm-20-ref CryptSecretDecrypt).
     let seed = decrypt_secret(k, secret, "IDENTITY").map_err(|e| if e.is_fmt1() { e.param(2) } else { e })?;
     let (sym, mac) = keys_for(&k.public, &seed, &name)?;
     let mut r = Reader::new(blob);
-    let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| Rc::INTEGRITY.param(1))?;
+    let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| ResponseCode::INTEGRITY.param(1))?;
     let expect = k.public.name_alg.hmac(&mac, &[r.rest(), &name])?;
     if !ct_eq(expect.as_slice(), integrity) {
-        return Err(Rc::INTEGRITY.param(1));
+        return Err(ResponseCode::INTEGRITY.param(1));
     }
     let mut plain = r.rest().to_vec();
     aes_cfb(&sym, &[0u8; 16], &mut plain, false)?;
     let mut p = Reader::new(&plain);
-    let credential = p.tpm2b(MAX_DIGEST).map_err(|_| Rc::SIZE.param(1))?;
-    p.finish().map_err(|_| Rc::SIZE.param(1))?;
+    let credential = p.tpm2b(MAX_DIGEST).map_err(|_| ResponseCode::SIZE.param(1))?;
+    p.finish().map_err(|_| ResponseCode::SIZE.param(1))?;
     c.out.tpm2b(credential);
     Ok(())
 }

@@ -5,11 +5,11 @@ use alloc::vec::Vec;
 
 use crate::engine::command::Cmd;
 use crate::object::creation::{derive_primary, new_child, read_sensitive_create, storage_parent, wrap};
-use crate::object::{Public, Sensitive, attr, ids, rcx};
+use crate::object::{Public, Sensitive, attr, ids};
 use crate::state::key_store::KeyObject;
 use crate::wire::constants::{MAX_DIGEST, handle};
 use crate::wire::marshal::Reader;
-use crate::wire::response_code::{At, Rc, TpmResult};
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Tpm, object::key_material as keys};
 
 /// TPM2_CreateLoaded (Part 3 §12.9): a primary when the parent is a hierarchy, else an ordinary
@@ -22,14 +22,14 @@ pub(crate) fn create_loaded(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let primary = handle::ht(h) == handle::HT_PERMANENT;
     template.validate(primary).p(2)?;
     if auth.len() > template.name_alg.size() {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     let (k, private) = if primary {
         if !matches!(h, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL) {
-            return Err(Rc::VALUE.handle(1));
+            return Err(ResponseCode::VALUE.handle(1));
         }
         if !tpm.hier.enabled(h) {
-            return Err(Rc::HIERARCHY.handle(1));
+            return Err(ResponseCode::HIERARCHY.handle(1));
         }
         (derive_primary(tpm, h, &template, auth, data)?, Vec::new())
     } else {
@@ -51,16 +51,16 @@ pub(crate) fn object_change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
     let new_auth = c.params.tpm2b(MAX_DIGEST).p(1)?;
     c.params.finish()?;
     let [object, parent, _] = c.handles;
-    let k = tpm.keys.get(object).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(1))?;
     let p = storage_parent(tpm, parent)
-        .map_err(|e| if e == Rc::TYPE.handle(1) { Rc::TYPE.handle(2) } else { e })?;
+        .map_err(|e| if e == ResponseCode::TYPE.handle(1) { ResponseCode::TYPE.handle(2) } else { e })?;
     let mut qn = k.public.name_alg.id().to_be_bytes().to_vec();
     qn.extend_from_slice(k.public.name_alg.digest(&[&p.qualified, &k.name]).as_slice());
     if qn != k.qualified {
-        return Err(Rc::TYPE.handle(2));
+        return Err(ResponseCode::TYPE.handle(2));
     }
     if crate::crypto::strip_trailing_zeros(new_auth).len() > k.public.name_alg.size() {
-        return Err(Rc::SIZE.param(1));
+        return Err(ResponseCode::SIZE.param(1));
     }
     let mut changed = k.clone();
     changed.sens.auth = new_auth.to_vec();
@@ -71,12 +71,12 @@ pub(crate) fn object_change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
 /// TPM2_Unseal (Part 3 §12.7): the data of a sealed-data object (KEYEDHASH, neither sign nor decrypt).
 pub(crate) fn unseal(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(Rc::HANDLE.handle(1))?;
+    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if k.public.kind != ids::KEYEDHASH {
-        return Err(Rc::TYPE.handle(1));
+        return Err(ResponseCode::TYPE.handle(1));
     }
     if k.public.attrs & (attr::SIGN | attr::DECRYPT) != 0 {
-        return Err(Rc::ATTRIBUTES.handle(1));
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     c.out.tpm2b(&k.sens.secret);
     Ok(())
@@ -93,26 +93,28 @@ pub(crate) fn load_external(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     match hierarchy {
         handle::RH_NULL => {}
         handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM if tpm.hier.enabled(hierarchy) => {}
-        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM => return Err(Rc::HIERARCHY.param(3)),
-        _ => return Err(Rc::VALUE.param(3)),
+        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM => {
+            return Err(ResponseCode::HIERARCHY.param(3));
+        }
+        _ => return Err(ResponseCode::VALUE.param(3)),
     }
     public.validate(false).p(2)?;
     let sens = if private.is_empty() {
         Sensitive::default()
     } else {
         if hierarchy != handle::RH_NULL {
-            return Err(Rc::HIERARCHY.param(3));
+            return Err(ResponseCode::HIERARCHY.param(3));
         }
         // A caller who knows the private part must not get a key that looks TPM-made, nor a
         // restricted one (its signatures or children would pass for the TPM's).
         if public.attrs & (attr::FIXED_TPM | attr::FIXED_PARENT | attr::RESTRICTED) != 0 {
-            return Err(Rc::ATTRIBUTES.param(2));
+            return Err(ResponseCode::ATTRIBUTES.param(2));
         }
         let mut r = Reader::new(private);
         let s = Sensitive::parse(&mut r).p(1)?;
         r.finish().p(1)?;
         if s.kind == 0 || s.auth.len() > public.name_alg.size() {
-            return Err(Rc::VALUE.param(1));
+            return Err(ResponseCode::VALUE.param(1));
         }
         s
     };
@@ -138,10 +140,10 @@ fn check_public_key(p: &Public) -> TpmResult<()> {
                 ids::NIST_P256 => p256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
                 _ => p384::PublicKey::from_sec1_bytes(&sec1).is_ok(),
             };
-            if ok { Ok(()) } else { Err(rcx::ECC_POINT) }
+            if ok { Ok(()) } else { Err(ResponseCode::ECC_POINT) }
         }
         ids::RSA if p.unique.len() != 256 || p.unique.first().is_none_or(|b| b & 0x80 == 0) => {
-            Err(rcx::KEY_SIZE)
+            Err(ResponseCode::KEY_SIZE)
         }
         _ => Ok(()),
     }
