@@ -11,10 +11,11 @@ use crate::crypto::HashAlg;
 use crate::crypto::seeded_rng::SeededRng;
 use crate::engine::command::Cmd;
 use crate::object::creation::MAX_DATA;
+use crate::object::curve;
 use crate::object::key_material::Material;
-use crate::object::{MAX_ECC_BYTES, MAX_RSA_BYTES, attr, ids};
+use crate::object::{MAX_ECC_BYTES, MAX_RSA_BYTES, attr};
 use crate::state::key_store::KeyObject;
-use crate::wire::constants::alg;
+use crate::wire::alg_id::AlgId;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
@@ -25,22 +26,24 @@ fn fresh_rng(tpm: &mut Tpm) -> TpmResult<SeededRng> {
 }
 
 /// Reads a TPMT_RSA_DECRYPT and settles it with the key's scheme: (RSAES or OAEP, hash for OAEP).
-fn rsa_scheme(r: &mut Reader<'_>, k: &KeyObject) -> TpmResult<(u16, Option<HashAlg>)> {
-    let asked = match r.u16().p(2)? {
-        alg::NULL => (alg::NULL, alg::NULL),
-        ids::RSAES => (ids::RSAES, alg::NULL),
-        ids::OAEP => (ids::OAEP, r.u16().p(2)?),
+fn rsa_scheme(r: &mut Reader<'_>, k: &KeyObject) -> TpmResult<(AlgId, Option<HashAlg>)> {
+    let asked = match r.alg().p(2)? {
+        AlgId::NULL => (AlgId::NULL, AlgId::NULL),
+        AlgId::RSAES => (AlgId::RSAES, AlgId::NULL),
+        AlgId::OAEP => (AlgId::OAEP, r.alg().p(2)?),
         _ => return Err(ResponseCode::SCHEME.param(2)),
     };
     let chosen = match (k.public.scheme.alg, asked.0) {
-        (alg::NULL, _) => asked,
-        (key, alg::NULL) => (key, k.public.scheme.hash),
+        (AlgId::NULL, _) => asked,
+        (key, AlgId::NULL) => (key, k.public.scheme.hash),
         (key, a) if key == a && k.public.scheme.hash == asked.1 => asked,
         _ => return Err(ResponseCode::SCHEME.param(2)),
     };
     match chosen.0 {
-        ids::RSAES => Ok((ids::RSAES, None)),
-        ids::OAEP => Ok((ids::OAEP, Some(HashAlg::from_id(chosen.1).ok_or(ResponseCode::HASH.param(2))?))),
+        AlgId::RSAES => Ok((AlgId::RSAES, None)),
+        AlgId::OAEP => {
+            Ok((AlgId::OAEP, Some(HashAlg::from_id(chosen.1).ok_or(ResponseCode::HASH.param(2))?)))
+        }
         _ => Err(ResponseCode::SCHEME.param(2)),
     }
 }
@@ -64,7 +67,7 @@ fn oaep(hash: HashAlg, label: &[u8]) -> TpmResult<Oaep> {
 
 fn rsa_key(tpm: &Tpm, h: u32) -> TpmResult<&KeyObject> {
     let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
-    if k.public.kind != ids::RSA {
+    if k.public.kind != AlgId::RSA {
         return Err(ResponseCode::KEY.handle(1));
     }
     if !k.public.has(attr::DECRYPT) {
@@ -157,8 +160,8 @@ fn multiply(m: &Material, sec1: &[u8]) -> TpmResult<(Vec<u8>, Vec<u8>)> {
 fn ecc_key(tpm: &Tpm, h: u32) -> TpmResult<(&KeyObject, usize)> {
     let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     let n = match (k.public.kind, k.public.curve) {
-        (ids::ECC, ids::NIST_P256) => 32,
-        (ids::ECC, _) => 48,
+        (AlgId::ECC, curve::NIST_P256) => 32,
+        (AlgId::ECC, _) => 48,
         _ => return Err(ResponseCode::KEY.handle(1)),
     };
     if !k.public.has(attr::DECRYPT) {

@@ -12,7 +12,8 @@ use crate::object::key_material::{self as keys};
 use crate::object::signing::sign_message;
 use crate::state::pcr::{PCR_COUNT, read_selection, write_selection};
 use crate::state::tickets::ticket_proof;
-use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE, alg, handle};
+use crate::wire::alg_id::AlgId;
+use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE, handle};
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
@@ -89,7 +90,7 @@ pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     a.u64(firmware);
     c.out.tpm2b(&a.buf);
     if signer == handle::RH_NULL {
-        c.out.u16(alg::NULL);
+        c.out.alg(AlgId::NULL);
         return Ok(());
     }
     sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
@@ -136,7 +137,7 @@ pub(crate) fn certify(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     a.tpm2b(&qn);
     c.out.tpm2b(&a.buf);
     if signer == handle::RH_NULL {
-        c.out.u16(alg::NULL);
+        c.out.alg(AlgId::NULL);
         return Ok(());
     }
     sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
@@ -171,7 +172,7 @@ pub(crate) fn certify_creation(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
     a.tpm2b(creation_hash);
     c.out.tpm2b(&a.buf);
     if signer == handle::RH_NULL {
-        c.out.u16(alg::NULL);
+        c.out.alg(AlgId::NULL);
         return Ok(());
     }
     sign_message(tpm, signer, 1, asked, &a.buf, &mut c.out).p(3)

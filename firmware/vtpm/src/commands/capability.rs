@@ -6,13 +6,15 @@ use alloc::vec::Vec;
 use crate::crypto::HASH_ALGS;
 use crate::engine::command::Cmd;
 use crate::engine::command_table::{COMMANDS, tpma_cc};
+use crate::object::curve;
 use crate::state::context_keys::MAX_CONTEXT_BLOB;
 use crate::state::key_store::MAX_PERSISTENT;
 use crate::state::nv::{MAX_INDEX_SIZE, MAX_INDICES};
 use crate::state::pcr::{PCR_COUNT, PCR_SELECT, RULES};
 use crate::state::sequence::MAX_OBJECTS;
 use crate::state::sessions::{MAX_ACTIVE, MAX_LOADED};
-use crate::wire::constants::{MAX_BUFFER, MAX_CAP_BUFFER, MAX_DIGEST, alg, cap, handle};
+use crate::wire::alg_id::AlgId;
+use crate::wire::constants::{MAX_BUFFER, MAX_CAP_BUFFER, MAX_DIGEST, cap, handle};
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
@@ -20,32 +22,29 @@ use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
 /// Room for the list in TPMS_CAPABILITY_DATA: MAX_CAP_BUFFER less the capability and count fields.
 const MAX_CAP_DATA: usize = MAX_CAP_BUFFER - 8;
 
-/// TPM_ALG_KDF1_SP800_108 (KDFa), which session keys and context protection use.
-const ALG_KDF1_SP800_108: u16 = 0x0022;
-
 /// Implemented algorithms and their TPMA_ALGORITHM (Part 2 Table 30: symmetric = bit 1, hash = bit 2,
 /// signing = bit 8, encrypting = bit 9, method = bit 10). AES-CFB serves session parameter encryption.
 /// Key objects (`object`): RSA and ECC (asymmetric|object), KEYEDHASH (hash|object), SYMCIPHER
 /// (object), the signature schemes (asymmetric|signing), RSAES and OAEP (asymmetric|encrypting),
 /// ECDH (asymmetric|method).
-const ALGS: [(u16, u32); 17] = [
-    (crate::object::ids::RSA, 0x0009),
-    (alg::HMAC, 0x0104),
-    (alg::AES, 0x0002),
-    (crate::object::ids::KEYEDHASH, 0x000C),
-    (alg::SHA256, 0x0004),
-    (alg::SHA384, 0x0004),
-    (alg::NULL, 0x0000),
-    (crate::object::ids::RSASSA, 0x0101),
-    (crate::object::ids::RSAES, 0x0201),
-    (crate::object::ids::RSAPSS, 0x0101),
-    (crate::object::ids::OAEP, 0x0201),
-    (crate::object::ids::ECDSA, 0x0101),
-    (crate::object::ids::ECDH, 0x0401),
-    (ALG_KDF1_SP800_108, 0x0400),
-    (crate::object::ids::ECC, 0x0009),
-    (crate::object::ids::SYMCIPHER, 0x0008),
-    (alg::CFB, 0x0202),
+const ALGS: [(AlgId, u32); 17] = [
+    (AlgId::RSA, 0x0009),
+    (AlgId::HMAC, 0x0104),
+    (AlgId::AES, 0x0002),
+    (AlgId::KEYEDHASH, 0x000C),
+    (AlgId::SHA256, 0x0004),
+    (AlgId::SHA384, 0x0004),
+    (AlgId::NULL, 0x0000),
+    (AlgId::RSASSA, 0x0101),
+    (AlgId::RSAES, 0x0201),
+    (AlgId::RSAPSS, 0x0101),
+    (AlgId::OAEP, 0x0201),
+    (AlgId::ECDSA, 0x0101),
+    (AlgId::ECDH, 0x0401),
+    (AlgId::KDF1_SP800_108, 0x0400),
+    (AlgId::ECC, 0x0009),
+    (AlgId::SYMCIPHER, 0x0008),
+    (AlgId::CFB, 0x0202),
 ];
 
 /// Permanent handles that mean something here.
@@ -86,25 +85,25 @@ fn properties(tpm: &Tpm) -> Vec<(u32, u32)> {
         (0x107, chars(b"en v")),
         (0x108, chars(b"TPM\0")),
         (0x109, 0),
-        (0x10A, 0),                      // VENDOR_TPM_TYPE
-        (0x10B, 0x0000_0001),            // FIRMWARE_VERSION_1 (crate 0.1)
-        (0x10C, 0),                      // FIRMWARE_VERSION_2
-        (0x10D, MAX_BUFFER as u32),      // INPUT_BUFFER
-        (0x10E, MAX_OBJECTS as u32),     // HR_TRANSIENT_MIN
-        (0x10F, MAX_PERSISTENT as u32),  // HR_PERSISTENT_MIN
-        (0x110, MAX_LOADED as u32),      // HR_LOADED_MIN
-        (0x111, MAX_ACTIVE as u32),      // ACTIVE_SESSIONS_MAX
-        (0x112, PCR_COUNT as u32),       // PCR_COUNT
-        (0x113, PCR_SELECT as u32),      // PCR_SELECT_MIN
-        (0x114, 0xFFFF),                 // CONTEXT_GAP_MAX
-        (0x116, 0),                      // NV_COUNTERS_MAX: no separate limit
-        (0x117, MAX_INDEX_SIZE as u32),  // NV_INDEX_MAX
-        (0x118, 0x4),                    // MEMORY: objectCopiedToRam
-        (0x119, 1 << 22),                // CLOCK_UPDATE
-        (0x11A, u32::from(alg::SHA256)), // CONTEXT_HASH
-        (0x11B, u32::from(alg::AES)),    // CONTEXT_SYM
-        (0x11C, 256),                    // CONTEXT_SYM_SIZE
-        (0x11D, 0),                      // ORDERLY_COUNT
+        (0x10A, 0),                          // VENDOR_TPM_TYPE
+        (0x10B, 0x0000_0001),                // FIRMWARE_VERSION_1 (crate 0.1)
+        (0x10C, 0),                          // FIRMWARE_VERSION_2
+        (0x10D, MAX_BUFFER as u32),          // INPUT_BUFFER
+        (0x10E, MAX_OBJECTS as u32),         // HR_TRANSIENT_MIN
+        (0x10F, MAX_PERSISTENT as u32),      // HR_PERSISTENT_MIN
+        (0x110, MAX_LOADED as u32),          // HR_LOADED_MIN
+        (0x111, MAX_ACTIVE as u32),          // ACTIVE_SESSIONS_MAX
+        (0x112, PCR_COUNT as u32),           // PCR_COUNT
+        (0x113, PCR_SELECT as u32),          // PCR_SELECT_MIN
+        (0x114, 0xFFFF),                     // CONTEXT_GAP_MAX
+        (0x116, 0),                          // NV_COUNTERS_MAX: no separate limit
+        (0x117, MAX_INDEX_SIZE as u32),      // NV_INDEX_MAX
+        (0x118, 0x4),                        // MEMORY: objectCopiedToRam
+        (0x119, 1 << 22),                    // CLOCK_UPDATE
+        (0x11A, u32::from(AlgId::SHA256.0)), // CONTEXT_HASH
+        (0x11B, u32::from(AlgId::AES.0)),    // CONTEXT_SYM
+        (0x11C, 256),                        // CONTEXT_SYM_SIZE
+        (0x11D, 0),                          // ORDERLY_COUNT
         (0x11E, MAX_COMMAND_SIZE as u32),
         (0x11F, MAX_RESPONSE_SIZE as u32),
         (0x120, MAX_DIGEST as u32),     // MAX_DIGEST
@@ -193,12 +192,12 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         cap::ALGS => list(
             &mut w,
             &ALGS,
-            |a| u32::from(a.0),
+            |a| u32::from(a.0.0),
             property,
             count,
             MAX_CAP_DATA / 6,
             |w, a| {
-                w.u16(a.0);
+                w.alg(a.0);
                 w.u32(a.1);
             },
         ),
@@ -224,7 +223,7 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             list(&mut w, COMMANDS, |d| d.code.0, property, count, MAX_CAP_DATA / 4, |w, d| w.u32(tpma_cc(d)))
         }
         cap::ECC_CURVES => {
-            let curves = [crate::object::ids::NIST_P256, crate::object::ids::NIST_P384];
+            let curves = [curve::NIST_P256, curve::NIST_P384];
             list(&mut w, &curves, |c| u32::from(*c), property, count, MAX_CAP_DATA / 2, |w, c| w.u16(*c))
         }
         cap::PP_COMMANDS | cap::AUDIT_COMMANDS | cap::AUTH_POLICIES | cap::ACT => {

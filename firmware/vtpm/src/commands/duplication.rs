@@ -14,7 +14,8 @@ use crate::object::creation::{storage_parent, wrap};
 use crate::object::secret::decrypt_secret;
 use crate::object::{Public, Sensitive, attr};
 use crate::state::key_store::KeyObject;
-use crate::wire::constants::{MAX_DIGEST, alg};
+use crate::wire::alg_id::AlgId;
+use crate::wire::constants::MAX_DIGEST;
 use crate::wire::marshal::Reader;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Tpm, object::key_material as keys};
@@ -30,15 +31,15 @@ pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let public = Public::parse_2b(&mut c.params).p(2)?;
     let duplicate = c.params.tpm2b(MAX_DUPLICATE).p(3)?;
     let seed = c.params.tpm2b(MAX_SEED).p(4)?;
-    let sym_alg = c.params.u16().p(5)?;
+    let sym_alg = c.params.alg().p(5)?;
     let inner_bits = match sym_alg {
-        alg::NULL => 0,
-        alg::AES => {
+        AlgId::NULL => 0,
+        AlgId::AES => {
             let bits = c.params.u16().p(5)?;
             if bits != 128 && bits != 256 {
                 return Err(ResponseCode::KEY_SIZE.param(5));
             }
-            if c.params.u16().p(5)? != alg::CFB {
+            if c.params.alg().p(5)? != AlgId::CFB {
                 return Err(ResponseCode::MODE.param(5));
             }
             bits
@@ -96,7 +97,7 @@ pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     r.finish().map_err(|_| ResponseCode::SENSITIVE)?;
     let sens = Sensitive::parse(&mut inner).map_err(|_| ResponseCode::SENSITIVE)?;
     inner.finish().map_err(|_| ResponseCode::SENSITIVE)?;
-    if sens.kind == 0 || sens.auth.len() > public.name_alg.size() {
+    if sens.kind == AlgId::ERROR || sens.auth.len() > public.name_alg.size() {
         return Err(ResponseCode::SENSITIVE);
     }
     let material = keys::restore(&public, &sens).p(2)?;

@@ -9,17 +9,18 @@ use crate::crypto::{HASH_ALGS, HashAlg};
 use crate::engine::command::Cmd;
 use crate::state::sequence::{SeqObject, SeqState};
 use crate::state::tickets::{read_hierarchy, write_ticket};
-use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST, alg, handle};
+use crate::wire::alg_id::AlgId;
+use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST, handle};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_HashSequenceStart (Part 3 §17.3); TPM_ALG_NULL starts an event sequence.
 pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let auth = c.params.tpm2b(MAX_DIGEST).p(1)?.to_vec();
-    let id = c.params.u16().p(2)?;
+    let id = c.params.alg().p(2)?;
     c.params.finish()?;
     let state = match (id, HashAlg::from_id(id)) {
         (_, Some(a)) => SeqState::Hash(Box::new(StreamHash::new(a))),
-        (alg::NULL, None) => SeqState::Event(Box::new(HASH_ALGS.map(StreamHash::new))),
+        (AlgId::NULL, None) => SeqState::Event(Box::new(HASH_ALGS.map(StreamHash::new))),
         _ => return Err(ResponseCode::HASH.param(2)),
     };
     c.rhandle = tpm.objects.insert(SeqObject { auth, state, started: false, ticket_ok: true })?;
@@ -75,7 +76,7 @@ pub(crate) fn event_complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     for s in *hs {
         let alg = s.alg();
         let d = s.finish();
-        c.out.u16(alg.id());
+        c.out.alg(alg.id());
         c.out.bytes(d.as_slice());
         if let Some(i) = pcr {
             tpm.pcrs.extend(i, alg, d.as_slice());

@@ -7,7 +7,8 @@ use crate::engine::command::Cmd;
 use crate::object::creation::{derive_primary, read_create_in, write_creation};
 use crate::state::dictionary_attack::DictionaryAttack;
 use crate::state::hierarchy::fresh;
-use crate::wire::constants::{MAX_DIGEST, alg, handle};
+use crate::wire::alg_id::AlgId;
+use crate::wire::constants::{MAX_DIGEST, handle};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_CreatePrimary (Part 3 §24.1). The handle is checked as TPMI_RH_HIERARCHY+ here.
@@ -22,14 +23,7 @@ pub(crate) fn create_primary(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let input = read_create_in(&mut c.params, true)?;
     let k = derive_primary(tpm, h, &input.public, input.auth, input.data)?;
     let handle_bytes = h.to_be_bytes();
-    write_creation(
-        tpm,
-        &mut c.out,
-        &k,
-        &input,
-        (crate::wire::constants::alg::NULL, &handle_bytes, &handle_bytes),
-        c.locality,
-    )?;
+    write_creation(tpm, &mut c.out, &k, &input, (AlgId::NULL, &handle_bytes, &handle_bytes), c.locality)?;
     c.out.tpm2b(&k.name);
     c.rhandle = tpm.keys.insert(k)?;
     Ok(())
@@ -70,11 +64,11 @@ pub(crate) fn hierarchy_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()>
 /// TPM2_SetPrimaryPolicy: the policy must be a digest of `hashAlg` (or empty with TPM_ALG_NULL).
 pub(crate) fn set_primary_policy(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let policy = c.params.tpm2b(MAX_DIGEST).p(1)?;
-    let id = c.params.u16().p(2)?;
+    let id = c.params.alg().p(2)?;
     c.params.finish()?;
     let hash = match (id, HashAlg::from_id(id)) {
         (_, Some(a)) => Some(a),
-        (alg::NULL, None) => None,
+        (AlgId::NULL, None) => None,
         _ => return Err(ResponseCode::HASH.param(2)),
     };
     if policy.len() != hash.map_or(0, HashAlg::size) {

@@ -60,7 +60,7 @@ pub(crate) fn extend(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     }
     let mut digests = [(HashAlg::Sha256, Digest::EMPTY); 2];
     for slot in digests.iter_mut().take(count as usize) {
-        let alg = HashAlg::from_id(c.params.u16().p(1)?).ok_or(ResponseCode::HASH.param(1))?;
+        let alg = HashAlg::from_id(c.params.alg().p(1)?).ok_or(ResponseCode::HASH.param(1))?;
         *slot = (alg, Digest::from_slice(c.params.bytes(alg.size()).p(1)?));
     }
     c.params.finish()?;
@@ -84,7 +84,7 @@ pub(crate) fn event(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.out.u32(HASH_ALGS.len() as u32);
     for alg in HASH_ALGS {
         let d = alg.digest(&[data]);
-        c.out.u16(alg.id());
+        c.out.alg(alg.id());
         c.out.bytes(d.as_slice());
         if let Some(i) = pcr {
             tpm.pcrs.extend(i, alg, d.as_slice());

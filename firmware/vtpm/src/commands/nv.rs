@@ -22,7 +22,7 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if handle::ht(index) != handle::HT_NV_INDEX {
         return Err(ResponseCode::HANDLE.param(2));
     }
-    let name_alg = HashAlg::from_id(r.u16().p(2)?).ok_or(ResponseCode::HASH.param(2))?;
+    let name_alg = HashAlg::from_id(r.alg().p(2)?).ok_or(ResponseCode::HASH.param(2))?;
     let attrs = r.u32().p(2)?;
     let policy = r.tpm2b(MAX_DIGEST).p(2)?;
     let size = r.u16().p(2)?;

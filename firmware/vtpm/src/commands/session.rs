@@ -8,8 +8,9 @@ use crate::crypto::{Digest, HashAlg, strip_trailing_zeros};
 use crate::engine::command::Cmd;
 use crate::engine::entity::bound_entity;
 use crate::state::session::{Session, SessionKind};
+use crate::wire::alg_id::AlgId;
 use crate::wire::command_code::CommandCode;
-use crate::wire::constants::{MAX_DIGEST, alg, handle, se};
+use crate::wire::constants::{MAX_DIGEST, handle, se};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_StartAuthSession (Part 3 §11.1).
@@ -23,15 +24,15 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         se::TRIAL => SessionKind::Trial,
         _ => return Err(ResponseCode::VALUE.param(3)),
     };
-    let aes_bits = match c.params.u16().p(4)? {
-        alg::NULL => 0,
-        alg::AES => {
+    let aes_bits = match c.params.alg().p(4)? {
+        AlgId::NULL => 0,
+        AlgId::AES => {
             let bits = c.params.u16().p(4)?;
             if !matches!(bits, 128 | 192 | 256) {
                 return Err(ResponseCode::VALUE.param(4));
             }
             // Part 3 §11.1: session parameter encryption is CFB only.
-            if c.params.u16().p(4)? != alg::CFB {
+            if c.params.alg().p(4)? != AlgId::CFB {
                 return Err(ResponseCode::MODE.param(4));
             }
             bits
@@ -39,7 +40,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         // XOR obfuscation and other ciphers are not implemented.
         _ => return Err(ResponseCode::SYMMETRIC.param(4)),
     };
-    let hash = HashAlg::from_id(c.params.u16().p(5)?).ok_or(ResponseCode::HASH.param(5))?;
+    let hash = HashAlg::from_id(c.params.alg().p(5)?).ok_or(ResponseCode::HASH.param(5))?;
     c.params.finish()?;
     if nonce_caller.len() < 16 {
         return Err(ResponseCode::SIZE.param(1));

@@ -6,10 +6,11 @@ use aes::cipher::{BlockEncrypt, KeyInit};
 use crate::Tpm;
 use crate::crypto::{HashAlg, aes_cfb};
 use crate::engine::command::Cmd;
-use crate::object::{attr, ids};
+use crate::object::attr;
 use crate::state::sequence::starts_generated;
 use crate::state::tickets::{read_hierarchy, write_ticket};
-use crate::wire::constants::{MAX_BUFFER, alg};
+use crate::wire::alg_id::AlgId;
+use crate::wire::constants::MAX_BUFFER;
 use crate::wire::marshal::Reader;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
@@ -50,18 +51,18 @@ fn run(
     c: &mut Cmd<'_>,
     data: &[u8],
     decrypt: bool,
-    mode: u16,
+    mode: AlgId,
     iv: &[u8],
     p: [u32; 4],
 ) -> TpmResult<()> {
     let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
-    if k.public.kind != ids::SYMCIPHER {
+    if k.public.kind != AlgId::SYMCIPHER {
         return Err(ResponseCode::KEY.handle(1));
     }
     if k.public.has(attr::RESTRICTED) || !k.public.has(if decrypt { attr::DECRYPT } else { attr::SIGN }) {
         return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
-    if mode != alg::NULL && mode != k.public.sym.mode {
+    if mode != AlgId::NULL && mode != k.public.sym.mode {
         return Err(ResponseCode::MODE.param(p[2]));
     }
     let iv: [u8; BLOCK] = iv.try_into().map_err(|_| ResponseCode::SIZE.param(p[3]))?;
@@ -79,7 +80,7 @@ pub(crate) fn encrypt_decrypt2(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
     let mut r: Reader<'_> = c.params.clone();
     let data = r.tpm2b(MAX_BUFFER).p(1)?;
     let decrypt = r.yes_no().p(2)?;
-    let mode = r.u16().p(3)?;
+    let mode = r.alg().p(3)?;
     let iv = r.tpm2b(BLOCK * 4).p(4)?;
     r.finish()?;
     run(tpm, c, data, decrypt, mode, iv, [1, 2, 3, 4])
@@ -89,7 +90,7 @@ pub(crate) fn encrypt_decrypt2(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
 pub(crate) fn encrypt_decrypt(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mut r: Reader<'_> = c.params.clone();
     let decrypt = r.yes_no().p(1)?;
-    let mode = r.u16().p(2)?;
+    let mode = r.alg().p(2)?;
     let iv = r.tpm2b(BLOCK * 4).p(3)?;
     let data = r.tpm2b(MAX_BUFFER).p(4)?;
     r.finish()?;
@@ -99,7 +100,7 @@ pub(crate) fn encrypt_decrypt(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// TPM2_Hash (Part 3 §15.4).
 pub(crate) fn hash(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let data = c.params.tpm2b(MAX_BUFFER).p(1)?;
-    let alg = HashAlg::from_id(c.params.u16().p(2)?).ok_or(ResponseCode::HASH.param(2))?;
+    let alg = HashAlg::from_id(c.params.alg().p(2)?).ok_or(ResponseCode::HASH.param(2))?;
     let hierarchy = read_hierarchy(tpm, &mut c.params, 3)?;
     c.params.finish()?;
     let d = alg.digest(&[data]);
@@ -110,18 +111,18 @@ pub(crate) fn hash(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// TPM2_HMAC (Part 3 §15.5): an unrestricted keyed-hash signing key MACs the buffer.
 pub(crate) fn hmac(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let buffer = c.params.tpm2b(MAX_BUFFER).p(1)?;
-    let asked = c.params.u16().p(2)?;
+    let asked = c.params.alg().p(2)?;
     c.params.finish()?;
     let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
-    if k.public.kind != ids::KEYEDHASH {
+    if k.public.kind != AlgId::KEYEDHASH {
         return Err(ResponseCode::TYPE.handle(1));
     }
     if k.public.has(attr::RESTRICTED) || !k.public.has(attr::SIGN) {
         return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
     let hash = match (k.public.scheme.alg, asked) {
-        (alg::NULL, a) => a,
-        (_, a) if a == alg::NULL || a == k.public.scheme.hash => k.public.scheme.hash,
+        (AlgId::NULL, a) => a,
+        (_, a) if a == AlgId::NULL || a == k.public.scheme.hash => k.public.scheme.hash,
         _ => return Err(ResponseCode::SCHEME.param(2)),
     };
     let hash = HashAlg::from_id(hash).ok_or(ResponseCode::HASH.param(2))?;

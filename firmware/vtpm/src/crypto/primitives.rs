@@ -8,7 +8,8 @@ use hmac::{Hmac, Mac};
 use sha2::Digest as _;
 use warden_sha::{Sha256, Sha384};
 
-use crate::wire::constants::{MAX_DIGEST, alg};
+use crate::wire::alg_id::AlgId;
+use crate::wire::constants::MAX_DIGEST;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
 // Warden's accelerated SHA-2 behind the same `digest` traits; RustCrypto's signature and OAEP code keeps
@@ -26,18 +27,18 @@ pub const HASH_ALGS: [HashAlg; 2] = [HashAlg::Sha256, HashAlg::Sha384];
 
 impl HashAlg {
     /// The implemented hash with this TPM_ALG_ID, if any.
-    pub fn from_id(id: u16) -> Option<HashAlg> {
+    pub fn from_id(id: AlgId) -> Option<HashAlg> {
         match id {
-            alg::SHA256 => Some(HashAlg::Sha256),
-            alg::SHA384 => Some(HashAlg::Sha384),
+            AlgId::SHA256 => Some(HashAlg::Sha256),
+            AlgId::SHA384 => Some(HashAlg::Sha384),
             _ => None,
         }
     }
 
-    pub fn id(self) -> u16 {
+    pub fn id(self) -> AlgId {
         match self {
-            HashAlg::Sha256 => alg::SHA256,
-            HashAlg::Sha384 => alg::SHA384,
+            HashAlg::Sha256 => AlgId::SHA256,
+            HashAlg::Sha384 => AlgId::SHA384,
         }
     }
 

@@ -113,7 +113,7 @@ impl StreamHash {
 
     /// Serialises the state for a context blob.
     pub fn save(&self, w: &mut Writer) {
-        w.u16(self.alg.id());
+        w.alg(self.alg.id());
         self.state.iter().for_each(|&s| w.u64(s));
         w.bytes(&self.block);
         w.u8(self.pending as u8);
@@ -122,7 +122,7 @@ impl StreamHash {
 
     /// Reads back what `save` wrote. The blob was integrity-checked, but it is parsed defensively anyway.
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Self> {
-        let alg = HashAlg::from_id(r.u16()?).ok_or(crate::wire::response_code::ResponseCode::INTEGRITY)?;
+        let alg = HashAlg::from_id(r.alg()?).ok_or(crate::wire::response_code::ResponseCode::INTEGRITY)?;
         let mut s = StreamHash::new(alg);
         for w in s.state.iter_mut() {
             *w = r.u64()?;

@@ -8,11 +8,12 @@ use crate::Tpm;
 use crate::crypto::seeded_rng::SeededRng;
 use crate::crypto::{HashAlg, aes_cfb, ct_eq};
 use crate::object::key_material::{self as keys};
-use crate::object::{Public, Sensitive, attr, ids};
+use crate::object::{Public, Sensitive, attr};
 use crate::state::key_store::KeyObject;
 use crate::state::pcr::{Selection, read_selection, write_selection};
 use crate::state::primary_cache::PrimaryCache;
 use crate::state::tickets::ticket_proof;
+use crate::wire::alg_id::AlgId;
 use crate::wire::constants::MAX_DIGEST;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
@@ -58,11 +59,11 @@ pub(crate) fn read_create_in<'a>(r: &mut Reader<'a>, primary: bool) -> TpmResult
     Ok(CreateIn { auth, data, public, outside, pcrs })
 }
 
-fn label(kind: u16) -> &'static [u8] {
+fn label(kind: AlgId) -> &'static [u8] {
     match kind {
-        ids::ECC => b"ECC",
-        ids::RSA => b"RSA",
-        ids::KEYEDHASH => b"KEYEDHASH",
+        AlgId::ECC => b"ECC",
+        AlgId::RSA => b"RSA",
+        AlgId::KEYEDHASH => b"KEYEDHASH",
         _ => b"SYMCIPHER",
     }
 }
@@ -73,7 +74,7 @@ pub(crate) fn write_creation(
     w: &mut Writer,
     k: &KeyObject,
     input: &CreateIn<'_>,
-    parent: (u16, &[u8], &[u8]),
+    parent: (AlgId, &[u8], &[u8]),
     locality: u8,
 ) -> TpmResult<()> {
     w.tpm2b(&k.public.marshal());
@@ -93,7 +94,7 @@ pub(crate) fn write_creation(
     let pcr_digest = k.public.name_alg.digest(&[&values]);
     cd.tpm2b(if sel.is_empty() { &[] } else { pcr_digest.as_slice() });
     cd.u8(1u8.checked_shl(u32::from(locality)).unwrap_or(0));
-    cd.u16(parent.0);
+    cd.alg(parent.0);
     cd.tpm2b(parent.1);
     cd.tpm2b(parent.2);
     cd.tpm2b(input.outside);
@@ -120,7 +121,7 @@ pub(crate) fn derive_primary(
     let alg = template.name_alg;
     let digest = alg.digest(&[&template.marshal()]);
     // RSA primaries are remembered: the prime search dominates CreatePrimary (`primary_cache.rs`).
-    let cache_key = (template.kind == ids::RSA)
+    let cache_key = (template.kind == AlgId::RSA)
         .then(|| PrimaryCache::key(&seed, label(template.kind), digest.as_slice(), data));
     if let Some((public, mut sens, material)) = cache_key.and_then(|key| tpm.keys.primaries().get(&key)) {
         sens.auth = auth.to_vec();

@@ -1,20 +1,7 @@
-//! Identifiers objects use: algorithm and curve IDs, the response codes object commands add, and
-//! the TPMA_OBJECT bits (TPM 2.0 Part 2 Tables 9, 10, 16, 31).
+//! Identifiers objects use: the ECC curve IDs and the TPMA_OBJECT bits (TPM 2.0 Part 2 Tables 10, 31).
 
-/// TPM_ALG_ID values of object types and schemes (Part 2 Table 9) this module needs.
-pub mod ids {
-    pub const RSA: u16 = 0x0001;
-    pub const KEYEDHASH: u16 = 0x0008;
-    pub const XOR: u16 = 0x000A;
-    pub const RSASSA: u16 = 0x0014;
-    pub const RSAES: u16 = 0x0015;
-    pub const RSAPSS: u16 = 0x0016;
-    pub const OAEP: u16 = 0x0017;
-    pub const ECDSA: u16 = 0x0018;
-    pub const ECDH: u16 = 0x0019;
-    pub const ECC: u16 = 0x0023;
-    pub const SYMCIPHER: u16 = 0x0025;
-    /// TPM_ECC_CURVE (Part 2 Table 10).
+/// TPM_ECC_CURVE (Part 2 Table 10): the curves this engine implements.
+pub mod curve {
     pub const NIST_P256: u16 = 0x0003;
     pub const NIST_P384: u16 = 0x0004;
 }

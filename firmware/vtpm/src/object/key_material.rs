@@ -10,8 +10,9 @@ use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 
 use crate::crypto::HashAlg;
-use crate::object::{Public, Sensitive, attr, ids};
-use crate::wire::constants::alg;
+use crate::object::curve;
+use crate::object::{Public, Sensitive, attr};
+use crate::wire::alg_id::AlgId;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
@@ -48,18 +49,18 @@ pub fn generate(p: &mut Public, s: &mut Sensitive, data: &[u8], rng: &mut Seeded
     s.kind = p.kind;
     let digest_len = p.name_alg.size();
     let material = match p.kind {
-        ids::ECC | ids::RSA if !data.is_empty() => return Err(ResponseCode::SIZE),
-        ids::ECC => {
+        AlgId::ECC | AlgId::RSA if !data.is_empty() => return Err(ResponseCode::SIZE),
+        AlgId::ECC => {
             if p.is_storage() {
                 s.seed = rng.bytes(digest_len);
             }
             match p.curve {
-                ids::NIST_P256 => {
+                curve::NIST_P256 => {
                     let k = p256::SecretKey::random(rng);
                     s.secret = k.to_bytes().to_vec();
                     Material::P256(k)
                 }
-                ids::NIST_P384 => {
+                curve::NIST_P384 => {
                     let k = p384::SecretKey::random(rng);
                     s.secret = k.to_bytes().to_vec();
                     Material::P384(k)
@@ -67,7 +68,7 @@ pub fn generate(p: &mut Public, s: &mut Sensitive, data: &[u8], rng: &mut Seeded
                 _ => return Err(ResponseCode::CURVE),
             }
         }
-        ids::RSA => {
+        AlgId::RSA => {
             if p.is_storage() {
                 s.seed = rng.bytes(digest_len);
             }
@@ -78,10 +79,10 @@ pub fn generate(p: &mut Public, s: &mut Sensitive, data: &[u8], rng: &mut Seeded
             Material::Rsa(Box::new(k))
         }
         _ => {
-            let want = if p.kind == ids::SYMCIPHER { usize::from(p.sym.bits / 8) } else { digest_len };
+            let want = if p.kind == AlgId::SYMCIPHER { usize::from(p.sym.bits / 8) } else { digest_len };
             s.secret = match (origin, data.is_empty()) {
                 (true, true) => rng.bytes(want),
-                (false, false) if p.kind == ids::KEYEDHASH || data.len() == want => data.to_vec(),
+                (false, false) if p.kind == AlgId::KEYEDHASH || data.len() == want => data.to_vec(),
                 (false, false) => return Err(ResponseCode::KEY_SIZE),
                 // sensitiveDataOrigin with data, or neither (Part 3 §12.1: TPM_RC_ATTRIBUTES).
                 _ => return Err(ResponseCode::ATTRIBUTES),
@@ -117,20 +118,20 @@ fn fill_unique(p: &mut Public, s: &Sensitive, m: &Material) -> TpmResult<()> {
 /// Rebuilds the key from a sensitive area and checks that it matches the public area (Load).
 pub fn restore(p: &Public, s: &Sensitive) -> TpmResult<Material> {
     // An external public key has no sensitive area (type 0, as `Sensitive::default`).
-    if s.kind == 0 && s.secret.is_empty() {
+    if s.kind == AlgId::ERROR && s.secret.is_empty() {
         return Ok(Material::PublicOnly);
     }
     if s.kind != p.kind {
         return Err(ResponseCode::TYPE);
     }
     let m = match p.kind {
-        ids::ECC if p.curve == ids::NIST_P256 => {
+        AlgId::ECC if p.curve == curve::NIST_P256 => {
             Material::P256(p256::SecretKey::from_slice(&s.secret).map_err(|_| ResponseCode::BINDING)?)
         }
-        ids::ECC => {
+        AlgId::ECC => {
             Material::P384(p384::SecretKey::from_slice(&s.secret).map_err(|_| ResponseCode::BINDING)?)
         }
-        ids::RSA => {
+        AlgId::RSA => {
             let n = BigUint::from_bytes_be(&p.unique);
             let prime = BigUint::from_bytes_be(&s.secret);
             if prime <= BigUint::from(1u32) || &n % &prime != BigUint::from(0u32) {
@@ -152,18 +153,18 @@ pub fn restore(p: &Public, s: &Sensitive) -> TpmResult<Material> {
 }
 
 /// The signing scheme to use (Part 3 §20.2): the key's, or the caller's when the key has none.
-pub fn pick_scheme(p: &Public, asked: (u16, u16)) -> TpmResult<(u16, HashAlg)> {
-    let (scheme, hash) = if p.scheme.alg == alg::NULL {
+pub fn pick_scheme(p: &Public, asked: (AlgId, AlgId)) -> TpmResult<(AlgId, HashAlg)> {
+    let (scheme, hash) = if p.scheme.alg == AlgId::NULL {
         asked
-    } else if asked.0 == alg::NULL || asked == (p.scheme.alg, p.scheme.hash) {
+    } else if asked.0 == AlgId::NULL || asked == (p.scheme.alg, p.scheme.hash) {
         (p.scheme.alg, p.scheme.hash)
     } else {
         return Err(ResponseCode::SCHEME);
     };
     let ok = match p.kind {
-        ids::ECC => scheme == ids::ECDSA,
-        ids::RSA => matches!(scheme, ids::RSASSA | ids::RSAPSS),
-        ids::KEYEDHASH => scheme == alg::HMAC,
+        AlgId::ECC => scheme == AlgId::ECDSA,
+        AlgId::RSA => matches!(scheme, AlgId::RSASSA | AlgId::RSAPSS),
+        AlgId::KEYEDHASH => scheme == AlgId::HMAC,
         _ => false,
     };
     if !ok {
@@ -173,23 +174,23 @@ pub fn pick_scheme(p: &Public, asked: (u16, u16)) -> TpmResult<(u16, HashAlg)> {
 }
 
 /// Reads a TPMT_SIG_SCHEME: (scheme, hash), hash NULL for the NULL scheme.
-pub fn read_sig_scheme(r: &mut Reader<'_>) -> TpmResult<(u16, u16)> {
-    let scheme = r.u16()?;
-    if scheme == alg::NULL {
-        return Ok((scheme, alg::NULL));
+pub fn read_sig_scheme(r: &mut Reader<'_>) -> TpmResult<(AlgId, AlgId)> {
+    let scheme = r.alg()?;
+    if scheme == AlgId::NULL {
+        return Ok((scheme, AlgId::NULL));
     }
-    if !matches!(scheme, ids::ECDSA | ids::RSASSA | ids::RSAPSS | alg::HMAC) {
+    if !matches!(scheme, AlgId::ECDSA | AlgId::RSASSA | AlgId::RSAPSS | AlgId::HMAC) {
         return Err(ResponseCode::SCHEME);
     }
-    let hash = r.u16()?;
+    let hash = r.alg()?;
     HashAlg::from_id(hash).ok_or(ResponseCode::HASH)?;
     Ok((scheme, hash))
 }
 
-fn rsa_padding_sign(scheme: u16, hash: HashAlg) -> Result<Pkcs1v15Sign, Pss> {
+fn rsa_padding_sign(scheme: AlgId, hash: HashAlg) -> Result<Pkcs1v15Sign, Pss> {
     match (scheme, hash) {
-        (ids::RSAPSS, HashAlg::Sha256) => Err(Pss::new::<sha2::Sha256>()),
-        (ids::RSAPSS, HashAlg::Sha384) => Err(Pss::new::<sha2::Sha384>()),
+        (AlgId::RSAPSS, HashAlg::Sha256) => Err(Pss::new::<sha2::Sha256>()),
+        (AlgId::RSAPSS, HashAlg::Sha384) => Err(Pss::new::<sha2::Sha384>()),
         (_, HashAlg::Sha256) => Ok(Pkcs1v15Sign::new::<sha2::Sha256>()),
         (_, HashAlg::Sha384) => Ok(Pkcs1v15Sign::new::<sha2::Sha384>()),
     }
@@ -199,7 +200,7 @@ fn rsa_padding_sign(scheme: u16, hash: HashAlg) -> Result<Pkcs1v15Sign, Pss> {
 pub fn sign(
     m: &Material,
     s: &Sensitive,
-    scheme: (u16, HashAlg),
+    scheme: (AlgId, HashAlg),
     digest: &[u8],
     rng: &mut SeededRng,
     w: &mut Writer,
@@ -209,8 +210,8 @@ pub fn sign(
     if digest.len() != hash.size() {
         return Err(ResponseCode::SIZE);
     }
-    w.u16(alg_id);
-    w.u16(hash.id());
+    w.alg(alg_id);
+    w.alg(hash.id());
     match m {
         Material::P256(k) => {
             let sig: p256::ecdsa::Signature =
@@ -259,11 +260,11 @@ pub(crate) fn left_pad(v: &[u8], n: usize) -> Option<Vec<u8>> {
 /// secret in `s`). Ok(false) means the signature is well-formed but wrong.
 pub fn verify(p: &Public, s: &Sensitive, r: &mut Reader<'_>, digest: &[u8]) -> TpmResult<bool> {
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
-    let sig_alg = r.u16()?;
-    let hash = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
+    let sig_alg = r.alg()?;
+    let hash = HashAlg::from_id(r.alg()?).ok_or(ResponseCode::HASH)?;
     match (p.kind, sig_alg) {
-        (ids::ECC, ids::ECDSA) => {
-            let n = if p.curve == ids::NIST_P256 { 32 } else { 48 };
+        (AlgId::ECC, AlgId::ECDSA) => {
+            let n = if p.curve == curve::NIST_P256 { 32 } else { 48 };
             let rr = left_pad(r.tpm2b(n)?, n).ok_or(ResponseCode::SIZE)?;
             let ss = left_pad(r.tpm2b(n)?, n).ok_or(ResponseCode::SIZE)?;
             let x = left_pad(&p.unique, n).ok_or(ResponseCode::ECC_POINT)?;
@@ -285,7 +286,7 @@ pub fn verify(p: &Public, s: &Sensitive, r: &mut Reader<'_>, digest: &[u8]) -> T
                     .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok())
             })
         }
-        (ids::RSA, ids::RSASSA | ids::RSAPSS) => {
+        (AlgId::RSA, AlgId::RSASSA | AlgId::RSAPSS) => {
             let sig = r.tpm2b(crate::object::MAX_RSA_BYTES)?;
             let key = RsaPublicKey::new(BigUint::from_bytes_be(&p.unique), BigUint::from(RSA_EXPONENT))
                 .map_err(|_| ResponseCode::KEY)?;
@@ -294,7 +295,7 @@ pub fn verify(p: &Public, s: &Sensitive, r: &mut Reader<'_>, digest: &[u8]) -> T
                 Err(pss) => key.verify(pss, digest, sig).is_ok(),
             })
         }
-        (ids::KEYEDHASH, alg::HMAC) => {
+        (AlgId::KEYEDHASH, AlgId::HMAC) => {
             let mac = r.bytes(hash.size())?;
             let expect = hash.hmac(&s.secret, &[digest])?;
             Ok(crate::crypto::ct_eq(mac, expect.as_slice()))

@@ -9,6 +9,6 @@ pub mod secret;
 pub mod sensitive;
 pub mod signing;
 
-pub use identifiers::{attr, ids};
+pub use identifiers::{attr, curve};
 pub use public::{MAX_ECC_BYTES, MAX_RSA_BYTES, Public};
 pub use sensitive::{MAX_SYM_DATA, Sensitive};

@@ -9,38 +9,39 @@ use alloc::vec::Vec;
 
 use crate::crypto::HashAlg;
 use crate::object::attr;
-use crate::object::identifiers::ids;
-use crate::wire::constants::{MAX_DIGEST, alg};
+use crate::object::curve;
+use crate::wire::alg_id::AlgId;
+use crate::wire::constants::MAX_DIGEST;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// A scheme with its hash (TPMT_*_SCHEME); `hash` is TPM_ALG_NULL when the scheme has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scheme {
-    pub alg: u16,
-    pub hash: u16,
+    pub alg: AlgId,
+    pub hash: AlgId,
 }
 
 impl Scheme {
-    pub const NULL: Scheme = Scheme { alg: alg::NULL, hash: alg::NULL };
+    pub const NULL: Scheme = Scheme { alg: AlgId::NULL, hash: AlgId::NULL };
 }
 
 /// TPMT_SYM_DEF_OBJECT: AES-CFB of `bits`, or NULL (bits 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SymDef {
-    pub alg: u16,
+    pub alg: AlgId,
     pub bits: u16,
-    pub mode: u16,
+    pub mode: AlgId,
 }
 
 impl SymDef {
-    pub const NULL: SymDef = SymDef { alg: alg::NULL, bits: 0, mode: 0 };
+    pub const NULL: SymDef = SymDef { alg: AlgId::NULL, bits: 0, mode: AlgId::ERROR };
 }
 
 /// A parsed TPMT_PUBLIC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Public {
-    pub kind: u16,
+    pub kind: AlgId,
     pub name_alg: HashAlg,
     pub attrs: u32,
     pub policy: Vec<u8>,
@@ -65,41 +66,45 @@ pub const MAX_RSA_BYTES: usize = 256;
 /// Largest ECC coordinate (P-384).
 pub const MAX_ECC_BYTES: usize = 48;
 
-fn read_hash(r: &mut Reader<'_>, null_ok: bool) -> TpmResult<u16> {
-    let h = r.u16()?;
-    if HashAlg::from_id(h).is_some() || (null_ok && h == alg::NULL) { Ok(h) } else { Err(ResponseCode::HASH) }
+fn read_hash(r: &mut Reader<'_>, null_ok: bool) -> TpmResult<AlgId> {
+    let h = r.alg()?;
+    if HashAlg::from_id(h).is_some() || (null_ok && h == AlgId::NULL) {
+        Ok(h)
+    } else {
+        Err(ResponseCode::HASH)
+    }
 }
 
 fn read_sym(r: &mut Reader<'_>) -> TpmResult<SymDef> {
-    match r.u16()? {
-        alg::NULL => Ok(SymDef::NULL),
-        alg::AES => {
+    match r.alg()? {
+        AlgId::NULL => Ok(SymDef::NULL),
+        AlgId::AES => {
             let bits = r.u16()?;
             if bits != 128 && bits != 256 {
                 return Err(ResponseCode::KEY_SIZE);
             }
-            if r.u16()? != alg::CFB {
+            if r.alg()? != AlgId::CFB {
                 return Err(ResponseCode::MODE);
             }
-            Ok(SymDef { alg: alg::AES, bits, mode: alg::CFB })
+            Ok(SymDef { alg: AlgId::AES, bits, mode: AlgId::CFB })
         }
         _ => Err(ResponseCode::SYMMETRIC),
     }
 }
 
 fn write_sym(w: &mut Writer, s: SymDef) {
-    w.u16(s.alg);
-    if s.alg != alg::NULL {
+    w.alg(s.alg);
+    if s.alg != AlgId::NULL {
         w.u16(s.bits);
-        w.u16(s.mode);
+        w.alg(s.mode);
     }
 }
 
 impl Public {
     /// Parses a TPMT_PUBLIC. Errors carry no position; callers add the parameter number.
     pub fn parse(r: &mut Reader<'_>) -> TpmResult<Public> {
-        let kind = r.u16()?;
-        let name_alg = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
+        let kind = r.alg()?;
+        let name_alg = HashAlg::from_id(r.alg()?).ok_or(ResponseCode::HASH)?;
         let attrs = r.u32()?;
         if attrs & attr::RESERVED != 0 {
             return Err(ResponseCode::RESERVED_BITS);
@@ -120,49 +125,49 @@ impl Public {
             unique_y: Vec::new(),
         };
         match kind {
-            ids::KEYEDHASH => {
-                p.scheme.alg = r.u16()?;
+            AlgId::KEYEDHASH => {
+                p.scheme.alg = r.alg()?;
                 match p.scheme.alg {
-                    alg::NULL => {}
-                    alg::HMAC => p.scheme.hash = read_hash(r, false)?,
-                    ids::XOR => {
+                    AlgId::NULL => {}
+                    AlgId::HMAC => p.scheme.hash = read_hash(r, false)?,
+                    AlgId::XOR => {
                         p.scheme.hash = read_hash(r, false)?;
-                        p.kdf.alg = r.u16()?;
+                        p.kdf.alg = r.alg()?;
                     }
                     _ => return Err(ResponseCode::SCHEME),
                 }
                 p.unique = r.tpm2b(MAX_DIGEST)?.to_vec();
             }
-            ids::SYMCIPHER => {
+            AlgId::SYMCIPHER => {
                 p.sym = read_sym(r)?;
-                if p.sym.alg == alg::NULL {
+                if p.sym.alg == AlgId::NULL {
                     return Err(ResponseCode::SYMMETRIC);
                 }
                 p.unique = r.tpm2b(MAX_DIGEST)?.to_vec();
             }
-            ids::RSA => {
+            AlgId::RSA => {
                 p.sym = read_sym(r)?;
-                p.scheme.alg = r.u16()?;
+                p.scheme.alg = r.alg()?;
                 match p.scheme.alg {
-                    alg::NULL | ids::RSAES => {}
-                    ids::RSASSA | ids::RSAPSS | ids::OAEP => p.scheme.hash = read_hash(r, false)?,
+                    AlgId::NULL | AlgId::RSAES => {}
+                    AlgId::RSASSA | AlgId::RSAPSS | AlgId::OAEP => p.scheme.hash = read_hash(r, false)?,
                     _ => return Err(ResponseCode::SCHEME),
                 }
                 p.rsa_bits = r.u16()?;
                 p.exponent = r.u32()?;
                 p.unique = r.tpm2b(MAX_RSA_BYTES)?.to_vec();
             }
-            ids::ECC => {
+            AlgId::ECC => {
                 p.sym = read_sym(r)?;
-                p.scheme.alg = r.u16()?;
+                p.scheme.alg = r.alg()?;
                 match p.scheme.alg {
-                    alg::NULL => {}
-                    ids::ECDSA | ids::ECDH => p.scheme.hash = read_hash(r, false)?,
+                    AlgId::NULL => {}
+                    AlgId::ECDSA | AlgId::ECDH => p.scheme.hash = read_hash(r, false)?,
                     _ => return Err(ResponseCode::SCHEME),
                 }
                 p.curve = r.u16()?;
-                p.kdf.alg = r.u16()?;
-                if p.kdf.alg != alg::NULL {
+                p.kdf.alg = r.alg()?;
+                if p.kdf.alg != AlgId::NULL {
                     return Err(ResponseCode::KDF);
                 }
                 p.unique = r.tpm2b(MAX_ECC_BYTES)?.to_vec();
@@ -187,30 +192,30 @@ impl Public {
 
     pub fn marshal(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.u16(self.kind);
-        w.u16(self.name_alg.id());
+        w.alg(self.kind);
+        w.alg(self.name_alg.id());
         w.u32(self.attrs);
         w.tpm2b(&self.policy);
         match self.kind {
-            ids::KEYEDHASH => {
-                w.u16(self.scheme.alg);
-                if self.scheme.alg != alg::NULL {
-                    w.u16(self.scheme.hash);
+            AlgId::KEYEDHASH => {
+                w.alg(self.scheme.alg);
+                if self.scheme.alg != AlgId::NULL {
+                    w.alg(self.scheme.hash);
                 }
-                if self.scheme.alg == ids::XOR {
-                    w.u16(self.kdf.alg);
+                if self.scheme.alg == AlgId::XOR {
+                    w.alg(self.kdf.alg);
                 }
                 w.tpm2b(&self.unique);
             }
-            ids::SYMCIPHER => {
+            AlgId::SYMCIPHER => {
                 write_sym(&mut w, self.sym);
                 w.tpm2b(&self.unique);
             }
-            ids::RSA => {
+            AlgId::RSA => {
                 write_sym(&mut w, self.sym);
-                w.u16(self.scheme.alg);
-                if !matches!(self.scheme.alg, alg::NULL | ids::RSAES) {
-                    w.u16(self.scheme.hash);
+                w.alg(self.scheme.alg);
+                if !matches!(self.scheme.alg, AlgId::NULL | AlgId::RSAES) {
+                    w.alg(self.scheme.hash);
                 }
                 w.u16(self.rsa_bits);
                 w.u32(self.exponent);
@@ -218,12 +223,12 @@ impl Public {
             }
             _ => {
                 write_sym(&mut w, self.sym);
-                w.u16(self.scheme.alg);
-                if self.scheme.alg != alg::NULL {
-                    w.u16(self.scheme.hash);
+                w.alg(self.scheme.alg);
+                if self.scheme.alg != AlgId::NULL {
+                    w.alg(self.scheme.hash);
                 }
                 w.u16(self.curve);
-                w.u16(self.kdf.alg);
+                w.alg(self.kdf.alg);
                 w.tpm2b(&self.unique);
                 w.tpm2b(&self.unique_y);
             }
@@ -244,7 +249,7 @@ impl Public {
 
     /// A storage parent: restricted decryption key with a symmetric definition.
     pub fn is_storage(&self) -> bool {
-        self.has(attr::RESTRICTED | attr::DECRYPT) && !self.has(attr::SIGN) && self.sym.alg != alg::NULL
+        self.has(attr::RESTRICTED | attr::DECRYPT) && !self.has(attr::SIGN) && self.sym.alg != AlgId::NULL
     }
 
     /// The attribute and scheme checks of Part 1 §27.2 / ms-tpm-20-ref PublicAttributesValidation
@@ -264,38 +269,38 @@ impl Public {
         if !self.policy.is_empty() && self.policy.len() != self.name_alg.size() {
             return Err(ResponseCode::SIZE);
         }
-        if !self.unique_y.is_empty() && self.kind != ids::ECC {
+        if !self.unique_y.is_empty() && self.kind != AlgId::ECC {
             return Err(ResponseCode::SIZE);
         }
         // A sym definition belongs to restricted decryption keys only; they must have one.
         let storage = has(attr::RESTRICTED) && has(attr::DECRYPT);
         match self.kind {
-            ids::RSA | ids::ECC => {
-                if storage != (self.sym.alg != alg::NULL) {
+            AlgId::RSA | AlgId::ECC => {
+                if storage != (self.sym.alg != AlgId::NULL) {
                     return Err(ResponseCode::SYMMETRIC);
                 }
-                if storage && self.scheme.alg != alg::NULL {
+                if storage && self.scheme.alg != AlgId::NULL {
                     return Err(ResponseCode::SCHEME);
                 }
-                if has(attr::RESTRICTED) && has(attr::SIGN) && self.scheme.alg == alg::NULL {
+                if has(attr::RESTRICTED) && has(attr::SIGN) && self.scheme.alg == AlgId::NULL {
                     return Err(ResponseCode::SCHEME);
                 }
-                let sig_scheme = matches!(self.scheme.alg, ids::RSASSA | ids::RSAPSS | ids::ECDSA);
+                let sig_scheme = matches!(self.scheme.alg, AlgId::RSASSA | AlgId::RSAPSS | AlgId::ECDSA);
                 if sig_scheme && !has(attr::SIGN)
-                    || !sig_scheme && self.scheme.alg != alg::NULL && !has(attr::DECRYPT)
+                    || !sig_scheme && self.scheme.alg != AlgId::NULL && !has(attr::DECRYPT)
                 {
                     return Err(ResponseCode::SCHEME);
                 }
             }
-            ids::KEYEDHASH => {
+            AlgId::KEYEDHASH => {
                 if has(attr::RESTRICTED) && has(attr::DECRYPT) {
                     return Err(ResponseCode::ATTRIBUTES);
                 }
                 let sealed = !has(attr::SIGN) && !has(attr::DECRYPT);
-                if sealed && self.scheme.alg != alg::NULL || self.scheme.alg == ids::XOR {
+                if sealed && self.scheme.alg != AlgId::NULL || self.scheme.alg == AlgId::XOR {
                     return Err(ResponseCode::SCHEME);
                 }
-                if has(attr::SIGN) && has(attr::DECRYPT) && self.scheme.alg != alg::NULL {
+                if has(attr::SIGN) && has(attr::DECRYPT) && self.scheme.alg != AlgId::NULL {
                     return Err(ResponseCode::SCHEME);
                 }
             }
@@ -308,9 +313,11 @@ impl Public {
             }
         }
         match self.kind {
-            ids::RSA if self.rsa_bits != 2048 => Err(ResponseCode::KEY_SIZE),
-            ids::RSA if self.exponent != 0 && self.exponent != 65537 => Err(ResponseCode::VALUE),
-            ids::ECC if !matches!(self.curve, ids::NIST_P256 | ids::NIST_P384) => Err(ResponseCode::CURVE),
+            AlgId::RSA if self.rsa_bits != 2048 => Err(ResponseCode::KEY_SIZE),
+            AlgId::RSA if self.exponent != 0 && self.exponent != 65537 => Err(ResponseCode::VALUE),
+            AlgId::ECC if !matches!(self.curve, curve::NIST_P256 | curve::NIST_P384) => {
+                Err(ResponseCode::CURVE)
+            }
             _ => Ok(()),
         }
     }
@@ -318,8 +325,8 @@ impl Public {
 
 #[cfg(test)]
 mod tests {
-    use super::{Public, attr, ids};
-    use crate::wire::constants::alg;
+    use super::{Public, attr};
+    use crate::wire::alg_id::AlgId;
     use crate::wire::marshal::Reader;
 
     /// The kernel's NULL primary template (tpm.md §2.3): ECC P-256, AES-128-CFB, attrs 0x00030472.
@@ -334,12 +341,12 @@ mod tests {
     fn parse_then_marshal_is_identity() {
         let t = kernel_template();
         let p = Public::parse(&mut Reader::new(&t)).unwrap();
-        assert_eq!(p.kind, ids::ECC);
+        assert_eq!(p.kind, AlgId::ECC);
         assert!(p.is_storage());
         assert_eq!(p.validate(true), Ok(()));
         assert_eq!(p.marshal(), t);
         assert_eq!(p.sym.bits, 128);
-        assert_eq!(p.kdf.alg, alg::NULL);
+        assert_eq!(p.kdf.alg, AlgId::NULL);
     }
 
     #[test]

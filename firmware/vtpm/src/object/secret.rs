@@ -10,9 +10,11 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use crate::Tpm;
 use crate::crypto::HashAlg;
 use crate::crypto::seeded_rng::SeededRng;
+use crate::object::curve;
 use crate::object::key_material::{Material, left_pad};
-use crate::object::{MAX_ECC_BYTES, Public, attr, ids};
+use crate::object::{MAX_ECC_BYTES, Public, attr};
 use crate::state::key_store::KeyObject;
+use crate::wire::alg_id::AlgId;
 use crate::wire::constants::handle;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
@@ -45,9 +47,9 @@ pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> Tp
     let alg = p.name_alg;
     let bits = alg.size() as u32 * 8;
     match p.kind {
-        ids::ECC => {
+        AlgId::ECC => {
             let eph = match p.curve {
-                ids::NIST_P256 => Material::P256(p256::SecretKey::random(rng)),
+                curve::NIST_P256 => Material::P256(p256::SecretKey::random(rng)),
                 _ => Material::P384(p384::SecretKey::random(rng)),
             };
             let (ex, ey) = match &eph {
@@ -69,7 +71,7 @@ pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> Tp
             w.tpm2b(&ey);
             Ok((kdfe(alg, &z, label.as_bytes(), &ex, &p.unique, bits), w.buf))
         }
-        ids::RSA => {
+        AlgId::RSA => {
             let mut seed = alloc::vec![0u8; alg.size()];
             rand_core::RngCore::fill_bytes(rng, &mut seed);
             let key =

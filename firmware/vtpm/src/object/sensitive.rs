@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::object::MAX_RSA_BYTES;
+use crate::wire::alg_id::AlgId;
 use crate::wire::constants::MAX_DIGEST;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::TpmResult;
@@ -11,7 +12,7 @@ use crate::wire::response_code::TpmResult;
 /// TPMT_SENSITIVE: authValue, seedValue (obfuscation value or storage seed) and the secret.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Sensitive {
-    pub kind: u16,
+    pub kind: AlgId,
     pub auth: Vec<u8>,
     pub seed: Vec<u8>,
     /// RSA: prime p; ECC: private scalar; KEYEDHASH: key or sealed data; SYMCIPHER: the key.
@@ -31,7 +32,7 @@ pub const MAX_SYM_DATA: usize = 128;
 impl Sensitive {
     pub fn marshal(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.u16(self.kind);
+        w.alg(self.kind);
         w.tpm2b(&self.auth);
         w.tpm2b(&self.seed);
         w.tpm2b(&self.secret);
@@ -39,7 +40,7 @@ impl Sensitive {
     }
 
     pub fn parse(r: &mut Reader<'_>) -> TpmResult<Sensitive> {
-        let kind = r.u16()?;
+        let kind = r.alg()?;
         let auth = r.tpm2b(MAX_DIGEST)?.to_vec();
         let seed = r.tpm2b(MAX_DIGEST)?.to_vec();
         let secret = r.tpm2b(MAX_RSA_BYTES)?.to_vec();

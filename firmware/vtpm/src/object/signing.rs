@@ -6,6 +6,7 @@ use crate::crypto::HashAlg;
 use crate::crypto::seeded_rng::SeededRng;
 use crate::object::attr;
 use crate::object::key_material::{self as keys};
+use crate::wire::alg_id::AlgId;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
@@ -22,7 +23,7 @@ pub(crate) fn sign_message(
     tpm: &mut Tpm,
     h: u32,
     n: u32,
-    asked: (u16, u16),
+    asked: (AlgId, AlgId),
     message: &[u8],
     w: &mut Writer,
 ) -> TpmResult<()> {

@@ -118,7 +118,7 @@ impl NvIndex {
     /// TPMS_NV_PUBLIC (Part 2 Table 206).
     pub fn public(&self, w: &mut Writer) {
         w.u32(self.handle);
-        w.u16(self.name_alg.id());
+        w.alg(self.name_alg.id());
         w.u32(self.attrs);
         w.tpm2b(&self.auth_policy);
         w.u16(self.data.len() as u16);

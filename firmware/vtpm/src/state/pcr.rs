@@ -102,7 +102,7 @@ pub fn read_selection(r: &mut Reader<'_>) -> TpmResult<([Selection; 2], usize)> 
     }
     let mut out = [(HashAlg::Sha256, [0u8; PCR_SELECT]); 2];
     for slot in out.iter_mut().take(count as usize) {
-        let alg = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
+        let alg = HashAlg::from_id(r.alg()?).ok_or(ResponseCode::HASH)?;
         let size = usize::from(r.u8()?);
         if size != PCR_SELECT {
             return Err(ResponseCode::VALUE);
@@ -117,7 +117,7 @@ pub fn read_selection(r: &mut Reader<'_>) -> TpmResult<([Selection; 2], usize)> 
 pub fn write_selection(w: &mut Writer, sel: &[Selection]) {
     w.u32(sel.len() as u32);
     for (alg, bits) in sel {
-        w.u16(alg.id());
+        w.alg(alg.id());
         w.u8(PCR_SELECT as u8);
         w.bytes(bits);
     }

@@ -78,7 +78,7 @@ impl Session {
             SessionKind::Policy => se::POLICY,
             SessionKind::Trial => se::TRIAL,
         });
-        w.u16(self.alg.id());
+        w.alg(self.alg.id());
         w.tpm2b(self.nonce_tpm.as_slice());
         w.tpm2b(&self.key);
         w.u8(u8::from(self.bound.is_some()));
@@ -115,7 +115,7 @@ impl Session {
             se::TRIAL => SessionKind::Trial,
             _ => return Err(ResponseCode::INTEGRITY),
         };
-        let alg = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::INTEGRITY)?;
+        let alg = HashAlg::from_id(r.alg()?).ok_or(ResponseCode::INTEGRITY)?;
         let nonce_tpm = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
         let key = r.tpm2b(MAX_DIGEST)?.to_vec();
         let has_bound = r.u8()? != 0;

@@ -21,16 +21,6 @@ pub mod se {
     pub const TRIAL: u8 = 0x03;
 }
 
-/// TPM_ALG_ID (Part 2 Table 9).
-pub mod alg {
-    pub const AES: u16 = 0x0006;
-    pub const SHA256: u16 = 0x000B;
-    pub const SHA384: u16 = 0x000C;
-    pub const NULL: u16 = 0x0010;
-    pub const HMAC: u16 = 0x0005;
-    pub const CFB: u16 = 0x0043;
-}
-
 /// Handles and handle types (Part 2 §7).
 pub mod handle {
     pub const HT_PCR: u8 = 0x00;

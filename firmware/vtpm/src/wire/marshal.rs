@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 use zerocopy::byteorder::big_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
+use crate::wire::alg_id::AlgId;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// The header of every command (Part 1 §18.2, Part 3 "Command Header": tag, commandSize, commandCode).
@@ -76,6 +77,11 @@ impl<'a> Reader<'a> {
         Ok(self.array::<1>()?[0])
     }
 
+    /// A TPM_ALG_ID.
+    pub fn alg(&mut self) -> TpmResult<AlgId> {
+        self.u16().map(AlgId)
+    }
+
     pub fn u16(&mut self) -> TpmResult<u16> {
         self.array().map(u16::from_be_bytes)
     }
@@ -125,6 +131,11 @@ impl Writer {
 
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
+    }
+
+    /// A TPM_ALG_ID.
+    pub fn alg(&mut self, id: AlgId) {
+        self.u16(id.0);
     }
 
     pub fn u16(&mut self, v: u16) {

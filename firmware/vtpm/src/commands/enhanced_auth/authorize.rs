@@ -5,6 +5,7 @@ use crate::Tpm;
 use crate::crypto::{Digest, HashAlg, ct_eq};
 use crate::engine::command::Cmd;
 use crate::state::session::SessionKind;
+use crate::wire::alg_id::AlgId;
 use crate::wire::command_code::CommandCode;
 use crate::wire::constants::{MAX_DIGEST, handle};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
@@ -26,7 +27,8 @@ pub(crate) fn authorize(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let key_alg = match key_sign {
         [a, b, rest @ ..] => {
-            let alg = HashAlg::from_id(u16::from_be_bytes([*a, *b])).ok_or(ResponseCode::HASH.param(3))?;
+            let alg =
+                HashAlg::from_id(AlgId(u16::from_be_bytes([*a, *b]))).ok_or(ResponseCode::HASH.param(3))?;
             if rest.len() != alg.size() {
                 return Err(ResponseCode::SIZE.param(3));
             }
@@ -73,7 +75,7 @@ pub(crate) fn authorize_nv(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if s.kind != SessionKind::Trial {
         crate::state::nv::read_access(index, auth, c.by_policy[0])?;
         let mut r = crate::wire::marshal::Reader::new(&index.data);
-        let alg = r.u16().map_err(|_| ResponseCode::INSUFFICIENT)?;
+        let alg = r.alg().map_err(|_| ResponseCode::INSUFFICIENT)?;
         let alg = HashAlg::from_id(alg).ok_or(ResponseCode::HASH)?;
         if alg != s.alg {
             return Err(ResponseCode::HASH);

@@ -8,6 +8,7 @@ use crate::crypto::{HashAlg, ct_eq};
 use crate::engine::command::Cmd;
 use crate::object::attr;
 use crate::state::session::SessionKind;
+use crate::wire::alg_id::AlgId;
 use crate::wire::command_code::CommandCode;
 use crate::wire::constants::{MAX_DIGEST, handle};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
@@ -37,7 +38,7 @@ pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         // The signature's own hash algorithm digests the signed data.
         let mut peek = sig.clone();
         peek.u16().p(5)?;
-        let alg = HashAlg::from_id(peek.u16().p(5)?).ok_or(ResponseCode::HASH.param(5))?;
+        let alg = HashAlg::from_id(peek.alg().p(5)?).ok_or(ResponseCode::HASH.param(5))?;
         let a_hash = alg.digest(&[nonce, &expiration.to_be_bytes(), cp, policy_ref]);
         let good =
             crate::object::key_material::verify(&k.public, &k.sens, &mut sig, a_hash.as_slice()).p(5)?;
@@ -64,20 +65,20 @@ pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 
 /// Reads past a TPMT_SIGNATURE (Part 2 Table 217) without checking it.
 fn skip_signature(r: &mut crate::wire::marshal::Reader<'_>) -> TpmResult<()> {
-    match r.u16()? {
-        crate::wire::constants::alg::NULL => Ok(()),
-        crate::wire::constants::alg::HMAC => {
-            let alg = HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
+    match r.alg()? {
+        AlgId::NULL => Ok(()),
+        AlgId::HMAC => {
+            let alg = HashAlg::from_id(r.alg()?).ok_or(ResponseCode::HASH)?;
             r.bytes(alg.size()).map(|_| ())
         }
         // RSASSA, RSAPSS: hash, TPM2B signature.
-        0x0014 | 0x0016 => {
-            HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
+        AlgId::RSASSA | AlgId::RSAPSS => {
+            HashAlg::from_id(r.alg()?).ok_or(ResponseCode::HASH)?;
             r.tpm2b(crate::object::MAX_RSA_BYTES).map(|_| ())
         }
         // ECDSA, ECDAA, SM2, ECSCHNORR: hash, r, s.
-        0x0018 | 0x001A | 0x001B | 0x001C => {
-            HashAlg::from_id(r.u16()?).ok_or(ResponseCode::HASH)?;
+        AlgId::ECDSA | AlgId::ECDAA | AlgId::SM2 | AlgId::ECSCHNORR => {
+            HashAlg::from_id(r.alg()?).ok_or(ResponseCode::HASH)?;
             r.tpm2b(crate::object::MAX_ECC_BYTES)?;
             r.tpm2b(crate::object::MAX_ECC_BYTES).map(|_| ())
         }

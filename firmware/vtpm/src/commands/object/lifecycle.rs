@@ -5,8 +5,10 @@ use alloc::vec::Vec;
 
 use crate::engine::command::Cmd;
 use crate::object::creation::{derive_primary, new_child, read_sensitive_create, storage_parent, wrap};
-use crate::object::{Public, Sensitive, attr, ids};
+use crate::object::curve;
+use crate::object::{Public, Sensitive, attr};
 use crate::state::key_store::KeyObject;
+use crate::wire::alg_id::AlgId;
 use crate::wire::constants::{MAX_DIGEST, handle};
 use crate::wire::marshal::Reader;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
@@ -72,7 +74,7 @@ pub(crate) fn object_change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
 pub(crate) fn unseal(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
-    if k.public.kind != ids::KEYEDHASH {
+    if k.public.kind != AlgId::KEYEDHASH {
         return Err(ResponseCode::TYPE.handle(1));
     }
     if k.public.attrs & (attr::SIGN | attr::DECRYPT) != 0 {
@@ -113,7 +115,7 @@ pub(crate) fn load_external(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         let mut r = Reader::new(private);
         let s = Sensitive::parse(&mut r).p(1)?;
         r.finish().p(1)?;
-        if s.kind == 0 || s.auth.len() > public.name_alg.size() {
+        if s.kind == AlgId::ERROR || s.auth.len() > public.name_alg.size() {
             return Err(ResponseCode::VALUE.param(1));
         }
         s
@@ -134,15 +136,15 @@ const MAX_EXTERNAL_SENSITIVE: usize = 2 + 2 + MAX_DIGEST + 2 + MAX_DIGEST + 2 + 
 /// A public-only key must be usable: an ECC point on its curve, a 2048-bit RSA modulus.
 fn check_public_key(p: &Public) -> TpmResult<()> {
     match p.kind {
-        ids::ECC => {
+        AlgId::ECC => {
             let sec1 = [&[4u8][..], &p.unique, &p.unique_y].concat();
             let ok = match p.curve {
-                ids::NIST_P256 => p256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
+                curve::NIST_P256 => p256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
                 _ => p384::PublicKey::from_sec1_bytes(&sec1).is_ok(),
             };
             if ok { Ok(()) } else { Err(ResponseCode::ECC_POINT) }
         }
-        ids::RSA if p.unique.len() != 256 || p.unique.first().is_none_or(|b| b & 0x80 == 0) => {
+        AlgId::RSA if p.unique.len() != 256 || p.unique.first().is_none_or(|b| b & 0x80 == 0) => {
             Err(ResponseCode::KEY_SIZE)
         }
         _ => Ok(()),
