@@ -63,6 +63,10 @@ mod object;
 mod state;
 pub mod wire;
 
+pub use wire::alg_id::AlgId;
+pub use wire::command_code::CommandCode;
+pub use wire::response_code::ResponseCode;
+
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 

@@ -1,6 +1,7 @@
 //! Helpers for the engine's integration tests: building commands byte by byte and reading responses.
 #![allow(dead_code)] // each test file uses a different subset of these helpers
 
+use warden_vtpm::CommandCode;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
 use warden_vtpm::{MAX_RESPONSE_SIZE, Tpm};
 
@@ -98,7 +99,7 @@ impl B {
 }
 
 /// A full command: header, handles, optional authorization area, parameters.
-pub fn command(cc: u32, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> Vec<u8> {
+pub fn command(cc: CommandCode, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> Vec<u8> {
     let mut body = B::new();
     for &h in handles {
         body = body.u32(h);
@@ -108,7 +109,7 @@ pub fn command(cc: u32, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> 
     }
     body = body.raw(params);
     let tag = if auth.is_some() { SESSIONS } else { NO_SESSIONS };
-    B::new().u16(tag).u32(10 + body.0.len() as u32).u32(cc).raw(&body.0).0
+    B::new().u16(tag).u32(10 + body.0.len() as u32).u32(cc.0).raw(&body.0).0
 }
 
 /// A password session (TPMS_AUTH_COMMAND with TPM_RS_PW).
@@ -134,7 +135,7 @@ pub fn exec(tpm: &mut Tpm, cmd: &[u8]) -> Resp {
     parse(&tpm.execute(cmd))
 }
 
-pub fn run(tpm: &mut Tpm, cc: u32, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> Resp {
+pub fn run(tpm: &mut Tpm, cc: CommandCode, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> Resp {
     exec(tpm, &command(cc, handles, auth, params))
 }
 
@@ -148,7 +149,7 @@ pub fn powered() -> Tpm {
 /// A TPM after Startup(CLEAR).
 pub fn started() -> Tpm {
     let mut t = powered();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     t
 }
 

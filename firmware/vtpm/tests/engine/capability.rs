@@ -1,12 +1,14 @@
 //! GetCapability: the probes Linux and tpm2-tools send, exact command counts, properties, paging.
 
 use crate::common::{B, SHA256, SHA384, rc_p, run, started};
+use warden_vtpm::CommandCode;
 use warden_vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
 
-const GET_CAP: u32 = 0x17A;
-
 fn cap(t: &mut Tpm, capability: u32, property: u32, count: u32) -> (bool, Vec<u8>) {
-    let r = run(t, GET_CAP, &[], None, &B::new().u32(capability).u32(property).u32(count).0).ok().clone();
+    let r =
+        run(t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(capability).u32(property).u32(count).0)
+            .ok()
+            .clone();
     let mut rd = r.reader();
     let more = rd.u8();
     assert!(more <= 1);
@@ -51,7 +53,7 @@ fn kernel_command_table_probe_gets_exact_count_in_one_response() {
     assert!(codes.windows(2).all(|w| w[0] < w[1]));
     // Every advertised command is actually dispatched (not TPM_RC_COMMAND_CODE).
     for &code in &codes {
-        let rc = run(&mut t, code, &[], None, &[]).rc;
+        let rc = run(&mut t, CommandCode(code), &[], None, &[]).rc;
         assert_ne!(rc, 0x143, "advertised {code:#x} is not implemented");
     }
     // The TPMA_CC of ContextLoad announces a response handle, PCR_Extend one handle.
@@ -128,10 +130,16 @@ fn algorithms_handles_and_empty_lists() {
 #[test]
 fn unknown_capability_and_handle_type_are_value_errors() {
     let mut t = started();
-    assert_eq!(run(&mut t, GET_CAP, &[], None, &B::new().u32(0x77).u32(0).u32(1).0).rc, rc_p(0x084, 1));
     assert_eq!(
-        run(&mut t, GET_CAP, &[], None, &B::new().u32(1).u32(0x7000_0000).u32(1).0).rc,
+        run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(0x77).u32(0).u32(1).0).rc,
+        rc_p(0x084, 1)
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(1).u32(0x7000_0000).u32(1).0).rc,
         rc_p(0x084, 2)
     );
-    assert_eq!(run(&mut t, GET_CAP, &[], None, &B::new().u32(1).u32(0).0).rc, rc_p(0x09A, 3));
+    assert_eq!(
+        run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(1).u32(0).0).rc,
+        rc_p(0x09A, 3)
+    );
 }

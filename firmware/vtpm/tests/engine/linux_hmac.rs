@@ -10,20 +10,9 @@ use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
-
-const CREATE_PRIMARY: u32 = 0x131;
-const CREATE: u32 = 0x153;
-const LOAD: u32 = 0x157;
-const UNSEAL: u32 = 0x15E;
-const CONTEXT_LOAD: u32 = 0x161;
-const CONTEXT_SAVE: u32 = 0x162;
-const FLUSH: u32 = 0x165;
-const START_AUTH: u32 = 0x176;
-const GET_RANDOM: u32 = 0x17B;
-const PCR_READ: u32 = 0x17E;
-const PCR_EXTEND: u32 = 0x182;
 
 /// TPMA_SESSION bits the kernel uses.
 const CONTINUE: u8 = 0x01;
@@ -82,7 +71,7 @@ fn null_key_template() -> Vec<u8> {
 fn create_primary(t: &mut Tpm, hierarchy: u32) -> (u32, Vec<u8>, Vec<u8>, Vec<u8>) {
     let sensitive = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let p = B::new().tpm2b(&sensitive).tpm2b(&null_key_template()).tpm2b(&[]).u32(0).0;
-    let r = run(t, CREATE_PRIMARY, &[hierarchy], Some(&pw(b"")), &p).ok().clone();
+    let r = run(t, CommandCode::CREATE_PRIMARY, &[hierarchy], Some(&pw(b"")), &p).ok().clone();
     let mut rd = r.reader();
     let handle = rd.u32();
     let param_size = rd.u32() as usize;
@@ -152,7 +141,7 @@ impl KernelSession {
         let cp = cp.chain_update(&params).finalize();
         let mac = hmac(&value, &[&cp, &nonce_caller, &self.nonce_tpm, &[attrs]]);
         let area = B::new().u32(self.handle).tpm2b(&nonce_caller).u8(attrs).tpm2b(&mac).0;
-        let r = run(t, cc, handles, Some(&area), &params).ok().clone();
+        let r = run(t, CommandCode(cc), handles, Some(&area), &params).ok().clone();
         assert_eq!(r.tag, 0x8002, "TPM_ST_SESSIONS");
         let mut rd = r.reader();
         let handle = returns_handle.then(|| rd.u32());
@@ -177,7 +166,7 @@ impl KernelSession {
 /// `tpm2_start_auth_session`: ContextLoad the saved NULL key, StartAuthSession salted by ECDH to
 /// it, FlushContext; the session key is derived here from the kernel's ephemeral key `eph`.
 fn start_session(t: &mut Tpm, context: &[u8], x: &[u8], y: &[u8], eph: u8) -> KernelSession {
-    let r = run(t, CONTEXT_LOAD, &[], None, context).ok().clone();
+    let r = run(t, CommandCode::CONTEXT_LOAD, &[], None, context).ok().clone();
     let null_key = r.reader().u32();
     let tpm_point = [&[4u8][..], x, y].concat();
     let tpm_key = p256::PublicKey::from_sec1_bytes(&tpm_point).unwrap();
@@ -190,13 +179,13 @@ fn start_session(t: &mut Tpm, context: &[u8], x: &[u8], y: &[u8], eph: u8) -> Ke
     let nonce_caller = [0xC5u8; 32];
     let secret = B::new().tpm2b(&ex).tpm2b(&ey).0;
     let p = B::new().tpm2b(&nonce_caller).tpm2b(&secret).u8(0).u16(0x0006).u16(128).u16(0x0043).u16(SHA256).0;
-    let r = run(t, START_AUTH, &[null_key, RH_NULL], None, &p).ok().clone();
+    let r = run(t, CommandCode::START_AUTH_SESSION, &[null_key, RH_NULL], None, &p).ok().clone();
     // tpm2_parse_start_auth_session: exactly a handle and a 32-byte nonce.
     assert_eq!(r.body.len(), 4 + 2 + 32);
     let mut rd = r.reader();
     let handle = rd.u32();
     let nonce_tpm = rd.tpm2b().to_vec();
-    run(t, FLUSH, &[], None, &null_key.to_be_bytes()).ok();
+    run(t, CommandCode::FLUSH_CONTEXT, &[], None, &null_key.to_be_bytes()).ok();
     let key = kdfa(&salt, b"ATH", &nonce_tpm, &nonce_caller, 256);
     KernelSession { handle, key, nonce_tpm, counter: 0 }
 }
@@ -204,8 +193,8 @@ fn start_session(t: &mut Tpm, context: &[u8], x: &[u8], y: &[u8], eph: u8) -> Ke
 /// The kernel's boot: the NULL primary, saved and flushed (`tpm2_sessions_init`).
 fn null_key_context(t: &mut Tpm) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
     let (handle, name, x, y) = create_primary(t, RH_NULL);
-    let context = run(t, CONTEXT_SAVE, &[handle], None, &[]).ok().body.clone();
-    run(t, FLUSH, &[], None, &handle.to_be_bytes()).ok();
+    let context = run(t, CommandCode::CONTEXT_SAVE, &[handle], None, &[]).ok().body.clone();
+    run(t, CommandCode::FLUSH_CONTEXT, &[], None, &handle.to_be_bytes()).ok();
     (context, name, x, y)
 }
 
@@ -214,21 +203,30 @@ fn kernel_salted_session_encrypted_getrandom_and_hmac_pcr_extend() {
     let mut t = started();
     let (context, name, x, y) = null_key_context(&mut t);
     // The saved key loads again with the same Name (the kernel disables the TPM otherwise).
-    let r = run(&mut t, CONTEXT_LOAD, &[], None, &context).ok().clone();
+    let r = run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &context).ok().clone();
     let h = r.reader().u32();
-    let r = run(&mut t, 0x173, &[h], None, &[]).ok().clone(); // ReadPublic
+    let r = run(&mut t, CommandCode::READ_PUBLIC, &[h], None, &[]).ok().clone(); // ReadPublic
     let mut rd = r.reader();
     rd.tpm2b();
     assert_eq!(rd.tpm2b(), name.as_slice());
-    run(&mut t, FLUSH, &[], None, &h.to_be_bytes()).ok();
+    run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &h.to_be_bytes()).ok();
 
     let mut s = start_session(&mut t, &context, &x, &y, 0x42);
     // tpm2_get_random: response encryption, session continued. A fork of the TPM taken now has
     // the same DRBG state and answers the same GetRandom in the clear: the decrypted bytes must
     // be those.
     let mut twin = t.insecure_fork(Box::new(InsecureTestEntropy::new(7)));
-    let reply = s.call(&mut t, GET_RANDOM, &[], &[], b"", ENCRYPT | CONTINUE, &32u16.to_be_bytes(), false);
-    let plain = run(&mut twin, GET_RANDOM, &[], None, &32u16.to_be_bytes()).ok().clone();
+    let reply = s.call(
+        &mut t,
+        CommandCode::GET_RANDOM.0,
+        &[],
+        &[],
+        b"",
+        ENCRYPT | CONTINUE,
+        &32u16.to_be_bytes(),
+        false,
+    );
+    let plain = run(&mut twin, CommandCode::GET_RANDOM, &[], None, &32u16.to_be_bytes()).ok().clone();
     assert_eq!(reply.params.len(), 34);
     assert_eq!(&reply.params[..], &plain.body[..], "decrypted GetRandom");
     let mut rd = R(&reply.params);
@@ -237,24 +235,26 @@ fn kernel_salted_session_encrypted_getrandom_and_hmac_pcr_extend() {
     // tpm2_pcr_extend: HMAC only, PCR Name = its handle, session not continued.
     let digest = Sha256::digest(b"kernel measurement");
     let p = B::new().u32(1).u16(SHA256).raw(&digest).0;
-    s.call(&mut t, PCR_EXTEND, &[10], &[&10u32.to_be_bytes()], b"", 0, &p, false);
-    let read = run(&mut t, PCR_READ, &[], None, &B::new().u32(1).u16(SHA256).u8(3).raw(&[0, 4, 0]).0);
+    s.call(&mut t, CommandCode::PCR_EXTEND.0, &[10], &[&10u32.to_be_bytes()], b"", 0, &p, false);
+    let read =
+        run(&mut t, CommandCode::PCR_READ, &[], None, &B::new().u32(1).u16(SHA256).u8(3).raw(&[0, 4, 0]).0);
     let expected = Sha256::new().chain_update([0u8; 32]).chain_update(digest).finalize();
     assert!(read.ok().body.ends_with(&expected));
     // continueSession clear: the session is gone after the command.
-    assert_ne!(run(&mut t, FLUSH, &[], None, &s.handle.to_be_bytes()).rc, 0);
+    assert_ne!(run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &s.handle.to_be_bytes()).rc, 0);
 
     // The next command's session uses a fresh salt and works the same way.
     let mut s = start_session(&mut t, &context, &x, &y, 0x43);
-    s.call(&mut t, GET_RANDOM, &[], &[], b"", ENCRYPT | CONTINUE, &16u16.to_be_bytes(), false);
+    s.call(&mut t, CommandCode::GET_RANDOM.0, &[], &[], b"", ENCRYPT | CONTINUE, &16u16.to_be_bytes(), false);
     // An HMAC under a key from another salt: TPM_RC_BAD_AUTH on session 1 (PCRs are DA-exempt).
     let wrong = kdfa(&[0u8; 32], b"ATH", &s.nonce_tpm, &[0xC5; 32], 256);
     let caller = [1u8; 32];
-    let cp = Sha256::new().chain_update(PCR_EXTEND.to_be_bytes()).chain_update(10u32.to_be_bytes());
+    let cp =
+        Sha256::new().chain_update(CommandCode::PCR_EXTEND.to_be_bytes()).chain_update(10u32.to_be_bytes());
     let cp = cp.chain_update(&p).finalize();
     let mac = hmac(&wrong, &[&cp, &caller, &s.nonce_tpm, &[0]]);
     let area = B::new().u32(s.handle).tpm2b(&caller).u8(0).tpm2b(&mac).0;
-    assert_eq!(run(&mut t, PCR_EXTEND, &[10], Some(&area), &p).rc, 0x9A2);
+    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[10], Some(&area), &p).rc, 0x9A2);
 }
 
 #[test]
@@ -271,7 +271,7 @@ fn kernel_trusted_key_seal_and_unseal_encrypt_both_ways() {
     // KEYEDHASH, SHA256, fixedTPM|fixedParent|userWithAuth, no policy, scheme NULL.
     let template = B::new().u16(0x0008).u16(SHA256).u32(0x52).tpm2b(&[]).u16(0x0010).tpm2b(&[]).0;
     let p = B::new().tpm2b(&sensitive).tpm2b(&template).tpm2b(&[]).u32(0).0;
-    let reply = s.call(&mut t, CREATE, &[parent], &[&parent_name], b"", DECRYPT, &p, false);
+    let reply = s.call(&mut t, CommandCode::CREATE.0, &[parent], &[&parent_name], b"", DECRYPT, &p, false);
     let mut rd = R(&reply.params);
     let private = rd.tpm2b().to_vec();
     let public = rd.tpm2b().to_vec();
@@ -280,13 +280,13 @@ fn kernel_trusted_key_seal_and_unseal_encrypt_both_ways() {
     // tpm2_load_cmd: Load under an HMAC session; the Name the TPM returns is the one computed here.
     let mut s = start_session(&mut t, &context, &x, &y, 0x52);
     let p = B::new().tpm2b(&private).tpm2b(&public).0;
-    let reply = s.call(&mut t, LOAD, &[parent], &[&parent_name], b"", 0, &p, true);
+    let reply = s.call(&mut t, CommandCode::LOAD.0, &[parent], &[&parent_name], b"", 0, &p, true);
     let blob = reply.handle.unwrap();
     assert_eq!(R(&reply.params).tpm2b(), blob_name.as_slice());
 
     // tpm2_unseal_cmd: TPM2_SA_ENCRYPT, authorized by the blob auth; the payload comes back
     // encrypted and decrypts to what was sealed.
     let mut s = start_session(&mut t, &context, &x, &y, 0x53);
-    let reply = s.call(&mut t, UNSEAL, &[blob], &[&blob_name], &blobauth, ENCRYPT, &[], false);
+    let reply = s.call(&mut t, CommandCode::UNSEAL.0, &[blob], &[&blob_name], &blobauth, ENCRYPT, &[], false);
     assert_eq!(R(&reply.params).tpm2b(), payload.as_slice());
 }

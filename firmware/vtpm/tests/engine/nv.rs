@@ -3,18 +3,8 @@
 
 use crate::common::{B, RH_LOCKOUT, RH_OWNER, RH_PLATFORM, SHA256, pw, rc_h, rc_p, rc_s, run, started};
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
-
-const DEFINE: u32 = 0x12A;
-const UNDEFINE: u32 = 0x122;
-const READ_PUBLIC: u32 = 0x169;
-const WRITE: u32 = 0x137;
-const READ: u32 = 0x14E;
-const INCREMENT: u32 = 0x134;
-const SET_BITS: u32 = 0x135;
-const EXTEND: u32 = 0x136;
-const WRITE_LOCK: u32 = 0x138;
-const READ_LOCK: u32 = 0x14F;
 
 const OWNERWRITE: u32 = 1 << 1;
 const AUTHWRITE: u32 = 1 << 2;
@@ -30,15 +20,24 @@ fn public(index: u32, attrs: u32, size: u16) -> Vec<u8> {
 }
 
 fn define(t: &mut Tpm, index: u32, auth: &[u8], attrs: u32, size: u16) -> u32 {
-    run(t, DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(auth).tpm2b(&public(index, attrs, size)).0).rc
+    run(
+        t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(auth).tpm2b(&public(index, attrs, size)).0,
+    )
+    .rc
 }
 
 fn write(t: &mut Tpm, auth_handle: u32, pass: &[u8], data: &[u8], offset: u16) -> u32 {
-    run(t, WRITE, &[auth_handle, IDX], Some(&pw(pass)), &B::new().tpm2b(data).u16(offset).0).rc
+    run(t, CommandCode::NV_WRITE, &[auth_handle, IDX], Some(&pw(pass)), &B::new().tpm2b(data).u16(offset).0)
+        .rc
 }
 
 fn read(t: &mut Tpm, auth_handle: u32, pass: &[u8], size: u16, offset: u16) -> Result<Vec<u8>, u32> {
-    let r = run(t, READ, &[auth_handle, IDX], Some(&pw(pass)), &B::new().u16(size).u16(offset).0);
+    let r =
+        run(t, CommandCode::NV_READ, &[auth_handle, IDX], Some(&pw(pass)), &B::new().u16(size).u16(offset).0);
     if r.rc != 0 {
         return Err(r.rc);
     }
@@ -64,10 +63,17 @@ fn write_then_read_back_with_bounds() {
     assert_eq!(write(&mut t, IDX, b"nope", b"x", 0), rc_s(0x0A2, 1));
     // Another index's handle as the authorizing entity.
     assert_eq!(define(&mut t, IDX + 1, b"", RW, 4), 0);
-    let r = run(&mut t, WRITE, &[IDX + 1, IDX], Some(&pw(b"")), &B::new().tpm2b(b"x").u16(0).0);
+    let r =
+        run(&mut t, CommandCode::NV_WRITE, &[IDX + 1, IDX], Some(&pw(b"")), &B::new().tpm2b(b"x").u16(0).0);
     assert_eq!(r.rc, 0x149);
     // An undefined index: TPM_RC_HANDLE on handle 2.
-    let r = run(&mut t, WRITE, &[RH_OWNER, IDX + 9], Some(&pw(b"")), &B::new().tpm2b(b"x").u16(0).0);
+    let r = run(
+        &mut t,
+        CommandCode::NV_WRITE,
+        &[RH_OWNER, IDX + 9],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"x").u16(0).0,
+    );
     assert_eq!(r.rc, rc_h(0x08B, 2));
 }
 
@@ -92,35 +98,67 @@ fn define_space_validation() {
     long.extend_from_slice(&[0; 16]);
     assert_eq!(define(&mut t, IDX + 3, &long, RW | NO_DA, 8), 0);
     assert_eq!(
-        run(&mut t, WRITE, &[IDX + 3, IDX + 3], Some(&pw(&[7; 32])), &B::new().tpm2b(b"x").u16(0).0).rc,
+        run(
+            &mut t,
+            CommandCode::NV_WRITE,
+            &[IDX + 3, IDX + 3],
+            Some(&pw(&[7; 32])),
+            &B::new().tpm2b(b"x").u16(0).0
+        )
+        .rc,
         0
     );
     let p = B::new().u32(0x8100_0000).u16(SHA256).u32(RW).tpm2b(b"").u16(8).0;
-    let r = run(&mut t, DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&p).0);
+    let r = run(
+        &mut t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"").tpm2b(&p).0,
+    );
     assert_eq!(r.rc, rc_p(0x08B, 2)); // not an NV handle
-    let r = run(&mut t, DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").u16(0).0);
-    assert_eq!(r.rc, rc_p(0x095, 2)); // empty publicInfo
     let r =
-        run(&mut t, DEFINE, &[RH_LOCKOUT], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public(IDX, RW, 8)).0);
+        run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").u16(0).0);
+    assert_eq!(r.rc, rc_p(0x095, 2)); // empty publicInfo
+    let r = run(
+        &mut t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_LOCKOUT],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"").tpm2b(&public(IDX, RW, 8)).0,
+    );
     assert_eq!(r.rc, rc_h(0x084, 1)); // lockout cannot provision
     // Nothing got defined; now a good one, twice.
-    assert_eq!(run(&mut t, READ_PUBLIC, &[IDX], None, &[]).rc, rc_h(0x08B, 1));
+    assert_eq!(run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).rc, rc_h(0x08B, 1));
     assert_eq!(define(&mut t, IDX, b"", RW, 8), 0);
     assert_eq!(define(&mut t, IDX, b"", RW, 8), 0x14C);
     // Platform-created indices need PLATFORMCREATE and cannot be undefined by the owner.
     let p = public(IDX + 1, RW | 1 << 30, 8);
-    run(&mut t, DEFINE, &[RH_PLATFORM], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&p).0).ok();
-    assert_eq!(run(&mut t, UNDEFINE, &[RH_OWNER, IDX + 1], Some(&pw(b"")), &[]).rc, 0x149);
-    run(&mut t, UNDEFINE, &[RH_PLATFORM, IDX + 1], Some(&pw(b"")), &[]).ok();
-    run(&mut t, UNDEFINE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
-    assert_eq!(run(&mut t, UNDEFINE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).rc, rc_h(0x08B, 2));
+    run(
+        &mut t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_PLATFORM],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"").tpm2b(&p).0,
+    )
+    .ok();
+    assert_eq!(
+        run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX + 1], Some(&pw(b"")), &[]).rc,
+        0x149
+    );
+    run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_PLATFORM, IDX + 1], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).rc,
+        rc_h(0x08B, 2)
+    );
 }
 
 #[test]
 fn read_public_and_name() {
     let mut t = started();
     assert_eq!(define(&mut t, IDX, b"", RW, 10), 0);
-    let r = run(&mut t, READ_PUBLIC, &[IDX], None, &[]).ok().clone();
+    let r = run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).ok().clone();
     let mut rd = r.reader();
     let pubarea = rd.tpm2b().to_vec();
     let name = rd.tpm2b().to_vec();
@@ -131,7 +169,7 @@ fn read_public_and_name() {
     assert_eq!(name, expect);
     // Writing sets TPMA_NV_WRITTEN, which changes the public area and so the Name.
     assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), 0);
-    let r = run(&mut t, READ_PUBLIC, &[IDX], None, &[]).ok().clone();
+    let r = run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).ok().clone();
     assert_eq!(r.reader().tpm2b(), public(IDX, RW | WRITTEN, 10));
 }
 
@@ -140,27 +178,30 @@ fn counters_bits_and_extend_indices() {
     let mut t = started();
     assert_eq!(define(&mut t, IDX, b"", RW | 1 << 4, 8), 0);
     for expect in 1..=3u64 {
-        run(&mut t, INCREMENT, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+        run(&mut t, CommandCode::NV_INCREMENT, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
         assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), expect.to_be_bytes());
     }
     assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), 0x082); // not an ordinary index
     // A counter defined after this one is deleted starts above its last value.
-    run(&mut t, UNDEFINE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
     assert_eq!(define(&mut t, IDX, b"", RW | 1 << 4, 8), 0);
-    run(&mut t, INCREMENT, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::NV_INCREMENT, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
     assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), 4u64.to_be_bytes());
-    run(&mut t, UNDEFINE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
 
     assert_eq!(define(&mut t, IDX, b"", RW | 2 << 4, 8), 0);
-    run(&mut t, SET_BITS, &[RH_OWNER, IDX], Some(&pw(b"")), &5u64.to_be_bytes()).ok();
-    run(&mut t, SET_BITS, &[RH_OWNER, IDX], Some(&pw(b"")), &0x100u64.to_be_bytes()).ok();
+    run(&mut t, CommandCode::NV_SET_BITS, &[RH_OWNER, IDX], Some(&pw(b"")), &5u64.to_be_bytes()).ok();
+    run(&mut t, CommandCode::NV_SET_BITS, &[RH_OWNER, IDX], Some(&pw(b"")), &0x100u64.to_be_bytes()).ok();
     assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), 0x105u64.to_be_bytes());
-    assert_eq!(run(&mut t, INCREMENT, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).rc, rc_h(0x082, 2));
-    run(&mut t, UNDEFINE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::NV_INCREMENT, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).rc,
+        rc_h(0x082, 2)
+    );
+    run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
 
     assert_eq!(define(&mut t, IDX, b"", RW | 4 << 4, 32), 0);
-    run(&mut t, EXTEND, &[RH_OWNER, IDX], Some(&pw(b"")), &B::new().tpm2b(b"m1").0).ok();
-    run(&mut t, EXTEND, &[RH_OWNER, IDX], Some(&pw(b"")), &B::new().tpm2b(b"m2").0).ok();
+    run(&mut t, CommandCode::NV_EXTEND, &[RH_OWNER, IDX], Some(&pw(b"")), &B::new().tpm2b(b"m1").0).ok();
+    run(&mut t, CommandCode::NV_EXTEND, &[RH_OWNER, IDX], Some(&pw(b"")), &B::new().tpm2b(b"m2").0).ok();
     let v1 = Sha256::new().chain_update([0u8; 32]).chain_update(b"m1").finalize();
     let v2 = Sha256::new().chain_update(v1).chain_update(b"m2").finalize();
     assert_eq!(read(&mut t, RH_OWNER, b"", 32, 0).unwrap(), v2.to_vec());
@@ -174,30 +215,54 @@ fn write_and_read_locks() {
     const READ_STCLEAR: u32 = 1 << 31;
     assert_eq!(define(&mut t, IDX, b"", RW | WRITE_STCLEAR | READ_STCLEAR, 4), 0);
     assert_eq!(write(&mut t, RH_OWNER, b"", b"abcd", 0), 0);
-    run(&mut t, WRITE_LOCK, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
-    run(&mut t, WRITE_LOCK, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok(); // locking twice is fine
+    run(&mut t, CommandCode::NV_WRITE_LOCK, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::NV_WRITE_LOCK, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok(); // locking twice is fine
     assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), 0x148);
-    run(&mut t, READ_LOCK, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::NV_READ_LOCK, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
     assert_eq!(read(&mut t, RH_OWNER, b"", 4, 0), Err(0x148));
     // Startup(CLEAR) releases _STCLEAR locks.
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     assert_eq!(read(&mut t, RH_OWNER, b"", 4, 0).unwrap(), b"abcd");
     assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), 0);
 
     // WRITEDEFINE locks for good after the first write; no lock attribute: WriteLock is refused.
     assert_eq!(define(&mut t, IDX + 1, b"", RW | WRITEDEFINE, 4), 0);
-    let r = run(&mut t, WRITE, &[RH_OWNER, IDX + 1], Some(&pw(b"")), &B::new().tpm2b(b"once").u16(0).0);
+    let r = run(
+        &mut t,
+        CommandCode::NV_WRITE,
+        &[RH_OWNER, IDX + 1],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"once").u16(0).0,
+    );
     assert_eq!(r.rc, 0);
-    let r = run(&mut t, WRITE, &[RH_OWNER, IDX + 1], Some(&pw(b"")), &B::new().tpm2b(b"twice").u16(0).0);
+    let r = run(
+        &mut t,
+        CommandCode::NV_WRITE,
+        &[RH_OWNER, IDX + 1],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"twice").u16(0).0,
+    );
     assert_eq!(r.rc, 0x148);
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
-    let r = run(&mut t, WRITE, &[RH_OWNER, IDX + 1], Some(&pw(b"")), &B::new().tpm2b(b"x").u16(0).0);
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
+    let r = run(
+        &mut t,
+        CommandCode::NV_WRITE,
+        &[RH_OWNER, IDX + 1],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"x").u16(0).0,
+    );
     assert_eq!(r.rc, 0x148);
     assert_eq!(define(&mut t, IDX + 2, b"", RW, 4), 0);
-    assert_eq!(run(&mut t, WRITE_LOCK, &[RH_OWNER, IDX + 2], Some(&pw(b"")), &[]).rc, rc_h(0x082, 2));
-    assert_eq!(run(&mut t, READ_LOCK, &[RH_OWNER, IDX + 2], Some(&pw(b"")), &[]).rc, rc_h(0x082, 2));
+    assert_eq!(
+        run(&mut t, CommandCode::NV_WRITE_LOCK, &[RH_OWNER, IDX + 2], Some(&pw(b"")), &[]).rc,
+        rc_h(0x082, 2)
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::NV_READ_LOCK, &[RH_OWNER, IDX + 2], Some(&pw(b"")), &[]).rc,
+        rc_h(0x082, 2)
+    );
 }
 
 #[test]
@@ -212,7 +277,13 @@ fn attributes_gate_who_may_write_and_read() {
     assert_eq!(read(&mut t, RH_OWNER, b"", 4, 0).unwrap(), b"abcd");
     // WRITEALL needs the whole index in one write.
     assert_eq!(define(&mut t, IDX + 1, b"", RW | 1 << 12, 4), 0);
-    let r = run(&mut t, WRITE, &[RH_OWNER, IDX + 1], Some(&pw(b"")), &B::new().tpm2b(b"ab").u16(0).0);
+    let r = run(
+        &mut t,
+        CommandCode::NV_WRITE,
+        &[RH_OWNER, IDX + 1],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"ab").u16(0).0,
+    );
     assert_eq!(r.rc, 0x146);
 }
 
@@ -228,7 +299,7 @@ fn wrong_passwords_on_da_protected_index_lock_the_tpm_out() {
     // Owner authorization is not DA-protected and still works.
     assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), 0);
     // DictionaryAttackLockReset (lockout auth) ends the lockout.
-    run(&mut t, 0x139, &[RH_LOCKOUT], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"")), &[]).ok();
     assert_eq!(write(&mut t, IDX, b"secret", b"x", 0), 0);
 }
 
@@ -237,8 +308,15 @@ fn clear_deletes_owner_indices_but_not_platform_ones() {
     let mut t = started();
     assert_eq!(define(&mut t, IDX, b"", RW, 4), 0);
     let p = public(IDX + 1, RW | 1 << 30, 4);
-    run(&mut t, DEFINE, &[RH_PLATFORM], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&p).0).ok();
-    run(&mut t, 0x126, &[RH_LOCKOUT], Some(&pw(b"")), &[]).ok();
-    assert_eq!(run(&mut t, READ_PUBLIC, &[IDX], None, &[]).rc, rc_h(0x08B, 1));
-    run(&mut t, READ_PUBLIC, &[IDX + 1], None, &[]).ok();
+    run(
+        &mut t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_PLATFORM],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"").tpm2b(&p).0,
+    )
+    .ok();
+    run(&mut t, CommandCode::CLEAR, &[RH_LOCKOUT], Some(&pw(b"")), &[]).ok();
+    assert_eq!(run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).rc, rc_h(0x08B, 1));
+    run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX + 1], None, &[]).ok();
 }

@@ -6,6 +6,7 @@ use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_s, run, s
 use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
 const IDX: u32 = 0x0150_0003;
@@ -25,14 +26,21 @@ fn cfb(key: &[u8], newer: &[u8], older: &[u8], data: &mut [u8], encrypt: bool) {
 /// An unbound, unsalted HMAC session with AES-128-CFB; returns (handle, nonceTPM).
 fn aes_session(t: &mut Tpm) -> (u32, Vec<u8>) {
     let p = B::new().tpm2b(&[0x11; 32]).tpm2b(b"").u8(0).u16(0x06).u16(128).u16(0x43).u16(SHA256).0;
-    let r = run(t, 0x176, &[RH_NULL, RH_NULL], None, &p).ok().clone();
+    let r = run(t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).ok().clone();
     let mut rd = r.reader();
     (rd.u32(), rd.tpm2b().to_vec())
 }
 
 fn define(t: &mut Tpm) {
     let public = B::new().u32(IDX).u16(SHA256).u32(1 << 2 | 1 << 17 | 1 << 18 | 1 << 25).tpm2b(b"").u16(16).0;
-    run(t, 0x12A, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"nvpw").tpm2b(&public).0).ok();
+    run(
+        t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"nvpw").tpm2b(&public).0,
+    )
+    .ok();
 }
 
 #[test]
@@ -42,7 +50,7 @@ fn nv_write_decrypts_and_nv_read_encrypts() {
     let (h, mut nonce_tpm) = aes_session(&mut t);
     let secret = *b"sixteen byte msg";
     let name_of = |t: &mut Tpm| {
-        let r = run(t, 0x169, &[IDX], None, &[]).ok().clone();
+        let r = run(t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).ok().clone();
         let mut rd = r.reader();
         rd.tpm2b();
         rd.tpm2b().to_vec()
@@ -56,7 +64,7 @@ fn nv_write_decrypts_and_nv_read_encrypts() {
     assert_ne!(data, secret);
     let params = B::new().tpm2b(&data).u16(0).0;
     let cp = Sha256::new()
-        .chain_update(0x137u32.to_be_bytes())
+        .chain_update(CommandCode::NV_WRITE.to_be_bytes())
         .chain_update(&name)
         .chain_update(&name)
         .chain_update(&params)
@@ -64,11 +72,13 @@ fn nv_write_decrypts_and_nv_read_encrypts() {
     let attrs = DECRYPT | 1;
     let mac = hmac(b"nvpw", &[&cp, &caller, &nonce_tpm, &[attrs]]);
     let auth = B::new().u32(h).tpm2b(&caller).u8(attrs).tpm2b(&mac).0;
-    let r = run(&mut t, 0x137, &[IDX, IDX], Some(&auth), &params).ok().clone();
+    let r = run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&auth), &params).ok().clone();
     nonce_tpm = R(&r.body[4..]).tpm2b().to_vec();
 
     // What the TPM stored is the plaintext.
-    let r = run(&mut t, 0x14E, &[IDX, IDX], Some(&pw(b"nvpw")), &B::new().u16(16).u16(0).0).ok().clone();
+    let r = run(&mut t, CommandCode::NV_READ, &[IDX, IDX], Some(&pw(b"nvpw")), &B::new().u16(16).u16(0).0)
+        .ok()
+        .clone();
     assert_eq!(R(&params_of(&r, false)).tpm2b(), secret);
 
     // NV_Read with ENCRYPT: the response carries ciphertext under the new nonceTPM. (The write set
@@ -77,7 +87,7 @@ fn nv_write_decrypts_and_nv_read_encrypts() {
     let caller = [0x33u8; 32];
     let params = B::new().u16(16).u16(0).0;
     let cp = Sha256::new()
-        .chain_update(0x14Eu32.to_be_bytes())
+        .chain_update(CommandCode::NV_READ.to_be_bytes())
         .chain_update(&name)
         .chain_update(&name)
         .chain_update(&params)
@@ -85,7 +95,7 @@ fn nv_write_decrypts_and_nv_read_encrypts() {
     let attrs = ENCRYPT | 1;
     let mac = hmac(b"nvpw", &[&cp, &caller, &nonce_tpm, &[attrs]]);
     let auth = B::new().u32(h).tpm2b(&caller).u8(attrs).tpm2b(&mac).0;
-    let r = run(&mut t, 0x14E, &[IDX, IDX], Some(&auth), &params).ok().clone();
+    let r = run(&mut t, CommandCode::NV_READ, &[IDX, IDX], Some(&auth), &params).ok().clone();
     let rp = params_of(&r, false);
     let mut rd = R(&r.body[4 + rp.len()..]);
     let new_nonce = rd.tpm2b().to_vec();
@@ -93,7 +103,7 @@ fn nv_write_decrypts_and_nv_read_encrypts() {
     let resp_mac = rd.tpm2b().to_vec();
     let rp_hash = Sha256::new()
         .chain_update(0u32.to_be_bytes())
-        .chain_update(0x14Eu32.to_be_bytes())
+        .chain_update(CommandCode::NV_READ.to_be_bytes())
         .chain_update(&rp)
         .finalize();
     assert_eq!(resp_mac, hmac(b"nvpw", &[&rp_hash, &new_nonce, &caller, &[attrs]]));
@@ -109,7 +119,7 @@ fn an_encrypt_only_session_can_ride_along_on_get_random() {
     let (h, nonce_tpm) = aes_session(&mut t);
     let caller = [0x44u8; 16];
     let auth = B::new().u32(h).tpm2b(&caller).u8(ENCRYPT | 1).tpm2b(b"").0;
-    let r = run(&mut t, 0x17B, &[], Some(&auth), &[0, 16]).ok().clone();
+    let r = run(&mut t, CommandCode::GET_RANDOM, &[], Some(&auth), &[0, 16]).ok().clone();
     let rp = params_of(&r, false);
     let mut rd = R(&r.body[4 + rp.len()..]);
     let new_nonce = rd.tpm2b().to_vec();
@@ -120,23 +130,24 @@ fn an_encrypt_only_session_can_ride_along_on_get_random() {
     assert_eq!(R(&rp).tpm2b().len(), 16);
 
     // With an HMAC sent (keyed with the empty string), one comes back, over the ciphertext.
-    let cp = Sha256::new().chain_update(0x17Bu32.to_be_bytes()).chain_update([0, 16]).finalize();
+    let cp =
+        Sha256::new().chain_update(CommandCode::GET_RANDOM.to_be_bytes()).chain_update([0, 16]).finalize();
     let mac = hmac(b"", &[&cp, &caller, &new_nonce, &[ENCRYPT | 1]]);
     let auth = B::new().u32(h).tpm2b(&caller).u8(ENCRYPT | 1).tpm2b(&mac).0;
-    let r = run(&mut t, 0x17B, &[], Some(&auth), &[0, 16]).ok().clone();
+    let r = run(&mut t, CommandCode::GET_RANDOM, &[], Some(&auth), &[0, 16]).ok().clone();
     let rp = params_of(&r, false);
     let mut rd = R(&r.body[4 + rp.len()..]);
     let nonce2 = rd.tpm2b().to_vec();
     rd.u8();
     let rp_hash = Sha256::new()
         .chain_update(0u32.to_be_bytes())
-        .chain_update(0x17Bu32.to_be_bytes())
+        .chain_update(CommandCode::GET_RANDOM.to_be_bytes())
         .chain_update(&rp)
         .finalize();
     assert_eq!(rd.tpm2b(), hmac(b"", &[&rp_hash, &nonce2, &caller, &[ENCRYPT | 1]]));
     // The same HMAC again is stale (the nonce rolled): refused, BAD_AUTH as no entity is involved.
     let auth = B::new().u32(h).tpm2b(&caller).u8(ENCRYPT | 1).tpm2b(&mac).0;
-    assert_eq!(run(&mut t, 0x17B, &[], Some(&auth), &[0, 16]).rc, rc_s(0x0A2, 1));
+    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], Some(&auth), &[0, 16]).rc, rc_s(0x0A2, 1));
 }
 
 #[test]
@@ -146,31 +157,36 @@ fn encryption_attribute_errors() {
     let (h, _) = aes_session(&mut t);
     let sess = |attrs: u8| B::new().u32(h).tpm2b(&[1; 16]).u8(attrs).tpm2b(b"").0;
     // GetRandom's parameter is a u16, not a TPM2B: it cannot be decrypted.
-    assert_eq!(run(&mut t, 0x17B, &[], Some(&sess(DECRYPT | 1)), &[0, 8]).rc, rc_s(0x082, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::GET_RANDOM, &[], Some(&sess(DECRYPT | 1)), &[0, 8]).rc,
+        rc_s(0x082, 1)
+    );
     // A session that neither authorizes nor encrypts has no purpose here.
-    assert_eq!(run(&mut t, 0x17B, &[], Some(&sess(1)), &[0, 8]).rc, rc_s(0x082, 1));
+    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], Some(&sess(1)), &[0, 8]).rc, rc_s(0x082, 1));
     // A session without a symmetric algorithm cannot encrypt.
     let p = B::new().tpm2b(&[0; 16]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
-    let plain = run(&mut t, 0x176, &[RH_NULL, RH_NULL], None, &p).ok().reader().u32();
+    let plain =
+        run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).ok().reader().u32();
     let s2 = B::new().u32(plain).tpm2b(&[1; 16]).u8(ENCRYPT | 1).tpm2b(b"").0;
-    assert_eq!(run(&mut t, 0x17B, &[], Some(&s2), &[0, 8]).rc, rc_s(0x096, 1));
+    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], Some(&s2), &[0, 8]).rc, rc_s(0x096, 1));
     // Two sessions may not both encrypt.
     let (h2, _) = aes_session(&mut t);
     let two = [sess(ENCRYPT | 1), B::new().u32(h2).tpm2b(&[1; 16]).u8(ENCRYPT | 1).tpm2b(b"").0].concat();
-    assert_eq!(run(&mut t, 0x17B, &[], Some(&two), &[0, 8]).rc, rc_s(0x082, 2));
+    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], Some(&two), &[0, 8]).rc, rc_s(0x082, 2));
     // A decrypt whose TPM2B size runs past the parameters: TPM_RC_SIZE on parameter 1.
     let pwd = B::new().u32(0x4000_0009).u16(0).u8(1).tpm2b(b"nvpw").0;
     let both = [pwd, sess(DECRYPT | 1)].concat();
     let bad = B::new().u16(40).raw(&[0; 4]).0;
-    assert_eq!(run(&mut t, 0x137, &[IDX, IDX], Some(&both), &bad).rc, 0x1D5);
+    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&both), &bad).rc, 0x1D5);
 }
 
 #[test]
 fn the_authorizing_hmac_covers_a_separate_decrypt_sessions_nonce() {
     let mut t = started();
-    run(&mut t, 0x129, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"opw").0).ok();
+    run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"opw").0)
+        .ok();
     let p = B::new().tpm2b(&[0x11; 32]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
-    let r = run(&mut t, 0x176, &[RH_NULL, RH_NULL], None, &p).ok().clone();
+    let r = run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).ok().clone();
     let mut rd = r.reader();
     let (hs, nonce_auth) = (rd.u32(), rd.tpm2b().to_vec());
     let (he, nonce_enc) = aes_session(&mut t);
@@ -180,7 +196,7 @@ fn the_authorizing_hmac_covers_a_separate_decrypt_sessions_nonce() {
     cfb(b"", &c2, &nonce_enc, &mut new_auth, true);
     let params = B::new().tpm2b(&new_auth).0;
     let cp = Sha256::new()
-        .chain_update(0x129u32.to_be_bytes())
+        .chain_update(CommandCode::HIERARCHY_CHANGE_AUTH.to_be_bytes())
         .chain_update(RH_OWNER.to_be_bytes())
         .chain_update(&params)
         .finalize();
@@ -188,8 +204,18 @@ fn the_authorizing_hmac_covers_a_separate_decrypt_sessions_nonce() {
     let good = hmac(b"opw", &[&cp, &c1, &nonce_auth, &nonce_enc, &[1]]);
     let second = B::new().u32(he).tpm2b(&c2).u8(DECRYPT | 1).tpm2b(b"").0;
     let with = |mac: &[u8]| [B::new().u32(hs).tpm2b(&c1).u8(1).tpm2b(mac).0, second.clone()].concat();
-    assert_eq!(run(&mut t, 0x129, &[RH_OWNER], Some(&with(&bad)), &params).rc, rc_s(0x0A2, 1));
-    run(&mut t, 0x129, &[RH_OWNER], Some(&with(&good)), &params).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&with(&bad)), &params).rc,
+        rc_s(0x0A2, 1)
+    );
+    run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&with(&good)), &params).ok();
     // The owner auth is now the decrypted value.
-    run(&mut t, 0x129, &[RH_OWNER], Some(&pw(b"secret")), &B::new().tpm2b(b"").0).ok();
+    run(
+        &mut t,
+        CommandCode::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        Some(&pw(b"secret")),
+        &B::new().tpm2b(b"").0,
+    )
+    .ok();
 }

@@ -6,20 +6,9 @@
 use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, rc_s, run, started};
 use crate::key_helpers::{ECDSA, ecc_signer, primary, sign};
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
-const POLICY_NV: u32 = 0x149;
-const POLICY_SIGNED: u32 = 0x160;
-const POLICY_AUTHORIZE: u32 = 0x16A;
-const POLICY_COMMAND_CODE: u32 = 0x16C;
-const POLICY_CP_HASH: u32 = 0x16E;
-const POLICY_RESTART: u32 = 0x180;
-const POLICY_GET_DIGEST: u32 = 0x189;
-const POLICY_AUTHORIZE_NV: u32 = 0x192;
-const NV_DEFINE: u32 = 0x12A;
-const NV_WRITE: u32 = 0x137;
-const NV_READ: u32 = 0x14E;
-const VERIFY_SIGNATURE: u32 = 0x177;
 const IDX: u32 = 0x0150_0020;
 /// POLICYWRITE | POLICYREAD | OWNERWRITE | OWNERREAD | NO_DA.
 const ATTRS: u32 = 1 << 3 | 1 << 19 | 1 << 1 | 1 << 17 | 1 << 25;
@@ -34,13 +23,13 @@ fn h(parts: &[&[u8]]) -> Vec<u8> {
 /// Starts a policy (1) or trial (3) SHA-256 session; returns (handle, nonceTPM).
 fn start(t: &mut Tpm, kind: u8) -> (u32, Vec<u8>) {
     let p = B::new().tpm2b(&[9; 32]).tpm2b(b"").u8(kind).u16(0x10).u16(SHA256).0;
-    let r = run(t, 0x176, &[RH_NULL, RH_NULL], None, &p).ok().clone();
+    let r = run(t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).ok().clone();
     let mut rd = r.reader();
     (rd.u32(), rd.tpm2b().to_vec())
 }
 
 fn digest(t: &mut Tpm, s: u32) -> Vec<u8> {
-    run(t, POLICY_GET_DIGEST, &[s], None, &[]).ok().reader().tpm2b().to_vec()
+    run(t, CommandCode::POLICY_GET_DIGEST, &[s], None, &[]).ok().reader().tpm2b().to_vec()
 }
 
 fn nv_public(policy: &[u8], size: u16, attrs: u32) -> Vec<u8> {
@@ -54,11 +43,12 @@ fn nv_name(policy: &[u8], size: u16, attrs: u32) -> Vec<u8> {
 
 fn define(t: &mut Tpm, policy: &[u8], size: u16) {
     let public = nv_public(policy, size, ATTRS);
-    run(t, NV_DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
+    run(t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0)
+        .ok();
 }
 
 fn owner_write(t: &mut Tpm, data: &[u8]) {
-    run(t, NV_WRITE, &[RH_OWNER, IDX], Some(&pw(b"")), &B::new().tpm2b(data).u16(0).0).ok();
+    run(t, CommandCode::NV_WRITE, &[RH_OWNER, IDX], Some(&pw(b"")), &B::new().tpm2b(data).u16(0).0).ok();
 }
 
 /// A policy session's authorization with an empty HMAC (unbound, unsalted, no PolicyAuthValue:
@@ -74,26 +64,35 @@ fn policy_cp_hash_binds_the_session_to_one_exact_command() {
     // The owner's policy (SetPrimaryPolicy) allows exactly one NV_DefineSpace: a hierarchy's Name is
     // its handle, so the cpHash does not depend on the policy itself.
     let good = B::new().tpm2b(b"").tpm2b(&nv_public(&[], 8, ATTRS)).0;
-    let cp = h(&[&NV_DEFINE.to_be_bytes(), &RH_OWNER.to_be_bytes(), &good]);
-    let policy = h(&[&zero, &POLICY_CP_HASH.to_be_bytes(), &cp]);
+    let cp = h(&[&CommandCode::NV_DEFINE_SPACE.to_be_bytes(), &RH_OWNER.to_be_bytes(), &good]);
+    let policy = h(&[&zero, &CommandCode::POLICY_CP_HASH.to_be_bytes(), &cp]);
     // Trial: H(0 || TPM_CC_PolicyCpHash || cpHashA).
     let (trial, _) = start(&mut t, 3);
-    run(&mut t, POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&cp).0).ok();
+    run(&mut t, CommandCode::POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&cp).0).ok();
     assert_eq!(digest(&mut t, trial), policy);
     // A second, different cpHash: TPM_RC_CPHASH; a short one: TPM_RC_SIZE.
-    assert_eq!(run(&mut t, POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&[1; 32]).0).rc, 0x151);
-    run(&mut t, POLICY_RESTART, &[trial], None, &[]).ok();
-    assert_eq!(run(&mut t, POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&[1; 20]).0).rc, rc_p(0x095, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&[1; 32]).0).rc,
+        0x151
+    );
+    run(&mut t, CommandCode::POLICY_RESTART, &[trial], None, &[]).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&[1; 20]).0).rc,
+        rc_p(0x095, 1)
+    );
 
     let set = B::new().tpm2b(&policy).u16(SHA256).0;
-    run(&mut t, 0x12E, &[RH_OWNER], Some(&pw(b"")), &set).ok(); // SetPrimaryPolicy
+    run(&mut t, CommandCode::SET_PRIMARY_POLICY, &[RH_OWNER], Some(&pw(b"")), &set).ok(); // SetPrimaryPolicy
     let (s, _) = start(&mut t, 1);
-    run(&mut t, POLICY_CP_HASH, &[s], None, &B::new().tpm2b(&cp).0).ok();
+    run(&mut t, CommandCode::POLICY_CP_HASH, &[s], None, &B::new().tpm2b(&cp).0).ok();
     // Another index auth: the policy digest matches but the cpHash does not.
     let other = B::new().tpm2b(b"x").tpm2b(&nv_public(&[], 8, ATTRS)).0;
-    assert_eq!(run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &other).rc, rc_s(0x09D, 1));
-    run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &good).ok();
-    let r = run(&mut t, 0x169, &[IDX], None, &[]).ok().clone(); // NV_ReadPublic
+    assert_eq!(
+        run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&policy_auth(s)), &other).rc,
+        rc_s(0x09D, 1)
+    );
+    run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&policy_auth(s)), &good).ok();
+    let r = run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).ok().clone(); // NV_ReadPublic
     assert_eq!(R(&r.body).tpm2b(), nv_public(&[], 8, ATTRS));
 }
 
@@ -107,10 +106,10 @@ fn policy_nv_compares_index_contents() {
     // UNSIGNED_GE (7) of the last two bytes (offset 6) against 0x00FF: 0x0100 >= 0x00FF holds.
     let call = |t: &mut Tpm, s: u32, operand: &[u8], offset: u16, op: u16| {
         let p = B::new().tpm2b(operand).u16(offset).u16(op).0;
-        run(t, POLICY_NV, &[RH_OWNER, IDX, s], Some(&pw(b"")), &p).rc
+        run(t, CommandCode::POLICY_NV, &[RH_OWNER, IDX, s], Some(&pw(b"")), &p).rc
     };
     let args = h(&[&[0x00, 0xFF], &6u16.to_be_bytes(), &7u16.to_be_bytes()]);
-    let expected = h(&[&zero, &POLICY_NV.to_be_bytes(), &args, &name]);
+    let expected = h(&[&zero, &CommandCode::POLICY_NV.to_be_bytes(), &args, &name]);
     let (trial, _) = start(&mut t, 3);
     assert_eq!(call(&mut t, trial, &[0x00, 0xFF], 6, 7), 0);
     assert_eq!(digest(&mut t, trial), expected);
@@ -130,7 +129,7 @@ fn policy_nv_compares_index_contents() {
     assert_eq!(call(&mut t, s, &[0], 0, 0xC), rc_p(0x084, 3));
     // An index never written: TPM_RC_NV_UNINITIALIZED, but not in a trial session.
     let (t2_trial, _) = start(&mut t, 3);
-    run(&mut t, 0x122, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok(); // NV_UndefineSpace
+    run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok(); // NV_UndefineSpace
     define(&mut t, &[], 8);
     assert_eq!(call(&mut t, s, &[0], 0, 0), 0x14A);
     assert_eq!(call(&mut t, t2_trial, &[0], 0, 0), 0);
@@ -154,22 +153,25 @@ fn policy_authorize_accepts_a_policy_signed_by_the_authority() {
     let zero = [0u8; 32];
     let (k, key_name) = signer(&mut t);
     // The authority approves PolicyCommandCode(NV_Read) under policyRef "ref".
-    let approved = h(&[&zero, &POLICY_COMMAND_CODE.to_be_bytes(), &NV_READ.to_be_bytes()]);
+    let approved =
+        h(&[&zero, &CommandCode::POLICY_COMMAND_CODE.to_be_bytes(), &CommandCode::NV_READ.to_be_bytes()]);
     let a_hash = h(&[&approved, b"ref"]);
     let sig = signature(&mut t, k, &a_hash);
-    let r = run(&mut t, VERIFY_SIGNATURE, &[k], None, &B::new().tpm2b(&a_hash).raw(&sig).0).ok().clone();
+    let r = run(&mut t, CommandCode::VERIFY_SIGNATURE, &[k], None, &B::new().tpm2b(&a_hash).raw(&sig).0)
+        .ok()
+        .clone();
     let ticket = r.body.clone();
     assert_eq!(&ticket[..6], &[0x80, 0x22, 0x40, 0, 0, 1], "TPMT_TK_VERIFIED of the owner hierarchy");
     let authorize = |t: &mut Tpm, s: u32, approved: &[u8], policy_ref: &[u8], ticket: &[u8]| {
         let p = B::new().tpm2b(approved).tpm2b(policy_ref).tpm2b(&key_name).raw(ticket).0;
-        run(t, POLICY_AUTHORIZE, &[s], None, &p).rc
+        run(t, CommandCode::POLICY_AUTHORIZE, &[s], None, &p).rc
     };
-    let expected = h(&[&h(&[&zero, &POLICY_AUTHORIZE.to_be_bytes(), &key_name]), b"ref"]);
+    let expected = h(&[&h(&[&zero, &CommandCode::POLICY_AUTHORIZE.to_be_bytes(), &key_name]), b"ref"]);
 
     let (s, _) = start(&mut t, 1);
     // Before the approved policy ran, the current digest is not the approved one.
     assert_eq!(authorize(&mut t, s, &approved, b"ref", &ticket), rc_p(0x084, 1));
-    run(&mut t, POLICY_COMMAND_CODE, &[s], None, &NV_READ.to_be_bytes()).ok();
+    run(&mut t, CommandCode::POLICY_COMMAND_CODE, &[s], None, &CommandCode::NV_READ.to_be_bytes()).ok();
     // A ticket for another policyRef, or a NULL ticket, does not verify.
     assert_eq!(authorize(&mut t, s, &approved, b"other", &ticket), rc_p(0x084, 4));
     let null_ticket = B::new().u16(0x8022).u32(RH_NULL).tpm2b(&[]).0;
@@ -186,16 +188,19 @@ fn policy_authorize_accepts_a_policy_signed_by_the_authority() {
 fn policy_authorize_nv_takes_the_policy_from_an_index() {
     let mut t = started();
     let zero = [0u8; 32];
-    let approved = h(&[&zero, &POLICY_COMMAND_CODE.to_be_bytes(), &NV_READ.to_be_bytes()]);
+    let approved =
+        h(&[&zero, &CommandCode::POLICY_COMMAND_CODE.to_be_bytes(), &CommandCode::NV_READ.to_be_bytes()]);
     define(&mut t, &[], 34);
     owner_write(&mut t, &[&SHA256.to_be_bytes()[..], &approved].concat());
     let name = nv_name(&[], 34, ATTRS | WRITTEN);
-    let expected = h(&[&zero, &POLICY_AUTHORIZE_NV.to_be_bytes(), &name]);
-    let call = |t: &mut Tpm, s: u32| run(t, POLICY_AUTHORIZE_NV, &[RH_OWNER, IDX, s], Some(&pw(b"")), &[]).rc;
+    let expected = h(&[&zero, &CommandCode::POLICY_AUTHORIZE_NV.to_be_bytes(), &name]);
+    let call = |t: &mut Tpm, s: u32| {
+        run(t, CommandCode::POLICY_AUTHORIZE_NV, &[RH_OWNER, IDX, s], Some(&pw(b"")), &[]).rc
+    };
     let (s, _) = start(&mut t, 1);
     // The current digest (zero) is not the one in the index: TPM_RC_VALUE.
     assert_eq!(call(&mut t, s), 0x084);
-    run(&mut t, POLICY_COMMAND_CODE, &[s], None, &NV_READ.to_be_bytes()).ok();
+    run(&mut t, CommandCode::POLICY_COMMAND_CODE, &[s], None, &CommandCode::NV_READ.to_be_bytes()).ok();
     assert_eq!(call(&mut t, s), 0);
     assert_eq!(digest(&mut t, s), expected);
     let (trial, _) = start(&mut t, 3);
@@ -203,9 +208,16 @@ fn policy_authorize_nv_takes_the_policy_from_an_index() {
     assert_eq!(digest(&mut t, trial), expected);
     // The owner cannot read an index without OWNERREAD: TPM_RC_NV_AUTHORIZATION.
     let (s, _) = start(&mut t, 1);
-    run(&mut t, 0x122, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
     let public = B::new().u32(IDX).u16(SHA256).u32(1 << 1 | 1 << 18 | 1 << 25).tpm2b(&[]).u16(34).0;
-    run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
+    run(
+        &mut t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"").tpm2b(&public).0,
+    )
+    .ok();
     assert_eq!(call(&mut t, s), 0x149);
 }
 
@@ -218,9 +230,9 @@ fn policy_signed_checks_a_signature_over_the_session_nonce() {
     let a_hash = |nonce: &[u8]| h(&[nonce, &0u32.to_be_bytes(), b"", b"pref"]);
     let signed = |t: &mut Tpm, s: u32, nonce: &[u8], sig: &[u8]| {
         let p = B::new().tpm2b(nonce).tpm2b(b"").tpm2b(b"pref").u32(0).raw(sig).0;
-        run(t, POLICY_SIGNED, &[k, s], None, &p)
+        run(t, CommandCode::POLICY_SIGNED, &[k, s], None, &p)
     };
-    let expected = h(&[&h(&[&zero, &POLICY_SIGNED.to_be_bytes(), &key_name]), b"pref"]);
+    let expected = h(&[&h(&[&zero, &CommandCode::POLICY_SIGNED.to_be_bytes(), &key_name]), b"pref"]);
     // A signature over another nonce: TPM_RC_SIGNATURE on auth; another session's nonce: NONCE.
     let wrong = signature(&mut t, k, &a_hash(&[1; 32]));
     assert_eq!(signed(&mut t, s, &nonce, &wrong).rc, rc_p(0x09B, 5));
@@ -232,7 +244,7 @@ fn policy_signed_checks_a_signature_over_the_session_nonce() {
     assert_eq!(digest(&mut t, s), expected);
     // The expiration is part of what is signed: the same signature with an expiration fails.
     let p = B::new().tpm2b(&nonce).tpm2b(b"").tpm2b(b"pref").u32(60).raw(&sig).0;
-    assert_eq!(run(&mut t, POLICY_SIGNED, &[k, s], None, &p).rc, rc_p(0x09B, 5));
+    assert_eq!(run(&mut t, CommandCode::POLICY_SIGNED, &[k, s], None, &p).rc, rc_p(0x09B, 5));
     // A trial session takes any well-formed signature and gives the same digest.
     let (trial, _) = start(&mut t, 3);
     assert_eq!(signed(&mut t, trial, b"", &wrong).rc, 0);
@@ -240,22 +252,28 @@ fn policy_signed_checks_a_signature_over_the_session_nonce() {
     // Not a signing key: a restricted decryption primary gets TPM_RC_ATTRIBUTES on handle 1.
     let (d, _, _) = primary(&mut t, RH_OWNER, &crate::key_helpers::ecc_storage()).unwrap();
     let p = B::new().tpm2b(b"").tpm2b(b"").tpm2b(b"").u32(0).raw(&sig).0;
-    assert_eq!(run(&mut t, POLICY_SIGNED, &[d, s], None, &p).rc, rc_h(0x082, 1));
+    assert_eq!(run(&mut t, CommandCode::POLICY_SIGNED, &[d, s], None, &p).rc, rc_h(0x082, 1));
 }
 
 #[test]
 fn policy_secret_with_cp_hash_a_allows_only_that_command() {
     let mut t = started();
     let zero = [0u8; 32];
-    const POLICY_SECRET: u32 = 0x151;
     let good = B::new().tpm2b(b"").tpm2b(&nv_public(&[], 8, ATTRS)).0;
-    let cp = h(&[&NV_DEFINE.to_be_bytes(), &RH_OWNER.to_be_bytes(), &good]);
+    let cp = h(&[&CommandCode::NV_DEFINE_SPACE.to_be_bytes(), &RH_OWNER.to_be_bytes(), &good]);
     // cpHashA is not part of the digest: H(H(0 || TPM_CC_PolicySecret || ownerName) || policyRef).
-    let policy = h(&[&h(&[&zero, &POLICY_SECRET.to_be_bytes(), &RH_OWNER.to_be_bytes()]), b""]);
-    run(&mut t, 0x12E, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(&policy).u16(SHA256).0).ok();
+    let policy = h(&[&h(&[&zero, &CommandCode::POLICY_SECRET.to_be_bytes(), &RH_OWNER.to_be_bytes()]), b""]);
+    run(
+        &mut t,
+        CommandCode::SET_PRIMARY_POLICY,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(&policy).u16(SHA256).0,
+    )
+    .ok();
     let secret = |t: &mut Tpm, s: u32, cp: &[u8]| {
         let p = B::new().tpm2b(b"").tpm2b(cp).tpm2b(b"").u32(0).0;
-        run(t, POLICY_SECRET, &[RH_OWNER, s], Some(&pw(b"")), &p).rc
+        run(t, CommandCode::POLICY_SECRET, &[RH_OWNER, s], Some(&pw(b"")), &p).rc
     };
     let (s, _) = start(&mut t, 1);
     // A cpHashA of the wrong size: TPM_RC_SIZE on it.
@@ -263,53 +281,75 @@ fn policy_secret_with_cp_hash_a_allows_only_that_command() {
     assert_eq!(secret(&mut t, s, &cp), 0);
     assert_eq!(digest(&mut t, s), policy);
     let other = B::new().tpm2b(b"x").tpm2b(&nv_public(&[], 8, ATTRS)).0;
-    assert_eq!(run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &other).rc, rc_s(0x09D, 1));
-    run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &good).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&policy_auth(s)), &other).rc,
+        rc_s(0x09D, 1)
+    );
+    run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&policy_auth(s)), &good).ok();
 }
 
 #[test]
 fn policy_name_hash_binds_the_session_to_the_handles_named() {
     let mut t = started();
-    const NAME_HASH: u32 = 0x170;
     let zero = [0u8; 32];
     define(&mut t, &[], 8);
     let other = 0x0150_0021;
     let public = B::new().u32(other).u16(SHA256).u32(ATTRS).tpm2b(&[]).u16(8).0;
-    run(&mut t, NV_DEFINE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
+    run(
+        &mut t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"").tpm2b(&public).0,
+    )
+    .ok();
     // NV_Write(owner, IDX): nameHash = H(Name(owner) || Name(IDX)).
     let nh = h(&[&RH_OWNER.to_be_bytes(), &nv_name(&[], 8, ATTRS)]);
-    let policy = h(&[&zero, &NAME_HASH.to_be_bytes(), &nh]);
+    let policy = h(&[&zero, &CommandCode::POLICY_NAME_HASH.to_be_bytes(), &nh]);
     let (trial, _) = start(&mut t, 3);
-    assert_eq!(run(&mut t, NAME_HASH, &[trial], None, &B::new().tpm2b(&nh[..20]).0).rc, rc_p(0x095, 1));
-    run(&mut t, NAME_HASH, &[trial], None, &B::new().tpm2b(&nh).0).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_NAME_HASH, &[trial], None, &B::new().tpm2b(&nh[..20]).0).rc,
+        rc_p(0x095, 1)
+    );
+    run(&mut t, CommandCode::POLICY_NAME_HASH, &[trial], None, &B::new().tpm2b(&nh).0).ok();
     assert_eq!(digest(&mut t, trial), policy);
     // cpHash and nameHash exclude each other: TPM_RC_CPHASH both ways.
-    assert_eq!(run(&mut t, NAME_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc, 0x151);
-    assert_eq!(run(&mut t, POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc, 0x151);
+    assert_eq!(run(&mut t, CommandCode::POLICY_NAME_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc, 0x151);
+    assert_eq!(run(&mut t, CommandCode::POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc, 0x151);
     let (t2, _) = start(&mut t, 3);
-    run(&mut t, POLICY_CP_HASH, &[t2], None, &B::new().tpm2b(&nh).0).ok();
-    assert_eq!(run(&mut t, NAME_HASH, &[t2], None, &B::new().tpm2b(&nh).0).rc, 0x151);
+    run(&mut t, CommandCode::POLICY_CP_HASH, &[t2], None, &B::new().tpm2b(&nh).0).ok();
+    assert_eq!(run(&mut t, CommandCode::POLICY_NAME_HASH, &[t2], None, &B::new().tpm2b(&nh).0).rc, 0x151);
 
-    run(&mut t, 0x12E, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(&policy).u16(SHA256).0).ok();
+    run(
+        &mut t,
+        CommandCode::SET_PRIMARY_POLICY,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(&policy).u16(SHA256).0,
+    )
+    .ok();
     let (s, _) = start(&mut t, 1);
-    run(&mut t, NAME_HASH, &[s], None, &B::new().tpm2b(&nh).0).ok();
+    run(&mut t, CommandCode::POLICY_NAME_HASH, &[s], None, &B::new().tpm2b(&nh).0).ok();
     let data = B::new().tpm2b(b"12345678").u16(0).0;
     // The other index: the policy digest matches, the Names do not.
-    assert_eq!(run(&mut t, NV_WRITE, &[RH_OWNER, other], Some(&policy_auth(s)), &data).rc, rc_s(0x09D, 1));
-    run(&mut t, NV_WRITE, &[RH_OWNER, IDX], Some(&policy_auth(s)), &data).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::NV_WRITE, &[RH_OWNER, other], Some(&policy_auth(s)), &data).rc,
+        rc_s(0x09D, 1)
+    );
+    run(&mut t, CommandCode::NV_WRITE, &[RH_OWNER, IDX], Some(&policy_auth(s)), &data).ok();
 }
 
 #[test]
 fn policy_counter_timer_compares_time_info() {
     let mut t = started();
-    const COUNTER_TIMER: u32 = 0x16D;
     let zero = [0u8; 32];
     // TPMS_TIME_INFO from ReadClock: time(8) clock(8) resetCount(4) restartCount(4) safe(1).
-    let info = run(&mut t, 0x181, &[], None, &[]).ok().body.clone();
+    let info = run(&mut t, CommandCode::READ_CLOCK, &[], None, &[]).ok().body.clone();
     assert_eq!(info.len(), 25);
     let reset = info[16..20].to_vec();
     let call = |t: &mut Tpm, s: u32, operand: &[u8], offset: u16, op: u16| {
-        run(t, COUNTER_TIMER, &[s], None, &B::new().tpm2b(operand).u16(offset).u16(op).0).rc
+        run(t, CommandCode::POLICY_COUNTER_TIMER, &[s], None, &B::new().tpm2b(operand).u16(offset).u16(op).0)
+            .rc
     };
     let (s, _) = start(&mut t, 1);
     assert_eq!(call(&mut t, s, &reset, 16, 0), 0); // resetCount EQ
@@ -320,7 +360,7 @@ fn policy_counter_timer_compares_time_info() {
     assert_eq!(call(&mut t, s, &[], 26, 0), rc_p(0x084, 2));
     assert_eq!(call(&mut t, s, &[0; 6], 20, 0), 0x08D);
     let args = |operand: &[u8], offset: u16, op: u16| h(&[operand, &offset.to_be_bytes(), &op.to_be_bytes()]);
-    let step = |d: &[u8], a: &[u8]| h(&[d, &COUNTER_TIMER.to_be_bytes(), a]);
+    let step = |d: &[u8], a: &[u8]| h(&[d, &CommandCode::POLICY_COUNTER_TIMER.to_be_bytes(), a]);
     let expected =
         step(&step(&step(&zero, &args(&reset, 16, 0)), &args(&[1], 24, 0)), &args(&[0xFF; 8], 8, 9));
     assert_eq!(digest(&mut t, s), expected);
@@ -339,22 +379,36 @@ fn policy_signed_expiration_limits_the_session_in_time() {
     let mut t = Tpm::new(Box::new(InsecureTestEntropy::new(42)));
     t.set_clock(Box::new(clock.clone()));
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     let set_time = |ms: u64| clock.0.store(ms, Ordering::Relaxed);
     let zero = [0u8; 32];
     let (k, key_name) = signer(&mut t);
     // The owner's policy: PolicySigned(k, policyRef "") — the expiration is not in the digest.
-    let policy = h(&[&h(&[&zero, &POLICY_SIGNED.to_be_bytes(), &key_name]), b""]);
-    run(&mut t, 0x12E, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(&policy).u16(SHA256).0).ok();
+    let policy = h(&[&h(&[&zero, &CommandCode::POLICY_SIGNED.to_be_bytes(), &key_name]), b""]);
+    run(
+        &mut t,
+        CommandCode::SET_PRIMARY_POLICY,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(&policy).u16(SHA256).0,
+    )
+    .ok();
     // aHash = H(nonceTPM || expiration || cpHashA || policyRef).
     let signed = |t: &mut Tpm, s: u32, nonce: &[u8], expiration: u32| {
         let sig = signature(t, k, &h(&[nonce, &expiration.to_be_bytes(), b"", b""]));
         let p = B::new().tpm2b(nonce).tpm2b(b"").tpm2b(b"").u32(expiration).raw(&sig).0;
-        run(t, POLICY_SIGNED, &[k, s], None, &p).rc
+        run(t, CommandCode::POLICY_SIGNED, &[k, s], None, &p).rc
     };
     let define = |t: &mut Tpm, s: u32, index: u32| {
         let public = B::new().u32(index).u16(SHA256).u32(ATTRS).tpm2b(&[]).u16(8).0;
-        run(t, NV_DEFINE, &[RH_OWNER], Some(&policy_auth(s)), &B::new().tpm2b(b"").tpm2b(&public).0).rc
+        run(
+            t,
+            CommandCode::NV_DEFINE_SPACE,
+            &[RH_OWNER],
+            Some(&policy_auth(s)),
+            &B::new().tpm2b(b"").tpm2b(&public).0,
+        )
+        .rc
     };
 
     // Session started at 1 s, valid 10 s after its start: used at 12 s it has expired.
@@ -383,13 +437,11 @@ fn policy_signed_expiration_limits_the_session_in_time() {
 fn policy_tickets_replay_a_signed_or_secret_authorization_until_the_timeout() {
     use std::sync::atomic::Ordering;
     use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
-    const POLICY_SECRET: u32 = 0x151;
-    const POLICY_TICKET: u32 = 0x172;
     let clock = InsecureTestClock::default();
     let mut t = Tpm::new(Box::new(InsecureTestEntropy::new(42)));
     t.set_clock(Box::new(clock.clone()));
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     let set_time = |ms: u64| clock.0.store(ms, Ordering::Relaxed);
     let zero = [0u8; 32];
     let (k, key_name) = signer(&mut t);
@@ -399,7 +451,7 @@ fn policy_tickets_replay_a_signed_or_secret_authorization_until_the_timeout() {
     let expiration = (-10i32) as u32;
     let sig = signature(&mut t, k, &h(&[&nonce, &expiration.to_be_bytes(), b"", b"ref"]));
     let p = B::new().tpm2b(&nonce).tpm2b(b"").tpm2b(b"ref").u32(expiration).raw(&sig).0;
-    let r = run(&mut t, POLICY_SIGNED, &[k, s], None, &p).ok().clone();
+    let r = run(&mut t, CommandCode::POLICY_SIGNED, &[k, s], None, &p).ok().clone();
     let mut rd = r.reader();
     let timeout = rd.tpm2b().to_vec();
     assert_eq!(timeout, 12_000u64.to_be_bytes());
@@ -407,7 +459,7 @@ fn policy_tickets_replay_a_signed_or_secret_authorization_until_the_timeout() {
     let ticket = rd.tpm2b().to_vec();
     rd.done();
     assert_eq!(ticket.len(), 32);
-    let signed_policy = h(&[&h(&[&zero, &POLICY_SIGNED.to_be_bytes(), &key_name]), b"ref"]);
+    let signed_policy = h(&[&h(&[&zero, &CommandCode::POLICY_SIGNED.to_be_bytes(), &key_name]), b"ref"]);
     assert_eq!(digest(&mut t, s), signed_policy);
 
     let replay =
@@ -421,7 +473,7 @@ fn policy_tickets_replay_a_signed_or_secret_authorization_until_the_timeout() {
                 .u32(RH_OWNER)
                 .tpm2b(tk)
                 .0;
-            run(t, POLICY_TICKET, &[s], None, &p).rc
+            run(t, CommandCode::POLICY_TICKET, &[s], None, &p).rc
         };
     // Another session replays the ticket and gets the PolicySigned digest.
     let (s2, _) = start(&mut t, 1);
@@ -441,7 +493,7 @@ fn policy_tickets_replay_a_signed_or_secret_authorization_until_the_timeout() {
     // PolicySecret(owner) with expiration -20 and no nonce: absolute Time (20 s plus the current
     // milliseconds), an AUTH_SECRET ticket.
     let p = B::new().tpm2b(b"").tpm2b(b"").tpm2b(b"").u32((-20i32) as u32).0;
-    let r = run(&mut t, POLICY_SECRET, &[RH_OWNER, s3], Some(&pw(b"")), &p).ok().clone();
+    let r = run(&mut t, CommandCode::POLICY_SECRET, &[RH_OWNER, s3], Some(&pw(b"")), &p).ok().clone();
     let out = params_of(&r, false);
     let mut rd = R(&out);
     let timeout = rd.tpm2b().to_vec();
@@ -452,36 +504,48 @@ fn policy_tickets_replay_a_signed_or_secret_authorization_until_the_timeout() {
     let (s4, _) = start(&mut t, 1);
     let owner = RH_OWNER.to_be_bytes();
     assert_eq!(replay(&mut t, s4, b"", 0x8023, &owner, &timeout, &ticket), 0);
-    let secret_policy = h(&[&h(&[&zero, &POLICY_SECRET.to_be_bytes(), &owner]), b""]);
+    let secret_policy = h(&[&h(&[&zero, &CommandCode::POLICY_SECRET.to_be_bytes(), &owner]), b""]);
     assert_eq!(digest(&mut t, s4), secret_policy);
     // A trial session gets no ticket.
     let (trial, _) = start(&mut t, 3);
-    let r = run(&mut t, POLICY_SECRET, &[RH_OWNER, trial], Some(&pw(b"")), &p).ok().clone();
+    let r = run(&mut t, CommandCode::POLICY_SECRET, &[RH_OWNER, trial], Some(&pw(b"")), &p).ok().clone();
     assert_eq!(params_of(&r, false), B::new().u16(0).u16(0x8023).u32(RH_NULL).u16(0).0);
 }
 
 #[test]
 fn policy_duplication_select_digests() {
     let mut t = started();
-    const DUP_SELECT: u32 = 0x188;
     let zero = [0u8; 32];
     let object = [&[0u8, 0x0B][..], &[0x11; 32]].concat();
     let parent = [&[0u8, 0x0B][..], &[0x22; 32]].concat();
     let call = |t: &mut Tpm, s: u32, include: u8| {
-        run(t, DUP_SELECT, &[s], None, &B::new().tpm2b(&object).tpm2b(&parent).u8(include).0).rc
+        run(
+            t,
+            CommandCode::POLICY_DUPLICATION_SELECT,
+            &[s],
+            None,
+            &B::new().tpm2b(&object).tpm2b(&parent).u8(include).0,
+        )
+        .rc
     };
     // includeObject YES: H(0 || CC || objectName || newParentName || 1).
     let (s, _) = start(&mut t, 3);
     assert_eq!(call(&mut t, s, 1), 0);
-    assert_eq!(digest(&mut t, s), h(&[&zero, &DUP_SELECT.to_be_bytes(), &object, &parent, &[1]]));
+    assert_eq!(
+        digest(&mut t, s),
+        h(&[&zero, &CommandCode::POLICY_DUPLICATION_SELECT.to_be_bytes(), &object, &parent, &[1]])
+    );
     // The nameHash slot is now taken: a second one is TPM_RC_CPHASH.
     assert_eq!(call(&mut t, s, 1), 0x151);
     // includeObject NO leaves the object's Name out of the digest.
     let (s, _) = start(&mut t, 3);
     assert_eq!(call(&mut t, s, 0), 0);
-    assert_eq!(digest(&mut t, s), h(&[&zero, &DUP_SELECT.to_be_bytes(), &parent, &[0]]));
+    assert_eq!(
+        digest(&mut t, s),
+        h(&[&zero, &CommandCode::POLICY_DUPLICATION_SELECT.to_be_bytes(), &parent, &[0]])
+    );
     // The session is for TPM2_Duplicate: after PolicyCommandCode(NV_Read), TPM_RC_COMMAND_CODE.
     let (s, _) = start(&mut t, 3);
-    run(&mut t, POLICY_COMMAND_CODE, &[s], None, &NV_READ.to_be_bytes()).ok();
+    run(&mut t, CommandCode::POLICY_COMMAND_CODE, &[s], None, &CommandCode::NV_READ.to_be_bytes()).ok();
     assert_eq!(call(&mut t, s, 1), 0x143);
 }

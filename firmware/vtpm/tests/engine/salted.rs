@@ -5,11 +5,8 @@
 use crate::common::hmac_sha256 as hmac;
 use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run, started};
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
-
-const START_AUTH: u32 = 0x176;
-const CHANGE_AUTH: u32 = 0x129;
-const NV_DEFINE: u32 = 0x12A;
 
 /// A deterministic RNG for the test's own OAEP seeds.
 struct TestRng(u64);
@@ -47,7 +44,7 @@ fn rsa_storage(t: &mut Tpm) -> (u32, Vec<u8>) {
         .tpm2b(&[])
         .0;
     let p = B::new().tpm2b(&B::new().tpm2b(b"").tpm2b(b"").0).tpm2b(&template).tpm2b(&[]).u32(0).0;
-    let r = run(t, 0x131, &[RH_OWNER], Some(&pw(b"")), &p).ok().clone();
+    let r = run(t, CommandCode::CREATE_PRIMARY, &[RH_OWNER], Some(&pw(b"")), &p).ok().clone();
     let mut rd = r.reader();
     let h = rd.u32();
     rd.u32();
@@ -65,14 +62,21 @@ fn oaep(n: &[u8], label: &str, salt: &[u8]) -> Vec<u8> {
 
 fn start(t: &mut Tpm, key: u32, bind: u32, caller: &[u8], secret: &[u8]) -> crate::common::Resp {
     let p = B::new().tpm2b(caller).tpm2b(secret).u8(0).u16(0x0010).u16(SHA256).0;
-    run(t, START_AUTH, &[key, bind], None, &p)
+    run(t, CommandCode::START_AUTH_SESSION, &[key, bind], None, &p)
 }
 
 #[test]
 fn rsa_salted_session_bound_to_the_owner_derives_its_key_from_both() {
     let mut t = started();
     let (k, n) = rsa_storage(&mut t);
-    run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"ownerpw").0).ok();
+    run(
+        &mut t,
+        CommandCode::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"ownerpw").0,
+    )
+    .ok();
     let salt = [0x5Cu8; 32];
     let caller = [0x21u8; 32];
 
@@ -96,14 +100,14 @@ fn rsa_salted_session_bound_to_the_owner_derives_its_key_from_both() {
     let public = B::new().u32(0x0150_0030).u16(SHA256).u32(1 << 1 | 1 << 17).tpm2b(&[]).u16(8).0;
     let params = B::new().tpm2b(b"").tpm2b(&public).0;
     let cp = Sha256::new()
-        .chain_update(NV_DEFINE.to_be_bytes())
+        .chain_update(CommandCode::NV_DEFINE_SPACE.to_be_bytes())
         .chain_update(RH_OWNER.to_be_bytes())
         .chain_update(&params)
         .finalize();
     let call = |t: &mut Tpm, key: &[u8]| {
         let mac = hmac(key, &[&cp, &caller, &nonce_tpm, &[1]]);
         let auth = B::new().u32(s).tpm2b(&caller).u8(1).tpm2b(&mac).0;
-        run(t, NV_DEFINE, &[RH_OWNER], Some(&auth), &params)
+        run(t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&auth), &params)
     };
     // A key without the salt, or without the bind authValue, is refused (the owner is DA-exempt).
     assert_eq!(call(&mut t, &ath(&salt)).rc, rc_s(0x0A2, 1));
@@ -113,7 +117,10 @@ fn rsa_salted_session_bound_to_the_owner_derives_its_key_from_both() {
     let mut rd = R(&r.body[4 + rp_params.len()..]);
     let new_nonce = rd.tpm2b().to_vec();
     assert_eq!(rd.u8(), 1);
-    let rp = Sha256::new().chain_update(0u32.to_be_bytes()).chain_update(NV_DEFINE.to_be_bytes()).finalize();
+    let rp = Sha256::new()
+        .chain_update(0u32.to_be_bytes())
+        .chain_update(CommandCode::NV_DEFINE_SPACE.to_be_bytes())
+        .finalize();
     assert_eq!(rd.tpm2b(), hmac(&key, &[&rp, &new_nonce, &caller, &[1]]));
 }
 
@@ -122,7 +129,8 @@ fn rsa_salted_session_bound_to_the_owner_derives_its_key_from_both() {
 #[test]
 fn a_changed_auth_value_unbinds_the_session() {
     let mut t = started();
-    run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"first").0).ok();
+    run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"first").0)
+        .ok();
     let caller = [0x33u8; 32];
     let r = start(&mut t, RH_NULL, RH_OWNER, &caller, b"").ok().clone();
     let mut rd = r.reader();
@@ -133,13 +141,18 @@ fn a_changed_auth_value_unbinds_the_session() {
     let clock_set = |t: &mut Tpm, nonce_tpm: &[u8], hmac_key: &[u8], value: u64| {
         let params = value.to_be_bytes();
         let cp = Sha256::new()
-            .chain_update(0x128u32.to_be_bytes())
+            .chain_update(CommandCode::CLOCK_SET.to_be_bytes())
             .chain_update(RH_OWNER.to_be_bytes())
             .chain_update(params)
             .finalize();
         let mac = hmac(hmac_key, &[&cp, &caller, nonce_tpm, &[1]]);
-        let r =
-            run(t, 0x128, &[RH_OWNER], Some(&B::new().u32(s).tpm2b(&caller).u8(1).tpm2b(&mac).0), &params);
+        let r = run(
+            t,
+            CommandCode::CLOCK_SET,
+            &[RH_OWNER],
+            Some(&B::new().u32(s).tpm2b(&caller).u8(1).tpm2b(&mac).0),
+            &params,
+        );
         let next = if r.rc == 0 { R(&r.body[4..]).tpm2b().to_vec() } else { nonce_tpm.to_vec() };
         (r.rc, next)
     };
@@ -147,7 +160,14 @@ fn a_changed_auth_value_unbinds_the_session() {
     let (rc, next) = clock_set(&mut t, &nonce_tpm, &key, 1_000_000);
     assert_eq!(rc, 0);
     nonce_tpm = next;
-    run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"first")), &B::new().tpm2b(b"second").0).ok();
+    run(
+        &mut t,
+        CommandCode::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        Some(&pw(b"first")),
+        &B::new().tpm2b(b"second").0,
+    )
+    .ok();
     assert_eq!(clock_set(&mut t, &nonce_tpm, &key, 2_000_000).0, rc_s(0x0A2, 1));
     let (rc, _) = clock_set(&mut t, &nonce_tpm, &[key.as_slice(), b"second"].concat(), 2_000_000);
     assert_eq!(rc, 0);

@@ -6,18 +6,15 @@
 use crate::common::hmac_sha256 as hmac;
 use crate::common::{B, R, RH_NULL, SHA256, params_of, pw, rc_s, run, started};
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
-const START_AUTH: u32 = 0x176;
-const HASH_SEQ_START: u32 = 0x186;
-const SEQ_UPDATE: u32 = 0x15C;
-const SEQ_COMPLETE: u32 = 0x13E;
 const BAD_AUTH: u32 = 0x0A2;
 
 /// An unbound, unsalted HMAC session: (handle, nonceTPM).
 fn hmac_session(t: &mut Tpm) -> (u32, Vec<u8>) {
     let p = B::new().tpm2b(&[7; 32]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
-    let r = run(t, START_AUTH, &[RH_NULL, RH_NULL], None, &p).ok().clone();
+    let r = run(t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).ok().clone();
     let mut rd = r.reader();
     let h = rd.u32();
     let nonce = rd.tpm2b().to_vec();
@@ -29,14 +26,14 @@ fn hmac_session(t: &mut Tpm) -> (u32, Vec<u8>) {
 /// success, checks the response HMAC and returns the new nonceTPM.
 fn update(t: &mut Tpm, seq: u32, s: u32, nonce_tpm: &[u8], names: &[&[u8]], data: &[u8]) -> (u32, Vec<u8>) {
     let params = B::new().tpm2b(data).0;
-    let mut cp = Sha256::new().chain_update(SEQ_UPDATE.to_be_bytes());
+    let mut cp = Sha256::new().chain_update(CommandCode::SEQUENCE_UPDATE.to_be_bytes());
     names.iter().for_each(|n| cp.update(n));
     let cp = cp.chain_update(&params).finalize();
     let nonce_caller = [0x33; 32];
     // Unbound, unsalted: the HMAC key is the sequence's authValue alone.
     let mac = hmac(b"seqauth", &[&cp, &nonce_caller, nonce_tpm, &[1]]);
     let auth = B::new().u32(s).tpm2b(&nonce_caller).u8(1).tpm2b(&mac).0;
-    let r = run(t, SEQ_UPDATE, &[seq], Some(&auth), &params);
+    let r = run(t, CommandCode::SEQUENCE_UPDATE, &[seq], Some(&auth), &params);
     if r.rc != 0 {
         return (r.rc, Vec::new());
     }
@@ -48,7 +45,7 @@ fn update(t: &mut Tpm, seq: u32, s: u32, nonce_tpm: &[u8], names: &[&[u8]], data
     rd.done();
     let rp = Sha256::new()
         .chain_update(0u32.to_be_bytes())
-        .chain_update(SEQ_UPDATE.to_be_bytes())
+        .chain_update(CommandCode::SEQUENCE_UPDATE.to_be_bytes())
         .chain_update(&rp_params)
         .finalize();
     assert_eq!(resp_mac, hmac(b"seqauth", &[&rp, &new_nonce, &nonce_caller, &[1]]), "response HMAC");
@@ -59,7 +56,10 @@ fn update(t: &mut Tpm, seq: u32, s: u32, nonce_tpm: &[u8], names: &[&[u8]], data
 fn a_sequence_is_authorized_with_an_empty_name_in_cphash() {
     let mut t = started();
     let seq =
-        run(&mut t, HASH_SEQ_START, &[], None, &B::new().tpm2b(b"seqauth").u16(SHA256).0).ok().reader().u32();
+        run(&mut t, CommandCode::HASH_SEQUENCE_START, &[], None, &B::new().tpm2b(b"seqauth").u16(SHA256).0)
+            .ok()
+            .reader()
+            .u32();
     let (s, nonce) = hmac_session(&mut t);
     // A cpHash that names the sequence by its handle (the old, wrong Name) is refused ...
     let handle_name = seq.to_be_bytes();
@@ -69,7 +69,13 @@ fn a_sequence_is_authorized_with_an_empty_name_in_cphash() {
     assert_eq!(rc, 0);
     let (rc, _) = update(&mut t, seq, s, &nonce, &[], b" part two");
     assert_eq!(rc, 0);
-    let r = run(&mut t, SEQ_COMPLETE, &[seq], Some(&pw(b"seqauth")), &B::new().tpm2b(b"").u32(RH_NULL).0);
+    let r = run(
+        &mut t,
+        CommandCode::SEQUENCE_COMPLETE,
+        &[seq],
+        Some(&pw(b"seqauth")),
+        &B::new().tpm2b(b"").u32(RH_NULL).0,
+    );
     let r = r.ok().clone();
     let mut rd = R(&r.body[4..]);
     assert_eq!(rd.tpm2b(), &Sha256::digest(b"part one, part two")[..]);
@@ -82,13 +88,16 @@ fn a_sequence_is_authorized_with_an_empty_name_in_cphash() {
 fn a_session_bound_to_one_sequence_does_not_skip_another_sequences_auth() {
     let mut t = started();
     let seq = |t: &mut Tpm, auth: &[u8]| {
-        run(t, HASH_SEQ_START, &[], None, &B::new().tpm2b(auth).u16(SHA256).0).ok().reader().u32()
+        run(t, CommandCode::HASH_SEQUENCE_START, &[], None, &B::new().tpm2b(auth).u16(SHA256).0)
+            .ok()
+            .reader()
+            .u32()
     };
     let a = seq(&mut t, b"alpha");
     let b = seq(&mut t, b"bravo");
     let caller = [7u8; 32];
     let p = B::new().tpm2b(&caller).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
-    let r = run(&mut t, START_AUTH, &[RH_NULL, a], None, &p).ok().clone();
+    let r = run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, a], None, &p).ok().clone();
     let mut rd = r.reader();
     let s = rd.u32();
     let mut nonce_tpm = rd.tpm2b().to_vec();
@@ -96,11 +105,14 @@ fn a_session_bound_to_one_sequence_does_not_skip_another_sequences_auth() {
     let key = hmac(b"alpha", &[&1u32.to_be_bytes(), b"ATH\0", &nonce_tpm, &caller, &256u32.to_be_bytes()]);
     let update = |t: &mut Tpm, h: u32, nonce_tpm: &[u8], hmac_key: &[u8]| {
         let params = B::new().tpm2b(b"data").0;
-        let cp = Sha256::new().chain_update(SEQ_UPDATE.to_be_bytes()).chain_update(&params).finalize();
+        let cp = Sha256::new()
+            .chain_update(CommandCode::SEQUENCE_UPDATE.to_be_bytes())
+            .chain_update(&params)
+            .finalize();
         let nc = [9u8; 32];
         let mac = hmac(hmac_key, &[&cp, &nc, nonce_tpm, &[1]]);
         let auth = B::new().u32(s).tpm2b(&nc).u8(1).tpm2b(&mac).0;
-        let r = run(t, SEQ_UPDATE, &[h], Some(&auth), &params);
+        let r = run(t, CommandCode::SEQUENCE_UPDATE, &[h], Some(&auth), &params);
         let rc = r.rc;
         let next = if rc == 0 {
             let rp = params_of(&r, false);

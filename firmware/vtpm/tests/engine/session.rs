@@ -5,11 +5,8 @@
 use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, rc_s, run, started};
 use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
-
-const START: u32 = 0x176;
-const CHANGE_AUTH: u32 = 0x129;
-const PCR_EXTEND: u32 = 0x182;
 
 /// A session as the caller tracks it.
 struct S {
@@ -20,7 +17,7 @@ struct S {
 
 fn start(t: &mut Tpm, bind: u32, kind: u8, nonce_caller: &[u8]) -> (u32, Vec<u8>) {
     let p = B::new().tpm2b(nonce_caller).tpm2b(b"").u8(kind).u16(0x10).u16(SHA256).0;
-    let r = run(t, START, &[RH_NULL, bind], None, &p).ok().clone();
+    let r = run(t, CommandCode::START_AUTH_SESSION, &[RH_NULL, bind], None, &p).ok().clone();
     let mut rd = r.reader();
     let h = rd.u32();
     let nonce = rd.tpm2b().to_vec();
@@ -54,7 +51,7 @@ fn call(
     let key = [s.key.as_slice(), entity_auth].concat();
     let mac = hmac(&key, &[&cp, &nonce_caller, &s.nonce_tpm, &[attrs]]);
     let auth = B::new().u32(s.handle).tpm2b(&nonce_caller).u8(attrs).tpm2b(&mac).0;
-    let r = run(t, cc, handles, Some(&auth), params);
+    let r = run(t, CommandCode(cc), handles, Some(&auth), params);
     if r.rc != 0 {
         return r.rc;
     }
@@ -89,16 +86,51 @@ fn hmac_session_authorizes_checks_response_and_rolls_nonces() {
     let names = [owner_name()];
     // Change the owner auth: the response HMAC already uses the new value.
     let p = B::new().tpm2b(b"newpass").0;
-    assert_eq!(call(&mut t, &mut s, CHANGE_AUTH, &[RH_OWNER], &names, &p, b"", b"newpass", true), 0);
+    assert_eq!(
+        call(
+            &mut t,
+            &mut s,
+            CommandCode::HIERARCHY_CHANGE_AUTH.0,
+            &[RH_OWNER],
+            &names,
+            &p,
+            b"",
+            b"newpass",
+            true
+        ),
+        0
+    );
     // The old auth now fails (owner is DA-exempt: BAD_AUTH), the new one works.
     let p2 = B::new().tpm2b(b"").0;
-    assert_eq!(call(&mut t, &mut s, CHANGE_AUTH, &[RH_OWNER], &names, &p2, b"", b"", true), rc_s(0x0A2, 1));
-    assert_eq!(call(&mut t, &mut s, CHANGE_AUTH, &[RH_OWNER], &names, &p2, b"newpass", b"", true), 0);
+    assert_eq!(
+        call(&mut t, &mut s, CommandCode::HIERARCHY_CHANGE_AUTH.0, &[RH_OWNER], &names, &p2, b"", b"", true),
+        rc_s(0x0A2, 1)
+    );
+    assert_eq!(
+        call(
+            &mut t,
+            &mut s,
+            CommandCode::HIERARCHY_CHANGE_AUTH.0,
+            &[RH_OWNER],
+            &names,
+            &p2,
+            b"newpass",
+            b"",
+            true
+        ),
+        0
+    );
     // A stale nonce is a wrong HMAC.
     let old = s.nonce_tpm.clone();
-    assert_eq!(call(&mut t, &mut s, CHANGE_AUTH, &[RH_OWNER], &names, &p2, b"", b"", true), 0);
+    assert_eq!(
+        call(&mut t, &mut s, CommandCode::HIERARCHY_CHANGE_AUTH.0, &[RH_OWNER], &names, &p2, b"", b"", true),
+        0
+    );
     s.nonce_tpm = old;
-    assert_eq!(call(&mut t, &mut s, CHANGE_AUTH, &[RH_OWNER], &names, &p2, b"", b"", true), rc_s(0x0A2, 1));
+    assert_eq!(
+        call(&mut t, &mut s, CommandCode::HIERARCHY_CHANGE_AUTH.0, &[RH_OWNER], &names, &p2, b"", b"", true),
+        rc_s(0x0A2, 1)
+    );
 }
 
 #[test]
@@ -107,33 +139,63 @@ fn empty_key_allows_empty_hmac_and_continue_session_clear_flushes() {
     let (h, _) = start(&mut t, RH_NULL, 0, &[2; 16]);
     let extend = B::new().u32(0).0;
     let auth = B::new().u32(h).tpm2b(&[3; 16]).u8(0).tpm2b(b"").0;
-    let r = run(&mut t, PCR_EXTEND, &[16], Some(&auth), &extend).ok().clone();
+    let r = run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &extend).ok().clone();
     assert_eq!(r.tag, 0x8002);
     // continueSession was clear: the session is gone.
-    assert_eq!(run(&mut t, PCR_EXTEND, &[16], Some(&auth), &extend).rc, 0x918);
-    assert_eq!(run(&mut t, 0x165, &[], None, &h.to_be_bytes()).rc, rc_p(0x08B, 1));
+    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &extend).rc, 0x918);
+    assert_eq!(run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &h.to_be_bytes()).rc, rc_p(0x08B, 1));
 }
 
 #[test]
 fn bound_session_key_comes_from_kdfa_and_drops_the_bound_auth() {
     let mut t = started();
-    run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"ownerpw").0).ok();
+    run(
+        &mut t,
+        CommandCode::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"ownerpw").0,
+    )
+    .ok();
     let caller = [7u8; 32];
     let (h, nonce_tpm) = start(&mut t, RH_OWNER, 0, &caller);
     let key = kdfa(b"ownerpw", b"ATH", &nonce_tpm, &caller, 256);
     let mut s = S { handle: h, nonce_tpm, key };
     // For the bound entity the authValue is not in the HMAC key...
     let p = B::new().tpm2b(b"ownerpw").0;
-    assert_eq!(call(&mut t, &mut s, CHANGE_AUTH, &[RH_OWNER], &[owner_name()], &p, b"", b"", true), 0);
+    assert_eq!(
+        call(
+            &mut t,
+            &mut s,
+            CommandCode::HIERARCHY_CHANGE_AUTH.0,
+            &[RH_OWNER],
+            &[owner_name()],
+            &p,
+            b"",
+            b"",
+            true
+        ),
+        0
+    );
     // ...for another entity (PCR 16, empty auth) it is appended (here empty, so the key is unchanged),
     let e = B::new().u32(0).0;
     assert_eq!(
-        call(&mut t, &mut s, PCR_EXTEND, &[16], &[16u32.to_be_bytes().to_vec()], &e, b"", b"", true),
+        call(
+            &mut t,
+            &mut s,
+            CommandCode::PCR_EXTEND.0,
+            &[16],
+            &[16u32.to_be_bytes().to_vec()],
+            &e,
+            b"",
+            b"",
+            true
+        ),
         0
     );
     // and the key is not empty, so an empty HMAC is refused.
     let auth = B::new().u32(h).tpm2b(&[1; 16]).u8(1).tpm2b(b"").0;
-    assert_eq!(run(&mut t, PCR_EXTEND, &[16], Some(&auth), &e).rc, rc_s(0x0A2, 1));
+    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &e).rc, rc_s(0x0A2, 1));
 }
 
 #[test]
@@ -141,30 +203,44 @@ fn policy_sessions_need_a_matching_policy() {
     let mut t = started();
     let (h, _) = start(&mut t, RH_NULL, 1, &[4; 32]);
     assert_eq!(h >> 24, 0x03);
-    let r = run(&mut t, 0x189, &[h], None, &[]).ok().clone();
+    let r = run(&mut t, CommandCode::POLICY_GET_DIGEST, &[h], None, &[]).ok().clone();
     assert_eq!(r.reader().tpm2b(), [0u8; 32]);
     // The owner has no authPolicy, so policy authorization is unavailable.
     let auth = B::new().u32(h).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;
-    let r = run(&mut t, CHANGE_AUTH, &[RH_OWNER], Some(&auth), &B::new().tpm2b(b"").0);
+    let r = run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&auth), &B::new().tpm2b(b"").0);
     assert_eq!(r.rc, 0x12F);
     // An NV index whose authPolicy is the empty policy (32 zero bytes) with POLICYWRITE.
     const IDX: u32 = 0x0150_0002;
     let public = B::new().u32(IDX).u16(SHA256).u32(1 << 3 | 1 << 17 | 1 << 25).tpm2b(&[0; 32]).u16(4).0;
-    run(&mut t, 0x12A, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
+    run(
+        &mut t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"").tpm2b(&public).0,
+    )
+    .ok();
     let w = B::new().tpm2b(b"data").u16(0).0;
-    run(&mut t, 0x137, &[IDX, IDX], Some(&auth), &w).ok();
+    run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&auth), &w).ok();
     // An index whose policy is some other digest: TPM_RC_POLICY_FAIL.
     let public = B::new().u32(IDX + 1).u16(SHA256).u32(1 << 3 | 1 << 17 | 1 << 25).tpm2b(&[7; 32]).u16(4).0;
-    run(&mut t, 0x12A, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0).ok();
-    assert_eq!(run(&mut t, 0x137, &[IDX + 1, IDX + 1], Some(&auth), &w).rc, rc_s(0x09D, 1));
+    run(
+        &mut t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"").tpm2b(&public).0,
+    )
+    .ok();
+    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX + 1, IDX + 1], Some(&auth), &w).rc, rc_s(0x09D, 1));
     // A trial session may not appear in a session area; PolicyRestart accepts it.
     let (trial, _) = start(&mut t, RH_NULL, 3, &[5; 32]);
     let tauth = B::new().u32(trial).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;
-    assert_eq!(run(&mut t, 0x137, &[IDX, IDX], Some(&tauth), &w).rc, rc_s(0x082, 1));
-    run(&mut t, 0x180, &[trial], None, &[]).ok();
+    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&tauth), &w).rc, rc_s(0x082, 1));
+    run(&mut t, CommandCode::POLICY_RESTART, &[trial], None, &[]).ok();
     // Policy commands refuse HMAC sessions.
     let (hm, _) = start(&mut t, RH_NULL, 0, &[6; 32]);
-    assert_eq!(run(&mut t, 0x189, &[hm], None, &[]).rc, rc_h(0x084, 1));
+    assert_eq!(run(&mut t, CommandCode::POLICY_GET_DIGEST, &[hm], None, &[]).rc, rc_h(0x084, 1));
 }
 
 #[test]
@@ -172,7 +248,7 @@ fn start_auth_session_errors() {
     let mut t = started();
     let go = |t: &mut Tpm, key: u32, nonce: &[u8], salt: &[u8], kind: u8, sym: u16, hash: u16| {
         let p = B::new().tpm2b(nonce).tpm2b(salt).u8(kind).u16(sym).u16(hash).0;
-        run(t, START, &[key, RH_NULL], None, &p).rc
+        run(t, CommandCode::START_AUTH_SESSION, &[key, RH_NULL], None, &p).rc
     };
     assert_eq!(go(&mut t, RH_NULL, &[0; 15], b"", 0, 0x10, SHA256), rc_p(0x095, 1));
     assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"s", 0, 0x10, SHA256), rc_p(0x084, 2));
@@ -181,13 +257,22 @@ fn start_auth_session_errors() {
     let aes = |bits: u16, mode: u16| {
         B::new().tpm2b(&[0; 16]).tpm2b(b"").u8(0).u16(0x06).u16(bits).u16(mode).u16(SHA256).0
     };
-    assert_eq!(run(&mut t, START, &[RH_NULL, RH_NULL], None, &aes(100, 0x43)).rc, rc_p(0x084, 4));
-    assert_eq!(run(&mut t, START, &[RH_NULL, RH_NULL], None, &aes(128, 0x44)).rc, rc_p(0x089, 4));
-    run(&mut t, START, &[RH_NULL, RH_NULL], None, &aes(128, 0x43)).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &aes(100, 0x43)).rc,
+        rc_p(0x084, 4)
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &aes(128, 0x44)).rc,
+        rc_p(0x089, 4)
+    );
+    run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &aes(128, 0x43)).ok();
     assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 0, 0x10, 0x10), rc_p(0x083, 5));
     assert_eq!(go(&mut t, 0x8000_0003, &[0; 16], b"", 0, 0x10, SHA256), 0x910);
     let p = B::new().tpm2b(&[0; 16]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
-    assert_eq!(run(&mut t, START, &[RH_NULL, 0x0150_0000], None, &p).rc, rc_h(0x08B, 2));
+    assert_eq!(
+        run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, 0x0150_0000], None, &p).rc,
+        rc_h(0x08B, 2)
+    );
 }
 
 #[test]
@@ -195,43 +280,50 @@ fn session_contexts_save_load_once_and_limits_hold() {
     let mut t = started();
     let handles: Vec<u32> = (0..8).map(|i| start(&mut t, RH_NULL, 0, &[i as u8; 16]).0).collect();
     let p = B::new().tpm2b(&[9; 16]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
-    assert_eq!(run(&mut t, START, &[RH_NULL, RH_NULL], None, &p).rc, 0x903);
+    assert_eq!(run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).rc, 0x903);
     // Saving one frees a loaded slot; its handle stays reserved.
-    let saved = run(&mut t, 0x162, &[handles[0]], None, &[]).ok().body.clone();
+    let saved = run(&mut t, CommandCode::CONTEXT_SAVE, &[handles[0]], None, &[]).ok().body.clone();
     let mut rd = R(&saved);
     rd.u64();
     assert_eq!(rd.u32(), handles[0]);
-    let extra = run(&mut t, START, &[RH_NULL, RH_NULL], None, &p).ok().reader().u32();
+    let extra =
+        run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).ok().reader().u32();
     assert_ne!(extra, handles[0]);
     // Loading needs a free loaded slot.
-    assert_eq!(run(&mut t, 0x161, &[], None, &saved).rc, 0x903);
-    run(&mut t, 0x165, &[], None, &extra.to_be_bytes()).ok();
-    assert_eq!(run(&mut t, 0x161, &[], None, &saved).ok().reader().u32(), handles[0]);
+    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, 0x903);
+    run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &extra.to_be_bytes()).ok();
+    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).ok().reader().u32(), handles[0]);
     // The same context cannot be loaded again, nor after a re-save with a newer sequence.
-    assert_eq!(run(&mut t, 0x161, &[], None, &saved).rc, rc_p(0x08B, 1));
-    run(&mut t, 0x162, &[handles[0]], None, &[]).ok();
-    assert_eq!(run(&mut t, 0x161, &[], None, &saved).rc, rc_p(0x08B, 1));
+    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, rc_p(0x08B, 1));
+    run(&mut t, CommandCode::CONTEXT_SAVE, &[handles[0]], None, &[]).ok();
+    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, rc_p(0x08B, 1));
     // A saved session cannot authorize, and a saved session's handle is listed as saved.
     let auth = B::new().u32(handles[0]).tpm2b(&[1; 16]).u8(1).tpm2b(b"").0;
-    assert_eq!(run(&mut t, PCR_EXTEND, &[16], Some(&auth), &B::new().u32(0).0).rc, 0x918);
-    let cap = run(&mut t, 0x17A, &[], None, &B::new().u32(1).u32(0x0300_0000).u32(10).0).ok().clone();
+    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &B::new().u32(0).0).rc, 0x918);
+    let cap =
+        run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(1).u32(0x0300_0000).u32(10).0)
+            .ok()
+            .clone();
     assert_eq!(&cap.body[5..13], &[&1u32.to_be_bytes()[..], &handles[0].to_be_bytes()[..]].concat()[..]);
     // Flushing a saved session frees its handle; flushing a permanent handle is a VALUE error.
-    run(&mut t, 0x165, &[], None, &handles[0].to_be_bytes()).ok();
-    assert_eq!(run(&mut t, 0x165, &[], None, &RH_OWNER.to_be_bytes()).rc, rc_p(0x084, 1));
+    run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &handles[0].to_be_bytes()).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &RH_OWNER.to_be_bytes()).rc,
+        rc_p(0x084, 1)
+    );
 }
 
 #[test]
 fn saved_session_survives_restart_but_not_reset() {
     let mut t = started();
     let (h, _) = start(&mut t, RH_NULL, 0, &[1; 16]);
-    let saved = run(&mut t, 0x162, &[h], None, &[]).ok().body.clone();
-    run(&mut t, 0x145, &[], None, &[0, 1]).ok();
+    let saved = run(&mut t, CommandCode::CONTEXT_SAVE, &[h], None, &[]).ok().body.clone();
+    run(&mut t, CommandCode::SHUTDOWN, &[], None, &[0, 1]).ok();
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok(); // TPM Restart
-    run(&mut t, 0x161, &[], None, &saved).ok();
-    let saved = run(&mut t, 0x162, &[h], None, &[]).ok().body.clone();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok(); // TPM Restart
+    run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).ok();
+    let saved = run(&mut t, CommandCode::CONTEXT_SAVE, &[h], None, &[]).ok().body.clone();
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok(); // TPM Reset
-    assert_ne!(run(&mut t, 0x161, &[], None, &saved).rc, 0);
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok(); // TPM Reset
+    assert_ne!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, 0);
 }

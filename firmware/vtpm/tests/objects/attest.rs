@@ -4,6 +4,7 @@
 use crate::common::{B, R, RH_ENDORSEMENT, RH_NULL, RH_OWNER, pw, rc_h, run, started};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
 const NULL: u16 = 0x0010;
@@ -12,7 +13,7 @@ fn signer(t: &mut Tpm, hierarchy: u32) -> (u32, Vec<u8>) {
     let template = crate::key_helpers::ecc_signer(0x0003);
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let p = B::new().tpm2b(&sens).tpm2b(&template).tpm2b(&[]).u32(0).0;
-    let r = run(t, 0x131, &[hierarchy], Some(&pw(b"")), &p);
+    let r = run(t, CommandCode::CREATE_PRIMARY, &[hierarchy], Some(&pw(b"")), &p);
     let mut rd = r.ok().reader();
     let h = rd.u32();
     rd.u32();
@@ -22,7 +23,7 @@ fn signer(t: &mut Tpm, hierarchy: u32) -> (u32, Vec<u8>) {
 /// Quote of PCR 0 by `h`: (attest, r, s).
 fn quote(t: &mut Tpm, h: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let sel = B::new().u32(1).u16(0x000B).u8(3).raw(&[1, 0, 0]).0;
-    let r = run(t, 0x158, &[h], Some(&pw(b"")), &B::new().tpm2b(&[]).u16(NULL).raw(&sel).0);
+    let r = run(t, CommandCode::QUOTE, &[h], Some(&pw(b"")), &B::new().tpm2b(&[]).u16(NULL).raw(&sel).0);
     let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let attest = rd.tpm2b().to_vec();
@@ -71,7 +72,13 @@ fn get_time_is_signed_and_needs_the_endorsement_handle() {
     let mut t = started();
     let (h, public) = signer(&mut t, RH_OWNER);
     let auth = [pw(b""), pw(b"")].concat();
-    let r = run(&mut t, 0x14C, &[RH_ENDORSEMENT, h], Some(&auth), &B::new().tpm2b(b"q").u16(NULL).0);
+    let r = run(
+        &mut t,
+        CommandCode::GET_TIME,
+        &[RH_ENDORSEMENT, h],
+        Some(&auth),
+        &B::new().tpm2b(b"q").u16(NULL).0,
+    );
     let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let attest = rd.tpm2b().to_vec();
@@ -90,10 +97,16 @@ fn get_time_is_signed_and_needs_the_endorsement_handle() {
     assert_eq!(a.u64(), 1 << 32);
     a.done();
     // The owner is not the privacy administrator.
-    let r = run(&mut t, 0x14C, &[RH_OWNER, h], Some(&auth), &B::new().tpm2b(b"").u16(NULL).0);
+    let r = run(&mut t, CommandCode::GET_TIME, &[RH_OWNER, h], Some(&auth), &B::new().tpm2b(b"").u16(NULL).0);
     assert_eq!(r.rc, rc_h(0x084, 1));
     // Unsigned with a NULL signHandle.
-    let r = run(&mut t, 0x14C, &[RH_ENDORSEMENT, RH_NULL], Some(&auth), &B::new().tpm2b(b"").u16(NULL).0);
+    let r = run(
+        &mut t,
+        CommandCode::GET_TIME,
+        &[RH_ENDORSEMENT, RH_NULL],
+        Some(&auth),
+        &B::new().tpm2b(b"").u16(NULL).0,
+    );
     let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     rd.tpm2b();
@@ -107,7 +120,7 @@ fn certify_creation_needs_the_creation_ticket() {
     let template = crate::key_helpers::ecc_signer(0x0003);
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let p = B::new().tpm2b(&sens).tpm2b(&template).tpm2b(&[]).u32(0).0;
-    let r = run(&mut t, 0x131, &[RH_OWNER], Some(&pw(b"")), &p);
+    let r = run(&mut t, CommandCode::CREATE_PRIMARY, &[RH_OWNER], Some(&pw(b"")), &p);
     let mut rd = r.ok().reader();
     let h = rd.u32();
     rd.u32();
@@ -119,7 +132,7 @@ fn certify_creation_needs_the_creation_ticket() {
     let name = rd.tpm2b().to_vec();
     let certify = |t: &mut Tpm, hash: &[u8]| {
         let p = B::new().tpm2b(b"cc").tpm2b(hash).u16(NULL).raw(&ticket).0;
-        run(t, 0x14A, &[h, h], Some(&pw(b"")), &p)
+        run(t, CommandCode::CERTIFY_CREATION, &[h, h], Some(&pw(b"")), &p)
     };
     let r = certify(&mut t, &creation_hash);
     let p = crate::common::params_of(r.ok(), false);

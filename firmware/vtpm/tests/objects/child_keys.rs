@@ -3,11 +3,11 @@
 
 use crate::common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, run, started};
 use crate::key_helpers::{
-    CONTEXT_LOAD, CONTEXT_SAVE, CREATE, FLUSH, NULL, READ_PUBLIC, SIGN, UNSEAL, VERIFY, create,
-    create_params, ecc_signer, ecc_storage, hmac256, load, name_of, p256_verify, primary, sealed, sign,
-    sign_pw,
+    NULL, create, create_params, ecc_signer, ecc_storage, hmac256, load, name_of, p256_verify, primary,
+    sealed, sign, sign_pw,
 };
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
 #[test]
@@ -18,8 +18,8 @@ fn child_keys_create_load_sign_and_integrity() {
     let h = load(&mut t, parent, &private, &public).unwrap();
     let digest = Sha256::digest(b"child");
     let mut p = B::new().tpm2b(&digest).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
-    assert_eq!(run(&mut t, SIGN, &[h], Some(&pw(b"wrong")), &p).rc & 0xFFF, 0x98E);
-    let r = run(&mut t, SIGN, &[h], Some(&pw(b"childpw")), &p);
+    assert_eq!(run(&mut t, CommandCode::SIGN, &[h], Some(&pw(b"wrong")), &p).rc & 0xFFF, 0x98E);
+    let r = run(&mut t, CommandCode::SIGN, &[h], Some(&pw(b"childpw")), &p);
     let sig = crate::common::params_of(r.ok(), false);
     let mut rd = R(&sig);
     rd.u32();
@@ -36,7 +36,14 @@ fn child_keys_create_load_sign_and_integrity() {
     assert_eq!(load(&mut t, other, &private, &public), Err(rc_p(0x09F, 1)));
     // A signing key cannot be a parent.
     assert_eq!(
-        run(&mut t, CREATE, &[h], Some(&pw(b"childpw")), &create_params(b"", b"", &ecc_signer(3))).rc,
+        run(
+            &mut t,
+            CommandCode::CREATE,
+            &[h],
+            Some(&pw(b"childpw")),
+            &create_params(b"", b"", &ecc_signer(3))
+        )
+        .rc,
         rc_h(0x08A, 1)
     );
 }
@@ -47,25 +54,31 @@ fn seal_unseal_and_context_of_a_key() {
     let (parent, _, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
     let (private, public) = create(&mut t, parent, b"", b"the secret", &sealed(&[], 0x452));
     let h = load(&mut t, parent, &private, &public).unwrap();
-    let r = run(&mut t, UNSEAL, &[h], Some(&pw(b"")), &[]);
+    let r = run(&mut t, CommandCode::UNSEAL, &[h], Some(&pw(b"")), &[]);
     let out = crate::common::params_of(r.ok(), false);
     assert_eq!(R(&out).tpm2b(), b"the secret");
     // The unique field is H(seed || data), not the data.
     assert!(!public.windows(10).any(|w| w == b"the secret"));
 
     // ContextSave, Flush, ContextLoad: the same object comes back.
-    let ctx = run(&mut t, CONTEXT_SAVE, &[h], None, &[]).ok().body.clone();
-    run(&mut t, FLUSH, &[], None, &B::new().u32(h).0).ok();
-    assert_eq!(run(&mut t, READ_PUBLIC, &[h], None, &[]).rc, 0x910); // REFERENCE_H0
-    let h2 = run(&mut t, CONTEXT_LOAD, &[], None, &ctx).ok().reader().u32();
-    let rp = run(&mut t, READ_PUBLIC, &[h2], None, &[]);
+    let ctx = run(&mut t, CommandCode::CONTEXT_SAVE, &[h], None, &[]).ok().body.clone();
+    run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &B::new().u32(h).0).ok();
+    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[h], None, &[]).rc, 0x910); // REFERENCE_H0
+    let h2 = run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &ctx).ok().reader().u32();
+    let rp = run(&mut t, CommandCode::READ_PUBLIC, &[h2], None, &[]);
     let mut rd = rp.ok().reader();
     assert_eq!(rd.tpm2b(), &public[..]);
     assert_eq!(rd.tpm2b(), name_of(&public));
-    let r = run(&mut t, UNSEAL, &[h2], Some(&pw(b"")), &[]);
+    let r = run(&mut t, CommandCode::UNSEAL, &[h2], Some(&pw(b"")), &[]);
     assert_eq!(R(&crate::common::params_of(r.ok(), false)).tpm2b(), b"the secret");
     // A sealed object whose data the caller supplies may not also claim sensitiveDataOrigin.
-    let r = run(&mut t, CREATE, &[parent], Some(&pw(b"")), &create_params(b"", b"x", &sealed(&[], 0x472)));
+    let r = run(
+        &mut t,
+        CommandCode::CREATE,
+        &[parent],
+        Some(&pw(b"")),
+        &create_params(b"", b"x", &sealed(&[], 0x472)),
+    );
     assert_eq!(r.rc, rc_p(0x082, 2));
 }
 
@@ -77,7 +90,13 @@ fn create_loaded_change_auth_and_contexts_across_clear() {
     let mut t = started();
     let cl = |t: &mut Tpm, parent: u32, auth: &[u8], template: &[u8]| {
         let sens = B::new().tpm2b(auth).tpm2b(&[]).0;
-        let r = run(t, 0x191, &[parent], Some(&pw(b"")), &B::new().tpm2b(&sens).tpm2b(template).0);
+        let r = run(
+            t,
+            CommandCode::CREATE_LOADED,
+            &[parent],
+            Some(&pw(b"")),
+            &B::new().tpm2b(&sens).tpm2b(template).0,
+        );
         let mut rd = r.ok().reader();
         let h = rd.u32();
         rd.u32();
@@ -94,7 +113,13 @@ fn create_loaded_change_auth_and_contexts_across_clear() {
     assert_ne!(loaded, child);
 
     // ObjectChangeAuth: the new blob loads and takes the new password, the old one still the old.
-    let r = run(&mut t, 0x150, &[child, parent], Some(&pw(b"old")), &B::new().tpm2b(b"new").0);
+    let r = run(
+        &mut t,
+        CommandCode::OBJECT_CHANGE_AUTH,
+        &[child, parent],
+        Some(&pw(b"old")),
+        &B::new().tpm2b(b"new").0,
+    );
     let new_private = R(&crate::common::params_of(r.ok(), false)).tpm2b().to_vec();
     let renewed = load(&mut t, parent, &new_private, &public).unwrap();
     assert_eq!(sign_pw(&mut t, renewed, b"new"), 0);
@@ -102,20 +127,26 @@ fn create_loaded_change_auth_and_contexts_across_clear() {
     assert_eq!(sign_pw(&mut t, child, b"old"), 0);
     // The parent handle must be the object's parent.
     let (other, _, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
-    let r = run(&mut t, 0x150, &[child, other], Some(&pw(b"old")), &B::new().tpm2b(b"x").0);
+    let r = run(
+        &mut t,
+        CommandCode::OBJECT_CHANGE_AUTH,
+        &[child, other],
+        Some(&pw(b"old")),
+        &B::new().tpm2b(b"x").0,
+    );
     assert_eq!(r.rc, rc_h(0x08A, 2));
 
     // Contexts: an owner key saved before Clear no longer loads; an endorsement key's still does.
     let (ek, _, _) = primary(&mut t, 0x4000_000B, &ecc_storage()).unwrap();
-    let owner_ctx = run(&mut t, CONTEXT_SAVE, &[parent], None, &[]).ok().body.clone();
-    let ek_ctx = run(&mut t, CONTEXT_SAVE, &[ek], None, &[]).ok().body.clone();
+    let owner_ctx = run(&mut t, CommandCode::CONTEXT_SAVE, &[parent], None, &[]).ok().body.clone();
+    let ek_ctx = run(&mut t, CommandCode::CONTEXT_SAVE, &[ek], None, &[]).ok().body.clone();
     for h in [parent, ek, child, loaded, renewed, other] {
-        run(&mut t, FLUSH, &[], None, &B::new().u32(h).0);
+        run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &B::new().u32(h).0);
     }
-    run(&mut t, CONTEXT_LOAD, &[], None, &owner_ctx).ok();
-    run(&mut t, 0x126, &[0x4000_000C], Some(&pw(b"")), &[]).ok();
-    assert_eq!(run(&mut t, CONTEXT_LOAD, &[], None, &owner_ctx).rc, rc_p(0x09F, 1));
-    run(&mut t, CONTEXT_LOAD, &[], None, &ek_ctx).ok();
+    run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &owner_ctx).ok();
+    run(&mut t, CommandCode::CLEAR, &[0x4000_000C], Some(&pw(b"")), &[]).ok();
+    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &owner_ctx).rc, rc_p(0x09F, 1));
+    run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &ek_ctx).ok();
 }
 
 /// A keyed-hash signing key signs with HMAC (checked with the `hmac` crate against the key the
@@ -137,10 +168,13 @@ fn hmac_keys_sign_and_verify() {
     let mac = rd.bytes(32).to_vec();
     assert_eq!(mac, hmac256(b"hmac key bytes", &[&digest]));
     let sig = B::new().u16(0x0005).u16(0x000B).raw(&mac).0;
-    run(&mut t, VERIFY, &[h], None, &B::new().tpm2b(&digest).raw(&sig).0).ok();
+    run(&mut t, CommandCode::VERIFY_SIGNATURE, &[h], None, &B::new().tpm2b(&digest).raw(&sig).0).ok();
     let mut bad = sig.clone();
     bad[10] ^= 1;
-    assert_eq!(run(&mut t, VERIFY, &[h], None, &B::new().tpm2b(&digest).raw(&bad).0).rc, rc_p(0x09B, 2));
+    assert_eq!(
+        run(&mut t, CommandCode::VERIFY_SIGNATURE, &[h], None, &B::new().tpm2b(&digest).raw(&bad).0).rc,
+        rc_p(0x09B, 2)
+    );
 }
 
 /// A key without noDA is protected against dictionary attacks: wrong passwords count, and after

@@ -7,6 +7,7 @@ use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
 const NULL: u16 = 0x0010;
@@ -14,7 +15,7 @@ const NULL: u16 = 0x0010;
 fn primary(t: &mut Tpm, template: &[u8]) -> (u32, Vec<u8>, Vec<u8>) {
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let p = B::new().tpm2b(&sens).tpm2b(template).tpm2b(&[]).u32(0).0;
-    let r = run(t, 0x131, &[RH_OWNER], Some(&pw(b"")), &p);
+    let r = run(t, CommandCode::CREATE_PRIMARY, &[RH_OWNER], Some(&pw(b"")), &p);
     let mut rd = r.ok().reader();
     let h = rd.u32();
     rd.u32();
@@ -50,7 +51,13 @@ fn make_in_software(ek_public: &[u8], name: &[u8], credential: &[u8]) -> (Vec<u8
 
 fn activate(t: &mut Tpm, object: u32, ek: u32, blob: &[u8], secret: &[u8]) -> Result<Vec<u8>, u32> {
     let auth = [pw(b""), pw(b"")].concat();
-    let r = run(t, 0x147, &[object, ek], Some(&auth), &B::new().tpm2b(blob).tpm2b(secret).0);
+    let r = run(
+        t,
+        CommandCode::ACTIVATE_CREDENTIAL,
+        &[object, ek],
+        Some(&auth),
+        &B::new().tpm2b(blob).tpm2b(secret).0,
+    );
     if r.rc != 0 {
         return Err(r.rc);
     }
@@ -104,12 +111,24 @@ fn credentials_are_released_only_for_the_named_key() {
     assert_eq!(activate(&mut t, ak, ek, &bad, &secret), Err(rc_p(0x09F, 1)));
 
     // MakeCredential by the TPM, for the AK's Name.
-    let r = run(&mut t, 0x168, &[ek], None, &B::new().tpm2b(b"from the TPM").tpm2b(&ak_name).0);
+    let r = run(
+        &mut t,
+        CommandCode::MAKE_CREDENTIAL,
+        &[ek],
+        None,
+        &B::new().tpm2b(b"from the TPM").tpm2b(&ak_name).0,
+    );
     let mut rd = r.ok().reader();
     let (blob, secret) = (rd.tpm2b().to_vec(), rd.tpm2b().to_vec());
     assert_eq!(activate(&mut t, ak, ek, &blob, &secret).unwrap(), b"from the TPM");
     // The ephemeral point is fresh each time (a different secret for the same credential).
-    let r = run(&mut t, 0x168, &[ek], None, &B::new().tpm2b(b"from the TPM").tpm2b(&ak_name).0);
+    let r = run(
+        &mut t,
+        CommandCode::MAKE_CREDENTIAL,
+        &[ek],
+        None,
+        &B::new().tpm2b(b"from the TPM").tpm2b(&ak_name).0,
+    );
     let mut rd = r.ok().reader();
     rd.tpm2b();
     assert_ne!(rd.tpm2b(), &secret[..]);

@@ -4,6 +4,7 @@
 
 use crate::common::{RH_OWNER, run};
 use crate::key_helpers::{RSASSA, ecc_signer, primary, rsa_signer};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
 
@@ -15,7 +16,7 @@ fn tpm(entropy: u64, endorsement_seed: Option<[u8; 32]>) -> Tpm {
         t.set_endorsement_seed(seed);
     }
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     t
 }
 

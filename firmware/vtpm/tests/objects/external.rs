@@ -5,6 +5,7 @@ use crate::common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, run, started};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
 const NULL: u16 = 0x0010;
@@ -22,7 +23,13 @@ fn ecc_public(attrs: u32, scheme: u16, x: &[u8], y: &[u8]) -> Vec<u8> {
 }
 
 fn load_external(t: &mut Tpm, private: &[u8], public: &[u8], hierarchy: u32) -> Result<u32, u32> {
-    let r = run(t, 0x167, &[], None, &B::new().tpm2b(private).tpm2b(public).u32(hierarchy).0);
+    let r = run(
+        t,
+        CommandCode::LOAD_EXTERNAL,
+        &[],
+        None,
+        &B::new().tpm2b(private).tpm2b(public).u32(hierarchy).0,
+    );
     if r.rc != 0 {
         return Err(r.rc);
     }
@@ -45,16 +52,19 @@ fn external_public_keys_verify_but_do_not_sign() {
     let sig: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(&k).sign_prehash(&digest).unwrap();
     let (r, s) = sig.split_bytes();
     let signature = B::new().u16(0x18).u16(0x000B).tpm2b(&r).tpm2b(&s).0;
-    let ok = run(&mut t, 0x177, &[h], None, &B::new().tpm2b(&digest).raw(&signature).0);
+    let ok =
+        run(&mut t, CommandCode::VERIFY_SIGNATURE, &[h], None, &B::new().tpm2b(&digest).raw(&signature).0);
     let mut rd = ok.ok().reader();
     assert_eq!((rd.u16(), rd.u32()), (0x8022, RH_OWNER));
     let other = Sha256::digest(b"something else");
-    let bad = run(&mut t, 0x177, &[h], None, &B::new().tpm2b(&other).raw(&signature).0);
+    let bad =
+        run(&mut t, CommandCode::VERIFY_SIGNATURE, &[h], None, &B::new().tpm2b(&other).raw(&signature).0);
     assert_eq!(bad.rc, rc_p(0x09B, 2));
     // No private part: Sign fails with TPM_RC_KEY; it cannot be made persistent.
     let p = B::new().tpm2b(&digest).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
-    assert_eq!(run(&mut t, 0x15D, &[h], Some(&pw(b"")), &p).rc, rc_h(0x09C, 1));
-    let evict = run(&mut t, 0x120, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(0x8100_0009).0);
+    assert_eq!(run(&mut t, CommandCode::SIGN, &[h], Some(&pw(b"")), &p).rc, rc_h(0x09C, 1));
+    let evict =
+        run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(0x8100_0009).0);
     assert_eq!(evict.rc, rc_h(0x082, 2));
     // A point off the curve is refused.
     let off = ecc_public(0x0004_0040, 0x18, &x, &[1; 32]);
@@ -80,7 +90,7 @@ fn external_private_keys_stay_in_the_null_hierarchy() {
     let h = load_external(&mut t, &sens, &public, RH_NULL).unwrap();
     let digest = Sha256::digest(b"external");
     let p = B::new().tpm2b(&digest).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
-    let r = run(&mut t, 0x15D, &[h], Some(&pw(b"pw")), &p);
+    let r = run(&mut t, CommandCode::SIGN, &[h], Some(&pw(b"pw")), &p);
     let out = crate::common::params_of(r.ok(), false);
     let mut rd = R(&out);
     rd.u32();
@@ -99,7 +109,7 @@ fn external_public_keys_cannot_be_parents_and_rsa_encrypts() {
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let child = ecc_public(0x0004_0072, 0x18, &[], &[]);
     let p = B::new().tpm2b(&sens).tpm2b(&child).tpm2b(&[]).u32(0).0;
-    assert_eq!(run(&mut t, 0x153, &[h], Some(&pw(b"")), &p).rc, rc_h(0x08A, 1));
+    assert_eq!(run(&mut t, CommandCode::CREATE, &[h], Some(&pw(b"")), &p).rc, rc_h(0x08A, 1));
 
     // RSA-OAEP to an outside key, decrypted outside.
     let mut rng = rsa_rng();
@@ -118,7 +128,13 @@ fn external_public_keys_cannot_be_parents_and_rsa_encrypts() {
         .tpm2b(&n)
         .0;
     let h = load_external(&mut t, &[], &public, RH_NULL).unwrap();
-    let r = run(&mut t, 0x174, &[h], None, &B::new().tpm2b(b"to the outside").u16(NULL).tpm2b(&[]).0);
+    let r = run(
+        &mut t,
+        CommandCode::RSA_ENCRYPT,
+        &[h],
+        None,
+        &B::new().tpm2b(b"to the outside").u16(NULL).tpm2b(&[]).0,
+    );
     let c = r.ok().reader().tpm2b().to_vec();
     assert_eq!(key.decrypt(rsa::Oaep::new::<Sha256>(), &c).unwrap(), b"to the outside");
 }

@@ -7,6 +7,7 @@ use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
 const NULL: u16 = 0x0010;
@@ -32,7 +33,7 @@ fn parent(t: &mut Tpm) -> (u32, Vec<u8>, Vec<u8>) {
         .tpm2b(&[])
         .0;
     let p = B::new().tpm2b(&B::new().tpm2b(&[]).tpm2b(&[]).0).tpm2b(&template).tpm2b(&[]).u32(0).0;
-    let r = run(t, 0x131, &[RH_OWNER], Some(&pw(b"")), &p);
+    let r = run(t, CommandCode::CREATE_PRIMARY, &[RH_OWNER], Some(&pw(b"")), &p);
     let mut rd = r.ok().reader();
     let h = rd.u32();
     rd.u32();
@@ -80,7 +81,7 @@ fn import(
     seed: &[u8],
 ) -> crate::common::Resp {
     let p = B::new().tpm2b(inner).tpm2b(public).tpm2b(dup).tpm2b(seed).u16(0x0006).u16(128).u16(0x43).0;
-    run(t, 0x156, &[parent], Some(&pw(b"")), &p)
+    run(t, CommandCode::IMPORT, &[parent], Some(&pw(b"")), &p)
 }
 
 #[test]
@@ -92,9 +93,9 @@ fn a_software_duplicate_imports_and_keeps_its_key() {
     let (public, dup, seed) = duplicate(&px, &py, b"imported hmac key", 0x0004_0040, &inner);
     let r = import(&mut t, p, &inner, &public, &dup, &seed);
     let private = R(&crate::common::params_of(r.ok(), false)).tpm2b().to_vec();
-    let r = run(&mut t, 0x157, &[p], Some(&pw(b"")), &B::new().tpm2b(&private).tpm2b(&public).0);
+    let r = run(&mut t, CommandCode::LOAD, &[p], Some(&pw(b"")), &B::new().tpm2b(&private).tpm2b(&public).0);
     let h = r.ok().reader().u32();
-    let r = run(&mut t, 0x155, &[h], Some(&pw(b"keypw")), &B::new().tpm2b(b"data").u16(NULL).0);
+    let r = run(&mut t, CommandCode::HMAC, &[h], Some(&pw(b"keypw")), &B::new().tpm2b(b"data").u16(NULL).0);
     assert_eq!(
         R(&crate::common::params_of(r.ok(), false)).tpm2b(),
         &hmac(b"imported hmac key", &[b"data"])[..]

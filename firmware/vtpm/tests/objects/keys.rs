@@ -3,11 +3,11 @@
 
 use crate::common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, rc_s, run, started};
 use crate::key_helpers::{
-    CERTIFY, CREATE_PRIMARY, ECDSA, EVICT, FLUSH, NULL, PCR_EXTEND, QUOTE, READ_PUBLIC, RSA, RSAPSS, RSASSA,
-    VERIFY, create_params, ecc_point, ecc_signer, ecc_storage, name_of, p256_verify, primary, rsa_signer,
-    sign,
+    ECDSA, NULL, RSA, RSAPSS, RSASSA, create_params, ecc_point, ecc_signer, ecc_storage, name_of,
+    p256_verify, primary, rsa_signer, sign,
 };
 use sha2::{Digest, Sha256};
+use warden_vtpm::CommandCode;
 
 #[test]
 fn ecc_primary_is_derived_from_the_seed_and_signs() {
@@ -15,7 +15,7 @@ fn ecc_primary_is_derived_from_the_seed_and_signs() {
     let (h, public, name) = primary(&mut t, RH_OWNER, &ecc_signer(0x0003)).unwrap();
     assert_eq!(name, name_of(&public));
     // Same template, same key; a different template (sensitive data or attribute) another key.
-    run(&mut t, FLUSH, &[], None, &B::new().u32(h).0).ok();
+    run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &B::new().u32(h).0).ok();
     let (h2, again, _) = primary(&mut t, RH_OWNER, &ecc_signer(0x0003)).unwrap();
     assert_eq!(again, public);
     let (h3, endorsement, _) = primary(&mut t, 0x4000_000B, &ecc_signer(0x0003)).unwrap();
@@ -33,11 +33,17 @@ fn ecc_primary_is_derived_from_the_seed_and_signs() {
 
     // VerifySignature accepts it and refuses a changed digest (TPM_RC_SIGNATURE, parameter 2).
     let sig = B::new().u16(ECDSA).u16(0x000B).tpm2b(&sr).tpm2b(&ss).0;
-    let ok = run(&mut t, VERIFY, &[h2], None, &B::new().tpm2b(&digest).raw(&sig).0);
+    let ok = run(&mut t, CommandCode::VERIFY_SIGNATURE, &[h2], None, &B::new().tpm2b(&digest).raw(&sig).0);
     let mut rd = ok.ok().reader();
     assert_eq!((rd.u16(), rd.u32()), (0x8022, RH_OWNER));
     assert_eq!(rd.tpm2b().len(), 32);
-    let bad = run(&mut t, VERIFY, &[h2], None, &B::new().tpm2b(&Sha256::digest(b"x")).raw(&sig).0);
+    let bad = run(
+        &mut t,
+        CommandCode::VERIFY_SIGNATURE,
+        &[h2],
+        None,
+        &B::new().tpm2b(&Sha256::digest(b"x")).raw(&sig).0,
+    );
     assert_eq!(bad.rc, rc_p(0x09B, 2));
     // A scheme other than the key's: TPM_RC_SCHEME; a digest of the wrong size: TPM_RC_SIZE.
     assert_eq!(sign(&mut t, h2, &digest, (RSASSA, 0x000B)).rc, rc_p(0x092, 2));
@@ -51,13 +57,13 @@ fn null_seed_changes_at_tpm_reset_owner_seed_does_not() {
     let (_, null1, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
     let (_, own1, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     let (_, null2, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
     let (_, own2, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
     assert_ne!(null1, null2);
     assert_eq!(own1, own2);
     // TPM2_Clear renews the storage seed.
-    run(&mut t, 0x126, &[0x4000_000C], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::CLEAR, &[0x4000_000C], Some(&pw(b"")), &[]).ok();
     let (_, own3, _) = primary(&mut t, RH_OWNER, &ecc_storage()).unwrap();
     assert_ne!(own1, own3);
 }
@@ -78,18 +84,24 @@ fn template_and_authorization_errors() {
     nosym.splice(10..16, [0x00, 0x10]);
     assert_eq!(primary(&mut t, RH_OWNER, &nosym), Err(rc_p(0x096, 2)));
     // Wrong owner password: BAD_AUTH on session 1 (the owner is DA-exempt).
-    run(&mut t, 0x129, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"owner").0).ok();
+    run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"owner").0)
+        .ok();
     let r = run(
         &mut t,
-        CREATE_PRIMARY,
+        CommandCode::CREATE_PRIMARY,
         &[RH_OWNER],
         Some(&pw(b"nope")),
         &create_params(b"", b"", &ecc_storage()),
     );
     assert_eq!(r.rc, rc_s(0x0A2, 1));
     // A handle that is not a hierarchy.
-    let r =
-        run(&mut t, CREATE_PRIMARY, &[0x0000_0003], Some(&pw(b"")), &create_params(b"", b"", &ecc_storage()));
+    let r = run(
+        &mut t,
+        CommandCode::CREATE_PRIMARY,
+        &[0x0000_0003],
+        Some(&pw(b"")),
+        &create_params(b"", b"", &ecc_storage()),
+    );
     assert_eq!(r.rc, rc_h(0x084, 1));
     // Signing with a storage key: TPM_RC_KEY.
     let (h, _, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
@@ -147,10 +159,17 @@ fn rsa_primary_signs_pkcs1_and_pss() {
 #[test]
 fn quote_and_certify_sign_what_they_attest() {
     let mut t = started();
-    run(&mut t, PCR_EXTEND, &[5], Some(&pw(b"")), &B::new().u32(1).u16(0x000B).raw(&[7; 32]).0).ok();
+    run(&mut t, CommandCode::PCR_EXTEND, &[5], Some(&pw(b"")), &B::new().u32(1).u16(0x000B).raw(&[7; 32]).0)
+        .ok();
     let (h, public, name) = primary(&mut t, RH_OWNER, &ecc_signer(0x0003)).unwrap();
     let sel = B::new().u32(1).u16(0x000B).u8(3).raw(&[0x21, 0, 0]).0; // PCR 0 and 5
-    let r = run(&mut t, QUOTE, &[h], Some(&pw(b"")), &B::new().tpm2b(b"nonce").u16(NULL).raw(&sel).0);
+    let r = run(
+        &mut t,
+        CommandCode::QUOTE,
+        &[h],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"nonce").u16(NULL).raw(&sel).0,
+    );
     let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let attest = rd.tpm2b().to_vec();
@@ -175,8 +194,13 @@ fn quote_and_certify_sign_what_they_attest() {
     a.done();
 
     // Certify the key with itself: the attested Name is the key's.
-    let r =
-        run(&mut t, CERTIFY, &[h, h], Some(&[pw(b""), pw(b"")].concat()), &B::new().tpm2b(&[]).u16(NULL).0);
+    let r = run(
+        &mut t,
+        CommandCode::CERTIFY,
+        &[h, h],
+        Some(&[pw(b""), pw(b"")].concat()),
+        &B::new().tpm2b(&[]).u16(NULL).0,
+    );
     let p = crate::common::params_of(r.ok(), false);
     let mut rd = R(&p);
     let attest = rd.tpm2b().to_vec();
@@ -194,25 +218,32 @@ fn evict_control_makes_keys_persistent() {
     let mut t = started();
     let (h, public, _) = primary(&mut t, RH_OWNER, &ecc_signer(0x0003)).unwrap();
     let p = 0x8100_0001;
-    run(&mut t, EVICT, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(p).0).ok();
-    assert_eq!(run(&mut t, EVICT, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(p).0).rc, 0x14C);
+    run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(p).0).ok();
+    assert_eq!(
+        run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(p).0).rc,
+        0x14C
+    );
     // Platform range from owner auth: TPM_RC_RANGE.
     assert_eq!(
-        run(&mut t, EVICT, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(0x8180_0000).0).rc,
+        run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(0x8180_0000).0)
+            .rc,
         rc_p(0x08D, 1)
     );
-    run(&mut t, FLUSH, &[], None, &B::new().u32(h).0).ok();
-    let rp = run(&mut t, READ_PUBLIC, &[p], None, &[]);
+    run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &B::new().u32(h).0).ok();
+    let rp = run(&mut t, CommandCode::READ_PUBLIC, &[p], None, &[]);
     assert_eq!(rp.ok().reader().tpm2b(), &public[..]);
     // Survives a TPM Reset.
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     sign(&mut t, p, &[1; 32], (NULL, 0)).ok();
-    run(&mut t, EVICT, &[RH_OWNER, p], Some(&pw(b"")), &B::new().u32(p).0).ok();
-    assert_eq!(run(&mut t, READ_PUBLIC, &[p], None, &[]).rc, rc_h(0x08B, 1));
+    run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, p], Some(&pw(b"")), &B::new().u32(p).0).ok();
+    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[p], None, &[]).rc, rc_h(0x08B, 1));
     // A null-hierarchy key cannot be made persistent.
     let (n, _, _) = primary(&mut t, RH_NULL, &ecc_signer(0x0003)).unwrap();
-    assert_eq!(run(&mut t, EVICT, &[RH_OWNER, n], Some(&pw(b"")), &B::new().u32(p).0).rc, rc_h(0x085, 2));
+    assert_eq!(
+        run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, n], Some(&pw(b"")), &B::new().u32(p).0).rc,
+        rc_h(0x085, 2)
+    );
 }
 
 /// The `key_*` seeds of the `vtpm_command` fuzz target are commands that succeed, so the fuzzer
@@ -252,15 +283,30 @@ fn disabled_hierarchy_hides_its_keys() {
     let mut t = started();
     let (owner_key, _, _) = primary(&mut t, RH_OWNER, &ecc_signer(3)).unwrap();
     let (ek, _, _) = primary(&mut t, 0x4000_000B, &ecc_signer(3)).unwrap();
-    run(&mut t, EVICT, &[RH_OWNER, owner_key], Some(&pw(b"")), &B::new().u32(0x8100_0002).0).ok();
+    run(
+        &mut t,
+        CommandCode::EVICT_CONTROL,
+        &[RH_OWNER, owner_key],
+        Some(&pw(b"")),
+        &B::new().u32(0x8100_0002).0,
+    )
+    .ok();
     // Owner disables itself (shEnable = NO).
-    run(&mut t, 0x121, &[RH_OWNER], Some(&pw(b"")), &B::new().u32(RH_OWNER).u8(0).0).ok();
-    assert_eq!(run(&mut t, READ_PUBLIC, &[owner_key], None, &[]).rc, 0x910);
-    assert_eq!(run(&mut t, READ_PUBLIC, &[0x8100_0002], None, &[]).rc, rc_h(0x08B, 1));
-    run(&mut t, READ_PUBLIC, &[ek], None, &[]).ok();
+    run(&mut t, CommandCode::HIERARCHY_CONTROL, &[RH_OWNER], Some(&pw(b"")), &B::new().u32(RH_OWNER).u8(0).0)
+        .ok();
+    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[owner_key], None, &[]).rc, 0x910);
+    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[0x8100_0002], None, &[]).rc, rc_h(0x08B, 1));
+    run(&mut t, CommandCode::READ_PUBLIC, &[ek], None, &[]).ok();
     // The platform turns it back on: the persistent key is visible again.
-    run(&mut t, 0x121, &[0x4000_000C], Some(&pw(b"")), &B::new().u32(RH_OWNER).u8(1).0).ok();
-    run(&mut t, READ_PUBLIC, &[0x8100_0002], None, &[]).ok();
+    run(
+        &mut t,
+        CommandCode::HIERARCHY_CONTROL,
+        &[0x4000_000C],
+        Some(&pw(b"")),
+        &B::new().u32(RH_OWNER).u8(1).0,
+    )
+    .ok();
+    run(&mut t, CommandCode::READ_PUBLIC, &[0x8100_0002], None, &[]).ok();
 }
 
 /// P-384 keys sign with ECDSA over SHA-384 and SHA-256 digests; the p384 crate verifies.
@@ -316,7 +362,13 @@ fn sha384_name_alg_shapes_name_and_creation_hash() {
         .tpm2b(&[])
         .tpm2b(&[])
         .0;
-    let r = run(&mut t, CREATE_PRIMARY, &[RH_OWNER], Some(&pw(b"")), &create_params(b"", b"", &template));
+    let r = run(
+        &mut t,
+        CommandCode::CREATE_PRIMARY,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &create_params(b"", b"", &template),
+    );
     let mut rd = r.ok().reader();
     rd.u32();
     rd.u32();

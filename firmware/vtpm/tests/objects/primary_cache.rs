@@ -3,10 +3,11 @@
 //! owner's; the template and the caller's authValue are honoured.
 
 use crate::common::{B, RH_NULL, RH_OWNER, pw, run, started};
-use crate::key_helpers::{CREATE_PRIMARY, FLUSH, RSAPSS, RSASSA, create_params, primary, rsa_signer};
+use crate::key_helpers::{RSAPSS, RSASSA, create_params, primary, rsa_signer};
+use warden_vtpm::CommandCode;
 
 fn flush(t: &mut warden_vtpm::Tpm, handle: u32) {
-    run(t, FLUSH, &[], None, &B::new().u32(handle).0).ok();
+    run(t, CommandCode::FLUSH_CONTEXT, &[], None, &B::new().u32(handle).0).ok();
 }
 
 #[test]
@@ -24,7 +25,7 @@ fn rsa_primaries_follow_their_seeds_through_the_cache() {
 
     // TPM Reset: a new null seed; the owner's stays.
     t.power_on();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     let (h, null2, _) = primary(&mut t, RH_NULL, &template).unwrap();
     flush(&mut t, h);
     assert_ne!(null1, null2, "a TPM Reset must change the null hierarchy's RSA primary");
@@ -33,7 +34,7 @@ fn rsa_primaries_follow_their_seeds_through_the_cache() {
     assert_eq!(owner1, owner3);
 
     // TPM2_Clear: a new owner seed.
-    run(&mut t, 0x126, &[0x4000_000C], Some(&pw(b"")), &[]).ok();
+    run(&mut t, CommandCode::CLEAR, &[0x4000_000C], Some(&pw(b"")), &[]).ok();
     let (h, owner4, _) = primary(&mut t, RH_OWNER, &template).unwrap();
     flush(&mut t, h);
     assert_ne!(owner1, owner4, "TPM2_Clear must change the owner's RSA primary");
@@ -44,7 +45,13 @@ fn the_template_selects_the_key_and_auth_is_the_callers() {
     let mut t = started();
     let template = rsa_signer(RSASSA, 2048);
     let create = |t: &mut warden_vtpm::Tpm, auth: &[u8], template: &[u8]| {
-        let r = run(t, CREATE_PRIMARY, &[RH_OWNER], Some(&pw(b"")), &create_params(auth, b"", template));
+        let r = run(
+            t,
+            CommandCode::CREATE_PRIMARY,
+            &[RH_OWNER],
+            Some(&pw(b"")),
+            &create_params(auth, b"", template),
+        );
         assert_eq!(r.rc, 0);
         let mut rd = r.reader();
         let handle = rd.u32();
@@ -61,7 +68,7 @@ fn the_template_selects_the_key_and_auth_is_the_callers() {
     let sign = |t: &mut warden_vtpm::Tpm, h: u32, password: &[u8]| {
         let params =
             B::new().tpm2b(&[0x11; 32]).u16(RSASSA).u16(0x000B).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
-        run(t, 0x15D, &[h], Some(&pw(password)), &params).rc
+        run(t, CommandCode::SIGN, &[h], Some(&pw(password)), &params).rc
     };
     assert_ne!(sign(&mut t, h3, b""), 0, "the cached key kept an old authValue");
     assert_eq!(sign(&mut t, h3, b"secret"), 0);
