@@ -16,6 +16,7 @@ use crate::object::key_material::Material;
 use crate::object::{MAX_ECC_BYTES, MAX_RSA_BYTES, attr};
 use crate::state::key_store::KeyObject;
 use crate::wire::alg_id::AlgId;
+use crate::wire::handle::Handle;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
@@ -65,7 +66,7 @@ fn oaep(hash: HashAlg, label: &[u8]) -> TpmResult<Oaep> {
     })
 }
 
-fn rsa_key(tpm: &Tpm, h: u32) -> TpmResult<&KeyObject> {
+fn rsa_key(tpm: &Tpm, h: Handle) -> TpmResult<&KeyObject> {
     let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     if k.public.kind != AlgId::RSA {
         return Err(ResponseCode::KEY.handle(1));
@@ -157,7 +158,7 @@ fn multiply(m: &Material, sec1: &[u8]) -> TpmResult<(Vec<u8>, Vec<u8>)> {
     })
 }
 
-fn ecc_key(tpm: &Tpm, h: u32) -> TpmResult<(&KeyObject, usize)> {
+fn ecc_key(tpm: &Tpm, h: Handle) -> TpmResult<(&KeyObject, usize)> {
     let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     let n = match (k.public.kind, k.public.curve) {
         (AlgId::ECC, curve::NIST_P256) => 32,

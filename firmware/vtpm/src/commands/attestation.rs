@@ -13,7 +13,8 @@ use crate::object::signing::sign_message;
 use crate::state::pcr::{PCR_COUNT, read_selection, write_selection};
 use crate::state::tickets::ticket_proof;
 use crate::wire::alg_id::AlgId;
-use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE, handle};
+use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE};
+use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
@@ -29,7 +30,7 @@ const ST_ATTEST_CREATION: u16 = 0x801A;
 const FIRMWARE_VERSION: u64 = 1 << 32;
 
 /// The TPMS_ATTEST header: magic, type, qualifiedSigner, extraData, clockInfo, firmwareVersion.
-fn attest_header(tpm: &mut Tpm, kind: u16, signer: u32, extra: &[u8]) -> TpmResult<Writer> {
+fn attest_header(tpm: &mut Tpm, kind: u16, signer: Handle, extra: &[u8]) -> TpmResult<Writer> {
     let (clock, reset, restart, firmware) = clock_info(tpm, signer)?;
     let mut w = Writer::new();
     w.u32(TPM_GENERATED_VALUE);
@@ -51,14 +52,14 @@ fn attest_header(tpm: &mut Tpm, kind: u16, signer: u32, extra: &[u8]) -> TpmResu
 /// owner and platform hierarchies (an AK under the EK) would otherwise let two attestations be
 /// linked by the counters, so their values are offset by a secret derived from the owner proof
 /// and the signer's Name (Part 1 §36.6, as ms-tpm-20-ref FillInAttestInfo does).
-fn clock_info(tpm: &mut Tpm, signer: u32) -> TpmResult<(u64, u32, u32, u64)> {
+fn clock_info(tpm: &mut Tpm, signer: Handle) -> TpmResult<(u64, u32, u32, u64)> {
     let now = tpm.now_ms();
     let (clock, mut reset, mut restart, mut firmware) =
         (tpm.time.clock(now), tpm.time.reset_count, tpm.time.restart_count, FIRMWARE_VERSION);
     if let Some(k) = tpm.keys.get(signer)
-        && !matches!(k.hierarchy, handle::RH_OWNER | handle::RH_PLATFORM)
+        && !matches!(k.hierarchy, Handle::RH_OWNER | Handle::RH_PLATFORM)
     {
-        let proof = tpm.hier.proof(handle::RH_OWNER).ok_or(ResponseCode::FAILURE)?;
+        let proof = tpm.hier.proof(Handle::RH_OWNER).ok_or(ResponseCode::FAILURE)?;
         let o = HashAlg::Sha256.kdfa(proof, b"OBFUSCATE", &k.name, &[], 128)?;
         let word = |i: usize| o.get(i..i + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         firmware = firmware.wrapping_add(u64::from(word(0)) << 32 | u64::from(word(4)));
@@ -75,7 +76,7 @@ pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
     c.params.finish()?;
     let [admin, signer, _] = c.handles;
-    if admin != handle::RH_ENDORSEMENT {
+    if admin != Handle::RH_ENDORSEMENT {
         return Err(ResponseCode::VALUE.handle(1));
     }
     let now = tpm.now_ms();
@@ -89,7 +90,7 @@ pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     a.u8(1);
     a.u64(firmware);
     c.out.tpm2b(&a.buf);
-    if signer == handle::RH_NULL {
+    if signer == Handle::RH_NULL {
         c.out.alg(AlgId::NULL);
         return Ok(());
     }
@@ -136,7 +137,7 @@ pub(crate) fn certify(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     a.tpm2b(&name);
     a.tpm2b(&qn);
     c.out.tpm2b(&a.buf);
-    if signer == handle::RH_NULL {
+    if signer == Handle::RH_NULL {
         c.out.alg(AlgId::NULL);
         return Ok(());
     }
@@ -152,13 +153,13 @@ pub(crate) fn certify_creation(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
     if c.params.u16().p(4)? != ST_CREATION {
         return Err(ResponseCode::TAG.param(4));
     }
-    let ticket_h = c.params.u32().p(4)?;
+    let ticket_h = c.params.handle().p(4)?;
     let ticket = c.params.tpm2b(MAX_DIGEST).p(4)?;
     c.params.finish()?;
     let [signer, object, _] = c.handles;
     let name = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(2))?.name.clone();
     let proof = match ticket_h {
-        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL => {
+        Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM | Handle::RH_NULL => {
             ticket_proof(tpm, ticket_h)?
         }
         _ => return Err(ResponseCode::TICKET.param(4)),
@@ -171,7 +172,7 @@ pub(crate) fn certify_creation(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
     a.tpm2b(&name);
     a.tpm2b(creation_hash);
     c.out.tpm2b(&a.buf);
-    if signer == handle::RH_NULL {
+    if signer == Handle::RH_NULL {
         c.out.alg(AlgId::NULL);
         return Ok(());
     }

@@ -14,7 +14,8 @@ use crate::state::pcr::{PCR_COUNT, PCR_SELECT, RULES};
 use crate::state::sequence::MAX_OBJECTS;
 use crate::state::sessions::{MAX_ACTIVE, MAX_LOADED};
 use crate::wire::alg_id::AlgId;
-use crate::wire::constants::{MAX_BUFFER, MAX_CAP_BUFFER, MAX_DIGEST, cap, handle};
+use crate::wire::constants::{MAX_BUFFER, MAX_CAP_BUFFER, MAX_DIGEST, cap};
+use crate::wire::handle::{self, Handle};
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
@@ -48,13 +49,13 @@ const ALGS: [(AlgId, u32); 17] = [
 ];
 
 /// Permanent handles that mean something here.
-const PERMANENT: [u32; 6] = [
-    handle::RH_OWNER,
-    handle::RH_NULL,
-    handle::RS_PW,
-    handle::RH_LOCKOUT,
-    handle::RH_ENDORSEMENT,
-    handle::RH_PLATFORM,
+const PERMANENT: [Handle; 6] = [
+    Handle::RH_OWNER,
+    Handle::RH_NULL,
+    Handle::RS_PW,
+    Handle::RH_LOCKOUT,
+    Handle::RH_ENDORSEMENT,
+    Handle::RH_PLATFORM,
 ];
 
 /// Four characters as a big-endian u32, the way vendor strings are reported.
@@ -202,8 +203,8 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             },
         ),
         cap::HANDLES => {
-            let mut hs: Vec<u32> = match handle::ht(property) {
-                handle::HT_PCR => (0..PCR_COUNT as u32).collect(),
+            let mut hs: Vec<Handle> = match Handle(property).ty() {
+                handle::HT_PCR => (0..PCR_COUNT as u32).map(Handle).collect(),
                 handle::HT_NV_INDEX => tpm.nv.handles().collect(),
                 handle::HT_HMAC_SESSION => tpm.sessions.handles(false).collect(),
                 handle::HT_POLICY_SESSION => tpm.sessions.handles(true).collect(),
@@ -214,10 +215,11 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             };
             // Sessions are listed by slot whatever their type byte (HMAC or policy), as ms-tpm-20-ref
             // does; everything else by handle value.
-            let session = matches!(handle::ht(property), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION);
-            let key = |h: &u32| if session { h & 0xFF_FFFF } else { *h };
+            let session =
+                matches!(Handle(property).ty(), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION);
+            let key = |h: &Handle| if session { h.index() } else { h.0 };
             hs.sort_unstable_by_key(key);
-            list(&mut w, &hs, key, key(&property), count, MAX_CAP_DATA / 4, |w, &h| w.u32(h))
+            list(&mut w, &hs, key, key(&Handle(property)), count, MAX_CAP_DATA / 4, |w, &h| w.handle(h))
         }
         cap::COMMANDS => {
             list(&mut w, COMMANDS, |d| d.code.0, property, count, MAX_CAP_DATA / 4, |w, d| w.u32(tpma_cc(d)))

@@ -6,7 +6,7 @@ use crate::object::attr;
 use crate::state::context_keys::{ContextKeys, MAX_CONTEXT_BLOB, SEQUENCE_SAVED_HANDLE};
 use crate::state::sequence::SeqObject;
 use crate::state::session::Session;
-use crate::wire::constants::handle;
+use crate::wire::handle::{self, Handle};
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Tpm, object::key_material as keys};
@@ -20,19 +20,19 @@ pub(crate) fn save(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let saved = if let Some(k) = tpm.keys.get(h) {
         tpm.keys.save_context(k, &mut state);
         crate::state::key_store::SAVED_HANDLE
-    } else if handle::ht(h) == handle::HT_TRANSIENT {
+    } else if h.ty() == handle::HT_TRANSIENT {
         tpm.objects.get(h).ok_or(ResponseCode::REFERENCE_H0)?.save(&mut state);
         SEQUENCE_SAVED_HANDLE
     } else {
         tpm.sessions.get(h).ok_or(ResponseCode::REFERENCE_H0)?.save(&mut state);
         h
     };
-    let hierarchy = handle::RH_NULL;
+    let hierarchy = Handle::RH_NULL;
     let (ik, ek, iv) = tpm.contexts.keys(sequence, saved, hierarchy)?;
     let mut enc = state.buf;
     aes_cfb(&ek, &iv, &mut enc, true)?;
     let integrity = ContextKeys::integrity(&ik, sequence, saved, hierarchy, &enc)?;
-    if handle::ht(h) != handle::HT_TRANSIENT {
+    if h.ty() != handle::HT_TRANSIENT {
         tpm.sessions.save(h, sequence).ok_or(ResponseCode::REFERENCE_H0)?;
     }
     tpm.contexts.sequence = sequence.wrapping_add(1);
@@ -41,8 +41,8 @@ pub(crate) fn save(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     blob.tpm2b(&integrity);
     blob.bytes(&enc);
     c.out.u64(sequence);
-    c.out.u32(saved);
-    c.out.u32(hierarchy);
+    c.out.handle(saved);
+    c.out.handle(hierarchy);
     c.out.tpm2b(&blob.buf);
     Ok(())
 }
@@ -50,16 +50,16 @@ pub(crate) fn save(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// TPM2_ContextLoad (Part 3 §28.3).
 pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let sequence = c.params.u64().p(1)?;
-    let saved = c.params.u32().p(1)?;
-    let hierarchy = c.params.u32().p(1)?;
+    let saved = c.params.handle().p(1)?;
+    let hierarchy = c.params.handle().p(1)?;
     let blob = c.params.tpm2b(MAX_CONTEXT_BLOB).p(1)?;
     c.params.finish()?;
-    let is_session = matches!(handle::ht(saved), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION);
+    let is_session = matches!(saved.ty(), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION);
     let is_key = saved == crate::state::key_store::SAVED_HANDLE;
     if saved != SEQUENCE_SAVED_HANDLE && !is_session && !is_key {
         return Err(ResponseCode::HANDLE.param(1));
     }
-    if hierarchy != handle::RH_NULL {
+    if hierarchy != Handle::RH_NULL {
         return Err(ResponseCode::HIERARCHY.param(1));
     }
     let mut r = Reader::new(blob);
@@ -93,9 +93,9 @@ pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 
 /// TPM2_FlushContext (Part 3 §28.4): the handle is a parameter, not in the handle area.
 pub(crate) fn flush(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let h = c.params.u32().p(1)?;
+    let h = c.params.handle().p(1)?;
     c.params.finish()?;
-    match handle::ht(h) {
+    match h.ty() {
         handle::HT_TRANSIENT if tpm.keys.remove(h) => Ok(()),
         handle::HT_TRANSIENT => tpm.objects.remove(h).map(|_| ()).ok_or(ResponseCode::HANDLE.param(1)),
         handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION => {
@@ -111,22 +111,22 @@ pub(crate) fn flush(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 
 /// TPM2_EvictControl (Part 3 §28.5): makes a loaded object persistent, or removes a persistent one.
 pub(crate) fn evict_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let persistent = c.params.u32().p(1)?;
+    let persistent = c.params.handle().p(1)?;
     c.params.finish()?;
     let [auth, object, _] = c.handles;
     let k = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(2))?;
     // Owner authorizes owner and endorsement objects in 0x81000000-0x817FFFFF; platform the rest.
-    let platform = auth == handle::RH_PLATFORM;
+    let platform = auth == Handle::RH_PLATFORM;
     let allowed = if platform {
-        k.hierarchy == handle::RH_PLATFORM
+        k.hierarchy == Handle::RH_PLATFORM
     } else {
-        matches!(k.hierarchy, handle::RH_OWNER | handle::RH_ENDORSEMENT)
+        matches!(k.hierarchy, Handle::RH_OWNER | Handle::RH_ENDORSEMENT)
     };
     if !allowed {
         return Err(ResponseCode::HIERARCHY.handle(2));
     }
-    let in_range = |h: u32| handle::ht(h) == handle::HT_PERSISTENT && (h >= 0x8180_0000) == platform;
-    if handle::ht(object) == handle::HT_PERSISTENT {
+    let in_range = |h: Handle| h.ty() == handle::HT_PERSISTENT && (h.0 >= 0x8180_0000) == platform;
+    if object.ty() == handle::HT_PERSISTENT {
         if persistent != object {
             return Err(ResponseCode::HANDLE.param(1));
         }

@@ -10,7 +10,8 @@ use crate::engine::command::Cmd;
 use crate::state::sequence::{SeqObject, SeqState};
 use crate::state::tickets::{read_hierarchy, write_ticket};
 use crate::wire::alg_id::AlgId;
-use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST, handle};
+use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST};
+use crate::wire::handle::Handle;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_HashSequenceStart (Part 3 §17.3); TPM_ALG_NULL starts an event sequence.
@@ -61,7 +62,7 @@ pub(crate) fn event_complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if !matches!(tpm.objects.get(h).map(|o| &o.state), Some(SeqState::Event(_))) {
         return Err(ResponseCode::MODE.handle(2));
     }
-    let pcr = (pcr != handle::RH_NULL).then_some(pcr as usize);
+    let pcr = (pcr != Handle::RH_NULL).then_some(pcr.0 as usize);
     if let Some(i) = pcr
         && !crate::state::pcr::RULES
             .get(i)

@@ -8,13 +8,14 @@ use crate::object::creation::{derive_primary, read_create_in, write_creation};
 use crate::state::dictionary_attack::DictionaryAttack;
 use crate::state::hierarchy::fresh;
 use crate::wire::alg_id::AlgId;
-use crate::wire::constants::{MAX_DIGEST, handle};
+use crate::wire::constants::MAX_DIGEST;
+use crate::wire::handle::Handle;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_CreatePrimary (Part 3 §24.1). The handle is checked as TPMI_RH_HIERARCHY+ here.
 pub(crate) fn create_primary(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let h = c.handles[0];
-    if !matches!(h, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL) {
+    if !matches!(h, Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM | Handle::RH_NULL) {
         return Err(ResponseCode::VALUE.handle(1));
     }
     if !tpm.hier.enabled(h) {
@@ -33,21 +34,21 @@ pub(crate) fn create_primary(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// may turn their own off. Disabling a hierarchy hides its NV indices and persistent objects and
 /// flushes its loaded objects.
 pub(crate) fn hierarchy_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let enable = c.params.u32().p(1)?;
+    let enable = c.params.handle().p(1)?;
     let state = c.params.yes_no().p(2)?;
     c.params.finish()?;
     let auth = c.handles[0];
-    let platform = auth == handle::RH_PLATFORM;
+    let platform = auth == Handle::RH_PLATFORM;
     let h = &mut tpm.hier;
     let selected = match enable {
-        handle::RH_PLATFORM | handle::RH_PLATFORM_NV if !platform => return Err(ResponseCode::AUTH_TYPE),
-        handle::RH_PLATFORM => &mut h.ph_enable,
-        handle::RH_PLATFORM_NV => &mut h.ph_enable_nv,
-        handle::RH_OWNER | handle::RH_ENDORSEMENT if !platform && auth != enable => {
+        Handle::RH_PLATFORM | Handle::RH_PLATFORM_NV if !platform => return Err(ResponseCode::AUTH_TYPE),
+        Handle::RH_PLATFORM => &mut h.ph_enable,
+        Handle::RH_PLATFORM_NV => &mut h.ph_enable_nv,
+        Handle::RH_OWNER | Handle::RH_ENDORSEMENT if !platform && auth != enable => {
             return Err(ResponseCode::AUTH_TYPE);
         }
-        handle::RH_OWNER => &mut h.sh_enable,
-        handle::RH_ENDORSEMENT => &mut h.eh_enable,
+        Handle::RH_OWNER => &mut h.sh_enable,
+        Handle::RH_ENDORSEMENT => &mut h.eh_enable,
         _ => return Err(ResponseCode::VALUE.param(1)),
     };
     if !*selected && state && !platform {
@@ -81,7 +82,7 @@ pub(crate) fn set_primary_policy(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
 /// TPM2_Clear (Part 3 §24.6).
 pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
-    if c.handles[0] == handle::RH_LOCKOUT && tpm.hier.disable_clear {
+    if c.handles[0] == Handle::RH_LOCKOUT && tpm.hier.disable_clear {
         return Err(ResponseCode::DISABLED);
     }
     let h = &mut tpm.hier;
@@ -90,7 +91,7 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     h.lockout_auth.clear();
     h.sh_enable = true;
     h.eh_enable = true;
-    for owner_side in [handle::RH_OWNER, handle::RH_ENDORSEMENT, handle::RH_LOCKOUT] {
+    for owner_side in [Handle::RH_OWNER, Handle::RH_ENDORSEMENT, Handle::RH_LOCKOUT] {
         h.set_policy(owner_side, &[], None);
     }
     h.proofs[0] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
@@ -107,7 +108,7 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn clear_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let disable = c.params.yes_no().p(1)?;
     c.params.finish()?;
-    if c.handles[0] == handle::RH_LOCKOUT && !disable {
+    if c.handles[0] == Handle::RH_LOCKOUT && !disable {
         return Err(ResponseCode::AUTH_FAIL);
     }
     tpm.hier.disable_clear = disable;
@@ -120,10 +121,10 @@ pub(crate) fn change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let h = &mut tpm.hier;
     match c.handles[0] {
-        handle::RH_OWNER => h.owner_auth = new,
-        handle::RH_ENDORSEMENT => h.endorsement_auth = new,
-        handle::RH_PLATFORM => h.platform_auth = new,
-        handle::RH_LOCKOUT => h.lockout_auth = new,
+        Handle::RH_OWNER => h.owner_auth = new,
+        Handle::RH_ENDORSEMENT => h.endorsement_auth = new,
+        Handle::RH_PLATFORM => h.platform_auth = new,
+        Handle::RH_LOCKOUT => h.lockout_auth = new,
         _ => return Err(ResponseCode::VALUE.handle(1)),
     }
     Ok(())

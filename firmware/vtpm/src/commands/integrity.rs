@@ -4,7 +4,8 @@ use crate::Tpm;
 use crate::crypto::{Digest, HASH_ALGS, HashAlg};
 use crate::engine::command::Cmd;
 use crate::state::pcr::{PCR_COUNT, RULES, locality_allowed, read_selection, write_selection};
-use crate::wire::constants::{MAX_BUFFER, handle};
+use crate::wire::constants::MAX_BUFFER;
+use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
@@ -43,8 +44,8 @@ pub(crate) fn read(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 }
 
 /// The PCR index of a handle checked by the dispatcher, or None for TPM_RH_NULL.
-fn pcr_index(h: u32) -> Option<usize> {
-    (h != handle::RH_NULL).then_some(h as usize).filter(|&i| i < PCR_COUNT)
+fn pcr_index(h: Handle) -> Option<usize> {
+    (h != Handle::RH_NULL).then_some(h.0 as usize).filter(|&i| i < PCR_COUNT)
 }
 
 fn check_extend_locality(i: usize, locality: u8) -> TpmResult<()> {

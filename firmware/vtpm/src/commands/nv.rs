@@ -5,7 +5,8 @@ use crate::Tpm;
 use crate::crypto::{HashAlg, strip_trailing_zeros};
 use crate::engine::command::Cmd;
 use crate::state::nv::{MAX_INDEX_SIZE, NvIndex, NvType, attr, read_access};
-use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST, handle};
+use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST};
+use crate::wire::handle::{self, Handle};
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
@@ -18,8 +19,8 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Err(ResponseCode::SIZE.param(2));
     }
     let mut r = Reader::new(public);
-    let index = r.u32().p(2)?;
-    if handle::ht(index) != handle::HT_NV_INDEX {
+    let index = r.handle().p(2)?;
+    if index.ty() != handle::HT_NV_INDEX {
         return Err(ResponseCode::HANDLE.param(2));
     }
     let name_alg = HashAlg::from_id(r.alg().p(2)?).ok_or(ResponseCode::HASH.param(2))?;
@@ -32,7 +33,7 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Err(ResponseCode::RESERVED_BITS.param(2));
     }
     // The checks of ms-tpm-20-ref's NvDefineSpace, in its order.
-    let platform = c.handles[0] == handle::RH_PLATFORM;
+    let platform = c.handles[0] == Handle::RH_PLATFORM;
     let bad = Err(ResponseCode::ATTRIBUTES.param(2));
     // Without TPM2_NV_UndefineSpaceSpecial, a POLICY_DELETE index could never be removed.
     if attrs & attr::POLICY_DELETE != 0 {
@@ -85,7 +86,7 @@ pub(crate) fn undefine_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if index.has(attr::POLICY_DELETE) {
         return Err(ResponseCode::ATTRIBUTES.handle(2));
     }
-    if index.has(attr::PLATFORMCREATE) && auth == handle::RH_OWNER {
+    if index.has(attr::PLATFORMCREATE) && auth == Handle::RH_OWNER {
         return Err(ResponseCode::NV_AUTHORIZATION);
     }
     tpm.nv.remove(h);
@@ -104,13 +105,13 @@ pub(crate) fn read_public(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 }
 
 /// Part 3 §31.3.1 write access: not locked, and the authorizing entity is one the attributes allow.
-fn write_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmResult<()> {
+fn write_access(index: &NvIndex, auth: Handle, by_policy: bool) -> TpmResult<()> {
     if index.has(attr::WRITELOCKED) {
         return Err(ResponseCode::NV_LOCKED);
     }
     let allowed = match auth {
-        handle::RH_PLATFORM => index.has(attr::PPWRITE),
-        handle::RH_OWNER => index.has(attr::OWNERWRITE),
+        Handle::RH_PLATFORM => index.has(attr::PPWRITE),
+        Handle::RH_OWNER => index.has(attr::OWNERWRITE),
         h if h == index.handle && by_policy => index.has(attr::POLICYWRITE),
         h if h == index.handle => index.has(attr::AUTHWRITE),
         _ => false,

@@ -10,7 +10,8 @@ use crate::engine::entity::bound_entity;
 use crate::state::session::{Session, SessionKind};
 use crate::wire::alg_id::AlgId;
 use crate::wire::command_code::CommandCode;
-use crate::wire::constants::{MAX_DIGEST, handle, se};
+use crate::wire::constants::{MAX_DIGEST, se};
+use crate::wire::handle::Handle;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_StartAuthSession (Part 3 §11.1).
@@ -52,19 +53,19 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mut nonce = [0u8; MAX_DIGEST];
     let nonce = nonce.get_mut(..hash.size()).unwrap_or_default();
     tpm.random(nonce);
-    let (key, bound) = if bind == handle::RH_NULL && salt.is_empty() {
+    let (key, bound) = if bind == Handle::RH_NULL && salt.is_empty() {
         (Vec::new(), None)
     } else {
         // Part 1 §19.6.8: sessionKey = KDFa(authHash, bind.authValue || salt, "ATH", nonceTPM,
         // nonceCaller, digest bits).
         let mut secret = Vec::new();
-        if bind != handle::RH_NULL {
+        if bind != Handle::RH_NULL {
             let auth = tpm.entity_auth(bind).ok_or(ResponseCode::HANDLE.handle(2))?;
             secret.extend_from_slice(strip_trailing_zeros(&auth));
         }
         secret.extend_from_slice(&salt);
         let key = hash.kdfa(&secret, b"ATH", nonce, nonce_caller, hash.size() as u32 * 8)?;
-        (key, (bind != handle::RH_NULL).then(|| bound_entity(tpm, hash, bind)))
+        (key, (bind != Handle::RH_NULL).then(|| bound_entity(tpm, hash, bind)))
     };
     let session = Session {
         kind,
@@ -76,8 +77,8 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         auth_value_needed: false,
         password_needed: false,
         aes_bits,
-        da_bound: bind != handle::RH_NULL && !tpm.da_exempt(bind),
-        lockout_bound: bind == handle::RH_LOCKOUT,
+        da_bound: bind != Handle::RH_NULL && !tpm.da_exempt(bind),
+        lockout_bound: bind == Handle::RH_LOCKOUT,
         command_code: CommandCode(0),
         pcr_counter: None,
         locality: 0,

@@ -7,7 +7,8 @@ use crate::object::attr;
 use crate::object::key_material::{self as keys};
 use crate::object::signing::fresh_rng;
 use crate::state::tickets::ticket_proof;
-use crate::wire::constants::{MAX_DIGEST, handle, st};
+use crate::wire::constants::{MAX_DIGEST, st};
+use crate::wire::handle::Handle;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM_ST_VERIFIED, TPM_ST_ATTEST_CERTIFY, TPM_ST_ATTEST_QUOTE (Part 2 Table 19).
@@ -20,7 +21,7 @@ pub(crate) fn sign(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if c.params.u16().p(3)? != st::HASHCHECK {
         return Err(ResponseCode::TAG.param(3));
     }
-    let ticket_h = c.params.u32().p(3)?;
+    let ticket_h = c.params.handle().p(3)?;
     let ticket = c.params.tpm2b(MAX_DIGEST).p(3)?;
     c.params.finish()?;
     let mut rng = fresh_rng(tpm)?;
@@ -57,14 +58,14 @@ pub(crate) fn verify_signature(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
         return Err(ResponseCode::SIGNATURE.param(2));
     }
     c.out.u16(ST_VERIFIED);
-    if k.hierarchy == handle::RH_NULL {
-        c.out.u32(handle::RH_NULL);
+    if k.hierarchy == Handle::RH_NULL {
+        c.out.handle(Handle::RH_NULL);
         c.out.u16(0);
         return Ok(());
     }
     let proof = ticket_proof(tpm, k.hierarchy)?;
     let t = HashAlg::Sha256.hmac(&proof, &[&ST_VERIFIED.to_be_bytes(), digest, &k.name])?;
-    c.out.u32(k.hierarchy);
+    c.out.handle(k.hierarchy);
     c.out.tpm2b(t.as_slice());
     Ok(())
 }

@@ -10,14 +10,15 @@ use crate::crypto::{Digest, HashAlg, ct_eq, strip_trailing_zeros};
 use crate::engine::command_table::CommandDef;
 use crate::state::session::SessionKind;
 use crate::wire::command_code::CommandCode;
-use crate::wire::constants::{MAX_DIGEST, handle, session_attr as sa};
+use crate::wire::constants::{MAX_DIGEST, session_attr as sa};
+use crate::wire::handle::{self, Handle};
 use crate::wire::marshal::Reader;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// One session from the command's authorization area (TPMS_AUTH_COMMAND, Part 2 Table 80).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SessionIn<'a> {
-    pub handle: u32,
+    pub handle: Handle,
     pub nonce: &'a [u8],
     pub attrs: u8,
     pub hmac: &'a [u8],
@@ -27,9 +28,9 @@ impl<'a> SessionIn<'a> {
     /// Parses session `n` (1-based) from the area.
     pub fn parse(r: &mut Reader<'a>, n: u32) -> TpmResult<Self> {
         let err = |e: ResponseCode| e.session(n);
-        let handle = r.u32().map_err(err)?;
-        if handle != handle::RS_PW
-            && !matches!(handle::ht(handle), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION)
+        let handle = r.handle().map_err(err)?;
+        if handle != Handle::RS_PW
+            && !matches!(handle.ty(), handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION)
         {
             return Err(ResponseCode::VALUE.session(n));
         }
@@ -46,13 +47,13 @@ impl<'a> SessionIn<'a> {
 /// A session of this command, remembered until the response is built.
 #[derive(Debug, Clone)]
 pub(crate) struct Used {
-    pub handle: u32,
+    pub handle: Handle,
     pub attrs: u8,
     pub nonce_caller: Digest,
     /// Whether the caller sent an empty HMAC (then an empty-key response HMAC is empty too).
     pub empty_hmac: bool,
     /// The entity this session authorized; None for a session only used for encryption.
-    pub entity: Option<u32>,
+    pub entity: Option<Handle>,
     /// The entity's authValue before the command ran, for when the command removes the entity.
     pub auth_before: Vec<u8>,
     /// ms-tpm-20-ref `includeAuth`: the authValue is part of the HMAC key (not for the bound
@@ -72,7 +73,7 @@ pub(crate) struct Authorized {
 /// What `check_one` needs to know about the command.
 struct Ctx<'a> {
     code: CommandCode,
-    handles: &'a [u32],
+    handles: &'a [Handle],
     params: &'a [u8],
     /// nonceTPM of a decrypt and an encrypt session other than session 1, which session 1's HMAC
     /// covers (Part 1 §19.6.5).
@@ -93,7 +94,7 @@ fn cp_hash(tpm: &Tpm, alg: HashAlg, ctx: &Ctx<'_>) -> Digest {
 pub(crate) fn authorize(
     tpm: &mut Tpm,
     def: &CommandDef,
-    handles: &[u32; 3],
+    handles: &[Handle; 3],
     sessions: &[Option<SessionIn<'_>>],
     params: &[u8],
 ) -> TpmResult<Authorized> {
@@ -102,7 +103,7 @@ pub(crate) fn authorize(
     for (j, s) in sessions.iter().enumerate() {
         let Some(s) = s else { continue };
         let n = j as u32 + 1;
-        if s.handle == handle::RS_PW {
+        if s.handle == Handle::RS_PW {
             if s.attrs & (sa::ENCRYPT | sa::DECRYPT | sa::AUDIT | sa::AUDIT_EXCLUSIVE | sa::AUDIT_RESET) != 0
             {
                 return Err(ResponseCode::ATTRIBUTES.session(n));
@@ -166,7 +167,7 @@ pub(crate) fn authorize(
             ctx.extra_nonces.clear();
         }
         let mut include_auth = false;
-        if s.handle == handle::RS_PW && entity.is_none() {
+        if s.handle == Handle::RS_PW && entity.is_none() {
             return Err(ResponseCode::HANDLE.session(n));
         }
         if let Some(sess) = tpm.sessions.get(s.handle) {
@@ -216,7 +217,7 @@ impl Tpm {
 }
 
 /// CheckAuthSession for session `s` authorizing `entity`. Returns (policy session, includeAuth).
-fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> TpmResult<(bool, bool)> {
+fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: Handle, s: &SessionIn<'_>) -> TpmResult<(bool, bool)> {
     let sess = tpm.sessions.get(s.handle).cloned();
     let is_policy = sess.as_ref().is_some_and(|x| x.kind != SessionKind::Hmac);
     let include_auth = match &sess {
@@ -228,7 +229,7 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
     };
     // Dictionary-attack gate, before anything is compared.
     if include_auth && !tpm.da_exempt(entity) {
-        tpm.check_locked_out(entity == handle::RH_LOCKOUT)?;
+        tpm.check_locked_out(entity == Handle::RH_LOCKOUT)?;
         tpm.da.used = true;
     }
     if let Some(x) = sess.as_ref().filter(|_| is_policy) {
@@ -290,7 +291,7 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: u32, s: &SessionIn<'_>) -> Tp
     // IncrementLockout: decide whether this failure counts.
     let pw = sess.is_none();
     let da_entity = match &sess {
-        Some(x) if x.lockout_bound => handle::RH_LOCKOUT,
+        Some(x) if x.lockout_bound => Handle::RH_LOCKOUT,
         _ => entity,
     };
     let counts = if pw {

@@ -1,16 +1,17 @@
 //! What a command handler sees: its handles, its parameters, and where its response goes.
 
+use crate::wire::handle::Handle;
 use crate::wire::marshal::{Reader, Writer};
 
 /// What a command handler sees: its handles, its parameters, and where its response goes.
 #[derive(Debug)]
 pub(crate) struct Cmd<'a> {
-    pub handles: [u32; 3],
+    pub handles: [Handle; 3],
     pub params: Reader<'a>,
     /// The response parameter area.
     pub out: Writer,
     /// The response handle, for commands that return one.
-    pub rhandle: u32,
+    pub rhandle: Handle,
     /// Whether the authorization for each handle came from a policy session (NV access rules differ).
     pub by_policy: [bool; 3],
     pub locality: u8,
@@ -21,10 +22,10 @@ impl Cmd<'static> {
     /// A command with no handles or parameters, for tests that only need to reach a handler.
     pub fn for_test() -> Self {
         Cmd {
-            handles: [0; 3],
+            handles: [Handle::default(); 3],
             params: Reader::new(&[]),
             out: Writer::new(),
-            rhandle: 0,
+            rhandle: Handle::default(),
             by_policy: [false; 3],
             locality: 0,
         }

@@ -12,6 +12,7 @@ use crate::engine::command_table::{self as commands};
 use crate::engine::handles::check_handle;
 use crate::wire::command_code::CommandCode;
 use crate::wire::constants::st;
+use crate::wire::handle::Handle;
 use crate::wire::marshal::{CommandHeader, Reader, ResponseHeader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
 use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Power, Tpm};
@@ -62,10 +63,10 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     tpm.da.tick(now);
 
     let mut r = Reader::new(body);
-    let mut handles = [0u32; 3];
+    let mut handles = [Handle::default(); 3];
     for (i, (kind, slot)) in def.handles.iter().zip(handles.iter_mut()).enumerate() {
         let n = i as u32 + 1;
-        *slot = r.u32().map_err(|e| e.handle(n))?;
+        *slot = r.handle().map_err(|e| e.handle(n))?;
         check_handle(tpm, *kind, *slot, i)?;
     }
 
@@ -100,7 +101,7 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
         handles,
         params: Reader::new(&plain),
         out: Writer::new(),
-        rhandle: 0,
+        rhandle: Handle::default(),
         by_policy: used.by_policy,
         locality: tpm.locality,
     };
@@ -109,7 +110,7 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     // Everything after the header, then the header in front of it.
     let mut w = Writer::new();
     if def.rhandle {
-        w.u32(cmd.rhandle);
+        w.handle(cmd.rhandle);
     }
     if tag == st::SESSIONS {
         let mut rp = cmd.out.buf;

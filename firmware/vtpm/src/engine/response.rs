@@ -8,7 +8,8 @@ use crate::crypto::{Digest, strip_trailing_zeros};
 use crate::engine::authorization::Authorized;
 use crate::state::session::SessionKind;
 use crate::wire::command_code::CommandCode;
-use crate::wire::constants::{MAX_DIGEST, handle, session_attr as sa};
+use crate::wire::constants::{MAX_DIGEST, session_attr as sa};
+use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::TpmResult;
 use crate::{Tpm, engine::param_enc};
@@ -17,7 +18,7 @@ use crate::{Tpm, engine::param_enc};
 /// new nonces, the encrypted first response parameter if asked, then the HMACs over rpHash (which
 /// covers the ciphertext). Retires sessions without continueSession.
 pub(crate) fn respond(tpm: &mut Tpm, code: CommandCode, rp: &mut [u8], a: Authorized) -> TpmResult<Vec<u8>> {
-    for used in a.used.iter().flatten().filter(|u| u.handle != handle::RS_PW) {
+    for used in a.used.iter().flatten().filter(|u| u.handle != Handle::RS_PW) {
         let Some(size) = tpm.sessions.get(used.handle).map(|s| s.nonce_tpm.as_slice().len()) else {
             continue;
         };
@@ -31,7 +32,7 @@ pub(crate) fn respond(tpm: &mut Tpm, code: CommandCode, rp: &mut [u8], a: Author
     param_enc::encrypt_response(tpm, &a, rp)?;
     let mut w = Writer::new();
     for used in a.used.into_iter().flatten() {
-        if used.handle == handle::RS_PW {
+        if used.handle == Handle::RS_PW {
             w.u16(0);
             w.u8(used.attrs | sa::CONTINUE_SESSION);
             w.u16(0);

@@ -15,6 +15,7 @@ use crate::state::primary_cache::PrimaryCache;
 use crate::state::tickets::ticket_proof;
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::MAX_DIGEST;
+use crate::wire::handle::Handle;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
@@ -102,7 +103,7 @@ pub(crate) fn write_creation(
     let creation_hash = k.public.name_alg.digest(&[&cd.buf]);
     w.tpm2b(creation_hash.as_slice());
     w.u16(ST_CREATION);
-    w.u32(k.hierarchy);
+    w.handle(k.hierarchy);
     let proof = ticket_proof(tpm, k.hierarchy)?;
     let t = HashAlg::Sha256.hmac(&proof, &[&ST_CREATION.to_be_bytes(), &k.name, creation_hash.as_slice()])?;
     w.tpm2b(t.as_slice());
@@ -112,7 +113,7 @@ pub(crate) fn write_creation(
 /// A primary object of hierarchy `h` from its template, drawn from the hierarchy seed's stream.
 pub(crate) fn derive_primary(
     tpm: &Tpm,
-    h: u32,
+    h: Handle,
     template: &Public,
     auth: &[u8],
     data: &[u8],
@@ -156,7 +157,7 @@ pub(crate) fn new_child(
 }
 
 /// The storage parent at `h` (handle 1), or TPM_RC_TYPE.
-pub(crate) fn storage_parent(tpm: &Tpm, h: u32) -> TpmResult<&KeyObject> {
+pub(crate) fn storage_parent(tpm: &Tpm, h: Handle) -> TpmResult<&KeyObject> {
     let p = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     // A public key loaded alone has no seed to protect children with.
     if !p.public.is_storage() || matches!(p.material, crate::object::key_material::Material::PublicOnly) {
@@ -229,7 +230,7 @@ mod tests {
         let mut s = Sensitive::default();
         let mut rng = SeededRng::new(HashAlg::Sha256, seed, b"ECC", &[], &[]).unwrap();
         let m = keys::generate(&mut p, &mut s, &[], &mut rng).unwrap();
-        KeyObject::new(p, s, m, &[], crate::wire::constants::handle::RH_OWNER)
+        KeyObject::new(p, s, m, &[], crate::wire::handle::Handle::RH_OWNER)
     }
 
     const STORAGE: [u8; 26] = [

@@ -15,7 +15,7 @@ use crate::object::key_material::{Material, left_pad};
 use crate::object::{MAX_ECC_BYTES, Public, attr};
 use crate::state::key_store::KeyObject;
 use crate::wire::alg_id::AlgId;
-use crate::wire::constants::handle;
+use crate::wire::handle::Handle;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
@@ -140,8 +140,8 @@ pub(crate) fn decrypt_secret(k: &KeyObject, secret: &[u8], label: &str) -> TpmRe
 /// The salt of a StartAuthSession: empty without a tpmKey; otherwise the decrypted secret.
 /// Errors: TPM_RC_VALUE (parameter 2) for a salt without a key or one that does not decrypt,
 /// TPM_RC_KEY (handle 1) for a key that cannot decrypt, TPM_RC_ECC_POINT for a bad point.
-pub(crate) fn session_salt(tpm: &Tpm, tpm_key: u32, encrypted: &[u8]) -> TpmResult<Vec<u8>> {
-    if tpm_key == handle::RH_NULL {
+pub(crate) fn session_salt(tpm: &Tpm, tpm_key: Handle, encrypted: &[u8]) -> TpmResult<Vec<u8>> {
+    if tpm_key == Handle::RH_NULL {
         return if encrypted.is_empty() { Ok(Vec::new()) } else { Err(ResponseCode::VALUE.param(2)) };
     }
     let k = tpm.keys.get(tpm_key).ok_or(ResponseCode::KEY.handle(1))?;

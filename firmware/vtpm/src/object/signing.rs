@@ -7,6 +7,7 @@ use crate::crypto::seeded_rng::SeededRng;
 use crate::object::attr;
 use crate::object::key_material::{self as keys};
 use crate::wire::alg_id::AlgId;
+use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
@@ -21,7 +22,7 @@ pub(crate) fn fresh_rng(tpm: &mut Tpm) -> TpmResult<SeededRng> {
 /// caller agree on, writing the TPMT_SIGNATURE to `w`.
 pub(crate) fn sign_message(
     tpm: &mut Tpm,
-    h: u32,
+    h: Handle,
     n: u32,
     asked: (AlgId, AlgId),
     message: &[u8],

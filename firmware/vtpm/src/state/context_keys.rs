@@ -5,10 +5,11 @@ use alloc::vec::Vec;
 use crate::EntropySource;
 use crate::crypto::HashAlg;
 use crate::crypto::drbg::Drbg;
+use crate::wire::handle::Handle;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// savedHandle of a sequence-object context (Part 3 §28.2: 0x80000001 marks a sequence object).
-pub(crate) const SEQUENCE_SAVED_HANDLE: u32 = 0x8000_0001;
+pub(crate) const SEQUENCE_SAVED_HANDLE: Handle = Handle(0x8000_0001);
 
 /// Largest context blob accepted (TPM_PT_MAX_OBJECT_CONTEXT / MAX_SESSION_CONTEXT report this).
 pub const MAX_CONTEXT_BLOB: usize = 1024;
@@ -42,8 +43,8 @@ impl ContextKeys {
     pub(crate) fn keys(
         &self,
         sequence: u64,
-        saved: u32,
-        hierarchy: u32,
+        saved: Handle,
+        hierarchy: Handle,
     ) -> TpmResult<([u8; 32], [u8; 32], [u8; 16])> {
         let mut ctx = [0u8; 16];
         ctx[..8].copy_from_slice(&sequence.to_be_bytes());
@@ -60,8 +61,8 @@ impl ContextKeys {
     pub(crate) fn integrity(
         ik: &[u8],
         sequence: u64,
-        saved: u32,
-        hierarchy: u32,
+        saved: Handle,
+        hierarchy: Handle,
         enc: &[u8],
     ) -> TpmResult<Vec<u8>> {
         let d = HashAlg::Sha256

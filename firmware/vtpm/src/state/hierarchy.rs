@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use crate::EntropySource;
 use crate::crypto::HashAlg;
 use crate::crypto::drbg::Drbg;
-use crate::wire::constants::handle;
+use crate::wire::handle::Handle;
 
 /// The permanent hierarchies' state (Part 1 §13-14).
 #[derive(Debug, Clone)]
@@ -64,54 +64,54 @@ impl Hierarchies {
         }
     }
 
-    pub fn auth(&self, h: u32) -> Option<&[u8]> {
+    pub fn auth(&self, h: Handle) -> Option<&[u8]> {
         match h {
-            handle::RH_OWNER => Some(&self.owner_auth),
-            handle::RH_ENDORSEMENT => Some(&self.endorsement_auth),
-            handle::RH_PLATFORM => Some(&self.platform_auth),
-            handle::RH_LOCKOUT => Some(&self.lockout_auth),
-            handle::RH_NULL => Some(&[]),
+            Handle::RH_OWNER => Some(&self.owner_auth),
+            Handle::RH_ENDORSEMENT => Some(&self.endorsement_auth),
+            Handle::RH_PLATFORM => Some(&self.platform_auth),
+            Handle::RH_LOCKOUT => Some(&self.lockout_auth),
+            Handle::RH_NULL => Some(&[]),
             _ => None,
         }
     }
 
-    fn policy_slot(h: u32) -> Option<usize> {
+    fn policy_slot(h: Handle) -> Option<usize> {
         match h {
-            handle::RH_OWNER => Some(0),
-            handle::RH_ENDORSEMENT => Some(1),
-            handle::RH_PLATFORM => Some(2),
-            handle::RH_LOCKOUT => Some(3),
+            Handle::RH_OWNER => Some(0),
+            Handle::RH_ENDORSEMENT => Some(1),
+            Handle::RH_PLATFORM => Some(2),
+            Handle::RH_LOCKOUT => Some(3),
             _ => None,
         }
     }
 
     /// The authPolicy of a hierarchy, if one was set.
-    pub fn policy(&self, h: u32) -> Option<(Vec<u8>, HashAlg)> {
+    pub fn policy(&self, h: Handle) -> Option<(Vec<u8>, HashAlg)> {
         let (p, alg) = self.policies.get(Self::policy_slot(h)?)?;
         alg.filter(|_| !p.is_empty()).map(|a| (p.clone(), a))
     }
 
     /// TPM2_SetPrimaryPolicy.
-    pub fn set_policy(&mut self, h: u32, policy: &[u8], alg: Option<HashAlg>) {
+    pub fn set_policy(&mut self, h: Handle, policy: &[u8], alg: Option<HashAlg>) {
         if let Some(p) = Self::policy_slot(h).and_then(|i| self.policies.get_mut(i)) {
             *p = (policy.to_vec(), alg);
         }
     }
 
-    pub fn enabled(&self, h: u32) -> bool {
+    pub fn enabled(&self, h: Handle) -> bool {
         match h {
-            handle::RH_OWNER => self.sh_enable,
-            handle::RH_ENDORSEMENT => self.eh_enable,
-            handle::RH_PLATFORM => self.ph_enable,
+            Handle::RH_OWNER => self.sh_enable,
+            Handle::RH_ENDORSEMENT => self.eh_enable,
+            Handle::RH_PLATFORM => self.ph_enable,
             _ => true,
         }
     }
 
-    pub fn proof(&self, h: u32) -> Option<&[u8; 32]> {
+    pub fn proof(&self, h: Handle) -> Option<&[u8; 32]> {
         match h {
-            handle::RH_OWNER => self.proofs.first(),
-            handle::RH_ENDORSEMENT => self.proofs.get(1),
-            handle::RH_PLATFORM => self.proofs.get(2),
+            Handle::RH_OWNER => self.proofs.first(),
+            Handle::RH_ENDORSEMENT => self.proofs.get(1),
+            Handle::RH_PLATFORM => self.proofs.get(2),
             _ => None,
         }
     }

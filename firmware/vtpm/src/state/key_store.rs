@@ -13,7 +13,7 @@ use crate::object::key_material::{self as keys, Material};
 use crate::object::{Public, Sensitive, attr};
 use crate::state::primary_cache::PrimaryCache;
 use crate::wire::command_code::CommandCode;
-use crate::wire::constants::handle;
+use crate::wire::handle::{self, Handle};
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
@@ -21,13 +21,13 @@ use crate::wire::response_code::{ResponseCode, TpmResult};
 pub const MAX_KEYS: usize = 8;
 
 /// The first transient key handle.
-pub const KEY_HANDLE_FIRST: u32 = handle::TRANSIENT_FIRST + 0x10;
+pub const KEY_HANDLE_FIRST: Handle = Handle::TRANSIENT_FIRST.offset(0x10);
 
 /// Persistent objects (EvictControl), TPM_PT_HR_PERSISTENT_MIN.
 pub const MAX_PERSISTENT: usize = 8;
 
 /// savedHandle of a key object's context (Part 3 §28.2: 0x80000000 for an ordinary object).
-pub const SAVED_HANDLE: u32 = 0x8000_0000;
+pub const SAVED_HANDLE: Handle = Handle(0x8000_0000);
 
 /// A loaded key object.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub struct KeyObject {
     /// Part 1 §16: QN(primary) = H(hierarchy || Name), QN(child) = H(QN(parent) || Name).
     pub qualified: Vec<u8>,
     /// The hierarchy the object belongs to (owner, endorsement, platform or null).
-    pub hierarchy: u32,
+    pub hierarchy: Handle,
 }
 
 impl KeyObject {
@@ -48,7 +48,7 @@ impl KeyObject {
         sens: Sensitive,
         material: Material,
         parent_qn: &[u8],
-        hierarchy: u32,
+        hierarchy: Handle,
     ) -> Self {
         let name = public.name();
         let mut qualified = public.name_alg.id().to_be_bytes().to_vec();
@@ -58,7 +58,7 @@ impl KeyObject {
 
     /// The state written into a context blob: hierarchy, public area, sensitive area, QN.
     pub fn save(&self, w: &mut Writer) {
-        w.u32(self.hierarchy);
+        w.handle(self.hierarchy);
         w.tpm2b(&self.public.marshal());
         w.tpm2b(&self.sens.marshal());
         w.tpm2b(&self.qualified);
@@ -66,7 +66,7 @@ impl KeyObject {
 
     /// Reads back what `save` wrote (the blob is authenticated; parsed defensively anyway).
     pub fn load(r: &mut Reader<'_>) -> TpmResult<KeyObject> {
-        let hierarchy = r.u32()?;
+        let hierarchy = r.handle()?;
         let public = Public::parse_2b(r)?;
         let sens = Sensitive::parse(&mut Reader::new(r.tpm2b(1024)?))?;
         let qualified = r.tpm2b(64)?.to_vec();
@@ -82,7 +82,7 @@ pub struct KeyStore {
     /// Owner (SPS), endorsement (EPS), platform (PPS), null seed.
     seeds: [[u8; 32]; 4],
     slots: [Option<Box<KeyObject>>; MAX_KEYS],
-    persistent: Vec<(u32, Box<KeyObject>)>,
+    persistent: Vec<(Handle, Box<KeyObject>)>,
     /// Recently derived RSA primaries (`primary_cache.rs`); emptied whenever a seed changes.
     primaries: PrimaryCache,
 }
@@ -93,18 +93,18 @@ fn fresh(drbg: &mut Drbg, e: &mut dyn EntropySource) -> [u8; 32] {
     v
 }
 
-fn seed_slot(h: u32) -> Option<usize> {
+fn seed_slot(h: Handle) -> Option<usize> {
     match h {
-        handle::RH_OWNER => Some(0),
-        handle::RH_ENDORSEMENT => Some(1),
-        handle::RH_PLATFORM => Some(2),
-        handle::RH_NULL => Some(3),
+        Handle::RH_OWNER => Some(0),
+        Handle::RH_ENDORSEMENT => Some(1),
+        Handle::RH_PLATFORM => Some(2),
+        Handle::RH_NULL => Some(3),
         _ => None,
     }
 }
 
-fn slot_of(h: u32) -> Option<usize> {
-    h.checked_sub(KEY_HANDLE_FIRST).map(|i| i as usize).filter(|&i| i < MAX_KEYS)
+fn slot_of(h: Handle) -> Option<usize> {
+    h.index_from(KEY_HANDLE_FIRST).map(|i| i as usize).filter(|&i| i < MAX_KEYS)
 }
 
 impl KeyStore {
@@ -123,7 +123,7 @@ impl KeyStore {
     }
 
     /// The primary seed of a hierarchy.
-    pub fn seed(&self, h: u32) -> Option<&[u8; 32]> {
+    pub fn seed(&self, h: Handle) -> Option<&[u8; 32]> {
         self.seeds.get(seed_slot(h)?)
     }
 
@@ -140,11 +140,11 @@ impl KeyStore {
         self.seeds[1] = seed;
         self.primaries.clear();
         for s in self.slots.iter_mut() {
-            if s.as_ref().is_some_and(|k| k.hierarchy == handle::RH_ENDORSEMENT) {
+            if s.as_ref().is_some_and(|k| k.hierarchy == Handle::RH_ENDORSEMENT) {
                 *s = None;
             }
         }
-        self.persistent.retain(|(_, k)| k.hierarchy != handle::RH_ENDORSEMENT);
+        self.persistent.retain(|(_, k)| k.hierarchy != Handle::RH_ENDORSEMENT);
     }
 
     /// TPM2_Clear: a new storage primary seed; owner objects, loaded or persistent, are gone.
@@ -152,16 +152,16 @@ impl KeyStore {
         self.seeds[0] = fresh(drbg, e);
         self.primaries.clear();
         for s in self.slots.iter_mut() {
-            if s.as_ref().is_some_and(|k| k.hierarchy == handle::RH_OWNER) {
+            if s.as_ref().is_some_and(|k| k.hierarchy == Handle::RH_OWNER) {
                 *s = None;
             }
         }
-        self.persistent.retain(|(_, k)| k.hierarchy != handle::RH_OWNER);
+        self.persistent.retain(|(_, k)| k.hierarchy != Handle::RH_OWNER);
     }
 
     /// A tag of the seed `hierarchy`'s objects derive from: a context saved before the seed changed
     /// (TPM2_Clear for the owner, a TPM Reset for null) no longer loads.
-    fn seed_tag(&self, hierarchy: u32) -> [u8; 8] {
+    fn seed_tag(&self, hierarchy: Handle) -> [u8; 8] {
         let mut tag = [0u8; 8];
         if let Some(seed) = self.seed(hierarchy) {
             let d = crate::crypto::HashAlg::Sha256.digest(&[b"WARDEN CONTEXT SEED", seed]);
@@ -189,7 +189,7 @@ impl KeyStore {
     }
 
     /// Flushes the loaded objects of `hierarchy` (HierarchyControl disabling it).
-    pub fn flush_hierarchy(&mut self, hierarchy: u32) {
+    pub fn flush_hierarchy(&mut self, hierarchy: Handle) {
         for s in self.slots.iter_mut() {
             if s.as_ref().is_some_and(|k| k.hierarchy == hierarchy) {
                 *s = None;
@@ -202,38 +202,42 @@ impl KeyStore {
     }
 
     /// A loaded (transient) or persistent key.
-    pub fn get(&self, h: u32) -> Option<&KeyObject> {
-        match handle::ht(h) {
+    pub fn get(&self, h: Handle) -> Option<&KeyObject> {
+        match h.ty() {
             handle::HT_TRANSIENT => self.slots.get(slot_of(h)?)?.as_deref(),
             handle::HT_PERSISTENT => self.persistent.iter().find(|(p, _)| *p == h).map(|(_, k)| &**k),
             _ => None,
         }
     }
 
-    pub fn insert(&mut self, k: KeyObject) -> TpmResult<u32> {
+    pub fn insert(&mut self, k: KeyObject) -> TpmResult<Handle> {
         let i = self.slots.iter().position(Option::is_none).ok_or(ResponseCode::OBJECT_MEMORY)?;
         if let Some(s) = self.slots.get_mut(i) {
             *s = Some(Box::new(k));
         }
-        Ok(KEY_HANDLE_FIRST + i as u32)
+        Ok(KEY_HANDLE_FIRST.offset(i as u32))
     }
 
     /// Flushes a transient key; false if there was none.
-    pub fn remove(&mut self, h: u32) -> bool {
+    pub fn remove(&mut self, h: Handle) -> bool {
         slot_of(h).and_then(|i| self.slots.get_mut(i)).and_then(Option::take).is_some()
     }
 
-    pub fn handles(&self) -> impl Iterator<Item = u32> + '_ {
-        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| KEY_HANDLE_FIRST + i as u32)
+    pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| KEY_HANDLE_FIRST.offset(i as u32))
     }
 
-    pub fn persistent_handles(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self.persistent.iter().map(|(h, _)| *h).collect();
+    pub fn persistent_handles(&self) -> Vec<Handle> {
+        let mut v: Vec<Handle> = self.persistent.iter().map(|(h, _)| *h).collect();
         v.sort_unstable();
         v
     }
 
-    pub fn make_persistent(&mut self, h: u32, k: KeyObject) -> TpmResult<()> {
+    pub fn make_persistent(&mut self, h: Handle, k: KeyObject) -> TpmResult<()> {
         if self.get(h).is_some() {
             return Err(ResponseCode::NV_DEFINED);
         }
@@ -244,7 +248,7 @@ impl KeyStore {
         Ok(())
     }
 
-    pub fn remove_persistent(&mut self, h: u32) -> bool {
+    pub fn remove_persistent(&mut self, h: Handle) -> bool {
         let before = self.persistent.len();
         self.persistent.retain(|(p, _)| *p != h);
         self.persistent.len() != before

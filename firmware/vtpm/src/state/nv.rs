@@ -5,7 +5,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::crypto::HashAlg;
-use crate::wire::constants::handle;
+use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
@@ -73,7 +73,7 @@ pub const MAX_TOTAL: usize = 32 * 1024;
 /// One NV index.
 #[derive(Debug, Clone)]
 pub struct NvIndex {
-    pub handle: u32,
+    pub handle: Handle,
     pub name_alg: HashAlg,
     pub attrs: u32,
     pub auth_policy: Vec<u8>,
@@ -83,7 +83,7 @@ pub struct NvIndex {
 
 impl NvIndex {
     pub fn new(
-        handle: u32,
+        handle: Handle,
         name_alg: HashAlg,
         attrs: u32,
         auth_policy: &[u8],
@@ -117,7 +117,7 @@ impl NvIndex {
 
     /// TPMS_NV_PUBLIC (Part 2 Table 206).
     pub fn public(&self, w: &mut Writer) {
-        w.u32(self.handle);
+        w.handle(self.handle);
         w.alg(self.name_alg.id());
         w.u32(self.attrs);
         w.tpm2b(&self.auth_policy);
@@ -154,11 +154,11 @@ pub struct NvStore {
 }
 
 impl NvStore {
-    pub fn get(&self, h: u32) -> Option<&NvIndex> {
+    pub fn get(&self, h: Handle) -> Option<&NvIndex> {
         self.indices.iter().find(|i| i.handle == h)
     }
 
-    pub fn get_mut(&mut self, h: u32) -> Option<&mut NvIndex> {
+    pub fn get_mut(&mut self, h: Handle) -> Option<&mut NvIndex> {
         self.indices.iter_mut().find(|i| i.handle == h)
     }
 
@@ -175,7 +175,7 @@ impl NvStore {
         Ok(())
     }
 
-    pub fn remove(&mut self, h: u32) {
+    pub fn remove(&mut self, h: Handle) {
         if let Some(pos) = self.indices.iter().position(|i| i.handle == h) {
             let gone = self.indices.remove(pos);
             if gone.kind() == Some(NvType::Counter) && gone.has(attr::WRITTEN) {
@@ -186,7 +186,7 @@ impl NvStore {
 
     /// TPM2_Clear deletes every index the owner created.
     pub fn clear_owner(&mut self) {
-        let owner: Vec<u32> =
+        let owner: Vec<Handle> =
             self.indices.iter().filter(|i| !i.has(attr::PLATFORMCREATE)).map(|i| i.handle).collect();
         owner.into_iter().for_each(|h| self.remove(h));
     }
@@ -215,7 +215,7 @@ impl NvStore {
             .for_each(|i| i.attrs |= attr::WRITELOCKED);
     }
 
-    pub fn handles(&self) -> impl Iterator<Item = u32> + '_ {
+    pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
         self.indices.iter().map(|i| i.handle)
     }
 
@@ -229,13 +229,13 @@ impl NvStore {
 }
 
 /// Read access: not locked, an allowed entity, and written.
-pub(crate) fn read_access(index: &NvIndex, auth: u32, by_policy: bool) -> TpmResult<()> {
+pub(crate) fn read_access(index: &NvIndex, auth: Handle, by_policy: bool) -> TpmResult<()> {
     if index.has(attr::READLOCKED) {
         return Err(ResponseCode::NV_LOCKED);
     }
     let allowed = match auth {
-        handle::RH_PLATFORM => index.has(attr::PPREAD),
-        handle::RH_OWNER => index.has(attr::OWNERREAD),
+        Handle::RH_PLATFORM => index.has(attr::PPREAD),
+        Handle::RH_OWNER => index.has(attr::OWNERREAD),
         h if h == index.handle && by_policy => index.has(attr::POLICYREAD),
         h if h == index.handle => index.has(attr::AUTHREAD),
         _ => false,

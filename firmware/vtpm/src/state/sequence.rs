@@ -5,7 +5,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::crypto::stream_hash::StreamHash;
-use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE, handle};
+use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE};
+use crate::wire::handle::Handle;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
@@ -80,28 +81,28 @@ pub struct Objects {
     pub(crate) slots: [Option<Box<SeqObject>>; MAX_OBJECTS],
 }
 
-fn slot_of(h: u32) -> Option<usize> {
-    h.checked_sub(handle::TRANSIENT_FIRST).map(|i| i as usize).filter(|&i| i < MAX_OBJECTS)
+fn slot_of(h: Handle) -> Option<usize> {
+    h.index_from(Handle::TRANSIENT_FIRST).map(|i| i as usize).filter(|&i| i < MAX_OBJECTS)
 }
 
 impl Objects {
-    pub fn get(&self, h: u32) -> Option<&SeqObject> {
+    pub fn get(&self, h: Handle) -> Option<&SeqObject> {
         self.slots.get(slot_of(h)?)?.as_deref()
     }
 
-    pub fn get_mut(&mut self, h: u32) -> Option<&mut SeqObject> {
+    pub fn get_mut(&mut self, h: Handle) -> Option<&mut SeqObject> {
         self.slots.get_mut(slot_of(h)?)?.as_deref_mut()
     }
 
-    pub fn insert(&mut self, o: SeqObject) -> TpmResult<u32> {
+    pub fn insert(&mut self, o: SeqObject) -> TpmResult<Handle> {
         let i = self.slots.iter().position(Option::is_none).ok_or(ResponseCode::OBJECT_MEMORY)?;
         if let Some(s) = self.slots.get_mut(i) {
             *s = Some(Box::new(o));
         }
-        Ok(handle::TRANSIENT_FIRST + i as u32)
+        Ok(Handle::TRANSIENT_FIRST.offset(i as u32))
     }
 
-    pub fn remove(&mut self, h: u32) -> Option<Box<SeqObject>> {
+    pub fn remove(&mut self, h: Handle) -> Option<Box<SeqObject>> {
         self.slots.get_mut(slot_of(h)?)?.take()
     }
 
@@ -113,11 +114,11 @@ impl Objects {
         self.slots.iter().filter(|s| s.is_some()).count()
     }
 
-    pub fn handles(&self) -> impl Iterator<Item = u32> + '_ {
+    pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
         self.slots
             .iter()
             .enumerate()
             .filter(|(_, s)| s.is_some())
-            .map(|(i, _)| handle::TRANSIENT_FIRST + i as u32)
+            .map(|(i, _)| Handle::TRANSIENT_FIRST.offset(i as u32))
     }
 }

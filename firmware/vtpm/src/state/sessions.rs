@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::state::session::{Session, SessionKind};
-use crate::wire::constants::handle;
+use crate::wire::handle::{self, Handle};
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// Sessions that may be loaded at once (TPM_PT_HR_LOADED_MIN).
@@ -37,23 +37,23 @@ impl Default for Sessions {
     }
 }
 
-fn handle_for(slot: usize, policy: bool) -> u32 {
-    let base = if policy { handle::POLICY_SESSION_FIRST } else { handle::HMAC_SESSION_FIRST };
-    base + slot as u32
+fn handle_for(slot: usize, policy: bool) -> Handle {
+    let base = if policy { Handle::POLICY_SESSION_FIRST } else { Handle::HMAC_SESSION_FIRST };
+    base.offset(slot as u32)
 }
 
 /// The slot of a session handle, and whether it is a policy-session handle.
-fn slot_of(h: u32) -> Option<(usize, bool)> {
-    match handle::ht(h) {
-        handle::HT_HMAC_SESSION => Some(((h & 0xFF_FFFF) as usize, false)),
-        handle::HT_POLICY_SESSION => Some(((h & 0xFF_FFFF) as usize, true)),
+fn slot_of(h: Handle) -> Option<(usize, bool)> {
+    match h.ty() {
+        handle::HT_HMAC_SESSION => Some((h.index() as usize, false)),
+        handle::HT_POLICY_SESSION => Some((h.index() as usize, true)),
         _ => None,
     }
 }
 
 impl Sessions {
     /// A loaded session.
-    pub fn get(&self, h: u32) -> Option<&Session> {
+    pub fn get(&self, h: Handle) -> Option<&Session> {
         let (i, policy) = slot_of(h)?;
         match self.slots.get(i)? {
             Slot::Loaded(s) if (s.kind != SessionKind::Hmac) == policy => Some(s),
@@ -61,7 +61,7 @@ impl Sessions {
         }
     }
 
-    pub fn get_mut(&mut self, h: u32) -> Option<&mut Session> {
+    pub fn get_mut(&mut self, h: Handle) -> Option<&mut Session> {
         let (i, policy) = slot_of(h)?;
         match self.slots.get_mut(i)? {
             Slot::Loaded(s) if (s.kind != SessionKind::Hmac) == policy => Some(s),
@@ -70,12 +70,12 @@ impl Sessions {
     }
 
     /// Whether the slot of session handle `h` holds a loaded session (of either type).
-    pub fn exists_loaded_slot(&self, h: u32) -> bool {
+    pub fn exists_loaded_slot(&self, h: Handle) -> bool {
         slot_of(h).and_then(|(i, _)| self.slots.get(i)).is_some_and(|s| matches!(s, Slot::Loaded(_)))
     }
 
     /// Whether `h` names a session that is loaded or saved.
-    pub fn exists(&self, h: u32) -> bool {
+    pub fn exists(&self, h: Handle) -> bool {
         let Some((i, policy)) = slot_of(h) else { return false };
         match self.slots.get(i) {
             Some(Slot::Loaded(s)) => (s.kind != SessionKind::Hmac) == policy,
@@ -92,7 +92,7 @@ impl Sessions {
         self.slots.iter().filter(|s| !matches!(s, Slot::Free)).count()
     }
 
-    pub fn insert(&mut self, s: Session) -> TpmResult<u32> {
+    pub fn insert(&mut self, s: Session) -> TpmResult<Handle> {
         if self.loaded() >= MAX_LOADED {
             return Err(ResponseCode::SESSION_MEMORY);
         }
@@ -106,7 +106,7 @@ impl Sessions {
     }
 
     /// Forgets a session, loaded or saved. Returns whether there was one.
-    pub fn flush(&mut self, h: u32) -> bool {
+    pub fn flush(&mut self, h: Handle) -> bool {
         if !self.exists(h) {
             return false;
         }
@@ -117,7 +117,7 @@ impl Sessions {
     }
 
     /// ContextSave: the session leaves memory; only `sequence` stays to match the context on load.
-    pub fn save(&mut self, h: u32, sequence: u64) -> Option<Box<Session>> {
+    pub fn save(&mut self, h: Handle, sequence: u64) -> Option<Box<Session>> {
         let (i, policy) = slot_of(h)?;
         self.get(h)?;
         let slot = self.slots.get_mut(i)?;
@@ -131,7 +131,7 @@ impl Sessions {
     }
 
     /// ContextLoad: puts a saved session back if `sequence` is the one its slot expects.
-    pub fn restore(&mut self, h: u32, sequence: u64, s: Session) -> TpmResult<()> {
+    pub fn restore(&mut self, h: Handle, sequence: u64, s: Session) -> TpmResult<()> {
         let (i, policy) = slot_of(h).ok_or(ResponseCode::HANDLE)?;
         let loaded = self.loaded();
         let slot = self.slots.get_mut(i).ok_or(ResponseCode::HANDLE)?;
@@ -165,7 +165,7 @@ impl Sessions {
     }
 
     /// Handles for GetCapability(TPM_CAP_HANDLES): loaded sessions for HT 0x02, saved for HT 0x03.
-    pub fn handles(&self, saved: bool) -> impl Iterator<Item = u32> + '_ {
+    pub fn handles(&self, saved: bool) -> impl Iterator<Item = Handle> + '_ {
         self.slots.iter().enumerate().filter_map(move |(i, s)| match s {
             Slot::Loaded(s) if !saved => Some(handle_for(i, s.kind != SessionKind::Hmac)),
             Slot::Saved { policy, .. } if saved => Some(handle_for(i, *policy)),

@@ -21,35 +21,6 @@ pub mod se {
     pub const TRIAL: u8 = 0x03;
 }
 
-/// Handles and handle types (Part 2 §7).
-pub mod handle {
-    pub const HT_PCR: u8 = 0x00;
-    pub const HT_NV_INDEX: u8 = 0x01;
-    pub const HT_HMAC_SESSION: u8 = 0x02;
-    pub const HT_POLICY_SESSION: u8 = 0x03;
-    pub const HT_PERMANENT: u8 = 0x40;
-    pub const HT_TRANSIENT: u8 = 0x80;
-    pub const HT_PERSISTENT: u8 = 0x81;
-
-    pub const RH_OWNER: u32 = 0x4000_0001;
-    pub const RH_NULL: u32 = 0x4000_0007;
-    pub const RS_PW: u32 = 0x4000_0009;
-    pub const RH_LOCKOUT: u32 = 0x4000_000A;
-    pub const RH_ENDORSEMENT: u32 = 0x4000_000B;
-    pub const RH_PLATFORM: u32 = 0x4000_000C;
-    pub const RH_PLATFORM_NV: u32 = 0x4000_000D;
-
-    pub const TRANSIENT_FIRST: u32 = 0x8000_0000;
-    pub const HMAC_SESSION_FIRST: u32 = 0x0200_0000;
-    pub const POLICY_SESSION_FIRST: u32 = 0x0300_0000;
-    pub const NV_INDEX_FIRST: u32 = 0x0100_0000;
-
-    /// The handle type: the top byte.
-    pub const fn ht(h: u32) -> u8 {
-        (h >> 24) as u8
-    }
-}
-
 /// TPM_CAP (Part 2 Table 24).
 pub mod cap {
     pub const ALGS: u32 = 0;

@@ -11,6 +11,7 @@ use zerocopy::byteorder::big_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::wire::alg_id::AlgId;
+use crate::wire::handle::Handle;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// The header of every command (Part 1 §18.2, Part 3 "Command Header": tag, commandSize, commandCode).
@@ -77,6 +78,11 @@ impl<'a> Reader<'a> {
         Ok(self.array::<1>()?[0])
     }
 
+    /// A TPM_HANDLE.
+    pub fn handle(&mut self) -> TpmResult<Handle> {
+        self.u32().map(Handle)
+    }
+
     /// A TPM_ALG_ID.
     pub fn alg(&mut self) -> TpmResult<AlgId> {
         self.u16().map(AlgId)
@@ -131,6 +137,11 @@ impl Writer {
 
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
+    }
+
+    /// A TPM_HANDLE.
+    pub fn handle(&mut self, h: Handle) {
+        self.u32(h.0);
     }
 
     /// A TPM_ALG_ID.

@@ -4,5 +4,6 @@
 pub mod alg_id;
 pub mod command_code;
 pub mod constants;
+pub mod handle;
 pub mod marshal;
 pub mod response_code;

@@ -7,7 +7,8 @@ use crate::engine::command::Cmd;
 use crate::state::session::SessionKind;
 use crate::wire::alg_id::AlgId;
 use crate::wire::command_code::CommandCode;
-use crate::wire::constants::{MAX_DIGEST, handle};
+use crate::wire::constants::MAX_DIGEST;
+use crate::wire::handle::Handle;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM_ST_VERIFIED (Part 2 Table 19).
@@ -22,7 +23,7 @@ pub(crate) fn authorize(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if c.params.u16().p(4)? != ST_VERIFIED {
         return Err(ResponseCode::TAG.param(4));
     }
-    let hierarchy = c.params.u32().p(4)?;
+    let hierarchy = c.params.handle().p(4)?;
     let ticket = c.params.tpm2b(MAX_DIGEST).p(4)?;
     c.params.finish()?;
     let key_alg = match key_sign {
@@ -36,7 +37,7 @@ pub(crate) fn authorize(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         }
         _ => return Err(ResponseCode::SIZE.param(3)),
     };
-    if !matches!(hierarchy, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL)
+    if !matches!(hierarchy, Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM | Handle::RH_NULL)
     {
         return Err(ResponseCode::VALUE.param(4));
     }
@@ -48,7 +49,7 @@ pub(crate) fn authorize(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         }
         // A NULL-hierarchy ticket has no digest and never verifies (ms-tpm-20-ref recomputes
         // an HMAC with the null proof and compares it with the empty digest).
-        if hierarchy == handle::RH_NULL {
+        if hierarchy == Handle::RH_NULL {
             return Err(ResponseCode::VALUE.param(4));
         }
         let a_hash = key_alg.digest(&[approved, policy_ref]);

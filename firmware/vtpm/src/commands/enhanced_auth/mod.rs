@@ -7,7 +7,8 @@ use crate::engine::command::Cmd;
 use crate::state::nv::attr as nv_attr;
 use crate::state::session::Session;
 use crate::wire::command_code::CommandCode;
-use crate::wire::constants::{MAX_DIGEST, handle};
+use crate::wire::constants::MAX_DIGEST;
+use crate::wire::handle::{self, Handle};
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
@@ -26,7 +27,7 @@ fn update(s: &mut Session, parts: &[&[u8]]) {
 /// Largest TPM2B_NAME: a nameAlg and a SHA-384 digest.
 const MAX_NAME: usize = 2 + MAX_DIGEST;
 
-fn session_at(tpm: &mut Tpm, h: u32, n: u32) -> TpmResult<&mut Session> {
+fn session_at(tpm: &mut Tpm, h: Handle, n: u32) -> TpmResult<&mut Session> {
     tpm.sessions.get_mut(h).ok_or(ResponseCode::HANDLE.handle(n))
 }
 
@@ -95,27 +96,27 @@ pub const ST_AUTH_SIGNED: u16 = 0x8025;
 
 /// The hierarchy an entity belongs to (ms-tpm-20-ref EntityGetHierarchy), whose proof keys its
 /// tickets.
-pub(crate) fn entity_hierarchy(tpm: &Tpm, h: u32) -> u32 {
-    match handle::ht(h) {
+pub(crate) fn entity_hierarchy(tpm: &Tpm, h: Handle) -> Handle {
+    match h.ty() {
         handle::HT_PERMANENT
-            if matches!(h, handle::RH_PLATFORM | handle::RH_ENDORSEMENT | handle::RH_NULL) =>
+            if matches!(h, Handle::RH_PLATFORM | Handle::RH_ENDORSEMENT | Handle::RH_NULL) =>
         {
             h
         }
         handle::HT_NV_INDEX if tpm.nv.get(h).is_some_and(|i| i.has(nv_attr::PLATFORMCREATE)) => {
-            handle::RH_PLATFORM
+            Handle::RH_PLATFORM
         }
         handle::HT_TRANSIENT | handle::HT_PERSISTENT => {
-            tpm.keys.get(h).map_or(handle::RH_NULL, |k| k.hierarchy)
+            tpm.keys.get(h).map_or(Handle::RH_NULL, |k| k.hierarchy)
         }
-        _ => handle::RH_OWNER,
+        _ => Handle::RH_OWNER,
     }
 }
 
 pub(crate) fn ticket_hmac(
     tpm: &Tpm,
     tag: u16,
-    hierarchy: u32,
+    hierarchy: Handle,
     timeout: u64,
     parts: (&[u8], &[u8], &[u8]),
 ) -> TpmResult<Digest> {
@@ -135,19 +136,19 @@ pub(crate) fn write_ticket(
     tpm: &Tpm,
     out: &mut Writer,
     tag: u16,
-    issue: Option<(u32, u64)>,
+    issue: Option<(Handle, u64)>,
     parts: (&[u8], &[u8], &[u8]),
 ) -> TpmResult<()> {
     if let Some((hierarchy, timeout)) = issue.filter(|&(_, t)| t != 0) {
         let digest = ticket_hmac(tpm, tag, hierarchy, timeout, parts)?;
         out.tpm2b(&timeout.to_be_bytes());
         out.u16(tag);
-        out.u32(hierarchy);
+        out.handle(hierarchy);
         out.tpm2b(digest.as_slice());
     } else {
         out.u16(0);
         out.u16(tag);
-        out.u32(handle::RH_NULL);
+        out.handle(Handle::RH_NULL);
         out.u16(0);
     }
     Ok(())

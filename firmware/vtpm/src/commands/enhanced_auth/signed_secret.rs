@@ -10,7 +10,8 @@ use crate::object::attr;
 use crate::state::session::SessionKind;
 use crate::wire::alg_id::AlgId;
 use crate::wire::command_code::CommandCode;
-use crate::wire::constants::{MAX_DIGEST, handle};
+use crate::wire::constants::MAX_DIGEST;
+use crate::wire::handle::Handle;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPM2_PolicySigned (Part 3 §23.3): a signature by authObject over
@@ -122,7 +123,7 @@ pub(crate) fn policy_ticket(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let policy_ref = c.params.tpm2b(MAX_DIGEST).p(3)?;
     let name = c.params.tpm2b(MAX_NAME).p(4)?;
     let tag = c.params.u16().p(5)?;
-    let hierarchy = c.params.u32().p(5)?;
+    let hierarchy = c.params.handle().p(5)?;
     let digest = c.params.tpm2b(MAX_DIGEST).p(5)?;
     c.params.finish()?;
     let timeout = match timeout {
@@ -134,7 +135,7 @@ pub(crate) fn policy_ticket(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         ST_AUTH_SECRET => CommandCode::POLICY_SECRET,
         _ => return Err(ResponseCode::TAG.param(5)),
     };
-    if !matches!(hierarchy, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL)
+    if !matches!(hierarchy, Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM | Handle::RH_NULL)
     {
         return Err(ResponseCode::VALUE.param(5));
     }

@@ -9,7 +9,8 @@ use crate::object::curve;
 use crate::object::{Public, Sensitive, attr};
 use crate::state::key_store::KeyObject;
 use crate::wire::alg_id::AlgId;
-use crate::wire::constants::{MAX_DIGEST, handle};
+use crate::wire::constants::MAX_DIGEST;
+use crate::wire::handle::{self, Handle};
 use crate::wire::marshal::Reader;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Tpm, object::key_material as keys};
@@ -21,13 +22,13 @@ pub(crate) fn create_loaded(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let template = Public::parse_2b(&mut c.params).p(2)?;
     c.params.finish()?;
     let h = c.handles[0];
-    let primary = handle::ht(h) == handle::HT_PERMANENT;
+    let primary = h.ty() == handle::HT_PERMANENT;
     template.validate(primary).p(2)?;
     if auth.len() > template.name_alg.size() {
         return Err(ResponseCode::SIZE.param(1));
     }
     let (k, private) = if primary {
-        if !matches!(h, handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM | handle::RH_NULL) {
+        if !matches!(h, Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM | Handle::RH_NULL) {
             return Err(ResponseCode::VALUE.handle(1));
         }
         if !tpm.hier.enabled(h) {
@@ -90,12 +91,12 @@ pub(crate) fn unseal(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn load_external(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let private = c.params.tpm2b(MAX_EXTERNAL_SENSITIVE).p(1)?;
     let public = Public::parse_2b(&mut c.params).p(2)?;
-    let hierarchy = c.params.u32().p(3)?;
+    let hierarchy = c.params.handle().p(3)?;
     c.params.finish()?;
     match hierarchy {
-        handle::RH_NULL => {}
-        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM if tpm.hier.enabled(hierarchy) => {}
-        handle::RH_OWNER | handle::RH_ENDORSEMENT | handle::RH_PLATFORM => {
+        Handle::RH_NULL => {}
+        Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM if tpm.hier.enabled(hierarchy) => {}
+        Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM => {
             return Err(ResponseCode::HIERARCHY.param(3));
         }
         _ => return Err(ResponseCode::VALUE.param(3)),
@@ -104,7 +105,7 @@ pub(crate) fn load_external(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let sens = if private.is_empty() {
         Sensitive::default()
     } else {
-        if hierarchy != handle::RH_NULL {
+        if hierarchy != Handle::RH_NULL {
             return Err(ResponseCode::HIERARCHY.param(3));
         }
         // A caller who knows the private part must not get a key that looks TPM-made, nor a
