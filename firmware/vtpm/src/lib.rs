@@ -65,6 +65,7 @@ pub mod wire;
 
 pub use wire::alg_id::AlgId;
 pub use wire::command_code::CommandCode;
+pub use wire::handle::Handle;
 pub use wire::response_code::ResponseCode;
 
 use alloc::boxed::Box;

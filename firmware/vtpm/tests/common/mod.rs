@@ -1,20 +1,20 @@
 //! Helpers for the engine's integration tests: building commands byte by byte and reading responses.
 #![allow(dead_code)] // each test file uses a different subset of these helpers
 
-use warden_vtpm::CommandCode;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
+use warden_vtpm::{AlgId, CommandCode, Handle};
 use warden_vtpm::{MAX_RESPONSE_SIZE, Tpm};
 
 pub const NO_SESSIONS: u16 = 0x8001;
 pub const SESSIONS: u16 = 0x8002;
-pub const RS_PW: u32 = 0x4000_0009;
-pub const RH_OWNER: u32 = 0x4000_0001;
-pub const RH_NULL: u32 = 0x4000_0007;
-pub const RH_LOCKOUT: u32 = 0x4000_000A;
-pub const RH_ENDORSEMENT: u32 = 0x4000_000B;
-pub const RH_PLATFORM: u32 = 0x4000_000C;
-pub const SHA256: u16 = 0x000B;
-pub const SHA384: u16 = 0x000C;
+pub const RS_PW: u32 = Handle::RS_PW.0;
+pub const RH_OWNER: u32 = Handle::RH_OWNER.0;
+pub const RH_NULL: u32 = Handle::RH_NULL.0;
+pub const RH_LOCKOUT: u32 = Handle::RH_LOCKOUT.0;
+pub const RH_ENDORSEMENT: u32 = Handle::RH_ENDORSEMENT.0;
+pub const RH_PLATFORM: u32 = Handle::RH_PLATFORM.0;
+pub const SHA256: u16 = AlgId::SHA256.0;
+pub const SHA384: u16 = AlgId::SHA384.0;
 
 /// A parsed response; `execute` checks the header's size field against the length on every call.
 #[derive(Debug, Clone)]

@@ -7,9 +7,10 @@ use crate::common::hmac_sha256 as hmac;
 use crate::common::{B, R, RH_NULL, SHA256, params_of, pw, rc_s, run, started};
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
-const BAD_AUTH: u32 = 0x0A2;
+const BAD_AUTH: u32 = ResponseCode::BAD_AUTH.0;
 
 /// An unbound, unsalted HMAC session: (handle, nonceTPM).
 fn hmac_session(t: &mut Tpm) -> (u32, Vec<u8>) {

@@ -5,16 +5,16 @@
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
-use warden_vtpm::Tpm;
+use warden_vtpm::{AlgId, Tpm};
 
 use crate::common::{self, B, R, RH_NULL, pw, run};
 
-pub const NULL: u16 = 0x0010;
-pub const ECC: u16 = 0x0023;
-pub const RSA: u16 = 0x0001;
-pub const ECDSA: u16 = 0x0018;
-pub const RSASSA: u16 = 0x0014;
-pub const RSAPSS: u16 = 0x0016;
+pub const NULL: u16 = AlgId::NULL.0;
+pub const ECC: u16 = AlgId::ECC.0;
+pub const RSA: u16 = AlgId::RSA.0;
+pub const ECDSA: u16 = AlgId::ECDSA.0;
+pub const RSASSA: u16 = AlgId::RSASSA.0;
+pub const RSAPSS: u16 = AlgId::RSAPSS.0;
 
 /// ECC signing key template: fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|sign.
 pub fn ecc_signer(curve: u16) -> Vec<u8> {

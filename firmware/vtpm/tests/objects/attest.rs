@@ -4,10 +4,11 @@
 use crate::common::{B, R, RH_ENDORSEMENT, RH_NULL, RH_OWNER, pw, rc_h, run, started};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
+use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
-const NULL: u16 = 0x0010;
+const NULL: u16 = AlgId::NULL.0;
 
 fn signer(t: &mut Tpm, hierarchy: u32) -> (u32, Vec<u8>) {
     let template = crate::key_helpers::ecc_signer(0x0003);

@@ -7,10 +7,11 @@ use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
+use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
-const NULL: u16 = 0x0010;
+const NULL: u16 = AlgId::NULL.0;
 
 fn primary(t: &mut Tpm, template: &[u8]) -> (u32, Vec<u8>, Vec<u8>) {
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;

@@ -4,10 +4,11 @@
 use crate::common::{B, R, RH_OWNER, pw, rc_h, rc_p, run, started};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
+use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
-const NULL: u16 = 0x0010;
+const NULL: u16 = AlgId::NULL.0;
 
 /// CreatePrimary in the owner hierarchy; (handle, outPublic).
 fn primary(t: &mut Tpm, template: &[u8], data: &[u8]) -> (u32, Vec<u8>) {

@@ -2,13 +2,11 @@
 //! the same image: two TPMs manufactured from different entropy but given the same endorsement seed derive
 //! the same endorsement primaries, and only those.
 
-use crate::common::{RH_OWNER, run};
+use crate::common::{RH_ENDORSEMENT, RH_OWNER, run};
 use crate::key_helpers::{RSASSA, ecc_signer, primary, rsa_signer};
 use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
-
-const RH_ENDORSEMENT: u32 = 0x4000_000B;
 
 fn tpm(entropy: u64, endorsement_seed: Option<[u8; 32]>) -> Tpm {
     let mut t = Tpm::new(Box::new(InsecureTestEntropy::new(entropy)));

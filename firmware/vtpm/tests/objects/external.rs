@@ -5,10 +5,11 @@ use crate::common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, run, started};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
+use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
-const NULL: u16 = 0x0010;
+const NULL: u16 = AlgId::NULL.0;
 
 fn ecc_public(attrs: u32, scheme: u16, x: &[u8], y: &[u8]) -> Vec<u8> {
     let b = B::new().u16(0x23).u16(0x000B).u32(attrs).tpm2b(&[]);

@@ -7,10 +7,11 @@ use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
+use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 
-const NULL: u16 = 0x0010;
+const NULL: u16 = AlgId::NULL.0;
 
 fn cfb(key: &[u8], data: &mut [u8]) {
     cfb_mode::Encryptor::<aes::Aes128>::new_from_slices(key, &[0; 16]).unwrap().encrypt(data);
