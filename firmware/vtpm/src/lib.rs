@@ -115,7 +115,8 @@ pub struct Tpm {
     hier: state::hierarchy::Hierarchies,
     da: state::dictionary_attack::DictionaryAttack,
     sessions: state::sessions::Sessions,
-    objects: state::sequence::Objects,
+    /// Loaded objects: sequences and keys.
+    objects: state::transient::TransientObjects,
     /// Primary seeds, loaded and persistent key objects.
     keys: state::key_store::KeyStore,
     contexts: state::context_keys::ContextKeys,
@@ -153,7 +154,7 @@ impl Tpm {
             hier,
             da: state::dictionary_attack::DictionaryAttack::default(),
             sessions: state::sessions::Sessions::default(),
-            objects: state::sequence::Objects::default(),
+            objects: state::transient::TransientObjects::default(),
             keys,
             contexts,
             time: state::clock::TimeState::default(),
@@ -168,6 +169,7 @@ impl Tpm {
     /// endorsement hierarchy's loaded keys and remembered primaries, which came from the old seed.
     pub fn set_endorsement_seed(&mut self, seed: [u8; 32]) {
         self.keys.set_endorsement_seed(seed);
+        self.objects.flush_keys_of(wire::handle::Handle::RH_ENDORSEMENT);
     }
 
     /// Gives the TPM a time source (ReadClock, dictionary-attack recovery). Optional.
@@ -209,7 +211,6 @@ impl Tpm {
         // valid until the next TPM Reset (Part 1 §30.3), which Startup decides.
         self.sessions.drop_loaded();
         self.objects.clear();
-        self.keys.clear_transient();
         self.power = Power::NeedStartup;
     }
 

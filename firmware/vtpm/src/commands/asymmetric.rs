@@ -67,7 +67,7 @@ fn oaep(hash: HashAlg, label: &[u8]) -> TpmResult<Oaep> {
 }
 
 fn rsa_key(tpm: &Tpm, h: Handle) -> TpmResult<&KeyObject> {
-    let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     if k.public.kind != AlgId::RSA {
         return Err(ResponseCode::KEY.handle(1));
     }
@@ -159,7 +159,7 @@ fn multiply(m: &Material, sec1: &[u8]) -> TpmResult<(Vec<u8>, Vec<u8>)> {
 }
 
 fn ecc_key(tpm: &Tpm, h: Handle) -> TpmResult<(&KeyObject, usize)> {
-    let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     let n = match (k.public.kind, k.public.curve) {
         (AlgId::ECC, curve::NIST_P256) => 32,
         (AlgId::ECC, _) => 48,

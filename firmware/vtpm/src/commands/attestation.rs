@@ -35,7 +35,7 @@ fn attest_header(tpm: &mut Tpm, kind: u16, signer: Handle, extra: &[u8]) -> TpmR
     let mut w = Writer::new();
     w.u32(TPM_GENERATED_VALUE);
     w.u16(kind);
-    match tpm.keys.get(signer) {
+    match tpm.key(signer) {
         Some(k) => w.tpm2b(&k.qualified),
         None => w.tpm2b(&[]),
     }
@@ -56,7 +56,7 @@ fn clock_info(tpm: &mut Tpm, signer: Handle) -> TpmResult<(u64, u32, u32, u64)> 
     let now = tpm.now_ms();
     let (clock, mut reset, mut restart, mut firmware) =
         (tpm.time.clock(now), tpm.time.reset_count, tpm.time.restart_count, FIRMWARE_VERSION);
-    if let Some(k) = tpm.keys.get(signer)
+    if let Some(k) = tpm.key(signer)
         && !matches!(k.hierarchy, Handle::RH_OWNER | Handle::RH_PLATFORM)
     {
         let proof = tpm.hier.proof(Handle::RH_OWNER).ok_or(ResponseCode::FAILURE)?;
@@ -104,7 +104,7 @@ pub(crate) fn quote(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let (sel, n) = read_selection(&mut c.params).p(3)?;
     c.params.finish()?;
     let h = c.handles[0];
-    let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     if !k.public.has(attr::SIGN) {
         return Err(ResponseCode::KEY.handle(1));
     }
@@ -131,7 +131,7 @@ pub(crate) fn certify(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
     c.params.finish()?;
     let [object, signer, _] = c.handles;
-    let k = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(1))?;
     let (name, qn) = (k.name.clone(), k.qualified.clone());
     let mut a = attest_header(tpm, ST_ATTEST_CERTIFY, signer, extra)?;
     a.tpm2b(&name);
@@ -157,7 +157,7 @@ pub(crate) fn certify_creation(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
     let ticket = c.params.tpm2b(MAX_DIGEST).p(4)?;
     c.params.finish()?;
     let [signer, object, _] = c.handles;
-    let name = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(2))?.name.clone();
+    let name = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(2))?.name.clone();
     let proof = match ticket_h {
         Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM | Handle::RH_NULL => {
             ticket_proof(tpm, ticket_h)?

@@ -11,8 +11,8 @@ use crate::state::context_keys::MAX_CONTEXT_BLOB;
 use crate::state::key_store::MAX_PERSISTENT;
 use crate::state::nv::{MAX_INDEX_SIZE, MAX_INDICES};
 use crate::state::pcr::{PCR_COUNT, PCR_SELECT, RULES};
-use crate::state::sequence::MAX_OBJECTS;
 use crate::state::sessions::{MAX_ACTIVE, MAX_LOADED};
+use crate::state::transient::MAX_SEQUENCES;
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::{MAX_BUFFER, MAX_CAP_BUFFER, MAX_DIGEST, cap};
 use crate::wire::handle::{self, Handle};
@@ -90,7 +90,7 @@ fn properties(tpm: &Tpm) -> Vec<(u32, u32)> {
         (0x10B, 0x0000_0001),                // FIRMWARE_VERSION_1 (crate 0.1)
         (0x10C, 0),                          // FIRMWARE_VERSION_2
         (0x10D, MAX_BUFFER as u32),          // INPUT_BUFFER
-        (0x10E, MAX_OBJECTS as u32),         // HR_TRANSIENT_MIN
+        (0x10E, MAX_SEQUENCES as u32),       // HR_TRANSIENT_MIN
         (0x10F, MAX_PERSISTENT as u32),      // HR_PERSISTENT_MIN
         (0x110, MAX_LOADED as u32),          // HR_LOADED_MIN
         (0x111, MAX_ACTIVE as u32),          // ACTIVE_SESSIONS_MAX
@@ -125,7 +125,7 @@ fn properties(tpm: &Tpm) -> Vec<(u32, u32)> {
         (0x204, (MAX_LOADED - tpm.sessions.loaded().min(MAX_LOADED)) as u32),
         (0x205, tpm.sessions.active() as u32),
         (0x206, (MAX_ACTIVE - tpm.sessions.active().min(MAX_ACTIVE)) as u32),
-        (0x207, (MAX_OBJECTS - tpm.objects.count().min(MAX_OBJECTS)) as u32),
+        (0x207, (MAX_SEQUENCES - tpm.objects.sequence_count().min(MAX_SEQUENCES)) as u32),
         (0x208, tpm.keys.persistent_handles().len() as u32), // HR_PERSISTENT
         (0x209, (MAX_PERSISTENT - tpm.keys.persistent_handles().len()) as u32), // HR_PERSISTENT_AVAIL
         (0x20A, tpm.nv.counters() as u32),
@@ -209,7 +209,7 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
                 handle::HT_HMAC_SESSION => tpm.sessions.handles(false).collect(),
                 handle::HT_POLICY_SESSION => tpm.sessions.handles(true).collect(),
                 handle::HT_PERMANENT => PERMANENT.to_vec(),
-                handle::HT_TRANSIENT => tpm.objects.handles().chain(tpm.keys.handles()).collect(),
+                handle::HT_TRANSIENT => tpm.objects.handles().collect(),
                 handle::HT_PERSISTENT => tpm.keys.persistent_handles(),
                 _ => return Err(ResponseCode::VALUE.param(2)),
             };

@@ -17,11 +17,11 @@ pub(crate) fn save(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let h = c.handles[0];
     let sequence = tpm.contexts.sequence;
     let mut state = Writer::new();
-    let saved = if let Some(k) = tpm.keys.get(h) {
+    let saved = if let Some(k) = tpm.key(h) {
         tpm.keys.save_context(k, &mut state);
         crate::state::key_store::SAVED_HANDLE
     } else if h.ty() == handle::HT_TRANSIENT {
-        tpm.objects.get(h).ok_or(ResponseCode::REFERENCE_H0)?.save(&mut state);
+        tpm.objects.sequence(h).ok_or(ResponseCode::REFERENCE_H0)?.save(&mut state);
         SEQUENCE_SAVED_HANDLE
     } else {
         tpm.sessions.get(h).ok_or(ResponseCode::REFERENCE_H0)?.save(&mut state);
@@ -82,11 +82,11 @@ pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     } else if is_key {
         let key = tpm.keys.load_context(&mut s).map_err(|e| e.param(1))?;
         s.finish().map_err(bad)?;
-        c.rhandle = tpm.keys.insert(key)?;
+        c.rhandle = tpm.objects.insert_key(key)?;
     } else {
         let object = SeqObject::load(&mut s).map_err(bad)?;
         s.finish().map_err(bad)?;
-        c.rhandle = tpm.objects.insert(object)?;
+        c.rhandle = tpm.objects.insert_sequence(object)?;
     }
     Ok(())
 }
@@ -96,8 +96,10 @@ pub(crate) fn flush(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let h = c.params.handle().p(1)?;
     c.params.finish()?;
     match h.ty() {
-        handle::HT_TRANSIENT if tpm.keys.remove(h) => Ok(()),
-        handle::HT_TRANSIENT => tpm.objects.remove(h).map(|_| ()).ok_or(ResponseCode::HANDLE.param(1)),
+        handle::HT_TRANSIENT if tpm.objects.remove_key(h) => Ok(()),
+        handle::HT_TRANSIENT => {
+            tpm.objects.remove_sequence(h).map(|_| ()).ok_or(ResponseCode::HANDLE.param(1))
+        }
         handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION => {
             if tpm.sessions.flush(h) {
                 Ok(())
@@ -114,7 +116,7 @@ pub(crate) fn evict_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let persistent = c.params.handle().p(1)?;
     c.params.finish()?;
     let [auth, object, _] = c.handles;
-    let k = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(2))?;
+    let k = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(2))?;
     // Owner authorizes owner and endorsement objects in 0x81000000-0x817FFFFF; platform the rest.
     let platform = auth == Handle::RH_PLATFORM;
     let allowed = if platform {

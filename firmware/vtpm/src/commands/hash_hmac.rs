@@ -24,7 +24,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         (AlgId::NULL, None) => SeqState::Event(Box::new(HASH_ALGS.map(StreamHash::new))),
         _ => return Err(ResponseCode::HASH.param(2)),
     };
-    c.rhandle = tpm.objects.insert(SeqObject { auth, state, started: false, ticket_ok: true })?;
+    c.rhandle = tpm.objects.insert_sequence(SeqObject { auth, state, started: false, ticket_ok: true })?;
     Ok(())
 }
 
@@ -32,7 +32,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 pub(crate) fn update(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let data = c.params.tpm2b(MAX_BUFFER).p(1)?;
     c.params.finish()?;
-    let o = tpm.objects.get_mut(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let o = tpm.objects.sequence_mut(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     o.update(data);
     Ok(())
 }
@@ -43,10 +43,10 @@ pub(crate) fn complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let hierarchy = read_hierarchy(tpm, &mut c.params, 2)?;
     c.params.finish()?;
     let h = c.handles[0];
-    if !matches!(tpm.objects.get(h).map(|o| &o.state), Some(SeqState::Hash(_))) {
+    if !matches!(tpm.objects.sequence(h).map(|o| &o.state), Some(SeqState::Hash(_))) {
         return Err(ResponseCode::MODE.handle(1));
     }
-    let mut o = tpm.objects.remove(h).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let mut o = tpm.objects.remove_sequence(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     o.update(data);
     let SeqState::Hash(s) = o.state else { return Err(ResponseCode::MODE.handle(1)) };
     let d = s.finish();
@@ -59,7 +59,7 @@ pub(crate) fn event_complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let data = c.params.tpm2b(MAX_BUFFER).p(1)?;
     c.params.finish()?;
     let [pcr, h, _] = c.handles;
-    if !matches!(tpm.objects.get(h).map(|o| &o.state), Some(SeqState::Event(_))) {
+    if !matches!(tpm.objects.sequence(h).map(|o| &o.state), Some(SeqState::Event(_))) {
         return Err(ResponseCode::MODE.handle(2));
     }
     let pcr = (pcr != Handle::RH_NULL).then_some(pcr.0 as usize);
@@ -70,7 +70,7 @@ pub(crate) fn event_complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     {
         return Err(ResponseCode::LOCALITY);
     }
-    let mut o = tpm.objects.remove(h).ok_or(ResponseCode::HANDLE.handle(2))?;
+    let mut o = tpm.objects.remove_sequence(h).ok_or(ResponseCode::HANDLE.handle(2))?;
     o.update(data);
     let SeqState::Event(hs) = o.state else { return Err(ResponseCode::MODE.handle(2)) };
     c.out.u32(hs.len() as u32);

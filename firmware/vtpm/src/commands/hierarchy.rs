@@ -26,7 +26,7 @@ pub(crate) fn create_primary(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let handle_bytes = h.to_be_bytes();
     write_creation(tpm, &mut c.out, &k, &input, (AlgId::NULL, &handle_bytes, &handle_bytes), c.locality)?;
     c.out.tpm2b(&k.name);
-    c.rhandle = tpm.keys.insert(k)?;
+    c.rhandle = tpm.objects.insert_key(k)?;
     Ok(())
 }
 
@@ -57,7 +57,7 @@ pub(crate) fn hierarchy_control(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()>
     *selected = state;
     if !state {
         // ms-tpm-20-ref ObjectFlushHierarchy: loaded objects of a disabled hierarchy are flushed.
-        tpm.keys.flush_hierarchy(enable);
+        tpm.objects.flush_keys_of(enable);
     }
     Ok(())
 }
@@ -98,6 +98,7 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     h.proofs[1] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
     tpm.nv.clear_owner();
     tpm.keys.clear_owner(&mut tpm.drbg, tpm.entropy.as_mut());
+    tpm.objects.flush_keys_of(Handle::RH_OWNER);
     tpm.da = DictionaryAttack { now: tpm.da.now, ..DictionaryAttack::default() };
     let now = tpm.now_ms();
     tpm.time.clear(now);

@@ -25,7 +25,7 @@ pub(crate) fn sign(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let ticket = c.params.tpm2b(MAX_DIGEST).p(3)?;
     c.params.finish()?;
     let mut rng = fresh_rng(tpm)?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if !k.public.has(attr::SIGN) {
         return Err(ResponseCode::KEY.handle(1));
     }
@@ -48,7 +48,7 @@ pub(crate) fn sign(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// TPM2_VerifySignature (Part 3 §20.1): a TPMT_TK_VERIFIED on success.
 pub(crate) fn verify_signature(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let digest = c.params.tpm2b(MAX_DIGEST).p(1)?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if !k.public.has(attr::SIGN) {
         return Err(ResponseCode::ATTRIBUTES.handle(1));
     }

@@ -55,7 +55,7 @@ fn run(
     iv: &[u8],
     p: [u32; 4],
 ) -> TpmResult<()> {
-    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if k.public.kind != AlgId::SYMCIPHER {
         return Err(ResponseCode::KEY.handle(1));
     }
@@ -113,7 +113,7 @@ pub(crate) fn hmac(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let buffer = c.params.tpm2b(MAX_BUFFER).p(1)?;
     let asked = c.params.alg().p(2)?;
     c.params.finish()?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if k.public.kind != AlgId::KEYEDHASH {
         return Err(ResponseCode::TYPE.handle(1));
     }

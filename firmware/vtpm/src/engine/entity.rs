@@ -29,10 +29,10 @@ impl Tpm {
             handle::HT_PERMANENT => self.hier.auth(h).map(<[u8]>::to_vec),
             handle::HT_PCR if (h.0 as usize) < pcr::PCR_COUNT => Some(Vec::new()),
             handle::HT_NV_INDEX => self.nv.get(h).map(|i| i.auth.clone()),
-            handle::HT_TRANSIENT | handle::HT_PERSISTENT if self.keys.get(h).is_some() => {
-                self.keys.get(h).map(|k| k.sens.auth.clone())
+            handle::HT_TRANSIENT | handle::HT_PERSISTENT if self.key(h).is_some() => {
+                self.key(h).map(|k| k.sens.auth.clone())
             }
-            handle::HT_TRANSIENT => self.objects.get(h).map(|o| o.auth.clone()),
+            handle::HT_TRANSIENT => self.objects.sequence(h).map(|o| o.auth.clone()),
             _ => None,
         }
     }
@@ -45,7 +45,7 @@ impl Tpm {
                 .nv
                 .get(h)
                 .is_some_and(|i| i.has(if nv_write_op(code) { attr::AUTHWRITE } else { attr::AUTHREAD })),
-            _ if self.keys.get(h).is_some() => self.keys.get(h).is_some_and(|k| k.auth_value_available(code)),
+            _ if self.key(h).is_some() => self.key(h).is_some_and(|k| k.auth_value_available(code)),
             _ => self.entity_auth(h).is_some(),
         }
     }
@@ -57,7 +57,7 @@ impl Tpm {
         if h.ty() == handle::HT_PERMANENT {
             return self.hier.policy(h);
         }
-        if let Some(k) = self.keys.get(h) {
+        if let Some(k) = self.key(h) {
             return k.auth_policy();
         }
         let index = self.nv.get(h)?;
@@ -80,10 +80,10 @@ impl Tpm {
         if let Some(index) = self.nv.get(h) {
             return index.name();
         }
-        if let Some(k) = self.keys.get(h) {
+        if let Some(k) = self.key(h) {
             return k.name.clone();
         }
-        if h.ty() == handle::HT_TRANSIENT && self.objects.get(h).is_some() {
+        if h.ty() == handle::HT_TRANSIENT && self.objects.sequence(h).is_some() {
             return Vec::new();
         }
         h.to_be_bytes().to_vec()
@@ -95,8 +95,8 @@ impl Tpm {
         match h.ty() {
             handle::HT_PERMANENT => h != Handle::RH_LOCKOUT,
             handle::HT_NV_INDEX => self.nv.get(h).is_none_or(|i| i.no_da()),
-            handle::HT_TRANSIENT | handle::HT_PERSISTENT if self.keys.get(h).is_some() => {
-                self.keys.get(h).is_some_and(|k| k.public.has(crate::object::attr::NO_DA))
+            handle::HT_TRANSIENT | handle::HT_PERSISTENT if self.key(h).is_some() => {
+                self.key(h).is_some_and(|k| k.public.has(crate::object::attr::NO_DA))
             }
             _ => true,
         }

@@ -51,17 +51,17 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: Handle, i: usize) -> 
         }
         HandleKind::NvAuth | HandleKind::NvIndex => value,
         HandleKind::Object | HandleKind::KeyOrNull if h.ty() == handle::HT_TRANSIENT => {
-            if tpm.objects.get(h).is_some() || tpm.keys.get(h).is_some() { Ok(()) } else { not_loaded }
+            if tpm.objects.sequence(h).is_some() || tpm.key(h).is_some() { Ok(()) } else { not_loaded }
         }
         HandleKind::KeyOrNull if h == Handle::RH_NULL => Ok(()),
         HandleKind::Object | HandleKind::KeyOrNull if h.ty() == handle::HT_PERSISTENT => {
             // A persistent object of a disabled hierarchy is hidden (ms-tpm-20-ref HandleToObject).
-            let visible = tpm.keys.get(h).is_some_and(|k| tpm.hier.enabled(k.hierarchy));
+            let visible = tpm.key(h).is_some_and(|k| tpm.hier.enabled(k.hierarchy));
             if visible { Ok(()) } else { Err(ResponseCode::HANDLE.handle(n)) }
         }
         HandleKind::Object | HandleKind::KeyOrNull => value,
         HandleKind::Context => match h.ty() {
-            handle::HT_TRANSIENT if tpm.objects.get(h).is_some() || tpm.keys.get(h).is_some() => Ok(()),
+            handle::HT_TRANSIENT if tpm.objects.sequence(h).is_some() || tpm.key(h).is_some() => Ok(()),
             handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION if tpm.sessions.get(h).is_some() => Ok(()),
             handle::HT_TRANSIENT | handle::HT_HMAC_SESSION | handle::HT_POLICY_SESSION => not_loaded,
             handle::HT_PERSISTENT => Err(ResponseCode::HANDLE.handle(n)),

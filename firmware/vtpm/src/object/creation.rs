@@ -158,7 +158,7 @@ pub(crate) fn new_child(
 
 /// The storage parent at `h` (handle 1), or TPM_RC_TYPE.
 pub(crate) fn storage_parent(tpm: &Tpm, h: Handle) -> TpmResult<&KeyObject> {
-    let p = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let p = tpm.key(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     // A public key loaded alone has no seed to protect children with.
     if !p.public.is_storage() || matches!(p.material, crate::object::key_material::Material::PublicOnly) {
         return Err(ResponseCode::TYPE.handle(1));

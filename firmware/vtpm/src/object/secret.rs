@@ -144,7 +144,7 @@ pub(crate) fn session_salt(tpm: &Tpm, tpm_key: Handle, encrypted: &[u8]) -> TpmR
     if tpm_key == Handle::RH_NULL {
         return if encrypted.is_empty() { Ok(Vec::new()) } else { Err(ResponseCode::VALUE.param(2)) };
     }
-    let k = tpm.keys.get(tpm_key).ok_or(ResponseCode::KEY.handle(1))?;
+    let k = tpm.key(tpm_key).ok_or(ResponseCode::KEY.handle(1))?;
     if !k.public.has(attr::DECRYPT) || matches!(k.material, Material::Symmetric | Material::PublicOnly) {
         return Err(ResponseCode::KEY.handle(1));
     }

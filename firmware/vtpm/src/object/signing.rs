@@ -29,7 +29,7 @@ pub(crate) fn sign_message(
     w: &mut Writer,
 ) -> TpmResult<()> {
     let mut rng = fresh_rng(tpm)?;
-    let k = tpm.keys.get(h).ok_or(ResponseCode::HANDLE.handle(n))?;
+    let k = tpm.key(h).ok_or(ResponseCode::HANDLE.handle(n))?;
     if !k.public.has(attr::SIGN) {
         return Err(ResponseCode::KEY.handle(n));
     }

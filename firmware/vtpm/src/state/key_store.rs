@@ -1,8 +1,6 @@
-//! Key objects: the primary seeds they derive from, the transient slots that hold loaded keys, the
-//! persistent objects made by EvictControl, and how a key object is written into a context blob.
-//!
-//! Sequence objects live in `state::sequence::Objects` at handles 0x80000000-0x80000007; key objects use
-//! 0x80000010 upwards, so the two never collide and neither module needs the other's type.
+//! Key objects: the primary seeds they derive from, the persistent objects made by EvictControl, and
+//! how a key object is written into a context blob. Loaded keys live in the transient object table
+//! (`state::transient`).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -13,15 +11,9 @@ use crate::object::key_material::{self as keys, Material};
 use crate::object::{Public, Sensitive, attr};
 use crate::state::primary_cache::PrimaryCache;
 use crate::wire::command_code::CommandCode;
-use crate::wire::handle::{self, Handle};
+use crate::wire::handle::Handle;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
-
-/// Transient key slots (reported with the sequence slots as TPM_PT_HR_TRANSIENT_MIN is not raised).
-pub const MAX_KEYS: usize = 8;
-
-/// The first transient key handle.
-pub const KEY_HANDLE_FIRST: Handle = Handle::TRANSIENT_FIRST.offset(0x10);
 
 /// Persistent objects (EvictControl), TPM_PT_HR_PERSISTENT_MIN.
 pub const MAX_PERSISTENT: usize = 8;
@@ -76,12 +68,11 @@ impl KeyObject {
     }
 }
 
-/// The primary seeds, loaded keys and persistent keys.
+/// The primary seeds and persistent keys.
 #[derive(Debug, Clone)]
 pub struct KeyStore {
     /// Owner (SPS), endorsement (EPS), platform (PPS), null seed.
     seeds: [[u8; 32]; 4],
-    slots: [Option<Box<KeyObject>>; MAX_KEYS],
     persistent: Vec<(Handle, Box<KeyObject>)>,
     /// Recently derived RSA primaries (`primary_cache.rs`); emptied whenever a seed changes.
     primaries: PrimaryCache,
@@ -103,15 +94,10 @@ fn seed_slot(h: Handle) -> Option<usize> {
     }
 }
 
-fn slot_of(h: Handle) -> Option<usize> {
-    h.index_from(KEY_HANDLE_FIRST).map(|i| i as usize).filter(|&i| i < MAX_KEYS)
-}
-
 impl KeyStore {
     pub fn manufacture(drbg: &mut Drbg, e: &mut dyn EntropySource) -> Self {
         KeyStore {
             seeds: [fresh(drbg, e), fresh(drbg, e), fresh(drbg, e), fresh(drbg, e)],
-            slots: Default::default(),
             persistent: Vec::new(),
             primaries: PrimaryCache::default(),
         }
@@ -127,11 +113,11 @@ impl KeyStore {
         self.seeds.get(seed_slot(h)?)
     }
 
-    /// A TPM Reset: a new null seed (Part 1 §14.5), so null-hierarchy primaries change.
+    /// A TPM Reset: a new null seed (Part 1 §14.5), so null-hierarchy primaries change (the caller
+    /// flushes the loaded keys).
     pub fn tpm_reset(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
         self.seeds[3] = fresh(drbg, e);
         self.primaries.clear();
-        self.clear_transient();
     }
 
     /// A new endorsement seed from the firmware (`Tpm::set_endorsement_seed`): endorsement keys derived
@@ -139,23 +125,14 @@ impl KeyStore {
     pub fn set_endorsement_seed(&mut self, seed: [u8; 32]) {
         self.seeds[1] = seed;
         self.primaries.clear();
-        for s in self.slots.iter_mut() {
-            if s.as_ref().is_some_and(|k| k.hierarchy == Handle::RH_ENDORSEMENT) {
-                *s = None;
-            }
-        }
         self.persistent.retain(|(_, k)| k.hierarchy != Handle::RH_ENDORSEMENT);
     }
 
-    /// TPM2_Clear: a new storage primary seed; owner objects, loaded or persistent, are gone.
+    /// TPM2_Clear: a new storage primary seed; persistent owner objects are gone (the caller flushes
+    /// the loaded ones).
     pub fn clear_owner(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
         self.seeds[0] = fresh(drbg, e);
         self.primaries.clear();
-        for s in self.slots.iter_mut() {
-            if s.as_ref().is_some_and(|k| k.hierarchy == Handle::RH_OWNER) {
-                *s = None;
-            }
-        }
         self.persistent.retain(|(_, k)| k.hierarchy != Handle::RH_OWNER);
     }
 
@@ -188,47 +165,9 @@ impl KeyStore {
         Ok(k)
     }
 
-    /// Flushes the loaded objects of `hierarchy` (HierarchyControl disabling it).
-    pub fn flush_hierarchy(&mut self, hierarchy: Handle) {
-        for s in self.slots.iter_mut() {
-            if s.as_ref().is_some_and(|k| k.hierarchy == hierarchy) {
-                *s = None;
-            }
-        }
-    }
-
-    pub fn clear_transient(&mut self) {
-        self.slots.iter_mut().for_each(|s| *s = None);
-    }
-
-    /// A loaded (transient) or persistent key.
-    pub fn get(&self, h: Handle) -> Option<&KeyObject> {
-        match h.ty() {
-            handle::HT_TRANSIENT => self.slots.get(slot_of(h)?)?.as_deref(),
-            handle::HT_PERSISTENT => self.persistent.iter().find(|(p, _)| *p == h).map(|(_, k)| &**k),
-            _ => None,
-        }
-    }
-
-    pub fn insert(&mut self, k: KeyObject) -> TpmResult<Handle> {
-        let i = self.slots.iter().position(Option::is_none).ok_or(ResponseCode::OBJECT_MEMORY)?;
-        if let Some(s) = self.slots.get_mut(i) {
-            *s = Some(Box::new(k));
-        }
-        Ok(KEY_HANDLE_FIRST.offset(i as u32))
-    }
-
-    /// Flushes a transient key; false if there was none.
-    pub fn remove(&mut self, h: Handle) -> bool {
-        slot_of(h).and_then(|i| self.slots.get_mut(i)).and_then(Option::take).is_some()
-    }
-
-    pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.is_some())
-            .map(|(i, _)| KEY_HANDLE_FIRST.offset(i as u32))
+    /// A persistent key.
+    pub fn persistent(&self, h: Handle) -> Option<&KeyObject> {
+        self.persistent.iter().find(|(p, _)| *p == h).map(|(_, k)| &**k)
     }
 
     pub fn persistent_handles(&self) -> Vec<Handle> {
@@ -238,7 +177,7 @@ impl KeyStore {
     }
 
     pub fn make_persistent(&mut self, h: Handle, k: KeyObject) -> TpmResult<()> {
-        if self.get(h).is_some() {
+        if self.persistent(h).is_some() {
             return Err(ResponseCode::NV_DEFINED);
         }
         if self.persistent.len() >= MAX_PERSISTENT {

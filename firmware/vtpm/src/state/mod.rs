@@ -15,3 +15,4 @@ pub mod sequence;
 pub mod session;
 pub mod sessions;
 pub mod tickets;
+pub mod transient;

@@ -1,17 +1,13 @@
-//! Sequence objects (Part 1 §32.4.5): hash and event sequences in progress, and the transient slots
-//! that hold them.
+//! Sequence objects (Part 1 §32.4.5): hash and event sequences in progress. They are held in the
+//! transient object table (`state::transient`).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::crypto::stream_hash::StreamHash;
 use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE};
-use crate::wire::handle::Handle;
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
-
-/// Transient object slots (TPM_PT_HR_TRANSIENT_MIN).
-pub const MAX_OBJECTS: usize = 8;
 
 /// What a sequence object is accumulating.
 #[derive(Debug, Clone)]
@@ -73,52 +69,4 @@ impl SeqObject {
 
 pub(crate) fn starts_generated(data: &[u8]) -> bool {
     data.get(..4) == Some(&TPM_GENERATED_VALUE.to_be_bytes()[..])
-}
-
-/// The transient object slots. Handle = TRANSIENT_FIRST + slot.
-#[derive(Debug, Default, Clone)]
-pub struct Objects {
-    pub(crate) slots: [Option<Box<SeqObject>>; MAX_OBJECTS],
-}
-
-fn slot_of(h: Handle) -> Option<usize> {
-    h.index_from(Handle::TRANSIENT_FIRST).map(|i| i as usize).filter(|&i| i < MAX_OBJECTS)
-}
-
-impl Objects {
-    pub fn get(&self, h: Handle) -> Option<&SeqObject> {
-        self.slots.get(slot_of(h)?)?.as_deref()
-    }
-
-    pub fn get_mut(&mut self, h: Handle) -> Option<&mut SeqObject> {
-        self.slots.get_mut(slot_of(h)?)?.as_deref_mut()
-    }
-
-    pub fn insert(&mut self, o: SeqObject) -> TpmResult<Handle> {
-        let i = self.slots.iter().position(Option::is_none).ok_or(ResponseCode::OBJECT_MEMORY)?;
-        if let Some(s) = self.slots.get_mut(i) {
-            *s = Some(Box::new(o));
-        }
-        Ok(Handle::TRANSIENT_FIRST.offset(i as u32))
-    }
-
-    pub fn remove(&mut self, h: Handle) -> Option<Box<SeqObject>> {
-        self.slots.get_mut(slot_of(h)?)?.take()
-    }
-
-    pub fn clear(&mut self) {
-        self.slots.iter_mut().for_each(|s| *s = None);
-    }
-
-    pub fn count(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
-    }
-
-    pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.is_some())
-            .map(|(i, _)| Handle::TRANSIENT_FIRST.offset(i as u32))
-    }
 }

@@ -106,9 +106,7 @@ pub(crate) fn entity_hierarchy(tpm: &Tpm, h: Handle) -> Handle {
         handle::HT_NV_INDEX if tpm.nv.get(h).is_some_and(|i| i.has(nv_attr::PLATFORMCREATE)) => {
             Handle::RH_PLATFORM
         }
-        handle::HT_TRANSIENT | handle::HT_PERSISTENT => {
-            tpm.keys.get(h).map_or(Handle::RH_NULL, |k| k.hierarchy)
-        }
+        handle::HT_TRANSIENT | handle::HT_PERSISTENT => tpm.key(h).map_or(Handle::RH_NULL, |k| k.hierarchy),
         _ => Handle::RH_OWNER,
     }
 }

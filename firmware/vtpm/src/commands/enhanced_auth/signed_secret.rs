@@ -26,7 +26,7 @@ pub(crate) fn signed(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let now = time_now(tpm);
     let s = tpm.sessions.get(sh).ok_or(ResponseCode::HANDLE.handle(2))?;
     let trial = s.kind == SessionKind::Trial;
-    let k = tpm.keys.get(key_h).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(key_h).ok_or(ResponseCode::HANDLE.handle(1))?;
     let mut timeout = 0;
     if !trial {
         if !nonce.is_empty() && !ct_eq(nonce, s.nonce_tpm.as_slice()) {

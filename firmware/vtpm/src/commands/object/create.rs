@@ -42,13 +42,13 @@ pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let material = keys::restore(&public, &sens).p(2)?;
     let k = KeyObject::new(public, sens, material, &parent.qualified, parent.hierarchy);
     c.out.tpm2b(&k.name);
-    c.rhandle = tpm.keys.insert(k)?;
+    c.rhandle = tpm.objects.insert_key(k)?;
     Ok(())
 }
 
 /// TPM2_ReadPublic (Part 3 §12.4): key objects answer; sequence objects keep their answer.
 pub(crate) fn read_public(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let Some(k) = tpm.keys.get(c.handles[0]) else { return read_public_of_sequence(tpm, c) };
+    let Some(k) = tpm.key(c.handles[0]) else { return read_public_of_sequence(tpm, c) };
     c.params.finish()?;
     c.out.tpm2b(&k.public.marshal());
     c.out.tpm2b(&k.name);
@@ -60,6 +60,6 @@ pub(crate) fn read_public(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// have no public area: TPM_RC_SEQUENCE (as ms-tpm-20-ref answers for them).
 fn read_public_of_sequence(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
-    tpm.objects.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    tpm.objects.sequence(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     Err(ResponseCode::SEQUENCE)
 }

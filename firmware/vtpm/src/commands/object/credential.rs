@@ -49,7 +49,7 @@ pub(crate) fn make_credential(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mut seed = [0u8; 32];
     tpm.random(&mut seed);
     let mut rng = SeededRng::new(HashAlg::Sha256, &seed, b"CREDENTIAL", &[], &[])?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     credential_key(k)?;
     let (seed, secret) = encrypt_secret(&k.public, "IDENTITY", &mut rng).h(1)?;
     let (sym, mac) = keys_for(&k.public, &seed, name)?;
@@ -73,8 +73,8 @@ pub(crate) fn activate_credential(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<(
     let secret = c.params.tpm2b(MAX_SECRET).p(2)?;
     c.params.finish()?;
     let [object, key, _] = c.handles;
-    let name = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(1))?.name.clone();
-    let k = tpm.keys.get(key).ok_or(ResponseCode::HANDLE.handle(2))?;
+    let name = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(1))?.name.clone();
+    let k = tpm.key(key).ok_or(ResponseCode::HANDLE.handle(2))?;
     credential_key(k).map_err(|_| ResponseCode::TYPE.handle(2))?;
     if matches!(k.material, Material::PublicOnly) {
         return Err(ResponseCode::TYPE.handle(2));

@@ -44,7 +44,7 @@ pub(crate) fn create_loaded(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.out.tpm2b(&private);
     c.out.tpm2b(&k.public.marshal());
     c.out.tpm2b(&k.name);
-    c.rhandle = tpm.keys.insert(k)?;
+    c.rhandle = tpm.objects.insert_key(k)?;
     Ok(())
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn object_change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
     let new_auth = c.params.tpm2b(MAX_DIGEST).p(1)?;
     c.params.finish()?;
     let [object, parent, _] = c.handles;
-    let k = tpm.keys.get(object).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(1))?;
     let p = storage_parent(tpm, parent)
         .map_err(|e| if e == ResponseCode::TYPE.handle(1) { ResponseCode::TYPE.handle(2) } else { e })?;
     let mut qn = k.public.name_alg.id().to_be_bytes().to_vec();
@@ -74,7 +74,7 @@ pub(crate) fn object_change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
 /// TPM2_Unseal (Part 3 §12.7): the data of a sealed-data object (KEYEDHASH, neither sign nor decrypt).
 pub(crate) fn unseal(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
-    let k = tpm.keys.get(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let k = tpm.key(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
     if k.public.kind != AlgId::KEYEDHASH {
         return Err(ResponseCode::TYPE.handle(1));
     }
@@ -127,7 +127,7 @@ pub(crate) fn load_external(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let material = keys::restore(&public, &sens).p(1)?;
     let k = KeyObject::new(public, sens, material, &hierarchy.to_be_bytes(), hierarchy);
     c.out.tpm2b(&k.name);
-    c.rhandle = tpm.keys.insert(k)?;
+    c.rhandle = tpm.objects.insert_key(k)?;
     Ok(())
 }
 
