@@ -31,8 +31,9 @@
 //! - `crypto`: hashes, HMAC, KDFa, AES-CFB, the DRBG, seeded key streams. Uses only `wire`.
 //! - `object`: public and sensitive areas, key material, creation and wrapping under a parent,
 //!   secrets shared with a key, signing (Part 1 §23, §27).
-//! - `state`: PCRs, NV, hierarchies, dictionary attack, time, sessions, sequence and key objects,
-//!   context keys, tickets. `state` and `object` never use `engine` or `commands`.
+//! - `state`: PCRs, NV, hierarchies, dictionary attack, time, sessions, one transient-object table for
+//!   sequences and keys, persistent keys, context keys, tickets. `state` and `object` never use
+//!   `engine` or `commands`.
 //! - `commands`: one module per Part 3 chapter (`startup` ch. 9 ... `nv` ch. 31). A command module
 //!   never uses another; what two chapters share lives in a lower layer.
 //! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata

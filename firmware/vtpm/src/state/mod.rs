@@ -1,5 +1,6 @@
 //! The TPM's state, one concept per file: PCRs, NV, hierarchies, dictionary-attack counters, time,
-//! sessions, loaded objects (sequences and keys), context-blob keys and the Shutdown(STATE) snapshot.
+//! sessions, the transient-object table (sequences and keys), persistent keys, context-blob keys,
+//! tickets and the Shutdown(STATE) snapshot.
 //! Uses `wire`, `crypto` and `object`, never `commands`.
 
 pub mod clock;

@@ -19,7 +19,7 @@ mod nv;
 mod param_enc;
 mod pcr;
 mod policy;
-mod policy_ext;
+mod policy_external;
 mod salted;
 mod seq_session;
 mod session;
