@@ -2,11 +2,11 @@
 #![allow(dead_code)] // each test file uses a different subset of these helpers
 
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
-use warden_vtpm::{AlgId, CommandCode, Handle};
+use warden_vtpm::{AlgId, CommandCode, Handle, ResponseCode};
 use warden_vtpm::{MAX_RESPONSE_SIZE, Tpm};
 
-pub const NO_SESSIONS: u16 = 0x8001;
-pub const SESSIONS: u16 = 0x8002;
+pub const NO_SESSIONS: u16 = warden_vtpm::wire::constants::st::NO_SESSIONS;
+pub const SESSIONS: u16 = warden_vtpm::wire::constants::st::SESSIONS;
 pub const RS_PW: u32 = Handle::RS_PW.0;
 pub const RH_OWNER: u32 = Handle::RH_OWNER.0;
 pub const RH_NULL: u32 = Handle::RH_NULL.0;
@@ -163,15 +163,16 @@ pub fn params_of(r: &Resp, has_handle: bool) -> Vec<u8> {
     rd.bytes(n).to_vec()
 }
 
-/// TPM_RC helpers mirroring Part 2's numbering, written out independently of the engine's `rc` module.
-pub fn rc_p(base: u32, n: u32) -> u32 {
-    base | 0x040 | (n << 8)
+/// TPM_RC helpers mirroring Part 2's numbering (handle, parameter, session positions), written out
+/// independently of the engine's `ResponseCode::{handle, param, session}`.
+pub fn rc_p(base: ResponseCode, n: u32) -> u32 {
+    base.0 | 0x040 | (n << 8)
 }
-pub fn rc_h(base: u32, n: u32) -> u32 {
-    base | (n << 8)
+pub fn rc_h(base: ResponseCode, n: u32) -> u32 {
+    base.0 | (n << 8)
 }
-pub fn rc_s(base: u32, n: u32) -> u32 {
-    base | 0x800 | (n << 8)
+pub fn rc_s(base: ResponseCode, n: u32) -> u32 {
+    base.0 | 0x800 | (n << 8)
 }
 
 /// HMAC-SHA256 over the concatenated `parts`, by the `hmac` crate: the tests' independent oracle for the

@@ -10,6 +10,7 @@ use crate::common::{
 };
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
 
@@ -38,7 +39,7 @@ fn clock_set_only_moves_forward() {
     assert_eq!(clock(&mut t), 1_000u64.to_be_bytes());
     assert_eq!(
         run(&mut t, CommandCode::CLOCK_SET, &[RH_OWNER], Some(&pw(b"")), &999u64.to_be_bytes()).rc,
-        rc_p(0x084, 1)
+        rc_p(ResponseCode::VALUE, 1)
     );
     run(&mut t, CommandCode::CLOCK_SET, &[RH_OWNER], Some(&pw(b"")), &50_000u64.to_be_bytes()).ok();
     now.store(2_500, Ordering::Relaxed);
@@ -46,13 +47,13 @@ fn clock_set_only_moves_forward() {
     let far = 0xFFFF_0000_0000_0001u64;
     assert_eq!(
         run(&mut t, CommandCode::CLOCK_SET, &[RH_OWNER], Some(&pw(b"")), &far.to_be_bytes()).rc,
-        rc_p(0x084, 1)
+        rc_p(ResponseCode::VALUE, 1)
     );
     // ClockRateAdjust takes -3..=3.
     run(&mut t, CommandCode::CLOCK_RATE_ADJUST, &[RH_PLATFORM], Some(&pw(b"")), &[0xFD]).ok();
     assert_eq!(
         run(&mut t, CommandCode::CLOCK_RATE_ADJUST, &[RH_PLATFORM], Some(&pw(b"")), &[4]).rc,
-        rc_p(0x084, 1)
+        rc_p(ResponseCode::VALUE, 1)
     );
 }
 
@@ -63,8 +64,8 @@ fn hierarchy_control_rules() {
         run(t, CommandCode::HIERARCHY_CONTROL, &[auth], Some(&pw(b"")), &B::new().u32(enable).u8(state).0).rc
     };
     // The owner may turn its own hierarchy off, not the platform's, and not back on.
-    assert_eq!(ctl(&mut t, RH_OWNER, RH_PLATFORM, 0), 0x124);
-    assert_eq!(ctl(&mut t, RH_OWNER, RH_ENDORSEMENT, 0), 0x124);
+    assert_eq!(ctl(&mut t, RH_OWNER, RH_PLATFORM, 0), ResponseCode::AUTH_TYPE.0);
+    assert_eq!(ctl(&mut t, RH_OWNER, RH_ENDORSEMENT, 0), ResponseCode::AUTH_TYPE.0);
     const NVIDX: u32 = 0x0150_0030;
     let public = B::new().u32(NVIDX).u16(SHA256).u32(1 << 1 | 1 << 17).tpm2b(b"").u16(4).0;
     run(
@@ -77,15 +78,18 @@ fn hierarchy_control_rules() {
     .ok();
     assert_eq!(ctl(&mut t, RH_OWNER, RH_OWNER, 0), 0);
     // Owner authorization is gone, and so are the owner's NV indices.
-    assert_eq!(ctl(&mut t, RH_OWNER, RH_OWNER, 1), rc_h(0x085, 1));
-    assert_eq!(run(&mut t, CommandCode::NV_READ_PUBLIC, &[NVIDX], None, &[]).rc, rc_h(0x08B, 1));
+    assert_eq!(ctl(&mut t, RH_OWNER, RH_OWNER, 1), rc_h(ResponseCode::HIERARCHY, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::NV_READ_PUBLIC, &[NVIDX], None, &[]).rc,
+        rc_h(ResponseCode::HANDLE, 1)
+    );
     // The platform turns it back on; invalid enables are VALUE errors.
     assert_eq!(ctl(&mut t, RH_PLATFORM, RH_OWNER, 1), 0);
     run(&mut t, CommandCode::NV_READ_PUBLIC, &[NVIDX], None, &[]).ok();
-    assert_eq!(ctl(&mut t, RH_PLATFORM, 0x4000_000A, 1), rc_p(0x084, 1));
+    assert_eq!(ctl(&mut t, RH_PLATFORM, 0x4000_000A, 1), rc_p(ResponseCode::VALUE, 1));
     // Once the platform disables itself, only Startup(CLEAR) brings it back.
     assert_eq!(ctl(&mut t, RH_PLATFORM, RH_PLATFORM, 0), 0);
-    assert_eq!(ctl(&mut t, RH_PLATFORM, RH_PLATFORM, 1), rc_h(0x085, 1));
+    assert_eq!(ctl(&mut t, RH_PLATFORM, RH_PLATFORM, 1), rc_h(ResponseCode::HIERARCHY, 1));
     t.power_on();
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     assert_eq!(ctl(&mut t, RH_PLATFORM, RH_OWNER, 1), 0);
@@ -98,8 +102,8 @@ fn set_primary_policy_lets_a_policy_authorize_the_owner() {
     let set = |t: &mut Tpm, p: &[u8], alg: u16| {
         run(t, CommandCode::SET_PRIMARY_POLICY, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(p).u16(alg).0).rc
     };
-    assert_eq!(set(&mut t, &policy[..31], SHA256), rc_p(0x095, 1));
-    assert_eq!(set(&mut t, &policy, 0x0004), rc_p(0x083, 2));
+    assert_eq!(set(&mut t, &policy[..31], SHA256), rc_p(ResponseCode::SIZE, 1));
+    assert_eq!(set(&mut t, &policy, 0x0004), rc_p(ResponseCode::HASH, 2));
     assert_eq!(set(&mut t, &policy, SHA256), 0);
     let s = policy_session(&mut t);
     run(&mut t, CommandCode::POLICY_PASSWORD, &[s], None, &[]).ok(); // PolicyPassword
@@ -110,7 +114,7 @@ fn set_primary_policy_lets_a_policy_authorize_the_owner() {
     run(&mut t, CommandCode::POLICY_PASSWORD, &[s], None, &[]).ok();
     assert_eq!(
         run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&auth), &B::new().tpm2b(b"").0).rc,
-        0x12F
+        ResponseCode::AUTH_UNAVAILABLE.0
     );
 }
 
@@ -132,7 +136,7 @@ fn global_write_lock_locks_globallock_indices_until_startup() {
     };
     assert_eq!(write(&mut t), 0);
     run(&mut t, CommandCode::NV_GLOBAL_WRITE_LOCK, &[RH_OWNER], Some(&pw(b"")), &[]).ok();
-    assert_eq!(write(&mut t), 0x148);
+    assert_eq!(write(&mut t), ResponseCode::NV_LOCKED.0);
     t.power_on();
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     assert_eq!(write(&mut t), 0);
@@ -154,10 +158,22 @@ fn policy_locality_and_nv_written() {
         expect
     );
     // Narrowing to nothing, mixing normal and extended, zero: TPM_RC_RANGE.
-    assert_eq!(run(&mut t, CommandCode::POLICY_LOCALITY, &[trial], None, &[0x01]).rc, rc_p(0x08D, 1));
-    assert_eq!(run(&mut t, CommandCode::POLICY_LOCALITY, &[trial], None, &[0x40]).rc, rc_p(0x08D, 1));
-    assert_eq!(run(&mut t, CommandCode::POLICY_LOCALITY, &[trial], None, &[0]).rc, rc_p(0x08D, 1));
-    assert_eq!(run(&mut t, CommandCode::POLICY_NV_WRITTEN, &[trial], None, &[1]).rc, rc_p(0x084, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_LOCALITY, &[trial], None, &[0x01]).rc,
+        rc_p(ResponseCode::RANGE, 1)
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_LOCALITY, &[trial], None, &[0x40]).rc,
+        rc_p(ResponseCode::RANGE, 1)
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_LOCALITY, &[trial], None, &[0]).rc,
+        rc_p(ResponseCode::RANGE, 1)
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_NV_WRITTEN, &[trial], None, &[1]).rc,
+        rc_p(ResponseCode::VALUE, 1)
+    );
 
     // An index with that policy: writable once, from locality 3 or 4 only.
     let attrs = 1 << 3 | 1 << 17 | 1 << 1 | 1 << 25; // POLICYWRITE | OWNERREAD | OWNERWRITE | NO_DA
@@ -178,11 +194,11 @@ fn policy_locality_and_nv_written() {
     let auth = B::new().u32(s).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;
     let w = B::new().tpm2b(b"once").u16(0).0;
     satisfy(&mut t);
-    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&auth), &w).rc, 0x907);
+    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&auth), &w).rc, ResponseCode::LOCALITY.0);
     let at3 = |t: &mut Tpm| {
         parse(&t.execute_at_locality(3, &command(CommandCode::NV_WRITE, &[IDX, IDX], Some(&auth), &w))).rc
     };
     assert_eq!(at3(&mut t), 0);
     satisfy(&mut t);
-    assert_eq!(at3(&mut t), rc_s(0x09D, 1)); // now written: the policy no longer holds
+    assert_eq!(at3(&mut t), rc_s(ResponseCode::POLICY_FAIL, 1)); // now written: the policy no longer holds
 }

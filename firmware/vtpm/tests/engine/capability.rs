@@ -2,6 +2,7 @@
 
 use crate::common::{B, SHA256, SHA384, rc_p, run, started};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
 
 fn cap(t: &mut Tpm, capability: u32, property: u32, count: u32) -> (bool, Vec<u8>) {
@@ -54,10 +55,10 @@ fn kernel_command_table_probe_gets_exact_count_in_one_response() {
     // Every advertised command is actually dispatched (not TPM_RC_COMMAND_CODE).
     for &code in &codes {
         let rc = run(&mut t, CommandCode(code), &[], None, &[]).rc;
-        assert_ne!(rc, 0x143, "advertised {code:#x} is not implemented");
+        assert_ne!(rc, ResponseCode::COMMAND_CODE.0, "advertised {code:#x} is not implemented");
     }
     // The TPMA_CC of ContextLoad announces a response handle, PCR_Extend one handle.
-    let (_, d) = cap(&mut t, 2, 0x161, 1);
+    let (_, d) = cap(&mut t, 2, CommandCode::CONTEXT_LOAD.0, 1);
     assert_eq!(u32::from_be_bytes(d[4..8].try_into().unwrap()), 0x161 | 1 << 28);
     let (_, d) = cap(&mut t, 2, 0x182, 1);
     assert_eq!(u32::from_be_bytes(d[4..8].try_into().unwrap()), 0x182 | 1 << 25);
@@ -132,14 +133,14 @@ fn unknown_capability_and_handle_type_are_value_errors() {
     let mut t = started();
     assert_eq!(
         run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(0x77).u32(0).u32(1).0).rc,
-        rc_p(0x084, 1)
+        rc_p(ResponseCode::VALUE, 1)
     );
     assert_eq!(
         run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(1).u32(0x7000_0000).u32(1).0).rc,
-        rc_p(0x084, 2)
+        rc_p(ResponseCode::VALUE, 2)
     );
     assert_eq!(
         run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(1).u32(0).0).rc,
-        rc_p(0x09A, 3)
+        rc_p(ResponseCode::INSUFFICIENT, 3)
     );
 }

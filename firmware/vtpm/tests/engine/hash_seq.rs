@@ -6,6 +6,7 @@ use crate::common::{
 };
 use sha2::{Digest, Sha256, Sha384};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 fn start(t: &mut Tpm, auth: &[u8], alg: u16) -> u32 {
@@ -35,20 +36,20 @@ fn hash_matches_sha2_and_tickets_follow_the_rules() {
     // Errors: unknown hash, NULL hash, bad hierarchy, oversized data.
     assert_eq!(
         run(&mut t, CommandCode::HASH, &[], None, &B::new().tpm2b(b"").u16(0x4).u32(RH_NULL).0).rc,
-        rc_p(0x083, 2)
+        rc_p(ResponseCode::HASH, 2)
     );
     assert_eq!(
         run(&mut t, CommandCode::HASH, &[], None, &B::new().tpm2b(b"").u16(0x10).u32(RH_NULL).0).rc,
-        rc_p(0x083, 2)
+        rc_p(ResponseCode::HASH, 2)
     );
     assert_eq!(
         run(&mut t, CommandCode::HASH, &[], None, &B::new().tpm2b(b"").u16(SHA256).u32(5).0).rc,
-        rc_p(0x084, 3)
+        rc_p(ResponseCode::VALUE, 3)
     );
     let big = vec![0u8; 1025];
     assert_eq!(
         run(&mut t, CommandCode::HASH, &[], None, &B::new().tpm2b(&big).u16(SHA256).u32(RH_NULL).0).rc,
-        rc_p(0x095, 1)
+        rc_p(ResponseCode::SIZE, 1)
     );
 }
 
@@ -80,7 +81,7 @@ fn hash_sequence_over_many_updates_matches_sha2() {
     // Complete flushed the object.
     assert_eq!(
         run(&mut t, CommandCode::SEQUENCE_UPDATE, &[h], Some(&pw(b"seqauth")), &B::new().tpm2b(b"").0).rc,
-        0x910
+        ResponseCode::REFERENCE_H0.0
     );
 }
 
@@ -90,7 +91,7 @@ fn sequence_auth_and_mode_errors() {
     let h = start(&mut t, b"right", SHA256);
     assert_eq!(
         run(&mut t, CommandCode::SEQUENCE_UPDATE, &[h], Some(&pw(b"wrong")), &B::new().tpm2b(b"x").0).rc,
-        rc_s(0x0A2, 1)
+        rc_s(ResponseCode::BAD_AUTH, 1)
     );
     // Trailing zeros of an authValue are not significant.
     run(&mut t, CommandCode::SEQUENCE_UPDATE, &[h], Some(&pw(b"right\0\0")), &B::new().tpm2b(b"x").0).ok();
@@ -106,13 +107,13 @@ fn sequence_auth_and_mode_errors() {
             &B::new().tpm2b(b"").u32(RH_NULL).0
         )
         .rc,
-        rc_h(0x089, 1)
+        rc_h(ResponseCode::MODE, 1)
     );
     let two: Vec<u8> = [pw(b""), pw(b"right")].concat();
     assert_eq!(
         run(&mut t, CommandCode::EVENT_SEQUENCE_COMPLETE, &[RH_NULL, h], Some(&two), &B::new().tpm2b(b"").0)
             .rc,
-        rc_h(0x089, 2)
+        rc_h(ResponseCode::MODE, 2)
     );
     // Only one session for two authorizations.
     assert_eq!(
@@ -124,23 +125,26 @@ fn sequence_auth_and_mode_errors() {
             &B::new().tpm2b(b"").0
         )
         .rc,
-        0x125
+        ResponseCode::AUTH_MISSING.0
     );
     // Unknown algorithm.
     assert_eq!(
         run(&mut t, CommandCode::HASH_SEQUENCE_START, &[], None, &B::new().tpm2b(b"").u16(0x0004).0).rc,
-        rc_p(0x083, 2)
+        rc_p(ResponseCode::HASH, 2)
     );
     // A sequence object has no public area to read.
-    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[h], None, &[]).rc, 0x103);
-    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[0x8000_0007], None, &[]).rc, 0x910);
+    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[h], None, &[]).rc, ResponseCode::SEQUENCE.0);
+    assert_eq!(
+        run(&mut t, CommandCode::READ_PUBLIC, &[0x8000_0007], None, &[]).rc,
+        ResponseCode::REFERENCE_H0.0
+    );
     // Eight object slots, then TPM_RC_OBJECT_MEMORY.
     for _ in 0..6 {
         start(&mut t, b"", SHA256);
     }
     assert_eq!(
         run(&mut t, CommandCode::HASH_SEQUENCE_START, &[], None, &B::new().tpm2b(b"").u16(SHA256).0).rc,
-        0x902
+        ResponseCode::OBJECT_MEMORY.0
     );
     let _ = RS_PW;
 }
@@ -200,11 +204,17 @@ fn a_context_saved_sequence_continues_where_it_left_off() {
     let mut bad = saved.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &bad).rc, rc_p(0x09F, 1));
+    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &bad).rc, rc_p(ResponseCode::INTEGRITY, 1));
     run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &h.to_be_bytes()).ok();
-    assert_eq!(run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &h.to_be_bytes()).rc, rc_p(0x08B, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &h.to_be_bytes()).rc,
+        rc_p(ResponseCode::HANDLE, 1)
+    );
     // After a TPM Reset the context no longer loads.
     t.power_on();
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
-    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, rc_p(0x09F, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc,
+        rc_p(ResponseCode::INTEGRITY, 1)
+    );
 }

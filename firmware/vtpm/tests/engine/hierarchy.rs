@@ -8,6 +8,7 @@ use crate::common::{
     B, RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, pw, rc_h, rc_p, rc_s, run, started,
 };
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
 
@@ -32,18 +33,19 @@ fn change_auth_per_hierarchy() {
         assert_eq!(change(&mut t, h, b"", b"pw"), 0);
         assert_eq!(permanent(&mut t) & bit, bit, "authSet bit for {h:#x}");
         // Owner and endorsement are DA-exempt: BAD_AUTH. Lockout: AUTH_FAIL.
-        let expect = if h == RH_LOCKOUT { rc_s(0x08E, 1) } else { rc_s(0x0A2, 1) };
+        let expect =
+            if h == RH_LOCKOUT { rc_s(ResponseCode::AUTH_FAIL, 1) } else { rc_s(ResponseCode::BAD_AUTH, 1) };
         assert_eq!(change(&mut t, h, b"", b""), expect);
         if h == RH_LOCKOUT {
             // The lockout auth is now blocked, even with the right value.
-            assert_eq!(change(&mut t, h, b"pw", b""), 0x921);
+            assert_eq!(change(&mut t, h, b"pw", b""), ResponseCode::LOCKOUT.0);
         } else {
             assert_eq!(change(&mut t, h, b"pw", b""), 0);
         }
     }
     // Platform works too; the auth is bounded by the largest digest.
     assert_eq!(change(&mut t, RH_PLATFORM, b"", b"p"), 0);
-    assert_eq!(change(&mut t, RH_OWNER, b"", &[1; 49]), rc_p(0x095, 1));
+    assert_eq!(change(&mut t, RH_OWNER, b"", &[1; 49]), rc_p(ResponseCode::SIZE, 1));
     assert_eq!(
         run(
             &mut t,
@@ -53,7 +55,7 @@ fn change_auth_per_hierarchy() {
             &B::new().tpm2b(b"").0
         )
         .rc,
-        rc_h(0x084, 1)
+        rc_h(ResponseCode::VALUE, 1)
     );
     // Startup(CommandCode::CLEAR) resets the platform auth.
     t.power_on();
@@ -70,15 +72,24 @@ fn clear_resets_auths_and_clear_control_can_forbid_it() {
     assert_eq!(permanent(&mut t) & 7, 0);
     assert_eq!(change(&mut t, RH_OWNER, b"", b""), 0);
     // Owner cannot Clear.
-    assert_eq!(run(&mut t, CommandCode::CLEAR, &[RH_OWNER], Some(&pw(b"")), &[]).rc, rc_h(0x084, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::CLEAR, &[RH_OWNER], Some(&pw(b"")), &[]).rc,
+        rc_h(ResponseCode::VALUE, 1)
+    );
     // disableClear: lockout can set it but not clear it; then Clear via lockout is DISABLED.
     run(&mut t, CommandCode::CLEAR_CONTROL, &[RH_LOCKOUT], Some(&pw(b"")), &[1]).ok();
     assert_eq!(permanent(&mut t) & 1 << 8, 1 << 8);
-    assert_eq!(run(&mut t, CommandCode::CLEAR_CONTROL, &[RH_LOCKOUT], Some(&pw(b"")), &[0]).rc, 0x08E);
-    assert_eq!(run(&mut t, CommandCode::CLEAR, &[RH_LOCKOUT], Some(&pw(b"")), &[]).rc, 0x120);
+    assert_eq!(
+        run(&mut t, CommandCode::CLEAR_CONTROL, &[RH_LOCKOUT], Some(&pw(b"")), &[0]).rc,
+        ResponseCode::AUTH_FAIL.0
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::CLEAR, &[RH_LOCKOUT], Some(&pw(b"")), &[]).rc,
+        ResponseCode::DISABLED.0
+    );
     assert_eq!(
         run(&mut t, CommandCode::CLEAR_CONTROL, &[RH_LOCKOUT], Some(&pw(b"")), &[2]).rc,
-        rc_p(0x084, 1)
+        rc_p(ResponseCode::VALUE, 1)
     );
     // Platform can clear it again.
     run(&mut t, CommandCode::CLEAR_CONTROL, &[RH_PLATFORM], Some(&pw(b"")), &[0]).ok();
@@ -120,13 +131,13 @@ fn failures_are_forgiven_one_per_recovery_interval() {
         &B::new().u32(2).u32(10).u32(60).0,
     )
     .ok();
-    assert_eq!(nv_write(&mut t, b"bad"), rc_s(0x08E, 1));
-    assert_eq!(nv_write(&mut t, b"bad"), rc_s(0x08E, 1));
+    assert_eq!(nv_write(&mut t, b"bad"), rc_s(ResponseCode::AUTH_FAIL, 1));
+    assert_eq!(nv_write(&mut t, b"bad"), rc_s(ResponseCode::AUTH_FAIL, 1));
     assert_eq!(lockout_counter(&mut t), 2);
-    assert_eq!(nv_write(&mut t, b"pw"), 0x921);
+    assert_eq!(nv_write(&mut t, b"pw"), ResponseCode::LOCKOUT.0);
     assert_eq!(permanent(&mut t) & 1 << 9, 1 << 9); // inLockout
     now.store(9_999, Ordering::Relaxed);
-    assert_eq!(nv_write(&mut t, b"pw"), 0x921);
+    assert_eq!(nv_write(&mut t, b"pw"), ResponseCode::LOCKOUT.0);
     now.store(10_000, Ordering::Relaxed);
     assert_eq!(nv_write(&mut t, b"pw"), 0);
     assert_eq!(lockout_counter(&mut t), 1);
@@ -139,11 +150,17 @@ fn lockout_auth_failure_blocks_lockout_until_recovery() {
     let (mut t, now) = da_tpm();
     assert_eq!(
         run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"wrong")), &[]).rc,
-        rc_s(0x08E, 1)
+        rc_s(ResponseCode::AUTH_FAIL, 1)
     );
-    assert_eq!(run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"")), &[]).rc, 0x921);
+    assert_eq!(
+        run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"")), &[]).rc,
+        ResponseCode::LOCKOUT.0
+    );
     now.store(999_999, Ordering::Relaxed);
-    assert_eq!(run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"")), &[]).rc, 0x921);
+    assert_eq!(
+        run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"")), &[]).rc,
+        ResponseCode::LOCKOUT.0
+    );
     now.store(1_000_000, Ordering::Relaxed); // default lockoutRecovery: 1000 s
     run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"")), &[]).ok();
     // With lockoutRecovery 0, only a TPM Reset releases it.
@@ -151,10 +168,13 @@ fn lockout_auth_failure_blocks_lockout_until_recovery() {
         .ok();
     assert_eq!(
         run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"x")), &[]).rc,
-        rc_s(0x08E, 1)
+        rc_s(ResponseCode::AUTH_FAIL, 1)
     );
     now.store(100_000_000, Ordering::Relaxed);
-    assert_eq!(run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"")), &[]).rc, 0x921);
+    assert_eq!(
+        run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"")), &[]).rc,
+        ResponseCode::LOCKOUT.0
+    );
     t.power_on();
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     run(&mut t, CommandCode::DA_LOCK_RESET, &[RH_LOCKOUT], Some(&pw(b"")), &[]).ok();
@@ -165,14 +185,14 @@ fn da_parameters_reports_and_zero_max_tries_locks_out() {
     let (mut t, _) = da_tpm();
     run(&mut t, CommandCode::DA_PARAMETERS, &[RH_LOCKOUT], Some(&pw(b"")), &B::new().u32(0).u32(5).u32(6).0)
         .ok();
-    assert_eq!(nv_write(&mut t, b"pw"), 0x921);
+    assert_eq!(nv_write(&mut t, b"pw"), ResponseCode::LOCKOUT.0);
     let r = run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(6).u32(0x20F).u32(3).0)
         .ok()
         .clone();
     assert_eq!(&r.body[9..], &B::new().u32(0x20F).u32(0).u32(0x210).u32(5).u32(0x211).u32(6).0[..]);
     assert_eq!(
         run(&mut t, CommandCode::DA_PARAMETERS, &[RH_LOCKOUT], Some(&pw(b"")), &B::new().u32(0).u32(5).0).rc,
-        rc_p(0x09A, 3)
+        rc_p(ResponseCode::INSUFFICIENT, 3)
     );
     // Only the lockout hierarchy may set DA parameters.
     assert_eq!(
@@ -184,7 +204,7 @@ fn da_parameters_reports_and_zero_max_tries_locks_out() {
             &B::new().u32(1).u32(1).u32(1).0
         )
         .rc,
-        rc_h(0x084, 1)
+        rc_h(ResponseCode::VALUE, 1)
     );
 }
 
@@ -211,7 +231,7 @@ fn zero_recovery_time_disables_counting_and_clear_restores_defaults() {
     run(&mut t, CommandCode::DA_PARAMETERS, &[RH_LOCKOUT], Some(&pw(b"")), &B::new().u32(1).u32(0).u32(0).0)
         .ok();
     for _ in 0..3 {
-        assert_eq!(nv_write(&mut t, b"bad"), rc_s(0x08E, 1));
+        assert_eq!(nv_write(&mut t, b"bad"), rc_s(ResponseCode::AUTH_FAIL, 1));
     }
     assert_eq!(lockout_counter(&mut t), 0);
     assert_eq!(nv_write(&mut t, b"pw"), 0);
@@ -231,6 +251,6 @@ fn a_session_bound_to_a_protected_index_counts_its_failures() {
     // Used for the owner (exempt) with a wrong HMAC, the failure still counts: the session is DA-bound.
     let auth = B::new().u32(h).tpm2b(&[2; 16]).u8(1).tpm2b(&[0; 32]).0;
     let r = run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&auth), &B::new().tpm2b(b"").0);
-    assert_eq!(r.rc, rc_s(0x08E, 1));
+    assert_eq!(r.rc, rc_s(ResponseCode::AUTH_FAIL, 1));
     assert_eq!(lockout_counter(&mut t), 1);
 }

@@ -4,6 +4,7 @@
 use crate::common::{B, SHA256, SHA384, exec, powered, pw, run};
 use sha2::{Digest, Sha256, Sha384};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 
 #[test]
 fn linux_probe_startup_command_table_banks_random_and_ima() {
@@ -12,9 +13,9 @@ fn linux_probe_startup_command_table_banks_random_and_ima() {
     // Startup the answer is TPM_RC_INITIALIZE in a TPM_ST_NO_SESSIONS response.
     let probe = B::new().u32(6).u32(0x129).u32(1).0;
     let r = run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &probe);
-    assert_eq!((r.tag, r.rc), (0x8001, 0x100));
+    assert_eq!((r.tag, r.rc), (crate::common::NO_SESSIONS, ResponseCode::INITIALIZE.0));
     // tpm2_auto_startup: SelfTest gets INITIALIZE, so Startup(CLEAR), then SelfTest again.
-    assert_eq!(run(&mut t, CommandCode::SELF_TEST, &[], None, &[0]).rc, 0x100);
+    assert_eq!(run(&mut t, CommandCode::SELF_TEST, &[], None, &[0]).rc, ResponseCode::INITIALIZE.0);
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     run(&mut t, CommandCode::SELF_TEST, &[], None, &[0]).ok();
 

@@ -5,12 +5,13 @@
 //! the kernel's `tpm_buf_check_hmac_response` does: the response HMAC recomputed, then the first
 //! response parameter decrypted, all with `hmac`, `sha2`, `p256`, `aes` and `cfb-mode` here.
 
-use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, pw, run, started};
+use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, pw, rc_s, run, started};
 use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
 
@@ -254,7 +255,10 @@ fn kernel_salted_session_encrypted_getrandom_and_hmac_pcr_extend() {
     let cp = cp.chain_update(&p).finalize();
     let mac = hmac(&wrong, &[&cp, &caller, &s.nonce_tpm, &[0]]);
     let area = B::new().u32(s.handle).tpm2b(&caller).u8(0).tpm2b(&mac).0;
-    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[10], Some(&area), &p).rc, 0x9A2);
+    assert_eq!(
+        run(&mut t, CommandCode::PCR_EXTEND, &[10], Some(&area), &p).rc,
+        rc_s(ResponseCode::BAD_AUTH, 1)
+    );
 }
 
 #[test]

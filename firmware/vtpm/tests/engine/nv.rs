@@ -4,6 +4,7 @@
 use crate::common::{B, RH_LOCKOUT, RH_OWNER, RH_PLATFORM, SHA256, pw, rc_h, rc_p, rc_s, run, started};
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 const OWNERWRITE: u32 = 1 << 1;
@@ -48,24 +49,24 @@ fn read(t: &mut Tpm, auth_handle: u32, pass: &[u8], size: u16, offset: u16) -> R
 fn write_then_read_back_with_bounds() {
     let mut t = started();
     assert_eq!(define(&mut t, IDX, b"pass", RW | NO_DA, 16), 0);
-    assert_eq!(read(&mut t, IDX, b"pass", 4, 0), Err(0x14A)); // never written
+    assert_eq!(read(&mut t, IDX, b"pass", 4, 0), Err(ResponseCode::NV_UNINITIALIZED.0)); // never written
     assert_eq!(write(&mut t, IDX, b"pass", b"hello", 3), 0);
     assert_eq!(read(&mut t, RH_OWNER, b"", 5, 3).unwrap(), b"hello");
     assert_eq!(read(&mut t, IDX, b"pass", 16, 0).unwrap()[3..8], *b"hello");
     // Out of range writes and reads.
     assert_eq!(write(&mut t, IDX, b"pass", b"", 16), 0);
-    assert_eq!(write(&mut t, IDX, b"pass", b"x", 16), 0x146);
-    assert_eq!(write(&mut t, IDX, b"pass", b"", 17), rc_p(0x084, 2)); // offset past the end
-    assert_eq!(write(&mut t, IDX, b"pass", &[0; 17], 0), 0x146);
-    assert_eq!(read(&mut t, IDX, b"pass", 1, 16), Err(0x146));
-    assert_eq!(read(&mut t, IDX, b"pass", 17, 0), Err(0x146));
+    assert_eq!(write(&mut t, IDX, b"pass", b"x", 16), ResponseCode::NV_RANGE.0);
+    assert_eq!(write(&mut t, IDX, b"pass", b"", 17), rc_p(ResponseCode::VALUE, 2)); // offset past the end
+    assert_eq!(write(&mut t, IDX, b"pass", &[0; 17], 0), ResponseCode::NV_RANGE.0);
+    assert_eq!(read(&mut t, IDX, b"pass", 1, 16), Err(ResponseCode::NV_RANGE.0));
+    assert_eq!(read(&mut t, IDX, b"pass", 17, 0), Err(ResponseCode::NV_RANGE.0));
     // Wrong password on a NO_DA index: BAD_AUTH, no lockout accounting.
-    assert_eq!(write(&mut t, IDX, b"nope", b"x", 0), rc_s(0x0A2, 1));
+    assert_eq!(write(&mut t, IDX, b"nope", b"x", 0), rc_s(ResponseCode::BAD_AUTH, 1));
     // Another index's handle as the authorizing entity.
     assert_eq!(define(&mut t, IDX + 1, b"", RW, 4), 0);
     let r =
         run(&mut t, CommandCode::NV_WRITE, &[IDX + 1, IDX], Some(&pw(b"")), &B::new().tpm2b(b"x").u16(0).0);
-    assert_eq!(r.rc, 0x149);
+    assert_eq!(r.rc, ResponseCode::NV_AUTHORIZATION.0);
     // An undefined index: TPM_RC_HANDLE on handle 2.
     let r = run(
         &mut t,
@@ -74,25 +75,25 @@ fn write_then_read_back_with_bounds() {
         Some(&pw(b"")),
         &B::new().tpm2b(b"x").u16(0).0,
     );
-    assert_eq!(r.rc, rc_h(0x08B, 2));
+    assert_eq!(r.rc, rc_h(ResponseCode::HANDLE, 2));
 }
 
 #[test]
 fn define_space_validation() {
     let mut t = started();
     let bad = |t: &mut Tpm, attrs: u32, size: u16| define(t, IDX, b"", attrs, size);
-    assert_eq!(bad(&mut t, RW | WRITTEN, 8), rc_p(0x082, 2)); // a TPM-owned state bit
-    assert_eq!(bad(&mut t, OWNERWRITE | AUTHWRITE, 8), rc_p(0x082, 2)); // no read authority
-    assert_eq!(bad(&mut t, RW | 1 << 8, 8), rc_p(0x0A1, 2)); // reserved bit
-    assert_eq!(bad(&mut t, RW | 1 << 30, 8), rc_h(0x082, 1)); // PLATFORMCREATE by the owner
-    assert_eq!(bad(&mut t, RW | 1 << 10, 8), rc_p(0x082, 2)); // POLICY_DELETE: no UndefineSpaceSpecial
-    assert_eq!(bad(&mut t, RW | 1 << 27 | 1 << 13, 8), rc_p(0x082, 2)); // CLEAR_STCLEAR + WRITEDEFINE
-    assert_eq!(bad(&mut t, RW, 2049), rc_p(0x095, 2)); // larger than NV_INDEX_MAX
-    assert_eq!(bad(&mut t, RW | 1 << 4, 4), rc_p(0x095, 2)); // a counter is 8 bytes
-    assert_eq!(bad(&mut t, RW | 4 << 4, 8), rc_p(0x095, 2)); // an extend index is a digest
-    assert_eq!(bad(&mut t, RW | 1 << 12, 1025), rc_p(0x095, 2)); // WRITEALL beyond one NV buffer
-    assert_eq!(bad(&mut t, RW | 1 << 4 | 1 << 27, 8), rc_p(0x082, 2)); // a counter that clears
-    assert_eq!(define(&mut t, IDX, &[1; 33], RW, 8), rc_p(0x095, 1)); // auth longer than nameAlg
+    assert_eq!(bad(&mut t, RW | WRITTEN, 8), rc_p(ResponseCode::ATTRIBUTES, 2)); // a TPM-owned state bit
+    assert_eq!(bad(&mut t, OWNERWRITE | AUTHWRITE, 8), rc_p(ResponseCode::ATTRIBUTES, 2)); // no read authority
+    assert_eq!(bad(&mut t, RW | 1 << 8, 8), rc_p(ResponseCode::RESERVED_BITS, 2)); // reserved bit
+    assert_eq!(bad(&mut t, RW | 1 << 30, 8), rc_h(ResponseCode::ATTRIBUTES, 1)); // PLATFORMCREATE by the owner
+    assert_eq!(bad(&mut t, RW | 1 << 10, 8), rc_p(ResponseCode::ATTRIBUTES, 2)); // POLICY_DELETE: no UndefineSpaceSpecial
+    assert_eq!(bad(&mut t, RW | 1 << 27 | 1 << 13, 8), rc_p(ResponseCode::ATTRIBUTES, 2)); // CLEAR_STCLEAR + WRITEDEFINE
+    assert_eq!(bad(&mut t, RW, 2049), rc_p(ResponseCode::SIZE, 2)); // larger than NV_INDEX_MAX
+    assert_eq!(bad(&mut t, RW | 1 << 4, 4), rc_p(ResponseCode::SIZE, 2)); // a counter is 8 bytes
+    assert_eq!(bad(&mut t, RW | 4 << 4, 8), rc_p(ResponseCode::SIZE, 2)); // an extend index is a digest
+    assert_eq!(bad(&mut t, RW | 1 << 12, 1025), rc_p(ResponseCode::SIZE, 2)); // WRITEALL beyond one NV buffer
+    assert_eq!(bad(&mut t, RW | 1 << 4 | 1 << 27, 8), rc_p(ResponseCode::ATTRIBUTES, 2)); // a counter that clears
+    assert_eq!(define(&mut t, IDX, &[1; 33], RW, 8), rc_p(ResponseCode::SIZE, 1)); // auth longer than nameAlg
     // Trailing zeros do not count towards that length, nor towards the password.
     let mut long = vec![7u8; 32];
     long.extend_from_slice(&[0; 16]);
@@ -116,10 +117,10 @@ fn define_space_validation() {
         Some(&pw(b"")),
         &B::new().tpm2b(b"").tpm2b(&p).0,
     );
-    assert_eq!(r.rc, rc_p(0x08B, 2)); // not an NV handle
+    assert_eq!(r.rc, rc_p(ResponseCode::HANDLE, 2)); // not an NV handle
     let r =
         run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").u16(0).0);
-    assert_eq!(r.rc, rc_p(0x095, 2)); // empty publicInfo
+    assert_eq!(r.rc, rc_p(ResponseCode::SIZE, 2)); // empty publicInfo
     let r = run(
         &mut t,
         CommandCode::NV_DEFINE_SPACE,
@@ -127,11 +128,11 @@ fn define_space_validation() {
         Some(&pw(b"")),
         &B::new().tpm2b(b"").tpm2b(&public(IDX, RW, 8)).0,
     );
-    assert_eq!(r.rc, rc_h(0x084, 1)); // lockout cannot provision
+    assert_eq!(r.rc, rc_h(ResponseCode::VALUE, 1)); // lockout cannot provision
     // Nothing got defined; now a good one, twice.
-    assert_eq!(run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).rc, rc_h(0x08B, 1));
+    assert_eq!(run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).rc, rc_h(ResponseCode::HANDLE, 1));
     assert_eq!(define(&mut t, IDX, b"", RW, 8), 0);
-    assert_eq!(define(&mut t, IDX, b"", RW, 8), 0x14C);
+    assert_eq!(define(&mut t, IDX, b"", RW, 8), ResponseCode::NV_DEFINED.0);
     // Platform-created indices need PLATFORMCREATE and cannot be undefined by the owner.
     let p = public(IDX + 1, RW | 1 << 30, 8);
     run(
@@ -144,13 +145,13 @@ fn define_space_validation() {
     .ok();
     assert_eq!(
         run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX + 1], Some(&pw(b"")), &[]).rc,
-        0x149
+        ResponseCode::NV_AUTHORIZATION.0
     );
     run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_PLATFORM, IDX + 1], Some(&pw(b"")), &[]).ok();
     run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
     assert_eq!(
         run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).rc,
-        rc_h(0x08B, 2)
+        rc_h(ResponseCode::HANDLE, 2)
     );
 }
 
@@ -181,7 +182,7 @@ fn counters_bits_and_extend_indices() {
         run(&mut t, CommandCode::NV_INCREMENT, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
         assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), expect.to_be_bytes());
     }
-    assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), 0x082); // not an ordinary index
+    assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), ResponseCode::ATTRIBUTES.0); // not an ordinary index
     // A counter defined after this one is deleted starts above its last value.
     run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
     assert_eq!(define(&mut t, IDX, b"", RW | 1 << 4, 8), 0);
@@ -195,7 +196,7 @@ fn counters_bits_and_extend_indices() {
     assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), 0x105u64.to_be_bytes());
     assert_eq!(
         run(&mut t, CommandCode::NV_INCREMENT, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).rc,
-        rc_h(0x082, 2)
+        rc_h(ResponseCode::ATTRIBUTES, 2)
     );
     run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
 
@@ -217,9 +218,9 @@ fn write_and_read_locks() {
     assert_eq!(write(&mut t, RH_OWNER, b"", b"abcd", 0), 0);
     run(&mut t, CommandCode::NV_WRITE_LOCK, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
     run(&mut t, CommandCode::NV_WRITE_LOCK, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok(); // locking twice is fine
-    assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), 0x148);
+    assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), ResponseCode::NV_LOCKED.0);
     run(&mut t, CommandCode::NV_READ_LOCK, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok();
-    assert_eq!(read(&mut t, RH_OWNER, b"", 4, 0), Err(0x148));
+    assert_eq!(read(&mut t, RH_OWNER, b"", 4, 0), Err(ResponseCode::NV_LOCKED.0));
     // Startup(CLEAR) releases _STCLEAR locks.
     t.power_on();
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
@@ -243,7 +244,7 @@ fn write_and_read_locks() {
         Some(&pw(b"")),
         &B::new().tpm2b(b"twice").u16(0).0,
     );
-    assert_eq!(r.rc, 0x148);
+    assert_eq!(r.rc, ResponseCode::NV_LOCKED.0);
     t.power_on();
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     let r = run(
@@ -253,15 +254,15 @@ fn write_and_read_locks() {
         Some(&pw(b"")),
         &B::new().tpm2b(b"x").u16(0).0,
     );
-    assert_eq!(r.rc, 0x148);
+    assert_eq!(r.rc, ResponseCode::NV_LOCKED.0);
     assert_eq!(define(&mut t, IDX + 2, b"", RW, 4), 0);
     assert_eq!(
         run(&mut t, CommandCode::NV_WRITE_LOCK, &[RH_OWNER, IDX + 2], Some(&pw(b"")), &[]).rc,
-        rc_h(0x082, 2)
+        rc_h(ResponseCode::ATTRIBUTES, 2)
     );
     assert_eq!(
         run(&mut t, CommandCode::NV_READ_LOCK, &[RH_OWNER, IDX + 2], Some(&pw(b"")), &[]).rc,
-        rc_h(0x082, 2)
+        rc_h(ResponseCode::ATTRIBUTES, 2)
     );
 }
 
@@ -270,10 +271,10 @@ fn attributes_gate_who_may_write_and_read() {
     let mut t = started();
     // Only the index's own auth may write; only the owner may read.
     assert_eq!(define(&mut t, IDX, b"pw", AUTHWRITE | OWNERREAD, 4), 0);
-    assert_eq!(write(&mut t, RH_OWNER, b"", b"abcd", 0), 0x149);
+    assert_eq!(write(&mut t, RH_OWNER, b"", b"abcd", 0), ResponseCode::NV_AUTHORIZATION.0);
     assert_eq!(write(&mut t, IDX, b"pw", b"abcd", 0), 0);
     // The index's own authValue is not offered for reading (no AUTHREAD): TPM_RC_AUTH_UNAVAILABLE.
-    assert_eq!(read(&mut t, IDX, b"pw", 4, 0), Err(0x12F));
+    assert_eq!(read(&mut t, IDX, b"pw", 4, 0), Err(ResponseCode::AUTH_UNAVAILABLE.0));
     assert_eq!(read(&mut t, RH_OWNER, b"", 4, 0).unwrap(), b"abcd");
     // WRITEALL needs the whole index in one write.
     assert_eq!(define(&mut t, IDX + 1, b"", RW | 1 << 12, 4), 0);
@@ -284,7 +285,7 @@ fn attributes_gate_who_may_write_and_read() {
         Some(&pw(b"")),
         &B::new().tpm2b(b"ab").u16(0).0,
     );
-    assert_eq!(r.rc, 0x146);
+    assert_eq!(r.rc, ResponseCode::NV_RANGE.0);
 }
 
 #[test]
@@ -293,9 +294,9 @@ fn wrong_passwords_on_da_protected_index_lock_the_tpm_out() {
     assert_eq!(define(&mut t, IDX, b"secret", RW, 4), 0); // no NO_DA: protected
     // Default maxTries is 3: three AUTH_FAILs, then LOCKOUT even with the right password.
     for _ in 0..3 {
-        assert_eq!(write(&mut t, IDX, b"guess", b"x", 0), rc_s(0x08E, 1));
+        assert_eq!(write(&mut t, IDX, b"guess", b"x", 0), rc_s(ResponseCode::AUTH_FAIL, 1));
     }
-    assert_eq!(write(&mut t, IDX, b"secret", b"x", 0), 0x921);
+    assert_eq!(write(&mut t, IDX, b"secret", b"x", 0), ResponseCode::LOCKOUT.0);
     // Owner authorization is not DA-protected and still works.
     assert_eq!(write(&mut t, RH_OWNER, b"", b"x", 0), 0);
     // DictionaryAttackLockReset (lockout auth) ends the lockout.
@@ -317,6 +318,6 @@ fn clear_deletes_owner_indices_but_not_platform_ones() {
     )
     .ok();
     run(&mut t, CommandCode::CLEAR, &[RH_LOCKOUT], Some(&pw(b"")), &[]).ok();
-    assert_eq!(run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).rc, rc_h(0x08B, 1));
+    assert_eq!(run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).rc, rc_h(ResponseCode::HANDLE, 1));
     run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX + 1], None, &[]).ok();
 }

@@ -2,11 +2,12 @@
 //! from the session key, the authValue and the nonces; computed here independently with `hmac`,
 //! `aes` and `cfb-mode`.
 
-use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_s, run, started};
+use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run, started};
 use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 const IDX: u32 = 0x0150_0003;
@@ -147,7 +148,10 @@ fn an_encrypt_only_session_can_ride_along_on_get_random() {
     assert_eq!(rd.tpm2b(), hmac(b"", &[&rp_hash, &nonce2, &caller, &[ENCRYPT | 1]]));
     // The same HMAC again is stale (the nonce rolled): refused, BAD_AUTH as no entity is involved.
     let auth = B::new().u32(h).tpm2b(&caller).u8(ENCRYPT | 1).tpm2b(&mac).0;
-    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], Some(&auth), &[0, 16]).rc, rc_s(0x0A2, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::GET_RANDOM, &[], Some(&auth), &[0, 16]).rc,
+        rc_s(ResponseCode::BAD_AUTH, 1)
+    );
 }
 
 #[test]
@@ -159,25 +163,37 @@ fn encryption_attribute_errors() {
     // GetRandom's parameter is a u16, not a TPM2B: it cannot be decrypted.
     assert_eq!(
         run(&mut t, CommandCode::GET_RANDOM, &[], Some(&sess(DECRYPT | 1)), &[0, 8]).rc,
-        rc_s(0x082, 1)
+        rc_s(ResponseCode::ATTRIBUTES, 1)
     );
     // A session that neither authorizes nor encrypts has no purpose here.
-    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], Some(&sess(1)), &[0, 8]).rc, rc_s(0x082, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::GET_RANDOM, &[], Some(&sess(1)), &[0, 8]).rc,
+        rc_s(ResponseCode::ATTRIBUTES, 1)
+    );
     // A session without a symmetric algorithm cannot encrypt.
     let p = B::new().tpm2b(&[0; 16]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
     let plain =
         run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).ok().reader().u32();
     let s2 = B::new().u32(plain).tpm2b(&[1; 16]).u8(ENCRYPT | 1).tpm2b(b"").0;
-    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], Some(&s2), &[0, 8]).rc, rc_s(0x096, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::GET_RANDOM, &[], Some(&s2), &[0, 8]).rc,
+        rc_s(ResponseCode::SYMMETRIC, 1)
+    );
     // Two sessions may not both encrypt.
     let (h2, _) = aes_session(&mut t);
     let two = [sess(ENCRYPT | 1), B::new().u32(h2).tpm2b(&[1; 16]).u8(ENCRYPT | 1).tpm2b(b"").0].concat();
-    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], Some(&two), &[0, 8]).rc, rc_s(0x082, 2));
+    assert_eq!(
+        run(&mut t, CommandCode::GET_RANDOM, &[], Some(&two), &[0, 8]).rc,
+        rc_s(ResponseCode::ATTRIBUTES, 2)
+    );
     // A decrypt whose TPM2B size runs past the parameters: TPM_RC_SIZE on parameter 1.
     let pwd = B::new().u32(0x4000_0009).u16(0).u8(1).tpm2b(b"nvpw").0;
     let both = [pwd, sess(DECRYPT | 1)].concat();
     let bad = B::new().u16(40).raw(&[0; 4]).0;
-    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&both), &bad).rc, 0x1D5);
+    assert_eq!(
+        run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&both), &bad).rc,
+        rc_p(ResponseCode::SIZE, 1)
+    );
 }
 
 #[test]
@@ -206,7 +222,7 @@ fn the_authorizing_hmac_covers_a_separate_decrypt_sessions_nonce() {
     let with = |mac: &[u8]| [B::new().u32(hs).tpm2b(&c1).u8(1).tpm2b(mac).0, second.clone()].concat();
     assert_eq!(
         run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&with(&bad)), &params).rc,
-        rc_s(0x0A2, 1)
+        rc_s(ResponseCode::BAD_AUTH, 1)
     );
     run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&with(&good)), &params).ok();
     // The owner auth is now the decrypted value.

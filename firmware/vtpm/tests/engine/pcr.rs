@@ -4,6 +4,7 @@
 use crate::common::{B, RH_NULL, SHA256, SHA384, command, exec, powered, pw, rc_h, rc_p, rc_s, run, started};
 use sha2::{Digest, Sha256, Sha384};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 fn select(pcrs: &[usize]) -> [u8; 3] {
@@ -70,25 +71,28 @@ fn extend_errors() {
     // Unknown hash (SHA-1) on parameter 1.
     assert_eq!(
         run(&mut t, CommandCode::PCR_EXTEND, &[1], Some(&pw(b"")), &extend_params(&[(0x0004, &d[..20])])).rc,
-        rc_p(0x083, 1)
+        rc_p(ResponseCode::HASH, 1)
     );
     // Digest shorter than the algorithm's size.
     assert_eq!(
         run(&mut t, CommandCode::PCR_EXTEND, &[1], Some(&pw(b"")), &extend_params(&[(SHA256, &d[..31])])).rc,
-        rc_p(0x09A, 1)
+        rc_p(ResponseCode::INSUFFICIENT, 1)
     );
     // More digests than banks.
     let p = B::new().u32(3).0;
-    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[1], Some(&pw(b"")), &p).rc, rc_p(0x095, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::PCR_EXTEND, &[1], Some(&pw(b"")), &p).rc,
+        rc_p(ResponseCode::SIZE, 1)
+    );
     // PCR 24 does not exist.
     assert_eq!(
         run(&mut t, CommandCode::PCR_EXTEND, &[24], Some(&pw(b"")), &extend_params(&[])).rc,
-        rc_h(0x084, 1)
+        rc_h(ResponseCode::VALUE, 1)
     );
     // A wrong password for a PCR (empty authValue, not DA-protected): TPM_RC_BAD_AUTH on session 1.
     assert_eq!(
         run(&mut t, CommandCode::PCR_EXTEND, &[1], Some(&pw(b"x")), &extend_params(&[])).rc,
-        rc_s(0x0A2, 1)
+        rc_s(ResponseCode::BAD_AUTH, 1)
     );
     // Nothing changed PCR 1.
     assert_eq!(read(&mut t, SHA256, 1), vec![0; 32]);
@@ -127,7 +131,7 @@ fn event_hashes_data_with_every_bank_and_extends() {
     let big = vec![0u8; 1025];
     assert_eq!(
         run(&mut t, CommandCode::PCR_EVENT, &[16], Some(&pw(b"")), &B::new().tpm2b(&big).0).rc,
-        rc_p(0x095, 1)
+        rc_p(ResponseCode::SIZE, 1)
     );
 }
 
@@ -143,11 +147,14 @@ fn reset_follows_pc_client_locality_rules() {
     assert_eq!(read(&mut t, SHA256, 16), vec![0; 32]);
     assert_eq!(read(&mut t, SHA256, 23), vec![0; 32]);
     // PCR 0 and the DRTM PCRs are not resettable from locality 0.
-    assert_eq!(run(&mut t, CommandCode::PCR_RESET, &[0], Some(&pw(b"")), &[]).rc, 0x907);
-    assert_eq!(run(&mut t, CommandCode::PCR_RESET, &[17], Some(&pw(b"")), &[]).rc, 0x907);
+    assert_eq!(run(&mut t, CommandCode::PCR_RESET, &[0], Some(&pw(b"")), &[]).rc, ResponseCode::LOCALITY.0);
+    assert_eq!(run(&mut t, CommandCode::PCR_RESET, &[17], Some(&pw(b"")), &[]).rc, ResponseCode::LOCALITY.0);
     assert_ne!(read(&mut t, SHA256, 0), vec![0; 32]);
     // NULL is not a PCR for PCR_Reset.
-    assert_eq!(run(&mut t, CommandCode::PCR_RESET, &[RH_NULL], Some(&pw(b"")), &[]).rc, rc_h(0x084, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::PCR_RESET, &[RH_NULL], Some(&pw(b"")), &[]).rc,
+        rc_h(ResponseCode::VALUE, 1)
+    );
     // From locality 4, PCR 17 resets (to zero) and can be extended.
     let c = command(CommandCode::PCR_RESET, &[17], Some(&pw(b"")), &[]);
     assert_eq!(crate::common::parse(&t.execute_at_locality(4, &c)).rc, 0);
@@ -160,7 +167,7 @@ trait OkOrLocality {
 impl OkOrLocality for crate::common::Resp {
     /// PCR 17 cannot be extended from locality 0; everything else here can.
     fn ok_or_locality(&self) {
-        assert!(self.rc == 0 || self.rc == 0x907, "rc {:#x}", self.rc);
+        assert!(self.rc == 0 || self.rc == ResponseCode::LOCALITY.0, "rc {:#x}", self.rc);
     }
 }
 
@@ -168,7 +175,7 @@ impl OkOrLocality for crate::common::Resp {
 fn drtm_pcr_extend_needs_locality() {
     let mut t = started();
     let p = extend_params(&[(SHA256, &[3; 32])]);
-    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[17], Some(&pw(b"")), &p).rc, 0x907);
+    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[17], Some(&pw(b"")), &p).rc, ResponseCode::LOCALITY.0);
     let c = command(CommandCode::PCR_EXTEND, &[17], Some(&pw(b"")), &p);
     assert_eq!(crate::common::parse(&t.execute_at_locality(2, &c)).rc, 0);
 }
@@ -190,11 +197,11 @@ fn read_returns_at_most_eight_and_clears_the_rest() {
     rd.done();
     // Selection errors: unknown bank, wrong sizeofSelect, too many banks.
     let p = B::new().u32(1).u16(0x0004).u8(3).raw(&[1, 0, 0]).0;
-    assert_eq!(run(&mut t, CommandCode::PCR_READ, &[], None, &p).rc, rc_p(0x083, 1));
+    assert_eq!(run(&mut t, CommandCode::PCR_READ, &[], None, &p).rc, rc_p(ResponseCode::HASH, 1));
     let p = B::new().u32(1).u16(SHA256).u8(4).raw(&[1, 0, 0, 0]).0;
-    assert_eq!(run(&mut t, CommandCode::PCR_READ, &[], None, &p).rc, rc_p(0x084, 1));
+    assert_eq!(run(&mut t, CommandCode::PCR_READ, &[], None, &p).rc, rc_p(ResponseCode::VALUE, 1));
     let p = B::new().u32(3).0;
-    assert_eq!(run(&mut t, CommandCode::PCR_READ, &[], None, &p).rc, rc_p(0x095, 1));
+    assert_eq!(run(&mut t, CommandCode::PCR_READ, &[], None, &p).rc, rc_p(ResponseCode::SIZE, 1));
 }
 
 #[test]

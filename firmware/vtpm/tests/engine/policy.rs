@@ -5,6 +5,7 @@ use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 const IDX: u32 = 0x0150_0010;
@@ -100,7 +101,7 @@ fn policy_pcr_digest_and_pcr_changes() {
     let (s, _) = start(&mut t, 1);
     assert_eq!(
         run(&mut t, CommandCode::POLICY_PCR, &[s], None, &B::new().tpm2b(&[1; 32]).raw(&sel).0).rc,
-        rc_p(0x084, 1)
+        rc_p(ResponseCode::VALUE, 1)
     );
     run(&mut t, CommandCode::POLICY_PCR, &[s], None, &B::new().tpm2b(&h(&[&pcr16])).raw(&sel).0).ok();
     let auth = B::new().u32(s).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;
@@ -109,7 +110,10 @@ fn policy_pcr_digest_and_pcr_changes() {
     // The session restarted after use; satisfy it again, then change a CommandCode::POLICY_PCR: TPM_RC_PCR_CHANGED.
     run(&mut t, CommandCode::POLICY_PCR, &[s], None, &B::new().tpm2b(b"").raw(&sel).0).ok();
     run(&mut t, CommandCode::PCR_EXTEND, &[5], Some(&pw(b"")), &extend).ok();
-    assert_eq!(run(&mut t, CommandCode::NV_READ, &[IDX, IDX], Some(&auth), &read).rc, 0x128);
+    assert_eq!(
+        run(&mut t, CommandCode::NV_READ, &[IDX, IDX], Some(&auth), &read).rc,
+        ResponseCode::PCR_CHANGED.0
+    );
 }
 
 #[test]
@@ -130,7 +134,10 @@ fn policy_auth_value_puts_the_auth_in_the_hmac() {
         m.finalize().into_bytes().to_vec()
     };
     let bad = B::new().u32(s).tpm2b(&caller).u8(1).tpm2b(&mac(b"wrong", &nonce)).0;
-    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&bad), &params).rc, rc_s(0x0A2, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&bad), &params).rc,
+        rc_s(ResponseCode::BAD_AUTH, 1)
+    );
     let good = B::new().u32(s).tpm2b(&caller).u8(1).tpm2b(&mac(b"nvpw", &nonce)).0;
     let r = run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&good), &params).ok().clone();
     assert_eq!(params_of(&r, false), b"");
@@ -153,7 +160,10 @@ fn policy_password_takes_the_password_in_the_hmac_field() {
     assert_eq!(rd.tpm2b(), b""); // no response HMAC for a password policy
     run(&mut t, CommandCode::POLICY_PASSWORD, &[s], None, &[]).ok();
     let auth = B::new().u32(s).tpm2b(&[1; 32]).u8(1).tpm2b(b"nope").0;
-    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&auth), &params).rc, rc_s(0x0A2, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&auth), &params).rc,
+        rc_s(ResponseCode::BAD_AUTH, 1)
+    );
 }
 
 #[test]
@@ -176,24 +186,27 @@ fn command_code_and_or_checks() {
     let (s, _) = start(&mut t, 1);
     assert_eq!(
         run(&mut t, CommandCode::POLICY_COMMAND_CODE, &[s], None, &0x199u32.to_be_bytes()).rc,
-        rc_p(0x0A4, 1)
+        rc_p(ResponseCode::POLICY_CC, 1)
     );
     run(&mut t, CommandCode::POLICY_COMMAND_CODE, &[s], None, &CommandCode::NV_READ.to_be_bytes()).ok();
     assert_eq!(
         run(&mut t, CommandCode::POLICY_COMMAND_CODE, &[s], None, &CommandCode::NV_WRITE.to_be_bytes()).rc,
-        rc_p(0x084, 1)
+        rc_p(ResponseCode::VALUE, 1)
     );
     let auth = B::new().u32(s).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;
     // The digest matches, but the session is limited to NV_Read.
     let w = B::new().tpm2b(b"x").u16(0).0;
-    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&auth), &w).rc, rc_s(0x0A4, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&auth), &w).rc,
+        rc_s(ResponseCode::POLICY_CC, 1)
+    );
     run(&mut t, CommandCode::NV_READ, &[IDX, IDX], Some(&auth), &B::new().u16(8).u16(0).0).ok();
     // PolicyOR in a real session needs the current digest in the list, and at least two entries.
     let list = B::new().u32(2).tpm2b(&[1; 32]).tpm2b(&[2; 32]).0;
-    assert_eq!(run(&mut t, CommandCode::POLICY_OR, &[s], None, &list).rc, rc_p(0x084, 1));
+    assert_eq!(run(&mut t, CommandCode::POLICY_OR, &[s], None, &list).rc, rc_p(ResponseCode::VALUE, 1));
     assert_eq!(
         run(&mut t, CommandCode::POLICY_OR, &[s], None, &B::new().u32(1).tpm2b(&[0; 32]).0).rc,
-        rc_p(0x095, 1)
+        rc_p(ResponseCode::SIZE, 1)
     );
     let list = B::new().u32(2).tpm2b(&[1; 32]).tpm2b(&[0; 32]).0;
     run(&mut t, CommandCode::POLICY_OR, &[s], None, &list).ok();

@@ -6,6 +6,7 @@ use crate::common::hmac_sha256 as hmac;
 use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run, started};
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 /// A deterministic RNG for the test's own OAEP seeds.
@@ -82,8 +83,8 @@ fn rsa_salted_session_bound_to_the_owner_derives_its_key_from_both() {
 
     // Another OAEP label, or no key for a salt: TPM_RC_VALUE on encryptedSalt.
     let wrong_label = oaep(&n, "OTHER\0", &salt);
-    assert_eq!(start(&mut t, k, RH_OWNER, &caller, &wrong_label).rc, rc_p(0x084, 2));
-    assert_eq!(start(&mut t, RH_NULL, RH_OWNER, &caller, &wrong_label).rc, rc_p(0x084, 2));
+    assert_eq!(start(&mut t, k, RH_OWNER, &caller, &wrong_label).rc, rc_p(ResponseCode::VALUE, 2));
+    assert_eq!(start(&mut t, RH_NULL, RH_OWNER, &caller, &wrong_label).rc, rc_p(ResponseCode::VALUE, 2));
 
     let r = start(&mut t, k, RH_OWNER, &caller, &oaep(&n, "SECRET\0", &salt)).ok().clone();
     let mut rd = r.reader();
@@ -110,8 +111,8 @@ fn rsa_salted_session_bound_to_the_owner_derives_its_key_from_both() {
         run(t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&auth), &params)
     };
     // A key without the salt, or without the bind authValue, is refused (the owner is DA-exempt).
-    assert_eq!(call(&mut t, &ath(&salt)).rc, rc_s(0x0A2, 1));
-    assert_eq!(call(&mut t, &ath(b"ownerpw")).rc, rc_s(0x0A2, 1));
+    assert_eq!(call(&mut t, &ath(&salt)).rc, rc_s(ResponseCode::BAD_AUTH, 1));
+    assert_eq!(call(&mut t, &ath(b"ownerpw")).rc, rc_s(ResponseCode::BAD_AUTH, 1));
     let r = call(&mut t, &key).ok().clone();
     let rp_params = params_of(&r, false);
     let mut rd = R(&r.body[4 + rp_params.len()..]);
@@ -168,7 +169,7 @@ fn a_changed_auth_value_unbinds_the_session() {
         &B::new().tpm2b(b"second").0,
     )
     .ok();
-    assert_eq!(clock_set(&mut t, &nonce_tpm, &key, 2_000_000).0, rc_s(0x0A2, 1));
+    assert_eq!(clock_set(&mut t, &nonce_tpm, &key, 2_000_000).0, rc_s(ResponseCode::BAD_AUTH, 1));
     let (rc, _) = clock_set(&mut t, &nonce_tpm, &[key.as_slice(), b"second"].concat(), 2_000_000);
     assert_eq!(rc, 0);
 }

@@ -10,8 +10,6 @@ use warden_vtpm::CommandCode;
 use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
-const BAD_AUTH: u32 = ResponseCode::BAD_AUTH.0;
-
 /// An unbound, unsalted HMAC session: (handle, nonceTPM).
 fn hmac_session(t: &mut Tpm) -> (u32, Vec<u8>) {
     let p = B::new().tpm2b(&[7; 32]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
@@ -64,7 +62,10 @@ fn a_sequence_is_authorized_with_an_empty_name_in_cphash() {
     let (s, nonce) = hmac_session(&mut t);
     // A cpHash that names the sequence by its handle (the old, wrong Name) is refused ...
     let handle_name = seq.to_be_bytes();
-    assert_eq!(update(&mut t, seq, s, &nonce, &[&handle_name], b"part one").0, rc_s(BAD_AUTH, 1));
+    assert_eq!(
+        update(&mut t, seq, s, &nonce, &[&handle_name], b"part one").0,
+        rc_s(ResponseCode::BAD_AUTH, 1)
+    );
     // ... and the one over the empty Name is accepted, twice with rolling nonces.
     let (rc, nonce) = update(&mut t, seq, s, &nonce, &[], b"part one,");
     assert_eq!(rc, 0);
@@ -129,7 +130,7 @@ fn a_session_bound_to_one_sequence_does_not_skip_another_sequences_auth() {
     nonce_tpm = next;
     // The other sequence: the session key alone is refused, with its authValue it is accepted.
     let (rc, _) = update(&mut t, b, &nonce_tpm, &key);
-    assert_eq!(rc, rc_s(BAD_AUTH, 1));
+    assert_eq!(rc, rc_s(ResponseCode::BAD_AUTH, 1));
     let (rc, _) = update(&mut t, b, &nonce_tpm, &[key.as_slice(), b"bravo"].concat());
     assert_eq!(rc, 0);
 }

@@ -6,6 +6,7 @@ use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, 
 use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 /// A session as the caller tracks it.
@@ -104,7 +105,7 @@ fn hmac_session_authorizes_checks_response_and_rolls_nonces() {
     let p2 = B::new().tpm2b(b"").0;
     assert_eq!(
         call(&mut t, &mut s, CommandCode::HIERARCHY_CHANGE_AUTH.0, &[RH_OWNER], &names, &p2, b"", b"", true),
-        rc_s(0x0A2, 1)
+        rc_s(ResponseCode::BAD_AUTH, 1)
     );
     assert_eq!(
         call(
@@ -129,7 +130,7 @@ fn hmac_session_authorizes_checks_response_and_rolls_nonces() {
     s.nonce_tpm = old;
     assert_eq!(
         call(&mut t, &mut s, CommandCode::HIERARCHY_CHANGE_AUTH.0, &[RH_OWNER], &names, &p2, b"", b"", true),
-        rc_s(0x0A2, 1)
+        rc_s(ResponseCode::BAD_AUTH, 1)
     );
 }
 
@@ -142,8 +143,14 @@ fn empty_key_allows_empty_hmac_and_continue_session_clear_flushes() {
     let r = run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &extend).ok().clone();
     assert_eq!(r.tag, 0x8002);
     // continueSession was clear: the session is gone.
-    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &extend).rc, 0x918);
-    assert_eq!(run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &h.to_be_bytes()).rc, rc_p(0x08B, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &extend).rc,
+        ResponseCode::REFERENCE_S0.0
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &h.to_be_bytes()).rc,
+        rc_p(ResponseCode::HANDLE, 1)
+    );
 }
 
 #[test]
@@ -195,7 +202,10 @@ fn bound_session_key_comes_from_kdfa_and_drops_the_bound_auth() {
     );
     // and the key is not empty, so an empty HMAC is refused.
     let auth = B::new().u32(h).tpm2b(&[1; 16]).u8(1).tpm2b(b"").0;
-    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &e).rc, rc_s(0x0A2, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &e).rc,
+        rc_s(ResponseCode::BAD_AUTH, 1)
+    );
 }
 
 #[test]
@@ -208,7 +218,7 @@ fn policy_sessions_need_a_matching_policy() {
     // The owner has no authPolicy, so policy authorization is unavailable.
     let auth = B::new().u32(h).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;
     let r = run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&auth), &B::new().tpm2b(b"").0);
-    assert_eq!(r.rc, 0x12F);
+    assert_eq!(r.rc, ResponseCode::AUTH_UNAVAILABLE.0);
     // An NV index whose authPolicy is the empty policy (32 zero bytes) with POLICYWRITE.
     const IDX: u32 = 0x0150_0002;
     let public = B::new().u32(IDX).u16(SHA256).u32(1 << 3 | 1 << 17 | 1 << 25).tpm2b(&[0; 32]).u16(4).0;
@@ -232,15 +242,24 @@ fn policy_sessions_need_a_matching_policy() {
         &B::new().tpm2b(b"").tpm2b(&public).0,
     )
     .ok();
-    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX + 1, IDX + 1], Some(&auth), &w).rc, rc_s(0x09D, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::NV_WRITE, &[IDX + 1, IDX + 1], Some(&auth), &w).rc,
+        rc_s(ResponseCode::POLICY_FAIL, 1)
+    );
     // A trial session may not appear in a session area; PolicyRestart accepts it.
     let (trial, _) = start(&mut t, RH_NULL, 3, &[5; 32]);
     let tauth = B::new().u32(trial).tpm2b(&[1; 32]).u8(1).tpm2b(b"").0;
-    assert_eq!(run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&tauth), &w).rc, rc_s(0x082, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::NV_WRITE, &[IDX, IDX], Some(&tauth), &w).rc,
+        rc_s(ResponseCode::ATTRIBUTES, 1)
+    );
     run(&mut t, CommandCode::POLICY_RESTART, &[trial], None, &[]).ok();
     // Policy commands refuse HMAC sessions.
     let (hm, _) = start(&mut t, RH_NULL, 0, &[6; 32]);
-    assert_eq!(run(&mut t, CommandCode::POLICY_GET_DIGEST, &[hm], None, &[]).rc, rc_h(0x084, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_GET_DIGEST, &[hm], None, &[]).rc,
+        rc_h(ResponseCode::VALUE, 1)
+    );
 }
 
 #[test]
@@ -250,28 +269,28 @@ fn start_auth_session_errors() {
         let p = B::new().tpm2b(nonce).tpm2b(salt).u8(kind).u16(sym).u16(hash).0;
         run(t, CommandCode::START_AUTH_SESSION, &[key, RH_NULL], None, &p).rc
     };
-    assert_eq!(go(&mut t, RH_NULL, &[0; 15], b"", 0, 0x10, SHA256), rc_p(0x095, 1));
-    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"s", 0, 0x10, SHA256), rc_p(0x084, 2));
-    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 2, 0x10, SHA256), rc_p(0x084, 3));
-    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 0, 0x0A, SHA256), rc_p(0x096, 4)); // XOR
+    assert_eq!(go(&mut t, RH_NULL, &[0; 15], b"", 0, 0x10, SHA256), rc_p(ResponseCode::SIZE, 1));
+    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"s", 0, 0x10, SHA256), rc_p(ResponseCode::VALUE, 2));
+    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 2, 0x10, SHA256), rc_p(ResponseCode::VALUE, 3));
+    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 0, 0x0A, SHA256), rc_p(ResponseCode::SYMMETRIC, 4)); // XOR
     let aes = |bits: u16, mode: u16| {
         B::new().tpm2b(&[0; 16]).tpm2b(b"").u8(0).u16(0x06).u16(bits).u16(mode).u16(SHA256).0
     };
     assert_eq!(
         run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &aes(100, 0x43)).rc,
-        rc_p(0x084, 4)
+        rc_p(ResponseCode::VALUE, 4)
     );
     assert_eq!(
         run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &aes(128, 0x44)).rc,
-        rc_p(0x089, 4)
+        rc_p(ResponseCode::MODE, 4)
     );
     run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &aes(128, 0x43)).ok();
-    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 0, 0x10, 0x10), rc_p(0x083, 5));
-    assert_eq!(go(&mut t, 0x8000_0003, &[0; 16], b"", 0, 0x10, SHA256), 0x910);
+    assert_eq!(go(&mut t, RH_NULL, &[0; 16], b"", 0, 0x10, 0x10), rc_p(ResponseCode::HASH, 5));
+    assert_eq!(go(&mut t, 0x8000_0003, &[0; 16], b"", 0, 0x10, SHA256), ResponseCode::REFERENCE_H0.0);
     let p = B::new().tpm2b(&[0; 16]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
     assert_eq!(
         run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, 0x0150_0000], None, &p).rc,
-        rc_h(0x08B, 2)
+        rc_h(ResponseCode::HANDLE, 2)
     );
 }
 
@@ -280,7 +299,10 @@ fn session_contexts_save_load_once_and_limits_hold() {
     let mut t = started();
     let handles: Vec<u32> = (0..8).map(|i| start(&mut t, RH_NULL, 0, &[i as u8; 16]).0).collect();
     let p = B::new().tpm2b(&[9; 16]).tpm2b(b"").u8(0).u16(0x10).u16(SHA256).0;
-    assert_eq!(run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).rc, 0x903);
+    assert_eq!(
+        run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).rc,
+        ResponseCode::SESSION_MEMORY.0
+    );
     // Saving one frees a loaded slot; its handle stays reserved.
     let saved = run(&mut t, CommandCode::CONTEXT_SAVE, &[handles[0]], None, &[]).ok().body.clone();
     let mut rd = R(&saved);
@@ -290,16 +312,19 @@ fn session_contexts_save_load_once_and_limits_hold() {
         run(&mut t, CommandCode::START_AUTH_SESSION, &[RH_NULL, RH_NULL], None, &p).ok().reader().u32();
     assert_ne!(extra, handles[0]);
     // Loading needs a free loaded slot.
-    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, 0x903);
+    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, ResponseCode::SESSION_MEMORY.0);
     run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &extra.to_be_bytes()).ok();
     assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).ok().reader().u32(), handles[0]);
     // The same context cannot be loaded again, nor after a re-save with a newer sequence.
-    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, rc_p(0x08B, 1));
+    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, rc_p(ResponseCode::HANDLE, 1));
     run(&mut t, CommandCode::CONTEXT_SAVE, &[handles[0]], None, &[]).ok();
-    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, rc_p(0x08B, 1));
+    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).rc, rc_p(ResponseCode::HANDLE, 1));
     // A saved session cannot authorize, and a saved session's handle is listed as saved.
     let auth = B::new().u32(handles[0]).tpm2b(&[1; 16]).u8(1).tpm2b(b"").0;
-    assert_eq!(run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &B::new().u32(0).0).rc, 0x918);
+    assert_eq!(
+        run(&mut t, CommandCode::PCR_EXTEND, &[16], Some(&auth), &B::new().u32(0).0).rc,
+        ResponseCode::REFERENCE_S0.0
+    );
     let cap =
         run(&mut t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(1).u32(0x0300_0000).u32(10).0)
             .ok()
@@ -309,7 +334,7 @@ fn session_contexts_save_load_once_and_limits_hold() {
     run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &handles[0].to_be_bytes()).ok();
     assert_eq!(
         run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &RH_OWNER.to_be_bytes()).rc,
-        rc_p(0x084, 1)
+        rc_p(ResponseCode::VALUE, 1)
     );
 }
 

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::common::{B, powered, rc_p, run, started};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
 
@@ -20,17 +21,17 @@ fn read_clock(t: &mut Tpm) -> (u64, u64, u32, u32, u8) {
 #[test]
 fn startup_argument_errors() {
     let mut t = powered();
-    assert_eq!(run(&mut t, CommandCode::STARTUP, &[], None, &[0, 2]).rc, rc_p(0x084, 1));
+    assert_eq!(run(&mut t, CommandCode::STARTUP, &[], None, &[0, 2]).rc, rc_p(ResponseCode::VALUE, 1));
     // STATE without a preceding Shutdown(STATE) is refused, and the TPM still wants Startup.
-    assert_eq!(run(&mut t, CommandCode::STARTUP, &[], None, &[0, 1]).rc, rc_p(0x084, 1));
-    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], None, &[0, 1]).rc, 0x100);
-    assert_eq!(run(&mut t, CommandCode::STARTUP, &[], None, &[0]).rc, rc_p(0x09A, 1));
+    assert_eq!(run(&mut t, CommandCode::STARTUP, &[], None, &[0, 1]).rc, rc_p(ResponseCode::VALUE, 1));
+    assert_eq!(run(&mut t, CommandCode::GET_RANDOM, &[], None, &[0, 1]).rc, ResponseCode::INITIALIZE.0);
+    assert_eq!(run(&mut t, CommandCode::STARTUP, &[], None, &[0]).rc, rc_p(ResponseCode::INSUFFICIENT, 1));
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
-    assert_eq!(run(&mut t, CommandCode::SHUTDOWN, &[], None, &[0, 7]).rc, rc_p(0x084, 1));
+    assert_eq!(run(&mut t, CommandCode::SHUTDOWN, &[], None, &[0, 7]).rc, rc_p(ResponseCode::VALUE, 1));
     // Shutdown(CLEAR) then Startup(STATE) is refused too.
     run(&mut t, CommandCode::SHUTDOWN, &[], None, &[0, 0]).ok();
     t.power_on();
-    assert_eq!(run(&mut t, CommandCode::STARTUP, &[], None, &[0, 1]).rc, rc_p(0x084, 1));
+    assert_eq!(run(&mut t, CommandCode::STARTUP, &[], None, &[0, 1]).rc, rc_p(ResponseCode::VALUE, 1));
 }
 
 #[test]
@@ -74,7 +75,7 @@ fn clock_follows_the_time_source() {
 fn self_tests_pass() {
     let mut t = started();
     run(&mut t, CommandCode::SELF_TEST, &[], None, &[1]).ok();
-    assert_eq!(run(&mut t, CommandCode::SELF_TEST, &[], None, &[2]).rc, rc_p(0x084, 1));
+    assert_eq!(run(&mut t, CommandCode::SELF_TEST, &[], None, &[2]).rc, rc_p(ResponseCode::VALUE, 1));
     let r =
         run(&mut t, CommandCode::INCREMENTAL_SELF_TEST, &[], None, &B::new().u32(2).u16(0x0B).u16(0x0C).0)
             .ok()
@@ -82,7 +83,7 @@ fn self_tests_pass() {
     assert_eq!(r.body, 0u32.to_be_bytes()); // nothing left to test
     assert_eq!(
         run(&mut t, CommandCode::INCREMENTAL_SELF_TEST, &[], None, &B::new().u32(65).0).rc,
-        rc_p(0x095, 1)
+        rc_p(ResponseCode::SIZE, 1)
     );
     let r = run(&mut t, CommandCode::GET_TEST_RESULT, &[], None, &[]).ok().clone();
     assert_eq!(r.body, [0, 0, 0, 0, 0, 0]); // empty outData, TPM_RC_SUCCESS
@@ -116,7 +117,7 @@ fn stir_random_changes_the_stream_and_bounds_its_input() {
     assert_ne!(get(&mut a), get(&mut b));
     assert_eq!(
         run(&mut a, CommandCode::STIR_RANDOM, &[], None, &B::new().tpm2b(&[0; 129]).0).rc,
-        rc_p(0x095, 1)
+        rc_p(ResponseCode::SIZE, 1)
     );
 }
 

@@ -6,6 +6,7 @@ use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
 use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 const NULL: u16 = AlgId::NULL.0;
@@ -99,7 +100,7 @@ fn get_time_is_signed_and_needs_the_endorsement_handle() {
     a.done();
     // The owner is not the privacy administrator.
     let r = run(&mut t, CommandCode::GET_TIME, &[RH_OWNER, h], Some(&auth), &B::new().tpm2b(b"").u16(NULL).0);
-    assert_eq!(r.rc, rc_h(0x084, 1));
+    assert_eq!(r.rc, rc_h(ResponseCode::VALUE, 1));
     // Unsigned with a NULL signHandle.
     let r = run(
         &mut t,
@@ -152,5 +153,5 @@ fn certify_creation_needs_the_creation_ticket() {
     assert_eq!(a.tpm2b(), &creation_hash[..]);
     a.done();
     // Another creationHash does not match the ticket: TPM_RC_TICKET on parameter 4.
-    assert_eq!(certify(&mut t, &[0; 32]).rc, crate::common::rc_p(0x0A0, 4));
+    assert_eq!(certify(&mut t, &[0; 32]).rc, crate::common::rc_p(ResponseCode::TICKET, 4));
 }

@@ -1,13 +1,14 @@
 //! Child keys: Create/Load and their private blobs, sealed data, contexts of keys, CreateLoaded,
 //! ObjectChangeAuth, HMAC keys.
 
-use crate::common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, run, started};
+use crate::common::{B, R, RH_NULL, RH_OWNER, pw, rc_h, rc_p, rc_s, run, started};
 use crate::key_helpers::{
     NULL, create, create_params, ecc_signer, ecc_storage, hmac256, load, name_of, p256_verify, primary,
     sealed, sign, sign_pw,
 };
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 #[test]
@@ -18,7 +19,10 @@ fn child_keys_create_load_sign_and_integrity() {
     let h = load(&mut t, parent, &private, &public).unwrap();
     let digest = Sha256::digest(b"child");
     let mut p = B::new().tpm2b(&digest).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
-    assert_eq!(run(&mut t, CommandCode::SIGN, &[h], Some(&pw(b"wrong")), &p).rc & 0xFFF, 0x98E);
+    assert_eq!(
+        run(&mut t, CommandCode::SIGN, &[h], Some(&pw(b"wrong")), &p).rc & 0xFFF,
+        rc_s(ResponseCode::AUTH_FAIL, 1)
+    );
     let r = run(&mut t, CommandCode::SIGN, &[h], Some(&pw(b"childpw")), &p);
     let sig = crate::common::params_of(r.ok(), false);
     let mut rd = R(&sig);
@@ -31,9 +35,9 @@ fn child_keys_create_load_sign_and_integrity() {
     let mut bad = private.clone();
     let last = bad.len() - 1;
     bad[last] ^= 0x40;
-    assert_eq!(load(&mut t, parent, &bad, &public), Err(rc_p(0x09F, 1)));
+    assert_eq!(load(&mut t, parent, &bad, &public), Err(rc_p(ResponseCode::INTEGRITY, 1)));
     let (other, _, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
-    assert_eq!(load(&mut t, other, &private, &public), Err(rc_p(0x09F, 1)));
+    assert_eq!(load(&mut t, other, &private, &public), Err(rc_p(ResponseCode::INTEGRITY, 1)));
     // A signing key cannot be a parent.
     assert_eq!(
         run(
@@ -44,7 +48,7 @@ fn child_keys_create_load_sign_and_integrity() {
             &create_params(b"", b"", &ecc_signer(3))
         )
         .rc,
-        rc_h(0x08A, 1)
+        rc_h(ResponseCode::TYPE, 1)
     );
 }
 
@@ -63,7 +67,7 @@ fn seal_unseal_and_context_of_a_key() {
     // ContextSave, Flush, ContextLoad: the same object comes back.
     let ctx = run(&mut t, CommandCode::CONTEXT_SAVE, &[h], None, &[]).ok().body.clone();
     run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &B::new().u32(h).0).ok();
-    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[h], None, &[]).rc, 0x910); // REFERENCE_H0
+    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[h], None, &[]).rc, ResponseCode::REFERENCE_H0.0); // REFERENCE_H0
     let h2 = run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &ctx).ok().reader().u32();
     let rp = run(&mut t, CommandCode::READ_PUBLIC, &[h2], None, &[]);
     let mut rd = rp.ok().reader();
@@ -79,7 +83,7 @@ fn seal_unseal_and_context_of_a_key() {
         Some(&pw(b"")),
         &create_params(b"", b"x", &sealed(&[], 0x472)),
     );
-    assert_eq!(r.rc, rc_p(0x082, 2));
+    assert_eq!(r.rc, rc_p(ResponseCode::ATTRIBUTES, 2));
 }
 
 /// CreateLoaded makes primaries (same key as CreatePrimary) and loaded children whose private blob
@@ -123,7 +127,7 @@ fn create_loaded_change_auth_and_contexts_across_clear() {
     let new_private = R(&crate::common::params_of(r.ok(), false)).tpm2b().to_vec();
     let renewed = load(&mut t, parent, &new_private, &public).unwrap();
     assert_eq!(sign_pw(&mut t, renewed, b"new"), 0);
-    assert_eq!(sign_pw(&mut t, renewed, b"old") & 0xFFF, 0x98E);
+    assert_eq!(sign_pw(&mut t, renewed, b"old") & 0xFFF, rc_s(ResponseCode::AUTH_FAIL, 1));
     assert_eq!(sign_pw(&mut t, child, b"old"), 0);
     // The parent handle must be the object's parent.
     let (other, _, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
@@ -134,7 +138,7 @@ fn create_loaded_change_auth_and_contexts_across_clear() {
         Some(&pw(b"old")),
         &B::new().tpm2b(b"x").0,
     );
-    assert_eq!(r.rc, rc_h(0x08A, 2));
+    assert_eq!(r.rc, rc_h(ResponseCode::TYPE, 2));
 
     // Contexts: an owner key saved before Clear no longer loads; an endorsement key's still does.
     let (ek, _, _) = primary(&mut t, 0x4000_000B, &ecc_storage()).unwrap();
@@ -145,7 +149,10 @@ fn create_loaded_change_auth_and_contexts_across_clear() {
     }
     run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &owner_ctx).ok();
     run(&mut t, CommandCode::CLEAR, &[0x4000_000C], Some(&pw(b"")), &[]).ok();
-    assert_eq!(run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &owner_ctx).rc, rc_p(0x09F, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &owner_ctx).rc,
+        rc_p(ResponseCode::INTEGRITY, 1)
+    );
     run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &ek_ctx).ok();
 }
 
@@ -173,7 +180,7 @@ fn hmac_keys_sign_and_verify() {
     bad[10] ^= 1;
     assert_eq!(
         run(&mut t, CommandCode::VERIFY_SIGNATURE, &[h], None, &B::new().tpm2b(&digest).raw(&bad).0).rc,
-        rc_p(0x09B, 2)
+        rc_p(ResponseCode::SIGNATURE, 2)
     );
 }
 
@@ -191,12 +198,12 @@ fn wrong_key_passwords_count_unless_no_da() {
     let (private, public) = create(&mut t, parent, b"right", b"", &no_da);
     let nd = load(&mut t, parent, &private, &public).unwrap();
     for _ in 0..5 {
-        assert_eq!(sign_pw(&mut t, nd, b"wrong"), 0x9A2); // BAD_AUTH: not counted
+        assert_eq!(sign_pw(&mut t, nd, b"wrong"), rc_s(ResponseCode::BAD_AUTH, 1)); // BAD_AUTH: not counted
     }
     assert_eq!(sign_pw(&mut t, nd, b"right"), 0);
     for _ in 0..3 {
-        assert_eq!(sign_pw(&mut t, h, b"wrong"), 0x98E); // AUTH_FAIL: counted
+        assert_eq!(sign_pw(&mut t, h, b"wrong"), rc_s(ResponseCode::AUTH_FAIL, 1)); // AUTH_FAIL: counted
     }
-    assert_eq!(sign_pw(&mut t, h, b"right"), 0x921); // TPM_RC_LOCKOUT
+    assert_eq!(sign_pw(&mut t, h, b"right"), ResponseCode::LOCKOUT.0); // TPM_RC_LOCKOUT
     assert_eq!(sign_pw(&mut t, nd, b"right"), 0);
 }

@@ -2,13 +2,14 @@
 //! AES-CFB, HMAC from RustCrypto) is released by ActivateCredential; one made by the TPM too; a
 //! credential for another Name, or a changed blob, is refused.
 
-use crate::common::{B, R, RH_OWNER, pw, rc_p, run, started};
+use crate::common::{B, R, RH_OWNER, pw, rc_h, rc_p, run, started};
 use crate::common::{hmac_sha256 as hmac, kdfa_sha256 as kdfa};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 const NULL: u16 = AlgId::NULL.0;
@@ -103,13 +104,13 @@ fn credentials_are_released_only_for_the_named_key() {
         .tpm2b(&[])
         .0;
     let (other, _, _) = primary(&mut t, &other);
-    assert_eq!(activate(&mut t, other, ek, &blob, &secret), Err(rc_p(0x09F, 1)));
+    assert_eq!(activate(&mut t, other, ek, &blob, &secret), Err(rc_p(ResponseCode::INTEGRITY, 1)));
     // The key handle must be a storage key.
-    assert_eq!(activate(&mut t, ak, other, &blob, &secret), Err(0x28A));
+    assert_eq!(activate(&mut t, ak, other, &blob, &secret), Err(rc_h(ResponseCode::TYPE, 2)));
     let mut bad = blob.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    assert_eq!(activate(&mut t, ak, ek, &bad, &secret), Err(rc_p(0x09F, 1)));
+    assert_eq!(activate(&mut t, ak, ek, &bad, &secret), Err(rc_p(ResponseCode::INTEGRITY, 1)));
 
     // MakeCredential by the TPM, for the AK's Name.
     let r = run(

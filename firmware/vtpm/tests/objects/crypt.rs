@@ -6,6 +6,7 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 const NULL: u16 = AlgId::NULL.0;
@@ -71,11 +72,11 @@ fn rsa_oaep_and_pkcs1_round_trip_with_the_rsa_crate() {
     };
     let oaep = B::new().u16(0x0017).u16(0x000B).0;
     assert_eq!(out(&dec(&mut t, &c, &oaep, b"lbl")), b"oaep secret");
-    assert_eq!(dec(&mut t, &c, &oaep, b"other").rc, rc_p(0x084, 1));
+    assert_eq!(dec(&mut t, &c, &oaep, b"other").rc, rc_p(ResponseCode::VALUE, 1));
     let c = key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b"pkcs1 secret").unwrap();
     assert_eq!(out(&dec(&mut t, &c, &B::new().u16(0x0015).0, &[])), b"pkcs1 secret");
     // Raw RSA (scheme NULL on a scheme-less key) is not offered.
-    assert_eq!(dec(&mut t, &c, &B::new().u16(NULL).0, &[]).rc, rc_p(0x092, 2));
+    assert_eq!(dec(&mut t, &c, &B::new().u16(NULL).0, &[]).rc, rc_p(ResponseCode::SCHEME, 2));
     // Encrypted inside, decrypted inside.
     let r = run(
         &mut t,
@@ -126,12 +127,12 @@ fn ecdh_zgen_matches_the_p256_crate() {
     let bad = B::new().tpm2b(ep.x().unwrap()).tpm2b(&[1; 32]).0;
     assert_eq!(
         run(&mut t, CommandCode::ECDH_ZGEN, &[h], Some(&pw(b"")), &B::new().tpm2b(&bad).0).rc,
-        rc_p(0x0A7, 1)
+        rc_p(ResponseCode::ECC_POINT, 1)
     );
     // A signing key cannot do ECDH.
     let signer = crate::key_helpers::ecc_signer(0x0003);
     let (s, _) = primary(&mut t, &signer, &[]);
-    assert_eq!(run(&mut t, CommandCode::ECDH_KEYGEN, &[s], None, &[]).rc, rc_h(0x082, 1));
+    assert_eq!(run(&mut t, CommandCode::ECDH_KEYGEN, &[s], None, &[]).rc, rc_h(ResponseCode::ATTRIBUTES, 1));
 }
 
 #[test]
@@ -147,7 +148,7 @@ fn hmac_command_matches_the_hmac_crate() {
     assert_eq!(out(&r), m.finalize().into_bytes().to_vec());
     // Another hash than the key's scheme: TPM_RC_SCHEME.
     let r = run(&mut t, CommandCode::HMAC, &[h], Some(&pw(b"")), &B::new().tpm2b(b"x").u16(0x000C).0);
-    assert_eq!(r.rc, rc_p(0x092, 2));
+    assert_eq!(r.rc, rc_p(ResponseCode::SCHEME, 2));
 }
 
 #[test]
@@ -177,7 +178,10 @@ fn encrypt_decrypt2_is_aes_cfb() {
     assert_eq!(R(&crate::common::params_of(r.ok(), false)).tpm2b(), &data[..]);
     // A decrypt-only key cannot encrypt; a 15-byte IV is refused.
     let (d, _) = primary(&mut t, &template(0x0002_0052), &key);
-    assert_eq!(call(&mut t, d, &data, 0).rc, rc_h(0x082, 1));
+    assert_eq!(call(&mut t, d, &data, 0).rc, rc_h(ResponseCode::ATTRIBUTES, 1));
     let p = B::new().tpm2b(&data).u8(0).u16(NULL).tpm2b(&iv[..15]).0;
-    assert_eq!(run(&mut t, CommandCode::ENCRYPT_DECRYPT2, &[h], Some(&pw(b"")), &p).rc, rc_p(0x095, 4));
+    assert_eq!(
+        run(&mut t, CommandCode::ENCRYPT_DECRYPT2, &[h], Some(&pw(b"")), &p).rc,
+        rc_p(ResponseCode::SIZE, 4)
+    );
 }

@@ -7,6 +7,7 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 const NULL: u16 = AlgId::NULL.0;
@@ -60,16 +61,16 @@ fn external_public_keys_verify_but_do_not_sign() {
     let other = Sha256::digest(b"something else");
     let bad =
         run(&mut t, CommandCode::VERIFY_SIGNATURE, &[h], None, &B::new().tpm2b(&other).raw(&signature).0);
-    assert_eq!(bad.rc, rc_p(0x09B, 2));
+    assert_eq!(bad.rc, rc_p(ResponseCode::SIGNATURE, 2));
     // No private part: Sign fails with TPM_RC_KEY; it cannot be made persistent.
     let p = B::new().tpm2b(&digest).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
-    assert_eq!(run(&mut t, CommandCode::SIGN, &[h], Some(&pw(b"")), &p).rc, rc_h(0x09C, 1));
+    assert_eq!(run(&mut t, CommandCode::SIGN, &[h], Some(&pw(b"")), &p).rc, rc_h(ResponseCode::KEY, 1));
     let evict =
         run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(0x8100_0009).0);
-    assert_eq!(evict.rc, rc_h(0x082, 2));
+    assert_eq!(evict.rc, rc_h(ResponseCode::ATTRIBUTES, 2));
     // A point off the curve is refused.
     let off = ecc_public(0x0004_0040, 0x18, &x, &[1; 32]);
-    assert_eq!(load_external(&mut t, &[], &off, RH_OWNER), Err(rc_p(0x0A7, 2)));
+    assert_eq!(load_external(&mut t, &[], &off, RH_OWNER), Err(rc_p(ResponseCode::ECC_POINT, 2)));
 }
 
 #[test]
@@ -78,15 +79,15 @@ fn external_private_keys_stay_in_the_null_hierarchy() {
     let (k, x, y) = test_key();
     let sens = B::new().u16(0x23).tpm2b(b"pw").tpm2b(&[]).tpm2b(&k.to_bytes()).0;
     let public = ecc_public(0x0004_0040, 0x18, &x, &y);
-    assert_eq!(load_external(&mut t, &sens, &public, RH_OWNER), Err(rc_p(0x085, 3)));
+    assert_eq!(load_external(&mut t, &sens, &public, RH_OWNER), Err(rc_p(ResponseCode::HIERARCHY, 3)));
     // fixedTPM|fixedParent, or restricted, would pass for a TPM key: refused.
     let fixed = ecc_public(0x0004_0052, 0x18, &x, &y);
-    assert_eq!(load_external(&mut t, &sens, &fixed, RH_NULL), Err(rc_p(0x082, 2)));
+    assert_eq!(load_external(&mut t, &sens, &fixed, RH_NULL), Err(rc_p(ResponseCode::ATTRIBUTES, 2)));
     let restricted = ecc_public(0x0005_0040, 0x18, &x, &y);
-    assert_eq!(load_external(&mut t, &sens, &restricted, RH_NULL), Err(rc_p(0x082, 2)));
+    assert_eq!(load_external(&mut t, &sens, &restricted, RH_NULL), Err(rc_p(ResponseCode::ATTRIBUTES, 2)));
     // A private part that does not match the public key: TPM_RC_BINDING.
     let other = B::new().u16(0x23).tpm2b(b"pw").tpm2b(&[]).tpm2b(&[0x11; 32]).0;
-    assert_eq!(load_external(&mut t, &other, &public, RH_NULL), Err(rc_p(0x0A5, 1)));
+    assert_eq!(load_external(&mut t, &other, &public, RH_NULL), Err(rc_p(ResponseCode::BINDING, 1)));
     // In the NULL hierarchy it signs with its own password.
     let h = load_external(&mut t, &sens, &public, RH_NULL).unwrap();
     let digest = Sha256::digest(b"external");
@@ -110,7 +111,7 @@ fn external_public_keys_cannot_be_parents_and_rsa_encrypts() {
     let sens = B::new().tpm2b(&[]).tpm2b(&[]).0;
     let child = ecc_public(0x0004_0072, 0x18, &[], &[]);
     let p = B::new().tpm2b(&sens).tpm2b(&child).tpm2b(&[]).u32(0).0;
-    assert_eq!(run(&mut t, CommandCode::CREATE, &[h], Some(&pw(b"")), &p).rc, rc_h(0x08A, 1));
+    assert_eq!(run(&mut t, CommandCode::CREATE, &[h], Some(&pw(b"")), &p).rc, rc_h(ResponseCode::TYPE, 1));
 
     // RSA-OAEP to an outside key, decrypted outside.
     let mut rng = rsa_rng();

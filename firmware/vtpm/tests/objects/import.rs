@@ -9,6 +9,7 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 const NULL: u16 = AlgId::NULL.0;
@@ -106,8 +107,8 @@ fn a_software_duplicate_imports_and_keeps_its_key() {
     let mut bad = dup.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    assert_eq!(import(&mut t, p, &inner, &public, &bad, &seed).rc, rc_p(0x09F, 3));
-    assert_eq!(import(&mut t, p, &[0x45; 16], &public, &dup, &seed).rc, rc_p(0x09F, 3));
+    assert_eq!(import(&mut t, p, &inner, &public, &bad, &seed).rc, rc_p(ResponseCode::INTEGRITY, 3));
+    assert_eq!(import(&mut t, p, &[0x45; 16], &public, &dup, &seed).rc, rc_p(ResponseCode::INTEGRITY, 3));
     let (fixed, dup, seed) = duplicate(&px, &py, b"k", 0x0004_0052, &inner);
-    assert_eq!(import(&mut t, p, &inner, &fixed, &dup, &seed).rc, rc_p(0x082, 2));
+    assert_eq!(import(&mut t, p, &inner, &fixed, &dup, &seed).rc, rc_p(ResponseCode::ATTRIBUTES, 2));
 }

@@ -5,6 +5,7 @@ use crate::common::{B, RH_NULL, pw, rc_h, rc_p, rc_s, run, started};
 use crate::key_helpers::{ECC, NULL, create_params, ecc_point, ecc_signer, ecc_storage, hmac256, primary};
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 /// The kernel's salted session (tpm.md §2.3): ECDH to a NULL-hierarchy P-256 primary, salt by KDFe,
@@ -57,17 +58,23 @@ fn ecdh_salted_session_authorizes_with_the_shared_key() {
     // A key from a different salt: BAD_AUTH on session 1 (PCRs are DA-exempt).
     let wrong =
         hmac256(&[0u8; 32], &[&1u32.to_be_bytes(), b"ATH\0", &nonce_tpm, &caller, &256u32.to_be_bytes()]);
-    assert_eq!(extend(&mut t, &wrong, &nonce_tpm).rc, rc_s(0x0A2, 1));
+    assert_eq!(extend(&mut t, &wrong, &nonce_tpm).rc, rc_s(ResponseCode::BAD_AUTH, 1));
     let r = extend(&mut t, &key, &nonce_tpm);
     r.ok();
     // A point not on the curve: TPM_RC_ECC_POINT on the salt.
     let bad = B::new().tpm2b(&ex).tpm2b(&[1; 32]).0;
     let p = B::new().tpm2b(&caller).tpm2b(&bad).u8(0).u16(NULL).u16(0x000B).0;
-    assert_eq!(run(&mut t, CommandCode::START_AUTH_SESSION, &[h, RH_NULL], None, &p).rc, rc_p(0x0A7, 2));
+    assert_eq!(
+        run(&mut t, CommandCode::START_AUTH_SESSION, &[h, RH_NULL], None, &p).rc,
+        rc_p(ResponseCode::ECC_POINT, 2)
+    );
     // A signing key cannot take a salt: TPM_RC_KEY on handle 1.
     let (s, _, _) = primary(&mut t, RH_NULL, &ecc_signer(3)).unwrap();
     let p = B::new().tpm2b(&caller).tpm2b(&secret).u8(0).u16(NULL).u16(0x000B).0;
-    assert_eq!(run(&mut t, CommandCode::START_AUTH_SESSION, &[s, RH_NULL], None, &p).rc, rc_h(0x09C, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::START_AUTH_SESSION, &[s, RH_NULL], None, &p).rc,
+        rc_h(ResponseCode::KEY, 1)
+    );
 }
 
 /// PolicySecret(TPM_RH_ENDORSEMENT) gives the TCG EK Credential Profile's PolicyA digest, and a
@@ -97,7 +104,7 @@ fn policy_secret_satisfies_the_ek_policy() {
     let (ek, _, _) = primary(&mut t, 0x4000_000B, &ek).unwrap();
     // userWithAuth is clear: a password cannot authorize Create under the EK.
     let r = run(&mut t, CommandCode::CREATE, &[ek], Some(&pw(b"")), &create_params(b"", b"", &ecc_signer(3)));
-    assert_eq!(r.rc, 0x12F); // TPM_RC_AUTH_UNAVAILABLE
+    assert_eq!(r.rc, ResponseCode::AUTH_UNAVAILABLE.0); // TPM_RC_AUTH_UNAVAILABLE
 
     let start = |t: &mut Tpm| {
         let p = B::new().tpm2b(&[7; 32]).tpm2b(&[]).u8(1).u16(NULL).u16(0x000B).0;
@@ -118,7 +125,7 @@ fn policy_secret_satisfies_the_ek_policy() {
     run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[0x4000_000B], Some(&pw(b"")), &B::new().tpm2b(b"eh").0)
         .ok();
     let s = start(&mut t);
-    assert_eq!(secret(&mut t, s, b"nope"), rc_s(0x0A2, 1));
+    assert_eq!(secret(&mut t, s, b"nope"), rc_s(ResponseCode::BAD_AUTH, 1));
     // An expiration 10 s from now (no nonce: absolute Time) is accepted; expirations are tested
     // with a moving clock in policy_ext.rs.
     let p = B::new().tpm2b(&[]).tpm2b(&[]).tpm2b(&[]).u32(10).0;

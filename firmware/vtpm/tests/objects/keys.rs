@@ -8,6 +8,7 @@ use crate::key_helpers::{
 };
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 
 #[test]
 fn ecc_primary_is_derived_from_the_seed_and_signs() {
@@ -44,10 +45,10 @@ fn ecc_primary_is_derived_from_the_seed_and_signs() {
         None,
         &B::new().tpm2b(&Sha256::digest(b"x")).raw(&sig).0,
     );
-    assert_eq!(bad.rc, rc_p(0x09B, 2));
+    assert_eq!(bad.rc, rc_p(ResponseCode::SIGNATURE, 2));
     // A scheme other than the key's: TPM_RC_SCHEME; a digest of the wrong size: TPM_RC_SIZE.
-    assert_eq!(sign(&mut t, h2, &digest, (RSASSA, 0x000B)).rc, rc_p(0x092, 2));
-    assert_eq!(sign(&mut t, h2, &digest[..20], (NULL, 0)).rc, rc_p(0x095, 1));
+    assert_eq!(sign(&mut t, h2, &digest, (RSASSA, 0x000B)).rc, rc_p(ResponseCode::SCHEME, 2));
+    assert_eq!(sign(&mut t, h2, &digest[..20], (NULL, 0)).rc, rc_p(ResponseCode::SIZE, 1));
     let _ = h3;
 }
 
@@ -72,17 +73,17 @@ fn null_seed_changes_at_tpm_reset_owner_seed_does_not() {
 fn template_and_authorization_errors() {
     let mut t = started();
     // P-521 is not implemented: TPM_RC_CURVE on inPublic.
-    assert_eq!(primary(&mut t, RH_OWNER, &ecc_signer(0x0005)), Err(rc_p(0x0A6, 2)));
+    assert_eq!(primary(&mut t, RH_OWNER, &ecc_signer(0x0005)), Err(rc_p(ResponseCode::CURVE, 2)));
     // RSA-1024: TPM_RC_KEY_SIZE.
-    assert_eq!(primary(&mut t, RH_OWNER, &rsa_signer(RSASSA, 1024)), Err(rc_p(0x087, 2)));
+    assert_eq!(primary(&mut t, RH_OWNER, &rsa_signer(RSASSA, 1024)), Err(rc_p(ResponseCode::KEY_SIZE, 2)));
     // A reserved attribute bit: TPM_RC_RESERVED_BITS.
     let mut bad = ecc_signer(0x0003);
     bad[7] |= 1;
-    assert_eq!(primary(&mut t, RH_OWNER, &bad), Err(rc_p(0x0A1, 2)));
+    assert_eq!(primary(&mut t, RH_OWNER, &bad), Err(rc_p(ResponseCode::RESERVED_BITS, 2)));
     // A storage key without a symmetric definition: TPM_RC_SYMMETRIC.
     let mut nosym = ecc_storage();
     nosym.splice(10..16, [0x00, 0x10]);
-    assert_eq!(primary(&mut t, RH_OWNER, &nosym), Err(rc_p(0x096, 2)));
+    assert_eq!(primary(&mut t, RH_OWNER, &nosym), Err(rc_p(ResponseCode::SYMMETRIC, 2)));
     // Wrong owner password: BAD_AUTH on session 1 (the owner is DA-exempt).
     run(&mut t, CommandCode::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"owner").0)
         .ok();
@@ -93,7 +94,7 @@ fn template_and_authorization_errors() {
         Some(&pw(b"nope")),
         &create_params(b"", b"", &ecc_storage()),
     );
-    assert_eq!(r.rc, rc_s(0x0A2, 1));
+    assert_eq!(r.rc, rc_s(ResponseCode::BAD_AUTH, 1));
     // A handle that is not a hierarchy.
     let r = run(
         &mut t,
@@ -102,10 +103,10 @@ fn template_and_authorization_errors() {
         Some(&pw(b"")),
         &create_params(b"", b"", &ecc_storage()),
     );
-    assert_eq!(r.rc, rc_h(0x084, 1));
+    assert_eq!(r.rc, rc_h(ResponseCode::VALUE, 1));
     // Signing with a storage key: TPM_RC_KEY.
     let (h, _, _) = primary(&mut t, RH_NULL, &ecc_storage()).unwrap();
-    assert_eq!(sign(&mut t, h, &[0; 32], (ECDSA, 0x000B)).rc, rc_h(0x09C, 1));
+    assert_eq!(sign(&mut t, h, &[0; 32], (ECDSA, 0x000B)).rc, rc_h(ResponseCode::KEY, 1));
 }
 
 #[test]
@@ -153,7 +154,7 @@ fn rsa_primary_signs_pkcs1_and_pss() {
     let mut rd = R(&p);
     assert_eq!((rd.u16(), rd.u16()), (RSAPSS, 0x000B));
     assert!(key2.verify(rsa::Pss::new::<Sha256>(), &digest, rd.tpm2b()).is_ok());
-    assert_eq!(sign(&mut t, h2, &digest, (NULL, 0)).rc, rc_p(0x092, 2));
+    assert_eq!(sign(&mut t, h2, &digest, (NULL, 0)).rc, rc_p(ResponseCode::SCHEME, 2));
 }
 
 #[test]
@@ -221,13 +222,13 @@ fn evict_control_makes_keys_persistent() {
     run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(p).0).ok();
     assert_eq!(
         run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(p).0).rc,
-        0x14C
+        ResponseCode::NV_DEFINED.0
     );
     // Platform range from owner auth: TPM_RC_RANGE.
     assert_eq!(
         run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, h], Some(&pw(b"")), &B::new().u32(0x8180_0000).0)
             .rc,
-        rc_p(0x08D, 1)
+        rc_p(ResponseCode::RANGE, 1)
     );
     run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &B::new().u32(h).0).ok();
     let rp = run(&mut t, CommandCode::READ_PUBLIC, &[p], None, &[]);
@@ -237,12 +238,12 @@ fn evict_control_makes_keys_persistent() {
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     sign(&mut t, p, &[1; 32], (NULL, 0)).ok();
     run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, p], Some(&pw(b"")), &B::new().u32(p).0).ok();
-    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[p], None, &[]).rc, rc_h(0x08B, 1));
+    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[p], None, &[]).rc, rc_h(ResponseCode::HANDLE, 1));
     // A null-hierarchy key cannot be made persistent.
     let (n, _, _) = primary(&mut t, RH_NULL, &ecc_signer(0x0003)).unwrap();
     assert_eq!(
         run(&mut t, CommandCode::EVICT_CONTROL, &[RH_OWNER, n], Some(&pw(b"")), &B::new().u32(p).0).rc,
-        rc_h(0x085, 2)
+        rc_h(ResponseCode::HIERARCHY, 2)
     );
 }
 
@@ -294,8 +295,14 @@ fn disabled_hierarchy_hides_its_keys() {
     // Owner disables itself (shEnable = NO).
     run(&mut t, CommandCode::HIERARCHY_CONTROL, &[RH_OWNER], Some(&pw(b"")), &B::new().u32(RH_OWNER).u8(0).0)
         .ok();
-    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[owner_key], None, &[]).rc, 0x910);
-    assert_eq!(run(&mut t, CommandCode::READ_PUBLIC, &[0x8100_0002], None, &[]).rc, rc_h(0x08B, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::READ_PUBLIC, &[owner_key], None, &[]).rc,
+        ResponseCode::REFERENCE_H0.0
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::READ_PUBLIC, &[0x8100_0002], None, &[]).rc,
+        rc_h(ResponseCode::HANDLE, 1)
+    );
     run(&mut t, CommandCode::READ_PUBLIC, &[ek], None, &[]).ok();
     // The platform turns it back on: the persistent key is visible again.
     run(
@@ -341,7 +348,7 @@ fn p384_signatures_verify_with_the_p384_crate() {
     assert!(key.verify_prehash(&digest, &sig).is_ok());
     assert!(key.verify_prehash(&sha2::Sha384::digest(b"other"), &sig).is_err());
     // The key's scheme fixes SHA-384: a SHA-256 request is TPM_RC_SCHEME.
-    assert_eq!(sign(&mut t, h, &Sha256::digest(b"x"), (0x18, 0x000B)).rc, rc_p(0x092, 2));
+    assert_eq!(sign(&mut t, h, &Sha256::digest(b"x"), (0x18, 0x000B)).rc, rc_p(ResponseCode::SCHEME, 2));
 }
 
 /// With nameAlg SHA-384 the Name and creationHash are SHA-384 digests.

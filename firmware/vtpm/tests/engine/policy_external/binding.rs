@@ -7,6 +7,7 @@ use super::{
 };
 use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, pw, rc_p, rc_s, run, started};
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 #[test]
@@ -25,12 +26,12 @@ fn policy_cp_hash_binds_the_session_to_one_exact_command() {
     // A second, different cpHash: TPM_RC_CPHASH; a short one: TPM_RC_SIZE.
     assert_eq!(
         run(&mut t, CommandCode::POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&[1; 32]).0).rc,
-        0x151
+        ResponseCode::CPHASH.0
     );
     run(&mut t, CommandCode::POLICY_RESTART, &[trial], None, &[]).ok();
     assert_eq!(
         run(&mut t, CommandCode::POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&[1; 20]).0).rc,
-        rc_p(0x095, 1)
+        rc_p(ResponseCode::SIZE, 1)
     );
 
     let set = B::new().tpm2b(&policy).u16(SHA256).0;
@@ -41,7 +42,7 @@ fn policy_cp_hash_binds_the_session_to_one_exact_command() {
     let other = B::new().tpm2b(b"x").tpm2b(&nv_public(&[], 8, ATTRS)).0;
     assert_eq!(
         run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&policy_auth(s)), &other).rc,
-        rc_s(0x09D, 1)
+        rc_s(ResponseCode::POLICY_FAIL, 1)
     );
     run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&policy_auth(s)), &good).ok();
     let r = run(&mut t, CommandCode::NV_READ_PUBLIC, &[IDX], None, &[]).ok().clone(); // NV_ReadPublic
@@ -69,21 +70,21 @@ fn policy_nv_compares_index_contents() {
     assert_eq!(call(&mut t, s, &[0x00, 0xFF], 6, 7), 0);
     assert_eq!(digest(&mut t, s), expected);
     // Comparisons that do not hold: TPM_RC_POLICY; the digest is unchanged.
-    assert_eq!(call(&mut t, s, &[0x01, 0x01], 6, 7), 0x126); // 0x0100 >= 0x0101 fails
+    assert_eq!(call(&mut t, s, &[0x01, 0x01], 6, 7), ResponseCode::POLICY.0); // 0x0100 >= 0x0101 fails
     assert_eq!(call(&mut t, s, &[0x80, 0x00], 6, 2), 0); // signed: 0x0100 > -32768
-    assert_eq!(call(&mut t, s, &[0x80, 0x00], 6, 3), 0x126); // unsigned: 0x0100 > 0x8000 fails
+    assert_eq!(call(&mut t, s, &[0x80, 0x00], 6, 3), ResponseCode::POLICY.0); // unsigned: 0x0100 > 0x8000 fails
     assert_eq!(call(&mut t, s, &[0x01], 6, 0xA), 0); // BITSET
-    assert_eq!(call(&mut t, s, &[0x01], 6, 0xB), 0x126); // BITCLEAR fails
+    assert_eq!(call(&mut t, s, &[0x01], 6, 0xB), ResponseCode::POLICY.0); // BITCLEAR fails
     // Operand past the end: TPM_RC_SIZE on operandB; offset past the end: TPM_RC_VALUE on offset;
     // an unknown operation: TPM_RC_VALUE on it.
-    assert_eq!(call(&mut t, s, &[0, 0, 0], 6, 0), rc_p(0x095, 1));
-    assert_eq!(call(&mut t, s, &[], 9, 0), rc_p(0x084, 2));
-    assert_eq!(call(&mut t, s, &[0], 0, 0xC), rc_p(0x084, 3));
+    assert_eq!(call(&mut t, s, &[0, 0, 0], 6, 0), rc_p(ResponseCode::SIZE, 1));
+    assert_eq!(call(&mut t, s, &[], 9, 0), rc_p(ResponseCode::VALUE, 2));
+    assert_eq!(call(&mut t, s, &[0], 0, 0xC), rc_p(ResponseCode::VALUE, 3));
     // An index never written: TPM_RC_NV_UNINITIALIZED, but not in a trial session.
     let (t2_trial, _) = start(&mut t, 3);
     run(&mut t, CommandCode::NV_UNDEFINE_SPACE, &[RH_OWNER, IDX], Some(&pw(b"")), &[]).ok(); // NV_UndefineSpace
     define(&mut t, &[], 8);
-    assert_eq!(call(&mut t, s, &[0], 0, 0), 0x14A);
+    assert_eq!(call(&mut t, s, &[0], 0, 0), ResponseCode::NV_UNINITIALIZED.0);
     assert_eq!(call(&mut t, t2_trial, &[0], 0, 0), 0);
 }
 
@@ -110,12 +111,12 @@ fn policy_authorize_accepts_a_policy_signed_by_the_authority() {
 
     let (s, _) = start(&mut t, 1);
     // Before the approved policy ran, the current digest is not the approved one.
-    assert_eq!(authorize(&mut t, s, &approved, b"ref", &ticket), rc_p(0x084, 1));
+    assert_eq!(authorize(&mut t, s, &approved, b"ref", &ticket), rc_p(ResponseCode::VALUE, 1));
     run(&mut t, CommandCode::POLICY_COMMAND_CODE, &[s], None, &CommandCode::NV_READ.to_be_bytes()).ok();
     // A ticket for another policyRef, or a NULL ticket, does not verify.
-    assert_eq!(authorize(&mut t, s, &approved, b"other", &ticket), rc_p(0x084, 4));
+    assert_eq!(authorize(&mut t, s, &approved, b"other", &ticket), rc_p(ResponseCode::VALUE, 4));
     let null_ticket = B::new().u16(0x8022).u32(RH_NULL).tpm2b(&[]).0;
-    assert_eq!(authorize(&mut t, s, &approved, b"ref", &null_ticket), rc_p(0x084, 4));
+    assert_eq!(authorize(&mut t, s, &approved, b"ref", &null_ticket), rc_p(ResponseCode::VALUE, 4));
     assert_eq!(authorize(&mut t, s, &approved, b"ref", &ticket), 0);
     assert_eq!(digest(&mut t, s), expected);
     // A trial session gets the same digest without any check.
@@ -139,7 +140,7 @@ fn policy_authorize_nv_takes_the_policy_from_an_index() {
     };
     let (s, _) = start(&mut t, 1);
     // The current digest (zero) is not the one in the index: TPM_RC_VALUE.
-    assert_eq!(call(&mut t, s), 0x084);
+    assert_eq!(call(&mut t, s), ResponseCode::VALUE.0);
     run(&mut t, CommandCode::POLICY_COMMAND_CODE, &[s], None, &CommandCode::NV_READ.to_be_bytes()).ok();
     assert_eq!(call(&mut t, s), 0);
     assert_eq!(digest(&mut t, s), expected);
@@ -158,7 +159,7 @@ fn policy_authorize_nv_takes_the_policy_from_an_index() {
         &B::new().tpm2b(b"").tpm2b(&public).0,
     )
     .ok();
-    assert_eq!(call(&mut t, s), 0x149);
+    assert_eq!(call(&mut t, s), ResponseCode::NV_AUTHORIZATION.0);
 }
 
 #[test]
@@ -182,16 +183,25 @@ fn policy_name_hash_binds_the_session_to_the_handles_named() {
     let (trial, _) = start(&mut t, 3);
     assert_eq!(
         run(&mut t, CommandCode::POLICY_NAME_HASH, &[trial], None, &B::new().tpm2b(&nh[..20]).0).rc,
-        rc_p(0x095, 1)
+        rc_p(ResponseCode::SIZE, 1)
     );
     run(&mut t, CommandCode::POLICY_NAME_HASH, &[trial], None, &B::new().tpm2b(&nh).0).ok();
     assert_eq!(digest(&mut t, trial), policy);
     // cpHash and nameHash exclude each other: TPM_RC_CPHASH both ways.
-    assert_eq!(run(&mut t, CommandCode::POLICY_NAME_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc, 0x151);
-    assert_eq!(run(&mut t, CommandCode::POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc, 0x151);
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_NAME_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc,
+        ResponseCode::CPHASH.0
+    );
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_CP_HASH, &[trial], None, &B::new().tpm2b(&nh).0).rc,
+        ResponseCode::CPHASH.0
+    );
     let (t2, _) = start(&mut t, 3);
     run(&mut t, CommandCode::POLICY_CP_HASH, &[t2], None, &B::new().tpm2b(&nh).0).ok();
-    assert_eq!(run(&mut t, CommandCode::POLICY_NAME_HASH, &[t2], None, &B::new().tpm2b(&nh).0).rc, 0x151);
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_NAME_HASH, &[t2], None, &B::new().tpm2b(&nh).0).rc,
+        ResponseCode::CPHASH.0
+    );
 
     run(
         &mut t,
@@ -207,7 +217,7 @@ fn policy_name_hash_binds_the_session_to_the_handles_named() {
     // The other index: the policy digest matches, the Names do not.
     assert_eq!(
         run(&mut t, CommandCode::NV_WRITE, &[RH_OWNER, other], Some(&policy_auth(s)), &data).rc,
-        rc_s(0x09D, 1)
+        rc_s(ResponseCode::POLICY_FAIL, 1)
     );
     run(&mut t, CommandCode::NV_WRITE, &[RH_OWNER, IDX], Some(&policy_auth(s)), &data).ok();
 }
@@ -226,12 +236,12 @@ fn policy_counter_timer_compares_time_info() {
     };
     let (s, _) = start(&mut t, 1);
     assert_eq!(call(&mut t, s, &reset, 16, 0), 0); // resetCount EQ
-    assert_eq!(call(&mut t, s, &reset, 16, 1), 0x126); // NEQ fails: TPM_RC_POLICY
+    assert_eq!(call(&mut t, s, &reset, 16, 1), ResponseCode::POLICY.0); // NEQ fails: TPM_RC_POLICY
     assert_eq!(call(&mut t, s, &[1], 24, 0), 0); // safe
     assert_eq!(call(&mut t, s, &[0xFF; 8], 8, 9), 0); // clock <= max
     // Bounds: offset past the structure: TPM_RC_VALUE on offset; operand past it: TPM_RC_RANGE.
-    assert_eq!(call(&mut t, s, &[], 26, 0), rc_p(0x084, 2));
-    assert_eq!(call(&mut t, s, &[0; 6], 20, 0), 0x08D);
+    assert_eq!(call(&mut t, s, &[], 26, 0), rc_p(ResponseCode::VALUE, 2));
+    assert_eq!(call(&mut t, s, &[0; 6], 20, 0), ResponseCode::RANGE.0);
     let args = |operand: &[u8], offset: u16, op: u16| h(&[operand, &offset.to_be_bytes(), &op.to_be_bytes()]);
     let step = |d: &[u8], a: &[u8]| h(&[d, &CommandCode::POLICY_COUNTER_TIMER.to_be_bytes(), a]);
     let expected =
@@ -241,7 +251,7 @@ fn policy_counter_timer_compares_time_info() {
     let (trial, _) = start(&mut t, 3);
     assert_eq!(call(&mut t, trial, &reset, 16, 1), 0);
     assert_eq!(digest(&mut t, trial), step(&zero, &args(&reset, 16, 1)));
-    assert_eq!(call(&mut t, trial, &[0; 6], 20, 0), 0x08D);
+    assert_eq!(call(&mut t, trial, &[0; 6], 20, 0), ResponseCode::RANGE.0);
 }
 
 #[test]
@@ -268,7 +278,7 @@ fn policy_duplication_select_digests() {
         h(&[&zero, &CommandCode::POLICY_DUPLICATION_SELECT.to_be_bytes(), &object, &parent, &[1]])
     );
     // The nameHash slot is now taken: a second one is TPM_RC_CPHASH.
-    assert_eq!(call(&mut t, s, 1), 0x151);
+    assert_eq!(call(&mut t, s, 1), ResponseCode::CPHASH.0);
     // includeObject NO leaves the object's Name out of the digest.
     let (s, _) = start(&mut t, 3);
     assert_eq!(call(&mut t, s, 0), 0);
@@ -279,5 +289,5 @@ fn policy_duplication_select_digests() {
     // The session is for TPM2_Duplicate: after PolicyCommandCode(NV_Read), TPM_RC_COMMAND_CODE.
     let (s, _) = start(&mut t, 3);
     run(&mut t, CommandCode::POLICY_COMMAND_CODE, &[s], None, &CommandCode::NV_READ.to_be_bytes()).ok();
-    assert_eq!(call(&mut t, s, 1), 0x143);
+    assert_eq!(call(&mut t, s, 1), ResponseCode::COMMAND_CODE.0);
 }

@@ -5,6 +5,7 @@ use super::{ATTRS, digest, h, nv_public, policy_auth, signature, signer, start};
 use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_h, rc_p, rc_s, run, started};
 use crate::key_helpers::primary;
 use warden_vtpm::CommandCode;
+use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
 
 #[test]
@@ -21,8 +22,8 @@ fn policy_signed_checks_a_signature_over_the_session_nonce() {
     let expected = h(&[&h(&[&zero, &CommandCode::POLICY_SIGNED.to_be_bytes(), &key_name]), b"pref"]);
     // A signature over another nonce: TPM_RC_SIGNATURE on auth; another session's nonce: NONCE.
     let wrong = signature(&mut t, k, &a_hash(&[1; 32]));
-    assert_eq!(signed(&mut t, s, &nonce, &wrong).rc, rc_p(0x09B, 5));
-    assert_eq!(signed(&mut t, s, &[1; 32], &wrong).rc, rc_p(0x08F, 1));
+    assert_eq!(signed(&mut t, s, &nonce, &wrong).rc, rc_p(ResponseCode::SIGNATURE, 5));
+    assert_eq!(signed(&mut t, s, &[1; 32], &wrong).rc, rc_p(ResponseCode::NONCE, 1));
     let sig = signature(&mut t, k, &a_hash(&nonce));
     let r = signed(&mut t, s, &nonce, &sig).ok().clone();
     // timeout empty, a NULL TPMT_TK_AUTH.
@@ -30,7 +31,10 @@ fn policy_signed_checks_a_signature_over_the_session_nonce() {
     assert_eq!(digest(&mut t, s), expected);
     // The expiration is part of what is signed: the same signature with an expiration fails.
     let p = B::new().tpm2b(&nonce).tpm2b(b"").tpm2b(b"pref").u32(60).raw(&sig).0;
-    assert_eq!(run(&mut t, CommandCode::POLICY_SIGNED, &[k, s], None, &p).rc, rc_p(0x09B, 5));
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_SIGNED, &[k, s], None, &p).rc,
+        rc_p(ResponseCode::SIGNATURE, 5)
+    );
     // A trial session takes any well-formed signature and gives the same digest.
     let (trial, _) = start(&mut t, 3);
     assert_eq!(signed(&mut t, trial, b"", &wrong).rc, 0);
@@ -38,7 +42,10 @@ fn policy_signed_checks_a_signature_over_the_session_nonce() {
     // Not a signing key: a restricted decryption primary gets TPM_RC_ATTRIBUTES on handle 1.
     let (d, _, _) = primary(&mut t, RH_OWNER, &crate::key_helpers::ecc_storage()).unwrap();
     let p = B::new().tpm2b(b"").tpm2b(b"").tpm2b(b"").u32(0).raw(&sig).0;
-    assert_eq!(run(&mut t, CommandCode::POLICY_SIGNED, &[d, s], None, &p).rc, rc_h(0x082, 1));
+    assert_eq!(
+        run(&mut t, CommandCode::POLICY_SIGNED, &[d, s], None, &p).rc,
+        rc_h(ResponseCode::ATTRIBUTES, 1)
+    );
 }
 
 #[test]
@@ -63,13 +70,13 @@ fn policy_secret_with_cp_hash_a_allows_only_that_command() {
     };
     let (s, _) = start(&mut t, 1);
     // A cpHashA of the wrong size: TPM_RC_SIZE on it.
-    assert_eq!(secret(&mut t, s, &[1; 20]), rc_p(0x095, 2));
+    assert_eq!(secret(&mut t, s, &[1; 20]), rc_p(ResponseCode::SIZE, 2));
     assert_eq!(secret(&mut t, s, &cp), 0);
     assert_eq!(digest(&mut t, s), policy);
     let other = B::new().tpm2b(b"x").tpm2b(&nv_public(&[], 8, ATTRS)).0;
     assert_eq!(
         run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&policy_auth(s)), &other).rc,
-        rc_s(0x09D, 1)
+        rc_s(ResponseCode::POLICY_FAIL, 1)
     );
     run(&mut t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&policy_auth(s)), &good).ok();
 }
@@ -119,7 +126,7 @@ fn policy_signed_expiration_limits_the_session_in_time() {
     let (s, nonce) = start(&mut t, 1);
     assert_eq!(signed(&mut t, s, &nonce, 10), 0);
     set_time(12_000);
-    assert_eq!(define(&mut t, s, 0x0150_0040), rc_s(0x0A3, 1));
+    assert_eq!(define(&mut t, s, 0x0150_0040), rc_s(ResponseCode::EXPIRED, 1));
     // Started at 12 s, used at 20 s: within its 10 s.
     let (s, nonce) = start(&mut t, 1);
     assert_eq!(signed(&mut t, s, &nonce, 10), 0);
@@ -128,10 +135,10 @@ fn policy_signed_expiration_limits_the_session_in_time() {
     // A signature whose time had passed when it was presented: TPM_RC_EXPIRED on expiration.
     let (s, nonce) = start(&mut t, 1);
     set_time(31_000);
-    assert_eq!(signed(&mut t, s, &nonce, 10), rc_p(0x0A3, 4));
+    assert_eq!(signed(&mut t, s, &nonce, 10), rc_p(ResponseCode::EXPIRED, 4));
     // Without a nonce the expiration is absolute Time in seconds (plus the current milliseconds):
     // 40 s is in the future at 31 s, 30 s is not.
-    assert_eq!(signed(&mut t, s, b"", 30), rc_p(0x0A3, 4));
+    assert_eq!(signed(&mut t, s, b"", 30), rc_p(ResponseCode::EXPIRED, 4));
     assert_eq!(signed(&mut t, s, b"", 40), 0);
     assert_eq!(define(&mut t, s, 0x0150_0042), 0);
 }
@@ -184,14 +191,23 @@ fn policy_tickets_replay_a_signed_or_secret_authorization_until_the_timeout() {
     assert_eq!(digest(&mut t, s2), signed_policy);
     // A changed policyRef, tag or timeout does not match the ticket: TPM_RC_TICKET.
     let (s3, _) = start(&mut t, 1);
-    assert_eq!(replay(&mut t, s3, b"other", 0x8025, &key_name, &timeout, &ticket), rc_p(0x0A0, 5));
-    assert_eq!(replay(&mut t, s3, b"ref", 0x8023, &key_name, &timeout, &ticket), rc_p(0x0A0, 5));
+    assert_eq!(
+        replay(&mut t, s3, b"other", 0x8025, &key_name, &timeout, &ticket),
+        rc_p(ResponseCode::TICKET, 5)
+    );
+    assert_eq!(
+        replay(&mut t, s3, b"ref", 0x8023, &key_name, &timeout, &ticket),
+        rc_p(ResponseCode::TICKET, 5)
+    );
     let later = 13_000u64.to_be_bytes();
-    assert_eq!(replay(&mut t, s3, b"ref", 0x8025, &key_name, &later, &ticket), rc_p(0x0A0, 5));
-    assert_eq!(replay(&mut t, s3, b"ref", 0x8025, &key_name, &[0; 4], &ticket), rc_p(0x095, 1));
+    assert_eq!(replay(&mut t, s3, b"ref", 0x8025, &key_name, &later, &ticket), rc_p(ResponseCode::TICKET, 5));
+    assert_eq!(replay(&mut t, s3, b"ref", 0x8025, &key_name, &[0; 4], &ticket), rc_p(ResponseCode::SIZE, 1));
     // After the timeout: TPM_RC_EXPIRED on the timeout.
     set_time(12_001);
-    assert_eq!(replay(&mut t, s3, b"ref", 0x8025, &key_name, &timeout, &ticket), rc_p(0x0A3, 1));
+    assert_eq!(
+        replay(&mut t, s3, b"ref", 0x8025, &key_name, &timeout, &ticket),
+        rc_p(ResponseCode::EXPIRED, 1)
+    );
 
     // PolicySecret(owner) with expiration -20 and no nonce: absolute Time (20 s plus the current
     // milliseconds), an AUTH_SECRET ticket.
