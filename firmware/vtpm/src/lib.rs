@@ -6,38 +6,50 @@
 //!    `mssim` TCP server (host) both hand it a byte slice and send back the `Vec<u8>` it returns.
 //!    Randomness comes from an [`EntropySource`] and time from an optional [`Clock`].
 //! 2. **Every command byte is hostile.** The buffer is parsed with a bounds-checked big-endian
-//!    [`marshal::Reader`]; nothing indexes or unwraps on its content, and every failure maps to the
-//!    TPM_RC that TPM 2.0 Part 3 prescribes, numbered with the handle, parameter or session at fault.
+//!    [`wire::marshal::Reader`]; nothing indexes or unwraps on its content, and every failure maps to
+//!    the TPM_RC that TPM 2.0 Part 3 prescribes, numbered with the handle, parameter or session at fault.
 //! 3. **Hand-written marshalling.** `tpm2-protocol` (no_std, no alloc) was considered, but it needs
 //!    Rust 1.95 while the workspace promises 1.88, and this engine uses a small subset of Part 2: a
 //!    ~150-line reader/writer plus zerocopy headers keeps the trusted code small and ours to audit.
-//! 4. **One module per command family** (`pcr`, `nv_cmds`, `hash_seq`, `session`, `policy`,
-//!    `context`, `hierarchy`, `hierarchy_ctl`, `capability`, `clock`, `startup`), one dispatcher (`dispatch`) that does the common work in Part 3 §5
-//!    order: header, command code, initialisation, handles, authorization area, authorization,
-//!    parameters, response.
-//! 5. **State is memory only.** NV indices live in RAM for the life of the `Tpm` value; a
+//! 4. **State is memory only.** NV indices live in RAM for the life of the `Tpm` value; a
 //!    `Shutdown(STATE)` snapshot lives beside it. Persisting NV across VM boots is out of scope here.
-//! 6. **Codes and check order follow ms-tpm-20-ref** (`ExecuteCommand`, `ParseSessionBuffer`,
+//! 5. **Codes and check order follow ms-tpm-20-ref** (`ExecuteCommand`, `ParseSessionBuffer`,
 //!    `CheckAuthSession`, `NvDefineSpace`, DA.c), so clients tested against the reference simulator
 //!    see the same TPM_RC for the same mistake.
-//! 7. **Secrets.** Randomness is HMAC_DRBG (SHA-256) seeded from the entropy source and reseeded at
+//! 6. **Secrets.** Randomness is HMAC_DRBG (SHA-256) seeded from the entropy source and reseeded at
 //!    every Startup. Context blobs are AES-256-CFB encrypted and HMAC-SHA256 protected with keys
-//!    derived from a secret drawn at every TPM Reset (`context`). Debug output never shows secrets.
-//!    Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target and the
-//!    tests in `tests/` check that every input gets a well-formed answer.
+//!    derived from a secret drawn at every TPM Reset (`state::context_keys`). Debug output never shows
+//!    secrets. Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target
+//!    and the tests in `tests/` check that every input gets a well-formed answer.
+//! 7. **No `unsafe`.** `#![forbid(unsafe_code)]`: the engine is plain logic over byte slices.
 //!
-//! Implemented: the commands in [`commands::COMMANDS`]; password, HMAC (bound or unbound) and policy
-//! sessions (PolicyAuthValue, PolicyPassword, PolicyCommandCode, PolicyPCR, PolicyOR, PolicyLocality,
-//! PolicyNvWritten); AES-CFB parameter encryption; dictionary-attack protection; key objects
-//! (`object`, `keys`, `key_store`, `object_cmds`, `sign`, `salt`): primaries derived from per-hierarchy
-//! seeds, ECC P-256/P-384, RSA-2048, keyed-hash and symcipher objects, child keys wrapped under
-//! their storage parent, ECDSA/RSASSA/RSAPSS/HMAC signatures, Quote, Certify, Unseal, persistent
-//! objects (EvictControl, in RAM like NV), ECC/RSA-salted sessions, LoadExternal, Import
-//! (`import`), Make/ActivateCredential (`credential`), GetTime, RSA_Encrypt/Decrypt (RSAES, OAEP),
-//! ECDH_KeyGen/ZGen, TPM2_HMAC (`crypt_cmds`) and EncryptDecrypt(2) (`symcipher`). PolicySecret
-//! (`policy_secret`); PolicyCpHash, PolicyNV, PolicyAuthorize, PolicyAuthorizeNV and PolicySigned
-//! with expirations (`policy_ext`), PolicyNameHash, PolicyCounterTimer and PolicyDuplicationSelect
-//! (`policy_more`), TPMT_TK_AUTH tickets and PolicyTicket (`policy_ticket`). Not implemented:
+//! # Layout and layering
+//!
+//! The tree follows the TPM 2.0 Library specification, lowest layer first:
+//!
+//! - `wire`: Part 2 marshalling, response codes and constants. Uses nothing else in the crate.
+//! - `crypto`: hashes, HMAC, KDFa, AES-CFB, the DRBG, seeded key streams. Uses only `wire`.
+//! - `object`: public and sensitive areas, key material, creation and wrapping under a parent,
+//!   secrets shared with a key, signing (Part 1 §23, §27).
+//! - `state`: PCRs, NV, hierarchies, dictionary attack, time, sessions, one transient-object table for
+//!   sequences and keys, persistent keys, context keys, tickets. `state` and `object` never use
+//!   `engine` or `commands`.
+//! - `commands`: one module per Part 3 chapter (`startup` ch. 9 ... `nv` ch. 31). A command module
+//!   never uses another; what two chapters share lives in a lower layer.
+//! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata
+//!   only), handle checks, authorization, parameter encryption, routing, response. Only
+//!   `engine::routing` names the commands.
+//!
+//! `tests/engine/layering.rs` checks these rules on the source text.
+//!
+//! Implemented: the commands in `engine::command_table::COMMANDS`; password, HMAC (bound or unbound)
+//! and policy sessions; AES-CFB parameter encryption; dictionary-attack protection; key objects:
+//! primaries derived from per-hierarchy seeds, ECC P-256/P-384, RSA-2048, keyed-hash and symcipher
+//! objects, child keys wrapped under their storage parent, ECDSA/RSASSA/RSAPSS/HMAC signatures,
+//! Quote, Certify, Unseal, persistent objects (EvictControl, in RAM like NV), ECC/RSA-salted
+//! sessions, LoadExternal, Import, Make/ActivateCredential, GetTime, RSA_Encrypt/Decrypt (RSAES,
+//! OAEP), ECDH_KeyGen/ZGen, TPM2_HMAC and EncryptDecrypt(2); the policy commands of
+//! `commands::enhanced_auth`, with expirations and TPMT_TK_AUTH tickets. Not implemented:
 //! PolicyTemplate, PolicyPhysicalPresence, audit sessions, Duplicate, raw RSA, derivation parents;
 //! those requests get the proper error codes.
 #![no_std]
@@ -45,51 +57,17 @@
 
 extern crate alloc;
 
-mod auth;
-mod capability;
-mod clock;
-pub mod commands;
-pub mod consts;
-mod context;
-mod credential;
-mod crypt_cmds;
+mod commands;
 pub mod crypto;
-mod dispatch;
-mod drbg;
-mod entity;
-mod hash_seq;
-mod hierarchy;
-mod hierarchy_ctl;
-mod import;
-mod key_store;
-mod keys;
-pub mod marshal;
-mod nv;
-mod nv_cmds;
+mod engine;
 mod object;
-mod object_cmds;
-mod object_ids;
-mod object_life;
-mod param_enc;
-mod pcr;
-mod policy;
-mod policy_ext;
-mod policy_more;
-mod policy_nv;
-mod policy_secret;
-mod policy_ticket;
-mod primary_cache;
-pub mod rc;
-mod response;
-mod salt;
-mod seeded_rng;
-mod sensitive;
-mod session;
-mod sessions;
-mod sign;
-mod startup;
-mod stream;
-mod symcipher;
+mod state;
+pub mod wire;
+
+pub use wire::alg_id::AlgId;
+pub use wire::command_code::CommandCode;
+pub use wire::handle::Handle;
+pub use wire::response_code::ResponseCode;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -127,24 +105,25 @@ enum Power {
 pub struct Tpm {
     entropy: Box<dyn EntropySource + Send>,
     clock: Option<Box<dyn Clock + Send>>,
-    drbg: drbg::Drbg,
+    drbg: crypto::drbg::Drbg,
     power: Power,
     /// Set when a self-test failed: the TPM answers TPM_RC_FAILURE to all but GetTestResult/GetCapability.
     failed: bool,
     /// Locality of the command being executed.
     locality: u8,
-    pcrs: pcr::Pcrs,
-    nv: nv::NvStore,
-    hier: hierarchy::Hierarchies,
-    da: hierarchy::DictionaryAttack,
-    sessions: session::Sessions,
-    objects: hash_seq::Objects,
+    pcrs: state::pcr::Pcrs,
+    nv: state::nv::NvStore,
+    hier: state::hierarchy::Hierarchies,
+    da: state::dictionary_attack::DictionaryAttack,
+    sessions: state::sessions::Sessions,
+    /// Loaded objects: sequences and keys.
+    objects: state::transient::TransientObjects,
     /// Primary seeds, loaded and persistent key objects.
-    keys: key_store::KeyStore,
-    contexts: context::ContextKeys,
-    time: clock::TimeState,
+    keys: state::key_store::KeyStore,
+    contexts: state::context_keys::ContextKeys,
+    time: state::clock::TimeState,
     /// The orderly shutdown since the last Startup, if any, and the state it saved.
-    shutdown: Option<startup::SavedState>,
+    shutdown: Option<state::saved_state::SavedState>,
 }
 
 impl core::fmt::Debug for Tpm {
@@ -160,10 +139,10 @@ impl core::fmt::Debug for Tpm {
 impl Tpm {
     /// A freshly manufactured TPM (seeds from `entropy`), powered off.
     pub fn new(mut entropy: Box<dyn EntropySource + Send>) -> Tpm {
-        let mut drbg = drbg::Drbg::new(entropy.as_mut(), b"Warden vTPM manufacture");
-        let hier = hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
-        let contexts = context::ContextKeys::new(&mut drbg, entropy.as_mut());
-        let keys = key_store::KeyStore::manufacture(&mut drbg, entropy.as_mut());
+        let mut drbg = crypto::drbg::Drbg::new(entropy.as_mut(), b"Warden vTPM manufacture");
+        let hier = state::hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
+        let contexts = state::context_keys::ContextKeys::new(&mut drbg, entropy.as_mut());
+        let keys = state::key_store::KeyStore::manufacture(&mut drbg, entropy.as_mut());
         Tpm {
             entropy,
             clock: None,
@@ -171,15 +150,15 @@ impl Tpm {
             power: Power::Off,
             failed: false,
             locality: 0,
-            pcrs: pcr::Pcrs::new(),
-            nv: nv::NvStore::default(),
+            pcrs: state::pcr::Pcrs::new(),
+            nv: state::nv::NvStore::default(),
             hier,
-            da: hierarchy::DictionaryAttack::default(),
-            sessions: session::Sessions::default(),
-            objects: hash_seq::Objects::default(),
+            da: state::dictionary_attack::DictionaryAttack::default(),
+            sessions: state::sessions::Sessions::default(),
+            objects: state::transient::TransientObjects::default(),
             keys,
             contexts,
-            time: clock::TimeState::default(),
+            time: state::clock::TimeState::default(),
             shutdown: None,
         }
     }
@@ -191,6 +170,7 @@ impl Tpm {
     /// endorsement hierarchy's loaded keys and remembered primaries, which came from the old seed.
     pub fn set_endorsement_seed(&mut self, seed: [u8; 32]) {
         self.keys.set_endorsement_seed(seed);
+        self.objects.flush_keys_of(wire::handle::Handle::RH_ENDORSEMENT);
     }
 
     /// Gives the TPM a time source (ReadClock, dictionary-attack recovery). Optional.
@@ -232,7 +212,6 @@ impl Tpm {
         // valid until the next TPM Reset (Part 1 §30.3), which Startup decides.
         self.sessions.drop_loaded();
         self.objects.clear();
-        self.keys.clear_transient();
         self.power = Power::NeedStartup;
     }
 
@@ -245,7 +224,7 @@ impl Tpm {
     /// As [`Tpm::execute`], from `locality` (0-4). The SVSM guest interface only ever uses 0.
     pub fn execute_at_locality(&mut self, locality: u8, command: &[u8]) -> Vec<u8> {
         self.locality = locality;
-        dispatch::execute(self, command)
+        engine::execute::execute(self, command)
     }
 
     fn now_ms(&mut self) -> u64 {

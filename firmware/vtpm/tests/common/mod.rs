@@ -2,18 +2,19 @@
 #![allow(dead_code)] // each test file uses a different subset of these helpers
 
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
+use warden_vtpm::{AlgId, CommandCode, Handle, ResponseCode};
 use warden_vtpm::{MAX_RESPONSE_SIZE, Tpm};
 
-pub const NO_SESSIONS: u16 = 0x8001;
-pub const SESSIONS: u16 = 0x8002;
-pub const RS_PW: u32 = 0x4000_0009;
-pub const RH_OWNER: u32 = 0x4000_0001;
-pub const RH_NULL: u32 = 0x4000_0007;
-pub const RH_LOCKOUT: u32 = 0x4000_000A;
-pub const RH_ENDORSEMENT: u32 = 0x4000_000B;
-pub const RH_PLATFORM: u32 = 0x4000_000C;
-pub const SHA256: u16 = 0x000B;
-pub const SHA384: u16 = 0x000C;
+pub const NO_SESSIONS: u16 = warden_vtpm::wire::constants::st::NO_SESSIONS;
+pub const SESSIONS: u16 = warden_vtpm::wire::constants::st::SESSIONS;
+pub const RS_PW: u32 = Handle::RS_PW.0;
+pub const RH_OWNER: u32 = Handle::RH_OWNER.0;
+pub const RH_NULL: u32 = Handle::RH_NULL.0;
+pub const RH_LOCKOUT: u32 = Handle::RH_LOCKOUT.0;
+pub const RH_ENDORSEMENT: u32 = Handle::RH_ENDORSEMENT.0;
+pub const RH_PLATFORM: u32 = Handle::RH_PLATFORM.0;
+pub const SHA256: u16 = AlgId::SHA256.0;
+pub const SHA384: u16 = AlgId::SHA384.0;
 
 /// A parsed response; `execute` checks the header's size field against the length on every call.
 #[derive(Debug, Clone)]
@@ -98,7 +99,7 @@ impl B {
 }
 
 /// A full command: header, handles, optional authorization area, parameters.
-pub fn command(cc: u32, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> Vec<u8> {
+pub fn command(cc: CommandCode, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> Vec<u8> {
     let mut body = B::new();
     for &h in handles {
         body = body.u32(h);
@@ -108,7 +109,7 @@ pub fn command(cc: u32, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> 
     }
     body = body.raw(params);
     let tag = if auth.is_some() { SESSIONS } else { NO_SESSIONS };
-    B::new().u16(tag).u32(10 + body.0.len() as u32).u32(cc).raw(&body.0).0
+    B::new().u16(tag).u32(10 + body.0.len() as u32).u32(cc.0).raw(&body.0).0
 }
 
 /// A password session (TPMS_AUTH_COMMAND with TPM_RS_PW).
@@ -134,7 +135,7 @@ pub fn exec(tpm: &mut Tpm, cmd: &[u8]) -> Resp {
     parse(&tpm.execute(cmd))
 }
 
-pub fn run(tpm: &mut Tpm, cc: u32, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> Resp {
+pub fn run(tpm: &mut Tpm, cc: CommandCode, handles: &[u32], auth: Option<&[u8]>, params: &[u8]) -> Resp {
     exec(tpm, &command(cc, handles, auth, params))
 }
 
@@ -148,7 +149,7 @@ pub fn powered() -> Tpm {
 /// A TPM after Startup(CLEAR).
 pub fn started() -> Tpm {
     let mut t = powered();
-    run(&mut t, 0x144, &[], None, &[0, 0]).ok();
+    run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     t
 }
 
@@ -162,15 +163,16 @@ pub fn params_of(r: &Resp, has_handle: bool) -> Vec<u8> {
     rd.bytes(n).to_vec()
 }
 
-/// TPM_RC helpers mirroring Part 2's numbering, written out independently of the engine's `rc` module.
-pub fn rc_p(base: u32, n: u32) -> u32 {
-    base | 0x040 | (n << 8)
+/// TPM_RC helpers mirroring Part 2's numbering (handle, parameter, session positions), written out
+/// independently of the engine's `ResponseCode::{handle, param, session}`.
+pub fn rc_p(base: ResponseCode, n: u32) -> u32 {
+    base.0 | 0x040 | (n << 8)
 }
-pub fn rc_h(base: u32, n: u32) -> u32 {
-    base | (n << 8)
+pub fn rc_h(base: ResponseCode, n: u32) -> u32 {
+    base.0 | (n << 8)
 }
-pub fn rc_s(base: u32, n: u32) -> u32 {
-    base | 0x800 | (n << 8)
+pub fn rc_s(base: ResponseCode, n: u32) -> u32 {
+    base.0 | 0x800 | (n << 8)
 }
 
 /// HMAC-SHA256 over the concatenated `parts`, by the `hmac` crate: the tests' independent oracle for the

@@ -4,31 +4,17 @@
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
-use warden_vtpm::Tpm;
+use warden_vtpm::CommandCode;
+use warden_vtpm::{AlgId, Tpm};
 
 use crate::common::{self, B, R, RH_NULL, pw, run};
 
-pub const CREATE_PRIMARY: u32 = 0x131;
-pub const CREATE: u32 = 0x153;
-pub const LOAD: u32 = 0x157;
-pub const SIGN: u32 = 0x15D;
-pub const UNSEAL: u32 = 0x15E;
-pub const VERIFY: u32 = 0x177;
-pub const QUOTE: u32 = 0x158;
-pub const CERTIFY: u32 = 0x148;
-pub const READ_PUBLIC: u32 = 0x173;
-pub const FLUSH: u32 = 0x165;
-pub const CONTEXT_SAVE: u32 = 0x162;
-pub const CONTEXT_LOAD: u32 = 0x161;
-pub const EVICT: u32 = 0x120;
-pub const PCR_EXTEND: u32 = 0x182;
-
-pub const NULL: u16 = 0x0010;
-pub const ECC: u16 = 0x0023;
-pub const RSA: u16 = 0x0001;
-pub const ECDSA: u16 = 0x0018;
-pub const RSASSA: u16 = 0x0014;
-pub const RSAPSS: u16 = 0x0016;
+pub const NULL: u16 = AlgId::NULL.0;
+pub const ECC: u16 = AlgId::ECC.0;
+pub const RSA: u16 = AlgId::RSA.0;
+pub const ECDSA: u16 = AlgId::ECDSA.0;
+pub const RSASSA: u16 = AlgId::RSASSA.0;
+pub const RSAPSS: u16 = AlgId::RSAPSS.0;
 
 /// ECC signing key template: fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|sign.
 pub fn ecc_signer(curve: u16) -> Vec<u8> {
@@ -92,7 +78,7 @@ pub fn create_params(auth: &[u8], data: &[u8], template: &[u8]) -> Vec<u8> {
 
 /// CreatePrimary; returns (handle, outPublic, name) or the rc.
 pub fn primary(t: &mut Tpm, h: u32, template: &[u8]) -> Result<(u32, Vec<u8>, Vec<u8>), u32> {
-    let r = run(t, CREATE_PRIMARY, &[h], Some(&pw(b"")), &create_params(b"", b"", template));
+    let r = run(t, CommandCode::CREATE_PRIMARY, &[h], Some(&pw(b"")), &create_params(b"", b"", template));
     if r.rc != 0 {
         return Err(r.rc);
     }
@@ -131,7 +117,7 @@ pub fn sign(t: &mut Tpm, h: u32, digest: &[u8], scheme: (u16, u16)) -> common::R
         p = p.u16(scheme.1);
     }
     let p = p.u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
-    run(t, SIGN, &[h], Some(&pw(b"")), &p)
+    run(t, CommandCode::SIGN, &[h], Some(&pw(b"")), &p)
 }
 
 pub fn p256_verify(public: &[u8], digest: &[u8], r: &[u8], s: &[u8]) -> bool {
@@ -146,14 +132,14 @@ pub fn p256_verify(public: &[u8], digest: &[u8], r: &[u8], s: &[u8]) -> bool {
 
 /// Create under `parent`, returning (private, public).
 pub fn create(t: &mut Tpm, parent: u32, auth: &[u8], data: &[u8], template: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let r = run(t, CREATE, &[parent], Some(&pw(b"")), &create_params(auth, data, template));
+    let r = run(t, CommandCode::CREATE, &[parent], Some(&pw(b"")), &create_params(auth, data, template));
     let p = common::params_of(r.ok(), false);
     let mut rd = R(&p);
     (rd.tpm2b().to_vec(), rd.tpm2b().to_vec())
 }
 
 pub fn load(t: &mut Tpm, parent: u32, private: &[u8], public: &[u8]) -> Result<u32, u32> {
-    let r = run(t, LOAD, &[parent], Some(&pw(b"")), &B::new().tpm2b(private).tpm2b(public).0);
+    let r = run(t, CommandCode::LOAD, &[parent], Some(&pw(b"")), &B::new().tpm2b(private).tpm2b(public).0);
     if r.rc != 0 {
         return Err(r.rc);
     }
@@ -170,5 +156,5 @@ pub fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 
 pub fn sign_pw(t: &mut Tpm, h: u32, password: &[u8]) -> u32 {
     let p = B::new().tpm2b(&[5; 32]).u16(NULL).u16(0x8024).u32(RH_NULL).tpm2b(&[]).0;
-    run(t, SIGN, &[h], Some(&pw(password)), &p).rc
+    run(t, CommandCode::SIGN, &[h], Some(&pw(password)), &p).rc
 }

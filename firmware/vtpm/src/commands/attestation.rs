@@ -1,0 +1,180 @@
+//! Attestation (Part 3 ch. 18): Certify, CertifyCreation, Quote and GetTime, with their TPMS_ATTEST
+//! (Part 2 Table 131).
+
+use alloc::vec::Vec;
+
+use crate::Tpm;
+use crate::crypto::{HashAlg, ct_eq};
+use crate::engine::command::Cmd;
+use crate::object::attr;
+use crate::object::creation::{MAX_DATA, ST_CREATION};
+use crate::object::key_material::{self as keys};
+use crate::object::signing::sign_message;
+use crate::state::pcr::{PCR_COUNT, read_selection, write_selection};
+use crate::state::tickets::ticket_proof;
+use crate::wire::alg_id::AlgId;
+use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE};
+use crate::wire::handle::Handle;
+use crate::wire::marshal::Writer;
+use crate::wire::response_code::{At, ResponseCode, TpmResult};
+
+const ST_ATTEST_CERTIFY: u16 = 0x8017;
+
+const ST_ATTEST_QUOTE: u16 = 0x8018;
+
+const ST_ATTEST_TIME: u16 = 0x8019;
+
+const ST_ATTEST_CREATION: u16 = 0x801A;
+
+/// firmwareVersion: TPM_PT_FIRMWARE_VERSION_1 || _2 as GetCapability reports them.
+const FIRMWARE_VERSION: u64 = 1 << 32;
+
+/// The TPMS_ATTEST header: magic, type, qualifiedSigner, extraData, clockInfo, firmwareVersion.
+fn attest_header(tpm: &mut Tpm, kind: u16, signer: Handle, extra: &[u8]) -> TpmResult<Writer> {
+    let (clock, reset, restart, firmware) = clock_info(tpm, signer)?;
+    let mut w = Writer::new();
+    w.u32(TPM_GENERATED_VALUE);
+    w.u16(kind);
+    match tpm.key(signer) {
+        Some(k) => w.tpm2b(&k.qualified),
+        None => w.tpm2b(&[]),
+    }
+    w.tpm2b(extra);
+    w.u64(clock);
+    w.u32(reset);
+    w.u32(restart);
+    w.u8(1);
+    w.u64(firmware);
+    Ok(w)
+}
+
+/// (clock, resetCount, restartCount, firmwareVersion) as a signer may reveal them. Keys outside the
+/// owner and platform hierarchies (an AK under the EK) would otherwise let two attestations be
+/// linked by the counters, so their values are offset by a secret derived from the owner proof
+/// and the signer's Name (Part 1 §36.6, as ms-tpm-20-ref FillInAttestInfo does).
+fn clock_info(tpm: &mut Tpm, signer: Handle) -> TpmResult<(u64, u32, u32, u64)> {
+    let now = tpm.now_ms();
+    let (clock, mut reset, mut restart, mut firmware) =
+        (tpm.time.clock(now), tpm.time.reset_count, tpm.time.restart_count, FIRMWARE_VERSION);
+    if let Some(k) = tpm.key(signer)
+        && !matches!(k.hierarchy, Handle::RH_OWNER | Handle::RH_PLATFORM)
+    {
+        let proof = tpm.hier.proof(Handle::RH_OWNER).ok_or(ResponseCode::FAILURE)?;
+        let o = HashAlg::Sha256.kdfa(proof, b"OBFUSCATE", &k.name, &[], 128)?;
+        let word = |i: usize| o.get(i..i + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        firmware = firmware.wrapping_add(u64::from(word(0)) << 32 | u64::from(word(4)));
+        reset = reset.wrapping_add(word(8));
+        restart = restart.wrapping_add(word(12));
+    }
+    Ok((clock, reset, restart, firmware))
+}
+
+/// TPM2_GetTime (Part 3 §18.7): Time and Clock signed by `signHandle`, with the endorsement
+/// hierarchy's authorization (the privacy administrator).
+pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    c.params.finish()?;
+    let [admin, signer, _] = c.handles;
+    if admin != Handle::RH_ENDORSEMENT {
+        return Err(ResponseCode::VALUE.handle(1));
+    }
+    let now = tpm.now_ms();
+    let time = tpm.time.time(now);
+    let (clock, reset, restart, firmware) = clock_info(tpm, signer)?;
+    let mut a = attest_header(tpm, ST_ATTEST_TIME, signer, extra)?;
+    a.u64(time);
+    a.u64(clock);
+    a.u32(reset);
+    a.u32(restart);
+    a.u8(1);
+    a.u64(firmware);
+    c.out.tpm2b(&a.buf);
+    if signer == Handle::RH_NULL {
+        c.out.alg(AlgId::NULL);
+        return Ok(());
+    }
+    sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
+}
+
+/// TPM2_Quote (Part 3 §18.4).
+pub(crate) fn quote(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    let (sel, n) = read_selection(&mut c.params).p(3)?;
+    c.params.finish()?;
+    let h = c.handles[0];
+    let k = tpm.key(h).ok_or(ResponseCode::HANDLE.handle(1))?;
+    if !k.public.has(attr::SIGN) {
+        return Err(ResponseCode::KEY.handle(1));
+    }
+    let (_, hash) = keys::pick_scheme(&k.public, asked).p(2)?;
+    let sel = sel.get(..n).unwrap_or_default();
+    let mut values: Vec<u8> = Vec::new();
+    for (bank, bits) in sel {
+        for i in (0..PCR_COUNT).filter(|i| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)) {
+            if let Some(d) = tpm.pcrs.get(i, *bank) {
+                values.extend_from_slice(d.as_slice());
+            }
+        }
+    }
+    let mut a = attest_header(tpm, ST_ATTEST_QUOTE, h, extra)?;
+    write_selection(&mut a, sel);
+    a.tpm2b(hash.digest(&[&values]).as_slice());
+    c.out.tpm2b(&a.buf);
+    sign_message(tpm, h, 1, asked, &a.buf, &mut c.out).p(2)
+}
+
+/// TPM2_Certify (Part 3 §18.2). A NULL signHandle gives the unsigned attestation.
+pub(crate) fn certify(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    c.params.finish()?;
+    let [object, signer, _] = c.handles;
+    let k = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let (name, qn) = (k.name.clone(), k.qualified.clone());
+    let mut a = attest_header(tpm, ST_ATTEST_CERTIFY, signer, extra)?;
+    a.tpm2b(&name);
+    a.tpm2b(&qn);
+    c.out.tpm2b(&a.buf);
+    if signer == Handle::RH_NULL {
+        c.out.alg(AlgId::NULL);
+        return Ok(());
+    }
+    sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
+}
+
+/// TPM2_CertifyCreation (Part 3 §18.3): attests that the object with this Name was created by this
+/// TPM with this creationHash, as its creation ticket proves.
+pub(crate) fn certify_creation(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let creation_hash = c.params.tpm2b(MAX_DIGEST).p(2)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(3)?;
+    if c.params.u16().p(4)? != ST_CREATION {
+        return Err(ResponseCode::TAG.param(4));
+    }
+    let ticket_h = c.params.handle().p(4)?;
+    let ticket = c.params.tpm2b(MAX_DIGEST).p(4)?;
+    c.params.finish()?;
+    let [signer, object, _] = c.handles;
+    let name = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(2))?.name.clone();
+    let proof = match ticket_h {
+        Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM | Handle::RH_NULL => {
+            ticket_proof(tpm, ticket_h)?
+        }
+        _ => return Err(ResponseCode::TICKET.param(4)),
+    };
+    let expect = HashAlg::Sha256.hmac(&proof, &[&ST_CREATION.to_be_bytes(), &name, creation_hash])?;
+    if !ct_eq(expect.as_slice(), ticket) {
+        return Err(ResponseCode::TICKET.param(4));
+    }
+    let mut a = attest_header(tpm, ST_ATTEST_CREATION, signer, extra)?;
+    a.tpm2b(&name);
+    a.tpm2b(creation_hash);
+    c.out.tpm2b(&a.buf);
+    if signer == Handle::RH_NULL {
+        c.out.alg(AlgId::NULL);
+        return Ok(());
+    }
+    sign_message(tpm, signer, 1, asked, &a.buf, &mut c.out).p(3)
+}

@@ -1,0 +1,99 @@
+//! Dictionary-attack protection (Part 1 §19.8): the failure counter, lockout and recovery.
+
+/// Dictionary-attack protection (Part 1 §19.8), after ms-tpm-20-ref's DA.c. Times are in
+/// milliseconds of the engine's clock.
+#[derive(Debug, Clone)]
+pub struct DictionaryAttack {
+    pub failed_tries: u32,
+    pub max_tries: u32,
+    /// Seconds per forgiven failure (0 disables DA protection: failures are not counted).
+    pub recovery_time: u32,
+    /// Seconds the lockout authValue stays blocked after a failure (0: until the next Startup).
+    pub lockout_recovery: u32,
+    /// Whether a DA-protected authValue was used since the last Startup: a non-orderly restart
+    /// then counts as a failure (Part 1 §19.8.6, ms-tpm-20-ref USE_DA_USED).
+    pub used: bool,
+    pub(crate) lockout_locked_at: Option<u64>,
+    pub(crate) self_heal_timer: u64,
+    pub(crate) now: u64,
+}
+
+impl Default for DictionaryAttack {
+    /// ms-tpm-20-ref's manufacturing defaults (DAPreInstall_Init): 3 tries, 1000 s recovery, 1000 s
+    /// lockout recovery. TPM2_Clear restores them.
+    fn default() -> Self {
+        DictionaryAttack {
+            failed_tries: 0,
+            max_tries: 3,
+            recovery_time: 1000,
+            lockout_recovery: 1000,
+            used: false,
+            lockout_locked_at: None,
+            self_heal_timer: 0,
+            now: 0,
+        }
+    }
+}
+
+impl DictionaryAttack {
+    /// Lets time pass (DASelfHeal): forgive one failure per `recovery_time` since the last failure,
+    /// and release the lockout authValue after `lockout_recovery`.
+    pub fn tick(&mut self, now: u64) {
+        self.now = now.max(self.now);
+        if self.failed_tries != 0 {
+            let period = u64::from(self.recovery_time) * 1000;
+            // A recovery time of 0 disables DA protection: failures are forgotten at once.
+            match self.now.saturating_sub(self.self_heal_timer).checked_div(period) {
+                None => self.failed_tries = 0,
+                Some(steps) => {
+                    let forgiven = u32::try_from(steps).unwrap_or(u32::MAX).min(self.failed_tries);
+                    self.failed_tries -= forgiven;
+                    self.self_heal_timer = self.self_heal_timer.saturating_add(steps.saturating_mul(period));
+                }
+            }
+        }
+        let recovery = u64::from(self.lockout_recovery) * 1000;
+        if let Some(at) = self.lockout_locked_at
+            && recovery != 0
+            && self.now.saturating_sub(at) >= recovery
+        {
+            self.lockout_locked_at = None;
+        }
+    }
+
+    pub fn in_lockout(&self) -> bool {
+        self.failed_tries >= self.max_tries
+    }
+
+    pub fn lockout_auth_locked(&self) -> bool {
+        self.lockout_locked_at.is_some()
+    }
+
+    /// A counted failure on a DA-protected entity (IncrementLockout, DARegisterFailure).
+    pub fn failed(&mut self) {
+        if self.recovery_time != 0 {
+            self.failed_tries = self.failed_tries.saturating_add(1);
+        }
+        self.self_heal_timer = self.now;
+    }
+
+    pub fn lockout_failed(&mut self) {
+        self.lockout_locked_at = Some(self.now);
+    }
+
+    /// Any Startup (DAStartup): timers restart; with lockoutRecovery 0 the lockout authValue is
+    /// usable again; after a non-orderly shutdown during which DA was used, one failure is counted.
+    pub fn startup(&mut self, orderly: bool) {
+        self.self_heal_timer = self.now;
+        if let Some(at) = self.lockout_locked_at.as_mut() {
+            *at = self.now;
+        }
+        if self.lockout_recovery == 0 {
+            self.lockout_locked_at = None;
+        }
+        if self.recovery_time != 0 && self.failed_tries < self.max_tries && !orderly && self.used {
+            self.failed_tries += 1;
+        }
+        self.used = false;
+    }
+}

@@ -1,0 +1,124 @@
+//! Platform Configuration Registers: 24 PCRs in a SHA-256 and a SHA-384 bank with the PC Client
+//! locality rules, and the TPML_PCR_SELECTION marshalling.
+
+use crate::crypto::{Digest, HASH_ALGS, HashAlg};
+use crate::wire::marshal::{Reader, Writer};
+use crate::wire::response_code::{ResponseCode, TpmResult};
+
+pub const PCR_COUNT: usize = 24;
+
+/// Bytes in a PCR selection bitmap (TPM_PT_PCR_SELECT_MIN; the kernel assumes 3).
+pub const PCR_SELECT: usize = 3;
+
+/// Per-PCR rules as ms-tpm-20-ref's PC Client profile sets them (`s_initAttributes`): whether the PCR is
+/// kept across Shutdown(STATE)/Startup(STATE), the localities that may reset it, and the localities that
+/// may extend it (bit n = locality n).
+#[derive(Debug, Clone, Copy)]
+pub struct PcrRule {
+    pub state_save: bool,
+    pub reset_locality: u8,
+    pub extend_locality: u8,
+}
+
+const fn rule(state_save: bool, reset_locality: u8, extend_locality: u8) -> PcrRule {
+    PcrRule { state_save, reset_locality, extend_locality }
+}
+
+pub const RULES: [PcrRule; PCR_COUNT] = {
+    let mut r = [rule(true, 0, 0x1F); PCR_COUNT];
+    r[16] = rule(false, 0x0F, 0x1F); // debug PCR: resettable from localities 0-3
+    r[17] = rule(false, 0x10, 0x1C); // DRTM PCRs 17-22: reset only by the dynamic launch
+    r[18] = rule(false, 0x10, 0x1C);
+    r[19] = rule(false, 0x10, 0x0C);
+    r[20] = rule(false, 0x14, 0x0E);
+    r[21] = rule(false, 0x14, 0x04);
+    r[22] = rule(false, 0x14, 0x04);
+    r[23] = rule(false, 0x0F, 0x1F); // application PCR: resettable from localities 0-3
+    r
+};
+
+/// The PCR banks, in `HASH_ALGS` order.
+#[derive(Debug, Clone)]
+pub struct Pcrs {
+    pub banks: [[Digest; PCR_COUNT]; 2],
+    pub update_counter: u32,
+}
+
+pub(crate) fn locality_allowed(mask: u8, locality: u8) -> bool {
+    locality < 5 && mask & (1 << locality) != 0
+}
+
+fn bank_index(alg: HashAlg) -> usize {
+    HASH_ALGS.iter().position(|&a| a == alg).unwrap_or(0)
+}
+
+impl Pcrs {
+    pub fn new() -> Self {
+        let mut p = Pcrs { banks: [[Digest::EMPTY; PCR_COUNT]; 2], update_counter: 0 };
+        p.startup(None, 0);
+        p
+    }
+
+    /// Startup: PCRs take their initial values (Part 1 §17.3; PC Client: 17-22 start as all-ones),
+    /// except those restored from `saved` on Startup(STATE). Startup from locality 3 marks PCR 0.
+    pub fn startup(&mut self, saved: Option<&Pcrs>, locality: u8) {
+        for (b, alg) in HASH_ALGS.iter().enumerate() {
+            for (i, rule) in RULES.iter().enumerate() {
+                let restored = saved.filter(|_| rule.state_save).map(|s| s.banks[b][i]);
+                self.banks[b][i] = restored.unwrap_or_else(|| {
+                    if (17..=22).contains(&i) { Digest::ones(alg.size()) } else { Digest::zeros(alg.size()) }
+                });
+            }
+            if saved.is_none() && locality == 3 {
+                let pcr0 = self.banks[b][0].as_mut_slice();
+                if let Some(last) = pcr0.last_mut() {
+                    *last = 3;
+                }
+            }
+        }
+        self.update_counter = saved.map_or(0, |s| s.update_counter);
+    }
+
+    /// PCR[i] := H(PCR[i] || digest) in `alg`'s bank.
+    pub fn extend(&mut self, i: usize, alg: HashAlg, digest: &[u8]) {
+        if let Some(pcr) = self.banks[bank_index(alg)].get_mut(i) {
+            *pcr = alg.digest(&[pcr.as_slice(), digest]);
+        }
+    }
+
+    pub fn get(&self, i: usize, alg: HashAlg) -> Option<&Digest> {
+        self.banks[bank_index(alg)].get(i)
+    }
+}
+
+/// One bank's PCR selection.
+pub type Selection = (HashAlg, [u8; PCR_SELECT]);
+
+/// Parses a TPML_PCR_SELECTION (Part 2 Table 111). Returns (bank, bitmap) pairs.
+pub fn read_selection(r: &mut Reader<'_>) -> TpmResult<([Selection; 2], usize)> {
+    let count = r.u32()?;
+    if count as usize > HASH_ALGS.len() {
+        return Err(ResponseCode::SIZE);
+    }
+    let mut out = [(HashAlg::Sha256, [0u8; PCR_SELECT]); 2];
+    for slot in out.iter_mut().take(count as usize) {
+        let alg = HashAlg::from_id(r.alg()?).ok_or(ResponseCode::HASH)?;
+        let size = usize::from(r.u8()?);
+        if size != PCR_SELECT {
+            return Err(ResponseCode::VALUE);
+        }
+        let mut bits = [0u8; PCR_SELECT];
+        bits.copy_from_slice(r.bytes(PCR_SELECT)?);
+        *slot = (alg, bits);
+    }
+    Ok((out, count as usize))
+}
+
+pub fn write_selection(w: &mut Writer, sel: &[Selection]) {
+    w.u32(sel.len() as u32);
+    for (alg, bits) in sel {
+        w.alg(alg.id());
+        w.u8(PCR_SELECT as u8);
+        w.bytes(bits);
+    }
+}

@@ -1,0 +1,27 @@
+//! The engine's integration tests, one module per subject: the command pipeline, sessions and
+//! parameter encryption, PCRs, NV, hierarchies, hashing and policies (TPM 2.0 Part 3 chapters).
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../key_helpers/mod.rs"]
+mod key_helpers;
+
+mod admin_controls;
+mod capability;
+mod dispatch;
+mod handle_limits;
+mod hash_seq;
+mod hierarchy;
+mod kernel_boot;
+mod layering;
+mod linux_hmac;
+mod nv;
+mod param_enc;
+mod pcr;
+mod policy;
+mod policy_external;
+mod salted;
+mod seq_session;
+mod session;
+mod session_seeds;
+mod startup;
