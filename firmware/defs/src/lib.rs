@@ -8,6 +8,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod attest;
 pub mod boot;
 pub mod ghcb;
 pub mod layout;

@@ -6,13 +6,16 @@
 //! corpus plus a bounded number of deterministic mutations on stable Rust, which is what CI does.
 //!
 //! `unsafe`: denied (`#![deny(unsafe_code)]`), except where a simulated platform implements or forwards
-//! the acceptance traits' `unsafe fn`s (`psc_response.rs`, `svsm.rs`), each site argued.
+//! the acceptance traits' `unsafe fn`s (`psc_response.rs`, `svsm.rs`, `guest_call_env.rs`), each site argued.
 // The target bodies need no `unsafe`; the simulated platforms they drive implement traits whose
 // methods are `unsafe fn` (see `psc_response.rs`), which is the one place allowed to.
 #![deny(unsafe_code)]
 
+mod guest_call_env;
+mod guest_call_input;
 pub mod psc_response;
 pub mod svsm;
+pub mod svsm_guest_call;
 pub mod vc_decode;
 pub mod vtpm_buffer;
 pub mod vtpm_command;
@@ -26,6 +29,7 @@ pub const TARGETS: &[Target] = &[
     ("pvalidate_request_list", svsm::pvalidate_request_list),
     ("ghcb_fields", svsm::ghcb_fields),
     ("svsm_transport_frame", svsm::svsm_transport_frame),
+    ("svsm_guest_call", svsm_guest_call::svsm_guest_call),
     ("vtpm_command", vtpm_command::vtpm_command),
     ("vtpm_buffer", vtpm_buffer::vtpm_buffer),
     ("vc_decode", vc_decode::vc_decode),

@@ -23,7 +23,8 @@ const CALLER: Caller = Caller { apic_id: 0, sev_features: 1 };
 /// Warden pages the simulator marks validated, to check that no input changes them.
 const WARDEN_PROBES: [u64; 3] = [WARDEN_BASE, WARDEN_BASE + 0x20_0000, WARDEN_END - PAGE_SIZE];
 
-struct Env(SimSnp);
+/// The simulated SNP guest behind the dispatcher's `SnpMemory + GuestMemory` bound.
+pub(crate) struct Env(pub(crate) SimSnp);
 
 impl SnpMemory for Env {
     unsafe fn pvalidate(

@@ -44,7 +44,7 @@ thread_local! {
 /// Whether `cmd` is a CreatePrimary, Create or CreateLoaded of an RSA key. RSA key generation costs
 /// tenths of a second, which would make the fuzzer slow everywhere; these commands are not run (the
 /// RSA template parser and the signing code still are, through Load, Sign and the unit tests).
-fn is_rsa_keygen(cmd: &[u8]) -> bool {
+pub(crate) fn is_rsa_keygen(cmd: &[u8]) -> bool {
     let be16 =
         |at: usize| cmd.get(at..at.saturating_add(2)).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
     let be32 = |at: usize| {
@@ -66,8 +66,13 @@ fn is_rsa_keygen(cmd: &[u8]) -> bool {
     be16(at) == Some(0x0001)
 }
 
+/// A fork of the started TPM: every input begins from the same state.
+pub(crate) fn started_tpm() -> Tpm {
+    STARTED.with(|t| t.insecure_fork(Box::new(InsecureTestEntropy::new(2))))
+}
+
 pub fn vtpm_command(data: &[u8]) {
-    let mut tpm = STARTED.with(|t| t.insecure_fork(Box::new(InsecureTestEntropy::new(2))));
+    let mut tpm = started_tpm();
     let mut rest = data;
     for _ in 0..MAX_COMMANDS {
         if rest.is_empty() {

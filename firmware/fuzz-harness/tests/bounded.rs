@@ -60,6 +60,7 @@ fn every_target_survives_its_corpus_and_mutations() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_ITERATIONS);
     for (name, body) in warden_fuzz::TARGETS {
+        let started = std::time::Instant::now();
         let seeds = seeds(name);
         for seed in &seeds {
             body(seed);
@@ -68,6 +69,10 @@ fn every_target_survives_its_corpus_and_mutations() {
         for _ in 0..iterations {
             body(&mutate(&mut rng, &seeds));
         }
-        eprintln!("fuzz target {name}: {} seeds, {iterations} mutations", seeds.len());
+        eprintln!(
+            "fuzz target {name}: {} seeds, {iterations} mutations, {:.1?}",
+            seeds.len(),
+            started.elapsed()
+        );
     }
 }

@@ -63,6 +63,15 @@ pub enum ParamError {
     /// An SVSM_VTPM_CMD buffer is malformed: GPA 0, locality not 0, a size of 0 or beyond the buffer,
     /// or an unknown platform command.
     VtpmBuffer,
+    /// An attestation request has a non-zero reserved byte.
+    AttestReserved,
+    /// SVSM_ATTEST_SINGLE_SERVICE asks for a manifest version other than 0.
+    AttestManifestVersion,
+    /// The attestation nonce is not 64 bytes, or crosses a page.
+    AttestNonce,
+    /// An attestation output buffer is smaller than what it must hold; the output registers say how
+    /// much each needs (Linux grows its buffers and retries).
+    AttestBufferTooSmall,
 }
 
 /// The guest asked wrongly.
@@ -112,6 +121,17 @@ pub enum HvFault {
     },
 }
 
+/// The platform could not produce attestation evidence (the PSP or the host refused, or did not
+/// answer). Neither the guest's fault nor Warden's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvidenceError {
+    /// The host asked to try again later (SNP guest requests may be throttled); SVSM_ERR_BUSY, which
+    /// Linux retries.
+    Busy,
+    /// No evidence can be had (the request failed, or no evidence source exists).
+    Unavailable,
+}
+
 /// Warden has a bug: an invariant of its own bookkeeping failed. The request loop should stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bug {
@@ -128,6 +148,8 @@ pub enum SvsmError {
     Rmp(RmpRefusal),
     /// The hypervisor misbehaved.
     Hypervisor(HvFault),
+    /// No attestation evidence could be had.
+    Evidence(EvidenceError),
     /// Warden has a bug.
     Bug(Bug),
 }
@@ -183,6 +205,9 @@ impl SvsmError {
                 RmpadjustError::NotAssigned => 1,
             }),
             Self::Hypervisor(_) => ResultCode::INVALID_ADDRESS,
+            Self::Evidence(EvidenceError::Busy) => ResultCode::BUSY,
+            // "Not valid in this state": the request was well formed, the platform cannot serve it.
+            Self::Evidence(EvidenceError::Unavailable) => ResultCode::INVALID_REQUEST,
             // Never a success, never a code the guest could act on as a retry hint.
             Self::Bug(_) => ResultCode::INVALID_REQUEST,
         }

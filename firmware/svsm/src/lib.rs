@@ -1,4 +1,5 @@
-//! The SVSM request dispatcher: what Warden does when a guest vCPU calls it.
+//! The SVSM request dispatcher: what Warden does when a guest vCPU calls it: the core protocol (0),
+//! attestation (1, [`attest_protocol`]) and the vTPM (2, [`vtpm_protocol`]).
 //!
 //! Design principles, in order:
 //! 1. **Registers in, registers out.** [`Dispatcher::handle`] takes the guest's RAX, RCX, RDX, R8, R9 as
@@ -25,6 +26,8 @@
 
 extern crate alloc;
 
+pub mod attest_manifest;
+pub mod attest_protocol;
 mod buffer;
 mod core_protocol;
 mod dispatch;
@@ -43,7 +46,7 @@ pub mod vtpm_protocol;
 pub use buffer::{CallContext, GuestBuffer};
 pub use core_protocol::{ConfigError, CoreConfig, CoreProtocol};
 pub use dispatch::{Dispatcher, ProtocolHandler, RegisterError};
-pub use error::{AddressError, Bug, GuestError, HvFault, ParamError, RmpRefusal, SvsmError};
+pub use error::{AddressError, Bug, EvidenceError, GuestError, HvFault, ParamError, RmpRefusal, SvsmError};
 pub use guest::{GuestMemory, GuestRam, MemoryError, Paired};
 pub use regs::{Caller, GuestRegs, Outputs, Reply};
 pub use vcpus::{VMSAS_PER_VCPU, VcpuState};
