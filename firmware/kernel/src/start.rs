@@ -59,7 +59,8 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     }
 }
 
-/// The boot sequence, the same on every platform: console; CPU tables; SIMD; page-table check; memory;
+/// The boot sequence, the same on every platform: console; CPU tables; SIMD; page-table check; the
+/// loader's parameters; memory;
 /// services; ready; request loop. A step the platform cannot do yet is reported and ends the boot.
 fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64) -> ! {
     // 1. The console, so that everything after can be reported.
@@ -103,6 +104,21 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
         fail(&platform, "page tables do not match the layout", error)
     }
     clock = clock.phase("paging");
+
+    // 4b. The loader's parameter pages, copied once and validated (threat model T3); refused, they end
+    //     the boot.
+    let facts = crate::boot_params::read(params)
+        .unwrap_or_else(|error| fail(&platform, "the boot parameters were refused", error));
+    match facts.vcpu_count {
+        Some(count) => println!(
+            "warden: boot parameters: {count} vCPUs, {} memory ranges",
+            facts.memory_map.ranges().len()
+        ),
+        None => println!(
+            "warden: boot parameters: no vCPU count, {} memory ranges",
+            facts.memory_map.ranges().len()
+        ),
+    }
 
     // 5. Memory: the heap, accepted through the acceptance engine where the platform requires it.
     // SAFETY: once, before `heap::init`; nothing references the heap yet.
