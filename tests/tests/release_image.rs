@@ -1,6 +1,6 @@
 //! The release firmware ELF (`target/warden/warden.elf`), read back: it carries no test hook (threat
 //! model T8), and its heap step calls the acceptance engine on SEV-SNP and TDX (architecture, boot
-//! step 5). Each check is first shown to fire on an image that does have what it looks for.
+//! step 6). Each check is first shown to fire on an image that does have what it looks for.
 //!
 //! The firmware is built with v0 symbol mangling (`.cargo/config.toml`), in which a generic function's
 //! instance spells its type arguments as `<length><identifier>` runs: `validate_snp::<SnpPlatform>` of
@@ -100,7 +100,7 @@ fn calls(elf: &Elf, caller: &Function, target: u64) -> usize {
 /// when the #VE handler lands: the check below then demands the TDX instance too.
 const TDX_BOOT_REACHES_THE_HEAP: bool = false;
 
-/// Boot step 5: on SEV-SNP and TDX the heap comes up only through the acceptance engine. The engine's
+/// Boot step 6: on SEV-SNP and TDX the heap comes up only through the acceptance engine. The engine's
 /// entry points are never inlined, so each must exist as an instance for the kernel's platform type,
 /// and only a function of that platform's boot (its `accept_heap`, or the generic boot inlining it)
 /// may call it. Deleting the call, or instantiating the engine for another type, fails this.
