@@ -1,6 +1,6 @@
 //! The release firmware ELF (`target/warden/warden.elf`), read back: it carries no test hook (threat
 //! model T8), and its heap step calls the acceptance engine on SEV-SNP and TDX (architecture, boot
-//! step 6). Each check is first shown to fire on an image that does have what it looks for.
+//! step 6). The hook check is first shown to fire on the test and bench ELFs, which have hooks.
 //!
 //! The firmware is built with v0 symbol mangling (`.cargo/config.toml`), in which a generic function's
 //! instance spells its type arguments as `<length><identifier>` runs: `validate_snp::<SnpPlatform>` of

@@ -1,5 +1,5 @@
 //! The loader's pages, read once (threat model T3): the boot parameter page, the memory-map page and,
-//! on SEV-SNP, the CPUID page. Each is copied whole into private memory by one volatile read and only
+//! on SEV-SNP, the CPUID page. Each is copied whole into private memory, every byte read once, and only
 //! the copy is parsed, by the host-tested validators in `warden_defs::boot_params` and
 //! `warden_defs::snp_cpuid`; Warden never reads these pages again.
 use warden_defs::boot_params::{BootParams, BootParamsError, MemoryMap};
@@ -8,13 +8,23 @@ use warden_defs::layout::{MEMORY_MAP_PAGE, PAGE_SIZE, PARAMS_PAGE, SNP_CPUID_PAG
 /// One page's bytes, privately owned.
 pub type PageCopy = [u8; PAGE_SIZE as usize];
 
-/// Copies one of the layout's parameter pages into private memory, in one read. Private: the callers
-/// below pass only the layout's constants.
+/// Copies one of the layout's parameter pages into private memory, each byte read once. Private: the
+/// callers below pass only the layout's constants.
+///
+/// A loop of 8-byte volatile reads: a volatile read of the whole array compiles to 4096 unrolled byte
+/// moves (220 KiB of code, 29 ms of the boot under TCG, measured).
 fn copy_page(gpa: u64) -> PageCopy {
-    // SAFETY: `gpa` is one of the layout's parameter pages (the callers below), which the image maps readable to
-    // themselves (the boot's page-table check) and no Rust object lives in; the loader may have
-    // written anything there, which is why the bytes are copied and then only validated.
-    unsafe { (gpa as *const PageCopy).read_volatile() }
+    let mut copy = [0u8; PAGE_SIZE as usize];
+    let words = gpa as *const u64;
+    for (index, chunk) in copy.chunks_exact_mut(8).enumerate() {
+        // SAFETY: `gpa` is one of the layout's parameter pages (the callers below), page-aligned, which
+        // the image maps readable to themselves (the boot's page-table check) and no Rust object lives
+        // in; `index` < 512 keeps the read inside the page. The loader may have written anything there,
+        // which is why the bytes are copied and then only validated.
+        let word = unsafe { words.add(index).read_volatile() };
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    copy
 }
 
 /// The SNP CPUID page, copied (SNP only; parsed by `warden_defs::snp_cpuid`).
