@@ -77,6 +77,34 @@ fn build_flavour(name: &str, features: &[&str], stub_elf: &[u8]) -> crate::Resul
     Ok(Built { image, rom })
 }
 
+/// One build of the firmware: its output name and the kernel features it is compiled with.
+#[derive(Debug)]
+struct Flavour {
+    name: &'static str,
+    features: &'static [&'static str],
+    what: &'static str,
+}
+
+/// The product: no feature, so no test hook (threat model T8).
+const RELEASE_FLAVOUR: Flavour = Flavour { name: "warden", features: &[], what: "release" };
+
+/// The insecure flavours: the in-firmware test suite (`cargo xtask test`) and the benchmark images
+/// (`cargo xtask bench hash|boot`).
+const INSECURE_FLAVOURS: [Flavour; 3] = [
+    Flavour { name: "warden-test", features: &["insecure_test_image"], what: "insecure test image" },
+    Flavour { name: "warden-bench", features: &["insecure_bench_image"], what: "insecure benchmark image" },
+    Flavour {
+        name: "warden-baseline",
+        features: &["insecure_baseline_image"],
+        what: "insecure benchmark image",
+    },
+];
+
+/// The flavours a build compiles besides the release one: none in a release build.
+fn insecure_flavours(release: bool) -> &'static [Flavour] {
+    if release { &[] } else { &INSECURE_FLAVOURS }
+}
+
 /// Builds everything; prints where it went.
 pub fn build(args: &Args) -> crate::Result {
     use crate::reference_values::{self, ImageIdentity, ReferenceKey};
@@ -90,7 +118,7 @@ pub fn build(args: &Args) -> crate::Result {
     let stub_path = cargo_build("warden-boot", "warden-boot", &[])?;
     let stub_elf = std::fs::read(stub_path)?;
 
-    let firmware = build_flavour("warden", &[], &stub_elf)?;
+    let firmware = build_flavour(RELEASE_FLAVOUR.name, RELEASE_FLAVOUR.features, &stub_elf)?;
     let igvm_path = output_dir().join("warden.igvm");
     let igvm = crate::igvm::write_igvm(&firmware.image, crate::igvm::SNP_POLICY)?;
     std::fs::write(&igvm_path, &igvm)?;
@@ -103,20 +131,10 @@ pub fn build(args: &Args) -> crate::Result {
         crate::igvm::SNP_POLICY,
         &key,
     )?;
-    let test_image = if args.release {
-        None
-    } else {
-        Some(build_flavour("warden-test", &["insecure_test_image"], &stub_elf)?)
-    };
-    // The benchmark images (`cargo xtask bench hash|boot`): insecure flavours, never in a release build.
-    let bench_images = if args.release {
-        Vec::new()
-    } else {
-        vec![
-            build_flavour("warden-bench", &["insecure_bench_image"], &stub_elf)?,
-            build_flavour("warden-baseline", &["insecure_baseline_image"], &stub_elf)?,
-        ]
-    };
+    let insecure_images = insecure_flavours(args.release)
+        .iter()
+        .map(|flavour| build_flavour(flavour.name, flavour.features, &stub_elf))
+        .collect::<crate::Result<Vec<_>>>()?;
 
     println!("built {} ({} pages)", firmware.rom.display(), firmware.image.pages.len());
     println!("built {}", igvm_path.display());
@@ -126,11 +144,8 @@ pub fn build(args: &Args) -> crate::Result {
         key.key_id(),
         if key.is_insecure() { ": INSECURE test key, development only" } else { "" }
     );
-    if let Some(test) = &test_image {
-        println!("built {} (insecure test image)", test.rom.display());
-    }
-    for bench in &bench_images {
-        println!("built {} (insecure benchmark image)", bench.rom.display());
+    for (flavour, built) in insecure_flavours(args.release).iter().zip(&insecure_images) {
+        println!("built {} ({})", built.rom.display(), flavour.what);
     }
     Ok(())
 }
@@ -138,4 +153,36 @@ pub fn build(args: &Args) -> crate::Result {
 /// `cargo xtask build`.
 pub fn run(args: &Args) -> crate::Result {
     build(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{INSECURE_FLAVOURS, RELEASE_FLAVOUR, insecure_flavours};
+
+    /// Threat model T8: `build --release` compiles no insecure flavour, the release flavour enables no
+    /// kernel feature, and every kernel feature is named `insecure_*` (so a test hook cannot hide behind
+    /// a harmless-sounding feature the release flavour might one day enable).
+    #[test]
+    fn a_release_build_compiles_no_insecure_flavour() {
+        assert!(insecure_flavours(true).is_empty());
+        assert_eq!(insecure_flavours(false).len(), INSECURE_FLAVOURS.len());
+        assert!(RELEASE_FLAVOUR.features.is_empty());
+        let manifest = include_str!("../../firmware/kernel/Cargo.toml");
+        let features: Vec<&str> = manifest
+            .split("[features]")
+            .nth(1)
+            .expect("the kernel declares features")
+            .lines()
+            .take_while(|line| !line.starts_with('['))
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
+            .filter(|name| !name.starts_with('#'))
+            .collect();
+        assert!(!features.is_empty());
+        for feature in &features {
+            assert!(feature.starts_with("insecure_"), "kernel feature {feature} is not named insecure_*");
+        }
+        for flavour in &INSECURE_FLAVOURS {
+            assert!(flavour.features.iter().all(|f| features.contains(f)), "{flavour:?}");
+        }
+    }
 }

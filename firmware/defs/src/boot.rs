@@ -109,16 +109,3 @@ const _: () = {
     assert!(offset_of!(BootRomDirectory, run_count) == rom_offsets::RUN_COUNT);
     assert!(offset_of!(BootRomDirectory, runs) == rom_offsets::RUNS);
 };
-
-/// The boot parameter page (`layout::PARAMS_PAGE`). On SNP and TDX it is an IGVM parameter area the
-/// loader fills (unmeasured, so every field is an allegation); on native the image carries it.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[repr(C)]
-pub struct BootParams {
-    /// The IGVM VP_COUNT parameter: how many vCPUs the guest has.
-    pub vcpu_count: u32,
-    /// Zero.
-    pub reserved: u32,
-}
-
-const _: () = assert!(core::mem::size_of::<BootParams>() == 8);

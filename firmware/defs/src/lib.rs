@@ -10,10 +10,12 @@
 
 pub mod attest;
 pub mod boot;
+pub mod boot_params;
 pub mod ghcb;
 pub mod layout;
 pub mod psc;
 pub mod snp;
+pub mod snp_cpuid;
 pub mod svsm;
 pub mod tdx;
 pub mod vmsa;

@@ -11,6 +11,7 @@
 // methods are `unsafe fn` (see `psc_response.rs`), which is the one place allowed to.
 #![deny(unsafe_code)]
 
+pub mod boot_pages;
 mod guest_call_env;
 mod guest_call_input;
 pub mod psc_response;
@@ -33,4 +34,6 @@ pub const TARGETS: &[Target] = &[
     ("vtpm_command", vtpm_command::vtpm_command),
     ("vtpm_buffer", vtpm_buffer::vtpm_buffer),
     ("vc_decode", vc_decode::vc_decode),
+    ("snp_cpuid_page", boot_pages::snp_cpuid_page),
+    ("boot_parameter_pages", boot_pages::boot_parameter_pages),
 ];

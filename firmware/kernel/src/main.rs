@@ -3,8 +3,8 @@
 //! lives in the host-tested `warden-*` library crates.
 //!
 //! unsafe: allowed in this crate only, because it is the one place that executes instructions (port
-//! I/O, control registers, PVALIDATE/VMGEXIT/TDCALL), edits descriptor and page tables, and hands memory
-//! to the allocator; every block carries a `// SAFETY:` argument (workspace lint).
+//! I/O, control registers, PVALIDATE/VMGEXIT/TDCALL), edits descriptor and page tables, hands memory
+//! to the allocator and copies the loader's pages from their fixed addresses (`boot_params`); every block carries a `// SAFETY:` argument (workspace lint).
 #![no_std]
 #![no_main]
 
@@ -12,6 +12,7 @@ extern crate alloc;
 
 mod bench;
 mod boot_clock;
+mod boot_params;
 mod boot_steps;
 mod console;
 mod cpu;

@@ -59,7 +59,8 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
     }
 }
 
-/// The boot sequence, the same on every platform: console; CPU tables; SIMD; page-table check; memory;
+/// The boot sequence, the same on every platform: console; CPU tables; SIMD; page-table check; the
+/// loader's parameters; memory;
 /// services; ready; request loop. A step the platform cannot do yet is reported and ends the boot.
 fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64) -> ! {
     // 1. The console, so that everything after can be reported.
@@ -104,7 +105,23 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     }
     clock = clock.phase("paging");
 
-    // 5. Memory: the heap, accepted through the acceptance engine where the platform requires it.
+    // 5. The loader's parameter pages, copied once and validated (threat model T3); refused, they end
+    //    the boot.
+    let facts = crate::boot_params::read(params)
+        .unwrap_or_else(|error| fail(&platform, "the boot parameters were refused", error));
+    match facts.vcpu_count {
+        Some(count) => println!(
+            "warden: boot parameters: {count} vCPUs, {} memory ranges",
+            facts.memory_map.ranges().len()
+        ),
+        None => println!(
+            "warden: boot parameters: no vCPU count, {} memory ranges",
+            facts.memory_map.ranges().len()
+        ),
+    }
+    clock = clock.phase("params");
+
+    // 6. Memory: the heap, accepted through the acceptance engine where the platform requires it.
     // SAFETY: once, before `heap::init`; nothing references the heap yet.
     let memory = unsafe { platform.accept_heap() }.unwrap_or_else(|error| fail(&platform, "heap", error));
     // SAFETY: the page-table check above found the heap mapped writable to itself; nothing uses it.
@@ -116,7 +133,7 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     let _ = crate::tsc::finish_window();
     clock = clock.phase("tsc");
 
-    // 6. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
+    // 7. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
     //    are reached through (opened before "ready", so nothing sent after it is lost).
     #[cfg(warden_request_loop)]
     let (mut dispatcher, channel) = {
@@ -129,7 +146,7 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
         (dispatcher, channel)
     };
 
-    // 7. Ready.
+    // 8. Ready.
     let (used, free) = heap::usage();
     clock = clock.phase("report");
     println!(
@@ -146,7 +163,7 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     #[cfg(feature = "insecure_bench_image")]
     crate::bench::run(&platform);
 
-    // 8. The request loop.
+    // 9. The request loop.
     #[cfg(warden_request_loop)]
     {
         println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");

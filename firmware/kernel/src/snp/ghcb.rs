@@ -53,10 +53,10 @@ pub struct SharedGhcb {
 pub enum GhcbSetupError {
     /// An MSR-protocol response failed its check (wrong function, version, features, echo, PSC error).
     Msr(MsrError),
-    /// The C-bit position from CPUID is implausible or differs from SEV_INFO's.
+    /// The C-bit position from the CPUID page is implausible or differs from SEV_INFO's.
     CbitMismatch {
-        /// CPUID 0x8000_001F EBX\[5:0\].
-        cpuid: u8,
+        /// The CPUID page's Fn8000_001F EBX\[5:0\].
+        cpuid_page: u8,
         /// SEV_INFO bits \[31:24\].
         sev_info: u8,
     },
@@ -90,11 +90,12 @@ pub fn terminate_msr(reason_set: u8, reason_code: u8) -> ! {
 }
 
 /// Checks the hypervisor's protocol version and features, makes the GHCB page shared and registers it.
-/// `cpuid_c_bit` is CPUID 0x8000_001F EBX\[5:0\]. Returns the C-bit position both agree on.
+/// `page_c_bit` is the CPUID page's Fn8000_001F EBX\[5:0\] (`SnpPlatform::init`); SEV_INFO's must agree.
+/// Returns the C-bit position.
 ///
 /// # Safety
 /// Call once, on the boot CPU, on SNP (after detection), before anything uses [`GHCB`].
-pub unsafe fn register(cpuid_c_bit: u8) -> Result<u8, GhcbSetupError> {
+pub unsafe fn register(page_c_bit: u8) -> Result<u8, GhcbSetupError> {
     let mut slot = GHCB.lock();
     if slot.is_some() {
         return Err(GhcbSetupError::AlreadyRegistered);
@@ -103,8 +104,8 @@ pub unsafe fn register(cpuid_c_bit: u8) -> Result<u8, GhcbSetupError> {
     let info =
         msr::parse_sev_info(unsafe { msr_protocol(msr::SEV_INFO_REQ) }).map_err(GhcbSetupError::Msr)?;
     // A C-bit below 32 would put private memory below 4 GiB out of reach; above 51 is no physical bit.
-    if info.c_bit != cpuid_c_bit || !(32..=51).contains(&cpuid_c_bit) {
-        return Err(GhcbSetupError::CbitMismatch { cpuid: cpuid_c_bit, sev_info: info.c_bit });
+    if info.c_bit != page_c_bit || !(32..=51).contains(&page_c_bit) {
+        return Err(GhcbSetupError::CbitMismatch { cpuid_page: page_c_bit, sev_info: info.c_bit });
     }
     // SAFETY: HV_FEATURES only asks for information.
     let features =
@@ -128,14 +129,14 @@ pub unsafe fn register(cpuid_c_bit: u8) -> Result<u8, GhcbSetupError> {
     msr::check_psc(response).map_err(GhcbSetupError::Msr)?;
     // SAFETY: the page is shared in the RMP now and nothing references it; from here on it is only
     // accessed through `SharedGhcb::exchange`, as the shared view.
-    unsafe { c_bit::set_private(gpa, info.c_bit, false) }.map_err(GhcbSetupError::Mapping)?;
+    unsafe { c_bit::set_private(gpa, page_c_bit, false) }.map_err(GhcbSetupError::Mapping)?;
     // SAFETY: the page is mapped writable (shared view) and unreferenced.
     unsafe { (gpa as *mut [u8; 4096]).write_volatile([0; 4096]) };
     // SAFETY: registration names a page that is shared, which it now is.
     let response = unsafe { msr_protocol(msr::register_gpa_request(gfn)) };
     msr::check_register_gpa(response, gfn).map_err(GhcbSetupError::Msr)?;
     *slot = Some(SharedGhcb { gpa });
-    Ok(info.c_bit)
+    Ok(page_c_bit)
 }
 
 impl SharedGhcb {

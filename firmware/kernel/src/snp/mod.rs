@@ -13,8 +13,6 @@ pub mod ghcb;
 pub mod instructions;
 pub mod vc;
 
-use core::arch::x86_64::__cpuid;
-
 use warden_defs::boot::BootPlatform;
 use warden_defs::ghcb::exit::{IoDirection, IoWidth};
 use warden_defs::ghcb::msr::{
@@ -23,6 +21,7 @@ use warden_defs::ghcb::msr::{
 use warden_defs::layout::COM1_PORT;
 use warden_defs::psc::PscDescriptor;
 use warden_defs::snp::{PVALIDATE_SIZE_2M, PVALIDATE_SIZE_4K, SnpRc, rmpadjust_attrs};
+use warden_defs::snp_cpuid::{SnpCpuidError, SnpCpuidTable};
 use warden_platform::memory::{
     PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
 };
@@ -72,15 +71,27 @@ pub fn terminate_with(reason: Reason) -> ! {
 
 /// Why [`SnpPlatform::init`] refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SnpInitError(pub GhcbSetupError);
+pub enum SnpInitError {
+    /// The CPUID page's table is malformed (a count above its capacity).
+    CpuidPage(SnpCpuidError),
+    /// The CPUID page has no entry for CPUID Fn8000_001F: no C-bit position Warden could trust.
+    NoCbitInCpuidPage,
+    /// The hypervisor's GHCB set-up failed its checks.
+    Ghcb(GhcbSetupError),
+}
 
 impl SnpInitError {
     /// The termination reason this failure calls for.
     pub const fn reason(self) -> Reason {
-        match self.0 {
-            GhcbSetupError::Msr(MsrError::UnsupportedVersion { .. }) => Reason::ProtocolUnsupported,
-            GhcbSetupError::Msr(MsrError::MissingFeatures(_)) => Reason::SnpUnsupported,
-            GhcbSetupError::AlreadyRegistered => Reason::Termination(Termination::Failure),
+        match self {
+            SnpInitError::Ghcb(GhcbSetupError::Msr(MsrError::UnsupportedVersion { .. })) => {
+                Reason::ProtocolUnsupported
+            }
+            SnpInitError::Ghcb(GhcbSetupError::Msr(MsrError::MissingFeatures(_))) => Reason::SnpUnsupported,
+            SnpInitError::Ghcb(GhcbSetupError::AlreadyRegistered) => {
+                Reason::Termination(Termination::Failure)
+            }
+            // The CPUID page is the loader's (checked by the PSP): a bad one is the host's doing too.
             _ => Reason::HypervisorMisbehaved,
         }
     }
@@ -99,16 +110,20 @@ const UART_LINE_STATUS: u16 = 5;
 const UART_TX_EMPTY: u64 = 1 << 5;
 
 impl SnpPlatform {
-    /// Sets up SNP: checks the hypervisor's GHCB version and features (refusing to run without SNP,
-    /// AP creation and multiple VMPLs), makes the GHCB page shared and registers it.
+    /// Sets up SNP: takes the C-bit position from the CPUID page, checks the hypervisor's GHCB version
+    /// and features (refusing to run without SNP, AP creation and multiple VMPLs), makes the GHCB page
+    /// shared and registers it.
     ///
-    /// Not yet bootable: reading the C-bit position with CPUID raises #VC, which the handler would
-    /// serve through the MSR protocol, but the IDT pointing #VC at it is loaded only later, by the
-    /// generic boot's CPU-tables step (the ordering issue recorded in `docs/architecture.md`).
+    /// The C-bit comes from the CPUID page because the PSP checked that page's entries against the CPU
+    /// before the launch (SEV-SNP ABI (AMD 56860), CPUID Reporting), and it is measured: CPUID itself
+    /// would raise #VC and be answered by the hypervisor, as is SEV_INFO, so comparing those two would
+    /// compare the hypervisor with itself. SEV_INFO must still agree with the page, or Warden stops.
     pub fn init() -> Result<Self, SnpInitError> {
-        let cpuid_c_bit = (__cpuid(0x8000_001F).ebx & 0x3F) as u8;
+        let table = SnpCpuidTable::parse(&crate::boot_params::copy_snp_cpuid_page())
+            .map_err(SnpInitError::CpuidPage)?;
+        let c_bit = table.c_bit().ok_or(SnpInitError::NoCbitInCpuidPage)?;
         // SAFETY: called once by `start` after detection said SNP; nothing has used the GHCB yet.
-        let c_bit = unsafe { ghcb::register(cpuid_c_bit) }.map_err(SnpInitError)?;
+        let c_bit = unsafe { ghcb::register(c_bit) }.map_err(SnpInitError::Ghcb)?;
         Ok(Self { c_bit })
     }
 
