@@ -1,6 +1,8 @@
 //! Hierarchy commands (Part 3 ch. 24): CreatePrimary, HierarchyControl, SetPrimaryPolicy, Clear,
 //! ClearControl, HierarchyChangeAuth.
 
+use zeroize::Zeroize;
+
 use crate::Tpm;
 use crate::crypto::{HashAlg, strip_trailing_zeros};
 use crate::engine::command::Cmd;
@@ -86,9 +88,9 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Err(ResponseCode::DISABLED);
     }
     let h = &mut tpm.hier;
-    h.owner_auth.clear();
-    h.endorsement_auth.clear();
-    h.lockout_auth.clear();
+    h.owner_auth.zeroize();
+    h.endorsement_auth.zeroize();
+    h.lockout_auth.zeroize();
     h.sh_enable = true;
     h.eh_enable = true;
     for owner_side in [Handle::RH_OWNER, Handle::RH_ENDORSEMENT, Handle::RH_LOCKOUT] {
@@ -121,12 +123,15 @@ pub(crate) fn change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let new = strip_trailing_zeros(c.params.tpm2b(MAX_DIGEST).p(1)?).to_vec();
     c.params.finish()?;
     let h = &mut tpm.hier;
-    match c.handles[0] {
-        Handle::RH_OWNER => h.owner_auth = new,
-        Handle::RH_ENDORSEMENT => h.endorsement_auth = new,
-        Handle::RH_PLATFORM => h.platform_auth = new,
-        Handle::RH_LOCKOUT => h.lockout_auth = new,
+    let slot = match c.handles[0] {
+        Handle::RH_OWNER => &mut h.owner_auth,
+        Handle::RH_ENDORSEMENT => &mut h.endorsement_auth,
+        Handle::RH_PLATFORM => &mut h.platform_auth,
+        Handle::RH_LOCKOUT => &mut h.lockout_auth,
         _ => return Err(ResponseCode::VALUE.handle(1)),
-    }
+    };
+    // The old authValue is wiped, not just freed (threat model T5).
+    slot.zeroize();
+    *slot = new;
     Ok(())
 }

@@ -20,6 +20,7 @@ mod param_enc;
 mod pcr;
 mod policy;
 mod policy_external;
+mod rsa_blinding;
 mod salted;
 mod seq_session;
 mod session;
