@@ -58,12 +58,14 @@
 extern crate alloc;
 
 mod commands;
+pub mod config;
 pub mod crypto;
 mod engine;
 mod object;
 mod state;
 pub mod wire;
 
+pub use config::FirmwareConfig;
 pub use wire::alg_id::AlgId;
 pub use wire::command_code::CommandCode;
 pub use wire::handle::Handle;
@@ -161,6 +163,21 @@ impl Tpm {
             time: state::clock::TimeState::default(),
             shutdown: None,
         }
+    }
+
+    /// The TPM the firmware runs: manufactured with `config`, timed by `clock`, powered on (the next
+    /// command must be TPM2_Startup). Without a running clock, policy expirations, tickets and
+    /// dictionary-attack recovery would never progress, so the firmware's constructor requires one.
+    pub fn firmware(
+        entropy: Box<dyn EntropySource + Send>,
+        clock: Box<dyn Clock + Send>,
+        config: &FirmwareConfig,
+    ) -> Tpm {
+        let mut tpm = Tpm::new(entropy);
+        tpm.da = state::dictionary_attack::DictionaryAttack::manufacture(config.da);
+        tpm.set_clock(clock);
+        tpm.power_on();
+        tpm
     }
 
     /// Replaces the endorsement primary seed (EPS) with one the firmware derives from a platform secret

@@ -7,7 +7,6 @@ use crate::Tpm;
 use crate::crypto::{HashAlg, strip_trailing_zeros};
 use crate::engine::command::Cmd;
 use crate::object::creation::{derive_primary, read_create_in, write_creation};
-use crate::state::dictionary_attack::DictionaryAttack;
 use crate::state::hierarchy::fresh;
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::MAX_DIGEST;
@@ -101,7 +100,7 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     tpm.nv.clear_owner();
     tpm.keys.clear_owner(&mut tpm.drbg, tpm.entropy.as_mut());
     tpm.objects.flush_keys_of(Handle::RH_OWNER);
-    tpm.da = DictionaryAttack { now: tpm.da.now, ..DictionaryAttack::default() };
+    tpm.da.clear();
     let now = tpm.now_ms();
     tpm.time.clear(now);
     Ok(())

@@ -9,6 +9,7 @@ mod key_helpers;
 mod admin_controls;
 mod capability;
 mod dispatch;
+mod firmware_config;
 mod handle_limits;
 mod hash_seq;
 mod hierarchy;
