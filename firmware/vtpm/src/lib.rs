@@ -19,7 +19,8 @@
 //! 6. **Secrets.** Randomness is HMAC_DRBG (SHA-256) seeded from the entropy source and reseeded at
 //!    every Startup. Context blobs are AES-256-CFB encrypted and HMAC-SHA256 protected with keys
 //!    derived from a secret drawn at every TPM Reset (`state::context_keys`). Debug output never shows
-//!    secrets. Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target
+//!    secrets, and freed memory never holds them: every secret-holding type wipes itself on drop
+//!    (`zeroize`; `crypto::SecretBytes` for temporaries). RSA private-key operations are blinded. Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target
 //!    and the tests in `tests/` check that every input gets a well-formed answer.
 //! 7. **No `unsafe`.** `#![forbid(unsafe_code)]`: the engine is plain logic over byte slices.
 //!
@@ -86,7 +87,8 @@ pub trait EntropySource {
     fn fill_bytes(&mut self, out: &mut [u8]);
 }
 
-/// Monotonic time for TPM2_ReadClock and dictionary-attack recovery. Without one, time stands still.
+/// Monotonic time for TPM2_ReadClock, expirations and dictionary-attack recovery. Without one, time
+/// stands still: the firmware always gives one ([`Tpm::firmware`]).
 pub trait Clock {
     /// Milliseconds since an arbitrary fixed origin; never decreases.
     fn now_ms(&mut self) -> u64;
