@@ -20,8 +20,9 @@
 //!    every Startup. Context blobs are AES-256-CFB encrypted and HMAC-SHA256 protected with keys
 //!    derived from a secret drawn at every TPM Reset (`state::context_keys`). Debug output never shows
 //!    secrets, and freed memory never holds them: every secret-holding type wipes itself on drop
-//!    (`zeroize`; `crypto::SecretBytes` for temporaries). RSA private-key operations are blinded. Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target
-//!    and the tests in `tests/` check that every input gets a well-formed answer.
+//!    (`zeroize`; `crypto::SecretBytes` for temporaries). RSA private-key operations are blinded.
+//!    Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target and the
+//!    tests in `tests/` check that every input gets a well-formed answer.
 //! 7. **No `unsafe`.** `#![forbid(unsafe_code)]`: the engine is plain logic over byte slices.
 //!
 //! # Layout and layering
@@ -37,6 +38,7 @@
 //!   `engine` or `commands`.
 //! - `commands`: one module per Part 3 chapter (`startup` ch. 9 ... `nv` ch. 31). A command module
 //!   never uses another; what two chapters share lives in a lower layer.
+//! - `config`: the configuration the firmware manufactures its TPM with (`FirmwareConfig`). Uses nothing.
 //! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata
 //!   only), handle checks, authorization, parameter encryption, routing, response. Only
 //!   `engine::routing` names the commands.
