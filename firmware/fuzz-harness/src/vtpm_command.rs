@@ -9,8 +9,10 @@
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
 use warden_vtpm::{MAX_RESPONSE_SIZE, Tpm};
 
-/// At most this many commands per input, to keep one iteration cheap.
-const MAX_COMMANDS: usize = 8;
+/// At most this many commands per input, to keep one iteration cheap while a recorded tpm2-tools flow
+/// (the `tools_*` seeds: a tool's session, context loads and command, several tools in a row) still
+/// fits one input.
+const MAX_COMMANDS: usize = 32;
 
 /// TPM2_Startup(TPM_SU_CLEAR).
 const STARTUP_CLEAR: [u8; 12] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0];
@@ -72,7 +74,14 @@ pub(crate) fn started_tpm() -> Tpm {
 }
 
 pub fn vtpm_command(data: &[u8]) {
+    run_commands(data);
+}
+
+/// Runs the commands of one input on a fork of the started TPM; their response codes (`None` for a
+/// skipped RSA key generation).
+fn run_commands(data: &[u8]) -> Vec<Option<u32>> {
     let mut tpm = started_tpm();
+    let mut codes = Vec::new();
     let mut rest = data;
     for _ in 0..MAX_COMMANDS {
         if rest.is_empty() {
@@ -85,9 +94,43 @@ pub fn vtpm_command(data: &[u8]) {
             .filter(|&n| n >= 10 && n <= rest.len())
             .unwrap_or(rest.len());
         let (cmd, tail) = rest.split_at(len);
-        if !is_rsa_keygen(cmd) {
-            check_response(&tpm.execute(cmd));
+        if is_rsa_keygen(cmd) {
+            codes.push(None);
+        } else {
+            let rsp = tpm.execute(cmd);
+            check_response(&rsp);
+            codes.push(Some(u32::from_be_bytes([rsp[6], rsp[7], rsp[8], rsp[9]])));
         }
         rest = tail;
+    }
+    codes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_commands;
+    use std::path::PathBuf;
+
+    /// The `tools_*` seeds are tpm2-tools flows recorded from `tpm_server` in recording mode
+    /// (`WARDEN_TPM_RECORD`), whose TPM is manufactured as this harness's is. Replayed here, every
+    /// command of every flow succeeds: sessions' HMACs verify, wrapped children load, context blobs
+    /// load, so fuzzing starts from the deep states the flows reach (threat model T5).
+    #[test]
+    fn recorded_tool_flows_replay_to_success() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/vtpm_command");
+        let mut flows = 0;
+        for entry in std::fs::read_dir(&dir).expect("the vtpm_command corpus") {
+            let path = entry.expect("a corpus entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if !name.starts_with("tools_") {
+                continue;
+            }
+            let codes = run_commands(&std::fs::read(&path).expect("a readable seed"));
+            let failed: Vec<_> = codes.iter().enumerate().filter(|(_, c)| **c != Some(0)).collect();
+            assert!(failed.is_empty(), "{name}: commands (index, rc) failed on replay: {failed:x?}");
+            assert!(codes.len() >= 5, "{name}: a flow of {} commands", codes.len());
+            flows += 1;
+        }
+        assert!(flows >= 10, "only {flows} recorded flows in the corpus");
     }
 }

@@ -20,7 +20,7 @@ fn rdtsc() -> u64 {
 
 /// TSC ticks per microsecond if the (hyper)visor says: KVM/QEMU's timing leaf 0x4000_0010 (EAX = TSC kHz),
 /// else CPUID 0x15 (crystal ratio).
-fn tsc_khz() -> Option<u64> {
+pub(crate) fn tsc_khz() -> Option<u64> {
     {
         let hypervisor_max = core::arch::x86_64::__cpuid(0x4000_0000).eax;
         if (0x4000_0010..0x4000_0100).contains(&hypervisor_max) {

@@ -37,6 +37,8 @@ mod snp;
 mod start;
 mod tdx;
 mod tsc;
+#[cfg(warden_services)]
+mod vtpm_clock;
 
 core::arch::global_asm!(
     r#"

@@ -12,6 +12,7 @@ use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
 
 use crate::entropy::Rdrand;
+use crate::vtpm_clock::TscClock;
 
 /// The guest's VMPL (the peer's choice; Linux's `tpm_svsm` needs a non-zero VMPL).
 const GUEST_VMPL: u8 = 2;
@@ -61,8 +62,13 @@ pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     })
     .map_err(ServiceError::Core)?;
     let mut dispatcher = Dispatcher::new(core);
-    let mut tpm = warden_vtpm::Tpm::new(Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?));
-    tpm.power_on();
+    // The firmware's configuration (DA parameters) and a running clock, so expirations, tickets and
+    // dictionary-attack recovery work as the host tests of `FirmwareConfig::FIRMWARE` show.
+    let tpm = warden_vtpm::Tpm::firmware(
+        Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?),
+        Box::new(TscClock::start()),
+        &warden_vtpm::FirmwareConfig::FIRMWARE,
+    );
     dispatcher
         .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(Vtpm(tpm))))
         .expect("protocol 2 is registered once, on an empty dispatcher");

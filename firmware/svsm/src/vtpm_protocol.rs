@@ -15,8 +15,9 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use warden_defs::svsm::{VTPM_BUFFER_SIZE, VtpmRequestHeader, VtpmResponseHeader, vtpm_call};
 use zerocopy::{FromBytes, IntoBytes};
+use zeroize::{Zeroize, Zeroizing};
 
-use crate::buffer::CallContext;
+use crate::buffer::{CallContext, GuestBuffer};
 use crate::dispatch::ProtocolHandler;
 use crate::error::{GuestError, ParamError, SvsmError};
 use crate::regs::{GuestRegs, Outputs};
@@ -71,16 +72,25 @@ impl<E: TpmEngine> VtpmProtocol<E> {
             return Err(GuestError::InvalidParameter(ParamError::VtpmBuffer).into());
         }
         let guest = context.buffer(gpa, BUFFER_SIZE as u64, 1)?;
+        let result = self.exchange(&guest, context);
+        // Commands and responses carry secrets (authValues, sensitive data, Unseal's output): the
+        // private copy is wiped after every call, whatever its outcome (threat model T5).
+        self.buffer.zeroize();
+        result
+    }
+
+    /// Copies the request in, runs it, writes the response back.
+    fn exchange(&mut self, guest: &GuestBuffer, context: &mut CallContext<'_>) -> Result<(), SvsmError> {
         // One copy into private memory; everything below looks only at the copy.
         let buffer = &mut self.buffer[..];
-        context.read(&guest, buffer)?;
+        context.read(guest, buffer)?;
         let command = parse_request(buffer)?;
-        let response = self.engine.execute(command);
+        let response = Zeroizing::new(self.engine.execute(command));
         // The engine bounds its responses; a larger one would be a bug, not the guest's fault.
         let response = response.get(..response.len().min(MAX_RESPONSE)).unwrap_or(&[]);
         encode_response(response, buffer);
         // The whole buffer goes back, as the peer does: nothing of the request is left behind it.
-        context.write(&guest, 0, buffer)?;
+        context.write(guest, 0, buffer)?;
         Ok(())
     }
 }

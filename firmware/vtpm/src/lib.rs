@@ -19,8 +19,10 @@
 //! 6. **Secrets.** Randomness is HMAC_DRBG (SHA-256) seeded from the entropy source and reseeded at
 //!    every Startup. Context blobs are AES-256-CFB encrypted and HMAC-SHA256 protected with keys
 //!    derived from a secret drawn at every TPM Reset (`state::context_keys`). Debug output never shows
-//!    secrets. Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target
-//!    and the tests in `tests/` check that every input gets a well-formed answer.
+//!    secrets, and freed memory never holds them: every secret-holding type wipes itself on drop
+//!    (`zeroize`; `crypto::SecretBytes` for temporaries). RSA private-key operations are blinded.
+//!    Threat model T5: the guest's command bytes are hostile; the `vtpm_command` fuzz target and the
+//!    tests in `tests/` check that every input gets a well-formed answer.
 //! 7. **No `unsafe`.** `#![forbid(unsafe_code)]`: the engine is plain logic over byte slices.
 //!
 //! # Layout and layering
@@ -36,6 +38,7 @@
 //!   `engine` or `commands`.
 //! - `commands`: one module per Part 3 chapter (`startup` ch. 9 ... `nv` ch. 31). A command module
 //!   never uses another; what two chapters share lives in a lower layer.
+//! - `config`: the configuration the firmware manufactures its TPM with (`FirmwareConfig`). Uses nothing.
 //! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata
 //!   only), handle checks, authorization, parameter encryption, routing, response. Only
 //!   `engine::routing` names the commands.
@@ -58,12 +61,14 @@
 extern crate alloc;
 
 mod commands;
+pub mod config;
 pub mod crypto;
 mod engine;
 mod object;
 mod state;
 pub mod wire;
 
+pub use config::FirmwareConfig;
 pub use wire::alg_id::AlgId;
 pub use wire::command_code::CommandCode;
 pub use wire::handle::Handle;
@@ -84,7 +89,8 @@ pub trait EntropySource {
     fn fill_bytes(&mut self, out: &mut [u8]);
 }
 
-/// Monotonic time for TPM2_ReadClock and dictionary-attack recovery. Without one, time stands still.
+/// Monotonic time for TPM2_ReadClock, expirations and dictionary-attack recovery. Without one, time
+/// stands still: the firmware always gives one ([`Tpm::firmware`]).
 pub trait Clock {
     /// Milliseconds since an arbitrary fixed origin; never decreases.
     fn now_ms(&mut self) -> u64;
@@ -161,6 +167,21 @@ impl Tpm {
             time: state::clock::TimeState::default(),
             shutdown: None,
         }
+    }
+
+    /// The TPM the firmware runs: manufactured with `config`, timed by `clock`, powered on (the next
+    /// command must be TPM2_Startup). Without a running clock, policy expirations, tickets and
+    /// dictionary-attack recovery would never progress, so the firmware's constructor requires one.
+    pub fn firmware(
+        entropy: Box<dyn EntropySource + Send>,
+        clock: Box<dyn Clock + Send>,
+        config: &FirmwareConfig,
+    ) -> Tpm {
+        let mut tpm = Tpm::new(entropy);
+        tpm.da = state::dictionary_attack::DictionaryAttack::manufacture(config.da);
+        tpm.set_clock(clock);
+        tpm.power_on();
+        tpm
     }
 
     /// Replaces the endorsement primary seed (EPS) with one the firmware derives from a platform secret

@@ -270,3 +270,21 @@ fn random_byte_streams_never_panic_and_never_overrun_the_bound() {
     // The streams must get commands through, or the loop above tested only the first word.
     assert!(executed > 500, "only {executed} commands executed");
 }
+
+/// `WARDEN_TPM_RECORD`: each command reaches the engine unchanged and lands, byte for byte, in its own
+/// numbered file named after its command code.
+#[test]
+fn recording_writes_each_command_and_passes_it_on() {
+    let dir = std::env::temp_dir().join(format!("warden-record-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let inner = Recorder::default();
+    let mut engine = super::engine::Recording::new(inner.clone(), dir.clone());
+    let startup = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0];
+    let random = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7B, 0, 8];
+    assert_eq!(engine.execute(&startup), [&[0x80, 0x01][..], &startup].concat());
+    engine.execute(&random);
+    assert_eq!(inner.events(), [Event::Execute(startup.to_vec()), Event::Execute(random.to_vec())]);
+    assert_eq!(std::fs::read(dir.join("000000-0144.bin")).unwrap(), startup);
+    assert_eq!(std::fs::read(dir.join("000001-017b.bin")).unwrap(), random);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -14,6 +14,7 @@ use crate::services::{self, NATIVE_CALLER, NoRmp};
 /// Every case, in the order they run.
 pub const CASES: &[TestCase] = &[
     ("vtpm_answers_through_the_dispatcher", vtpm_answers_through_the_dispatcher),
+    ("vtpm_clock_moves", vtpm_clock_moves),
     ("core_protocol_refuses_to_validate_warden", core_protocol_refuses_to_validate_warden),
     ("rdrand_gives_distinct_words", rdrand_gives_distinct_words),
 ];
@@ -53,6 +54,36 @@ fn vtpm_answers_through_the_dispatcher() -> TestResult {
     ensure!(random[12..].iter().any(|&b| b != 0), "32 zero bytes from GetRandom");
     let again = tpm(&mut dispatcher, &[0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7B, 0, 32])?;
     ensure!(again[12..] != random[12..], "GetRandom repeated itself");
+    Ok(())
+}
+
+/// TPM2_ReadClock through the dispatcher: TPMS_TIME_INFO.clockInfo.clock (Part 2 Table 132), the u64 after
+/// `time` in the response parameters.
+fn read_clock(dispatcher: &mut warden_svsm::Dispatcher) -> Result<u64, alloc::string::String> {
+    let r = tpm(dispatcher, &[0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x81])?;
+    let clock = r.get(18..26).ok_or("ReadClock answered too short")?;
+    ensure!(r[6..10] == [0, 0, 0, 0], "ReadClock answered {r:02x?}");
+    Ok(u64::from_be_bytes(clock.try_into().map_err(|_| "clock")?))
+}
+
+/// Finding 3: the firmware's vTPM has a running clock. Two ReadClock calls 20 ms of TSC apart (at the
+/// rate the vTPM clock uses) differ by about 20 ms: without a clock they would be equal.
+fn vtpm_clock_moves() -> TestResult {
+    let mut dispatcher = services::start(RAM).map_err(|e| alloc::format!("{e:?}"))?;
+    let startup = tpm(&mut dispatcher, &[0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0])?;
+    ensure!(startup[6..10] == [0, 0, 0, 0], "Startup answered {startup:02x?}");
+    let khz = crate::vtpm_clock::rate_khz();
+    let first = read_clock(&mut dispatcher)?;
+    let start = crate::tsc::rdtsc();
+    while crate::tsc::rdtsc().saturating_sub(start) < 20 * khz {
+        core::hint::spin_loop();
+    }
+    let second = read_clock(&mut dispatcher)?;
+    let moved = second.saturating_sub(first);
+    ensure!(
+        (20..5_000).contains(&moved),
+        "Clock moved {moved} ms over 20 ms ({first} -> {second}, {khz} kHz)"
+    );
     Ok(())
 }
 

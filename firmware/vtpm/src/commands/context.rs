@@ -1,6 +1,6 @@
 //! Context management (Part 3 ch. 28): ContextSave, ContextLoad, FlushContext, EvictControl.
 
-use crate::crypto::{aes_cfb, ct_eq};
+use crate::crypto::{SecretBytes, aes_cfb, ct_eq};
 use crate::engine::command::Cmd;
 use crate::object::attr;
 use crate::state::context_keys::{ContextKeys, MAX_CONTEXT_BLOB, SEQUENCE_SAVED_HANDLE};
@@ -69,7 +69,7 @@ pub(crate) fn load(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if !ct_eq(&expect, integrity) {
         return Err(ResponseCode::INTEGRITY.param(1));
     }
-    let mut state = r.rest().to_vec();
+    let mut state = SecretBytes::new(r.rest().to_vec());
     aes_cfb(&ek, &iv, &mut state, false)?;
     let mut s = Reader::new(&state);
     // The blob is authentic, so a parse failure here means a bug; report it as an integrity failure.

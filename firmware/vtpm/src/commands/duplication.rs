@@ -6,9 +6,7 @@
 //! wrapper (AES-CFB under the caller's encryptionKey over TPM2B(H_nameAlg(sensitive || name)) ||
 //! TPM2B_SENSITIVE). The result is re-wrapped as an ordinary child of the parent.
 
-use alloc::vec::Vec;
-
-use crate::crypto::{aes_cfb, ct_eq};
+use crate::crypto::{SecretBytes, aes_cfb, ct_eq};
 use crate::engine::command::Cmd;
 use crate::object::creation::{storage_parent, wrap};
 use crate::object::secret::decrypt_secret;
@@ -59,13 +57,15 @@ pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     {
         return Err(ResponseCode::SIZE.param(1));
     }
+    let mut blinding = crate::object::signing::fresh_rng(tpm)?;
     let parent = storage_parent(tpm, c.handles[0])?.clone();
     let name = public.name();
 
     // Outer wrapper, if a seed was shared with the parent.
-    let mut data = duplicate.to_vec();
+    // Decrypted below: the object's sensitive area in the clear, wiped when dropped.
+    let mut data = SecretBytes::new(duplicate.to_vec());
     if !seed.is_empty() {
-        let shared = decrypt_secret(&parent, seed, "DUPLICATE")
+        let shared = decrypt_secret(&parent, seed, "DUPLICATE", &mut blinding)
             .map_err(|e| if e.is_fmt1() { e.param(4) } else { e })?;
         let a = parent.public.name_alg;
         let sym = a.kdfa(&shared, b"STORAGE", &name, &[], u32::from(parent.public.sym.bits))?;
@@ -76,11 +76,11 @@ pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         if !ct_eq(expect.as_slice(), integrity) {
             return Err(ResponseCode::INTEGRITY.param(3));
         }
-        data = r.rest().to_vec();
+        data = SecretBytes::new(r.rest().to_vec());
         aes_cfb(&sym, &[0u8; 16], &mut data, false)?;
     }
     // Inner wrapper, if the caller had a symmetric key.
-    let sensitive_2b: Vec<u8> = if inner_bits == 0 {
+    let sensitive_2b: SecretBytes = if inner_bits == 0 {
         data
     } else {
         aes_cfb(encryption_key, &[0u8; 16], &mut data, false)?;
@@ -90,7 +90,7 @@ pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         if !ct_eq(expect.as_slice(), integrity) {
             return Err(ResponseCode::INTEGRITY.param(3));
         }
-        r.rest().to_vec()
+        SecretBytes::new(r.rest().to_vec())
     };
     let mut r = Reader::new(&sensitive_2b);
     let mut inner = Reader::new(r.tpm2b(MAX_DUPLICATE).map_err(|_| ResponseCode::SENSITIVE)?);

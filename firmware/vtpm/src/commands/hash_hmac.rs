@@ -48,7 +48,8 @@ pub(crate) fn complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     }
     let mut o = tpm.objects.remove_sequence(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     o.update(data);
-    let SeqState::Hash(s) = o.state else { return Err(ResponseCode::MODE.handle(1)) };
+    // `SeqObject` wipes its authValue on drop, so its state is cloned out rather than moved.
+    let SeqState::Hash(s) = o.state.clone() else { return Err(ResponseCode::MODE.handle(1)) };
     let d = s.finish();
     c.out.tpm2b(d.as_slice());
     write_ticket(tpm, &mut c.out, hierarchy, &d, o.ticket_ok)
@@ -72,7 +73,7 @@ pub(crate) fn event_complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     }
     let mut o = tpm.objects.remove_sequence(h).ok_or(ResponseCode::HANDLE.handle(2))?;
     o.update(data);
-    let SeqState::Event(hs) = o.state else { return Err(ResponseCode::MODE.handle(2)) };
+    let SeqState::Event(hs) = o.state.clone() else { return Err(ResponseCode::MODE.handle(2)) };
     c.out.u32(hs.len() as u32);
     for s in *hs {
         let alg = s.alg();

@@ -1,11 +1,12 @@
 //! Hierarchy commands (Part 3 ch. 24): CreatePrimary, HierarchyControl, SetPrimaryPolicy, Clear,
 //! ClearControl, HierarchyChangeAuth.
 
+use zeroize::Zeroize;
+
 use crate::Tpm;
 use crate::crypto::{HashAlg, strip_trailing_zeros};
 use crate::engine::command::Cmd;
 use crate::object::creation::{derive_primary, read_create_in, write_creation};
-use crate::state::dictionary_attack::DictionaryAttack;
 use crate::state::hierarchy::fresh;
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::MAX_DIGEST;
@@ -86,9 +87,9 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Err(ResponseCode::DISABLED);
     }
     let h = &mut tpm.hier;
-    h.owner_auth.clear();
-    h.endorsement_auth.clear();
-    h.lockout_auth.clear();
+    h.owner_auth.zeroize();
+    h.endorsement_auth.zeroize();
+    h.lockout_auth.zeroize();
     h.sh_enable = true;
     h.eh_enable = true;
     for owner_side in [Handle::RH_OWNER, Handle::RH_ENDORSEMENT, Handle::RH_LOCKOUT] {
@@ -99,7 +100,7 @@ pub(crate) fn clear(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     tpm.nv.clear_owner();
     tpm.keys.clear_owner(&mut tpm.drbg, tpm.entropy.as_mut());
     tpm.objects.flush_keys_of(Handle::RH_OWNER);
-    tpm.da = DictionaryAttack { now: tpm.da.now, ..DictionaryAttack::default() };
+    tpm.da.clear();
     let now = tpm.now_ms();
     tpm.time.clear(now);
     Ok(())
@@ -121,12 +122,15 @@ pub(crate) fn change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let new = strip_trailing_zeros(c.params.tpm2b(MAX_DIGEST).p(1)?).to_vec();
     c.params.finish()?;
     let h = &mut tpm.hier;
-    match c.handles[0] {
-        Handle::RH_OWNER => h.owner_auth = new,
-        Handle::RH_ENDORSEMENT => h.endorsement_auth = new,
-        Handle::RH_PLATFORM => h.platform_auth = new,
-        Handle::RH_LOCKOUT => h.lockout_auth = new,
+    let slot = match c.handles[0] {
+        Handle::RH_OWNER => &mut h.owner_auth,
+        Handle::RH_ENDORSEMENT => &mut h.endorsement_auth,
+        Handle::RH_PLATFORM => &mut h.platform_auth,
+        Handle::RH_LOCKOUT => &mut h.lockout_auth,
         _ => return Err(ResponseCode::VALUE.handle(1)),
-    }
+    };
+    // The old authValue is wiped, not just freed (threat model T5).
+    slot.zeroize();
+    *slot = new;
     Ok(())
 }

@@ -4,9 +4,10 @@
 use alloc::vec::Vec;
 
 use crate::Tpm;
-use crate::crypto::{Digest, HashAlg, strip_trailing_zeros};
+use crate::crypto::{Digest, HashAlg, SecretBytes, strip_trailing_zeros};
 use crate::engine::command::Cmd;
 use crate::engine::entity::bound_entity;
+use crate::object::MAX_RSA_BYTES;
 use crate::state::session::{Session, SessionKind};
 use crate::wire::alg_id::AlgId;
 use crate::wire::command_code::CommandCode;
@@ -54,11 +55,12 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let nonce = nonce.get_mut(..hash.size()).unwrap_or_default();
     tpm.random(nonce);
     let (key, bound) = if bind == Handle::RH_NULL && salt.is_empty() {
-        (Vec::new(), None)
+        (SecretBytes::default(), None)
     } else {
         // Part 1 §19.6.8: sessionKey = KDFa(authHash, bind.authValue || salt, "ATH", nonceTPM,
         // nonceCaller, digest bits).
-        let mut secret = Vec::new();
+        // authValue || salt, sized once so no copy is left in a freed smaller block.
+        let mut secret = SecretBytes::new(Vec::with_capacity(2 * MAX_DIGEST + MAX_RSA_BYTES));
         if bind != Handle::RH_NULL {
             let auth = tpm.entity_auth(bind).ok_or(ResponseCode::HANDLE.handle(2))?;
             secret.extend_from_slice(strip_trailing_zeros(&auth));

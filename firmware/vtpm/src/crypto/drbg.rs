@@ -1,6 +1,8 @@
 //! The TPM's random number generator: HMAC_DRBG with SHA-256 (NIST SP 800-90A §10.1.2), seeded and
 //! periodically reseeded from the platform's `EntropySource`, stirrable by TPM2_StirRandom.
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 use crate::EntropySource;
 use crate::crypto::HashAlg;
 
@@ -31,6 +33,16 @@ fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     }
     out
 }
+
+// The DRBG state predicts every future output: wiped when freed.
+impl Drop for Drbg {
+    fn drop(&mut self) {
+        self.k.zeroize();
+        self.v.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Drbg {}
 
 impl Drbg {
     /// Instantiate from 48 bytes of entropy plus `personalization`.

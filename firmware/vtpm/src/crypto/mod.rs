@@ -6,4 +6,15 @@ mod primitives;
 pub mod seeded_rng;
 pub mod stream_hash;
 
+/// Bytes that are secret (keys, auth values, decrypted data): wiped when dropped (threat model T5).
+pub type SecretBytes = zeroize::Zeroizing<alloc::vec::Vec<u8>>;
+
+/// `a || b` as secret bytes, allocated once at its final size so no partial copy is freed unwiped.
+pub fn secret_concat(a: &[u8], b: &[u8]) -> SecretBytes {
+    let mut out = SecretBytes::new(alloc::vec::Vec::with_capacity(a.len().saturating_add(b.len())));
+    out.extend_from_slice(a);
+    out.extend_from_slice(b);
+    out
+}
+
 pub use primitives::{Digest, HASH_ALGS, HashAlg, aes_cfb, ct_eq, strip_trailing_zeros};

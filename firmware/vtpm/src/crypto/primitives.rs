@@ -8,6 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Digest as _;
 use warden_sha::{Sha256, Sha384};
 
+use crate::crypto::SecretBytes;
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::MAX_DIGEST;
 use crate::wire::response_code::{ResponseCode, TpmResult};
@@ -91,9 +92,10 @@ impl HashAlg {
         context_u: &[u8],
         context_v: &[u8],
         bits: u32,
-    ) -> TpmResult<Vec<u8>> {
+    ) -> TpmResult<SecretBytes> {
         let bytes = bits.div_ceil(8) as usize;
-        let mut out = Vec::with_capacity(bytes + self.size());
+        // Sized once, so the key material never moves to a larger block and leaves a copy behind.
+        let mut out = SecretBytes::new(Vec::with_capacity(bytes + self.size()));
         let mut counter: u32 = 1;
         while out.len() < bytes {
             let block = self.hmac(
@@ -213,7 +215,7 @@ mod tests {
         let mut expect = block(1).to_vec();
         expect.extend_from_slice(&block(2));
         expect.truncate(50);
-        assert_eq!(HashAlg::Sha256.kdfa(b"key", b"ATH", b"u", b"v", 400).unwrap(), expect);
+        assert_eq!(HashAlg::Sha256.kdfa(b"key", b"ATH", b"u", b"v", 400).unwrap().as_slice(), expect);
     }
 
     #[test]

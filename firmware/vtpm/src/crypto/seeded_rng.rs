@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use rand_core::{CryptoRng, RngCore};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto::HashAlg;
 use crate::wire::response_code::{ResponseCode, TpmResult};
@@ -24,6 +25,16 @@ impl core::fmt::Debug for SeededRng {
         f.debug_struct("SeededRng").finish_non_exhaustive()
     }
 }
+
+// The key (derived from a hierarchy seed for primaries) and the pending block are wiped when freed.
+impl Drop for SeededRng {
+    fn drop(&mut self) {
+        self.key.zeroize();
+        self.block.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for SeededRng {}
 
 impl SeededRng {
     pub fn new(alg: HashAlg, seed: &[u8], label: &[u8], u: &[u8], v: &[u8]) -> TpmResult<Self> {

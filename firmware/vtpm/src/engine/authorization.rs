@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 
 use crate::Tpm;
-use crate::crypto::{Digest, HashAlg, ct_eq, strip_trailing_zeros};
+use crate::crypto::{Digest, HashAlg, SecretBytes, ct_eq, strip_trailing_zeros};
 use crate::engine::command_table::CommandDef;
 use crate::state::session::SessionKind;
 use crate::wire::command_code::CommandCode;
@@ -55,7 +55,7 @@ pub(crate) struct Used {
     /// The entity this session authorized; None for a session only used for encryption.
     pub entity: Option<Handle>,
     /// The entity's authValue before the command ran, for when the command removes the entity.
-    pub auth_before: Vec<u8>,
+    pub auth_before: SecretBytes,
     /// ms-tpm-20-ref `includeAuth`: the authValue is part of the HMAC key (not for the bound
     /// entity; for policy sessions only after PolicyAuthValue/PolicyPassword).
     pub include_auth: bool,
@@ -277,7 +277,7 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: Handle, s: &SessionIn<'_>) ->
         return Err(ResponseCode::AUTH_UNAVAILABLE);
     }
     let auth = tpm.entity_auth(entity).unwrap_or_default();
-    let auth = strip_trailing_zeros(&auth).to_vec();
+    let auth = SecretBytes::new(strip_trailing_zeros(&auth).to_vec());
     let ok = match &sess {
         Some(x) if !x.password_needed || !is_policy => {
             let extra = if include_auth { auth.as_slice() } else { &[] };

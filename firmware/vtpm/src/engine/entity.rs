@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use crate::crypto::{HashAlg, strip_trailing_zeros};
+use crate::crypto::{HashAlg, SecretBytes, strip_trailing_zeros};
 use crate::state::nv::attr;
 use crate::wire::command_code::CommandCode;
 use crate::wire::handle::{self, Handle};
@@ -24,8 +24,8 @@ fn nv_write_op(code: CommandCode) -> bool {
 
 impl Tpm {
     /// The authValue of an entity that has one.
-    pub(crate) fn entity_auth(&self, h: Handle) -> Option<Vec<u8>> {
-        match h.ty() {
+    pub(crate) fn entity_auth(&self, h: Handle) -> Option<SecretBytes> {
+        let auth = match h.ty() {
             handle::HT_PERMANENT => self.hier.auth(h).map(<[u8]>::to_vec),
             handle::HT_PCR if (h.0 as usize) < pcr::PCR_COUNT => Some(Vec::new()),
             handle::HT_NV_INDEX => self.nv.get(h).map(|i| i.auth.clone()),
@@ -34,7 +34,8 @@ impl Tpm {
             }
             handle::HT_TRANSIENT => self.objects.sequence(h).map(|o| o.auth.clone()),
             _ => None,
-        }
+        };
+        auth.map(SecretBytes::new)
     }
 
     /// Whether `h`'s authValue may authorize command `code` (ms-tpm-20-ref IsAuthValueAvailable): an

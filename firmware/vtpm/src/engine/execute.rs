@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use zerocopy::byteorder::big_endian::{U16, U32};
 use zerocopy::{FromBytes, IntoBytes};
 
+use crate::crypto::SecretBytes;
 use crate::engine::authorization::{self as auth, SessionIn};
 use crate::engine::command::Cmd;
 use crate::engine::command_table::{self as commands};
@@ -95,7 +96,8 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
 
     let used = auth::authorize(tpm, def, &handles, &sessions[..count], params)?;
     // cpHash covered the parameters as sent; the command sees them decrypted.
-    let mut plain = params.to_vec();
+    // The parameters may carry secrets (sensitive data, new authValues, NV data): wiped when dropped.
+    let mut plain = SecretBytes::new(params.to_vec());
     crate::engine::param_enc::decrypt_params(tpm, &used, &mut plain)?;
     let mut cmd = Cmd {
         handles,
@@ -107,21 +109,22 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     };
     crate::engine::routing::run(tpm, code, &mut cmd)?;
 
-    // Everything after the header, then the header in front of it.
-    let mut w = Writer::new();
+    // Everything after the header, then the header in front of it. The response parameters may be
+    // secret (Unseal, NV_Read): every intermediate copy is wiped; the caller owns the response.
+    let mut w = Writer::secret();
     if def.rhandle {
         w.handle(cmd.rhandle);
     }
+    let mut rp = cmd.out.into_secret();
     if tag == st::SESSIONS {
-        let mut rp = cmd.out.buf;
         let area = crate::engine::response::respond(tpm, code, &mut rp, used)?;
         w.u32(rp.len() as u32);
         w.bytes(&rp);
         w.bytes(&area);
     } else {
-        w.bytes(&cmd.out.buf);
+        w.bytes(&rp);
     }
-    Ok(with_header(tag, ResponseCode::SUCCESS, &w.buf))
+    Ok(with_header(tag, ResponseCode::SUCCESS, &w.into_secret()))
 }
 
 /// A response: the 10-byte header (size = header + body) followed by `body`.

@@ -2,22 +2,21 @@
 //! a command (decrypt) or a response (encrypt), keyed from the session key, the authorized entity's
 //! authValue and the two nonces.
 
-use alloc::vec::Vec;
-
 use crate::Tpm;
-use crate::crypto::{HashAlg, aes_cfb, strip_trailing_zeros};
+use crate::crypto::{HashAlg, SecretBytes, aes_cfb, secret_concat, strip_trailing_zeros};
 use crate::engine::authorization::{Authorized, Used};
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// sessionKey || authValue for parameter encryption: the authValue of the authorized entity is
 /// included whenever the session authorizes one, bound or not (ms-tpm-20-ref ParseSessionBuffer).
-pub(crate) fn crypt_key(tpm: &Tpm, used: &Used, after: bool) -> Vec<u8> {
-    let mut key = tpm.sessions.get(used.handle).map(|s| s.key.clone()).unwrap_or_default();
-    if let Some(e) = used.entity {
-        let now = tpm.entity_auth(e).filter(|_| after);
-        key.extend_from_slice(strip_trailing_zeros(now.as_deref().unwrap_or(&used.auth_before)));
-    }
-    key
+pub(crate) fn crypt_key(tpm: &Tpm, used: &Used, after: bool) -> SecretBytes {
+    let session_key = tpm.sessions.get(used.handle).map(|s| s.key.as_slice()).unwrap_or_default();
+    let now = used.entity.and_then(|e| tpm.entity_auth(e)).filter(|_| after);
+    let auth = match used.entity {
+        Some(_) => strip_trailing_zeros(now.as_deref().unwrap_or(&used.auth_before)),
+        None => &[],
+    };
+    secret_concat(session_key, auth)
 }
 
 /// AES-CFB over the data of the TPM2B at the start of `params`, keyed as Part 1 §21.3 says:

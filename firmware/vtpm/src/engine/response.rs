@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use crate::crypto::{Digest, strip_trailing_zeros};
+use crate::crypto::{Digest, secret_concat, strip_trailing_zeros};
 use crate::engine::authorization::Authorized;
 use crate::state::session::SessionKind;
 use crate::wire::command_code::CommandCode;
@@ -42,10 +42,7 @@ pub(crate) fn respond(tpm: &mut Tpm, code: CommandCode, rp: &mut [u8], a: Author
         // the command removed keeps its old one.
         let auth = used.entity.and_then(|e| tpm.entity_auth(e)).unwrap_or(used.auth_before);
         let Some(sess) = tpm.sessions.get_mut(used.handle) else { continue };
-        let mut key = sess.key.clone();
-        if used.include_auth {
-            key.extend_from_slice(strip_trailing_zeros(&auth));
-        }
+        let key = secret_concat(&sess.key, if used.include_auth { strip_trailing_zeros(&auth) } else { &[] });
         let policy = sess.kind != SessionKind::Hmac;
         let hmac = if (policy && sess.password_needed) || (key.is_empty() && used.empty_hmac) {
             Digest::EMPTY

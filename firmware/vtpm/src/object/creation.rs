@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::Tpm;
 use crate::crypto::seeded_rng::SeededRng;
-use crate::crypto::{HashAlg, aes_cfb, ct_eq};
+use crate::crypto::{HashAlg, SecretBytes, aes_cfb, ct_eq};
 use crate::object::key_material::{self as keys};
 use crate::object::{Public, Sensitive, attr};
 use crate::state::key_store::KeyObject;
@@ -130,7 +130,8 @@ pub(crate) fn derive_primary(
     }
     let mut rng = SeededRng::new(alg, &seed, label(template.kind), digest.as_slice(), data)?;
     let mut public = template.clone();
-    let mut sens = Sensitive { auth: auth.to_vec(), ..Sensitive::default() };
+    let mut sens = Sensitive::default();
+    sens.auth = auth.to_vec();
     let material = keys::generate(&mut public, &mut sens, data, &mut rng).p(2)?;
     if let Some(key) = cache_key {
         tpm.keys.primaries().put(key, &public, &sens, &material);
@@ -151,7 +152,8 @@ pub(crate) fn new_child(
     tpm.random(&mut seed);
     let mut rng = SeededRng::new(HashAlg::Sha256, &seed, label(template.kind), &[], &[])?;
     let mut public = template.clone();
-    let mut sens = Sensitive { auth: auth.to_vec(), ..Sensitive::default() };
+    let mut sens = Sensitive::default();
+    sens.auth = auth.to_vec();
     let material = keys::generate(&mut public, &mut sens, data, &mut rng).p(2)?;
     Ok(KeyObject::new(public, sens, material, &parent.qualified, parent.hierarchy))
 }
@@ -167,7 +169,7 @@ pub(crate) fn storage_parent(tpm: &Tpm, h: Handle) -> TpmResult<&KeyObject> {
 }
 
 /// The (AES key, HMAC key) protecting children of `parent` named `name` (Part 1 §23.3).
-fn protection_keys(parent: &KeyObject, name: &[u8]) -> TpmResult<(Vec<u8>, Vec<u8>)> {
+fn protection_keys(parent: &KeyObject, name: &[u8]) -> TpmResult<(SecretBytes, SecretBytes)> {
     let a = parent.public.name_alg;
     let sym = a.kdfa(&parent.sens.seed, b"STORAGE", name, &[], u32::from(parent.public.sym.bits))?;
     let mac = a.kdfa(&parent.sens.seed, b"INTEGRITY", &[], &[], a.size() as u32 * 8)?;
@@ -197,7 +199,7 @@ pub(crate) fn unwrap(parent: &KeyObject, name: &[u8], private: &[u8]) -> TpmResu
     if !ct_eq(expect.as_slice(), integrity) {
         return Err(ResponseCode::INTEGRITY);
     }
-    let mut plain = r.rest().to_vec();
+    let mut plain = SecretBytes::new(r.rest().to_vec());
     aes_cfb(&sym, &[0u8; 16], &mut plain, false)?;
     let mut p = Reader::new(&plain);
     let mut inner = Reader::new(p.tpm2b(MAX_PRIVATE).map_err(|_| ResponseCode::SENSITIVE)?);

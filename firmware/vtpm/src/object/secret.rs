@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 
 use crate::Tpm;
-use crate::crypto::HashAlg;
 use crate::crypto::seeded_rng::SeededRng;
+use crate::crypto::{HashAlg, SecretBytes};
 use crate::object::curve;
 use crate::object::key_material::{Material, left_pad};
 use crate::object::{MAX_ECC_BYTES, Public, attr};
@@ -20,9 +20,10 @@ use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// KDFe (Part 1 §11.4.10.3, SP 800-56A concatenation KDF): `bits` from the shared x coordinate.
-pub fn kdfe(alg: HashAlg, z: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
+pub fn kdfe(alg: HashAlg, z: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> SecretBytes {
     let bytes = bits.div_ceil(8) as usize;
-    let mut out = Vec::with_capacity(bytes + alg.size());
+    // Sized once, so the secret never moves to a larger block and leaves a copy behind.
+    let mut out = SecretBytes::new(Vec::with_capacity(bytes + alg.size()));
     let mut counter: u32 = 1;
     while out.len() < bytes {
         out.extend_from_slice(alg.digest(&[&counter.to_be_bytes(), z, label, &[0], u, v]).as_slice());
@@ -43,7 +44,11 @@ fn oaep(alg: HashAlg, label: &str) -> rsa::Oaep {
 
 /// Shares a fresh secret with the public key `p` under `label` (the sender's side of
 /// `decrypt_secret`, for MakeCredential): (secret, what to send).
-pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> TpmResult<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn encrypt_secret(
+    p: &Public,
+    label: &str,
+    rng: &mut SeededRng,
+) -> TpmResult<(SecretBytes, Vec<u8>)> {
     let alg = p.name_alg;
     let bits = alg.size() as u32 * 8;
     match p.kind {
@@ -72,7 +77,7 @@ pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> Tp
             Ok((kdfe(alg, &z, label.as_bytes(), &ex, &p.unique, bits), w.buf))
         }
         AlgId::RSA => {
-            let mut seed = alloc::vec![0u8; alg.size()];
+            let mut seed = SecretBytes::new(alloc::vec![0u8; alg.size()]);
             rand_core::RngCore::fill_bytes(rng, &mut seed);
             let key =
                 rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&p.unique), rsa::BigUint::from(65537u32))
@@ -85,7 +90,7 @@ pub(crate) fn encrypt_secret(p: &Public, label: &str, rng: &mut SeededRng) -> Tp
 }
 
 /// The shared x coordinate d·Q for the caller's point (x, y); TPM_RC_ECC_POINT if not on the curve.
-fn ecdh_x(m: &Material, x: &[u8], y: &[u8]) -> TpmResult<Vec<u8>> {
+fn ecdh_x(m: &Material, x: &[u8], y: &[u8]) -> TpmResult<SecretBytes> {
     let mut sec1 = alloc::vec![4u8];
     let n = match m {
         Material::P256(_) => 32,
@@ -101,20 +106,28 @@ fn ecdh_x(m: &Material, x: &[u8], y: &[u8]) -> TpmResult<Vec<u8>> {
         Material::P256(k) => {
             let q = p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| ResponseCode::ECC_POINT)?;
             let z = p256::ecdh::diffie_hellman(k.to_nonzero_scalar(), q.as_affine());
-            Ok(z.raw_secret_bytes().to_vec())
+            Ok(SecretBytes::new(z.raw_secret_bytes().to_vec()))
         }
         Material::P384(k) => {
             let q = p384::PublicKey::from_sec1_bytes(&sec1).map_err(|_| ResponseCode::ECC_POINT)?;
             let z = p384::ecdh::diffie_hellman(k.to_nonzero_scalar(), q.as_affine());
-            Ok(z.raw_secret_bytes().to_vec())
+            Ok(SecretBytes::new(z.raw_secret_bytes().to_vec()))
         }
         _ => Err(ResponseCode::KEY),
     }
 }
 
 /// Recovers a secret shared with key `k` under `label` ("SECRET" for salts, "IDENTITY" for
-/// credentials; Part 1 Annex B.10 and C.6).
-pub(crate) fn decrypt_secret(k: &KeyObject, secret: &[u8], label: &str) -> TpmResult<Vec<u8>> {
+/// credentials, "DUPLICATE" for Import; Part 1 Annex B.10 and C.6). An RSA key decrypts with
+/// blinding drawn from `blinding` (a DRBG stream): the ciphertext is the caller's, and an unblinded
+/// private-key operation on chosen ciphertext leaks timing (RUSTSEC-2023-0071, threat model T5).
+/// This is the one place the engine decrypts a shared secret; `RSA_Decrypt` blinds the same way.
+pub(crate) fn decrypt_secret(
+    k: &KeyObject,
+    secret: &[u8],
+    label: &str,
+    blinding: &mut SeededRng,
+) -> TpmResult<SecretBytes> {
     let alg = k.public.name_alg;
     let bits = alg.size() as u32 * 8;
     match &k.material {
@@ -132,7 +145,10 @@ pub(crate) fn decrypt_secret(k: &KeyObject, secret: &[u8], label: &str) -> TpmRe
             .ok_or(ResponseCode::FAILURE)?;
             Ok(kdfe(alg, &z, label.as_bytes(), x, &own_x, bits))
         }
-        Material::Rsa(key) => key.decrypt(oaep(alg, label), secret).map_err(|_| ResponseCode::VALUE),
+        Material::Rsa(key) => key
+            .decrypt_blinded(blinding, oaep(alg, label), secret)
+            .map(SecretBytes::new)
+            .map_err(|_| ResponseCode::VALUE),
         Material::Symmetric | Material::PublicOnly => Err(ResponseCode::KEY),
     }
 }
@@ -140,10 +156,15 @@ pub(crate) fn decrypt_secret(k: &KeyObject, secret: &[u8], label: &str) -> TpmRe
 /// The salt of a StartAuthSession: empty without a tpmKey; otherwise the decrypted secret.
 /// Errors: TPM_RC_VALUE (parameter 2) for a salt without a key or one that does not decrypt,
 /// TPM_RC_KEY (handle 1) for a key that cannot decrypt, TPM_RC_ECC_POINT for a bad point.
-pub(crate) fn session_salt(tpm: &Tpm, tpm_key: Handle, encrypted: &[u8]) -> TpmResult<Vec<u8>> {
+pub(crate) fn session_salt(tpm: &mut Tpm, tpm_key: Handle, encrypted: &[u8]) -> TpmResult<SecretBytes> {
     if tpm_key == Handle::RH_NULL {
-        return if encrypted.is_empty() { Ok(Vec::new()) } else { Err(ResponseCode::VALUE.param(2)) };
+        return if encrypted.is_empty() {
+            Ok(SecretBytes::default())
+        } else {
+            Err(ResponseCode::VALUE.param(2))
+        };
     }
+    let mut blinding = crate::object::signing::fresh_rng(tpm)?;
     let k = tpm.key(tpm_key).ok_or(ResponseCode::KEY.handle(1))?;
     if !k.public.has(attr::DECRYPT) || matches!(k.material, Material::Symmetric | Material::PublicOnly) {
         return Err(ResponseCode::KEY.handle(1));
@@ -151,7 +172,7 @@ pub(crate) fn session_salt(tpm: &Tpm, tpm_key: Handle, encrypted: &[u8]) -> TpmR
     if encrypted.is_empty() {
         return Err(ResponseCode::VALUE.param(2));
     }
-    decrypt_secret(k, encrypted, "SECRET")
+    decrypt_secret(k, encrypted, "SECRET", &mut blinding)
         .map_err(|e| if e == ResponseCode::KEY { ResponseCode::KEY.handle(1) } else { e.param(2) })
 }
 
@@ -177,7 +198,7 @@ mod tests {
             })
             .expect("some point has a zero top byte");
         let full = ecdh_x(&ours, &x, &y).unwrap();
-        assert_eq!(ecdh_x(&ours, &x[1..], &y).unwrap(), full);
+        assert_eq!(*ecdh_x(&ours, &x[1..], &y).unwrap(), *full);
         assert!(ecdh_x(&ours, &[x.as_slice(), &[0]].concat(), &y).is_err(), "a coordinate too long");
     }
 }

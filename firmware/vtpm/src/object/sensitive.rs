@@ -3,6 +3,8 @@
 
 use alloc::vec::Vec;
 
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
 use crate::object::MAX_RSA_BYTES;
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::MAX_DIGEST;
@@ -26,17 +28,29 @@ impl core::fmt::Debug for Sensitive {
     }
 }
 
+// authValue, seed and secret are wiped when the area is freed (threat model T5).
+impl Drop for Sensitive {
+    fn drop(&mut self) {
+        self.auth.zeroize();
+        self.seed.zeroize();
+        self.secret.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Sensitive {}
+
 /// Largest sealed data object (MAX_SYM_DATA, Part 2 Table 150).
 pub const MAX_SYM_DATA: usize = 128;
 
 impl Sensitive {
-    pub fn marshal(&self) -> Vec<u8> {
-        let mut w = Writer::new();
+    /// The marshalled area, wiped when dropped: it holds every secret of the object.
+    pub fn marshal(&self) -> Zeroizing<Vec<u8>> {
+        let mut w = Writer::secret();
         w.alg(self.kind);
         w.tpm2b(&self.auth);
         w.tpm2b(&self.seed);
         w.tpm2b(&self.secret);
-        w.buf
+        w.into_secret()
     }
 
     pub fn parse(r: &mut Reader<'_>) -> TpmResult<Sensitive> {

@@ -2,6 +2,8 @@
 
 use alloc::vec::Vec;
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 use crate::EntropySource;
 use crate::crypto::HashAlg;
 use crate::crypto::drbg::Drbg;
@@ -26,6 +28,14 @@ impl core::fmt::Debug for ContextKeys {
         f.debug_struct("ContextKeys").field("sequence", &self.sequence).finish_non_exhaustive()
     }
 }
+
+impl Drop for ContextKeys {
+    fn drop(&mut self) {
+        self.secret.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for ContextKeys {}
 
 impl ContextKeys {
     pub fn new(drbg: &mut Drbg, e: &mut dyn EntropySource) -> Self {

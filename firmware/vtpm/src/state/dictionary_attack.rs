@@ -1,5 +1,7 @@
 //! Dictionary-attack protection (Part 1 §19.8): the failure counter, lockout and recovery.
 
+use crate::config::DaParameters;
+
 /// Dictionary-attack protection (Part 1 §19.8), after ms-tpm-20-ref's DA.c. Times are in
 /// milliseconds of the engine's clock.
 #[derive(Debug, Clone)]
@@ -16,26 +18,40 @@ pub struct DictionaryAttack {
     pub(crate) lockout_locked_at: Option<u64>,
     pub(crate) self_heal_timer: u64,
     pub(crate) now: u64,
+    /// The parameters the TPM was manufactured with, which TPM2_Clear restores.
+    manufactured: DaParameters,
 }
 
 impl Default for DictionaryAttack {
-    /// ms-tpm-20-ref's manufacturing defaults (DAPreInstall_Init): 3 tries, 1000 s recovery, 1000 s
-    /// lockout recovery. TPM2_Clear restores them.
+    /// ms-tpm-20-ref's manufacturing defaults (DAPreInstall_Init).
     fn default() -> Self {
-        DictionaryAttack {
-            failed_tries: 0,
-            max_tries: 3,
-            recovery_time: 1000,
-            lockout_recovery: 1000,
-            used: false,
-            lockout_locked_at: None,
-            self_heal_timer: 0,
-            now: 0,
-        }
+        DictionaryAttack::manufacture(DaParameters::REFERENCE)
     }
 }
 
 impl DictionaryAttack {
+    /// A fresh state with `p`, which TPM2_Clear restores.
+    pub fn manufacture(p: DaParameters) -> Self {
+        DictionaryAttack {
+            failed_tries: 0,
+            max_tries: p.max_tries,
+            recovery_time: p.recovery_time,
+            lockout_recovery: p.lockout_recovery,
+            used: false,
+            lockout_locked_at: None,
+            self_heal_timer: 0,
+            now: 0,
+            manufactured: p,
+        }
+    }
+
+    /// TPM2_Clear: the manufacturing parameters, no failures, the clock where it was.
+    pub fn clear(&mut self) {
+        let now = self.now;
+        *self = DictionaryAttack::manufacture(self.manufactured);
+        self.now = now;
+    }
+
     /// Lets time pass (DASelfHeal): forgive one failure per `recovery_time` since the last failure,
     /// and release the lockout authValue after `lockout_recovery`.
     pub fn tick(&mut self, now: u64) {

@@ -2,10 +2,25 @@
 
 use alloc::vec::Vec;
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 use crate::EntropySource;
 use crate::crypto::HashAlg;
 use crate::crypto::drbg::Drbg;
 use crate::wire::handle::Handle;
+
+// The authValues and proofs are wiped when the state is freed (threat model T5).
+impl Drop for Hierarchies {
+    fn drop(&mut self) {
+        self.owner_auth.zeroize();
+        self.endorsement_auth.zeroize();
+        self.platform_auth.zeroize();
+        self.lockout_auth.zeroize();
+        self.proofs.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Hierarchies {}
 
 /// The permanent hierarchies' state (Part 1 §13-14).
 #[derive(Debug, Clone)]
@@ -55,7 +70,7 @@ impl Hierarchies {
         self.eh_enable = true;
         self.ph_enable = true;
         self.ph_enable_nv = true;
-        self.platform_auth.clear();
+        self.platform_auth.zeroize();
         if let Some(p) = self.policies.get_mut(2) {
             *p = (Vec::new(), None);
         }

@@ -5,6 +5,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 use crate::EntropySource;
 use crate::crypto::drbg::Drbg;
 use crate::object::key_material::{self as keys, Material};
@@ -67,6 +69,16 @@ impl KeyObject {
         Ok(KeyObject { public, sens, material, name, qualified, hierarchy })
     }
 }
+
+// The primary seeds are wiped when the store is freed; persistent objects wipe their own sensitive
+// areas (`Sensitive` and the RustCrypto key types zeroize on drop).
+impl Drop for KeyStore {
+    fn drop(&mut self) {
+        self.seeds.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for KeyStore {}
 
 /// The primary seeds and persistent keys.
 #[derive(Debug, Clone)]

@@ -4,6 +4,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 use crate::crypto::HashAlg;
 use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
@@ -80,6 +82,17 @@ pub struct NvIndex {
     pub auth: Vec<u8>,
     pub data: Vec<u8>,
 }
+
+// The authValue and the data (which may be a secret the guest stored) are wiped when the index is
+// freed: at NV_UndefineSpace, at TPM2_Clear, when the TPM is dropped (threat model T5).
+impl Drop for NvIndex {
+    fn drop(&mut self) {
+        self.auth.zeroize();
+        self.data.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for NvIndex {}
 
 impl NvIndex {
     pub fn new(

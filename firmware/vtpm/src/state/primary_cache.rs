@@ -10,6 +10,8 @@
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
+use zeroize::Zeroize;
+
 use crate::crypto::HashAlg;
 use crate::object::key_material::Material;
 use crate::object::{Public, Sensitive};
@@ -24,6 +26,13 @@ struct Entry {
     /// The derived sensitive area without its authValue (the caller's, set on every use).
     sensitive: Sensitive,
     material: Material,
+}
+
+// The cache key is a hash over the seed; the entry's sensitive area and material wipe themselves.
+impl Drop for Entry {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
 }
 
 /// The cache. Interior mutability: derivation reads the TPM, and remembering a key is not a state change
@@ -75,7 +84,8 @@ impl PrimaryCache {
         if entries.len() == CAPACITY {
             entries.remove(0);
         }
-        let sensitive = Sensitive { auth: Vec::new(), ..sensitive.clone() };
+        let mut sensitive = sensitive.clone();
+        sensitive.auth.zeroize();
         entries.push(Entry { key, public: public.clone(), sensitive, material: material.clone() });
     }
 

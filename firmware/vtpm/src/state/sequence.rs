@@ -4,6 +4,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 use crate::crypto::stream_hash::StreamHash;
 use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE};
 use crate::wire::marshal::{Reader, Writer};
@@ -27,6 +29,15 @@ pub struct SeqObject {
     pub started: bool,
     pub ticket_ok: bool,
 }
+
+// The sequence's authValue is wiped when the sequence is freed.
+impl Drop for SeqObject {
+    fn drop(&mut self) {
+        self.auth.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for SeqObject {}
 
 impl SeqObject {
     pub(crate) fn update(&mut self, data: &[u8]) {

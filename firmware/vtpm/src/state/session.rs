@@ -3,7 +3,9 @@
 
 use alloc::vec::Vec;
 
-use crate::crypto::{Digest, HashAlg};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::crypto::{Digest, HashAlg, SecretBytes};
 use crate::wire::command_code::CommandCode;
 use crate::wire::constants::{MAX_DIGEST, se};
 use crate::wire::marshal::{Reader, Writer};
@@ -23,7 +25,7 @@ pub struct Session {
     pub alg: HashAlg,
     pub nonce_tpm: Digest,
     /// sessionKey (empty for an unbound, unsalted session).
-    pub key: Vec<u8>,
+    pub key: SecretBytes,
     /// The entity the session is bound to, if any: H(Name || authValue) (`bound_entity`).
     pub bound: Option<Vec<u8>>,
     pub policy: Digest,
@@ -56,6 +58,15 @@ pub struct Session {
     /// The earliest expiration a policy set, in Time ms; 0 for none (TPM_RC_EXPIRED after it).
     pub timeout: u64,
 }
+
+// The bound entity's H(Name || authValue) is wiped when the session is freed (`key` wipes itself).
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.bound.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Session {}
 
 impl Session {
     /// PolicyRestart, and what follows each use of a policy session.
@@ -147,7 +158,7 @@ impl Session {
             kind,
             alg,
             nonce_tpm,
-            key,
+            key: SecretBytes::new(key),
             bound: has_bound.then_some(bound),
             policy,
             auth_value_needed: flags & 1 != 0,
@@ -189,7 +200,7 @@ mod tests {
             kind: SessionKind::Policy,
             alg: HashAlg::Sha384,
             nonce_tpm: Digest::from_slice(&[1; 48]),
-            key: alloc::vec![2; 48],
+            key: crate::crypto::SecretBytes::new(alloc::vec![2; 48]),
             bound: Some(alloc::vec![3; 34]),
             policy: Digest::from_slice(&[4; 48]),
             auth_value_needed: true,

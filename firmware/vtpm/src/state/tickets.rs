@@ -1,9 +1,7 @@
 //! Tickets (Part 2 Table 112-114): the proof they are made with, and TPMT_TK_HASHCHECK.
 
-use alloc::vec::Vec;
-
 use crate::Tpm;
-use crate::crypto::{Digest, HashAlg};
+use crate::crypto::{Digest, HashAlg, SecretBytes};
 use crate::wire::constants::st;
 use crate::wire::handle::Handle;
 use crate::wire::marshal::{Reader, Writer};
@@ -11,9 +9,9 @@ use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// The secret tickets are made with: the hierarchy proof, or for the null hierarchy a value derived
 /// from the null seed (it changes with it).
-pub(crate) fn ticket_proof(tpm: &Tpm, hierarchy: Handle) -> TpmResult<Vec<u8>> {
+pub(crate) fn ticket_proof(tpm: &Tpm, hierarchy: Handle) -> TpmResult<SecretBytes> {
     if let Some(p) = tpm.hier.proof(hierarchy) {
-        return Ok(p.to_vec());
+        return Ok(SecretBytes::new(p.to_vec()));
     }
     let seed = tpm.keys.seed(Handle::RH_NULL).ok_or(ResponseCode::FAILURE)?;
     HashAlg::Sha256.kdfa(seed, b"WARDEN NULL PROOF", &[], &[], 256)

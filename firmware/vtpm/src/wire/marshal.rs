@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use zerocopy::byteorder::big_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::wire::alg_id::AlgId;
 use crate::wire::handle::Handle;
@@ -124,19 +125,45 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A growing response buffer.
+/// A growing response buffer. When it outgrows its allocation the old one is wiped before it is
+/// freed: responses and marshalled sensitive areas carry secrets (threat model T5).
 #[derive(Debug, Default, Clone)]
 pub struct Writer {
     pub buf: Vec<u8>,
 }
+
+/// The first allocation of a writer: most responses and nested structures fit.
+const FIRST_CAPACITY: usize = 256;
 
 impl Writer {
     pub fn new() -> Self {
         Writer { buf: Vec::new() }
     }
 
+    /// A writer for bytes that hold secrets; take them out with [`Writer::into_secret`].
+    pub fn secret() -> Self {
+        Writer::new()
+    }
+
+    /// The bytes written, wiped when dropped.
+    pub fn into_secret(self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.buf)
+    }
+
+    /// Makes room for `extra` more bytes, moving into a larger allocation and wiping the old one
+    /// instead of letting `Vec` free it with its contents.
+    fn reserve(&mut self, extra: usize) {
+        let need = self.buf.len().saturating_add(extra);
+        if need > self.buf.capacity() {
+            let mut larger = Vec::with_capacity(need.max(self.buf.capacity() * 2).max(FIRST_CAPACITY));
+            larger.extend_from_slice(&self.buf);
+            let mut old = core::mem::replace(&mut self.buf, larger);
+            old.zeroize();
+        }
+    }
+
     pub fn u8(&mut self, v: u8) {
-        self.buf.push(v);
+        self.bytes(&[v]);
     }
 
     /// A TPM_HANDLE.
@@ -150,18 +177,19 @@ impl Writer {
     }
 
     pub fn u16(&mut self, v: u16) {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.bytes(&v.to_be_bytes());
     }
 
     pub fn u32(&mut self, v: u32) {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.bytes(&v.to_be_bytes());
     }
 
     pub fn u64(&mut self, v: u64) {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.bytes(&v.to_be_bytes());
     }
 
     pub fn bytes(&mut self, b: &[u8]) {
+        self.reserve(b.len());
         self.buf.extend_from_slice(b);
     }
 

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Every `.rs` file under `src/<dir>`, with its path relative to `src`.
-fn sources(dir: &str) -> Vec<(String, String)> {
+pub(crate) fn sources(dir: &str) -> Vec<(String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out = Vec::new();
     let mut todo = vec![src.join(dir)];
@@ -26,7 +26,7 @@ fn sources(dir: &str) -> Vec<(String, String)> {
 }
 
 /// The code lines of a file that mention `needle` (comments do not count).
-fn uses(text: &str, needle: &str) -> Vec<String> {
+pub(crate) fn uses(text: &str, needle: &str) -> Vec<String> {
     text.lines()
         .filter(|l| !l.trim_start().starts_with("//"))
         .filter(|l| l.contains(needle))

@@ -7,11 +7,9 @@
 //! "STORAGE", objectName, "", symBits), hmacKey = KDFa(nameAlg, seed, "INTEGRITY", "", "", hash
 //! bits) and integrityHMAC = HMAC(hmacKey, encIdentity || objectName).
 
-use alloc::vec::Vec;
-
 use crate::Tpm;
 use crate::crypto::seeded_rng::SeededRng;
-use crate::crypto::{HashAlg, aes_cfb, ct_eq};
+use crate::crypto::{HashAlg, SecretBytes, aes_cfb, ct_eq};
 use crate::engine::command::Cmd;
 use crate::object::Public;
 use crate::object::key_material::Material;
@@ -29,7 +27,7 @@ const MAX_SECRET: usize = 256;
 /// Largest TPM2B_ID_OBJECT: HMAC plus an encrypted TPM2B_DIGEST.
 const MAX_ID_OBJECT: usize = 2 + MAX_DIGEST + 2 + MAX_DIGEST;
 
-fn keys_for(p: &Public, seed: &[u8], name: &[u8]) -> TpmResult<(Vec<u8>, Vec<u8>)> {
+fn keys_for(p: &Public, seed: &[u8], name: &[u8]) -> TpmResult<(SecretBytes, SecretBytes)> {
     let a = p.name_alg;
     let sym = a.kdfa(seed, b"STORAGE", name, &[], u32::from(p.sym.bits))?;
     let mac = a.kdfa(seed, b"INTEGRITY", &[], &[], a.size() as u32 * 8)?;
@@ -73,6 +71,7 @@ pub(crate) fn activate_credential(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<(
     let secret = c.params.tpm2b(MAX_SECRET).p(2)?;
     c.params.finish()?;
     let [object, key, _] = c.handles;
+    let mut blinding = crate::object::signing::fresh_rng(tpm)?;
     let name = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(1))?.name.clone();
     let k = tpm.key(key).ok_or(ResponseCode::HANDLE.handle(2))?;
     credential_key(k).map_err(|_| ResponseCode::TYPE.handle(2))?;
@@ -80,7 +79,8 @@ pub(crate) fn activate_credential(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<(
         return Err(ResponseCode::TYPE.handle(2));
     }
     // A secret that does not decrypt: TPM_RC_VALUE (ms-tpm-20-ref CryptSecretDecrypt).
-    let seed = decrypt_secret(k, secret, "IDENTITY").map_err(|e| if e.is_fmt1() { e.param(2) } else { e })?;
+    let seed = decrypt_secret(k, secret, "IDENTITY", &mut blinding)
+        .map_err(|e| if e.is_fmt1() { e.param(2) } else { e })?;
     let (sym, mac) = keys_for(&k.public, &seed, &name)?;
     let mut r = Reader::new(blob);
     let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| ResponseCode::INTEGRITY.param(1))?;
@@ -88,7 +88,7 @@ pub(crate) fn activate_credential(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<(
     if !ct_eq(expect.as_slice(), integrity) {
         return Err(ResponseCode::INTEGRITY.param(1));
     }
-    let mut plain = r.rest().to_vec();
+    let mut plain = SecretBytes::new(r.rest().to_vec());
     aes_cfb(&sym, &[0u8; 16], &mut plain, false)?;
     let mut p = Reader::new(&plain);
     let credential = p.tpm2b(MAX_DIGEST).map_err(|_| ResponseCode::SIZE.param(1))?;

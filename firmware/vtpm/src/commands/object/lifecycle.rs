@@ -3,6 +3,8 @@
 
 use alloc::vec::Vec;
 
+use zeroize::Zeroize;
+
 use crate::engine::command::Cmd;
 use crate::object::creation::{derive_primary, new_child, read_sensitive_create, storage_parent, wrap};
 use crate::object::curve;
@@ -66,6 +68,7 @@ pub(crate) fn object_change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
         return Err(ResponseCode::SIZE.param(1));
     }
     let mut changed = k.clone();
+    changed.sens.auth.zeroize();
     changed.sens.auth = new_auth.to_vec();
     c.out.tpm2b(&wrap(p, &changed)?);
     Ok(())
