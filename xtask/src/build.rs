@@ -127,7 +127,10 @@ pub fn build(args: &Args) -> crate::Result {
         if key.is_insecure() { ": INSECURE test key, development only" } else { "" }
     );
     if let Some(test) = &test_image {
-        println!("built {} (insecure test image)", test.rom.display());
+        // The test image as an IGVM file too, so that the in-firmware suite runs through QEMU's loader.
+        let test_igvm = output_dir().join("warden-test.igvm");
+        std::fs::write(&test_igvm, crate::igvm::write_igvm(&test.image, crate::igvm::SNP_POLICY)?)?;
+        println!("built {} and {} (insecure test image)", test.rom.display(), test_igvm.display());
     }
     for bench in &bench_images {
         println!("built {} (insecure benchmark image)", bench.rom.display());
