@@ -112,7 +112,9 @@ pub fn download(cache: &Path, log: &mut BuildLog) -> Result<Tarball, QemuBuildEr
                 })?;
                 return Ok(Tarball { version: up, path });
             }
-            Err(error) => eprintln!("xtask qemu: {version} is not downloadable ({error}); trying the next"),
+            Err(_) => {
+                eprintln!("xtask qemu: the archive does not serve {version} (see the log); trying the next")
+            }
         }
     }
     Err(QemuBuildError::Unavailable(format!(
