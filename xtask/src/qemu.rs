@@ -106,6 +106,9 @@ pub fn command(boot: &Boot) -> Command {
         Firmware::Igvm(file) => {
             command.args(["-machine", "q35,igvm-cfg=igvm0", "-object"]);
             command.arg(format!("igvm-cfg,id=igvm0,file={}", file.display()));
+            // The cached QEMU comes from Debian's `+ds` source, which has no prebuilt option ROMs: the
+            // APIC's kvmvapic ROM (a TPR-patching aid for old Windows guests) is one, and unused here.
+            command.args(["-global", "apic-common.vapic=false"]);
         }
     }
     command.arg("-m").arg(format!("{}M", boot.memory_mib));
