@@ -102,8 +102,9 @@ fn install_cbindgen(tools: &Path, log: &mut BuildLog) -> Result<PathBuf, QemuBui
         .args(["install", "--locked", "--quiet", "cbindgen", "--version", CBINDGEN_VERSION, "--root"])
         .arg(&root)
         .env_remove("CARGO_TARGET_DIR");
-    log.run("cargo install cbindgen", &mut install)
-        .map_err(|error| QemuBuildError::Unavailable(format!("crates.io cannot be reached: {error}")))?;
+    log.run("cargo install cbindgen", &mut install).map_err(|error| {
+        QemuBuildError::Unavailable(format!("crates.io cannot be reached: {}", error.reason()))
+    })?;
     Ok(binary)
 }
 

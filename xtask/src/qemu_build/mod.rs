@@ -9,6 +9,7 @@ mod igvm_c;
 mod log;
 mod source;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -61,6 +62,15 @@ impl std::fmt::Display for QemuBuildError {
 }
 
 impl std::error::Error for QemuBuildError {}
+
+impl QemuBuildError {
+    /// The reason alone, for wrapping into another error.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Unavailable(reason) | Self::Failed(reason) => reason,
+        }
+    }
+}
 
 /// `cargo xtask qemu`.
 pub fn run(_args: &Args) -> crate::Result {
@@ -120,9 +130,15 @@ pub fn igvm_capable(qemu: &Path) -> bool {
 
 /// `$XDG_CACHE_HOME/warden`, or `~/.cache/warden`.
 fn cache_root() -> Result<PathBuf, QemuBuildError> {
-    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|dir| !dir.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => std::env::var_os("HOME")
+    cache_root_from(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
+}
+
+/// The cache directory for these values of `XDG_CACHE_HOME` and `HOME` (an empty or relative
+/// `XDG_CACHE_HOME` is ignored, as the XDG Base Directory Specification says).
+fn cache_root_from(xdg: Option<OsString>, home: Option<OsString>) -> Result<PathBuf, QemuBuildError> {
+    let base = match xdg.map(PathBuf::from).filter(|dir| dir.is_absolute()) {
+        Some(dir) => dir,
+        None => home
             .map(|home| PathBuf::from(home).join(".cache"))
             .ok_or_else(|| QemuBuildError::Unavailable("neither XDG_CACHE_HOME nor HOME is set".into()))?,
     };
@@ -215,7 +231,8 @@ fn install_build_packages(log: &mut BuildLog) -> Result<(), QemuBuildError> {
         .args(["install", "-y", "-q", "--no-install-recommends"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive");
-    log.run("apt-get install", &mut install).map_err(|error| QemuBuildError::Unavailable(error.to_string()))
+    log.run("apt-get install", &mut install)
+        .map_err(|error| QemuBuildError::Unavailable(error.reason().into()))
 }
 
 /// A Python venv with the meson QEMU wants; returns its interpreter.
@@ -231,7 +248,7 @@ fn meson_venv(tools: &Path, log: &mut BuildLog) -> Result<PathBuf, QemuBuildErro
     pip.args(["-m", "pip", "install", "--quiet", MESON, PYCOTAP]);
     log.run("pip install meson", &mut pip).map_err(|error| {
         let _ = std::fs::remove_dir_all(&venv);
-        QemuBuildError::Unavailable(format!("PyPI cannot be reached: {error}"))
+        QemuBuildError::Unavailable(format!("PyPI cannot be reached: {}", error.reason()))
     })?;
     Ok(python)
 }
@@ -239,4 +256,23 @@ fn meson_venv(tools: &Path, log: &mut BuildLog) -> Result<PathBuf, QemuBuildErro
 /// A file-system step that failed.
 fn failed(path: &Path, error: std::io::Error) -> QemuBuildError {
     QemuBuildError::Failed(format!("{}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::cache_root_from;
+
+    #[test]
+    fn the_cache_honours_xdg_cache_home_then_home() {
+        let root = |xdg: Option<&str>, home: Option<&str>| {
+            cache_root_from(xdg.map(Into::into), home.map(Into::into)).ok()
+        };
+        assert_eq!(root(Some("/xdg"), Some("/home/a")).as_deref(), Some(Path::new("/xdg/warden")));
+        assert_eq!(root(None, Some("/home/a")).as_deref(), Some(Path::new("/home/a/.cache/warden")));
+        assert_eq!(root(Some(""), Some("/home/a")).as_deref(), Some(Path::new("/home/a/.cache/warden")));
+        assert_eq!(root(Some("rel"), Some("/home/a")).as_deref(), Some(Path::new("/home/a/.cache/warden")));
+        assert_eq!(root(None, None), None);
+    }
 }

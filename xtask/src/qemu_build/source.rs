@@ -77,8 +77,14 @@ pub fn download(cache: &Path, log: &mut BuildLog) -> Result<Tarball, QemuBuildEr
     std::fs::write(&list, sources).map_err(|error| failed(&list, error))?;
 
     log.step(&format!("reading Debian's source package lists ({})", SUITES.join(", ")));
-    log.run("apt-get update", apt("apt-get", &apt_dir).args(["update", "-q"])).map_err(|error| {
-        QemuBuildError::Unavailable(format!("Debian's archive ({ARCHIVE}) cannot be reached: {error}"))
+    // Without `--error-on=any`, apt-get update exits 0 when no list could be fetched.
+    let mut update = apt("apt-get", &apt_dir);
+    update.args(["update", "-q", "--error-on=any"]);
+    log.run("apt-get update", &mut update).map_err(|error| {
+        QemuBuildError::Unavailable(format!(
+            "Debian's archive ({ARCHIVE}) cannot be reached: {}",
+            error.reason()
+        ))
     })?;
     let showsrc = apt("apt-cache", &apt_dir)
         .args(["showsrc", "qemu"])
