@@ -145,6 +145,13 @@ pub fn build(args: &Args) -> crate::Result {
         if key.is_insecure() { ": INSECURE test key, development only" } else { "" }
     );
     for (flavour, built) in insecure_flavours(args.release).iter().zip(&insecure_images) {
+        if flavour.name == "warden-test" {
+            // The test image as an IGVM file too, so that the in-firmware suite runs through QEMU's loader.
+            let test_igvm = output_dir().join("warden-test.igvm");
+            std::fs::write(&test_igvm, crate::igvm::write_igvm(&built.image, crate::igvm::SNP_POLICY)?)?;
+            println!("built {} and {} ({})", built.rom.display(), test_igvm.display(), flavour.what);
+            continue;
+        }
         println!("built {} ({})", built.rom.display(), flavour.what);
     }
     Ok(())

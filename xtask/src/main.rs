@@ -14,6 +14,9 @@ mod image;
 mod lint;
 mod measure;
 mod qemu;
+mod qemu_build;
+mod qemu_igvm_checks;
+mod qemu_loader;
 mod reference_values;
 mod run;
 mod test;
@@ -45,6 +48,8 @@ enum Command {
     Measure(measure::Args),
     /// Build and boot Warden under QEMU (KVM when /dev/kvm works, TCG otherwise), console on the terminal.
     Run(run::Args),
+    /// Build an IGVM-capable QEMU once (cached under ~/.cache/warden) and print where it is.
+    Qemu(qemu_build::Args),
     /// Run every test: host unit tests, the in-firmware test image, the integration tests, a short fuzz run.
     Test(test::Args),
     /// Run a benchmark and write its figures as JSON.
@@ -62,6 +67,7 @@ fn main() {
         Command::Lint(args) => lint::run(&args),
         Command::Measure(args) => measure::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Qemu(args) => qemu_build::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::TpmServer(args) => tpm_server::run(&args),

@@ -1,9 +1,10 @@
 //! Booting an image under QEMU: the command line, the accelerator choice, and a boot whose console the
-//! caller reads line by line.
-use std::io::{BufRead, BufReader};
+//! caller reads line by line. Which QEMU and which loader (IGVM or `-bios` ROM) is `qemu_loader.rs`'s.
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// QEMU's exit status for each `isa-debug-exit` byte Warden writes (`(byte << 1) | 1`): see
@@ -45,11 +46,25 @@ pub fn kvm_is_pvm() -> bool {
     std::path::Path::new("/sys/module/kvm_pvm").exists()
 }
 
+/// The file QEMU boots and how it loads it.
+#[derive(Clone, Copy, Debug)]
+pub enum Firmware<'a> {
+    /// A boot ROM behind the reset vector (`-bios`).
+    Rom(&'a Path),
+    /// An IGVM file through QEMU's IGVM loader (`-object igvm-cfg`), which starts the boot CPU at the
+    /// file's native VP context.
+    Igvm(&'a Path),
+}
+
 /// What to boot and how.
 #[derive(Debug)]
 pub struct Boot<'a> {
-    /// The `-bios` ROM.
-    pub rom: &'a Path,
+    /// The QEMU binary.
+    pub qemu: &'a Path,
+    /// The image and its loader.
+    pub firmware: Firmware<'a>,
+    /// Guest RAM in MiB (checked by `qemu_loader::check_memory`).
+    pub memory_mib: u64,
     /// The accelerator (resolved).
     pub accel: Accel,
     /// fw_cfg files: (name, contents).
@@ -58,24 +73,49 @@ pub struct Boot<'a> {
     pub interactive: bool,
     /// The Unix socket QEMU serves COM2 (the guest test transport) on, if any.
     pub transport: Option<&'a Path>,
+    /// Start paused (`-S`) with the human monitor on this Unix socket (the entry-state check).
+    pub paused_monitor: Option<&'a Path>,
+}
+
+/// Debian's QEMU, found on PATH: it boots the ROM.
+pub const SYSTEM_QEMU: &str = "qemu-system-x86_64";
+
+impl<'a> Boot<'a> {
+    /// A non-interactive `-bios` boot of `rom` by the QEMU on PATH, with the default RAM (the benches).
+    pub fn rom(rom: &'a Path, accel: Accel) -> Self {
+        Self {
+            qemu: Path::new(SYSTEM_QEMU),
+            firmware: Firmware::Rom(rom),
+            memory_mib: crate::qemu_loader::DEFAULT_MEMORY_MIB,
+            accel,
+            fw_cfg: Vec::new(),
+            interactive: false,
+            transport: None,
+            paused_monitor: None,
+        }
+    }
 }
 
 /// The QEMU command line.
 pub fn command(boot: &Boot) -> Command {
-    let mut command = Command::new("qemu-system-x86_64");
-    command.args([
-        "-machine",
-        "q35",
-        "-m",
-        "512M",
-        "-smp",
-        "1",
-        "-nodefaults",
-        "-display",
-        "none",
-        "-no-reboot",
-    ]);
-    command.arg("-bios").arg(boot.rom);
+    let mut command = Command::new(boot.qemu);
+    match boot.firmware {
+        Firmware::Rom(rom) => {
+            command.args(["-machine", "q35", "-bios"]).arg(rom);
+        }
+        Firmware::Igvm(file) => {
+            command.args(["-machine", "q35,igvm-cfg=igvm0", "-object"]);
+            command.arg(format!("igvm-cfg,id=igvm0,file={}", file.display()));
+            // The cached QEMU comes from Debian's `+ds` source, which has no prebuilt option ROMs: the
+            // APIC's kvmvapic ROM (a TPR-patching aid for old Windows guests) is one, and unused here.
+            command.args(["-global", "apic-common.vapic=false"]);
+        }
+    }
+    command.arg("-m").arg(format!("{}M", boot.memory_mib));
+    command.args(["-smp", "1", "-nodefaults", "-display", "none", "-no-reboot"]);
+    if let Some(monitor) = boot.paused_monitor {
+        command.arg("-S").arg("-monitor").arg(format!("unix:{},server=on,wait=off", monitor.display()));
+    }
     command.args(["-serial", if boot.interactive { "mon:stdio" } else { "stdio" }]);
     command.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
     match boot.accel {
@@ -115,6 +155,8 @@ pub fn command(boot: &Boot) -> Command {
 pub struct Running {
     child: Child,
     lines: Receiver<String>,
+    /// QEMU's own messages (stderr), also copied to ours as they come.
+    messages: Arc<Mutex<Vec<String>>>,
     /// When QEMU was started.
     pub started: Instant,
 }
@@ -123,8 +165,19 @@ pub struct Running {
 pub fn spawn(boot: &Boot) -> crate::Result<Running> {
     let started = Instant::now();
     let mut child =
-        command(boot).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+        command(boot).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let stdout: ChildStdout = child.stdout.take().ok_or("QEMU's console is not piped")?;
+    let stderr: ChildStderr = child.stderr.take().ok_or("QEMU's messages are not piped")?;
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&messages);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = writeln!(std::io::stderr(), "{line}");
+            if let Ok(mut kept) = kept.lock() {
+                kept.push(line);
+            }
+        }
+    });
     let (sender, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -133,7 +186,7 @@ pub fn spawn(boot: &Boot) -> crate::Result<Running> {
             }
         }
     });
-    Ok(Running { child, lines, started })
+    Ok(Running { child, lines, messages, started })
 }
 
 impl Running {
@@ -148,6 +201,16 @@ impl Running {
         let (_, empty) = mpsc::channel();
         let lines = std::mem::replace(&mut self.lines, empty);
         lines.into_iter()
+    }
+
+    /// What QEMU said on stderr so far, one line each.
+    pub fn messages(&self) -> String {
+        self.messages.lock().map(|lines| lines.join("\n")).unwrap_or_default()
+    }
+
+    /// QEMU's exit status if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Waits for QEMU to exit (killing it at `deadline`); returns its exit code.

@@ -5,11 +5,16 @@
 //! a one-line summary with the boot time; `--headless` serves the bridge without a terminal (the
 //! integration tests use it); `--test-image` boots the insecure test image, which runs the firmware's own
 //! tests and exits with their verdict; `--fault NAME` makes the test image trigger a deliberate fault.
-use std::path::PathBuf;
+//!
+//! `--loader igvm` (the default when an IGVM-capable QEMU is at hand, see `qemu_loader.rs`) boots
+//! `warden.igvm` through QEMU's IGVM loader; `--loader rom` boots `warden.rom` with `-bios`. Everything
+//! else behaves the same on both.
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::bridge::{self, FirmwareTpm, Transport};
-use crate::qemu::{self, Accel, Boot, Running};
+use crate::qemu::{self, Accel, Boot, Firmware, Running};
+use crate::qemu_loader::{self, Loader};
 use crate::tpm_server::{self, Listeners, ports::Device};
 
 /// The line Warden prints when it is up.
@@ -44,11 +49,24 @@ pub struct Args {
     /// Do not build first: boot what is in target/warden/.
     #[arg(long)]
     pub no_build: bool,
+    /// How QEMU loads Warden [default: igvm when an IGVM-capable QEMU is on PATH or in the cache (`cargo
+    /// xtask qemu`), rom otherwise].
+    #[arg(long, value_enum)]
+    pub loader: Option<Loader>,
+    /// The QEMU binary [default: an IGVM-capable one for igvm, the one on PATH for rom].
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+    /// Guest RAM in MiB (at least the end of Warden's region, 144).
+    #[arg(long, value_name = "MIB", default_value_t = qemu_loader::DEFAULT_MEMORY_MIB)]
+    pub memory: u64,
+    /// Boot this IGVM file or ROM instead of the built one (for the loader's checks).
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<PathBuf>,
 }
 
 impl Args {
-    /// A non-interactive boot of the built images, for `xtask test`.
-    pub fn for_test(accel: Accel, smoke: bool, test_image: bool) -> Self {
+    /// A non-interactive boot of the built images by `qemu` through `loader`, for `xtask test`.
+    pub fn for_test(loader: Loader, qemu: &Path, accel: Accel, smoke: bool, test_image: bool) -> Self {
         Self {
             smoke,
             headless: false,
@@ -58,6 +76,10 @@ impl Args {
             accel,
             timeout: 300,
             no_build: true,
+            loader: Some(loader),
+            qemu: Some(qemu.to_path_buf()),
+            memory: qemu_loader::DEFAULT_MEMORY_MIB,
+            image: None,
         }
     }
 }
@@ -65,11 +87,20 @@ impl Args {
 /// Boots as asked.
 pub fn run(args: &Args) -> crate::Result {
     crate::deps::ensure_run()?;
+    qemu_loader::check_memory(args.memory)?;
+    let choice = qemu_loader::choose(args.loader, args.qemu.as_deref())?;
     if !args.no_build {
         crate::build::build(&crate::build::Args::default())?;
     }
     let test_image = args.test_image || args.fault.is_some();
-    let rom = crate::build::output_dir().join(if test_image { "warden-test.rom" } else { "warden.rom" });
+    let name = if test_image { "warden-test" } else { "warden" };
+    let extension = if choice.loader == Loader::Igvm { "igvm" } else { "rom" };
+    let file =
+        args.image.clone().unwrap_or_else(|| crate::build::output_dir().join(format!("{name}.{extension}")));
+    let firmware = match choice.loader {
+        Loader::Igvm => Firmware::Igvm(&file),
+        Loader::Rom => Firmware::Rom(&file),
+    };
     let accel = args.accel.resolve();
     let mut fw_cfg = vec![("opt/warden/probe".to_string(), "warden-probe".to_string())];
     if let Some(fault) = &args.fault {
@@ -77,8 +108,22 @@ pub fn run(args: &Args) -> crate::Result {
     }
     let socket = (!test_image).then(transport_socket).transpose()?;
     let interactive = !(args.smoke || args.headless || test_image);
-    let boot = Boot { rom: &rom, accel, fw_cfg, interactive, transport: socket.as_deref() };
-    eprintln!("xtask: booting {} under QEMU ({accel:?})", rom.display());
+    let boot = Boot {
+        qemu: &choice.qemu,
+        firmware,
+        memory_mib: args.memory,
+        accel,
+        fw_cfg,
+        interactive,
+        transport: socket.as_deref(),
+        paused_monitor: None,
+    };
+    eprintln!(
+        "xtask: booting {} through the {:?} loader of {} ({accel:?})",
+        file.display(),
+        choice.loader,
+        choice.qemu.display()
+    );
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
 
     if interactive {
@@ -104,9 +149,12 @@ pub fn run(args: &Args) -> crate::Result {
         while let Some(line) = running.next_line(deadline) {
             println!("{line}");
         }
+        let messages = running.messages();
         return match running.wait(deadline)? {
             Some(qemu::EXIT_TESTS_PASSED) if args.fault.is_none() => Ok(()),
-            Some(code) => Err(format!("the test image ended with QEMU exit code {code}").into()),
+            Some(code) => {
+                Err(format!("the test image ended with QEMU exit code {code}{}", said(&messages)).into())
+            }
             None => Err(format!("the test image did not finish within {} s", args.timeout).into()),
         };
     }
@@ -114,7 +162,7 @@ pub fn run(args: &Args) -> crate::Result {
     let booted = wait_ready(&mut running, deadline, args.timeout)?;
     let socket = socket.ok_or("no transport socket")?;
     let outcome = if args.smoke {
-        smoke(&socket, booted, accel)
+        smoke(&socket, booted, accel, choice.loader)
     } else {
         // Headless: keep printing the console, serve the bridge until TPM_STOP.
         let console = running.take_lines();
@@ -147,16 +195,31 @@ fn wait_ready(running: &mut Running, deadline: Instant, timeout: u64) -> crate::
             return Ok(running.started.elapsed());
         }
     }
-    Err(format!("no ready line within {timeout} s").into())
+    // The console closes as QEMU exits: give its exit status a moment to arrive.
+    let grace = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < grace {
+        if let Some(status) = running.exited() {
+            return Err(
+                format!("QEMU exited ({status}) before the ready line{}", said(&running.messages())).into()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(format!("no ready line within {timeout} s{}", said(&running.messages())).into())
+}
+
+/// QEMU's own messages, for an error: `: QEMU said: ...`, or nothing when it said nothing.
+fn said(messages: &str) -> String {
+    if messages.is_empty() { String::new() } else { format!("; QEMU said:\n{messages}") }
 }
 
 /// The smoke check: the vTPM answers through the SVSM vTPM protocol.
-fn smoke(socket: &std::path::Path, booted: Duration, accel: Accel) -> crate::Result {
+fn smoke(socket: &Path, booted: Duration, accel: Accel, loader: Loader) -> crate::Result {
     let mut transport = Transport::connect(socket, Duration::from_secs(10))?;
     let random = bridge::self_check(&mut transport)?;
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
     println!(
-        "smoke: Warden ready after {:.1} ms under {accel:?} (QEMU start to ready line); \
+        "smoke: Warden ready after {:.1} ms under {accel:?}, {loader:?} loader (QEMU start to ready line); \
          vTPM GetRandom(16) through SVSM_VTPM_CMD = {hex}",
         booted.as_secs_f64() * 1e3
     );

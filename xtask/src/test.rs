@@ -3,11 +3,20 @@
 //! 1. the lints (`cargo xtask lint`): rustfmt, and clippy on the host crates and on the firmware;
 //! 2. host unit tests of every library crate and the xtask, and the bounded fuzz run (`cargo test`);
 //! 3. the firmware build and its images;
-//! 4. the in-firmware test suite, booted under QEMU;
-//! 5. the smoke boot under KVM (when usable) and under TCG;
-//! 6. the integration tests in `tests/` (faults, the vTPM through standard tools, the image checks).
+//! 4. an IGVM-capable QEMU (`cargo xtask qemu`: cached, built once; skipped, not failed, where this
+//!    machine cannot build it);
+//! 5. the in-firmware test suite, booted from the ROM and through QEMU's IGVM loader;
+//! 6. the smoke boot under KVM (when usable) and under TCG, from the ROM and through the IGVM loader;
+//! 7. the IGVM loader's checks: the first instruction is at the file's native VP context, and a file
+//!    with a broken checksum is refused by QEMU;
+//! 8. the integration tests in `tests/` (faults, the vTPM through standard tools, the image checks).
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
 use crate::lint::{check, host_cargo as cargo};
-use crate::qemu::{Accel, kvm_usable};
+use crate::qemu::{Accel, SYSTEM_QEMU, kvm_usable};
+use crate::qemu_build::QemuBuildError;
+use crate::qemu_loader::Loader;
 
 /// Run every test.
 #[derive(clap::Args, Debug)]
@@ -21,28 +30,56 @@ pub struct Args {
 pub fn run(args: &Args) -> crate::Result {
     crate::deps::ensure_test()?;
     if !args.no_unit {
-        eprintln!("xtask test: 1/6 lints");
+        eprintln!("xtask test: 1/8 lints");
         crate::lint::run(&crate::lint::Args::default())?;
-        eprintln!("xtask test: 2/6 host unit tests and bounded fuzzing");
+        eprintln!("xtask test: 2/8 host unit tests and bounded fuzzing");
         check("host unit tests", cargo(&["test", "--quiet"]).status()?)?;
     }
 
-    eprintln!("xtask test: 3/6 building the firmware and its images");
+    eprintln!("xtask test: 3/8 building the firmware and its images");
     crate::build::build(&crate::build::Args::default())?;
 
-    eprintln!("xtask test: 4/6 the in-firmware test suite");
+    eprintln!("xtask test: 4/8 an IGVM-capable QEMU");
+    let igvm_qemu = igvm_qemu()?;
+    let mut igvm_seconds = 0.0;
+    let mut timed = |what: &dyn Fn() -> crate::Result| -> crate::Result {
+        let started = Instant::now();
+        let outcome = what();
+        igvm_seconds += started.elapsed().as_secs_f64();
+        outcome
+    };
+    let rom_qemu = Path::new(SYSTEM_QEMU);
     let boot = crate::run::Args::for_test;
-    crate::run::run(&boot(Accel::Auto, false, true))?;
 
-    eprintln!("xtask test: 5/6 smoke boots");
-    if kvm_usable() {
-        crate::run::run(&boot(Accel::Kvm, true, false))?;
-    } else {
-        eprintln!("xtask test: /dev/kvm is not usable here: the KVM smoke boot is skipped");
+    eprintln!("xtask test: 5/8 the in-firmware test suite");
+    crate::run::run(&boot(Loader::Rom, rom_qemu, Accel::Auto, false, true))?;
+    if let Some(qemu) = &igvm_qemu {
+        timed(&|| crate::run::run(&boot(Loader::Igvm, qemu, Accel::Auto, false, true)))?;
     }
-    crate::run::run(&boot(Accel::Tcg, true, false))?;
 
-    eprintln!("xtask test: 6/6 integration tests");
+    eprintln!("xtask test: 6/8 smoke boots");
+    let mut accels = vec![Accel::Tcg];
+    if kvm_usable() {
+        accels.insert(0, Accel::Kvm);
+    } else {
+        eprintln!("xtask test: /dev/kvm is not usable here: the KVM smoke boots are skipped");
+    }
+    for &accel in &accels {
+        crate::run::run(&boot(Loader::Rom, rom_qemu, accel, true, false))?;
+        if let Some(qemu) = &igvm_qemu {
+            timed(&|| crate::run::run(&boot(Loader::Igvm, qemu, accel, true, false)))?;
+        }
+    }
+
+    eprintln!("xtask test: 7/8 the IGVM loader's checks");
+    if let Some(qemu) = &igvm_qemu {
+        timed(&|| igvm_loader_checks(qemu))?;
+        eprintln!("xtask test: the IGVM steps took {igvm_seconds:.1} s");
+    } else {
+        eprintln!("xtask test: SKIPPED: no IGVM-capable QEMU, so nothing was booted through the IGVM loader");
+    }
+
+    eprintln!("xtask test: 8/8 integration tests");
     let xtask = std::env::current_exe()?;
     let status = cargo(&["test", "--quiet", "--package", "warden-tests"])
         .env("WARDEN_XTASK", &xtask)
@@ -50,5 +87,33 @@ pub fn run(args: &Args) -> crate::Result {
         .status()?;
     check("integration tests", status)?;
     eprintln!("xtask test: all steps passed");
+    Ok(())
+}
+
+/// The cached IGVM-capable QEMU, built when missing; `None` (said plainly) where it cannot be built.
+fn igvm_qemu() -> crate::Result<Option<PathBuf>> {
+    match crate::qemu_build::ensure() {
+        Ok(qemu) => {
+            eprintln!("xtask test: IGVM-capable QEMU: {}", qemu.display());
+            Ok(Some(qemu))
+        }
+        Err(QemuBuildError::Unavailable(reason)) => {
+            eprintln!(
+                "xtask test: SKIPPING the IGVM-loader boots: an IGVM-capable QEMU cannot be built here \
+                 ({reason})"
+            );
+            Ok(None)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The entry-state check and the checksum check on the built `warden.igvm`.
+fn igvm_loader_checks(qemu: &Path) -> crate::Result {
+    let igvm = crate::build::output_dir().join("warden.igvm");
+    let entry = crate::qemu_igvm_checks::entry_is_the_vp_context(qemu, &igvm, Accel::Tcg)?;
+    eprintln!("xtask test: IGVM entry: {entry}");
+    let refusal = crate::qemu_igvm_checks::corrupted_checksum_is_refused(qemu, &igvm)?;
+    eprintln!("xtask test: a one-bit change to the checksummed headers was refused: {refusal}");
     Ok(())
 }

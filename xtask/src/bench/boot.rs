@@ -115,7 +115,7 @@ fn boot_once(rom: &Path, accel: Accel, timeout: u64) -> crate::Result<Boot1> {
     if !rom.exists() {
         return Err(format!("{} is missing: run without --no-build", rom.display()).into());
     }
-    let boot = Boot { rom, accel, fw_cfg: Vec::new(), interactive: false, transport: None };
+    let boot = Boot::rom(rom, accel);
     let deadline = Instant::now() + Duration::from_secs(timeout);
     let mut running = qemu::spawn(&boot)?;
     while let Some(line) = running.next_line(deadline) {

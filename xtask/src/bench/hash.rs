@@ -186,7 +186,7 @@ fn boot_bench_image(accel: Accel, timeout: u64) -> crate::Result<Vec<Run>> {
     if !rom.exists() {
         return Err(format!("{} is missing: run without --no-build", rom.display()).into());
     }
-    let boot = Boot { rom: &rom, accel, fw_cfg: Vec::new(), interactive: false, transport: None };
+    let boot = Boot::rom(&rom, accel);
     let deadline = Instant::now() + Duration::from_secs(timeout);
     let mut running = qemu::spawn(&boot)?;
     let mut runs = Vec::new();
