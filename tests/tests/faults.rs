@@ -25,6 +25,7 @@ fn assert_reported(fault: &str, expected: &[&str]) {
     }
 }
 
+/// Threat model T7.
 #[test]
 fn page_fault_is_reported_with_address() {
     assert_reported(
@@ -36,17 +37,20 @@ fn page_fault_is_reported_with_address() {
     );
 }
 
+/// Threat model T7.
 #[test]
 fn write_to_code_is_a_protection_fault() {
     // Error code 0x3: the page was present (bit 0) and the access a write (bit 1).
     assert_reported("write-to-text", &["FATAL EXCEPTION 14 (page fault) error code 0x3 rip 0x"]);
 }
 
+/// Threat model T7.
 #[test]
 fn invalid_opcode_is_reported() {
     assert_reported("invalid-opcode", &["FATAL EXCEPTION 6 (invalid opcode) error code 0x0 rip 0x"]);
 }
 
+/// Threat model T7.
 #[test]
 fn stack_overflow_hits_the_guard_page() {
     assert_reported(
@@ -55,6 +59,7 @@ fn stack_overflow_hits_the_guard_page() {
     );
 }
 
+/// Threat model T7.
 #[test]
 fn panic_is_reported_and_terminates() {
     assert_reported("panic", &["warden: PANIC: panicked at", "deliberate panic from the test image"]);

@@ -38,6 +38,7 @@ fn build_checkout(dir: &Path) -> PathBuf {
 
 const OUTPUTS: [&str; 3] = ["warden.igvm", "warden.rom", "reference-values.dsse.json"];
 
+/// Threat model T9.
 #[test]
 fn a_checkout_elsewhere_builds_identical_files() {
     let scratch = std::env::temp_dir().join(format!("warden-repro-{}", std::process::id()));
@@ -82,6 +83,7 @@ fn the_reference_values_publish_what_measure_computes() {
     }
 }
 
+/// Threat model T8.
 #[test]
 fn a_release_build_refuses_the_insecure_test_key() {
     let out = warden_tests::xtask().args(["build", "--release"]).output().unwrap();
@@ -90,6 +92,7 @@ fn a_release_build_refuses_the_insecure_test_key() {
     assert!(stderr.contains("--signing-key"), "{stderr}");
 }
 
+/// Threat model T9.
 #[test]
 fn verify_accepts_the_build_and_refuses_a_tampered_image() {
     let verify =

@@ -104,6 +104,7 @@ const TDX_BOOT_REACHES_THE_HEAP: bool = false;
 /// entry points are never inlined, so each must exist as an instance for the kernel's platform type,
 /// and only a function of that platform's boot (its `accept_heap`, or the generic boot inlining it)
 /// may call it. Deleting the call, or instantiating the engine for another type, fails this.
+/// Threat model T2.
 #[test]
 fn the_heap_step_calls_the_acceptance_engine() {
     let elf = read_elf("warden.elf");

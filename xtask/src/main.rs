@@ -20,6 +20,7 @@ mod qemu_loader;
 mod reference_values;
 mod run;
 mod test;
+mod threat_model;
 mod tpm_server;
 mod verify;
 

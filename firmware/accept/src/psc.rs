@@ -117,6 +117,7 @@ mod tests {
         PscHeader { cur_entry, end_entry, reserved: 0 }
     }
 
+    /// Threat model T2.
     #[test]
     fn reply_must_advance_within_bounds() {
         assert_eq!(check_reply(SENT, reply(10, 9)), Ok(PscProgress::Done));
@@ -129,6 +130,7 @@ mod tests {
         assert_eq!(check_reply(SENT, reserved), Err(PscResponseError::ReservedSet));
     }
 
+    /// Threat model T1.
     #[test]
     fn reply_bytes_are_parsed_without_trusting_length() {
         assert_eq!(check_reply_bytes(SENT, &[10, 0, 9, 0, 0, 0, 0]), Err(PscResponseError::Truncated));

@@ -53,6 +53,7 @@ fn snp_proof_covers_exactly_the_validated_range_at_minimum_cost() {
     assert_eq!((stats.pvalidate, stats.psc_exits), (min.pvalidate, min.psc_exits));
 }
 
+/// Threat model T2.
 #[test]
 fn snp_partial_completion_is_resumed_and_lies_give_no_proof() {
     let range = r(G1, G1 + 40 * M2);
@@ -71,6 +72,7 @@ fn snp_partial_completion_is_resumed_and_lies_give_no_proof() {
     assert_eq!(sim.counters.pvalidate, 0, "nothing validated on an unchecked reply");
 }
 
+/// Threat model T6.
 #[test]
 fn snp_fallback_and_remapping_attack_match_the_tracking_acceptor() {
     let range = r(G1, G1 + 2 * M2);

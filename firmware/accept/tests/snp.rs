@@ -71,6 +71,7 @@ fn fragmented_map_stays_within_five_percent_of_the_minimum() {
     assert!(!sim.rmp_entry(0x2000).0.assigned && !sim.rmp_entry(0xA_0000).0.assigned);
 }
 
+/// Threat model T2.
 #[test]
 fn partial_completion_is_resumed_from_the_checked_cur_entry() {
     let map = [r(G1 + 0x1000, G1 + 300 * M2)];
@@ -84,6 +85,7 @@ fn partial_completion_is_resumed_from_the_checked_cur_entry() {
     assert_eq!(sim.counters.psc_exits, 3 * 253u64.div_ceil(7) + 51u64.div_ceil(7));
 }
 
+/// Threat model T2.
 #[test]
 fn hypervisor_that_overreports_is_caught_by_pvalidate() {
     let map = [r(G1, G1 + 10 * K4)];
@@ -100,6 +102,7 @@ fn hypervisor_that_overreports_is_caught_by_pvalidate() {
     assert!(all_validated(&sim, &map));
 }
 
+/// Threat model T2.
 #[test]
 fn lies_about_cur_entry_and_end_entry_are_refused() {
     let map = [r(G1, G1 + 10 * K4)];
@@ -118,6 +121,7 @@ fn lies_about_cur_entry_and_end_entry_are_refused() {
     }
 }
 
+/// Threat model T2.
 #[test]
 fn rewritten_entries_are_never_sent_back() {
     let map = [r(G1 + 0x5000, G1 + 40 * M2)];
@@ -128,6 +132,7 @@ fn rewritten_entries_are_never_sent_back() {
     assert!(!sim.rmp_entry(0x1234 * K4).0.assigned, "the hypervisor's planted entry was never sent");
 }
 
+/// Threat model T2.
 #[test]
 fn refused_page_state_change_is_reported() {
     let (mut sim, mut acc) = setup(&[r(G1, G1 + M2)]);
@@ -135,6 +140,7 @@ fn refused_page_state_change_is_reported() {
     assert_eq!(acc.accept_all(&mut sim), Err(AcceptError::PscRefused(PscError::Generic)));
 }
 
+/// Threat model T6.
 #[test]
 fn a_page_is_never_validated_twice() {
     let map = [r(G1 + 0x3000, G1 + 5 * M2)];
@@ -153,6 +159,7 @@ fn a_page_is_never_validated_twice() {
     assert!(acc.tracker().is_accepted(G1 + 0x3000) && !acc.tracker().is_accepted(G1 + 0x2000));
 }
 
+/// Threat model T6.
 #[test]
 fn validated_page_the_hypervisor_did_not_reassign_is_an_attack() {
     let map = [r(G1, G1 + 4 * K4)];

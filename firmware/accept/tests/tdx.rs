@@ -50,6 +50,7 @@ fn fragmented_map_stays_within_five_percent_of_the_minimum() {
     assert_eq!(sim.page_state(0x2000), PageState::Pending);
 }
 
+/// Threat model T6.
 #[test]
 fn size_mismatch_falls_back_and_already_accepted_pages_are_zeroed() {
     let map = [r(G1, 2 * G1)];
@@ -83,6 +84,7 @@ fn busy_is_retried_but_not_forever() {
     assert_eq!(sim.counters.accepts, u64::from(BUSY_RETRIES) + 1);
 }
 
+/// Threat model T6.
 #[test]
 fn a_page_is_never_accepted_twice() {
     let map = [r(G1 - 2 * M2, 2 * G1 + K4)];
@@ -105,6 +107,7 @@ fn memory_the_td_does_not_have_is_reported() {
     assert!(!acc.tracker().is_accepted(8 * G1));
 }
 
+/// Threat model T2.
 #[test]
 fn map_gpa_partial_completion_is_resumed_and_bad_resumes_refused() {
     let map = [r(G1, G1 + M2)];

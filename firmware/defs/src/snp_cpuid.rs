@@ -140,6 +140,7 @@ mod tests {
     }
 
     /// A missing leaf is `None` (the caller refuses to guess); entries past `count` do not count.
+    /// Threat model T3.
     #[test]
     fn a_missing_leaf_or_one_past_count_is_none() {
         let page = page_with(&[leaf(1, 0, 0), leaf(LEAF_ENCRYPTED_MEMORY, 0, 51)], 1);

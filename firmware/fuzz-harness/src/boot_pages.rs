@@ -15,6 +15,7 @@ fn as_page(data: &[u8]) -> [u8; PAGE_SIZE as usize] {
 }
 
 /// The body of `snp_cpuid_page`.
+/// Threat model T3.
 pub fn snp_cpuid_page(data: &[u8]) {
     // Short inputs exercise the truncation check; then the page the kernel really parses.
     let _ = SnpCpuidTable::parse(data);
@@ -29,6 +30,7 @@ pub fn snp_cpuid_page(data: &[u8]) {
 }
 
 /// The body of `boot_parameter_pages`: the first 8 bytes are the parameter page, the rest the map.
+/// Threat model T3.
 pub fn boot_parameter_pages(data: &[u8]) {
     let (params, map) = data.split_at(data.len().min(8));
     if let Ok(Some(count)) = BootParams::parse(&as_page(params)) {

@@ -70,6 +70,7 @@ impl SnpMemory for ScriptedHypervisor<'_> {
 }
 
 /// The fuzz body.
+/// Threat model T2.
 pub fn psc_response(data: &[u8]) {
     // Property 1: the reply check alone, against a request derived from the first two bytes.
     let end_entry = u16::from(data.first().copied().unwrap_or(0)) % PSC_MAX_ENTRIES as u16;

@@ -126,6 +126,7 @@ fn check_after(env: &Env, error: Option<SvsmError>, rax: ResultCode) {
 
 /// `pvalidate_request_list`: byte 0-1 = the list's offset in the calling area (any value, so also
 /// misaligned), byte 2 bit 0 = fold entry GPAs into the simulated RAM; the rest is the list.
+/// Threat model T4.
 pub fn pvalidate_request_list(data: &[u8]) {
     let (env_and_d, offset, fold) = match data {
         [a, b, flags, ..] => (setup(), u64::from(u16::from_le_bytes([*a, *b])) % PAGE_SIZE, flags & 1 != 0),
@@ -192,6 +193,7 @@ pub fn ghcb_fields(data: &[u8]) {
 /// `svsm_transport_frame`: the bytes as a raw frame, then (byte 0 bit 0 set) repaired into a
 /// well-formed one (magic, version, page count, length, aligned GPAs, CRC) so the dispatcher behind
 /// the parser is reached too.
+/// Threat model T4.
 pub fn svsm_transport_frame(data: &[u8]) {
     let (mut env, mut d) = setup();
     let mut frame = data.to_vec();

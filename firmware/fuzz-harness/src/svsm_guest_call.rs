@@ -191,6 +191,7 @@ fn check(env: &Env, before: &Snapshot, caller: u32, regs: &GuestRegs, reply: &Re
 }
 
 /// The target body.
+/// Threat model T4.
 pub fn svsm_guest_call(data: &[u8]) {
     let (mut env, mut d) = setup();
     let mut input = Input::new(data);

@@ -4,6 +4,7 @@ use warden_svsm::vtpm_protocol::{MAX_COMMAND, MAX_RESPONSE, parse_request, reque
 
 /// Any bytes: the parser answers a command within bounds or an error, never panics; a command it accepts
 /// re-encodes to a buffer that parses to the same command.
+/// Threat model T4.
 pub fn vtpm_buffer(data: &[u8]) {
     if let Ok(command) = parse_request(data) {
         assert!(!command.is_empty() && command.len() <= MAX_COMMAND);

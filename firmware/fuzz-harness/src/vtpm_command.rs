@@ -73,6 +73,7 @@ pub(crate) fn started_tpm() -> Tpm {
     STARTED.with(|t| t.insecure_fork(Box::new(InsecureTestEntropy::new(2))))
 }
 
+/// Threat model T5.
 pub fn vtpm_command(data: &[u8]) {
     run_commands(data);
 }

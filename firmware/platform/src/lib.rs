@@ -81,6 +81,7 @@ pub trait Platform {
 mod tests {
     use super::*;
 
+    /// Threat model T3.
     #[test]
     fn native_claim_needs_no_confidential_hardware() {
         assert_eq!(detect(0, CpuEvidence::default()), Ok(BootPlatform::Native));
@@ -88,6 +89,7 @@ mod tests {
         assert!(matches!(detect(0, snp), Err(DetectError::Mismatch { .. })));
     }
 
+    /// Threat model T3.
     #[test]
     fn snp_and_tdx_claims_need_their_hardware() {
         let snp = CpuEvidence { snp_active: true, tdx_guest: false };

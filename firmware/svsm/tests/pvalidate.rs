@@ -27,6 +27,7 @@ fn addr(e: AddressError) -> Option<SvsmError> {
     Some(SvsmError::Guest(GuestError::InvalidAddress(e)))
 }
 
+/// Threat model T6.
 #[test]
 fn validate_zeroes_the_page_then_grants_the_guest() {
     let mut env = SimEnv::new();
@@ -132,6 +133,7 @@ fn unchanged_fails_unless_ignore_cf() {
     assert_eq!(core_call(&mut d, &mut env, PVALIDATE, LIST, 0, 0).rax, ResultCode::SUCCESS);
 }
 
+/// Threat model T4.
 #[test]
 fn header_rules() {
     let mut env = SimEnv::new();
@@ -160,6 +162,7 @@ fn header_rules() {
     assert_eq!(call(&mut env, DATA).error, addr(AddressError::Inaccessible));
 }
 
+/// Threat model T4.
 #[test]
 fn the_guest_cannot_touch_wardens_memory_even_if_the_map_says_so() {
     let mut env = SimEnv::new();
@@ -184,6 +187,7 @@ fn the_guest_cannot_touch_wardens_memory_even_if_the_map_says_so() {
     assert_eq!(core_call(&mut d, &mut env, PVALIDATE, LIST, 0, 0).rax, ResultCode::SUCCESS);
 }
 
+/// Threat model T4.
 #[test]
 fn calling_areas_and_the_list_page_are_protected() {
     let mut env = SimEnv::new();

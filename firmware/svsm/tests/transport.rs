@@ -68,6 +68,7 @@ fn with_crc(mut body: Vec<u8>) -> Vec<u8> {
     body
 }
 
+/// Threat model T4.
 #[test]
 fn malformed_frames_are_refused() {
     let page = [0u8; 4096];

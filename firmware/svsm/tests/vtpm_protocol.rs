@@ -68,6 +68,7 @@ fn a_command_runs_once_and_the_response_lands_in_the_buffer() {
     assert!(page[4 + body.len()..].iter().all(|&b| b == 0), "stale request bytes left behind");
 }
 
+/// Threat model T4.
 #[test]
 fn malformed_buffers_get_the_protocol_codes_and_never_reach_the_engine() {
     let engine = Recorder::default();
@@ -90,6 +91,7 @@ fn malformed_buffers_get_the_protocol_codes_and_never_reach_the_engine() {
     assert!(engine.0.lock().unwrap().is_empty());
 }
 
+/// Threat model T4.
 #[test]
 fn the_buffer_may_not_be_gpa_zero_or_in_warden() {
     let engine = Recorder::default();

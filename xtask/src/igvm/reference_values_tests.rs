@@ -33,6 +33,7 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Threat model T9.
 #[test]
 fn signed_values_verify_and_read_back() {
     let key = ReferenceKey::from_pem(&real_key_pem()).unwrap();
@@ -46,6 +47,7 @@ fn signed_values_verify_and_read_back() {
     assert_eq!(bytes, sign_reference_values(&identity(), &measurements(), 0x30000, &key).unwrap());
 }
 
+/// Threat model T9.
 #[test]
 fn one_changed_byte_fails_verification() {
     let key = ReferenceKey::insecure_test_key();
@@ -73,6 +75,7 @@ fn one_changed_byte_fails_verification() {
     assert!(verify_reference_values(&bytes, &other.verifying_key()).is_err(), "wrong key");
 }
 
+/// Threat model T8.
 #[test]
 fn the_test_key_says_so_and_release_refuses_it() {
     let key = ReferenceKey::load(None).unwrap();
@@ -102,6 +105,7 @@ fn write_puts_envelope_and_public_key_in_the_directory() {
 }
 
 /// `openssl` (a separate implementation) creates the key and checks the signature over the PAE.
+/// Threat model T9.
 #[test]
 fn openssl_keys_and_signatures_interoperate() {
     let dir = scratch("openssl");

@@ -27,6 +27,7 @@ fn params(vcpu_count: u32, reserved: u32) -> [u8; 4096] {
     page
 }
 
+/// Threat model T3.
 #[test]
 fn vcpu_count_is_bounded() {
     assert_eq!(BootParams::parse(&params(0, 0)), Ok(None));
@@ -60,6 +61,7 @@ fn a_sorted_map_is_kept_and_ends_at_the_first_empty_entry() {
     );
 }
 
+/// Threat model T3.
 #[test]
 fn warden_s_region_is_cut_out_of_every_range() {
     let map = MemoryMap::parse(&page(&[
@@ -78,6 +80,7 @@ fn warden_s_region_is_cut_out_of_every_range() {
     assert!(inside.ranges().is_empty());
 }
 
+/// Threat model T3.
 #[test]
 fn unsorted_or_overlapping_entries_are_refused() {
     let overlapping = page(&[entry(0, 0x2000, 0), entry(0x1000, 0x3000, 0)]);
@@ -86,6 +89,7 @@ fn unsorted_or_overlapping_entries_are_refused() {
     assert_eq!(MemoryMap::parse(&unsorted).unwrap_err(), BootParamsError::Unsorted(1));
 }
 
+/// Threat model T3.
 #[test]
 fn ranges_beyond_the_architectural_limit_or_overflowing_are_refused() {
     let mut huge = entry(0, 0x1000, 0);
@@ -100,6 +104,7 @@ fn ranges_beyond_the_architectural_limit_or_overflowing_are_refused() {
     assert_eq!(MemoryMap::parse(&page(&[up_to_the_limit])).unwrap().ranges()[0].end, MAX_PHYSICAL_ADDRESS);
 }
 
+/// Threat model T3.
 #[test]
 fn unknown_kinds_flags_and_reserved_bits_are_refused() {
     let mut bad = [entry(0, 0x1000, 4)];
@@ -112,6 +117,7 @@ fn unknown_kinds_flags_and_reserved_bits_are_refused() {
     assert_eq!(MemoryMap::parse(&page(&bad)).unwrap_err(), BootParamsError::ReservedNotZero(0));
 }
 
+/// Threat model T3.
 #[test]
 fn the_count_is_bounded() {
     let spaced = |i: usize| entry(i as u64 * 0x2000, i as u64 * 0x2000 + 0x1000, 0);

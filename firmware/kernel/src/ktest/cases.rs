@@ -85,6 +85,7 @@ fn control_registers_enforce_protection() -> TestResult {
     Ok(())
 }
 
+/// Threat model T3.
 fn platform_is_detected_as_native() -> TestResult {
     let evidence = crate::cpu::features::evidence();
     ensure!(!evidence.snp_active && !evidence.tdx_guest, "QEMU without confidentiality, yet {evidence:?}");

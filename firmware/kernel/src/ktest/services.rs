@@ -68,6 +68,7 @@ fn read_clock(dispatcher: &mut warden_svsm::Dispatcher) -> Result<u64, alloc::st
 
 /// Finding 3: the firmware's vTPM has a running clock. Two ReadClock calls 20 ms of TSC apart (at the
 /// rate the vTPM clock uses) differ by about 20 ms: without a clock they would be equal.
+/// Threat model T5.
 fn vtpm_clock_moves() -> TestResult {
     let mut dispatcher = services::start(RAM).map_err(|e| alloc::format!("{e:?}"))?;
     let startup = tpm(&mut dispatcher, &[0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0])?;

@@ -39,6 +39,7 @@ fn unknown_command_code_is_rejected() {
     assert_eq!(run(&mut powered(), CommandCode(0x999), &[], None, &[]).rc, ResponseCode::COMMAND_CODE.0);
 }
 
+/// Threat model T5.
 #[test]
 fn bad_tag_and_size_are_rejected() {
     let mut t = started();
@@ -65,6 +66,7 @@ fn bad_tag_and_size_are_rejected() {
     assert_eq!(exec(&mut t, &c).rc, ResponseCode::COMMAND_SIZE.0);
 }
 
+/// Threat model T5.
 #[test]
 fn truncated_and_trailing_parameters_are_rejected() {
     let mut t = started();
@@ -178,6 +180,7 @@ fn sessions_response_carries_parameter_size_and_auth() {
     assert_eq!(r.body, [0, 0, 0, 0, 0, 0, 1, 0, 0]);
 }
 
+/// Threat model T5.
 #[test]
 fn random_garbage_never_panics_and_is_well_formed() {
     let mut t = started();

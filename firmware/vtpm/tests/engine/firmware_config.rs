@@ -66,6 +66,7 @@ fn policy_write(t: &mut Tpm, s: u32) -> u32 {
 
 /// Finding 3 (firmware clock): under the firmware configuration, a PolicySecret whose expiration is 10 s
 /// after the session started authorizes within those 10 s and answers TPM_RC_EXPIRED after them.
+/// Threat model T5.
 #[test]
 fn a_policy_expiration_expires_on_the_firmware_configuration() {
     let (mut t, now) = firmware_tpm();
@@ -84,6 +85,7 @@ fn a_policy_expiration_expires_on_the_firmware_configuration() {
 
 /// Finding 3: a PolicySecret ticket (expiration -10 with the nonce: good until start + 10 s) replays
 /// through PolicyTicket before its timeout and answers TPM_RC_EXPIRED after it.
+/// Threat model T5.
 #[test]
 fn a_ticket_expires_on_the_firmware_configuration() {
     let (mut t, now) = firmware_tpm();
@@ -118,6 +120,7 @@ fn da_write(t: &mut Tpm, pass: &[u8]) -> u32 {
 
 /// Finding 3, Part 1 §19.8: under the firmware configuration, maxTries failures lock DA-protected
 /// entities out; one recoveryTime later one failure is forgiven and the right password works again.
+/// Threat model T5.
 #[test]
 fn dictionary_attack_lockout_heals_after_recovery_time() {
     let (mut t, now) = firmware_tpm();
@@ -134,6 +137,7 @@ fn dictionary_attack_lockout_heals_after_recovery_time() {
 
 /// Finding 3, Part 1 §19.8.3: a wrong lockoutAuth blocks lockoutAuth, and it heals after
 /// lockoutRecovery instead of staying blocked until the next boot.
+/// Threat model T5.
 #[test]
 fn a_lockout_auth_failure_heals_after_lockout_recovery() {
     let (mut t, now) = firmware_tpm();

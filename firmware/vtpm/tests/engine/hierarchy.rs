@@ -145,6 +145,7 @@ fn failures_are_forgiven_one_per_recovery_interval() {
     assert_eq!(lockout_counter(&mut t), 0);
 }
 
+/// Threat model T5.
 #[test]
 fn lockout_auth_failure_blocks_lockout_until_recovery() {
     let (mut t, now) = da_tpm();

@@ -288,6 +288,7 @@ fn attributes_gate_who_may_write_and_read() {
     assert_eq!(r.rc, ResponseCode::NV_RANGE.0);
 }
 
+/// Threat model T5.
 #[test]
 fn wrong_passwords_on_da_protected_index_lock_the_tpm_out() {
     let mut t = started();
