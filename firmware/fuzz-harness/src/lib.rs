@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 pub mod boot_pages;
+pub mod ghcb_exits;
 mod guest_call_env;
 mod guest_call_input;
 pub mod psc_response;
@@ -28,7 +29,7 @@ pub type Target = (&'static str, fn(&[u8]));
 pub const TARGETS: &[Target] = &[
     ("psc_response", psc_response::psc_response),
     ("pvalidate_request_list", svsm::pvalidate_request_list),
-    ("ghcb_fields", svsm::ghcb_fields),
+    ("ghcb_fields", ghcb_exits::ghcb_fields),
     ("svsm_transport_frame", svsm::svsm_transport_frame),
     ("svsm_guest_call", svsm_guest_call::svsm_guest_call),
     ("vtpm_command", vtpm_command::vtpm_command),
