@@ -4,9 +4,9 @@
 //! Threat model T1: the hypervisor writes this page whenever it likes. [`SharedGhcb`] is the
 //! `GhcbTransport` of `warden_platform::ghcb_exits`: it writes Warden's request into the page whole,
 //! VMGEXITs, and copies the whole page back **once** into a private [`Ghcb`]; the exits there build the
-//! requests and check only that copy. A failed check terminates. Sources: GHCB spec (AMD 56421) §2.3.1 (the MSR protocol: SEV info, hypervisor features,
-//! GHCB registration, termination request) and its GHCB layout (§2.3.2, the standard protocol).
-//! **Not exercised on hardware.**
+//! requests and check only that copy. A failed check terminates. Sources: GHCB spec (AMD 56421)
+//! §2.3.1 (the MSR protocol: SEV info, hypervisor features, GHCB registration, termination request)
+//! and its GHCB layout (§2.3.2, the standard protocol). **Not exercised on hardware.**
 use core::cell::UnsafeCell;
 
 use spin::Mutex;
