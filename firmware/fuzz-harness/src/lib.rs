@@ -6,7 +6,8 @@
 //! corpus plus a bounded number of deterministic mutations on stable Rust, which is what CI does.
 //!
 //! `unsafe`: denied (`#![deny(unsafe_code)]`), except where a simulated platform implements or forwards
-//! the acceptance traits' `unsafe fn`s (`psc_response.rs`, `svsm.rs`, `guest_call_env.rs`, `ghcb_exits.rs`), each site argued.
+//! the acceptance traits' `unsafe fn`s (`psc_response.rs`, `svsm.rs`, `guest_call_env.rs`,
+//! `ghcb_exits.rs`), each site argued.
 // The target bodies need no `unsafe`; the simulated platforms they drive implement traits whose
 // methods are `unsafe fn` (see `psc_response.rs`), which is the one place allowed to.
 #![deny(unsafe_code)]
