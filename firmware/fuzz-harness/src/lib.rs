@@ -6,12 +6,14 @@
 //! corpus plus a bounded number of deterministic mutations on stable Rust, which is what CI does.
 //!
 //! `unsafe`: denied (`#![deny(unsafe_code)]`), except where a simulated platform implements or forwards
-//! the acceptance traits' `unsafe fn`s (`psc_response.rs`, `svsm.rs`, `guest_call_env.rs`), each site argued.
+//! the acceptance traits' `unsafe fn`s (`psc_response.rs`, `svsm.rs`, `guest_call_env.rs`,
+//! `ghcb_exits.rs`), each site argued.
 // The target bodies need no `unsafe`; the simulated platforms they drive implement traits whose
 // methods are `unsafe fn` (see `psc_response.rs`), which is the one place allowed to.
 #![deny(unsafe_code)]
 
 pub mod boot_pages;
+pub mod ghcb_exits;
 mod guest_call_env;
 mod guest_call_input;
 pub mod psc_response;
@@ -28,7 +30,7 @@ pub type Target = (&'static str, fn(&[u8]));
 pub const TARGETS: &[Target] = &[
     ("psc_response", psc_response::psc_response),
     ("pvalidate_request_list", svsm::pvalidate_request_list),
-    ("ghcb_fields", svsm::ghcb_fields),
+    ("ghcb_fields", ghcb_exits::ghcb_fields),
     ("svsm_transport_frame", svsm::svsm_transport_frame),
     ("svsm_guest_call", svsm_guest_call::svsm_guest_call),
     ("vtpm_command", vtpm_command::vtpm_command),

@@ -11,6 +11,7 @@
 
 use warden_defs::boot::BootPlatform;
 
+pub mod ghcb_exits;
 // Declares the `unsafe fn`s of the memory traits (a contract, STYLE convention 3); runs no unsafe code.
 #[allow(unsafe_code)]
 pub mod memory;

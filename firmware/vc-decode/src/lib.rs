@@ -145,11 +145,7 @@ fn io(opcode: u8, port: Port, operand16: bool) -> IoAccess {
 
 /// The mask of a port access's data bits.
 pub const fn width_mask(width: IoWidth) -> u64 {
-    match width {
-        IoWidth::Byte => 0xFF,
-        IoWidth::Word => 0xFFFF,
-        IoWidth::Dword => 0xFFFF_FFFF,
-    }
+    width.mask()
 }
 
 /// RAX after an IN of `width` that returned `value`: IN AL and IN AX keep RAX's other bits, IN EAX

@@ -59,6 +59,17 @@ pub enum IoWidth {
     Dword,
 }
 
+impl IoWidth {
+    /// The data bits of an access of this width (AL, AX or EAX).
+    pub const fn mask(self) -> u64 {
+        match self {
+            IoWidth::Byte => 0xFF,
+            IoWidth::Word => 0xFFFF,
+            IoWidth::Dword => 0xFFFF_FFFF,
+        }
+    }
+}
+
 /// The direction of a port access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IoDirection {

@@ -1,26 +1,22 @@
 //! Warden's GHCB: the page it shares with the hypervisor, its registration through the MSR protocol,
-//! and the NAE exits that go through it (IOIO, page-state change, and those of the #VC handler).
+//! and the one VMGEXIT through it that every NAE exit takes.
 //!
-//! Threat model T1: the hypervisor writes this page whenever it likes. Every exit writes Warden's
-//! request into the page whole, VMGEXITs, and copies the whole page back **once** into a private
-//! [`Ghcb`]; only that copy is looked at, through the checks in `warden_defs::ghcb`. A failed check
-//! terminates. Sources: GHCB spec (AMD 56421) §2.3.1 (the MSR protocol: SEV info, hypervisor features,
-//! GHCB registration, termination request), its GHCB layout and valid bitmap (§2.3.2, the standard
-//! protocol), and §4.1 (NAE events: IOIO, MSR, CPUID; page state change §4.1.6). **Not exercised on
-//! hardware.**
+//! Threat model T1: the hypervisor writes this page whenever it likes. [`SharedGhcb`] is the
+//! `GhcbTransport` of `warden_platform::ghcb_exits`: it writes Warden's request into the page whole,
+//! VMGEXITs, and copies the whole page back **once** into a private [`Ghcb`]; the exits there build the
+//! requests and check only that copy. A failed check terminates. Sources: GHCB spec (AMD 56421)
+//! §2.3.1 (the MSR protocol: SEV info, hypervisor features, GHCB registration, termination request)
+//! and its GHCB layout (§2.3.2, the standard protocol). **Not exercised on hardware.**
 use core::cell::UnsafeCell;
 
 use spin::Mutex;
-use warden_defs::ghcb::exit::{ExitCode, IoDirection, IoWidth, ioio_exit_info};
 use warden_defs::ghcb::msr::{self, HvFeatures, MsrError, PscOp};
-use warden_defs::ghcb::{Field, Ghcb, GhcbError, SHARED_BUFFER_SIZE, offsets};
-use warden_defs::psc::{PscDescriptor, SVM_EXIT_PSC};
+use warden_defs::ghcb::{Ghcb, offsets};
 use warden_defs::snp::{PVALIDATE_SIZE_4K, SnpRc};
-use warden_platform::memory::PscError;
-use zerocopy::IntoBytes;
+use warden_platform::ghcb_exits::GhcbTransport;
 
+use super::c_bit;
 use super::instructions::{flush_page_cache, pvalidate, read_ghcb_msr, vmgexit, write_ghcb_msr};
-use super::{Reason, c_bit, terminate_with};
 
 /// The GHCB page: in `.bss`, so it is part of the measured, prevalidated image until `register` turns
 /// it into a shared page.
@@ -139,10 +135,10 @@ pub unsafe fn register(page_c_bit: u8) -> Result<u8, GhcbSetupError> {
     Ok(page_c_bit)
 }
 
-impl SharedGhcb {
+impl GhcbTransport for SharedGhcb {
     /// One NAE exit: `ghcb` (built privately) is written to the shared page whole, the GHCB MSR set to
     /// the page's GPA, VMGEXIT, and the page copied back once into `ghcb`, replacing the request.
-    pub fn exchange(&mut self, ghcb: &mut Ghcb) {
+    fn exchange(&mut self, ghcb: &mut Ghcb) {
         let page = self.gpa as *mut Ghcb;
         // SAFETY: `page` is the registered shared GHCB page, mapped writable, only accessed here (`&mut
         // self` under the `GHCB` lock); the hypervisor reads it during VMGEXIT, which is its purpose. The
@@ -155,58 +151,7 @@ impl SharedGhcb {
         }
     }
 
-    /// The GPA of the shared buffer (for `sw_scratch`).
     fn shared_buffer_gpa(&self) -> u64 {
         self.gpa + offsets::SHARED_BUFFER as u64
-    }
-
-    /// A non-string IN/OUT. Returns RAX (the data read, for IN: the hypervisor's, masked by the caller).
-    pub fn io(
-        &mut self,
-        port: u16,
-        width: IoWidth,
-        direction: IoDirection,
-        rax: u64,
-    ) -> Result<u64, GhcbError> {
-        let mut ghcb = Ghcb::new();
-        ghcb.set(Field::SwExitCode, ExitCode::IOIO.0);
-        ghcb.set(Field::SwExitInfo1, ioio_exit_info(port, width, direction));
-        ghcb.set(Field::SwExitInfo2, 0);
-        if direction == IoDirection::Out {
-            ghcb.set(Field::Rax, rax);
-        }
-        self.exchange(&mut ghcb);
-        ghcb.exit_status()?;
-        match direction {
-            IoDirection::In => ghcb.output(Field::Rax),
-            IoDirection::Out => Ok(rax),
-        }
-    }
-
-    /// One page-state-change exit (`warden_platform::memory::SnpMemory::page_state_change`).
-    ///
-    /// # Safety
-    /// As for the trait method: no Rust reference into any page the descriptor names.
-    pub unsafe fn page_state_change(&mut self, desc: &mut PscDescriptor) -> Result<(), PscError> {
-        const _: () = assert!(size_of::<PscDescriptor>() == SHARED_BUFFER_SIZE);
-        let mut ghcb = Ghcb::new();
-        ghcb.shared_buffer.copy_from_slice(desc.as_bytes());
-        ghcb.set(Field::SwExitCode, SVM_EXIT_PSC);
-        ghcb.set(Field::SwExitInfo1, 0);
-        ghcb.set(Field::SwExitInfo2, 0);
-        ghcb.set(Field::SwScratch, self.shared_buffer_gpa());
-        self.exchange(&mut ghcb);
-        // The reply, from the private copy; the caller checks `cur_entry` (warden_accept::psc).
-        desc.as_mut_bytes().copy_from_slice(&ghcb.shared_buffer);
-        match ghcb.exit_status() {
-            Ok(()) => {}
-            Err(GhcbError::Hypervisor(code)) => return Err(PscError::Ghcb(code.0)),
-            // An exception to inject, or an unknown status, in answer to a PSC: not a protocol outcome.
-            Err(_) => terminate_with(Reason::HypervisorMisbehaved),
-        }
-        match ghcb.sw_exit_info_2 {
-            0 => Ok(()),
-            code => Err(PscError::from_exit_info2(code)),
-        }
     }
 }

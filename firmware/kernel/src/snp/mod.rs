@@ -14,7 +14,7 @@ pub mod instructions;
 pub mod vc;
 
 use warden_defs::boot::BootPlatform;
-use warden_defs::ghcb::exit::{IoDirection, IoWidth};
+use warden_defs::ghcb::exit::IoWidth;
 use warden_defs::ghcb::msr::{
     MsrError, REASON_GENERAL, REASON_PROTOCOL_UNSUPPORTED, REASON_SET_GENERAL, REASON_SNP_UNSUPPORTED,
 };
@@ -22,12 +22,13 @@ use warden_defs::layout::COM1_PORT;
 use warden_defs::psc::PscDescriptor;
 use warden_defs::snp::{PVALIDATE_SIZE_2M, PVALIDATE_SIZE_4K, SnpRc, rmpadjust_attrs};
 use warden_defs::snp_cpuid::{SnpCpuidError, SnpCpuidTable};
+use warden_platform::ghcb_exits::{self, PscExitError};
 use warden_platform::memory::{
     PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
 };
 use warden_platform::{Platform, Termination};
 
-use self::ghcb::{GHCB, GhcbSetupError};
+use self::ghcb::{GHCB, GhcbSetupError, SharedGhcb};
 
 /// Warden's own termination reason set (4 bits). The GHCB specification defines set 0 (general) and
 /// Linux uses set 1; Warden reports its own reasons in set 0xF and the spec's in set 0.
@@ -139,12 +140,12 @@ impl SnpPlatform {
     }
 }
 
-/// One port access through the GHCB; a refusal or a malformed reply terminates.
-fn ghcb_io(port: u16, width: IoWidth, direction: IoDirection, rax: u64) -> u64 {
+/// One exit through the registered GHCB (`ghcb_exits`); a refusal or a malformed reply terminates.
+fn with_ghcb<R, E>(exit: impl FnOnce(&mut SharedGhcb) -> Result<R, E>) -> R {
     let mut slot = GHCB.lock();
     // `SnpPlatform` exists only once the GHCB is registered: `None` would be a Warden bug.
     let Some(ghcb) = slot.as_mut() else { terminate_with(Reason::Termination(Termination::Failure)) };
-    match ghcb.io(port, width, direction, rax) {
+    match exit(ghcb) {
         Ok(value) => value,
         Err(_) => terminate_with(Reason::HypervisorMisbehaved),
     }
@@ -155,12 +156,12 @@ fn ghcb_io(port: u16, width: IoWidth, direction: IoDirection, rax: u64) -> u64 {
 pub fn console_write_bytes(bytes: &[u8]) {
     for &byte in bytes {
         for _ in 0..UART_POLLS {
-            let status = ghcb_io(COM1_PORT + UART_LINE_STATUS, IoWidth::Byte, IoDirection::In, 0);
+            let status = with_ghcb(|g| ghcb_exits::io_in(g, COM1_PORT + UART_LINE_STATUS, IoWidth::Byte));
             if status & UART_TX_EMPTY != 0 {
                 break;
             }
         }
-        ghcb_io(COM1_PORT, IoWidth::Byte, IoDirection::Out, u64::from(byte));
+        with_ghcb(|g| ghcb_exits::io_out(g, COM1_PORT, IoWidth::Byte, u64::from(byte)));
     }
 }
 
@@ -239,7 +240,13 @@ impl SnpMemory for SnpPlatform {
         let mut slot = GHCB.lock();
         // `SnpPlatform` exists only once the GHCB is registered: `None` would be a Warden bug.
         let Some(ghcb) = slot.as_mut() else { terminate_with(Reason::Termination(Termination::Failure)) };
-        // SAFETY: the caller upholds the trait's contract for the pages the descriptor names.
-        unsafe { ghcb.page_state_change(desc) }
+        // The caller upholds this method's contract for the pages the descriptor names, which is what
+        // makes the exit sound; `ghcb_exits` only builds the request and checks the reply.
+        match ghcb_exits::page_state_change(ghcb, desc) {
+            Ok(()) => Ok(()),
+            Err(PscExitError::Refused(error)) => Err(error),
+            // An exception to inject, an unknown status or a missing valid bit: not a protocol outcome.
+            Err(PscExitError::Misbehaved(_)) => terminate_with(Reason::HypervisorMisbehaved),
+        }
     }
 }

@@ -2,17 +2,18 @@
 //! a #VC exception (vector 29) in Warden, then resumes after the instruction.
 //!
 //! The instruction is decoded from Warden's own text (bounded to 15 bytes and to the text section) by the
-//! host-tested `warden_vc_decode`, and must agree with the #VC error code. What the hypervisor returns
-//! counts only if its valid bit is set (threat model T1); anything else terminates. Before the GHCB is
+//! host-tested `warden_vc_decode`, and must agree with the #VC error code. The exits themselves are the
+//! host-tested `warden_platform::ghcb_exits`: what the hypervisor returns counts only if its valid bit
+//! is set (threat model T1); anything else terminates. Before the GHCB is
 //! registered only CPUID is served, through the MSR protocol. The handler prints nothing (printing is port
 //! I/O, which would raise a #VC inside the #VC), and never takes the GHCB lock blocking: a #VC while the
 //! lock is held is a Warden bug and terminates. **Not exercised on hardware.**
 
-use warden_defs::ghcb::exit::{ExitCode, IoDirection, MSR_READ, MSR_WRITE};
+use warden_defs::ghcb::exit::{ExitCode, IoDirection};
 use warden_defs::ghcb::msr::{GHCB_MSR, MsrError};
-use warden_defs::ghcb::{Field, Ghcb, GhcbError};
+use warden_platform::ghcb_exits::{self, ExitError};
 use warden_vc_decode::{
-    MAX_INSTRUCTION_LEN, Port, VcInstruction, VcKind, cpuid_contradicts_snp, decode, merge_in, width_mask,
+    MAX_INSTRUCTION_LEN, Port, VcInstruction, VcKind, cpuid_contradicts_snp, decode, merge_in,
 };
 use x86_64::VirtAddr;
 
@@ -181,27 +182,31 @@ fn emulate_early(instruction: VcInstruction, gprs: &mut [u64; 15]) -> Result<(),
     Ok(())
 }
 
-/// The exit through the GHCB, its checks, and the register updates.
-fn emulate(ghcb: &mut SharedGhcb, kind: VcKind, gprs: &mut [u64; 15]) -> Result<(), GhcbError> {
-    let mut request = Ghcb::new();
+/// The exit through the GHCB (`warden_platform::ghcb_exits` builds it and checks the reply) and the
+/// register updates.
+fn emulate(ghcb: &mut SharedGhcb, kind: VcKind, gprs: &mut [u64; 15]) -> Result<(), ExitError> {
     match kind {
         VcKind::Cpuid => {
-            request.set(Field::SwExitCode, ExitCode::CPUID.0);
-            request.set(Field::Rax, gprs[RAX] & LOW32);
-            request.set(Field::Rcx, gprs[RCX] & LOW32);
-            request.set(Field::Xcr0, xcr0());
-        }
-        VcKind::Rdmsr | VcKind::Wrmsr => {
-            // These two are never intercepted under SNP; a #VC for them means the hypervisor wants to
-            // answer what the CPU itself must (SEV_STATUS decides the platform, threat model T3).
-            if PROTECTED_MSRS.contains(&(gprs[RCX] & LOW32)) {
+            let leaf = gprs[RAX] as u32;
+            let result = ghcb_exits::cpuid(ghcb, leaf, gprs[RCX] as u32, xcr0())?;
+            if cpuid_contradicts_snp(leaf, result.eax) {
                 terminate_with(Reason::HypervisorMisbehaved);
             }
-            request.set(Field::SwExitCode, ExitCode::MSR.0);
-            request.set(Field::Rcx, gprs[RCX] & LOW32);
+            [gprs[RAX], gprs[RBX], gprs[RCX], gprs[RDX]] =
+                [result.eax, result.ebx, result.ecx, result.edx].map(u64::from);
+        }
+        VcKind::Rdmsr | VcKind::Wrmsr => {
+            let msr = gprs[RCX] as u32;
+            // These two are never intercepted under SNP; a #VC for them means the hypervisor wants to
+            // answer what the CPU itself must (SEV_STATUS decides the platform, threat model T3).
+            if PROTECTED_MSRS.contains(&u64::from(msr)) {
+                terminate_with(Reason::HypervisorMisbehaved);
+            }
             if kind == VcKind::Wrmsr {
-                request.set(Field::Rax, gprs[RAX] & LOW32);
-                request.set(Field::Rdx, gprs[RDX] & LOW32);
+                ghcb_exits::wrmsr(ghcb, msr, ((gprs[RDX] & LOW32) << 32) | (gprs[RAX] & LOW32))?;
+            } else {
+                let value = ghcb_exits::rdmsr(ghcb, msr)?;
+                [gprs[RAX], gprs[RDX]] = [value & LOW32, value >> 32];
             }
         }
         VcKind::Io(access) => {
@@ -209,35 +214,14 @@ fn emulate(ghcb: &mut SharedGhcb, kind: VcKind, gprs: &mut [u64; 15]) -> Result<
                 Port::Immediate(port) => u16::from(port),
                 Port::Dx => gprs[RDX] as u16,
             };
-            let value = if access.direction == IoDirection::Out { gprs[RAX] } else { 0 };
-            let rax = ghcb.io(port, access.width, access.direction, value & width_mask(access.width))?;
-            if access.direction == IoDirection::In {
-                gprs[RAX] = merge_in(gprs[RAX], rax, access.width);
+            match access.direction {
+                IoDirection::In => {
+                    let value = ghcb_exits::io_in(ghcb, port, access.width)?;
+                    gprs[RAX] = merge_in(gprs[RAX], value, access.width);
+                }
+                IoDirection::Out => ghcb_exits::io_out(ghcb, port, access.width, gprs[RAX])?,
             }
-            return Ok(());
         }
-    }
-    let info_1 = if kind == VcKind::Wrmsr { MSR_WRITE } else { MSR_READ };
-    request.set(Field::SwExitInfo1, if kind == VcKind::Cpuid { 0 } else { info_1 });
-    request.set(Field::SwExitInfo2, 0);
-    ghcb.exchange(&mut request);
-    request.exit_status()?;
-    match kind {
-        VcKind::Cpuid => {
-            let outputs = [Field::Rax, Field::Rbx, Field::Rcx, Field::Rdx].map(|f| request.output(f));
-            let [rax, rbx, rcx, rdx] = outputs;
-            let rax = rax?;
-            if cpuid_contradicts_snp(gprs[RAX] as u32, rax as u32) {
-                terminate_with(Reason::HypervisorMisbehaved);
-            }
-            [gprs[RAX], gprs[RBX], gprs[RCX], gprs[RDX]] =
-                [rax & LOW32, rbx? & LOW32, rcx? & LOW32, rdx? & LOW32];
-        }
-        VcKind::Rdmsr => {
-            let (rax, rdx) = (request.output(Field::Rax)?, request.output(Field::Rdx)?);
-            [gprs[RAX], gprs[RDX]] = [rax & LOW32, rdx & LOW32];
-        }
-        VcKind::Wrmsr | VcKind::Io(_) => {}
     }
     Ok(())
 }
