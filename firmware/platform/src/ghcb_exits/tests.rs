@@ -99,6 +99,7 @@ fn one_entry_descriptor() -> PscDescriptor {
     desc
 }
 
+/// Threat model T1.
 #[test]
 fn every_exit_writes_and_reads_the_shared_page_exactly_once() {
     // Threat model T1: one copy out, one copy back, per exit.
@@ -114,6 +115,7 @@ fn every_exit_writes_and_reads_the_shared_page_exactly_once() {
     assert_eq!((psc.writes, psc.reads), (1, 1));
 }
 
+/// Threat model T1.
 #[test]
 fn a_page_rewritten_after_the_copy_changes_no_outcome() {
     // Threat model T1: decisions come from the private copy only.
@@ -135,6 +137,7 @@ fn missing<T>(field: Field) -> Result<T, ExitError> {
     Err(ExitError::Misbehaved(Misbehaviour::MissingOutput(field)))
 }
 
+/// Threat model T1.
 #[test]
 fn an_output_without_its_valid_bit_is_refused() {
     // Threat model T1: a value counts only if the hypervisor marked it written.
@@ -169,6 +172,7 @@ fn an_output_without_its_valid_bit_is_refused() {
     );
 }
 
+/// Threat model T1.
 #[test]
 fn in_data_with_high_garbage_bits_is_masked_to_the_width() {
     // Threat model T1: bits above the access width never reach Warden.
@@ -188,6 +192,7 @@ fn in_data_with_high_garbage_bits_is_masked_to_the_width() {
     assert_eq!(cpuid(&mut wide, 0, 0, 1).map(|r| r.eax), Ok(u32::MAX));
 }
 
+/// Threat model T1.
 #[test]
 fn every_status_decodes_into_a_typed_error() {
     // Threat model T1: no status the hypervisor can write panics or passes for success.
