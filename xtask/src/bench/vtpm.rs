@@ -1,10 +1,15 @@
 //! `cargo xtask bench vtpm`: per-command latency of Warden's vTPM against swtpm (libtpms).
 //!
-//! Both servers run as separate processes on TCP loopback and are driven by the same client in the
-//! same run, calls interleaved one for one so that drift in the machine's load hits both alike:
-//! Warden is `xtask tpm-server` (mssim protocol), swtpm is `swtpm socket --tpm2` (its unframed
-//! data channel; it has no mssim mode). Each figure is the median of `--iterations` calls on one
-//! kept-open connection, after a warm-up. The Warden server is always an optimised build: when this
+//! Both servers run as separate processes on TCP loopback, and each is measured by two clients in
+//! the same run, calls interleaved one for one so that drift in the machine's load hits both alike:
+//!
+//! - through tpm2-tss (`tss`): tpm2-pytss ESAPI calls, Warden over the mssim TCTI, swtpm over its
+//!   swtpm TCTI, timed inside the Python script: what users of tpm2-tools or tpm2-pytss see;
+//! - the raw engine (`raw`): this crate's own client sending prepared command bytes, Warden
+//!   (`xtask tpm-server`) in mssim framing, swtpm (`swtpm socket --tpm2`) on its unframed data
+//!   channel (it has no mssim mode): the TPMs' own cost with the least client in front.
+//!
+//! Each figure is the median of its calls on one kept-open connection, after a warm-up. The Warden server is always an optimised build: when this
 //! xtask is a debug build, the bench first runs `cargo build --release -p xtask` and starts
 //! `<target>/release/xtask tpm-server`.
 //!
@@ -15,6 +20,7 @@
 //! called synchronously on the guest's own vCPU would.
 
 mod transport;
+mod tss;
 mod wire;
 
 use std::path::{Path, PathBuf};
@@ -38,9 +44,14 @@ pub struct Args {
     /// Timed calls per key operation on ECC keys (CreatePrimary, Sign, Quote).
     #[arg(long, default_value_t = 200)]
     pub key_iterations: u32,
-    /// Timed calls of CreatePrimary(RSA-2048): each derives a 2048-bit key from the seed.
+    /// Timed calls of CreatePrimary(RSA-2048) with a repeated template (raw client): after the
+    /// first, a TPM that caches primaries answers from its cache.
     #[arg(long, default_value_t = 15)]
     pub rsa_iterations: u32,
+    /// Timed calls of CreatePrimary(RSA-2048) with a fresh unique field (through tpm2-tss): each
+    /// derives a new 2048-bit key, which takes Warden seconds.
+    #[arg(long, default_value_t = 5)]
+    pub fresh_rsa_iterations: u32,
 }
 
 /// What a timed call leaves behind, cleaned up (untimed) before the next call.
@@ -128,9 +139,18 @@ pub fn run(args: &Args) -> crate::Result {
         let _ = transport.call(&wire::pcr_reset());
     }
 
-    print_table(&rows, args.iterations);
+    // swtpm serves one client at a time: the raw connections end before tpm2-tss connects.
+    drop((warden, swtpm));
+    let iterations = tss::Iterations {
+        commands: args.iterations,
+        keys: args.key_iterations,
+        fresh_rsa: args.fresh_rsa_iterations,
+    };
+    let through_tss = tss::measure(warden_port, swtpm_port, iterations)?;
+
+    print_table(&through_tss, &rows, args.iterations);
     if let Some(path) = &args.json {
-        std::fs::write(path, json(&rows))
+        std::fs::write(path, json(&through_tss, &rows))
             .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -242,7 +262,7 @@ fn measure_keys(warden: &mut Mssim, swtpm: &mut Raw, args: &Args, rows: &mut Vec
     let primaries = [
         ("CreatePrimary(ECC P-256)", KeyType::EccP256, args.key_iterations),
         ("CreatePrimary(ECC P-384)", KeyType::EccP384, args.key_iterations),
-        ("CreatePrimary(RSA-2048)", KeyType::Rsa2048, args.rsa_iterations),
+        ("CreatePrimary(RSA-2048 repeated)", KeyType::Rsa2048, args.rsa_iterations),
     ];
     for (command, key, iterations) in primaries {
         let bytes = wire::create_primary(key);
@@ -303,38 +323,62 @@ fn median_us(mut times: Vec<Duration>) -> f64 {
     times.get(times.len() / 2).map_or(f64::NAN, |median| median.as_secs_f64() * 1e6)
 }
 
-fn print_table(rows: &[Row], iterations: u32) {
-    println!("vTPM command latency, median of {iterations} calls over TCP loopback (lower is better)");
-    println!("{:<12} {:>12} {:>12} {:>14}", "command", "Warden µs", "swtpm µs", "Warden/swtpm");
-    for row in rows {
-        match &row.outcome {
-            Ok((warden, swtpm)) => {
-                println!("{:<12} {warden:>12.1} {swtpm:>12.1} {:>14.2}", row.command, warden / swtpm)
-            }
-            Err(error) => println!("{:<12} not measured: {error}", row.command),
+/// One table: the tpm2-tss figures, and beside them the raw-client figures of the same command;
+/// raw-only rows (commands the tpm2-tss script does not send) follow.
+fn print_table(through_tss: &[tss::Figure], raw: &[Row], iterations: u32) {
+    println!("vTPM command latency over TCP loopback, medians in µs (lower is better); quick commands");
+    println!("{iterations} calls, key commands and RSA as given by the --*-iterations options");
+    println!(
+        "{:<34} {:>12} {:>12} {:>7} | {:>12} {:>12} {:>7}",
+        "command", "tss Warden", "tss swtpm", "ratio", "raw Warden", "raw swtpm", "ratio"
+    );
+    let raw_cells = |command: &str| match raw.iter().find(|row| row.command == command) {
+        None => format!("{:>12} {:>12} {:>7}", "–", "–", "–"),
+        Some(Row { outcome: Ok((warden, swtpm)), .. }) => {
+            format!("{warden:>12.1} {swtpm:>12.1} {:>7.3}", warden / swtpm)
         }
+        Some(Row { outcome: Err(error), .. }) => format!("not measured: {error}"),
+    };
+    for figure in through_tss {
+        let (warden, swtpm) = (figure.warden_us, figure.swtpm_us);
+        let tss_cells = format!("{warden:>12.1} {swtpm:>12.1} {:>7.3}", warden / swtpm);
+        println!("{:<34} {tss_cells} | {}", figure.command, raw_cells(&figure.command));
+    }
+    for row in raw.iter().filter(|row| !through_tss.iter().any(|figure| figure.command == row.command)) {
+        println!("{:<34} {:>12} {:>12} {:>7} | {}", row.command, "–", "–", "–", raw_cells(row.command));
     }
 }
 
-/// `[{"command": …, "warden_us": …, "swtpm_us": …, "ratio": …}, …]`; a row that could not be
-/// measured has null figures and an `"error"`.
-fn json(rows: &[Row]) -> String {
-    let lines: Vec<String> = rows
+/// `{"tss": [row, …], "raw": [row, …]}`, each row `{"command": …, "warden_us": …, "swtpm_us": …,
+/// "ratio": …}`; a raw row that could not be measured has null figures and an `"error"`.
+fn json(through_tss: &[tss::Figure], raw: &[Row]) -> String {
+    let figures = |command: &str, warden: f64, swtpm: f64| {
+        format!(
+            "    {{\"command\": {}, \"warden_us\": {warden:.2}, \"swtpm_us\": {swtpm:.2}, \"ratio\": {:.4}}}",
+            json_string(command),
+            warden / swtpm
+        )
+    };
+    let tss_lines: Vec<String> = through_tss
+        .iter()
+        .map(|figure| figures(&figure.command, figure.warden_us, figure.swtpm_us))
+        .collect();
+    let raw_lines: Vec<String> = raw
         .iter()
         .map(|row| match &row.outcome {
-            Ok((warden, swtpm)) => format!(
-                "  {{\"command\": \"{}\", \"warden_us\": {warden:.2}, \"swtpm_us\": {swtpm:.2}, \"ratio\": {:.4}}}",
-                row.command,
-                warden / swtpm
-            ),
+            Ok((warden, swtpm)) => figures(row.command, *warden, *swtpm),
             Err(error) => format!(
-                "  {{\"command\": \"{}\", \"warden_us\": null, \"swtpm_us\": null, \"ratio\": null, \"error\": {}}}",
-                row.command,
+                "    {{\"command\": {}, \"warden_us\": null, \"swtpm_us\": null, \"ratio\": null, \"error\": {}}}",
+                json_string(row.command),
                 json_string(error)
             ),
         })
         .collect();
-    format!("[\n{}\n]\n", lines.join(",\n"))
+    format!(
+        "{{\n  \"tss\": [\n{}\n  ],\n  \"raw\": [\n{}\n  ]\n}}\n",
+        tss_lines.join(",\n"),
+        raw_lines.join(",\n")
+    )
 }
 
 /// A JSON string literal (RFC 8259, section 7).
