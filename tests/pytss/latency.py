@@ -88,6 +88,8 @@ class Tpm:
                 )
             )
             self.nv = esys.nv_define_space(b"", public)
+            # Written once untimed, so NV_Read has data even when the NV_Write row is not run.
+            esys.nv_write(self.nv, bytes(range(32)))
         if any(row.startswith(("Sign", "Quote")) for row in rows):
             self.key = esys.create_primary(TPM2B_SENSITIVE_CREATE(), template("ecc256:ecdsa-sha256", b""))[0]
 
