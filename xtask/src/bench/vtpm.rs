@@ -19,6 +19,7 @@
 //! then measures placement, not the TPMs. On one CPU both pay the same context switches, as a vTPM
 //! called synchronously on the guest's own vCPU would.
 
+mod report;
 mod transport;
 mod tss;
 mod wire;
@@ -85,7 +86,7 @@ const COMMANDS: [(&str, Builder); 6] = [
     ("NV_Read", wire::nv_read),
 ];
 
-/// One row of the result: medians in microseconds, or why the command could not be measured.
+/// One row of the raw client's result: medians in microseconds, or why the command could not be measured.
 #[derive(Debug)]
 struct Row {
     command: &'static str,
@@ -148,9 +149,9 @@ pub fn run(args: &Args) -> crate::Result {
     };
     let through_tss = tss::measure(warden_port, swtpm_port, iterations)?;
 
-    print_table(&through_tss, &rows, args.iterations);
+    report::print_table(&through_tss, &rows, args.iterations);
     if let Some(path) = &args.json {
-        std::fs::write(path, json(&through_tss, &rows))
+        std::fs::write(path, report::json(&through_tss, &rows))
             .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -321,77 +322,4 @@ fn measure_keys(warden: &mut Mssim, swtpm: &mut Raw, args: &Args, rows: &mut Vec
 fn median_us(mut times: Vec<Duration>) -> f64 {
     times.sort_unstable();
     times.get(times.len() / 2).map_or(f64::NAN, |median| median.as_secs_f64() * 1e6)
-}
-
-/// One table: the tpm2-tss figures, and beside them the raw-client figures of the same command;
-/// raw-only rows (commands the tpm2-tss script does not send) follow.
-fn print_table(through_tss: &[tss::Figure], raw: &[Row], iterations: u32) {
-    println!("vTPM command latency over TCP loopback, medians in µs (lower is better); quick commands");
-    println!("{iterations} calls, key commands and RSA as given by the --*-iterations options");
-    println!(
-        "{:<34} {:>12} {:>12} {:>7} | {:>12} {:>12} {:>7}",
-        "command", "tss Warden", "tss swtpm", "ratio", "raw Warden", "raw swtpm", "ratio"
-    );
-    let raw_cells = |command: &str| match raw.iter().find(|row| row.command == command) {
-        None => format!("{:>12} {:>12} {:>7}", "–", "–", "–"),
-        Some(Row { outcome: Ok((warden, swtpm)), .. }) => {
-            format!("{warden:>12.1} {swtpm:>12.1} {:>7.3}", warden / swtpm)
-        }
-        Some(Row { outcome: Err(error), .. }) => format!("not measured: {error}"),
-    };
-    for figure in through_tss {
-        let (warden, swtpm) = (figure.warden_us, figure.swtpm_us);
-        let tss_cells = format!("{warden:>12.1} {swtpm:>12.1} {:>7.3}", warden / swtpm);
-        println!("{:<34} {tss_cells} | {}", figure.command, raw_cells(&figure.command));
-    }
-    for row in raw.iter().filter(|row| !through_tss.iter().any(|figure| figure.command == row.command)) {
-        println!("{:<34} {:>12} {:>12} {:>7} | {}", row.command, "–", "–", "–", raw_cells(row.command));
-    }
-}
-
-/// `{"tss": [row, …], "raw": [row, …]}`, each row `{"command": …, "warden_us": …, "swtpm_us": …,
-/// "ratio": …}`; a raw row that could not be measured has null figures and an `"error"`.
-fn json(through_tss: &[tss::Figure], raw: &[Row]) -> String {
-    let figures = |command: &str, warden: f64, swtpm: f64| {
-        format!(
-            "    {{\"command\": {}, \"warden_us\": {warden:.2}, \"swtpm_us\": {swtpm:.2}, \"ratio\": {:.4}}}",
-            json_string(command),
-            warden / swtpm
-        )
-    };
-    let tss_lines: Vec<String> = through_tss
-        .iter()
-        .map(|figure| figures(&figure.command, figure.warden_us, figure.swtpm_us))
-        .collect();
-    let raw_lines: Vec<String> = raw
-        .iter()
-        .map(|row| match &row.outcome {
-            Ok((warden, swtpm)) => figures(row.command, *warden, *swtpm),
-            Err(error) => format!(
-                "    {{\"command\": {}, \"warden_us\": null, \"swtpm_us\": null, \"ratio\": null, \"error\": {}}}",
-                json_string(row.command),
-                json_string(error)
-            ),
-        })
-        .collect();
-    format!(
-        "{{\n  \"tss\": [\n{}\n  ],\n  \"raw\": [\n{}\n  ]\n}}\n",
-        tss_lines.join(",\n"),
-        raw_lines.join(",\n")
-    )
-}
-
-/// A JSON string literal (RFC 8259, section 7).
-fn json_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
