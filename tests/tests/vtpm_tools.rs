@@ -8,6 +8,8 @@
 mod harness;
 #[path = "vtpm_tools/hierarchy.rs"]
 mod hierarchy;
+#[path = "vtpm_tools/latency.rs"]
+mod latency;
 #[path = "vtpm_tools/nv.rs"]
 mod nv;
 

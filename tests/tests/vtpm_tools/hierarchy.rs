@@ -50,7 +50,7 @@ fn power_signals_reset_the_tpm_and_repeated_power_on_does_not() {
 
     // While powered off, a command gets an empty response (then the trailing 0).
     signal(&mut raw, Signal::POWER_OFF);
-    assert_eq!(raw.0.call(&GET_RANDOM_8, 4096).unwrap(), []);
+    assert_eq!(raw.0.call(&GET_RANDOM_8, 4096).unwrap(), [0u8; 0]);
 
     // POWER_ON after POWER_OFF, and SIGNAL_RESET at any time, are _TPM_Init: the TPM needs
     // TPM2_Startup again, and Startup(CLEAR) resets the PCRs.

@@ -1,10 +1,15 @@
 //! `cargo xtask bench vtpm`: per-command latency of Warden's vTPM against swtpm (libtpms).
 //!
-//! Both servers run as separate processes on TCP loopback and are driven by the same client in the
-//! same run, calls interleaved one for one so that drift in the machine's load hits both alike:
-//! Warden is `xtask tpm-server` (mssim protocol), swtpm is `swtpm socket --tpm2` (its unframed
-//! data channel; it has no mssim mode). Each figure is the median of `--iterations` calls on one
-//! kept-open connection, after a warm-up. The Warden server is always an optimised build: when this
+//! Both servers run as separate processes on TCP loopback, and each is measured by two clients in
+//! the same run, calls interleaved one for one so that drift in the machine's load hits both alike:
+//!
+//! - through tpm2-tss (`tss`): tpm2-pytss ESAPI calls, Warden over the mssim TCTI, swtpm over its
+//!   swtpm TCTI, timed inside the Python script: what users of tpm2-tools or tpm2-pytss see;
+//! - the raw engine (`raw`): this crate's own client sending prepared command bytes, Warden
+//!   (`xtask tpm-server`) in mssim framing, swtpm (`swtpm socket --tpm2`) on its unframed data
+//!   channel (it has no mssim mode): the TPMs' own cost with the least client in front.
+//!
+//! Each figure is the median of its calls on one kept-open connection, after a warm-up. The Warden server is always an optimised build: when this
 //! xtask is a debug build, the bench first runs `cargo build --release -p xtask` and starts
 //! `<target>/release/xtask tpm-server`.
 //!
@@ -14,7 +19,9 @@
 //! then measures placement, not the TPMs. On one CPU both pay the same context switches, as a vTPM
 //! called synchronously on the guest's own vCPU would.
 
+mod report;
 mod transport;
+mod tss;
 mod wire;
 
 use std::path::{Path, PathBuf};
@@ -38,9 +45,14 @@ pub struct Args {
     /// Timed calls per key operation on ECC keys (CreatePrimary, Sign, Quote).
     #[arg(long, default_value_t = 200)]
     pub key_iterations: u32,
-    /// Timed calls of CreatePrimary(RSA-2048): each derives a 2048-bit key from the seed.
+    /// Timed calls of CreatePrimary(RSA-2048) with a repeated template (raw client): after the
+    /// first, a TPM that caches primaries answers from its cache.
     #[arg(long, default_value_t = 15)]
     pub rsa_iterations: u32,
+    /// Timed calls of CreatePrimary(RSA-2048) with a fresh unique field (through tpm2-tss): each
+    /// derives a new 2048-bit key, which takes Warden seconds.
+    #[arg(long, default_value_t = 5)]
+    pub fresh_rsa_iterations: u32,
 }
 
 /// What a timed call leaves behind, cleaned up (untimed) before the next call.
@@ -74,7 +86,7 @@ const COMMANDS: [(&str, Builder); 6] = [
     ("NV_Read", wire::nv_read),
 ];
 
-/// One row of the result: medians in microseconds, or why the command could not be measured.
+/// One row of the raw client's result: medians in microseconds, or why the command could not be measured.
 #[derive(Debug)]
 struct Row {
     command: &'static str,
@@ -128,9 +140,18 @@ pub fn run(args: &Args) -> crate::Result {
         let _ = transport.call(&wire::pcr_reset());
     }
 
-    print_table(&rows, args.iterations);
+    // swtpm serves one client at a time: the raw connections end before tpm2-tss connects.
+    drop((warden, swtpm));
+    let iterations = tss::Iterations {
+        commands: args.iterations,
+        keys: args.key_iterations,
+        fresh_rsa: args.fresh_rsa_iterations,
+    };
+    let through_tss = tss::measure(warden_port, swtpm_port, iterations)?;
+
+    report::print_table(&through_tss, &rows, args.iterations);
     if let Some(path) = &args.json {
-        std::fs::write(path, json(&rows))
+        std::fs::write(path, report::json(&through_tss, &rows))
             .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -242,7 +263,7 @@ fn measure_keys(warden: &mut Mssim, swtpm: &mut Raw, args: &Args, rows: &mut Vec
     let primaries = [
         ("CreatePrimary(ECC P-256)", KeyType::EccP256, args.key_iterations),
         ("CreatePrimary(ECC P-384)", KeyType::EccP384, args.key_iterations),
-        ("CreatePrimary(RSA-2048)", KeyType::Rsa2048, args.rsa_iterations),
+        ("CreatePrimary(RSA-2048 repeated)", KeyType::Rsa2048, args.rsa_iterations),
     ];
     for (command, key, iterations) in primaries {
         let bytes = wire::create_primary(key);
@@ -301,53 +322,4 @@ fn measure_keys(warden: &mut Mssim, swtpm: &mut Raw, args: &Args, rows: &mut Vec
 fn median_us(mut times: Vec<Duration>) -> f64 {
     times.sort_unstable();
     times.get(times.len() / 2).map_or(f64::NAN, |median| median.as_secs_f64() * 1e6)
-}
-
-fn print_table(rows: &[Row], iterations: u32) {
-    println!("vTPM command latency, median of {iterations} calls over TCP loopback (lower is better)");
-    println!("{:<12} {:>12} {:>12} {:>14}", "command", "Warden µs", "swtpm µs", "Warden/swtpm");
-    for row in rows {
-        match &row.outcome {
-            Ok((warden, swtpm)) => {
-                println!("{:<12} {warden:>12.1} {swtpm:>12.1} {:>14.2}", row.command, warden / swtpm)
-            }
-            Err(error) => println!("{:<12} not measured: {error}", row.command),
-        }
-    }
-}
-
-/// `[{"command": …, "warden_us": …, "swtpm_us": …, "ratio": …}, …]`; a row that could not be
-/// measured has null figures and an `"error"`.
-fn json(rows: &[Row]) -> String {
-    let lines: Vec<String> = rows
-        .iter()
-        .map(|row| match &row.outcome {
-            Ok((warden, swtpm)) => format!(
-                "  {{\"command\": \"{}\", \"warden_us\": {warden:.2}, \"swtpm_us\": {swtpm:.2}, \"ratio\": {:.4}}}",
-                row.command,
-                warden / swtpm
-            ),
-            Err(error) => format!(
-                "  {{\"command\": \"{}\", \"warden_us\": null, \"swtpm_us\": null, \"ratio\": null, \"error\": {}}}",
-                row.command,
-                json_string(error)
-            ),
-        })
-        .collect();
-    format!("[\n{}\n]\n", lines.join(",\n"))
-}
-
-/// A JSON string literal (RFC 8259, section 7).
-fn json_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -138,7 +138,7 @@ fn accept_loop(
 /// locality, length, bytes), and reading each with its own system call cost more than the engine's
 /// work (see `docs/benchmarks.md`, `vtpm`). Writes go straight to the socket, one per reply.
 struct Buffered {
-    reader: io::BufReader<TcpStream>,
+    reader: io::BufReader<QuickAck>,
     writer: TcpStream,
 }
 
@@ -157,11 +157,42 @@ impl io::Write for Buffered {
     }
 }
 
+/// The reading half of a client connection, acknowledging every read at once.
+///
+/// tpm2-tss's mssim TCTI sends a command in two `send`s (the 9-byte signal, locality and length,
+/// then the command) on a socket with Nagle's algorithm on, so the command leaves the client only
+/// once the header is acknowledged. Linux delays that acknowledgement (up to 40 ms) on a connection
+/// it sees as request/response, hoping to piggy-back it on the reply, which cannot come before the
+/// command: every command stalled ~44 ms. `TCP_QUICKACK` (tcp(7)) sends the pending acknowledgement
+/// now; the kernel clears it again on its own, so it is set after every read that returned data.
+struct QuickAck(TcpStream);
+
+impl io::Read for QuickAck {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.0.read(buf)?;
+        if read > 0 {
+            acknowledge_now(&self.0);
+        }
+        Ok(read)
+    }
+}
+
+/// Sends the acknowledgement of what was received so far without waiting for a reply to carry it.
+#[cfg(target_os = "linux")]
+fn acknowledge_now(stream: &TcpStream) {
+    // A failure only costs latency (the kernel's delayed ACK still comes), never correctness.
+    let _ = rustix::net::sockopt::set_tcp_quickack(stream, true);
+}
+
+/// Other systems have no `TCP_QUICKACK`; their delayed acknowledgement stays.
+#[cfg(not(target_os = "linux"))]
+fn acknowledge_now(_stream: &TcpStream) {}
+
 fn serve_client(stream: TcpStream, port: Port, device: &Device, stop: &Sender<()>) {
     // Small request/response exchanges: without this, Nagle's algorithm delays each reply.
     let _ = stream.set_nodelay(true);
     let mut stream = match stream.try_clone() {
-        Ok(writer) => Buffered { reader: io::BufReader::with_capacity(8192, stream), writer },
+        Ok(writer) => Buffered { reader: io::BufReader::with_capacity(8192, QuickAck(stream)), writer },
         Err(error) => {
             eprintln!("tpm-server: {port:?} client dropped: {error}");
             return;

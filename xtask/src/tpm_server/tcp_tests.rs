@@ -117,3 +117,30 @@ fn bad_and_stalled_clients_do_not_stop_the_server_and_stop_ends_it() {
     good.write_all(&be(21)).unwrap();
     handle.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_command_sent_in_two_pieces_is_not_held_by_a_delayed_ack() {
+    // tpm2-tss's mssim TCTI writes the 9-byte header, then the command, on a socket with Nagle's
+    // algorithm on (as here): the command leaves only once the header is acknowledged. If the server
+    // lets the kernel delay that ACK, every round trip takes ~40 ms.
+    let (tpm_port, platform_port, _recorder, handle) = start_server();
+    let mut platform = connect(platform_port);
+    assert_eq!(exchange(&mut platform, &[be(1), be(11)].concat(), 8), [be(0), be(0)].concat());
+    let mut client = connect(tpm_port);
+    let command = b"two pieces";
+    let mut rounds = Vec::new();
+    for _ in 0..30 {
+        let start = std::time::Instant::now();
+        client.write_all(&[be(8), vec![0], be(command.len() as u32)].concat()).unwrap();
+        client.write_all(command).unwrap();
+        let mut reply = vec![0; 4 + 2 + command.len() + 4];
+        client.read_exact(&mut reply).unwrap();
+        rounds.push(start.elapsed());
+        assert_eq!(reply, [be(12), vec![0x80, 0x01], command.to_vec(), be(0)].concat());
+    }
+    rounds.sort_unstable();
+    // Far below the kernel's 40 ms delayed-ACK minimum, generous for a loaded machine.
+    assert!(rounds[rounds.len() / 2] < Duration::from_millis(10), "round trips: {rounds:?}");
+    client.write_all(&be(21)).unwrap();
+    handle.join().unwrap().unwrap();
+}
