@@ -12,7 +12,7 @@ use crate::regs::{Caller, GuestRegs, Outputs};
 use crate::vcpus::{RegisterRefusal, VcpuState, Vcpus};
 use warden_defs::layout::PAGE_SIZE;
 use warden_defs::snp::MAX_VMPL;
-use warden_defs::svsm::{CONFIGURE_VTOM_QUERY, core_call};
+use warden_defs::svsm::{CALLING_AREA_BUFFER_OFFSET, CONFIGURE_VTOM_QUERY, core_call};
 use warden_defs::vmsa::{EFER_SVME, Vmsa};
 use warden_platform::memory::{GpaRange, SnpMemory};
 use zerocopy::FromBytes;
@@ -153,6 +153,7 @@ impl CoreProtocol {
         }
         self.ram.check(gpa, PAGE_SIZE).map_err(ParamError::BadCallingArea)?;
         self.vcpus.protected(gpa, PAGE_SIZE, Some(caller.apic_id)).map_err(ParamError::BadCallingArea)?;
+        probe_calling_area(env, gpa).map_err(ParamError::BadCallingArea)?;
         // Clear the new area's header (call_pending and flags), as COCONUT does.
         env.write(gpa, &[0u8; 8]).map_err(|_| ParamError::BadCallingArea(AddressError::Inaccessible))?;
         if !self.vcpus.set_caa(caller.apic_id, gpa) {
@@ -187,6 +188,7 @@ impl CoreProtocol {
         // over a page Warden writes); the calling area may stay the target vCPU's own.
         self.vcpus.protected(vmsa_gpa, PAGE_SIZE, None)?;
         self.vcpus.protected(caa_gpa, PAGE_SIZE, Some(apic_id))?;
+        probe_calling_area(env, caa_gpa)?;
 
         // Take the page away from the guest before looking at it, so that what is checked is what the
         // CPU will run.
@@ -234,4 +236,23 @@ impl CoreProtocol {
         self.vcpus.unregister(gpa);
         Ok(())
     }
+}
+
+/// Proves that a calling area about to be registered is validated private guest memory, by the very
+/// access Warden makes to it later: reading its header (`call_pending` and flags).
+///
+/// Why (threat model T4, T7): on SEV-SNP, Warden touching an assigned page that is not validated
+/// raises #VC with error code 0x404 (AMD64 APM vol. 2 §15.36, "Page Validation";
+/// `warden_defs::snp::VC_EXIT_NOT_VALIDATED`). Inside a call [`GuestMemory`] reports it as
+/// [`crate::MemoryError::NotValidated`], but a registered calling area is also polled outside any
+/// call, where that fault would end Warden. Once registered, a guest PVALIDATE can no longer rescind
+/// it ([`Vcpus::protected`]), so a page validated now stays validated as long as it is a calling area.
+///
+/// Why a read and not an RMP instruction: neither PVALIDATE nor RMPADJUST can only ask. PVALIDATE
+/// flips the validated bit; RMPADJUST would have to set the guest VMPL's permissions on the page to
+/// find out, granting access the guest VMPL may not have had. The read changes nothing.
+/// `gpa` is a page of guest RAM the caller has checked against the vCPU table.
+fn probe_calling_area<E: GuestMemory>(env: &E, gpa: u64) -> Result<(), AddressError> {
+    let mut header = [0u8; CALLING_AREA_BUFFER_OFFSET as usize];
+    env.read(gpa, &mut header).map_err(|_| AddressError::Inaccessible)
 }
