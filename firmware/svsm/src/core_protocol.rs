@@ -29,7 +29,9 @@ pub struct CoreConfig<'a> {
     pub apic_ids: &'a [u32],
     /// The boot vCPU.
     pub boot_apic_id: u32,
-    /// The boot vCPU's calling area (the secrets page's `svsm_caa`).
+    /// The boot vCPU's calling area (the secrets page's `svsm_caa`). The platform names it, not the
+    /// guest, and it must already be validated: [`CoreProtocol::new`] has no guest memory to probe it
+    /// through, as CREATE_VCPU and REMAP_CA probe theirs (see `probe_calling_area`).
     pub boot_caa: u64,
     /// The guest's RAM, from the memory map.
     pub ram: &'a [GpaRange],
@@ -141,8 +143,9 @@ impl CoreProtocol {
     }
 
     /// REMAP_CA: the caller's calling area moves to the page at RCX. Refused (INVALID_PARAMETER, as the
-    /// reference and COCONUT answer) for an unaligned GPA, one outside guest RAM or inside Warden, and
-    /// another vCPU's calling area or any VMSA: Warden writes `call_pending` there.
+    /// reference and COCONUT answer) for an unaligned GPA, one outside guest RAM or inside Warden, a
+    /// page that is not validated, and another vCPU's calling area or any VMSA: Warden writes
+    /// `call_pending` there.
     fn remap_ca<E: GuestMemory>(&mut self, env: &mut E, caller: Caller, gpa: u64) -> Result<(), SvsmError> {
         let current = self.vcpus.get(caller.apic_id).ok_or(Bug::VcpuTable)?.caa;
         if !gpa.is_multiple_of(PAGE_SIZE) {
@@ -162,7 +165,8 @@ impl CoreProtocol {
         Ok(())
     }
 
-    /// CREATE_VCPU: RCX = VMSA GPA, RDX = calling area GPA, R8 bits 31:0 = APIC ID.
+    /// CREATE_VCPU: RCX = VMSA GPA, RDX = calling area GPA, R8 bits 31:0 = APIC ID. A calling area
+    /// that is not validated is refused (INVALID_ADDRESS) before anything changes.
     fn create_vcpu<E: SnpMemory + GuestMemory>(
         &mut self,
         env: &mut E,
