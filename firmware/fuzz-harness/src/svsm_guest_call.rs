@@ -14,6 +14,8 @@
 //! - **Calling areas**: the calling area each vCPU had before the call is unchanged, except that the
 //!   caller's own may change from offset 8 on (its buffer, which the caller may name). Warden's one
 //!   write to a calling-area header, REMAP_CA clearing the new area's, lands on a page that was not one.
+//!   Every registered calling area is validated (Warden polls it outside any call, where a #VC for a
+//!   page that is not validated would end Warden; threat model T7).
 //! - **Warden's pages**: their bytes and RMP entries never change.
 use warden_defs::layout::{
     BOOT_ROM_DIRECTORY, BOOT_STUB_PAGE, PAGE_SIZE, SNP_SECRETS_PAGE, SNP_VMSA_GPA, WARDEN_BASE, WARDEN_END,
@@ -148,7 +150,7 @@ const RESULTS: [ResultCode; 10] = [
     ResultCode::PVALIDATE_FAIL_NO_CHANGE,
 ];
 
-fn check(env: &Env, before: &Snapshot, caller: u32, regs: &GuestRegs, reply: &Reply) {
+fn check(env: &Env, d: &Dispatcher, before: &Snapshot, caller: u32, regs: &GuestRegs, reply: &Reply) {
     assert!(!matches!(reply.error, Some(SvsmError::Bug(_))), "guest input reached a Warden bug: {reply:?}");
     assert!(RESULTS.contains(&reply.rax), "unexpected result {reply:?}");
     let id = CallId::from_rax(regs.rax);
@@ -178,6 +180,10 @@ fn check(env: &Env, before: &Snapshot, caller: u32, regs: &GuestRegs, reply: &Re
         let header = |p: &Option<Vec<u8>>| p.as_ref().map(|p| p[..8].to_vec());
         let unchanged = if *apic == caller { header(&after) == header(bytes) } else { after == *bytes };
         assert!(unchanged, "vCPU {apic}'s calling area {caa:#x} changed from offset {from}: {regs:x?}");
+    }
+    for v in d.core().vcpus() {
+        let validated = v.caa.is_none_or(|caa| env.0.rmp_entry(caa).0.validated);
+        assert!(validated, "vCPU {}'s calling area {:x?} is not validated: {regs:x?}", v.apic_id, v.caa);
     }
     for gpa in WARDEN {
         let (entry, _) = env.0.rmp_entry(gpa);
@@ -216,6 +222,6 @@ pub fn svsm_guest_call(data: &[u8]) {
         };
         let before = snapshot(&env, &d);
         let reply = d.handle(&mut env, caller(apic), regs);
-        check(&env, &before, apic, &regs, &reply);
+        check(&env, &d, &before, apic, &regs, &reply);
     }
 }

@@ -12,7 +12,7 @@ use crate::regs::{Caller, GuestRegs, Outputs};
 use crate::vcpus::{RegisterRefusal, VcpuState, Vcpus};
 use warden_defs::layout::PAGE_SIZE;
 use warden_defs::snp::MAX_VMPL;
-use warden_defs::svsm::{CONFIGURE_VTOM_QUERY, core_call};
+use warden_defs::svsm::{CALLING_AREA_BUFFER_OFFSET, CONFIGURE_VTOM_QUERY, core_call};
 use warden_defs::vmsa::{EFER_SVME, Vmsa};
 use warden_platform::memory::{GpaRange, SnpMemory};
 use zerocopy::FromBytes;
@@ -29,7 +29,9 @@ pub struct CoreConfig<'a> {
     pub apic_ids: &'a [u32],
     /// The boot vCPU.
     pub boot_apic_id: u32,
-    /// The boot vCPU's calling area (the secrets page's `svsm_caa`).
+    /// The boot vCPU's calling area (the secrets page's `svsm_caa`). The platform names it, not the
+    /// guest, and it must already be validated: [`CoreProtocol::new`] has no guest memory to probe it
+    /// through, as CREATE_VCPU and REMAP_CA probe theirs (see `probe_calling_area`).
     pub boot_caa: u64,
     /// The guest's RAM, from the memory map.
     pub ram: &'a [GpaRange],
@@ -141,8 +143,9 @@ impl CoreProtocol {
     }
 
     /// REMAP_CA: the caller's calling area moves to the page at RCX. Refused (INVALID_PARAMETER, as the
-    /// reference and COCONUT answer) for an unaligned GPA, one outside guest RAM or inside Warden, and
-    /// another vCPU's calling area or any VMSA: Warden writes `call_pending` there.
+    /// reference and COCONUT answer) for an unaligned GPA, one outside guest RAM or inside Warden, a
+    /// page that is not validated, and another vCPU's calling area or any VMSA: Warden writes
+    /// `call_pending` there.
     fn remap_ca<E: GuestMemory>(&mut self, env: &mut E, caller: Caller, gpa: u64) -> Result<(), SvsmError> {
         let current = self.vcpus.get(caller.apic_id).ok_or(Bug::VcpuTable)?.caa;
         if !gpa.is_multiple_of(PAGE_SIZE) {
@@ -153,6 +156,7 @@ impl CoreProtocol {
         }
         self.ram.check(gpa, PAGE_SIZE).map_err(ParamError::BadCallingArea)?;
         self.vcpus.protected(gpa, PAGE_SIZE, Some(caller.apic_id)).map_err(ParamError::BadCallingArea)?;
+        probe_calling_area(env, gpa).map_err(ParamError::BadCallingArea)?;
         // Clear the new area's header (call_pending and flags), as COCONUT does.
         env.write(gpa, &[0u8; 8]).map_err(|_| ParamError::BadCallingArea(AddressError::Inaccessible))?;
         if !self.vcpus.set_caa(caller.apic_id, gpa) {
@@ -161,7 +165,8 @@ impl CoreProtocol {
         Ok(())
     }
 
-    /// CREATE_VCPU: RCX = VMSA GPA, RDX = calling area GPA, R8 bits 31:0 = APIC ID.
+    /// CREATE_VCPU: RCX = VMSA GPA, RDX = calling area GPA, R8 bits 31:0 = APIC ID. A calling area
+    /// that is not validated is refused (INVALID_ADDRESS) before anything changes.
     fn create_vcpu<E: SnpMemory + GuestMemory>(
         &mut self,
         env: &mut E,
@@ -187,6 +192,7 @@ impl CoreProtocol {
         // over a page Warden writes); the calling area may stay the target vCPU's own.
         self.vcpus.protected(vmsa_gpa, PAGE_SIZE, None)?;
         self.vcpus.protected(caa_gpa, PAGE_SIZE, Some(apic_id))?;
+        probe_calling_area(env, caa_gpa)?;
 
         // Take the page away from the guest before looking at it, so that what is checked is what the
         // CPU will run.
@@ -234,4 +240,23 @@ impl CoreProtocol {
         self.vcpus.unregister(gpa);
         Ok(())
     }
+}
+
+/// Proves that a calling area about to be registered is validated private guest memory, by the very
+/// access Warden makes to it later: reading its header (`call_pending` and flags).
+///
+/// Why (threat model T4, T7): on SEV-SNP, Warden touching an assigned page that is not validated
+/// raises #VC with error code 0x404 (AMD64 APM vol. 2 §15.36, "Page Validation";
+/// `warden_defs::snp::VC_EXIT_NOT_VALIDATED`). Inside a call [`GuestMemory`] reports it as
+/// [`crate::MemoryError::NotValidated`], but a registered calling area is also polled outside any
+/// call, where that fault would end Warden. Once registered, a guest PVALIDATE can no longer rescind
+/// it ([`Vcpus::protected`]), so a page validated now stays validated as long as it is a calling area.
+///
+/// Why a read and not an RMP instruction: neither PVALIDATE nor RMPADJUST can only ask. PVALIDATE
+/// flips the validated bit; RMPADJUST would have to set the guest VMPL's permissions on the page to
+/// find out, granting access the guest VMPL may not have had. The read changes nothing.
+/// `gpa` is a page of guest RAM the caller has checked against the vCPU table.
+fn probe_calling_area<E: GuestMemory>(env: &E, gpa: u64) -> Result<(), AddressError> {
+    let mut header = [0u8; CALLING_AREA_BUFFER_OFFSET as usize];
+    env.read(gpa, &mut header).map_err(|_| AddressError::Inaccessible)
 }

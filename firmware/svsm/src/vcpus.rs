@@ -3,6 +3,8 @@
 //! These pages are what Warden relies on in guest memory: it reads and clears `call_pending` in a
 //! calling area, and the CPU runs a VMSA. So none of them may be rescinded, re-validated (which zeroes
 //! the page), or reused as another calling area, VMSA or buffer; [`Vcpus::protected`] is the check.
+//! A calling area is also validated when it is registered (`core_protocol.rs`, `probe_calling_area`),
+//! so with rescinding refused it stays readable for as long as it is one.
 //!
 //! Bounded (threat model T4, T7): the table is sized once from the platform's APIC ID list, and a vCPU
 //! holds at most two VMSAs, its current one and the previous one Linux deletes after starting the new
