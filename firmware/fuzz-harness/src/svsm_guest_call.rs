@@ -136,23 +136,9 @@ fn snapshot(env: &Env, d: &Dispatcher) -> Snapshot {
     Snapshot { vmsas, caas }
 }
 
-/// The codes a guest call may end in (the evidence double never fails, so no BUSY).
-const RESULTS: [ResultCode; 10] = [
-    ResultCode::SUCCESS,
-    ResultCode::UNSUPPORTED_PROTOCOL,
-    ResultCode::UNSUPPORTED_CALL,
-    ResultCode::INVALID_ADDRESS,
-    ResultCode::INVALID_PARAMETER,
-    ResultCode::INVALID_REQUEST,
-    ResultCode::PVALIDATE_FAIL_INPUT,
-    ResultCode::PVALIDATE_FAIL_PERMISSION,
-    ResultCode::PVALIDATE_FAIL_SIZEMISMATCH,
-    ResultCode::PVALIDATE_FAIL_NO_CHANGE,
-];
-
 fn check(env: &Env, d: &Dispatcher, before: &Snapshot, caller: u32, regs: &GuestRegs, reply: &Reply) {
     assert!(!matches!(reply.error, Some(SvsmError::Bug(_))), "guest input reached a Warden bug: {reply:?}");
-    assert!(RESULTS.contains(&reply.rax), "unexpected result {reply:?}");
+    assert!(crate::svsm::GUEST_CALL_RESULTS.contains(&reply.rax), "unexpected result {reply:?}");
     let id = CallId::from_rax(regs.rax);
     if id.protocol == PROTOCOL_ATTEST && id.call <= 1 {
         // Linux reads RCX, RDX and R8 as the needed sizes: the protocol sets them on every return.
