@@ -12,12 +12,14 @@
 //! `accept` benchmark. State is kept sparsely (per 2 MiB for the RMP, per 1 GiB for the Secure EPT,
 //! page data only for pages written), so a 1 TiB guest costs memory only where it is fragmented.
 //!
-//! unsafe: denied crate-wide, with two exceptions: the `SnpMemory` and `TdxMemory` impls, which must be
-//! written `unsafe fn` to match the traits; their bodies touch only the model, never real memory.
+//! unsafe: denied crate-wide, with three exceptions: the `SnpMemory` and `TdxMemory` impls, which must be
+//! written `unsafe fn` to match the traits (their bodies touch only the model, never real memory), and
+//! [`heap_meter::HeapMeter`], a `GlobalAlloc` that forwards every call to the system allocator.
 #![deny(unsafe_code)]
 
 pub mod bounds;
 mod data;
+pub mod heap_meter;
 mod rmp;
 mod sept;
 pub mod snp;

@@ -3,41 +3,14 @@
 mod common;
 
 use common::{AP_CAA, BOOT, SimEnv, core_call, dispatcher};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use warden_defs::layout::PAGE_SIZE;
 use warden_defs::svsm::core_call::{CREATE_VCPU, QUERY_PROTOCOL};
 use warden_defs::svsm::{CallId, PROTOCOL_CORE, ResultCode, query_protocol_input};
+use warden_sim::heap_meter::HeapMeter;
 use warden_svsm::GuestRegs;
 
-/// The system allocator, counting live bytes and their peak while `COUNTING` is set.
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards every call to `System` unchanged; the counters are only statistics.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            let live = LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract for `alloc` is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if COUNTING.load(Ordering::Relaxed) {
-            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract for `dealloc` is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: HeapMeter = HeapMeter;
 
 /// How many distinct pages the guest turns into VMSA candidates (16 MiB of simulated RAM).
 const PAGES: u64 = 4096;
@@ -59,15 +32,15 @@ fn a_hundred_thousand_create_vcpu_calls_leave_the_heap_bounded() {
         env.good_vmsa(FIRST + i * PAGE_SIZE);
     }
     let mut successes = 0;
-    COUNTING.store(true, Ordering::SeqCst);
+    HeapMeter::start();
     for i in 0..CALLS {
         let page = FIRST + (i % PAGES) * PAGE_SIZE;
         if core_call(&mut d, &mut env, CREATE_VCPU, page, AP_CAA, 1).rax == ResultCode::SUCCESS {
             successes += 1;
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
-    let (live, peak) = (LIVE.load(Ordering::SeqCst), PEAK.load(Ordering::SeqCst));
+    HeapMeter::stop();
+    let (live, peak) = HeapMeter::live_and_peak();
     assert!(live <= BOUND && peak <= BOUND, "heap grew: live {live} B, peak {peak} B");
     assert_eq!(successes, 2, "one current and one previous VMSA per vCPU");
 

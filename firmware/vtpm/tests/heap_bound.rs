@@ -7,42 +7,15 @@ mod common;
 #[path = "key_helpers/mod.rs"]
 mod key_helpers;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use warden_sim::heap_meter::HeapMeter;
 
 use common::{B, RH_OWNER, pw, run};
 use key_helpers::{RSASSA, create, ecc_storage, load, primary, rsa_signer};
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
 use warden_vtpm::{CommandCode, ResponseCode, Tpm};
 
-/// The system allocator, counting live bytes and their peak while `COUNTING` is set.
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards every call to `System` unchanged; the counters are only statistics.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            let live = LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract for `alloc` is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if COUNTING.load(Ordering::Relaxed) {
-            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract for `dealloc` is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: HeapMeter = HeapMeter;
 
 /// The vTPM's share of the firmware heap: a sixteenth of `HEAP_SIZE` (512 KiB of 8 MiB). The rest of
 /// the firmware allocates little from it (the SVSM vCPU table, at most two VMSA records per vCPU; the
@@ -79,7 +52,7 @@ fn define(t: &mut Tpm, index: u32, size: u16) -> u32 {
 /// TPM_RC the specification names. The engine's peak heap over the whole run stays within `BUDGET`.
 #[test]
 fn full_tables_fit_the_heap_budget() {
-    COUNTING.store(true, Ordering::SeqCst);
+    HeapMeter::start();
     let mut t = Tpm::new(Box::new(InsecureTestEntropy::new(3)));
     t.power_on();
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
@@ -160,9 +133,9 @@ fn full_tables_fit_the_heap_budget() {
     );
     assert_eq!(r.rc, 0);
 
-    let (live, peak) = (LIVE.load(Ordering::SeqCst), PEAK.load(Ordering::SeqCst));
+    let (live, peak) = HeapMeter::live_and_peak();
     drop(t);
-    COUNTING.store(false, Ordering::SeqCst);
+    HeapMeter::stop();
     eprintln!(
         "persistent {persistent}, keys {keys}, sequences {sequences}, sessions {sessions} ({loaded} loaded), \
          NV indices {indices}: live {live} bytes, peak {peak} bytes, budget {BUDGET}"
