@@ -12,6 +12,7 @@ pub mod attest;
 pub mod boot;
 pub mod boot_params;
 pub mod ghcb;
+pub mod guest_launch;
 pub mod layout;
 pub mod psc;
 pub mod snp;
