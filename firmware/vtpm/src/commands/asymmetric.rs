@@ -59,6 +59,8 @@ fn oaep(hash: HashAlg, label: &[u8]) -> TpmResult<Oaep> {
     let l = alloc::string::String::from_utf8(l).map_err(|_| ResponseCode::VALUE.param(3))?;
     let empty = l.is_empty();
     Ok(match (hash, empty) {
+        (HashAlg::Sha1, true) => Oaep::new::<sha1::Sha1>(),
+        (HashAlg::Sha1, false) => Oaep::new_with_label::<sha1::Sha1, _>(l),
         (HashAlg::Sha256, true) => Oaep::new::<sha2::Sha256>(),
         (HashAlg::Sha384, true) => Oaep::new::<sha2::Sha384>(),
         (HashAlg::Sha256, false) => Oaep::new_with_label::<sha2::Sha256, _>(l),

@@ -109,7 +109,11 @@ pub(crate) fn quote(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Err(ResponseCode::KEY.handle(1));
     }
     let (_, hash) = keys::pick_scheme(&k.public, asked).p(2)?;
-    let sel = sel.get(..n).unwrap_or_default();
+    let mut sel = sel;
+    let sel = sel.get_mut(..n).unwrap_or_default();
+    // The attestation names only allocated PCRs (ms-tpm-20-ref filters the selection the same way).
+    tpm.pcrs.filter_allocated(sel);
+    let sel = &*sel;
     let mut values: Vec<u8> = Vec::new();
     for (bank, bits) in sel {
         for i in (0..PCR_COUNT).filter(|i| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)) {

@@ -3,7 +3,6 @@
 
 use alloc::vec::Vec;
 
-use crate::crypto::HASH_ALGS;
 use crate::engine::command::Cmd;
 use crate::engine::command_table::{COMMANDS, tpma_cc};
 use crate::object::curve;
@@ -28,8 +27,9 @@ const MAX_CAP_DATA: usize = MAX_CAP_BUFFER - 8;
 /// Key objects (`object`): RSA and ECC (asymmetric|object), KEYEDHASH (hash|object), SYMCIPHER
 /// (object), the signature schemes (asymmetric|signing), RSAES and OAEP (asymmetric|encrypting),
 /// ECDH (asymmetric|method).
-const ALGS: [(AlgId, u32); 17] = [
+const ALGS: [(AlgId, u32); 18] = [
     (AlgId::RSA, 0x0009),
+    (AlgId::SHA1, 0x0004),
     (AlgId::HMAC, 0x0104),
     (AlgId::AES, 0x0002),
     (AlgId::KEYEDHASH, 0x000C),
@@ -224,18 +224,24 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         cap::COMMANDS => {
             list(&mut w, COMMANDS, |d| d.code.0, property, count, MAX_CAP_DATA / 4, |w, d| w.u32(tpma_cc(d)))
         }
-        cap::ECC_CURVES => {
-            let curves = [curve::NIST_P256, curve::NIST_P384];
-            list(&mut w, &curves, |c| u32::from(*c), property, count, MAX_CAP_DATA / 2, |w, c| w.u16(*c))
-        }
+        cap::ECC_CURVES => list(
+            &mut w,
+            &curve::IMPLEMENTED,
+            |c| u32::from(*c),
+            property,
+            count,
+            MAX_CAP_DATA / 2,
+            |w, c| w.u16(*c),
+        ),
         cap::PP_COMMANDS | cap::AUDIT_COMMANDS | cap::AUTH_POLICIES | cap::ACT => {
             // No physical-presence or audited commands, no policies, no ACTs.
             w.u32(0);
             false
         }
         cap::PCRS => {
-            let all: Vec<_> = HASH_ALGS.iter().map(|&a| (a, [0xFFu8; PCR_SELECT])).collect();
-            crate::state::pcr::write_selection(&mut w, &all);
+            // Every implemented bank with the PCRs allocated in it now (none: an empty bitmap), as
+            // ms-tpm-20-ref reports; a PCR_Allocate waiting for Startup(CLEAR) is not shown yet.
+            crate::state::pcr::write_selection(&mut w, &tpm.pcrs.allocation());
             false
         }
         cap::TPM_PROPERTIES => {

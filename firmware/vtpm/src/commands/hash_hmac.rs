@@ -1,18 +1,34 @@
-//! Hash, HMAC and event sequences (Part 3 ch. 17): HashSequenceStart, SequenceUpdate,
+//! Hash, HMAC and event sequences (Part 3 ch. 17): HMAC_Start, HashSequenceStart, SequenceUpdate,
 //! SequenceComplete, EventSequenceComplete.
 
 use alloc::boxed::Box;
 
 use crate::Tpm;
 use crate::crypto::stream_hash::StreamHash;
+use crate::crypto::stream_hmac::StreamHmac;
 use crate::crypto::{HASH_ALGS, HashAlg};
 use crate::engine::command::Cmd;
+use crate::object::signing::hmac_key_hash;
 use crate::state::sequence::{SeqObject, SeqState};
 use crate::state::tickets::{read_hierarchy, write_ticket};
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::{MAX_BUFFER, MAX_DIGEST};
 use crate::wire::handle::Handle;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
+
+/// TPM2_HMAC_Start (Part 3 §17.2): an HMAC sequence keyed by an unrestricted keyed-hash signing key,
+/// with the hash of the key's scheme (or `hashAlg` when the scheme is NULL).
+pub(crate) fn hmac_start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let auth = c.params.tpm2b(MAX_DIGEST).p(1)?.to_vec();
+    let asked = c.params.alg().p(2)?;
+    c.params.finish()?;
+    let k = tpm.key(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let hash = hmac_key_hash(&k.public, asked)?;
+    let state = SeqState::Hmac(Box::new(StreamHmac::new(hash, &k.sens.secret)));
+    // An HMAC sequence never yields a ticket (Part 3 §17.5: the validation is the NULL ticket).
+    c.rhandle = tpm.objects.insert_sequence(SeqObject { auth, state, started: false, ticket_ok: false })?;
+    Ok(())
+}
 
 /// TPM2_HashSequenceStart (Part 3 §17.3); TPM_ALG_NULL starts an event sequence.
 pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
@@ -37,22 +53,26 @@ pub(crate) fn update(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     Ok(())
 }
 
-/// TPM2_SequenceComplete (Part 3 §17.5).
+/// TPM2_SequenceComplete (Part 3 §17.5): the digest of a hash sequence with its ticket, or the HMAC of
+/// an HMAC sequence with the NULL ticket.
 pub(crate) fn complete(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let data = c.params.tpm2b(MAX_BUFFER).p(1)?;
     let hierarchy = read_hierarchy(tpm, &mut c.params, 2)?;
     c.params.finish()?;
     let h = c.handles[0];
-    if !matches!(tpm.objects.sequence(h).map(|o| &o.state), Some(SeqState::Hash(_))) {
+    if !matches!(tpm.objects.sequence(h).map(|o| &o.state), Some(SeqState::Hash(_) | SeqState::Hmac(_))) {
         return Err(ResponseCode::MODE.handle(1));
     }
     let mut o = tpm.objects.remove_sequence(h).ok_or(ResponseCode::HANDLE.handle(1))?;
     o.update(data);
     // `SeqObject` wipes its authValue on drop, so its state is cloned out rather than moved.
-    let SeqState::Hash(s) = o.state.clone() else { return Err(ResponseCode::MODE.handle(1)) };
-    let d = s.finish();
+    let (d, ticket_ok) = match o.state.clone() {
+        SeqState::Hash(s) => (s.finish(), o.ticket_ok),
+        SeqState::Hmac(m) => (m.finish(), false),
+        SeqState::Event(_) => return Err(ResponseCode::MODE.handle(1)),
+    };
     c.out.tpm2b(d.as_slice());
-    write_ticket(tpm, &mut c.out, hierarchy, &d, o.ticket_ok)
+    write_ticket(tpm, &mut c.out, hierarchy, &d, ticket_ok)
 }
 
 /// TPM2_EventSequenceComplete (Part 3 §17.6).

@@ -1,9 +1,11 @@
-//! PCR commands (Part 3 ch. 22): PCR_Read, PCR_Extend, PCR_Event, PCR_Reset.
+//! PCR commands (Part 3 ch. 22): PCR_Read, PCR_Extend, PCR_Event, PCR_Allocate, PCR_Reset.
 
 use crate::Tpm;
 use crate::crypto::{Digest, HASH_ALGS, HashAlg};
 use crate::engine::command::Cmd;
-use crate::state::pcr::{PCR_COUNT, RULES, locality_allowed, read_selection, write_selection};
+use crate::state::pcr::{
+    BANKS, PCR_COUNT, RULES, locality_allowed, read_selection, selected, write_selection,
+};
 use crate::wire::constants::MAX_BUFFER;
 use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
@@ -59,7 +61,7 @@ pub(crate) fn extend(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if count as usize > HASH_ALGS.len() {
         return Err(ResponseCode::SIZE.param(1));
     }
-    let mut digests = [(HashAlg::Sha256, Digest::EMPTY); 2];
+    let mut digests = [(HashAlg::Sha256, Digest::EMPTY); BANKS];
     for slot in digests.iter_mut().take(count as usize) {
         let alg = HashAlg::from_id(c.params.alg().p(1)?).ok_or(ResponseCode::HASH.param(1))?;
         *slot = (alg, Digest::from_slice(c.params.bytes(alg.size()).p(1)?));
@@ -95,6 +97,40 @@ pub(crate) fn event(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         tpm.pcrs.update_counter = tpm.pcrs.update_counter.wrapping_add(1);
     }
     Ok(())
+}
+
+/// PCRs a PC Client TPM keeps allocated in at least one bank: PCR 0 (H-CRTM) and PCR 17 (DRTM), as
+/// ms-tpm-20-ref's `PCRAllocate` requires.
+const MUST_STAY: [usize; 2] = [0, 17];
+
+/// TPM2_PCR_Allocate (Part 3 §22.5): the requested bitmaps replace those of the banks they name (a bank
+/// not named keeps its PCRs, a bank named twice takes the last), and the result takes effect at the
+/// next TPM2_Startup(CLEAR). Every PCR of every bank fits, so allocationSuccess is always YES.
+pub(crate) fn allocate(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let (sel, n) = read_selection(&mut c.params).p(1)?;
+    c.params.finish()?;
+    let mut next = tpm.pcrs.pending.unwrap_or(tpm.pcrs.allocated);
+    for (alg, bits) in sel.iter().take(n) {
+        if let Some(bank) = HASH_ALGS.iter().position(|a| a == alg).and_then(|b| next.get_mut(b)) {
+            *bank = *bits;
+        }
+    }
+    let banks = || HASH_ALGS.iter().zip(next.iter());
+    if !MUST_STAY.iter().all(|&i| banks().any(|(_, bits)| selected(bits, i))) {
+        return Err(ResponseCode::PCR);
+    }
+    let size_needed: usize = banks().map(|(alg, bits)| alg.size() * count_ones(bits)).sum();
+    let size_available = PCR_COUNT * HASH_ALGS.iter().map(|a| a.size()).sum::<usize>();
+    tpm.pcrs.pending = Some(next);
+    c.out.u8(1); // allocationSuccess
+    c.out.u32(PCR_COUNT as u32); // maxPCR
+    c.out.u32(size_needed as u32);
+    c.out.u32(size_available as u32);
+    Ok(())
+}
+
+fn count_ones(bits: &[u8]) -> usize {
+    bits.iter().map(|b| b.count_ones() as usize).sum()
 }
 
 /// TPM2_PCR_Reset (Part 3 §22.8): only PCRs whose reset mask includes the current locality.

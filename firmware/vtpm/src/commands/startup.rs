@@ -53,6 +53,11 @@ pub(crate) fn shutdown(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if kind != su::CLEAR && kind != su::STATE {
         return Err(ResponseCode::VALUE.param(1));
     }
+    // After PCR_Allocate the saved PCRs would not match the banks of the next Startup (ms-tpm-20-ref
+    // Shutdown: TPM_RC_TYPE); the allocation takes effect at Startup(CLEAR).
+    if kind == su::STATE && tpm.pcrs.pending.is_some() {
+        return Err(ResponseCode::TYPE.param(1));
+    }
     tpm.shutdown = Some(SavedState { kind, pcrs: tpm.pcrs.clone() });
     Ok(())
 }

@@ -7,6 +7,7 @@ use crate::Tpm;
 use crate::crypto::{HashAlg, aes_cfb};
 use crate::engine::command::Cmd;
 use crate::object::attr;
+use crate::object::signing::hmac_key_hash;
 use crate::state::sequence::starts_generated;
 use crate::state::tickets::{read_hierarchy, write_ticket};
 use crate::wire::alg_id::AlgId;
@@ -114,18 +115,7 @@ pub(crate) fn hmac(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let asked = c.params.alg().p(2)?;
     c.params.finish()?;
     let k = tpm.key(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
-    if k.public.kind != AlgId::KEYEDHASH {
-        return Err(ResponseCode::TYPE.handle(1));
-    }
-    if k.public.has(attr::RESTRICTED) || !k.public.has(attr::SIGN) {
-        return Err(ResponseCode::ATTRIBUTES.handle(1));
-    }
-    let hash = match (k.public.scheme.alg, asked) {
-        (AlgId::NULL, a) => a,
-        (_, a) if a == AlgId::NULL || a == k.public.scheme.hash => k.public.scheme.hash,
-        _ => return Err(ResponseCode::SCHEME.param(2)),
-    };
-    let hash = HashAlg::from_id(hash).ok_or(ResponseCode::HASH.param(2))?;
+    let hash = hmac_key_hash(&k.public, asked)?;
     let mac = hash.hmac(&k.sens.secret, &[buffer])?;
     c.out.tpm2b(mac.as_slice());
     Ok(())

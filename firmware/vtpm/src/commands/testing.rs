@@ -1,9 +1,10 @@
-//! Self-test commands (Part 3 ch. 10): SelfTest, IncrementalSelfTest, GetTestResult, and the
-//! known-answer tests they run.
+//! Self-test commands (Part 3 ch. 10): SelfTest, IncrementalSelfTest, GetTestResult, TestParms, and
+//! the known-answer tests they run.
 
 use crate::Tpm;
 use crate::crypto::{HashAlg, aes_cfb};
 use crate::engine::command::Cmd;
+use crate::object::Public;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
 /// TPML_ALG's maximum (MAX_ALG_LIST_SIZE).
@@ -18,9 +19,10 @@ fn hex<const N: usize>(s: &str) -> [u8; N] {
     out
 }
 
-/// Known-answer tests from the standards: FIPS 180-2 (SHA "abc"), RFC 4231 case 2 (HMAC-SHA-256) and
+/// Known-answer tests from the standards: FIPS 180-2 (SHA-1, SHA-256, SHA-384 of "abc"), RFC 4231 case 2 (HMAC-SHA-256) and
 /// FIPS 197 C.3 (AES-256; one CFB block with the plaintext as IV and zero data is E(plaintext)).
 pub(crate) fn known_answers_pass() -> bool {
+    let sha1 = hex::<20>("a9993e364706816aba3e25717850c26c9cd0d89d");
     let sha256 = hex::<32>("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     let sha384 = hex::<48>(
         "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7",
@@ -33,7 +35,8 @@ pub(crate) fn known_answers_pass() -> bool {
     let aes_ok = aes_cfb(&aes_key, &aes_pt, &mut block, true).is_ok() && block == aes_ct;
     let hmac_ok =
         HashAlg::Sha256.hmac(b"Jefe", &[b"what do ya want for nothing?"]).is_ok_and(|d| d.as_slice() == hmac);
-    HashAlg::Sha256.digest(&[b"abc"]).as_slice() == sha256
+    HashAlg::Sha1.digest(&[b"abc"]).as_slice() == sha1
+        && HashAlg::Sha256.digest(&[b"abc"]).as_slice() == sha256
         && HashAlg::Sha384.digest(&[b"abc"]).as_slice() == sha384
         && hmac_ok
         && aes_ok
@@ -75,6 +78,16 @@ pub(crate) fn get_test_result(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     c.out.u16(0);
     c.out.u32(if tpm.failed { ResponseCode::FAILURE.0 } else { ResponseCode::SUCCESS.0 });
+    Ok(())
+}
+
+/// TPM2_TestParms (Part 3 §10.5): whether this TPM supports the algorithm parameters
+/// (TPMT_PUBLIC_PARMS) a key would have. Tools probe with it before they create a key, so it runs the
+/// same parsing and algorithm checks a key's public area gets; what fails answers with that check's
+/// code (TPM_RC_TYPE, _SCHEME, _HASH, _KEY_SIZE, _CURVE, _SYMMETRIC, _MODE, _KDF) on parameter 1.
+pub(crate) fn test_parms(_tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    Public::parse_parms(&mut c.params).p(1)?;
+    c.params.finish()?;
     Ok(())
 }
 

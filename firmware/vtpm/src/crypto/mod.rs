@@ -5,6 +5,7 @@ pub mod drbg;
 mod primitives;
 pub mod seeded_rng;
 pub mod stream_hash;
+pub mod stream_hmac;
 
 /// Bytes that are secret (keys, auth values, decrypted data): wiped when dropped (threat model T5).
 pub type SecretBytes = zeroize::Zeroizing<alloc::vec::Vec<u8>>;

@@ -1,10 +1,11 @@
-//! The engine's hash algorithms (SHA-256, SHA-384, from `warden-sha`), HMAC, KDFa and AES-CFB, over
-//! RustCrypto.
+//! The engine's hash algorithms (SHA-1 from RustCrypto's `sha1`; SHA-256 and SHA-384 from `warden-sha`),
+//! HMAC, KDFa and AES-CFB, over RustCrypto.
 
 use alloc::vec::Vec;
 
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use hmac::{Hmac, Mac};
+use sha1::Sha1;
 use sha2::Digest as _;
 use warden_sha::{Sha256, Sha384};
 
@@ -19,17 +20,22 @@ use crate::wire::response_code::{ResponseCode, TpmResult};
 /// An implemented hash algorithm (TPMI_ALG_HASH without NULL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashAlg {
+    /// SHA-1 (FIPS 180-4): weak against collisions, implemented because the PC Client PTP asks for a
+    /// SHA-1 PCR bank and measured-boot and IMA tooling still read it.
+    Sha1,
     Sha256,
     Sha384,
 }
 
-/// Every implemented hash, in bank order (the order PCR banks and event digests are reported).
-pub const HASH_ALGS: [HashAlg; 2] = [HashAlg::Sha256, HashAlg::Sha384];
+/// Every implemented hash, in bank order (the order PCR banks and event digests are reported): ascending
+/// TPM_ALG_ID, as ms-tpm-20-ref lists its banks.
+pub const HASH_ALGS: [HashAlg; 3] = [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384];
 
 impl HashAlg {
     /// The implemented hash with this TPM_ALG_ID, if any.
     pub fn from_id(id: AlgId) -> Option<HashAlg> {
         match id {
+            AlgId::SHA1 => Some(HashAlg::Sha1),
             AlgId::SHA256 => Some(HashAlg::Sha256),
             AlgId::SHA384 => Some(HashAlg::Sha384),
             _ => None,
@@ -38,6 +44,7 @@ impl HashAlg {
 
     pub fn id(self) -> AlgId {
         match self {
+            HashAlg::Sha1 => AlgId::SHA1,
             HashAlg::Sha256 => AlgId::SHA256,
             HashAlg::Sha384 => AlgId::SHA384,
         }
@@ -45,6 +52,7 @@ impl HashAlg {
 
     pub fn size(self) -> usize {
         match self {
+            HashAlg::Sha1 => 20,
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
         }
@@ -53,6 +61,11 @@ impl HashAlg {
     /// The hash of the concatenation of `parts`.
     pub fn digest(self, parts: &[&[u8]]) -> Digest {
         match self {
+            HashAlg::Sha1 => {
+                let mut h = Sha1::new();
+                parts.iter().for_each(|p| h.update(p));
+                Digest::from_slice(&h.finalize())
+            }
             HashAlg::Sha256 => {
                 let mut h = Sha256::new();
                 parts.iter().for_each(|p| h.update(p));
@@ -70,6 +83,11 @@ impl HashAlg {
     pub fn hmac(self, key: &[u8], parts: &[&[u8]]) -> TpmResult<Digest> {
         // HMAC accepts keys of any length, so `new_from_slice` cannot fail; map it anyway, no unwrap.
         match self {
+            HashAlg::Sha1 => {
+                let mut m = Hmac::<Sha1>::new_from_slice(key).map_err(|_| ResponseCode::FAILURE)?;
+                parts.iter().for_each(|p| m.update(p));
+                Ok(Digest::from_slice(&m.finalize().into_bytes()))
+            }
             HashAlg::Sha256 => {
                 let mut m = Hmac::<Sha256>::new_from_slice(key).map_err(|_| ResponseCode::FAILURE)?;
                 parts.iter().for_each(|p| m.update(p));

@@ -1,11 +1,17 @@
-//! A streaming SHA-256/384 whose state can be written into a context blob and read back.
+//! A streaming SHA-1/256/384 whose state can be written into a context blob and read back.
 //!
-//! `sha2` 0.10's hashers cannot export their state, but the crate exposes its compression functions, so
-//! the chaining value, the pending block and the length are kept here (FIPS 180-4 §5.1, §6.2, §6.5).
+//! `sha1` and `sha2` 0.10's hashers cannot export their state, but the crates expose their compression
+//! functions, so the chaining value, the pending block and the length are kept here (FIPS 180-4 §5.1,
+//! §6.1, §6.2, §6.5). In an HMAC sequence the state is keyed, so it is wiped on drop and kept out of
+//! debug output.
+
+use zeroize::Zeroize;
 
 use crate::crypto::{Digest, HashAlg};
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::TpmResult;
+
+const SHA1_IV: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
 
 const SHA256_IV: [u32; 8] =
     [0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19];
@@ -22,19 +28,37 @@ const SHA384_IV: [u64; 8] = [
 ];
 
 /// A hash in progress.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StreamHash {
     alg: HashAlg,
-    /// The chaining value; SHA-256 uses the low 32 bits of the first eight words.
+    /// The chaining value; SHA-1 and SHA-256 use the low 32 bits of the first five or eight words.
     state: [u64; 8],
     block: [u8; 128],
     pending: usize,
     total: u64,
 }
 
+impl core::fmt::Debug for StreamHash {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StreamHash").field("alg", &self.alg).finish_non_exhaustive()
+    }
+}
+
+impl Drop for StreamHash {
+    fn drop(&mut self) {
+        self.state.zeroize();
+        self.block.zeroize();
+    }
+}
+
 impl StreamHash {
     pub fn new(alg: HashAlg) -> Self {
         let state = match alg {
+            HashAlg::Sha1 => {
+                let mut s = [0u64; 8];
+                s.iter_mut().zip(SHA1_IV).for_each(|(w, iv)| *w = u64::from(iv));
+                s
+            }
             HashAlg::Sha256 => SHA256_IV.map(u64::from),
             HashAlg::Sha384 => SHA384_IV,
         };
@@ -45,15 +69,25 @@ impl StreamHash {
         self.alg
     }
 
-    fn block_len(&self) -> usize {
+    pub fn block_len(&self) -> usize {
         match self.alg {
-            HashAlg::Sha256 => 64,
+            HashAlg::Sha1 | HashAlg::Sha256 => 64,
             HashAlg::Sha384 => 128,
         }
     }
 
     fn compress(&mut self) {
         match self.alg {
+            HashAlg::Sha1 => {
+                let mut s = [0u32; 5];
+                s.iter_mut().zip(self.state).for_each(|(w, v)| *w = v as u32);
+                let mut b = [0u8; 64];
+                b.copy_from_slice(&self.block[..64]);
+                sha1::compress(&mut s, &[b.into()]);
+                b.zeroize();
+                self.state.iter_mut().zip(s).for_each(|(w, v)| *w = u64::from(v));
+                s.zeroize();
+            }
             HashAlg::Sha256 => {
                 let mut s = self.state.map(|w| w as u32);
                 let mut b = [0u8; 64];
@@ -97,7 +131,7 @@ impl StreamHash {
         self.compress();
         let mut out = [0u8; 48];
         match self.alg {
-            HashAlg::Sha256 => {
+            HashAlg::Sha1 | HashAlg::Sha256 => {
                 for (chunk, w) in out.chunks_exact_mut(4).zip(self.state) {
                     chunk.copy_from_slice(&(w as u32).to_be_bytes());
                 }
@@ -153,6 +187,7 @@ mod tests {
         for n in (0..300).chain([1000, 1024, 4097]) {
             let d = data(n);
             for (alg, expect) in [
+                (HashAlg::Sha1, sha1::Sha1::digest(&d).to_vec()),
                 (HashAlg::Sha256, sha2::Sha256::digest(&d).to_vec()),
                 (HashAlg::Sha384, sha2::Sha384::digest(&d).to_vec()),
             ] {

@@ -26,6 +26,8 @@ pub enum HandleKind {
     Clear,
     /// TPMI_RH_LOCKOUT.
     Lockout,
+    /// TPMI_RH_PLATFORM.
+    Platform,
     /// TPMI_RH_HIERARCHY: owner, endorsement or platform.
     Hierarchy,
     /// TPMI_RH_HIERARCHY_AUTH: lockout, endorsement, owner or platform.
@@ -107,6 +109,7 @@ pub const COMMANDS: &[CommandDef] = &[
     nv(def(CommandCode::CLOCK_SET, &[K::Provision], 1)),
     de(nv(def(CommandCode::HIERARCHY_CHANGE_AUTH, &[K::HierarchyAuth], 1))),
     de(nv(def(CommandCode::NV_DEFINE_SPACE, &[K::Provision], 1))),
+    nv(def(CommandCode::PCR_ALLOCATE, &[K::Platform], 1)),
     de(nv(def(CommandCode::SET_PRIMARY_POLICY, &[K::HierarchyAuth], 1))),
     def(CommandCode::CLOCK_RATE_ADJUST, &[K::Provision], 1),
     // The hierarchy (TPMI_RH_HIERARCHY+) is checked by the handler.
@@ -143,6 +146,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(rh(def(CommandCode::LOAD, &[K::Object], 1)))),
     de(en(def(CommandCode::QUOTE, &[K::Object], 1))),
     de(en(def(CommandCode::RSA_DECRYPT, &[K::Object], 1))),
+    de(rh(def(CommandCode::HMAC_START, &[K::Object], 1))),
     de(def(CommandCode::SEQUENCE_UPDATE, &[K::Object], 1)),
     de(def(CommandCode::SIGN, &[K::Object], 1)),
     en(def(CommandCode::UNSEAL, &[K::Object], 1)),
@@ -181,6 +185,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(rh(def(CommandCode::HASH_SEQUENCE_START, &[], 0))),
     de(def(CommandCode::POLICY_DUPLICATION_SELECT, &[K::PolicySession], 0)),
     en(def(CommandCode::POLICY_GET_DIGEST, &[K::PolicySession], 0)),
+    def(CommandCode::TEST_PARMS, &[], 0),
     def(CommandCode::POLICY_PASSWORD, &[K::PolicySession], 0),
     def(CommandCode::POLICY_NV_WRITTEN, &[K::PolicySession], 0),
     // The parent (TPMI_DH_PARENT+: a hierarchy or a storage key) is checked by the handler.

@@ -23,6 +23,7 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: Handle, i: usize) -> 
         HandleKind::Provision if h == Handle::RH_OWNER || h == Handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Clear if h == Handle::RH_LOCKOUT || h == Handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Lockout if h == Handle::RH_LOCKOUT => Ok(()),
+        HandleKind::Platform if h == Handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Hierarchy
             if matches!(h, Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM) =>
         {
@@ -39,6 +40,7 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: Handle, i: usize) -> 
         HandleKind::Provision
         | HandleKind::Clear
         | HandleKind::Lockout
+        | HandleKind::Platform
         | HandleKind::HierarchyAuth
         | HandleKind::Hierarchy => value,
         HandleKind::NvAuth if h == Handle::RH_OWNER || h == Handle::RH_PLATFORM => hierarchy_on(h),

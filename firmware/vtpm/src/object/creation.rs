@@ -44,7 +44,7 @@ pub(crate) struct CreateIn<'a> {
     pub(crate) data: &'a [u8],
     pub(crate) public: Public,
     pub(crate) outside: &'a [u8],
-    pub(crate) pcrs: ([Selection; 2], usize),
+    pub(crate) pcrs: ([Selection; crate::state::pcr::BANKS], usize),
 }
 
 pub(crate) fn read_create_in<'a>(r: &mut Reader<'a>, primary: bool) -> TpmResult<CreateIn<'a>> {

@@ -4,6 +4,8 @@
 pub mod curve {
     pub const NIST_P256: u16 = 0x0003;
     pub const NIST_P384: u16 = 0x0004;
+    /// Every implemented curve, ascending: what keys may use and GetCapability(TPM_CAP_ECC_CURVES) lists.
+    pub const IMPLEMENTED: [u16; 2] = [NIST_P256, NIST_P384];
 }
 
 /// TPMA_OBJECT bits (Part 2 Table 31).

@@ -189,8 +189,10 @@ pub fn read_sig_scheme(r: &mut Reader<'_>) -> TpmResult<(AlgId, AlgId)> {
 
 fn rsa_padding_sign(scheme: AlgId, hash: HashAlg) -> Result<Pkcs1v15Sign, Pss> {
     match (scheme, hash) {
+        (AlgId::RSAPSS, HashAlg::Sha1) => Err(Pss::new::<sha1::Sha1>()),
         (AlgId::RSAPSS, HashAlg::Sha256) => Err(Pss::new::<sha2::Sha256>()),
         (AlgId::RSAPSS, HashAlg::Sha384) => Err(Pss::new::<sha2::Sha384>()),
+        (_, HashAlg::Sha1) => Ok(Pkcs1v15Sign::new::<sha1::Sha1>()),
         (_, HashAlg::Sha256) => Ok(Pkcs1v15Sign::new::<sha2::Sha256>()),
         (_, HashAlg::Sha384) => Ok(Pkcs1v15Sign::new::<sha2::Sha384>()),
     }

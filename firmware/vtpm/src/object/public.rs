@@ -110,7 +110,32 @@ impl Public {
             return Err(ResponseCode::RESERVED_BITS);
         }
         let policy = r.tpm2b(MAX_DIGEST)?.to_vec();
-        let mut p = Public {
+        let mut p = Public::empty(kind, name_alg, attrs, policy);
+        p.read_parms(r)?;
+        match kind {
+            AlgId::KEYEDHASH | AlgId::SYMCIPHER => p.unique = r.tpm2b(MAX_DIGEST)?.to_vec(),
+            AlgId::RSA => p.unique = r.tpm2b(MAX_RSA_BYTES)?.to_vec(),
+            _ => {
+                p.unique = r.tpm2b(MAX_ECC_BYTES)?.to_vec();
+                p.unique_y = r.tpm2b(MAX_ECC_BYTES)?.to_vec();
+            }
+        }
+        Ok(p)
+    }
+
+    /// Parses a TPMT_PUBLIC_PARMS (Part 2 Table 225: the type and its parameters, what TPM2_TestParms
+    /// takes) into an otherwise empty public area, and checks that this TPM implements what it names:
+    /// the same parsing and the same algorithm checks as a key's public area gets.
+    pub fn parse_parms(r: &mut Reader<'_>) -> TpmResult<Public> {
+        let kind = r.alg()?;
+        let mut p = Public::empty(kind, HashAlg::Sha256, 0, Vec::new());
+        p.read_parms(r)?;
+        p.check_algorithms()?;
+        Ok(p)
+    }
+
+    fn empty(kind: AlgId, name_alg: HashAlg, attrs: u32, policy: Vec<u8>) -> Public {
+        Public {
             kind,
             name_alg,
             attrs,
@@ -123,8 +148,13 @@ impl Public {
             kdf: Scheme::NULL,
             unique: Vec::new(),
             unique_y: Vec::new(),
-        };
-        match kind {
+        }
+    }
+
+    /// Reads the TPMU_PUBLIC_PARMS of `self.kind` (Part 2 Table 224), without the unique field.
+    fn read_parms(&mut self, r: &mut Reader<'_>) -> TpmResult<()> {
+        let p = self;
+        match p.kind {
             AlgId::KEYEDHASH => {
                 p.scheme.alg = r.alg()?;
                 match p.scheme.alg {
@@ -136,14 +166,12 @@ impl Public {
                     }
                     _ => return Err(ResponseCode::SCHEME),
                 }
-                p.unique = r.tpm2b(MAX_DIGEST)?.to_vec();
             }
             AlgId::SYMCIPHER => {
                 p.sym = read_sym(r)?;
                 if p.sym.alg == AlgId::NULL {
                     return Err(ResponseCode::SYMMETRIC);
                 }
-                p.unique = r.tpm2b(MAX_DIGEST)?.to_vec();
             }
             AlgId::RSA => {
                 p.sym = read_sym(r)?;
@@ -155,7 +183,6 @@ impl Public {
                 }
                 p.rsa_bits = r.u16()?;
                 p.exponent = r.u32()?;
-                p.unique = r.tpm2b(MAX_RSA_BYTES)?.to_vec();
             }
             AlgId::ECC => {
                 p.sym = read_sym(r)?;
@@ -170,12 +197,10 @@ impl Public {
                 if p.kdf.alg != AlgId::NULL {
                     return Err(ResponseCode::KDF);
                 }
-                p.unique = r.tpm2b(MAX_ECC_BYTES)?.to_vec();
-                p.unique_y = r.tpm2b(MAX_ECC_BYTES)?.to_vec();
             }
             _ => return Err(ResponseCode::TYPE),
         }
-        Ok(p)
+        Ok(())
     }
 
     /// Parses a TPM2B_PUBLIC whose content must be exactly one TPMT_PUBLIC.
@@ -297,7 +322,7 @@ impl Public {
                     return Err(ResponseCode::ATTRIBUTES);
                 }
                 let sealed = !has(attr::SIGN) && !has(attr::DECRYPT);
-                if sealed && self.scheme.alg != AlgId::NULL || self.scheme.alg == AlgId::XOR {
+                if sealed && self.scheme.alg != AlgId::NULL {
                     return Err(ResponseCode::SCHEME);
                 }
                 if has(attr::SIGN) && has(attr::DECRYPT) && self.scheme.alg != AlgId::NULL {
@@ -312,12 +337,18 @@ impl Public {
                 }
             }
         }
+        self.check_algorithms()
+    }
+
+    /// Whether this TPM implements the key size, exponent, curve and scheme the parameters name, beyond
+    /// what parsing checks (shared by key creation and TPM2_TestParms so the two cannot disagree).
+    fn check_algorithms(&self) -> TpmResult<()> {
         match self.kind {
+            // Keyed-hash objects with the XOR scheme are not implemented.
+            AlgId::KEYEDHASH if self.scheme.alg == AlgId::XOR => Err(ResponseCode::SCHEME),
             AlgId::RSA if self.rsa_bits != 2048 => Err(ResponseCode::KEY_SIZE),
             AlgId::RSA if self.exponent != 0 && self.exponent != 65537 => Err(ResponseCode::VALUE),
-            AlgId::ECC if !matches!(self.curve, curve::NIST_P256 | curve::NIST_P384) => {
-                Err(ResponseCode::CURVE)
-            }
+            AlgId::ECC if !curve::IMPLEMENTED.contains(&self.curve) => Err(ResponseCode::CURVE),
             _ => Ok(()),
         }
     }

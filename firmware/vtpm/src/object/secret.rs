@@ -37,6 +37,7 @@ pub fn kdfe(alg: HashAlg, z: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32)
 fn oaep(alg: HashAlg, label: &str) -> rsa::Oaep {
     let label = alloc::format!("{label}\0");
     match alg {
+        HashAlg::Sha1 => rsa::Oaep::new_with_label::<sha1::Sha1, _>(label),
         HashAlg::Sha256 => rsa::Oaep::new_with_label::<sha2::Sha256, _>(label),
         HashAlg::Sha384 => rsa::Oaep::new_with_label::<sha2::Sha384, _>(label),
     }

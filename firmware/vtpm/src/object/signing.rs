@@ -11,6 +11,24 @@ use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{ResponseCode, TpmResult};
 
+/// The hash an HMAC key MACs with (TPM2_HMAC and TPM2_HMAC_Start, Part 3 §15.5 and §17.2): the key at
+/// handle 1 must be an unrestricted keyed-hash signing key; the hash is its scheme's, or `asked`
+/// (parameter 2) when the key has none.
+pub(crate) fn hmac_key_hash(public: &crate::object::Public, asked: AlgId) -> TpmResult<HashAlg> {
+    if public.kind != AlgId::KEYEDHASH {
+        return Err(ResponseCode::TYPE.handle(1));
+    }
+    if public.has(attr::RESTRICTED) || !public.has(attr::SIGN) {
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
+    }
+    let hash = match (public.scheme.alg, asked) {
+        (AlgId::NULL, a) => a,
+        (_, a) if a == AlgId::NULL || a == public.scheme.hash => public.scheme.hash,
+        _ => return Err(ResponseCode::SCHEME.param(2)),
+    };
+    HashAlg::from_id(hash).ok_or(ResponseCode::HASH.param(2))
+}
+
 /// A blinding / salt stream from the DRBG.
 pub(crate) fn fresh_rng(tpm: &mut Tpm) -> TpmResult<SeededRng> {
     let mut seed = [0u8; 32];

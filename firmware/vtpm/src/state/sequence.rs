@@ -1,4 +1,4 @@
-//! Sequence objects (Part 1 §32.4.5): hash and event sequences in progress. They are held in the
+//! Sequence objects (Part 1 §32.4.5): hash, HMAC and event sequences in progress. They are held in the
 //! transient object table (`state::transient`).
 
 use alloc::boxed::Box;
@@ -7,6 +7,8 @@ use alloc::vec::Vec;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto::stream_hash::StreamHash;
+use crate::crypto::stream_hmac::StreamHmac;
+use crate::state::pcr::BANKS;
 use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE};
 use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{ResponseCode, TpmResult};
@@ -15,8 +17,10 @@ use crate::wire::response_code::{ResponseCode, TpmResult};
 #[derive(Debug, Clone)]
 pub enum SeqState {
     Hash(Box<StreamHash>),
+    /// An HMAC sequence (TPM2_HMAC_Start): keyed, so its state is secret and wiped when dropped.
+    Hmac(Box<StreamHmac>),
     /// An event sequence hashes with every implemented algorithm, in `HASH_ALGS` order.
-    Event(Box<[StreamHash; 2]>),
+    Event(Box<[StreamHash; BANKS]>),
 }
 
 /// A sequence object (Part 1 §32.4.5).
@@ -47,6 +51,7 @@ impl SeqObject {
         }
         match &mut self.state {
             SeqState::Hash(h) => h.update(data),
+            SeqState::Hmac(m) => m.update(data),
             SeqState::Event(hs) => hs.iter_mut().for_each(|h| h.update(data)),
         }
     }
@@ -63,6 +68,10 @@ impl SeqObject {
                 w.u8(1);
                 hs.iter().for_each(|h| h.save(w));
             }
+            SeqState::Hmac(m) => {
+                w.u8(2);
+                m.save(w);
+            }
         }
     }
 
@@ -71,7 +80,10 @@ impl SeqObject {
         let flags = r.u8()?;
         let state = match r.u8()? {
             0 => SeqState::Hash(Box::new(StreamHash::load(r)?)),
-            1 => SeqState::Event(Box::new([StreamHash::load(r)?, StreamHash::load(r)?])),
+            1 => {
+                SeqState::Event(Box::new([StreamHash::load(r)?, StreamHash::load(r)?, StreamHash::load(r)?]))
+            }
+            2 => SeqState::Hmac(Box::new(StreamHmac::load(r)?)),
             _ => return Err(ResponseCode::INTEGRITY),
         };
         Ok(SeqObject { auth, state, started: flags & 1 != 0, ticket_ok: flags & 2 != 0 })

@@ -14,6 +14,7 @@ impl AlgId {
 
     pub const ERROR: AlgId = AlgId(0x0000);
     pub const RSA: AlgId = AlgId(0x0001);
+    pub const SHA1: AlgId = AlgId(0x0004);
     pub const HMAC: AlgId = AlgId(0x0005);
     pub const AES: AlgId = AlgId(0x0006);
     pub const KEYEDHASH: AlgId = AlgId(0x0008);

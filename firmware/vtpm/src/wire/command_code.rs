@@ -99,4 +99,8 @@ impl CommandCode {
     pub const POLICY_TICKET: CommandCode = CommandCode(0x172);
     pub const POLICY_DUPLICATION_SELECT: CommandCode = CommandCode(0x188);
     pub const POLICY_AUTHORIZE_NV: CommandCode = CommandCode(0x192);
+    // PCR banks, HMAC sequences and algorithm probing (issue 18).
+    pub const PCR_ALLOCATE: CommandCode = CommandCode(0x12B);
+    pub const HMAC_START: CommandCode = CommandCode(0x15B);
+    pub const TEST_PARMS: CommandCode = CommandCode(0x18A);
 }

@@ -29,6 +29,7 @@ impl ResponseCode {
     pub const AUTH_MISSING: ResponseCode = ResponseCode(0x125);
     pub const POLICY: ResponseCode = ResponseCode(0x126);
     pub const AUTH_UNAVAILABLE: ResponseCode = ResponseCode(0x12F);
+    pub const PCR: ResponseCode = ResponseCode(0x127);
     pub const PCR_CHANGED: ResponseCode = ResponseCode(0x128);
     pub const CPHASH: ResponseCode = ResponseCode(0x151);
     pub const COMMAND_SIZE: ResponseCode = ResponseCode(0x142);

@@ -13,7 +13,10 @@ pub const RH_NULL: u32 = Handle::RH_NULL.0;
 pub const RH_LOCKOUT: u32 = Handle::RH_LOCKOUT.0;
 pub const RH_ENDORSEMENT: u32 = Handle::RH_ENDORSEMENT.0;
 pub const RH_PLATFORM: u32 = Handle::RH_PLATFORM.0;
+pub const SHA1: u16 = AlgId::SHA1.0;
 pub const SHA256: u16 = AlgId::SHA256.0;
+/// TPM_ALG_SM3_256: a hash Part 2 names that this TPM does not implement.
+pub const SM3_256: u16 = 0x0012;
 pub const SHA384: u16 = AlgId::SHA384.0;
 
 /// A parsed response; `execute` checks the header's size field against the length on every call.

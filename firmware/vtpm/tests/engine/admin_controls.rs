@@ -103,7 +103,7 @@ fn set_primary_policy_lets_a_policy_authorize_the_owner() {
         run(t, CommandCode::SET_PRIMARY_POLICY, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(p).u16(alg).0).rc
     };
     assert_eq!(set(&mut t, &policy[..31], SHA256), rc_p(ResponseCode::SIZE, 1));
-    assert_eq!(set(&mut t, &policy, 0x0004), rc_p(ResponseCode::HASH, 2));
+    assert_eq!(set(&mut t, &policy, crate::common::SM3_256), rc_p(ResponseCode::HASH, 2));
     assert_eq!(set(&mut t, &policy, SHA256), 0);
     let s = policy_session(&mut t);
     run(&mut t, CommandCode::POLICY_PASSWORD, &[s], None, &[]).ok(); // PolicyPassword

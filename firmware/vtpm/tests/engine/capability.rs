@@ -1,6 +1,6 @@
 //! GetCapability: the probes Linux and tpm2-tools send, exact command counts, properties, paging.
 
-use crate::common::{B, SHA256, SHA384, rc_p, run, started};
+use crate::common::{B, SHA1, SHA256, SHA384, rc_p, run, started};
 use warden_vtpm::CommandCode;
 use warden_vtpm::ResponseCode;
 use warden_vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
@@ -65,11 +65,22 @@ fn kernel_command_table_probe_gets_exact_count_in_one_response() {
 }
 
 #[test]
-fn pcr_banks_are_sha256_and_sha384_with_three_byte_selects() {
+fn pcr_banks_are_sha1_sha256_and_sha384_with_three_byte_selects() {
     let mut t = started();
     let (more, data) = cap(&mut t, 5, 0, 1);
     assert!(!more);
-    let expect = B::new().u32(2).u16(SHA256).u8(3).raw(&[0xFF; 3]).u16(SHA384).u8(3).raw(&[0xFF; 3]).0;
+    let expect = B::new()
+        .u32(3)
+        .u16(SHA1)
+        .u8(3)
+        .raw(&[0xFF; 3])
+        .u16(SHA256)
+        .u8(3)
+        .raw(&[0xFF; 3])
+        .u16(SHA384)
+        .u8(3)
+        .raw(&[0xFF; 3])
+        .0;
     assert_eq!(data, expect);
 }
 

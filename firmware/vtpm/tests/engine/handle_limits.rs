@@ -110,7 +110,8 @@ fn events_without_a_pcr_still_report_digests() {
         .ok()
         .clone();
     let p = crate::common::params_of(&r, false);
-    assert_eq!(&p[6..38], &Sha256::digest(b"ev")[..]);
+    // The SHA-1 digest comes first (banks in TPM_ALG_ID order): count, alg, 20 bytes, then alg.
+    assert_eq!(&p[28..60], &Sha256::digest(b"ev")[..]);
     // PCR_Event on a DRTM PCR from locality 0: TPM_RC_LOCALITY; EventSequenceComplete likewise.
     assert_eq!(
         run(&mut t, CommandCode::PCR_EVENT, &[17], Some(&pw(b"")), &B::new().tpm2b(b"ev").0).rc,

@@ -2,7 +2,7 @@
 //! context save/load of a sequence in flight.
 
 use crate::common::{
-    B, RH_NULL, RH_OWNER, RS_PW, SHA256, SHA384, params_of, pw, rc_h, rc_p, rc_s, run, started,
+    B, RH_NULL, RH_OWNER, RS_PW, SHA1, SHA256, SHA384, SM3_256, params_of, pw, rc_h, rc_p, rc_s, run, started,
 };
 use sha2::{Digest, Sha256, Sha384};
 use warden_vtpm::CommandCode;
@@ -35,7 +35,7 @@ fn hash_matches_sha2_and_tickets_follow_the_rules() {
     assert_eq!((rd.u16(), rd.u32(), rd.u16()), (0x8024, RH_NULL, 0));
     // Errors: unknown hash, NULL hash, bad hierarchy, oversized data.
     assert_eq!(
-        run(&mut t, CommandCode::HASH, &[], None, &B::new().tpm2b(b"").u16(0x4).u32(RH_NULL).0).rc,
+        run(&mut t, CommandCode::HASH, &[], None, &B::new().tpm2b(b"").u16(SM3_256).u32(RH_NULL).0).rc,
         rc_p(ResponseCode::HASH, 2)
     );
     assert_eq!(
@@ -129,7 +129,7 @@ fn sequence_auth_and_mode_errors() {
     );
     // Unknown algorithm.
     assert_eq!(
-        run(&mut t, CommandCode::HASH_SEQUENCE_START, &[], None, &B::new().tpm2b(b"").u16(0x0004).0).rc,
+        run(&mut t, CommandCode::HASH_SEQUENCE_START, &[], None, &B::new().tpm2b(b"").u16(SM3_256).0).rc,
         rc_p(ResponseCode::HASH, 2)
     );
     // A sequence object has no public area to read.
@@ -166,7 +166,9 @@ fn event_sequence_digests_every_bank_and_extends_the_pcr() {
     .clone();
     let p = params_of(&r, false);
     let mut rd = crate::common::R(&p);
-    assert_eq!(rd.u32(), 2);
+    assert_eq!(rd.u32(), 3);
+    let d1 = sha1::Sha1::digest(b"part one part two");
+    assert_eq!((rd.u16(), rd.bytes(20)), (SHA1, &d1[..]));
     let d256 = Sha256::digest(b"part one part two");
     let d384 = Sha384::digest(b"part one part two");
     assert_eq!((rd.u16(), rd.bytes(32)), (SHA256, &d256[..]));

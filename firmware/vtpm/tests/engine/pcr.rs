@@ -1,7 +1,9 @@
 //! PCR_Read, PCR_Extend, PCR_Event, PCR_Reset and the PCR lifecycle across Startup, checked against
 //! digests computed here with the `sha2` crate.
 
-use crate::common::{B, RH_NULL, SHA256, SHA384, command, exec, powered, pw, rc_h, rc_p, rc_s, run, started};
+use crate::common::{
+    B, RH_NULL, SHA1, SHA256, SHA384, SM3_256, command, exec, powered, pw, rc_h, rc_p, rc_s, run, started,
+};
 use sha2::{Digest, Sha256, Sha384};
 use warden_vtpm::CommandCode;
 use warden_vtpm::ResponseCode;
@@ -68,9 +70,9 @@ fn extend_is_hash_of_old_value_and_digest_in_each_bank() {
 fn extend_errors() {
     let mut t = started();
     let d = [7u8; 32];
-    // Unknown hash (SHA-1) on parameter 1.
+    // Unknown hash (SM3-256) on parameter 1.
     assert_eq!(
-        run(&mut t, CommandCode::PCR_EXTEND, &[1], Some(&pw(b"")), &extend_params(&[(0x0004, &d[..20])])).rc,
+        run(&mut t, CommandCode::PCR_EXTEND, &[1], Some(&pw(b"")), &extend_params(&[(SM3_256, &d[..])])).rc,
         rc_p(ResponseCode::HASH, 1)
     );
     // Digest shorter than the algorithm's size.
@@ -79,7 +81,7 @@ fn extend_errors() {
         rc_p(ResponseCode::INSUFFICIENT, 1)
     );
     // More digests than banks.
-    let p = B::new().u32(3).0;
+    let p = B::new().u32(4).0;
     assert_eq!(
         run(&mut t, CommandCode::PCR_EXTEND, &[1], Some(&pw(b"")), &p).rc,
         rc_p(ResponseCode::SIZE, 1)
@@ -119,7 +121,9 @@ fn event_hashes_data_with_every_bank_and_extends() {
         .clone();
     let p = crate::common::params_of(&r, false);
     let mut rd = crate::common::R(&p);
-    assert_eq!(rd.u32(), 2);
+    assert_eq!(rd.u32(), 3);
+    assert_eq!(rd.u16(), SHA1);
+    assert_eq!(rd.bytes(20), &sha1::Sha1::digest(b"event data")[..]);
     assert_eq!(rd.u16(), SHA256);
     assert_eq!(rd.bytes(32), &Sha256::digest(b"event data")[..]);
     assert_eq!(rd.u16(), SHA384);
@@ -196,11 +200,11 @@ fn read_returns_at_most_eight_and_clears_the_rest() {
     }
     rd.done();
     // Selection errors: unknown bank, wrong sizeofSelect, too many banks.
-    let p = B::new().u32(1).u16(0x0004).u8(3).raw(&[1, 0, 0]).0;
+    let p = B::new().u32(1).u16(SM3_256).u8(3).raw(&[1, 0, 0]).0;
     assert_eq!(run(&mut t, CommandCode::PCR_READ, &[], None, &p).rc, rc_p(ResponseCode::HASH, 1));
     let p = B::new().u32(1).u16(SHA256).u8(4).raw(&[1, 0, 0, 0]).0;
     assert_eq!(run(&mut t, CommandCode::PCR_READ, &[], None, &p).rc, rc_p(ResponseCode::VALUE, 1));
-    let p = B::new().u32(3).0;
+    let p = B::new().u32(4).0;
     assert_eq!(run(&mut t, CommandCode::PCR_READ, &[], None, &p).rc, rc_p(ResponseCode::SIZE, 1));
 }
 
