@@ -155,3 +155,91 @@ fn unknown_capability_and_handle_type_are_value_errors() {
         rc_p(ResponseCode::INSUFFICIENT, 3)
     );
 }
+
+/// TPM_CAP_COMMANDS cannot drift from what the engine runs: every code in the command range that is
+/// not listed answers TPM_RC_COMMAND_CODE (the converse, listed codes run, is checked above).
+#[test]
+fn unlisted_commands_are_not_implemented() {
+    let mut t = started();
+    let total = property(&mut t, 0x129);
+    let (_, data) = cap(&mut t, 2, 0, total);
+    let mut rd = crate::common::R(&data);
+    let listed: Vec<u32> = (0..rd.u32()).map(|_| rd.u32() & 0xFFFF).collect();
+    assert!(listed.contains(&CommandCode::PCR_ALLOCATE.0));
+    assert!(listed.contains(&CommandCode::HMAC_START.0));
+    assert!(listed.contains(&CommandCode::TEST_PARMS.0));
+    for code in (0x11F..=0x1A0).filter(|c| !listed.contains(c)) {
+        assert_eq!(
+            run(&mut t, CommandCode(code), &[], None, &[]).rc,
+            ResponseCode::COMMAND_CODE.0,
+            "{code:#x}"
+        );
+    }
+}
+
+/// Whether the engine takes `alg` in any role a client can name it in: as a hash (TPM2_Hash), or in
+/// TPM2_TestParms as an object type, a key's scheme (with the fields each scheme family carries),
+/// a symmetric algorithm or a block mode.
+fn engine_accepts(t: &mut Tpm, alg: u16) -> bool {
+    use crate::test_parms::{ecc, rsa};
+    use warden_vtpm::AlgId;
+    let null = AlgId::NULL.0;
+    let hash = run(t, CommandCode::HASH, &[], None, &B::new().tpm2b(b"x").u16(alg).u32(0x4000_0007).0).rc;
+    let kh = AlgId::KEYEDHASH.0;
+    let sym = AlgId::SYMCIPHER.0;
+    let probes = [
+        B::new().u16(alg).u16(null).u16(null).u16(2048).u32(0).0, // RSA-shaped type
+        B::new().u16(alg).u16(null).u16(null).u16(3).u16(null).0, // ECC-shaped type
+        B::new().u16(alg).u16(null).0,                            // keyed-hash-shaped type
+        B::new().u16(alg).u16(AlgId::AES.0).u16(128).u16(AlgId::CFB.0).0, // symcipher-shaped type
+        rsa(alg, SHA256, 2048, 0),
+        B::new().u16(AlgId::RSA.0).u16(null).u16(alg).u16(2048).u32(0).0, // scheme without a hash
+        ecc(alg, SHA256, 3),
+        B::new().u16(AlgId::ECC.0).u16(null).u16(alg).u16(SHA256).u16(0).u16(3).u16(null).0, // + count
+        B::new().u16(kh).u16(alg).u16(SHA256).0,
+        B::new().u16(kh).u16(alg).u16(SHA256).u16(AlgId::KDF1_SP800_108.0).0, // XOR: + KDF
+        B::new().u16(sym).u16(alg).u16(128).u16(AlgId::CFB.0).0,
+        B::new().u16(sym).u16(AlgId::AES.0).u16(128).u16(alg).0,
+    ];
+    hash == 0 || probes.iter().any(|p| run(t, CommandCode::TEST_PARMS, &[], None, p).rc == 0)
+}
+
+/// TPM_CAP_ALGS cannot drift from what the engine accepts: every TPM_ALG_ID up to 0x50 is listed
+/// exactly when some command takes it. TPM_ALG_NULL and KDF1_SP800_108 (KDFa, which sessions and
+/// context blobs use) have no such role and are listed anyway.
+#[test]
+fn algorithm_list_is_exactly_what_the_engine_accepts() {
+    let mut t = started();
+    let (more, data) = cap(&mut t, 0, 0, 100);
+    assert!(!more);
+    let mut rd = crate::common::R(&data);
+    let listed: Vec<u16> = (0..rd.u32())
+        .map(|_| {
+            let alg = rd.u16();
+            rd.u32();
+            alg
+        })
+        .collect();
+    rd.done();
+    let always = [warden_vtpm::AlgId::NULL.0, warden_vtpm::AlgId::KDF1_SP800_108.0];
+    assert!(always.iter().all(|a| listed.contains(a)));
+    for alg in (1..=0x50u16).filter(|a| !always.contains(a)) {
+        assert_eq!(listed.contains(&alg), engine_accepts(&mut t, alg), "TPM_ALG {alg:#06x}");
+    }
+    assert!(listed.contains(&SHA1));
+}
+
+/// TPM_CAP_ECC_CURVES lists exactly the curves a key may use.
+#[test]
+fn curve_list_is_exactly_what_keys_may_use() {
+    let mut t = started();
+    let (_, data) = cap(&mut t, 8, 0, 100);
+    let mut rd = crate::common::R(&data);
+    let listed: Vec<u16> = (0..rd.u32()).map(|_| rd.u16()).collect();
+    rd.done();
+    for curve in 0..=0x0040u16 {
+        let p = crate::test_parms::ecc(warden_vtpm::AlgId::NULL.0, 0, curve);
+        let ok = run(&mut t, CommandCode::TEST_PARMS, &[], None, &p).rc == 0;
+        assert_eq!(listed.contains(&curve), ok, "curve {curve:#06x}");
+    }
+}

@@ -220,3 +220,34 @@ fn a_context_saved_sequence_continues_where_it_left_off() {
         rc_p(ResponseCode::INTEGRITY, 1)
     );
 }
+
+#[test]
+fn sha1_hash_and_sequence_match_the_sha1_crate() {
+    let mut t = started();
+    // tpm2_hash -g sha1: TPM2_Hash with a ticket from the owner hierarchy.
+    let r = run(&mut t, CommandCode::HASH, &[], None, &B::new().tpm2b(b"abc").u16(SHA1).u32(RH_OWNER).0)
+        .ok()
+        .clone();
+    let mut rd = r.reader();
+    assert_eq!(rd.tpm2b(), &sha1::Sha1::digest(b"abc")[..]);
+    assert_eq!((rd.u16(), rd.u32(), rd.tpm2b().len()), (0x8024, RH_OWNER, 32));
+    rd.done();
+    // A SHA-1 hash sequence across more than one 64-byte block, then saved and loaded mid-way.
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let h = start(&mut t, b"", SHA1);
+    run(&mut t, CommandCode::SEQUENCE_UPDATE, &[h], Some(&pw(b"")), &B::new().tpm2b(&data[..1000]).0).ok();
+    let saved = run(&mut t, CommandCode::CONTEXT_SAVE, &[h], None, &[]).ok().body.clone();
+    run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &h.to_be_bytes()).ok();
+    let h = run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).ok().reader().u32();
+    run(&mut t, CommandCode::SEQUENCE_UPDATE, &[h], Some(&pw(b"")), &B::new().tpm2b(&data[1000..2000]).0)
+        .ok();
+    let r = run(
+        &mut t,
+        CommandCode::SEQUENCE_COMPLETE,
+        &[h],
+        Some(&pw(b"")),
+        &B::new().tpm2b(&data[2000..]).u32(RH_NULL).0,
+    );
+    let p = params_of(r.ok(), false);
+    assert_eq!(crate::common::R(&p).tpm2b(), &sha1::Sha1::digest(&data)[..]);
+}

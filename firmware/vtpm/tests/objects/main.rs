@@ -12,6 +12,7 @@ mod credential;
 mod crypt;
 mod endorsement_seed;
 mod external;
+mod hmac_seq;
 mod import;
 mod key_auth;
 mod keys;
