@@ -4,6 +4,8 @@
 //! server. Each test starts its own server on its own ports and kills it at the end.
 #![forbid(unsafe_code)]
 
+#[path = "vtpm_tools/banks.rs"]
+mod banks;
 #[path = "vtpm_tools/harness.rs"]
 mod harness;
 #[path = "vtpm_tools/hierarchy.rs"]

@@ -45,6 +45,15 @@
 //!
 //! `tests/engine/layering.rs` checks these rules on the source text.
 //!
+//! Hashes: SHA-1, SHA-256 and SHA-384, everywhere a hash is taken (TPM2_Hash, hash, HMAC and event
+//! sequences, Name algorithms, HMAC keys, signing schemes, sessions, PCR banks).
+//!
+//! PCR banks: one per hash, 24 PCRs each. The TCG PC Client Platform TPM Profile asks for SHA-1 and
+//! SHA-256 banks and leaves the shipped allocation to the manufacturer; Warden allocates all three banks
+//! by default, as ms-tpm-20-ref does (IMA and older measured-boot tools read SHA-1, current ones SHA-256,
+//! the firmware's own measurements SHA-384). TPM2_PCR_Allocate changes the allocation from the next
+//! TPM2_Startup(CLEAR) (`state::pcr`).
+//!
 //! Implemented: the commands in `engine::command_table::COMMANDS`; password, HMAC (bound or unbound)
 //! and policy sessions; AES-CFB parameter encryption; dictionary-attack protection; key objects:
 //! primaries derived from per-hierarchy seeds, ECC P-256/P-384, RSA-2048, keyed-hash and symcipher
