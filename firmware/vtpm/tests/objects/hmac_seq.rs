@@ -92,3 +92,19 @@ fn hmac_start_key_checks() {
     );
     assert_eq!(r.rc, rc_h(ResponseCode::MODE, 2));
 }
+
+#[test]
+fn an_hmac_sequence_survives_context_save_and_load() {
+    let mut t = started();
+    let k = hmac_key(&mut t, 0x0004_0052, Some(SHA1), b"saved key");
+    let seq = hmac_start(&mut t, k, b"", NULL).ok().reader().u32();
+    run(&mut t, CommandCode::SEQUENCE_UPDATE, &[seq], Some(&pw(b"")), &B::new().tpm2b(b"first, ").0).ok();
+    let saved = run(&mut t, CommandCode::CONTEXT_SAVE, &[seq], None, &[]).ok().body.clone();
+    run(&mut t, CommandCode::FLUSH_CONTEXT, &[], None, &seq.to_be_bytes()).ok();
+    let seq = run(&mut t, CommandCode::CONTEXT_LOAD, &[], None, &saved).ok().reader().u32();
+    let p = B::new().tpm2b(b"then the rest").u32(RH_NULL).0;
+    let r = run(&mut t, CommandCode::SEQUENCE_COMPLETE, &[seq], Some(&pw(b"")), &p);
+    let mut m = Hmac::<sha1::Sha1>::new_from_slice(b"saved key").unwrap();
+    m.update(b"first, then the rest");
+    assert_eq!(R(&params_of(r.ok(), false)).tpm2b(), &m.finalize().into_bytes()[..]);
+}
