@@ -20,6 +20,7 @@
 //! called synchronously on the guest's own vCPU would.
 
 mod report;
+mod sequence;
 mod transport;
 mod tss;
 mod wire;
@@ -77,11 +78,12 @@ type Builder = fn() -> Vec<u8>;
 type KeyedBuilder = fn(u32) -> Vec<u8>;
 
 /// The measured commands, in order (NV_Write before NV_Read: an unwritten index cannot be read).
-const COMMANDS: [(&str, Builder); 6] = [
+const COMMANDS: [(&str, Builder); 7] = [
     ("GetRandom", wire::get_random),
     ("PCR_Extend", wire::pcr_extend),
     ("PCR_Read", wire::pcr_read),
     ("Hash", wire::hash),
+    ("Hash(SHA-1)", wire::hash_sha1),
     ("NV_Write", wire::nv_write),
     ("NV_Read", wire::nv_read),
 ];
@@ -134,6 +136,10 @@ pub fn run(args: &Args) -> crate::Result {
         rows.push(Row { command, outcome });
     }
     measure_keys(&mut warden, &mut swtpm, args, &mut rows);
+    rows.push(Row {
+        command: sequence::ROW,
+        outcome: sequence::measure_hmac_sequence(&mut warden, &mut swtpm, args.key_iterations),
+    });
     // Leave both TPMs as found (swtpm's state directory is removed anyway).
     for transport in [&mut warden as &mut dyn Transport, &mut swtpm] {
         let _ = transport.call(&wire::nv_undefine());

@@ -9,6 +9,9 @@ const RS_PW: u32 = 0x4000_0009;
 const RH_OWNER: u32 = 0x4000_0001;
 const RH_NULL: u32 = 0x4000_0007;
 const ALG_SHA256: u16 = 0x000B;
+const ALG_SHA1: u16 = 0x0004;
+const ALG_HMAC: u16 = 0x0005;
+const ALG_KEYEDHASH: u16 = 0x0008;
 
 /// The PCR the benchmark extends: 16, the debug PCR, resettable and used by test suites.
 pub const PCR: u32 = 16;
@@ -107,6 +110,51 @@ pub fn pcr_reset() -> Vec<u8> {
 /// `TPM2_Hash(64 bytes, SHA-256, TPM_RH_NULL)`.
 pub fn hash() -> Vec<u8> {
     Command::new(0x17D).sized(&[0xA5; 64]).u16(ALG_SHA256).u32(RH_NULL).encode()
+}
+
+/// `TPM2_Hash(64 bytes, SHA-1, TPM_RH_NULL)`.
+pub fn hash_sha1() -> Vec<u8> {
+    Command::new(0x17D).sized(&[0xA5; 64]).u16(ALG_SHA1).u32(RH_NULL).encode()
+}
+
+/// `TPM2_CreatePrimary` of an HMAC-SHA256 key (keyed-hash, sign, TPM-generated secret) in the owner
+/// hierarchy, empty auth (Part 2, 12.2.3.6 TPMS_KEYEDHASH_PARMS).
+pub fn create_hmac_primary() -> Vec<u8> {
+    let mut template = Vec::new();
+    for field in [ALG_KEYEDHASH, ALG_SHA256] {
+        template.extend_from_slice(&field.to_be_bytes());
+    }
+    template.extend_from_slice(&SIGNING_KEY.to_be_bytes());
+    for field in [0, ALG_HMAC, ALG_SHA256, 0] {
+        // authPolicy (empty), scheme HMAC with SHA-256, unique (empty)
+        template.extend_from_slice(&field.to_be_bytes());
+    }
+    Command::new(0x131)
+        .handle(RH_OWNER)
+        .password()
+        .sized(&[0, 0, 0, 0])
+        .sized(&template)
+        .sized(&[])
+        .u32(0)
+        .encode()
+}
+
+/// Bytes per SequenceUpdate and in the SequenceComplete of the HMAC-sequence row.
+pub const SEQUENCE_CHUNK: usize = 1024;
+
+/// `TPM2_HMAC_Start` with the key at `key`, an empty sequence auth and the key's own hash.
+pub fn hmac_start(key: u32) -> Vec<u8> {
+    Command::new(0x15B).handle(key).password().sized(&[]).u16(ALG_NULL).encode()
+}
+
+/// `TPM2_SequenceUpdate` of `SEQUENCE_CHUNK` bytes into the sequence at `sequence`.
+pub fn sequence_update(sequence: u32) -> Vec<u8> {
+    Command::new(0x15C).handle(sequence).password().sized(&[0x5A; SEQUENCE_CHUNK]).encode()
+}
+
+/// `TPM2_SequenceComplete` with a last `SEQUENCE_CHUNK` bytes, no ticket hierarchy.
+pub fn sequence_complete(sequence: u32) -> Vec<u8> {
+    Command::new(0x13E).handle(sequence).password().sized(&[0xC3; SEQUENCE_CHUNK]).u32(RH_NULL).encode()
 }
 
 /// `TPM2_NV_DefineSpace(owner, empty auth, ordinary index, AUTHWRITE | AUTHREAD | NO_DA)`.
@@ -357,7 +405,20 @@ mod tests {
 
     #[test]
     fn size_fields_match_lengths_and_auth_is_the_empty_password() {
-        for command in [get_random(), pcr_extend(), pcr_read(), hash(), nv_define(), nv_write(), nv_read()] {
+        for command in [
+            get_random(),
+            pcr_extend(),
+            pcr_read(),
+            hash(),
+            hash_sha1(),
+            nv_define(),
+            nv_write(),
+            nv_read(),
+            create_hmac_primary(),
+            hmac_start(0x8000_0000),
+            sequence_update(0x8000_0001),
+            sequence_complete(0x8000_0001),
+        ] {
             assert_eq!(response_code(&command).map(|_| ()), Ok(()), "{command:02x?}");
         }
         // PCR_Extend: header, handle 16, authSize 9, RS_PW, nonce 0, attrs 0, hmac 0, count 1.
