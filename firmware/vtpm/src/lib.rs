@@ -51,7 +51,7 @@
 //! PCR banks: one per hash, 24 PCRs each. The TCG PC Client Platform TPM Profile asks for SHA-1 and
 //! SHA-256 banks and leaves the shipped allocation to the manufacturer; Warden allocates all three banks
 //! by default, as ms-tpm-20-ref does (IMA and older measured-boot tools read SHA-1, current ones SHA-256,
-//! the firmware's own measurements SHA-384). TPM2_PCR_Allocate changes the allocation from the next
+//! and SHA-384 was this TPM's bank before SHA-1 was added). TPM2_PCR_Allocate changes the allocation from the next
 //! TPM2_Startup(CLEAR) (`state::pcr`).
 //!
 //! Implemented: the commands in `engine::command_table::COMMANDS`; password, HMAC (bound or unbound)

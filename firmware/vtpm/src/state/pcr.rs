@@ -4,8 +4,8 @@
 //! Allocation: the TCG PC Client Platform TPM Profile (PTP) asks a TPM for SHA-1 and SHA-256 PCR banks
 //! and lets it offer more; it leaves the allocation a TPM ships with to the manufacturer. Warden
 //! allocates every PCR of every bank it implements (SHA-1, SHA-256, SHA-384), as ms-tpm-20-ref does at
-//! manufacture: IMA and older measured-boot tools read the SHA-1 bank, current ones SHA-256, and the
-//! firmware's own measurements use SHA-384. TPM2_PCR_Allocate (Part 3 §22.5) changes it; the new
+//! manufacture: IMA and older measured-boot tools read the SHA-1 bank, current ones SHA-256, and SHA-384
+//! was this TPM's second bank before SHA-1 was added, so its clients keep it. TPM2_PCR_Allocate (Part 3 §22.5) changes it; the new
 //! allocation takes effect at the next TPM2_Startup(CLEAR).
 
 use crate::crypto::{Digest, HASH_ALGS, HashAlg};
