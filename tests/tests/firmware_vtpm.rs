@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use warden_mssim::Signal;
 
@@ -81,6 +82,15 @@ fn tpm2_tools_drive_the_vtpm_inside_the_firmware() {
     let expected: String = expected.finalize().iter().map(|b| format!("{b:02X}")).collect();
     let read = firmware.tool(&["tpm2_pcrread", "sha256:16"]);
     assert!(read.contains(&format!("0x{expected}")), "PCR 16 = {read}, expected 0x{expected}");
+
+    // The SHA-1 bank (issue 18) inside the firmware too: PCR 16 was reset in every bank.
+    let sha1 = Sha1::digest(b"firmware sha1 event");
+    let sha1_hex: String = sha1.iter().map(|b| format!("{b:02x}")).collect();
+    firmware.tool(&["tpm2_pcrextend", &format!("16:sha1={sha1_hex}")]);
+    let expected = Sha1::new().chain_update([0u8; 20]).chain_update(sha1).finalize();
+    let expected: String = expected.iter().map(|b| format!("{b:02X}")).collect();
+    let read = firmware.tool(&["tpm2_pcrread", "sha1:16"]);
+    assert!(read.contains(&format!("0x{expected}")), "sha1 PCR 16 = {read}, expected 0x{expected}");
 
     let fixed = firmware.tool(&["tpm2_getcap", "properties-fixed"]);
     assert!(fixed.contains("TPM2_PT_FAMILY_INDICATOR"), "{fixed}");
