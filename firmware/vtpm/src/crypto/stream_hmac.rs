@@ -37,11 +37,13 @@ impl StreamHmac {
     pub fn new(alg: HashAlg, key: &[u8]) -> Self {
         let inner = StreamHash::new(alg);
         let block = inner.block_len();
-        let mut key_block = if key.len() > block {
-            SecretBytes::new(alg.digest(&[key]).as_slice().to_vec())
+        // Sized once at the block length, so padding never moves the key and leaves a copy behind.
+        let mut key_block = SecretBytes::new(alloc::vec::Vec::with_capacity(block));
+        if key.len() > block {
+            key_block.extend_from_slice(alg.digest(&[key]).as_slice());
         } else {
-            SecretBytes::new(key.to_vec())
-        };
+            key_block.extend_from_slice(key);
+        }
         key_block.resize(block, 0);
         Self::keyed(inner, key_block)
     }
