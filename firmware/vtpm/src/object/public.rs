@@ -8,6 +8,7 @@
 use alloc::vec::Vec;
 
 use crate::crypto::HashAlg;
+use crate::crypto::block_modes::BlockMode;
 use crate::object::attr;
 use crate::object::curve;
 use crate::wire::alg_id::AlgId;
@@ -26,7 +27,7 @@ impl Scheme {
     pub const NULL: Scheme = Scheme { alg: AlgId::NULL, hash: AlgId::NULL };
 }
 
-/// TPMT_SYM_DEF_OBJECT: AES-CFB of `bits`, or NULL (bits 0).
+/// TPMT_SYM_DEF_OBJECT: AES of `bits` in `mode`, or NULL (bits 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SymDef {
     pub alg: AlgId,
@@ -75,7 +76,10 @@ fn read_hash(r: &mut Reader<'_>, null_ok: bool) -> TpmResult<AlgId> {
     }
 }
 
-fn read_sym(r: &mut Reader<'_>) -> TpmResult<SymDef> {
+/// Reads a TPMT_SYM_DEF_OBJECT. A SYMCIPHER key (`cipher_key`) may name any mode this engine
+/// implements, or TPM_ALG_NULL to choose it at each TPM2_EncryptDecrypt (Part 2 Table 140); the
+/// symmetric definition of an asymmetric storage key protects its children and is CFB (Part 1 §27.2).
+fn read_sym(r: &mut Reader<'_>, cipher_key: bool) -> TpmResult<SymDef> {
     match r.alg()? {
         AlgId::NULL => Ok(SymDef::NULL),
         AlgId::AES => {
@@ -83,10 +87,13 @@ fn read_sym(r: &mut Reader<'_>) -> TpmResult<SymDef> {
             if bits != 128 && bits != 256 {
                 return Err(ResponseCode::KEY_SIZE);
             }
-            if r.alg()? != AlgId::CFB {
+            let mode = r.alg()?;
+            let allowed = mode == AlgId::CFB
+                || cipher_key && (mode == AlgId::NULL || BlockMode::from_alg(mode).is_some());
+            if !allowed {
                 return Err(ResponseCode::MODE);
             }
-            Ok(SymDef { alg: AlgId::AES, bits, mode: AlgId::CFB })
+            Ok(SymDef { alg: AlgId::AES, bits, mode })
         }
         _ => Err(ResponseCode::SYMMETRIC),
     }
@@ -139,14 +146,14 @@ impl Public {
                 p.unique = r.tpm2b(MAX_DIGEST)?.to_vec();
             }
             AlgId::SYMCIPHER => {
-                p.sym = read_sym(r)?;
+                p.sym = read_sym(r, true)?;
                 if p.sym.alg == AlgId::NULL {
                     return Err(ResponseCode::SYMMETRIC);
                 }
                 p.unique = r.tpm2b(MAX_DIGEST)?.to_vec();
             }
             AlgId::RSA => {
-                p.sym = read_sym(r)?;
+                p.sym = read_sym(r, false)?;
                 p.scheme.alg = r.alg()?;
                 match p.scheme.alg {
                     AlgId::NULL | AlgId::RSAES => {}
@@ -158,7 +165,7 @@ impl Public {
                 p.unique = r.tpm2b(MAX_RSA_BYTES)?.to_vec();
             }
             AlgId::ECC => {
-                p.sym = read_sym(r)?;
+                p.sym = read_sym(r, false)?;
                 p.scheme.alg = r.alg()?;
                 match p.scheme.alg {
                     AlgId::NULL => {}
@@ -306,9 +313,12 @@ impl Public {
             }
             _ => {
                 // SYMCIPHER: the sign bit means "encrypt"; a restricted key only decrypts (a
-                // symmetric storage parent).
+                // symmetric storage parent), and protects its children with CFB.
                 if has(attr::RESTRICTED) && has(attr::SIGN) {
                     return Err(ResponseCode::ATTRIBUTES);
+                }
+                if has(attr::RESTRICTED) && self.sym.mode != AlgId::CFB {
+                    return Err(ResponseCode::MODE);
                 }
             }
         }

@@ -8,6 +8,7 @@ mod key_helpers;
 
 mod attest;
 mod child_keys;
+mod cipher_modes;
 mod credential;
 mod crypt;
 mod endorsement_seed;
