@@ -1,5 +1,6 @@
 //! Key material: generation (from a seeded stream, so primaries are reproducible), reconstruction from
-//! a sensitive area, and the signature schemes (ECDSA on P-256/P-384, RSASSA and RSAPSS on RSA-2048).
+//! a sensitive area, and the signature schemes (ECDSA on P-256/P-384, RSASSA and RSAPSS on RSA-1024
+//! and RSA-2048).
 //! RustCrypto does the mathematics; this is the TPM glue.
 
 use alloc::boxed::Box;
@@ -132,6 +133,10 @@ pub fn restore(p: &Public, s: &Sensitive) -> TpmResult<Material> {
             Material::P384(p384::SecretKey::from_slice(&s.secret).map_err(|_| ResponseCode::BINDING)?)
         }
         AlgId::RSA => {
+            // The modulus is exactly keyBits long (its top bit set is checked by the binding below).
+            if p.unique.len() != usize::from(p.rsa_bits / 8) {
+                return Err(ResponseCode::KEY_SIZE);
+            }
             let n = BigUint::from_bytes_be(&p.unique);
             let prime = BigUint::from_bytes_be(&s.secret);
             if prime <= BigUint::from(1u32) || &n % &prime != BigUint::from(0u32) {

@@ -61,7 +61,7 @@ pub struct Public {
     pub unique_y: Vec<u8>,
 }
 
-/// Largest RSA modulus / unique field accepted (RSA-2048).
+/// Largest RSA modulus / unique field accepted (RSA-2048; RSA-1024 is the other size).
 pub const MAX_RSA_BYTES: usize = 256;
 
 /// Largest ECC coordinate (P-384).
@@ -323,7 +323,8 @@ impl Public {
             }
         }
         match self.kind {
-            AlgId::RSA if self.rsa_bits != 2048 => Err(ResponseCode::KEY_SIZE),
+            // RSA-1024 and RSA-2048 (the PC Client PTP's required sizes).
+            AlgId::RSA if !matches!(self.rsa_bits, 1024 | 2048) => Err(ResponseCode::KEY_SIZE),
             AlgId::RSA if self.exponent != 0 && self.exponent != 65537 => Err(ResponseCode::VALUE),
             AlgId::ECC if !matches!(self.curve, curve::NIST_P256 | curve::NIST_P384) => {
                 Err(ResponseCode::CURVE)

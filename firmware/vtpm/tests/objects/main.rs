@@ -17,3 +17,4 @@ mod import;
 mod key_auth;
 mod keys;
 mod primary_cache;
+mod rsa_sizes;
