@@ -128,6 +128,8 @@ pub struct Tpm {
     keys: state::key_store::KeyStore,
     contexts: state::context_keys::ContextKeys,
     time: state::clock::TimeState,
+    /// Command audit: the audited codes, the audit digest and counter (Part 1 §33).
+    audit: state::command_audit::CommandAudit,
     /// The orderly shutdown since the last Startup, if any, and the state it saved.
     shutdown: Option<state::saved_state::SavedState>,
 }
@@ -165,6 +167,7 @@ impl Tpm {
             keys,
             contexts,
             time: state::clock::TimeState::default(),
+            audit: state::command_audit::CommandAudit::default(),
             shutdown: None,
         }
     }
@@ -221,6 +224,7 @@ impl Tpm {
             keys: self.keys.clone(),
             contexts: self.contexts.clone(),
             time: self.time.clone(),
+            audit: self.audit.clone(),
             shutdown: self.shutdown.clone(),
         }
     }

@@ -135,15 +135,15 @@ fn properties(tpm: &Tpm) -> Vec<(u32, u32)> {
         (0x209, (MAX_PERSISTENT - tpm.keys.persistent_handles().len()) as u32), // HR_PERSISTENT_AVAIL
         (0x20A, tpm.nv.counters() as u32),
         (0x20B, (MAX_INDICES - tpm.nv.len().min(MAX_INDICES)) as u32),
-        (0x20C, 0),                       // ALGORITHM_SET
-        (0x20D, 0),                       // LOADED_CURVES
-        (0x20E, tpm.da.failed_tries),     // LOCKOUT_COUNTER
-        (0x20F, tpm.da.max_tries),        // MAX_AUTH_FAIL
-        (0x210, tpm.da.recovery_time),    // LOCKOUT_INTERVAL
-        (0x211, tpm.da.lockout_recovery), // LOCKOUT_RECOVERY
-        (0x212, 0),                       // NV_WRITE_RECOVERY
-        (0x213, 0),                       // AUDIT_COUNTER_0
-        (0x214, 0),                       // AUDIT_COUNTER_1
+        (0x20C, 0),                                // ALGORITHM_SET
+        (0x20D, 0),                                // LOADED_CURVES
+        (0x20E, tpm.da.failed_tries),              // LOCKOUT_COUNTER
+        (0x20F, tpm.da.max_tries),                 // MAX_AUTH_FAIL
+        (0x210, tpm.da.recovery_time),             // LOCKOUT_INTERVAL
+        (0x211, tpm.da.lockout_recovery),          // LOCKOUT_RECOVERY
+        (0x212, 0),                                // NV_WRITE_RECOVERY
+        (0x213, (tpm.audit.counter >> 32) as u32), // AUDIT_COUNTER_0
+        (0x214, tpm.audit.counter as u32),         // AUDIT_COUNTER_1
     ];
     p.sort_by_key(|&(k, _)| k);
     p
@@ -233,8 +233,12 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             let curves = [curve::NIST_P256, curve::NIST_P384];
             list(&mut w, &curves, |c| u32::from(*c), property, count, MAX_CAP_DATA / 2, |w, c| w.u16(*c))
         }
-        cap::PP_COMMANDS | cap::AUDIT_COMMANDS | cap::AUTH_POLICIES | cap::ACT => {
-            // No physical-presence or audited commands, no policies, no ACTs.
+        cap::AUDIT_COMMANDS => {
+            let codes = tpm.audit.codes().to_vec();
+            list(&mut w, &codes, |c| c.0, property, count, MAX_CAP_DATA / 4, |w, c| w.u32(c.0))
+        }
+        cap::PP_COMMANDS | cap::AUTH_POLICIES | cap::ACT => {
+            // No physical-presence commands, no policies, no ACTs.
             w.u32(0);
             false
         }

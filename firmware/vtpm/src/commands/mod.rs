@@ -5,6 +5,7 @@ pub mod asymmetric;
 pub mod attestation;
 pub mod capability;
 pub mod clocks;
+pub mod command_audit;
 pub mod context;
 pub mod da;
 pub mod duplication;

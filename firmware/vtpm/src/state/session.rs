@@ -57,6 +57,8 @@ pub struct Session {
     pub epoch: (u32, u32),
     /// The earliest expiration a policy set, in Time ms; 0 for none (TPM_RC_EXPIRED after it).
     pub timeout: u64,
+    /// An audit session's digest (Part 3 §18.3 sessionDigest); None until the session first audits.
+    pub audit_digest: Option<Digest>,
 }
 
 // The bound entity's H(Name || authValue) is wiped when the session is freed (`key` wipes itself).
@@ -117,6 +119,8 @@ impl Session {
         w.u32(self.epoch.0);
         w.u32(self.epoch.1);
         w.u64(self.timeout);
+        w.u8(u8::from(self.audit_digest.is_some()));
+        w.tpm2b(self.audit_digest.as_ref().map(Digest::as_slice).unwrap_or_default());
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -154,6 +158,8 @@ impl Session {
         let start_time = r.u64()?;
         let epoch = (r.u32()?, r.u32()?);
         let timeout = r.u64()?;
+        let is_audit = r.u8()? != 0;
+        let audit_digest = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
         Ok(Session {
             kind,
             alg,
@@ -175,6 +181,7 @@ impl Session {
             start_time,
             epoch,
             timeout,
+            audit_digest: is_audit.then_some(audit_digest),
         })
     }
 }
@@ -217,6 +224,7 @@ mod tests {
             start_time: 0x0102_0304_0506_0708,
             epoch: (9, 10),
             timeout: 0x1112_1314_1516_1718,
+            audit_digest: Some(Digest::from_slice(&[7; 48])),
         };
         let mut w = Writer::new();
         s.save(&mut w);

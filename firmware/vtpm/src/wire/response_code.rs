@@ -25,6 +25,7 @@ impl ResponseCode {
     pub const FAILURE: ResponseCode = ResponseCode(0x101);
     pub const SEQUENCE: ResponseCode = ResponseCode(0x103);
     pub const DISABLED: ResponseCode = ResponseCode(0x120);
+    pub const EXCLUSIVE: ResponseCode = ResponseCode(0x121);
     pub const AUTH_TYPE: ResponseCode = ResponseCode(0x124);
     pub const AUTH_MISSING: ResponseCode = ResponseCode(0x125);
     pub const POLICY: ResponseCode = ResponseCode(0x126);
