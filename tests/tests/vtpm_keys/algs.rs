@@ -158,3 +158,21 @@ fn rsa_1024_keys_sign_load_import_and_raw_encrypt() {
     );
     assert_eq!(std::fs::read(server.path("d2.raw")).unwrap(), block);
 }
+
+#[test]
+fn xor_keyed_hash_primaries_in_every_hierarchy() {
+    let server = started();
+    // tpm2-tools' createprimary test: `-G xor` (keyed hash, XOR scheme, KDF1_SP800_108) with each
+    // name algorithm, in the owner, endorsement and null hierarchies.
+    for name_alg in ["sha256", "sha384"] {
+        for hierarchy in ["o", "e", "n"] {
+            server.ok("tpm2_createprimary", &["-C", hierarchy, "-g", name_alg, "-G", "xor", "-c", "x.ctx"]);
+            flush(&server);
+        }
+    }
+    let public = server.ok("tpm2_readpublic", &["-c", "x.ctx"]);
+    flush(&server);
+    assert!(public.contains("type:\n  value: keyedhash"), "{public}");
+    assert!(public.contains("algorithm: \n  value: xor"), "{public}");
+    assert!(public.contains("kdfa-alg:\n  value: kdf1_sp800_108"), "{public}");
+}

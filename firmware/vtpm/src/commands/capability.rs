@@ -26,14 +26,16 @@ const MAX_CAP_DATA: usize = MAX_CAP_BUFFER - 8;
 /// Implemented algorithms and their TPMA_ALGORITHM (Part 2 Table 30: symmetric = bit 1, hash = bit 2,
 /// signing = bit 8, encrypting = bit 9, method = bit 10). AES-CFB serves session parameter encryption;
 /// CTR, OFB, CBC, CFB and ECB are the modes of TPM2_EncryptDecrypt (symmetric|encrypting).
-/// Key objects (`object`): RSA and ECC (asymmetric|object), KEYEDHASH (hash|object), SYMCIPHER
+/// Key objects (`object`): RSA and ECC (asymmetric|object), KEYEDHASH (hash|object) with the XOR
+/// scheme (symmetric|hash), SYMCIPHER
 /// (object), the signature schemes (asymmetric|signing), RSAES and OAEP (asymmetric|encrypting),
 /// ECDH (asymmetric|method).
-const ALGS: [(AlgId, u32); 21] = [
+const ALGS: [(AlgId, u32); 22] = [
     (AlgId::RSA, 0x0009),
     (AlgId::HMAC, 0x0104),
     (AlgId::AES, 0x0002),
     (AlgId::KEYEDHASH, 0x000C),
+    (AlgId::XOR, 0x0006),
     (AlgId::SHA256, 0x0004),
     (AlgId::SHA384, 0x0004),
     (AlgId::NULL, 0x0000),

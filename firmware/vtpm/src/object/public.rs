@@ -139,7 +139,11 @@ impl Public {
                     AlgId::HMAC => p.scheme.hash = read_hash(r, false)?,
                     AlgId::XOR => {
                         p.scheme.hash = read_hash(r, false)?;
+                        // TPMS_SCHEME_XOR's KDF (Part 2 Table 149): KDFa is the one implemented.
                         p.kdf.alg = r.alg()?;
+                        if p.kdf.alg != AlgId::KDF1_SP800_108 {
+                            return Err(ResponseCode::KDF);
+                        }
                     }
                     _ => return Err(ResponseCode::SCHEME),
                 }
@@ -300,11 +304,18 @@ impl Public {
                 }
             }
             AlgId::KEYEDHASH => {
-                if has(attr::RESTRICTED) && has(attr::DECRYPT) {
+                // The XOR scheme belongs to decryption keys only (restricted: a derivation parent,
+                // as tpm2-tools' `-G xor` primaries are); other restricted decryption keyed-hash
+                // objects are not defined.
+                let xor = self.scheme.alg == AlgId::XOR;
+                if has(attr::RESTRICTED) && has(attr::DECRYPT) && !xor {
                     return Err(ResponseCode::ATTRIBUTES);
                 }
+                if xor && (has(attr::SIGN) || !has(attr::DECRYPT)) {
+                    return Err(ResponseCode::SCHEME);
+                }
                 let sealed = !has(attr::SIGN) && !has(attr::DECRYPT);
-                if sealed && self.scheme.alg != AlgId::NULL || self.scheme.alg == AlgId::XOR {
+                if sealed && self.scheme.alg != AlgId::NULL {
                     return Err(ResponseCode::SCHEME);
                 }
                 if has(attr::SIGN) && has(attr::DECRYPT) && self.scheme.alg != AlgId::NULL {

@@ -18,3 +18,4 @@ mod key_auth;
 mod keys;
 mod primary_cache;
 mod rsa_sizes;
+mod xor_keys;
