@@ -130,6 +130,8 @@ pub struct Tpm {
     time: state::clock::TimeState,
     /// Command audit: the audited codes, the audit digest and counter (Part 1 §33).
     audit: state::command_audit::CommandAudit,
+    /// The ECDAA commit nonce, counter and outstanding commitments (Part 3 §19.2).
+    commit: state::commit::CommitState,
     /// The orderly shutdown since the last Startup, if any, and the state it saved.
     shutdown: Option<state::saved_state::SavedState>,
 }
@@ -151,6 +153,7 @@ impl Tpm {
         let hier = state::hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
         let contexts = state::context_keys::ContextKeys::new(&mut drbg, entropy.as_mut());
         let keys = state::key_store::KeyStore::manufacture(&mut drbg, entropy.as_mut());
+        let commit = state::commit::CommitState::new(&mut drbg, entropy.as_mut());
         Tpm {
             entropy,
             clock: None,
@@ -168,6 +171,7 @@ impl Tpm {
             contexts,
             time: state::clock::TimeState::default(),
             audit: state::command_audit::CommandAudit::default(),
+            commit,
             shutdown: None,
         }
     }
@@ -225,6 +229,7 @@ impl Tpm {
             contexts: self.contexts.clone(),
             time: self.time.clone(),
             audit: self.audit.clone(),
+            commit: self.commit.clone(),
             shutdown: self.shutdown.clone(),
         }
     }

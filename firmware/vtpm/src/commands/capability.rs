@@ -24,13 +24,13 @@ use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
 const MAX_CAP_DATA: usize = MAX_CAP_BUFFER - 8;
 
 /// Implemented algorithms and their TPMA_ALGORITHM (Part 2 Table 30: symmetric = bit 1, hash = bit 2,
-/// signing = bit 8, encrypting = bit 9, method = bit 10). AES-CFB serves session parameter encryption;
+/// signing = bit 8, encrypting = bit 9, method = bit 10); ECDAA signs through TPM2_Commit. AES-CFB serves session parameter encryption;
 /// CTR, OFB, CBC, CFB and ECB are the modes of TPM2_EncryptDecrypt (symmetric|encrypting).
 /// Key objects (`object`): RSA and ECC (asymmetric|object), KEYEDHASH (hash|object) with the XOR
 /// scheme (symmetric|hash), SYMCIPHER
 /// (object), the signature schemes (asymmetric|signing), RSAES and OAEP (asymmetric|encrypting),
 /// ECDH (asymmetric|method).
-const ALGS: [(AlgId, u32); 22] = [
+const ALGS: [(AlgId, u32); 23] = [
     (AlgId::RSA, 0x0009),
     (AlgId::HMAC, 0x0104),
     (AlgId::AES, 0x0002),
@@ -45,6 +45,7 @@ const ALGS: [(AlgId, u32); 22] = [
     (AlgId::OAEP, 0x0201),
     (AlgId::ECDSA, 0x0101),
     (AlgId::ECDH, 0x0401),
+    (AlgId::ECDAA, 0x0101),
     (AlgId::KDF1_SP800_108, 0x0400),
     (AlgId::ECC, 0x0009),
     (AlgId::SYMCIPHER, 0x0008),

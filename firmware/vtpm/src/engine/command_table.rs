@@ -186,6 +186,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(rh(def(CommandCode::HASH_SEQUENCE_START, &[], 0))),
     de(def(CommandCode::POLICY_DUPLICATION_SELECT, &[K::PolicySession], 0)),
     en(def(CommandCode::POLICY_GET_DIGEST, &[K::PolicySession], 0)),
+    de(en(def(CommandCode::COMMIT, &[K::Object], 1))),
     def(CommandCode::POLICY_PASSWORD, &[K::PolicySession], 0),
     def(CommandCode::POLICY_NV_WRITTEN, &[K::PolicySession], 0),
     // The parent (TPMI_DH_PARENT+: a hierarchy or a storage key) is checked by the handler.

@@ -3,7 +3,8 @@
 use crate::Tpm;
 use crate::commands::{
     asymmetric, attestation, capability, clocks, command_audit, context, da, duplication, enhanced_auth,
-    hash_hmac, hierarchy, integrity, nv, object, random, session, signing, startup, symmetric, testing,
+    ephemeral, hash_hmac, hierarchy, integrity, nv, object, random, session, signing, startup, symmetric,
+    testing,
 };
 use crate::engine::command::Cmd;
 use crate::wire::command_code::CommandCode;
@@ -97,6 +98,7 @@ pub(crate) fn run(tpm: &mut Tpm, code: CommandCode, c: &mut Cmd<'_>) -> TpmResul
         CommandCode::HASH_SEQUENCE_START => hash_hmac::start(tpm, c),
         CommandCode::POLICY_DUPLICATION_SELECT => enhanced_auth::names::duplication_select(tpm, c),
         CommandCode::POLICY_GET_DIGEST => enhanced_auth::assertions::get_digest(tpm, c),
+        CommandCode::COMMIT => ephemeral::commit(tpm, c),
         CommandCode::POLICY_PASSWORD => enhanced_auth::assertions::password(tpm, c),
         CommandCode::POLICY_NV_WRITTEN => enhanced_auth::assertions::nv_written(tpm, c),
         CommandCode::CREATE_LOADED => object::lifecycle::create_loaded(tpm, c),

@@ -167,7 +167,7 @@ pub fn pick_scheme(p: &Public, asked: (AlgId, AlgId)) -> TpmResult<(AlgId, HashA
         return Err(ResponseCode::SCHEME);
     };
     let ok = match p.kind {
-        AlgId::ECC => scheme == AlgId::ECDSA,
+        AlgId::ECC => matches!(scheme, AlgId::ECDSA | AlgId::ECDAA),
         AlgId::RSA => matches!(scheme, AlgId::RSASSA | AlgId::RSAPSS),
         AlgId::KEYEDHASH => scheme == AlgId::HMAC,
         _ => false,
@@ -178,18 +178,29 @@ pub fn pick_scheme(p: &Public, asked: (AlgId, AlgId)) -> TpmResult<(AlgId, HashA
     Ok((scheme, HashAlg::from_id(hash).ok_or(ResponseCode::HASH)?))
 }
 
-/// Reads a TPMT_SIG_SCHEME: (scheme, hash), hash NULL for the NULL scheme.
+/// Reads a TPMT_SIG_SCHEME: (scheme, hash), hash NULL for the NULL scheme. ECDAA, whose signature
+/// needs a commitment, is for TPM2_Sign only (`read_sig_scheme_with_count`).
 pub fn read_sig_scheme(r: &mut Reader<'_>) -> TpmResult<(AlgId, AlgId)> {
+    match read_sig_scheme_with_count(r)? {
+        ((AlgId::ECDAA, _), _) => Err(ResponseCode::SCHEME),
+        (scheme, _) => Ok(scheme),
+    }
+}
+
+/// Reads a TPMT_SIG_SCHEME with ECDAA's commit count (TPMS_SCHEME_ECDAA, Part 2 Table 155; 0 for
+/// the other schemes).
+pub fn read_sig_scheme_with_count(r: &mut Reader<'_>) -> TpmResult<((AlgId, AlgId), u16)> {
     let scheme = r.alg()?;
     if scheme == AlgId::NULL {
-        return Ok((scheme, AlgId::NULL));
+        return Ok(((scheme, AlgId::NULL), 0));
     }
-    if !matches!(scheme, AlgId::ECDSA | AlgId::RSASSA | AlgId::RSAPSS | AlgId::HMAC) {
+    if !matches!(scheme, AlgId::ECDSA | AlgId::ECDAA | AlgId::RSASSA | AlgId::RSAPSS | AlgId::HMAC) {
         return Err(ResponseCode::SCHEME);
     }
     let hash = r.alg()?;
     HashAlg::from_id(hash).ok_or(ResponseCode::HASH)?;
-    Ok((scheme, hash))
+    let count = if scheme == AlgId::ECDAA { r.u16()? } else { 0 };
+    Ok(((scheme, hash), count))
 }
 
 fn rsa_padding_sign(scheme: AlgId, hash: HashAlg) -> Result<Pkcs1v15Sign, Pss> {
@@ -212,6 +223,10 @@ pub fn sign(
 ) -> TpmResult<()> {
     use p256::ecdsa::signature::hazmat::PrehashSigner;
     let (alg_id, hash) = scheme;
+    // ECDAA signs only with a commitment (TPM2_Sign, `object::ecdaa`).
+    if alg_id == AlgId::ECDAA {
+        return Err(ResponseCode::SCHEME);
+    }
     if digest.len() != hash.size() {
         return Err(ResponseCode::SIZE);
     }

@@ -50,6 +50,8 @@ pub struct Public {
     pub sym: SymDef,
     /// RSA, ECC, KEYEDHASH: the scheme (XOR keeps its KDF in `kdf.alg`).
     pub scheme: Scheme,
+    /// ECC with the ECDAA scheme: TPMS_SCHEME_ECDAA's count (Part 2 Table 155), kept as sent.
+    pub ecdaa_count: u16,
     pub rsa_bits: u16,
     pub exponent: u32,
     pub curve: u16,
@@ -124,6 +126,7 @@ impl Public {
             policy,
             sym: SymDef::NULL,
             scheme: Scheme::NULL,
+            ecdaa_count: 0,
             rsa_bits: 0,
             exponent: 0,
             curve: 0,
@@ -174,6 +177,10 @@ impl Public {
                 match p.scheme.alg {
                     AlgId::NULL => {}
                     AlgId::ECDSA | AlgId::ECDH => p.scheme.hash = read_hash(r, false)?,
+                    AlgId::ECDAA => {
+                        p.scheme.hash = read_hash(r, false)?;
+                        p.ecdaa_count = r.u16()?;
+                    }
                     _ => return Err(ResponseCode::SCHEME),
                 }
                 p.curve = r.u16()?;
@@ -238,6 +245,9 @@ impl Public {
                 if self.scheme.alg != AlgId::NULL {
                     w.alg(self.scheme.hash);
                 }
+                if self.scheme.alg == AlgId::ECDAA {
+                    w.u16(self.ecdaa_count);
+                }
                 w.u16(self.curve);
                 w.alg(self.kdf.alg);
                 w.tpm2b(&self.unique);
@@ -296,7 +306,8 @@ impl Public {
                 if has(attr::RESTRICTED) && has(attr::SIGN) && self.scheme.alg == AlgId::NULL {
                     return Err(ResponseCode::SCHEME);
                 }
-                let sig_scheme = matches!(self.scheme.alg, AlgId::RSASSA | AlgId::RSAPSS | AlgId::ECDSA);
+                let sig_scheme =
+                    matches!(self.scheme.alg, AlgId::RSASSA | AlgId::RSAPSS | AlgId::ECDSA | AlgId::ECDAA);
                 if sig_scheme && !has(attr::SIGN)
                     || !sig_scheme && self.scheme.alg != AlgId::NULL && !has(attr::DECRYPT)
                 {

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod command_audit;
+pub mod commit;
 pub mod context_keys;
 pub mod dictionary_attack;
 pub mod hierarchy;

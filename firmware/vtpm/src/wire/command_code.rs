@@ -80,6 +80,8 @@ impl CommandCode {
     pub const GET_COMMAND_AUDIT_DIGEST: CommandCode = CommandCode(0x133);
     pub const SET_COMMAND_CODE_AUDIT_STATUS: CommandCode = CommandCode(0x140);
     pub const GET_SESSION_AUDIT_DIGEST: CommandCode = CommandCode(0x14D);
+    // ECDAA's first phase (Part 3 §19.2).
+    pub const COMMIT: CommandCode = CommandCode(0x18B);
     pub const LOAD_EXTERNAL: CommandCode = CommandCode(0x167);
     pub const ACTIVATE_CREDENTIAL: CommandCode = CommandCode(0x147);
     pub const MAKE_CREDENTIAL: CommandCode = CommandCode(0x168);

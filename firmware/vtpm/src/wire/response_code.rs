@@ -32,6 +32,7 @@ impl ResponseCode {
     pub const AUTH_UNAVAILABLE: ResponseCode = ResponseCode(0x12F);
     pub const PCR_CHANGED: ResponseCode = ResponseCode(0x128);
     pub const CPHASH: ResponseCode = ResponseCode(0x151);
+    pub const NO_RESULT: ResponseCode = ResponseCode(0x154);
     pub const COMMAND_SIZE: ResponseCode = ResponseCode(0x142);
     pub const COMMAND_CODE: ResponseCode = ResponseCode(0x143);
     pub const AUTHSIZE: ResponseCode = ResponseCode(0x144);

@@ -11,6 +11,7 @@ mod child_keys;
 mod cipher_modes;
 mod credential;
 mod crypt;
+mod ecdaa;
 mod endorsement_seed;
 mod external;
 mod import;
