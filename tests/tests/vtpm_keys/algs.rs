@@ -176,3 +176,34 @@ fn xor_keyed_hash_primaries_in_every_hierarchy() {
     assert!(public.contains("algorithm: \n  value: xor"), "{public}");
     assert!(public.contains("kdfa-alg:\n  value: kdf1_sp800_108"), "{public}");
 }
+
+#[test]
+fn ecdaa_keys_commit_then_sign_once_per_commitment() {
+    let server = started();
+    // tpm2-tools' sign test: an ECDAA key, two commitments, signatures naming each of them.
+    server.ok("tpm2_createprimary", &["-C", "o", "-g", "sha256", "-G", "rsa", "-c", "prim.ctx"]);
+    flush(&server);
+    server.ok(
+        "tpm2_create",
+        &["-C", "prim.ctx", "-g", "sha256", "-G", "ecc256:ecdaa", "-u", "k.pub", "-r", "k.priv"],
+    );
+    flush(&server);
+    server.ok("tpm2_load", &["-C", "prim.ctx", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx"]);
+    flush(&server);
+    let commit_args =
+        ["-c", "k.ctx", "-t", "commit.ctr", "--eccpoint-K", "K.bin", "--eccpoint-L", "L.bin", "-u", "E.bin"];
+    for expected in [[0u8, 0], [0, 1]] {
+        server.ok("tpm2_commit", &commit_args);
+        flush(&server);
+        assert_eq!(std::fs::read(server.path("commit.ctr")).unwrap(), expected);
+    }
+    std::fs::write(server.path("msg"), b"signed anonymously").unwrap();
+    let sign = ["-c", "k.ctx", "-g", "sha256", "-o", "sig", "msg", "-s", "ecdaa"];
+    server.ok("tpm2_sign", &[&sign[..], &["--commit-index", "1"]].concat());
+    flush(&server);
+    server.ok("tpm2_sign", &sign);
+    flush(&server);
+    // Commitment 0 is spent: TPM_RC_VALUE on inScheme.
+    let stderr = server.fails("tpm2_sign", &sign);
+    assert!(stderr.contains("0x2C4"), "{stderr}");
+}
