@@ -153,7 +153,6 @@ impl Tpm {
         let hier = state::hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
         let contexts = state::context_keys::ContextKeys::new(&mut drbg, entropy.as_mut());
         let keys = state::key_store::KeyStore::manufacture(&mut drbg, entropy.as_mut());
-        let commit = state::commit::CommitState::new(&mut drbg, entropy.as_mut());
         Tpm {
             entropy,
             clock: None,
@@ -171,7 +170,7 @@ impl Tpm {
             contexts,
             time: state::clock::TimeState::default(),
             audit: state::command_audit::CommandAudit::default(),
-            commit,
+            commit: state::commit::CommitState::default(),
             shutdown: None,
         }
     }

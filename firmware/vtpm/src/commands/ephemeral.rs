@@ -1,6 +1,8 @@
 //! Ephemeral EC keys (Part 3 ch. 19): TPM2_Commit (§19.2), the first phase of an ECDAA signature.
 //! The arithmetic is in `object::ecdaa`, the counter and outstanding commitments in `state::commit`.
 
+use zeroize::Zeroize;
+
 use crate::Tpm;
 use crate::engine::command::Cmd;
 use crate::object::MAX_ECC_BYTES;
@@ -73,7 +75,15 @@ pub(crate) fn commit(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             return Err(ResponseCode::ECC_POINT.param(1));
         }
     }
-    let mut stream = tpm.commit.peek(&k.name)?;
+    let name = k.name.clone();
+    if !tpm.commit.has_nonce() {
+        let mut nonce = [0u8; 32];
+        tpm.random(&mut nonce);
+        tpm.commit.set_nonce(nonce);
+        nonce.zeroize();
+    }
+    let k = tpm.key(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let mut stream = tpm.commit.peek(&name)?;
     let points = ecdaa::commit(&k.material, &mut stream, p1.as_deref(), p2.as_deref())?;
     let counter = tpm.commit.commit();
     write_point(&mut c.out, &points.k);

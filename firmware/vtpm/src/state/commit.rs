@@ -2,16 +2,15 @@
 //! `gr.commitNonce`, `gr.commitCounter`, `gr.commitArray`): TPM2_Commit (Part 3 §19.2) takes the
 //! next counter value and marks it outstanding; the one signature that names it derives the same
 //! ephemeral scalar r from the secret nonce, the key's Name and the counter, and retires it, so r
-//! is never stored and never used twice (a reused r reveals the private key). New at each TPM Reset.
+//! is never stored and never used twice (a reused r reveals the private key). New at each TPM Reset;
+//! the nonce is drawn at the first commitment after it, so a TPM that never commits draws nothing
+//! (and recorded command flows replay against the same DRBG stream).
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::EntropySource;
 use crate::crypto::HashAlg;
-use crate::crypto::drbg::Drbg;
 use crate::crypto::seeded_rng::SeededRng;
-use crate::state::hierarchy::fresh;
-use crate::wire::response_code::TpmResult;
+use crate::wire::response_code::{ResponseCode, TpmResult};
 
 /// Outstanding commits tracked at once (the reference's 128-bit commitArray): a commit whose bit
 /// was reused by a later counter value can no longer be signed with.
@@ -20,8 +19,9 @@ const SLOTS: u64 = 128;
 /// The commit nonce, counter and outstanding commits.
 #[derive(Debug, Clone)]
 pub struct CommitState {
-    /// Secret: with it, a Name and a counter value one knows that commitment's r.
-    nonce: [u8; 32],
+    /// Secret: with it, a Name and a counter value one knows that commitment's r. None until the
+    /// first commitment after a TPM Reset.
+    nonce: Option<[u8; 32]>,
     counter: u64,
     /// Per slot (counter mod SLOTS), the full counter value committed there and not yet used.
     outstanding: [Option<u64>; SLOTS as usize],
@@ -30,29 +30,43 @@ pub struct CommitState {
 // The nonce is wiped when the state is freed (threat model T5).
 impl Drop for CommitState {
     fn drop(&mut self) {
-        self.nonce.zeroize();
+        if let Some(n) = self.nonce.as_mut() {
+            n.zeroize();
+        }
     }
 }
 
 impl ZeroizeOnDrop for CommitState {}
 
+impl Default for CommitState {
+    fn default() -> Self {
+        CommitState { nonce: None, counter: 0, outstanding: [None; SLOTS as usize] }
+    }
+}
+
 impl CommitState {
-    pub fn new(drbg: &mut Drbg, e: &mut dyn EntropySource) -> Self {
-        CommitState { nonce: fresh(drbg, e), counter: 0, outstanding: [None; SLOTS as usize] }
+    /// A TPM Reset: the nonce is forgotten, the counter starts again, every commitment is gone.
+    pub fn tpm_reset(&mut self) {
+        if let Some(n) = self.nonce.as_mut() {
+            n.zeroize();
+        }
+        *self = CommitState::default();
     }
 
-    /// A TPM Reset: a new nonce; the counter starts again and every commitment is gone.
-    pub fn tpm_reset(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
-        self.nonce.zeroize();
-        self.nonce = fresh(drbg, e);
-        self.counter = 0;
-        self.outstanding = [None; SLOTS as usize];
+    pub fn has_nonce(&self) -> bool {
+        self.nonce.is_some()
+    }
+
+    /// Sets the nonce drawn for the first commitment since the TPM Reset.
+    pub fn set_nonce(&mut self, nonce: [u8; 32]) {
+        self.nonce = Some(nonce);
     }
 
     /// The stream r is drawn from for the key `name` at counter value `count`: KDFa(SHA-256,
     /// commitNonce, "ECDAA Commit", Name, count), the label ms-tpm-20-ref CryptGenerateR uses.
     fn stream(&self, name: &[u8], count: u64) -> TpmResult<SeededRng> {
-        SeededRng::new(HashAlg::Sha256, &self.nonce, b"ECDAA Commit", name, &count.to_be_bytes())
+        let nonce = self.nonce.as_ref().ok_or(ResponseCode::FAILURE)?;
+        SeededRng::new(HashAlg::Sha256, nonce, b"ECDAA Commit", name, &count.to_be_bytes())
     }
 
     /// The stream of r for a TPM2_Commit with the key `name` at the current counter value; `commit`

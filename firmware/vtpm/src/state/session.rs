@@ -119,8 +119,10 @@ impl Session {
         w.u32(self.epoch.0);
         w.u32(self.epoch.1);
         w.u64(self.timeout);
-        w.u8(u8::from(self.audit_digest.is_some()));
-        w.tpm2b(self.audit_digest.as_ref().map(Digest::as_slice).unwrap_or_default());
+        // Last, and only for an audit session, so other sessions' contexts keep their layout.
+        if let Some(d) = &self.audit_digest {
+            w.tpm2b(d.as_slice());
+        }
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -158,8 +160,8 @@ impl Session {
         let start_time = r.u64()?;
         let epoch = (r.u32()?, r.u32()?);
         let timeout = r.u64()?;
-        let is_audit = r.u8()? != 0;
-        let audit_digest = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
+        let audit_digest =
+            if r.remaining() > 0 { Some(Digest::from_slice(r.tpm2b(MAX_DIGEST)?)) } else { None };
         Ok(Session {
             kind,
             alg,
@@ -181,7 +183,7 @@ impl Session {
             start_time,
             epoch,
             timeout,
-            audit_digest: is_audit.then_some(audit_digest),
+            audit_digest,
         })
     }
 }
