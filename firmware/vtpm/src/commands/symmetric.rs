@@ -42,7 +42,7 @@ fn run(
     if iv.len() != mode.iv_len() {
         return Err(ResponseCode::SIZE.param(p[3]));
     }
-    if mode.whole_blocks_only() && data.len() % BLOCK != 0 {
+    if mode.whole_blocks_only() && !data.len().is_multiple_of(BLOCK) {
         return Err(ResponseCode::SIZE.param(p[0]));
     }
     // The output may be plaintext: wiped when dropped.

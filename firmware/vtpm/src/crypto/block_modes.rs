@@ -85,7 +85,7 @@ where
 {
     let bad = |_| ResponseCode::FAILURE;
     if mode == BlockMode::Ecb {
-        if buf.len() % BLOCK != 0 {
+        if !buf.len().is_multiple_of(BLOCK) {
             return Err(ResponseCode::SIZE);
         }
         if encrypt {
@@ -106,7 +106,7 @@ where
     let blocks = buf.len().div_ceil(BLOCK);
     match mode {
         BlockMode::Cbc => {
-            if buf.len() % BLOCK != 0 {
+            if !buf.len().is_multiple_of(BLOCK) {
                 return Err(ResponseCode::SIZE);
             }
             // ivOut is the last ciphertext block: of the output when encrypting, the input when not.

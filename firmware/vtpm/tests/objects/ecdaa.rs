@@ -53,14 +53,11 @@ fn point_2b(sec1: Option<&[u8]>) -> Vec<u8> {
     }
 }
 
-/// TPM2_Commit; (rc, K, L, E as SEC1 or empty, counter).
-fn commit(
-    t: &mut Tpm,
-    h: u32,
-    p1: Option<&[u8]>,
-    s2: &[u8],
-    y2: &[u8],
-) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>, u16), u32> {
+/// TPM2_Commit's answer: K, L, E as SEC1 (empty when not computed) and the counter.
+type Commitment = (Vec<u8>, Vec<u8>, Vec<u8>, u16);
+
+/// TPM2_Commit; the commitment or the response code.
+fn commit(t: &mut Tpm, h: u32, p1: Option<&[u8]>, s2: &[u8], y2: &[u8]) -> Result<Commitment, u32> {
     let p = B::new().tpm2b(&point_2b(p1)).tpm2b(s2).tpm2b(y2).0;
     let r = run(t, CommandCode::COMMIT, &[h], Some(&pw(b"")), &p);
     if r.rc != 0 {
