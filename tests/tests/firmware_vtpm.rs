@@ -124,3 +124,96 @@ fn tpm2_tools_drive_the_vtpm_inside_the_firmware() {
     assert!(!verify("other"), "a signature verified for another message");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18's algorithms and audit inside the firmware: AES modes chosen at use, raw RSA with an
+/// RSA-1024 key from OpenSSL, an XOR keyed-hash primary, ECDAA (Commit then Sign), command audit and
+/// an audit session whose digest is recomputed here from the cpHash/rpHash files tpm2-tools writes.
+#[test]
+fn issue_18_algorithms_and_audit_inside_the_firmware() {
+    let firmware = Firmware::boot(25331);
+    firmware.tool(&["tpm2_startup", "-c"]);
+    let dir = std::env::temp_dir().join(format!("warden-firmware-vtpm-algs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let tool = |line: &str| {
+        let args: Vec<String> =
+            line.split(' ').map(|w| w.strip_prefix('@').map_or(w.to_owned(), path)).collect();
+        let out = firmware.tool(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        // No resource manager: free the transient slots each tool leaves loaded.
+        firmware.tool(&["tpm2_flushcontext", "-t"]);
+        out
+    };
+    let read = |name: &str| std::fs::read(path(name)).unwrap();
+
+    // AES-128 with mode NULL: each mode round-trips.
+    let plain: Vec<u8> = (0..48u8).collect();
+    std::fs::write(path("pt"), &plain).unwrap();
+    tool("tpm2_createprimary -C o -G ecc256 -c @p.ctx");
+    tool("tpm2_create -C @p.ctx -G aes -u @k.pub -r @k.priv -c @k.ctx");
+    for mode in ["cfb", "cbc", "ecb", "ctr", "ofb"] {
+        tool(&format!("tpm2_encryptdecrypt -c @k.ctx -G {mode} -o @ct @pt"));
+        tool(&format!("tpm2_encryptdecrypt -d -c @k.ctx -G {mode} -o @back @ct"));
+        assert_eq!(read("back"), plain, "{mode}");
+    }
+
+    // Raw RSA with an OpenSSL RSA-1024 key loaded from outside: the TPM's encryption is OpenSSL's.
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(&dir).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "o.pem"]);
+    let block: Vec<u8> = (0..128u32).map(|i| if i == 0 { 0 } else { (i * 29 % 256) as u8 }).collect();
+    std::fs::write(path("block"), &block).unwrap();
+    tool("tpm2_loadexternal -C n -G rsa -r @o.pem -c @r.ctx");
+    tool("tpm2_rsaencrypt -c @r.ctx -s null -o @c.raw @block");
+    openssl(&[
+        "pkeyutl",
+        "-decrypt",
+        "-inkey",
+        "o.pem",
+        "-pkeyopt",
+        "rsa_padding_mode:none",
+        "-in",
+        "c.raw",
+        "-out",
+        "d.raw",
+    ]);
+    assert_eq!(read("d.raw"), block);
+
+    // An XOR keyed-hash primary, and ECDAA: two commitments, each signs once.
+    tool("tpm2_createprimary -C o -G xor -c @x.ctx");
+    tool("tpm2_create -C @p.ctx -G ecc256:ecdaa -u @e.pub -r @e.priv -c @e.ctx");
+    tool("tpm2_commit -c @e.ctx -t @c0 --eccpoint-K @K --eccpoint-L @L -u @E");
+    tool("tpm2_commit -c @e.ctx -t @c1 --eccpoint-K @K --eccpoint-L @L -u @E");
+    assert_eq!((read("c0"), read("c1")), (vec![0, 0], vec![0, 1]));
+    tool("tpm2_sign -c @e.ctx -g sha256 -s ecdaa --commit-index 1 -o @sig @pt");
+    tool("tpm2_sign -c @e.ctx -g sha256 -s ecdaa -o @sig @pt");
+
+    // Command audit: the list digest covers SetCommandCodeAuditStatus and GetRandom.
+    tool("tpm2_create -C @p.ctx -G ecc256 -u @s.pub -r @s.priv -c @s.ctx");
+    tool("tpm2_setcommandauditstatus TPM2_CC_GetRandom");
+    tool("tpm2_getcommandauditdigest -g sha256 -m @att -s @att.sig -c @s.ctx");
+    let att = read("att");
+    let list = Sha256::digest([0x140u32.to_be_bytes(), 0x17Bu32.to_be_bytes()].concat());
+    assert_eq!(&att[att.len() - 32..], &list[..]);
+
+    // An audit session: H(zeros || cpHash || rpHash) of the one audited GetRandom.
+    firmware.tool(&["tpm2_startauthsession", "-S", &path("a.ctx"), "--audit-session"]);
+    firmware.tool(&[
+        "tpm2_getrandom",
+        "8",
+        "-o",
+        &path("r"),
+        "-S",
+        &path("a.ctx"),
+        "--cphash",
+        &path("cp"),
+        "--rphash",
+        &path("rp"),
+    ]);
+    tool("tpm2_getsessionauditdigest -c @s.ctx -m @satt -s @ssig -S @a.ctx");
+    let satt = read("satt");
+    let expect = Sha256::digest([vec![0u8; 32], read("cp")[2..].to_vec(), read("rp")[2..].to_vec()].concat());
+    assert_eq!(&satt[satt.len() - 32..], &expect[..]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

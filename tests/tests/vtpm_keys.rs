@@ -5,6 +5,8 @@
 //! flushes between tool runs, so every step ends with `tpm2_flushcontext -t`.
 #![forbid(unsafe_code)]
 
+#[path = "vtpm_keys/algs.rs"]
+mod algs;
 #[path = "vtpm_keys/attest.rs"]
 mod attest;
 #[path = "vtpm_keys/crypt.rs"]

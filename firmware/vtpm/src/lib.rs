@@ -30,11 +30,12 @@
 //! The tree follows the TPM 2.0 Library specification, lowest layer first:
 //!
 //! - `wire`: Part 2 marshalling, response codes and constants. Uses nothing else in the crate.
-//! - `crypto`: hashes, HMAC, KDFa, AES-CFB, the DRBG, seeded key streams. Uses only `wire`.
+//! - `crypto`: hashes, HMAC, KDFa, AES (CFB, CBC, ECB, CTR, OFB), the DRBG, seeded key streams. Uses
+//!   only `wire`.
 //! - `object`: public and sensitive areas, key material, creation and wrapping under a parent,
 //!   secrets shared with a key, signing (Part 1 §23, §27).
 //! - `state`: PCRs, NV, hierarchies, dictionary attack, time, sessions, one transient-object table for
-//!   sequences and keys, persistent keys, context keys, tickets. `state` and `object` never use
+//!   sequences and keys, persistent keys, context keys, tickets, command audit, ECDAA commitments. `state` and `object` never use
 //!   `engine` or `commands`.
 //! - `commands`: one module per Part 3 chapter (`startup` ch. 9 ... `nv` ch. 31). A command module
 //!   never uses another; what two chapters share lives in a lower layer.
@@ -55,14 +56,17 @@
 //! TPM2_Startup(CLEAR) (`state::pcr`).
 //!
 //! Implemented: the commands in `engine::command_table::COMMANDS`; password, HMAC (bound or unbound)
-//! and policy sessions; AES-CFB parameter encryption; dictionary-attack protection; key objects:
-//! primaries derived from per-hierarchy seeds, ECC P-256/P-384, RSA-2048, keyed-hash and symcipher
-//! objects, child keys wrapped under their storage parent, ECDSA/RSASSA/RSAPSS/HMAC signatures,
+//! and policy sessions, audit sessions; AES-CFB parameter encryption; command audit; dictionary-attack
+//! protection; key objects: primaries derived from per-hierarchy seeds, ECC P-256/P-384, RSA-1024 and
+//! RSA-2048, keyed-hash (HMAC, XOR) and symcipher objects (AES-128/256 in CFB, CBC, ECB, CTR, OFB, or
+//! mode NULL chosen at use), child keys wrapped under their storage parent, ECDSA/ECDAA/RSASSA/
+//! RSAPSS/HMAC signatures,
 //! Quote, Certify, Unseal, persistent objects (EvictControl, in RAM like NV), ECC/RSA-salted
 //! sessions, LoadExternal, Import, Make/ActivateCredential, GetTime, RSA_Encrypt/Decrypt (RSAES,
-//! OAEP), ECDH_KeyGen/ZGen, TPM2_HMAC and EncryptDecrypt(2); the policy commands of
+//! OAEP, raw), ECDH_KeyGen/ZGen, TPM2_HMAC and EncryptDecrypt(2); the policy commands of
 //! `commands::enhanced_auth`, with expirations and TPMT_TK_AUTH tickets. Not implemented:
-//! PolicyTemplate, PolicyPhysicalPresence, audit sessions, Duplicate, raw RSA, derivation parents;
+//! PolicyTemplate, PolicyPhysicalPresence, Duplicate, derivation parents (XOR keyed-hash objects are
+//! created and loaded but derive nothing), ECDAA in the attestation commands (TPM2_Sign only);
 //! those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -137,6 +141,10 @@ pub struct Tpm {
     keys: state::key_store::KeyStore,
     contexts: state::context_keys::ContextKeys,
     time: state::clock::TimeState,
+    /// Command audit: the audited codes, the audit digest and counter (Part 1 §33).
+    audit: state::command_audit::CommandAudit,
+    /// The ECDAA commit nonce, counter and outstanding commitments (Part 3 §19.2).
+    commit: state::commit::CommitState,
     /// The orderly shutdown since the last Startup, if any, and the state it saved.
     shutdown: Option<state::saved_state::SavedState>,
 }
@@ -174,6 +182,8 @@ impl Tpm {
             keys,
             contexts,
             time: state::clock::TimeState::default(),
+            audit: state::command_audit::CommandAudit::default(),
+            commit: state::commit::CommitState::default(),
             shutdown: None,
         }
     }
@@ -230,6 +240,8 @@ impl Tpm {
             keys: self.keys.clone(),
             contexts: self.contexts.clone(),
             time: self.time.clone(),
+            audit: self.audit.clone(),
+            commit: self.commit.clone(),
             shutdown: self.shutdown.clone(),
         }
     }

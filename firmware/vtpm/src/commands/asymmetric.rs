@@ -1,10 +1,11 @@
-//! Asymmetric primitives (Part 3 ch. 14): RSA_Encrypt and RSA_Decrypt with RSAES-PKCS1-v1_5 or OAEP,
-//! ECDH_KeyGen and ECDH_ZGen. Raw RSA (scheme NULL) is not offered: TPM_RC_SCHEME.
+//! Asymmetric primitives (Part 3 ch. 14): RSA_Encrypt and RSA_Decrypt with RSAES-PKCS1-v1_5, OAEP or
+//! no padding (scheme TPM_ALG_NULL: the raw RSAEP/RSADP of PKCS #1 §5.1), ECDH_KeyGen and ECDH_ZGen.
 
 use alloc::vec::Vec;
 
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use rsa::{BigUint, Oaep, Pkcs1v15Encrypt, RsaPublicKey};
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, Oaep, Pkcs1v15Encrypt, RsaPrivateKey, RsaPublicKey};
 
 use crate::Tpm;
 use crate::crypto::HashAlg;
@@ -12,7 +13,7 @@ use crate::crypto::seeded_rng::SeededRng;
 use crate::engine::command::Cmd;
 use crate::object::creation::MAX_DATA;
 use crate::object::curve;
-use crate::object::key_material::Material;
+use crate::object::key_material::{Material, left_pad};
 use crate::object::{MAX_ECC_BYTES, MAX_RSA_BYTES, attr};
 use crate::state::key_store::KeyObject;
 use crate::wire::alg_id::AlgId;
@@ -26,7 +27,8 @@ fn fresh_rng(tpm: &mut Tpm) -> TpmResult<SeededRng> {
     SeededRng::new(HashAlg::Sha256, &seed, b"CRYPT", &[], &[])
 }
 
-/// Reads a TPMT_RSA_DECRYPT and settles it with the key's scheme: (RSAES or OAEP, hash for OAEP).
+/// Reads a TPMT_RSA_DECRYPT and settles it with the key's scheme: (RSAES, OAEP or NULL for raw RSA,
+/// hash for OAEP).
 fn rsa_scheme(r: &mut Reader<'_>, k: &KeyObject) -> TpmResult<(AlgId, Option<HashAlg>)> {
     let asked = match r.alg().p(2)? {
         AlgId::NULL => (AlgId::NULL, AlgId::NULL),
@@ -41,6 +43,7 @@ fn rsa_scheme(r: &mut Reader<'_>, k: &KeyObject) -> TpmResult<(AlgId, Option<Has
         _ => return Err(ResponseCode::SCHEME.param(2)),
     };
     match chosen.0 {
+        AlgId::NULL => Ok((AlgId::NULL, None)),
         AlgId::RSAES => Ok((AlgId::RSAES, None)),
         AlgId::OAEP => {
             Ok((AlgId::OAEP, Some(HashAlg::from_id(chosen.1).ok_or(ResponseCode::HASH.param(2))?)))
@@ -79,6 +82,41 @@ fn rsa_key(tpm: &Tpm, h: Handle) -> TpmResult<&KeyObject> {
     Ok(k)
 }
 
+/// RSAEP (PKCS #1 §5.1.1) of `message` as a big-endian integer, which may carry leading zeros but
+/// must be below the modulus (ms-tpm-20-ref CryptRsaEncrypt, scheme TPM_ALG_NULL); the result is as
+/// long as the modulus. An `Ok(Err)` is TPM_RC_VALUE for the caller's message.
+fn raw_encrypt(key: &RsaPublicKey, message: &[u8]) -> TpmResult<Result<Vec<u8>, rsa::Error>> {
+    let k = key.size();
+    let m = BigUint::from_bytes_be(message);
+    if &m >= key.n() {
+        return Ok(Err(rsa::Error::MessageTooLong));
+    }
+    let c = rsa::hazmat::rsa_encrypt(key, &m).map_err(|_| ResponseCode::FAILURE)?;
+    Ok(left_pad(&c.to_bytes_be(), k).ok_or(rsa::Error::Internal))
+}
+
+/// RSADP (PKCS #1 §5.1.2), blinded, of a ciphertext exactly as long as the modulus and below it;
+/// the plaintext comes back as long as the modulus.
+fn raw_decrypt(
+    key: &RsaPrivateKey,
+    rng: &mut SeededRng,
+    cipher: &[u8],
+) -> TpmResult<Result<Vec<u8>, rsa::Error>> {
+    let k = key.size();
+    if cipher.len() != k {
+        return Err(ResponseCode::SIZE.param(1));
+    }
+    let c = BigUint::from_bytes_be(cipher);
+    if &c >= key.n() {
+        return Ok(Err(rsa::Error::Decryption));
+    }
+    let m = zeroize::Zeroizing::new(
+        rsa::hazmat::rsa_decrypt_and_check(key, Some(rng), &c).map_err(|_| ResponseCode::FAILURE)?,
+    );
+    let bytes = zeroize::Zeroizing::new(m.to_bytes_be());
+    Ok(left_pad(&bytes, k).ok_or(rsa::Error::Internal))
+}
+
 /// TPM2_RSA_Encrypt (Part 3 §14.2): public-key operation, no authorization.
 pub(crate) fn rsa_encrypt(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let message = c.params.tpm2b(MAX_RSA_BYTES).p(1)?;
@@ -90,6 +128,7 @@ pub(crate) fn rsa_encrypt(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let key = RsaPublicKey::new(BigUint::from_bytes_be(&k.public.unique), BigUint::from(65537u32))
         .map_err(|_| ResponseCode::KEY.handle(1))?;
     let out = match scheme {
+        (AlgId::NULL, _) => raw_encrypt(&key, message)?,
         (_, Some(h)) => key.encrypt(&mut rng, oaep(h, label)?, message),
         _ => key.encrypt(&mut rng, Pkcs1v15Encrypt, message),
     }
@@ -111,10 +150,13 @@ pub(crate) fn rsa_decrypt(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     c.params.finish()?;
     let Material::Rsa(key) = &k.material else { return Err(ResponseCode::KEY.handle(1)) };
     let out = match scheme {
+        (AlgId::NULL, _) => raw_decrypt(key, &mut rng, cipher)?,
         (_, Some(h)) => key.decrypt_blinded(&mut rng, oaep(h, label)?, cipher),
         _ => key.decrypt_blinded(&mut rng, Pkcs1v15Encrypt, cipher),
     }
     .map_err(|_| ResponseCode::VALUE.param(1))?;
+    // Raw RSA output is plaintext the size of the modulus: wiped when dropped.
+    let out = zeroize::Zeroizing::new(out);
     c.out.tpm2b(&out);
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Attestation (Part 3 ch. 18): Certify, CertifyCreation, Quote and GetTime, with their TPMS_ATTEST
-//! (Part 2 Table 131).
+//! Attestation (Part 3 ch. 18): Certify, CertifyCreation, Quote, GetSessionAuditDigest,
+//! GetCommandAuditDigest and GetTime, with their TPMS_ATTEST (Part 2 Table 131).
 
 use alloc::vec::Vec;
 
@@ -11,12 +11,18 @@ use crate::object::creation::{MAX_DATA, ST_CREATION};
 use crate::object::key_material::{self as keys};
 use crate::object::signing::sign_message;
 use crate::state::pcr::{PCR_COUNT, read_selection, write_selection};
+use crate::state::session::SessionKind;
 use crate::state::tickets::ticket_proof;
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE};
 use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
+
+/// TPM_ST_ATTEST_* (Part 2 Table 19).
+const ST_ATTEST_COMMAND_AUDIT: u16 = 0x8015;
+
+const ST_ATTEST_SESSION_AUDIT: u16 = 0x8016;
 
 const ST_ATTEST_CERTIFY: u16 = 0x8017;
 
@@ -95,6 +101,67 @@ pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Ok(());
     }
     sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
+}
+
+/// Writes the TPM2B_ATTEST `a` and its signature by `signer` (handle 2), or TPM_ALG_NULL for a
+/// NULL signer.
+fn attest_signed(
+    tpm: &mut Tpm,
+    c: &mut Cmd<'_>,
+    signer: Handle,
+    asked: (AlgId, AlgId),
+    a: &Writer,
+) -> TpmResult<()> {
+    c.out.tpm2b(&a.buf);
+    if signer == Handle::RH_NULL {
+        c.out.alg(AlgId::NULL);
+        return Ok(());
+    }
+    sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
+}
+
+/// TPM2_GetSessionAuditDigest (Part 3 §18.3): an audit session's digest (TPMS_SESSION_AUDIT_INFO),
+/// signed with the endorsement hierarchy's authorization (the privacy administrator).
+pub(crate) fn get_session_audit_digest(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    c.params.finish()?;
+    let [admin, signer, session] = c.handles;
+    if admin != Handle::RH_ENDORSEMENT {
+        return Err(ResponseCode::VALUE.handle(1));
+    }
+    let sess = tpm.sessions.get(session).filter(|s| s.kind == SessionKind::Hmac);
+    let digest =
+        sess.ok_or(ResponseCode::TYPE.handle(3))?.audit_digest.ok_or(ResponseCode::TYPE.handle(3))?;
+    let exclusive = tpm.sessions.exclusive_audit == Some(session);
+    let mut a = attest_header(tpm, ST_ATTEST_SESSION_AUDIT, signer, extra)?;
+    a.u8(u8::from(exclusive));
+    a.tpm2b(digest.as_slice());
+    attest_signed(tpm, c, signer, asked, &a)
+}
+
+/// TPM2_GetCommandAuditDigest (Part 3 §18.5): the command audit digest, counter and list
+/// (TPMS_COMMAND_AUDIT_INFO); signing it with a key starts a new digest.
+pub(crate) fn get_command_audit_digest(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    c.params.finish()?;
+    let [admin, signer, _] = c.handles;
+    if admin != Handle::RH_ENDORSEMENT {
+        return Err(ResponseCode::VALUE.handle(1));
+    }
+    let alg = tpm.audit.alg;
+    let digest = tpm.audit.digest.unwrap_or(crate::crypto::Digest::EMPTY);
+    let mut a = attest_header(tpm, ST_ATTEST_COMMAND_AUDIT, signer, extra)?;
+    a.u64(tpm.audit.counter);
+    a.alg(alg.id());
+    a.tpm2b(digest.as_slice());
+    a.tpm2b(tpm.audit.command_digest().as_slice());
+    attest_signed(tpm, c, signer, asked, &a)?;
+    if signer != Handle::RH_NULL {
+        tpm.audit.digest = None;
+    }
+    Ok(())
 }
 
 /// TPM2_Quote (Part 3 §18.4).

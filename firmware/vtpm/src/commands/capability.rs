@@ -23,16 +23,19 @@ use crate::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Tpm};
 const MAX_CAP_DATA: usize = MAX_CAP_BUFFER - 8;
 
 /// Implemented algorithms and their TPMA_ALGORITHM (Part 2 Table 30: symmetric = bit 1, hash = bit 2,
-/// signing = bit 8, encrypting = bit 9, method = bit 10). AES-CFB serves session parameter encryption.
-/// Key objects (`object`): RSA and ECC (asymmetric|object), KEYEDHASH (hash|object), SYMCIPHER
+/// signing = bit 8, encrypting = bit 9, method = bit 10); ECDAA signs through TPM2_Commit. AES-CFB serves session parameter encryption;
+/// CTR, OFB, CBC, CFB and ECB are the modes of TPM2_EncryptDecrypt (symmetric|encrypting).
+/// Key objects (`object`): RSA and ECC (asymmetric|object), KEYEDHASH (hash|object) with the XOR
+/// scheme (symmetric|hash), SYMCIPHER
 /// (object), the signature schemes (asymmetric|signing), RSAES and OAEP (asymmetric|encrypting),
 /// ECDH (asymmetric|method).
-const ALGS: [(AlgId, u32); 18] = [
+const ALGS: [(AlgId, u32); 24] = [
     (AlgId::RSA, 0x0009),
     (AlgId::SHA1, 0x0004),
     (AlgId::HMAC, 0x0104),
     (AlgId::AES, 0x0002),
     (AlgId::KEYEDHASH, 0x000C),
+    (AlgId::XOR, 0x0006),
     (AlgId::SHA256, 0x0004),
     (AlgId::SHA384, 0x0004),
     (AlgId::NULL, 0x0000),
@@ -42,10 +45,15 @@ const ALGS: [(AlgId, u32); 18] = [
     (AlgId::OAEP, 0x0201),
     (AlgId::ECDSA, 0x0101),
     (AlgId::ECDH, 0x0401),
+    (AlgId::ECDAA, 0x0101),
     (AlgId::KDF1_SP800_108, 0x0400),
     (AlgId::ECC, 0x0009),
     (AlgId::SYMCIPHER, 0x0008),
+    (AlgId::CTR, 0x0202),
+    (AlgId::OFB, 0x0202),
+    (AlgId::CBC, 0x0202),
     (AlgId::CFB, 0x0202),
+    (AlgId::ECB, 0x0202),
 ];
 
 /// Permanent handles that mean something here.
@@ -130,15 +138,15 @@ fn properties(tpm: &Tpm) -> Vec<(u32, u32)> {
         (0x209, (MAX_PERSISTENT - tpm.keys.persistent_handles().len()) as u32), // HR_PERSISTENT_AVAIL
         (0x20A, tpm.nv.counters() as u32),
         (0x20B, (MAX_INDICES - tpm.nv.len().min(MAX_INDICES)) as u32),
-        (0x20C, 0),                       // ALGORITHM_SET
-        (0x20D, 0),                       // LOADED_CURVES
-        (0x20E, tpm.da.failed_tries),     // LOCKOUT_COUNTER
-        (0x20F, tpm.da.max_tries),        // MAX_AUTH_FAIL
-        (0x210, tpm.da.recovery_time),    // LOCKOUT_INTERVAL
-        (0x211, tpm.da.lockout_recovery), // LOCKOUT_RECOVERY
-        (0x212, 0),                       // NV_WRITE_RECOVERY
-        (0x213, 0),                       // AUDIT_COUNTER_0
-        (0x214, 0),                       // AUDIT_COUNTER_1
+        (0x20C, 0),                                // ALGORITHM_SET
+        (0x20D, 0),                                // LOADED_CURVES
+        (0x20E, tpm.da.failed_tries),              // LOCKOUT_COUNTER
+        (0x20F, tpm.da.max_tries),                 // MAX_AUTH_FAIL
+        (0x210, tpm.da.recovery_time),             // LOCKOUT_INTERVAL
+        (0x211, tpm.da.lockout_recovery),          // LOCKOUT_RECOVERY
+        (0x212, 0),                                // NV_WRITE_RECOVERY
+        (0x213, (tpm.audit.counter >> 32) as u32), // AUDIT_COUNTER_0
+        (0x214, tpm.audit.counter as u32),         // AUDIT_COUNTER_1
     ];
     p.sort_by_key(|&(k, _)| k);
     p
@@ -233,8 +241,12 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             MAX_CAP_DATA / 2,
             |w, c| w.u16(*c),
         ),
-        cap::PP_COMMANDS | cap::AUDIT_COMMANDS | cap::AUTH_POLICIES | cap::ACT => {
-            // No physical-presence or audited commands, no policies, no ACTs.
+        cap::AUDIT_COMMANDS => {
+            let codes = tpm.audit.codes().to_vec();
+            list(&mut w, &codes, |c| c.0, property, count, MAX_CAP_DATA / 4, |w, c| w.u32(c.0))
+        }
+        cap::PP_COMMANDS | cap::AUTH_POLICIES | cap::ACT => {
+            // No physical-presence commands, no policies, no ACTs.
             w.u32(0);
             false
         }

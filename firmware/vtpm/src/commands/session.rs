@@ -90,6 +90,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         start_time,
         epoch: (tpm.time.reset_count, tpm.time.restart_count),
         timeout: 0,
+        audit_digest: None,
     };
     c.rhandle = tpm.sessions.insert(session)?;
     c.out.tpm2b(nonce);

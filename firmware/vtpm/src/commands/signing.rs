@@ -1,12 +1,14 @@
-//! TPM2_Sign and TPM2_VerifySignature (Part 3 ch. 20).
+//! TPM2_Sign and TPM2_VerifySignature (Part 3 ch. 20); Sign with ECDAA uses a TPM2_Commit.
 
 use crate::Tpm;
 use crate::crypto::{HashAlg, ct_eq};
 use crate::engine::command::Cmd;
 use crate::object::attr;
+use crate::object::ecdaa;
 use crate::object::key_material::{self as keys};
 use crate::object::signing::fresh_rng;
 use crate::state::tickets::ticket_proof;
+use crate::wire::alg_id::AlgId;
 use crate::wire::constants::{MAX_DIGEST, st};
 use crate::wire::handle::Handle;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
@@ -17,7 +19,7 @@ const ST_VERIFIED: u16 = 0x8022;
 /// TPM2_Sign (Part 3 §20.2).
 pub(crate) fn sign(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let digest = c.params.tpm2b(MAX_DIGEST).p(1)?;
-    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    let (asked, count) = keys::read_sig_scheme_with_count(&mut c.params).p(2)?;
     if c.params.u16().p(3)? != st::HASHCHECK {
         return Err(ResponseCode::TAG.param(3));
     }
@@ -42,7 +44,14 @@ pub(crate) fn sign(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             return Err(ResponseCode::TICKET.param(3));
         }
     }
-    keys::sign(&k.material, &k.sens, scheme, digest, &mut rng, &mut c.out).h(1)
+    if scheme.0 != AlgId::ECDAA {
+        return keys::sign(&k.material, &k.sens, scheme, digest, &mut rng, &mut c.out).h(1);
+    }
+    // ECDAA: the commitment `count` names must be outstanding for this key; it is used once.
+    let mut r_stream = tpm.commit.committed(&k.name, count).ok_or(ResponseCode::VALUE.param(2))?;
+    ecdaa::sign(&k.material, &mut r_stream, &mut rng, scheme.1, digest, &mut c.out).h(1)?;
+    tpm.commit.retire(count);
+    Ok(())
 }
 
 /// TPM2_VerifySignature (Part 3 §20.1): a TPMT_TK_VERIFIED on success.

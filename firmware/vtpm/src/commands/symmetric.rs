@@ -1,10 +1,9 @@
-//! Symmetric primitives (Part 3 ch. 15): EncryptDecrypt, EncryptDecrypt2 (AES with a SYMCIPHER
-//! object), Hash and HMAC.
-
-use aes::cipher::{BlockEncrypt, KeyInit};
+//! Symmetric primitives (Part 3 ch. 15): EncryptDecrypt, EncryptDecrypt2 (AES in CFB, CBC, ECB, CTR
+//! or OFB with a SYMCIPHER object), Hash and HMAC.
 
 use crate::Tpm;
-use crate::crypto::{HashAlg, aes_cfb};
+use crate::crypto::block_modes::{BLOCK, BlockMode, aes_crypt};
+use crate::crypto::{HashAlg, SecretBytes};
 use crate::engine::command::Cmd;
 use crate::object::attr;
 use crate::object::signing::hmac_key_hash;
@@ -15,38 +14,8 @@ use crate::wire::constants::MAX_BUFFER;
 use crate::wire::marshal::Reader;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
-const BLOCK: usize = 16;
-
-/// AES-ECB of one block (the CFB keystream for the next block).
-fn encrypt_block(key: &[u8], block: &mut [u8; BLOCK]) -> TpmResult<()> {
-    let mut b = aes::Block::from(*block);
-    match key.len() {
-        16 => aes::Aes128::new_from_slice(key).map_err(|_| ResponseCode::FAILURE)?.encrypt_block(&mut b),
-        32 => aes::Aes256::new_from_slice(key).map_err(|_| ResponseCode::FAILURE)?.encrypt_block(&mut b),
-        _ => return Err(ResponseCode::FAILURE),
-    }
-    block.copy_from_slice(&b);
-    Ok(())
-}
-
-/// The chaining value after `cipher` (the ciphertext) under `key` from `iv`.
-fn iv_out(key: &[u8], iv: &[u8; BLOCK], cipher: &[u8]) -> TpmResult<[u8; BLOCK]> {
-    let full = cipher.len() / BLOCK;
-    let rest = cipher.len() % BLOCK;
-    let mut prev = *iv;
-    if let Some(last) = full.checked_sub(1).and_then(|i| cipher.get(i * BLOCK..(i + 1) * BLOCK)) {
-        prev.copy_from_slice(last);
-    }
-    if rest == 0 {
-        return Ok(prev);
-    }
-    encrypt_block(key, &mut prev)?;
-    let tail = cipher.get(full * BLOCK..).unwrap_or_default();
-    prev.get_mut(..tail.len()).unwrap_or_default().copy_from_slice(tail);
-    Ok(prev)
-}
-
-/// The common body; `p` numbers the parameters (they come in a different order in the two commands).
+/// The common body of Part 3 §15.2 and §15.3; `p` numbers the parameters inData, decrypt, mode,
+/// ivIn (they come in a different order in the two commands).
 fn run(
     tpm: &mut Tpm,
     c: &mut Cmd<'_>,
@@ -63,16 +32,25 @@ fn run(
     if k.public.has(attr::RESTRICTED) || !k.public.has(if decrypt { attr::DECRYPT } else { attr::SIGN }) {
         return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
-    if mode != AlgId::NULL && mode != k.public.sym.mode {
-        return Err(ResponseCode::MODE.param(p[2]));
+    // The key's mode, unless it has none (TPM_ALG_NULL): then the caller's, which must name one.
+    let mode = match (k.public.sym.mode, mode) {
+        (AlgId::NULL, AlgId::NULL) => return Err(ResponseCode::MODE.param(p[2])),
+        (AlgId::NULL, asked) => asked,
+        (key, asked) if asked == AlgId::NULL || asked == key => key,
+        _ => return Err(ResponseCode::MODE.param(p[2])),
+    };
+    let mode = BlockMode::from_alg(mode).ok_or(ResponseCode::MODE.param(p[2]))?;
+    if iv.len() != mode.iv_len() {
+        return Err(ResponseCode::SIZE.param(p[3]));
     }
-    let iv: [u8; BLOCK] = iv.try_into().map_err(|_| ResponseCode::SIZE.param(p[3]))?;
-    let mut out = data.to_vec();
-    aes_cfb(&k.sens.secret, &iv, &mut out, !decrypt)?;
-    let cipher = if decrypt { data } else { &out };
-    let next = iv_out(&k.sens.secret, &iv, cipher)?;
+    if mode.whole_blocks_only() && !data.len().is_multiple_of(BLOCK) {
+        return Err(ResponseCode::SIZE.param(p[0]));
+    }
+    // The output may be plaintext: wiped when dropped.
+    let mut out = SecretBytes::new(data.to_vec());
+    let iv_out = aes_crypt(mode, &k.sens.secret, iv, &mut out, !decrypt)?;
     c.out.tpm2b(&out);
-    c.out.tpm2b(&next);
+    c.out.tpm2b(iv_out.as_slice());
     Ok(())
 }
 
@@ -82,7 +60,7 @@ pub(crate) fn encrypt_decrypt2(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> 
     let data = r.tpm2b(MAX_BUFFER).p(1)?;
     let decrypt = r.yes_no().p(2)?;
     let mode = r.alg().p(3)?;
-    let iv = r.tpm2b(BLOCK * 4).p(4)?;
+    let iv = r.tpm2b(BLOCK).p(4)?;
     r.finish()?;
     run(tpm, c, data, decrypt, mode, iv, [1, 2, 3, 4])
 }
@@ -92,7 +70,7 @@ pub(crate) fn encrypt_decrypt(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mut r: Reader<'_> = c.params.clone();
     let decrypt = r.yes_no().p(1)?;
     let mode = r.alg().p(2)?;
-    let iv = r.tpm2b(BLOCK * 4).p(3)?;
+    let iv = r.tpm2b(BLOCK).p(3)?;
     let data = r.tpm2b(MAX_BUFFER).p(4)?;
     r.finish()?;
     run(tpm, c, data, decrypt, mode, iv, [4, 1, 2, 3])
@@ -119,39 +97,4 @@ pub(crate) fn hmac(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mac = hash.hmac(&k.sens.secret, &[buffer])?;
     c.out.tpm2b(mac.as_slice());
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{BLOCK, iv_out};
-    use crate::crypto::aes_cfb;
-
-    /// Processing a message in block-aligned pieces, each starting from the previous ivOut, gives
-    /// the ciphertext of processing it at once; after a partial block, ivOut is that block's
-    /// ciphertext followed by the rest of its keystream.
-    #[test]
-    fn iv_out_chains_pieces() {
-        let key = [7u8; 16];
-        let iv = [3u8; BLOCK];
-        let msg: alloc::vec::Vec<u8> = (0..53u8).collect();
-        let mut whole = msg.clone();
-        aes_cfb(&key, &iv, &mut whole, true).unwrap();
-        for split in [0, 16, 32, 48] {
-            let (a, b) = msg.split_at(split);
-            let mut first = a.to_vec();
-            aes_cfb(&key, &iv, &mut first, true).unwrap();
-            let next = iv_out(&key, &iv, &first).unwrap();
-            let mut second = b.to_vec();
-            aes_cfb(&key, &next, &mut second, true).unwrap();
-            assert_eq!([first, second].concat(), whole, "split {split}");
-        }
-        // Five bytes: ivOut = their ciphertext || keystream bytes 5..16 (CFB of zeros is keystream).
-        let mut five = msg[..5].to_vec();
-        aes_cfb(&key, &iv, &mut five, true).unwrap();
-        let mut keystream = [0u8; BLOCK];
-        aes_cfb(&key, &iv, &mut keystream, true).unwrap();
-        let next = iv_out(&key, &iv, &five).unwrap();
-        assert_eq!(&next[..5], &five[..]);
-        assert_eq!(&next[5..], &keystream[5..]);
-    }
 }

@@ -1,6 +1,7 @@
-//! Cryptography the engine runs on: hashes, HMAC, KDFa, AES-CFB, the DRBG, seeded key streams and a
-//! hash whose state can be saved. Uses only `wire`.
+//! Cryptography the engine runs on: hashes, HMAC, KDFa, AES in CFB and the other block modes, the
+//! DRBG, seeded key streams and a hash whose state can be saved. Uses only `wire`.
 
+pub mod block_modes;
 pub mod drbg;
 mod primitives;
 pub mod seeded_rng;

@@ -68,6 +68,12 @@ pub(crate) struct Authorized {
     pub used: [Option<Used>; 3],
     pub decrypt: Option<usize>,
     pub encrypt: Option<usize>,
+    /// The audit session (TPMA_SESSION audit), at most one per command.
+    pub audit: Option<usize>,
+    /// cpHash under the audit session's algorithm, for its audit digest.
+    pub audit_cp: Option<Digest>,
+    /// cpHash under the command audit algorithm, when the command code is audited (Part 1 §33).
+    pub command_cp: Option<Digest>,
 }
 
 /// What `check_one` needs to know about the command.
@@ -134,9 +140,20 @@ pub(crate) fn authorize(
                 *slot = Some(j);
             }
         }
-        // Audit sessions are not implemented.
-        if s.attrs & sa::AUDIT != 0 {
-            return Err(ResponseCode::ATTRIBUTES.session(n));
+        // Audit (Part 2 Table 45): auditExclusive and auditReset only with audit, one audit session
+        // per command, and auditExclusive only if the session is still the exclusive one.
+        if s.attrs & sa::AUDIT == 0 {
+            if s.attrs & (sa::AUDIT_EXCLUSIVE | sa::AUDIT_RESET) != 0 {
+                return Err(ResponseCode::ATTRIBUTES.session(n));
+            }
+        } else {
+            if out.audit.is_some() || sess.kind == SessionKind::Trial {
+                return Err(ResponseCode::ATTRIBUTES.session(n));
+            }
+            if s.attrs & sa::AUDIT_EXCLUSIVE != 0 && tpm.sessions.exclusive_audit != Some(s.handle) {
+                return Err(ResponseCode::EXCLUSIVE.session(n));
+            }
+            out.audit = Some(j);
         }
     }
     if sessions.len() < def.auth {
@@ -157,6 +174,13 @@ pub(crate) fn authorize(
     }
     let handles_in = handles.get(..def.handles.len()).unwrap_or_default();
     let mut ctx = Ctx { code: def.code, handles: handles_in, params, extra_nonces };
+    // The audits hash the command as sent, with the Names the handles have before it runs.
+    let audit_alg =
+        out.audit.and_then(|j| sessions.get(j)?.as_ref()).and_then(|s| tpm.sessions.get(s.handle));
+    out.audit_cp = audit_alg.map(|s| cp_hash(tpm, s.alg, &ctx));
+    if tpm.audit.is_audited(def.code) {
+        out.command_cp = Some(cp_hash(tpm, tpm.audit.alg, &ctx));
+    }
 
     // ParseSessionBuffer: authorize each session's handle, or check a non-authorizing session.
     for (j, s) in sessions.iter().enumerate() {

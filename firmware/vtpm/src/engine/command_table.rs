@@ -115,6 +115,8 @@ pub const COMMANDS: &[CommandDef] = &[
     // The hierarchy (TPMI_RH_HIERARCHY+) is checked by the handler.
     de(en(rh(def(CommandCode::CREATE_PRIMARY, &[K::EntityOrNull], 1)))),
     nv(def(CommandCode::NV_GLOBAL_WRITE_LOCK, &[K::Provision], 1)),
+    // The privacy administrator (TPMI_RH_ENDORSEMENT) is checked by the handler.
+    de(en(nv(def(CommandCode::GET_COMMAND_AUDIT_DIGEST, &[K::Hierarchy, K::KeyOrNull], 2)))),
     nv(def(CommandCode::NV_INCREMENT, &[K::NvAuth, K::NvIndex], 1)),
     nv(def(CommandCode::NV_SET_BITS, &[K::NvAuth, K::NvIndex], 1)),
     de(nv(def(CommandCode::NV_EXTEND, &[K::NvAuth, K::NvIndex], 1))),
@@ -125,6 +127,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(def(CommandCode::PCR_EVENT, &[K::PcrOrNull], 1)),
     def(CommandCode::PCR_RESET, &[K::Pcr], 1),
     de(en(fl(def(CommandCode::SEQUENCE_COMPLETE, &[K::Object], 1)))),
+    nv(def(CommandCode::SET_COMMAND_CODE_AUDIT_STATUS, &[K::Provision], 1)),
     def(CommandCode::INCREMENTAL_SELF_TEST, &[], 0),
     def(CommandCode::SELF_TEST, &[], 0),
     ns(nv(def(CommandCode::STARTUP, &[], 0))),
@@ -135,6 +138,8 @@ pub const COMMANDS: &[CommandDef] = &[
     de(def(CommandCode::POLICY_NV, &[K::NvAuth, K::NvIndex, K::PolicySession], 1)),
     de(en(def(CommandCode::CERTIFY_CREATION, &[K::KeyOrNull, K::Object], 1))),
     de(en(def(CommandCode::GET_TIME, &[K::Hierarchy, K::KeyOrNull], 2))),
+    // The session (TPMI_SH_HMAC) is checked by the handler.
+    de(en(def(CommandCode::GET_SESSION_AUDIT_DIGEST, &[K::Hierarchy, K::KeyOrNull, K::Context], 2))),
     en(def(CommandCode::NV_READ, &[K::NvAuth, K::NvIndex], 1)),
     def(CommandCode::NV_READ_LOCK, &[K::NvAuth, K::NvIndex], 1),
     de(en(def(CommandCode::OBJECT_CHANGE_AUTH, &[K::Object, K::Object], 1))),
@@ -186,6 +191,7 @@ pub const COMMANDS: &[CommandDef] = &[
     de(def(CommandCode::POLICY_DUPLICATION_SELECT, &[K::PolicySession], 0)),
     en(def(CommandCode::POLICY_GET_DIGEST, &[K::PolicySession], 0)),
     def(CommandCode::TEST_PARMS, &[], 0),
+    de(en(def(CommandCode::COMMIT, &[K::Object], 1))),
     def(CommandCode::POLICY_PASSWORD, &[K::PolicySession], 0),
     def(CommandCode::POLICY_NV_WRITTEN, &[K::PolicySession], 0),
     // The parent (TPMI_DH_PARENT+: a hierarchy or a storage key) is checked by the handler.

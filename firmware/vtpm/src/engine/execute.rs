@@ -122,6 +122,8 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
         w.bytes(&rp);
         w.bytes(&area);
     } else {
+        let mut used = used;
+        crate::engine::audit::record(tpm, code, &rp, &mut used);
         w.bytes(&rp);
     }
     Ok(with_header(tag, ResponseCode::SUCCESS, &w.into_secret()))

@@ -1,7 +1,8 @@
 //! The command pipeline common to every command (Part 3 §5): header, command table, handle checks,
-//! authorization, parameter encryption, routing to the command, response. Only `routing` names
+//! authorization, parameter encryption, routing to the command, audit, response. Only `routing` names
 //! `commands`; the rest is what commands may use.
 
+pub mod audit;
 pub mod authorization;
 pub mod command;
 pub mod command_table;

@@ -17,7 +17,12 @@ use crate::{Tpm, engine::param_enc};
 /// Builds the response authorization area (TPMS_AUTH_RESPONSE per session, Part 2 Table 82):
 /// new nonces, the encrypted first response parameter if asked, then the HMACs over rpHash (which
 /// covers the ciphertext). Retires sessions without continueSession.
-pub(crate) fn respond(tpm: &mut Tpm, code: CommandCode, rp: &mut [u8], a: Authorized) -> TpmResult<Vec<u8>> {
+pub(crate) fn respond(
+    tpm: &mut Tpm,
+    code: CommandCode,
+    rp: &mut [u8],
+    mut a: Authorized,
+) -> TpmResult<Vec<u8>> {
     for used in a.used.iter().flatten().filter(|u| u.handle != Handle::RS_PW) {
         let Some(size) = tpm.sessions.get(used.handle).map(|s| s.nonce_tpm.as_slice().len()) else {
             continue;
@@ -30,6 +35,8 @@ pub(crate) fn respond(tpm: &mut Tpm, code: CommandCode, rp: &mut [u8], a: Author
         }
     }
     param_enc::encrypt_response(tpm, &a, rp)?;
+    // The audits cover the response as sent; they may change the audit session's attributes.
+    crate::engine::audit::record(tpm, code, rp, &mut a);
     let mut w = Writer::new();
     for used in a.used.into_iter().flatten() {
         if used.handle == Handle::RS_PW {

@@ -2,8 +2,9 @@
 
 use crate::Tpm;
 use crate::commands::{
-    asymmetric, attestation, capability, clocks, context, da, duplication, enhanced_auth, hash_hmac,
-    hierarchy, integrity, nv, object, random, session, signing, startup, symmetric, testing,
+    asymmetric, attestation, capability, clocks, command_audit, context, da, duplication, enhanced_auth,
+    ephemeral, hash_hmac, hierarchy, integrity, nv, object, random, session, signing, startup, symmetric,
+    testing,
 };
 use crate::engine::command::Cmd;
 use crate::wire::command_code::CommandCode;
@@ -26,6 +27,7 @@ pub(crate) fn run(tpm: &mut Tpm, code: CommandCode, c: &mut Cmd<'_>) -> TpmResul
         CommandCode::CLOCK_RATE_ADJUST => clocks::clock_rate_adjust(tpm, c),
         CommandCode::CREATE_PRIMARY => hierarchy::create_primary(tpm, c),
         CommandCode::NV_GLOBAL_WRITE_LOCK => nv::global_write_lock(tpm, c),
+        CommandCode::GET_COMMAND_AUDIT_DIGEST => attestation::get_command_audit_digest(tpm, c),
         CommandCode::NV_INCREMENT => nv::increment(tpm, c),
         CommandCode::NV_SET_BITS => nv::set_bits(tpm, c),
         CommandCode::NV_EXTEND => nv::extend(tpm, c),
@@ -36,6 +38,7 @@ pub(crate) fn run(tpm: &mut Tpm, code: CommandCode, c: &mut Cmd<'_>) -> TpmResul
         CommandCode::PCR_EVENT => integrity::event(tpm, c),
         CommandCode::PCR_RESET => integrity::reset(tpm, c),
         CommandCode::SEQUENCE_COMPLETE => hash_hmac::complete(tpm, c),
+        CommandCode::SET_COMMAND_CODE_AUDIT_STATUS => command_audit::set_command_code_audit_status(tpm, c),
         CommandCode::INCREMENTAL_SELF_TEST => testing::incremental_self_test(tpm, c),
         CommandCode::SELF_TEST => testing::self_test(tpm, c),
         CommandCode::STARTUP => startup::startup(tpm, c),
@@ -46,6 +49,7 @@ pub(crate) fn run(tpm: &mut Tpm, code: CommandCode, c: &mut Cmd<'_>) -> TpmResul
         CommandCode::POLICY_NV => enhanced_auth::comparisons::nv(tpm, c),
         CommandCode::CERTIFY_CREATION => attestation::certify_creation(tpm, c),
         CommandCode::GET_TIME => attestation::get_time(tpm, c),
+        CommandCode::GET_SESSION_AUDIT_DIGEST => attestation::get_session_audit_digest(tpm, c),
         CommandCode::NV_READ => nv::read(tpm, c),
         CommandCode::NV_READ_LOCK => nv::read_lock(tpm, c),
         CommandCode::OBJECT_CHANGE_AUTH => object::lifecycle::object_change_auth(tpm, c),
@@ -97,6 +101,7 @@ pub(crate) fn run(tpm: &mut Tpm, code: CommandCode, c: &mut Cmd<'_>) -> TpmResul
         CommandCode::POLICY_DUPLICATION_SELECT => enhanced_auth::names::duplication_select(tpm, c),
         CommandCode::POLICY_GET_DIGEST => enhanced_auth::assertions::get_digest(tpm, c),
         CommandCode::TEST_PARMS => testing::test_parms(tpm, c),
+        CommandCode::COMMIT => ephemeral::commit(tpm, c),
         CommandCode::POLICY_PASSWORD => enhanced_auth::assertions::password(tpm, c),
         CommandCode::POLICY_NV_WRITTEN => enhanced_auth::assertions::nv_written(tpm, c),
         CommandCode::CREATE_LOADED => object::lifecycle::create_loaded(tpm, c),

@@ -1,5 +1,6 @@
 //! Key material: generation (from a seeded stream, so primaries are reproducible), reconstruction from
-//! a sensitive area, and the signature schemes (ECDSA on P-256/P-384, RSASSA and RSAPSS on RSA-2048).
+//! a sensitive area, and the signature schemes (ECDSA on P-256/P-384, RSASSA and RSAPSS on RSA-1024
+//! and RSA-2048).
 //! RustCrypto does the mathematics; this is the TPM glue.
 
 use alloc::boxed::Box;
@@ -132,6 +133,10 @@ pub fn restore(p: &Public, s: &Sensitive) -> TpmResult<Material> {
             Material::P384(p384::SecretKey::from_slice(&s.secret).map_err(|_| ResponseCode::BINDING)?)
         }
         AlgId::RSA => {
+            // The modulus is exactly keyBits long (its top bit set is checked by the binding below).
+            if p.unique.len() != usize::from(p.rsa_bits / 8) {
+                return Err(ResponseCode::KEY_SIZE);
+            }
             let n = BigUint::from_bytes_be(&p.unique);
             let prime = BigUint::from_bytes_be(&s.secret);
             if prime <= BigUint::from(1u32) || &n % &prime != BigUint::from(0u32) {
@@ -162,7 +167,7 @@ pub fn pick_scheme(p: &Public, asked: (AlgId, AlgId)) -> TpmResult<(AlgId, HashA
         return Err(ResponseCode::SCHEME);
     };
     let ok = match p.kind {
-        AlgId::ECC => scheme == AlgId::ECDSA,
+        AlgId::ECC => matches!(scheme, AlgId::ECDSA | AlgId::ECDAA),
         AlgId::RSA => matches!(scheme, AlgId::RSASSA | AlgId::RSAPSS),
         AlgId::KEYEDHASH => scheme == AlgId::HMAC,
         _ => false,
@@ -173,18 +178,29 @@ pub fn pick_scheme(p: &Public, asked: (AlgId, AlgId)) -> TpmResult<(AlgId, HashA
     Ok((scheme, HashAlg::from_id(hash).ok_or(ResponseCode::HASH)?))
 }
 
-/// Reads a TPMT_SIG_SCHEME: (scheme, hash), hash NULL for the NULL scheme.
+/// Reads a TPMT_SIG_SCHEME: (scheme, hash), hash NULL for the NULL scheme. ECDAA, whose signature
+/// needs a commitment, is for TPM2_Sign only (`read_sig_scheme_with_count`).
 pub fn read_sig_scheme(r: &mut Reader<'_>) -> TpmResult<(AlgId, AlgId)> {
+    match read_sig_scheme_with_count(r)? {
+        ((AlgId::ECDAA, _), _) => Err(ResponseCode::SCHEME),
+        (scheme, _) => Ok(scheme),
+    }
+}
+
+/// Reads a TPMT_SIG_SCHEME with ECDAA's commit count (TPMS_SCHEME_ECDAA, Part 2 Table 155; 0 for
+/// the other schemes).
+pub fn read_sig_scheme_with_count(r: &mut Reader<'_>) -> TpmResult<((AlgId, AlgId), u16)> {
     let scheme = r.alg()?;
     if scheme == AlgId::NULL {
-        return Ok((scheme, AlgId::NULL));
+        return Ok(((scheme, AlgId::NULL), 0));
     }
-    if !matches!(scheme, AlgId::ECDSA | AlgId::RSASSA | AlgId::RSAPSS | AlgId::HMAC) {
+    if !matches!(scheme, AlgId::ECDSA | AlgId::ECDAA | AlgId::RSASSA | AlgId::RSAPSS | AlgId::HMAC) {
         return Err(ResponseCode::SCHEME);
     }
     let hash = r.alg()?;
     HashAlg::from_id(hash).ok_or(ResponseCode::HASH)?;
-    Ok((scheme, hash))
+    let count = if scheme == AlgId::ECDAA { r.u16()? } else { 0 };
+    Ok(((scheme, hash), count))
 }
 
 fn rsa_padding_sign(scheme: AlgId, hash: HashAlg) -> Result<Pkcs1v15Sign, Pss> {
@@ -209,6 +225,10 @@ pub fn sign(
 ) -> TpmResult<()> {
     use p256::ecdsa::signature::hazmat::PrehashSigner;
     let (alg_id, hash) = scheme;
+    // ECDAA signs only with a commitment (TPM2_Sign, `object::ecdaa`).
+    if alg_id == AlgId::ECDAA {
+        return Err(ResponseCode::SCHEME);
+    }
     if digest.len() != hash.size() {
         return Err(ResponseCode::SIZE);
     }

@@ -2,6 +2,7 @@
 //! protection under a parent, secrets shared with a key, and signing.
 
 pub mod creation;
+pub mod ecdaa;
 pub mod identifiers;
 pub mod key_material;
 mod public;

@@ -8,6 +8,7 @@
 use alloc::vec::Vec;
 
 use crate::crypto::HashAlg;
+use crate::crypto::block_modes::BlockMode;
 use crate::object::attr;
 use crate::object::curve;
 use crate::wire::alg_id::AlgId;
@@ -26,7 +27,7 @@ impl Scheme {
     pub const NULL: Scheme = Scheme { alg: AlgId::NULL, hash: AlgId::NULL };
 }
 
-/// TPMT_SYM_DEF_OBJECT: AES-CFB of `bits`, or NULL (bits 0).
+/// TPMT_SYM_DEF_OBJECT: AES of `bits` in `mode`, or NULL (bits 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SymDef {
     pub alg: AlgId,
@@ -49,6 +50,8 @@ pub struct Public {
     pub sym: SymDef,
     /// RSA, ECC, KEYEDHASH: the scheme (XOR keeps its KDF in `kdf.alg`).
     pub scheme: Scheme,
+    /// ECC with the ECDAA scheme: TPMS_SCHEME_ECDAA's count (Part 2 Table 155), kept as sent.
+    pub ecdaa_count: u16,
     pub rsa_bits: u16,
     pub exponent: u32,
     pub curve: u16,
@@ -60,7 +63,7 @@ pub struct Public {
     pub unique_y: Vec<u8>,
 }
 
-/// Largest RSA modulus / unique field accepted (RSA-2048).
+/// Largest RSA modulus / unique field accepted (RSA-2048; RSA-1024 is the other size).
 pub const MAX_RSA_BYTES: usize = 256;
 
 /// Largest ECC coordinate (P-384).
@@ -75,7 +78,10 @@ fn read_hash(r: &mut Reader<'_>, null_ok: bool) -> TpmResult<AlgId> {
     }
 }
 
-fn read_sym(r: &mut Reader<'_>) -> TpmResult<SymDef> {
+/// Reads a TPMT_SYM_DEF_OBJECT. A SYMCIPHER key (`cipher_key`) may name any mode this engine
+/// implements, or TPM_ALG_NULL to choose it at each TPM2_EncryptDecrypt (Part 2 Table 140); the
+/// symmetric definition of an asymmetric storage key protects its children and is CFB (Part 1 §27.2).
+fn read_sym(r: &mut Reader<'_>, cipher_key: bool) -> TpmResult<SymDef> {
     match r.alg()? {
         AlgId::NULL => Ok(SymDef::NULL),
         AlgId::AES => {
@@ -83,10 +89,13 @@ fn read_sym(r: &mut Reader<'_>) -> TpmResult<SymDef> {
             if bits != 128 && bits != 256 {
                 return Err(ResponseCode::KEY_SIZE);
             }
-            if r.alg()? != AlgId::CFB {
+            let mode = r.alg()?;
+            let allowed = mode == AlgId::CFB
+                || cipher_key && (mode == AlgId::NULL || BlockMode::from_alg(mode).is_some());
+            if !allowed {
                 return Err(ResponseCode::MODE);
             }
-            Ok(SymDef { alg: AlgId::AES, bits, mode: AlgId::CFB })
+            Ok(SymDef { alg: AlgId::AES, bits, mode })
         }
         _ => Err(ResponseCode::SYMMETRIC),
     }
@@ -142,6 +151,7 @@ impl Public {
             policy,
             sym: SymDef::NULL,
             scheme: Scheme::NULL,
+            ecdaa_count: 0,
             rsa_bits: 0,
             exponent: 0,
             curve: 0,
@@ -162,19 +172,23 @@ impl Public {
                     AlgId::HMAC => p.scheme.hash = read_hash(r, false)?,
                     AlgId::XOR => {
                         p.scheme.hash = read_hash(r, false)?;
+                        // TPMS_SCHEME_XOR's KDF (Part 2 Table 149): KDFa is the one implemented.
                         p.kdf.alg = r.alg()?;
+                        if p.kdf.alg != AlgId::KDF1_SP800_108 {
+                            return Err(ResponseCode::KDF);
+                        }
                     }
                     _ => return Err(ResponseCode::SCHEME),
                 }
             }
             AlgId::SYMCIPHER => {
-                p.sym = read_sym(r)?;
+                p.sym = read_sym(r, true)?;
                 if p.sym.alg == AlgId::NULL {
                     return Err(ResponseCode::SYMMETRIC);
                 }
             }
             AlgId::RSA => {
-                p.sym = read_sym(r)?;
+                p.sym = read_sym(r, false)?;
                 p.scheme.alg = r.alg()?;
                 match p.scheme.alg {
                     AlgId::NULL | AlgId::RSAES => {}
@@ -185,11 +199,15 @@ impl Public {
                 p.exponent = r.u32()?;
             }
             AlgId::ECC => {
-                p.sym = read_sym(r)?;
+                p.sym = read_sym(r, false)?;
                 p.scheme.alg = r.alg()?;
                 match p.scheme.alg {
                     AlgId::NULL => {}
                     AlgId::ECDSA | AlgId::ECDH => p.scheme.hash = read_hash(r, false)?,
+                    AlgId::ECDAA => {
+                        p.scheme.hash = read_hash(r, false)?;
+                        p.ecdaa_count = r.u16()?;
+                    }
                     _ => return Err(ResponseCode::SCHEME),
                 }
                 p.curve = r.u16()?;
@@ -252,6 +270,9 @@ impl Public {
                 if self.scheme.alg != AlgId::NULL {
                     w.alg(self.scheme.hash);
                 }
+                if self.scheme.alg == AlgId::ECDAA {
+                    w.u16(self.ecdaa_count);
+                }
                 w.u16(self.curve);
                 w.alg(self.kdf.alg);
                 w.tpm2b(&self.unique);
@@ -310,7 +331,8 @@ impl Public {
                 if has(attr::RESTRICTED) && has(attr::SIGN) && self.scheme.alg == AlgId::NULL {
                     return Err(ResponseCode::SCHEME);
                 }
-                let sig_scheme = matches!(self.scheme.alg, AlgId::RSASSA | AlgId::RSAPSS | AlgId::ECDSA);
+                let sig_scheme =
+                    matches!(self.scheme.alg, AlgId::RSASSA | AlgId::RSAPSS | AlgId::ECDSA | AlgId::ECDAA);
                 if sig_scheme && !has(attr::SIGN)
                     || !sig_scheme && self.scheme.alg != AlgId::NULL && !has(attr::DECRYPT)
                 {
@@ -318,8 +340,15 @@ impl Public {
                 }
             }
             AlgId::KEYEDHASH => {
-                if has(attr::RESTRICTED) && has(attr::DECRYPT) {
+                // The XOR scheme belongs to decryption keys only (restricted: a derivation parent,
+                // as tpm2-tools' `-G xor` primaries are); other restricted decryption keyed-hash
+                // objects are not defined.
+                let xor = self.scheme.alg == AlgId::XOR;
+                if has(attr::RESTRICTED) && has(attr::DECRYPT) && !xor {
                     return Err(ResponseCode::ATTRIBUTES);
+                }
+                if xor && (has(attr::SIGN) || !has(attr::DECRYPT)) {
+                    return Err(ResponseCode::SCHEME);
                 }
                 let sealed = !has(attr::SIGN) && !has(attr::DECRYPT);
                 if sealed && self.scheme.alg != AlgId::NULL {
@@ -331,9 +360,12 @@ impl Public {
             }
             _ => {
                 // SYMCIPHER: the sign bit means "encrypt"; a restricted key only decrypts (a
-                // symmetric storage parent).
+                // symmetric storage parent), and protects its children with CFB.
                 if has(attr::RESTRICTED) && has(attr::SIGN) {
                     return Err(ResponseCode::ATTRIBUTES);
+                }
+                if has(attr::RESTRICTED) && self.sym.mode != AlgId::CFB {
+                    return Err(ResponseCode::MODE);
                 }
             }
         }
@@ -344,9 +376,8 @@ impl Public {
     /// what parsing checks (shared by key creation and TPM2_TestParms so the two cannot disagree).
     fn check_algorithms(&self) -> TpmResult<()> {
         match self.kind {
-            // Keyed-hash objects with the XOR scheme are not implemented.
-            AlgId::KEYEDHASH if self.scheme.alg == AlgId::XOR => Err(ResponseCode::SCHEME),
-            AlgId::RSA if self.rsa_bits != 2048 => Err(ResponseCode::KEY_SIZE),
+            // RSA-1024 and RSA-2048 (the PC Client PTP's required sizes).
+            AlgId::RSA if !matches!(self.rsa_bits, 1024 | 2048) => Err(ResponseCode::KEY_SIZE),
             AlgId::RSA if self.exponent != 0 && self.exponent != 65537 => Err(ResponseCode::VALUE),
             AlgId::ECC if !curve::IMPLEMENTED.contains(&self.curve) => Err(ResponseCode::CURVE),
             _ => Ok(()),

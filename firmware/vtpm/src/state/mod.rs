@@ -1,9 +1,11 @@
-//! The TPM's state, one concept per file: PCRs, NV, hierarchies, dictionary-attack counters, time,
+//! The TPM's state, one concept per file: PCRs, NV, command audit, hierarchies, dictionary-attack counters, time,
 //! sessions, the transient-object table (sequences and keys), persistent keys, context-blob keys,
 //! tickets and the Shutdown(STATE) snapshot.
 //! Uses `wire`, `crypto` and `object`, never `commands`.
 
 pub mod clock;
+pub mod command_audit;
+pub mod commit;
 pub mod context_keys;
 pub mod dictionary_attack;
 pub mod hierarchy;

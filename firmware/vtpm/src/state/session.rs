@@ -57,6 +57,8 @@ pub struct Session {
     pub epoch: (u32, u32),
     /// The earliest expiration a policy set, in Time ms; 0 for none (TPM_RC_EXPIRED after it).
     pub timeout: u64,
+    /// An audit session's digest (Part 3 §18.3 sessionDigest); None until the session first audits.
+    pub audit_digest: Option<Digest>,
 }
 
 // The bound entity's H(Name || authValue) is wiped when the session is freed (`key` wipes itself).
@@ -117,6 +119,10 @@ impl Session {
         w.u32(self.epoch.0);
         w.u32(self.epoch.1);
         w.u64(self.timeout);
+        // Last, and only for an audit session, so other sessions' contexts keep their layout.
+        if let Some(d) = &self.audit_digest {
+            w.tpm2b(d.as_slice());
+        }
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -154,6 +160,8 @@ impl Session {
         let start_time = r.u64()?;
         let epoch = (r.u32()?, r.u32()?);
         let timeout = r.u64()?;
+        let audit_digest =
+            if r.remaining() > 0 { Some(Digest::from_slice(r.tpm2b(MAX_DIGEST)?)) } else { None };
         Ok(Session {
             kind,
             alg,
@@ -175,6 +183,7 @@ impl Session {
             start_time,
             epoch,
             timeout,
+            audit_digest,
         })
     }
 }
@@ -217,6 +226,7 @@ mod tests {
             start_time: 0x0102_0304_0506_0708,
             epoch: (9, 10),
             timeout: 0x1112_1314_1516_1718,
+            audit_digest: Some(Digest::from_slice(&[7; 48])),
         };
         let mut w = Writer::new();
         s.save(&mut w);

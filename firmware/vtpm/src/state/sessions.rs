@@ -29,11 +29,14 @@ enum Slot {
 #[derive(Debug, Clone)]
 pub struct Sessions {
     slots: Vec<Slot>,
+    /// The exclusive audit session (TPMA_SESSION auditExclusive, Part 2 Table 45): the audit
+    /// session that every command since its first use or auditReset was audited in.
+    pub exclusive_audit: Option<Handle>,
 }
 
 impl Default for Sessions {
     fn default() -> Self {
-        Sessions { slots: (0..MAX_ACTIVE).map(|_| Slot::Free).collect() }
+        Sessions { slots: (0..MAX_ACTIVE).map(|_| Slot::Free).collect(), exclusive_audit: None }
     }
 }
 
@@ -113,6 +116,9 @@ impl Sessions {
         if let Some(slot) = slot_of(h).and_then(|(i, _)| self.slots.get_mut(i)) {
             *slot = Slot::Free;
         }
+        if self.exclusive_audit == Some(h) {
+            self.exclusive_audit = None;
+        }
         true
     }
 
@@ -162,6 +168,7 @@ impl Sessions {
     /// TPM Reset: every session is gone.
     pub fn clear(&mut self) {
         self.slots.iter_mut().for_each(|s| *s = Slot::Free);
+        self.exclusive_audit = None;
     }
 
     /// Handles for GetCapability(TPM_CAP_HANDLES): loaded sessions for HT 0x02, saved for HT 0x03.

@@ -35,5 +35,9 @@ impl AlgId {
     pub const KDF1_SP800_108: AlgId = AlgId(0x0022);
     pub const ECC: AlgId = AlgId(0x0023);
     pub const SYMCIPHER: AlgId = AlgId(0x0025);
+    pub const CTR: AlgId = AlgId(0x0040);
+    pub const OFB: AlgId = AlgId(0x0041);
+    pub const CBC: AlgId = AlgId(0x0042);
     pub const CFB: AlgId = AlgId(0x0043);
+    pub const ECB: AlgId = AlgId(0x0044);
 }

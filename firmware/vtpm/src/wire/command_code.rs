@@ -76,6 +76,12 @@ impl CommandCode {
     pub const ECDH_KEYGEN: CommandCode = CommandCode(0x163);
     pub const RSA_ENCRYPT: CommandCode = CommandCode(0x174);
     pub const GET_TIME: CommandCode = CommandCode(0x14C);
+    // Audit (Part 3 §18.3, §18.5, §21.4).
+    pub const GET_COMMAND_AUDIT_DIGEST: CommandCode = CommandCode(0x133);
+    pub const SET_COMMAND_CODE_AUDIT_STATUS: CommandCode = CommandCode(0x140);
+    pub const GET_SESSION_AUDIT_DIGEST: CommandCode = CommandCode(0x14D);
+    // ECDAA's first phase (Part 3 §19.2).
+    pub const COMMIT: CommandCode = CommandCode(0x18B);
     pub const LOAD_EXTERNAL: CommandCode = CommandCode(0x167);
     pub const ACTIVATE_CREDENTIAL: CommandCode = CommandCode(0x147);
     pub const MAKE_CREDENTIAL: CommandCode = CommandCode(0x168);

@@ -25,6 +25,7 @@ impl ResponseCode {
     pub const FAILURE: ResponseCode = ResponseCode(0x101);
     pub const SEQUENCE: ResponseCode = ResponseCode(0x103);
     pub const DISABLED: ResponseCode = ResponseCode(0x120);
+    pub const EXCLUSIVE: ResponseCode = ResponseCode(0x121);
     pub const AUTH_TYPE: ResponseCode = ResponseCode(0x124);
     pub const AUTH_MISSING: ResponseCode = ResponseCode(0x125);
     pub const POLICY: ResponseCode = ResponseCode(0x126);
@@ -32,6 +33,7 @@ impl ResponseCode {
     pub const PCR: ResponseCode = ResponseCode(0x127);
     pub const PCR_CHANGED: ResponseCode = ResponseCode(0x128);
     pub const CPHASH: ResponseCode = ResponseCode(0x151);
+    pub const NO_RESULT: ResponseCode = ResponseCode(0x154);
     pub const COMMAND_SIZE: ResponseCode = ResponseCode(0x142);
     pub const COMMAND_CODE: ResponseCode = ResponseCode(0x143);
     pub const AUTHSIZE: ResponseCode = ResponseCode(0x144);

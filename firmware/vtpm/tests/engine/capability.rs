@@ -129,11 +129,12 @@ fn algorithms_handles_and_empty_lists() {
     let (more, d) = cap(&mut t, 1, 0, 10);
     assert!(more);
     assert_eq!(&d[..4], &10u32.to_be_bytes());
-    // No transient objects after Startup; curves P-256 and P-384; no audited commands.
+    // No transient objects after Startup; curves P-256 and P-384; only SetCommandCodeAuditStatus is
+    // audited (Part 3 §21.4).
     assert_eq!(cap(&mut t, 1, 0x8000_0000, 100).1, 0u32.to_be_bytes());
     assert_eq!(cap(&mut t, 8, 0, 100).1, B::new().u32(2).u16(3).u16(4).0);
     assert_eq!(cap(&mut t, 8, 4, 100).1, B::new().u32(1).u16(4).0);
-    assert_eq!(cap(&mut t, 4, 0, 100).1, 0u32.to_be_bytes());
+    assert_eq!(cap(&mut t, 4, 0, 100).1, B::new().u32(1).u32(0x140).0);
     // PCR properties: RESET_L0 selects exactly PCRs 16 and 23.
     let (_, d) = cap(&mut t, 7, 2, 1);
     assert_eq!(d, B::new().u32(1).u32(2).u8(3).raw(&[0, 0, 0x81]).0);

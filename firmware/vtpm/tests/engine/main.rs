@@ -7,6 +7,7 @@ mod common;
 mod key_helpers;
 
 mod admin_controls;
+mod audit;
 mod capability;
 mod dispatch;
 mod firmware_config;

@@ -75,8 +75,9 @@ fn rsa_oaep_and_pkcs1_round_trip_with_the_rsa_crate() {
     assert_eq!(dec(&mut t, &c, &oaep, b"other").rc, rc_p(ResponseCode::VALUE, 1));
     let c = key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b"pkcs1 secret").unwrap();
     assert_eq!(out(&dec(&mut t, &c, &B::new().u16(0x0015).0, &[])), b"pkcs1 secret");
-    // Raw RSA (scheme NULL on a scheme-less key) is not offered.
-    assert_eq!(dec(&mut t, &c, &B::new().u16(NULL).0, &[]).rc, rc_p(ResponseCode::SCHEME, 2));
+    // Raw RSA (scheme NULL on a scheme-less key) gives the padded block itself (`rsa_sizes`).
+    let raw = out(&dec(&mut t, &c, &B::new().u16(NULL).0, &[]));
+    assert_eq!((raw.len(), &raw[..2], &raw[raw.len() - 12..]), (256, &[0u8, 2][..], &b"pkcs1 secret"[..]));
     // Encrypted inside, decrypted inside.
     let r = run(
         &mut t,

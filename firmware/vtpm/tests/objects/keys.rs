@@ -74,8 +74,8 @@ fn template_and_authorization_errors() {
     let mut t = started();
     // P-521 is not implemented: TPM_RC_CURVE on inPublic.
     assert_eq!(primary(&mut t, RH_OWNER, &ecc_signer(0x0005)), Err(rc_p(ResponseCode::CURVE, 2)));
-    // RSA-1024: TPM_RC_KEY_SIZE.
-    assert_eq!(primary(&mut t, RH_OWNER, &rsa_signer(RSASSA, 1024)), Err(rc_p(ResponseCode::KEY_SIZE, 2)));
+    // RSA-3072 (only 1024 and 2048 are implemented): TPM_RC_KEY_SIZE.
+    assert_eq!(primary(&mut t, RH_OWNER, &rsa_signer(RSASSA, 3072)), Err(rc_p(ResponseCode::KEY_SIZE, 2)));
     // A reserved attribute bit: TPM_RC_RESERVED_BITS.
     let mut bad = ecc_signer(0x0003);
     bad[7] |= 1;

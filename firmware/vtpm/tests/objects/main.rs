@@ -8,8 +8,10 @@ mod key_helpers;
 
 mod attest;
 mod child_keys;
+mod cipher_modes;
 mod credential;
 mod crypt;
+mod ecdaa;
 mod endorsement_seed;
 mod external;
 mod hmac_seq;
@@ -17,3 +19,5 @@ mod import;
 mod key_auth;
 mod keys;
 mod primary_cache;
+mod rsa_sizes;
+mod xor_keys;

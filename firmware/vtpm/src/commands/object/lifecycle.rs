@@ -137,7 +137,7 @@ pub(crate) fn load_external(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
 /// Largest TPM2B_SENSITIVE accepted by LoadExternal (an RSA-2048 prime plus auth and seed).
 const MAX_EXTERNAL_SENSITIVE: usize = 2 + 2 + MAX_DIGEST + 2 + MAX_DIGEST + 2 + 256;
 
-/// A public-only key must be usable: an ECC point on its curve, a 2048-bit RSA modulus.
+/// A public-only key must be usable: an ECC point on its curve, an RSA modulus of exactly keyBits.
 fn check_public_key(p: &Public) -> TpmResult<()> {
     match p.kind {
         AlgId::ECC => {
@@ -148,7 +148,10 @@ fn check_public_key(p: &Public) -> TpmResult<()> {
             };
             if ok { Ok(()) } else { Err(ResponseCode::ECC_POINT) }
         }
-        AlgId::RSA if p.unique.len() != 256 || p.unique.first().is_none_or(|b| b & 0x80 == 0) => {
+        AlgId::RSA
+            if p.unique.len() != usize::from(p.rsa_bits / 8)
+                || p.unique.first().is_none_or(|b| b & 0x80 == 0) =>
+        {
             Err(ResponseCode::KEY_SIZE)
         }
         _ => Ok(()),
