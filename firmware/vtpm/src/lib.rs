@@ -52,8 +52,9 @@
 //! Quote, Certify, Unseal, persistent objects (EvictControl, in RAM like NV), ECC/RSA-salted
 //! sessions, LoadExternal, Import, Make/ActivateCredential, GetTime, RSA_Encrypt/Decrypt (RSAES,
 //! OAEP), ECDH_KeyGen/ZGen, TPM2_HMAC and EncryptDecrypt(2); the policy commands of
-//! `commands::enhanced_auth`, with expirations and TPMT_TK_AUTH tickets. Not implemented:
-//! PolicyTemplate, PolicyPhysicalPresence, audit sessions, Duplicate, raw RSA, derivation parents;
+//! `commands::enhanced_auth`, with expirations and TPMT_TK_AUTH tickets; Duplicate, ChangeEPS/ChangePPS,
+//! EC_Ephemeral, NV_Certify, NV_ChangeAuth and NV_UndefineSpaceSpecial. Not implemented:
+//! PolicyPhysicalPresence, audit sessions, raw RSA, derivation parents;
 //! those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -127,6 +128,8 @@ pub struct Tpm {
     /// Primary seeds, loaded and persistent key objects.
     keys: state::key_store::KeyStore,
     contexts: state::context_keys::ContextKeys,
+    /// The EC_Ephemeral commit nonce and counter.
+    commit: state::commit::CommitState,
     time: state::clock::TimeState,
     /// The orderly shutdown since the last Startup, if any, and the state it saved.
     shutdown: Option<state::saved_state::SavedState>,
@@ -149,6 +152,7 @@ impl Tpm {
         let hier = state::hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
         let contexts = state::context_keys::ContextKeys::new(&mut drbg, entropy.as_mut());
         let keys = state::key_store::KeyStore::manufacture(&mut drbg, entropy.as_mut());
+        let commit = state::commit::CommitState::new(&mut drbg, entropy.as_mut());
         Tpm {
             entropy,
             clock: None,
@@ -164,6 +168,7 @@ impl Tpm {
             objects: state::transient::TransientObjects::default(),
             keys,
             contexts,
+            commit,
             time: state::clock::TimeState::default(),
             shutdown: None,
         }
@@ -220,6 +225,7 @@ impl Tpm {
             objects: self.objects.clone(),
             keys: self.keys.clone(),
             contexts: self.contexts.clone(),
+            commit: self.commit.clone(),
             time: self.time.clone(),
             shutdown: self.shutdown.clone(),
         }

@@ -9,6 +9,7 @@ pub mod context;
 pub mod da;
 pub mod duplication;
 pub mod enhanced_auth;
+pub mod ephemeral;
 pub mod hash_hmac;
 pub mod hierarchy;
 pub mod integrity;

@@ -21,6 +21,7 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: Handle, i: usize) -> 
         HandleKind::Pcr if is_pcr => Ok(()),
         HandleKind::PcrOrNull | HandleKind::Pcr => value,
         HandleKind::Provision if h == Handle::RH_OWNER || h == Handle::RH_PLATFORM => hierarchy_on(h),
+        HandleKind::Platform if h == Handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Clear if h == Handle::RH_LOCKOUT || h == Handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Lockout if h == Handle::RH_LOCKOUT => Ok(()),
         HandleKind::Hierarchy
@@ -37,6 +38,7 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: Handle, i: usize) -> 
             hierarchy_on(h)
         }
         HandleKind::Provision
+        | HandleKind::Platform
         | HandleKind::Clear
         | HandleKind::Lockout
         | HandleKind::HierarchyAuth

@@ -1,9 +1,10 @@
 //! The TPM's state, one concept per file: PCRs, NV, hierarchies, dictionary-attack counters, time,
 //! sessions, the transient-object table (sequences and keys), persistent keys, context-blob keys,
-//! tickets and the Shutdown(STATE) snapshot.
+//! tickets, the ephemeral-key commit counter and the Shutdown(STATE) snapshot.
 //! Uses `wire`, `crypto` and `object`, never `commands`.
 
 pub mod clock;
+pub mod commit;
 pub mod context_keys;
 pub mod dictionary_attack;
 pub mod hierarchy;

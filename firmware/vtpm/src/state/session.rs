@@ -50,6 +50,9 @@ pub struct Session {
     pub cp_hash: Option<Digest>,
     /// PolicyNameHash: H(Names of the command's handles) the authorized command must have.
     pub name_hash: Option<Digest>,
+    /// PolicyTemplate: H(TPMT_PUBLIC) of the only template Create, CreatePrimary or CreateLoaded
+    /// may then use (ms-tpm-20-ref keeps it in the cpHash slot with `isTemplateSet`).
+    pub template_hash: Option<Digest>,
     /// Time (ms since _TPM_Init) when the session started, the time base of PolicySigned and
     /// PolicySecret expirations that name the session's nonce.
     pub start_time: u64,
@@ -80,6 +83,7 @@ impl Session {
         self.nv_written = None;
         self.cp_hash = None;
         self.name_hash = None;
+        self.template_hash = None;
         self.timeout = 0;
     }
 
@@ -117,6 +121,8 @@ impl Session {
         w.u32(self.epoch.0);
         w.u32(self.epoch.1);
         w.u64(self.timeout);
+        w.u8(u8::from(self.template_hash.is_some()));
+        w.tpm2b(self.template_hash.as_ref().map(Digest::as_slice).unwrap_or_default());
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -154,6 +160,8 @@ impl Session {
         let start_time = r.u64()?;
         let epoch = (r.u32()?, r.u32()?);
         let timeout = r.u64()?;
+        let has_template_hash = r.u8()? != 0;
+        let template_hash = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
         Ok(Session {
             kind,
             alg,
@@ -172,6 +180,7 @@ impl Session {
             nv_written,
             cp_hash: has_cp_hash.then_some(cp_hash),
             name_hash: has_name_hash.then_some(name_hash),
+            template_hash: has_template_hash.then_some(template_hash),
             start_time,
             epoch,
             timeout,
@@ -214,6 +223,7 @@ mod tests {
             nv_written: Some(false),
             cp_hash: Some(Digest::from_slice(&[5; 48])),
             name_hash: Some(Digest::from_slice(&[6; 48])),
+            template_hash: Some(Digest::from_slice(&[7; 48])),
             start_time: 0x0102_0304_0506_0708,
             epoch: (9, 10),
             timeout: 0x1112_1314_1516_1718,

@@ -99,4 +99,12 @@ impl CommandCode {
     pub const POLICY_TICKET: CommandCode = CommandCode(0x172);
     pub const POLICY_DUPLICATION_SELECT: CommandCode = CommandCode(0x188);
     pub const POLICY_AUTHORIZE_NV: CommandCode = CommandCode(0x192);
+    // Duplication, seeds, ephemeral keys and NV administration (issue 18).
+    pub const NV_UNDEFINE_SPACE_SPECIAL: CommandCode = CommandCode(0x11F);
+    pub const CHANGE_EPS: CommandCode = CommandCode(0x124);
+    pub const CHANGE_PPS: CommandCode = CommandCode(0x125);
+    pub const NV_CHANGE_AUTH: CommandCode = CommandCode(0x13B);
+    pub const NV_CERTIFY: CommandCode = CommandCode(0x184);
+    pub const EC_EPHEMERAL: CommandCode = CommandCode(0x18E);
+    pub const POLICY_TEMPLATE: CommandCode = CommandCode(0x190);
 }
