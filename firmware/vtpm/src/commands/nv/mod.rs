@@ -72,6 +72,10 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if (attrs & attr::PLATFORMCREATE != 0) != platform {
         return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
+    // Only the platform deletes a POLICY_DELETE index (NV_UndefineSpaceSpecial), so only it defines one.
+    if attrs & attr::POLICY_DELETE != 0 && !platform {
+        return bad;
+    }
     if usize::from(size) > MAX_BUFFER && attrs & attr::WRITEALL != 0 {
         return Err(ResponseCode::SIZE.param(2));
     }
