@@ -53,7 +53,10 @@ fn dup_session(t: &mut Tpm) -> Vec<u8> {
     B::new().u32(s).tpm2b(&[3; 32]).u8(1).tpm2b(b"").0
 }
 
-/// TPM2_Duplicate; (encryptionKeyOut, duplicate, outSymSeed) or the rc.
+/// TPM2_Duplicate's response: (encryptionKeyOut, duplicate, outSymSeed).
+type Duplicated = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// TPM2_Duplicate; its response or the rc.
 fn duplicate(
     t: &mut Tpm,
     auth: &[u8],
@@ -61,7 +64,7 @@ fn duplicate(
     new_parent: u32,
     key_in: &[u8],
     aes_bits: u16,
-) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), u32> {
+) -> Result<Duplicated, u32> {
     let mut p = B::new().tpm2b(key_in);
     p = if aes_bits == 0 { p.u16(NULL) } else { p.u16(0x0006).u16(aes_bits).u16(0x0043) };
     let r = run(t, CommandCode::DUPLICATE, &[object, new_parent], Some(auth), &p.0);
