@@ -23,6 +23,7 @@ mod param_enc;
 mod pcr;
 mod policy;
 mod policy_external;
+mod policy_nv;
 mod policy_template;
 mod rsa_blinding;
 mod salted;
