@@ -128,7 +128,7 @@ pub struct Tpm {
     /// Primary seeds, loaded and persistent key objects.
     keys: state::key_store::KeyStore,
     contexts: state::context_keys::ContextKeys,
-    /// The EC_Ephemeral commit nonce and counter.
+    /// The EC_Ephemeral commit counter.
     commit: state::commit::CommitState,
     time: state::clock::TimeState,
     /// The orderly shutdown since the last Startup, if any, and the state it saved.
@@ -152,7 +152,6 @@ impl Tpm {
         let hier = state::hierarchy::Hierarchies::manufacture(&mut drbg, entropy.as_mut());
         let contexts = state::context_keys::ContextKeys::new(&mut drbg, entropy.as_mut());
         let keys = state::key_store::KeyStore::manufacture(&mut drbg, entropy.as_mut());
-        let commit = state::commit::CommitState::new(&mut drbg, entropy.as_mut());
         Tpm {
             entropy,
             clock: None,
@@ -168,7 +167,7 @@ impl Tpm {
             objects: state::transient::TransientObjects::default(),
             keys,
             contexts,
-            commit,
+            commit: state::commit::CommitState::default(),
             time: state::clock::TimeState::default(),
             shutdown: None,
         }

@@ -5,6 +5,7 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use crate::Tpm;
 use crate::engine::command::Cmd;
 use crate::object::curve;
+use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 
@@ -17,7 +18,8 @@ pub(crate) fn ec_ephemeral(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if !matches!(curve_id, curve::NIST_P256 | curve::NIST_P384) {
         return Err(ResponseCode::CURVE.param(1));
     }
-    let (counter, mut rng) = tpm.commit.next()?;
+    let null_seed = tpm.keys.seed(Handle::RH_NULL).ok_or(ResponseCode::FAILURE)?;
+    let (counter, mut rng) = tpm.commit.next(null_seed)?;
     // r is a secret: the SecretKey types wipe it when dropped; only Q leaves.
     let coordinates = if curve_id == curve::NIST_P256 {
         let q = p256::SecretKey::random(&mut rng).public_key().to_encoded_point(false);

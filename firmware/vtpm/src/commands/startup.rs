@@ -25,7 +25,7 @@ pub(crate) fn startup(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
                 tpm.sessions.clear();
                 tpm.contexts.tpm_reset(&mut tpm.drbg, tpm.entropy.as_mut());
                 tpm.keys.tpm_reset(&mut tpm.drbg, tpm.entropy.as_mut());
-                tpm.commit.tpm_reset(&mut tpm.drbg, tpm.entropy.as_mut());
+                tpm.commit.tpm_reset();
                 tpm.objects.clear_keys();
             } else {
                 tpm.time.restart_count = tpm.time.restart_count.wrapping_add(1);

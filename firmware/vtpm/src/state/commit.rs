@@ -1,52 +1,32 @@
-//! The ephemeral-key commit state of Part 1 §C.2.4 / ms-tpm-20-ref `gr.commitNonce` and
-//! `gr.commitCounter`: each TPM2_EC_Ephemeral (Part 3 §19.3) takes the next counter value, and its
-//! ephemeral scalar r is derived from a secret nonce and that counter, so a later two-phase operation
-//! naming the counter can recompute r instead of the TPM storing it. Both are new at each TPM Reset.
+//! The ephemeral-key commit counter of TPM2_EC_Ephemeral (Part 3 §19.3; ms-tpm-20-ref
+//! `gr.commitCounter`): each call takes the next counter value, and its ephemeral scalar r is derived
+//! from a secret and that counter, so a later two-phase operation naming the counter can recompute r
+//! instead of the TPM storing it. The secret is the null hierarchy's seed, which is new at every TPM
+//! Reset (ms-tpm-20-ref draws a separate `commitNonce` then); the counter starts again with it.
+//! Nothing is drawn from the DRBG here, so adding this state changed no other random value.
 
-use zeroize::{Zeroize, ZeroizeOnDrop};
-
-use crate::EntropySource;
 use crate::crypto::HashAlg;
-use crate::crypto::drbg::Drbg;
 use crate::crypto::seeded_rng::SeededRng;
-use crate::state::hierarchy::fresh;
 use crate::wire::response_code::TpmResult;
 
-/// The commit nonce and counter.
-#[derive(Debug, Clone)]
+/// The commit counter.
+#[derive(Debug, Clone, Default)]
 pub struct CommitState {
-    /// Secret: whoever knows it and a counter value knows that ephemeral key's private part.
-    nonce: [u8; 32],
     counter: u64,
 }
 
-// The nonce is wiped when the state is freed (threat model T5).
-impl Drop for CommitState {
-    fn drop(&mut self) {
-        self.nonce.zeroize();
-    }
-}
-
-impl ZeroizeOnDrop for CommitState {}
-
 impl CommitState {
-    pub fn new(drbg: &mut Drbg, e: &mut dyn EntropySource) -> Self {
-        CommitState { nonce: fresh(drbg, e), counter: 0 }
-    }
-
-    /// A TPM Reset: a new nonce, and the counter starts again (ephemeral keys of the old one are gone).
-    pub fn tpm_reset(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
-        self.nonce.zeroize();
-        self.nonce = fresh(drbg, e);
+    /// A TPM Reset: the counter starts again (the null seed, and so every old r, changed with it).
+    pub fn tpm_reset(&mut self) {
         self.counter = 0;
     }
 
-    /// Takes the next counter value; returns it and the stream r is drawn from for it (KDFa(SHA-256,
-    /// commitNonce, "ECDAA Commit", counter), the label ms-tpm-20-ref CryptGenerateR uses).
-    pub fn next(&mut self) -> TpmResult<(u64, SeededRng)> {
+    /// Takes the next counter value; returns it and the stream r is drawn from for it: KDFa(SHA-256,
+    /// null seed, "ECDAA Commit", counter), with the label ms-tpm-20-ref CryptGenerateR uses.
+    pub fn next(&mut self, null_seed: &[u8]) -> TpmResult<(u64, SeededRng)> {
         self.counter = self.counter.wrapping_add(1);
         let rng =
-            SeededRng::new(HashAlg::Sha256, &self.nonce, b"ECDAA Commit", &self.counter.to_be_bytes(), &[])?;
+            SeededRng::new(HashAlg::Sha256, null_seed, b"ECDAA Commit", &self.counter.to_be_bytes(), &[])?;
         Ok((self.counter, rng))
     }
 }

@@ -121,8 +121,11 @@ impl Session {
         w.u32(self.epoch.0);
         w.u32(self.epoch.1);
         w.u64(self.timeout);
-        w.u8(u8::from(self.template_hash.is_some()));
-        w.tpm2b(self.template_hash.as_ref().map(Digest::as_slice).unwrap_or_default());
+        // Last and only when set: a session without a templateHash saves the same bytes as before
+        // PolicyTemplate existed, so context blobs (and the recorded fuzz flows holding them) still load.
+        if let Some(t) = &self.template_hash {
+            w.tpm2b(t.as_slice());
+        }
     }
 
     pub fn load(r: &mut Reader<'_>) -> TpmResult<Session> {
@@ -160,8 +163,8 @@ impl Session {
         let start_time = r.u64()?;
         let epoch = (r.u32()?, r.u32()?);
         let timeout = r.u64()?;
-        let has_template_hash = r.u8()? != 0;
-        let template_hash = Digest::from_slice(r.tpm2b(MAX_DIGEST)?);
+        let template_hash =
+            if r.remaining() > 0 { Some(Digest::from_slice(r.tpm2b(MAX_DIGEST)?)) } else { None };
         Ok(Session {
             kind,
             alg,
@@ -180,7 +183,7 @@ impl Session {
             nv_written,
             cp_hash: has_cp_hash.then_some(cp_hash),
             name_hash: has_name_hash.then_some(name_hash),
-            template_hash: has_template_hash.then_some(template_hash),
+            template_hash,
             start_time,
             epoch,
             timeout,
@@ -231,7 +234,15 @@ mod tests {
         let mut w = Writer::new();
         s.save(&mut w);
         let mut r = Reader::new(&w.buf);
-        assert_eq!(Session::load(&mut r), Ok(s));
+        assert_eq!(Session::load(&mut r), Ok(s.clone()));
         assert_eq!(r.remaining(), 0);
+        // Without a templateHash the blob ends before it, as blobs saved before PolicyTemplate did.
+        let mut without = s.clone();
+        without.template_hash = None;
+        let mut w2 = Writer::new();
+        without.save(&mut w2);
+        assert_eq!(w2.buf.len() + 2 + 48, w.buf.len());
+        assert_eq!(w2.buf[..], w.buf[..w2.buf.len()]);
+        assert_eq!(Session::load(&mut Reader::new(&w2.buf)), Ok(without));
     }
 }
