@@ -1,7 +1,7 @@
 //! Hierarchy seeds, templates and ephemeral keys through tpm2-tools: `tpm2_changeeps` /
 //! `tpm2_changepps` give new primaries in their hierarchy only, `tpm2_policytemplate` in a hierarchy's
-//! policy lets CreatePrimary use one template, and `tpm2_ecephemeral` returns points on the curve
-//! with a counter that counts.
+//! policy lets CreatePrimary use one template, and `tpm2_ecephemeral` returns points of the curve's size
+//! with a counter that counts; GetCapability lists the added commands.
 
 use sha2::{Digest, Sha256};
 
@@ -84,5 +84,25 @@ fn ec_ephemeral_points_and_counter() {
         assert_eq!(u16::from_be_bytes([q[2], q[3]]) as usize, coordinate);
         let ctr = std::fs::read(server.path("counter.bin")).unwrap();
         assert_eq!(ctr, counter.to_be_bytes());
+    }
+}
+
+/// `tpm2_getcap commands` lists every command issue 18 added, so tools that probe before they use
+/// a command find it.
+#[test]
+fn getcap_lists_the_added_commands() {
+    let server = started();
+    let commands = server.ok("tpm2_getcap", &["commands"]);
+    for name in [
+        "Duplicate",
+        "PolicyTemplate",
+        "ChangeEPS",
+        "ChangePPS",
+        "EC_Ephemeral",
+        "NV_Certify",
+        "NV_ChangeAuth",
+        "NV_UndefineSpaceSpecial",
+    ] {
+        assert!(commands.lines().any(|l| l == format!("TPM2_CC_{name}:")), "TPM2_CC_{name} missing");
     }
 }

@@ -16,8 +16,7 @@ use crate::state::key_store::KeyObject;
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::MAX_DIGEST;
 use crate::wire::handle::Handle;
-use crate::wire::marshal::Reader;
-use crate::wire::marshal::Writer;
+use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Tpm, object::key_material as keys};
 

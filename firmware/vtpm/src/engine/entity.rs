@@ -10,7 +10,7 @@ use crate::wire::handle::{self, Handle};
 use crate::wire::response_code::ResponseCode;
 use crate::{Tpm, state::pcr};
 
-/// NV commands in which the index takes the ADMIN role (Part 3 §31.4, §31.15): only a policy session
+/// NV commands in which the index takes the ADMIN role (Part 3 §31.5, §31.15): only a policy session
 /// authorizes them, with the index's authPolicy whatever its POLICYREAD/POLICYWRITE bits (ms-tpm-20-ref
 /// IsPolicySessionRequired).
 fn nv_admin_op(code: CommandCode) -> bool {

@@ -219,15 +219,10 @@ impl KeyStore {
 }
 
 /// Commands in which an object handle takes the ADMIN role (Part 3: ActivateCredential, Certify,
-/// CertifyCreation's object, ObjectChangeAuth, Duplicate's object, PolicySigned ...).
+/// CertifyCreation's object, ObjectChangeAuth, PolicySigned ...). Duplicate's object takes the DUP
+/// role, see `auth_value_available`.
 pub fn admin_role(code: CommandCode) -> bool {
-    matches!(
-        code,
-        CommandCode::ACTIVATE_CREDENTIAL
-            | CommandCode::CERTIFY
-            | CommandCode::OBJECT_CHANGE_AUTH
-            | CommandCode::DUPLICATE
-    )
+    matches!(code, CommandCode::ACTIVATE_CREDENTIAL | CommandCode::CERTIFY | CommandCode::OBJECT_CHANGE_AUTH)
 }
 
 impl KeyObject {
