@@ -215,5 +215,63 @@ fn issue_18_algorithms_and_audit_inside_the_firmware() {
     let satt = read("satt");
     let expect = Sha256::digest([vec![0u8; 32], read("cp")[2..].to_vec(), read("rp")[2..].to_vec()].concat());
     assert_eq!(&satt[satt.len() - 32..], &expect[..]);
+/// The commands issue 18 added, inside the firmware: EC_Ephemeral, NV_Certify, and a key duplicated
+/// under a PolicyCommandCode(Duplicate) session to the endorsement primary, imported there and signing.
+#[test]
+fn issue_18_commands_run_inside_the_firmware() {
+    let firmware = Firmware::boot(25341);
+    firmware.tool(&["tpm2_startup", "-c"]);
+    let dir = std::env::temp_dir().join(format!("warden-firmware-vtpm-18-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let tool = |line: &str| {
+        // `@name` (also after a prefix, as in `session:@name`) is a file in the scratch directory.
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| {
+                w.split_once('@').map_or(w.to_owned(), |(prefix, name)| format!("{prefix}{}", path(name)))
+            })
+            .collect();
+        firmware.tool(&words.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    tool("tpm2_ecephemeral -u @q.bin -t @counter.bin ecc256");
+    assert_eq!(std::fs::read(path("counter.bin")).unwrap(), [0, 0]);
+    assert_eq!(std::fs::read(path("q.bin")).unwrap().len(), 2 + 2 * (2 + 32));
+
+    tool(
+        "tpm2_createprimary -C o -G ecc256 -a fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign -c @signer.ctx",
+    );
+    tool("tpm2_nvdefine 0x1500018 -C o -s 8 -a authread|authwrite");
+    std::fs::write(path("nv.bin"), b"warden18").unwrap();
+    tool("tpm2_nvwrite 0x1500018 -i @nv.bin");
+    tool("tpm2_nvcertify -C @signer.ctx -g sha256 -o @nv.sig --attestation @nv.attest --size 8 0x1500018");
+    assert!(std::fs::read(path("nv.attest")).unwrap().ends_with(b"warden18"));
+    tool("tpm2_flushcontext -t");
+
+    // PolicyCommandCode(Duplicate), computed here: H(0...0 || TPM_CC_PolicyCommandCode || TPM_CC_Duplicate).
+    let policy = Sha256::new()
+        .chain_update([0u8; 32])
+        .chain_update(0x16Cu32.to_be_bytes())
+        .chain_update(0x14Bu32.to_be_bytes());
+    std::fs::write(path("dup.policy"), policy.finalize()).unwrap();
+    tool("tpm2_createprimary -C o -G ecc256 -c @owner.ctx");
+    tool(
+        "tpm2_create -C @owner.ctx -G ecc256 -L @dup.policy -a sensitivedataorigin|sign|userwithauth -u @key.pub -r @key.priv",
+    );
+    tool("tpm2_load -C @owner.ctx -u @key.pub -r @key.priv -c @key.ctx");
+    tool("tpm2_createprimary -C e -G ecc256 -c @endorsement.ctx");
+    tool("tpm2_startauthsession --policy-session -S @session.ctx");
+    tool("tpm2_policycommandcode -S @session.ctx TPM2_CC_Duplicate");
+    tool(
+        "tpm2_duplicate -C @endorsement.ctx -c @key.ctx -G null -r @dup.priv -s @dup.seed -p session:@session.ctx",
+    );
+    tool("tpm2_flushcontext @session.ctx");
+    tool("tpm2_import -C @endorsement.ctx -u @key.pub -i @dup.priv -r @moved.priv -s @dup.seed");
+    tool("tpm2_flushcontext -t");
+    tool("tpm2_load -C @endorsement.ctx -u @key.pub -r @moved.priv -c @moved.ctx");
+    std::fs::write(path("message"), b"moved by Duplicate").unwrap();
+    tool("tpm2_sign -c @moved.ctx -g sha256 -o @sig @message");
+    tool("tpm2_verifysignature -c @moved.ctx -g sha256 -m @message -s @sig");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,6 +11,8 @@ mod algs;
 mod attest;
 #[path = "vtpm_keys/crypt.rs"]
 mod crypt;
+#[path = "vtpm_keys/duplication.rs"]
+mod duplication;
 #[path = "vtpm_tools/harness.rs"]
 #[allow(dead_code)] // this file uses part of the shared harness
 mod harness;

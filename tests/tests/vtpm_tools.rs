@@ -14,6 +14,10 @@ mod hierarchy;
 mod latency;
 #[path = "vtpm_tools/nv.rs"]
 mod nv;
+#[path = "vtpm_tools/nv_admin.rs"]
+mod nv_admin;
+#[path = "vtpm_tools/seeds.rs"]
+mod seeds;
 
 use std::io::{Read, Write};
 

@@ -64,9 +64,10 @@
 //! Quote, Certify, Unseal, persistent objects (EvictControl, in RAM like NV), ECC/RSA-salted
 //! sessions, LoadExternal, Import, Make/ActivateCredential, GetTime, RSA_Encrypt/Decrypt (RSAES,
 //! OAEP, raw), ECDH_KeyGen/ZGen, TPM2_HMAC and EncryptDecrypt(2); the policy commands of
-//! `commands::enhanced_auth`, with expirations and TPMT_TK_AUTH tickets. Not implemented:
-//! PolicyTemplate, PolicyPhysicalPresence, Duplicate, derivation parents (XOR keyed-hash objects are
-//! created and loaded but derive nothing), ECDAA in the attestation commands (TPM2_Sign only);
+//! `commands::enhanced_auth`, with expirations and TPMT_TK_AUTH tickets; Duplicate, ChangeEPS/ChangePPS,
+//! EC_Ephemeral, NV_Certify, NV_ChangeAuth and NV_UndefineSpaceSpecial. Not implemented:
+//! PolicyPhysicalPresence, derivation parents (XOR keyed-hash objects are created and loaded but
+//! derive nothing), ECDAA in the attestation commands (TPM2_Sign only);
 //! those requests get the proper error codes.
 #![no_std]
 #![forbid(unsafe_code)]

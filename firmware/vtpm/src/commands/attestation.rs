@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use crate::Tpm;
 use crate::crypto::{HashAlg, ct_eq};
 use crate::engine::command::Cmd;
+use crate::object::attest::{attest_header, clock_info};
 use crate::object::attr;
 use crate::object::creation::{MAX_DATA, ST_CREATION};
 use crate::object::key_material::{self as keys};
@@ -14,7 +15,7 @@ use crate::state::pcr::{PCR_COUNT, read_selection, write_selection};
 use crate::state::session::SessionKind;
 use crate::state::tickets::ticket_proof;
 use crate::wire::alg_id::AlgId;
-use crate::wire::constants::{MAX_DIGEST, TPM_GENERATED_VALUE};
+use crate::wire::constants::MAX_DIGEST;
 use crate::wire::handle::Handle;
 use crate::wire::marshal::Writer;
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
@@ -31,49 +32,6 @@ const ST_ATTEST_QUOTE: u16 = 0x8018;
 const ST_ATTEST_TIME: u16 = 0x8019;
 
 const ST_ATTEST_CREATION: u16 = 0x801A;
-
-/// firmwareVersion: TPM_PT_FIRMWARE_VERSION_1 || _2 as GetCapability reports them.
-const FIRMWARE_VERSION: u64 = 1 << 32;
-
-/// The TPMS_ATTEST header: magic, type, qualifiedSigner, extraData, clockInfo, firmwareVersion.
-fn attest_header(tpm: &mut Tpm, kind: u16, signer: Handle, extra: &[u8]) -> TpmResult<Writer> {
-    let (clock, reset, restart, firmware) = clock_info(tpm, signer)?;
-    let mut w = Writer::new();
-    w.u32(TPM_GENERATED_VALUE);
-    w.u16(kind);
-    match tpm.key(signer) {
-        Some(k) => w.tpm2b(&k.qualified),
-        None => w.tpm2b(&[]),
-    }
-    w.tpm2b(extra);
-    w.u64(clock);
-    w.u32(reset);
-    w.u32(restart);
-    w.u8(1);
-    w.u64(firmware);
-    Ok(w)
-}
-
-/// (clock, resetCount, restartCount, firmwareVersion) as a signer may reveal them. Keys outside the
-/// owner and platform hierarchies (an AK under the EK) would otherwise let two attestations be
-/// linked by the counters, so their values are offset by a secret derived from the owner proof
-/// and the signer's Name (Part 1 §36.6, as ms-tpm-20-ref FillInAttestInfo does).
-fn clock_info(tpm: &mut Tpm, signer: Handle) -> TpmResult<(u64, u32, u32, u64)> {
-    let now = tpm.now_ms();
-    let (clock, mut reset, mut restart, mut firmware) =
-        (tpm.time.clock(now), tpm.time.reset_count, tpm.time.restart_count, FIRMWARE_VERSION);
-    if let Some(k) = tpm.key(signer)
-        && !matches!(k.hierarchy, Handle::RH_OWNER | Handle::RH_PLATFORM)
-    {
-        let proof = tpm.hier.proof(Handle::RH_OWNER).ok_or(ResponseCode::FAILURE)?;
-        let o = HashAlg::Sha256.kdfa(proof, b"OBFUSCATE", &k.name, &[], 128)?;
-        let word = |i: usize| o.get(i..i + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        firmware = firmware.wrapping_add(u64::from(word(0)) << 32 | u64::from(word(4)));
-        reset = reset.wrapping_add(word(8));
-        restart = restart.wrapping_add(word(12));
-    }
-    Ok((clock, reset, restart, firmware))
-}
 
 /// TPM2_GetTime (Part 3 §18.7): Time and Clock signed by `signHandle`, with the endorsement
 /// hierarchy's authorization (the privacy administrator).

@@ -1,7 +1,8 @@
-//! TPM2_Import (Part 3 §13.3, Part 1 §23.3): an object duplicated elsewhere (in practice, a key
-//! made in software by `tpm2_import`) becomes a child of a storage parent.
+//! Duplication (Part 3 ch. 13, Part 1 §23.3): TPM2_Duplicate wraps a loaded object for a new parent,
+//! possibly in another TPM; TPM2_Import makes such a duplicate (or a key made in software by
+//! `tpm2_import`) a child of a storage parent here.
 //!
-//! The duplicate may carry an outer wrapper (seed shared with the parent under "DUPLICATE": AES-CFB
+//! A duplicate may carry an outer wrapper (seed shared with the parent under "DUPLICATE": AES-CFB
 //! and HMAC keys from KDFa "STORAGE" and "INTEGRITY", as for a child's private blob) and an inner
 //! wrapper (AES-CFB under the caller's encryptionKey over TPM2B(H_nameAlg(sensitive || name)) ||
 //! TPM2B_SENSITIVE). The result is re-wrapped as an ordinary child of the parent.
@@ -9,12 +10,13 @@
 use crate::crypto::{SecretBytes, aes_cfb, ct_eq};
 use crate::engine::command::Cmd;
 use crate::object::creation::{storage_parent, wrap};
-use crate::object::secret::decrypt_secret;
+use crate::object::secret::{decrypt_secret, encrypt_secret};
 use crate::object::{Public, Sensitive, attr};
 use crate::state::key_store::KeyObject;
 use crate::wire::alg_id::AlgId;
 use crate::wire::constants::MAX_DIGEST;
-use crate::wire::marshal::Reader;
+use crate::wire::handle::Handle;
+use crate::wire::marshal::{Reader, Writer};
 use crate::wire::response_code::{At, ResponseCode, TpmResult};
 use crate::{Tpm, object::key_material as keys};
 
@@ -23,27 +25,107 @@ const MAX_DUPLICATE: usize = 640;
 
 const MAX_SEED: usize = 256;
 
+/// The inner wrapper's key size in bits from a TPMT_SYM_DEF_OBJECT+ (parameter `n`): 0 for
+/// TPM_ALG_NULL, else AES-128/256 in CFB mode, the only inner wrapper Part 1 §23.3.2.3 needs.
+fn read_inner_sym(r: &mut Reader<'_>, n: u32) -> TpmResult<u16> {
+    match r.alg().p(n)? {
+        AlgId::NULL => Ok(0),
+        AlgId::AES => {
+            let bits = r.u16().p(n)?;
+            if bits != 128 && bits != 256 {
+                return Err(ResponseCode::KEY_SIZE.param(n));
+            }
+            if r.alg().p(n)? != AlgId::CFB {
+                return Err(ResponseCode::MODE.param(n));
+            }
+            Ok(bits)
+        }
+        _ => Err(ResponseCode::SYMMETRIC.param(n)),
+    }
+}
+
+/// TPM2_Duplicate (Part 3 §13.1). Handle 1 is the object, authorized in the DUP role (a policy
+/// session: the engine only accepts one for this command); handle 2 the new parent or TPM_RH_NULL.
+/// Response: encryptionKeyOut (the inner key the TPM chose, or empty), duplicate (TPM2B_PRIVATE),
+/// outSymSeed (the outer seed encrypted to the new parent, or empty). Check order as ms-tpm-20-ref.
+pub(crate) fn duplicate(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let key_in = c.params.tpm2b(32).p(1)?;
+    let inner_bits = read_inner_sym(&mut c.params, 2)?;
+    c.params.finish()?;
+    let [object, new_parent, _] = c.handles;
+    let k = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(1))?;
+    if k.public.has(attr::FIXED_PARENT) {
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
+    }
+    if new_parent != Handle::RH_NULL {
+        let p = tpm.key(new_parent).ok_or(ResponseCode::HANDLE.handle(2))?;
+        if !p.public.is_storage() {
+            return Err(ResponseCode::TYPE.handle(2));
+        }
+    }
+    if k.public.has(attr::ENCRYPTED_DUPLICATION) {
+        if inner_bits == 0 {
+            return Err(ResponseCode::SYMMETRIC.param(2));
+        }
+        if new_parent == Handle::RH_NULL {
+            return Err(ResponseCode::HIERARCHY.handle(2));
+        }
+    }
+    let key_len = usize::from(inner_bits / 8);
+    if (inner_bits == 0 && !key_in.is_empty()) || (!key_in.is_empty() && key_in.len() != key_len) {
+        return Err(ResponseCode::SIZE.param(1));
+    }
+    let mut rng = crate::object::signing::fresh_rng(tpm)?;
+    // The caller's inner key, or a fresh one the response returns.
+    let mut inner_key = SecretBytes::new(key_in.to_vec());
+    if inner_bits != 0 && key_in.is_empty() {
+        inner_key = SecretBytes::new(alloc::vec![0u8; key_len]);
+        tpm.random(&mut inner_key);
+    }
+    let k = tpm.key(object).ok_or(ResponseCode::HANDLE.handle(1))?;
+    let name = k.name.clone();
+    let mut sensitive = Writer::secret();
+    sensitive.tpm2b(&k.sens.marshal());
+    let mut data = sensitive.into_secret();
+    // Inner wrapper: TPM2B(H_nameAlg(TPM2B_SENSITIVE || Name)) || TPM2B_SENSITIVE, AES-CFB, zero IV.
+    if inner_bits != 0 {
+        let integrity = k.public.name_alg.digest(&[&data, &name]);
+        let mut w = Writer::secret();
+        w.tpm2b(integrity.as_slice());
+        w.bytes(&data);
+        data = w.into_secret();
+        aes_cfb(&inner_key, &[0u8; 16], &mut data, true)?;
+    }
+    // Outer wrapper: a seed shared with the new parent under "DUPLICATE", then the protection of an
+    // ordinary child (KDFa "STORAGE" / "INTEGRITY" with the new parent's nameAlg and symmetric key).
+    let mut seed_out = alloc::vec::Vec::new();
+    if new_parent != Handle::RH_NULL {
+        let p = tpm.key(new_parent).ok_or(ResponseCode::HANDLE.handle(2))?;
+        let (seed, encrypted) = encrypt_secret(&p.public, "DUPLICATE", &mut rng).h(2)?;
+        let a = p.public.name_alg;
+        let sym = a.kdfa(&seed, b"STORAGE", &name, &[], u32::from(p.public.sym.bits))?;
+        let mac = a.kdfa(&seed, b"INTEGRITY", &[], &[], a.size() as u32 * 8)?;
+        aes_cfb(&sym, &[0u8; 16], &mut data, true)?;
+        let hmac = a.hmac(&mac, &[&data, &name])?;
+        let mut w = Writer::secret();
+        w.tpm2b(hmac.as_slice());
+        w.bytes(&data);
+        data = w.into_secret();
+        seed_out = encrypted;
+    }
+    c.out.tpm2b(if key_in.is_empty() { &inner_key } else { &[] });
+    c.out.tpm2b(&data);
+    c.out.tpm2b(&seed_out);
+    Ok(())
+}
+
 /// TPM2_Import.
 pub(crate) fn import(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let encryption_key = c.params.tpm2b(32).p(1)?;
     let public = Public::parse_2b(&mut c.params).p(2)?;
     let duplicate = c.params.tpm2b(MAX_DUPLICATE).p(3)?;
     let seed = c.params.tpm2b(MAX_SEED).p(4)?;
-    let sym_alg = c.params.alg().p(5)?;
-    let inner_bits = match sym_alg {
-        AlgId::NULL => 0,
-        AlgId::AES => {
-            let bits = c.params.u16().p(5)?;
-            if bits != 128 && bits != 256 {
-                return Err(ResponseCode::KEY_SIZE.param(5));
-            }
-            if c.params.alg().p(5)? != AlgId::CFB {
-                return Err(ResponseCode::MODE.param(5));
-            }
-            bits
-        }
-        _ => return Err(ResponseCode::SYMMETRIC.param(5)),
-    };
+    let inner_bits = read_inner_sym(&mut c.params, 5)?;
     c.params.finish()?;
     public.validate(false).p(2)?;
     // An imported object was not made here: it can be neither fixedTPM nor fixedParent.

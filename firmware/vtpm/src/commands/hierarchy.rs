@@ -1,5 +1,5 @@
-//! Hierarchy commands (Part 3 ch. 24): CreatePrimary, HierarchyControl, SetPrimaryPolicy, Clear,
-//! ClearControl, HierarchyChangeAuth.
+//! Hierarchy commands (Part 3 ch. 24): CreatePrimary, HierarchyControl, SetPrimaryPolicy, ChangePPS,
+//! ChangeEPS, Clear, ClearControl, HierarchyChangeAuth.
 
 use zeroize::Zeroize;
 
@@ -77,6 +77,36 @@ pub(crate) fn set_primary_policy(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
         return Err(ResponseCode::SIZE.param(1));
     }
     tpm.hier.set_policy(c.handles[0], policy, hash);
+    Ok(())
+}
+
+/// TPM2_ChangePPS (Part 3 §24.4): a new platform primary seed and phProof; the platform policy is
+/// reset, and the platform's loaded and persistent objects are flushed. Platform auth only.
+pub(crate) fn change_pps(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    c.params.finish()?;
+    tpm.keys.change_seed(Handle::RH_PLATFORM, &mut tpm.drbg, tpm.entropy.as_mut());
+    let h = &mut tpm.hier;
+    h.proofs[2].zeroize();
+    h.proofs[2] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
+    h.set_policy(Handle::RH_PLATFORM, &[], None);
+    tpm.objects.flush_keys_of(Handle::RH_PLATFORM);
+    Ok(())
+}
+
+/// TPM2_ChangeEPS (Part 3 §24.5): a new endorsement primary seed and ehProof (so the EK changes);
+/// the endorsement hierarchy is enabled, its authValue and authPolicy emptied, and its loaded and
+/// persistent objects flushed. Platform auth only.
+pub(crate) fn change_eps(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    c.params.finish()?;
+    tpm.keys.change_seed(Handle::RH_ENDORSEMENT, &mut tpm.drbg, tpm.entropy.as_mut());
+    let h = &mut tpm.hier;
+    h.proofs[1].zeroize();
+    h.proofs[1] = fresh(&mut tpm.drbg, tpm.entropy.as_mut());
+    h.eh_enable = true;
+    h.endorsement_auth.zeroize();
+    h.endorsement_auth.clear();
+    h.set_policy(Handle::RH_ENDORSEMENT, &[], None);
+    tpm.objects.flush_keys_of(Handle::RH_ENDORSEMENT);
     Ok(())
 }
 

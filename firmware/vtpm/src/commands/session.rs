@@ -87,6 +87,7 @@ pub(crate) fn start(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         nv_written: None,
         cp_hash: None,
         name_hash: None,
+        template_hash: None,
         start_time,
         epoch: (tpm.time.reset_count, tpm.time.restart_count),
         timeout: 0,

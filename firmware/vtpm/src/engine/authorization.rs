@@ -288,6 +288,9 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: Handle, s: &SessionIn<'_>) ->
                 return Err(ResponseCode::POLICY_FAIL);
             }
         }
+        if x.template_hash.is_some_and(|want| !template_matches(ctx, x.alg, want.as_slice())) {
+            return Err(ResponseCode::POLICY_FAIL);
+        }
         if !crate::state::session::locality_allowed(x.locality, tpm.locality) {
             return Err(ResponseCode::LOCALITY);
         }
@@ -324,6 +327,19 @@ fn check_one(tpm: &mut Tpm, ctx: &Ctx<'_>, entity: Handle, s: &SessionIn<'_>) ->
         sess.as_ref().is_some_and(|x| x.da_bound) || (!tpm.da_exempt(da_entity) && include_auth)
     };
     Err(if counts { tpm.register_auth_failure(da_entity) } else { ResponseCode::BAD_AUTH })
+}
+
+/// PolicyTemplate's check (ms-tpm-20-ref CompareTemplateHash): the command is Create, CreatePrimary or
+/// CreateLoaded, and the TPMT_PUBLIC inside its second parameter (TPM2B_PUBLIC / TPM2B_TEMPLATE, after
+/// the TPM2B inSensitive) hashes to `want`. The parameters are as sent: the sizes and the template are
+/// never encrypted.
+fn template_matches(ctx: &Ctx<'_>, alg: HashAlg, want: &[u8]) -> bool {
+    if !matches!(ctx.code, CommandCode::CREATE | CommandCode::CREATE_PRIMARY | CommandCode::CREATE_LOADED) {
+        return false;
+    }
+    let mut r = Reader::new(ctx.params);
+    let template = r.tpm2b(usize::from(u16::MAX)).and_then(|_| r.tpm2b(usize::from(u16::MAX)));
+    template.is_ok_and(|t| ct_eq(alg.digest(&[t]).as_slice(), want))
 }
 
 /// Checks a session HMAC over cpHash || nonceCaller || nonceTPM [|| extra nonces] || attributes,

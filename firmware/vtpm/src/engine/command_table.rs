@@ -101,9 +101,13 @@ const fn en(d: CommandDef) -> CommandDef {
 
 /// Every implemented command, sorted by code.
 pub const COMMANDS: &[CommandDef] = &[
+    // Handle 1 takes the ADMIN role (a policy session), handle 2 the platform's authorization.
+    nv(def(CommandCode::NV_UNDEFINE_SPACE_SPECIAL, &[K::NvIndex, K::Platform], 2)),
     nv(def(CommandCode::EVICT_CONTROL, &[K::Provision, K::Object], 1)),
     nv(def(CommandCode::HIERARCHY_CONTROL, &[K::Hierarchy], 1)),
     nv(def(CommandCode::NV_UNDEFINE_SPACE, &[K::Provision, K::NvIndex], 1)),
+    nv(def(CommandCode::CHANGE_EPS, &[K::Platform], 1)),
+    nv(def(CommandCode::CHANGE_PPS, &[K::Platform], 1)),
     nv(def(CommandCode::CLEAR, &[K::Clear], 1)),
     nv(def(CommandCode::CLEAR_CONTROL, &[K::Clear], 1)),
     nv(def(CommandCode::CLOCK_SET, &[K::Provision], 1)),
@@ -124,6 +128,8 @@ pub const COMMANDS: &[CommandDef] = &[
     nv(def(CommandCode::NV_WRITE_LOCK, &[K::NvAuth, K::NvIndex], 1)),
     nv(def(CommandCode::DA_LOCK_RESET, &[K::Lockout], 1)),
     nv(def(CommandCode::DA_PARAMETERS, &[K::Lockout], 1)),
+    // The index itself authorizes, in the ADMIN role (a policy session).
+    de(nv(def(CommandCode::NV_CHANGE_AUTH, &[K::NvIndex], 1))),
     de(def(CommandCode::PCR_EVENT, &[K::PcrOrNull], 1)),
     def(CommandCode::PCR_RESET, &[K::Pcr], 1),
     de(en(fl(def(CommandCode::SEQUENCE_COMPLETE, &[K::Object], 1)))),
@@ -137,6 +143,8 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(def(CommandCode::CERTIFY, &[K::Object, K::KeyOrNull], 2))),
     de(def(CommandCode::POLICY_NV, &[K::NvAuth, K::NvIndex, K::PolicySession], 1)),
     de(en(def(CommandCode::CERTIFY_CREATION, &[K::KeyOrNull, K::Object], 1))),
+    // The object takes the DUP role (a policy session); the new parent may be TPM_RH_NULL.
+    de(en(def(CommandCode::DUPLICATE, &[K::Object, K::KeyOrNull], 1))),
     de(en(def(CommandCode::GET_TIME, &[K::Hierarchy, K::KeyOrNull], 2))),
     // The session (TPMI_SH_HMAC) is checked by the handler.
     de(en(def(CommandCode::GET_SESSION_AUDIT_DIGEST, &[K::Hierarchy, K::KeyOrNull, K::Context], 2))),
@@ -186,6 +194,7 @@ pub const COMMANDS: &[CommandDef] = &[
     def(CommandCode::POLICY_RESTART, &[K::PolicySession], 0),
     ns(def(CommandCode::READ_CLOCK, &[], 0)),
     def(CommandCode::PCR_EXTEND, &[K::PcrOrNull], 1),
+    de(en(def(CommandCode::NV_CERTIFY, &[K::KeyOrNull, K::NvAuth, K::NvIndex], 2))),
     de(fl(def(CommandCode::EVENT_SEQUENCE_COMPLETE, &[K::PcrOrNull, K::Object], 2))),
     de(rh(def(CommandCode::HASH_SEQUENCE_START, &[], 0))),
     de(def(CommandCode::POLICY_DUPLICATION_SELECT, &[K::PolicySession], 0)),
@@ -193,7 +202,9 @@ pub const COMMANDS: &[CommandDef] = &[
     def(CommandCode::TEST_PARMS, &[], 0),
     de(en(def(CommandCode::COMMIT, &[K::Object], 1))),
     def(CommandCode::POLICY_PASSWORD, &[K::PolicySession], 0),
+    en(def(CommandCode::EC_EPHEMERAL, &[], 0)),
     def(CommandCode::POLICY_NV_WRITTEN, &[K::PolicySession], 0),
+    de(def(CommandCode::POLICY_TEMPLATE, &[K::PolicySession], 0)),
     // The parent (TPMI_DH_PARENT+: a hierarchy or a storage key) is checked by the handler.
     de(en(rh(def(CommandCode::CREATE_LOADED, &[K::EntityOrNull], 1)))),
     def(CommandCode::POLICY_AUTHORIZE_NV, &[K::NvAuth, K::NvIndex, K::PolicySession], 1),

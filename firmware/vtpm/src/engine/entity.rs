@@ -10,6 +10,13 @@ use crate::wire::handle::{self, Handle};
 use crate::wire::response_code::ResponseCode;
 use crate::{Tpm, state::pcr};
 
+/// NV commands in which the index takes the ADMIN role (Part 3 §31.5, §31.15): only a policy session
+/// authorizes them, with the index's authPolicy whatever its POLICYREAD/POLICYWRITE bits (ms-tpm-20-ref
+/// IsPolicySessionRequired).
+fn nv_admin_op(code: CommandCode) -> bool {
+    matches!(code, CommandCode::NV_UNDEFINE_SPACE_SPECIAL | CommandCode::NV_CHANGE_AUTH)
+}
+
 /// NV commands that write (they take the index's write authorization; the others read).
 fn nv_write_op(code: CommandCode) -> bool {
     matches!(
@@ -42,6 +49,7 @@ impl Tpm {
     /// NV index only with TPMA_NV_AUTHWRITE / AUTHREAD for the kind of access.
     pub(crate) fn auth_value_available(&self, h: Handle, code: CommandCode) -> bool {
         match h.ty() {
+            handle::HT_NV_INDEX if nv_admin_op(code) => false,
             handle::HT_NV_INDEX => self
                 .nv
                 .get(h)
@@ -63,7 +71,8 @@ impl Tpm {
         }
         let index = self.nv.get(h)?;
         let bit = if nv_write_op(code) { attr::POLICYWRITE } else { attr::POLICYREAD };
-        (!index.auth_policy.is_empty() && index.has(bit)).then(|| (index.auth_policy.clone(), index.name_alg))
+        (!index.auth_policy.is_empty() && (index.has(bit) || nv_admin_op(code)))
+            .then(|| (index.auth_policy.clone(), index.name_alg))
     }
 
     /// Whether an NV index can be used now (ms-tpm-20-ref NvIndexIsAccessible): indices of a disabled

@@ -21,9 +21,9 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: Handle, i: usize) -> 
         HandleKind::Pcr if is_pcr => Ok(()),
         HandleKind::PcrOrNull | HandleKind::Pcr => value,
         HandleKind::Provision if h == Handle::RH_OWNER || h == Handle::RH_PLATFORM => hierarchy_on(h),
+        HandleKind::Platform if h == Handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Clear if h == Handle::RH_LOCKOUT || h == Handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Lockout if h == Handle::RH_LOCKOUT => Ok(()),
-        HandleKind::Platform if h == Handle::RH_PLATFORM => hierarchy_on(h),
         HandleKind::Hierarchy
             if matches!(h, Handle::RH_OWNER | Handle::RH_ENDORSEMENT | Handle::RH_PLATFORM) =>
         {
@@ -38,9 +38,9 @@ pub(crate) fn check_handle(tpm: &Tpm, kind: HandleKind, h: Handle, i: usize) -> 
             hierarchy_on(h)
         }
         HandleKind::Provision
+        | HandleKind::Platform
         | HandleKind::Clear
         | HandleKind::Lockout
-        | HandleKind::Platform
         | HandleKind::HierarchyAuth
         | HandleKind::Hierarchy => value,
         HandleKind::NvAuth if h == Handle::RH_OWNER || h == Handle::RH_PLATFORM => hierarchy_on(h),

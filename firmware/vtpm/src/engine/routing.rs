@@ -107,6 +107,14 @@ pub(crate) fn run(tpm: &mut Tpm, code: CommandCode, c: &mut Cmd<'_>) -> TpmResul
         CommandCode::CREATE_LOADED => object::lifecycle::create_loaded(tpm, c),
         CommandCode::POLICY_AUTHORIZE_NV => enhanced_auth::authorize::authorize_nv(tpm, c),
         CommandCode::ENCRYPT_DECRYPT2 => symmetric::encrypt_decrypt2(tpm, c),
+        CommandCode::NV_UNDEFINE_SPACE_SPECIAL => nv::undefine_space_special(tpm, c),
+        CommandCode::CHANGE_EPS => hierarchy::change_eps(tpm, c),
+        CommandCode::CHANGE_PPS => hierarchy::change_pps(tpm, c),
+        CommandCode::NV_CHANGE_AUTH => nv::change_auth(tpm, c),
+        CommandCode::DUPLICATE => duplication::duplicate(tpm, c),
+        CommandCode::NV_CERTIFY => nv::certify::nv_certify(tpm, c),
+        CommandCode::EC_EPHEMERAL => ephemeral::ec_ephemeral(tpm, c),
+        CommandCode::POLICY_TEMPLATE => enhanced_auth::names::template(tpm, c),
         _ => Err(ResponseCode::COMMAND_CODE),
     }
 }

@@ -1,6 +1,7 @@
 //! Objects (Part 1 §27, Part 2 §12): public and sensitive areas, key material, creation and
 //! protection under a parent, secrets shared with a key, and signing.
 
+pub mod attest;
 pub mod creation;
 pub mod ecdaa;
 pub mod identifiers;

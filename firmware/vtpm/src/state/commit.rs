@@ -101,4 +101,17 @@ impl CommitState {
             *slot = None;
         }
     }
+
+    /// TPM2_EC_Ephemeral (Part 3 §19.3): takes the next counter value (shared with TPM2_Commit, so
+    /// the values tools see run 0, 1, 2 ... across both) and returns it with the stream its r is drawn
+    /// from: KDFa(SHA-256, null seed, "ECDAA Commit", counter). The null seed is new at every TPM Reset,
+    /// like the reference's commitNonce, and using it draws nothing from the DRBG. The value is not made
+    /// an outstanding commitment: no ECDAA signature may use an EC_Ephemeral r (TPM2_ZGen_2Phase, its
+    /// consumer, is not implemented).
+    pub fn ephemeral(&mut self, null_seed: &[u8]) -> TpmResult<(u64, SeededRng)> {
+        let count = self.counter;
+        self.counter = self.counter.wrapping_add(1);
+        let rng = SeededRng::new(HashAlg::Sha256, null_seed, b"ECDAA Commit", &count.to_be_bytes(), &[])?;
+        Ok((count, rng))
+    }
 }

@@ -148,6 +148,18 @@ impl KeyStore {
         self.persistent.retain(|(_, k)| k.hierarchy != Handle::RH_OWNER);
     }
 
+    /// TPM2_ChangeEPS / TPM2_ChangePPS (Part 3 §24.4, §24.5): a new primary seed for `hierarchy` from
+    /// the RNG; the remembered primaries and the hierarchy's persistent objects are gone (the caller
+    /// flushes the loaded ones), and contexts saved under the old seed no longer load (`seed_tag`).
+    pub fn change_seed(&mut self, hierarchy: Handle, drbg: &mut Drbg, e: &mut dyn EntropySource) {
+        if let Some(slot) = seed_slot(hierarchy).and_then(|i| self.seeds.get_mut(i)) {
+            slot.zeroize();
+            *slot = fresh(drbg, e);
+        }
+        self.primaries.clear();
+        self.persistent.retain(|(_, k)| k.hierarchy != hierarchy);
+    }
+
     /// A tag of the seed `hierarchy`'s objects derive from: a context saved before the seed changed
     /// (TPM2_Clear for the owner, a TPM Reset for null) no longer loads.
     fn seed_tag(&self, hierarchy: Handle) -> [u8; 8] {
@@ -207,22 +219,20 @@ impl KeyStore {
 }
 
 /// Commands in which an object handle takes the ADMIN role (Part 3: ActivateCredential, Certify,
-/// CertifyCreation's object, ObjectChangeAuth, Duplicate's object, PolicySigned ...).
+/// CertifyCreation's object, ObjectChangeAuth, PolicySigned ...). Duplicate's object takes the DUP
+/// role, see `auth_value_available`.
 pub fn admin_role(code: CommandCode) -> bool {
-    matches!(
-        code,
-        CommandCode::ACTIVATE_CREDENTIAL
-            | CommandCode::CERTIFY
-            | CommandCode::OBJECT_CHANGE_AUTH
-            | CommandCode::DUPLICATE
-    )
+    matches!(code, CommandCode::ACTIVATE_CREDENTIAL | CommandCode::CERTIFY | CommandCode::OBJECT_CHANGE_AUTH)
 }
 
 impl KeyObject {
     /// IsAuthValueAvailable for an object: USER role needs userWithAuth, ADMIN role needs
     /// adminWithPolicy clear.
     pub fn auth_value_available(&self, code: CommandCode) -> bool {
-        if admin_role(code) {
+        // The DUP role (Part 3 §13.1 Duplicate's object) is only ever authorized by a policy.
+        if code == CommandCode::DUPLICATE {
+            false
+        } else if admin_role(code) {
             !self.public.has(attr::ADMIN_WITH_POLICY)
         } else {
             self.public.has(attr::USER_WITH_AUTH)

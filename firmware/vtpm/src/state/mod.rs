@@ -1,6 +1,6 @@
 //! The TPM's state, one concept per file: PCRs, NV, command audit, hierarchies, dictionary-attack counters, time,
 //! sessions, the transient-object table (sequences and keys), persistent keys, context-blob keys,
-//! tickets and the Shutdown(STATE) snapshot.
+//! tickets, the ephemeral-key commit counter and the Shutdown(STATE) snapshot.
 //! Uses `wire`, `crypto` and `object`, never `commands`.
 
 pub mod clock;

@@ -50,6 +50,9 @@ pub struct Session {
     pub cp_hash: Option<Digest>,
     /// PolicyNameHash: H(Names of the command's handles) the authorized command must have.
     pub name_hash: Option<Digest>,
+    /// PolicyTemplate: H(TPMT_PUBLIC) of the only template Create, CreatePrimary or CreateLoaded
+    /// may then use (ms-tpm-20-ref keeps it in the cpHash slot with `isTemplateSet`).
+    pub template_hash: Option<Digest>,
     /// Time (ms since _TPM_Init) when the session started, the time base of PolicySigned and
     /// PolicySecret expirations that name the session's nonce.
     pub start_time: u64,
@@ -82,6 +85,7 @@ impl Session {
         self.nv_written = None;
         self.cp_hash = None;
         self.name_hash = None;
+        self.template_hash = None;
         self.timeout = 0;
     }
 
@@ -119,9 +123,18 @@ impl Session {
         w.u32(self.epoch.0);
         w.u32(self.epoch.1);
         w.u64(self.timeout);
-        // Last, and only for an audit session, so other sessions' contexts keep their layout.
-        if let Some(d) = &self.audit_digest {
-            w.tpm2b(d.as_slice());
+        // Last, and only when set, so that other sessions' contexts keep their layout (and the
+        // recorded fuzz flows holding them still load): an HMAC session's single trailing field is its
+        // audit digest, a policy session's its templateHash; with an audit digest a policy session
+        // writes both, the templateHash empty when unset.
+        match (&self.audit_digest, &self.template_hash, self.kind) {
+            (None, None, _) => {}
+            (Some(d), None, SessionKind::Hmac) => w.tpm2b(d.as_slice()),
+            (None, Some(t), _) => w.tpm2b(t.as_slice()),
+            (Some(d), t, _) => {
+                w.tpm2b(d.as_slice());
+                w.tpm2b(t.as_ref().map(Digest::as_slice).unwrap_or_default());
+            }
         }
     }
 
@@ -160,8 +173,14 @@ impl Session {
         let start_time = r.u64()?;
         let epoch = (r.u32()?, r.u32()?);
         let timeout = r.u64()?;
-        let audit_digest =
-            if r.remaining() > 0 { Some(Digest::from_slice(r.tpm2b(MAX_DIGEST)?)) } else { None };
+        // The trailing fields `save` writes (see there).
+        let first = if r.remaining() > 0 { Some(Digest::from_slice(r.tpm2b(MAX_DIGEST)?)) } else { None };
+        let second = if r.remaining() > 0 { Some(r.tpm2b(MAX_DIGEST)?) } else { None };
+        let (audit_digest, template_hash) = match (first, second, kind) {
+            (first, None, SessionKind::Hmac) => (first, None),
+            (first, None, _) => (None, first),
+            (first, Some(t), _) => (first, (!t.is_empty()).then(|| Digest::from_slice(t))),
+        };
         Ok(Session {
             kind,
             alg,
@@ -180,6 +199,7 @@ impl Session {
             nv_written,
             cp_hash: has_cp_hash.then_some(cp_hash),
             name_hash: has_name_hash.then_some(name_hash),
+            template_hash,
             start_time,
             epoch,
             timeout,
@@ -223,6 +243,7 @@ mod tests {
             nv_written: Some(false),
             cp_hash: Some(Digest::from_slice(&[5; 48])),
             name_hash: Some(Digest::from_slice(&[6; 48])),
+            template_hash: Some(Digest::from_slice(&[7; 48])),
             start_time: 0x0102_0304_0506_0708,
             epoch: (9, 10),
             timeout: 0x1112_1314_1516_1718,
@@ -231,7 +252,30 @@ mod tests {
         let mut w = Writer::new();
         s.save(&mut w);
         let mut r = Reader::new(&w.buf);
-        assert_eq!(Session::load(&mut r), Ok(s));
+        assert_eq!(Session::load(&mut r), Ok(s.clone()));
         assert_eq!(r.remaining(), 0);
+        // The trailing fields keep the layouts saved before audit sessions and PolicyTemplate existed:
+        // none without either; a policy session's single field is its templateHash, an HMAC session's
+        // its audit digest; a policy session with an audit digest writes both (the template empty).
+        let round_trip = |session: &Session| {
+            let mut w = Writer::new();
+            session.save(&mut w);
+            assert_eq!(Session::load(&mut Reader::new(&w.buf)), Ok(session.clone()));
+            w.buf.len()
+        };
+        let mut neither = s.clone();
+        neither.template_hash = None;
+        neither.audit_digest = None;
+        let base = round_trip(&neither);
+        assert_eq!(base + 2 * (2 + 48), w.buf.len());
+        let mut template_only = neither.clone();
+        template_only.template_hash = s.template_hash.clone();
+        assert_eq!(round_trip(&template_only), base + 2 + 48);
+        let mut audit_only = neither.clone();
+        audit_only.audit_digest = s.audit_digest.clone();
+        assert_eq!(round_trip(&audit_only), base + 2 + 48 + 2);
+        let mut hmac_audit = audit_only.clone();
+        hmac_audit.kind = SessionKind::Hmac;
+        assert_eq!(round_trip(&hmac_audit), base + 2 + 48);
     }
 }

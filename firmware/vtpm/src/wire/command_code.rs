@@ -109,4 +109,12 @@ impl CommandCode {
     pub const PCR_ALLOCATE: CommandCode = CommandCode(0x12B);
     pub const HMAC_START: CommandCode = CommandCode(0x15B);
     pub const TEST_PARMS: CommandCode = CommandCode(0x18A);
+    // Duplication, seeds, ephemeral keys and NV administration (issue 18).
+    pub const NV_UNDEFINE_SPACE_SPECIAL: CommandCode = CommandCode(0x11F);
+    pub const CHANGE_EPS: CommandCode = CommandCode(0x124);
+    pub const CHANGE_PPS: CommandCode = CommandCode(0x125);
+    pub const NV_CHANGE_AUTH: CommandCode = CommandCode(0x13B);
+    pub const NV_CERTIFY: CommandCode = CommandCode(0x184);
+    pub const EC_EPHEMERAL: CommandCode = CommandCode(0x18E);
+    pub const POLICY_TEMPLATE: CommandCode = CommandCode(0x190);
 }

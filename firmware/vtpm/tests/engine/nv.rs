@@ -86,7 +86,7 @@ fn define_space_validation() {
     assert_eq!(bad(&mut t, OWNERWRITE | AUTHWRITE, 8), rc_p(ResponseCode::ATTRIBUTES, 2)); // no read authority
     assert_eq!(bad(&mut t, RW | 1 << 8, 8), rc_p(ResponseCode::RESERVED_BITS, 2)); // reserved bit
     assert_eq!(bad(&mut t, RW | 1 << 30, 8), rc_h(ResponseCode::ATTRIBUTES, 1)); // PLATFORMCREATE by the owner
-    assert_eq!(bad(&mut t, RW | 1 << 10, 8), rc_p(ResponseCode::ATTRIBUTES, 2)); // POLICY_DELETE: no UndefineSpaceSpecial
+    assert_eq!(bad(&mut t, RW | 1 << 10, 8), rc_p(ResponseCode::ATTRIBUTES, 2)); // POLICY_DELETE is the platform's
     assert_eq!(bad(&mut t, RW | 1 << 27 | 1 << 13, 8), rc_p(ResponseCode::ATTRIBUTES, 2)); // CLEAR_STCLEAR + WRITEDEFINE
     assert_eq!(bad(&mut t, RW, 2049), rc_p(ResponseCode::SIZE, 2)); // larger than NV_INDEX_MAX
     assert_eq!(bad(&mut t, RW | 1 << 4, 4), rc_p(ResponseCode::SIZE, 2)); // a counter is 8 bytes

@@ -15,7 +15,10 @@ use crate::wire::response_code::{At, ResponseCode, TpmResult};
 /// TPM_EO_BITCLEAR, the last defined operation.
 pub const MAX_EO: u16 = 0x000B;
 
-/// Signed comparison of two's-complement big-endian numbers of equal length.
+/// Signed comparison of two's-complement big-endian numbers of equal length (TCG Errata for TPM
+/// Library 1.59 v1.4 §2.5: the operands of the signed TPM_EO are two's complement). Older reference
+/// code, and TPMs built from it, reversed the unsigned order for two negatives instead, so that
+/// sgt(0x81, 0x82) held although -127 < -126; tools' tests written against it expect that.
 fn signed_cmp(a: &[u8], b: &[u8]) -> Ordering {
     let neg = |x: &[u8]| x.first().is_some_and(|v| v & 0x80 != 0);
     match (neg(a), neg(b)) {

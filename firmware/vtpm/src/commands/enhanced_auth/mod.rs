@@ -79,7 +79,11 @@ pub(crate) fn narrow_timeout(s: &mut Session, t: u64) {
 /// must be a digest of the session's algorithm (TPM_RC_SIZE).
 pub(crate) fn set_cp_hash(s: &mut Session, cp: &[u8], param: u32) -> TpmResult<()> {
     // cpHash and nameHash share one slot in ms-tpm-20-ref: a session has at most one of them.
-    if s.name_hash.is_some() || s.cp_hash.is_some_and(|old| !ct_eq(old.as_slice(), cp)) {
+    // A templateHash (PolicyTemplate) takes the same slot too.
+    if s.name_hash.is_some()
+        || s.template_hash.is_some()
+        || s.cp_hash.is_some_and(|old| !ct_eq(old.as_slice(), cp))
+    {
         return Err(ResponseCode::CPHASH.param(param));
     }
     if cp.len() != s.alg.size() {

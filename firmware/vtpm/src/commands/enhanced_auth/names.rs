@@ -1,9 +1,9 @@
-//! Policies that bind a command's exact input (Part 3 §23.7, §23.8, §23.15): PolicyCpHash,
-//! PolicyNameHash, PolicyDuplicationSelect.
+//! Policies that bind a command's exact input (Part 3 §23.7, §23.8, §23.15, §23.21): PolicyCpHash,
+//! PolicyNameHash, PolicyDuplicationSelect, PolicyTemplate.
 
 use super::{MAX_NAME, session_at, set_cp_hash};
 use crate::Tpm;
-use crate::crypto::Digest;
+use crate::crypto::{Digest, ct_eq};
 use crate::engine::command::Cmd;
 use crate::wire::command_code::CommandCode;
 use crate::wire::constants::MAX_DIGEST;
@@ -29,7 +29,7 @@ pub(crate) fn name_hash(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if hash.len() != s.alg.size() {
         return Err(ResponseCode::SIZE.param(1));
     }
-    if s.cp_hash.is_some() || s.name_hash.is_some() {
+    if s.cp_hash.is_some() || s.name_hash.is_some() || s.template_hash.is_some() {
         return Err(ResponseCode::CPHASH);
     }
     s.policy = s.alg.digest(&[s.policy.as_slice(), &CommandCode::POLICY_NAME_HASH.to_be_bytes(), hash]);
@@ -46,7 +46,7 @@ pub(crate) fn duplication_select(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
     let include = c.params.yes_no().p(3)?;
     c.params.finish()?;
     let s = tpm.sessions.get_mut(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
-    if s.cp_hash.is_some() || s.name_hash.is_some() {
+    if s.cp_hash.is_some() || s.name_hash.is_some() || s.template_hash.is_some() {
         return Err(ResponseCode::CPHASH);
     }
     if s.command_code != CommandCode(0) && s.command_code != CommandCode::DUPLICATE {
@@ -58,5 +58,26 @@ pub(crate) fn duplication_select(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()
     s.policy = s.alg.digest(&[s.policy.as_slice(), &cc, object_part, parent, &flag]);
     s.name_hash = Some(s.alg.digest(&[object, parent]));
     s.command_code = CommandCode::DUPLICATE;
+    Ok(())
+}
+
+/// TPM2_PolicyTemplate (Part 3 §23.21): policyDigest := H(policyDigest || TPM_CC_PolicyTemplate ||
+/// templateHash); the session then authorizes only a Create, CreatePrimary or CreateLoaded whose
+/// TPMT_PUBLIC template hashes to templateHash. Repeating the same hash is allowed; a different one,
+/// or one after PolicyCpHash / PolicyNameHash (the same slot in ms-tpm-20-ref), is TPM_RC_VALUE.
+pub(crate) fn template(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let hash = c.params.tpm2b(MAX_DIGEST).p(1)?;
+    c.params.finish()?;
+    let s = session_at(tpm, c.handles[0], 1)?;
+    match s.template_hash {
+        Some(old) if !ct_eq(old.as_slice(), hash) => return Err(ResponseCode::VALUE.param(1)),
+        None if s.cp_hash.is_some() || s.name_hash.is_some() => return Err(ResponseCode::VALUE.param(1)),
+        _ => {}
+    }
+    if hash.len() != s.alg.size() {
+        return Err(ResponseCode::SIZE.param(1));
+    }
+    s.policy = s.alg.digest(&[s.policy.as_slice(), &CommandCode::POLICY_TEMPLATE.to_be_bytes(), hash]);
+    s.template_hash = Some(Digest::from_slice(hash));
     Ok(())
 }

@@ -1,5 +1,9 @@
-//! The NV commands (Part 3 §31): DefineSpace, UndefineSpace, ReadPublic, Write, Read, Increment,
-//! SetBits, Extend, WriteLock, ReadLock.
+//! The NV commands (Part 3 §31): DefineSpace, UndefineSpace, UndefineSpaceSpecial, ReadPublic, Write,
+//! Read, Increment, SetBits, Extend, WriteLock, ReadLock, ChangeAuth; NV_Certify is in `certify`.
+
+pub mod certify;
+
+use zeroize::Zeroize;
 
 use crate::Tpm;
 use crate::crypto::{HashAlg, strip_trailing_zeros};
@@ -35,10 +39,6 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     // The checks of ms-tpm-20-ref's NvDefineSpace, in its order.
     let platform = c.handles[0] == Handle::RH_PLATFORM;
     let bad = Err(ResponseCode::ATTRIBUTES.param(2));
-    // Without TPM2_NV_UndefineSpaceSpecial, a POLICY_DELETE index could never be removed.
-    if attrs & attr::POLICY_DELETE != 0 {
-        return bad;
-    }
     if !policy.is_empty() && policy.len() != name_alg.size() {
         return Err(ResponseCode::SIZE.param(2));
     }
@@ -72,6 +72,10 @@ pub(crate) fn define_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     if (attrs & attr::PLATFORMCREATE != 0) != platform {
         return Err(ResponseCode::ATTRIBUTES.handle(1));
     }
+    // Only the platform deletes a POLICY_DELETE index (NV_UndefineSpaceSpecial), so only it defines one.
+    if attrs & attr::POLICY_DELETE != 0 && !platform {
+        return bad;
+    }
     if usize::from(size) > MAX_BUFFER && attrs & attr::WRITEALL != 0 {
         return Err(ResponseCode::SIZE.param(2));
     }
@@ -90,6 +94,35 @@ pub(crate) fn undefine_space(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
         return Err(ResponseCode::NV_AUTHORIZATION);
     }
     tpm.nv.remove(h);
+    Ok(())
+}
+
+/// TPM2_NV_UndefineSpaceSpecial (Part 3 §31.5): removes a TPMA_NV_POLICY_DELETE index. The index
+/// authorized in the ADMIN role, so by its authPolicy (which the engine checked), and the platform.
+pub(crate) fn undefine_space_special(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    c.params.finish()?;
+    let h = c.handles[0];
+    let index = tpm.nv.get(h).ok_or(ResponseCode::HANDLE.handle(1))?;
+    if !index.has(attr::POLICY_DELETE) {
+        return Err(ResponseCode::ATTRIBUTES.handle(1));
+    }
+    tpm.nv.remove(h);
+    Ok(())
+}
+
+/// TPM2_NV_ChangeAuth (Part 3 §31.15): a new authValue for the index, authorized in the ADMIN role
+/// (a policy session, typically PolicyCommandCode(TPM2_CC_NV_ChangeAuth)). The response HMAC is keyed
+/// with the old authValue, which the engine kept.
+pub(crate) fn change_auth(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
+    let new = strip_trailing_zeros(c.params.tpm2b(MAX_DIGEST).p(1)?);
+    c.params.finish()?;
+    let index = tpm.nv.get_mut(c.handles[0]).ok_or(ResponseCode::HANDLE.handle(1))?;
+    if new.len() > index.name_alg.size() {
+        return Err(ResponseCode::SIZE.param(1));
+    }
+    // The old authValue is wiped, not just freed (threat model T5).
+    index.auth.zeroize();
+    index.auth = new.to_vec();
     Ok(())
 }
 
