@@ -215,6 +215,9 @@ fn issue_18_algorithms_and_audit_inside_the_firmware() {
     let satt = read("satt");
     let expect = Sha256::digest([vec![0u8; 32], read("cp")[2..].to_vec(), read("rp")[2..].to_vec()].concat());
     assert_eq!(&satt[satt.len() - 32..], &expect[..]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The commands issue 18 added, inside the firmware: EC_Ephemeral, NV_Certify, and a key duplicated
 /// under a PolicyCommandCode(Duplicate) session to the endorsement primary, imported there and signing.
 #[test]

@@ -269,10 +269,10 @@ mod tests {
         let base = round_trip(&neither);
         assert_eq!(base + 2 * (2 + 48), w.buf.len());
         let mut template_only = neither.clone();
-        template_only.template_hash = s.template_hash.clone();
+        template_only.template_hash = s.template_hash;
         assert_eq!(round_trip(&template_only), base + 2 + 48);
         let mut audit_only = neither.clone();
-        audit_only.audit_digest = s.audit_digest.clone();
+        audit_only.audit_digest = s.audit_digest;
         assert_eq!(round_trip(&audit_only), base + 2 + 48 + 2);
         let mut hmac_audit = audit_only.clone();
         hmac_audit.kind = SessionKind::Hmac;
