@@ -14,3 +14,7 @@
 //!   the highest bit its MMU honours, and maps the private (C=1) view of guest RAM at `1 << 39` + GPA
 //!   and the shared (C=0) view at the GPA itself ([`memory`]).
 pub mod cpu;
+pub mod cpuid_model;
+pub mod launch_digest;
+pub mod loader;
+pub mod memory;
