@@ -8,7 +8,7 @@ use warden_platform::Platform;
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::HeapMemory;
 #[cfg(warden_request_loop)]
-use crate::request_loop::Transport;
+use warden_svsm::Dispatcher;
 
 /// Why a boot step cannot run on this platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,10 +23,26 @@ pub enum BootStepError {
     },
     /// The acceptance engine refused or failed on the heap.
     HeapAcceptance(AcceptError),
-    /// SEV-SNP / TDX: guest calls arrive by VMGEXIT / TDVMCALL from a guest Warden runs, which Warden
-    /// does not run yet; there is no request channel.
+    /// TDX: guest calls arrive by TDVMCALL from a guest Warden runs, which Warden does not run yet;
+    /// there is no request channel.
     #[cfg(warden_request_loop)]
     NoGuestChannel,
+    /// The services could not start.
+    #[cfg(warden_request_loop)]
+    Services(crate::services::ServiceError),
+    /// SEV-SNP: guest RAM could not be mapped.
+    #[cfg(warden_request_loop)]
+    GuestRam(crate::snp::guest_memory::GuestMapError),
+    /// SEV-SNP: the guest the image carries could not be launched (or it carries none).
+    #[cfg(warden_request_loop)]
+    GuestLaunch(crate::snp::guest_launch::GuestLaunchError),
+}
+
+/// Where guest calls arrive and are served, forever.
+#[cfg(warden_request_loop)]
+pub trait RequestChannel {
+    /// Serves every call through `dispatcher`; never returns.
+    fn serve_forever(self, dispatcher: &mut Dispatcher) -> !;
 }
 
 /// Facts a host offers the boot (native only: a confidential platform's host is not believed).
@@ -55,7 +71,24 @@ pub trait BootSteps: Platform {
     /// # Safety
     /// Call once, before `heap::init`: nothing references the heap.
     unsafe fn accept_heap(&mut self) -> Result<HeapMemory, BootStepError>;
+    /// The services (the dispatcher with the core protocol and the vTPM) for the guest this platform
+    /// serves: by default the native one, with the RAM the host reports.
+    #[cfg(warden_request_loop)]
+    fn start_services(
+        &mut self,
+        hints: &HostHints,
+        _facts: &crate::boot_params::BootFacts,
+    ) -> Result<warden_svsm::Dispatcher, BootStepError> {
+        crate::services::start(hints.ram_bytes).map_err(BootStepError::Services)
+    }
     /// The channel guest calls arrive on.
     #[cfg(warden_request_loop)]
-    fn open_request_channel(&mut self) -> Result<Transport, BootStepError>;
+    type Channel: RequestChannel;
+    /// Opens it (on SEV-SNP: launches the guest, whose VMSA `dispatcher`'s vCPU table records).
+    #[cfg(warden_request_loop)]
+    fn open_request_channel(
+        &mut self,
+        dispatcher: &mut Dispatcher,
+        facts: &crate::boot_params::BootFacts,
+    ) -> Result<Self::Channel, BootStepError>;
 }

@@ -50,15 +50,34 @@ fn guest_ram(ram_end: u64) -> Result<Vec<GpaRange>, ServiceError> {
     if ram.is_empty() { Err(ServiceError::NoGuestRam) } else { Ok(ram) }
 }
 
-/// The dispatcher for a guest with `ram_end` bytes of RAM and one vCPU.
+/// The guest the services serve: its RAM, its vCPUs (APIC ID 0 boots) and the boot vCPU's calling area.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestLayout<'a> {
+    /// Its RAM, Warden's region excluded.
+    pub ram: &'a [GpaRange],
+    /// Every APIC ID it may run a vCPU with.
+    pub apic_ids: &'a [u32],
+    /// The boot vCPU's calling area.
+    pub boot_caa: u64,
+}
+
+/// The dispatcher for the native guest: `ram_end` bytes of RAM, one vCPU, [`NATIVE_BOOT_CAA`].
 pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     let ram = guest_ram(ram_end)?;
+    start_for(&GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA })
+}
+
+/// The dispatcher for the guest `layout` describes.
+pub fn start_for(layout: &GuestLayout<'_>) -> Result<Dispatcher, ServiceError> {
+    if layout.ram.is_empty() {
+        return Err(ServiceError::NoGuestRam);
+    }
     let core = CoreProtocol::new(CoreConfig {
         guest_vmpl: GUEST_VMPL,
-        apic_ids: &[0],
+        apic_ids: layout.apic_ids,
         boot_apic_id: 0,
-        boot_caa: NATIVE_BOOT_CAA,
-        ram: &ram,
+        boot_caa: layout.boot_caa,
+        ram: layout.ram,
     })
     .map_err(ServiceError::Core)?;
     let mut dispatcher = Dispatcher::new(core);

@@ -134,13 +134,15 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     clock = clock.phase("tsc");
 
     // 7. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
-    //    are reached through (opened before "ready", so nothing sent after it is lost).
+    //    are reached through (opened before "ready", so nothing sent after it is lost; on SEV-SNP this
+    //    launches the guest, which first runs in the request loop).
     #[cfg(warden_request_loop)]
     let (mut dispatcher, channel) = {
-        let dispatcher = crate::services::start(hints.ram_bytes)
+        let mut dispatcher = platform
+            .start_services(&hints, &facts)
             .unwrap_or_else(|error| fail(&platform, "the services cannot start", error));
         let channel = platform
-            .open_request_channel()
+            .open_request_channel(&mut dispatcher, &facts)
             .unwrap_or_else(|error| fail(&platform, "no request channel", error));
         clock = clock.phase("services");
         (dispatcher, channel)
@@ -166,7 +168,7 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     // 9. The request loop.
     #[cfg(warden_request_loop)]
     {
-        println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
+        use crate::boot_steps::RequestChannel;
         channel.serve_forever(&mut dispatcher)
     }
 }

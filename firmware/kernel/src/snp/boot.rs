@@ -1,7 +1,8 @@
 //! The SEV-SNP boot steps: the console through the GHCB, the #VC handler in the IDT, and the heap made
 //! private and validated — the C-bit on its page-table entries here, everything else by the acceptance
 //! engine (`warden_accept::early::validate_snp`) on this platform's PVALIDATE and page-state changes.
-//! **Not exercised on hardware**; no guest runs at a lower VMPL yet, so there is no request channel.
+//! The request channel launches the guest the image carries at VMPL2 (`guest_launch`) and serves it
+//! (`guest_channel`). **Not exercised on hardware.**
 use warden_accept::AcceptStats;
 use warden_defs::layout::PAGE_SIZE;
 
@@ -11,7 +12,30 @@ use crate::console;
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::{self, HeapMemory};
 #[cfg(warden_request_loop)]
-use crate::request_loop::Transport;
+use alloc::vec::Vec;
+#[cfg(warden_request_loop)]
+use warden_defs::boot_params::MemoryKind;
+#[cfg(warden_request_loop)]
+use warden_defs::guest_launch::GUEST_CAA;
+#[cfg(warden_request_loop)]
+use warden_defs::guest_launch::GUEST_VMPL;
+#[cfg(warden_request_loop)]
+use warden_platform::memory::GpaRange;
+
+#[cfg(warden_request_loop)]
+use super::guest_channel::GuestChannel;
+#[cfg(warden_request_loop)]
+use super::guest_launch;
+#[cfg(warden_request_loop)]
+use super::guest_memory::SnpGuestMemory;
+#[cfg(warden_request_loop)]
+use crate::boot_params::BootFacts;
+#[cfg(warden_request_loop)]
+use crate::boot_steps::HostHints;
+#[cfg(warden_request_loop)]
+use crate::println;
+#[cfg(warden_request_loop)]
+use crate::services::{self, GuestLayout};
 
 impl BootSteps for SnpPlatform {
     /// COM1 through IOIO exits on the registered GHCB (no #VC needed).
@@ -41,8 +65,65 @@ impl BootSteps for SnpPlatform {
         Ok(HeapMemory::Accepted(proof))
     }
 
+    /// The guest's RAM is what the validated memory map names (Warden's region cut out); its boot
+    /// vCPU's calling area is the launch contract's.
     #[cfg(warden_request_loop)]
-    fn open_request_channel(&mut self) -> Result<Transport, BootStepError> {
-        Err(BootStepError::NoGuestChannel)
+    fn start_services(
+        &mut self,
+        _hints: &HostHints,
+        facts: &BootFacts,
+    ) -> Result<warden_svsm::Dispatcher, BootStepError> {
+        let ram = guest_ram(facts);
+        let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
+        let layout = GuestLayout { ram: &ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
+        services::start_for(&layout).map_err(BootStepError::Services)
     }
+
+    #[cfg(warden_request_loop)]
+    type Channel = GuestChannel<SnpGuestMemory>;
+
+    /// Launches the guest the image carries (none: the boot ends here, said so) and serves it.
+    #[cfg(warden_request_loop)]
+    fn open_request_channel(
+        &mut self,
+        dispatcher: &mut warden_svsm::Dispatcher,
+        facts: &BootFacts,
+    ) -> Result<Self::Channel, BootStepError> {
+        let payload = guest_launch::payload().map_err(BootStepError::GuestLaunch)?;
+        let ram = guest_ram(facts);
+        // SAFETY: once, on the boot CPU, after the page-table check; nothing else edits the tables.
+        let mut memory =
+            unsafe { SnpGuestMemory::map(&ram, self.c_bit()) }.map_err(BootStepError::GuestRam)?;
+        let guest = guest_launch::launch(self, &mut memory, dispatcher, payload, vcpu_table_size(facts))
+            .map_err(BootStepError::GuestLaunch)?;
+        println!(
+            "warden: guest launched at VMPL{GUEST_VMPL}: entry {:#x}, image {:#x}..{:#x}, VMSA at {:#x}",
+            payload.entry,
+            payload.image_start,
+            payload.image_end,
+            guest.vmsa.as_ptr() as u64
+        );
+        // The request loop's copy of the platform: the RMP primitives, which hold no state but the
+        // C-bit position (the GHCB behind them is behind its own lock).
+        Ok(GuestChannel::new(SnpPlatform { c_bit: self.c_bit() }, memory, guest))
+    }
+}
+
+/// The guest's RAM: the memory map's RAM ranges (Warden's region is already cut out of them).
+#[cfg(warden_request_loop)]
+fn guest_ram(facts: &BootFacts) -> Vec<GpaRange> {
+    facts
+        .memory_map
+        .ranges()
+        .iter()
+        .filter(|range| range.kind == MemoryKind::Memory)
+        .filter_map(|range| GpaRange::new(range.start, range.end))
+        .collect()
+}
+
+/// The vCPU table's size: the loader's VP count, and at least two, because the guest may bring up a
+/// second vCPU itself (CREATE_VCPU, then the hypervisor's AP creation) although the launch starts one.
+#[cfg(warden_request_loop)]
+fn vcpu_table_size(facts: &BootFacts) -> u32 {
+    facts.vcpu_count.unwrap_or(1).max(2)
 }

@@ -10,6 +10,12 @@
 pub mod boot;
 pub mod c_bit;
 pub mod ghcb;
+#[cfg(warden_request_loop)]
+pub mod guest_channel;
+#[cfg(warden_request_loop)]
+pub mod guest_launch;
+#[cfg(warden_request_loop)]
+pub mod guest_memory;
 pub mod instructions;
 pub mod vc;
 
@@ -131,8 +137,12 @@ impl SnpPlatform {
     }
 
     /// Checks that `gpa`'s page is mapped to itself by Warden's tables (the instructions take a virtual
-    /// address; only Warden's own region is mapped).
+    /// address): Warden's own region by 4 KiB entries, guest RAM by `guest_memory`'s 2 MiB entries.
     fn mapped(&self, gpa: u64) -> bool {
+        #[cfg(warden_request_loop)]
+        if guest_memory::maps(gpa) {
+            return true;
+        }
         c_bit::check_identity(gpa, self.c_bit).is_ok()
     }
 }
