@@ -22,7 +22,7 @@ use core::ptr::NonNull;
 use warden_defs::ghcb::msr::{check_run_vmpl, run_vmpl_request};
 use warden_defs::guest_launch::GUEST_VMPL;
 use warden_defs::vmsa::{EFER_SVME, Vmsa};
-use warden_svsm::request::{exited_with_vmgexit, regs_from_vmsa, reply_to_vmsa, take_pending_call};
+use warden_svsm::request::serve_exit;
 use warden_svsm::{Caller, Dispatcher, GuestMemory, Paired};
 
 use super::guest_launch::{LaunchedGuest, VmsaPage};
@@ -104,25 +104,16 @@ impl<M: GuestMemory> GuestChannel<M> {
         }
     }
 
-    /// One round: run the guest, then serve its call if it made one.
+    /// One round: run the guest, then serve its call if it made one (`warden_svsm::request::serve_exit`
+    /// decides) and write the reply into its VMSA.
     fn round(&mut self, dispatcher: &mut Dispatcher) {
         self.run_guest();
         let mut vmsa = self.copy_vmsa();
-        if !exited_with_vmgexit(&vmsa) {
-            return;
-        }
-        let apic_id = self.guest.apic_id;
-        // The calling area is the vCPU's current one (REMAP_CA moves it), from Warden's own table.
-        let Some(caa) = dispatcher.core().vcpu(apic_id).and_then(|vcpu| vcpu.caa) else { return };
-        // A calling area Warden cannot read (the guest made it shared behind Warden's back) is no call.
-        if take_pending_call(&mut self.memory, caa) != Ok(true) {
-            return;
-        }
-        let caller = Caller { apic_id, sev_features: self.guest.sev_features };
+        let caller = Caller { apic_id: self.guest.apic_id, sev_features: self.guest.sev_features };
         let mut env = Paired { platform: &mut self.platform, memory: &mut self.memory };
-        let reply = dispatcher.handle(&mut env, caller, regs_from_vmsa(&vmsa));
-        reply_to_vmsa(&reply, &mut vmsa);
-        self.write_back(&vmsa);
+        if serve_exit(dispatcher, &mut env, caller, &mut vmsa).is_some() {
+            self.write_back(&vmsa);
+        }
     }
 }
 
