@@ -29,17 +29,17 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
         crate::bench::baseline()
     }
     let clock = BootClock::start();
+    if BootPlatform::from_register(claim) == Some(BootPlatform::Snp) {
+        start_snp(clock, claim, params)
+    }
     let evidence = cpu::features::evidence();
     match warden_platform::detect(claim, evidence) {
         Ok(BootPlatform::Native) => {
             machine::record(BootPlatform::Native, crate::native::exit);
             boot(NativePlatform::new(), clock, claim, params)
         }
-        Ok(BootPlatform::Snp) => {
-            machine::record(BootPlatform::Snp, crate::snp::terminate);
-            let snp = SnpPlatform::init().unwrap_or_else(|error| crate::snp::terminate_with(error.reason()));
-            boot(snp, clock, claim, params)
-        }
+        // `start_snp` took every SNP claim above; the evidence alone never makes one.
+        Ok(BootPlatform::Snp) => machine::halt_forever(),
         Ok(BootPlatform::Tdx) => {
             machine::record(BootPlatform::Tdx, crate::tdx::report_fatal_error);
             let tdx = TdxPlatform::init()
@@ -57,6 +57,24 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
             machine::halt_forever()
         }
     }
+}
+
+/// An SNP claim: under SEV-SNP every CPUID, port access and MSR access but SEV_STATUS and the GHCB MSR
+/// raises #VC (GHCB spec (AMD 56421) §2.2), so nothing of that kind may run before the IDT has the #VC
+/// entry. In order: the CPU tables with the #VC handler (no intercepted instruction); the evidence from
+/// SEV_STATUS alone (`cpu::features::snp_evidence`), which must agree with the claim; the CPUID page, the
+/// C-bit check and the GHCB registration (`SnpPlatform::init`, MSR protocol only). The first CPUID comes
+/// after, in the boot's SIMD step, answered through the registered GHCB.
+fn start_snp(clock: BootClock, claim: u64, params: u64) -> ! {
+    cpu::init(Some(crate::snp::vc::entry()));
+    match warden_platform::detect(claim, cpu::features::snp_evidence()) {
+        Ok(BootPlatform::Snp) => {}
+        // SEV_STATUS says this is no SNP guest, so there is no GHCB to report through: halt.
+        _ => machine::halt_forever(),
+    }
+    machine::record(BootPlatform::Snp, crate::snp::terminate);
+    let snp = SnpPlatform::init().unwrap_or_else(|error| crate::snp::terminate_with(error.reason()));
+    boot(snp, clock, claim, params)
 }
 
 /// The boot sequence, the same on every platform: console; CPU tables; SIMD; page-table check; the

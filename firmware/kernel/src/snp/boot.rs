@@ -20,6 +20,8 @@ impl BootSteps for SnpPlatform {
         Ok(())
     }
 
+    /// The #VC handler; `start` installed it already, before detection (nothing intercepted may run
+    /// without it), so the boot's CPU step reloads the same tables.
     fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError> {
         Ok(Some(vc::entry()))
     }

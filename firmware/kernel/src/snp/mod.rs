@@ -19,7 +19,7 @@ use warden_defs::ghcb::msr::{
     MsrError, REASON_GENERAL, REASON_PROTOCOL_UNSUPPORTED, REASON_SET_GENERAL, REASON_SET_WARDEN,
     REASON_SNP_UNSUPPORTED,
 };
-use warden_defs::layout::COM1_PORT;
+use warden_defs::layout::{COM1_PORT, SNP_CPUID_PAGE};
 use warden_defs::psc::PscDescriptor;
 use warden_defs::snp::{PVALIDATE_SIZE_2M, PVALIDATE_SIZE_4K, SnpRc, rmpadjust_attrs};
 use warden_defs::snp_cpuid::{SnpCpuidError, SnpCpuidTable};
@@ -74,6 +74,12 @@ pub enum SnpInitError {
     CpuidPage(SnpCpuidError),
     /// The CPUID page has no entry for CPUID Fn8000_001F: no C-bit position Warden could trust.
     NoCbitInCpuidPage,
+    /// The live page tables do not map Warden's memory with the C-bit at the CPUID page's position
+    /// (the boot stub did not set it, or set another bit).
+    TablesNotPrivate {
+        /// The CPUID page's C-bit position.
+        c_bit: u8,
+    },
     /// The hypervisor's GHCB set-up failed its checks.
     Ghcb(GhcbSetupError),
 }
@@ -120,6 +126,16 @@ impl SnpPlatform {
         let table = SnpCpuidTable::parse(&crate::boot_params::copy_snp_cpuid_page())
             .map_err(SnpInitError::CpuidPage)?;
         let c_bit = table.c_bit().ok_or(SnpInitError::NoCbitInCpuidPage)?;
+        // The boot stub read the same page and put this bit into every entry; the walk must now find it
+        // where Warden's memory is mapped (the full check of every region is the boot's layout check).
+        if !(32..=51).contains(&c_bit) {
+            return Err(SnpInitError::TablesNotPrivate { c_bit });
+        }
+        crate::paging::set_encryption_mask(c_bit);
+        match crate::paging::translate(SNP_CPUID_PAGE) {
+            Ok(mapping) if mapping.encrypted && mapping.physical == SNP_CPUID_PAGE => {}
+            _ => return Err(SnpInitError::TablesNotPrivate { c_bit }),
+        }
         // SAFETY: called once by `start` after detection said SNP; nothing has used the GHCB yet.
         let c_bit = unsafe { ghcb::register(c_bit) }.map_err(SnpInitError::Ghcb)?;
         Ok(Self { c_bit })
