@@ -151,11 +151,18 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     let _ = crate::tsc::finish_window();
     clock = clock.phase("tsc");
 
-    // 7. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
+    // 7. The guest's RAM (on SNP mapped for Warden here, with tables from the heap).
+    let guest_ram = platform
+        .guest_ram(&facts, &hints)
+        .unwrap_or_else(|error| fail(&platform, "the guest's RAM cannot be mapped", error));
+    let guest_ram_bytes: u64 = guest_ram.iter().map(|range| range.len()).sum();
+    clock = clock.phase("guest RAM");
+
+    // 8. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
     //    are reached through (opened before "ready", so nothing sent after it is lost).
     #[cfg(warden_request_loop)]
     let (mut dispatcher, channel) = {
-        let dispatcher = crate::services::start(hints.ram_bytes)
+        let dispatcher = crate::services::start_for(&guest_ram)
             .unwrap_or_else(|error| fail(&platform, "the services cannot start", error));
         let channel = platform
             .open_request_channel()
@@ -164,13 +171,13 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
         (dispatcher, channel)
     };
 
-    // 8. Ready.
+    // 9. Ready.
     let (used, free) = heap::usage();
     clock = clock.phase("report");
     println!(
         "warden: ready: platform {:?}, guest RAM {} MiB, sse {}, avx {}, heap {} KiB free ({used} B used), boot {}",
         platform.kind(),
-        hints.ram_bytes >> 20,
+        guest_ram_bytes >> 20,
         simd.sse,
         simd.avx,
         free / 1024,
@@ -181,7 +188,7 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     #[cfg(feature = "insecure_bench_image")]
     crate::bench::run(&platform);
 
-    // 9. The request loop.
+    // 10. The request loop.
     #[cfg(warden_request_loop)]
     {
         println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");

@@ -10,6 +10,7 @@
 pub mod boot;
 pub mod c_bit;
 pub mod ghcb;
+pub mod guest_memory;
 pub mod instructions;
 pub mod vc;
 
@@ -30,6 +31,7 @@ use warden_platform::memory::{
 use warden_platform::{Platform, Termination};
 
 use self::ghcb::{GHCB, GhcbSetupError, SharedGhcb};
+use self::guest_memory::{GuestMapping, SnpGuestMemory};
 
 /// Why Warden asks the hypervisor to stop it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +107,8 @@ impl SnpInitError {
 #[derive(Debug)]
 pub struct SnpPlatform {
     c_bit: u8,
+    /// The guest RAM Warden mapped (a boot step after the heap: `BootSteps::guest_ram`).
+    guest: Option<GuestMapping>,
 }
 
 /// How many times the console polls the UART's transmitter before writing anyway (a hostile hypervisor
@@ -138,7 +142,7 @@ impl SnpPlatform {
         }
         // SAFETY: called once by `start` after detection said SNP; nothing has used the GHCB yet.
         let c_bit = unsafe { ghcb::register(c_bit) }.map_err(SnpInitError::Ghcb)?;
-        Ok(Self { c_bit })
+        Ok(Self { c_bit, guest: None })
     }
 
     /// The C-bit position.
@@ -146,10 +150,30 @@ impl SnpPlatform {
         self.c_bit
     }
 
-    /// Checks that `gpa`'s page is mapped to itself by Warden's tables (the instructions take a virtual
-    /// address; only Warden's own region is mapped).
-    fn mapped(&self, gpa: u64) -> bool {
-        c_bit::check_identity(gpa, self.c_bit).is_ok()
+    /// The guest RAM Warden mapped, once the boot mapped it.
+    #[expect(dead_code, reason = "for the SNP request loop over the guest's VMSA (issue #11), next")]
+    pub fn guest_mapping(&self) -> Option<GuestMapping> {
+        self.guest
+    }
+
+    /// Copies to and from the guest's RAM, once the boot mapped it.
+    #[expect(dead_code, reason = "for the SNP request loop over the guest's VMSA (issue #11), next")]
+    pub fn guest_memory(&self) -> Option<SnpGuestMemory> {
+        self.guest.map(SnpGuestMemory::new)
+    }
+
+    /// Records the guest mapping (`snp::boot`).
+    fn set_guest_mapping(&mut self, mapping: GuestMapping) {
+        self.guest = Some(mapping);
+    }
+
+    /// Checks that the page at `gpa` is mapped to itself (the instructions take a virtual address): in
+    /// Warden's region by the image's 4 KiB entry of its first page (the heap is validated in 2 MiB
+    /// pages through them), in guest RAM by the guest mapping (2 MiB entries where aligned; the page's
+    /// size decides nothing about the mapping the instruction goes through).
+    fn mapped(&self, gpa: u64, size: PageSize) -> bool {
+        self.guest.is_some_and(|guest| guest.covers(gpa, size.bytes()))
+            || c_bit::check_identity(gpa, self.c_bit).is_ok()
     }
 }
 
@@ -212,7 +236,7 @@ impl SnpMemory for SnpPlatform {
         validate: bool,
     ) -> Result<PvalidateOutcome, PvalidateError> {
         // An unmapped address would fault: refuse it as the instruction refuses bad input.
-        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa) {
+        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa, size) {
             return Err(PvalidateError::FailInput);
         }
         // SAFETY: the caller upholds the trait's contract for this page; it is identity-mapped (checked).
@@ -234,7 +258,7 @@ impl SnpMemory for SnpPlatform {
         perms: VmplPerms,
         vmsa: bool,
     ) -> Result<(), RmpadjustError> {
-        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa) {
+        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa, size) {
             return Err(RmpadjustError::FailInput);
         }
         let attrs = rmpadjust_attrs(target_vmpl, perms.bits(), vmsa);
