@@ -156,7 +156,7 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
         .guest_ram(&facts, &hints)
         .unwrap_or_else(|error| fail(&platform, "the guest's RAM cannot be mapped", error));
     let guest_ram_bytes: u64 = guest_ram.iter().map(|range| range.len()).sum();
-    clock = clock.phase("guest RAM");
+    clock = clock.phase("ram");
 
     // 8. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
     //    are reached through (opened before "ready", so nothing sent after it is lost).
