@@ -159,14 +159,13 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     clock = clock.phase("ram");
 
     // 8. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
-    //    are reached through (opened before "ready", so nothing sent after it is lost).
+    //    are reached through (opened before "ready", so nothing sent after it is lost). A platform
+    //    without a channel (no guest to serve) still reaches "ready", then says so and stops.
     #[cfg(warden_request_loop)]
     let (mut dispatcher, channel) = {
         let dispatcher = crate::services::start_for(&guest_ram)
             .unwrap_or_else(|error| fail(&platform, "the services cannot start", error));
-        let channel = platform
-            .open_request_channel()
-            .unwrap_or_else(|error| fail(&platform, "no request channel", error));
+        let channel = platform.open_request_channel();
         clock = clock.phase("services");
         (dispatcher, channel)
     };
@@ -190,9 +189,12 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
 
     // 10. The request loop.
     #[cfg(warden_request_loop)]
-    {
-        println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
-        channel.serve_forever(&mut dispatcher)
+    match channel {
+        Ok(channel) => {
+            println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
+            channel.serve_forever(&mut dispatcher)
+        }
+        Err(error) => fail(&platform, "no request channel", error),
     }
 }
 
