@@ -1,37 +1,29 @@
-//! The SEV-SNP boot steps: the console through the GHCB, the #VC handler in the IDT, and the heap made
+//! The SEV-SNP boot steps: the console through the GHCB, the #VC handler in the IDT, the heap made
 //! private and validated — the C-bit on its page-table entries here, everything else by the acceptance
-//! engine (`warden_accept::early::validate_snp`) on this platform's PVALIDATE and page-state changes.
-//! The request channel launches the guest the image carries at VMPL2 (`guest_launch`) and serves it
-//! (`guest_channel`). **Not exercised on hardware.**
+//! engine (`warden_accept::early::validate_snp`) on this platform's PVALIDATE and page-state changes —
+//! and the guest's RAM mapped for Warden. The request channel launches the guest the image carries at
+//! VMPL2 (`guest_launch`) and serves it (`guest_channel`). **Not exercised on hardware.**
+use alloc::vec::Vec;
 use warden_accept::AcceptStats;
 use warden_defs::layout::PAGE_SIZE;
+use warden_platform::memory::GpaRange;
 
+use super::guest_memory::GuestMapping;
 use super::{SnpPlatform, c_bit, console_write_bytes, vc};
-use crate::boot_steps::{BootStepError, BootSteps};
+use crate::boot_params::BootFacts;
+use crate::boot_steps::{BootStepError, BootSteps, HostHints};
 use crate::console;
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::{self, HeapMemory};
 #[cfg(warden_request_loop)]
-use alloc::vec::Vec;
-#[cfg(warden_request_loop)]
-use warden_defs::boot_params::MemoryKind;
-#[cfg(warden_request_loop)]
-use warden_defs::guest_launch::GUEST_CAA;
-#[cfg(warden_request_loop)]
-use warden_defs::guest_launch::GUEST_VMPL;
-#[cfg(warden_request_loop)]
-use warden_platform::memory::GpaRange;
+use warden_defs::guest_launch::{GUEST_CAA, GUEST_VMPL};
 
 #[cfg(warden_request_loop)]
 use super::guest_channel::GuestChannel;
 #[cfg(warden_request_loop)]
-use super::guest_launch;
+use super::guest_launch::{self, GuestLaunchError};
 #[cfg(warden_request_loop)]
 use super::guest_memory::SnpGuestMemory;
-#[cfg(warden_request_loop)]
-use crate::boot_params::BootFacts;
-#[cfg(warden_request_loop)]
-use crate::boot_steps::HostHints;
 #[cfg(warden_request_loop)]
 use crate::println;
 #[cfg(warden_request_loop)]
@@ -44,6 +36,8 @@ impl BootSteps for SnpPlatform {
         Ok(())
     }
 
+    /// The #VC handler; `start` installed it already, before detection (nothing intercepted may run
+    /// without it), so the boot's CPU step reloads the same tables.
     fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError> {
         Ok(Some(vc::entry()))
     }
@@ -65,17 +59,23 @@ impl BootSteps for SnpPlatform {
         Ok(HeapMemory::Accepted(proof))
     }
 
-    /// The guest's RAM is what the validated memory map names (Warden's region cut out); its boot
-    /// vCPU's calling area is the launch contract's.
+    /// The RAM of the validated memory map, mapped for Warden (identity, non-executable, private;
+    /// `guest_memory`), so that the request loop can copy to and from it.
+    fn guest_ram(&mut self, facts: &BootFacts, _hints: &HostHints) -> Result<Vec<GpaRange>, BootStepError> {
+        let mapping = GuestMapping::map(&facts.memory_map).map_err(BootStepError::GuestMapping)?;
+        self.set_guest_mapping(mapping);
+        Ok(mapping.ranges().to_vec())
+    }
+
+    /// The guest's vCPUs and its boot vCPU's calling area are the launch contract's.
     #[cfg(warden_request_loop)]
     fn start_services(
         &mut self,
-        _hints: &HostHints,
+        ram: &[GpaRange],
         facts: &BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
-        let ram = guest_ram(facts);
         let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
-        let layout = GuestLayout { ram: &ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
+        let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
         services::start_for(&layout).map_err(BootStepError::Services)
     }
 
@@ -90,10 +90,9 @@ impl BootSteps for SnpPlatform {
         facts: &BootFacts,
     ) -> Result<Self::Channel, BootStepError> {
         let payload = guest_launch::payload().map_err(BootStepError::GuestLaunch)?;
-        let ram = guest_ram(facts);
-        // SAFETY: once, on the boot CPU, after the page-table check; nothing else edits the tables.
+        // The boot mapped guest RAM (`guest_ram`) before the services started.
         let mut memory =
-            unsafe { SnpGuestMemory::map(&ram, self.c_bit()) }.map_err(BootStepError::GuestRam)?;
+            self.guest_memory().ok_or(BootStepError::GuestLaunch(GuestLaunchError::NoGuestRam))?;
         let guest = guest_launch::launch(self, &mut memory, dispatcher, payload, vcpu_table_size(facts))
             .map_err(BootStepError::GuestLaunch)?;
         println!(
@@ -103,22 +102,10 @@ impl BootSteps for SnpPlatform {
             payload.image_end,
             guest.vmsa.as_ptr() as u64
         );
-        // The request loop's copy of the platform: the RMP primitives, which hold no state but the
-        // C-bit position (the GHCB behind them is behind its own lock).
-        Ok(GuestChannel::new(SnpPlatform { c_bit: self.c_bit() }, memory, guest))
+        // The request loop's copy of the platform: the RMP primitives, whose only state is the C-bit
+        // position and the guest mapping, both fixed now (the GHCB behind them has its own lock).
+        Ok(GuestChannel::new(SnpPlatform { c_bit: self.c_bit, guest: self.guest }, memory, guest))
     }
-}
-
-/// The guest's RAM: the memory map's RAM ranges (Warden's region is already cut out of them).
-#[cfg(warden_request_loop)]
-fn guest_ram(facts: &BootFacts) -> Vec<GpaRange> {
-    facts
-        .memory_map
-        .ranges()
-        .iter()
-        .filter(|range| range.kind == MemoryKind::Memory)
-        .filter_map(|range| GpaRange::new(range.start, range.end))
-        .collect()
 }
 
 /// The vCPU table's size: the loader's VP count, and at least two, because the guest may bring up a

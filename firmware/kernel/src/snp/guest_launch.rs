@@ -34,6 +34,8 @@ pub enum GuestLaunchError {
     NoGuest,
     /// The payload descriptor is malformed.
     Payload(GuestPayloadError),
+    /// Guest RAM is not mapped for Warden (the boot's `guest_ram` step did not run).
+    NoGuestRam,
     /// The launch pages could not be prepared.
     Prepare(LaunchError),
     /// RMPADJUST refused to make Warden's page the guest's VMSA.
