@@ -16,7 +16,8 @@ pub mod vc;
 use warden_defs::boot::BootPlatform;
 use warden_defs::ghcb::exit::IoWidth;
 use warden_defs::ghcb::msr::{
-    MsrError, REASON_GENERAL, REASON_PROTOCOL_UNSUPPORTED, REASON_SET_GENERAL, REASON_SNP_UNSUPPORTED,
+    MsrError, REASON_GENERAL, REASON_PROTOCOL_UNSUPPORTED, REASON_SET_GENERAL, REASON_SET_WARDEN,
+    REASON_SNP_UNSUPPORTED,
 };
 use warden_defs::layout::COM1_PORT;
 use warden_defs::psc::PscDescriptor;
@@ -29,10 +30,6 @@ use warden_platform::memory::{
 use warden_platform::{Platform, Termination};
 
 use self::ghcb::{GHCB, GhcbSetupError, SharedGhcb};
-
-/// Warden's own termination reason set (4 bits). The GHCB specification defines set 0 (general) and
-/// Linux uses set 1; Warden reports its own reasons in set 0xF and the spec's in set 0.
-const REASON_SET_WARDEN: u8 = 0xF;
 
 /// Why Warden asks the hypervisor to stop it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,2 @@
+//! warden-machine: an emulated SEV-SNP machine.
+fn main() {}
