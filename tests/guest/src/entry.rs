@@ -12,11 +12,11 @@ use crate::instr;
 pub const CODE_SELECTOR: u16 = 0x08;
 /// The flat data selector.
 pub const DATA_SELECTOR: u16 = 0x10;
-/// Bytes of the boot vCPU's and the second vCPU's stacks: every GHCB exit copies a 4 KiB page on
-/// the stack, twice.
-const _: () = assert!(BSP_STACK_SIZE.is_multiple_of(16) && AP_STACK_SIZE.is_multiple_of(16));
+/// Bytes of the boot vCPU's stack: every GHCB exit copies a 4 KiB page on the stack, twice.
 const BSP_STACK_SIZE: usize = 64 * 1024;
+/// Bytes of the second vCPU's stack (it prints one line).
 const AP_STACK_SIZE: usize = 32 * 1024;
+const _: () = assert!(BSP_STACK_SIZE.is_multiple_of(16) && AP_STACK_SIZE.is_multiple_of(16));
 
 global_asm!(
     r#"

@@ -30,6 +30,13 @@ pub fn make_private(gpa: u64) -> Result<(), MsrError> {
     msr::check_psc(msr_protocol(msr::psc_request(gpa / PAGE_SIZE, PscOp::Private)))
 }
 
+/// A harmless exit (the MSR protocol's SEV information request, 0x002) made only to hand the
+/// hypervisor the CPU while this vCPU waits for another: a hypervisor that schedules vCPUs only at
+/// exits then gets to run the other one.
+pub fn yield_to_hypervisor() {
+    let _ = msr_protocol(msr::SEV_INFO_REQ);
+}
+
 /// Asks the hypervisor to end the guest (request 0x100, reason set 0, code 0): the guest's way out
 /// when it cannot even print.
 pub fn terminate() -> ! {

@@ -15,8 +15,10 @@ use crate::{SECOND_VCPU_RAN, ghcb_page, guest_pages, instr};
 
 /// The second vCPU's APIC ID.
 const APIC_ID: u32 = 1;
-/// How long the boot vCPU waits for the second to say it runs, in PAUSEs.
-const WAIT_SPINS: u64 = 20_000_000;
+/// How long the boot vCPU waits for the second to say it runs: rounds of PAUSEs, each ended by an
+/// exit to the hypervisor.
+const WAIT_ROUNDS: u32 = 10_000;
+const PAUSES_PER_ROUND: u32 = 1_000;
 
 unsafe extern "C" {
     /// The top of the second vCPU's stack (entry.rs).
@@ -69,13 +71,17 @@ pub fn run(run: &mut Run) {
 
     match ghcb_page::create_ap(state.vmpl, APIC_ID, vmsa, sev_features) {
         Ok(()) => {
-            let mut spins = 0;
-            while !SECOND_VCPU_RAN.load(Ordering::SeqCst) && spins < WAIT_SPINS {
-                instr::pause();
-                spins += 1;
+            let mut rounds = 0;
+            while !SECOND_VCPU_RAN.load(Ordering::SeqCst) && rounds < WAIT_ROUNDS {
+                for _ in 0..PAUSES_PER_ROUND {
+                    instr::pause();
+                }
+                ghcb_page::yield_to_hypervisor();
+                rounds += 1;
             }
             let ran = SECOND_VCPU_RAN.load(Ordering::SeqCst);
-            run.check("vcpu1 started", ran, format_args!("AP creation accepted; ran: {ran}"));
+            let detail = if ran { "it ran and said so" } else { "it did not say it ran" };
+            run.check("vcpu1 started", ran, format_args!("AP creation accepted, {detail} ({rounds} waits)"));
         }
         Err(error) => run.check("vcpu1 started", false, format_args!("AP creation refused: {error:?}")),
     }
