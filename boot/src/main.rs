@@ -85,12 +85,11 @@ boot32_long_mode:
 
     mov ${cr4}, %eax
     mov %eax, %cr4
-    mov %edi, %edx
+    /* RDMSR/WRMSR use EAX, ECX, EDX only: EDI (the platform claim) stays as it is. */
     mov ${msr_efer}, %ecx
     rdmsr
     or ${efer_bits}, %eax
     wrmsr
-    mov %edx, %edi
     mov ${cr0_paged}, %eax
     mov %eax, %cr0
     ljmpl ${code64}, $long_mode

@@ -42,17 +42,17 @@ fn write_virtual<D>(uc: &mut Unicorn<'_, D>, va: u64, bytes: &[u8]) -> Result<()
 /// to return to (the faulting instruction for faults).
 pub fn deliver<D>(uc: &mut Unicorn<'_, D>, vector: u8, error_code: Option<u64>) -> Result<(), TripleFault> {
     let rip = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
-    let fault = |why: String| TripleFault(format!("vector {vector} at RIP {rip:#x}: {why}"));
+    let fault = |why: String| TripleFault(format!("{why} (vector {vector}, RIP {rip:#x})"));
     let (idt_base, idt_limit) = table(uc, RegisterX86::IDTR)?;
     let at = u64::from(vector) * 16;
     if idt_base == 0 || u64::from(idt_limit) < at + 15 {
-        return Err(fault(format!("raised before an IDT was loaded (IDTR {idt_base:#x}/{idt_limit:#x})")));
+        return Err(fault(format!("before an IDT was loaded (IDTR {idt_base:#x}/{idt_limit:#x})")));
     }
     let mut gate = [0u8; 16];
     uc.vmem_read(idt_base + at, Prot::READ, &mut gate)
         .map_err(|e| fault(format!("IDT unreadable: {e:?}")))?;
     if gate[5] & 0x80 == 0 {
-        return Err(fault("its IDT gate is not present".into()));
+        return Err(fault("with no present IDT gate".into()));
     }
     let offset = u64::from(u16::from_le_bytes([gate[0], gate[1]]))
         | (u64::from(u16::from_le_bytes([gate[6], gate[7]])) << 16)
@@ -68,7 +68,7 @@ pub fn deliver<D>(uc: &mut Unicorn<'_, D>, vector: u8, error_code: Option<u64>) 
         let mut slot = [0u8; 8];
         // 64-bit TSS: IST1 at 0x24, 8 bytes each.
         uc.vmem_read(tss + 0x24 + 8 * u64::from(ist - 1), Prot::READ, &mut slot)
-            .map_err(|e| fault(format!("TSS at {tss:#x} unreadable: {e:?}")))?;
+            .map_err(|e| fault(format!("with an unreadable TSS at {tss:#x}: {e:?}")))?;
         u64::from_le_bytes(slot)
     } else {
         rsp
@@ -80,7 +80,8 @@ pub fn deliver<D>(uc: &mut Unicorn<'_, D>, vector: u8, error_code: Option<u64>) 
     }
     for value in frame {
         new_rsp -= 8;
-        write_virtual(uc, new_rsp, &value.to_le_bytes()).map_err(|e| fault(format!("stack write: {e}")))?;
+        write_virtual(uc, new_rsp, &value.to_le_bytes())
+            .map_err(|e| fault(format!("on an unwritable stack: {e}")))?;
     }
     // TF, NT, RF and VM cleared; IF too for an interrupt gate.
     let mut flags = rflags & !((1 << 8) | (1 << 14) | (1 << 16) | (1 << 17));

@@ -134,6 +134,7 @@ pub struct Machine<'a> {
     /// The engine; its data is the [`State`].
     pub uc: Unicorn<'a, State>,
     config: Config,
+    trace: bool,
 }
 
 fn uc_err(what: &str) -> impl Fn(unicorn_engine::unicorn_const::uc_error) -> String + '_ {
@@ -160,7 +161,7 @@ impl<'a> Machine<'a> {
         let views = memory::map(&mut uc).map_err(uc_err("map RAM"))?;
         uc.get_data_mut().views = views;
         install_hooks(&mut uc)?;
-        Ok(Self { uc, config })
+        Ok(Self { uc, config, trace: std::env::var_os("WARDEN_MACHINE_TRACE").is_some() })
     }
 
     /// A machine with `image` loaded and the boot vCPU in the state its VMSA describes.
@@ -210,7 +211,16 @@ impl<'a> Machine<'a> {
     }
 
     fn place_unrefreshed(&mut self, gpa: u64, bytes: &[u8], private: bool) -> Result<(), String> {
-        self.uc.mem_write(gpa, bytes).map_err(uc_err("place"))?;
+        if !private || self.uc.get_data().views.paging_off_phase {
+            // Before paging is on the shared view stands in for private memory (see `memory`).
+            self.uc.mem_write(gpa, bytes).map_err(uc_err("place"))?;
+        } else {
+            let mut cipher = Vec::with_capacity(bytes.len());
+            while cipher.len() < bytes.len() {
+                cipher.extend(memory::ciphertext(gpa + cipher.len() as u64, 0));
+            }
+            self.uc.mem_write(gpa, &cipher[..bytes.len()]).map_err(uc_err("place"))?;
+        }
         if private {
             self.uc.mem_write(PRIVATE_BASE + gpa, bytes).map_err(uc_err("place"))?;
             let end = (gpa + bytes.len() as u64 + 0xFFF) & !0xFFF;
@@ -250,6 +260,12 @@ impl<'a> Machine<'a> {
             let budget = ((self.config.max_seconds - elapsed) * 1e6) as u64 + 1;
             let ran = self.uc.emu_start(rip, u64::MAX, budget, 0);
             let event = self.uc.get_data_mut().event.take();
+            if self.trace {
+                eprintln!(
+                    "machine: trace: from {rip:#x} -> {event:?} {ran:?} at {:#x}",
+                    self.reg(RegisterX86::RIP)
+                );
+            }
             let flow = match event {
                 Some(Event::Site(address, site)) => self.on_site(address, site),
                 Some(Event::Invalid) => self.on_invalid(),
@@ -264,10 +280,11 @@ impl<'a> Machine<'a> {
                         "emulator stopped: {e:?} at RIP {:#x}",
                         self.reg(RegisterX86::RIP)
                     ))),
-                    Ok(()) if self.halted() => match hypervisor::on_halt(&mut self.uc) {
-                        Flow::Continue => Flow::Continue,
-                        stop => stop,
-                    },
+                    Ok(()) if self.halted() => hypervisor::on_halt(&mut self.uc),
+                    // After its first report, unicorn stops in front of a later invalid instruction
+                    // with no error and without calling the hook (seen with 2.1.5): a slice that
+                    // made no progress is such a stop.
+                    Ok(()) if self.reg(RegisterX86::RIP) == rip => self.on_invalid(),
                     Ok(()) => Flow::Continue,
                 },
             };
@@ -292,45 +309,79 @@ impl<'a> Machine<'a> {
     fn raise(&mut self, vector: u8, error_code: Option<u64>, what: &str) -> Flow {
         match exceptions::deliver(&mut self.uc, vector, error_code) {
             Ok(()) => Flow::Continue,
-            Err(fault) => Flow::Stop(Outcome::TripleFault(format!("{what}: {}", fault.0))),
+            Err(fault) => Flow::Stop(Outcome::TripleFault(format!("{what} {}", fault.0))),
         }
     }
 
     fn on_site(&mut self, address: u64, site: Site) -> Flow {
         let vmpl = self.uc.get_data().vcpus.vmpl();
         match site {
-            Site::MovCr0 => {
-                if self.uc.get_data().views.paging_off_phase && mov_cr0_sets_pg(&self.uc, address) {
-                    let uc = &mut self.uc;
-                    let mut views = std::mem::take(&mut uc.get_data_mut().views);
-                    // The RMP does not change here; borrow it from a snapshot of the state.
-                    let snp = std::mem::replace(&mut uc.get_data_mut().snp, SimSnp::new(&[]));
-                    let r = memory::end_paging_off_phase(uc, &mut views, &snp);
-                    uc.get_data_mut().snp = snp;
-                    uc.get_data_mut().views = views;
-                    if let Err(e) = r {
-                        return Flow::Stop(Outcome::Unsupported(format!("paging-on transition: {e:?}")));
-                    }
-                }
-                self.uc.get_data_mut().skip_site = Some(address);
-                Flow::Continue
-            }
+            Site::MovCr0 | Site::MovCr3 => self.on_mov_cr(address, site),
             Site::Rdmsr | Site::Wrmsr => {
                 let index = self.reg(RegisterX86::RCX) as u32;
                 if index == MSR_GHCB || index == MSR_SEV_STATUS {
                     return self.hardware_msr(site, index, vmpl);
                 }
+                if intercepts::PASSTHROUGH_MSRS.contains(&index) {
+                    // Not intercepted: the instruction runs on the (emulated) CPU itself.
+                    self.uc.get_data_mut().skip_site = Some(address);
+                    return Flow::Continue;
+                }
                 self.raise(
                     VC,
                     site.exit_code(),
-                    &format!("{site:?} of MSR {index:#x} at RIP {address:#x} raised #VC"),
+                    &format!("{} of MSR {index:#x} at RIP {address:#x} raised #VC", site.name()),
                 )
             }
+            Site::SnpInstruction => self.on_invalid(),
             Site::Cpuid | Site::Io => {
-                let what = format!("{site:?} at RIP {address:#x} raised #VC");
+                let what = format!("{} at RIP {address:#x} raised #VC", site.name());
                 self.raise(VC, site.exit_code(), &what)
             }
         }
+    }
+
+    /// `mov cr0/cr3, reg`, executed by the machine: CR3 always gets the C-bit (SNP walks page tables
+    /// as private memory); CR0 setting PG ends the paging-off phase (see `memory`).
+    fn on_mov_cr(&mut self, address: u64, site: Site) -> Flow {
+        let paging_off = self.uc.get_data().views.paging_off_phase;
+        let mut bytes = [0u8; 15];
+        let read = if paging_off {
+            self.uc.mem_read(address, &mut bytes)
+        } else {
+            self.uc.vmem_read(address, Prot::EXEC, &mut bytes)
+        };
+        let long_mode = self.reg(RegisterX86::CR0) & (1 << 31) != 0;
+        let insn = intercepts::decode(&bytes, address, if long_mode { 64 } else { 32 });
+        let (Ok(()), Some(source)) = (read, intercepts::gpr(insn.op1_register())) else {
+            return Flow::Stop(Outcome::Unsupported(format!(
+                "{} at RIP {address:#x} not decodable",
+                site.name()
+            )));
+        };
+        let value = self.reg(source);
+        let result = match site {
+            Site::MovCr3 => self.uc.reg_write(RegisterX86::CR3, value | PRIVATE_BASE),
+            _ => self.uc.reg_write(RegisterX86::CR0, value),
+        };
+        if let Err(e) = result {
+            return Flow::Stop(Outcome::Unsupported(format!("{} at RIP {address:#x}: {e:?}", site.name())));
+        }
+        let _ = self.uc.reg_write(RegisterX86::RIP, address + insn.len() as u64);
+        if site == Site::MovCr0 && paging_off && value & (1 << 31) != 0 {
+            let cr3 = self.reg(RegisterX86::CR3);
+            let _ = self.uc.reg_write(RegisterX86::CR3, cr3 | PRIVATE_BASE);
+            let uc = &mut self.uc;
+            let mut views = std::mem::take(&mut uc.get_data_mut().views);
+            let snp = std::mem::replace(&mut uc.get_data_mut().snp, SimSnp::new(&[]));
+            let r = memory::end_paging_off_phase(uc, &mut views, &snp);
+            uc.get_data_mut().snp = snp;
+            uc.get_data_mut().views = views;
+            if let Err(e) = r {
+                return Flow::Stop(Outcome::Unsupported(format!("paging-on transition: {e:?}")));
+            }
+        }
+        Flow::Continue
     }
 
     /// RDMSR/WRMSR of the two MSRs the CPU itself serves for an SEV-ES guest.
@@ -465,38 +516,11 @@ pub fn refresh(uc: &mut Unicorn<'_, State>, start: u64, end: u64) -> Result<(), 
     r.map_err(|e| format!("protect {start:#x}..{end:#x}: {e:?}"))
 }
 
-/// Whether the `mov cr0, reg` at `address` turns paging on.
-fn mov_cr0_sets_pg(uc: &Unicorn<'_, State>, address: u64) -> bool {
-    let mut bytes = [0u8; 15];
-    if uc.vmem_read(address, Prot::EXEC, &mut bytes).is_err()
-        && uc.mem_read(address, &mut bytes[..4]).is_err()
-    {
-        return true;
-    }
-    let Some(i) = bytes.windows(2).position(|w| w == [0x0F, 0x22]) else { return true };
-    let modrm = bytes[i + 2];
-    let rex_b = i > 0 && bytes[i - 1] & 0xF0 == 0x40 && bytes[i - 1] & 1 == 1;
-    let regs = [
-        RegisterX86::RAX,
-        RegisterX86::RCX,
-        RegisterX86::RDX,
-        RegisterX86::RBX,
-        RegisterX86::RSP,
-        RegisterX86::RBP,
-        RegisterX86::RSI,
-        RegisterX86::RDI,
-    ];
-    let index = usize::from(modrm & 7);
-    let value = if rex_b {
-        uc.reg_read(RegisterX86::R8 as i32 + index as i32).unwrap_or(0)
-    } else {
-        uc.reg_read(regs[index]).unwrap_or(0)
-    };
-    value & (1 << 31) != 0
-}
-
 fn install_hooks(uc: &mut Unicorn<'_, State>) -> Result<(), String> {
     uc.add_insn_invalid_hook(|uc| {
+        if std::env::var_os("WARDEN_MACHINE_TRACE").is_some() {
+            eprintln!("invalid hook at {:#x}", uc.reg_read(RegisterX86::RIP).unwrap_or(0));
+        }
         uc.get_data_mut().event = Some(Event::Invalid);
         false
     })
