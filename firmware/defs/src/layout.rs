@@ -168,6 +168,25 @@ pub const fn owned_overlap(gpa: u64, len: u64) -> Option<OwnedRange> {
     None
 }
 
+/// Calls `each(start, end)` for the parts of `[start, end)` that no range of [`WARDEN_OWNED`] overlaps,
+/// in address order (guest RAM as Warden may map and serve it: the memory map is the loader's word).
+pub fn for_each_unowned(start: u64, end: u64, mut each: impl FnMut(u64, u64)) {
+    let mut cursor = start;
+    // WARDEN_OWNED is sorted by address (checked below), so one pass cuts every hole.
+    for owned in WARDEN_OWNED {
+        if owned.end <= cursor || owned.start >= end {
+            continue;
+        }
+        if owned.start > cursor {
+            each(cursor, owned.start);
+        }
+        cursor = owned.end;
+    }
+    if cursor < end {
+        each(cursor, end);
+    }
+}
+
 /// QEMU's `isa-debug-exit` port: the native platform's way to end a test run with a status.
 pub const DEBUG_EXIT_PORT: u16 = 0xF4;
 /// The first serial port (console).
@@ -186,6 +205,11 @@ const _: () = {
     assert!(BOOT_ROM_DIRECTORY + PAGE_SIZE == BOOT_STUB_PAGE);
     assert!(owned_overlap(SNP_VMSA_GPA, 1).is_some() && owned_overlap(RESET_VECTOR, 16).is_some());
     assert!(owned_overlap(SNP_SECRETS_PAGE, PAGE_SIZE).is_some() && owned_overlap(0, PAGE_SIZE).is_none());
+    let mut i = 1;
+    while i < WARDEN_OWNED.len() {
+        assert!(WARDEN_OWNED[i - 1].end <= WARDEN_OWNED[i].start);
+        i += 1;
+    }
     let mut i = 0;
     while i < STACKS.len() {
         assert!(STACKS[i].size.is_multiple_of(PAGE_SIZE));
@@ -195,6 +219,8 @@ const _: () = {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
 
     #[test]
@@ -209,6 +235,42 @@ mod tests {
             previous_top = stack_top(id);
         }
         assert!(previous_top <= STACKS_LIMIT);
+    }
+
+    /// The parts `for_each_unowned` hands on (at most four for these inputs).
+    fn unowned(start: u64, end: u64) -> ([(u64, u64); 4], usize) {
+        let (mut parts, mut len) = ([(0, 0); 4], 0);
+        for_each_unowned(start, end, |a, b| {
+            parts[len] = (a, b);
+            len += 1;
+        });
+        (parts, len)
+    }
+
+    fn parts(start: u64, end: u64) -> std::vec::Vec<(u64, u64)> {
+        let (parts, len) = unowned(start, end);
+        parts[..len].to_vec()
+    }
+
+    /// Threat model T4: whatever range the memory map names, the parts handed on never include a
+    /// page Warden owns.
+    #[test]
+    fn unowned_parts_skip_every_owned_range() {
+        assert_eq!(parts(0, 0x1000_0000), [(0, WARDEN_BASE), (WARDEN_END, 0x1000_0000)]);
+        assert_eq!(parts(0, WARDEN_BASE), [(0, WARDEN_BASE)]);
+        assert_eq!(parts(WARDEN_BASE + PAGE_SIZE, WARDEN_END - PAGE_SIZE), []);
+        assert_eq!(
+            parts(0xF000_0000, 0x2_0000_0000),
+            [(0xF000_0000, BOOT_ROM_DIRECTORY), (0x1_0000_0000, 0x2_0000_0000)]
+        );
+        let top = SNP_VMSA_GPA + 2 * PAGE_SIZE;
+        assert_eq!(
+            parts(SNP_VMSA_GPA - PAGE_SIZE, top),
+            [(SNP_VMSA_GPA - PAGE_SIZE, SNP_VMSA_GPA), (SNP_VMSA_GPA + PAGE_SIZE, top)]
+        );
+        for (a, b) in parts(0, top) {
+            assert!(a < b && owned_overlap(a, b - a).is_none());
+        }
     }
 
     #[test]

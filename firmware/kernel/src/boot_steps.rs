@@ -2,8 +2,13 @@
 //! steps that differ between native, SEV-SNP and TDX and that need the kernel's own types (the IDT
 //! entry, the heap's proof of acceptance, the request transport). A step a platform cannot do yet
 //! returns a [`BootStepError`], which the boot reports and terminates with.
+use alloc::vec::Vec;
 use warden_accept::AcceptError;
+use warden_defs::layout::for_each_unowned;
 use warden_platform::Platform;
+use warden_platform::memory::GpaRange;
+
+use crate::boot_params::BootFacts;
 
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::HeapMemory;
@@ -23,6 +28,8 @@ pub enum BootStepError {
     },
     /// The acceptance engine refused or failed on the heap.
     HeapAcceptance(AcceptError),
+    /// SEV-SNP: the guest RAM the memory map names could not be mapped for Warden.
+    GuestMapping(crate::snp::guest_memory::GuestMapError),
     /// SEV-SNP / TDX: guest calls arrive by VMGEXIT / TDVMCALL from a guest Warden runs, which Warden
     /// does not run yet; there is no request channel.
     #[cfg(warden_request_loop)]
@@ -55,6 +62,14 @@ pub trait BootSteps: Platform {
     /// # Safety
     /// Call once, before `heap::init`: nothing references the heap.
     unsafe fn accept_heap(&mut self) -> Result<HeapMemory, BootStepError>;
+    /// The guest's RAM, as the services accept it, after the heap exists. By default what the host
+    /// reports, `[0, hints.ram_bytes)` without Warden's ranges (native: Warden reaches the test
+    /// transport's pages only); SNP maps the validated memory map's RAM for Warden and answers that.
+    fn guest_ram(&mut self, _facts: &BootFacts, hints: &HostHints) -> Result<Vec<GpaRange>, BootStepError> {
+        let mut ram = Vec::new();
+        for_each_unowned(0, hints.ram_bytes, |start, end| ram.extend(GpaRange::new(start, end)));
+        Ok(ram)
+    }
     /// The channel guest calls arrive on.
     #[cfg(warden_request_loop)]
     fn open_request_channel(&mut self) -> Result<Transport, BootStepError>;

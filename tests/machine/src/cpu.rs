@@ -87,3 +87,12 @@ pub fn write_msr<D>(uc: &mut Unicorn<'_, D>, index: u32, value: u64) -> Result<(
     b[8..].copy_from_slice(&value.to_le_bytes());
     uc.reg_write_long(RegisterX86::MSR, &b)
 }
+
+/// A descriptor-table register (GDTR, IDTR, LDTR, TR) as (base, limit, selector).
+pub fn read_table<D>(uc: &Unicorn<'_, D>, reg: RegisterX86) -> Result<(u64, u32, u16), uc_error> {
+    let mut mmr = unicorn_engine_sys::uc_x86_mmr { selector: 0, base: 0, limit: 0, flags: 0 };
+    // SAFETY: the handle is the live engine `uc` owns; for these four registers unicorn writes exactly
+    // one `uc_x86_mmr` through the pointer, which points at one.
+    let err = unsafe { unicorn_engine_sys::uc_reg_read(uc.get_handle(), reg as i32, (&raw mut mmr).cast()) };
+    if err == uc_error::OK { Ok((mmr.base, mmr.limit, mmr.selector)) } else { Err(err) }
+}

@@ -15,6 +15,18 @@
 //!   and the shared (C=0) view at the GPA itself ([`memory`]).
 pub mod cpu;
 pub mod cpuid_model;
+pub mod exceptions;
+pub mod ghcb_msr;
+pub mod guest_code;
+pub mod hypervisor;
+pub mod intercepts;
 pub mod launch_digest;
 pub mod loader;
+pub mod machine;
 pub mod memory;
+pub mod nae;
+pub mod psp;
+pub mod serial;
+pub mod snp_instructions;
+pub mod vmpl;
+pub mod vmsa_state;

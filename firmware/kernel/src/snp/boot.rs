@@ -1,12 +1,17 @@
-//! The SEV-SNP boot steps: the console through the GHCB, the #VC handler in the IDT, and the heap made
+//! The SEV-SNP boot steps: the console through the GHCB, the #VC handler in the IDT, the heap made
 //! private and validated — the C-bit on its page-table entries here, everything else by the acceptance
-//! engine (`warden_accept::early::validate_snp`) on this platform's PVALIDATE and page-state changes.
-//! **Not exercised on hardware**; no guest runs at a lower VMPL yet, so there is no request channel.
+//! engine (`warden_accept::early::validate_snp`) on this platform's PVALIDATE and page-state changes —
+//! and the guest's RAM mapped for Warden. **Not exercised on hardware**; no guest runs at a lower VMPL
+//! yet, so there is no request channel.
+use alloc::vec::Vec;
 use warden_accept::AcceptStats;
 use warden_defs::layout::PAGE_SIZE;
+use warden_platform::memory::GpaRange;
 
+use super::guest_memory::GuestMapping;
 use super::{SnpPlatform, c_bit, console_write_bytes, vc};
-use crate::boot_steps::{BootStepError, BootSteps};
+use crate::boot_params::BootFacts;
+use crate::boot_steps::{BootStepError, BootSteps, HostHints};
 use crate::console;
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::{self, HeapMemory};
@@ -20,6 +25,8 @@ impl BootSteps for SnpPlatform {
         Ok(())
     }
 
+    /// The #VC handler; `start` installed it already, before detection (nothing intercepted may run
+    /// without it), so the boot's CPU step reloads the same tables.
     fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError> {
         Ok(Some(vc::entry()))
     }
@@ -39,6 +46,14 @@ impl BootSteps for SnpPlatform {
         let proof = unsafe { warden_accept::early::validate_snp(self, heap::RANGE, &mut stats) }
             .map_err(BootStepError::HeapAcceptance)?;
         Ok(HeapMemory::Accepted(proof))
+    }
+
+    /// The RAM of the validated memory map, mapped for Warden (identity, non-executable, private;
+    /// `guest_memory`), so that the request loop can copy to and from it.
+    fn guest_ram(&mut self, facts: &BootFacts, _hints: &HostHints) -> Result<Vec<GpaRange>, BootStepError> {
+        let mapping = GuestMapping::map(&facts.memory_map).map_err(BootStepError::GuestMapping)?;
+        self.set_guest_mapping(mapping);
+        Ok(mapping.ranges().to_vec())
     }
 
     #[cfg(warden_request_loop)]
