@@ -26,7 +26,7 @@ impl BootSteps for SnpPlatform {
     }
 
     /// The #VC handler; `start` installed it already, before detection (nothing intercepted may run
-    /// without it), so the boot's CPU step reloads the same tables.
+    /// without it), so the boot's CPU step finds the tables loaded (`cpu::init` runs once).
     fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError> {
         Ok(Some(vc::entry()))
     }
