@@ -61,8 +61,9 @@ impl Hypervisor {
         }
     }
 
-    /// Whether the run is over: a stop decided earlier, or (smoke) ready line and guest verdict seen.
-    pub fn finished(&mut self, smoke: bool) -> Option<Outcome> {
+    /// Whether the run is over: a stop decided earlier, (smoke) ready line and guest verdict seen, or
+    /// (until ready) the ready line seen.
+    pub fn finished(&mut self, smoke: bool, until_ready: bool) -> Option<Outcome> {
         if let Some(stop) = self.stop.take() {
             return Some(stop);
         }
@@ -75,6 +76,7 @@ impl Hypervisor {
         let ready = self.warden.lines.iter().any(|l| l.starts_with(READY_LINE));
         match (smoke, ready, verdict) {
             (true, true, Some(v)) => Some(Outcome::Passed(v)),
+            _ if until_ready && ready => Some(Outcome::Passed("Warden's ready line".into())),
             _ => None,
         }
     }

@@ -32,6 +32,8 @@ pub struct Config {
     pub smoke: bool,
     /// Print the consoles on stdout.
     pub echo: bool,
+    /// Stop with success once Warden's ready line is seen (a guest-less image).
+    pub until_ready: bool,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             max_seconds: 60.0,
             smoke: false,
             echo: true,
+            until_ready: false,
         }
     }
 }
@@ -252,7 +255,9 @@ impl<'a> Machine<'a> {
             if elapsed > self.config.max_seconds {
                 return Outcome::Timeout(elapsed);
             }
-            if let Some(outcome) = self.uc.get_data_mut().hv.finished(self.config.smoke) {
+            if let Some(outcome) =
+                self.uc.get_data_mut().hv.finished(self.config.smoke, self.config.until_ready)
+            {
                 return outcome;
             }
             let rip = self.reg(RegisterX86::RIP);

@@ -1,7 +1,7 @@
-//! `warden-machine [--igvm PATH] [--smoke] [--psc-behavior B] [--lie-ghcb-echo] [--max-seconds N]`:
-//! boots an IGVM file on the emulated SEV-SNP machine, prints the consoles, and exits 0 only on
-//! success (smoke: Warden's ready line and the guest's PASS verdict; otherwise a TestsPassed
-//! termination), printing one summary line either way.
+//! `warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior B] [--lie-ghcb-echo]
+//! [--max-seconds N]`: boots an IGVM file on the emulated SEV-SNP machine, prints the consoles, and
+//! exits 0 only on success (`--smoke`: Warden's ready line and the guest's PASS verdict; `--ready`:
+//! Warden's ready line; otherwise a TestsPassed termination), printing one summary line either way.
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -11,7 +11,7 @@ use warden_machine::loader;
 use warden_machine::machine::{Config, Machine};
 use warden_sim::snp::PscBehavior;
 
-const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--quiet]";
+const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--quiet]";
 
 fn parse_psc(s: &str) -> Option<PscBehavior> {
     let mut it = s.split(':');
@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--igvm" => igvm = PathBuf::from(value("--igvm")),
             "--smoke" => config.smoke = true,
+            "--ready" => config.until_ready = true,
             "--quiet" => config.echo = false,
             "--lie-ghcb-echo" => config.lie_ghcb_echo = true,
             "--max-seconds" => config.max_seconds = value("--max-seconds").parse().expect("--max-seconds N"),
