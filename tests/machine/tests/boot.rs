@@ -1,0 +1,24 @@
+//! The firmware binary `cargo xtask build` produced boots on the emulated SNP machine to its ready line.
+use std::path::PathBuf;
+
+use warden_machine::cpuid_model::CpuidModel;
+use warden_machine::loader::load;
+use warden_machine::machine::{Config, Machine, Outcome};
+
+#[test]
+fn warden_igvm_boots_to_its_ready_line_on_the_emulated_snp_machine() {
+    let image = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/warden/warden.igvm");
+    let bytes = std::fs::read(&image)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build` first)", image.display()));
+    let loaded = load(&bytes, &CpuidModel::probe()).expect("the loader takes warden.igvm");
+    let config = Config { echo: false, until_ready: true, max_seconds: 120.0, ..Config::default() };
+    let mut machine = Machine::launch(&loaded, config).expect("launch");
+    let outcome = machine.run();
+    let console = machine.uc.get_data().hv.warden.lines.join("\n");
+    assert!(
+        matches!(outcome, Outcome::Passed(_)),
+        "warden.igvm did not reach `warden: ready:` on the machine: {outcome}\nits console:\n{console}"
+    );
+    let counters = machine.uc.get_data().snp.counters;
+    assert!(counters.pvalidate > 0 && counters.psc_exits > 0, "the heap was accepted through PSC + PVALIDATE");
+}
