@@ -36,6 +36,8 @@ pub fn run(args: &Args) -> crate::Result {
         crate::lint::run(&crate::lint::Args::default())?;
         eprintln!("xtask test: 2/9 host unit tests and bounded fuzzing");
         check("host unit tests", cargo(&["test", "--quiet"]).status()?)?;
+        let guest_lib = ["test", "--quiet", "-p", crate::lint::TEST_GUEST, "--lib"];
+        check("test guest unit tests", cargo(&guest_lib).status()?)?;
     }
 
     eprintln!("xtask test: 3/9 building the firmware and its images");

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! WARDEN_BASE + 0x00_0000  page tables                 (PAGE_TABLES_SIZE)
-//!             + 0x01_0000  boot parameter pages        (params, memory map, SNP secrets, SNP CPUID)
+//!             + 0x01_0000  boot parameter pages        (params, memory map, SNP secrets, SNP CPUID,
+//!                                                   guest payload descriptor)
 //!             + 0x02_0000  stacks, each under a guard  (STACKS)
 //!             + 0x10_0000  firmware ELF: text, rodata, data, bss
 //!             + 0x80_0000  heap (not in the image: accepted at boot)
@@ -40,6 +41,10 @@ pub const MEMORY_MAP_PAGE: u64 = WARDEN_BASE + 0x1_1000;
 pub const SNP_SECRETS_PAGE: u64 = WARDEN_BASE + 0x1_2000;
 /// The SNP CPUID page (SNP only; a zero page elsewhere).
 pub const SNP_CPUID_PAGE: u64 = WARDEN_BASE + 0x1_3000;
+
+/// The guest payload descriptor (`guest_launch::GuestPayload`): measured, all zeros in an image without
+/// a guest. Warden reads it on SNP only.
+pub const GUEST_PAYLOAD_PAGE: u64 = WARDEN_BASE + 0x1_4000;
 
 /// Where the stacks begin. Each stack sits directly above an unmapped guard page.
 pub const STACKS_BASE: u64 = WARDEN_BASE + 0x2_0000;
@@ -193,7 +198,8 @@ const _: () = {
     assert!(WARDEN_BASE.is_multiple_of(LARGE_PAGE_SIZE));
     assert!(WARDEN_END.is_multiple_of(LARGE_PAGE_SIZE));
     assert!(stack_top(StackId::Exception) <= STACKS_LIMIT);
-    assert!(SNP_CPUID_PAGE + PAGE_SIZE <= STACKS_BASE);
+    assert!(SNP_CPUID_PAGE + PAGE_SIZE <= GUEST_PAYLOAD_PAGE);
+    assert!(GUEST_PAYLOAD_PAGE + PAGE_SIZE <= STACKS_BASE);
     assert!(PAGE_TABLES_BASE + PAGE_TABLES_SIZE <= PARAMS_PAGE);
     assert!(HEAP_BASE.is_multiple_of(LARGE_PAGE_SIZE));
     assert!(BOOT_ROM_DIRECTORY + PAGE_SIZE == BOOT_STUB_PAGE);
@@ -275,6 +281,7 @@ mod tests {
             MEMORY_MAP_PAGE,
             SNP_SECRETS_PAGE,
             SNP_CPUID_PAGE,
+            GUEST_PAYLOAD_PAGE,
             IMAGE_BASE,
             HEAP_BASE,
         ] {

@@ -13,7 +13,7 @@ use crate::boot_params::BootFacts;
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::HeapMemory;
 #[cfg(warden_request_loop)]
-use crate::request_loop::Transport;
+use warden_svsm::Dispatcher;
 
 /// Why a boot step cannot run on this platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,10 +30,23 @@ pub enum BootStepError {
     HeapAcceptance(AcceptError),
     /// SEV-SNP: the guest RAM the memory map names could not be mapped for Warden.
     GuestMapping(crate::snp::guest_memory::GuestMapError),
-    /// SEV-SNP / TDX: guest calls arrive by VMGEXIT / TDVMCALL from a guest Warden runs, which Warden
-    /// does not run yet; there is no request channel.
+    /// TDX: guest calls arrive by TDVMCALL from a guest Warden runs, which Warden does not run yet;
+    /// there is no request channel.
     #[cfg(warden_request_loop)]
     NoGuestChannel,
+    /// The services could not start.
+    #[cfg(warden_request_loop)]
+    Services(crate::services::ServiceError),
+    /// SEV-SNP: the guest the image carries could not be launched (or it carries none).
+    #[cfg(warden_request_loop)]
+    GuestLaunch(crate::snp::guest_launch::GuestLaunchError),
+}
+
+/// Where guest calls arrive and are served, forever.
+#[cfg(warden_request_loop)]
+pub trait RequestChannel {
+    /// Serves every call through `dispatcher`; never returns.
+    fn serve_forever(self, dispatcher: &mut Dispatcher) -> !;
 }
 
 /// Facts a host offers the boot (native only: a confidential platform's host is not believed).
@@ -70,7 +83,27 @@ pub trait BootSteps: Platform {
         for_each_unowned(0, hints.ram_bytes, |start, end| ram.extend(GpaRange::new(start, end)));
         Ok(ram)
     }
+    /// The services (the dispatcher with the core protocol and the vTPM) for the guest this platform
+    /// serves, over `ram` (`guest_ram`): by default one vCPU whose calling area is
+    /// `services::NATIVE_BOOT_CAA`.
+    #[cfg(warden_request_loop)]
+    fn start_services(
+        &mut self,
+        ram: &[GpaRange],
+        _facts: &BootFacts,
+    ) -> Result<warden_svsm::Dispatcher, BootStepError> {
+        let layout =
+            crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA };
+        crate::services::start_for(&layout).map_err(BootStepError::Services)
+    }
     /// The channel guest calls arrive on.
     #[cfg(warden_request_loop)]
-    fn open_request_channel(&mut self) -> Result<Transport, BootStepError>;
+    type Channel: RequestChannel;
+    /// Opens it (on SEV-SNP: launches the guest, whose VMSA `dispatcher`'s vCPU table records).
+    #[cfg(warden_request_loop)]
+    fn open_request_channel(
+        &mut self,
+        dispatcher: &mut Dispatcher,
+        facts: &BootFacts,
+    ) -> Result<Self::Channel, BootStepError>;
 }

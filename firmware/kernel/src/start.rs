@@ -159,13 +159,15 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     clock = clock.phase("ram");
 
     // 8. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
-    //    are reached through (opened before "ready", so nothing sent after it is lost). A platform
-    //    without a channel (no guest to serve) still reaches "ready", then says so and stops.
+    //    are reached through (opened before "ready", so nothing sent after it is lost; on SEV-SNP this
+    //    launches the guest, which first runs in the request loop). A platform without a channel (no
+    //    guest to serve) still reaches "ready", then says so and stops.
     #[cfg(warden_request_loop)]
     let (mut dispatcher, channel) = {
-        let dispatcher = crate::services::start_for(&guest_ram)
+        let mut dispatcher = platform
+            .start_services(&guest_ram, &facts)
             .unwrap_or_else(|error| fail(&platform, "the services cannot start", error));
-        let channel = platform.open_request_channel();
+        let channel = platform.open_request_channel(&mut dispatcher, &facts);
         clock = clock.phase("services");
         (dispatcher, channel)
     };
@@ -191,7 +193,7 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     #[cfg(warden_request_loop)]
     match channel {
         Ok(channel) => {
-            println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
+            use crate::boot_steps::RequestChannel;
             channel.serve_forever(&mut dispatcher)
         }
         Err(error) => fail(&platform, "no request channel", error),

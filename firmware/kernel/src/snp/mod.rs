@@ -10,6 +10,10 @@
 pub mod boot;
 pub mod c_bit;
 pub mod ghcb;
+#[cfg(warden_request_loop)]
+pub mod guest_channel;
+#[cfg(warden_request_loop)]
+pub mod guest_launch;
 pub mod guest_memory;
 pub mod instructions;
 pub mod vc;
@@ -157,7 +161,10 @@ impl SnpPlatform {
     }
 
     /// Copies to and from the guest's RAM, once the boot mapped it.
-    #[expect(dead_code, reason = "for the SNP request loop over the guest's VMSA (issue #11), next")]
+    #[cfg_attr(
+        not(warden_request_loop),
+        expect(dead_code, reason = "the request loop's (SNP guest channel)")
+    )]
     pub fn guest_memory(&self) -> Option<SnpGuestMemory> {
         self.guest.map(SnpGuestMemory::new)
     }
