@@ -45,6 +45,12 @@ pub struct Hypervisor {
     pub notes: Vec<String>,
     /// A stop the hypervisor decided on (termination) that the run loop reports.
     pub stop: Option<Outcome>,
+    /// Page-state changes requested through the GHCB MSR protocol (one page each, before a GHCB).
+    pub msr_psc: u64,
+    /// When Warden's ready line was printed, in seconds since the machine started running.
+    pub ready_at: Option<f64>,
+    /// When the machine started running.
+    pub started: Option<std::time::Instant>,
 }
 
 impl Hypervisor {
@@ -58,6 +64,9 @@ impl Hypervisor {
             psp: Box::new(NoPsp),
             notes: Vec::new(),
             stop: None,
+            msr_psc: 0,
+            ready_at: None,
+            started: None,
         }
     }
 
@@ -84,7 +93,10 @@ impl Hypervisor {
     /// A byte written to a port by the vCPU at `vmpl`.
     pub fn port_out(&mut self, vmpl: u8, port: u16, byte: u8) {
         if vmpl == 0 {
-            self.warden.out(port, byte, "", self.echo);
+            let line = self.warden.out(port, byte, "", self.echo);
+            if line.is_some_and(|l| l.starts_with(READY_LINE)) && self.ready_at.is_none() {
+                self.ready_at = self.started.map(|t| t.elapsed().as_secs_f64());
+            }
         } else {
             // The guest prints its own `guest: ` prefix; the machine adds it to lines without one.
             if let Some(line) = self.guest.out(port, byte, "", false) {
@@ -117,6 +129,7 @@ pub fn vmgexit(uc: &mut Unicorn<'_, State>) -> Flow {
             Flow::Continue
         }
         MsrRequest::PageState { gpa, private } => {
+            uc.get_data_mut().hv.msr_psc += 1;
             let op = if private { PscOp::PRIVATE } else { PscOp::SHARED };
             let mut desc = PscDescriptor::zeroed();
             desc.header = PscHeader { cur_entry: 0, end_entry: 0, reserved: 0 };

@@ -254,6 +254,7 @@ impl<'a> Machine<'a> {
     /// Runs until the machine stops.
     pub fn run(&mut self) -> Outcome {
         let start = Instant::now();
+        self.uc.get_data_mut().hv.started = Some(start);
         loop {
             let elapsed = start.elapsed().as_secs_f64();
             if elapsed > self.config.max_seconds {
