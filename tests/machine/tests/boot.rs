@@ -20,5 +20,8 @@ fn warden_igvm_boots_to_its_ready_line_on_the_emulated_snp_machine() {
         "warden.igvm did not reach `warden: ready:` on the machine: {outcome}\nits console:\n{console}"
     );
     let counters = machine.uc.get_data().snp.counters;
-    assert!(counters.pvalidate > 0 && counters.psc_exits > 0, "the heap was accepted through PSC + PVALIDATE");
+    assert!(
+        counters.pvalidate > 0 && counters.psc_exits > 0,
+        "the heap was accepted through PSC + PVALIDATE"
+    );
 }
