@@ -56,7 +56,7 @@ impl<M: GuestMemory> GuestChannel<M> {
     /// Sets or clears EFER.SVME in the guest's VMSA page.
     fn set_runnable(&mut self, runnable: bool) {
         let efer = self.vmsa_field(offset_of!(Vmsa, efer));
-        // SAFETY: the VMSA page is Warden's (leaked heap page, `guest_launch`), and the guest's vCPU is
+        // SAFETY: the VMSA page is Warden's (`guest_launch::BOOT_VMSA`), and the guest's vCPU is
         // not running: before RUN_VMPL or after it returned.
         unsafe {
             let value = efer.read_volatile();

@@ -1,14 +1,15 @@
 //! Launching the guest the image carries, at VMPL2 (`warden_defs::guest_launch`, the contract): the
 //! launch pages and the first VMSA are computed by the host-tested `warden_svsm::launch`; here Warden
-//! only places the VMSA in a page of its own heap, turns that page into a VMSA with RMPADJUST,
+//! only places the VMSA in a page of its own (`.bss`), turns that page into a VMSA with RMPADJUST,
 //! records it in the core protocol's vCPU table and registers it with the hypervisor (GHCB AP creation,
 //! GHCB spec (AMD 56421) §4.1.9, as COCONUT-SVSM registers its guest firmware's VMSA before running it).
 //! **Not exercised on hardware.**
-use alloc::boxed::Box;
+use core::cell::UnsafeCell;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use warden_defs::guest_launch::{GUEST_VMPL, GuestPayload, GuestPayloadError};
-use warden_defs::layout::PAGE_SIZE;
+use warden_defs::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
 use warden_platform::ghcb_exits::{self, ExitError};
 use warden_platform::memory::{PageSize, RmpadjustError, SnpMemory, VmplPerms};
 use warden_svsm::launch::{LaunchError, LaunchFacts, guest_vmsa, prepare};
@@ -40,20 +41,33 @@ pub enum GuestLaunchError {
     Prepare(LaunchError),
     /// RMPADJUST refused to make Warden's page the guest's VMSA.
     VmsaPage(RmpadjustError),
+    /// The VMSA page was handed out already (a second launch), or is 2 MiB aligned (which AMD's
+    /// erratum 1467 forbids for a VMSA: Linux and COCONUT avoid such pages too).
+    VmsaPageUnavailable,
     /// The core protocol refused to record the VMSA.
     Record(ConfigError),
     /// The hypervisor refused to register the VMSA.
     ApCreation(ExitError),
 }
 
-/// A page of Warden's heap that holds a VMSA: 4 KiB aligned, as the CPU requires.
+/// A page of Warden's that holds a VMSA: 4 KiB aligned, as the CPU requires.
 #[repr(C, align(4096))]
-pub struct VmsaPage([u8; PAGE_SIZE as usize]);
+pub struct VmsaPage(UnsafeCell<[u8; PAGE_SIZE as usize]>);
+
+// SAFETY: the page is handed out once (`BOOT_VMSA_TAKEN`) and then reached only through the raw pointer
+// `LaunchedGuest` carries, by the one request loop.
+unsafe impl Sync for VmsaPage {}
+
+/// The guest boot vCPU's VMSA page. In `.bss`, not the heap: the launch validated the image's pages
+/// as 4 KiB RMP entries, and a VMSA must be one (RMPADJUST with the VMSA bit refuses a 4 KiB page
+/// inside a 2 MiB entry, and the heap is validated in 2 MiB pages).
+static BOOT_VMSA: VmsaPage = VmsaPage(UnsafeCell::new([0; PAGE_SIZE as usize]));
+static BOOT_VMSA_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// The guest's boot vCPU, launched.
 #[derive(Debug)]
 pub struct LaunchedGuest {
-    /// Its VMSA, in Warden's memory (leaked: it lives as long as the guest).
+    /// Its VMSA, in Warden's memory (`BOOT_VMSA`).
     pub vmsa: NonNull<VmsaPage>,
     /// Its APIC ID.
     pub apic_id: u32,
@@ -78,7 +92,7 @@ pub fn sev_features() -> u64 {
 }
 
 /// Launches the guest: prepares its launch pages through `memory`, builds its first VMSA in Warden's
-/// heap, records it in `dispatcher`'s vCPU table for APIC ID 0 and registers it with the hypervisor.
+/// `.bss`, records it in `dispatcher`'s vCPU table for APIC ID 0 and registers it with the hypervisor.
 /// The guest's first instruction runs at the request loop's first RUN_VMPL.
 pub fn launch<M: GuestMemory>(
     platform: &mut SnpPlatform,
@@ -98,9 +112,15 @@ pub fn launch<M: GuestMemory>(
     prepare(&mut Paired { platform: &mut *platform, memory }, &facts, &secrets)
         .map_err(GuestLaunchError::Prepare)?;
 
-    let page = NonNull::from(Box::leak(Box::new(VmsaPage(vmsa_bytes(&facts)))));
+    let page = NonNull::from(&BOOT_VMSA);
     let gpa = page.as_ptr() as u64;
-    // SAFETY: the page is Warden's (heap, identity-mapped, validated at VMPL0) and only this module
+    if BOOT_VMSA_TAKEN.swap(true, Ordering::AcqRel) || gpa.is_multiple_of(LARGE_PAGE_SIZE) {
+        return Err(GuestLaunchError::VmsaPageUnavailable);
+    }
+    // SAFETY: the page is taken once (just checked) and nothing else refers to it; `.bss`, mapped
+    // writable to itself and validated at VMPL0 by the launch.
+    unsafe { BOOT_VMSA.0.get().write(vmsa_bytes(&facts)) };
+    // SAFETY: the page is Warden's (`.bss`, identity-mapped, validated at VMPL0) and only this module
     // refers to it, through the raw pointer the request loop gets; from now on the CPU runs it and
     // Warden reads and writes it only while the guest's vCPU is stopped in the loop.
     unsafe { platform.rmpadjust(gpa, PageSize::Size4K, GUEST_VMPL, VmplPerms::NONE, true) }
