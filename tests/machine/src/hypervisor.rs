@@ -114,6 +114,16 @@ impl Hypervisor {
 
 /// VMGEXIT at RIP: the hypervisor serves the request in the GHCB MSR.
 pub fn vmgexit(uc: &mut Unicorn<'_, State>) -> Flow {
+    let switches = uc.get_data().vcpus.switches;
+    let flow = serve_exit(uc);
+    // An exit the hypervisor served itself (no VMPL switch) is where another vCPU gets to run.
+    if flow == Flow::Continue && uc.get_data().vcpus.switches == switches {
+        return vmpl::maybe_run_another_vcpu(uc);
+    }
+    flow
+}
+
+fn serve_exit(uc: &mut Unicorn<'_, State>) -> Flow {
     let rip = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
     let _ = uc.reg_write(RegisterX86::RIP, rip + 4);
     let vmpl = uc.get_data().vcpus.vmpl();
@@ -197,8 +207,7 @@ fn assigned(snp: &SimSnp, start: u64, len: u64) -> Vec<bool> {
     (start..start + len).step_by(4096).map(|g| snp.rmp_entry(g).0.assigned).collect()
 }
 
-/// HLT with interrupts off and nothing else to run ends the machine.
+/// HLT: another vCPU is done (the boot vCPU resumes); the boot vCPU halting ends the machine.
 pub fn on_halt(uc: &mut Unicorn<'_, State>) -> Flow {
-    let rip = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
-    Flow::Stop(Outcome::Halted(rip))
+    vmpl::on_halt(uc)
 }

@@ -5,9 +5,27 @@ use warden_machine::cpuid_model::CpuidModel;
 use warden_machine::loader::load;
 use warden_machine::machine::{Config, Machine, Outcome};
 
+fn image(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/warden").join(name)
+}
+
+#[test]
+fn warden_with_the_test_guest_serves_every_guest_step_on_the_emulated_snp_machine() {
+    let image = image("warden-snp-guest.igvm");
+    let bytes = std::fs::read(&image)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build` first)", image.display()));
+    let loaded = load(&bytes, &CpuidModel::probe()).expect("the loader takes warden-snp-guest.igvm");
+    let config = Config { echo: false, smoke: true, max_seconds: 240.0, ..Config::default() };
+    let mut machine = Machine::launch(&loaded, config).expect("launch");
+    let outcome = machine.run();
+    let hv = &machine.uc.get_data().hv;
+    let consoles = [hv.warden.lines.join("\n"), hv.guest.lines.join("\n")].join("\n");
+    assert!(matches!(outcome, Outcome::Passed(_)), "no PASS verdict: {outcome}\nthe consoles:\n{consoles}");
+}
+
 #[test]
 fn warden_igvm_boots_to_its_ready_line_on_the_emulated_snp_machine() {
-    let image = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/warden/warden.igvm");
+    let image = image("warden.igvm");
     let bytes = std::fs::read(&image)
         .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build` first)", image.display()));
     let loaded = load(&bytes, &CpuidModel::probe()).expect("the loader takes warden.igvm");
