@@ -43,3 +43,34 @@ fn warden_igvm_boots_to_its_ready_line_on_the_emulated_snp_machine() {
         "the heap was accepted through PSC + PVALIDATE"
     );
 }
+
+/// warden.igvm under a hypervisor that answers page-state changes with `behavior`: the outcome and
+/// whether Warden printed its ready line.
+fn boot_with_lying_hypervisor(behavior: warden_sim::snp::PscBehavior) -> (Outcome, bool) {
+    let bytes = std::fs::read(image("warden.igvm")).expect("run `cargo xtask build` first");
+    let loaded = load(&bytes, &CpuidModel::probe()).expect("the loader takes warden.igvm");
+    let config = Config {
+        echo: false,
+        until_ready: true,
+        max_seconds: 120.0,
+        psc_behavior: behavior,
+        ..Config::default()
+    };
+    let mut machine = Machine::launch(&loaded, config).expect("launch");
+    let outcome = machine.run();
+    let ready = machine.uc.get_data().hv.warden.lines.iter().any(|l| l.starts_with("warden: ready:"));
+    (outcome, ready)
+}
+
+#[test]
+fn a_hypervisor_refusing_page_state_changes_stops_the_boot() {
+    let (outcome, ready) = boot_with_lying_hypervisor(warden_sim::snp::PscBehavior::Fail(0x100 << 32));
+    assert!(!ready && matches!(outcome, Outcome::Terminated(..)), "Warden must terminate, got {outcome}");
+}
+
+#[test]
+fn a_hypervisor_over_reporting_page_state_changes_never_gets_a_ready_boot() {
+    let lie = warden_sim::snp::PscBehavior::OverReport { per_exit: 1, claimed: 4 };
+    let (outcome, ready) = boot_with_lying_hypervisor(lie);
+    assert!(!ready && !outcome.is_success(), "Warden reached ready on memory never assigned: {outcome}");
+}
