@@ -11,7 +11,8 @@
 //!    with a broken checksum is refused by QEMU;
 //! 8. the integration tests in `tests/` (faults, the vTPM through standard tools, the image checks);
 //! 9. the emulated SEV-SNP machine (`tests/machine`): its own tests, then the firmware booted on it
-//!    (`warden-snp-guest.igvm` to the guest's verdict when built, else `warden.igvm` to the ready line).
+//!    (`warden-snp-guest.igvm` to the guest's verdict when built, else `warden.igvm` to the ready line),
+//!    and the in-firmware test suite (`warden-test.igvm`) on it.
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -96,6 +97,9 @@ pub fn run(args: &Args) -> crate::Result {
     let image = crate::machine::default_image();
     let until = if image.file_name().is_some_and(|n| n == "warden.igvm") { "--ready" } else { "--smoke" };
     crate::machine::run(&image, &[until, "--max-seconds", "300"])?;
+    // The in-firmware test suite: it ends with a TestsPassed termination, the machine's success.
+    let suite = crate::build::output_dir().join("warden-test.igvm");
+    crate::machine::run(&suite, &["--max-seconds", "600"])?;
     eprintln!("xtask test: all steps passed");
     Ok(())
 }
