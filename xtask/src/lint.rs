@@ -33,6 +33,23 @@ pub fn run(args: &Args) -> crate::Result {
             host_cargo(&["clippy", "--quiet", "-p", TEST_GUEST, "--lib", "--tests", "--", "-D", "warnings"])
                 .status()?,
         )?;
+        // The emulated SNP machine is outside the default members too (it builds unicorn-engine).
+        crate::deps::ensure_machine()?;
+        check(
+            "clippy (emulated SNP machine)",
+            host_cargo(&[
+                "clippy",
+                "--quiet",
+                "--release",
+                "-p",
+                "warden-machine",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .status()?,
+        )?;
     }
     for features in FIRMWARE_FLAVOURS {
         let mut command = crate::firmware_target::cargo("clippy")?;

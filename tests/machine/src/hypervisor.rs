@@ -45,6 +45,12 @@ pub struct Hypervisor {
     pub notes: Vec<String>,
     /// A stop the hypervisor decided on (termination) that the run loop reports.
     pub stop: Option<Outcome>,
+    /// Page-state changes requested through the GHCB MSR protocol (one page each, before a GHCB).
+    pub msr_psc: u64,
+    /// When Warden's ready line was printed, in seconds since the machine started running.
+    pub ready_at: Option<f64>,
+    /// When the machine started running.
+    pub started: Option<std::time::Instant>,
 }
 
 impl Hypervisor {
@@ -58,11 +64,15 @@ impl Hypervisor {
             psp: Box::new(NoPsp),
             notes: Vec::new(),
             stop: None,
+            msr_psc: 0,
+            ready_at: None,
+            started: None,
         }
     }
 
-    /// Whether the run is over: a stop decided earlier, or (smoke) ready line and guest verdict seen.
-    pub fn finished(&mut self, smoke: bool) -> Option<Outcome> {
+    /// Whether the run is over: a stop decided earlier, (smoke) ready line and guest verdict seen, or
+    /// (until ready) the ready line seen.
+    pub fn finished(&mut self, smoke: bool, until_ready: bool) -> Option<Outcome> {
         if let Some(stop) = self.stop.take() {
             return Some(stop);
         }
@@ -75,6 +85,7 @@ impl Hypervisor {
         let ready = self.warden.lines.iter().any(|l| l.starts_with(READY_LINE));
         match (smoke, ready, verdict) {
             (true, true, Some(v)) => Some(Outcome::Passed(v)),
+            _ if until_ready && ready => Some(Outcome::Passed("Warden's ready line".into())),
             _ => None,
         }
     }
@@ -82,7 +93,10 @@ impl Hypervisor {
     /// A byte written to a port by the vCPU at `vmpl`.
     pub fn port_out(&mut self, vmpl: u8, port: u16, byte: u8) {
         if vmpl == 0 {
-            self.warden.out(port, byte, "", self.echo);
+            let line = self.warden.out(port, byte, "", self.echo);
+            if line.is_some_and(|l| l.starts_with(READY_LINE)) && self.ready_at.is_none() {
+                self.ready_at = self.started.map(|t| t.elapsed().as_secs_f64());
+            }
         } else {
             // The guest prints its own `guest: ` prefix; the machine adds it to lines without one.
             if let Some(line) = self.guest.out(port, byte, "", false) {
@@ -100,6 +114,16 @@ impl Hypervisor {
 
 /// VMGEXIT at RIP: the hypervisor serves the request in the GHCB MSR.
 pub fn vmgexit(uc: &mut Unicorn<'_, State>) -> Flow {
+    let switches = uc.get_data().vcpus.switches;
+    let flow = serve_exit(uc);
+    // An exit the hypervisor served itself (no VMPL switch) is where another vCPU gets to run.
+    if flow == Flow::Continue && uc.get_data().vcpus.switches == switches {
+        return vmpl::maybe_run_another_vcpu(uc);
+    }
+    flow
+}
+
+fn serve_exit(uc: &mut Unicorn<'_, State>) -> Flow {
     let rip = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
     let _ = uc.reg_write(RegisterX86::RIP, rip + 4);
     let vmpl = uc.get_data().vcpus.vmpl();
@@ -115,6 +139,7 @@ pub fn vmgexit(uc: &mut Unicorn<'_, State>) -> Flow {
             Flow::Continue
         }
         MsrRequest::PageState { gpa, private } => {
+            uc.get_data_mut().hv.msr_psc += 1;
             let op = if private { PscOp::PRIVATE } else { PscOp::SHARED };
             let mut desc = PscDescriptor::zeroed();
             desc.header = PscHeader { cur_entry: 0, end_entry: 0, reserved: 0 };
@@ -182,8 +207,7 @@ fn assigned(snp: &SimSnp, start: u64, len: u64) -> Vec<bool> {
     (start..start + len).step_by(4096).map(|g| snp.rmp_entry(g).0.assigned).collect()
 }
 
-/// HLT with interrupts off and nothing else to run ends the machine.
+/// HLT: another vCPU is done (the boot vCPU resumes); the boot vCPU halting ends the machine.
 pub fn on_halt(uc: &mut Unicorn<'_, State>) -> Flow {
-    let rip = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
-    Flow::Stop(Outcome::Halted(rip))
+    vmpl::on_halt(uc)
 }

@@ -43,6 +43,8 @@ pub enum Site {
     /// `mov cr3, reg`: the machine sets the C-bit in CR3, because SNP walks guest page tables as
     /// private memory whatever CR3 says (AMD64 APM vol. 2 §15.34.5), and unicorn follows CR3.
     MovCr3,
+    /// `mov reg, cr3`: reads CR3 as the firmware wrote it (without the C-bit the machine added).
+    MovFromCr3,
     /// PVALIDATE, RMPADJUST or VMGEXIT, which unicorn does not implement (the invalid-instruction
     /// hook would see them too, but only the first time; see `machine`).
     SnpInstruction,
@@ -58,6 +60,7 @@ impl Site {
             Self::Io => "IN/OUT",
             Self::MovCr0 => "MOV CR0",
             Self::MovCr3 => "MOV CR3",
+            Self::MovFromCr3 => "MOV from CR3",
             Self::SnpInstruction => "PVALIDATE/RMPADJUST/VMGEXIT",
         }
     }
@@ -68,7 +71,7 @@ impl Site {
             Self::Cpuid => Some(EXIT_CPUID),
             Self::Rdmsr | Self::Wrmsr => Some(EXIT_MSR),
             Self::Io => Some(EXIT_IOIO),
-            Self::MovCr0 | Self::MovCr3 | Self::SnpInstruction => None,
+            Self::MovCr0 | Self::MovCr3 | Self::MovFromCr3 | Self::SnpInstruction => None,
         }
     }
 }
@@ -90,6 +93,9 @@ pub fn scan(code: &[u8], base: u64, bitness: u32) -> Vec<(u64, Site)> {
             }
             Mnemonic::Mov if insn.op0_kind() == OpKind::Register && insn.op0_register() == Register::CR3 => {
                 Site::MovCr3
+            }
+            Mnemonic::Mov if insn.op1_kind() == OpKind::Register && insn.op1_register() == Register::CR3 => {
+                Site::MovFromCr3
             }
             _ => continue,
         };

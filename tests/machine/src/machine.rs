@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use iced_x86::Mnemonic;
 use unicorn_engine::unicorn_const::{Arch, HookType, MemType, Mode, Prot};
 use unicorn_engine::{RegisterX86, Unicorn};
 use warden_platform::memory::GpaRange;
@@ -32,6 +33,8 @@ pub struct Config {
     pub smoke: bool,
     /// Print the consoles on stdout.
     pub echo: bool,
+    /// Stop with success once Warden's ready line is seen (a guest-less image).
+    pub until_ready: bool,
 }
 
 impl Default for Config {
@@ -42,6 +45,7 @@ impl Default for Config {
             max_seconds: 60.0,
             smoke: false,
             echo: true,
+            until_ready: false,
         }
     }
 }
@@ -126,6 +130,8 @@ pub struct State {
     pub skip_site: Option<u64>,
     /// Every hooked site.
     pub sites: BTreeMap<u64, Site>,
+    /// The machine added the C-bit to the CR3 the firmware wrote (reads of CR3 take it away again).
+    pub cr3_c_bit_added: bool,
 }
 
 /// The machine.
@@ -156,6 +162,7 @@ impl<'a> Machine<'a> {
             event: None,
             skip_site: None,
             sites: BTreeMap::new(),
+            cr3_c_bit_added: false,
         };
         let mut uc = Unicorn::new_with_data(Arch::X86, Mode::MODE_64, state).map_err(uc_err("unicorn"))?;
         let views = memory::map(&mut uc).map_err(uc_err("map RAM"))?;
@@ -247,12 +254,15 @@ impl<'a> Machine<'a> {
     /// Runs until the machine stops.
     pub fn run(&mut self) -> Outcome {
         let start = Instant::now();
+        self.uc.get_data_mut().hv.started = Some(start);
         loop {
             let elapsed = start.elapsed().as_secs_f64();
             if elapsed > self.config.max_seconds {
                 return Outcome::Timeout(elapsed);
             }
-            if let Some(outcome) = self.uc.get_data_mut().hv.finished(self.config.smoke) {
+            if let Some(outcome) =
+                self.uc.get_data_mut().hv.finished(self.config.smoke, self.config.until_ready)
+            {
                 return outcome;
             }
             let rip = self.reg(RegisterX86::RIP);
@@ -284,7 +294,7 @@ impl<'a> Machine<'a> {
                     // After its first report, unicorn stops in front of a later invalid instruction
                     // with no error and without calling the hook (seen with 2.1.5): a slice that
                     // made no progress is such a stop.
-                    Ok(()) if self.reg(RegisterX86::RIP) == rip => self.on_invalid(),
+                    Ok(()) if self.reg(RegisterX86::RIP) == rip => self.on_stall(rip),
                     Ok(()) => Flow::Continue,
                 },
             };
@@ -316,7 +326,7 @@ impl<'a> Machine<'a> {
     fn on_site(&mut self, address: u64, site: Site) -> Flow {
         let vmpl = self.uc.get_data().vcpus.vmpl();
         match site {
-            Site::MovCr0 | Site::MovCr3 => self.on_mov_cr(address, site),
+            Site::MovCr0 | Site::MovCr3 | Site::MovFromCr3 => self.on_mov_cr(address, site),
             Site::Rdmsr | Site::Wrmsr => {
                 let index = self.reg(RegisterX86::RCX) as u32;
                 if index == MSR_GHCB || index == MSR_SEV_STATUS {
@@ -353,15 +363,24 @@ impl<'a> Machine<'a> {
         };
         let long_mode = self.reg(RegisterX86::CR0) & (1 << 31) != 0;
         let insn = intercepts::decode(&bytes, address, if long_mode { 64 } else { 32 });
-        let (Ok(()), Some(source)) = (read, intercepts::gpr(insn.op1_register())) else {
+        let gpr = if site == Site::MovFromCr3 { insn.op0_register() } else { insn.op1_register() };
+        let (Ok(()), Some(gpr)) = (read, intercepts::gpr(gpr)) else {
             return Flow::Stop(Outcome::Unsupported(format!(
                 "{} at RIP {address:#x} not decodable",
                 site.name()
             )));
         };
-        let value = self.reg(source);
+        let value = self.reg(gpr);
         let result = match site {
-            Site::MovCr3 => self.uc.reg_write(RegisterX86::CR3, value | PRIVATE_BASE),
+            Site::MovCr3 => {
+                self.uc.get_data_mut().cr3_c_bit_added = value & PRIVATE_BASE == 0;
+                self.uc.reg_write(RegisterX86::CR3, value | PRIVATE_BASE)
+            }
+            Site::MovFromCr3 => {
+                let cr3 = self.reg(RegisterX86::CR3);
+                let added = if self.uc.get_data().cr3_c_bit_added { PRIVATE_BASE } else { 0 };
+                self.uc.reg_write(gpr, cr3 & !added)
+            }
             _ => self.uc.reg_write(RegisterX86::CR0, value),
         };
         if let Err(e) = result {
@@ -370,6 +389,7 @@ impl<'a> Machine<'a> {
         let _ = self.uc.reg_write(RegisterX86::RIP, address + insn.len() as u64);
         if site == Site::MovCr0 && paging_off && value & (1 << 31) != 0 {
             let cr3 = self.reg(RegisterX86::CR3);
+            self.uc.get_data_mut().cr3_c_bit_added = cr3 & PRIVATE_BASE == 0;
             let _ = self.uc.reg_write(RegisterX86::CR3, cr3 | PRIVATE_BASE);
             let uc = &mut self.uc;
             let mut views = std::mem::take(&mut uc.get_data_mut().views);
@@ -402,6 +422,26 @@ impl<'a> Machine<'a> {
         }
         let _ = self.uc.reg_write(RegisterX86::RIP, rip + 2);
         Flow::Continue
+    }
+
+    /// The engine stopped in front of the instruction at `rip` without a hook: the invalid-instruction
+    /// case above, if the instruction is one; anything else is not guessed at.
+    fn on_stall(&mut self, rip: u64) -> Flow {
+        let mut bytes = [0u8; 15];
+        let _ = self.uc.vmem_read(rip, Prot::EXEC, &mut bytes);
+        let insn = intercepts::decode(&bytes, rip, 64);
+        let snp = [PVALIDATE, RMPADJUST, VMGEXIT].iter().any(|p| bytes.starts_with(p));
+        if snp
+            || insn.is_invalid()
+            || matches!(insn.mnemonic(), Mnemonic::Ud0 | Mnemonic::Ud1 | Mnemonic::Ud2)
+        {
+            self.on_invalid()
+        } else {
+            Flow::Stop(Outcome::Unsupported(format!(
+                "the emulator stopped in front of `{:?}` at RIP {rip:#x} without saying why",
+                insn.mnemonic()
+            )))
+        }
     }
 
     fn on_invalid(&mut self) -> Flow {

@@ -1,17 +1,18 @@
-//! `warden-machine [--igvm PATH] [--smoke] [--psc-behavior B] [--lie-ghcb-echo] [--max-seconds N]`:
-//! boots an IGVM file on the emulated SEV-SNP machine, prints the consoles, and exits 0 only on
-//! success (smoke: Warden's ready line and the guest's PASS verdict; otherwise a TestsPassed
-//! termination), printing one summary line either way.
+//! `warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior B] [--lie-ghcb-echo]
+//! [--max-seconds N]`: boots an IGVM file on the emulated SEV-SNP machine, prints the consoles, and
+//! exits 0 only on success (`--smoke`: Warden's ready line and the guest's PASS verdict; `--ready`:
+//! Warden's ready line; otherwise a TestsPassed termination), printing one summary line either way.
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use warden_machine::cpuid_model::CpuidModel;
+use warden_machine::hypervisor::READY_LINE;
 use warden_machine::loader;
 use warden_machine::machine::{Config, Machine};
 use warden_sim::snp::PscBehavior;
 
-const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--quiet]";
+const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--quiet] [--report-json PATH]";
 
 fn parse_psc(s: &str) -> Option<PscBehavior> {
     let mut it = s.split(':');
@@ -33,13 +34,16 @@ fn parse_psc(s: &str) -> Option<PscBehavior> {
 fn main() -> ExitCode {
     let mut igvm = PathBuf::from("target/warden/warden-snp-guest.igvm");
     let mut config = Config::default();
+    let mut report: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().unwrap_or_else(|| panic!("{name} needs a value\n{USAGE}"));
         match arg.as_str() {
             "--igvm" => igvm = PathBuf::from(value("--igvm")),
             "--smoke" => config.smoke = true,
+            "--ready" => config.until_ready = true,
             "--quiet" => config.echo = false,
+            "--report-json" => report = Some(PathBuf::from(value("--report-json"))),
             "--lie-ghcb-echo" => config.lie_ghcb_echo = true,
             "--max-seconds" => config.max_seconds = value("--max-seconds").parse().expect("--max-seconds N"),
             "--psc-behavior" => {
@@ -97,5 +101,25 @@ fn main() -> ExitCode {
         c.psc_entries_done,
         s.vcpus.switches,
     );
+    if let Some(path) = report {
+        let ready = s.hv.warden.lines.iter().find(|l| l.starts_with(READY_LINE)).cloned().unwrap_or_default();
+        let json = format!(
+            "{{\"outcome\": {:?}, \"success\": {}, \"startup_s\": {startup}, \"ready_s\": {}, \"ready_line\": {:?}, \"pvalidate\": {}, \"pvalidate_2m\": {}, \"rmpadjust\": {}, \"psc_exits\": {}, \"psc_entries\": {}, \"msr_psc\": {}}}\n",
+            outcome.to_string(),
+            outcome.is_success(),
+            s.hv.ready_at.map_or("null".to_string(), |t| t.to_string()),
+            ready,
+            c.pvalidate,
+            c.pvalidate_2m,
+            c.rmpadjust,
+            c.psc_exits,
+            c.psc_entries_done,
+            s.hv.msr_psc,
+        );
+        if let Err(e) = std::fs::write(&path, json) {
+            eprintln!("machine: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
     if outcome.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -49,3 +49,8 @@ fn the_loader_digest_equals_measure_for_warden_igvm() {
 fn the_loader_digest_equals_measure_for_the_test_image() {
     check("warden-test.igvm");
 }
+
+#[test]
+fn the_loader_digest_equals_measure_for_the_image_with_the_test_guest() {
+    check("warden-snp-guest.igvm");
+}
