@@ -69,6 +69,25 @@ impl CpuidModel {
             .map_or([0; 4], |e| [e.eax, e.ebx, e.ecx, e.edx])
     }
 
+    /// The same model with `leaf`/`subleaf` answering `registers` (EAX, EBX, ECX, EDX), or without
+    /// that entry when `registers` is `None`: a CPUID page the PSP would refuse, for tests of what the
+    /// firmware does with one.
+    pub fn with_entry(mut self, leaf: u32, subleaf: u32, registers: Option<[u32; 4]>) -> Self {
+        self.entries.retain(|e| (e.eax_in, e.ecx_in) != (leaf, subleaf));
+        if let Some([eax, ebx, ecx, edx]) = registers {
+            self.entries.push(SnpCpuidFunction {
+                eax_in: leaf,
+                ecx_in: subleaf,
+                eax,
+                ebx,
+                ecx,
+                edx,
+                ..Default::default()
+            });
+        }
+        self
+    }
+
     /// The entries for the SNP CPUID page.
     pub fn entries(&self) -> &[SnpCpuidFunction] {
         &self.entries[..self.entries.len().min(SNP_CPUID_MAX_ENTRIES)]
