@@ -9,9 +9,12 @@ mod vtpm;
 
 use core::fmt;
 
-use warden_defs::guest_launch::{GUEST_BOOT_INFO, GUEST_BOOT_MAGIC, GUEST_GHCB, GUEST_VMPL, GuestBootInfo};
+use warden_defs::guest_launch::{
+    GUEST_BOOT_INFO, GUEST_BOOT_MAGIC, GUEST_GHCB, GUEST_SECRETS, GUEST_VMPL, GuestBootInfo,
+};
 use warden_defs::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
 use warden_defs::svsm::ResultCode;
+use warden_test_guest::secrets_page;
 use warden_test_guest::verdict::{Tally, Verdict, refused_with, result_name};
 
 use crate::println;
@@ -117,6 +120,7 @@ pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
     if !boot_info(&mut run, boot_info_gpa) {
         return run.tally.verdict();
     }
+    secrets(&mut run);
     core_calls::query_protocols(&mut run);
     pvalidate::run(&mut run);
     core_calls::remap_ca(&mut run);
@@ -124,6 +128,25 @@ pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
     vtpm::run(&mut run);
     attacks::run(&mut run);
     run.tally.verdict()
+}
+
+/// The guest's copy of the secrets page: Warden's keys cleared, its own kept, the SVSM fields filled.
+fn secrets(run: &mut Run) {
+    let mut page = [0u8; PAGE_SIZE as usize];
+    // SAFETY: the secrets copy is a launch page Warden granted the guest (launch contract).
+    unsafe { crate::guest_pages::read(run.info.secrets, &mut page) };
+    let expected = secrets_page::Expected {
+        vmpl: GUEST_VMPL,
+        svsm_base: run.info.svsm_base,
+        svsm_size: run.info.svsm_size,
+        caa: run.info.caa,
+    };
+    match secrets_page::check(&page, &expected) {
+        Ok(()) => {
+            run.check("secrets-page", true, format_args!("VMPCK0/1 cleared, VMPCK2 kept, SVSM fields filled"))
+        }
+        Err(error) => run.check("secrets-page", false, format_args!("{error:?}")),
+    }
 }
 
 /// The boot information must be Warden's, and say what the launch contract says; the steps use it.
@@ -142,6 +165,8 @@ fn boot_info(run: &mut Run, gpa: u64) -> bool {
         Some("no page-aligned calling area")
     } else if !info.free_start.is_multiple_of(LARGE_PAGE_SIZE) || free < work::NEEDED {
         Some("the free RAM is not 2 MiB aligned or too small")
+    } else if info.secrets != GUEST_SECRETS {
+        Some("the secrets copy is not the launch contract's")
     } else if info.svsm_size == 0 {
         Some("Warden's region is empty")
     } else {

@@ -16,8 +16,9 @@ use crate::{SECOND_VCPU_RAN, ghcb_page, guest_pages, instr};
 /// The second vCPU's APIC ID.
 const APIC_ID: u32 = 1;
 /// How long the boot vCPU waits for the second to say it runs: rounds of PAUSEs, each ended by an
-/// exit to the hypervisor.
-const WAIT_ROUNDS: u32 = 10_000;
+/// exit to the hypervisor (a million PAUSEs and a thousand exits: a hypervisor that schedules at exits
+/// runs the second vCPU at the first one).
+const WAIT_ROUNDS: u32 = 1_000;
 const PAUSES_PER_ROUND: u32 = 1_000;
 
 unsafe extern "C" {
