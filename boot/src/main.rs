@@ -14,7 +14,11 @@
 //!
 //! All three end in `boot32_long_mode`: load this page's GDT, enable PAE, load the image's page tables
 //! from the directory, set EFER.LME/NXE, enable paging, far-jump to 64-bit code, load RSP/RSI/RIP from the
-//! directory and jump to Warden. The reset vector tells real mode from protected mode with SMSW, whose
+//! directory and jump to Warden. On SEV-SNP it first ORs the C-bit, at the position the measured CPUID
+//! page names (never the hypervisor's word), into every present entry of those tables, so that Warden's
+//! memory is reached as private once paging is on; a page without a usable position stops the VM. The
+//! EFER access stays RDMSR/WRMSR on every path: KVM passes EFER through to SEV-ES/SNP guests (a write
+//! is an automatic trap exit, not a #VC), and no #VC handler exists yet. The reset vector tells real mode from protected mode with SMSW, whose
 //! encoding (like the short jumps around it) means the same in 16- and 32-bit code.
 //!
 //! Nothing here trusts the directory beyond its magic: on SNP and TDX it is measured with the image, and
@@ -25,8 +29,10 @@
 #![no_std]
 #![no_main]
 
-use warden_defs::boot::{BOOT_ROM_MAGIC, rom_offsets};
-use warden_defs::layout::BOOT_ROM_DIRECTORY;
+use warden_defs::boot::{BOOT_ROM_MAGIC, BootPlatform, rom_offsets};
+use warden_defs::ghcb::msr::{GHCB_MSR, REASON_SET_WARDEN, REASON_WARDEN_NO_C_BIT, terminate_request};
+use warden_defs::layout::{BOOT_ROM_DIRECTORY, PAGE_TABLES_BASE, PAGE_TABLES_SIZE, SNP_CPUID_PAGE};
+use warden_defs::snp_cpuid::{LEAF_ENCRYPTED_MEMORY, SNP_CPUID_MAX_ENTRIES};
 
 /// The stub's GDT selectors.
 const CODE32: u16 = 0x08;
@@ -65,6 +71,13 @@ boot32_long_mode:
 
     /* Read what long mode needs while the directory is still reachable without paging. */
     mov ({dir} + {off_rsp}), %ebp
+    cmp ${claim_snp}, %edi
+    jne 1f
+    /* SEV-SNP: the C-bit goes into the tables before paging is on (below). The boot stack is part of
+     * the measured image, so the walk may use it. */
+    mov %ebp, %esp
+    call snp_encrypt_page_tables
+1:
     mov ({dir} + {off_rsi}), %esi
     mov ({dir} + {off_rip}), %ebx
     mov ({dir} + {off_cr3}), %eax
@@ -72,12 +85,11 @@ boot32_long_mode:
 
     mov ${cr4}, %eax
     mov %eax, %cr4
-    mov %edi, %edx
+    /* RDMSR/WRMSR use EAX, ECX, EDX only: EDI (the platform claim) stays as it is. */
     mov ${msr_efer}, %ecx
     rdmsr
     or ${efer_bits}, %eax
     wrmsr
-    mov %edx, %edi
     mov ${cr0_paged}, %eax
     mov %eax, %cr0
     ljmpl ${code64}, $long_mode
@@ -95,6 +107,90 @@ long_mode:
     jmp *%rbx
 
     .code32
+    /* SEV-SNP, paging off: every access is private here (AMD APM vol. 2 §15.34, encrypted memory
+     * accesses with paging disabled), so the measured CPUID page and tables read as the image holds
+     * them. Find CPUID Fn8000_001F (sub-leaf 0) in the CPUID page (SEV-SNP ABI (AMD 56860), CPUID
+     * Reporting: count u32 at 0, entries of 0x30 bytes from 0x10, EAX_in at +0, ECX_in at +4, EBX at
+     * +0x1C), take EBX[5:0] as the C-bit position, refuse one outside 32..=51, and OR the bit into
+     * every present entry of the tables reachable from the directory's CR3. Clobbers EAX-EDX, ESI. */
+snp_encrypt_page_tables:
+    mov ({cpuid_page}), %ecx
+    cmp ${cpuid_max}, %ecx
+    ja snp_no_c_bit
+    mov ${cpuid_page} + 0x10, %esi
+7:
+    test %ecx, %ecx
+    jz snp_no_c_bit
+    cmpl ${leaf_c_bit}, 0(%esi)
+    jne 8f
+    cmpl $0, 4(%esi)
+    je 9f
+8:
+    add $0x30, %esi
+    dec %ecx
+    jmp 7b
+9:
+    mov 0x1C(%esi), %ecx
+    and $0x3F, %ecx
+    cmp $32, %ecx
+    jb snp_no_c_bit
+    cmp $51, %ecx
+    ja snp_no_c_bit
+    /* The C-bit lies in the entries' high doublewords: bit (position - 32) there. */
+    sub $32, %ecx
+    mov $1, %edx
+    shl %cl, %edx
+    mov ({dir} + {off_cr3}), %ebx
+    and $0xFFFFF000, %ebx
+    mov $4, %ecx
+    jmp snp_patch_table
+
+    /* EBX = a table inside the page-table region, ECX = its level (4 = PML4), EDX = the C-bit in the
+     * high doubleword. ORs it into every present entry and descends into the tables that non-leaf
+     * entries name, which must lie in the region too (a measured image built otherwise stops here). */
+snp_patch_table:
+    cmp ${tables_base}, %ebx
+    jb snp_no_c_bit
+    cmp ${tables_end}, %ebx
+    jae snp_no_c_bit
+    push %esi
+    xor %esi, %esi
+10:
+    testl $1, (%ebx,%esi)
+    jz 12f
+    orl %edx, 4(%ebx,%esi)
+    cmp $1, %ecx
+    je 12f
+    testl $0x80, (%ebx,%esi)
+    jnz 12f
+    push %ebx
+    push %ecx
+    mov (%ebx,%esi), %ebx
+    and $0xFFFFF000, %ebx
+    dec %ecx
+    call snp_patch_table
+    pop %ecx
+    pop %ebx
+12:
+    add $8, %esi
+    cmp $0x1000, %esi
+    jne 10b
+    pop %esi
+    ret
+
+    /* No usable C-bit: ask the hypervisor to stop the VM with the GHCB MSR protocol's termination
+     * request (GHCB spec (AMD 56421) §2.3.1; writing the GHCB MSR and VMGEXIT are not intercepted),
+     * and halt should it resume us. */
+snp_no_c_bit:
+    mov ${ghcb_msr}, %ecx
+    mov ${terminate_no_c_bit}, %eax
+    xor %edx, %edx
+    wrmsr
+    .byte 0xF3, 0x0F, 0x01, 0xD9    /* VMGEXIT */
+13:
+    hlt
+    jmp 13b
+
     /* Real-mode path, now in 32-bit protected mode: copy the ROM's runs to RAM. */
 copy_runs:
     mov ${data}, %eax
@@ -196,6 +292,14 @@ reset_vector:
     cr4 = const CR4_LONG,
     msr_efer = const MSR_EFER,
     efer_bits = const EFER_LME_NXE,
+    claim_snp = const BootPlatform::Snp as u32,
+    cpuid_page = const SNP_CPUID_PAGE,
+    cpuid_max = const SNP_CPUID_MAX_ENTRIES,
+    leaf_c_bit = const LEAF_ENCRYPTED_MEMORY,
+    tables_base = const PAGE_TABLES_BASE,
+    tables_end = const PAGE_TABLES_BASE + PAGE_TABLES_SIZE,
+    ghcb_msr = const GHCB_MSR,
+    terminate_no_c_bit = const terminate_request(REASON_SET_WARDEN, REASON_WARDEN_NO_C_BIT) as u32,
     options(att_syntax)
 );
 

@@ -1,5 +1,6 @@
 //! `cargo xtask build`: the firmware and the boot stub (cargo, for x86_64-unknown-none), then the image
-//! assembled from them, written as the `-bios` boot ROM and the IGVM file, under `target/warden/`.
+//! assembled from them, written as the `-bios` boot ROM and the IGVM file, under `target/warden/`; and
+//! the release firmware with the bundled test guest (`tests/guest`) as a second IGVM file for SEV-SNP.
 use std::path::{Path, PathBuf};
 
 use crate::image::{self, Image};
@@ -131,6 +132,7 @@ pub fn build(args: &Args) -> crate::Result {
         crate::igvm::SNP_POLICY,
         &key,
     )?;
+    let guest_igvm = build_snp_guest_image(&firmware.image)?;
     let insecure_images = insecure_flavours(args.release)
         .iter()
         .map(|flavour| build_flavour(flavour.name, flavour.features, &stub_elf))
@@ -138,6 +140,10 @@ pub fn build(args: &Args) -> crate::Result {
 
     println!("built {} ({} pages)", firmware.rom.display(), firmware.image.pages.len());
     println!("built {}", igvm_path.display());
+    match &guest_igvm {
+        Some(path) => println!("built {} (with the bundled test guest, SEV-SNP)", path.display()),
+        None => println!("no {GUEST_PACKAGE} in this tree ({GUEST_MANIFEST}): {SNP_GUEST_IGVM} not written"),
+    }
     println!(
         "built {} (signed by {}{})",
         files.envelope.display(),
@@ -155,6 +161,25 @@ pub fn build(args: &Args) -> crate::Result {
         println!("built {} ({})", built.rom.display(), flavour.what);
     }
     Ok(())
+}
+
+/// The bundled test guest's package, binary and manifest.
+const GUEST_PACKAGE: &str = "warden-test-guest";
+const GUEST_MANIFEST: &str = "tests/guest/Cargo.toml";
+/// The IGVM file of the release firmware with the test guest, next to `warden.igvm`.
+pub const SNP_GUEST_IGVM: &str = "warden-snp-guest.igvm";
+
+/// Builds the bundled test guest and writes the release firmware with it as [`SNP_GUEST_IGVM`]; `None`
+/// when the tree has no test guest.
+fn build_snp_guest_image(firmware: &Image) -> crate::Result<Option<PathBuf>> {
+    if !workspace_root().join(GUEST_MANIFEST).exists() {
+        return Ok(None);
+    }
+    let guest_elf = std::fs::read(cargo_build(GUEST_PACKAGE, GUEST_PACKAGE, &[])?)?;
+    let image = image::guest::add(firmware, &guest_elf)?;
+    let path = output_dir().join(SNP_GUEST_IGVM);
+    std::fs::write(&path, crate::igvm::write_igvm(&image, crate::igvm::SNP_POLICY)?)?;
+    Ok(Some(path))
 }
 
 /// `cargo xtask build`.

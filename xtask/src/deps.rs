@@ -32,6 +32,21 @@ const TEST_TOOLS: &[Tool] = &[
     },
 ];
 
+/// What building the emulated SNP machine needs: unicorn-engine's bundled C emulator builds with cmake,
+/// and its bindings are generated with libclang.
+const MACHINE_TOOLS: &[Tool] = &[
+    Tool { purpose: "building unicorn-engine", probe: &["cmake", "--version"], package: "cmake" },
+    Tool {
+        purpose: "unicorn-engine's bindings (bindgen)",
+        probe: &[
+            "sh",
+            "-c",
+            "ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* 2>/dev/null | grep -q .",
+        ],
+        package: "libclang-dev",
+    },
+];
+
 /// The pip command for the independent SNP measurement model (sev-snp-measure).
 pub const SEV_SNP_MEASURE: &[&str] =
     &["python3", "-m", "pip", "install", "--quiet", "sev-snp-measure==0.0.13"];
@@ -90,6 +105,11 @@ fn ensure(tools: &[Tool]) -> crate::Result {
 /// What `run` needs: QEMU.
 pub fn ensure_run() -> crate::Result {
     ensure(std::slice::from_ref(&QEMU))
+}
+
+/// What building the emulated SNP machine needs: cmake and libclang.
+pub fn ensure_machine() -> crate::Result {
+    ensure(MACHINE_TOOLS)
 }
 
 /// What `test` needs: QEMU, tpm2-tools, swtpm, tpm2-pytss and sev-snp-measure.

@@ -15,6 +15,10 @@ pub struct Args {
 const FIRMWARE_FLAVOURS: &[&str] =
     &["", "insecure_test_image", "insecure_bench_image", "insecure_baseline_image"];
 
+/// The bundled SNP test guest (`tests/guest`): a firmware-target binary over a host-tested library, so
+/// outside the workspace's default members.
+pub const TEST_GUEST: &str = "warden-test-guest";
+
 /// Runs the lints; stops at the first that fails.
 pub fn run(args: &Args) -> crate::Result {
     if !args.firmware_only {
@@ -22,6 +26,29 @@ pub fn run(args: &Args) -> crate::Result {
         check(
             "clippy (host crates)",
             host_cargo(&["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]).status()?,
+        )?;
+        // The test guest's library is host code; its binary is linted with the firmware below.
+        check(
+            "clippy (test guest library)",
+            host_cargo(&["clippy", "--quiet", "-p", TEST_GUEST, "--lib", "--tests", "--", "-D", "warnings"])
+                .status()?,
+        )?;
+        // The emulated SNP machine is outside the default members too (it builds unicorn-engine).
+        crate::deps::ensure_machine()?;
+        check(
+            "clippy (emulated SNP machine)",
+            host_cargo(&[
+                "clippy",
+                "--quiet",
+                "--release",
+                "-p",
+                "warden-machine",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .status()?,
         )?;
     }
     for features in FIRMWARE_FLAVOURS {
@@ -32,6 +59,9 @@ pub fn run(args: &Args) -> crate::Result {
         }
         check(&format!("clippy (firmware {features})"), command.args(["--", "-D", "warnings"]).status()?)?;
     }
+    let mut guest = crate::firmware_target::cargo("clippy")?;
+    guest.args(["--quiet", "-p", TEST_GUEST, "--", "-D", "warnings"]);
+    check("clippy (test guest)", guest.status()?)?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod firmware_target;
 mod igvm;
 mod image;
 mod lint;
+mod machine;
 mod measure;
 mod qemu;
 mod qemu_build;

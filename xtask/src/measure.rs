@@ -22,7 +22,8 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// The IGVM file to measure [default: target/warden/warden.igvm in the workspace].
+    /// The IGVM file to measure [default: target/warden/warden.igvm in the workspace, and
+    /// warden-snp-guest.igvm next to it if it was built].
     #[arg(long)]
     pub image: Option<PathBuf>,
 }
@@ -114,11 +115,20 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 impl Measurements {
-    /// The `--json` line: `image`, `vcpus` and the three digests in hex, in that order.
-    pub fn json_line(&self, image: &Path) -> String {
+    /// The `--json` line: `image`, `vcpus` and the three digests in hex, in that order; then, when the
+    /// guest image was measured too, `snp_guest_image` and its `snp_guest_launch_digest`.
+    pub fn json_line(&self, image: &Path, guest: Option<(&Path, &Measurements)>) -> String {
         let image = serde_json::Value::String(image.display().to_string());
+        let guest = match guest {
+            Some((path, m)) => format!(
+                r#", "snp_guest_image": {}, "snp_guest_launch_digest": "{}""#,
+                serde_json::Value::String(path.display().to_string()),
+                hex(&m.snp_launch_digest)
+            ),
+            None => String::new(),
+        };
         format!(
-            r#"{{"image": {image}, "vcpus": {}, "snp_launch_digest": "{}", "tdx_mrtd": "{}", "image_sha256": "{}"}}"#,
+            r#"{{"image": {image}, "vcpus": {}, "snp_launch_digest": "{}", "tdx_mrtd": "{}", "image_sha256": "{}"{guest}}}"#,
             self.vcpus,
             hex(&self.snp_launch_digest),
             hex(&self.tdx_mrtd),
@@ -127,23 +137,39 @@ impl Measurements {
     }
 }
 
+/// Reads and measures one IGVM file.
+fn measure_file(image: &Path, vcpus: u32) -> Result<(usize, Measurements)> {
+    let bytes = std::fs::read(image)
+        .map_err(|e| format!("measure: cannot read {}: {e} (run `cargo xtask build`)", image.display()))?;
+    Ok((bytes.len(), measure(&bytes, vcpus)?))
+}
+
 /// Prints the measurements.
 pub fn run(args: &Args) -> crate::Result {
     let image = args.image.clone().unwrap_or_else(|| crate::build::output_dir().join("warden.igvm"));
-    let bytes = std::fs::read(&image)
-        .map_err(|e| format!("measure: cannot read {}: {e} (run `cargo xtask build`)", image.display()))?;
+    // Without `--image`, the guest image built next to `warden.igvm` is measured too.
+    let guest_image = crate::build::output_dir().join(crate::build::SNP_GUEST_IGVM);
+    let guest_image = (args.image.is_none() && guest_image.exists()).then_some(guest_image);
     let start = Instant::now();
-    let m = measure(&bytes, args.vcpus)?;
+    let (size, m) = measure_file(&image, args.vcpus)?;
     let elapsed = start.elapsed();
+    let guest = match &guest_image {
+        Some(path) => Some((path.as_path(), measure_file(path, args.vcpus)?.1)),
+        None => None,
+    };
     if args.json {
-        println!("{}", m.json_line(&image));
+        println!("{}", m.json_line(&image, guest.as_ref().map(|(path, m)| (*path, m))));
     } else {
-        println!("image              {} ({} bytes)", image.display(), bytes.len());
+        println!("image              {} ({size} bytes)", image.display());
         println!("vcpus              {}", m.vcpus);
         println!("SNP launch digest  {}", hex(&m.snp_launch_digest));
         println!("TDX MRTD           {}", hex(&m.tdx_mrtd));
         println!("image SHA-256      {}", hex(&m.image_sha256));
         println!("computed in        {:.1} ms", elapsed.as_secs_f64() * 1e3);
+        if let Some((path, guest)) = &guest {
+            println!("guest image        {}", path.display());
+            println!("SNP launch digest  {} (with the guest)", hex(&guest.snp_launch_digest));
+        }
     }
     Ok(())
 }

@@ -62,6 +62,19 @@ pub struct Args {
     /// Boot this IGVM file or ROM instead of the built one (for the loader's checks).
     #[arg(long, value_name = "PATH")]
     pub image: Option<PathBuf>,
+    /// The machine: `native` is QEMU; `snp` is the emulated SEV-SNP machine (`tests/machine`), on
+    /// `warden-snp-guest.igvm` when built, else `warden.igvm`.
+    #[arg(long, value_enum, default_value_t = Machine::Native)]
+    pub machine: Machine,
+}
+
+/// Which machine `run` boots on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Machine {
+    /// QEMU (KVM or TCG), no confidential computing.
+    Native,
+    /// The emulated SEV-SNP machine.
+    Snp,
 }
 
 impl Args {
@@ -80,12 +93,16 @@ impl Args {
             qemu: Some(qemu.to_path_buf()),
             memory: qemu_loader::DEFAULT_MEMORY_MIB,
             image: None,
+            machine: Machine::Native,
         }
     }
 }
 
 /// Boots as asked.
 pub fn run(args: &Args) -> crate::Result {
+    if args.machine == Machine::Snp {
+        return run_snp(args);
+    }
     crate::deps::ensure_run()?;
     qemu_loader::check_memory(args.memory)?;
     let choice = qemu_loader::choose(args.loader, args.qemu.as_deref())?;
@@ -238,4 +255,21 @@ fn serve_bridge(socket: &std::path::Path, port: u16) -> crate::Result {
     eprintln!("bridge: serving the firmware's vTPM on 127.0.0.1:{port} (platform {})", port + 1);
     tpm_server::serve(listeners, device)?;
     Ok(())
+}
+
+/// `run --machine snp`: the firmware on the emulated SEV-SNP machine, its console (and the guest's,
+/// prefixed) on the terminal; `--smoke` exits 0 after Warden's ready line and the guest's PASS verdict
+/// (after the ready line alone on the guest-less `warden.igvm`).
+fn run_snp(args: &Args) -> crate::Result {
+    if !args.no_build {
+        crate::build::build(&crate::build::Args::default())?;
+    }
+    let image = args.image.clone().unwrap_or_else(crate::machine::default_image);
+    let seconds = args.timeout.to_string();
+    let mut extra = vec!["--max-seconds", seconds.as_str()];
+    if args.smoke {
+        let guestless = image.file_name().is_some_and(|n| n == "warden.igvm");
+        extra.push(if guestless { "--ready" } else { "--smoke" });
+    }
+    crate::machine::run(&image, &extra)
 }

@@ -9,7 +9,10 @@
 //! 6. the smoke boot under KVM (when usable) and under TCG, from the ROM and through the IGVM loader;
 //! 7. the IGVM loader's checks: the first instruction is at the file's native VP context, and a file
 //!    with a broken checksum is refused by QEMU;
-//! 8. the integration tests in `tests/` (faults, the vTPM through standard tools, the image checks).
+//! 8. the integration tests in `tests/` (faults, the vTPM through standard tools, the image checks);
+//! 9. the emulated SEV-SNP machine (`tests/machine`): its own tests, then the firmware booted on it
+//!    (`warden-snp-guest.igvm` to the guest's verdict when built, else `warden.igvm` to the ready line),
+//!    and the in-firmware test suite (`warden-test.igvm`) on it.
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -30,16 +33,18 @@ pub struct Args {
 pub fn run(args: &Args) -> crate::Result {
     crate::deps::ensure_test()?;
     if !args.no_unit {
-        eprintln!("xtask test: 1/8 lints");
+        eprintln!("xtask test: 1/9 lints");
         crate::lint::run(&crate::lint::Args::default())?;
-        eprintln!("xtask test: 2/8 host unit tests and bounded fuzzing");
+        eprintln!("xtask test: 2/9 host unit tests and bounded fuzzing");
         check("host unit tests", cargo(&["test", "--quiet"]).status()?)?;
+        let guest_lib = ["test", "--quiet", "-p", crate::lint::TEST_GUEST, "--lib"];
+        check("test guest unit tests", cargo(&guest_lib).status()?)?;
     }
 
-    eprintln!("xtask test: 3/8 building the firmware and its images");
+    eprintln!("xtask test: 3/9 building the firmware and its images");
     crate::build::build(&crate::build::Args::default())?;
 
-    eprintln!("xtask test: 4/8 an IGVM-capable QEMU");
+    eprintln!("xtask test: 4/9 an IGVM-capable QEMU");
     let igvm_qemu = igvm_qemu()?;
     let mut igvm_seconds = 0.0;
     let mut timed = |what: &dyn Fn() -> crate::Result| -> crate::Result {
@@ -51,13 +56,13 @@ pub fn run(args: &Args) -> crate::Result {
     let rom_qemu = Path::new(SYSTEM_QEMU);
     let boot = crate::run::Args::for_test;
 
-    eprintln!("xtask test: 5/8 the in-firmware test suite");
+    eprintln!("xtask test: 5/9 the in-firmware test suite");
     crate::run::run(&boot(Loader::Rom, rom_qemu, Accel::Auto, false, true))?;
     if let Some(qemu) = &igvm_qemu {
         timed(&|| crate::run::run(&boot(Loader::Igvm, qemu, Accel::Auto, false, true)))?;
     }
 
-    eprintln!("xtask test: 6/8 smoke boots");
+    eprintln!("xtask test: 6/9 smoke boots");
     let mut accels = vec![Accel::Tcg];
     if kvm_usable() {
         accels.insert(0, Accel::Kvm);
@@ -71,7 +76,7 @@ pub fn run(args: &Args) -> crate::Result {
         }
     }
 
-    eprintln!("xtask test: 7/8 the IGVM loader's checks");
+    eprintln!("xtask test: 7/9 the IGVM loader's checks");
     if let Some(qemu) = &igvm_qemu {
         timed(&|| igvm_loader_checks(qemu))?;
         eprintln!("xtask test: the IGVM steps took {igvm_seconds:.1} s");
@@ -79,13 +84,22 @@ pub fn run(args: &Args) -> crate::Result {
         eprintln!("xtask test: SKIPPED: no IGVM-capable QEMU, so nothing was booted through the IGVM loader");
     }
 
-    eprintln!("xtask test: 8/8 integration tests");
+    eprintln!("xtask test: 8/9 integration tests");
     let xtask = std::env::current_exe()?;
     let status = cargo(&["test", "--quiet", "--package", "warden-tests"])
         .env("WARDEN_XTASK", &xtask)
         .env("WARDEN_OUT", crate::build::output_dir())
         .status()?;
     check("integration tests", status)?;
+
+    eprintln!("xtask test: 9/9 the emulated SEV-SNP machine");
+    crate::machine::test()?;
+    let image = crate::machine::default_image();
+    let until = if image.file_name().is_some_and(|n| n == "warden.igvm") { "--ready" } else { "--smoke" };
+    crate::machine::run(&image, &[until, "--max-seconds", "300"])?;
+    // The in-firmware test suite: it ends with a TestsPassed termination, the machine's success.
+    let suite = crate::build::output_dir().join("warden-test.igvm");
+    crate::machine::run(&suite, &["--max-seconds", "600"])?;
     eprintln!("xtask test: all steps passed");
     Ok(())
 }

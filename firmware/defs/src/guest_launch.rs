@@ -67,6 +67,59 @@ pub const GUEST_MAPPED_END: u64 = 0x4000_0000;
 /// "WGSTBOOT", little-endian.
 pub const GUEST_BOOT_MAGIC: u64 = u64::from_le_bytes(*b"WGSTBOOT");
 
+/// "WGSTLOAD", little-endian: the image carries a guest.
+pub const GUEST_PAYLOAD_MAGIC: u64 = u64::from_le_bytes(*b"WGSTLOAD");
+
+/// The guest payload descriptor at `layout::GUEST_PAYLOAD_PAGE`, written by the image builder and
+/// measured with Warden: whether the image carries a guest, and where it starts. All zeros (no magic)
+/// in an image without one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct GuestPayload {
+    /// [`GUEST_PAYLOAD_MAGIC`].
+    pub magic: u64,
+    /// The guest ELF's entry point.
+    pub entry: u64,
+    /// The first page of the guest's image ([`GUEST_IMAGE_BASE`] or above).
+    pub image_start: u64,
+    /// One past its last page (at most [`GUEST_IMAGE_LIMIT`]).
+    pub image_end: u64,
+}
+
+/// Why a [`GuestPayload`] is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestPayloadError {
+    /// The image's range is empty, unaligned or outside `[GUEST_IMAGE_BASE, GUEST_IMAGE_LIMIT)`.
+    ImageRange,
+    /// The entry point lies outside the image.
+    Entry,
+}
+
+impl GuestPayload {
+    /// The descriptor as read from its page: `Ok(None)` when the image carries no guest, the checked
+    /// descriptor when it does. The page is measured, but a check costs nothing and keeps a builder bug
+    /// from becoming a launch at a wild address.
+    pub fn parse(page: &[u8]) -> Result<Option<Self>, GuestPayloadError> {
+        let Ok((payload, _)) = Self::read_from_prefix(page) else { return Ok(None) };
+        if payload.magic != GUEST_PAYLOAD_MAGIC {
+            return Ok(None);
+        }
+        let aligned =
+            payload.image_start.is_multiple_of(PAGE_SIZE) && payload.image_end.is_multiple_of(PAGE_SIZE);
+        if !aligned
+            || payload.image_start < GUEST_IMAGE_BASE
+            || payload.image_end > GUEST_IMAGE_LIMIT
+            || payload.image_start >= payload.image_end
+        {
+            return Err(GuestPayloadError::ImageRange);
+        }
+        if !(payload.image_start..payload.image_end).contains(&payload.entry) {
+            return Err(GuestPayloadError::Entry);
+        }
+        Ok(Some(payload))
+    }
+}
+
 /// The boot-information page's layout, written by Warden at [`GUEST_BOOT_INFO`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
@@ -100,6 +153,7 @@ pub struct GuestBootInfo {
 const _: () = {
     use core::mem::{offset_of, size_of};
     assert!(size_of::<GuestBootInfo>() == 80);
+    assert!(size_of::<GuestPayload>() == 32);
     assert!(offset_of!(GuestBootInfo, caa) == 24);
     assert!(offset_of!(GuestBootInfo, free_start) == 48);
     assert!(GUEST_LAUNCH_END <= GUEST_IMAGE_BASE);
@@ -107,3 +161,47 @@ const _: () = {
     assert!(GUEST_FREE_END <= crate::layout::WARDEN_BASE);
     assert!(GUEST_FREE_BASE.is_multiple_of(crate::layout::LARGE_PAGE_SIZE));
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zerocopy::IntoBytes;
+
+    fn page_of(payload: GuestPayload) -> [u8; PAGE_SIZE as usize] {
+        let mut page = [0u8; PAGE_SIZE as usize];
+        page[..32].copy_from_slice(payload.as_bytes());
+        page
+    }
+
+    const GOOD: GuestPayload = GuestPayload {
+        magic: GUEST_PAYLOAD_MAGIC,
+        entry: GUEST_IMAGE_BASE + 0x10,
+        image_start: GUEST_IMAGE_BASE,
+        image_end: GUEST_IMAGE_BASE + 3 * PAGE_SIZE,
+    };
+
+    #[test]
+    fn a_zero_page_means_no_guest_and_a_good_descriptor_parses() {
+        assert_eq!(GuestPayload::parse(&[0u8; PAGE_SIZE as usize]), Ok(None));
+        assert_eq!(GuestPayload::parse(&page_of(GOOD)), Ok(Some(GOOD)));
+        assert_eq!(GuestPayload::parse(&[0u8; 8]), Ok(None));
+    }
+
+    #[test]
+    fn a_descriptor_outside_the_window_or_with_a_wild_entry_is_refused() {
+        let bad = [
+            (GuestPayload { image_start: GUEST_LAUNCH_BASE, ..GOOD }, GuestPayloadError::ImageRange),
+            (
+                GuestPayload { image_end: GUEST_IMAGE_LIMIT + PAGE_SIZE, ..GOOD },
+                GuestPayloadError::ImageRange,
+            ),
+            (GuestPayload { image_end: GUEST_IMAGE_BASE, ..GOOD }, GuestPayloadError::ImageRange),
+            (GuestPayload { image_start: GUEST_IMAGE_BASE + 1, ..GOOD }, GuestPayloadError::ImageRange),
+            (GuestPayload { entry: GOOD.image_end, ..GOOD }, GuestPayloadError::Entry),
+            (GuestPayload { entry: 0, ..GOOD }, GuestPayloadError::Entry),
+        ];
+        for (payload, error) in bad {
+            assert_eq!(GuestPayload::parse(&page_of(payload)), Err(error), "{payload:?}");
+        }
+    }
+}

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! WARDEN_BASE + 0x00_0000  page tables                 (PAGE_TABLES_SIZE)
-//!             + 0x01_0000  boot parameter pages        (params, memory map, SNP secrets, SNP CPUID)
+//!             + 0x01_0000  boot parameter pages        (params, memory map, SNP secrets, SNP CPUID,
+//!                                                   guest payload descriptor)
 //!             + 0x02_0000  stacks, each under a guard  (STACKS)
 //!             + 0x10_0000  firmware ELF: text, rodata, data, bss
 //!             + 0x80_0000  heap (not in the image: accepted at boot)
@@ -40,6 +41,10 @@ pub const MEMORY_MAP_PAGE: u64 = WARDEN_BASE + 0x1_1000;
 pub const SNP_SECRETS_PAGE: u64 = WARDEN_BASE + 0x1_2000;
 /// The SNP CPUID page (SNP only; a zero page elsewhere).
 pub const SNP_CPUID_PAGE: u64 = WARDEN_BASE + 0x1_3000;
+
+/// The guest payload descriptor (`guest_launch::GuestPayload`): measured, all zeros in an image without
+/// a guest. Warden reads it on SNP only.
+pub const GUEST_PAYLOAD_PAGE: u64 = WARDEN_BASE + 0x1_4000;
 
 /// Where the stacks begin. Each stack sits directly above an unmapped guard page.
 pub const STACKS_BASE: u64 = WARDEN_BASE + 0x2_0000;
@@ -163,6 +168,25 @@ pub const fn owned_overlap(gpa: u64, len: u64) -> Option<OwnedRange> {
     None
 }
 
+/// Calls `each(start, end)` for the parts of `[start, end)` that no range of [`WARDEN_OWNED`] overlaps,
+/// in address order (guest RAM as Warden may map and serve it: the memory map is the loader's word).
+pub fn for_each_unowned(start: u64, end: u64, mut each: impl FnMut(u64, u64)) {
+    let mut cursor = start;
+    // WARDEN_OWNED is sorted by address (checked below), so one pass cuts every hole.
+    for owned in WARDEN_OWNED {
+        if owned.end <= cursor || owned.start >= end {
+            continue;
+        }
+        if owned.start > cursor {
+            each(cursor, owned.start);
+        }
+        cursor = owned.end;
+    }
+    if cursor < end {
+        each(cursor, end);
+    }
+}
+
 /// QEMU's `isa-debug-exit` port: the native platform's way to end a test run with a status.
 pub const DEBUG_EXIT_PORT: u16 = 0xF4;
 /// The first serial port (console).
@@ -174,12 +198,18 @@ const _: () = {
     assert!(WARDEN_BASE.is_multiple_of(LARGE_PAGE_SIZE));
     assert!(WARDEN_END.is_multiple_of(LARGE_PAGE_SIZE));
     assert!(stack_top(StackId::Exception) <= STACKS_LIMIT);
-    assert!(SNP_CPUID_PAGE + PAGE_SIZE <= STACKS_BASE);
+    assert!(SNP_CPUID_PAGE + PAGE_SIZE <= GUEST_PAYLOAD_PAGE);
+    assert!(GUEST_PAYLOAD_PAGE + PAGE_SIZE <= STACKS_BASE);
     assert!(PAGE_TABLES_BASE + PAGE_TABLES_SIZE <= PARAMS_PAGE);
     assert!(HEAP_BASE.is_multiple_of(LARGE_PAGE_SIZE));
     assert!(BOOT_ROM_DIRECTORY + PAGE_SIZE == BOOT_STUB_PAGE);
     assert!(owned_overlap(SNP_VMSA_GPA, 1).is_some() && owned_overlap(RESET_VECTOR, 16).is_some());
     assert!(owned_overlap(SNP_SECRETS_PAGE, PAGE_SIZE).is_some() && owned_overlap(0, PAGE_SIZE).is_none());
+    let mut i = 1;
+    while i < WARDEN_OWNED.len() {
+        assert!(WARDEN_OWNED[i - 1].end <= WARDEN_OWNED[i].start);
+        i += 1;
+    }
     let mut i = 0;
     while i < STACKS.len() {
         assert!(STACKS[i].size.is_multiple_of(PAGE_SIZE));
@@ -189,6 +219,8 @@ const _: () = {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
 
     #[test]
@@ -205,6 +237,42 @@ mod tests {
         assert!(previous_top <= STACKS_LIMIT);
     }
 
+    /// The parts `for_each_unowned` hands on (at most four for these inputs).
+    fn unowned(start: u64, end: u64) -> ([(u64, u64); 4], usize) {
+        let (mut parts, mut len) = ([(0, 0); 4], 0);
+        for_each_unowned(start, end, |a, b| {
+            parts[len] = (a, b);
+            len += 1;
+        });
+        (parts, len)
+    }
+
+    fn parts(start: u64, end: u64) -> std::vec::Vec<(u64, u64)> {
+        let (parts, len) = unowned(start, end);
+        parts[..len].to_vec()
+    }
+
+    /// Threat model T4: whatever range the memory map names, the parts handed on never include a
+    /// page Warden owns.
+    #[test]
+    fn unowned_parts_skip_every_owned_range() {
+        assert_eq!(parts(0, 0x1000_0000), [(0, WARDEN_BASE), (WARDEN_END, 0x1000_0000)]);
+        assert_eq!(parts(0, WARDEN_BASE), [(0, WARDEN_BASE)]);
+        assert_eq!(parts(WARDEN_BASE + PAGE_SIZE, WARDEN_END - PAGE_SIZE), []);
+        assert_eq!(
+            parts(0xF000_0000, 0x2_0000_0000),
+            [(0xF000_0000, BOOT_ROM_DIRECTORY), (0x1_0000_0000, 0x2_0000_0000)]
+        );
+        let top = SNP_VMSA_GPA + 2 * PAGE_SIZE;
+        assert_eq!(
+            parts(SNP_VMSA_GPA - PAGE_SIZE, top),
+            [(SNP_VMSA_GPA - PAGE_SIZE, SNP_VMSA_GPA), (SNP_VMSA_GPA + PAGE_SIZE, top)]
+        );
+        for (a, b) in parts(0, top) {
+            assert!(a < b && owned_overlap(a, b - a).is_none());
+        }
+    }
+
     #[test]
     fn regions_are_inside_warden() {
         for addr in [
@@ -213,6 +281,7 @@ mod tests {
             MEMORY_MAP_PAGE,
             SNP_SECRETS_PAGE,
             SNP_CPUID_PAGE,
+            GUEST_PAYLOAD_PAGE,
             IMAGE_BASE,
             HEAP_BASE,
         ] {

@@ -1,8 +1,10 @@
 //! The loader's pages, read once (threat model T3): the boot parameter page, the memory-map page and,
-//! on SEV-SNP, the CPUID page. Each is copied whole into private memory, every byte read once, and only
+//! on SEV-SNP, the CPUID page, the secrets page and the guest payload descriptor. Each is copied whole into private memory, every byte read once, and only
 //! the copy is parsed, by the host-tested validators in `warden_defs::boot_params` and
 //! `warden_defs::snp_cpuid`; Warden never reads these pages again.
 use warden_defs::boot_params::{BootParams, BootParamsError, MemoryMap};
+#[cfg(warden_request_loop)]
+use warden_defs::layout::{GUEST_PAYLOAD_PAGE, SNP_SECRETS_PAGE};
 use warden_defs::layout::{MEMORY_MAP_PAGE, PAGE_SIZE, PARAMS_PAGE, SNP_CPUID_PAGE};
 
 /// One page's bytes, privately owned.
@@ -30,6 +32,18 @@ fn copy_page(gpa: u64) -> PageCopy {
 /// The SNP CPUID page, copied (SNP only; parsed by `warden_defs::snp_cpuid`).
 pub fn copy_snp_cpuid_page() -> PageCopy {
     copy_page(SNP_CPUID_PAGE)
+}
+
+#[cfg(warden_request_loop)]
+/// The SNP secrets page, copied (SNP only; the guest gets a copy with Warden's keys cleared).
+pub fn copy_snp_secrets_page() -> PageCopy {
+    copy_page(SNP_SECRETS_PAGE)
+}
+
+#[cfg(warden_request_loop)]
+/// The guest payload descriptor page, copied (parsed by `warden_defs::guest_launch::GuestPayload`).
+pub fn copy_guest_payload_page() -> PageCopy {
+    copy_page(GUEST_PAYLOAD_PAGE)
 }
 
 /// What the loader told Warden, validated.

@@ -2,13 +2,18 @@
 //! steps that differ between native, SEV-SNP and TDX and that need the kernel's own types (the IDT
 //! entry, the heap's proof of acceptance, the request transport). A step a platform cannot do yet
 //! returns a [`BootStepError`], which the boot reports and terminates with.
+use alloc::vec::Vec;
 use warden_accept::AcceptError;
+use warden_defs::layout::for_each_unowned;
 use warden_platform::Platform;
+use warden_platform::memory::GpaRange;
+
+use crate::boot_params::BootFacts;
 
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::HeapMemory;
 #[cfg(warden_request_loop)]
-use crate::request_loop::Transport;
+use warden_svsm::Dispatcher;
 
 /// Why a boot step cannot run on this platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,10 +28,25 @@ pub enum BootStepError {
     },
     /// The acceptance engine refused or failed on the heap.
     HeapAcceptance(AcceptError),
-    /// SEV-SNP / TDX: guest calls arrive by VMGEXIT / TDVMCALL from a guest Warden runs, which Warden
-    /// does not run yet; there is no request channel.
+    /// SEV-SNP: the guest RAM the memory map names could not be mapped for Warden.
+    GuestMapping(crate::snp::guest_memory::GuestMapError),
+    /// TDX: guest calls arrive by TDVMCALL from a guest Warden runs, which Warden does not run yet;
+    /// there is no request channel.
     #[cfg(warden_request_loop)]
     NoGuestChannel,
+    /// The services could not start.
+    #[cfg(warden_request_loop)]
+    Services(crate::services::ServiceError),
+    /// SEV-SNP: the guest the image carries could not be launched (or it carries none).
+    #[cfg(warden_request_loop)]
+    GuestLaunch(crate::snp::guest_launch::GuestLaunchError),
+}
+
+/// Where guest calls arrive and are served, forever.
+#[cfg(warden_request_loop)]
+pub trait RequestChannel {
+    /// Serves every call through `dispatcher`; never returns.
+    fn serve_forever(self, dispatcher: &mut Dispatcher) -> !;
 }
 
 /// Facts a host offers the boot (native only: a confidential platform's host is not believed).
@@ -55,7 +75,35 @@ pub trait BootSteps: Platform {
     /// # Safety
     /// Call once, before `heap::init`: nothing references the heap.
     unsafe fn accept_heap(&mut self) -> Result<HeapMemory, BootStepError>;
+    /// The guest's RAM, as the services accept it, after the heap exists. By default what the host
+    /// reports, `[0, hints.ram_bytes)` without Warden's ranges (native: Warden reaches the test
+    /// transport's pages only); SNP maps the validated memory map's RAM for Warden and answers that.
+    fn guest_ram(&mut self, _facts: &BootFacts, hints: &HostHints) -> Result<Vec<GpaRange>, BootStepError> {
+        let mut ram = Vec::new();
+        for_each_unowned(0, hints.ram_bytes, |start, end| ram.extend(GpaRange::new(start, end)));
+        Ok(ram)
+    }
+    /// The services (the dispatcher with the core protocol and the vTPM) for the guest this platform
+    /// serves, over `ram` (`guest_ram`): by default one vCPU whose calling area is
+    /// `services::NATIVE_BOOT_CAA`.
+    #[cfg(warden_request_loop)]
+    fn start_services(
+        &mut self,
+        ram: &[GpaRange],
+        _facts: &BootFacts,
+    ) -> Result<warden_svsm::Dispatcher, BootStepError> {
+        let layout =
+            crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA };
+        crate::services::start_for(&layout).map_err(BootStepError::Services)
+    }
     /// The channel guest calls arrive on.
     #[cfg(warden_request_loop)]
-    fn open_request_channel(&mut self) -> Result<Transport, BootStepError>;
+    type Channel: RequestChannel;
+    /// Opens it (on SEV-SNP: launches the guest, whose VMSA `dispatcher`'s vCPU table records).
+    #[cfg(warden_request_loop)]
+    fn open_request_channel(
+        &mut self,
+        dispatcher: &mut Dispatcher,
+        facts: &BootFacts,
+    ) -> Result<Self::Channel, BootStepError>;
 }

@@ -1,7 +1,8 @@
-//! Checks that the live page tables give each part of Warden the rights the layout promises.
+//! Checks that the live page tables give each part of Warden the rights the layout promises, and on
+//! SEV-SNP that each is private (the C-bit set: reached through the guest's key, not the hypervisor's).
 use warden_defs::layout::{self, PAGE_SIZE, StackId};
 
-use crate::paging::{Mapping, WalkError, translate};
+use crate::paging::{Mapping, WalkError, encryption_mask, translate};
 
 unsafe extern "C" {
     static __text_start: u8;
@@ -25,6 +26,13 @@ pub enum LayoutError {
     Unmapped(&'static str, u64, WalkError),
     /// A guard page is mapped.
     GuardMapped(&'static str),
+    /// SEV-SNP: the region at this address is mapped without the C-bit, as a page the hypervisor shares.
+    NotPrivate {
+        /// What the address is.
+        what: &'static str,
+        /// The address.
+        address: u64,
+    },
 }
 
 /// The linker's section boundaries.
@@ -42,8 +50,12 @@ pub fn sections() -> [(&'static str, u64); 5] {
 }
 
 fn expect(what: &'static str, address: u64, writable: bool, executable: bool) -> Result<(), LayoutError> {
+    let encrypting = encryption_mask() != 0;
     match translate(address) {
-        Ok(Mapping { physical, writable: w, executable: x })
+        Ok(Mapping { encrypted, .. }) if encrypted != encrypting => {
+            Err(LayoutError::NotPrivate { what, address })
+        }
+        Ok(Mapping { physical, writable: w, executable: x, .. })
             if physical == address && w == writable && x == executable =>
         {
             Ok(())
@@ -54,7 +66,7 @@ fn expect(what: &'static str, address: u64, writable: bool, executable: bool) ->
 }
 
 /// Text is read-only and executable, rodata read-only, data/bss, stacks, heap and page tables writable and
-/// not executable, and every stack's guard page unmapped.
+/// not executable, every stack's guard page unmapped, and on SNP each of them private.
 pub fn check() -> Result<(), LayoutError> {
     let [(_, text), (_, text_end), (_, rodata), (_, data), (_, image_end)] = sections();
     expect("text", text, false, true)?;

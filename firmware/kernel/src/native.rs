@@ -108,7 +108,14 @@ impl BootSteps for NativePlatform {
     }
 
     #[cfg(warden_request_loop)]
-    fn open_request_channel(&mut self) -> Result<Transport, BootStepError> {
+    type Channel = Transport;
+
+    #[cfg(warden_request_loop)]
+    fn open_request_channel(
+        &mut self,
+        _dispatcher: &mut warden_svsm::Dispatcher,
+        _facts: &crate::boot_params::BootFacts,
+    ) -> Result<Transport, BootStepError> {
         Ok(Transport::open())
     }
 }

@@ -25,9 +25,12 @@ impl Transport {
         // SAFETY: COM2 is the transport's port; nothing else in Warden drives it.
         Self { uart: unsafe { Uart::new(COM2_PORT) } }
     }
+}
 
+impl crate::boot_steps::RequestChannel for Transport {
     /// Serves frames forever.
-    pub fn serve_forever(self, dispatcher: &mut Dispatcher) -> ! {
+    fn serve_forever(self, dispatcher: &mut Dispatcher) -> ! {
+        crate::println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
         serve_forever(&self.uart, dispatcher)
     }
 }

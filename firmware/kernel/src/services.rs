@@ -2,7 +2,6 @@
 //! the vTPM registered as protocol 2.
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use warden_defs::layout::{WARDEN_BASE, WARDEN_END};
 use warden_defs::svsm::PROTOCOL_VTPM;
 use warden_platform::memory::GpaRange;
 use warden_platform::memory::{
@@ -40,25 +39,44 @@ impl TpmEngine for Vtpm {
     }
 }
 
-/// Guest RAM: `[0, ram_end)` without Warden's region.
+/// Guest RAM: `[0, ram_end)` without Warden's ranges (the in-firmware tests' guest).
+#[cfg(feature = "insecure_test_image")]
 fn guest_ram(ram_end: u64) -> Result<Vec<GpaRange>, ServiceError> {
     let mut ram = Vec::new();
-    ram.extend(GpaRange::new(0, WARDEN_BASE.min(ram_end)));
-    if ram_end > WARDEN_END {
-        ram.extend(GpaRange::new(WARDEN_END, ram_end));
-    }
+    warden_defs::layout::for_each_unowned(0, ram_end, |start, end| ram.extend(GpaRange::new(start, end)));
     if ram.is_empty() { Err(ServiceError::NoGuestRam) } else { Ok(ram) }
 }
 
-/// The dispatcher for a guest with `ram_end` bytes of RAM and one vCPU.
+/// The guest the services serve: its RAM, its vCPUs (APIC ID 0 boots) and the boot vCPU's calling area.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestLayout<'a> {
+    /// Its RAM, Warden's ranges excluded (the boot's `BootSteps::guest_ram`).
+    pub ram: &'a [GpaRange],
+    /// Every APIC ID it may run a vCPU with.
+    pub apic_ids: &'a [u32],
+    /// The boot vCPU's calling area.
+    pub boot_caa: u64,
+}
+
+/// The dispatcher for the in-firmware tests' guest: `ram_end` bytes of RAM, one vCPU,
+/// [`NATIVE_BOOT_CAA`].
+#[cfg(feature = "insecure_test_image")]
 pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     let ram = guest_ram(ram_end)?;
+    start_for(&GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA })
+}
+
+/// The dispatcher for the guest `layout` describes.
+pub fn start_for(layout: &GuestLayout<'_>) -> Result<Dispatcher, ServiceError> {
+    if layout.ram.is_empty() {
+        return Err(ServiceError::NoGuestRam);
+    }
     let core = CoreProtocol::new(CoreConfig {
         guest_vmpl: GUEST_VMPL,
-        apic_ids: &[0],
+        apic_ids: layout.apic_ids,
         boot_apic_id: 0,
-        boot_caa: NATIVE_BOOT_CAA,
-        ram: &ram,
+        boot_caa: layout.boot_caa,
+        ram: layout.ram,
     })
     .map_err(ServiceError::Core)?;
     let mut dispatcher = Dispatcher::new(core);

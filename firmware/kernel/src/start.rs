@@ -29,17 +29,17 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
         crate::bench::baseline()
     }
     let clock = BootClock::start();
+    if BootPlatform::from_register(claim) == Some(BootPlatform::Snp) {
+        start_snp(clock, claim, params)
+    }
     let evidence = cpu::features::evidence();
     match warden_platform::detect(claim, evidence) {
         Ok(BootPlatform::Native) => {
             machine::record(BootPlatform::Native, crate::native::exit);
             boot(NativePlatform::new(), clock, claim, params)
         }
-        Ok(BootPlatform::Snp) => {
-            machine::record(BootPlatform::Snp, crate::snp::terminate);
-            let snp = SnpPlatform::init().unwrap_or_else(|error| crate::snp::terminate_with(error.reason()));
-            boot(snp, clock, claim, params)
-        }
+        // `start_snp` took every SNP claim above; the evidence alone never makes one.
+        Ok(BootPlatform::Snp) => machine::halt_forever(),
         Ok(BootPlatform::Tdx) => {
             machine::record(BootPlatform::Tdx, crate::tdx::report_fatal_error);
             let tdx = TdxPlatform::init()
@@ -57,6 +57,24 @@ pub extern "C" fn warden_start(claim: u64, params: u64) -> ! {
             machine::halt_forever()
         }
     }
+}
+
+/// An SNP claim: under SEV-SNP every CPUID, port access and MSR access but SEV_STATUS and the GHCB MSR
+/// raises #VC (GHCB spec (AMD 56421) §2.2), so nothing of that kind may run before the IDT has the #VC
+/// entry. In order: the CPU tables with the #VC handler (no intercepted instruction); the evidence from
+/// SEV_STATUS alone (`cpu::features::snp_evidence`), which must agree with the claim; the CPUID page, the
+/// C-bit check and the GHCB registration (`SnpPlatform::init`, MSR protocol only). The first CPUID comes
+/// after, in the boot's SIMD step, answered through the registered GHCB.
+fn start_snp(clock: BootClock, claim: u64, params: u64) -> ! {
+    cpu::init(Some(crate::snp::vc::entry()));
+    match warden_platform::detect(claim, cpu::features::snp_evidence()) {
+        Ok(BootPlatform::Snp) => {}
+        // SEV_STATUS says this is no SNP guest, so there is no GHCB to report through: halt.
+        _ => machine::halt_forever(),
+    }
+    machine::record(BootPlatform::Snp, crate::snp::terminate);
+    let snp = SnpPlatform::init().unwrap_or_else(|error| crate::snp::terminate_with(error.reason()));
+    boot(snp, clock, claim, params)
 }
 
 /// The boot sequence, the same on every platform: console; CPU tables; SIMD; page-table check; the
@@ -133,26 +151,34 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     let _ = crate::tsc::finish_window();
     clock = clock.phase("tsc");
 
-    // 7. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
-    //    are reached through (opened before "ready", so nothing sent after it is lost).
+    // 7. The guest's RAM (on SNP mapped for Warden here, with tables from the heap).
+    let guest_ram = platform
+        .guest_ram(&facts, &hints)
+        .unwrap_or_else(|error| fail(&platform, "the guest's RAM cannot be mapped", error));
+    let guest_ram_bytes: u64 = guest_ram.iter().map(|range| range.len()).sum();
+    clock = clock.phase("ram");
+
+    // 8. The services: the SVSM dispatcher with the core protocol and the vTPM, and the channel they
+    //    are reached through (opened before "ready", so nothing sent after it is lost; on SEV-SNP this
+    //    launches the guest, which first runs in the request loop). A platform without a channel (no
+    //    guest to serve) still reaches "ready", then says so and stops.
     #[cfg(warden_request_loop)]
     let (mut dispatcher, channel) = {
-        let dispatcher = crate::services::start(hints.ram_bytes)
+        let mut dispatcher = platform
+            .start_services(&guest_ram, &facts)
             .unwrap_or_else(|error| fail(&platform, "the services cannot start", error));
-        let channel = platform
-            .open_request_channel()
-            .unwrap_or_else(|error| fail(&platform, "no request channel", error));
+        let channel = platform.open_request_channel(&mut dispatcher, &facts);
         clock = clock.phase("services");
         (dispatcher, channel)
     };
 
-    // 8. Ready.
+    // 9. Ready.
     let (used, free) = heap::usage();
     clock = clock.phase("report");
     println!(
         "warden: ready: platform {:?}, guest RAM {} MiB, sse {}, avx {}, heap {} KiB free ({used} B used), boot {}",
         platform.kind(),
-        hints.ram_bytes >> 20,
+        guest_ram_bytes >> 20,
         simd.sse,
         simd.avx,
         free / 1024,
@@ -163,11 +189,14 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     #[cfg(feature = "insecure_bench_image")]
     crate::bench::run(&platform);
 
-    // 9. The request loop.
+    // 10. The request loop.
     #[cfg(warden_request_loop)]
-    {
-        println!("warden: serving SVSM calls (core, vTPM) on the test transport (COM2)");
-        channel.serve_forever(&mut dispatcher)
+    match channel {
+        Ok(channel) => {
+            use crate::boot_steps::RequestChannel;
+            channel.serve_forever(&mut dispatcher)
+        }
+        Err(error) => fail(&platform, "no request channel", error),
     }
 }
 

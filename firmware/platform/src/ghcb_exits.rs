@@ -1,4 +1,5 @@
-//! The NAE exits Warden performs through the GHCB (IOIO, CPUID, MSR read and write, page-state change):
+//! The NAE exits Warden performs through the GHCB (IOIO, CPUID, MSR read and write, page-state change,
+//! AP creation):
 //! each builds its request in a private [`Ghcb`], makes one [`GhcbTransport::exchange`], and decides
 //! only from the private copy the exchange hands back.
 //!
@@ -203,6 +204,27 @@ pub fn page_state_change<T: GhcbTransport>(
         0 => Ok(()),
         code => Err(PscExitError::Refused(PscError::from_exit_info2(code))),
     }
+}
+
+/// AP creation's request code "create now" (GHCB spec (AMD 56421) §4.1.9, SNP AP Creation:
+/// `sw_exit_info_1` bits 31:0; 0 is create on INIT, 2 destroy).
+const AP_CREATE: u64 = 1;
+
+/// An SNP AP-creation exit (GHCB spec §4.1.9) asking the hypervisor to run the VMSA at `vmsa_gpa` for
+/// vCPU `apic_id` at `vmpl`, with `sev_features` in RAX: `sw_exit_info_1` = 1 (create) | VMPL in bits
+/// 19:16 | APIC ID in bits 63:32, `sw_exit_info_2` = the VMSA's GPA. No output is read.
+pub fn ap_create<T: GhcbTransport>(
+    transport: &mut T,
+    apic_id: u32,
+    vmpl: u8,
+    vmsa_gpa: u64,
+    sev_features: u64,
+) -> Result<(), ExitError> {
+    let info_1 = AP_CREATE | (u64::from(vmpl & 0xF) << 16) | (u64::from(apic_id) << 32);
+    let mut ghcb = request(ExitCode::SNP_AP_CREATION, info_1, vmsa_gpa);
+    ghcb.set(Field::Rax, sev_features);
+    transport.exchange(&mut ghcb);
+    status(&ghcb)
 }
 
 #[cfg(test)]

@@ -48,6 +48,8 @@ pub enum ConfigError {
     BootCaa(AddressError),
     /// A VMSA Warden registers is not an aligned page of guest RAM, or is already a protected page.
     Vmsa(AddressError),
+    /// A VMSA Warden launches the guest with in its own memory is not a page of Warden's.
+    VmsaOutsideWarden,
     /// The vCPU holds its current and previous VMSA already.
     TooManyVmsas,
     /// The vCPU table could not be allocated.
@@ -88,6 +90,24 @@ impl CoreProtocol {
         }
         self.ram.check(vmsa_gpa, PAGE_SIZE).map_err(ConfigError::Vmsa)?;
         self.vcpus.protected(vmsa_gpa, PAGE_SIZE, None).map_err(ConfigError::Vmsa)?;
+        let caa = self.vcpus.get(apic_id).ok_or(ConfigError::BootApicId)?.caa;
+        let caa = caa.ok_or(ConfigError::BootCaa(AddressError::CallingArea))?;
+        self.vcpus.register(apic_id, vmsa_gpa, caa).map_err(|e| match e {
+            RegisterRefusal::UnknownApicId => ConfigError::BootApicId,
+            RegisterRefusal::Full => ConfigError::TooManyVmsas,
+        })
+    }
+
+    /// Records the VMSA Warden launched the guest's boot vCPU with, built in a page of Warden's own
+    /// memory (as COCONUT builds its guest's first VMSA): the guest can neither name it in a call (every
+    /// guest address check refuses Warden's pages) nor delete it, and the vCPU table knows its vCPU runs.
+    pub fn register_warden_vmsa(&mut self, apic_id: u32, vmsa_gpa: u64) -> Result<(), ConfigError> {
+        if !vmsa_gpa.is_multiple_of(PAGE_SIZE) {
+            return Err(ConfigError::Vmsa(AddressError::Misaligned));
+        }
+        if warden_defs::layout::owned_overlap(vmsa_gpa, PAGE_SIZE).is_none() {
+            return Err(ConfigError::VmsaOutsideWarden);
+        }
         let caa = self.vcpus.get(apic_id).ok_or(ConfigError::BootApicId)?.caa;
         let caa = caa.ok_or(ConfigError::BootCaa(AddressError::CallingArea))?;
         self.vcpus.register(apic_id, vmsa_gpa, caa).map_err(|e| match e {

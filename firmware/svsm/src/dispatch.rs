@@ -78,6 +78,11 @@ impl Dispatcher {
         &self.core
     }
 
+    /// The core protocol, for the firmware's own changes to it (the VMSA it launches the guest with).
+    pub fn core_mut(&mut self) -> &mut CoreProtocol {
+        &mut self.core
+    }
+
     /// Handles one call from `caller` with its registers, against the platform and guest memory `env`.
     pub fn handle<E: SnpMemory + GuestMemory>(
         &mut self,

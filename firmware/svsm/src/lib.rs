@@ -20,7 +20,9 @@
 //!    The fuzz targets in `warden-fuzz` hold the dispatcher to it.
 //!
 //! `unsafe` policy: denied crate-wide, allowed in one module, `pages`, which wraps the `unsafe fn` RMP
-//! primitives of [`warden_platform::memory::SnpMemory`] for pages the protection rules have cleared.
+//! primitives of [`warden_platform::memory::SnpMemory`] for pages the protection rules have cleared,
+//! and in one function, [`launch::prepare`], which uses them on the guest's launch pages before the
+//! guest runs.
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -33,6 +35,7 @@ mod core_protocol;
 mod dispatch;
 mod error;
 mod guest;
+pub mod launch;
 mod page_index;
 #[allow(unsafe_code, reason = "the one module that calls the unsafe RMP primitives; see its SAFETY comments")]
 mod pages;

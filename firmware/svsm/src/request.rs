@@ -5,9 +5,11 @@
 //! clear `call_pending` first; inputs are RAX, RCX, RDX, R8, R9 in the VMSA; RAX and any output
 //! registers are written back. The binary copies the guest's VMSA page into a private [`Vmsa`], calls
 //! these, and copies it back.
+use crate::dispatch::Dispatcher;
 use crate::guest::{GuestMemory, MemoryError};
-use crate::regs::{GuestRegs, Reply};
+use crate::regs::{Caller, GuestRegs, Reply};
 use warden_defs::vmsa::{EXIT_VMGEXIT, Vmsa};
+use warden_platform::memory::SnpMemory;
 
 /// Whether the guest's exit was a VMGEXIT (the only exit that can carry an SVSM call).
 pub fn exited_with_vmgexit(vmsa: &Vmsa) -> bool {
@@ -39,4 +41,26 @@ pub fn reply_to_vmsa(reply: &Reply, vmsa: &mut Vmsa) {
     vmsa.rcx = regs.rcx;
     vmsa.rdx = regs.rdx;
     vmsa.r8 = regs.r8;
+}
+
+/// One exit of `caller`'s vCPU, whose VMSA Warden copied into `vmsa`: if the exit was a VMGEXIT and the
+/// vCPU's current calling area (from Warden's vCPU table, never from the guest) had `call_pending` set,
+/// clears it, dispatches the call and writes the reply into `vmsa`, returning it. Anything else is no
+/// call: `None`, `vmsa` unchanged (a calling area Warden cannot read is treated as no call).
+pub fn serve_exit<E: SnpMemory + GuestMemory>(
+    dispatcher: &mut Dispatcher,
+    env: &mut E,
+    caller: Caller,
+    vmsa: &mut Vmsa,
+) -> Option<Reply> {
+    if !exited_with_vmgexit(vmsa) {
+        return None;
+    }
+    let caa = dispatcher.core().vcpu(caller.apic_id)?.caa?;
+    if take_pending_call(env, caa) != Ok(true) {
+        return None;
+    }
+    let reply = dispatcher.handle(env, caller, regs_from_vmsa(vmsa));
+    reply_to_vmsa(&reply, vmsa);
+    Some(reply)
 }

@@ -2,10 +2,13 @@
 //! and a VMSA Warden registers itself.
 mod common;
 
-use common::{BOOT_CAA, SimEnv, core_call, dispatcher};
+use common::{BOOT, BOOT_CAA, SimEnv, core_call, dispatcher};
+use warden_defs::svsm::{CallId, PROTOCOL_CORE, core_call as call};
 use warden_defs::svsm::{PvalidateEntry, ResultCode, core_call::PVALIDATE};
 use warden_defs::vmsa::Vmsa;
-use warden_svsm::request::{exited_with_vmgexit, regs_from_vmsa, reply_to_vmsa, take_pending_call};
+use warden_svsm::request::{
+    exited_with_vmgexit, regs_from_vmsa, reply_to_vmsa, serve_exit, take_pending_call,
+};
 use warden_svsm::{AddressError, GuestError, GuestRegs, Outputs, Reply, SvsmError};
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -64,4 +67,62 @@ fn a_vmsa_warden_made_is_protected_too() {
     let reply = core_call(&mut d, &mut env, PVALIDATE, BOOT_CAA + 8, 0, 0);
     assert_eq!(reply.rax, ResultCode::INVALID_ADDRESS);
     assert_eq!(reply.error, Some(SvsmError::Guest(GuestError::InvalidAddress(AddressError::Vmsa))));
+}
+
+/// A copied VMSA whose vCPU exited with `exit_code`, asking for core `call` with RCX = `rcx`.
+fn exited(exit_code: u64, call: u32, rcx: u64) -> Vmsa {
+    let mut page = [0u8; 4096];
+    put(&mut page, 0x3C0, exit_code);
+    put(&mut page, 0x1F8, CallId { protocol: PROTOCOL_CORE, call }.to_rax());
+    put(&mut page, 0x308, rcx);
+    put(&mut page, 0x310, 0xDD);
+    Vmsa::read_from_bytes(&page).unwrap()
+}
+
+#[test]
+fn an_exit_is_served_only_if_it_is_a_vmgexit_with_call_pending() {
+    let mut env = SimEnv::new();
+    let mut d = dispatcher();
+    let query = (u64::from(PROTOCOL_CORE) << 32) | 1;
+
+    // Not a VMGEXIT (an NPF, 0x400): nothing happens, even with call_pending set.
+    env.guest_write(BOOT_CAA, &[1]);
+    let mut vmsa = exited(0x400, call::QUERY_PROTOCOL, query);
+    assert_eq!(serve_exit(&mut d, &mut env, BOOT, &mut vmsa), None);
+    assert_eq!(vmsa, exited(0x400, call::QUERY_PROTOCOL, query));
+    assert_eq!(env.guest_read(BOOT_CAA, 1).unwrap(), [1], "call_pending left alone");
+
+    // A VMGEXIT with call_pending: served, the flag cleared, RAX and RCX replaced, RDX kept.
+    let mut vmsa = exited(0x403, call::QUERY_PROTOCOL, query);
+    let reply = serve_exit(&mut d, &mut env, BOOT, &mut vmsa).expect("a call");
+    assert_eq!(reply.rax, ResultCode::SUCCESS);
+    assert_eq!(env.guest_read(BOOT_CAA, 1).unwrap(), [0]);
+    assert_eq!(regs_from_vmsa(&vmsa), GuestRegs { rax: 0, rcx: (1 << 32) | 1, rdx: 0xDD, r8: 0, r9: 0 });
+
+    // The same exit again: call_pending is clear now, so it is no call (a VMGEXIT for something else).
+    let mut vmsa = exited(0x403, call::QUERY_PROTOCOL, query);
+    assert_eq!(serve_exit(&mut d, &mut env, BOOT, &mut vmsa), None);
+}
+
+#[test]
+fn the_calling_area_is_the_vcpus_current_one_from_wardens_table() {
+    let mut env = SimEnv::new();
+    let mut d = dispatcher();
+    let moved = 0x12_0000;
+    env.guest_owned(moved, 1);
+    let reply = core_call(&mut d, &mut env, call::REMAP_CA, moved, 0, 0);
+    assert_eq!(reply.rax, ResultCode::SUCCESS);
+
+    // call_pending on the old calling area no longer counts; on the new one it does.
+    env.guest_write(BOOT_CAA, &[1]);
+    let mut vmsa = exited(0x403, call::QUERY_PROTOCOL, 1);
+    assert_eq!(serve_exit(&mut d, &mut env, BOOT, &mut vmsa), None);
+    env.guest_write(moved, &[1]);
+    assert!(serve_exit(&mut d, &mut env, BOOT, &mut vmsa).is_some());
+    assert_eq!(env.guest_read(moved, 1).unwrap(), [0]);
+
+    // An APIC ID Warden does not know has no calling area: no call.
+    let stranger = warden_svsm::Caller { apic_id: 77, ..BOOT };
+    env.guest_write(moved, &[1]);
+    assert_eq!(serve_exit(&mut d, &mut env, stranger, &mut exited(0x403, call::QUERY_PROTOCOL, 1)), None);
 }

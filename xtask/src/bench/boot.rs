@@ -32,6 +32,9 @@ pub struct Args {
     /// Do not build first: boot what is in target/warden/.
     #[arg(long)]
     pub no_build: bool,
+    /// `native` boots under QEMU; `snp` on the emulated SEV-SNP machine (`bench/boot_machine.rs`).
+    #[arg(long, value_enum, default_value_t = crate::run::Machine::Native)]
+    pub machine: crate::run::Machine,
 }
 
 /// One boot: QEMU start to the ready line, and the ready line.
@@ -42,6 +45,12 @@ struct Boot1 {
 
 /// Runs the benchmark.
 pub fn run(args: &Args) -> crate::Result {
+    if args.machine == crate::run::Machine::Snp {
+        if !args.no_build {
+            crate::build::build(&crate::build::Args::default())?;
+        }
+        return super::boot_machine::run(args.runs, args.timeout, args.json.as_ref());
+    }
     crate::deps::ensure_run()?;
     if !args.no_build {
         crate::build::build(&crate::build::Args::default())?;

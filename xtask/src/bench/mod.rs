@@ -3,6 +3,7 @@
 
 mod accept;
 mod boot;
+mod boot_machine;
 mod hash;
 mod vtpm;
 
@@ -21,7 +22,8 @@ enum Bench {
     Vtpm(vtpm::Args),
     /// SHA-256/384 throughput inside the booted firmware, against `openssl speed` in the same run.
     Hash(hash::Args),
-    /// QEMU start to Warden's ready line, against a do-nothing image; Warden's boot phases.
+    /// QEMU start to Warden's ready line, against a do-nothing image; Warden's boot phases (`--machine
+    /// snp`: on the emulated SNP machine, with its PVALIDATE and page-state-change counts).
     Boot(boot::Args),
 }
 

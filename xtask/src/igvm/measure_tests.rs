@@ -66,7 +66,7 @@ fn one_changed_byte_changes_every_measurement() {
 fn json_line_has_the_documented_fields_in_order() {
     let bytes = write_igvm(&synthetic_image(), SNP_POLICY).unwrap();
     let m = measure(&bytes, 2).unwrap();
-    let line = m.json_line(std::path::Path::new("target/warden/warden.igvm"));
+    let line = m.json_line(std::path::Path::new("target/warden/warden.igvm"), None);
     let at = |key: &str| line.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("no {key}"));
     let keys = ["image", "vcpus", "snp_launch_digest", "tdx_mrtd", "image_sha256"];
     assert!(keys.windows(2).all(|pair| at(pair[0]) < at(pair[1])), "{line}");
@@ -75,6 +75,23 @@ fn json_line_has_the_documented_fields_in_order() {
     assert_eq!(v["snp_launch_digest"].as_str().unwrap().len(), 96);
     assert_eq!(v["tdx_mrtd"].as_str().unwrap().len(), 96);
     assert_eq!(v["image_sha256"].as_str().unwrap(), hex(&m.image_sha256));
+    assert!(v.get("snp_guest_launch_digest").is_none(), "{line}");
+}
+
+#[test]
+fn json_line_adds_the_guest_image_after_the_documented_fields() {
+    let plain = synthetic_image();
+    let guest_elf = crate::image::guest::tests::small_guest();
+    let with_guest = crate::image::guest::add(&plain, &guest_elf).unwrap();
+    let m = measure(&write_igvm(&plain, SNP_POLICY).unwrap(), 1).unwrap();
+    let g = measure(&write_igvm(&with_guest, SNP_POLICY).unwrap(), 1).unwrap();
+    let guest_path = std::path::Path::new("target/warden/warden-snp-guest.igvm");
+    let line = m.json_line(std::path::Path::new("target/warden/warden.igvm"), Some((guest_path, &g)));
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["snp_launch_digest"].as_str().unwrap(), hex(&m.snp_launch_digest));
+    assert_eq!(v["snp_guest_launch_digest"].as_str().unwrap(), hex(&g.snp_launch_digest));
+    assert_eq!(v["snp_guest_image"].as_str().unwrap(), "target/warden/warden-snp-guest.igvm");
+    assert_ne!(m.snp_launch_digest, g.snp_launch_digest);
 }
 
 /// Drives `sevsnpmeasure.gctx.GCTX` with the file's SNP directives and checks that the file's VMSA is

@@ -9,14 +9,15 @@
 //!
 //! Directive order (coconut-svsm `igvmbuilder`'s, inside the IGVM format's platform, initialization,
 //! directive sequence: microsoft/igvm, `igvm_defs::IgvmVariableHeaderType`): REQUIRED_MEMORY; the two parameter areas, their parameters and inserts; the
-//! native VP context; every page of the image by GPA; the SNP SECRETS and CPUID pages (zero pages for
+//! native VP context; every page of the image by GPA; the guest payload's pages by GPA (SNP only, when
+//! the image carries a guest); the SNP SECRETS and CPUID pages (zero pages for
 //! TDX and native at the same GPAs); last the SNP VMSA, which KVM measures at launch finish.
 mod vp_context;
 
 #[cfg(test)]
 mod measure_tests;
 #[cfg(test)]
-mod oracle;
+pub mod oracle;
 #[cfg(test)]
 pub mod test_support;
 #[cfg(test)]
@@ -80,6 +81,10 @@ pub fn write_igvm(image: &Image, policy: u64) -> Result<Vec<u8>> {
         if let PageKind::Normal | PageKind::Zero = page.kind {
             directives.push(page_data(page.gpa, ALL_MASK, IgvmPageDataType::NORMAL, explicit(page)));
         }
+    }
+    // The guest payload: loaded and measured on SNP only, the only platform Warden launches it on.
+    for page in &image.snp_guest {
+        directives.push(page_data(page.gpa, SNP_MASK, IgvmPageDataType::NORMAL, explicit(page)));
     }
     for (page, data_type) in
         [(special.secrets, IgvmPageDataType::SECRETS), (special.cpuid, IgvmPageDataType::CPUID_DATA)]
@@ -149,6 +154,21 @@ fn check_image(image: &Image) -> Result<SpecialPages<'_>> {
         }
         previous = Some(page.gpa);
     }
+    let mut previous: Option<u64> = None;
+    for page in &image.snp_guest {
+        if page.gpa % layout::PAGE_SIZE != 0 || previous.is_some_and(|p| p >= page.gpa) {
+            return Err(
+                format!("igvm: guest page {:#x} is unaligned, out of order or doubled", page.gpa).into()
+            );
+        }
+        previous = Some(page.gpa);
+        if !matches!(page.kind, PageKind::Normal | PageKind::Zero) {
+            return Err(format!("igvm: guest page {:#x} is a {:?} page", page.gpa, page.kind).into());
+        }
+        if image.pages.binary_search_by_key(&page.gpa, |p| p.gpa).is_ok() {
+            return Err(format!("igvm: guest page {:#x} is also one of Warden's", page.gpa).into());
+        }
+    }
     let find = |kind: PageKind, gpa: u64| -> Result<&ImagePage> {
         let mut found = image.pages.iter().filter(|p| p.kind == kind);
         match (found.next(), found.next()) {
@@ -160,7 +180,7 @@ fn check_image(image: &Image) -> Result<SpecialPages<'_>> {
             (Some(_), Some(_)) => Err(format!("igvm: the image has more than one {kind:?} page").into()),
         }
     };
-    for page in &image.pages {
+    for page in image.pages.iter().chain(&image.snp_guest) {
         let must_be_zero = matches!(page.kind, PageKind::Zero | PageKind::SnpSecrets | PageKind::SnpCpuid);
         if must_be_zero && page.data.iter().any(|&b| b != 0) {
             return Err(format!("igvm: {:?} page {:#x} is not all zeros", page.kind, page.gpa).into());

@@ -88,12 +88,16 @@ pub fn vmsa_page(image: &Image) -> Vec<u8> {
 }
 
 /// The SNP launch digest of `image` as the IGVM file should load it: the parameter pages unmeasured,
-/// the data and zero pages by GPA, the secrets and CPUID pages, then one VMSA per vCPU.
+/// the data and zero pages by GPA, the guest payload's pages by GPA, the secrets and CPUID pages, then
+/// one VMSA per vCPU.
 pub fn snp_launch_digest(image: &Image, vcpus: u32) -> [u8; 48] {
     let mut ld = LaunchDigest::new();
     ld.update(UNMEASURED, layout::PARAMS_PAGE, [0; 48]);
     ld.update(UNMEASURED, layout::MEMORY_MAP_PAGE, [0; 48]);
     for page in image.pages.iter().filter(|p| matches!(p.kind, PageKind::Normal | PageKind::Zero)) {
+        ld.page(NORMAL, page.gpa, page.data.as_slice());
+    }
+    for page in &image.snp_guest {
         ld.page(NORMAL, page.gpa, page.data.as_slice());
     }
     ld.update(SECRETS, layout::SNP_SECRETS_PAGE, [0; 48]);

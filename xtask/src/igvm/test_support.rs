@@ -32,6 +32,7 @@ pub fn synthetic_image() -> Image {
         page(layout::MEMORY_MAP_PAGE, PageKind::Parameter(ParameterKind::MemoryMap), |_| 0),
         page(layout::SNP_SECRETS_PAGE, PageKind::SnpSecrets, |_| 0),
         page(layout::SNP_CPUID_PAGE, PageKind::SnpCpuid, |_| 0),
+        zero(layout::GUEST_PAYLOAD_PAGE),
         zero(layout::stack_bottom(StackId::Boot)),
         zero(layout::stack_bottom(StackId::Boot) + PAGE_SIZE),
         data_page(layout::IMAGE_BASE),
@@ -42,6 +43,7 @@ pub fn synthetic_image() -> Image {
     pages.push(stub.clone());
     Image {
         pages,
+        snp_guest: Vec::new(),
         entry: EntryState {
             rip: layout::IMAGE_BASE + 0x40,
             rsp: layout::stack_top(StackId::Boot),

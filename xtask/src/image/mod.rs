@@ -5,6 +5,7 @@
 //! the same [`Image`], so what QEMU boots here, what an IGVM loader loads and what a verifier expects are
 //! one set of pages.
 pub mod elf;
+pub mod guest;
 pub mod page_tables;
 pub mod rom;
 
@@ -79,6 +80,9 @@ pub struct StubEntries {
 pub struct Image {
     /// Every page, sorted by GPA.
     pub pages: Vec<ImagePage>,
+    /// The guest payload's pages (`guest::add`), loaded and measured on SEV-SNP only, sorted by GPA,
+    /// none at a GPA of `pages`; empty for an image without a guest.
+    pub snp_guest: Vec<ImagePage>,
     /// The 64-bit entry state.
     pub entry: EntryState,
     /// The boot stub (also one of `pages`).
@@ -166,6 +170,13 @@ pub fn assemble(firmware_elf: &[u8], stub_elf: &[u8]) -> crate::Result<Image> {
     for (gpa, kind) in boot_pages {
         add(&mut pages, &mut rights, ImagePage { gpa, kind, data: zero() }, Some(Rights::ReadWrite))?;
     }
+    // The guest payload descriptor: measured zeros until `guest::add` fills it; Warden only reads it.
+    add(
+        &mut pages,
+        &mut rights,
+        ImagePage { gpa: layout::GUEST_PAYLOAD_PAGE, kind: PageKind::Zero, data: zero() },
+        Some(Rights::Read),
+    )?;
     for id in [StackId::Boot, StackId::DoubleFault, StackId::Nmi, StackId::MachineCheck, StackId::Exception] {
         for gpa in (layout::stack_bottom(id)..layout::stack_top(id)).step_by(PAGE_SIZE as usize) {
             add(
@@ -208,7 +219,7 @@ pub fn assemble(firmware_elf: &[u8], stub_elf: &[u8]) -> crate::Result<Image> {
     let mut pages = sorted;
     pages.push(ImagePage { gpa: layout::BOOT_ROM_DIRECTORY, kind: PageKind::Normal, data: directory });
     pages.sort_by_key(|page| page.gpa);
-    Ok(Image { pages, entry, stub: StubEntries { page: *stub_page.data, entry32 } })
+    Ok(Image { pages, snp_guest: Vec::new(), entry, stub: StubEntries { page: *stub_page.data, entry32 } })
 }
 
 /// The address of a global symbol of the stub ELF.

@@ -187,6 +187,12 @@ pub const REASON_GENERAL: u8 = 0;
 pub const REASON_PROTOCOL_UNSUPPORTED: u8 = 1;
 /// Set 0, code 2: SEV-SNP is not supported.
 pub const REASON_SNP_UNSUPPORTED: u8 = 2;
+/// Warden's own reason set (4 bits). The GHCB specification defines set 0 (general) and Linux uses
+/// set 1; Warden reports its own reasons in set 0xF and the specification's in set 0.
+pub const REASON_SET_WARDEN: u8 = 0xF;
+/// Warden set, code 5: the measured CPUID page names no C-bit position in 32..=51 (the boot stub's
+/// refusal, before any page table is used).
+pub const REASON_WARDEN_NO_C_BIT: u8 = 5;
 
 /// The termination request: reason set in bits 15:12 (4 bits), reason code in bits 23:16.
 pub const fn terminate_request(reason_set: u8, reason_code: u8) -> u64 {

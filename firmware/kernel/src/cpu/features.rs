@@ -31,6 +31,19 @@ pub fn evidence() -> CpuEvidence {
     CpuEvidence { snp_active, tdx_guest }
 }
 
+/// Reads what the CPU says about SEV-SNP without CPUID, for a boot that claims SNP: there CPUID raises
+/// #VC and is answered by the hypervisor, whose word cannot decide the platform (threat model T3).
+/// SEV_STATUS bit 2 is the CPU's own (AMD APM vol. 2 §15.34.10; SEV-ES/SNP never intercept it: GHCB
+/// spec (AMD 56421) §2.2, a #VC for it would be the hypervisor's forgery). On a CPU without the MSR (no
+/// SEV, or Intel) RDMSR raises #GP, which the caller's IDT reports as fatal: a false claim stops there.
+/// `tdx_guest` is false: a CPU that has SEV_STATUS is an AMD CPU.
+pub fn snp_evidence() -> CpuEvidence {
+    // SAFETY: reading SEV_STATUS has no side effects; where it does not exist the #GP is reported by the
+    // IDT the caller loaded first (`start`), and the CPU halts.
+    let status = unsafe { Msr::new(MSR_SEV_STATUS).read() };
+    CpuEvidence { snp_active: status & SEV_STATUS_SNP_ACTIVE != 0, tdx_guest: false }
+}
+
 /// What SIMD state is enabled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SimdState {

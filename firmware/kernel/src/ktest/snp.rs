@@ -1,7 +1,7 @@
 //! In-firmware tests (test images only) of the SNP pieces that run without SNP hardware: the #VC
 //! handler's instruction fetch and decode against the assembler's own encodings, and the page-table walk
-//! and C-bit change of `c_bit` on the live tables. PVALIDATE, RMPADJUST and VMGEXIT fault off SNP and
-//! are not tested here.
+//! and C-bit change of `c_bit` on the live tables (with the live C-bit on SNP, a spare bit elsewhere).
+//! PVALIDATE, RMPADJUST and VMGEXIT fault off SNP and are not tested here.
 use warden_defs::ghcb::exit::{IoDirection, IoWidth};
 use warden_defs::layout::{StackId, stack_guard};
 use warden_vc_decode::{IoAccess, Port, VcKind, decode};
@@ -50,6 +50,14 @@ unsafe extern "C" {
 /// the page while it is set).
 const TEST_C_BIT: u8 = 51;
 
+/// The bit the walks must treat as the C-bit: the live one on SNP, [`TEST_C_BIT`] elsewhere.
+fn c_bit_under_test() -> u8 {
+    match crate::paging::encryption_mask() {
+        0 => TEST_C_BIT,
+        mask => mask.trailing_zeros() as u8,
+    }
+}
+
 fn io(direction: IoDirection, port: Port, width: IoWidth) -> VcKind {
     VcKind::Io(IoAccess { direction, port, width })
 }
@@ -89,38 +97,39 @@ fn fetch_bounds() -> TestResult {
 }
 
 fn page_walk() -> TestResult {
+    let c = c_bit_under_test();
     let [(_, text), ..] = crate::layout_check::sections();
-    ensure!(c_bit::check_identity(text, TEST_C_BIT).is_ok(), "text is not an identity 4K page");
-    ensure!(c_bit::check_identity(ghcb::page_address(), TEST_C_BIT).is_ok(), "the GHCB page is not mapped");
+    ensure!(c_bit::check_identity(text, c).is_ok(), "text is not an identity 4K page");
+    ensure!(c_bit::check_identity(ghcb::page_address(), c).is_ok(), "the GHCB page is not mapped");
     let guard = stack_guard(StackId::Exception);
-    ensure!(
-        c_bit::check_identity(guard, TEST_C_BIT) == Err(CbitError::NotPresent),
-        "guard page found mapped"
-    );
-    ensure!(c_bit::check_identity(1 << 40, TEST_C_BIT) == Err(CbitError::NotPresent), "1 TiB found mapped");
+    ensure!(c_bit::check_identity(guard, c) == Err(CbitError::NotPresent), "guard page found mapped");
+    ensure!(c_bit::check_identity(1 << 40, c) == Err(CbitError::NotPresent), "1 TiB found mapped");
     Ok(())
 }
 
 fn c_bit_round_trip() -> TestResult {
-    // The GHCB page is unused off SNP; nothing touches it while its entry carries the reserved bit.
+    // The GHCB page is unused off SNP; nothing touches it while its entry carries the reserved bit. On
+    // SNP it is the shared GHCB (C-bit clear), and no exit runs while its entry carries the C-bit.
+    let c = c_bit_under_test();
     let page = ghcb::page_address();
-    let mask = c_bit::mask(TEST_C_BIT);
-    let before = c_bit::leaf_value(page, TEST_C_BIT).map_err(|e| alloc::format!("{e:?}"))?;
-    ensure!(before & mask == 0, "the entry already has bit {TEST_C_BIT}: {before:#x}");
+    let mask = c_bit::mask(c);
+    let before = c_bit::leaf_value(page, c).map_err(|e| alloc::format!("{e:?}"))?;
+    ensure!(before & mask == 0, "the entry already has bit {c}: {before:#x}");
     // SAFETY: the page is Warden's unused GHCB page (native); it is not accessed until the bit is clear.
-    let set = unsafe { c_bit::set_private(page, TEST_C_BIT, true) };
-    let with_bit = c_bit::leaf_value(page, TEST_C_BIT);
+    let set = unsafe { c_bit::set_private(page, c, true) };
+    let with_bit = c_bit::leaf_value(page, c);
     // SAFETY: as above; this restores the entry the tables had.
-    let cleared = unsafe { c_bit::set_private(page, TEST_C_BIT, false) };
+    let cleared = unsafe { c_bit::set_private(page, c, false) };
     ensure!(set.is_ok() && cleared.is_ok(), "set {set:?}, clear {cleared:?}");
     ensure!(with_bit == Ok(before | mask), "with the bit: {with_bit:?}, before {before:#x}");
-    ensure!(c_bit::leaf_value(page, TEST_C_BIT) == Ok(before), "the entry was not restored");
+    ensure!(c_bit::leaf_value(page, c) == Ok(before), "the entry was not restored");
     // SAFETY: the page is mapped again exactly as before, readable, and unused.
     let first = unsafe { (page as *const u64).read_volatile() };
-    ensure!(first == 0, "the GHCB page is not the zero page it should be off SNP: {first:#x}");
+    let snp = crate::paging::encryption_mask() != 0;
+    ensure!(snp || first == 0, "the GHCB page is not the zero page it should be off SNP: {first:#x}");
     // Pages mapped by no 4 KiB entry are refused, not written.
     // SAFETY: the guard page is unmapped, so nothing is changed.
-    let guard = unsafe { c_bit::set_private(stack_guard(StackId::Exception), TEST_C_BIT, true) };
+    let guard = unsafe { c_bit::set_private(stack_guard(StackId::Exception), c, true) };
     ensure!(guard == Err(CbitError::NotPresent), "guard page: {guard:?}");
     Ok(())
 }

@@ -1,17 +1,33 @@
-//! The SEV-SNP boot steps: the console through the GHCB, the #VC handler in the IDT, and the heap made
+//! The SEV-SNP boot steps: the console through the GHCB, the #VC handler in the IDT, the heap made
 //! private and validated — the C-bit on its page-table entries here, everything else by the acceptance
-//! engine (`warden_accept::early::validate_snp`) on this platform's PVALIDATE and page-state changes.
-//! **Not exercised on hardware**; no guest runs at a lower VMPL yet, so there is no request channel.
+//! engine (`warden_accept::early::validate_snp`) on this platform's PVALIDATE and page-state changes —
+//! and the guest's RAM mapped for Warden. The request channel launches the guest the image carries at
+//! VMPL2 (`guest_launch`) and serves it (`guest_channel`). **Not exercised on hardware.**
+use alloc::vec::Vec;
 use warden_accept::AcceptStats;
 use warden_defs::layout::PAGE_SIZE;
+use warden_platform::memory::GpaRange;
 
+use super::guest_memory::GuestMapping;
 use super::{SnpPlatform, c_bit, console_write_bytes, vc};
-use crate::boot_steps::{BootStepError, BootSteps};
+use crate::boot_params::BootFacts;
+use crate::boot_steps::{BootStepError, BootSteps, HostHints};
 use crate::console;
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::{self, HeapMemory};
 #[cfg(warden_request_loop)]
-use crate::request_loop::Transport;
+use warden_defs::guest_launch::{GUEST_CAA, GUEST_VMPL};
+
+#[cfg(warden_request_loop)]
+use super::guest_channel::GuestChannel;
+#[cfg(warden_request_loop)]
+use super::guest_launch::{self, GuestLaunchError};
+#[cfg(warden_request_loop)]
+use super::guest_memory::SnpGuestMemory;
+#[cfg(warden_request_loop)]
+use crate::println;
+#[cfg(warden_request_loop)]
+use crate::services::{self, GuestLayout};
 
 impl BootSteps for SnpPlatform {
     /// COM1 through IOIO exits on the registered GHCB (no #VC needed).
@@ -20,6 +36,8 @@ impl BootSteps for SnpPlatform {
         Ok(())
     }
 
+    /// The #VC handler; `start` installed it already, before detection (nothing intercepted may run
+    /// without it), so the boot's CPU step finds the tables loaded (`cpu::init` runs once).
     fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError> {
         Ok(Some(vc::entry()))
     }
@@ -41,8 +59,58 @@ impl BootSteps for SnpPlatform {
         Ok(HeapMemory::Accepted(proof))
     }
 
-    #[cfg(warden_request_loop)]
-    fn open_request_channel(&mut self) -> Result<Transport, BootStepError> {
-        Err(BootStepError::NoGuestChannel)
+    /// The RAM of the validated memory map, mapped for Warden (identity, non-executable, private;
+    /// `guest_memory`), so that the request loop can copy to and from it.
+    fn guest_ram(&mut self, facts: &BootFacts, _hints: &HostHints) -> Result<Vec<GpaRange>, BootStepError> {
+        let mapping = GuestMapping::map(&facts.memory_map).map_err(BootStepError::GuestMapping)?;
+        self.set_guest_mapping(mapping);
+        Ok(mapping.ranges().to_vec())
     }
+
+    /// The guest's vCPUs and its boot vCPU's calling area are the launch contract's.
+    #[cfg(warden_request_loop)]
+    fn start_services(
+        &mut self,
+        ram: &[GpaRange],
+        facts: &BootFacts,
+    ) -> Result<warden_svsm::Dispatcher, BootStepError> {
+        let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
+        let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
+        services::start_for(&layout).map_err(BootStepError::Services)
+    }
+
+    #[cfg(warden_request_loop)]
+    type Channel = GuestChannel<SnpGuestMemory>;
+
+    /// Launches the guest the image carries (none: the boot ends here, said so) and serves it.
+    #[cfg(warden_request_loop)]
+    fn open_request_channel(
+        &mut self,
+        dispatcher: &mut warden_svsm::Dispatcher,
+        facts: &BootFacts,
+    ) -> Result<Self::Channel, BootStepError> {
+        let payload = guest_launch::payload().map_err(BootStepError::GuestLaunch)?;
+        // The boot mapped guest RAM (`guest_ram`) before the services started.
+        let mut memory =
+            self.guest_memory().ok_or(BootStepError::GuestLaunch(GuestLaunchError::NoGuestRam))?;
+        let guest = guest_launch::launch(self, &mut memory, dispatcher, payload, vcpu_table_size(facts))
+            .map_err(BootStepError::GuestLaunch)?;
+        println!(
+            "warden: guest launched at VMPL{GUEST_VMPL}: entry {:#x}, image {:#x}..{:#x}, VMSA at {:#x}",
+            payload.entry,
+            payload.image_start,
+            payload.image_end,
+            guest.vmsa.as_ptr() as u64
+        );
+        // The request loop's copy of the platform: the RMP primitives, whose only state is the C-bit
+        // position and the guest mapping, both fixed now (the GHCB behind them has its own lock).
+        Ok(GuestChannel::new(SnpPlatform { c_bit: self.c_bit, guest: self.guest }, memory, guest))
+    }
+}
+
+/// The vCPU table's size: the loader's VP count, and at least two, because the guest may bring up a
+/// second vCPU itself (CREATE_VCPU, then the hypervisor's AP creation) although the launch starts one.
+#[cfg(warden_request_loop)]
+fn vcpu_table_size(facts: &BootFacts) -> u32 {
+    facts.vcpu_count.unwrap_or(1).max(2)
 }

@@ -10,15 +10,21 @@
 pub mod boot;
 pub mod c_bit;
 pub mod ghcb;
+#[cfg(warden_request_loop)]
+pub mod guest_channel;
+#[cfg(warden_request_loop)]
+pub mod guest_launch;
+pub mod guest_memory;
 pub mod instructions;
 pub mod vc;
 
 use warden_defs::boot::BootPlatform;
 use warden_defs::ghcb::exit::IoWidth;
 use warden_defs::ghcb::msr::{
-    MsrError, REASON_GENERAL, REASON_PROTOCOL_UNSUPPORTED, REASON_SET_GENERAL, REASON_SNP_UNSUPPORTED,
+    MsrError, REASON_GENERAL, REASON_PROTOCOL_UNSUPPORTED, REASON_SET_GENERAL, REASON_SET_WARDEN,
+    REASON_SNP_UNSUPPORTED,
 };
-use warden_defs::layout::COM1_PORT;
+use warden_defs::layout::{COM1_PORT, SNP_CPUID_PAGE};
 use warden_defs::psc::PscDescriptor;
 use warden_defs::snp::{PVALIDATE_SIZE_2M, PVALIDATE_SIZE_4K, SnpRc, rmpadjust_attrs};
 use warden_defs::snp_cpuid::{SnpCpuidError, SnpCpuidTable};
@@ -29,10 +35,7 @@ use warden_platform::memory::{
 use warden_platform::{Platform, Termination};
 
 use self::ghcb::{GHCB, GhcbSetupError, SharedGhcb};
-
-/// Warden's own termination reason set (4 bits). The GHCB specification defines set 0 (general) and
-/// Linux uses set 1; Warden reports its own reasons in set 0xF and the spec's in set 0.
-const REASON_SET_WARDEN: u8 = 0xF;
+use self::guest_memory::{GuestMapping, SnpGuestMemory};
 
 /// Why Warden asks the hypervisor to stop it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +80,12 @@ pub enum SnpInitError {
     CpuidPage(SnpCpuidError),
     /// The CPUID page has no entry for CPUID Fn8000_001F: no C-bit position Warden could trust.
     NoCbitInCpuidPage,
+    /// The live page tables do not map Warden's memory with the C-bit at the CPUID page's position
+    /// (the boot stub did not set it, or set another bit).
+    TablesNotPrivate {
+        /// The CPUID page's C-bit position.
+        c_bit: u8,
+    },
     /// The hypervisor's GHCB set-up failed its checks.
     Ghcb(GhcbSetupError),
 }
@@ -102,6 +111,8 @@ impl SnpInitError {
 #[derive(Debug)]
 pub struct SnpPlatform {
     c_bit: u8,
+    /// The guest RAM Warden mapped (a boot step after the heap: `BootSteps::guest_ram`).
+    guest: Option<GuestMapping>,
 }
 
 /// How many times the console polls the UART's transmitter before writing anyway (a hostile hypervisor
@@ -123,9 +134,19 @@ impl SnpPlatform {
         let table = SnpCpuidTable::parse(&crate::boot_params::copy_snp_cpuid_page())
             .map_err(SnpInitError::CpuidPage)?;
         let c_bit = table.c_bit().ok_or(SnpInitError::NoCbitInCpuidPage)?;
+        // The boot stub read the same page and put this bit into every entry; the walk must now find it
+        // where Warden's memory is mapped (the full check of every region is the boot's layout check).
+        if !(32..=51).contains(&c_bit) {
+            return Err(SnpInitError::TablesNotPrivate { c_bit });
+        }
+        crate::paging::set_encryption_mask(c_bit);
+        match crate::paging::translate(SNP_CPUID_PAGE) {
+            Ok(mapping) if mapping.encrypted && mapping.physical == SNP_CPUID_PAGE => {}
+            _ => return Err(SnpInitError::TablesNotPrivate { c_bit }),
+        }
         // SAFETY: called once by `start` after detection said SNP; nothing has used the GHCB yet.
         let c_bit = unsafe { ghcb::register(c_bit) }.map_err(SnpInitError::Ghcb)?;
-        Ok(Self { c_bit })
+        Ok(Self { c_bit, guest: None })
     }
 
     /// The C-bit position.
@@ -133,10 +154,33 @@ impl SnpPlatform {
         self.c_bit
     }
 
-    /// Checks that `gpa`'s page is mapped to itself by Warden's tables (the instructions take a virtual
-    /// address; only Warden's own region is mapped).
-    fn mapped(&self, gpa: u64) -> bool {
-        c_bit::check_identity(gpa, self.c_bit).is_ok()
+    /// The guest RAM Warden mapped, once the boot mapped it.
+    #[expect(dead_code, reason = "for the SNP request loop over the guest's VMSA (issue #11), next")]
+    pub fn guest_mapping(&self) -> Option<GuestMapping> {
+        self.guest
+    }
+
+    /// Copies to and from the guest's RAM, once the boot mapped it.
+    #[cfg_attr(
+        not(warden_request_loop),
+        expect(dead_code, reason = "the request loop's (SNP guest channel)")
+    )]
+    pub fn guest_memory(&self) -> Option<SnpGuestMemory> {
+        self.guest.map(SnpGuestMemory::new)
+    }
+
+    /// Records the guest mapping (`snp::boot`).
+    fn set_guest_mapping(&mut self, mapping: GuestMapping) {
+        self.guest = Some(mapping);
+    }
+
+    /// Checks that the page at `gpa` is mapped to itself (the instructions take a virtual address): in
+    /// Warden's region by the image's 4 KiB entry of its first page (the heap is validated in 2 MiB
+    /// pages through them), in guest RAM by the guest mapping (2 MiB entries where aligned; the page's
+    /// size decides nothing about the mapping the instruction goes through).
+    fn mapped(&self, gpa: u64, size: PageSize) -> bool {
+        self.guest.is_some_and(|guest| guest.covers(gpa, size.bytes()))
+            || c_bit::check_identity(gpa, self.c_bit).is_ok()
     }
 }
 
@@ -199,7 +243,7 @@ impl SnpMemory for SnpPlatform {
         validate: bool,
     ) -> Result<PvalidateOutcome, PvalidateError> {
         // An unmapped address would fault: refuse it as the instruction refuses bad input.
-        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa) {
+        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa, size) {
             return Err(PvalidateError::FailInput);
         }
         // SAFETY: the caller upholds the trait's contract for this page; it is identity-mapped (checked).
@@ -221,7 +265,7 @@ impl SnpMemory for SnpPlatform {
         perms: VmplPerms,
         vmsa: bool,
     ) -> Result<(), RmpadjustError> {
-        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa) {
+        if !gpa.is_multiple_of(size.bytes()) || !self.mapped(gpa, size) {
             return Err(RmpadjustError::FailInput);
         }
         let attrs = rmpadjust_attrs(target_vmpl, perms.bits(), vmsa);

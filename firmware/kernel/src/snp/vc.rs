@@ -1,5 +1,6 @@
 //! The #VC handler: emulates, through the GHCB, the CPUID, port and MSR accesses that SEV-SNP turns into
-//! a #VC exception (vector 29) in Warden, then resumes after the instruction.
+//! a #VC exception (vector 29) in Warden, then resumes after the instruction; and resumes the guest-memory
+//! copy at its fault exit when the guest page it touched is not validated (error code 0x404).
 //!
 //! The instruction is decoded from Warden's own text (bounded to 15 bytes and to the text section) by the
 //! host-tested `warden_vc_decode`, and must agree with the #VC error code. The exits themselves are the
@@ -11,6 +12,7 @@
 
 use warden_defs::ghcb::exit::{ExitCode, IoDirection};
 use warden_defs::ghcb::msr::{GHCB_MSR, MsrError};
+use warden_defs::snp::VC_EXIT_NOT_VALIDATED;
 use warden_platform::ghcb_exits::{self, ExitError};
 use warden_vc_decode::{
     MAX_INSTRUCTION_LEN, Port, VcInstruction, VcKind, cpuid_contradicts_snp, decode, merge_in,
@@ -118,6 +120,17 @@ extern "C" fn vc_handler(frame: &mut VcFrame) {
     // Only Warden's own (ring 0) code runs here.
     if frame.cs & 3 != 0 {
         terminate_with(Reason::UnhandledVc);
+    }
+    // A guest page that is not validated, touched by the guest-memory copy: resume at its fault exit
+    // (`guest_memory`'s one fixup). Anywhere else Warden touched a page it relied on: fatal.
+    if frame.error_code == VC_EXIT_NOT_VALIDATED {
+        match super::guest_memory::not_validated_fixup(frame.rip) {
+            Some(resume) => {
+                frame.rip = resume;
+                return;
+            }
+            None => terminate_with(Reason::UnhandledVc),
+        }
     }
     let Some(instruction) = fetch(frame.rip).and_then(|bytes| decode(bytes).ok()) else {
         terminate_with(Reason::UnhandledVc)

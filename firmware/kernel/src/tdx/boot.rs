@@ -33,7 +33,14 @@ impl BootSteps for TdxPlatform {
     }
 
     #[cfg(warden_request_loop)]
-    fn open_request_channel(&mut self) -> Result<Transport, BootStepError> {
+    type Channel = Transport;
+
+    #[cfg(warden_request_loop)]
+    fn open_request_channel(
+        &mut self,
+        _dispatcher: &mut warden_svsm::Dispatcher,
+        _facts: &crate::boot_params::BootFacts,
+    ) -> Result<Transport, BootStepError> {
         Err(BootStepError::NoGuestChannel)
     }
 }

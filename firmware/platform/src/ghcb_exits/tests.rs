@@ -7,7 +7,7 @@ use warden_defs::psc::{PSC_ERROR_INVALID_ENTRY, PscDescriptor, PscEntry, PscHead
 use zerocopy::IntoBytes;
 
 use super::{
-    CpuidResult, ExitError, GhcbTransport, Misbehaviour, PscExitError, cpuid, io_in, io_out,
+    CpuidResult, ExitError, GhcbTransport, Misbehaviour, PscExitError, ap_create, cpuid, io_in, io_out,
     page_state_change, rdmsr, wrmsr,
 };
 use crate::memory::PscError;
@@ -255,4 +255,22 @@ fn requests_carry_exactly_the_inputs_of_each_exit() {
     assert_eq!(request.sw_exit_code, SVM_EXIT_PSC);
     assert_eq!(request.output(Field::SwScratch), Ok(SHARED_BUFFER_GPA));
     assert_eq!(&request.shared_buffer[..], desc.as_bytes());
+}
+
+#[test]
+fn ap_creation_names_the_vmsa_vcpu_and_vmpl_and_checks_the_status() {
+    let mut page = SharedPageModel::new(|_| reply(&[]));
+    ap_create(&mut page, 3, 2, 0x0880_5000, 1).unwrap();
+    let request = page.request();
+    assert_eq!(request.sw_exit_code, ExitCode::SNP_AP_CREATION.0);
+    assert_eq!(request.sw_exit_info_1, 1 | (2 << 16) | (3 << 32));
+    assert_eq!(request.sw_exit_info_2, 0x0880_5000);
+    assert_eq!(request.rax, 1);
+    assert!(request.is_valid(Field::Rax));
+    assert_eq!((page.writes, page.reads), (1, 1));
+
+    let mut refused = SharedPageModel::new(|_| reply(&[(Field::SwExitInfo1, 2), (Field::SwExitInfo2, 5)]));
+    assert_eq!(ap_create(&mut refused, 0, 2, 0x1000, 1), Err(ExitError::Hypervisor(HvErrorCode(5))));
+    let mut silent = SharedPageModel::new(|_| Ghcb::new());
+    assert!(matches!(ap_create(&mut silent, 0, 2, 0x1000, 1), Err(ExitError::Misbehaved(_))));
 }

@@ -1,0 +1,193 @@
+//! The guest's checks, in order: the boot information, QUERY_PROTOCOL, PVALIDATE of its own memory,
+//! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, and the attacks
+//! Warden must refuse. Each check prints one line and counts as one step of the verdict.
+mod attacks;
+mod core_calls;
+mod pvalidate;
+mod vcpu;
+mod vtpm;
+
+use core::fmt;
+
+use warden_defs::guest_launch::{
+    GUEST_BOOT_INFO, GUEST_BOOT_MAGIC, GUEST_GHCB, GUEST_SECRETS, GUEST_VMPL, GuestBootInfo,
+};
+use warden_defs::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
+use warden_defs::svsm::ResultCode;
+use warden_test_guest::secrets_page;
+use warden_test_guest::verdict::{Tally, Verdict, refused_with, result_name};
+
+use crate::println;
+use crate::svsm_call::{self, Answer, CallError};
+
+/// The guest's free RAM, by role (offsets from `free_start`): what it validates and then uses.
+pub mod work {
+    use warden_defs::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
+
+    /// Validated alone, written, then rescinded.
+    pub const SINGLE: u64 = 0;
+    /// The first of the pages validated as one list; they then serve the roles below.
+    pub const LIST: u64 = PAGE_SIZE;
+    /// How many.
+    pub const LIST_PAGES: u64 = 6;
+    /// The calling area REMAP_CA moves to.
+    pub const NEW_CAA: u64 = LIST;
+    /// The second vCPU's VMSA.
+    pub const VCPU1_VMSA: u64 = LIST + PAGE_SIZE;
+    /// The second vCPU's calling area.
+    pub const VCPU1_CAA: u64 = LIST + 2 * PAGE_SIZE;
+    /// The vTPM command buffer.
+    pub const VTPM_BUFFER: u64 = LIST + 3 * PAGE_SIZE;
+    /// The forged VMSA that claims VMPL 0.
+    pub const FORGED_VMSA: u64 = LIST + 4 * PAGE_SIZE;
+    /// The 2 MiB page validated with one entry.
+    pub const LARGE: u64 = LARGE_PAGE_SIZE;
+    /// How much free RAM the roles need.
+    pub const NEEDED: u64 = LARGE + LARGE_PAGE_SIZE;
+}
+
+/// The state the steps share: the checks so far, the boot information, the current calling area.
+#[derive(Debug)]
+pub struct Run {
+    tally: Tally,
+    info: GuestBootInfo,
+    caa: u64,
+}
+
+impl Run {
+    /// Records one check and prints its line.
+    pub fn check(&mut self, step: &str, passed: bool, detail: fmt::Arguments<'_>) {
+        let word = self.tally.record(passed);
+        println!("guest: {step}: {word} {detail}");
+    }
+
+    /// One SVSM call through the current calling area.
+    pub fn call(&mut self, protocol: u32, call: u32, args: [u64; 4]) -> Result<Answer, CallError> {
+        svsm_call::call(self.caa, protocol, call, args)
+    }
+
+    /// A call that must succeed: prints a FAIL line (and answers `None`) otherwise.
+    pub fn call_ok(&mut self, step: &str, protocol: u32, call: u32, args: [u64; 4]) -> Option<Answer> {
+        match self.call(protocol, call, args) {
+            Ok(answer) if answer.result == ResultCode::SUCCESS => Some(answer),
+            Ok(answer) => {
+                self.check(step, false, format_args!("Warden answered {}", Code(answer.result)));
+                None
+            }
+            Err(error) => {
+                self.check(step, false, format_args!("the call did not reach Warden: {error:?}"));
+                None
+            }
+        }
+    }
+
+    /// A call that must be refused with one of `allowed`.
+    pub fn expect_refusal(
+        &mut self,
+        step: &str,
+        protocol: u32,
+        call: u32,
+        args: [u64; 4],
+        allowed: &[ResultCode],
+    ) {
+        match self.call(protocol, call, args) {
+            Ok(answer) => {
+                let passed = refused_with(answer.result, allowed);
+                self.check(step, passed, format_args!("refused with {}", Code(answer.result)));
+            }
+            Err(error) => self.check(step, false, format_args!("the call did not reach Warden: {error:?}")),
+        }
+    }
+
+    /// A GPA in the free RAM.
+    pub fn free(&self, offset: u64) -> u64 {
+        self.info.free_start + offset
+    }
+}
+
+/// A result code as `NAME (0x...)`.
+pub struct Code(pub ResultCode);
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({:#x})", result_name(self.0), self.0.0)
+    }
+}
+
+/// Runs every step; answers the verdict.
+pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
+    let mut run = Run { tally: Tally::default(), info, caa: info.caa };
+    if !boot_info(&mut run, boot_info_gpa) {
+        return run.tally.verdict();
+    }
+    secrets(&mut run);
+    core_calls::query_protocols(&mut run);
+    pvalidate::run(&mut run);
+    core_calls::remap_ca(&mut run);
+    vcpu::run(&mut run);
+    vtpm::run(&mut run);
+    attacks::run(&mut run);
+    run.tally.verdict()
+}
+
+/// The guest's copy of the secrets page: Warden's keys cleared, its own kept, the SVSM fields filled.
+fn secrets(run: &mut Run) {
+    let mut page = [0u8; PAGE_SIZE as usize];
+    // SAFETY: the secrets copy is a launch page Warden granted the guest (launch contract).
+    unsafe { crate::guest_pages::read(run.info.secrets, &mut page) };
+    let expected = secrets_page::Expected {
+        vmpl: GUEST_VMPL,
+        svsm_base: run.info.svsm_base,
+        svsm_size: run.info.svsm_size,
+        caa: run.info.caa,
+    };
+    match secrets_page::check(&page, &expected) {
+        Ok(()) => {
+            run.check("secrets-page", true, format_args!("VMPCK0/1 cleared, VMPCK2 kept, SVSM fields filled"))
+        }
+        Err(error) => run.check("secrets-page", false, format_args!("{error:?}")),
+    }
+}
+
+/// The boot information must be Warden's, and say what the launch contract says; the steps use it.
+fn boot_info(run: &mut Run, gpa: u64) -> bool {
+    let info = run.info;
+    let free = info.free_end.saturating_sub(info.free_start);
+    let problem = if gpa != GUEST_BOOT_INFO {
+        Some("RDI is not the boot-information page")
+    } else if info.magic != GUEST_BOOT_MAGIC {
+        Some("bad magic")
+    } else if info.vmpl != u32::from(GUEST_VMPL) {
+        Some("not VMPL2")
+    } else if info.ghcb != GUEST_GHCB {
+        Some("the GHCB is not the launch contract's")
+    } else if !info.caa.is_multiple_of(PAGE_SIZE) || info.caa == 0 {
+        Some("no page-aligned calling area")
+    } else if !info.free_start.is_multiple_of(LARGE_PAGE_SIZE) || free < work::NEEDED {
+        Some("the free RAM is not 2 MiB aligned or too small")
+    } else if info.secrets != GUEST_SECRETS {
+        Some("the secrets copy is not the launch contract's")
+    } else if info.svsm_size == 0 {
+        Some("Warden's region is empty")
+    } else {
+        None
+    };
+    run.check(
+        "boot-info",
+        problem.is_none(),
+        format_args!(
+            "{} (vmpl {}, apic id {}, vcpus {}, caa {:#x}, free {:#x}..{:#x}, svsm {:#x}+{:#x}, c-bit {})",
+            problem.unwrap_or("magic and layout as launched"),
+            info.vmpl,
+            info.apic_id,
+            info.vcpu_count,
+            info.caa,
+            info.free_start,
+            info.free_end,
+            info.svsm_base,
+            info.svsm_size,
+            info.c_bit
+        ),
+    );
+    problem.is_none()
+}
