@@ -53,12 +53,7 @@ pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     a.u32(restart);
     a.u8(1);
     a.u64(firmware);
-    c.out.tpm2b(&a.buf);
-    if signer == Handle::RH_NULL {
-        c.out.alg(AlgId::NULL);
-        return Ok(());
-    }
-    sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
+    attest_signed(tpm, c, signer, asked, &a)
 }
 
 /// Writes the TPM2B_ATTEST `a` and its signature by `signer` (handle 2), or TPM_ALG_NULL for a
@@ -165,12 +160,7 @@ pub(crate) fn certify(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     let mut a = attest_header(tpm, ST_ATTEST_CERTIFY, signer, extra)?;
     a.tpm2b(&name);
     a.tpm2b(&qn);
-    c.out.tpm2b(&a.buf);
-    if signer == Handle::RH_NULL {
-        c.out.alg(AlgId::NULL);
-        return Ok(());
-    }
-    sign_message(tpm, signer, 2, asked, &a.buf, &mut c.out).p(2)
+    attest_signed(tpm, c, signer, asked, &a)
 }
 
 /// TPM2_CertifyCreation (Part 3 §18.3): attests that the object with this Name was created by this

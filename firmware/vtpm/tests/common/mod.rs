@@ -199,3 +199,27 @@ pub fn kdfa_sha256(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> V
     out.truncate(bits as usize / 8);
     out
 }
+
+/// A deterministic RNG (SHA-256 of a counter) for the tests' own keys, OAEP seeds and paddings: the
+/// oracles' randomness, never the TPM's.
+pub struct TestRng(pub u64);
+
+impl rand_core::RngCore for TestRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        use sha2::Digest;
+        self.0 += 1;
+        u64::from_le_bytes(sha2::Sha256::digest(self.0.to_le_bytes())[..8].try_into().unwrap())
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        dest.iter_mut().for_each(|b| *b = self.next_u64() as u8);
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for TestRng {}

@@ -3,31 +3,11 @@
 //! salt encrypted here by the `rsa` crate and every HMAC computed with `hmac`.
 
 use crate::common::hmac_sha256 as hmac;
-use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run, started};
+use crate::common::{B, R, RH_NULL, RH_OWNER, SHA256, TestRng, params_of, pw, rc_p, rc_s, run, started};
 use sha2::{Digest, Sha256};
 use warden_vtpm::CommandCode;
 use warden_vtpm::ResponseCode;
 use warden_vtpm::Tpm;
-
-/// A deterministic RNG for the test's own OAEP seeds.
-struct TestRng(u64);
-impl rand_core::RngCore for TestRng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 += 1;
-        u64::from_le_bytes(Sha256::digest(self.0.to_le_bytes())[..8].try_into().unwrap())
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        dest.iter_mut().for_each(|b| *b = self.next_u64() as u8);
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-impl rand_core::CryptoRng for TestRng {}
 
 /// An RSA-2048 restricted decryption primary (the TCG SRK template); returns (handle, modulus).
 fn rsa_storage(t: &mut Tpm) -> (u32, Vec<u8>) {

@@ -1,9 +1,9 @@
 //! RSA_Encrypt/RSA_Decrypt, ECDH_KeyGen/ECDH_ZGen and TPM2_HMAC, each checked against RustCrypto
 //! outside the engine (the `rsa`, `p256` and `hmac` crates).
 
-use crate::common::{B, R, RH_OWNER, pw, rc_h, rc_p, run, started};
+use crate::common::{B, R, RH_OWNER, TestRng, pw, rc_h, rc_p, run, started};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use warden_vtpm::AlgId;
 use warden_vtpm::CommandCode;
 use warden_vtpm::ResponseCode;
@@ -21,26 +21,6 @@ fn primary(t: &mut Tpm, template: &[u8], data: &[u8]) -> (u32, Vec<u8>) {
     rd.u32();
     (h, rd.tpm2b().to_vec())
 }
-
-/// A deterministic RNG for the test's own encryptions (OAEP seeds, PKCS#1 padding).
-struct TestRng(u64);
-impl rand_core::RngCore for TestRng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 += 1;
-        u64::from_le_bytes(Sha256::digest(self.0.to_le_bytes())[..8].try_into().unwrap())
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        dest.iter_mut().for_each(|b| *b = (self.next_u64() as u8) | 1);
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-impl rand_core::CryptoRng for TestRng {}
 
 fn out(r: &crate::common::Resp) -> Vec<u8> {
     R(&crate::common::params_of(r.ok(), false)).tpm2b().to_vec()

@@ -143,23 +143,5 @@ fn external_public_keys_cannot_be_parents_and_rsa_encrypts() {
 
 /// A deterministic RNG for the test's own RSA key.
 fn rsa_rng() -> impl rand_core::CryptoRngCore {
-    struct Rng(u64);
-    impl rand_core::RngCore for Rng {
-        fn next_u32(&mut self) -> u32 {
-            self.next_u64() as u32
-        }
-        fn next_u64(&mut self) -> u64 {
-            self.0 += 1;
-            u64::from_le_bytes(Sha256::digest(self.0.to_le_bytes())[..8].try_into().unwrap())
-        }
-        fn fill_bytes(&mut self, dest: &mut [u8]) {
-            dest.iter_mut().for_each(|b| *b = self.next_u64() as u8);
-        }
-        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-            self.fill_bytes(dest);
-            Ok(())
-        }
-    }
-    impl rand_core::CryptoRng for Rng {}
-    Rng(0)
+    crate::common::TestRng(0)
 }

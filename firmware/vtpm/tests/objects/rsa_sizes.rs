@@ -2,7 +2,7 @@
 //! loaded from outside, signing and encrypting; and raw RSA (scheme TPM_ALG_NULL, Part 3 §14.2/§14.3:
 //! RSAEP/RSADP of PKCS #1 §5.1 with no padding). Every result is checked with the `rsa` crate.
 
-use crate::common::{B, R, RH_OWNER, params_of, pw, rc_p, run, started};
+use crate::common::{B, R, RH_OWNER, TestRng, params_of, pw, rc_p, run, started};
 use crate::key_helpers::{rsa_signer, sign};
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
@@ -48,26 +48,6 @@ fn crypt(t: &mut Tpm, cc: CommandCode, h: u32, data: &[u8], scheme: &[u8]) -> (u
     (0, R(&params_of(&r, false)).tpm2b().to_vec())
 }
 
-/// A deterministic byte stream (SHA-256 of a counter) for the test's own keys and paddings.
-struct Stream(u64);
-impl rand_core::RngCore for Stream {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 += 1;
-        u64::from_le_bytes(Sha256::digest(self.0.to_le_bytes())[..8].try_into().unwrap())
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        dest.iter_mut().for_each(|b| *b = self.next_u64() as u8);
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-impl rand_core::CryptoRng for Stream {}
-
 #[test]
 fn raw_rsa_is_rsaep_and_rsadp_at_both_sizes() {
     let mut t = started();
@@ -101,7 +81,7 @@ fn raw_rsa_is_rsaep_and_rsadp_at_both_sizes() {
         );
         assert_eq!(crypt(&mut t, CommandCode::RSA_DECRYPT, h, &c[1..], &null).0, rc_p(ResponseCode::SIZE, 1));
         // PKCS#1 v1.5 from outside still works at this size.
-        let mut rng = Stream(0);
+        let mut rng = TestRng(0);
         let c = key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b"padded").unwrap();
         let rsaes = B::new().u16(0x0015).0;
         assert_eq!(crypt(&mut t, CommandCode::RSA_DECRYPT, h, &c, &rsaes), (0, b"padded".to_vec()));
@@ -139,7 +119,7 @@ fn rsa_1024_signers_sign_and_verify() {
 #[test]
 fn rsa_1024_keys_made_outside_load() {
     let mut t = started();
-    let mut rng = Stream(0);
+    let mut rng = TestRng(0);
     let outside = RsaPrivateKey::new(&mut rng, 1024).unwrap();
     let modulus = outside.n().to_bytes_be();
     // A public key alone: sign|userWithAuth, RSASSA-SHA256; it verifies what the crate signed.
