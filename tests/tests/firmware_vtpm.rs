@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use warden_mssim::Signal;
@@ -276,5 +277,120 @@ fn issue_18_commands_run_inside_the_firmware() {
     std::fs::write(path("message"), b"moved by Duplicate").unwrap();
     tool("tpm2_sign -c @moved.ctx -g sha256 -o @sig @message");
     tool("tpm2_verifysignature -c @moved.ctx -g sha256 -m @message -s @sig");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The rest of issue 18 inside the firmware: SHA-1 hashing, PolicyPCR over the SHA-1 bank, TestParms,
+/// an HMAC sequence, PCR_Allocate, GetCapability's additions, ChangeEPS/ChangePPS, PolicyTemplate,
+/// NV_ChangeAuth and NV_UndefineSpaceSpecial, each through tpm2-tools with an observable effect.
+#[test]
+fn issue_18_banks_and_administration_inside_the_firmware() {
+    let firmware = Firmware::boot(25351);
+    firmware.tool(&["tpm2_startup", "-c"]);
+    let dir = std::env::temp_dir().join(format!("warden-firmware-vtpm-admin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let tool = |line: &str| {
+        // `@name` (also after a prefix, as in `session:@name`) is a file in the scratch directory.
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| {
+                w.split_once('@').map_or(w.to_owned(), |(prefix, name)| format!("{prefix}{}", path(name)))
+            })
+            .collect();
+        firmware.tool(&words.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let read = |name: &str| std::fs::read(path(name)).unwrap();
+
+    // SHA-1: TPM2_Hash against the sha1 crate, and a policy over the SHA-1 bank.
+    std::fs::write(path("data"), b"warden issue 18").unwrap();
+    tool("tpm2_hash -g sha1 -o @digest -t @ticket @data");
+    assert_eq!(read("digest"), Sha1::digest(b"warden issue 18").to_vec());
+    tool("tpm2_startauthsession -S @trial.ctx");
+    tool("tpm2_policypcr -S @trial.ctx -l sha1:0 -L @pcr.policy");
+    tool("tpm2_flushcontext @trial.ctx");
+    assert_eq!(read("pcr.policy").len(), 32);
+
+    // TestParms for what the engine implements; an HMAC sequence over more than one buffer.
+    for parameters in ["rsa2048", "ecc256", "ecc384", "aes128cfb", "aes256cfb", "hmac", "ecc256:ecdsa"] {
+        tool(&format!("tpm2_testparms {parameters}"));
+    }
+    let key = b"an hmac key imported from outside";
+    std::fs::write(path("h.key"), key).unwrap();
+    tool("tpm2_createprimary -C o -c @p.ctx");
+    tool("tpm2_import -C @p.ctx -G hmac -i @h.key -u @h.pub -r @h.priv");
+    tool("tpm2_load -C @p.ctx -u @h.pub -r @h.priv -c @h.ctx");
+    // More than one TPM2B_MAX_BUFFER: tpm2_hmac runs HMAC_Start and SequenceUpdate.
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 13 % 256) as u8).collect();
+    std::fs::write(path("big"), &data).unwrap();
+    let mac = tool("tpm2_hmac -c @h.ctx --hex @big");
+    let mut oracle = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    oracle.update(&data);
+    let expected: String = oracle.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(mac.trim(), expected);
+    tool("tpm2_flushcontext -t");
+
+    // PCR_Allocate answers (the change itself waits for a TPM Reset, which the bridge cannot cause).
+    tool("tpm2_pcrallocate sha1:all+sha256:all");
+    let commands = tool("tpm2_getcap commands");
+    for name in ["PCR_Allocate", "HMAC_Start", "TestParms", "PolicyTemplate", "NV_ChangeAuth", "Commit"] {
+        assert!(commands.contains(name), "getcap commands lacks {name}");
+    }
+    assert!(tool("tpm2_getcap algorithms").contains("sha1"));
+
+    // ChangeEPS and ChangePPS give the endorsement and platform hierarchies new primaries.
+    let name = |hierarchy: &str| {
+        tool(&format!("tpm2_createprimary -Q -C {hierarchy} -G ecc -c @n.ctx"));
+        tool("tpm2_readpublic -c @n.ctx -n @n.name");
+        tool("tpm2_flushcontext -t");
+        read("n.name")
+    };
+    let (e, p) = (name("e"), name("p"));
+    tool("tpm2_changeeps");
+    tool("tpm2_changepps");
+    assert_ne!(name("e"), e);
+    assert_ne!(name("p"), p);
+
+    // PolicyTemplate: a trial session's digest over the template's hash.
+    tool("tpm2_createprimary -Q -C o -c @t.ctx --template-data @template.data");
+    tool("tpm2_flushcontext -t");
+    let hash = Sha256::digest(read("template.data"));
+    std::fs::write(path("template.hash"), hash).unwrap();
+    tool("tpm2_startauthsession -S @trial.ctx");
+    tool("tpm2_policytemplate -S @trial.ctx -L @template.policy --template-hash @template.hash");
+    tool("tpm2_flushcontext @trial.ctx");
+    // H(0...0 || TPM_CC_PolicyTemplate || templateHash), computed here.
+    let expected =
+        Sha256::new().chain_update([0u8; 32]).chain_update(0x190u32.to_be_bytes()).chain_update(hash);
+    assert_eq!(read("template.policy"), expected.finalize().to_vec());
+
+    // NV_ChangeAuth under PolicyCommandCode(NV_ChangeAuth): the new authValue writes.
+    let command_code_policy = |code: &str, file: &str| {
+        tool("tpm2_startauthsession -S @trial.ctx");
+        tool(&format!("tpm2_policycommandcode -S @trial.ctx -L @{file} {code}"));
+        tool("tpm2_flushcontext @trial.ctx");
+    };
+    let command_code_session = |code: &str| {
+        tool("tpm2_startauthsession --policy-session -S @session.ctx");
+        tool(&format!("tpm2_policycommandcode -S @session.ctx {code}"));
+    };
+    command_code_policy("TPM2_CC_NV_ChangeAuth", "change.policy");
+    tool("tpm2_nvdefine 0x1500015 -C o -s 16 -a authread|authwrite -L @change.policy -p old");
+    command_code_session("TPM2_CC_NV_ChangeAuth");
+    tool("tpm2_changeauth -p session:@session.ctx -c 0x1500015 new");
+    tool("tpm2_flushcontext @session.ctx");
+    std::fs::write(path("nv"), b"0123456789abcdef").unwrap();
+    tool("tpm2_nvwrite 0x1500015 -P new -i @nv");
+
+    // NV_UndefineSpaceSpecial of a policy-delete platform index.
+    command_code_policy("TPM2_CC_NV_UndefineSpaceSpecial", "delete.policy");
+    tool(
+        "tpm2_nvdefine 0x1000001 -C p -s 32 -a ppread|ppwrite|platformcreate|policydelete|write_stclear|read_stclear -L @delete.policy",
+    );
+    assert!(tool("tpm2_getcap handles-nv-index").contains("0x1000001"));
+    command_code_session("TPM2_CC_NV_UndefineSpaceSpecial");
+    tool("tpm2_nvundefine -S @session.ctx 0x1000001");
+    tool("tpm2_flushcontext @session.ctx");
+    assert!(!tool("tpm2_getcap handles-nv-index").contains("0x1000001"));
     let _ = std::fs::remove_dir_all(&dir);
 }
