@@ -36,13 +36,8 @@ const ST_ATTEST_CREATION: u16 = 0x801A;
 /// TPM2_GetTime (Part 3 §18.7): Time and Clock signed by `signHandle`, with the endorsement
 /// hierarchy's authorization (the privacy administrator).
 pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
-    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
-    c.params.finish()?;
-    let [admin, signer, _] = c.handles;
-    if admin != Handle::RH_ENDORSEMENT {
-        return Err(ResponseCode::VALUE.handle(1));
-    }
+    let (extra, asked) = privacy_admin_request(c)?;
+    let [_, signer, _] = c.handles;
     let now = tpm.now_ms();
     let time = tpm.time.time(now);
     let (clock, reset, restart, firmware) = clock_info(tpm, signer)?;
@@ -54,6 +49,19 @@ pub(crate) fn get_time(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
     a.u8(1);
     a.u64(firmware);
     attest_signed(tpm, c, signer, asked, &a)
+}
+
+/// What GetTime and the audit-digest commands (Part 3 §18.3, §18.5, §18.7) read first:
+/// qualifyingData and inScheme, then the privacy administrator (handle 1), which must be the
+/// endorsement hierarchy.
+fn privacy_admin_request<'a>(c: &mut Cmd<'a>) -> TpmResult<(&'a [u8], (AlgId, AlgId))> {
+    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
+    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
+    c.params.finish()?;
+    if c.handles[0] != Handle::RH_ENDORSEMENT {
+        return Err(ResponseCode::VALUE.handle(1));
+    }
+    Ok((extra, asked))
 }
 
 /// Writes the TPM2B_ATTEST `a` and its signature by `signer` (handle 2), or TPM_ALG_NULL for a
@@ -76,13 +84,8 @@ fn attest_signed(
 /// TPM2_GetSessionAuditDigest (Part 3 §18.3): an audit session's digest (TPMS_SESSION_AUDIT_INFO),
 /// signed with the endorsement hierarchy's authorization (the privacy administrator).
 pub(crate) fn get_session_audit_digest(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
-    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
-    c.params.finish()?;
-    let [admin, signer, session] = c.handles;
-    if admin != Handle::RH_ENDORSEMENT {
-        return Err(ResponseCode::VALUE.handle(1));
-    }
+    let (extra, asked) = privacy_admin_request(c)?;
+    let [_, signer, session] = c.handles;
     let sess = tpm.sessions.get(session).filter(|s| s.kind == SessionKind::Hmac);
     let digest =
         sess.ok_or(ResponseCode::TYPE.handle(3))?.audit_digest.ok_or(ResponseCode::TYPE.handle(3))?;
@@ -96,13 +99,8 @@ pub(crate) fn get_session_audit_digest(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmRes
 /// TPM2_GetCommandAuditDigest (Part 3 §18.5): the command audit digest, counter and list
 /// (TPMS_COMMAND_AUDIT_INFO); signing it with a key starts a new digest.
 pub(crate) fn get_command_audit_digest(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
-    let extra = c.params.tpm2b(MAX_DATA).p(1)?;
-    let asked = keys::read_sig_scheme(&mut c.params).p(2)?;
-    c.params.finish()?;
-    let [admin, signer, _] = c.handles;
-    if admin != Handle::RH_ENDORSEMENT {
-        return Err(ResponseCode::VALUE.handle(1));
-    }
+    let (extra, asked) = privacy_admin_request(c)?;
+    let [_, signer, _] = c.handles;
     let alg = tpm.audit.alg;
     let digest = tpm.audit.digest.unwrap_or(crate::crypto::Digest::EMPTY);
     let mut a = attest_header(tpm, ST_ATTEST_COMMAND_AUDIT, signer, extra)?;
