@@ -64,6 +64,44 @@ impl Drop for Firmware {
     }
 }
 
+/// A test's scratch directory: `@name` in a tool line (also after a prefix, as in `session:@name`) is
+/// the file `name` there. Removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(label: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("warden-firmware-vtpm-{label}{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path(name)).unwrap()
+    }
+
+    /// Runs one space-separated tool line through `firmware`, with `@name` expanded.
+    fn tool(&self, firmware: &Firmware, line: &str) -> String {
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| {
+                w.split_once('@')
+                    .map_or(w.to_owned(), |(prefix, name)| format!("{prefix}{}", self.path(name)))
+            })
+            .collect();
+        firmware.tool(&words.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[test]
 fn tpm2_tools_drive_the_vtpm_inside_the_firmware() {
     let firmware = Firmware::boot(25321);
@@ -99,19 +137,15 @@ fn tpm2_tools_drive_the_vtpm_inside_the_firmware() {
     // Keys inside the firmware: an ECC P-256 storage primary and a signing child created and loaded under
     // it; the child's signature verifies, a changed message's does not. `@name` is a file in a scratch
     // directory; context files carry the keys between tool invocations (ContextSave/ContextLoad).
-    let dir = std::env::temp_dir().join(format!("warden-firmware-vtpm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let scratch = Scratch::new("");
+    let path = |name: &str| scratch.path(name);
     std::fs::write(path("message"), b"measured by Warden").unwrap();
     std::fs::write(path("other"), b"not what was signed").unwrap();
-    let tool = |args: &[String]| firmware.tool(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let words = |line: &str| {
-        line.split(' ').map(|w| w.strip_prefix('@').map_or(w.to_owned(), path)).collect::<Vec<_>>()
-    };
-    tool(&words("tpm2_createprimary -C o -G ecc256 -c @parent.ctx"));
-    tool(&words("tpm2_create -C @parent.ctx -G ecc256 -u @key.pub -r @key.priv"));
-    tool(&words("tpm2_load -C @parent.ctx -u @key.pub -r @key.priv -c @key.ctx"));
-    tool(&words("tpm2_sign -c @key.ctx -g sha256 -o @sig @message"));
+    let tool = |line: &str| scratch.tool(&firmware, line);
+    tool("tpm2_createprimary -C o -G ecc256 -c @parent.ctx");
+    tool("tpm2_create -C @parent.ctx -G ecc256 -u @key.pub -r @key.priv");
+    tool("tpm2_load -C @parent.ctx -u @key.pub -r @key.priv -c @key.ctx");
+    tool("tpm2_sign -c @key.ctx -g sha256 -o @sig @message");
     let verify = |message: &str| {
         Command::new("tpm2_verifysignature")
             .args(["-c", &path("key.ctx"), "-g", "sha256", "-m", &path(message), "-s", &path("sig")])
@@ -123,7 +157,6 @@ fn tpm2_tools_drive_the_vtpm_inside_the_firmware() {
     };
     assert!(verify("message"), "the firmware's signature does not verify");
     assert!(!verify("other"), "a signature verified for another message");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Issue 18's algorithms and audit inside the firmware: AES modes chosen at use, raw RSA with an
@@ -133,18 +166,15 @@ fn tpm2_tools_drive_the_vtpm_inside_the_firmware() {
 fn issue_18_algorithms_and_audit_inside_the_firmware() {
     let firmware = Firmware::boot(25331);
     firmware.tool(&["tpm2_startup", "-c"]);
-    let dir = std::env::temp_dir().join(format!("warden-firmware-vtpm-algs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let scratch = Scratch::new("algs-");
+    let path = |name: &str| scratch.path(name);
     let tool = |line: &str| {
-        let args: Vec<String> =
-            line.split(' ').map(|w| w.strip_prefix('@').map_or(w.to_owned(), path)).collect();
-        let out = firmware.tool(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let out = scratch.tool(&firmware, line);
         // No resource manager: free the transient slots each tool leaves loaded.
         firmware.tool(&["tpm2_flushcontext", "-t"]);
         out
     };
-    let read = |name: &str| std::fs::read(path(name)).unwrap();
+    let read = |name: &str| scratch.read(name);
 
     // AES-128 with mode NULL: each mode round-trips.
     let plain: Vec<u8> = (0..48u8).collect();
@@ -159,7 +189,7 @@ fn issue_18_algorithms_and_audit_inside_the_firmware() {
 
     // Raw RSA with an OpenSSL RSA-1024 key loaded from outside: the TPM's encryption is OpenSSL's.
     let openssl = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(&dir).output().expect("openssl");
+        let out = Command::new("openssl").args(args).current_dir(&scratch.0).output().expect("openssl");
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
     openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "o.pem"]);
@@ -216,7 +246,6 @@ fn issue_18_algorithms_and_audit_inside_the_firmware() {
     let satt = read("satt");
     let expect = Sha256::digest([vec![0u8; 32], read("cp")[2..].to_vec(), read("rp")[2..].to_vec()].concat());
     assert_eq!(&satt[satt.len() - 32..], &expect[..]);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The commands issue 18 added, inside the firmware: EC_Ephemeral, NV_Certify, and a key duplicated
@@ -225,19 +254,9 @@ fn issue_18_algorithms_and_audit_inside_the_firmware() {
 fn issue_18_commands_run_inside_the_firmware() {
     let firmware = Firmware::boot(25341);
     firmware.tool(&["tpm2_startup", "-c"]);
-    let dir = std::env::temp_dir().join(format!("warden-firmware-vtpm-18-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let tool = |line: &str| {
-        // `@name` (also after a prefix, as in `session:@name`) is a file in the scratch directory.
-        let words: Vec<String> = line
-            .split(' ')
-            .map(|w| {
-                w.split_once('@').map_or(w.to_owned(), |(prefix, name)| format!("{prefix}{}", path(name)))
-            })
-            .collect();
-        firmware.tool(&words.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let scratch = Scratch::new("18-");
+    let path = |name: &str| scratch.path(name);
+    let tool = |line: &str| scratch.tool(&firmware, line);
 
     tool("tpm2_ecephemeral -u @q.bin -t @counter.bin ecc256");
     assert_eq!(std::fs::read(path("counter.bin")).unwrap(), [0, 0]);
@@ -277,7 +296,6 @@ fn issue_18_commands_run_inside_the_firmware() {
     std::fs::write(path("message"), b"moved by Duplicate").unwrap();
     tool("tpm2_sign -c @moved.ctx -g sha256 -o @sig @message");
     tool("tpm2_verifysignature -c @moved.ctx -g sha256 -m @message -s @sig");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The rest of issue 18 inside the firmware: SHA-1 hashing, PolicyPCR over the SHA-1 bank, TestParms,
@@ -287,20 +305,10 @@ fn issue_18_commands_run_inside_the_firmware() {
 fn issue_18_banks_and_administration_inside_the_firmware() {
     let firmware = Firmware::boot(25351);
     firmware.tool(&["tpm2_startup", "-c"]);
-    let dir = std::env::temp_dir().join(format!("warden-firmware-vtpm-admin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let tool = |line: &str| {
-        // `@name` (also after a prefix, as in `session:@name`) is a file in the scratch directory.
-        let words: Vec<String> = line
-            .split(' ')
-            .map(|w| {
-                w.split_once('@').map_or(w.to_owned(), |(prefix, name)| format!("{prefix}{}", path(name)))
-            })
-            .collect();
-        firmware.tool(&words.iter().map(String::as_str).collect::<Vec<_>>())
-    };
-    let read = |name: &str| std::fs::read(path(name)).unwrap();
+    let scratch = Scratch::new("admin-");
+    let path = |name: &str| scratch.path(name);
+    let tool = |line: &str| scratch.tool(&firmware, line);
+    let read = |name: &str| scratch.read(name);
 
     // SHA-1: TPM2_Hash against the sha1 crate, and a policy over the SHA-1 bank.
     std::fs::write(path("data"), b"warden issue 18").unwrap();
@@ -392,5 +400,4 @@ fn issue_18_banks_and_administration_inside_the_firmware() {
     tool("tpm2_nvundefine -S @session.ctx 0x1000001");
     tool("tpm2_flushcontext @session.ctx");
     assert!(!tool("tpm2_getcap handles-nv-index").contains("0x1000001"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
