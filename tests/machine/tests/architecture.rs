@@ -1,5 +1,8 @@
 //! Small hand-assembled programs on the machine (no IGVM): each checks one rule of SEV-SNP the
 //! machine enforces, and fails with the rule's name when the machine gets it wrong.
+mod asm;
+
+use asm::{HLT, PVALIDATE, RAX, RCX, RDX, RMPADJUST, VMGEXIT, mov_imm64, reg};
 use unicorn_engine::RegisterX86;
 use warden_defs::psc::{PscDescriptor, PscEntry, PscOp};
 use warden_machine::cpu::{mmr, write_efer};
@@ -22,19 +25,6 @@ const SHARED_ALIAS: u64 = 0x4000_0000;
 const TEST_PAGE: u64 = 0x10_0000;
 const C: u64 = PRIVATE_BASE;
 
-fn mov_imm64(reg: u8, v: u64) -> Vec<u8> {
-    // mov r64, imm64 (REX.W [+B] B8+r)
-    let mut b = vec![if reg >= 8 { 0x49 } else { 0x48 }, 0xB8 + (reg & 7)];
-    b.extend_from_slice(&v.to_le_bytes());
-    b
-}
-const RAX: u8 = 0;
-const RCX: u8 = 1;
-const RDX: u8 = 2;
-const PVALIDATE: [u8; 4] = [0xF2, 0x0F, 0x01, 0xFF];
-const RMPADJUST: [u8; 4] = [0xF3, 0x0F, 0x01, 0xFE];
-const VMGEXIT: [u8; 4] = [0xF3, 0x0F, 0x01, 0xD9];
-const HLT: u8 = 0xF4;
 /// mov r(8 + n), rax
 fn save_rax(n: u8) -> [u8; 3] {
     [0x49, 0x89, 0xC0 + n]
@@ -91,10 +81,6 @@ fn machine(code: &[u8], idt: bool, config: Config) -> Machine<'static> {
     uc.reg_write(RegisterX86::RSP, STACK_TOP).unwrap();
     uc.reg_write(RegisterX86::RIP, CODE).unwrap();
     m
-}
-
-fn reg(m: &Machine<'_>, r: RegisterX86) -> u64 {
-    m.uc.reg_read(r).unwrap()
 }
 
 /// The exception frame on the IST stack: (error code, pushed RIP).

@@ -1,6 +1,9 @@
 //! VMPL switching on the machine, with a Warden-like VMPL0 program and a guest at VMPL2: the VMSA is
 //! made with RMPADJUST, registered with AP creation, run with RUN_VMPL; the guest's VMGEXIT returns to
 //! VMPL0 with its registers in its VMSA page; the guest's RMP permissions hold; a forged VMSA is refused.
+mod asm;
+
+use asm::{RAX, RBX, RCX, RDMSR, RDX, RMPADJUST, VMGEXIT, WRMSR, mov_imm64, reg};
 use unicorn_engine::RegisterX86;
 use warden_defs::vmsa::Vmsa;
 use warden_machine::cpu::{mmr, write_efer};
@@ -16,20 +19,6 @@ const GUEST_CODE: u64 = 0xA000;
 const PML4: u64 = 0x10000;
 const GHCB: u64 = 0x18_0000;
 const C: u64 = PRIVATE_BASE;
-
-fn mov_imm64(reg: u8, v: u64) -> Vec<u8> {
-    let mut b = vec![if reg >= 8 { 0x49 } else { 0x48 }, 0xB8 + (reg & 7)];
-    b.extend_from_slice(&v.to_le_bytes());
-    b
-}
-const RAX: u8 = 0;
-const RCX: u8 = 1;
-const RDX: u8 = 2;
-const RBX: u8 = 3;
-const RMPADJUST: [u8; 4] = [0xF3, 0x0F, 0x01, 0xFE];
-const VMGEXIT: [u8; 4] = [0xF3, 0x0F, 0x01, 0xD9];
-const WRMSR: [u8; 2] = [0x0F, 0x30];
-const RDMSR: [u8; 2] = [0x0F, 0x32];
 
 fn rmpadjust(code: &mut Vec<u8>, gpa: u64, attrs: u64) {
     code.extend(mov_imm64(RAX, gpa));
@@ -115,10 +104,6 @@ fn machine(guest: &[u8], forge: bool) -> Machine<'static> {
     uc.reg_write(RegisterX86::RSP, 0x8000).unwrap();
     uc.reg_write(RegisterX86::RIP, CODE).unwrap();
     m
-}
-
-fn reg(m: &Machine<'_>, r: RegisterX86) -> u64 {
-    m.uc.reg_read(r).unwrap()
 }
 
 #[test]
