@@ -98,6 +98,13 @@ fn hash_file(server: &Server, file: &str) -> Vec<u8> {
     bytes[2..].to_vec()
 }
 
+/// TPM2_GetSessionAuditDigest of `audit.ctx`, signed by `sk.ctx` into `att.data`/`att.sig`.
+fn session_audit_digest(server: &Server) {
+    let args = ["-f", "plain", "-g", "sha256", "-c", "sk.ctx", "-m", "att.data", "-s", "att.sig"];
+    server.ok("tpm2_getsessionauditdigest", &[&args[..], &["-S", "audit.ctx"]].concat());
+    flush(server);
+}
+
 #[test]
 fn an_audit_session_digest_is_the_chain_of_cp_and_rp_hashes() {
     let server = started();
@@ -109,24 +116,7 @@ fn an_audit_session_digest_is_the_chain_of_cp_and_rp_hashes() {
         "tpm2_getrandom",
         &["8", "-o", "rand.bin", "-S", "audit.ctx", "--cphash", "cp.hash", "--rphash", "rp.hash"],
     );
-    server.ok(
-        "tpm2_getsessionauditdigest",
-        &[
-            "-f",
-            "plain",
-            "-g",
-            "sha256",
-            "-c",
-            "sk.ctx",
-            "-m",
-            "att.data",
-            "-s",
-            "att.sig",
-            "-S",
-            "audit.ctx",
-        ],
-    );
-    flush(&server);
+    session_audit_digest(&server);
     assert!(openssl_verifies(&server, "att.data", "att.sig"));
     let first =
         Sha256::digest([vec![0; 32], hash_file(&server, "cp.hash"), hash_file(&server, "rp.hash")].concat());
@@ -150,24 +140,7 @@ fn an_audit_session_digest_is_the_chain_of_cp_and_rp_hashes() {
             "audit.ctx",
         ],
     );
-    server.ok(
-        "tpm2_getsessionauditdigest",
-        &[
-            "-f",
-            "plain",
-            "-g",
-            "sha256",
-            "-c",
-            "sk.ctx",
-            "-m",
-            "att.data",
-            "-s",
-            "att.sig",
-            "-S",
-            "audit.ctx",
-        ],
-    );
-    flush(&server);
+    session_audit_digest(&server);
     let second = Sha256::digest(
         [first.to_vec(), hash_file(&server, "cp2.hash"), hash_file(&server, "rp2.hash")].concat(),
     );
@@ -184,24 +157,7 @@ fn an_audit_session_rides_along_an_encrypt_session() {
     server.ok("tpm2_startauthsession", &["-S", "audit.ctx", "--audit-session"]);
     let random = server.ok("tpm2_getrandom", &["8", "--hex", "-S", "enc.ctx", "-S", "audit.ctx"]);
     assert_eq!(random.trim().len(), 16, "{random}");
-    server.ok(
-        "tpm2_getsessionauditdigest",
-        &[
-            "-f",
-            "plain",
-            "-g",
-            "sha256",
-            "-c",
-            "sk.ctx",
-            "-m",
-            "att.data",
-            "-s",
-            "att.sig",
-            "-S",
-            "audit.ctx",
-        ],
-    );
-    flush(&server);
+    session_audit_digest(&server);
     assert!(openssl_verifies(&server, "att.data", "att.sig"));
     // The session digest is not the zero start: the command was audited.
     assert_ne!(tail(&server, "att.data", 32), vec![0; 32]);
