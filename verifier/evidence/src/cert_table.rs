@@ -89,6 +89,6 @@ mod tests {
         let mut beyond = table.clone();
         beyond[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(find(&beyond, &ASK_GUID), Err(CertTableError::Bounds));
-        assert_eq!(find(&[1; 30], &ASK_GUID), Err(CertTableError::Unterminated));
+        assert_eq!(find(&[1; 16], &ASK_GUID), Err(CertTableError::Unterminated));
     }
 }
