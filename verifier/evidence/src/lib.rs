@@ -141,7 +141,7 @@ fn chain_from(evidence: &Evidence, roots: &TrustAnchors, verdict: &mut Verdict) 
             Ok((detail, ask))
         }),
     );
-    let vcek = match &ask {
+    match &ask {
         Some(ask) => verdict.record(
             Check::VcekSignedByAsk,
             cert(&evidence.vcek, &cert_table::VCEK_GUID, "VCEK").and_then(|vcek| {
@@ -150,8 +150,7 @@ fn chain_from(evidence: &Evidence, roots: &TrustAnchors, verdict: &mut Verdict) 
             }),
         ),
         None => verdict.record(Check::VcekSignedByAsk, Err(Failure::Skipped(Check::AskSignedByArk))),
-    };
-    vcek
+    }
 }
 
 /// The VCEK's extensions against the report; returns the VCEK's key.
