@@ -11,6 +11,7 @@
 pub mod attest;
 pub mod boot;
 pub mod boot_params;
+pub mod ek_template;
 pub mod ghcb;
 pub mod guest_launch;
 pub mod layout;

@@ -40,6 +40,8 @@
 //! - `commands`: one module per Part 3 chapter (`startup` ch. 9 ... `nv` ch. 31). A command module
 //!   never uses another; what two chapters share lives in a lower layer.
 //! - `config`: the configuration the firmware manufactures its TPM with (`FirmwareConfig`). Uses nothing.
+//! - `endorsement_seed`: the endorsement primary seed the firmware derives from its platform
+//!   (`EndorsementSeed`), so the EK is stable without storage. Uses nothing else in the crate.
 //! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata
 //!   only), handle checks, authorization, parameter encryption, routing, response. Only
 //!   `engine::routing` names the commands.
@@ -77,12 +79,14 @@ extern crate alloc;
 mod commands;
 pub mod config;
 pub mod crypto;
+mod endorsement_seed;
 mod engine;
 mod object;
 mod state;
 pub mod wire;
 
 pub use config::FirmwareConfig;
+pub use endorsement_seed::EndorsementSeed;
 pub use wire::alg_id::AlgId;
 pub use wire::command_code::CommandCode;
 pub use wire::handle::Handle;
@@ -189,15 +193,18 @@ impl Tpm {
         }
     }
 
-    /// The TPM the firmware runs: manufactured with `config`, timed by `clock`, powered on (the next
-    /// command must be TPM2_Startup). Without a running clock, policy expirations, tickets and
-    /// dictionary-attack recovery would never progress, so the firmware's constructor requires one.
+    /// The TPM the firmware runs: manufactured with `config` and the platform's `endorsement` seed,
+    /// timed by `clock`, powered on (the next command must be TPM2_Startup). Without a running clock,
+    /// policy expirations, tickets and dictionary-attack recovery would never progress, and without the
+    /// platform's seed the EK would change at every boot, so the firmware's constructor requires both.
     pub fn firmware(
         entropy: Box<dyn EntropySource + Send>,
         clock: Box<dyn Clock + Send>,
         config: &FirmwareConfig,
+        endorsement: &EndorsementSeed,
     ) -> Tpm {
         let mut tpm = Tpm::new(entropy);
+        tpm.set_endorsement_seed(endorsement);
         tpm.da = state::dictionary_attack::DictionaryAttack::manufacture(config.da);
         tpm.set_clock(clock);
         tpm.power_on();
@@ -205,12 +212,12 @@ impl Tpm {
     }
 
     /// Replaces the endorsement primary seed (EPS) with one the firmware derives from a platform secret
-    /// (on SEV-SNP, a key the PSP derives for this launch's measurement; on TDX, one from the TDX module),
-    /// so the EK and every endorsement primary stay the same across boots of the same image instead of
-    /// changing with the random seed made at manufacture. Call it before the first command; it forgets the
-    /// endorsement hierarchy's loaded keys and remembered primaries, which came from the old seed.
-    pub fn set_endorsement_seed(&mut self, seed: [u8; 32]) {
-        self.keys.set_endorsement_seed(seed);
+    /// ([`EndorsementSeed`]), so the EK and every endorsement primary stay the same across boots of the
+    /// same image instead of changing with the random seed made at manufacture. Call it before the first
+    /// command; it forgets the endorsement hierarchy's loaded keys and remembered primaries, which came
+    /// from the old seed. TPM2_ChangeEPS still replaces it with a random seed until the next boot.
+    pub fn set_endorsement_seed(&mut self, seed: &EndorsementSeed) {
+        self.keys.set_endorsement_seed(seed.bytes());
         self.objects.flush_keys_of(wire::handle::Handle::RH_ENDORSEMENT);
     }
 

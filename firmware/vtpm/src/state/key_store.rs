@@ -134,8 +134,9 @@ impl KeyStore {
 
     /// A new endorsement seed from the firmware (`Tpm::set_endorsement_seed`): endorsement keys derived
     /// from the old one, loaded or remembered, are gone.
-    pub fn set_endorsement_seed(&mut self, seed: [u8; 32]) {
-        self.seeds[1] = seed;
+    pub fn set_endorsement_seed(&mut self, seed: &[u8; 32]) {
+        self.seeds[1].zeroize();
+        self.seeds[1] = *seed;
         self.primaries.clear();
         self.persistent.retain(|(_, k)| k.hierarchy != Handle::RH_ENDORSEMENT);
     }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::common::{B, R, RH_LOCKOUT, RH_NULL, RH_OWNER, SHA256, params_of, pw, rc_p, rc_s, run};
 use sha2::{Digest, Sha256};
 use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
-use warden_vtpm::{CommandCode, FirmwareConfig, ResponseCode, Tpm};
+use warden_vtpm::{CommandCode, EndorsementSeed, FirmwareConfig, ResponseCode, Tpm};
 
 const CONFIG: FirmwareConfig = FirmwareConfig::FIRMWARE;
 /// An NV index written under a policy (POLICYWRITE | AUTHREAD | NO_DA).
@@ -23,6 +23,7 @@ fn firmware_tpm() -> (Tpm, Arc<AtomicU64>) {
         Box::new(InsecureTestEntropy::new(11)),
         Box::new(InsecureTestClock(now.clone())),
         &CONFIG,
+        &EndorsementSeed::from_platform_key(&[3; 32], b"test"),
     );
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
     (t, now)

@@ -5,13 +5,14 @@
 use crate::common::{RH_ENDORSEMENT, RH_OWNER, run};
 use crate::key_helpers::{RSASSA, ecc_signer, primary, rsa_signer};
 use warden_vtpm::CommandCode;
+use warden_vtpm::EndorsementSeed;
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
 
 fn tpm(entropy: u64, endorsement_seed: Option<[u8; 32]>) -> Tpm {
     let mut t = Tpm::new(Box::new(InsecureTestEntropy::new(entropy)));
     if let Some(seed) = endorsement_seed {
-        t.set_endorsement_seed(seed);
+        t.set_endorsement_seed(&EndorsementSeed::from_platform_key(&seed, b"test"));
     }
     t.power_on();
     run(&mut t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
@@ -42,7 +43,7 @@ fn a_new_endorsement_seed_forgets_remembered_rsa_primaries() {
     let template = rsa_signer(RSASSA, 2048);
     let mut t = tpm(3, Some([1; 32]));
     let (_, first, _) = primary(&mut t, RH_ENDORSEMENT, &template).unwrap();
-    t.set_endorsement_seed([2; 32]);
+    t.set_endorsement_seed(&EndorsementSeed::from_platform_key(&[2; 32], b"test"));
     let (_, second, _) = primary(&mut t, RH_ENDORSEMENT, &template).unwrap();
     assert_ne!(first, second);
 }
