@@ -5,22 +5,13 @@
 //! certificate table's GUIDs are in RFC 4122 order instead: see `cert_table.rs`).
 use core::fmt;
 
-/// Builds a GUID's EFI byte order (first three fields little-endian).
-const fn efi_guid(a: u32, b: u16, c: u16, d: [u8; 8]) -> [u8; 16] {
-    let (a, b, c) = (a.to_le_bytes(), b.to_le_bytes(), c.to_le_bytes());
-    [a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]
-}
+pub use warden_defs::attest::{SERVICES_MANIFEST_GUID as MANIFEST_GUID, VTPM_SERVICE_GUID};
+use warden_defs::attest::{ServicesManifestEntry, ServicesManifestHeader};
+use warden_defs::ek_template::{EK_L1_MODULUS_SIZE, EK_TEMPLATE_L1, is_l1_public, l1_modulus};
+use zerocopy::{FromBytes, IntoBytes};
 
-/// The manifest header GUID, 63849ebb-3d92-4670-a1ff-58f9c94b87bb (SVSM spec Table 14).
-pub const MANIFEST_GUID: [u8; 16] =
-    efi_guid(0x6384_9ebb, 0x3d92, 0x4670, [0xa1, 0xff, 0x58, 0xf9, 0xc9, 0x4b, 0x87, 0xbb]);
-/// The vTPM service, c476f1eb-0123-45a5-9641-b4e7dde5bfe3 (SVSM spec §8 "vTPM Protocol").
-pub const VTPM_SERVICE_GUID: [u8; 16] =
-    efi_guid(0xc476_f1eb, 0x0123, 0x45a5, [0x96, 0x41, 0xb4, 0xe7, 0xdd, 0xe5, 0xbf, 0xe3]);
-/// Header: GUID, u32 total length, u32 entry count.
-const HEADER_LEN: usize = 24;
-/// Entry: GUID, u32 offset from the manifest's start, u32 length.
-const ENTRY_LEN: usize = 24;
+const HEADER_LEN: usize = size_of::<ServicesManifestHeader>();
+const ENTRY_LEN: usize = size_of::<ServicesManifestEntry>();
 
 /// Why a manifest or its EK was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,57 +42,34 @@ impl fmt::Display for ManifestError {
 
 /// The data of the entry for `service`.
 pub fn service_entry<'m>(manifest: &'m [u8], service: &[u8; 16]) -> Result<&'m [u8], ManifestError> {
-    let header = manifest.get(..HEADER_LEN).ok_or(ManifestError::Header)?;
-    let total = le_u32(&header[16..20]);
-    if header[..16] != MANIFEST_GUID || usize::try_from(total).ok() != Some(manifest.len()) {
+    let (header, rest) =
+        ServicesManifestHeader::read_from_prefix(manifest).map_err(|_| ManifestError::Header)?;
+    if header.guid != MANIFEST_GUID || usize::try_from(header.total_len).ok() != Some(manifest.len()) {
         return Err(ManifestError::Header);
     }
-    let count = usize::try_from(le_u32(&header[20..24])).map_err(|_| ManifestError::Bounds)?;
+    let count = usize::try_from(header.count).map_err(|_| ManifestError::Bounds)?;
     let table_len = count.checked_mul(ENTRY_LEN).ok_or(ManifestError::Bounds)?;
-    let table = manifest.get(HEADER_LEN..HEADER_LEN + table_len).ok_or(ManifestError::Bounds)?;
-    for entry in table.chunks_exact(ENTRY_LEN) {
-        if entry[..16] != *service {
+    let table = rest.get(..table_len).ok_or(ManifestError::Bounds)?;
+    for bytes in table.chunks_exact(ENTRY_LEN) {
+        let entry = ServicesManifestEntry::read_from_bytes(bytes).map_err(|_| ManifestError::Bounds)?;
+        if entry.guid != *service {
             continue;
         }
-        let offset = usize::try_from(le_u32(&entry[16..20])).map_err(|_| ManifestError::Bounds)?;
-        let len = usize::try_from(le_u32(&entry[20..24])).map_err(|_| ManifestError::Bounds)?;
+        let offset = usize::try_from(entry.offset).map_err(|_| ManifestError::Bounds)?;
+        let len = usize::try_from(entry.len).map_err(|_| ManifestError::Bounds)?;
         let end = offset.checked_add(len).ok_or(ManifestError::Bounds)?;
         return manifest.get(offset..end).ok_or(ManifestError::Bounds);
     }
     Err(ManifestError::NoVtpm)
 }
 
-fn le_u32(b: &[u8]) -> u32 {
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// The marshaled TPMT_PUBLIC of template L-1 up to the modulus (TCG EK Credential Profile 2.5 Table 2;
-/// TPM 2.0 Library Part 2 Table 191 "TPMT_PUBLIC"), big-endian: type RSA, nameAlg SHA-256,
-/// objectAttributes fixedTPM|fixedParent|sensitiveDataOrigin|adminWithPolicy|restricted|decrypt,
-/// authPolicy PolicySecret(TPM_RH_ENDORSEMENT), AES-128-CFB, scheme NULL, 2048 bits, exponent 0 (65537),
-/// then a 256-byte modulus.
-const EK_L1_PREFIX: [u8; 58] = [
-    0x00, 0x01, // type: TPM_ALG_RSA
-    0x00, 0x0B, // nameAlg: TPM_ALG_SHA256
-    0x00, 0x03, 0x00, 0xB2, // objectAttributes
-    0x00, 0x20, // authPolicy size
-    0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8, 0x1A, 0x90, 0xCC, 0x8D, 0x46, 0xA5, 0xD7, 0x24, 0xFD,
-    0x52, 0xD7, 0x6E, 0x06, 0x52, 0x0B, 0x64, 0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69,
-    0xAA, // authPolicy
-    0x00, 0x06, 0x00, 0x80, 0x00, 0x43, // symmetric: AES, 128, CFB
-    0x00, 0x10, // scheme: TPM_ALG_NULL
-    0x08, 0x00, // keyBits: 2048
-    0x00, 0x00, 0x00, 0x00, // exponent: default
-    0x01, 0x00, // unique: 256-byte modulus follows
-];
-const EK_MODULUS_LEN: usize = 256;
-
-/// Checks that `ek` is an EK made from template L-1 with a full-size modulus, and, when the caller read
-/// the vTPM's EK itself (TPM2_ReadPublic), that it is that EK.
+/// Checks that `ek` is an EK made from template L-1 (TCG EK Credential Profile, template L-1; TPM 2.0
+/// Library Part 2 Table 191 "TPMT_PUBLIC") with a full-size modulus, and, when the caller read the
+/// vTPM's EK itself (TPM2_ReadPublic), that it is that EK.
 pub fn check_ek(ek: &[u8], expected: Option<&[u8]>) -> Result<(), ManifestError> {
-    let modulus = ek.strip_prefix(&EK_L1_PREFIX[..]).ok_or(ManifestError::NotEkTemplate)?;
+    let modulus = l1_modulus(ek).ok_or(ManifestError::NotEkTemplate)?;
     // A 2048-bit modulus has its top bit set; anything else is not a key of the template's size.
-    if modulus.len() != EK_MODULUS_LEN || modulus[0] & 0x80 == 0 {
+    if modulus.first().is_none_or(|top| top & 0x80 == 0) {
         return Err(ManifestError::NotEkTemplate);
     }
     match expected {
@@ -113,21 +81,22 @@ pub fn check_ek(ek: &[u8], expected: Option<&[u8]>) -> Result<(), ManifestError>
 /// A manifest with one vTPM entry carrying `ek` (test evidence; the firmware builds its own).
 pub fn single_vtpm_manifest(ek: &[u8]) -> Vec<u8> {
     let total = HEADER_LEN + ENTRY_LEN + ek.len();
-    let len32 = |n: usize| u32::try_from(n).expect("a test manifest is small").to_le_bytes();
-    let mut m = Vec::with_capacity(total);
-    m.extend_from_slice(&MANIFEST_GUID);
-    m.extend_from_slice(&len32(total));
-    m.extend_from_slice(&1u32.to_le_bytes());
-    m.extend_from_slice(&VTPM_SERVICE_GUID);
-    m.extend_from_slice(&len32(HEADER_LEN + ENTRY_LEN));
-    m.extend_from_slice(&len32(ek.len()));
-    m.extend_from_slice(ek);
-    m
+    let len32 = |n: usize| u32::try_from(n).expect("a test manifest is small");
+    let header = ServicesManifestHeader { guid: MANIFEST_GUID, total_len: len32(total), count: 1 };
+    let entry = ServicesManifestEntry {
+        guid: VTPM_SERVICE_GUID,
+        offset: len32(HEADER_LEN + ENTRY_LEN),
+        len: len32(ek.len()),
+    };
+    [header.as_bytes(), entry.as_bytes(), ek].concat()
 }
 
 /// An L-1 EK TPMT_PUBLIC with `modulus` (test evidence).
-pub fn l1_ek_public(modulus: &[u8; EK_MODULUS_LEN]) -> Vec<u8> {
-    [&EK_L1_PREFIX[..], &modulus[..]].concat()
+pub fn l1_ek_public(modulus: &[u8; EK_L1_MODULUS_SIZE]) -> Vec<u8> {
+    let mut ek = EK_TEMPLATE_L1.to_vec();
+    ek[EK_TEMPLATE_L1.len() - EK_L1_MODULUS_SIZE..].copy_from_slice(modulus);
+    debug_assert!(is_l1_public(&ek));
+    ek
 }
 
 #[cfg(test)]

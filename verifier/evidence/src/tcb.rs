@@ -1,9 +1,10 @@
-//! The TCB_VERSION word of a report or a VCEK, whose byte layout depends on the processor generation.
+//! Processor generations and the TCB a report or a VCEK names, compared component by component.
 //!
-//! SEV-SNP ABI (AMD 56860) Table 3 "TCB_VERSION Structure": Milan and Genoa put the bootloader SVN in
-//! byte 0, the TEE SVN in byte 1, the SNP SVN in byte 6 and the microcode SVN in byte 7; Turin (family
-//! 0x1A) adds an FMC SVN in byte 0 and moves the others to bytes 1, 2, 3 and 7.
+//! The byte layout of TCB_VERSION (SEV-SNP ABI (AMD 56860) "TCB_VERSION Structure") lives with the
+//! report's in `warden_defs::snp_report`; the generation, read from a v3 report's CPUID bytes, picks it.
 use core::fmt;
+
+use warden_defs::snp_report::{self, TcbLayout, TcbParts};
 
 /// An AMD EPYC generation, which decides the TCB layout, the chip-id length and the root key (ARK).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,14 @@ impl Product {
         }
     }
 
+    /// Where this generation keeps its SVNs in a TCB_VERSION word.
+    pub fn layout(self) -> TcbLayout {
+        match self {
+            Self::Milan | Self::Genoa => TcbLayout::MilanGenoa,
+            Self::Turin => TcbLayout::Turin,
+        }
+    }
+
     /// The name AMD gives the generation in its certificates (`ARK-Milan`, ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -62,24 +71,16 @@ pub struct TcbVersion {
 }
 
 impl TcbVersion {
-    /// Decodes the 8-byte TCB_VERSION for `product`.
-    pub fn from_bytes(product: Product, b: [u8; 8]) -> Self {
-        match product {
-            Product::Milan | Product::Genoa => {
-                Self { fmc: 0, bootloader: b[0], tee: b[1], snp: b[6], microcode: b[7] }
-            }
-            Product::Turin => Self { fmc: b[0], bootloader: b[1], tee: b[2], snp: b[3], microcode: b[7] },
-        }
+    /// Decodes a TCB_VERSION word for `product`.
+    pub fn from_word(product: Product, word: snp_report::TcbVersion) -> Self {
+        let TcbParts { fmc, bootloader, tee, snp, microcode } = word.parts(product.layout());
+        Self { fmc, bootloader, tee, snp, microcode }
     }
 
-    /// Encodes for `product` (the inverse of [`TcbVersion::from_bytes`]; test evidence uses it).
-    pub fn to_bytes(self, product: Product) -> [u8; 8] {
-        match product {
-            Product::Milan | Product::Genoa => {
-                [self.bootloader, self.tee, 0, 0, 0, 0, self.snp, self.microcode]
-            }
-            Product::Turin => [self.fmc, self.bootloader, self.tee, self.snp, 0, 0, 0, self.microcode],
-        }
+    /// Encodes for `product` (the inverse of [`TcbVersion::from_word`]; test evidence uses it).
+    pub fn to_word(self, product: Product) -> snp_report::TcbVersion {
+        let Self { fmc, bootloader, tee, snp, microcode } = self;
+        snp_report::TcbVersion::new(product.layout(), TcbParts { fmc, bootloader, tee, snp, microcode })
     }
 
     /// Whether every component is at least `minimum`'s: a TCB is only as new as its oldest part.
@@ -107,13 +108,13 @@ mod tests {
     use super::{Product, TcbVersion};
 
     #[test]
-    fn layouts_round_trip_and_differ_by_generation() {
+    fn words_round_trip_in_each_generations_layout() {
         let tcb = TcbVersion { fmc: 0, bootloader: 3, tee: 0, snp: 8, microcode: 115 };
-        assert_eq!(tcb.to_bytes(Product::Genoa), [3, 0, 0, 0, 0, 0, 8, 115]);
-        assert_eq!(TcbVersion::from_bytes(Product::Genoa, tcb.to_bytes(Product::Genoa)), tcb);
+        assert_eq!(tcb.to_word(Product::Genoa).0, [3, 0, 0, 0, 0, 0, 8, 115]);
+        assert_eq!(TcbVersion::from_word(Product::Genoa, tcb.to_word(Product::Genoa)), tcb);
         let turin = TcbVersion { fmc: 1, ..tcb };
-        assert_eq!(turin.to_bytes(Product::Turin), [1, 3, 0, 8, 0, 0, 0, 115]);
-        assert_eq!(TcbVersion::from_bytes(Product::Turin, turin.to_bytes(Product::Turin)), turin);
+        assert_eq!(turin.to_word(Product::Turin).0, [1, 3, 0, 8, 0, 0, 0, 115]);
+        assert_eq!(TcbVersion::from_word(Product::Turin, turin.to_word(Product::Turin)), turin);
     }
 
     #[test]

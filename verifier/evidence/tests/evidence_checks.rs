@@ -3,11 +3,14 @@
 mod support;
 
 use p384::ecdsa::SigningKey;
+use p384::ecdsa::signature::Signer;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use sha2::{Digest, Sha512};
+use warden_defs::snp_report::{AttestationReport, REPORT_SIGNED_RANGE};
 use warden_evidence::manifest::ManifestError;
-use warden_evidence::{Check, Evidence, Failure, TrustAnchors, Verdict, manifest, verify};
+use warden_evidence::{Check, Failure, TrustAnchors, Verdict, manifest, verify};
+use zerocopy::{FromBytes, IntoBytes};
 
 use support::{POLICY, POLICY_DEBUG, TCB, evidence, expected, hierarchy, test_roots};
 
@@ -84,12 +87,11 @@ fn a_measurement_not_in_the_reference_values_fails() {
 #[test]
 fn a_report_signed_outside_the_chain_fails() {
     let rogue = SigningKey::random(&mut ChaCha20Rng::from_seed([7; 32]));
-    let fields = |e: &Evidence| e.clone();
-    let mut e = fields(&evidence(|_| {}));
-    let mut report: [u8; 0x4A0] = e.report.clone().try_into().unwrap();
-    let signature: p384::ecdsa::Signature = p384::ecdsa::signature::Signer::sign(&rogue, &report[..0x2A0]);
+    let mut e = evidence(|_| {});
+    let mut report = AttestationReport::read_from_bytes(&e.report).unwrap();
+    let signature: p384::ecdsa::Signature = rogue.sign(&report.as_bytes()[REPORT_SIGNED_RANGE]);
     warden_evidence::report::encode_signature(&signature, &mut report);
-    e.report = report.to_vec();
+    e.report = report.as_bytes().to_vec();
     assert_eq!(
         first_failure(&verify(&e, &test_roots(), &expected())),
         Some((Check::ReportSignedByVcek, Failure::ReportSignature))

@@ -21,7 +21,8 @@ use rsa::signature::{RandomizedSigner, SignatureEncoding};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha384, Sha512};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
-use warden_evidence::report::{REPORT_SIZE, SIGNED_LEN, encode_signature};
+use warden_defs::snp_report::{AttestationReport, REPORT_SIGNED_RANGE};
+use warden_evidence::report::encode_signature;
 use warden_evidence::{Evidence, Expected, Product, TcbVersion, TrustAnchors, cert_table, manifest, vcek};
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
 use x509_cert::der::DecodePem;
@@ -29,6 +30,7 @@ use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
+use zerocopy::{FromZeros, IntoBytes};
 
 /// The test chip's TCB.
 pub const TCB: TcbVersion = TcbVersion { fmc: 0, bootloader: 4, tee: 0, snp: 22, microcode: 213 };
@@ -164,23 +166,21 @@ pub struct ReportFields {
 
 /// A v3 Genoa report with `fields`, signed by `key`.
 pub fn signed_report(fields: &ReportFields, key: &SigningKey) -> Vec<u8> {
-    let mut r = [0u8; REPORT_SIZE];
-    r[0x000..0x004].copy_from_slice(&3u32.to_le_bytes());
-    r[0x008..0x010].copy_from_slice(&fields.policy.to_le_bytes());
-    r[0x030..0x034].copy_from_slice(&fields.vmpl.to_le_bytes());
-    r[0x034..0x038].copy_from_slice(&1u32.to_le_bytes());
-    r[0x050..0x090].copy_from_slice(&fields.report_data);
-    r[0x090..0x0C0].copy_from_slice(&fields.measurement);
-    for at in [0x038, 0x180, 0x1E0, 0x1F0] {
-        // CURRENT_TCB, REPORTED_TCB, COMMITTED_TCB, LAUNCH_TCB: one firmware, never updated.
-        r[at..at + 8].copy_from_slice(&fields.tcb.to_bytes(Product::Genoa));
-    }
-    r[0x188] = 0x19; // CPUID family: Genoa
-    r[0x189] = 0x11; // model
-    r[0x1A0..0x1E0].copy_from_slice(&fields.chip_id);
-    let signature: p384::ecdsa::Signature = key.sign(&r[..SIGNED_LEN]);
+    let tcb = fields.tcb.to_word(Product::Genoa);
+    let mut r = AttestationReport::new_zeroed();
+    r.version = 3;
+    r.policy = fields.policy;
+    r.vmpl = fields.vmpl;
+    r.signature_algo = 1;
+    r.report_data = fields.report_data;
+    r.measurement = fields.measurement;
+    // One firmware, never updated: current, reported, committed and launch TCB agree.
+    (r.current_tcb, r.reported_tcb, r.committed_tcb, r.launch_tcb) = (tcb, tcb, tcb, tcb);
+    (r.cpuid_fam_id, r.cpuid_mod_id) = (0x19, 0x11); // Genoa
+    r.chip_id = fields.chip_id;
+    let signature: p384::ecdsa::Signature = key.sign(&r.as_bytes()[REPORT_SIGNED_RANGE]);
     encode_signature(&signature, &mut r);
-    r.to_vec()
+    r.as_bytes().to_vec()
 }
 
 /// The test EK (an L-1 TPMT_PUBLIC with a made-up modulus).
