@@ -133,6 +133,18 @@ pub fn build(args: &Args) -> crate::Result {
         &key,
     )?;
     let guest_igvm = build_snp_guest_image(&firmware.image)?;
+    if let Some(path) = &guest_igvm {
+        // What `attest` boots gets its own signed values: a relying party checks its MEASUREMENT.
+        let guest_measurements = crate::measure::measure(&std::fs::read(path)?, args.vcpus)?;
+        let guest_identity = ImageIdentity::of_workspace(&workspace_root(), SNP_GUEST_IGVM)?;
+        reference_values::write_reference_values(
+            &output_dir(),
+            &guest_identity,
+            &guest_measurements,
+            crate::igvm::SNP_POLICY,
+            &key,
+        )?;
+    }
     let insecure_images = insecure_flavours(args.release)
         .iter()
         .map(|flavour| build_flavour(flavour.name, flavour.features, &stub_elf))

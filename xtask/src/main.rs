@@ -4,10 +4,12 @@
 //!
 //! `unsafe`: three sites, each with its `// SAFETY:` argument: the QEMU child's parent-death signal
 //! (`qemu.rs`), the simulated acceptors of `bench accept`, and the thread CPU clock of `bench hash`.
+mod attest;
 mod bench;
 mod bridge;
 mod build;
 mod deps;
+mod evidence;
 mod firmware_target;
 mod igvm;
 mod image;
@@ -58,8 +60,10 @@ enum Command {
     Bench(bench::Args),
     /// Serve the vTPM engine over the TPM simulator (mssim) TCP protocol on ports N and N+1.
     TpmServer(tpm_server::Args),
-    /// Check an image against its signed reference values, as a relying party does.
+    /// Check an image, or attestation evidence (`--evidence DIR`), against the signed reference values.
     Verify(verify::Args),
+    /// Boot the image with the test guest on the emulated SNP machine and write its attestation evidence.
+    Attest(attest::Args),
 }
 
 fn main() {
@@ -74,6 +78,7 @@ fn main() {
         Command::Bench(args) => bench::run(&args),
         Command::TpmServer(args) => tpm_server::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Attest(args) => attest::run(&args),
     };
     if let Err(error) = outcome {
         eprintln!("xtask: error: {error}");

@@ -31,6 +31,20 @@ pub const ENVELOPE_FILE: &str = "reference-values.dsse.json";
 /// The verifying key's file name under `target/warden/`.
 pub const PUBLIC_KEY_FILE: &str = "reference-values.pub.pem";
 
+/// The envelope's file name for an image: [`ENVELOPE_FILE`] for `warden.igvm`, else prefixed by the
+/// image's stem (`warden-snp-guest.reference-values.dsse.json`).
+pub fn envelope_file(image_file: &str) -> String {
+    sibling_file(image_file, ENVELOPE_FILE)
+}
+
+/// `name` for `warden.igvm`, `<stem>.name` for any other image.
+fn sibling_file(image_file: &str, name: &str) -> String {
+    match image_file.strip_suffix(".igvm") {
+        Some("warden") | None => name.to_owned(),
+        Some(stem) => format!("{stem}.{name}"),
+    }
+}
+
 /// What the image is, besides its measurements.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageIdentity {
@@ -201,7 +215,8 @@ pub struct ReferenceFiles {
     pub public_key: PathBuf,
 }
 
-/// Writes the envelope and the verifying key into `out_dir` (normally `target/warden`).
+/// Writes the envelope (named for `identity.file_name`, [`envelope_file`]) and the verifying key into
+/// `out_dir` (normally `target/warden`).
 pub fn write_reference_values(
     out_dir: &Path,
     identity: &ImageIdentity,
@@ -209,8 +224,10 @@ pub fn write_reference_values(
     snp_policy: u64,
     key: &ReferenceKey,
 ) -> Result<ReferenceFiles> {
-    let files =
-        ReferenceFiles { envelope: out_dir.join(ENVELOPE_FILE), public_key: out_dir.join(PUBLIC_KEY_FILE) };
+    let files = ReferenceFiles {
+        envelope: out_dir.join(envelope_file(&identity.file_name)),
+        public_key: out_dir.join(PUBLIC_KEY_FILE),
+    };
     std::fs::write(&files.envelope, sign_reference_values(identity, m, snp_policy, key)?)?;
     std::fs::write(&files.public_key, key.public_key_pem()?)?;
     Ok(files)

@@ -1,12 +1,20 @@
 //! `cargo xtask verify`: what a relying party does with the published reference values before it trusts
 //! an image: check the signature with a key it already trusts, then recompute the image's measurements
 //! and require them to equal the signed ones.
-use std::path::PathBuf;
+//!
+//! With `--evidence DIR` it checks attestation evidence instead (what `attest` wrote) against those
+//! signed values, through the `warden-evidence` library a verification service would embed: one line
+//! per check, and an error when any fails.
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use p384::ecdsa::VerifyingKey;
 use p384::pkcs8::DecodePublicKey;
 
-use crate::reference_values::{self, ENVELOPE_FILE, PUBLIC_KEY_FILE};
+use warden_evidence::{Expected, TcbVersion, TrustAnchors};
+
+use crate::build::SNP_GUEST_IGVM;
+use crate::reference_values::{self, ENVELOPE_FILE, PUBLIC_KEY_FILE, ReferenceValues};
 
 /// Verify an image against its signed reference values.
 #[derive(clap::Args, Debug)]
@@ -14,13 +22,27 @@ pub struct Args {
     /// The IGVM image [default: target/warden/warden.igvm].
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// The DSSE envelope [default: target/warden/reference-values.dsse.json].
+    /// The DSSE envelope [default: target/warden/reference-values.dsse.json, or with `--evidence` the
+    /// values of the image with the test guest, target/warden/warden-snp-guest.reference-values.dsse.json].
     #[arg(long)]
     pub reference_values: Option<PathBuf>,
     /// The verifying key you trust (SPKI PEM) [default: target/warden/reference-values.pub.pem, which
     /// proves only that the files agree with each other].
     #[arg(long)]
     pub public_key: Option<PathBuf>,
+    /// Verify the evidence in this directory (`cargo xtask attest --out DIR`) instead of an image.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+    /// Trust only this ARK (PEM) instead of AMD's built-in Milan, Genoa and Turin ARKs: for test
+    /// hierarchies such as the emulated machine's.
+    #[arg(long, value_name = "PEM", requires = "evidence")]
+    pub ark: Option<PathBuf>,
+    /// The EK (marshaled TPMT_PUBLIC) read from the vTPM: the manifest's must be this one.
+    #[arg(long, value_name = "FILE", requires = "evidence")]
+    pub ek: Option<PathBuf>,
+    /// The oldest TCB accepted, `BOOTLOADER.TEE.SNP.MICROCODE[.FMC]` [default: any].
+    #[arg(long, value_name = "SVNS", requires = "evidence")]
+    pub minimum_tcb: Option<String>,
 }
 
 /// Verifies; an error says which check failed.
@@ -35,6 +57,12 @@ pub fn run(args: &Args) -> crate::Result {
     let (key_path, key_pem) = read(args.public_key.as_ref(), PUBLIC_KEY_FILE)?;
     let key = VerifyingKey::from_public_key_pem(std::str::from_utf8(&key_pem)?)
         .map_err(|e| format!("verify: {} is not a P-384 public key: {e}", key_path.display()))?;
+    if let Some(dir) = &args.evidence {
+        let (_, envelope) =
+            read(args.reference_values.as_ref(), &reference_values::envelope_file(SNP_GUEST_IGVM))?;
+        let values = reference_values::verify_reference_values(&envelope, &key)?;
+        return verify_evidence(args, dir, &values);
+    }
     let (_, envelope) = read(args.reference_values.as_ref(), ENVELOPE_FILE)?;
     let values = reference_values::verify_reference_values(&envelope, &key)?;
     let (image_path, image) = read(args.image.as_ref(), "warden.igvm")?;
@@ -60,4 +88,71 @@ pub fn run(args: &Args) -> crate::Result {
         if values.insecure { " (INSECURE test key: development only)" } else { "" }
     );
     Ok(())
+}
+
+/// Checks the evidence in `dir` against `values`; prints one line per check.
+fn verify_evidence(args: &Args, dir: &Path, values: &ReferenceValues) -> crate::Result {
+    let roots = match &args.ark {
+        Some(path) => {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("verify: cannot read {}: {e}", path.display()))?;
+            TrustAnchors::only(&pem)
+                .map_err(|e| format!("verify: {} is not a self-signed ARK: {e}", path.display()))?
+        }
+        None => TrustAnchors::amd(),
+    };
+    let expected = Expected {
+        measurements: vec![values.measurements.snp_launch_digest],
+        policy: values.snp_policy,
+        minimum_tcb: args.minimum_tcb.as_deref().map(parse_tcb).transpose()?.unwrap_or_default(),
+        ek_public: args.ek.as_ref().map(std::fs::read).transpose()?,
+    };
+    let evidence = crate::evidence::read_dir(dir)?;
+    let started = Instant::now();
+    let verdict = warden_evidence::verify(&evidence, &roots, &expected);
+    let took = started.elapsed();
+    println!(
+        "verify: evidence in {} against {} {} ({}), reference values signed by {}{}",
+        dir.display(),
+        values.identity.file_name,
+        values.identity.version,
+        values.identity.git_commit,
+        values.key_id,
+        if values.insecure { " (INSECURE test key: development only)" } else { "" }
+    );
+    for (check, outcome) in &verdict.checks {
+        match outcome {
+            Ok(detail) => println!("  pass  {}: {detail}", check.name()),
+            Err(failure) => println!("  FAIL  {}: {failure}", check.name()),
+        }
+    }
+    let passed = verdict.checks.iter().filter(|(_, o)| o.is_ok()).count();
+    println!(
+        "verify: {passed} of {} checks passed ({:.1} ms)",
+        verdict.checks.len(),
+        took.as_secs_f64() * 1e3
+    );
+    if !verdict.passed() {
+        return Err("verify: the evidence does not verify".into());
+    }
+    if roots.is_custom() {
+        println!(
+            "verify: the chain ends in the ARK given with --ark, not AMD's: this proves nothing about real hardware"
+        );
+    }
+    Ok(())
+}
+
+/// `BOOTLOADER.TEE.SNP.MICROCODE[.FMC]`.
+fn parse_tcb(text: &str) -> crate::Result<TcbVersion> {
+    let svns: Vec<u8> = text
+        .split('.')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("verify: --minimum-tcb {text}: not numbers 0..=255"))?;
+    match svns[..] {
+        [bootloader, tee, snp, microcode] => Ok(TcbVersion { fmc: 0, bootloader, tee, snp, microcode }),
+        [bootloader, tee, snp, microcode, fmc] => Ok(TcbVersion { fmc, bootloader, tee, snp, microcode }),
+        _ => Err(format!("verify: --minimum-tcb {text}: BOOTLOADER.TEE.SNP.MICROCODE[.FMC]").into()),
+    }
 }
