@@ -8,6 +8,7 @@ mod attest;
 mod bench;
 mod bridge;
 mod build;
+mod corim;
 mod deps;
 mod evidence;
 mod firmware_target;
@@ -25,6 +26,7 @@ mod run;
 mod test;
 mod threat_model;
 mod tpm_server;
+mod trustee_sample;
 mod verify;
 
 use clap::{Parser, Subcommand};

@@ -131,6 +131,11 @@ impl ReferenceKey {
         self.insecure
     }
 
+    /// The private half, for the other signed forms of the values (`corim.rs`).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
     /// The public half, for verifiers.
     pub fn verifying_key(&self) -> VerifyingKey {
         *self.signing.verifying_key()
@@ -213,10 +218,14 @@ pub struct ReferenceFiles {
     pub envelope: PathBuf,
     /// The verifying key, SPKI PEM.
     pub public_key: PathBuf,
+    /// The signed CoRIM (`corim.rs`).
+    pub corim: PathBuf,
+    /// Trustee's sample message (`trustee_sample.rs`).
+    pub trustee_sample: PathBuf,
 }
 
-/// Writes the envelope (named for `identity.file_name`, [`envelope_file`]) and the verifying key into
-/// `out_dir` (normally `target/warden`).
+/// Writes the envelope (named for `identity.file_name`, [`envelope_file`]), the CoRIM and Trustee's
+/// sample message beside it, and the verifying key into `out_dir` (normally `target/warden`).
 pub fn write_reference_values(
     out_dir: &Path,
     identity: &ImageIdentity,
@@ -224,11 +233,16 @@ pub fn write_reference_values(
     snp_policy: u64,
     key: &ReferenceKey,
 ) -> Result<ReferenceFiles> {
+    let name = &identity.file_name;
     let files = ReferenceFiles {
-        envelope: out_dir.join(envelope_file(&identity.file_name)),
+        envelope: out_dir.join(envelope_file(name)),
         public_key: out_dir.join(PUBLIC_KEY_FILE),
+        corim: out_dir.join(sibling_file(name, crate::corim::CORIM_FILE)),
+        trustee_sample: out_dir.join(sibling_file(name, crate::trustee_sample::SAMPLE_FILE)),
     };
     std::fs::write(&files.envelope, sign_reference_values(identity, m, snp_policy, key)?)?;
+    std::fs::write(&files.corim, crate::corim::sign_corim(identity, m, key)?)?;
+    std::fs::write(&files.trustee_sample, crate::trustee_sample::sample_message(m)?)?;
     std::fs::write(&files.public_key, key.public_key_pem()?)?;
     Ok(files)
 }

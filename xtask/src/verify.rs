@@ -14,6 +14,7 @@ use p384::pkcs8::DecodePublicKey;
 use warden_evidence::{Expected, TcbVersion, TrustAnchors};
 
 use crate::build::SNP_GUEST_IGVM;
+use crate::measure::Measurements;
 use crate::reference_values::{self, ENVELOPE_FILE, PUBLIC_KEY_FILE, ReferenceValues};
 
 /// Verify an image against its signed reference values.
@@ -63,7 +64,7 @@ pub fn run(args: &Args) -> crate::Result {
         let values = reference_values::verify_reference_values(&envelope, &key)?;
         return verify_evidence(args, dir, &values);
     }
-    let (_, envelope) = read(args.reference_values.as_ref(), ENVELOPE_FILE)?;
+    let (envelope_path, envelope) = read(args.reference_values.as_ref(), ENVELOPE_FILE)?;
     let values = reference_values::verify_reference_values(&envelope, &key)?;
     let (image_path, image) = read(args.image.as_ref(), "warden.igvm")?;
     let measured = crate::measure::measure(&image, values.measurements.vcpus)?;
@@ -76,8 +77,9 @@ pub fn run(args: &Args) -> crate::Result {
         )
         .into());
     }
+    let other_forms = check_other_forms(&envelope_path, &values, &key, &measured)?;
     println!(
-        "verified: {} is {} {} ({}), SNP launch digest {}, TDX MRTD {}, signed by {}{}",
+        "verified: {} is {} {} ({}), SNP launch digest {}, TDX MRTD {}, signed by {}{}{other_forms}",
         image_path.display(),
         values.identity.name,
         values.identity.version,
@@ -88,6 +90,36 @@ pub fn run(args: &Args) -> crate::Result {
         if values.insecure { " (INSECURE test key: development only)" } else { "" }
     );
     Ok(())
+}
+
+/// The CoRIM and Trustee sample written beside the envelope must carry the measured digest too (the
+/// CoRIM's signature checked with the same key). Says which it checked.
+fn check_other_forms(
+    envelope: &Path,
+    values: &ReferenceValues,
+    key: &VerifyingKey,
+    measured: &Measurements,
+) -> crate::Result<String> {
+    let dir = envelope.parent().unwrap_or(Path::new("."));
+    let sibling = |name: &str| {
+        dir.join(reference_values::envelope_file(&values.identity.file_name).replace(ENVELOPE_FILE, name))
+    };
+    let mut checked = String::new();
+    if let Ok(corim) = std::fs::read(sibling(crate::corim::CORIM_FILE)) {
+        if crate::corim::verify_corim(&corim, key)? != measured.snp_launch_digest {
+            return Err("verify: the CoRIM's MEASUREMENT is not the image's".into());
+        }
+        checked.push_str(", CoRIM agrees");
+    }
+    if let Ok(sample) = std::fs::read(sibling(crate::trustee_sample::SAMPLE_FILE)) {
+        if !crate::trustee_sample::measurements_of(&sample)?
+            .contains(&crate::measure::hex(&measured.snp_launch_digest))
+        {
+            return Err("verify: Trustee's sample message does not carry the image's measurement".into());
+        }
+        checked.push_str(", Trustee sample agrees");
+    }
+    Ok(checked)
 }
 
 /// Checks the evidence in `dir` against `values`; prints one line per check.
