@@ -2,6 +2,9 @@
 //! 56860) §8.26 "SNP_GUEST_REQUEST"). A hook: the attestation work fills it with a real model.
 use std::fmt::Debug;
 
+pub mod cert_chain;
+pub mod chip;
+
 /// Answers a guest request page with a response page, or a firmware error code.
 pub trait PspModel: Debug {
     /// `request` is the (encrypted) request message page; on success the response message page.
