@@ -137,10 +137,12 @@ pub const SERVICES_MANIFEST_GUID: [u8; 16] =
 pub const VTPM_SERVICE_GUID: [u8; 16] =
     [0xeb, 0xf1, 0x76, 0xc4, 0x23, 0x01, 0xa5, 0x45, 0x96, 0x41, 0xb4, 0xe7, 0xdd, 0xe5, 0xbf, 0xe3];
 
-/// The size of the SEV-SNP ATTESTATION_REPORT (SEV-SNP ABI, AMD 56860, Table 23).
-pub const SNP_REPORT_SIZE: usize = 0x4A0;
+/// The size of the SEV-SNP ATTESTATION_REPORT (SEV-SNP ABI, AMD 56860, Table 23; laid out in
+/// [`crate::snp_report::AttestationReport`]).
+pub const SNP_REPORT_SIZE: usize = crate::snp_report::SNP_REPORT_SIZE;
 /// Where REPORT_DATA lies in the ATTESTATION_REPORT (same table).
-pub const SNP_REPORT_DATA_OFFSET: usize = 0x50;
+pub const SNP_REPORT_DATA_OFFSET: usize =
+    core::mem::offset_of!(crate::snp_report::AttestationReport, report_data);
 /// REPORT_DATA's size: one SHA-512 digest, SHA-512(nonce ‖ manifest) for the SVSM.
 pub const REPORT_DATA_SIZE: usize = 64;
 

@@ -17,6 +17,8 @@ pub mod layout;
 pub mod psc;
 pub mod snp;
 pub mod snp_cpuid;
+pub mod snp_guest_msg;
+pub mod snp_report;
 pub mod svsm;
 pub mod tdx;
 pub mod vmsa;

@@ -35,6 +35,7 @@ mod core_protocol;
 mod dispatch;
 mod error;
 mod guest;
+pub mod guest_request;
 pub mod launch;
 mod page_index;
 #[allow(unsafe_code, reason = "the one module that calls the unsafe RMP primitives; see its SAFETY comments")]
@@ -42,6 +43,7 @@ mod pages;
 mod pvalidate;
 mod regs;
 pub mod request;
+pub mod snp_evidence;
 pub mod transport;
 mod vcpus;
 pub mod vtpm_protocol;
