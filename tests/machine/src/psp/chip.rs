@@ -7,6 +7,7 @@ use p384::ecdsa::SigningKey;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sha2::{Digest, Sha512};
+use warden_defs::snp_report::{TcbLayout, TcbParts, TcbVersion};
 
 /// The product the chip claims to be: the VCEK's productName extension and the ARK/ASK names (AMD's
 /// Genoa chain is named ARK-Genoa / SEV-Genoa).
@@ -16,49 +17,33 @@ pub const PRODUCT_NAME: &str = "Genoa";
 /// model 0x11 is Genoa, which verifiers use to pick the TCB_VERSION layout below.
 pub const CPUID_FAMILY_MODEL_STEPPING: [u8; 3] = [0x19, 0x11, 0x01];
 
-/// A TCB_VERSION in the Milan/Genoa layout (SEV-SNP ABI (AMD 56860) Table "TCB_VERSION Structure"):
-/// byte 0 BOOT_LOADER, byte 1 TEE, bytes 2-5 reserved, byte 6 SNP, byte 7 MICROCODE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TcbVersion {
-    /// The boot loader's security patch level.
-    pub bootloader: u8,
-    /// The PSP OS's security patch level.
-    pub tee: u8,
-    /// The SNP firmware's security patch level.
-    pub snp: u8,
-    /// The lowest microcode patch level of all cores.
-    pub microcode: u8,
-}
-
-impl TcbVersion {
-    /// The 8 bytes a report or MSG_KEY_REQ carries.
-    pub fn to_bytes(self) -> [u8; 8] {
-        [self.bootloader, self.tee, 0, 0, 0, 0, self.snp, self.microcode]
-    }
-
-    /// Reads 8 bytes; `None` when a reserved byte is not zero.
-    pub fn from_bytes(b: [u8; 8]) -> Option<Self> {
-        (b[2..6] == [0; 4]).then_some(Self { bootloader: b[0], tee: b[1], snp: b[6], microcode: b[7] })
-    }
-
-    /// Whether every component of `self` is at least that of `other` (a derived key may be asked for
-    /// an older TCB than the current one, never a newer one).
-    pub fn covers(self, other: Self) -> bool {
-        self.bootloader >= other.bootloader
-            && self.tee >= other.tee
-            && self.snp >= other.snp
-            && self.microcode >= other.microcode
-    }
-}
+/// The TCB_VERSION layout of this family (SEV-SNP ABI (AMD 56860) "TCB_VERSION structure"): Genoa
+/// is Milan's, byte 0 BOOT_LOADER, 1 TEE, 6 SNP, 7 MICROCODE.
+pub const TCB_LAYOUT: TcbLayout = TcbLayout::MilanGenoa;
 
 /// The TCB the chip runs (CURRENT_TCB).
-pub const CURRENT_TCB: TcbVersion = TcbVersion { bootloader: 9, tee: 0, snp: 23, microcode: 0x48 };
+pub const CURRENT_TCB: TcbParts = TcbParts { fmc: 0, bootloader: 9, tee: 0, snp: 23, microcode: 0x48 };
 /// The TCB committed with SNP_COMMIT (COMMITTED_TCB) and the one the guest launched under (LAUNCH_TCB).
-pub const COMMITTED_TCB: TcbVersion = CURRENT_TCB;
+pub const COMMITTED_TCB: TcbParts = CURRENT_TCB;
 /// The TCB the host reports to guests (REPORTED_TCB): older than the current one, as after an update
 /// the host has not yet published. The VCEK is the key of this TCB, so its certificate's SPL
 /// extensions carry these values, and a verifier that compares them with CURRENT_TCB instead fails.
-pub const REPORTED_TCB: TcbVersion = TcbVersion { bootloader: 7, tee: 0, snp: 21, microcode: 0x45 };
+pub const REPORTED_TCB: TcbParts = TcbParts { fmc: 0, bootloader: 7, tee: 0, snp: 21, microcode: 0x45 };
+
+/// `parts` as the 8-byte word reports and MSG_KEY_REQ carry.
+pub const fn tcb_version(parts: TcbParts) -> TcbVersion {
+    TcbVersion::new(TCB_LAYOUT, parts)
+}
+
+/// Whether every SVN of `have` is at least that of `asked` (a derived key may be asked for an older
+/// TCB than the committed one, never a newer one).
+pub fn tcb_covers(have: TcbParts, asked: TcbParts) -> bool {
+    have.fmc >= asked.fmc
+        && have.bootloader >= asked.bootloader
+        && have.tee >= asked.tee
+        && have.snp >= asked.snp
+        && have.microcode >= asked.microcode
+}
 
 /// The SNP firmware version (CURRENT_BUILD, CURRENT_MINOR, CURRENT_MAJOR): 1.55 build 21.
 pub const FIRMWARE_VERSION: [u8; 3] = [21, 55, 1];
@@ -96,19 +81,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tcb_version_round_trips_and_refuses_reserved_bytes() {
-        let bytes = CURRENT_TCB.to_bytes();
-        assert_eq!(bytes, [9, 0, 0, 0, 0, 0, 23, 0x48]);
-        assert_eq!(TcbVersion::from_bytes(bytes), Some(CURRENT_TCB));
-        let mut bad = bytes;
-        bad[3] = 1;
-        assert_eq!(TcbVersion::from_bytes(bad), None);
+    fn tcb_words_are_milan_genoa_layout() {
+        assert_eq!(tcb_version(CURRENT_TCB).0, [9, 0, 0, 0, 0, 0, 23, 0x48]);
     }
 
     #[test]
     fn current_tcb_covers_reported_not_the_reverse() {
-        assert!(CURRENT_TCB.covers(REPORTED_TCB));
-        assert!(!REPORTED_TCB.covers(CURRENT_TCB));
+        assert!(tcb_covers(CURRENT_TCB, REPORTED_TCB));
+        assert!(!tcb_covers(REPORTED_TCB, CURRENT_TCB));
     }
 
     #[test]
