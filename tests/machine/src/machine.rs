@@ -12,10 +12,14 @@ use warden_sim::snp::{PscBehavior, SimSnp};
 
 use crate::cpuid_model::CpuidModel;
 use crate::exceptions::{self, GP, PF, UD, VC};
+use crate::host_nonce::HostNonce;
 use crate::hypervisor::{self, Flow, Hypervisor};
 use crate::intercepts::{self, MSR_GHCB, MSR_SEV_STATUS, SEV_STATUS, Site};
 use crate::loader::LoadedImage;
 use crate::memory::{self, PRIVATE_BASE, REGIONS, View, Views};
+use crate::psp::cert_chain::CertChain;
+use crate::psp::cert_table::certificate_table;
+use crate::psp::snp_psp::SnpPsp;
 use crate::snp_instructions::{self, Executed, PVALIDATE, RMPADJUST, VMGEXIT};
 use crate::vmpl::Vcpus;
 use crate::vmsa_state;
@@ -35,6 +39,8 @@ pub struct Config {
     pub echo: bool,
     /// Stop with success once Warden's ready line is seen (a guest-less image).
     pub until_ready: bool,
+    /// The relying party's nonce the host hands the guest ([`crate::host_nonce`]).
+    pub nonce: Option<[u8; crate::host_nonce::NONCE_SIZE]>,
 }
 
 impl Default for Config {
@@ -46,6 +52,7 @@ impl Default for Config {
             smoke: false,
             echo: true,
             until_ready: false,
+            nonce: None,
         }
     }
 }
@@ -153,11 +160,13 @@ impl<'a> Machine<'a> {
         let ranges: Vec<GpaRange> = REGIONS.iter().filter_map(|&(s, e)| GpaRange::new(s, e)).collect();
         let mut snp = SimSnp::new(&ranges);
         snp.psc_behavior = config.psc_behavior;
+        let mut hv = Hypervisor::new(config.echo, config.lie_ghcb_echo);
+        hv.nonce = HostNonce::new(config.nonce);
         let state = State {
             snp,
             views: Views::default(),
             cpuid: CpuidModel::probe(),
-            hv: Hypervisor::new(config.echo, config.lie_ghcb_echo),
+            hv,
             vcpus: Vcpus::default(),
             event: None,
             skip_site: None,
@@ -206,6 +215,12 @@ impl<'a> Machine<'a> {
             );
         }
         vmsa_state::load_boot(&mut m.uc, &image.vmsa.1[..]).map_err(uc_err("boot VMSA"))?;
+        // The PSP knows the VMPCKs it put in the secrets page; the host installed the test chain.
+        if let Some(psp) = SnpPsp::for_image(image) {
+            let hv = &mut m.uc.get_data_mut().hv;
+            hv.psp = Box::new(psp);
+            hv.certificates = Some(certificate_table(CertChain::stored())?);
+        }
         Ok(m)
     }
 
