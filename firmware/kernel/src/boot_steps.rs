@@ -40,6 +40,9 @@ pub enum BootStepError {
     /// SEV-SNP: the guest the image carries could not be launched (or it carries none).
     #[cfg(warden_request_loop)]
     GuestLaunch(crate::snp::guest_launch::GuestLaunchError),
+    /// SEV-SNP: the guest-request channel to the PSP could not be opened (its pages not shared).
+    #[cfg(warden_request_loop)]
+    GuestRequest(crate::snp::guest_request::OpenError),
 }
 
 /// Where guest calls arrive and are served, forever.
@@ -94,7 +97,8 @@ pub trait BootSteps: Platform {
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let layout =
             crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA };
-        crate::services::start_for(&layout).map_err(BootStepError::Services)
+        // No PSP, no evidence: the default (native) serves no attestation protocol.
+        crate::services::start_for(&layout, None).map_err(BootStepError::Services)
     }
     /// The channel guest calls arrive on.
     #[cfg(warden_request_loop)]

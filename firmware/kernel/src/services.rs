@@ -1,12 +1,17 @@
-//! Warden's services, assembled once at boot: the SVSM dispatcher with the core protocol built in and
-//! the vTPM registered as protocol 2.
+//! Warden's services, assembled once at boot: the SVSM dispatcher with the core protocol built in, the
+//! attestation protocol registered as protocol 1 where the platform has evidence (SNP: reports from
+//! the PSP; native has no PSP, so protocol 1 is not offered and QUERY_PROTOCOL answers 0 for it), and
+//! the vTPM as protocol 2.
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use warden_defs::svsm::PROTOCOL_VTPM;
+use warden_defs::attest::VTPM_SERVICE_GUID;
+use warden_defs::svsm::{PROTOCOL_ATTEST, PROTOCOL_VTPM};
 use warden_platform::memory::GpaRange;
 use warden_platform::memory::{
     PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
 };
+use warden_svsm::attest_manifest::ServiceManifest;
+use warden_svsm::attest_protocol::{AttestProtocol, EvidenceSource};
 use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
 
@@ -63,11 +68,14 @@ pub struct GuestLayout<'a> {
 #[cfg(feature = "insecure_test_image")]
 pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     let ram = guest_ram(ram_end)?;
-    start_for(&GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA })
+    start_for(&GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA }, None)
 }
 
-/// The dispatcher for the guest `layout` describes.
-pub fn start_for(layout: &GuestLayout<'_>) -> Result<Dispatcher, ServiceError> {
+/// The platform's attestation evidence (SNP: the PSP through the guest-request driver).
+pub type Evidence = Box<dyn EvidenceSource + Send>;
+
+/// The dispatcher for the guest `layout` describes, attesting with `evidence` when there is any.
+pub fn start_for(layout: &GuestLayout<'_>, evidence: Option<Evidence>) -> Result<Dispatcher, ServiceError> {
     if layout.ram.is_empty() {
         return Err(ServiceError::NoGuestRam);
     }
@@ -90,6 +98,16 @@ pub fn start_for(layout: &GuestLayout<'_>) -> Result<Dispatcher, ServiceError> {
     dispatcher
         .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(Vtpm(tpm))))
         .expect("protocol 2 is registered once, on an empty dispatcher");
+    if let Some(evidence) = evidence {
+        // The vTPM's manifest is its EK's marshaled TPMT_PUBLIC (SVSM spec (AMD 58019), vTPM service
+        // manifest); the stable EK fills it (issue #13, EK work). Until then the service is listed with
+        // no data, which binds its presence and nothing more.
+        let mut manifest = ServiceManifest::new();
+        manifest.add(VTPM_SERVICE_GUID, &[]).expect("the first service of an empty manifest fits");
+        dispatcher
+            .register(PROTOCOL_ATTEST, Box::new(AttestProtocol::new(manifest, evidence)))
+            .expect("protocol 1 is registered once");
+    }
     Ok(dispatcher)
 }
 

@@ -25,9 +25,15 @@ use super::guest_launch::{self, GuestLaunchError};
 #[cfg(warden_request_loop)]
 use super::guest_memory::SnpGuestMemory;
 #[cfg(warden_request_loop)]
+use super::guest_request;
+#[cfg(warden_request_loop)]
 use crate::println;
 #[cfg(warden_request_loop)]
 use crate::services::{self, GuestLayout};
+#[cfg(warden_request_loop)]
+use alloc::boxed::Box;
+#[cfg(warden_request_loop)]
+use warden_svsm::snp_evidence::SnpEvidence;
 
 impl BootSteps for SnpPlatform {
     /// COM1 through IOIO exits on the registered GHCB (no #VC needed).
@@ -76,7 +82,10 @@ impl BootSteps for SnpPlatform {
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
         let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
-        services::start_for(&layout).map_err(BootStepError::Services)
+        // Attestation evidence from the PSP: the driver shares its message pages now, at boot.
+        let driver = guest_request::open(self.c_bit()).map_err(BootStepError::GuestRequest)?;
+        services::start_for(&layout, Some(Box::new(SnpEvidence::new(driver))))
+            .map_err(BootStepError::Services)
     }
 
     #[cfg(warden_request_loop)]
