@@ -37,6 +37,10 @@ pub enum BootStepError {
     /// The services could not start.
     #[cfg(warden_request_loop)]
     Services(crate::services::ServiceError),
+    /// The vTPM's endorsement seed cannot be had: the platform gives no key to derive it from (TDX:
+    /// the TDX module offers no sealing-key derivation), or asking for one failed.
+    #[cfg(warden_request_loop)]
+    NoEndorsementSeed,
     /// SEV-SNP: the guest the image carries could not be launched (or it carries none).
     #[cfg(warden_request_loop)]
     GuestLaunch(crate::snp::guest_launch::GuestLaunchError),
@@ -83,6 +87,11 @@ pub trait BootSteps: Platform {
         for_each_unowned(0, hints.ram_bytes, |start, end| ram.extend(GpaRange::new(start, end)));
         Ok(ram)
     }
+    /// The vTPM's endorsement primary seed on this platform: derived from a key only this launch can
+    /// obtain where the platform has one (SEV-SNP: MSG_KEY_REQ), so the EK is stable across boots of
+    /// the same image. No default: each platform says where its EK comes from.
+    #[cfg(warden_request_loop)]
+    fn endorsement_seed(&mut self, facts: &BootFacts) -> Result<warden_vtpm::EndorsementSeed, BootStepError>;
     /// The services (the dispatcher with the core protocol and the vTPM) for the guest this platform
     /// serves, over `ram` (`guest_ram`): by default one vCPU whose calling area is
     /// `services::NATIVE_BOOT_CAA`.
@@ -90,11 +99,12 @@ pub trait BootSteps: Platform {
     fn start_services(
         &mut self,
         ram: &[GpaRange],
-        _facts: &BootFacts,
+        facts: &BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
+        let seed = self.endorsement_seed(facts)?;
         let layout =
             crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA };
-        crate::services::start_for(&layout).map_err(BootStepError::Services)
+        crate::services::start_for(&layout, &seed).map_err(BootStepError::Services)
     }
     /// The channel guest calls arrive on.
     #[cfg(warden_request_loop)]

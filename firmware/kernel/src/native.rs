@@ -107,6 +107,17 @@ impl BootSteps for NativePlatform {
         Ok(HeapMemory::Plain)
     }
 
+    /// Native QEMU has no confidential platform, so no key to derive the seed from, and attests
+    /// nothing: its vTPM gets the INSECURE fixed seed (every native Warden has the same EK). The one
+    /// place outside the test image that uses it; the confidential platforms derive theirs.
+    #[cfg(warden_request_loop)]
+    fn endorsement_seed(
+        &mut self,
+        _facts: &crate::boot_params::BootFacts,
+    ) -> Result<warden_vtpm::EndorsementSeed, BootStepError> {
+        Ok(warden_vtpm::EndorsementSeed::insecure_fixed())
+    }
+
     #[cfg(warden_request_loop)]
     type Channel = Transport;
 

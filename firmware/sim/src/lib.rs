@@ -23,6 +23,7 @@ pub mod heap_meter;
 mod rmp;
 mod sept;
 pub mod snp;
+pub mod snp_keys;
 pub mod tdx;
 
 pub use rmp::RmpEntry;

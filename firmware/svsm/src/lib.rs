@@ -33,6 +33,7 @@ pub mod attest_protocol;
 mod buffer;
 mod core_protocol;
 mod dispatch;
+pub mod endorsement_key;
 mod error;
 mod guest;
 pub mod launch;
@@ -44,6 +45,7 @@ mod regs;
 pub mod request;
 pub mod transport;
 mod vcpus;
+pub mod vtpm_manifest;
 pub mod vtpm_protocol;
 
 pub use buffer::{CallContext, GuestBuffer};

@@ -76,7 +76,23 @@ impl BootSteps for SnpPlatform {
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
         let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
-        services::start_for(&layout).map_err(BootStepError::Services)
+        let seed = self.endorsement_seed(facts)?;
+        services::start_for(&layout, &seed).map_err(BootStepError::Services)
+    }
+
+    /// Until the guest-request driver asks the PSP for the launch-bound key
+    /// (`warden_svsm::endorsement_key`), an ephemeral seed from RDRAND: the EK changes at every boot,
+    /// as it did before. Never the native platform's fixed seed.
+    #[cfg(warden_request_loop)]
+    fn endorsement_seed(
+        &mut self,
+        _facts: &BootFacts,
+    ) -> Result<warden_vtpm::EndorsementSeed, BootStepError> {
+        use warden_vtpm::EntropySource;
+        let mut rdrand = crate::entropy::Rdrand::new().ok_or(BootStepError::NoEndorsementSeed)?;
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        rdrand.fill_bytes(key.as_mut());
+        Ok(warden_vtpm::EndorsementSeed::from_platform_key(&key, b"sev-snp/ephemeral-rdrand"))
     }
 
     #[cfg(warden_request_loop)]

@@ -32,6 +32,16 @@ impl BootSteps for TdxPlatform {
         Ok(HeapMemory::Accepted(proof))
     }
 
+    /// The TDX module derives no sealing keys (TDG.MR.REPORT is MACed, not a key source), so a stable
+    /// EK would need a key from elsewhere (a migration TD or a key broker); none is chosen yet.
+    #[cfg(warden_request_loop)]
+    fn endorsement_seed(
+        &mut self,
+        _facts: &crate::boot_params::BootFacts,
+    ) -> Result<warden_vtpm::EndorsementSeed, BootStepError> {
+        Err(BootStepError::NoEndorsementSeed)
+    }
+
     #[cfg(warden_request_loop)]
     type Channel = Transport;
 
