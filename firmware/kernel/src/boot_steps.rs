@@ -44,6 +44,9 @@ pub enum BootStepError {
     /// SEV-SNP: the guest the image carries could not be launched (or it carries none).
     #[cfg(warden_request_loop)]
     GuestLaunch(crate::snp::guest_launch::GuestLaunchError),
+    /// SEV-SNP: the guest-request channel to the PSP could not be opened (its pages not shared).
+    #[cfg(warden_request_loop)]
+    GuestRequest(crate::snp::guest_request::OpenError),
 }
 
 /// Where guest calls arrive and are served, forever.
@@ -87,25 +90,17 @@ pub trait BootSteps: Platform {
         for_each_unowned(0, hints.ram_bytes, |start, end| ram.extend(GpaRange::new(start, end)));
         Ok(ram)
     }
-    /// The vTPM's endorsement primary seed on this platform: derived from a key only this launch can
-    /// obtain where the platform has one (SEV-SNP: MSG_KEY_REQ), so the EK is stable across boots of
-    /// the same image. No default: each platform says where its EK comes from.
-    #[cfg(warden_request_loop)]
-    fn endorsement_seed(&mut self, facts: &BootFacts) -> Result<warden_vtpm::EndorsementSeed, BootStepError>;
-    /// The services (the dispatcher with the core protocol and the vTPM) for the guest this platform
-    /// serves, over `ram` (`guest_ram`): by default one vCPU whose calling area is
-    /// `services::NATIVE_BOOT_CAA`.
+    /// The services (the dispatcher with the core protocol, the vTPM and, where the platform has
+    /// evidence, attestation) for the guest this platform serves, over `ram` (`guest_ram`). No default:
+    /// each platform says where its vTPM's endorsement seed comes from (`warden_vtpm::EndorsementSeed`):
+    /// derived from a key only this launch can obtain where the platform has one (SEV-SNP:
+    /// MSG_KEY_REQ), so the EK is stable across boots of the same image.
     #[cfg(warden_request_loop)]
     fn start_services(
         &mut self,
         ram: &[GpaRange],
         facts: &BootFacts,
-    ) -> Result<warden_svsm::Dispatcher, BootStepError> {
-        let seed = self.endorsement_seed(facts)?;
-        let layout =
-            crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA };
-        crate::services::start_for(&layout, &seed).map_err(BootStepError::Services)
-    }
+    ) -> Result<warden_svsm::Dispatcher, BootStepError>;
     /// The channel guest calls arrive on.
     #[cfg(warden_request_loop)]
     type Channel: RequestChannel;

@@ -1,15 +1,18 @@
-//! Warden's services, assembled once at boot: the SVSM dispatcher with the core protocol built in and
-//! the vTPM registered as protocol 2, manufactured with the platform's endorsement seed; its EK's public
-//! area is the vTPM's entry in the services manifest the attestation protocol reports.
+//! Warden's services, assembled once at boot: the SVSM dispatcher with the core protocol built in, the
+//! attestation protocol registered as protocol 1 where the platform has evidence (SNP: reports from
+//! the PSP; native has no PSP, so protocol 1 is not offered and QUERY_PROTOCOL answers 0 for it), and
+//! the vTPM as protocol 2, manufactured with the platform's endorsement seed; its EK's public area is
+//! the vTPM's entry in the services manifest protocol 1 reports.
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use warden_defs::attest::VTPM_SERVICE_GUID;
-use warden_defs::svsm::PROTOCOL_VTPM;
+use warden_defs::svsm::{PROTOCOL_ATTEST, PROTOCOL_VTPM};
 use warden_platform::memory::GpaRange;
 use warden_platform::memory::{
     PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
 };
 use warden_svsm::attest_manifest::{ManifestError, ServiceManifest};
+use warden_svsm::attest_protocol::{AttestProtocol, EvidenceSource};
 use warden_svsm::vtpm_manifest::{EkError, endorsement_key_public};
 use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
@@ -73,7 +76,7 @@ pub struct GuestLayout<'a> {
 pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     let ram = guest_ram(ram_end)?;
     let layout = GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA };
-    start_for(&layout, &EndorsementSeed::insecure_fixed())
+    start_for(&layout, &EndorsementSeed::insecure_fixed(), None)
 }
 
 /// The vTPM the firmware runs, manufactured with `endorsement` (the platform's seed, so the EK is the
@@ -98,10 +101,15 @@ fn vtpm_service(endorsement: &EndorsementSeed) -> Result<(Vtpm, ServiceManifest)
     Ok((vtpm, manifest))
 }
 
-/// The dispatcher for the guest `layout` describes, its vTPM manufactured with `endorsement`.
+/// The platform's attestation evidence (SNP: the PSP through the guest-request driver).
+pub type Evidence = Box<dyn EvidenceSource + Send>;
+
+/// The dispatcher for the guest `layout` describes, its vTPM manufactured with `endorsement`,
+/// attesting with `evidence` when there is any.
 pub fn start_for(
     layout: &GuestLayout<'_>,
     endorsement: &EndorsementSeed,
+    evidence: Option<Evidence>,
 ) -> Result<Dispatcher, ServiceError> {
     if layout.ram.is_empty() {
         return Err(ServiceError::NoGuestRam);
@@ -115,11 +123,15 @@ pub fn start_for(
     })
     .map_err(ServiceError::Core)?;
     let mut dispatcher = Dispatcher::new(core);
-    // The manifest is what the attestation protocol (1) reports; the vTPM's EK is its one entry.
-    let (vtpm, _manifest) = vtpm_service(endorsement)?;
+    let (vtpm, manifest) = vtpm_service(endorsement)?;
     dispatcher
         .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(vtpm)))
         .expect("protocol 2 is registered once, on an empty dispatcher");
+    if let Some(evidence) = evidence {
+        dispatcher
+            .register(PROTOCOL_ATTEST, Box::new(AttestProtocol::new(manifest, evidence)))
+            .expect("protocol 1 is registered once");
+    }
     Ok(dispatcher)
 }
 

@@ -1,5 +1,5 @@
 //! The NAE exits Warden performs through the GHCB (IOIO, CPUID, MSR read and write, page-state change,
-//! AP creation):
+//! AP creation, guest request):
 //! each builds its request in a private [`Ghcb`], makes one [`GhcbTransport::exchange`], and decides
 //! only from the private copy the exchange hands back.
 //!
@@ -15,7 +15,10 @@
 //! Here rather than in `warden-defs`: this is protocol logic over a transport, and the page-state
 //! change answers with [`PscError`] of the memory traits; `warden-defs` keeps the wire layout and the
 //! field-level checks.
-use warden_defs::ghcb::exit::{ExitCode, IoDirection, IoWidth, MSR_READ, MSR_WRITE, ioio_exit_info};
+use warden_defs::ghcb::exit::{
+    ExitCode, GuestRequestError, IoDirection, IoWidth, MSR_READ, MSR_WRITE, guest_request_status,
+    ioio_exit_info,
+};
 use warden_defs::ghcb::{EventInjection, Field, Ghcb, GhcbError, HvErrorCode, SHARED_BUFFER_SIZE};
 use warden_defs::psc::{PscDescriptor, SVM_EXIT_PSC};
 use zerocopy::IntoBytes;
@@ -225,6 +228,64 @@ pub fn ap_create<T: GhcbTransport>(
     ghcb.set(Field::Rax, sev_features);
     transport.exchange(&mut ghcb);
     status(&ghcb)
+}
+
+/// Why a guest-request exit failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestRequestExitError {
+    /// The hypervisor or the PSP refused the request (`sw_exit_info_2`, GHCB spec §4.1.8).
+    Refused(GuestRequestError),
+    /// `sw_exit_info_1` = 2: the hypervisor refused the exit itself (e.g. an address it cannot use).
+    Ghcb(HvErrorCode),
+    /// INVALID_LEN on an extended request: the certificate buffer needs this many pages (RBX).
+    CertificatePages(u64),
+    /// The hypervisor misbehaved.
+    Misbehaved(Misbehaviour),
+}
+
+/// The certificate buffer of an extended guest request: shared pages at `gpa`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CertificateBuffer {
+    /// The first page's guest-physical address.
+    pub gpa: u64,
+    /// How many 4 KiB pages.
+    pub pages: u64,
+}
+
+/// An SNP guest request (GHCB spec (AMD 56421) §4.1.8): `sw_exit_info_1` = the request page's GPA,
+/// `sw_exit_info_2` = the response page's, both shared; with `certificates`, the extended request
+/// (RAX = the buffer's GPA, RBX = its page count). The answer is `sw_exit_info_2` (valid): 0, or the
+/// VMM error in bits 63:32 and the firmware error in bits 31:0; on INVALID_LEN, RBX (valid) holds the
+/// pages needed. The pages' contents are the caller's to copy and check.
+pub fn guest_request<T: GhcbTransport>(
+    transport: &mut T,
+    request_gpa: u64,
+    response_gpa: u64,
+    certificates: Option<CertificateBuffer>,
+) -> Result<(), GuestRequestExitError> {
+    let exit =
+        if certificates.is_some() { ExitCode::SNP_EXT_GUEST_REQUEST } else { ExitCode::SNP_GUEST_REQUEST };
+    let mut ghcb = request(exit, request_gpa, response_gpa);
+    if let Some(buffer) = certificates {
+        ghcb.set(Field::Rax, buffer.gpa);
+        ghcb.set(Field::Rbx, buffer.pages);
+    }
+    transport.exchange(&mut ghcb);
+    let misbehaved = GuestRequestExitError::Misbehaved;
+    match status(&ghcb) {
+        Ok(()) => {}
+        Err(ExitError::Misbehaved(why)) => return Err(misbehaved(why)),
+        Err(ExitError::Exception(event)) => return Err(misbehaved(Misbehaviour::UnexpectedException(event))),
+        Err(ExitError::Hypervisor(code)) => return Err(GuestRequestExitError::Ghcb(code)),
+    }
+    let info_2 = output(&ghcb, Field::SwExitInfo2).map_err(misbehaved)?;
+    match guest_request_status(info_2) {
+        Ok(()) => Ok(()),
+        Err(GuestRequestError::InvalidLength) if certificates.is_some() => {
+            Err(GuestRequestExitError::CertificatePages(output(&ghcb, Field::Rbx).map_err(misbehaved)?))
+        }
+        Err(error) => Err(GuestRequestExitError::Refused(error)),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 //! - [`tdx::SimTdx`]: a Secure EPT with 4 KiB / 2 MiB / 1 GiB accept, PAGE_ALREADY_ACCEPTED without
 //!   zeroing, PAGE_SIZE_MISMATCH, injectable OPERAND_BUSY, and MapGPA with partial completion.
 //!
+//! - [`psp::SimPsp`]: a PSP answering SNP guest requests (MSG_REPORT_REQ, MSG_KEY_REQ) with
+//!   labelled INSECURE TEST KEYS, and the host's INVALID_LEN for a small certificate buffer.
+//!
 //! Both count every instruction and exit issued ([`snp::SnpCounters`], [`tdx::TdxCounters`]) for the
 //! `accept` benchmark. State is kept sparsely (per 2 MiB for the RMP, per 1 GiB for the Secure EPT,
 //! page data only for pages written), so a 1 TiB guest costs memory only where it is fragmented.
@@ -20,10 +23,10 @@
 pub mod bounds;
 mod data;
 pub mod heap_meter;
+pub mod psp;
 mod rmp;
 mod sept;
 pub mod snp;
-pub mod snp_keys;
 pub mod tdx;
 
 pub use rmp::RmpEntry;

@@ -64,6 +64,16 @@ pub trait EvidenceSource {
     ) -> Result<Evidence, EvidenceError>;
 }
 
+impl<S: EvidenceSource + ?Sized> EvidenceSource for alloc::boxed::Box<S> {
+    fn report(
+        &mut self,
+        report_data: &[u8; REPORT_DATA_SIZE],
+        with_certificates: bool,
+    ) -> Result<Evidence, EvidenceError> {
+        (**self).report(report_data, with_certificates)
+    }
+}
+
 /// The attestation protocol over a manifest and an evidence source.
 pub struct AttestProtocol<S> {
     evidence: S,

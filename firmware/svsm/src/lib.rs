@@ -36,6 +36,7 @@ mod dispatch;
 pub mod endorsement_key;
 mod error;
 mod guest;
+pub mod guest_request;
 pub mod launch;
 mod page_index;
 #[allow(unsafe_code, reason = "the one module that calls the unsafe RMP primitives; see its SAFETY comments")]
@@ -43,6 +44,7 @@ mod pages;
 mod pvalidate;
 mod regs;
 pub mod request;
+pub mod snp_evidence;
 pub mod transport;
 mod vcpus;
 pub mod vtpm_manifest;

@@ -1,37 +1,51 @@
-//! The stable EK: the endorsement seed from a (simulated, INSECURE) PSP key through HKDF, the EK the
-//! manifest carries from TPM2_CreatePrimary on the vTPM itself, and who may ask for the key.
+//! The stable EK: the endorsement seed from a PSP key (Warden's guest-request driver against the
+//! simulated PSP, INSECURE TEST KEYS) through HKDF, the EK the manifest carries from TPM2_CreatePrimary on
+//! the vTPM itself, and what Warden asks the PSP for.
 use sha2::{Digest, Sha256};
 use warden_defs::ek_template::{EK_L1_AUTH_POLICY, EK_L1_MODULUS_SIZE, TPM_RH_ENDORSEMENT, l1_modulus};
-use warden_defs::snp_guest_msg::{GuestFieldSelect, KEY_ROOT_VCEK, KeyRequest, PspStatus};
+use warden_defs::snp_guest_msg::{
+    GuestFieldSelect, KEY_ROOT_VCEK, KeyRequest, SECRETS_VMPCK0_OFFSET, VMPCK_SIZE,
+};
 use warden_defs::snp_report::TcbVersion;
-use warden_sim::snp_keys::{InsecureSimKeyDerivation, SimLaunch};
-use warden_svsm::EvidenceError;
+use warden_sim::psp::{SimPsp, SimPspError};
 use warden_svsm::endorsement_key::{GuestKeySource, SNP_ENDORSEMENT_LABEL, snp_endorsement_key};
+use warden_svsm::guest_request::{
+    ChannelError, ChannelReply, GuestRequestChannel, GuestRequestDriver, GuestRequestError, MessagePage,
+};
 use warden_svsm::vtpm_manifest::{create_ek_command, endorsement_key_public, parse_create_primary};
 use warden_svsm::vtpm_protocol::TpmEngine;
 use warden_vtpm::insecure_test_entropy::{InsecureTestClock, InsecureTestEntropy};
 use warden_vtpm::{EndorsementSeed, FirmwareConfig, Tpm};
 use zeroize::Zeroizing;
 
-/// The simulated PSP behind the trait the driver implements; remembers what it was asked.
-struct SimPsp {
-    psp: InsecureSimKeyDerivation,
-    asked: Vec<KeyRequest>,
-}
+/// An honest host in front of the simulated PSP.
+struct Host(SimPsp);
 
-impl GuestKeySource for SimPsp {
-    fn derive_key(&mut self, request: &KeyRequest) -> Result<Zeroizing<[u8; 32]>, EvidenceError> {
-        self.asked.push(*request);
-        self.psp.derive(request).map(Zeroizing::new).map_err(|_| EvidenceError::Unavailable)
+impl GuestRequestChannel for Host {
+    fn exchange(
+        &mut self,
+        request: &MessagePage,
+        pages: Option<usize>,
+    ) -> Result<ChannelReply, ChannelError> {
+        let (response, certificates) = self.0.guest_request(request, pages).map_err(|e| match e {
+            SimPspError::InvalidLength(pages) => ChannelError::InvalidLength { pages },
+            SimPspError::Firmware(code) => ChannelError::Firmware(code),
+        })?;
+        Ok(ChannelReply { response, certificates })
     }
+
+    fn wipe_vmpck0(&mut self) {}
 }
 
-fn psp(chip: u64, measurement: u8, requester_vmpl: u32) -> SimPsp {
-    let launch = SimLaunch { policy: 0x3_0000, measurement: [measurement; 48] };
-    SimPsp { psp: InsecureSimKeyDerivation { chip, launch, requester_vmpl }, asked: Vec::new() }
+/// Warden's driver for a launch measured `measurement` on the simulated chip.
+fn driver(measurement: [u8; 48]) -> GuestRequestDriver<Host> {
+    let mut psp = SimPsp::insecure_test();
+    psp.measurement = measurement;
+    let mut secrets = [0u8; 4096];
+    secrets[SECRETS_VMPCK0_OFFSET..SECRETS_VMPCK0_OFFSET + VMPCK_SIZE].copy_from_slice(&psp.vmpck(0));
+    let vmpck0 = secrets[SECRETS_VMPCK0_OFFSET..SECRETS_VMPCK0_OFFSET + VMPCK_SIZE].try_into().unwrap();
+    GuestRequestDriver::new(Host(psp), Zeroizing::new(vmpck0))
 }
-
-const TCB: TcbVersion = TcbVersion([3, 0, 0, 0, 0, 0, 8, 115]);
 
 struct Engine(Tpm);
 
@@ -41,9 +55,9 @@ impl TpmEngine for Engine {
     }
 }
 
-/// A boot: the firmware's TPM (entropy differs per boot) with the seed from `source`, and its EK.
-fn boot(source: &mut SimPsp, entropy: u64) -> (Engine, Vec<u8>) {
-    let key = snp_endorsement_key(source, TCB).expect("the PSP answers VMPL0's request");
+/// A boot: the firmware's TPM (entropy differs per boot) with the seed the PSP's key gives, and its EK.
+fn boot(measurement: [u8; 48], entropy: u64) -> (Engine, Vec<u8>) {
+    let key = snp_endorsement_key(&mut driver(measurement)).expect("the PSP answers Warden's request");
     let seed = EndorsementSeed::from_platform_key(&key, SNP_ENDORSEMENT_LABEL);
     let tpm = Tpm::firmware(
         Box::new(InsecureTestEntropy::new(entropy)),
@@ -58,21 +72,37 @@ fn boot(source: &mut SimPsp, entropy: u64) -> (Engine, Vec<u8>) {
 }
 
 #[test]
-fn the_same_launch_on_the_same_chip_gets_the_same_ek_and_another_launch_another() {
-    let (_, first) = boot(&mut psp(1, 0xAA, 0), 1);
-    let (_, again) = boot(&mut psp(1, 0xAA, 0), 2);
+fn the_same_launch_gets_the_same_ek_and_another_measurement_another() {
+    let (_, first) = boot([0xAA; 48], 1);
+    let (_, again) = boot([0xAA; 48], 2);
     assert_eq!(first, again, "a reboot of the same image keeps the EK");
     assert_eq!(l1_modulus(&first).map(<[u8]>::len), Some(EK_L1_MODULUS_SIZE));
-    let (_, other_image) = boot(&mut psp(1, 0xAB, 0), 1);
+    let (_, other_image) = boot([0xAB; 48], 1);
     assert_ne!(first, other_image, "another measurement, another EK");
-    let (_, other_chip) = boot(&mut psp(2, 0xAA, 0), 1);
-    assert_ne!(first, other_chip, "another chip, another EK");
+}
+
+/// A key source that records what it is asked and derives from the TCB it is asked for.
+struct Recorder {
+    tcb: TcbVersion,
+    asked: Vec<KeyRequest>,
+}
+
+impl GuestKeySource for Recorder {
+    fn reported_tcb(&mut self) -> Result<TcbVersion, GuestRequestError> {
+        Ok(self.tcb)
+    }
+
+    fn derive_key(&mut self, request: &KeyRequest) -> Result<Zeroizing<[u8; 32]>, GuestRequestError> {
+        self.asked.push(*request);
+        Ok(Zeroizing::new(Sha256::digest(request.tcb_version.to_le_bytes()).into()))
+    }
 }
 
 #[test]
-fn warden_asks_for_a_vmpl0_vcek_key_bound_to_policy_measurement_and_tcb() {
-    let mut source = psp(1, 0xAA, 0);
-    snp_endorsement_key(&mut source, TCB).unwrap();
+fn warden_asks_for_a_vmpl0_vcek_key_bound_to_policy_measurement_and_the_reported_tcb() {
+    let tcb = TcbVersion([3, 0, 0, 0, 0, 0, 8, 115]);
+    let mut source = Recorder { tcb, asked: Vec::new() };
+    let key = snp_endorsement_key(&mut source).unwrap();
     let [request] = source.asked.as_slice() else { panic!("one request: {:?}", source.asked) };
     assert_eq!(request.vmpl, 0);
     assert_eq!(request.root_key_select, KEY_ROOT_VCEK);
@@ -80,32 +110,16 @@ fn warden_asks_for_a_vmpl0_vcek_key_bound_to_policy_measurement_and_tcb() {
     for field in [GuestFieldSelect::POLICY, GuestFieldSelect::MEASUREMENT, GuestFieldSelect::TCB_VERSION] {
         assert!(select.contains(field), "{field:?}");
     }
-    assert_eq!(request.tcb_version.to_le_bytes(), TCB.0);
-    // Another TCB (an update) is another key.
-    let mut updated = psp(1, 0xAA, 0);
-    let newer = TcbVersion([3, 0, 0, 0, 0, 0, 9, 115]);
-    assert_ne!(
-        *snp_endorsement_key(&mut updated, newer).unwrap(),
-        *snp_endorsement_key(&mut source, TCB).unwrap()
-    );
-}
-
-#[test]
-fn a_vmpl2_requester_cannot_obtain_the_vmpl0_key() {
-    let mut guest = psp(1, 0xAA, 2);
-    assert_eq!(snp_endorsement_key(&mut guest, TCB).err(), Some(EvidenceError::Unavailable));
-    let mut request = warden_svsm::endorsement_key::endorsement_key_request(TCB);
-    assert_eq!(guest.psp.derive(&request), Err(PspStatus::INVALID_PARAM));
-    // What the guest may have, a VMPL2 key for the same fields, is not Warden's.
-    request.vmpl = 2;
-    let guest_key = guest.psp.derive(&request).unwrap();
-    let warden_key = snp_endorsement_key(&mut psp(1, 0xAA, 0), TCB).unwrap();
-    assert_ne!(guest_key, *warden_key);
+    assert!(!select.contains(GuestFieldSelect::GUEST_SVN), "the guest SVN is not Warden's to bind");
+    assert_eq!(request.tcb_version.to_le_bytes(), tcb.0);
+    // A TCB update is another key, so another EK.
+    let mut updated = Recorder { tcb: TcbVersion([3, 0, 0, 0, 0, 0, 9, 115]), asked: Vec::new() };
+    assert_ne!(*snp_endorsement_key(&mut updated).unwrap(), *key);
 }
 
 #[test]
 fn the_guest_s_own_create_primary_gives_the_manifest_s_ek() {
-    let (mut engine, manifest_ek) = boot(&mut psp(1, 0xAA, 0), 5);
+    let (mut engine, manifest_ek) = boot([0xAA; 48], 5);
     // _TPM_Init happened: the guest starts the TPM as at power-on.
     let startup = engine.0.execute(&[0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0]);
     assert_eq!(startup[6..10], [0, 0, 0, 0], "the guest's TPM2_Startup(CLEAR) succeeds");

@@ -41,6 +41,9 @@ pub struct Hypervisor {
     pub lie_ghcb_echo: bool,
     /// The PSP behind guest requests.
     pub psp: Box<dyn PspModel>,
+    /// The certificate table the host installed for extended guest requests (GHCB spec (AMD 56421)
+    /// §4.1.8.1); `None` answers them with an empty table.
+    pub certificates: Option<Vec<u8>>,
     /// A refused request to report (e.g. AP creation with a non-VMSA page).
     pub notes: Vec<String>,
     /// A stop the hypervisor decided on (termination) that the run loop reports.
@@ -62,6 +65,7 @@ impl Hypervisor {
             echo,
             lie_ghcb_echo,
             psp: Box::new(NoPsp),
+            certificates: None,
             notes: Vec::new(),
             stop: None,
             msr_psc: 0,

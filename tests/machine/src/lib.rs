@@ -18,6 +18,7 @@ pub mod cpuid_model;
 pub mod exceptions;
 pub mod ghcb_msr;
 pub mod guest_code;
+pub mod guest_request;
 pub mod hypervisor;
 pub mod intercepts;
 pub mod launch_digest;

@@ -16,6 +16,9 @@ use crate::hypervisor::{self, Flow, Hypervisor};
 use crate::intercepts::{self, MSR_GHCB, MSR_SEV_STATUS, SEV_STATUS, Site};
 use crate::loader::LoadedImage;
 use crate::memory::{self, PRIVATE_BASE, REGIONS, View, Views};
+use crate::psp::cert_chain::CertChain;
+use crate::psp::cert_table::certificate_table;
+use crate::psp::snp_psp::SnpPsp;
 use crate::snp_instructions::{self, Executed, PVALIDATE, RMPADJUST, VMGEXIT};
 use crate::vmpl::Vcpus;
 use crate::vmsa_state;
@@ -206,6 +209,12 @@ impl<'a> Machine<'a> {
             );
         }
         vmsa_state::load_boot(&mut m.uc, &image.vmsa.1[..]).map_err(uc_err("boot VMSA"))?;
+        // The PSP knows the VMPCKs it put in the secrets page; the host installed the test chain.
+        if let Some(psp) = SnpPsp::for_image(image) {
+            let hv = &mut m.uc.get_data_mut().hv;
+            hv.psp = Box::new(psp);
+            hv.certificates = Some(certificate_table(CertChain::stored())?);
+        }
         Ok(m)
     }
 

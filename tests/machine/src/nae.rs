@@ -8,6 +8,7 @@ use warden_defs::psc::PscDescriptor;
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::ghcb_msr::HV_FEATURES;
+use crate::guest_request;
 use crate::hypervisor::{Flow, page_state_change, psc_error_code};
 use crate::machine::{Outcome, State};
 use crate::serial::Console;
@@ -67,6 +68,8 @@ pub fn serve(uc: &mut Unicorn<'_, State>, gpa: u64) -> Flow {
     } else {
         let rax_valid = g.valid(offsets::RAX);
         let rcx_valid = g.valid(offsets::RCX);
+        let rbx_valid = g.valid(offsets::RBX);
+        let rbx = g.get(offsets::RBX);
         let (rax, rcx, rdx) = (g.get(offsets::RAX), g.get(offsets::RCX), g.get(offsets::RDX));
         let scratch = g.get(offsets::SW_SCRATCH);
         g.page[offsets::VALID_BITMAP..offsets::VALID_BITMAP + 16].fill(0);
@@ -163,14 +166,22 @@ pub fn serve(uc: &mut Unicorn<'_, State>, gpa: u64) -> Flow {
                 g.answer(0, 0);
             }
             0x8000_0011 | 0x8000_0012 => {
-                let mut request = Box::new([0u8; 4096]);
-                let _ = uc.mem_read(info1, &mut request[..]);
-                match uc.get_data_mut().hv.psp.guest_request(&request) {
-                    Ok(response) => {
-                        let _ = uc.mem_write(info2, &response[..]);
-                        g.answer(0, 0);
+                let answer = if exit_code == 0x8000_0011 {
+                    Some(guest_request::regular(uc, info1, info2))
+                } else if !rax_valid || !rbx_valid {
+                    None
+                } else {
+                    Some(guest_request::extended(uc, info1, info2, rax, rbx))
+                };
+                match answer {
+                    None => g.answer(2, ERR_MISSING_INPUT),
+                    Some(Err(_)) => g.answer(2, ERR_INVALID_INPUT),
+                    Some(Ok(a)) => {
+                        if let Some(pages) = a.rbx {
+                            g.set(offsets::RBX, pages);
+                        }
+                        g.answer(0, a.exit_info_2);
                     }
-                    Err(status) => g.answer(0, u64::from(status)),
                 }
             }
             0x8000_FFFD => g.answer(0, HV_FEATURES),

@@ -25,9 +25,19 @@ use super::guest_launch::{self, GuestLaunchError};
 #[cfg(warden_request_loop)]
 use super::guest_memory::SnpGuestMemory;
 #[cfg(warden_request_loop)]
+use super::guest_request;
+#[cfg(warden_request_loop)]
 use crate::println;
 #[cfg(warden_request_loop)]
 use crate::services::{self, GuestLayout};
+#[cfg(warden_request_loop)]
+use alloc::boxed::Box;
+#[cfg(warden_request_loop)]
+use warden_svsm::endorsement_key::{SNP_ENDORSEMENT_LABEL, snp_endorsement_key};
+#[cfg(warden_request_loop)]
+use warden_svsm::snp_evidence::SnpEvidence;
+#[cfg(warden_request_loop)]
+use warden_vtpm::EndorsementSeed;
 
 impl BootSteps for SnpPlatform {
     /// COM1 through IOIO exits on the registered GHCB (no #VC needed).
@@ -76,23 +86,15 @@ impl BootSteps for SnpPlatform {
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
         let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
-        let seed = self.endorsement_seed(facts)?;
-        services::start_for(&layout, &seed).map_err(BootStepError::Services)
-    }
-
-    /// Until the guest-request driver asks the PSP for the launch-bound key
-    /// (`warden_svsm::endorsement_key`), an ephemeral seed from RDRAND: the EK changes at every boot,
-    /// as it did before. Never the native platform's fixed seed.
-    #[cfg(warden_request_loop)]
-    fn endorsement_seed(
-        &mut self,
-        _facts: &BootFacts,
-    ) -> Result<warden_vtpm::EndorsementSeed, BootStepError> {
-        use warden_vtpm::EntropySource;
-        let mut rdrand = crate::entropy::Rdrand::new().ok_or(BootStepError::NoEndorsementSeed)?;
-        let mut key = zeroize::Zeroizing::new([0u8; 32]);
-        rdrand.fill_bytes(key.as_mut());
-        Ok(warden_vtpm::EndorsementSeed::from_platform_key(&key, b"sev-snp/ephemeral-rdrand"))
+        // The guest-request driver shares its message pages now, at boot. It first asks the PSP for
+        // the vTPM's endorsement key (bound to this launch; `warden_svsm::endorsement_key`), then
+        // serves the attestation protocol's reports.
+        let mut driver = guest_request::open(self.c_bit()).map_err(BootStepError::GuestRequest)?;
+        let key = snp_endorsement_key(&mut driver).map_err(|_| BootStepError::NoEndorsementSeed)?;
+        let seed = EndorsementSeed::from_platform_key(&key, SNP_ENDORSEMENT_LABEL);
+        drop(key);
+        services::start_for(&layout, &seed, Some(Box::new(SnpEvidence::new(driver))))
+            .map_err(BootStepError::Services)
     }
 
     #[cfg(warden_request_loop)]

@@ -111,28 +111,41 @@ pub unsafe fn register(page_c_bit: u8) -> Result<u8, GhcbSetupError> {
 
     let gpa = page_address();
     let gfn = gpa >> 12;
-    // The page changes hands: no dirty line of the private view may be written back over it later.
-    flush_page_cache(gpa);
     // SAFETY: the GHCB page is Warden's own `.bss` page, identity-mapped, and nothing references it
-    // (only this module does, under the lock we hold). Rescinding first means a hypervisor that does not
-    // make it shared cannot leave Warden writing to a validated page it believes shared.
-    let (rc, unchanged) = unsafe { pvalidate(gpa, PVALIDATE_SIZE_4K, false) };
-    if SnpRc(rc) != SnpRc::SUCCESS || unchanged {
-        return Err(GhcbSetupError::Rescind(rc, unchanged));
-    }
-    // SAFETY: the page is rescinded and unreferenced; handing it to the hypervisor is the point.
-    let response = unsafe { msr_protocol(msr::psc_request(gfn, PscOp::Shared)) };
-    msr::check_psc(response).map_err(GhcbSetupError::Msr)?;
-    // SAFETY: the page is shared in the RMP now and nothing references it; from here on it is only
-    // accessed through `SharedGhcb::exchange`, as the shared view.
-    unsafe { c_bit::set_private(gpa, page_c_bit, false) }.map_err(GhcbSetupError::Mapping)?;
-    // SAFETY: the page is mapped writable (shared view) and unreferenced.
-    unsafe { (gpa as *mut [u8; 4096]).write_volatile([0; 4096]) };
+    // (only this module does, under the lock we hold); from here on it is only accessed through
+    // `SharedGhcb::exchange`, as the shared view.
+    unsafe { share_page(gpa, page_c_bit) }?;
     // SAFETY: registration names a page that is shared, which it now is.
     let response = unsafe { msr_protocol(msr::register_gpa_request(gfn)) };
     msr::check_register_gpa(response, gfn).map_err(GhcbSetupError::Msr)?;
     *slot = Some(SharedGhcb { gpa });
     Ok(page_c_bit)
+}
+
+/// Makes Warden's `.bss` page at `gpa` shared with the hypervisor and zeroes it: no dirty line of the
+/// private view may be written back over it later, so the cache is flushed; validation is rescinded
+/// first, so that a hypervisor that does not make it shared cannot leave Warden writing to a validated
+/// page it believes shared; then the page-state change (MSR protocol) and the C-bit cleared.
+///
+/// # Safety
+/// The page is Warden's own, page-aligned, identity-mapped, and referenced by no Rust object; from now
+/// on it is only accessed as shared memory (volatile copies), and never while another CPU uses the GHCB
+/// MSR (the boot CPU at boot, or under the [`GHCB`] lock).
+pub unsafe fn share_page(gpa: u64, c_bit: u8) -> Result<(), GhcbSetupError> {
+    flush_page_cache(gpa);
+    // SAFETY: per the contract, nothing references the page.
+    let (rc, unchanged) = unsafe { pvalidate(gpa, PVALIDATE_SIZE_4K, false) };
+    if SnpRc(rc) != SnpRc::SUCCESS || unchanged {
+        return Err(GhcbSetupError::Rescind(rc, unchanged));
+    }
+    // SAFETY: the page is rescinded and unreferenced; handing it to the hypervisor is the point.
+    let response = unsafe { msr_protocol(msr::psc_request(gpa >> 12, PscOp::Shared)) };
+    msr::check_psc(response).map_err(GhcbSetupError::Msr)?;
+    // SAFETY: the page is shared in the RMP now and nothing references it (the contract).
+    unsafe { c_bit::set_private(gpa, c_bit, false) }.map_err(GhcbSetupError::Mapping)?;
+    // SAFETY: the page is mapped writable (shared view) and unreferenced.
+    unsafe { (gpa as *mut [u8; 4096]).write_volatile([0; 4096]) };
+    Ok(())
 }
 
 impl GhcbTransport for SharedGhcb {

@@ -15,6 +15,8 @@ pub mod guest_channel;
 #[cfg(warden_request_loop)]
 pub mod guest_launch;
 pub mod guest_memory;
+#[cfg(warden_request_loop)]
+pub mod guest_request;
 pub mod instructions;
 pub mod vc;
 

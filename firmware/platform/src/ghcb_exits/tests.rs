@@ -1,14 +1,14 @@
 //! Threat model T1 tests of the GHCB exits: a model of the shared page that counts how often Warden's
 //! side writes and reads it, a "hypervisor" that writes any reply, and one that rewrites the page after
 //! Warden's copy.
-use warden_defs::ghcb::exit::{ExitCode, IoDirection, IoWidth, MSR_WRITE, ioio_exit_info};
+use warden_defs::ghcb::exit::{ExitCode, GuestRequestError, IoDirection, IoWidth, MSR_WRITE, ioio_exit_info};
 use warden_defs::ghcb::{EventInjection, Field, Ghcb, HvErrorCode};
 use warden_defs::psc::{PSC_ERROR_INVALID_ENTRY, PscDescriptor, PscEntry, PscHeader, PscOp, SVM_EXIT_PSC};
 use zerocopy::IntoBytes;
 
 use super::{
-    CpuidResult, ExitError, GhcbTransport, Misbehaviour, PscExitError, ap_create, cpuid, io_in, io_out,
-    page_state_change, rdmsr, wrmsr,
+    CertificateBuffer, CpuidResult, ExitError, GhcbTransport, GuestRequestExitError, Misbehaviour,
+    PscExitError, ap_create, cpuid, guest_request, io_in, io_out, page_state_change, rdmsr, wrmsr,
 };
 use crate::memory::PscError;
 
@@ -273,4 +273,43 @@ fn ap_creation_names_the_vmsa_vcpu_and_vmpl_and_checks_the_status() {
     assert_eq!(ap_create(&mut refused, 0, 2, 0x1000, 1), Err(ExitError::Hypervisor(HvErrorCode(5))));
     let mut silent = SharedPageModel::new(|_| Ghcb::new());
     assert!(matches!(ap_create(&mut silent, 0, 2, 0x1000, 1), Err(ExitError::Misbehaved(_))));
+}
+
+#[test]
+fn guest_requests_name_both_pages_and_the_certificate_buffer() {
+    let mut page = SharedPageModel::new(|_| reply(&[]));
+    assert_eq!(guest_request(&mut page, 0x1000, 0x2000, None), Ok(()));
+    let sent = page.request();
+    assert_eq!(sent.output(Field::SwExitCode), Ok(ExitCode::SNP_GUEST_REQUEST.0));
+    assert_eq!((sent.output(Field::SwExitInfo1), sent.output(Field::SwExitInfo2)), (Ok(0x1000), Ok(0x2000)));
+
+    let buffer = CertificateBuffer { gpa: 0x5000, pages: 4 };
+    assert_eq!(guest_request(&mut page, 0x1000, 0x2000, Some(buffer)), Ok(()));
+    let sent = page.request();
+    assert_eq!(sent.output(Field::SwExitCode), Ok(ExitCode::SNP_EXT_GUEST_REQUEST.0));
+    assert_eq!((sent.output(Field::Rax), sent.output(Field::Rbx)), (Ok(0x5000), Ok(4)));
+}
+
+#[test]
+fn guest_request_errors_are_typed_and_invalid_len_needs_rbx() {
+    let buffer = Some(CertificateBuffer { gpa: 0x5000, pages: 1 });
+    let mut page = SharedPageModel::new(|_| reply(&[(Field::SwExitInfo2, 1 << 32), (Field::Rbx, 3)]));
+    assert_eq!(
+        guest_request(&mut page, 0x1000, 0x2000, buffer),
+        Err(GuestRequestExitError::CertificatePages(3))
+    );
+    // INVALID_LEN without RBX valid, and INVALID_LEN on a plain request, are not the protocol's.
+    page.hypervisor = |_| reply(&[(Field::SwExitInfo2, 1 << 32)]);
+    let missing = GuestRequestExitError::Misbehaved(Misbehaviour::MissingOutput(Field::Rbx));
+    assert_eq!(guest_request(&mut page, 0x1000, 0x2000, buffer), Err(missing));
+    let refused = GuestRequestExitError::Refused(GuestRequestError::InvalidLength);
+    assert_eq!(guest_request(&mut page, 0x1000, 0x2000, None), Err(refused));
+    page.hypervisor = |_| reply(&[(Field::SwExitInfo2, 0x16)]);
+    let firmware = GuestRequestExitError::Refused(GuestRequestError::Firmware(0x16));
+    assert_eq!(guest_request(&mut page, 0x1000, 0x2000, None), Err(firmware));
+    page.hypervisor = |_| reply(&[(Field::SwExitInfo2, 2 << 32)]);
+    assert_eq!(
+        guest_request(&mut page, 0x1000, 0x2000, None),
+        Err(GuestRequestExitError::Refused(GuestRequestError::Busy))
+    );
 }
