@@ -37,6 +37,10 @@ pub enum BootStepError {
     /// The services could not start.
     #[cfg(warden_request_loop)]
     Services(crate::services::ServiceError),
+    /// The vTPM's endorsement seed cannot be had: the platform gives no key to derive it from (TDX:
+    /// the TDX module offers no sealing-key derivation), or asking for one failed.
+    #[cfg(warden_request_loop)]
+    NoEndorsementSeed,
     /// SEV-SNP: the guest the image carries could not be launched (or it carries none).
     #[cfg(warden_request_loop)]
     GuestLaunch(crate::snp::guest_launch::GuestLaunchError),
@@ -86,20 +90,17 @@ pub trait BootSteps: Platform {
         for_each_unowned(0, hints.ram_bytes, |start, end| ram.extend(GpaRange::new(start, end)));
         Ok(ram)
     }
-    /// The services (the dispatcher with the core protocol and the vTPM) for the guest this platform
-    /// serves, over `ram` (`guest_ram`): by default one vCPU whose calling area is
-    /// `services::NATIVE_BOOT_CAA`.
+    /// The services (the dispatcher with the core protocol, the vTPM and, where the platform has
+    /// evidence, attestation) for the guest this platform serves, over `ram` (`guest_ram`). No default:
+    /// each platform says where its vTPM's endorsement seed comes from (`warden_vtpm::EndorsementSeed`):
+    /// derived from a key only this launch can obtain where the platform has one (SEV-SNP:
+    /// MSG_KEY_REQ), so the EK is stable across boots of the same image.
     #[cfg(warden_request_loop)]
     fn start_services(
         &mut self,
         ram: &[GpaRange],
-        _facts: &BootFacts,
-    ) -> Result<warden_svsm::Dispatcher, BootStepError> {
-        let layout =
-            crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA };
-        // No PSP, no evidence: the default (native) serves no attestation protocol.
-        crate::services::start_for(&layout, None).map_err(BootStepError::Services)
-    }
+        facts: &BootFacts,
+    ) -> Result<warden_svsm::Dispatcher, BootStepError>;
     /// The channel guest calls arrive on.
     #[cfg(warden_request_loop)]
     type Channel: RequestChannel;

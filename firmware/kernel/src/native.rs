@@ -107,6 +107,22 @@ impl BootSteps for NativePlatform {
         Ok(HeapMemory::Plain)
     }
 
+    /// One vCPU whose calling area is `services::NATIVE_BOOT_CAA`. Native QEMU has no confidential
+    /// platform, so no key to derive the endorsement seed from and no evidence: its vTPM gets the
+    /// INSECURE fixed seed (every native Warden has the same EK) and no attestation protocol is offered.
+    /// The one place outside the test image that uses that seed; the confidential platforms derive theirs.
+    #[cfg(warden_request_loop)]
+    fn start_services(
+        &mut self,
+        ram: &[warden_platform::memory::GpaRange],
+        _facts: &crate::boot_params::BootFacts,
+    ) -> Result<warden_svsm::Dispatcher, BootStepError> {
+        let layout =
+            crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA };
+        let seed = warden_vtpm::EndorsementSeed::insecure_fixed();
+        crate::services::start_for(&layout, &seed, None).map_err(BootStepError::Services)
+    }
+
     #[cfg(warden_request_loop)]
     type Channel = Transport;
 

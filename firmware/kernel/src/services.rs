@@ -1,7 +1,8 @@
 //! Warden's services, assembled once at boot: the SVSM dispatcher with the core protocol built in, the
 //! attestation protocol registered as protocol 1 where the platform has evidence (SNP: reports from
 //! the PSP; native has no PSP, so protocol 1 is not offered and QUERY_PROTOCOL answers 0 for it), and
-//! the vTPM as protocol 2.
+//! the vTPM as protocol 2, manufactured with the platform's endorsement seed; its EK's public area is
+//! the vTPM's entry in the services manifest protocol 1 reports.
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use warden_defs::attest::VTPM_SERVICE_GUID;
@@ -10,10 +11,12 @@ use warden_platform::memory::GpaRange;
 use warden_platform::memory::{
     PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
 };
-use warden_svsm::attest_manifest::ServiceManifest;
+use warden_svsm::attest_manifest::{ManifestError, ServiceManifest};
 use warden_svsm::attest_protocol::{AttestProtocol, EvidenceSource};
+use warden_svsm::vtpm_manifest::{EkError, endorsement_key_public};
 use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
+use warden_vtpm::EndorsementSeed;
 
 use crate::entropy::Rdrand;
 use crate::vtpm_clock::TscClock;
@@ -33,6 +36,10 @@ pub enum ServiceError {
     NoGuestRam,
     /// The core protocol refused its configuration.
     Core(warden_svsm::ConfigError),
+    /// The vTPM would not create its own EK (a bug: its own well-formed commands refused).
+    Ek(EkError),
+    /// The services manifest refused an entry (a bug: each service is listed once).
+    Manifest(ManifestError),
 }
 
 /// The in-firmware vTPM engine behind the protocol.
@@ -64,18 +71,46 @@ pub struct GuestLayout<'a> {
 }
 
 /// The dispatcher for the in-firmware tests' guest: `ram_end` bytes of RAM, one vCPU,
-/// [`NATIVE_BOOT_CAA`].
+/// [`NATIVE_BOOT_CAA`], the native platform's INSECURE fixed endorsement seed.
 #[cfg(feature = "insecure_test_image")]
 pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     let ram = guest_ram(ram_end)?;
-    start_for(&GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA }, None)
+    let layout = GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA };
+    start_for(&layout, &EndorsementSeed::insecure_fixed(), None)
+}
+
+/// The vTPM the firmware runs, manufactured with `endorsement` (the platform's seed, so the EK is the
+/// same at every boot of this image), and the services manifest with its EK. The EK is created by
+/// TPM2_CreatePrimary on this very TPM, which is then shut down and re-initialised (_TPM_Init), so the
+/// guest finds it needing TPM2_Startup, as at power-on; the RSA key it derived stays remembered
+/// (`warden_vtpm`'s primary cache), so the guest's own CreatePrimary of the EK is quick.
+fn vtpm_service(endorsement: &EndorsementSeed) -> Result<(Vtpm, ServiceManifest), ServiceError> {
+    // The firmware's configuration (DA parameters) and a running clock, so expirations, tickets and
+    // dictionary-attack recovery work as the host tests of `FirmwareConfig::FIRMWARE` show.
+    let tpm = warden_vtpm::Tpm::firmware(
+        Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?),
+        Box::new(TscClock::start()),
+        &warden_vtpm::FirmwareConfig::FIRMWARE,
+        endorsement,
+    );
+    let mut vtpm = Vtpm(tpm);
+    let ek = endorsement_key_public(&mut vtpm).map_err(ServiceError::Ek)?;
+    vtpm.0.power_on();
+    let mut manifest = ServiceManifest::new();
+    manifest.add(VTPM_SERVICE_GUID, &ek).map_err(ServiceError::Manifest)?;
+    Ok((vtpm, manifest))
 }
 
 /// The platform's attestation evidence (SNP: the PSP through the guest-request driver).
 pub type Evidence = Box<dyn EvidenceSource + Send>;
 
-/// The dispatcher for the guest `layout` describes, attesting with `evidence` when there is any.
-pub fn start_for(layout: &GuestLayout<'_>, evidence: Option<Evidence>) -> Result<Dispatcher, ServiceError> {
+/// The dispatcher for the guest `layout` describes, its vTPM manufactured with `endorsement`,
+/// attesting with `evidence` when there is any.
+pub fn start_for(
+    layout: &GuestLayout<'_>,
+    endorsement: &EndorsementSeed,
+    evidence: Option<Evidence>,
+) -> Result<Dispatcher, ServiceError> {
     if layout.ram.is_empty() {
         return Err(ServiceError::NoGuestRam);
     }
@@ -88,22 +123,11 @@ pub fn start_for(layout: &GuestLayout<'_>, evidence: Option<Evidence>) -> Result
     })
     .map_err(ServiceError::Core)?;
     let mut dispatcher = Dispatcher::new(core);
-    // The firmware's configuration (DA parameters) and a running clock, so expirations, tickets and
-    // dictionary-attack recovery work as the host tests of `FirmwareConfig::FIRMWARE` show.
-    let tpm = warden_vtpm::Tpm::firmware(
-        Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?),
-        Box::new(TscClock::start()),
-        &warden_vtpm::FirmwareConfig::FIRMWARE,
-    );
+    let (vtpm, manifest) = vtpm_service(endorsement)?;
     dispatcher
-        .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(Vtpm(tpm))))
+        .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(vtpm)))
         .expect("protocol 2 is registered once, on an empty dispatcher");
     if let Some(evidence) = evidence {
-        // The vTPM's manifest is its EK's marshaled TPMT_PUBLIC (SVSM spec (AMD 58019), vTPM service
-        // manifest); the stable EK fills it (issue #13, EK work). Until then the service is listed with
-        // no data, which binds its presence and nothing more.
-        let mut manifest = ServiceManifest::new();
-        manifest.add(VTPM_SERVICE_GUID, &[]).expect("the first service of an empty manifest fits");
         dispatcher
             .register(PROTOCOL_ATTEST, Box::new(AttestProtocol::new(manifest, evidence)))
             .expect("protocol 1 is registered once");

@@ -33,6 +33,7 @@ pub mod attest_protocol;
 mod buffer;
 mod core_protocol;
 mod dispatch;
+pub mod endorsement_key;
 mod error;
 mod guest;
 pub mod guest_request;
@@ -46,6 +47,7 @@ pub mod request;
 pub mod snp_evidence;
 pub mod transport;
 mod vcpus;
+pub mod vtpm_manifest;
 pub mod vtpm_protocol;
 
 pub use buffer::{CallContext, GuestBuffer};

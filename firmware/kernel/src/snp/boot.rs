@@ -33,7 +33,11 @@ use crate::services::{self, GuestLayout};
 #[cfg(warden_request_loop)]
 use alloc::boxed::Box;
 #[cfg(warden_request_loop)]
+use warden_svsm::endorsement_key::{SNP_ENDORSEMENT_LABEL, snp_endorsement_key};
+#[cfg(warden_request_loop)]
 use warden_svsm::snp_evidence::SnpEvidence;
+#[cfg(warden_request_loop)]
+use warden_vtpm::EndorsementSeed;
 
 impl BootSteps for SnpPlatform {
     /// COM1 through IOIO exits on the registered GHCB (no #VC needed).
@@ -82,9 +86,14 @@ impl BootSteps for SnpPlatform {
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
         let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
-        // Attestation evidence from the PSP: the driver shares its message pages now, at boot.
-        let driver = guest_request::open(self.c_bit()).map_err(BootStepError::GuestRequest)?;
-        services::start_for(&layout, Some(Box::new(SnpEvidence::new(driver))))
+        // The guest-request driver shares its message pages now, at boot. It first asks the PSP for
+        // the vTPM's endorsement key (bound to this launch; `warden_svsm::endorsement_key`), then
+        // serves the attestation protocol's reports.
+        let mut driver = guest_request::open(self.c_bit()).map_err(BootStepError::GuestRequest)?;
+        let key = snp_endorsement_key(&mut driver).map_err(|_| BootStepError::NoEndorsementSeed)?;
+        let seed = EndorsementSeed::from_platform_key(&key, SNP_ENDORSEMENT_LABEL);
+        drop(key);
+        services::start_for(&layout, &seed, Some(Box::new(SnpEvidence::new(driver))))
             .map_err(BootStepError::Services)
     }
 

@@ -32,6 +32,18 @@ impl BootSteps for TdxPlatform {
         Ok(HeapMemory::Accepted(proof))
     }
 
+    /// The TDX module derives no sealing keys (TDG.MR.REPORT is MACed, not a key source), so a stable
+    /// EK would need a key from elsewhere (a migration TD or a key broker); none is chosen yet, and no
+    /// services start (the boot stops earlier anyway, at the missing #VE handler).
+    #[cfg(warden_request_loop)]
+    fn start_services(
+        &mut self,
+        _ram: &[warden_platform::memory::GpaRange],
+        _facts: &crate::boot_params::BootFacts,
+    ) -> Result<warden_svsm::Dispatcher, BootStepError> {
+        Err(BootStepError::NoEndorsementSeed)
+    }
+
     #[cfg(warden_request_loop)]
     type Channel = Transport;
 
