@@ -83,6 +83,44 @@ fn the_reference_values_publish_what_measure_computes() {
     }
 }
 
+/// The CoRIM and Trustee's sample message carry the same SNP launch digest as `measure --json`. The CoRIM
+/// is read as bytes here (a reader independent of the xtask's): the digest must sit in a
+/// `[7, h'<48 bytes>']` digest entry, sha-384 per the CoRIM profile; `verify` checks its signature.
+#[test]
+fn the_corim_and_the_trustee_sample_carry_what_measure_computes() {
+    let measured = warden_tests::xtask()
+        .args(["measure", "--json"])
+        .env("WARDEN_WORKSPACE", workspace())
+        .output()
+        .unwrap();
+    assert!(measured.status.success(), "{}", String::from_utf8_lossy(&measured.stderr));
+    let measured: serde_json::Value = serde_json::from_slice(&measured.stdout).unwrap();
+    let digest_hex = measured["snp_launch_digest"].as_str().unwrap();
+    let digest: Vec<u8> = (0..digest_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digest_hex[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(digest.len(), 48);
+
+    let corim = std::fs::read(warden_tests::out_dir().join("reference-values.corim.cbor")).unwrap();
+    assert_eq!(corim[..2], [0xD2, 0x84], "a tagged COSE_Sign1");
+    let entry: Vec<u8> = [&[0x82, 0x07, 0x58, 0x30][..], &digest].concat();
+    assert!(
+        corim.windows(entry.len()).any(|w| w == entry),
+        "the CoRIM has no sha-384 digest entry for {digest_hex}"
+    );
+
+    let sample: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(warden_tests::out_dir().join("reference-values.trustee-sample.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sample["type"], "sample");
+    let payload =
+        base64::engine::general_purpose::STANDARD.decode(sample["payload"].as_str().unwrap()).unwrap();
+    let provenance: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(provenance["snp_launch_measurement"], serde_json::json!([digest_hex]));
+}
+
 /// Threat model T8.
 #[test]
 fn a_release_build_refuses_the_insecure_test_key() {
@@ -99,7 +137,9 @@ fn verify_accepts_the_build_and_refuses_a_tampered_image() {
         |image: &Path| warden_tests::xtask().args(["verify", "--image"]).arg(image).output().unwrap();
     let good = verify(&warden_tests::out_dir().join("warden.igvm"));
     assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
-    assert!(String::from_utf8_lossy(&good.stdout).starts_with("verified: "));
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(stdout.starts_with("verified: "));
+    assert!(stdout.contains("CoRIM agrees, Trustee sample agrees"), "{stdout}");
 
     let mut image = std::fs::read(warden_tests::out_dir().join("warden.igvm")).unwrap();
     let last = image.len() - 1;
