@@ -1,8 +1,9 @@
 //! `warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior B] [--lie-ghcb-echo]
-//! [--max-seconds N] [--evidence-dir DIR]`: boots an IGVM file on the emulated SEV-SNP machine, prints
-//! the consoles, and exits 0 only on success (`--smoke`: Warden's ready line and the guest's PASS
-//! verdict; `--ready`: Warden's ready line; otherwise a TestsPassed termination), printing one summary
-//! line either way. `--evidence-dir` first writes the PSP's INSECURE TEST chain there as `ark.pem`,
+//! [--max-seconds N] [--nonce HEX] [--evidence-dir DIR]`: boots an IGVM file on the emulated SEV-SNP
+//! machine, prints the consoles, and exits 0 only on success (`--smoke`: Warden's ready line and the
+//! guest's PASS verdict; `--ready`: Warden's ready line; otherwise a TestsPassed termination), printing
+//! one summary line either way. `--nonce` hands the relying party's 64-byte nonce to the guest
+//! (`host_nonce`). `--evidence-dir` first writes the PSP's INSECURE TEST chain there as `ark.pem`,
 //! `ask.pem` and `vcek.pem` (what a relying party fetches from AMD in real life).
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,12 +11,12 @@ use std::time::Instant;
 
 use warden_machine::cpuid_model::CpuidModel;
 use warden_machine::hypervisor::READY_LINE;
-use warden_machine::loader;
 use warden_machine::machine::{Config, Machine};
 use warden_machine::psp::cert_chain::CertChain;
+use warden_machine::{host_nonce, loader};
 use warden_sim::snp::PscBehavior;
 
-const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--quiet] [--report-json PATH] [--evidence-dir DIR]";
+const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--nonce HEX] [--quiet] [--report-json PATH] [--evidence-dir DIR]";
 
 fn parse_psc(s: &str) -> Option<PscBehavior> {
     let mut it = s.split(':');
@@ -51,6 +52,13 @@ fn main() -> ExitCode {
             "--evidence-dir" => evidence_dir = Some(PathBuf::from(value("--evidence-dir"))),
             "--lie-ghcb-echo" => config.lie_ghcb_echo = true,
             "--max-seconds" => config.max_seconds = value("--max-seconds").parse().expect("--max-seconds N"),
+            "--nonce" => {
+                let v = value("--nonce");
+                config.nonce = Some(
+                    host_nonce::parse_hex(&v)
+                        .unwrap_or_else(|| panic!("--nonce needs 128 hex digits\n{USAGE}")),
+                );
+            }
             "--psc-behavior" => {
                 let v = value("--psc-behavior");
                 config.psc_behavior =
