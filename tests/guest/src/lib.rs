@@ -5,6 +5,7 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod ek_command;
 pub mod pvalidate_list;
 pub mod secrets_page;
 pub mod tpm_commands;
