@@ -401,3 +401,41 @@ fn issue_18_banks_and_administration_inside_the_firmware() {
     tool("tpm2_flushcontext @session.ctx");
     assert!(!tool("tpm2_getcap handles-nv-index").contains("0x1000001"));
 }
+
+/// The EK the native firmware's vTPM has, computed on the host the way the boot computes the manifest's
+/// vTPM entry (`warden_svsm::vtpm_manifest`) from the native platform's INSECURE fixed seed.
+fn native_ek_oracle() -> Vec<u8> {
+    struct Engine(warden_vtpm::Tpm);
+    impl warden_svsm::vtpm_protocol::TpmEngine for Engine {
+        fn execute(&mut self, command: &[u8]) -> Vec<u8> {
+            self.0.execute(command)
+        }
+    }
+    let tpm = warden_vtpm::Tpm::firmware(
+        Box::new(warden_vtpm::insecure_test_entropy::InsecureTestEntropy::new(77)),
+        Box::new(warden_vtpm::insecure_test_entropy::InsecureTestClock::default()),
+        &warden_vtpm::FirmwareConfig::FIRMWARE,
+        &warden_vtpm::EndorsementSeed::insecure_fixed(),
+    );
+    warden_svsm::vtpm_manifest::endorsement_key_public(&mut Engine(tpm)).expect("the EK is created")
+}
+
+/// Issue 13: the EK read through tpm2-tools from the booted image (native: its fixed INSECURE seed, and
+/// no attestation protocol, so the oracle is the manifest entry the boot would compute) is the vTPM's
+/// stable L-1 EK, the same at every boot.
+#[test]
+fn tpm2_createek_reads_the_stable_l1_ek_from_the_booted_firmware() {
+    let oracle = native_ek_oracle();
+    assert!(warden_defs::ek_template::is_l1_public(&oracle));
+    for (boot, port) in [(1, 25341u16), (2, 25351)] {
+        let firmware = Firmware::boot(port);
+        let scratch = Scratch::new(&format!("ek{boot}"));
+        scratch.tool(&firmware, "tpm2_startup -c");
+        scratch.tool(&firmware, "tpm2_createek -G rsa -c @ek.ctx -u @ek.pub");
+        // `-u` writes a TPM2B_PUBLIC: the size, then the TPMT_PUBLIC the manifest carries.
+        let public = scratch.read("ek.pub");
+        assert_eq!(&public[2..], &oracle[..], "boot {boot}: the EK tpm2-tools read is the vTPM's L-1 EK");
+        let shown = scratch.tool(&firmware, "tpm2_readpublic -c @ek.ctx");
+        assert!(shown.contains("rsa") && shown.contains("restricted"), "{shown}");
+    }
+}

@@ -43,7 +43,9 @@ pub enum ServiceError {
 }
 
 /// The in-firmware vTPM engine behind the protocol.
-struct Vtpm(warden_vtpm::Tpm);
+/// Boxed at once: the engine is tens of KiB, and every move of it by value would cost boot-stack
+/// space (64 KiB in all) in `start_for`'s frame.
+struct Vtpm(Box<warden_vtpm::Tpm>);
 
 impl TpmEngine for Vtpm {
     fn execute(&mut self, command: &[u8]) -> Vec<u8> {
@@ -87,13 +89,12 @@ pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
 fn vtpm_service(endorsement: &EndorsementSeed) -> Result<(Vtpm, ServiceManifest), ServiceError> {
     // The firmware's configuration (DA parameters) and a running clock, so expirations, tickets and
     // dictionary-attack recovery work as the host tests of `FirmwareConfig::FIRMWARE` show.
-    let tpm = warden_vtpm::Tpm::firmware(
+    let mut vtpm = Vtpm(Box::new(warden_vtpm::Tpm::firmware(
         Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?),
         Box::new(TscClock::start()),
         &warden_vtpm::FirmwareConfig::FIRMWARE,
         endorsement,
-    );
-    let mut vtpm = Vtpm(tpm);
+    )));
     let ek = endorsement_key_public(&mut vtpm).map_err(ServiceError::Ek)?;
     vtpm.0.power_on();
     let mut manifest = ServiceManifest::new();

@@ -15,6 +15,7 @@ pub mod ghcb_exits;
 // Declares the `unsafe fn`s of the memory traits (a contract, STYLE convention 3); runs no unsafe code.
 #[allow(unsafe_code)]
 pub mod memory;
+pub mod tdx_attestation;
 
 /// Why Warden stopped. Sent to the hypervisor (SNP/TDX) or turned into an exit status (native).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

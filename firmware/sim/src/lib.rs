@@ -28,6 +28,7 @@ mod rmp;
 mod sept;
 pub mod snp;
 pub mod tdx;
+pub mod tdx_report;
 
 pub use rmp::RmpEntry;
 pub use sept::PageState;

@@ -1,10 +1,11 @@
 //! The simulated TDX platform (**insecure: test only**): TDG.MEM.PAGE.ACCEPT at 4 KiB / 2 MiB / 1 GiB
 //! with the TDX module's outcomes, MapGPA through a VMM that can be told to misbehave, and guest
-//! accesses that fault on pages not accepted.
+//! accesses that fault on pages not accepted; its measurement registers and reports are `tdx_report`'s.
 use warden_platform::memory::{GpaRange, MapGpaError, MapGpaOutcome, TdxAcceptError, TdxLevel, TdxMemory};
 
 use crate::data::PageData;
 use crate::sept::{AcceptResult, PageState, Sept};
+use crate::tdx_report::SimTdMeasurements;
 use crate::{Fault, PAGE, in_ram};
 
 /// Instructions and exits issued.
@@ -48,6 +49,8 @@ pub struct SimTdx {
     pub map_gpa_behavior: MapGpaBehavior,
     /// Everything issued so far.
     pub counters: TdxCounters,
+    /// The TDX module's measurement registers (TDG.MR.REPORT, TDG.MR.RTMR.EXTEND; `tdx_report`).
+    pub measurements: SimTdMeasurements,
 }
 
 impl SimTdx {
@@ -60,6 +63,7 @@ impl SimTdx {
             busy_next: 0,
             map_gpa_behavior: MapGpaBehavior::Honest,
             counters: TdxCounters::default(),
+            measurements: SimTdMeasurements::default(),
         }
     }
 

@@ -45,6 +45,7 @@ mod pvalidate;
 mod regs;
 pub mod request;
 pub mod snp_evidence;
+pub mod tdx_evidence;
 pub mod transport;
 mod vcpus;
 pub mod vtpm_manifest;

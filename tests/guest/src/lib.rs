@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod ek_command;
 pub mod evidence;
 pub mod pvalidate_list;
 pub mod secrets_page;

@@ -1,10 +1,12 @@
 //! The guest's checks, in order: the boot information, QUERY_PROTOCOL, PVALIDATE of its own memory,
 //! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, the attestation
-//! protocol (evidence printed for `cargo xtask attest`), and the attacks
+//! protocol (evidence printed for `cargo xtask attest`), the vTPM's EK against the attestation manifest,
+//! and the attacks
 //! Warden must refuse. Each check prints one line and counts as one step of the verdict.
 mod attacks;
 mod attest;
 mod core_calls;
+mod ek;
 mod pvalidate;
 mod vcpu;
 mod vtpm;
@@ -105,6 +107,11 @@ impl Run {
         }
     }
 
+    /// The current calling area.
+    pub fn caa(&self) -> u64 {
+        self.caa
+    }
+
     /// A GPA in the free RAM.
     pub fn free(&self, offset: u64) -> u64 {
         self.info.free_start + offset
@@ -133,6 +140,7 @@ pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
     vcpu::run(&mut run);
     vtpm::run(&mut run);
     attest::run(&mut run);
+    ek::run(&mut run);
     attacks::run(&mut run);
     run.tally.verdict()
 }

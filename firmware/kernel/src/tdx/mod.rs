@@ -7,6 +7,7 @@
 //! ch. 3: TDG.VP.VMCALL MapGPA, Instruction.IO, ReportFatalError).
 //! Missing: a #VE handler (port I/O, CPUID and MSR accesses of other code raise #VE on TDX and are
 //! fatal until one exists).
+pub mod attestation;
 pub mod boot;
 pub mod tdcall;
 

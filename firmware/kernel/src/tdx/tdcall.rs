@@ -1,11 +1,13 @@
 //! TDCALL (`66 0F 01 CC`): the calls a TD guest makes to the TDX module, and through TDG.VP.VMCALL to the
 //! VMM. Leaf numbers and register contracts: Intel TDX Module ABI spec (TDCALL leaves 0
-//! TDG.VP.VMCALL, 1 TDG.VP.INFO, 6 TDG.MEM.PAGE.ACCEPT) and Intel GHCI spec ch. 3 (TDG.VP.VMCALL
+//! TDG.VP.VMCALL, 1 TDG.VP.INFO, 2 TDG.MR.RTMR.EXTEND, 4 TDG.MR.REPORT, 6 TDG.MEM.PAGE.ACCEPT) and
+//! Intel GHCI spec ch. 3 (TDG.VP.VMCALL
 //! sub-functions: R10 = 0, R11 = 0x10001 MapGPA, 0x10003 ReportFatalError, 30 Instruction.IO).
 //! **Not exercised on hardware**: no machine this was written on has TDX.
 use core::arch::asm;
 
 use warden_defs::tdx::{TDG_MEM_PAGE_ACCEPT, TDG_VP_VMCALL};
+use warden_defs::tdx_report::{TDG_MR_REPORT, TDG_MR_RTMR_EXTEND};
 
 /// TDCALL leaf TDG.VP.INFO.
 pub const TDG_VP_INFO: u64 = 1;
@@ -101,4 +103,48 @@ pub unsafe fn vmcall(subfunction: u64, args: [u64; 4]) -> VmcallResult {
         );
     }
     VmcallResult { tdcall_status, status, output }
+}
+
+/// TDG.MR.REPORT (subtype 0): the TDX module writes a TDREPORT_STRUCT at `report_gpa` whose REPORTDATA is
+/// the 64 bytes at `report_data_gpa`. Returns the status (RAX).
+///
+/// # Safety
+/// `report_gpa` must be 1024-aligned and name 1024 private bytes the caller owns with no Rust reference
+/// into them (the module writes them); `report_data_gpa` must be 64-aligned and name 64 readable bytes.
+pub unsafe fn mr_report(report_gpa: u64, report_data_gpa: u64) -> u64 {
+    let status: u64;
+    // SAFETY: per the contract. TDCALL reads RAX (leaf), RCX, RDX, R8 (subtype 0), writes the status in
+    // RAX (the other registers declared clobbered) and writes only the 1024 bytes at RCX.
+    unsafe {
+        asm!(
+            ".byte 0x66, 0x0F, 0x01, 0xCC",
+            inlateout("rax") TDG_MR_REPORT => status,
+            inlateout("rcx") report_gpa => _,
+            inlateout("rdx") report_data_gpa => _,
+            inlateout("r8") 0u64 => _,
+            options(nostack),
+        );
+    }
+    status
+}
+
+/// TDG.MR.RTMR.EXTEND: RTMR\[`index`\] = SHA-384(RTMR\[`index`\] ‖ the 48 bytes at `digest_gpa`).
+/// Returns the status (RAX).
+///
+/// # Safety
+/// `digest_gpa` must be 64-aligned and name 48 readable private bytes.
+pub unsafe fn mr_rtmr_extend(digest_gpa: u64, index: u64) -> u64 {
+    let status: u64;
+    // SAFETY: per the contract. TDCALL reads RAX (leaf), RCX and RDX, reads the 48 bytes at RCX and
+    // changes only the TD's RTMR; it returns the status in RAX.
+    unsafe {
+        asm!(
+            ".byte 0x66, 0x0F, 0x01, 0xCC",
+            inlateout("rax") TDG_MR_RTMR_EXTEND => status,
+            inlateout("rcx") digest_gpa => _,
+            inlateout("rdx") index => _,
+            options(nostack, readonly),
+        );
+    }
+    status
 }

@@ -9,7 +9,7 @@ use super::{Run, work};
 use crate::guest_pages;
 
 /// Sends `command` through the buffer page; answers the TPM response (copied out) and its length.
-fn send(run: &mut Run, step: &str, command: &[u8]) -> Option<([u8; VTPM_BUFFER_SIZE], usize)> {
+pub(super) fn send(run: &mut Run, step: &str, command: &[u8]) -> Option<([u8; VTPM_BUFFER_SIZE], usize)> {
     let gpa = run.free(work::VTPM_BUFFER);
     let mut buffer = [0u8; VTPM_BUFFER_SIZE];
     if vtpm_buffer::write_request(&mut buffer, command).is_err() {
