@@ -81,6 +81,24 @@ pub fn check_manifest(manifest: &[u8], service: &[u8; 16]) -> Result<(), Manifes
     if listed { Ok(()) } else { Err(ManifestError::Missing) }
 }
 
+/// The bytes of a certificate buffer the table uses: its entries up to the all-zero one and the
+/// furthest certificate they name (GHCB spec (AMD 56421) §4.1.8.1), at most `total`; the hypervisor's
+/// zero padding after them is not evidence, and every hex digit costs the console an exit. `head` is
+/// the buffer's start; a table whose terminator is not in it is taken whole.
+pub fn certificate_table_len(head: &[u8], total: u64) -> u64 {
+    let mut used = 0u64;
+    for (index, entry) in (1u64..).zip(head.chunks_exact(24)) {
+        if entry.iter().all(|&b| b == 0) {
+            return used.max(index * 24).min(total);
+        }
+        let word = |at: usize| {
+            u64::from(u32::from_le_bytes([entry[at], entry[at + 1], entry[at + 2], entry[at + 3]]))
+        };
+        used = used.max(word(16) + word(20));
+    }
+    total
+}
+
 /// The evidence line prefix for `kind` (`report`, `manifest`, `certs`, `nonce`): `xtask attest` reads
 /// `guest: evidence <kind> <hex>` lines, one per kind, hex lowercase, no separators.
 pub const EVIDENCE_PREFIX: &str = "guest: evidence";
@@ -108,6 +126,20 @@ mod tests {
         let expected: [u8; 64] = Sha512::digest(&joined).into();
         assert_eq!(report_data(&nonce, b"manifest"), expected);
         assert_ne!(report_data(&nonce, b"manifesT"), expected);
+    }
+
+    #[test]
+    fn the_certificate_table_ends_at_its_furthest_certificate() {
+        let mut table = [0u8; 96];
+        table[16..20].copy_from_slice(&72u32.to_le_bytes());
+        table[20..24].copy_from_slice(&100u32.to_le_bytes());
+        table[24] = 1;
+        table[40..44].copy_from_slice(&172u32.to_le_bytes());
+        table[44..48].copy_from_slice(&8u32.to_le_bytes());
+        assert_eq!(certificate_table_len(&table, 0x2000), 180);
+        assert_eq!(certificate_table_len(&table, 100), 100);
+        assert_eq!(certificate_table_len(&[0; 24], 0x2000), 24, "an empty table is its terminator");
+        assert_eq!(certificate_table_len(&[1; 48], 0x2000), 0x2000, "no terminator: all of it");
     }
 
     #[test]
