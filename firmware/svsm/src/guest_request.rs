@@ -358,6 +358,7 @@ mod tests {
         }
     }
 
+    /// Threat model T6: an IV is never used twice.
     #[test]
     fn counter_near_32_bits_wipes_before_any_request() {
         let mut driver =

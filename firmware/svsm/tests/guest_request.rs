@@ -113,6 +113,7 @@ fn report_carries_report_data_at_vmpl0_and_sequence_numbers_advance_by_two() {
     assert!(!driver.is_disabled());
 }
 
+/// Threat model T6.
 #[test]
 fn replayed_response_is_refused_and_wipes_vmpck0() {
     let mut driver = driver();
@@ -123,6 +124,7 @@ fn replayed_response_is_refused_and_wipes_vmpck0() {
     assert_dead(&mut driver);
 }
 
+/// Threat model T6.
 #[test]
 fn reordered_responses_are_refused() {
     // Responses recorded from another driver with the same keys: a key response (sequence 2) and a
@@ -143,6 +145,7 @@ fn reordered_responses_are_refused() {
     assert_dead(&mut driver);
 }
 
+/// Threat model T6.
 #[test]
 fn forged_responses_are_refused() {
     // A ciphertext byte and a tag byte fail authentication; header bytes fail their checks first
@@ -160,6 +163,7 @@ fn forged_responses_are_refused() {
     }
 }
 
+/// Threat model T6.
 #[test]
 fn refused_exchange_wipes_vmpck0() {
     let mut driver = driver();

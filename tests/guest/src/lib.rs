@@ -1,4 +1,5 @@
-//! The test guest's pure logic, host-tested: the verdict bookkeeping, the PVALIDATE request list, the
+//! The test guest's pure logic, host-tested: the verdict bookkeeping, the attestation step's nonce,
+//! sizes and REPORT_DATA binding, the PVALIDATE request list, the
 //! secrets-page copy check, the vTPM buffer, the TPM 2.0 commands it sends, and the start state of the
 //! vCPU it creates. The binary (`main.rs`) adds the instructions and the steps; nothing here touches
 //! the machine.
@@ -6,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ek_command;
+pub mod evidence;
 pub mod pvalidate_list;
 pub mod secrets_page;
 pub mod tpm_commands;

@@ -1,8 +1,10 @@
 //! The guest's checks, in order: the boot information, QUERY_PROTOCOL, PVALIDATE of its own memory,
 //! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, the vTPM's EK
-//! against the attestation manifest, and the attacks
+//! against the attestation manifest, the attestation protocol (evidence printed for `cargo xtask
+//! attest`), and the attacks
 //! Warden must refuse. Each check prints one line and counts as one step of the verdict.
 mod attacks;
+mod attest;
 mod core_calls;
 mod ek;
 mod pvalidate;
@@ -44,6 +46,10 @@ pub mod work {
     pub const FORGED_VMSA: u64 = LIST + 4 * PAGE_SIZE;
     /// The 2 MiB page validated with one entry.
     pub const LARGE: u64 = LARGE_PAGE_SIZE;
+    /// The attestation step's buffers (request, report, manifest, certificates), in the 2 MiB page.
+    pub const ATTEST: u64 = LARGE;
+    /// Their room.
+    pub const ATTEST_SIZE: u64 = LARGE_PAGE_SIZE;
     /// How much free RAM the roles need.
     pub const NEEDED: u64 = LARGE + LARGE_PAGE_SIZE;
 }
@@ -134,6 +140,7 @@ pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
     vcpu::run(&mut run);
     vtpm::run(&mut run);
     ek::run(&mut run);
+    attest::run(&mut run);
     attacks::run(&mut run);
     run.tally.verdict()
 }

@@ -7,6 +7,7 @@ use warden_platform::memory::{PscError, SnpMemory};
 use warden_sim::snp::SimSnp;
 
 use crate::ghcb_msr::{self, MsrRequest};
+use crate::host_nonce::{HostNonce, NONCE_PORT};
 use crate::machine::{Outcome, State, refresh};
 use crate::memory;
 use crate::nae;
@@ -44,6 +45,8 @@ pub struct Hypervisor {
     /// The certificate table the host installed for extended guest requests (GHCB spec (AMD 56421)
     /// §4.1.8.1); `None` answers them with an empty table.
     pub certificates: Option<Vec<u8>>,
+    /// The relying party's nonce on the guest's I/O port ([`crate::host_nonce`]).
+    pub nonce: HostNonce,
     /// A refused request to report (e.g. AP creation with a non-VMSA page).
     pub notes: Vec<String>,
     /// A stop the hypervisor decided on (termination) that the run loop reports.
@@ -66,6 +69,7 @@ impl Hypervisor {
             lie_ghcb_echo,
             psp: Box::new(NoPsp),
             certificates: None,
+            nonce: HostNonce::default(),
             notes: Vec::new(),
             stop: None,
             msr_psc: 0,
@@ -96,7 +100,9 @@ impl Hypervisor {
 
     /// A byte written to a port by the vCPU at `vmpl`.
     pub fn port_out(&mut self, vmpl: u8, port: u16, byte: u8) {
-        if vmpl == 0 {
+        if port == NONCE_PORT {
+            self.nonce.rewind();
+        } else if vmpl == 0 {
             let line = self.warden.out(port, byte, "", self.echo);
             if line.is_some_and(|l| l.starts_with(READY_LINE)) && self.ready_at.is_none() {
                 self.ready_at = self.started.map(|t| t.elapsed().as_secs_f64());
@@ -113,6 +119,11 @@ impl Hypervisor {
                 }
             }
         }
+    }
+
+    /// A byte read from a port: the nonce port's stream, else the console's.
+    pub fn port_in(&mut self, port: u16) -> u8 {
+        if port == NONCE_PORT { self.nonce.read() } else { Console::input(port) }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod exceptions;
 pub mod ghcb_msr;
 pub mod guest_code;
 pub mod guest_request;
+pub mod host_nonce;
 pub mod hypervisor;
 pub mod intercepts;
 pub mod launch_digest;

@@ -12,6 +12,7 @@ use warden_sim::snp::{PscBehavior, SimSnp};
 
 use crate::cpuid_model::CpuidModel;
 use crate::exceptions::{self, GP, PF, UD, VC};
+use crate::host_nonce::HostNonce;
 use crate::hypervisor::{self, Flow, Hypervisor};
 use crate::intercepts::{self, MSR_GHCB, MSR_SEV_STATUS, SEV_STATUS, Site};
 use crate::loader::LoadedImage;
@@ -38,6 +39,8 @@ pub struct Config {
     pub echo: bool,
     /// Stop with success once Warden's ready line is seen (a guest-less image).
     pub until_ready: bool,
+    /// The relying party's nonce the host hands the guest ([`crate::host_nonce`]).
+    pub nonce: Option<[u8; crate::host_nonce::NONCE_SIZE]>,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             smoke: false,
             echo: true,
             until_ready: false,
+            nonce: None,
         }
     }
 }
@@ -156,11 +160,13 @@ impl<'a> Machine<'a> {
         let ranges: Vec<GpaRange> = REGIONS.iter().filter_map(|&(s, e)| GpaRange::new(s, e)).collect();
         let mut snp = SimSnp::new(&ranges);
         snp.psc_behavior = config.psc_behavior;
+        let mut hv = Hypervisor::new(config.echo, config.lie_ghcb_echo);
+        hv.nonce = HostNonce::new(config.nonce);
         let state = State {
             snp,
             views: Views::default(),
             cpuid: CpuidModel::probe(),
-            hv: Hypervisor::new(config.echo, config.lie_ghcb_echo),
+            hv,
             vcpus: Vcpus::default(),
             event: None,
             skip_site: None,

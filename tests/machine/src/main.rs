@@ -1,18 +1,22 @@
 //! `warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior B] [--lie-ghcb-echo]
-//! [--max-seconds N]`: boots an IGVM file on the emulated SEV-SNP machine, prints the consoles, and
-//! exits 0 only on success (`--smoke`: Warden's ready line and the guest's PASS verdict; `--ready`:
-//! Warden's ready line; otherwise a TestsPassed termination), printing one summary line either way.
+//! [--max-seconds N] [--nonce HEX] [--evidence-dir DIR]`: boots an IGVM file on the emulated SEV-SNP
+//! machine, prints the consoles, and exits 0 only on success (`--smoke`: Warden's ready line and the
+//! guest's PASS verdict; `--ready`: Warden's ready line; otherwise a TestsPassed termination), printing
+//! one summary line either way. `--nonce` hands the relying party's 64-byte nonce to the guest
+//! (`host_nonce`). `--evidence-dir` first writes the PSP's INSECURE TEST chain there as `ark.pem`,
+//! `ask.pem` and `vcek.pem` (what a relying party fetches from AMD in real life).
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use warden_machine::cpuid_model::CpuidModel;
 use warden_machine::hypervisor::READY_LINE;
-use warden_machine::loader;
 use warden_machine::machine::{Config, Machine};
+use warden_machine::psp::cert_chain::CertChain;
+use warden_machine::{host_nonce, loader};
 use warden_sim::snp::PscBehavior;
 
-const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--quiet] [--report-json PATH]";
+const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--nonce HEX] [--quiet] [--report-json PATH] [--evidence-dir DIR]";
 
 fn parse_psc(s: &str) -> Option<PscBehavior> {
     let mut it = s.split(':');
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
     let mut igvm = PathBuf::from("target/warden/warden-snp-guest.igvm");
     let mut config = Config::default();
     let mut report: Option<PathBuf> = None;
+    let mut evidence_dir: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().unwrap_or_else(|| panic!("{name} needs a value\n{USAGE}"));
@@ -44,8 +49,16 @@ fn main() -> ExitCode {
             "--ready" => config.until_ready = true,
             "--quiet" => config.echo = false,
             "--report-json" => report = Some(PathBuf::from(value("--report-json"))),
+            "--evidence-dir" => evidence_dir = Some(PathBuf::from(value("--evidence-dir"))),
             "--lie-ghcb-echo" => config.lie_ghcb_echo = true,
             "--max-seconds" => config.max_seconds = value("--max-seconds").parse().expect("--max-seconds N"),
+            "--nonce" => {
+                let v = value("--nonce");
+                config.nonce = Some(
+                    host_nonce::parse_hex(&v)
+                        .unwrap_or_else(|| panic!("--nonce needs 128 hex digits\n{USAGE}")),
+                );
+            }
             "--psc-behavior" => {
                 let v = value("--psc-behavior");
                 config.psc_behavior =
@@ -59,6 +72,15 @@ fn main() -> ExitCode {
                 eprintln!("unknown argument {other}\n{USAGE}");
                 return ExitCode::from(2);
             }
+        }
+    }
+    if let Some(dir) = &evidence_dir {
+        let written = std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))
+            .and_then(|()| CertChain::stored().write_pems(dir));
+        if let Err(e) = written {
+            eprintln!("machine: --evidence-dir: {e}");
+            return ExitCode::from(2);
         }
     }
     let start = Instant::now();

@@ -11,7 +11,6 @@ use crate::ghcb_msr::HV_FEATURES;
 use crate::guest_request;
 use crate::hypervisor::{Flow, page_state_change, psc_error_code};
 use crate::machine::{Outcome, State};
-use crate::serial::Console;
 use crate::vmpl;
 
 /// sw_exit_info_2 reasons with sw_exit_info_1 = 2 (GHCB spec Table 6).
@@ -84,7 +83,7 @@ pub fn serve(uc: &mut Unicorn<'_, State>, gpa: u64) -> Flow {
                 if info1 & 4 != 0 {
                     g.answer(2, ERR_INVALID_INPUT); // string I/O through the GHCB is not modelled
                 } else if info1 & 1 == 1 {
-                    g.set(offsets::RAX, u64::from(Console::input(port)));
+                    g.set(offsets::RAX, u64::from(uc.get_data_mut().hv.port_in(port)));
                     g.answer(0, 0);
                 } else if !rax_valid {
                     g.answer(2, ERR_MISSING_INPUT);

@@ -241,4 +241,17 @@ mod tests {
         assert!(text == STORED, "insecure-test-certs.pem differs from the seeds' chain; set {REGENERATE}=1");
         assert_eq!(CertChain::stored(), &generated);
     }
+
+    #[test]
+    fn the_written_pems_are_the_stored_chain() {
+        let dir = std::env::temp_dir().join(format!("warden-psp-pems-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        let chain = CertChain::stored();
+        chain.write_pems(&dir).expect("write the PEMs");
+        for (file, cert) in [("ark.pem", &chain.ark), ("ask.pem", &chain.ask), ("vcek.pem", &chain.vcek)] {
+            let pem = std::fs::read_to_string(dir.join(file)).expect("read back");
+            assert_eq!(&Certificate::from_pem(&pem).expect("one PEM certificate"), cert, "{file}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -35,7 +35,7 @@ pub fn answer(
     } else if request.vmpl < requester_vmpl || request.vmpl > 3 {
         // A VMPL-n requester may ask for its own VMPL or a less privileged one, never a lower one.
         response.status = status::INVALID_PARAM;
-    } else if key_sel == REPORT_KEY_SEL_VLEK || key_sel > REPORT_KEY_SEL_VLEK {
+    } else if key_sel >= REPORT_KEY_SEL_VLEK {
         // No VLEK is installed on this chip (KEY_SEL 3 is reserved).
         response.status = status::INVALID_KEY;
     } else {

@@ -174,3 +174,52 @@ impl PspModel for SnpPsp {
         self.serve(request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request page whose header passes the format checks (the payload is never reached).
+    fn header_only(seqno: u64) -> [u8; 4096] {
+        let mut header = GuestMessageHeader::new_zeroed();
+        header.msg_seqno = seqno;
+        header.algo = MSG_ALGO_AES_256_GCM;
+        header.hdr_version = MSG_HDR_VERSION;
+        header.hdr_sz = MSG_HEADER_SIZE as u16;
+        header.msg_type = MsgType::REPORT_REQ.0;
+        header.msg_version = MSG_VERSION_1;
+        let mut page = [0u8; 4096];
+        page[..MSG_HEADER_SIZE].copy_from_slice(header.as_bytes());
+        page
+    }
+
+    fn psp() -> SnpPsp {
+        let guest = GuestContext {
+            measurement: [0; 48],
+            policy: 0x3_0000,
+            family_id: [0; 16],
+            image_id: [0; 16],
+            guest_svn: 0,
+            host_data: [0; 32],
+            report_id: [0; 32],
+        };
+        SnpPsp::new(&[0; 4096], guest)
+    }
+
+    #[test]
+    fn a_sequence_number_with_no_room_for_the_response_is_aead_oflow() {
+        let mut psp = psp();
+        psp.last_seqno[0] = u64::MAX - 1;
+        assert_eq!(psp.serve(&header_only(u64::MAX)).map(|_| ()), Err(status::AEAD_OFLOW));
+        psp.last_seqno[0] = u64::MAX;
+        assert_eq!(psp.serve(&header_only(0)).map(|_| ()), Err(status::AEAD_OFLOW));
+        assert_eq!(psp.last_seqno[0], u64::MAX, "nothing consumed");
+    }
+
+    #[test]
+    fn a_well_formed_header_with_a_bad_tag_is_invalid_param_not_oflow() {
+        let mut psp = psp();
+        assert_eq!(psp.serve(&header_only(1)).map(|_| ()), Err(status::INVALID_PARAM));
+        assert_eq!(psp.last_seqno[0], 0);
+    }
+}
