@@ -402,8 +402,8 @@ fn issue_18_banks_and_administration_inside_the_firmware() {
     assert!(!tool("tpm2_getcap handles-nv-index").contains("0x1000001"));
 }
 
-/// The EK the native firmware's vTPM has, computed on the host the way the boot computes the manifest's
-/// vTPM entry (`warden_svsm::vtpm_manifest`) from the native platform's INSECURE fixed seed.
+/// The EK the native firmware's vTPM has, computed on the host the way an SNP boot computes the
+/// manifest's vTPM entry (`warden_svsm::vtpm_manifest`), from the native platform's INSECURE fixed seed.
 fn native_ek_oracle() -> Vec<u8> {
     struct Engine(warden_vtpm::Tpm);
     impl warden_svsm::vtpm_protocol::TpmEngine for Engine {

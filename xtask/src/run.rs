@@ -43,8 +43,9 @@ pub struct Args {
     /// The accelerator.
     #[arg(long, value_enum, default_value_t = Accel::Auto)]
     pub accel: Accel,
-    /// Give up after this many seconds (smoke, test image and fault runs).
-    #[arg(long, default_value_t = 120)]
+    /// Give up after this many seconds (smoke, test image and fault runs). The emulated SNP machine
+    /// needs minutes: its boot derives the vTPM's RSA-2048 EK under emulation.
+    #[arg(long, default_value_t = 600)]
     pub timeout: u64,
     /// Do not build first: boot what is in target/warden/.
     #[arg(long)]

@@ -96,7 +96,8 @@ pub fn run(args: &Args) -> crate::Result {
     crate::machine::test()?;
     let image = crate::machine::default_image();
     let until = if image.file_name().is_some_and(|n| n == "warden.igvm") { "--ready" } else { "--smoke" };
-    crate::machine::run(&image, &[until, "--max-seconds", "300"])?;
+    // Minutes, not seconds: the SNP boot derives the vTPM's RSA-2048 EK under emulation.
+    crate::machine::run(&image, &[until, "--max-seconds", "900"])?;
     // The in-firmware test suite: it ends with a TestsPassed termination, the machine's success.
     let suite = crate::build::output_dir().join("warden-test.igvm");
     crate::machine::run(&suite, &["--max-seconds", "600"])?;

@@ -82,24 +82,28 @@ pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
 }
 
 /// The vTPM the firmware runs, manufactured with `endorsement` (the platform's seed, so the EK is the
-/// same at every boot of this image), and the services manifest with its EK. The EK is created by
-/// TPM2_CreatePrimary on this very TPM, which is then shut down and re-initialised (_TPM_Init), so the
-/// guest finds it needing TPM2_Startup, as at power-on; the RSA key it derived stays remembered
-/// (`warden_vtpm`'s primary cache), so the guest's own CreatePrimary of the EK is quick.
-fn vtpm_service(endorsement: &EndorsementSeed) -> Result<(Vtpm, ServiceManifest), ServiceError> {
+/// same at every boot of this image), powered on.
+fn vtpm(endorsement: &EndorsementSeed) -> Result<Vtpm, ServiceError> {
     // The firmware's configuration (DA parameters) and a running clock, so expirations, tickets and
     // dictionary-attack recovery work as the host tests of `FirmwareConfig::FIRMWARE` show.
-    let mut vtpm = Vtpm(Box::new(warden_vtpm::Tpm::firmware(
+    Ok(Vtpm(Box::new(warden_vtpm::Tpm::firmware(
         Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?),
         Box::new(TscClock::start()),
         &warden_vtpm::FirmwareConfig::FIRMWARE,
         endorsement,
-    )));
-    let ek = endorsement_key_public(&mut vtpm).map_err(ServiceError::Ek)?;
+    ))))
+}
+
+/// The services manifest: the vTPM's EK, created by TPM2_CreatePrimary on `vtpm` itself, which is then
+/// shut down and re-initialised (_TPM_Init), so the guest finds it needing TPM2_Startup, as at power-on.
+/// The RSA key it derived stays remembered (`warden_vtpm`'s primary cache keeps endorsement primaries
+/// across a TPM Reset), so the guest's own CreatePrimary of the EK is quick.
+fn manifest(vtpm: &mut Vtpm) -> Result<ServiceManifest, ServiceError> {
+    let ek = endorsement_key_public(vtpm).map_err(ServiceError::Ek)?;
     vtpm.0.power_on();
     let mut manifest = ServiceManifest::new();
     manifest.add(VTPM_SERVICE_GUID, &ek).map_err(ServiceError::Manifest)?;
-    Ok((vtpm, manifest))
+    Ok(manifest)
 }
 
 /// The platform's attestation evidence (SNP: the PSP through the guest-request driver).
@@ -124,15 +128,18 @@ pub fn start_for(
     })
     .map_err(ServiceError::Core)?;
     let mut dispatcher = Dispatcher::new(core);
-    let (vtpm, manifest) = vtpm_service(endorsement)?;
-    dispatcher
-        .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(vtpm)))
-        .expect("protocol 2 is registered once, on an empty dispatcher");
+    let mut vtpm = vtpm(endorsement)?;
+    // The EK (an RSA-2048 prime search: well under a second on the host, minutes on the emulated machine) is
+    // created only where a manifest is attested: without evidence nobody could ask for it.
     if let Some(evidence) = evidence {
+        let manifest = manifest(&mut vtpm)?;
         dispatcher
             .register(PROTOCOL_ATTEST, Box::new(AttestProtocol::new(manifest, evidence)))
-            .expect("protocol 1 is registered once");
+            .expect("protocol 1 is registered once, before the vTPM");
     }
+    dispatcher
+        .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(vtpm)))
+        .expect("protocol 2 is registered once");
     Ok(dispatcher)
 }
 

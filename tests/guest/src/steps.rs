@@ -1,7 +1,7 @@
 //! The guest's checks, in order: the boot information, QUERY_PROTOCOL, PVALIDATE of its own memory,
-//! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, the attestation
-//! protocol (evidence printed for `cargo xtask attest`), the vTPM's EK against the attestation manifest,
-//! and the attacks
+//! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, the vTPM's EK
+//! against the attestation manifest, the attestation protocol (evidence printed for `cargo xtask
+//! attest`), and the attacks
 //! Warden must refuse. Each check prints one line and counts as one step of the verdict.
 mod attacks;
 mod attest;
@@ -139,8 +139,8 @@ pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
     core_calls::remap_ca(&mut run);
     vcpu::run(&mut run);
     vtpm::run(&mut run);
-    attest::run(&mut run);
     ek::run(&mut run);
+    attest::run(&mut run);
     attacks::run(&mut run);
     run.tally.verdict()
 }

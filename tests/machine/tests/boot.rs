@@ -15,7 +15,8 @@ fn warden_with_the_test_guest_serves_every_guest_step_on_the_emulated_snp_machin
     let bytes = std::fs::read(&image)
         .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build` first)", image.display()));
     let loaded = load(&bytes, &CpuidModel::probe()).expect("the loader takes warden-snp-guest.igvm");
-    let config = Config { echo: false, smoke: true, max_seconds: 240.0, ..Config::default() };
+    // The boot derives the vTPM's RSA-2048 EK under emulation: minutes on a busy host.
+    let config = Config { echo: false, smoke: true, max_seconds: 900.0, ..Config::default() };
     let mut machine = Machine::launch(&loaded, config).expect("launch");
     let outcome = machine.run();
     let hv = &machine.uc.get_data().hv;

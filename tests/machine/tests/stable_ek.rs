@@ -17,7 +17,7 @@ fn image_bytes() -> Vec<u8> {
 /// Boots `igvm` until the guest's verdict; answers the EK the guest printed.
 fn boot_ek(igvm: &[u8]) -> String {
     let loaded = load(igvm, &CpuidModel::probe()).expect("the loader takes the image");
-    let config = Config { echo: false, smoke: true, max_seconds: 240.0, ..Config::default() };
+    let config = Config { echo: false, smoke: true, max_seconds: 900.0, ..Config::default() };
     let mut machine = Machine::launch(&loaded, config).expect("launch");
     let outcome = machine.run();
     let hv = &machine.uc.get_data().hv;

@@ -134,7 +134,7 @@ pub(crate) fn derive_primary(
     sens.auth = auth.to_vec();
     let material = keys::generate(&mut public, &mut sens, data, &mut rng).p(2)?;
     if let Some(key) = cache_key {
-        tpm.keys.primaries().put(key, &public, &sens, &material);
+        tpm.keys.primaries().put(key, h, &public, &sens, &material);
     }
     Ok(KeyObject::new(public, sens, material, &h.to_be_bytes(), h))
 }

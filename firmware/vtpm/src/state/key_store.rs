@@ -129,7 +129,7 @@ impl KeyStore {
     /// flushes the loaded keys).
     pub fn tpm_reset(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
         self.seeds[3] = fresh(drbg, e);
-        self.primaries.clear();
+        self.primaries.forget(Handle::RH_NULL);
     }
 
     /// A new endorsement seed from the firmware (`Tpm::set_endorsement_seed`): endorsement keys derived
@@ -137,7 +137,7 @@ impl KeyStore {
     pub fn set_endorsement_seed(&mut self, seed: &[u8; 32]) {
         self.seeds[1].zeroize();
         self.seeds[1] = *seed;
-        self.primaries.clear();
+        self.primaries.forget(Handle::RH_ENDORSEMENT);
         self.persistent.retain(|(_, k)| k.hierarchy != Handle::RH_ENDORSEMENT);
     }
 
@@ -145,7 +145,7 @@ impl KeyStore {
     /// the loaded ones).
     pub fn clear_owner(&mut self, drbg: &mut Drbg, e: &mut dyn EntropySource) {
         self.seeds[0] = fresh(drbg, e);
-        self.primaries.clear();
+        self.primaries.forget(Handle::RH_OWNER);
         self.persistent.retain(|(_, k)| k.hierarchy != Handle::RH_OWNER);
     }
 
@@ -157,7 +157,7 @@ impl KeyStore {
             slot.zeroize();
             *slot = fresh(drbg, e);
         }
-        self.primaries.clear();
+        self.primaries.forget(hierarchy);
         self.persistent.retain(|(_, k)| k.hierarchy != hierarchy);
     }
 

@@ -3,8 +3,10 @@
 //! Deriving an RSA-2048 primary from a seed means searching the seed's stream for two 1024-bit primes
 //! (about 0.3 s on the host, more in the firmware), while the same template under the same seed always
 //! gives the same key (Part 1 §26.2). So the TPM keeps the last few: a cache keyed by a digest of everything
-//! the derivation reads (seed, label, template digest, sensitive data). It is emptied whenever a seed
-//! changes (`KeyStore::tpm_reset`, `KeyStore::clear_owner`), so no key outlives its seed. ECC primaries
+//! the derivation reads (seed, label, template digest, sensitive data). A hierarchy's entries are
+//! forgotten whenever its seed changes (`KeyStore::tpm_reset` for the null seed, `KeyStore::clear_owner`,
+//! ChangeEPS/ChangePPS, a firmware endorsement seed), so no key outlives its seed; a TPM Reset keeps the
+//! EK the firmware derived at boot, which the guest then asks for again. ECC primaries
 //! derive in well under a millisecond and are not cached.
 
 use alloc::vec::Vec;
@@ -15,6 +17,7 @@ use zeroize::Zeroize;
 use crate::crypto::HashAlg;
 use crate::object::key_material::Material;
 use crate::object::{Public, Sensitive};
+use crate::wire::handle::Handle;
 
 /// How many primaries the cache keeps (oldest out first).
 const CAPACITY: usize = 4;
@@ -22,6 +25,8 @@ const CAPACITY: usize = 4;
 #[derive(Clone)]
 struct Entry {
     key: [u8; 32],
+    /// The hierarchy whose seed the key was derived from.
+    hierarchy: Handle,
     public: Public,
     /// The derived sensitive area without its authValue (the caller's, set on every use).
     sensitive: Sensitive,
@@ -75,8 +80,15 @@ impl PrimaryCache {
         Some((entry.public.clone(), entry.sensitive.clone(), entry.material.clone()))
     }
 
-    /// Remembers a derivation (its authValue is not kept).
-    pub fn put(&self, key: [u8; 32], public: &Public, sensitive: &Sensitive, material: &Material) {
+    /// Remembers a derivation from `hierarchy`'s seed (its authValue is not kept).
+    pub fn put(
+        &self,
+        key: [u8; 32],
+        hierarchy: Handle,
+        public: &Public,
+        sensitive: &Sensitive,
+        material: &Material,
+    ) {
         let mut entries = self.0.borrow_mut();
         if entries.iter().any(|entry| entry.key == key) {
             return;
@@ -86,11 +98,11 @@ impl PrimaryCache {
         }
         let mut sensitive = sensitive.clone();
         sensitive.auth.zeroize();
-        entries.push(Entry { key, public: public.clone(), sensitive, material: material.clone() });
+        entries.push(Entry { key, hierarchy, public: public.clone(), sensitive, material: material.clone() });
     }
 
-    /// Forgets everything (a seed changed).
-    pub fn clear(&self) {
-        self.0.borrow_mut().clear();
+    /// Forgets what was derived from `hierarchy`'s seed (it changed).
+    pub fn forget(&self, hierarchy: Handle) {
+        self.0.borrow_mut().retain(|entry| entry.hierarchy != hierarchy);
     }
 }
