@@ -6,13 +6,16 @@
 //! against p ≡ 1 mod e (`prime_sieve`), give each survivor one Miller-Rabin round to base 2 (the cheap
 //! filter that rejects the composites), and the first that passes the FIPS 186-5 Table B.1 number of
 //! rounds with bases from the stream is the prime: 5 for the 1024-bit primes of RSA-2048 (error
-//! ≤ 2^-112), 7 for the 512-bit primes of RSA-1024 (FIPS 186-4 Table C.3; 186-5 no longer lists it). q must also differ from p in its top 100 bits (A.1.3 step 5.4). TPM 2.0 Library Part 1
-//! §"RSA key generation" leaves the method to the TPM; the reference code's `CryptRsaGenerateKey`
-//! works the same way.
+//! ≤ 2^-112), 7 for the 512-bit primes of RSA-1024 (FIPS 186-4 Table C.3; 186-5 no longer lists
+//! them). q must also differ from p in its top 100 bits (A.1.3 step 5.4). TPM 2.0 Library Part 1
+//! asks only that a primary be reproducible from its seed and template; the reference code's
+//! `CryptRsaGenerateKey` (Part 4) searches the same way, with its own sieve and round counts, so
+//! the keys differ from another TPM's (and from this engine's before this search).
 //!
 //! Constant-time: the modular exponentiations (`montgomery`). Not constant-time: the sieve, the number
-//! of candidates tried, and where a Miller-Rabin round stops for a composite; as in OpenSSL and
-//! libtpms, they tell about the rejected numbers and the distance from c to the prime.
+//! of candidates tried, and where a Miller-Rabin round stops squaring (which also depends on the
+//! number of trailing zeros of p - 1); as in OpenSSL and libtpms, they tell about the rejected
+//! numbers, the distance from c to the prime, and that count.
 
 use alloc::vec::Vec;
 
