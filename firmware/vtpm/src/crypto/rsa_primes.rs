@@ -355,7 +355,7 @@ mod tests {
                 Ok(())
             }
         }
-        // The same p every time, so no q is ever far enough from it; or no prime at all.
+        // Its Miller-Rabin bases are all zero, never in [2, w-2]: the draw of bases gives up.
         assert_eq!(generate_pair(&mut Zeros, 1024).err(), Some(PrimeError::Exhausted));
     }
 
