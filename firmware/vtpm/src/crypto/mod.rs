@@ -1,9 +1,12 @@
 //! Cryptography the engine runs on: hashes, HMAC, KDFa, AES in CFB and the other block modes, the
-//! DRBG, seeded key streams and a hash whose state can be saved. Uses only `wire`.
+//! DRBG, seeded key streams, the RSA prime search and a hash whose state can be saved. Uses only `wire`.
 
 pub mod block_modes;
 pub mod drbg;
+mod montgomery;
+mod prime_sieve;
 mod primitives;
+pub mod rsa_primes;
 pub mod seeded_rng;
 pub mod stream_hash;
 pub mod stream_hmac;

@@ -11,6 +11,7 @@ use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 
 use crate::crypto::HashAlg;
+use crate::crypto::rsa_primes;
 use crate::object::curve;
 use crate::object::{Public, Sensitive, attr};
 use crate::wire::alg_id::AlgId;
@@ -73,8 +74,21 @@ pub fn generate(p: &mut Public, s: &mut Sensitive, data: &[u8], rng: &mut Seeded
             if p.is_storage() {
                 s.seed = rng.bytes(digest_len);
             }
-            let exp = BigUint::from(RSA_EXPONENT);
-            let k = RsaPrivateKey::new_with_exp(rng, usize::from(p.rsa_bits), &exp).map_err(rsa_err)?;
+            let bits = usize::from(p.rsa_bits);
+            // The search's own errors (an unsupported size, a stream that is not random) are the
+            // TPM's failure: the template was validated before.
+            let primes = rsa_primes::generate_pair(rng, bits).map_err(|_| ResponseCode::FAILURE)?;
+            let k = RsaPrivateKey::from_p_q(
+                BigUint::from_bytes_be(&primes.p),
+                BigUint::from_bytes_be(&primes.q),
+                BigUint::from(RSA_EXPONENT),
+            )
+            .map_err(rsa_err)?;
+            // FIPS 186-5 A.1.1: d > 2^(nlen/2). Failing it has probability below 2^-900; a template
+            // that did would fail every time rather than give a weak key.
+            if k.d().bits() <= bits / 2 {
+                return Err(ResponseCode::FAILURE);
+            }
             let prime = k.primes().first().ok_or(ResponseCode::FAILURE)?;
             s.secret = prime.to_bytes_be();
             Material::Rsa(Box::new(k))

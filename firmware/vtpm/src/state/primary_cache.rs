@@ -1,13 +1,14 @@
 //! Derived RSA primaries, remembered.
 //!
 //! Deriving an RSA-2048 primary from a seed means searching the seed's stream for two 1024-bit primes
-//! (about 0.3 s on the host, more in the firmware), while the same template under the same seed always
-//! gives the same key (Part 1 §26.2). So the TPM keeps the last few: a cache keyed by a digest of everything
-//! the derivation reads (seed, label, template digest, sensitive data). A hierarchy's entries are
-//! forgotten whenever its seed changes (`KeyStore::tpm_reset` for the null seed, `KeyStore::clear_owner`,
-//! ChangeEPS/ChangePPS, a firmware endorsement seed), so no key outlives its seed; a TPM Reset keeps the
-//! EK the firmware derived at boot, which the guest then asks for again. ECC primaries
-//! derive in well under a millisecond and are not cached.
+//! (`crypto::rsa_primes`: tens of milliseconds on the host, more in the firmware), while the same
+//! template under the same seed always gives the same key (Part 1 §26.2). So the TPM keeps the last
+//! few: a cache keyed by a digest of everything the derivation reads (seed, label, template digest,
+//! sensitive data). A hierarchy's entries are forgotten whenever its seed changes
+//! (`KeyStore::tpm_reset` for the null seed, `KeyStore::clear_owner`, ChangeEPS/ChangePPS, a firmware
+//! endorsement seed), so no key outlives its seed; a TPM Reset keeps the EK the firmware derived at
+//! boot, which the guest then asks for again. ECC primaries derive in well under a millisecond and are
+//! not cached.
 
 use alloc::vec::Vec;
 use core::cell::RefCell;
