@@ -189,6 +189,15 @@ impl KeyStore {
         Ok(k)
     }
 
+    /// The state stored across reboots (`persistence`): the storage, endorsement and platform seeds and
+    /// the persistent objects replace the current ones; remembered primaries came from the old seeds.
+    pub fn restore(&mut self, seeds: &[[u8; 32]; 3], persistent: Vec<(Handle, Box<KeyObject>)>) {
+        self.seeds.iter_mut().take(3).for_each(Zeroize::zeroize);
+        self.seeds[..3].copy_from_slice(seeds);
+        self.persistent = persistent;
+        self.primaries.clear();
+    }
+
     /// A persistent key.
     pub fn persistent(&self, h: Handle) -> Option<&KeyObject> {
         self.persistent.iter().find(|(p, _)| *p == h).map(|(_, k)| &**k)
