@@ -92,8 +92,14 @@ pub trait BootSteps: Platform {
         ram: &[GpaRange],
         _facts: &BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
-        let layout =
-            crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA };
+        // Only native QEMU attaches the ISA IDE state disk; elsewhere its ports are not Warden's to probe.
+        let native_state_disk = self.kind() == warden_defs::boot::BootPlatform::Native;
+        let layout = crate::services::GuestLayout {
+            ram,
+            apic_ids: &[0],
+            boot_caa: crate::services::NATIVE_BOOT_CAA,
+            native_state_disk,
+        };
         crate::services::start_for(&layout).map_err(BootStepError::Services)
     }
     /// The channel guest calls arrive on.

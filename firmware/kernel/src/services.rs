@@ -10,7 +10,10 @@ use warden_platform::memory::{
 use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
 
+use warden_vtpm::persistence::keeper::StateKeeper;
+
 use crate::entropy::Rdrand;
+use crate::state_disk::StateDisk;
 use crate::vtpm_clock::TscClock;
 
 /// The guest's VMPL (the peer's choice; Linux's `tpm_svsm` needs a non-zero VMPL).
@@ -30,12 +33,21 @@ pub enum ServiceError {
     Core(warden_svsm::ConfigError),
 }
 
-/// The in-firmware vTPM engine behind the protocol.
-struct Vtpm(warden_vtpm::Tpm);
+/// The in-firmware vTPM engine behind the protocol, and where its durable state is kept, if anywhere.
+struct Vtpm {
+    tpm: warden_vtpm::Tpm,
+    state: Option<StateKeeper<StateDisk>>,
+}
 
 impl TpmEngine for Vtpm {
     fn execute(&mut self, command: &[u8]) -> Vec<u8> {
-        self.0.execute(command)
+        let response = self.tpm.execute(command);
+        // Durable once the command completes (TPM 2.0 Part 1 §37): stored before the guest sees the
+        // response. A store that fails leaves the state in memory; the next change tries again.
+        if let Some(Err(error)) = self.state.as_mut().map(|keeper| keeper.save_if_changed(&mut self.tpm)) {
+            log::warn!("vTPM state not stored ({error:?})");
+        }
+        response
     }
 }
 
@@ -56,6 +68,8 @@ pub struct GuestLayout<'a> {
     pub apic_ids: &'a [u32],
     /// The boot vCPU's calling area.
     pub boot_caa: u64,
+    /// Whether the vTPM state is kept on the native state disk (`vtpm_state`), when the host gave one.
+    pub native_state_disk: bool,
 }
 
 /// The dispatcher for the in-firmware tests' guest: `ram_end` bytes of RAM, one vCPU,
@@ -63,7 +77,7 @@ pub struct GuestLayout<'a> {
 #[cfg(feature = "insecure_test_image")]
 pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     let ram = guest_ram(ram_end)?;
-    start_for(&GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA })
+    start_for(&GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA, native_state_disk: false })
 }
 
 /// The dispatcher for the guest `layout` describes.
@@ -82,13 +96,22 @@ pub fn start_for(layout: &GuestLayout<'_>) -> Result<Dispatcher, ServiceError> {
     let mut dispatcher = Dispatcher::new(core);
     // The firmware's configuration (DA parameters) and a running clock, so expirations, tickets and
     // dictionary-attack recovery work as the host tests of `FirmwareConfig::FIRMWARE` show.
-    let tpm = warden_vtpm::Tpm::firmware(
+    let mut tpm = warden_vtpm::Tpm::firmware(
         Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?),
         Box::new(TscClock::start()),
         &warden_vtpm::FirmwareConfig::FIRMWARE,
     );
+    let mut state = if layout.native_state_disk {
+        crate::vtpm_state::native_keeper()
+    } else {
+        crate::println!("warden: vTPM state: kept in memory only on this platform");
+        None
+    };
+    if let Some(keeper) = state.as_mut() {
+        crate::vtpm_state::report(keeper.load(&mut tpm));
+    }
     dispatcher
-        .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(Vtpm(tpm))))
+        .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(Vtpm { tpm, state })))
         .expect("protocol 2 is registered once, on an empty dispatcher");
     Ok(dispatcher)
 }

@@ -75,7 +75,7 @@ impl BootSteps for SnpPlatform {
         facts: &BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
-        let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
+        let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA, native_state_disk: false };
         services::start_for(&layout).map_err(BootStepError::Services)
     }
 
