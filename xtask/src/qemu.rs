@@ -75,6 +75,8 @@ pub struct Boot<'a> {
     pub transport: Option<&'a Path>,
     /// Start paused (`-S`) with the human monitor on this Unix socket (the entry-state check).
     pub paused_monitor: Option<&'a Path>,
+    /// The file holding the vTPM's sealed state, attached as Warden's state disk (`vtpm_state_disk`).
+    pub vtpm_state: Option<&'a Path>,
 }
 
 /// Debian's QEMU, found on PATH: it boots the ROM.
@@ -92,8 +94,35 @@ impl<'a> Boot<'a> {
             interactive: false,
             transport: None,
             paused_monitor: None,
+            vtpm_state: None,
         }
     }
+}
+
+/// Bytes of the state disk: 512 sectors, what the firmware uses (`firmware/kernel/src/state_disk.rs`).
+pub const VTPM_STATE_BYTES: u64 = 256 * 1024;
+
+/// Creates `file` if missing, and grows it to [`VTPM_STATE_BYTES`] (zeros: no state yet) if smaller.
+pub fn prepare_vtpm_state(file: &Path) -> crate::Result {
+    let disk = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(file)?;
+    if disk.metadata()?.len() < VTPM_STATE_BYTES {
+        disk.set_len(VTPM_STATE_BYTES)?;
+    }
+    Ok(())
+}
+
+/// The QEMU arguments that attach `file` as the vTPM state disk: an ATA disk on a legacy ISA IDE
+/// channel at ports 0x1F0/0x3F6, which the firmware drives with port I/O (no MMIO or DMA to set up, the
+/// same under TCG and KVM, whichever loader placed the image), written straight through to the file.
+pub fn vtpm_state_disk_args(file: &Path) -> Vec<String> {
+    vec![
+        "-device".into(),
+        "isa-ide,id=warden-state,iobase=0x1f0,iobase2=0x3f6,irq=14".into(),
+        "-drive".into(),
+        format!("if=none,id=vtpm-state,format=raw,cache=writethrough,file={}", file.display()),
+        "-device".into(),
+        "ide-hd,drive=vtpm-state,bus=warden-state.0".into(),
+    ]
 }
 
 /// The QEMU command line.
@@ -133,6 +162,9 @@ pub fn command(boot: &Boot) -> Command {
             .arg("-chardev")
             .arg(format!("socket,id=transport,path={},server=on,wait=off", socket.display()));
         command.args(["-serial", "chardev:transport"]);
+    }
+    if let Some(file) = boot.vtpm_state {
+        command.args(vtpm_state_disk_args(file));
     }
     for (name, contents) in &boot.fw_cfg {
         command.args(["-fw_cfg", &format!("name={name},string={contents}")]);

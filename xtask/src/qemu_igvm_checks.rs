@@ -63,6 +63,7 @@ pub fn entry_is_the_vp_context(qemu_binary: &Path, igvm: &Path, accel: Accel) ->
         interactive: false,
         transport: None,
         paused_monitor: Some(&monitor),
+        vtpm_state: None,
     };
     let running = qemu::spawn(&boot)?;
     let outcome = read_monitor(&monitor).and_then(|(registers, mtree)| {

@@ -6,6 +6,9 @@
 //! integration tests use it); `--test-image` boots the insecure test image, which runs the firmware's own
 //! tests and exits with their verdict; `--fault NAME` makes the test image trigger a deliberate fault.
 //!
+//! `--vtpm-state FILE` keeps the vTPM's sealed state in FILE across boots (native: a raw disk on an ISA
+//! IDE channel, `qemu::vtpm_state_disk_args`).
+//!
 //! `--loader igvm` (the default when an IGVM-capable QEMU is at hand, see `qemu_loader.rs`) boots
 //! `warden.igvm` through QEMU's IGVM loader; `--loader rom` boots `warden.rom` with `-bios`. Everything
 //! else behaves the same on both.
@@ -66,6 +69,10 @@ pub struct Args {
     /// `warden-snp-guest.igvm` when built, else `warden.igvm`.
     #[arg(long, value_enum, default_value_t = Machine::Native)]
     pub machine: Machine,
+    /// Keep the vTPM's sealed state in FILE across boots (native: attached as Warden's state disk;
+    /// created, or grown to 256 KiB, if needed).
+    #[arg(long, value_name = "FILE")]
+    pub vtpm_state: Option<PathBuf>,
 }
 
 /// Which machine `run` boots on.
@@ -94,6 +101,7 @@ impl Args {
             memory: qemu_loader::DEFAULT_MEMORY_MIB,
             image: None,
             machine: Machine::Native,
+            vtpm_state: None,
         }
     }
 }
@@ -134,7 +142,11 @@ pub fn run(args: &Args) -> crate::Result {
         interactive,
         transport: socket.as_deref(),
         paused_monitor: None,
+        vtpm_state: args.vtpm_state.as_deref(),
     };
+    if let Some(file) = &args.vtpm_state {
+        qemu::prepare_vtpm_state(file)?;
+    }
     eprintln!(
         "xtask: booting {} through the {:?} loader of {} ({accel:?})",
         file.display(),
@@ -261,6 +273,9 @@ fn serve_bridge(socket: &std::path::Path, port: u16) -> crate::Result {
 /// prefixed) on the terminal; `--smoke` exits 0 after Warden's ready line and the guest's PASS verdict
 /// (after the ready line alone on the guest-less `warden.igvm`).
 fn run_snp(args: &Args) -> crate::Result {
+    if args.vtpm_state.is_some() {
+        return Err("--vtpm-state: the emulated SNP machine has no state storage device yet".into());
+    }
     if !args.no_build {
         crate::build::build(&crate::build::Args::default())?;
     }
