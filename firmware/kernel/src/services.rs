@@ -10,7 +10,7 @@ use warden_platform::memory::{
 use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
 
-use warden_vtpm::persistence::keeper::StateKeeper;
+use warden_vtpm::persistence::keeper::{LoadOutcome, SaveOutcome, StateKeeper};
 
 use crate::entropy::Rdrand;
 use crate::state_disk::StateDisk;
@@ -44,8 +44,10 @@ impl TpmEngine for Vtpm {
         let response = self.tpm.execute(command);
         // Durable once the command completes (TPM 2.0 Part 1 §37): stored before the guest sees the
         // response. A store that fails leaves the state in memory; the next change tries again.
-        if let Some(Err(error)) = self.state.as_mut().map(|keeper| keeper.save_if_changed(&mut self.tpm)) {
-            log::warn!("vTPM state not stored ({error:?})");
+        match self.state.as_mut().map(|keeper| keeper.save_if_changed(&mut self.tpm)) {
+            Some(Err(error)) => log::warn!("vTPM state not stored ({error:?})"),
+            Some(Ok(SaveOutcome::Refused(why))) => crate::vtpm_state::report(LoadOutcome::Refused(why)),
+            _ => {}
         }
         response
     }

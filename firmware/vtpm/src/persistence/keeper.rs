@@ -39,6 +39,18 @@ pub enum LoadOutcome {
     Refused(Refusal),
 }
 
+/// What [`StateKeeper::save_if_changed`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Nothing durable changed since the last save.
+    Unchanged,
+    /// The state was stored as this generation.
+    Saved { generation: u64 },
+    /// The stored copy was not the one this boot last wrote: refused, the TPM started fresh, and the
+    /// fresh state was stored.
+    Refused(Refusal),
+}
+
 /// Why a stored state was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -48,6 +60,8 @@ pub enum Refusal {
     Seal(SealError),
     /// Older than a state this boot already read or wrote (a replay).
     Older { stored: u64, seen: u64 },
+    /// Before a save: newer than any state this boot wrote (only this boot writes while it runs).
+    Newer { stored: u64, seen: u64 },
     /// The tag verified but the contents do not parse (a bug, or a key compromise).
     Format(FormatError),
 }
@@ -117,11 +131,23 @@ impl<S: StateStorage> StateKeeper<S> {
     }
 
     /// After a command: if `tpm`'s NV-resident state differs from the one last stored, seals it as the
-    /// next generation and writes it. Returns that generation, or `None` when nothing changed.
-    pub fn save_if_changed(&mut self, tpm: &mut Tpm) -> Result<Option<u64>, StorageError> {
+    /// next generation and writes it. Before writing, the stored copy must still be the one this boot
+    /// last read or wrote: a host that put anything else there (an older state, another image's, bytes
+    /// that fail the tag) is refused as at a load, and the TPM starts fresh; the fresh state is stored.
+    pub fn save_if_changed(&mut self, tpm: &mut Tpm) -> Result<SaveOutcome, StorageError> {
         let digest = tpm.nv_state_digest();
         if self.saved == Some(digest) {
-            return Ok(None);
+            return Ok(SaveOutcome::Unchanged);
+        }
+        let refused = match self.seen {
+            Some(seen) => self.stored_is(seen).err(),
+            None => None,
+        };
+        if let Some(Refusal::Storage(e)) = refused {
+            return Err(e);
+        }
+        if refused.is_some() {
+            tpm.manufacture_anew();
         }
         let generation = self.seen.map_or(1, |g| g.saturating_add(1));
         let body = tpm.nv_state();
@@ -133,8 +159,29 @@ impl<S: StateStorage> StateKeeper<S> {
         }
         self.storage.write(&blob)?;
         self.seen = Some(generation);
-        self.saved = Some(digest);
-        Ok(Some(generation))
+        self.saved = Some(tpm.nv_state_digest());
+        Ok(match refused {
+            Some(why) => SaveOutcome::Refused(why),
+            None => SaveOutcome::Saved { generation },
+        })
+    }
+
+    /// Checks that the storage holds generation `seen` of this image's state, sealed with this key.
+    fn stored_is(&mut self, seen: u64) -> Result<(), Refusal> {
+        let mut head = [0u8; HEADER_LEN];
+        self.storage.read_at(0, &mut head).map_err(Refusal::Storage)?;
+        let len = seal::blob_len(&seal::header(&head).map_err(Refusal::Seal)?);
+        if len > self.storage.capacity() {
+            return Err(Refusal::Seal(SealError::Malformed));
+        }
+        let mut blob = vec![0u8; len];
+        self.storage.read_at(0, &mut blob).map_err(Refusal::Storage)?;
+        let (generation, _) = seal::open(&self.key, &self.image, &blob).map_err(Refusal::Seal)?;
+        match generation {
+            g if g < seen => Err(Refusal::Older { stored: g, seen }),
+            g if g > seen => Err(Refusal::Newer { stored: g, seen }),
+            _ => Ok(()),
+        }
     }
 
     /// The storage (for the firmware's diagnostics and the tests).

@@ -24,6 +24,15 @@ pub const TAG_LEN: usize = 16;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ImageId(pub [u8; 48]);
 
+impl ImageId {
+    /// The SHA-384 of `parts` (on native: the loaded image's code and constants).
+    pub fn of(parts: &[&[u8]]) -> ImageId {
+        let mut id = [0u8; 48];
+        id.copy_from_slice(crate::crypto::HashAlg::Sha384.digest(parts).as_slice());
+        ImageId(id)
+    }
+}
+
 impl core::fmt::Debug for ImageId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         for b in self.0.get(..8).unwrap_or(&[]) {
@@ -40,6 +49,21 @@ impl SealingKey {
     /// A key from 32 secret bytes.
     pub fn new(bytes: [u8; 32]) -> Self {
         Self(Zeroizing::new(bytes))
+    }
+}
+
+/// The label of [`SealingKey::insecure_native`].
+const INSECURE_NATIVE_LABEL: &[u8] = b"Warden INSECURE native vTPM state key";
+
+impl SealingKey {
+    /// INSECURE: the key of native boots, where no hardware secret exists. Anyone can compute it from
+    /// the image: it detects corruption and another image's state, it hides nothing from the host.
+    pub fn insecure_native(image: &ImageId) -> Self {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(
+            crate::crypto::HashAlg::Sha256.digest(&[INSECURE_NATIVE_LABEL, &image.0]).as_slice(),
+        );
+        Self::new(key)
     }
 }
 

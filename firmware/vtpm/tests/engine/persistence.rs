@@ -5,7 +5,9 @@
 use warden_vtpm::CommandCode;
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
-use warden_vtpm::persistence::keeper::{LoadOutcome, Refusal, StateKeeper, StateStorage, StorageError};
+use warden_vtpm::persistence::keeper::{
+    LoadOutcome, Refusal, SaveOutcome, StateKeeper, StateStorage, StorageError,
+};
 use warden_vtpm::persistence::seal::{self, ImageId, SealError, SealingKey};
 
 use crate::common::{B, RH_OWNER, pw, run};
@@ -113,12 +115,22 @@ fn the_keeper_saves_on_change_and_restores_after_a_reboot() {
     let mut keeper = StateKeeper::new(&mut disk, key(), image(1));
     assert_eq!(keeper.load(&mut t), LoadOutcome::Empty);
     startup(&mut t);
-    assert!(keeper.save_if_changed(&mut t).unwrap().is_some(), "Startup counts a TPM Reset");
-    assert_eq!(keeper.save_if_changed(&mut t).unwrap(), None, "nothing changed since");
+    assert_eq!(
+        keeper.save_if_changed(&mut t),
+        Ok(SaveOutcome::Saved { generation: 1 }),
+        "Startup: a TPM Reset"
+    );
+    assert_eq!(keeper.save_if_changed(&mut t), Ok(SaveOutcome::Unchanged), "nothing changed since");
     run(&mut t, CommandCode::GET_RANDOM, &[], None, &B::new().u16(8).0).ok();
-    assert_eq!(keeper.save_if_changed(&mut t).unwrap(), None, "GetRandom changes nothing durable");
+    assert_eq!(
+        keeper.save_if_changed(&mut t),
+        Ok(SaveOutcome::Unchanged),
+        "GetRandom changes nothing durable"
+    );
     let key_public = populate(&mut t, b"rebooted", b"owner-pw");
-    let generation = keeper.save_if_changed(&mut t).unwrap().expect("NV, EvictControl and auth changed");
+    let Ok(SaveOutcome::Saved { generation }) = keeper.save_if_changed(&mut t) else {
+        panic!("NV, EvictControl and the owner auth changed: a save");
+    };
     drop(keeper);
 
     let mut rebooted = booted(3);
@@ -180,30 +192,36 @@ fn another_images_state_is_refused() {
     assert_refused_fresh(&mut disk, image(2), Refusal::Seal(SealError::Tag));
 }
 
+/// Writes `data` into the index with ownerAuth `owner`.
+fn write_index(t: &mut Tpm, owner: &[u8], data: &[u8; 8]) {
+    let write = B::new().tpm2b(data).u16(0).0;
+    run(t, CommandCode::NV_WRITE, &[RH_OWNER, INDEX], Some(&pw(owner)), &write).ok();
+}
+
 #[test]
 fn an_older_state_within_one_boot_is_refused() {
     let mut disk = Memory::default();
     let mut t = booted(1);
-    let old;
     {
         let mut keeper = StateKeeper::new(&mut disk, key(), image(1));
         keeper.load(&mut t);
         startup(&mut t);
         populate(&mut t, b"version1", b"owner-pw");
         keeper.save_if_changed(&mut t).unwrap();
-        old = keeper.storage_mut().bytes.clone();
-        let write = B::new().tpm2b(b"version2").u16(0).0;
-        run(&mut t, CommandCode::NV_WRITE, &[RH_OWNER, INDEX], Some(&pw(b"owner-pw")), &write).ok();
-        let newer = keeper.save_if_changed(&mut t).unwrap().unwrap();
-        // The host hands the older blob back at the next _TPM_Init of this boot.
+        let old = keeper.storage_mut().bytes.clone();
+        write_index(&mut t, b"owner-pw", b"version2");
+        let Ok(SaveOutcome::Saved { generation: newer }) = keeper.save_if_changed(&mut t) else { panic!() };
+        // The host puts the older blob back; the next save finds it and refuses it.
+        keeper.storage_mut().bytes = old.clone();
+        write_index(&mut t, b"owner-pw", b"version3");
+        let refused = Refusal::Older { stored: newer - 1, seen: newer };
+        assert_eq!(keeper.save_if_changed(&mut t), Ok(SaveOutcome::Refused(refused)));
+        assert_ne!(read_index(&mut t, b"owner-pw").0, 0, "the TPM started fresh");
+        // The host hands it back again at the next _TPM_Init of this boot: refused there too.
         keeper.storage_mut().bytes = old.clone();
         t.power_on();
-        assert_eq!(
-            keeper.load(&mut t),
-            LoadOutcome::Refused(Refusal::Older { stored: newer - 1, seen: newer })
-        );
-        startup(&mut t);
-        assert_ne!(read_index(&mut t, b"owner-pw").0, 0, "the TPM started fresh");
+        let refused = Refusal::Older { stored: newer - 1, seen: newer + 1 };
+        assert_eq!(keeper.load(&mut t), LoadOutcome::Refused(refused));
     }
     // A new boot cannot tell (no trusted counter survives it): the older state is accepted.
     let mut rebooted = booted(4);
