@@ -148,6 +148,7 @@ fn assert_fresh(boot: &Boot) {
     boot.expect_ok("tpm2_changeauth -c o fresh-owner");
 }
 
+/// Threat model T10.
 #[test]
 fn nv_a_persistent_key_and_owner_auth_survive_a_reboot_and_bad_state_is_refused() {
     let scratch = Scratch::new();

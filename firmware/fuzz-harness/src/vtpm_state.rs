@@ -1,4 +1,4 @@
-//! Fuzz body for the stored vTPM state (threat model T1: the host keeps the blob and may hand back any
+//! Fuzz body for the stored vTPM state (threat model T10: the host keeps the blob and may hand back any
 //! bytes). The input is a state body as `Tpm::nv_state` writes it; the fixed-key envelope is opened too.
 //! `restore_nv_state` must never panic; a state it accepts must leave a TPM that still answers every
 //! command with a well-formed response, and must read back as itself (write, parse, write is stable).
@@ -14,7 +14,7 @@ const PERSISTENT_HANDLES: [u8; 22] =
 const NV_HANDLES: [u8; 22] =
     [0x80, 0x01, 0, 0, 0, 22, 0, 0, 0x01, 0x7A, 0, 0, 0, 1, 0x01, 0, 0, 0, 0, 0, 0, 8];
 
-/// Threat model T1.
+/// Threat model T10.
 pub fn vtpm_state(data: &[u8]) {
     let _ = seal::open(&SealingKey::new([0; 32]), &ImageId([0; 48]), data);
     let mut tpm = started_tpm();

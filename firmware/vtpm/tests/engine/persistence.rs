@@ -170,6 +170,7 @@ fn assert_refused_fresh(disk: &mut Memory, image_id: ImageId, expected: Refusal)
     );
 }
 
+/// Threat model T10.
 #[test]
 fn a_flipped_byte_is_refused_and_the_tpm_starts_fresh() {
     let mut disk = stored_disk();
@@ -182,6 +183,7 @@ fn a_flipped_byte_is_refused_and_the_tpm_starts_fresh() {
     assert_refused_fresh(&mut disk, image(1), Refusal::Seal(SealError::Tag));
 }
 
+/// Threat model T10.
 #[test]
 fn another_images_state_is_refused() {
     let mut disk = stored_disk();
@@ -198,6 +200,7 @@ fn write_index(t: &mut Tpm, owner: &[u8], data: &[u8; 8]) {
     run(t, CommandCode::NV_WRITE, &[RH_OWNER, INDEX], Some(&pw(owner)), &write).ok();
 }
 
+/// Threat model T10.
 #[test]
 fn an_older_state_within_one_boot_is_refused() {
     let mut disk = Memory::default();
@@ -229,6 +232,7 @@ fn an_older_state_within_one_boot_is_refused() {
     assert!(matches!(keeper.load(&mut rebooted), LoadOutcome::Restored { .. }));
 }
 
+/// Threat model T10.
 #[test]
 fn every_cut_and_flip_of_a_state_is_refused_without_panic() {
     let mut t = booted(1);
