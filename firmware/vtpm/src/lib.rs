@@ -42,6 +42,8 @@
 //! - `commands`: one module per Part 3 chapter (`startup` ch. 9 ... `nv` ch. 31). A command module
 //!   never uses another; what two chapters share lives in a lower layer.
 //! - `config`: the configuration the firmware manufactures its TPM with (`FirmwareConfig`). Uses nothing.
+//! - `persistence`: the NV-resident state as a sealed blob and the keeper that loads and stores it
+//!   (state that survives a reboot). Uses `wire`, `crypto`, `state` and the `Tpm`, never `commands`.
 //! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata
 //!   only), handle checks, authorization, parameter encryption, routing, response. Only
 //!   `engine::routing` names the commands.

@@ -232,6 +232,37 @@ fn an_older_state_within_one_boot_is_refused() {
     assert!(matches!(keeper.load(&mut rebooted), LoadOutcome::Restored { .. }));
 }
 
+#[test]
+fn dictionary_attack_failures_survive_a_reboot() {
+    let mut t = booted(1);
+    startup(&mut t);
+    // A DA-protected index (no NO_DA), read and written with its own authValue.
+    let public = B::new().u32(INDEX).u16(0x0B).u32(1 << 2 | 1 << 18).tpm2b(b"").u16(8).0;
+    run(
+        &mut t,
+        CommandCode::NV_DEFINE_SPACE,
+        &[RH_OWNER],
+        Some(&pw(b"")),
+        &B::new().tpm2b(b"right").tpm2b(&public).0,
+    )
+    .ok();
+    let write = B::new().tpm2b(b"xxxxxxxx").u16(0).0;
+    for _ in 0..2 {
+        assert_ne!(run(&mut t, CommandCode::NV_WRITE, &[INDEX, INDEX], Some(&pw(b"wrong")), &write).rc, 0);
+    }
+    let lockout_counter = |t: &mut Tpm| {
+        let r =
+            run(t, CommandCode::GET_CAPABILITY, &[], None, &B::new().u32(6).u32(0x20E).u32(1).0).ok().clone();
+        u32::from_be_bytes(r.body[13..17].try_into().unwrap())
+    };
+    assert_eq!(lockout_counter(&mut t), 2);
+    let state = t.nv_state();
+    let mut rebooted = booted(2);
+    rebooted.restore_nv_state(&state).unwrap();
+    startup(&mut rebooted);
+    assert_eq!(lockout_counter(&mut rebooted), 2, "TPM_PT_LOCKOUT_COUNTER survives");
+}
+
 /// Threat model T10.
 #[test]
 fn every_cut_and_flip_of_a_state_is_refused_without_panic() {
