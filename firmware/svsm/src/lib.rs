@@ -33,6 +33,7 @@ pub mod attest_protocol;
 mod buffer;
 mod core_protocol;
 mod dispatch;
+pub mod doorbell;
 mod error;
 mod guest;
 pub mod launch;
