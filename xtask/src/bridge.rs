@@ -8,6 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use warden_defs::layout::WARDEN_BASE;
 use warden_defs::svsm::{CallId, PROTOCOL_VTPM, ResultCode, vtpm_call};
 use warden_svsm::doorbell::{Answer, CallRegisters, NATIVE_BOOT_CAA, REGISTERS_GPA, RING};
 use warden_svsm::vtpm_protocol::{request_buffer, response_in};
@@ -66,6 +67,15 @@ impl Channel {
         Ok(result)
     }
 
+    /// Rings the doorbell with `byte` as it is and returns Warden's answer (the smoke check's hostile
+    /// ring).
+    fn ring(&mut self, byte: u8) -> crate::Result<Option<Answer>> {
+        self.doorbell.write_all(&[byte])?;
+        let mut answer = [0u8; 1];
+        self.doorbell.read_exact(&mut answer)?;
+        Ok(Answer::from_byte(answer[0]))
+    }
+
     /// Runs one TPM command through SVSM_VTPM_CMD and returns the TPM response.
     pub fn tpm_command(&mut self, command: &[u8]) -> crate::Result<Vec<u8>> {
         let page =
@@ -102,8 +112,9 @@ impl CommandEngine for FirmwareTpm {
     }
 }
 
-/// TPM2_Startup(CLEAR) then TPM2_GetRandom(16) through the firmware: the smoke check that the vTPM
-/// service answers. Returns the random bytes.
+/// TPM2_Startup(CLEAR), the hostile calls of [`refusals`], then TPM2_GetRandom(16) through the
+/// firmware: the smoke check that the vTPM service answers, and still answers after a hostile ring.
+/// Returns the random bytes.
 pub fn self_check(channel: &mut Channel) -> crate::Result<Vec<u8>> {
     let startup = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0x00, 0x00];
     let response = channel.tpm_command(&startup)?;
@@ -112,10 +123,28 @@ pub fn self_check(channel: &mut Channel) -> crate::Result<Vec<u8>> {
     if !matches!(code(&response), Some(0 | 0x100)) {
         return Err(format!("TPM2_Startup answered {response:02x?}").into());
     }
+    refusals(channel)?;
     let get_random = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7B, 0x00, 0x10];
     let response = channel.tpm_command(&get_random)?;
     if code(&response) != Some(0) || response.len() != 12 + 16 {
         return Err(format!("TPM2_GetRandom answered {response:02x?}").into());
     }
     Ok(response[12..].to_vec())
+}
+
+/// Hostile calls the booted firmware must refuse and survive: a doorbell byte that is not the ring,
+/// and SVSM_VTPM_CMD with a buffer in Warden's region and past the end of guest RAM.
+fn refusals(channel: &mut Channel) -> crate::Result {
+    let answer = channel.ring(!RING)?;
+    if answer != Some(Answer::BadDoorbell) {
+        return Err(format!("a bad doorbell byte was answered {answer:?}").into());
+    }
+    let cmd = CallId { protocol: PROTOCOL_VTPM, call: vtpm_call::CMD }.to_rax();
+    for (what, gpa) in [("in Warden's region", WARDEN_BASE), ("past guest RAM", 1 << 40)] {
+        let result = channel.call(&CallRegisters { rax: cmd, rcx: gpa, ..Default::default() })?;
+        if result.rax != ResultCode::INVALID_ADDRESS.0 {
+            return Err(format!("a vTPM buffer {what} was answered {:#x}", result.rax).into());
+        }
+    }
+    Ok(())
 }
