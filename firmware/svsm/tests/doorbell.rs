@@ -81,6 +81,7 @@ fn a_rung_vtpm_call_is_served_from_guest_memory() {
     assert_eq!(engine.0.lock().unwrap().len(), 1);
 }
 
+/// Threat model T4.
 #[test]
 fn every_other_doorbell_byte_is_refused_before_anything_is_read() {
     let (mut d, mut env, engine) = setup();
@@ -92,6 +93,7 @@ fn every_other_doorbell_byte_is_refused_before_anything_is_read() {
     assert_eq!(env.guest_read(BOOT_CAA, 1).unwrap(), [1], "the pending call is left for a real ring");
 }
 
+/// Threat model T4.
 #[test]
 fn a_register_block_outside_guest_ram_is_refused() {
     let engine = Recorder::default();
@@ -105,6 +107,7 @@ fn a_register_block_outside_guest_ram_is_refused() {
 }
 
 /// The buffer GPA in the register block goes through the dispatcher's checks, as on SNP.
+/// Threat model T4.
 #[test]
 fn out_of_range_buffer_gpas_get_the_protocol_codes() {
     let cases = [
@@ -124,6 +127,7 @@ fn out_of_range_buffer_gpas_get_the_protocol_codes() {
 }
 
 /// Whatever the host writes into the register block, Warden answers and does not panic.
+/// Threat model T4.
 #[test]
 fn arbitrary_register_blocks_are_answered() {
     let (mut d, mut env, _) = setup();
