@@ -1,5 +1,6 @@
-//! The native guest channel (DESIGN.md "The guest channel"): a guest call through shared guest RAM and a
-//! one-byte doorbell, served by the same [`serve_exit`] a VMGEXIT reaches on SEV-SNP.
+//! The native guest channel (docs/architecture.md, "The guest channel on native"): a guest call through
+//! shared guest RAM and a one-byte doorbell, served by the same [`serve_exit`] a VMGEXIT reaches on
+//! SEV-SNP.
 //!
 //! On native QEMU there is no VMGEXIT and no VMSA Warden could read the caller's registers from, so the
 //! host program that plays the guest (the vTPM bridge) shares QEMU's guest RAM and calls Warden the way
