@@ -61,7 +61,7 @@ pub fn entry_is_the_vp_context(qemu_binary: &Path, igvm: &Path, accel: Accel) ->
         accel,
         fw_cfg: Vec::new(),
         interactive: false,
-        transport: None,
+        channel: None,
         paused_monitor: Some(&monitor),
         vtpm_state: None,
     };

@@ -19,8 +19,8 @@ use crate::vtpm_clock::TscClock;
 /// The guest's VMPL (the peer's choice; Linux's `tpm_svsm` needs a non-zero VMPL).
 const GUEST_VMPL: u8 = 2;
 /// The boot vCPU's calling area. On SNP the secrets page names it; the native guest is the host test
-/// program, which uses this page.
-pub const NATIVE_BOOT_CAA: u64 = 0x10_0000;
+/// program, which uses this page (its doorbell channel's, `warden_svsm::doorbell`).
+pub const NATIVE_BOOT_CAA: u64 = warden_svsm::doorbell::NATIVE_BOOT_CAA;
 
 /// Why the services could not start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
