@@ -1,5 +1,5 @@
 //! The vTPM inside the booted firmware, driven by unmodified `tpm2-tools` through the bridge:
-//! tpm2-tools -> mssim -> bridge -> COM2 transport frame -> SVSM dispatcher -> vTPM protocol -> engine.
+//! tpm2-tools -> mssim -> bridge -> guest RAM + COM2 doorbell -> SVSM dispatcher -> vTPM protocol -> engine.
 #![forbid(unsafe_code)]
 use std::io::Write;
 use std::net::TcpStream;

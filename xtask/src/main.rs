@@ -23,6 +23,7 @@ mod qemu_igvm_checks;
 mod qemu_loader;
 mod reference_values;
 mod run;
+mod shared_ram;
 mod test;
 mod threat_model;
 mod tpm_server;

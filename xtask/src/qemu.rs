@@ -71,10 +71,22 @@ pub struct Boot<'a> {
     pub fw_cfg: Vec<(String, String)>,
     /// Keep QEMU's monitor on the terminal (interactive `run`).
     pub interactive: bool,
-    /// The Unix socket QEMU serves COM2 (the guest test transport) on, if any.
-    pub transport: Option<&'a Path>,
+    /// The native guest channel's host ends, if the boot serves guest calls.
+    pub channel: Option<GuestChannel<'a>>,
     /// Start paused (`-S`) with the human monitor on this Unix socket (the entry-state check).
     pub paused_monitor: Option<&'a Path>,
+    /// The file holding the vTPM's sealed state, attached as Warden's state disk (`vtpm_state_disk`).
+    pub vtpm_state: Option<&'a Path>,
+}
+
+/// The host ends of Warden's native guest channel (`bridge.rs`): guest RAM is a file both QEMU and the
+/// bridge map, and COM2, the doorbell, is a Unix socket QEMU serves.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestChannel<'a> {
+    /// The Unix socket for COM2.
+    pub doorbell: &'a Path,
+    /// The file QEMU's guest RAM lives in (`memory-backend-file`, shared).
+    pub ram: &'a Path,
 }
 
 /// Debian's QEMU, found on PATH: it boots the ROM.
@@ -90,21 +102,51 @@ impl<'a> Boot<'a> {
             accel,
             fw_cfg: Vec::new(),
             interactive: false,
-            transport: None,
+            channel: None,
             paused_monitor: None,
+            vtpm_state: None,
         }
     }
+}
+
+/// Bytes of the state disk: 512 sectors, what the firmware uses (`firmware/kernel/src/state_disk.rs`).
+pub const VTPM_STATE_BYTES: u64 = 256 * 1024;
+
+/// Creates `file` if missing, and grows it to [`VTPM_STATE_BYTES`] (zeros: no state yet) if smaller.
+pub fn prepare_vtpm_state(file: &Path) -> crate::Result {
+    let disk = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(file)?;
+    if disk.metadata()?.len() < VTPM_STATE_BYTES {
+        disk.set_len(VTPM_STATE_BYTES)?;
+    }
+    Ok(())
+}
+
+/// The QEMU arguments that attach `file` as the vTPM state disk: an ATA disk on a legacy ISA IDE
+/// channel at ports 0x1F0/0x3F6, which the firmware drives with port I/O (no MMIO or DMA to set up, the
+/// same under TCG and KVM, whichever loader placed the image), written straight through to the file.
+pub fn vtpm_state_disk_args(file: &Path) -> Vec<String> {
+    vec![
+        "-device".into(),
+        "isa-ide,id=warden-state,iobase=0x1f0,iobase2=0x3f6,irq=14".into(),
+        "-drive".into(),
+        format!("if=none,id=vtpm-state,format=raw,cache=writethrough,file={}", file.display()),
+        "-device".into(),
+        "ide-hd,drive=vtpm-state,bus=warden-state.0".into(),
+    ]
 }
 
 /// The QEMU command line.
 pub fn command(boot: &Boot) -> Command {
     let mut command = Command::new(boot.qemu);
+    // With a guest channel, guest RAM is a shared file the bridge maps too (QEMU loads the ROM or the
+    // IGVM file into it as into anonymous memory).
+    let ram_backend = if boot.channel.is_some() { ",memory-backend=ram" } else { "" };
     match boot.firmware {
         Firmware::Rom(rom) => {
-            command.args(["-machine", "q35", "-bios"]).arg(rom);
+            command.arg("-machine").arg(format!("q35{ram_backend}")).arg("-bios").arg(rom);
         }
         Firmware::Igvm(file) => {
-            command.args(["-machine", "q35,igvm-cfg=igvm0", "-object"]);
+            command.arg("-machine").arg(format!("q35,igvm-cfg=igvm0{ram_backend}")).arg("-object");
             command.arg(format!("igvm-cfg,id=igvm0,file={}", file.display()));
             // The cached QEMU comes from Debian's `+ds` source, which has no prebuilt option ROMs: the
             // APIC's kvmvapic ROM (a TPR-patching aid for old Windows guests) is one, and unused here.
@@ -128,11 +170,19 @@ pub fn command(boot: &Boot) -> Command {
         // hashes must use portable code (firmware `native::SIMD_HINT_FILE`).
         command.args(["-fw_cfg", "name=opt/warden/simd,string=off"]);
     }
-    if let Some(socket) = boot.transport {
+    if let Some(channel) = boot.channel {
+        command.arg("-object").arg(format!(
+            "memory-backend-file,id=ram,size={}M,mem-path={},share=on",
+            boot.memory_mib,
+            channel.ram.display()
+        ));
         command
             .arg("-chardev")
-            .arg(format!("socket,id=transport,path={},server=on,wait=off", socket.display()));
-        command.args(["-serial", "chardev:transport"]);
+            .arg(format!("socket,id=doorbell,path={},server=on,wait=off", channel.doorbell.display()));
+        command.args(["-serial", "chardev:doorbell"]);
+    }
+    if let Some(file) = boot.vtpm_state {
+        command.args(vtpm_state_disk_args(file));
     }
     for (name, contents) in &boot.fw_cfg {
         command.args(["-fw_cfg", &format!("name={name},string={contents}")]);

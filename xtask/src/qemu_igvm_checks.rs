@@ -61,8 +61,9 @@ pub fn entry_is_the_vp_context(qemu_binary: &Path, igvm: &Path, accel: Accel) ->
         accel,
         fw_cfg: Vec::new(),
         interactive: false,
-        transport: None,
+        channel: None,
         paused_monitor: Some(&monitor),
+        vtpm_state: None,
     };
     let running = qemu::spawn(&boot)?;
     let outcome = read_monitor(&monitor).and_then(|(registers, mtree)| {

@@ -6,15 +6,19 @@
 //! integration tests use it); `--test-image` boots the insecure test image, which runs the firmware's own
 //! tests and exits with their verdict; `--fault NAME` makes the test image trigger a deliberate fault.
 //!
+//! `--vtpm-state FILE` keeps the vTPM's sealed state in FILE across boots (native: a raw disk on an ISA
+//! IDE channel, `qemu::vtpm_state_disk_args`).
+//!
 //! `--loader igvm` (the default when an IGVM-capable QEMU is at hand, see `qemu_loader.rs`) boots
 //! `warden.igvm` through QEMU's IGVM loader; `--loader rom` boots `warden.rom` with `-bios`. Everything
 //! else behaves the same on both.
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::bridge::{self, FirmwareTpm, Transport};
-use crate::qemu::{self, Accel, Boot, Firmware, Running};
+use crate::bridge::{self, Channel, FirmwareTpm};
+use crate::qemu::{self, Accel, Boot, Firmware, GuestChannel, Running};
 use crate::qemu_loader::{self, Loader};
+use crate::shared_ram::SharedRam;
 use crate::tpm_server::{self, Listeners, ports::Device};
 
 /// The line Warden prints when it is up.
@@ -67,6 +71,10 @@ pub struct Args {
     /// `warden-snp-guest.igvm` when built, else `warden.igvm`.
     #[arg(long, value_enum, default_value_t = Machine::Native)]
     pub machine: Machine,
+    /// Keep the vTPM's sealed state in FILE across boots (native: attached as Warden's state disk;
+    /// created, or grown to 256 KiB, if needed).
+    #[arg(long, value_name = "FILE")]
+    pub vtpm_state: Option<PathBuf>,
 }
 
 /// Which machine `run` boots on.
@@ -95,6 +103,7 @@ impl Args {
             memory: qemu_loader::DEFAULT_MEMORY_MIB,
             image: None,
             machine: Machine::Native,
+            vtpm_state: None,
         }
     }
 }
@@ -124,7 +133,11 @@ pub fn run(args: &Args) -> crate::Result {
     if let Some(fault) = &args.fault {
         fw_cfg.push(("opt/warden/test".into(), format!("fault:{fault}")));
     }
-    let socket = (!test_image).then(transport_socket).transpose()?;
+    // The native guest channel: COM2's socket and guest RAM shared with the bridge (not for the test
+    // image, which serves no calls).
+    let socket = (!test_image).then(doorbell_socket).transpose()?;
+    let ram_path = shared_ram_path();
+    let ram = (!test_image).then(|| SharedRam::create(&ram_path, args.memory << 20)).transpose()?;
     let interactive = !(args.smoke || args.headless || test_image);
     let boot = Boot {
         qemu: &choice.qemu,
@@ -133,9 +146,13 @@ pub fn run(args: &Args) -> crate::Result {
         accel,
         fw_cfg,
         interactive,
-        transport: socket.as_deref(),
+        channel: socket.as_deref().map(|doorbell| GuestChannel { doorbell, ram: &ram_path }),
         paused_monitor: None,
+        vtpm_state: args.vtpm_state.as_deref(),
     };
+    if let Some(file) = &args.vtpm_state {
+        qemu::prepare_vtpm_state(file)?;
+    }
     eprintln!(
         "xtask: booting {} through the {:?} loader of {} ({accel:?})",
         file.display(),
@@ -145,10 +162,11 @@ pub fn run(args: &Args) -> crate::Result {
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
 
     if interactive {
-        let socket = socket.clone().ok_or("no transport socket")?;
+        let socket = socket.clone().ok_or("no doorbell socket")?;
+        let ram = ram.ok_or("no shared guest RAM")?;
         let port = args.vtpm_port;
         std::thread::spawn(move || {
-            if let Err(error) = serve_bridge(&socket, port) {
+            if let Err(error) = serve_bridge(&socket, ram, port) {
                 eprintln!("bridge: {error}");
             }
         });
@@ -158,7 +176,9 @@ pub fn run(args: &Args) -> crate::Result {
              TPM2TOOLS_TCTI=mssim:host=127.0.0.1,port={port} tpm2_getrandom --hex 16\n\
              xtask: the console follows; quit with Ctrl-A X"
         );
-        let status = qemu::command(&boot).status()?;
+        let status = qemu::command(&boot).status();
+        let _ = std::fs::remove_file(&ram_path);
+        let status = status?;
         return if status.success() { Ok(()) } else { Err(format!("QEMU exited with {status}").into()) };
     }
 
@@ -177,10 +197,14 @@ pub fn run(args: &Args) -> crate::Result {
         };
     }
 
-    let booted = wait_ready(&mut running, deadline, args.timeout)?;
-    let socket = socket.ok_or("no transport socket")?;
+    let booted = wait_ready(&mut running, deadline, args.timeout);
+    // QEMU opened the RAM file before the machine ran: the mapping outlives the name.
+    let _ = std::fs::remove_file(&ram_path);
+    let booted = booted?;
+    let socket = socket.ok_or("no doorbell socket")?;
+    let ram = ram.ok_or("no shared guest RAM")?;
     let outcome = if args.smoke {
-        smoke(&socket, booted, accel, choice.loader)
+        smoke(&socket, ram, booted, accel, choice.loader)
     } else {
         // Headless: keep printing the console, serve the bridge until TPM_STOP.
         let console = running.take_lines();
@@ -189,20 +213,28 @@ pub fn run(args: &Args) -> crate::Result {
                 println!("{line}");
             }
         });
-        serve_bridge(&socket, args.vtpm_port)
+        serve_bridge(&socket, ram, args.vtpm_port)
     };
     running.kill()?;
     let _ = std::fs::remove_file(&socket);
     outcome
 }
 
-/// A fresh Unix socket path for COM2 under target/warden.
-fn transport_socket() -> crate::Result<PathBuf> {
+/// A fresh Unix socket path for COM2 (the doorbell) under target/warden.
+fn doorbell_socket() -> crate::Result<PathBuf> {
     let dir = crate::build::output_dir();
     std::fs::create_dir_all(&dir)?;
-    let socket = dir.join(format!("transport-{}.sock", std::process::id()));
+    let socket = dir.join(format!("doorbell-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&socket);
     Ok(socket)
+}
+
+/// Where guest RAM's file goes: tmpfs (`/dev/shm`) when there is one, so the guest's memory never
+/// reaches a disk; removed as soon as QEMU has it open.
+fn shared_ram_path() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    dir.join(format!("warden-guest-ram-{}", std::process::id()))
 }
 
 /// Prints the console up to the ready line; returns the time from QEMU's start to it.
@@ -232,9 +264,9 @@ fn said(messages: &str) -> String {
 }
 
 /// The smoke check: the vTPM answers through the SVSM vTPM protocol.
-fn smoke(socket: &Path, booted: Duration, accel: Accel, loader: Loader) -> crate::Result {
-    let mut transport = Transport::connect(socket, Duration::from_secs(10))?;
-    let random = bridge::self_check(&mut transport)?;
+fn smoke(socket: &Path, ram: SharedRam, booted: Duration, accel: Accel, loader: Loader) -> crate::Result {
+    let mut channel = Channel::connect(socket, ram, Duration::from_secs(10))?;
+    let random = bridge::self_check(&mut channel)?;
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
     println!(
         "smoke: Warden ready after {:.1} ms under {accel:?}, {loader:?} loader (QEMU start to ready line); \
@@ -245,14 +277,14 @@ fn smoke(socket: &Path, booted: Duration, accel: Accel, loader: Loader) -> crate
 }
 
 /// Serves mssim on `port`/`port + 1`, forwarding every command to the firmware, until TPM_STOP.
-fn serve_bridge(socket: &std::path::Path, port: u16) -> crate::Result {
-    let transport = Transport::connect(socket, Duration::from_secs(60))?;
+fn serve_bridge(socket: &std::path::Path, ram: SharedRam, port: u16) -> crate::Result {
+    let channel = Channel::connect(socket, ram, Duration::from_secs(60))?;
     let bind = |port| {
         std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
             .map_err(|error| format!("bridge: cannot listen on 127.0.0.1:{port}: {error}"))
     };
     let listeners = Listeners { tpm: bind(port)?, platform: bind(port + 1)? };
-    let device = Device::new(Box::new(FirmwareTpm(transport)), warden_svsm::vtpm_protocol::MAX_COMMAND);
+    let device = Device::new(Box::new(FirmwareTpm(channel)), warden_svsm::vtpm_protocol::MAX_COMMAND);
     eprintln!("bridge: serving the firmware's vTPM on 127.0.0.1:{port} (platform {})", port + 1);
     tpm_server::serve(listeners, device)?;
     Ok(())
@@ -262,6 +294,9 @@ fn serve_bridge(socket: &std::path::Path, port: u16) -> crate::Result {
 /// prefixed) on the terminal; `--smoke` exits 0 after Warden's ready line and the guest's PASS verdict
 /// (after the ready line alone on the guest-less `warden.igvm`).
 fn run_snp(args: &Args) -> crate::Result {
+    if args.vtpm_state.is_some() {
+        return Err("--vtpm-state: the emulated SNP machine has no state storage device yet".into());
+    }
     if !args.no_build {
         crate::build::build(&crate::build::Args::default())?;
     }

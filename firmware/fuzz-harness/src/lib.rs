@@ -22,6 +22,7 @@ pub mod svsm_guest_call;
 pub mod vc_decode;
 pub mod vtpm_buffer;
 pub mod vtpm_command;
+pub mod vtpm_state;
 
 /// A fuzz target: its name (also its directory under `firmware/fuzz/corpus/`) and its body.
 pub type Target = (&'static str, fn(&[u8]));
@@ -35,6 +36,7 @@ pub const TARGETS: &[Target] = &[
     ("svsm_guest_call", svsm_guest_call::svsm_guest_call),
     ("vtpm_command", vtpm_command::vtpm_command),
     ("vtpm_buffer", vtpm_buffer::vtpm_buffer),
+    ("vtpm_state", vtpm_state::vtpm_state),
     ("vc_decode", vc_decode::vc_decode),
     ("snp_cpuid_page", boot_pages::snp_cpuid_page),
     ("boot_parameter_pages", boot_pages::boot_parameter_pages),

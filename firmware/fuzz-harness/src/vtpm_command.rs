@@ -17,7 +17,7 @@ const MAX_COMMANDS: usize = 32;
 /// TPM2_Startup(TPM_SU_CLEAR).
 const STARTUP_CLEAR: [u8; 12] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0];
 
-fn check_response(rsp: &[u8]) {
+pub(crate) fn check_response(rsp: &[u8]) {
     assert!(rsp.len() >= 10, "response shorter than its header");
     assert!(rsp.len() <= MAX_RESPONSE_SIZE, "response larger than MAX_RESPONSE_SIZE");
     let size = u32::from_be_bytes([rsp[2], rsp[3], rsp[4], rsp[5]]) as usize;

@@ -30,8 +30,8 @@ pub enum BootStepError {
     HeapAcceptance(AcceptError),
     /// SEV-SNP: the guest RAM the memory map names could not be mapped for Warden.
     GuestMapping(crate::snp::guest_memory::GuestMapError),
-    /// TDX: guest calls arrive by TDVMCALL from a guest Warden runs, which Warden does not run yet;
-    /// there is no request channel.
+    /// There is no request channel: on TDX guest calls arrive by TDVMCALL from a guest Warden runs,
+    /// which Warden does not run yet; on native, guest RAM was not mapped for the doorbell channel.
     #[cfg(warden_request_loop)]
     NoGuestChannel,
     /// The services could not start.

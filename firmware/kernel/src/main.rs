@@ -35,10 +35,14 @@ mod serial;
 mod services;
 mod snp;
 mod start;
+#[cfg(warden_services)]
+mod state_disk;
 mod tdx;
 mod tsc;
 #[cfg(warden_services)]
 mod vtpm_clock;
+#[cfg(warden_services)]
+mod vtpm_state;
 
 core::arch::global_asm!(
     r#"

@@ -2,23 +2,36 @@
 //! hypervisor is reached through plain port I/O, and termination is QEMU's `isa-debug-exit` device.
 use warden_defs::boot::BootPlatform;
 use warden_defs::layout::DEBUG_EXIT_PORT;
+#[cfg(warden_request_loop)]
+use warden_defs::layout::for_each_unowned;
+#[cfg(warden_request_loop)]
+use warden_platform::memory::GpaRange;
 use warden_platform::{Platform, Termination};
 
 use crate::boot_steps::{BootStepError, BootSteps, HostHints};
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::HeapMemory;
 #[cfg(warden_request_loop)]
-use crate::request_loop::Transport;
+use crate::request_loop::DoorbellChannel;
+#[cfg(warden_request_loop)]
+use crate::snp::guest_memory::GuestMapping;
 use crate::{console, port};
 
 /// The native platform. Only `start` creates it, after the platform check.
 #[derive(Debug)]
-pub struct NativePlatform(());
+pub struct NativePlatform {
+    /// The guest RAM Warden mapped for the request loop (`BootSteps::guest_ram`).
+    #[cfg(warden_request_loop)]
+    guest: Option<GuestMapping>,
+}
 
 impl NativePlatform {
     /// The native platform; `start` calls this once `warden_platform::detect` said native.
     pub(crate) fn new() -> Self {
-        Self(())
+        Self {
+            #[cfg(warden_request_loop)]
+            guest: None,
+        }
     }
 }
 
@@ -118,20 +131,37 @@ impl BootSteps for NativePlatform {
         _facts: &crate::boot_params::BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let layout =
-            crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA };
+            crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA, native_state_disk: true };
         let seed = warden_vtpm::EndorsementSeed::insecure_fixed();
         crate::services::start_for(&layout, &seed, None).map_err(BootStepError::Services)
     }
 
+    /// `[0, RAM)` as QEMU reports it, Warden's ranges cut out, mapped for Warden (identity,
+    /// non-executable) where the request loop serves: the host program's calls live in guest RAM.
     #[cfg(warden_request_loop)]
-    type Channel = Transport;
+    fn guest_ram(
+        &mut self,
+        _facts: &crate::boot_params::BootFacts,
+        hints: &HostHints,
+    ) -> Result<alloc::vec::Vec<GpaRange>, BootStepError> {
+        let mut ram = alloc::vec::Vec::new();
+        for_each_unowned(0, hints.ram_bytes, |start, end| ram.extend(GpaRange::new(start, end)));
+        let mapping = GuestMapping::map_ranges(ram).map_err(BootStepError::GuestMapping)?;
+        self.guest = Some(mapping);
+        Ok(mapping.ranges().to_vec())
+    }
+
+    #[cfg(warden_request_loop)]
+    type Channel = DoorbellChannel;
 
     #[cfg(warden_request_loop)]
     fn open_request_channel(
         &mut self,
         _dispatcher: &mut warden_svsm::Dispatcher,
         _facts: &crate::boot_params::BootFacts,
-    ) -> Result<Transport, BootStepError> {
-        Ok(Transport::open())
+    ) -> Result<DoorbellChannel, BootStepError> {
+        // The boot mapped guest RAM (`guest_ram`) before the services started.
+        let mapping = self.guest.ok_or(BootStepError::NoGuestChannel)?;
+        Ok(DoorbellChannel::open(mapping))
     }
 }

@@ -29,3 +29,15 @@ pub unsafe fn inb(port: u16) -> u8 {
     unsafe { asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags)) };
     value
 }
+
+/// Reads a 16-bit word from an I/O port.
+///
+/// # Safety
+/// As for [`inb`].
+#[cfg(warden_services)]
+pub unsafe fn inw(port: u16) -> u16 {
+    let value: u16;
+    // SAFETY: the caller vouches for the device; `in` touches no memory.
+    unsafe { asm!("in ax, dx", in("dx") port, out("ax") value, options(nomem, nostack, preserves_flags)) };
+    value
+}

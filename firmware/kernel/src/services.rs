@@ -18,14 +18,17 @@ use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
 use warden_vtpm::EndorsementSeed;
 
+use warden_vtpm::persistence::keeper::{LoadOutcome, SaveOutcome, StateKeeper};
+
 use crate::entropy::Rdrand;
+use crate::state_disk::StateDisk;
 use crate::vtpm_clock::TscClock;
 
 /// The guest's VMPL (the peer's choice; Linux's `tpm_svsm` needs a non-zero VMPL).
 const GUEST_VMPL: u8 = 2;
 /// The boot vCPU's calling area. On SNP the secrets page names it; the native guest is the host test
-/// program, which uses this page.
-pub const NATIVE_BOOT_CAA: u64 = 0x10_0000;
+/// program, which uses this page (its doorbell channel's, `warden_svsm::doorbell`).
+pub const NATIVE_BOOT_CAA: u64 = warden_svsm::doorbell::NATIVE_BOOT_CAA;
 
 /// Why the services could not start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,14 +45,25 @@ pub enum ServiceError {
     Manifest(ManifestError),
 }
 
-/// The in-firmware vTPM engine behind the protocol.
-/// Boxed at once: the engine is tens of KiB, and every move of it by value would cost boot-stack
+/// The in-firmware vTPM engine behind the protocol, and where its durable state is kept, if anywhere.
+/// The engine is boxed at once: it is tens of KiB, and every move of it by value would cost boot-stack
 /// space (64 KiB in all) in `start_for`'s frame.
-struct Vtpm(Box<warden_vtpm::Tpm>);
+struct Vtpm {
+    tpm: Box<warden_vtpm::Tpm>,
+    state: Option<StateKeeper<StateDisk>>,
+}
 
 impl TpmEngine for Vtpm {
     fn execute(&mut self, command: &[u8]) -> Vec<u8> {
-        self.0.execute(command)
+        let response = self.tpm.execute(command);
+        // Durable once the command completes (TPM 2.0 Part 1 §37): stored before the guest sees the
+        // response. A store that fails leaves the state in memory; the next change tries again.
+        match self.state.as_mut().map(|keeper| keeper.save_if_changed(&mut self.tpm)) {
+            Some(Err(error)) => log::warn!("vTPM state not stored ({error:?})"),
+            Some(Ok(SaveOutcome::Refused(why))) => crate::vtpm_state::report(LoadOutcome::Refused(why)),
+            _ => {}
+        }
+        response
     }
 }
 
@@ -70,6 +84,8 @@ pub struct GuestLayout<'a> {
     pub apic_ids: &'a [u32],
     /// The boot vCPU's calling area.
     pub boot_caa: u64,
+    /// Whether the vTPM state is kept on the native state disk (`vtpm_state`), when the host gave one.
+    pub native_state_disk: bool,
 }
 
 /// The dispatcher for the in-firmware tests' guest: `ram_end` bytes of RAM, one vCPU,
@@ -77,7 +93,7 @@ pub struct GuestLayout<'a> {
 #[cfg(feature = "insecure_test_image")]
 pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     let ram = guest_ram(ram_end)?;
-    let layout = GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA };
+    let layout = GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA, native_state_disk: false };
     start_for(&layout, &EndorsementSeed::insecure_fixed(), None)
 }
 
@@ -86,12 +102,13 @@ pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
 fn vtpm(endorsement: &EndorsementSeed) -> Result<Vtpm, ServiceError> {
     // The firmware's configuration (DA parameters) and a running clock, so expirations, tickets and
     // dictionary-attack recovery work as the host tests of `FirmwareConfig::FIRMWARE` show.
-    Ok(Vtpm(Box::new(warden_vtpm::Tpm::firmware(
+    let tpm = Box::new(warden_vtpm::Tpm::firmware(
         Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?),
         Box::new(TscClock::start()),
         &warden_vtpm::FirmwareConfig::FIRMWARE,
         endorsement,
-    ))))
+    ));
+    Ok(Vtpm { tpm, state: None })
 }
 
 /// The services manifest: the vTPM's EK, created by TPM2_CreatePrimary on `vtpm` itself, which is then
@@ -100,7 +117,7 @@ fn vtpm(endorsement: &EndorsementSeed) -> Result<Vtpm, ServiceError> {
 /// across a TPM Reset), so the guest's own CreatePrimary of the EK is quick.
 fn manifest(vtpm: &mut Vtpm) -> Result<ServiceManifest, ServiceError> {
     let ek = endorsement_key_public(vtpm).map_err(ServiceError::Ek)?;
-    vtpm.0.power_on();
+    vtpm.tpm.power_on();
     let mut manifest = ServiceManifest::new();
     manifest.add(VTPM_SERVICE_GUID, &ek).map_err(ServiceError::Manifest)?;
     Ok(manifest)
@@ -129,13 +146,24 @@ pub fn start_for(
     .map_err(ServiceError::Core)?;
     let mut dispatcher = Dispatcher::new(core);
     let mut vtpm = vtpm(endorsement)?;
-    // The EK (an RSA-2048 prime search: well under a second on the host, minutes on the emulated machine) is
+    // The EK (an RSA-2048 prime search: milliseconds on the host, much longer on the emulated machine) is
     // created only where a manifest is attested: without evidence nobody could ask for it.
     if let Some(evidence) = evidence {
         let manifest = manifest(&mut vtpm)?;
         dispatcher
             .register(PROTOCOL_ATTEST, Box::new(AttestProtocol::new(manifest, evidence)))
             .expect("protocol 1 is registered once, before the vTPM");
+    }
+    // The durable state is loaded after the manifest's EK: the EK is derived from the platform's seed,
+    // which a stored blob never replaces on a platform that derives one (SNP keeps no state yet).
+    vtpm.state = if layout.native_state_disk {
+        crate::vtpm_state::native_keeper()
+    } else {
+        crate::println!("warden: vTPM state: kept in memory only on this platform");
+        None
+    };
+    if let Some(keeper) = vtpm.state.as_mut() {
+        crate::vtpm_state::report(keeper.load(&mut vtpm.tpm));
     }
     dispatcher
         .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(vtpm)))

@@ -4,7 +4,8 @@
 //! Design principles, in order:
 //! 1. **Registers in, registers out.** [`Dispatcher::handle`] takes the guest's RAX, RCX, RDX, R8, R9 as
 //!    a [`GuestRegs`] value and returns a [`Reply`]. The SNP request loop (registers read from the
-//!    guest's VMSA) and the test transport ([`transport`], registers read from a serial frame) feed the
+//!    guest's VMSA), the native channel ([`doorbell`], registers from a block in guest RAM, through the SNP
+//!    loop's own step) and the test transport ([`transport`], registers read from a frame) feed the
 //!    very same function.
 //! 2. **Guest memory is reached only through [`GuestMemory`]**, by guest-physical address, as copies;
 //!    a protocol handler reaches it only through a [`GuestBuffer`] its [`CallContext`] checked.
@@ -34,6 +35,7 @@ mod buffer;
 mod core_protocol;
 mod dispatch;
 pub mod endorsement_key;
+pub mod doorbell;
 mod error;
 mod guest;
 pub mod guest_request;

@@ -1,9 +1,11 @@
-//! The guest test transport (DESIGN.md "The guest channel"): SVSM calls framed over a serial port.
+//! The test transport: a whole SVSM call as one frame, the call's registers and the guest pages it
+//! references, the pages serving as its only guest memory.
 //!
-//! A host program plays the guest: it sends the call's registers and the guest pages the call
-//! references; Warden (native platform) runs them through the same [`Dispatcher`] a VMGEXIT reaches,
-//! and answers with the result registers and the pages as they are afterwards. Both ends use this
-//! module, so the framing is written once. All integers are little-endian.
+//! The in-firmware tests drive the [`Dispatcher`] with it (and the fuzz target `svsm_transport_frame`
+//! holds the parser to T4): a frame runs through the same dispatcher a VMGEXIT reaches and comes back
+//! with the result registers and the pages as they are afterwards. It is no longer how the booted
+//! firmware is called: the native channel keeps the call in shared guest RAM ([`crate::doorbell`]).
+//! All integers are little-endian.
 //!
 //! ```text
 //! request:  magic "WSRQ" | version u16 = 1 | pages u16 (<= MAX_PAGES) | RAX RCX RDX R8 R9 (u64 each)

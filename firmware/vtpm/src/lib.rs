@@ -11,8 +11,10 @@
 //! 3. **Hand-written marshalling.** `tpm2-protocol` (no_std, no alloc) was considered, but it needs
 //!    Rust 1.95 while the workspace promises 1.88, and this engine uses a small subset of Part 2: a
 //!    ~150-line reader/writer plus zerocopy headers keeps the trusted code small and ours to audit.
-//! 4. **State is memory only.** NV indices live in RAM for the life of the `Tpm` value; a
-//!    `Shutdown(STATE)` snapshot lives beside it. Persisting NV across VM boots is out of scope here.
+//! 4. **State lives in memory; its NV-resident part can be kept across boots.** The engine does no I/O:
+//!    `persistence` turns the state TPM 2.0 Part 1 §37 makes durable into a sealed blob and back, and
+//!    its `StateKeeper` loads it at _TPM_Init and stores it after every change through storage the
+//!    firmware provides. A `Shutdown(STATE)` snapshot lives in RAM only.
 //! 5. **Codes and check order follow ms-tpm-20-ref** (`ExecuteCommand`, `ParseSessionBuffer`,
 //!    `CheckAuthSession`, `NvDefineSpace`, DA.c), so clients tested against the reference simulator
 //!    see the same TPM_RC for the same mistake.
@@ -42,6 +44,8 @@
 //! - `config`: the configuration the firmware manufactures its TPM with (`FirmwareConfig`). Uses nothing.
 //! - `endorsement_seed`: the endorsement primary seed the firmware derives from its platform
 //!   (`EndorsementSeed`), so the EK is stable without storage. Uses nothing else in the crate.
+//! - `persistence`: the NV-resident state as a sealed blob and the keeper that loads and stores it
+//!   (state that survives a reboot). Uses `wire`, `crypto`, `state` and the `Tpm`, never `commands`.
 //! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata
 //!   only), handle checks, authorization, parameter encryption, routing, response. Only
 //!   `engine::routing` names the commands.
@@ -82,6 +86,7 @@ pub mod crypto;
 mod endorsement_seed;
 mod engine;
 mod object;
+pub mod persistence;
 mod state;
 pub mod wire;
 

@@ -19,6 +19,7 @@
 //! then measures placement, not the TPMs. On one CPU both pay the same context switches, as a vTPM
 //! called synchronously on the guest's own vCPU would.
 
+mod firmware;
 mod report;
 mod sequence;
 mod transport;
@@ -54,6 +55,10 @@ pub struct Args {
     /// derives a new 2048-bit key, which takes Warden seconds.
     #[arg(long, default_value_t = 5)]
     pub fresh_rsa_iterations: u32,
+    /// Measure the tpm2-tss rows through the booted firmware (release image, QEMU TCG, the bridge over
+    /// the native guest channel) instead of the host tpm-server; swtpm is the baseline as before.
+    #[arg(long)]
+    pub firmware: bool,
 }
 
 /// What a timed call leaves behind, cleaned up (untimed) before the next call.
@@ -97,6 +102,9 @@ struct Row {
 
 /// Runs the benchmark.
 pub fn run(args: &Args) -> crate::Result {
+    if args.firmware {
+        return firmware::run(args);
+    }
     let server = warden_server_binary()?;
     if !args.no_pin {
         pin_to_one_cpu()?;
@@ -106,19 +114,7 @@ pub fn run(args: &Args) -> crate::Result {
     let _warden = Server::start("the Warden tpm-server", &server, &warden_args, warden_port)?;
     let state = TempDir::new()?;
     let swtpm_port = free_port_pair()?;
-    let swtpm_args = [
-        "socket".to_owned(),
-        "--tpm2".to_owned(),
-        "--server".to_owned(),
-        format!("type=tcp,port={swtpm_port}"),
-        "--ctrl".to_owned(),
-        format!("type=tcp,port={}", swtpm_port + 1),
-        "--tpmstate".to_owned(),
-        format!("dir={}", state.0.display()),
-        "--flags".to_owned(),
-        "not-need-init,startup-clear".to_owned(),
-    ];
-    let _swtpm = Server::start("swtpm", Path::new("swtpm"), &swtpm_args, swtpm_port)?;
+    let _swtpm = start_swtpm(&state, swtpm_port)?;
 
     let mut warden = Mssim::connect(warden_port)?;
     let mut swtpm = Raw::connect(swtpm_port)?;
@@ -153,7 +149,7 @@ pub fn run(args: &Args) -> crate::Result {
         keys: args.key_iterations,
         fresh_rsa: args.fresh_rsa_iterations,
     };
-    let through_tss = tss::measure(warden_port, swtpm_port, iterations)?;
+    let through_tss = tss::measure(warden_port, swtpm_port, iterations, None)?;
 
     report::print_table(&through_tss, &rows, args.iterations);
     if let Some(path) = &args.json {
@@ -163,6 +159,23 @@ pub fn run(args: &Args) -> crate::Result {
     }
     let failed: Vec<_> = rows.iter().filter(|row| row.outcome.is_err()).map(|row| row.command).collect();
     if failed.is_empty() { Ok(()) } else { Err(format!("not measured: {}", failed.join(", ")).into()) }
+}
+
+/// Starts swtpm on `port` (data) and `port + 1` (control), its state in `state`.
+fn start_swtpm(state: &TempDir, port: u16) -> crate::Result<Server> {
+    let swtpm_args = [
+        "socket".to_owned(),
+        "--tpm2".to_owned(),
+        "--server".to_owned(),
+        format!("type=tcp,port={port}"),
+        "--ctrl".to_owned(),
+        format!("type=tcp,port={}", port + 1),
+        "--tpmstate".to_owned(),
+        format!("dir={}", state.0.display()),
+        "--flags".to_owned(),
+        "not-need-init,startup-clear".to_owned(),
+    ];
+    Server::start("swtpm", Path::new("swtpm"), &swtpm_args, port)
 }
 
 /// This executable when it is optimised; otherwise a release build of it, built now.

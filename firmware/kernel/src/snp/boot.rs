@@ -85,7 +85,7 @@ impl BootSteps for SnpPlatform {
         facts: &BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
-        let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA };
+        let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA, native_state_disk: false };
         // The guest-request driver shares its message pages now, at boot. It first asks the PSP for
         // the vTPM's endorsement key (bound to this launch; `warden_svsm::endorsement_key`), then
         // serves the attestation protocol's reports.

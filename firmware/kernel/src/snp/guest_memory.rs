@@ -82,6 +82,12 @@ impl GuestMapping {
         for range in memory_map.ranges().iter().filter(|range| range.kind == MemoryKind::Memory) {
             for_each_unowned(range.start, range.end, |start, end| ranges.extend(GpaRange::new(start, end)));
         }
+        Self::map_ranges(ranges)
+    }
+
+    /// Maps `ranges`, which must miss Warden's own ranges (native: `[0, RAM)` cut by `for_each_unowned`,
+    /// whose mapping lets the native channel reach the host program's call in guest RAM).
+    pub fn map_ranges(ranges: Vec<GpaRange>) -> Result<Self, GuestMapError> {
         if ranges.is_empty() {
             return Err(GuestMapError::NoGuestRam);
         }

@@ -10,7 +10,7 @@ use crate::console;
 use crate::cpu::exceptions::VcEntry;
 use crate::heap::{self, HeapMemory};
 #[cfg(warden_request_loop)]
-use crate::request_loop::Transport;
+use crate::request_loop::DoorbellChannel;
 
 impl BootSteps for TdxPlatform {
     fn start_console(&mut self) -> Result<(), BootStepError> {
@@ -45,14 +45,14 @@ impl BootSteps for TdxPlatform {
     }
 
     #[cfg(warden_request_loop)]
-    type Channel = Transport;
+    type Channel = DoorbellChannel;
 
     #[cfg(warden_request_loop)]
     fn open_request_channel(
         &mut self,
         _dispatcher: &mut warden_svsm::Dispatcher,
         _facts: &crate::boot_params::BootFacts,
-    ) -> Result<Transport, BootStepError> {
+    ) -> Result<DoorbellChannel, BootStepError> {
         Err(BootStepError::NoGuestChannel)
     }
 }

@@ -34,6 +34,15 @@ impl TimeState {
         now.saturating_sub(self.boot_ms)
     }
 
+    /// The values stored across reboots (`persistence`): Clock resumes from `clock` at platform time
+    /// `now` (Part 1 §36.2: Clock only advances, though it may lose the time the TPM was off).
+    pub fn restore(&mut self, now: u64, clock: u64, reset_count: u32, restart_count: u32) {
+        self.origin_ms = now;
+        self.clock_base = clock.min(MAX_CLOCK);
+        self.reset_count = reset_count;
+        self.restart_count = restart_count;
+    }
+
     /// TPM2_Clear: Clock starts again from zero and both counters are reset (Part 2 §10.11.1).
     pub fn clear(&mut self, now: u64) {
         self.origin_ms = now;

@@ -52,6 +52,24 @@ impl DictionaryAttack {
         self.now = now;
     }
 
+    /// The counters stored across reboots (`persistence`). A locked lockoutAuth stays locked for a
+    /// full `lockout_recovery` from now: the time it was locked at is another boot's clock.
+    pub fn restore(
+        &mut self,
+        failed_tries: u32,
+        max_tries: u32,
+        recovery_time: u32,
+        lockout_recovery: u32,
+        lockout_locked: bool,
+    ) {
+        self.failed_tries = failed_tries;
+        self.max_tries = max_tries;
+        self.recovery_time = recovery_time;
+        self.lockout_recovery = lockout_recovery;
+        self.lockout_locked_at = lockout_locked.then_some(self.now);
+        self.self_heal_timer = self.now;
+    }
+
     /// Lets time pass (DASelfHeal): forgive one failure per `recovery_time` since the last failure,
     /// and release the lockout authValue after `lockout_recovery`.
     pub fn tick(&mut self, now: u64) {

@@ -190,6 +190,17 @@ impl KeyStore {
         Ok(k)
     }
 
+    /// The state stored across reboots (`persistence`): the storage, endorsement and platform seeds and
+    /// the persistent objects replace the current ones; remembered primaries came from the old seeds.
+    pub fn restore(&mut self, seeds: &[[u8; 32]; 3], persistent: Vec<(Handle, Box<KeyObject>)>) {
+        self.seeds.iter_mut().take(3).for_each(Zeroize::zeroize);
+        self.seeds[..3].copy_from_slice(seeds);
+        self.persistent = persistent;
+        for hierarchy in [Handle::RH_OWNER, Handle::RH_ENDORSEMENT, Handle::RH_PLATFORM] {
+            self.primaries.forget(hierarchy);
+        }
+    }
+
     /// A persistent key.
     pub fn persistent(&self, h: Handle) -> Option<&KeyObject> {
         self.persistent.iter().find(|(p, _)| *p == h).map(|(_, k)| &**k)

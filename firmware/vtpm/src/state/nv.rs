@@ -228,6 +228,11 @@ impl NvStore {
             .for_each(|i| i.attrs |= attr::WRITELOCKED);
     }
 
+    /// Every index, in handle order.
+    pub fn iter(&self) -> impl Iterator<Item = &NvIndex> + '_ {
+        self.indices.iter()
+    }
+
     pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
         self.indices.iter().map(|i| i.handle)
     }

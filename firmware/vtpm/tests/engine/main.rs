@@ -23,6 +23,7 @@ mod nv_admin;
 mod param_enc;
 mod pcr;
 mod pcr_allocate;
+mod persistence;
 mod policy;
 mod policy_external;
 mod policy_nv;

@@ -97,6 +97,17 @@ impl Drop for Server {
 impl Server {
     /// Starts `program args` and waits until `port` and `port + 1` accept connections.
     pub fn start(name: &str, program: &Path, args: &[String], port: u16) -> crate::Result<Self> {
+        Self::start_within(name, program, args, port, Duration::from_secs(10))
+    }
+
+    /// As [`Server::start`], waiting up to `wait` (a firmware that boots first).
+    pub fn start_within(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        port: u16,
+        wait: Duration,
+    ) -> crate::Result<Self> {
         let child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
@@ -104,7 +115,7 @@ impl Server {
             .spawn()
             .map_err(|error| format!("cannot start {name} ({}): {error}", program.display()))?;
         let mut server = Self { child };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + wait;
         loop {
             let up = |p| TcpStream::connect((Ipv4Addr::LOCALHOST, p)).is_ok();
             if up(port) && up(port + 1) {
@@ -114,10 +125,20 @@ impl Server {
                 return Err(format!("{name} exited before listening: {status}").into());
             }
             if Instant::now() > deadline {
-                return Err(format!("{name} did not listen on ports {port}/{} in 10 s", port + 1).into());
+                let seconds = wait.as_secs();
+                return Err(
+                    format!("{name} did not listen on ports {port}/{} in {seconds} s", port + 1).into()
+                );
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Server {
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
     }
 }
 

@@ -29,14 +29,24 @@ pub struct Figure {
 }
 
 /// The script, next to the other tpm2-pytss scripts of the integration tests.
-fn script() -> PathBuf {
+pub(super) fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/pytss/latency.py")
 }
 
-/// Runs the script against Warden's mssim port pair and swtpm's data/control port pair.
-pub fn measure(warden_port: u16, swtpm_port: u16, iterations: Iterations) -> crate::Result<Vec<Figure>> {
-    let output = Command::new(PYTHON)
-        .arg(script())
+/// Runs the script against Warden's mssim port pair and swtpm's data/control port pair, on `rows`
+/// (the script's names) or all of its rows.
+pub fn measure(
+    warden_port: u16,
+    swtpm_port: u16,
+    iterations: Iterations,
+    rows: Option<&[&str]>,
+) -> crate::Result<Vec<Figure>> {
+    let mut command = Command::new(PYTHON);
+    command.arg(script());
+    if let Some(rows) = rows {
+        command.arg("--rows").arg(rows.join(","));
+    }
+    let output = command
         .args(["--iterations", &iterations.commands.to_string()])
         .args(["--key-iterations", &iterations.keys.to_string()])
         .args(["--rsa-iterations", &iterations.fresh_rsa.to_string()])
