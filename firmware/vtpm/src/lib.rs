@@ -40,6 +40,10 @@
 //! - `commands`: one module per Part 3 chapter (`startup` ch. 9 ... `nv` ch. 31). A command module
 //!   never uses another; what two chapters share lives in a lower layer.
 //! - `config`: the configuration the firmware manufactures its TPM with (`FirmwareConfig`). Uses nothing.
+//! - `event_log`: the TCG crypto-agile event log (TCG PC Client PFP §10.2), written and parsed back.
+//!   Uses `crypto` and `wire`.
+//! - `measured_boot`: the firmware's H-CRTM start-up, its PCR 0/1 measurements and their event log
+//!   (`Tpm::measured_startup`). Uses `event_log`, `crypto`, `wire` and the PCRs of `state`.
 //! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata
 //!   only), handle checks, authorization, parameter encryption, routing, response. Only
 //!   `engine::routing` names the commands.
@@ -78,6 +82,8 @@ mod commands;
 pub mod config;
 pub mod crypto;
 mod engine;
+pub mod event_log;
+pub mod measured_boot;
 mod object;
 mod state;
 pub mod wire;
