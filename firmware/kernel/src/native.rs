@@ -107,6 +107,15 @@ impl BootSteps for NativePlatform {
         Ok(HeapMemory::Plain)
     }
 
+    /// No hardware root: the image digest Warden computes itself (`image_digest`).
+    #[cfg(warden_request_loop)]
+    fn launch_measurement(
+        &mut self,
+    ) -> (warden_vtpm::measured_boot::PlatformKind, Option<warden_vtpm::measured_boot::LaunchMeasurement>)
+    {
+        (warden_vtpm::measured_boot::PlatformKind::Native, Some(crate::image_digest::native()))
+    }
+
     #[cfg(warden_request_loop)]
     type Channel = Transport;
 

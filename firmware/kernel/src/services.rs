@@ -1,14 +1,17 @@
-//! Warden's services, assembled once at boot: the SVSM dispatcher with the core protocol built in and
-//! the vTPM registered as protocol 2.
+//! Warden's services, assembled once at boot: the SVSM dispatcher with the core protocol built in, the
+//! vTPM registered as protocol 2 after its measured start-up (PCR 0: Warden's launch, PCR 1: the
+//! configuration), and the event log of that start-up served by Warden's measured-boot protocol.
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use warden_defs::svsm::PROTOCOL_VTPM;
+use warden_defs::svsm::{PROTOCOL_VTPM, PROTOCOL_WARDEN_MEASURED_BOOT};
 use warden_platform::memory::GpaRange;
 use warden_platform::memory::{
     PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
 };
+use warden_svsm::event_log_protocol::EventLogProtocol;
 use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
+use warden_vtpm::measured_boot::{LaunchMeasurement, MeasureError, PlatformConfig, PlatformKind};
 
 use crate::entropy::Rdrand;
 use crate::vtpm_clock::TscClock;
@@ -28,6 +31,8 @@ pub enum ServiceError {
     NoGuestRam,
     /// The core protocol refused its configuration.
     Core(warden_svsm::ConfigError),
+    /// The vTPM refused its measured start-up (a bug: it was just manufactured).
+    Measure(MeasureError),
 }
 
 /// The in-firmware vTPM engine behind the protocol.
@@ -56,6 +61,11 @@ pub struct GuestLayout<'a> {
     pub apic_ids: &'a [u32],
     /// The boot vCPU's calling area.
     pub boot_caa: u64,
+    /// The platform, recorded in PCR 1.
+    pub platform: PlatformKind,
+    /// Warden's launch measurement for PCR 0 (`BootSteps::launch_measurement`), `None` where the
+    /// platform cannot give it yet: the event log then has no PCR 0 event, which a verifier refuses.
+    pub launch: Option<LaunchMeasurement>,
 }
 
 /// The dispatcher for the in-firmware tests' guest: `ram_end` bytes of RAM, one vCPU,
@@ -63,7 +73,13 @@ pub struct GuestLayout<'a> {
 #[cfg(feature = "insecure_test_image")]
 pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     let ram = guest_ram(ram_end)?;
-    start_for(&GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA })
+    start_for(&GuestLayout {
+        ram: &ram,
+        apic_ids: &[0],
+        boot_caa: NATIVE_BOOT_CAA,
+        platform: PlatformKind::Native,
+        launch: Some(crate::image_digest::native()),
+    })
 }
 
 /// The dispatcher for the guest `layout` describes.
@@ -82,14 +98,23 @@ pub fn start_for(layout: &GuestLayout<'_>) -> Result<Dispatcher, ServiceError> {
     let mut dispatcher = Dispatcher::new(core);
     // The firmware's configuration (DA parameters) and a running clock, so expirations, tickets and
     // dictionary-attack recovery work as the host tests of `FirmwareConfig::FIRMWARE` show.
-    let tpm = warden_vtpm::Tpm::firmware(
+    let mut tpm = warden_vtpm::Tpm::firmware(
         Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?),
         Box::new(TscClock::start()),
         &warden_vtpm::FirmwareConfig::FIRMWARE,
     );
+    // Measured boot before any guest command can reach the vTPM: the guest sees PCR 0 and 1 as Warden
+    // left them and cannot reset them (`warden_vtpm::measured_boot`).
+    let ranges: Vec<(u64, u64)> = layout.ram.iter().map(|r| (r.start(), r.end())).collect();
+    let vcpus = layout.apic_ids.len() as u32;
+    let config = PlatformConfig::new(layout.platform, vcpus, u32::from(GUEST_VMPL), &ranges);
+    let log = tpm.measured_startup(layout.launch.as_ref(), &config).map_err(ServiceError::Measure)?;
     dispatcher
         .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(Vtpm(tpm))))
         .expect("protocol 2 is registered once, on an empty dispatcher");
+    dispatcher
+        .register(PROTOCOL_WARDEN_MEASURED_BOOT, Box::new(EventLogProtocol::new(log.into_bytes())))
+        .expect("the measured-boot protocol is registered once");
     Ok(dispatcher)
 }
 

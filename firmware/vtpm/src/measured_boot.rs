@@ -83,7 +83,7 @@ impl LaunchMeasurement {
 /// The platform Warden runs on, as [`PlatformConfig::platform`] records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
-pub enum Platform {
+pub enum PlatformKind {
     /// Native (QEMU without confidential computing).
     Native = 0,
     /// AMD SEV-SNP.
@@ -101,7 +101,7 @@ pub struct PlatformConfig {
     pub signature: [u8; 16],
     /// 0x10: this layout's version (1).
     pub version: U32,
-    /// 0x14: a [`Platform`].
+    /// 0x14: a [`PlatformKind`].
     pub platform: U32,
     /// 0x18: how many vCPUs the guest may run.
     pub vcpus: U32,
@@ -129,7 +129,7 @@ pub const PLATFORM_CONFIG_SIGNATURE: [u8; 16] = *b"WardenConfig\0\0\0\0";
 
 impl PlatformConfig {
     /// The configuration of a guest with `vcpus` vCPUs at `guest_vmpl` over the RAM `ranges` (start, end).
-    pub fn new(platform: Platform, vcpus: u32, guest_vmpl: u32, ranges: &[(u64, u64)]) -> PlatformConfig {
+    pub fn new(platform: PlatformKind, vcpus: u32, guest_vmpl: u32, ranges: &[(u64, u64)]) -> PlatformConfig {
         let map: Vec<u8> =
             ranges.iter().flat_map(|&(s, e)| [s.to_le_bytes(), e.to_le_bytes()]).flatten().collect();
         let mut memory_map_sha384 = [0u8; 48];

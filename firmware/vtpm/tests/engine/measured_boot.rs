@@ -9,13 +9,13 @@ use sha2::{Digest, Sha256, Sha384};
 use warden_vtpm::crypto::HashAlg;
 use warden_vtpm::event_log::wire::{EV_NO_ACTION, EV_PLATFORM_CONFIG_FLAGS, EV_S_CRTM_VERSION};
 use warden_vtpm::event_log::{LogError, parse};
-use warden_vtpm::measured_boot::{LaunchMeasurement, LaunchRoot, MeasureError, Platform, PlatformConfig};
+use warden_vtpm::measured_boot::{LaunchMeasurement, LaunchRoot, MeasureError, PlatformConfig, PlatformKind};
 use warden_vtpm::{AlgId, CommandCode, ResponseCode};
 
 const LAUNCH: LaunchMeasurement = LaunchMeasurement { root: LaunchRoot::SnpLaunchDigest, digest: [0x5A; 48] };
 
 fn config() -> PlatformConfig {
-    PlatformConfig::new(Platform::Snp, 2, 2, &[(0, 0xA_0000), (0x10_0000, 0x800_0000)])
+    PlatformConfig::new(PlatformKind::Snp, 2, 2, &[(0, 0xA_0000), (0x10_0000, 0x800_0000)])
 }
 
 /// SHA-x(0…0 `last` || SHA-x(data)) in the three banks, computed without the engine.
