@@ -22,6 +22,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 use crate::crypto::{Digest, HASH_ALGS, HashAlg};
 use crate::event_log::EventLog;
 use crate::event_log::wire::{EV_PLATFORM_CONFIG_FLAGS, EV_S_CRTM_VERSION};
+use crate::state::pcr::PCR_COUNT;
 use crate::wire::response_code::ResponseCode;
 use crate::{Power, Tpm};
 
@@ -167,14 +168,17 @@ impl Tpm {
         if self.power != Power::NeedStartup {
             return Err(MeasureError::Startup(ResponseCode::INITIALIZE));
         }
+        // TPM2_Startup(TPM_SU_CLEAR) through the engine, as the guest would send it (Part 3 §9.3).
         let response = self.execute(&[0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0x00, 0x00]);
         let code = response.get(6..10).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         if code != 0 {
             return Err(MeasureError::Startup(ResponseCode(code)));
         }
         self.pcrs.h_crtm_reset();
-        let banks: Vec<HashAlg> =
-            HASH_ALGS.into_iter().filter(|&alg| (0..24).any(|i| self.pcrs.is_allocated(i, alg))).collect();
+        let banks: Vec<HashAlg> = HASH_ALGS
+            .into_iter()
+            .filter(|&alg| (0..PCR_COUNT).any(|i| self.pcrs.is_allocated(i, alg)))
+            .collect();
         let mut log = EventLog::new(&banks);
         log.startup_locality(H_CRTM_LOCALITY);
         if let Some(launch) = launch {
