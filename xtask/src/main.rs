@@ -8,6 +8,7 @@ mod bench;
 mod bridge;
 mod build;
 mod deps;
+mod event_log;
 mod firmware_target;
 mod igvm;
 mod image;

@@ -2,7 +2,8 @@
 //! reachable by `tpm2-tools` through the bridge (`bridge.rs`).
 //!
 //! `--smoke` waits for the ready line, checks the vTPM answers through the SVSM vTPM protocol, and prints
-//! a one-line summary with the boot time; `--headless` serves the bridge without a terminal (the
+//! a one-line summary with the boot time; `--event-log FILE` writes the TCG event log of Warden's
+//! measured boot, fetched from the booted firmware (`event_log.rs`), before anything else talks to it; `--headless` serves the bridge without a terminal (the
 //! integration tests use it); `--test-image` boots the insecure test image, which runs the firmware's own
 //! tests and exits with their verdict; `--fault NAME` makes the test image trigger a deliberate fault.
 //!
@@ -62,6 +63,10 @@ pub struct Args {
     /// Boot this IGVM file or ROM instead of the built one (for the loader's checks).
     #[arg(long, value_name = "PATH")]
     pub image: Option<PathBuf>,
+    /// Write the TCG event log of Warden's measured boot (PCR 0 and 1), as the booted firmware returns
+    /// it, to this file (`tpm2_eventlog FILE` reads it).
+    #[arg(long, value_name = "FILE")]
+    pub event_log: Option<PathBuf>,
     /// The machine: `native` is QEMU; `snp` is the emulated SEV-SNP machine (`tests/machine`), on
     /// `warden-snp-guest.igvm` when built, else `warden.igvm`.
     #[arg(long, value_enum, default_value_t = Machine::Native)]
@@ -93,6 +98,7 @@ impl Args {
             qemu: Some(qemu.to_path_buf()),
             memory: qemu_loader::DEFAULT_MEMORY_MIB,
             image: None,
+            event_log: None,
             machine: Machine::Native,
         }
     }
@@ -146,8 +152,9 @@ pub fn run(args: &Args) -> crate::Result {
     if interactive {
         let socket = socket.clone().ok_or("no transport socket")?;
         let port = args.vtpm_port;
+        let event_log = args.event_log.clone();
         std::thread::spawn(move || {
-            if let Err(error) = serve_bridge(&socket, port) {
+            if let Err(error) = serve_bridge(&socket, port, event_log.as_deref()) {
                 eprintln!("bridge: {error}");
             }
         });
@@ -179,7 +186,7 @@ pub fn run(args: &Args) -> crate::Result {
     let booted = wait_ready(&mut running, deadline, args.timeout)?;
     let socket = socket.ok_or("no transport socket")?;
     let outcome = if args.smoke {
-        smoke(&socket, booted, accel, choice.loader)
+        smoke(&socket, booted, accel, choice.loader, args.event_log.as_deref())
     } else {
         // Headless: keep printing the console, serve the bridge until TPM_STOP.
         let console = running.take_lines();
@@ -188,7 +195,7 @@ pub fn run(args: &Args) -> crate::Result {
                 println!("{line}");
             }
         });
-        serve_bridge(&socket, args.vtpm_port)
+        serve_bridge(&socket, args.vtpm_port, args.event_log.as_deref())
     };
     running.kill()?;
     let _ = std::fs::remove_file(&socket);
@@ -231,8 +238,17 @@ fn said(messages: &str) -> String {
 }
 
 /// The smoke check: the vTPM answers through the SVSM vTPM protocol.
-fn smoke(socket: &Path, booted: Duration, accel: Accel, loader: Loader) -> crate::Result {
+fn smoke(
+    socket: &Path,
+    booted: Duration,
+    accel: Accel,
+    loader: Loader,
+    event_log: Option<&Path>,
+) -> crate::Result {
     let mut transport = Transport::connect(socket, Duration::from_secs(10))?;
+    if let Some(path) = event_log {
+        crate::event_log::write(&mut transport, path)?;
+    }
     let random = bridge::self_check(&mut transport)?;
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
     println!(
@@ -243,9 +259,13 @@ fn smoke(socket: &Path, booted: Duration, accel: Accel, loader: Loader) -> crate
     Ok(())
 }
 
-/// Serves mssim on `port`/`port + 1`, forwarding every command to the firmware, until TPM_STOP.
-fn serve_bridge(socket: &std::path::Path, port: u16) -> crate::Result {
-    let transport = Transport::connect(socket, Duration::from_secs(60))?;
+/// Serves mssim on `port`/`port + 1`, forwarding every command to the firmware, until TPM_STOP; first
+/// writes the event log to `event_log`, when asked.
+fn serve_bridge(socket: &std::path::Path, port: u16, event_log: Option<&Path>) -> crate::Result {
+    let mut transport = Transport::connect(socket, Duration::from_secs(60))?;
+    if let Some(path) = event_log {
+        crate::event_log::write(&mut transport, path)?;
+    }
     let bind = |port| {
         std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
             .map_err(|error| format!("bridge: cannot listen on 127.0.0.1:{port}: {error}"))
@@ -261,6 +281,13 @@ fn serve_bridge(socket: &std::path::Path, port: u16) -> crate::Result {
 /// prefixed) on the terminal; `--smoke` exits 0 after Warden's ready line and the guest's PASS verdict
 /// (after the ready line alone on the guest-less `warden.igvm`).
 fn run_snp(args: &Args) -> crate::Result {
+    if args.event_log.is_some() {
+        // On the emulated machine only the bundled guest calls Warden: there is no host transport.
+        return Err(
+            "--event-log reads the log through the native machine's transport (COM2): not with --machine snp"
+                .into(),
+        );
+    }
     if !args.no_build {
         crate::build::build(&crate::build::Args::default())?;
     }
