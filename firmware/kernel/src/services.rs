@@ -98,24 +98,31 @@ pub fn start_for(layout: &GuestLayout<'_>) -> Result<Dispatcher, ServiceError> {
     let mut dispatcher = Dispatcher::new(core);
     // The firmware's configuration (DA parameters) and a running clock, so expirations, tickets and
     // dictionary-attack recovery work as the host tests of `FirmwareConfig::FIRMWARE` show.
-    let mut tpm = warden_vtpm::Tpm::firmware(
+    let tpm = warden_vtpm::Tpm::firmware(
         Box::new(Rdrand::new().ok_or(ServiceError::NoEntropy)?),
         Box::new(TscClock::start()),
         &warden_vtpm::FirmwareConfig::FIRMWARE,
     );
-    // Measured boot before any guest command can reach the vTPM: the guest sees PCR 0 and 1 as Warden
-    // left them and cannot reset them (`warden_vtpm::measured_boot`).
+    let mut vtpm = Box::new(VtpmProtocol::new(Vtpm(tpm)));
+    let log = measure(&mut vtpm.engine().0, layout)?;
+    dispatcher.register(PROTOCOL_VTPM, vtpm).expect("protocol 2 is registered once, on an empty dispatcher");
+    dispatcher
+        .register(PROTOCOL_WARDEN_MEASURED_BOOT, Box::new(EventLogProtocol::new(log)))
+        .expect("the measured-boot protocol is registered once");
+    Ok(dispatcher)
+}
+
+/// Measured boot, before any guest command can reach the vTPM: the guest sees PCR 0 and 1 as Warden
+/// left them and cannot reset them (`warden_vtpm::measured_boot`). Returns the event log. Not inlined:
+/// its locals would otherwise join `start_for`'s frame, which already holds a whole `Tpm`, and the
+/// boot stack is 64 KiB.
+#[inline(never)]
+fn measure(tpm: &mut warden_vtpm::Tpm, layout: &GuestLayout<'_>) -> Result<Vec<u8>, ServiceError> {
     let ranges: Vec<(u64, u64)> = layout.ram.iter().map(|r| (r.start(), r.end())).collect();
     let vcpus = layout.apic_ids.len() as u32;
     let config = PlatformConfig::new(layout.platform, vcpus, u32::from(GUEST_VMPL), &ranges);
     let log = tpm.measured_startup(layout.launch.as_ref(), &config).map_err(ServiceError::Measure)?;
-    dispatcher
-        .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(Vtpm(tpm))))
-        .expect("protocol 2 is registered once, on an empty dispatcher");
-    dispatcher
-        .register(PROTOCOL_WARDEN_MEASURED_BOOT, Box::new(EventLogProtocol::new(log.into_bytes())))
-        .expect("the measured-boot protocol is registered once");
-    Ok(dispatcher)
+    Ok(log.into_bytes())
 }
 
 /// The native platform's RMP: there is none. Memory needs no validation, so PVALIDATE and RMPADJUST
