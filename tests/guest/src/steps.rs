@@ -1,8 +1,9 @@
 //! The guest's checks, in order: the boot information, QUERY_PROTOCOL, PVALIDATE of its own memory,
-//! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, and the attacks
-//! Warden must refuse. Each check prints one line and counts as one step of the verdict.
+//! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, Warden's event log,
+//! and the attacks Warden must refuse. Each check prints one line and counts as one step of the verdict.
 mod attacks;
 mod core_calls;
+mod event_log;
 mod pvalidate;
 mod vcpu;
 mod vtpm;
@@ -126,6 +127,7 @@ pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
     core_calls::remap_ca(&mut run);
     vcpu::run(&mut run);
     vtpm::run(&mut run);
+    event_log::run(&mut run);
     attacks::run(&mut run);
     run.tally.verdict()
 }
