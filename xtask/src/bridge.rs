@@ -67,6 +67,11 @@ impl Channel {
         Ok(result)
     }
 
+    /// Reads guest RAM the firmware wrote (a call's output buffer).
+    pub fn read_guest(&self, gpa: u64, buf: &mut [u8]) -> crate::Result {
+        self.ram.read(gpa, buf)
+    }
+
     /// Rings the doorbell with `byte` as it is and returns Warden's answer (the smoke check's hostile
     /// ring).
     fn ring(&mut self, byte: u8) -> crate::Result<Option<Answer>> {

@@ -11,6 +11,7 @@ mod build;
 mod corim;
 mod deps;
 mod evidence;
+mod event_log;
 mod firmware_target;
 mod igvm;
 mod image;

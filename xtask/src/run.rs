@@ -2,7 +2,8 @@
 //! reachable by `tpm2-tools` through the bridge (`bridge.rs`).
 //!
 //! `--smoke` waits for the ready line, checks the vTPM answers through the SVSM vTPM protocol, and prints
-//! a one-line summary with the boot time; `--headless` serves the bridge without a terminal (the
+//! a one-line summary with the boot time; `--event-log FILE` writes the TCG event log of Warden's
+//! measured boot, fetched from the booted firmware (`event_log.rs`), before anything else talks to it; `--headless` serves the bridge without a terminal (the
 //! integration tests use it); `--test-image` boots the insecure test image, which runs the firmware's own
 //! tests and exits with their verdict; `--fault NAME` makes the test image trigger a deliberate fault.
 //!
@@ -67,6 +68,10 @@ pub struct Args {
     /// Boot this IGVM file or ROM instead of the built one (for the loader's checks).
     #[arg(long, value_name = "PATH")]
     pub image: Option<PathBuf>,
+    /// Write the TCG event log of Warden's measured boot (PCR 0 and 1), as the booted firmware returns
+    /// it, to this file (`tpm2_eventlog FILE` reads it).
+    #[arg(long, value_name = "FILE")]
+    pub event_log: Option<PathBuf>,
     /// The machine: `native` is QEMU; `snp` is the emulated SEV-SNP machine (`tests/machine`), on
     /// `warden-snp-guest.igvm` when built, else `warden.igvm`.
     #[arg(long, value_enum, default_value_t = Machine::Native)]
@@ -102,6 +107,7 @@ impl Args {
             qemu: Some(qemu.to_path_buf()),
             memory: qemu_loader::DEFAULT_MEMORY_MIB,
             image: None,
+            event_log: None,
             machine: Machine::Native,
             vtpm_state: None,
         }
@@ -165,8 +171,9 @@ pub fn run(args: &Args) -> crate::Result {
         let socket = socket.clone().ok_or("no doorbell socket")?;
         let ram = ram.ok_or("no shared guest RAM")?;
         let port = args.vtpm_port;
+        let event_log = args.event_log.clone();
         std::thread::spawn(move || {
-            if let Err(error) = serve_bridge(&socket, ram, port) {
+            if let Err(error) = serve_bridge(&socket, ram, port, event_log.as_deref()) {
                 eprintln!("bridge: {error}");
             }
         });
@@ -204,7 +211,7 @@ pub fn run(args: &Args) -> crate::Result {
     let socket = socket.ok_or("no doorbell socket")?;
     let ram = ram.ok_or("no shared guest RAM")?;
     let outcome = if args.smoke {
-        smoke(&socket, ram, booted, accel, choice.loader)
+        smoke(&socket, ram, booted, accel, choice.loader, args.event_log.as_deref())
     } else {
         // Headless: keep printing the console, serve the bridge until TPM_STOP.
         let console = running.take_lines();
@@ -213,7 +220,7 @@ pub fn run(args: &Args) -> crate::Result {
                 println!("{line}");
             }
         });
-        serve_bridge(&socket, ram, args.vtpm_port)
+        serve_bridge(&socket, ram, args.vtpm_port, args.event_log.as_deref())
     };
     running.kill()?;
     let _ = std::fs::remove_file(&socket);
@@ -264,8 +271,18 @@ fn said(messages: &str) -> String {
 }
 
 /// The smoke check: the vTPM answers through the SVSM vTPM protocol.
-fn smoke(socket: &Path, ram: SharedRam, booted: Duration, accel: Accel, loader: Loader) -> crate::Result {
+fn smoke(
+    socket: &Path,
+    ram: SharedRam,
+    booted: Duration,
+    accel: Accel,
+    loader: Loader,
+    event_log: Option<&Path>,
+) -> crate::Result {
     let mut channel = Channel::connect(socket, ram, Duration::from_secs(10))?;
+    if let Some(path) = event_log {
+        crate::event_log::write(&mut channel, path)?;
+    }
     let random = bridge::self_check(&mut channel)?;
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
     println!(
@@ -276,9 +293,18 @@ fn smoke(socket: &Path, ram: SharedRam, booted: Duration, accel: Accel, loader: 
     Ok(())
 }
 
-/// Serves mssim on `port`/`port + 1`, forwarding every command to the firmware, until TPM_STOP.
-fn serve_bridge(socket: &std::path::Path, ram: SharedRam, port: u16) -> crate::Result {
-    let channel = Channel::connect(socket, ram, Duration::from_secs(60))?;
+/// Serves mssim on `port`/`port + 1`, forwarding every command to the firmware, until TPM_STOP; first
+/// writes the event log to `event_log`, when asked.
+fn serve_bridge(
+    socket: &std::path::Path,
+    ram: SharedRam,
+    port: u16,
+    event_log: Option<&Path>,
+) -> crate::Result {
+    let mut channel = Channel::connect(socket, ram, Duration::from_secs(60))?;
+    if let Some(path) = event_log {
+        crate::event_log::write(&mut channel, path)?;
+    }
     let bind = |port| {
         std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
             .map_err(|error| format!("bridge: cannot listen on 127.0.0.1:{port}: {error}"))
@@ -296,6 +322,12 @@ fn serve_bridge(socket: &std::path::Path, ram: SharedRam, port: u16) -> crate::R
 fn run_snp(args: &Args) -> crate::Result {
     if args.vtpm_state.is_some() {
         return Err("--vtpm-state: the emulated SNP machine has no state storage device yet".into());
+    }
+    if args.event_log.is_some() {
+        // On the emulated machine only the bundled guest calls Warden: there is no host channel.
+        return Err(
+            "--event-log reads the log through the native guest channel: not with --machine snp".into(),
+        );
     }
     if !args.no_build {
         crate::build::build(&crate::build::Args::default())?;

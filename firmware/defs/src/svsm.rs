@@ -15,6 +15,21 @@ pub const PROTOCOL_ATTEST: u32 = 1;
 /// The vTPM protocol.
 pub const PROTOCOL_VTPM: u32 = 2;
 
+/// Warden's measured-boot protocol: the TCG event log of what Warden measured into its vTPM at start-up
+/// (`docs/measured-boot.md`). The SVSM spec (AMD 58019) allocates protocol numbers itself (0 core,
+/// 1 attestation, 2 vTPM; later revisions add 3 APIC and 4 UEFI MM) and reserves no range for an
+/// implementation's own protocols, so Warden takes a number far above any it allocates, with bit 31 set;
+/// a guest finds it with SVSM_CORE_QUERY_PROTOCOL like any other, and an SVSM without it answers
+/// SVSM_ERR_UNSUPPORTED_PROTOCOL.
+pub const PROTOCOL_WARDEN_MEASURED_BOOT: u32 = 0x8000_0000;
+
+/// Warden measured-boot protocol calls (`docs/measured-boot.md`).
+pub mod measured_boot_call {
+    /// Copy the event log into a guest buffer: RCX = its GPA (page-aligned), RDX = its size in bytes;
+    /// RCX = the log's size on every return.
+    pub const GET_EVENT_LOG: u32 = 0;
+}
+
 /// Core protocol calls (SVSM spec, AMD 58019, "Core Protocol").
 pub mod core_call {
     /// Move the calling vCPU's calling area.

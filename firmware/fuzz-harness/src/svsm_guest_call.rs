@@ -1,5 +1,5 @@
 //! Fuzz target `svsm_guest_call`: whole guest calls against a dispatcher serving the core protocol,
-//! attestation (1) and the real vTPM (2), over a simulated SNP guest that holds VMSAs and calling
+//! attestation (1), the real vTPM (2) and Warden's measured-boot protocol (the event log), over a simulated SNP guest that holds VMSAs and calling
 //! areas (threat model T4, T6). The target that would have found a VMSA used as a vTPM buffer.
 //!
 //! Input: up to [`MAX_CALLS`] calls, each `caller, writes, rax, rcx, rdx, r8, r9`: the calling vCPU,
@@ -20,12 +20,15 @@
 use warden_defs::layout::{
     BOOT_ROM_DIRECTORY, BOOT_STUB_PAGE, PAGE_SIZE, SNP_SECRETS_PAGE, SNP_VMSA_GPA, WARDEN_BASE, WARDEN_END,
 };
-use warden_defs::svsm::{CallId, PROTOCOL_ATTEST, PROTOCOL_VTPM, ResultCode, core_call};
+use warden_defs::svsm::{
+    CallId, PROTOCOL_ATTEST, PROTOCOL_VTPM, PROTOCOL_WARDEN_MEASURED_BOOT, ResultCode, core_call,
+};
 use warden_defs::vmsa::{EFER_SVME, Vmsa};
 use warden_platform::memory::GpaRange;
 use warden_sim::RmpEntry;
 use warden_sim::snp::SimSnp;
 use warden_svsm::attest_protocol::AttestProtocol;
+use warden_svsm::event_log_protocol::EventLogProtocol;
 use warden_svsm::vtpm_protocol::VtpmProtocol;
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher, GuestRegs, Reply, SvsmError};
 
@@ -55,7 +58,7 @@ const PAGES: Pages<'static> =
     Pages { vmsas: &VMSAS, caas: &CAAS, warden: &WARDEN, ordinary: &ORDINARY, unvalidated: &UNVALIDATED };
 
 /// RAX values the input chooses from; one selector past the end means "eight raw bytes".
-const CALLS: [(u32, u32); 14] = [
+const CALLS: [(u32, u32); 16] = [
     (0, core_call::REMAP_CA),
     (0, core_call::PVALIDATE),
     (0, core_call::CREATE_VCPU),
@@ -69,6 +72,8 @@ const CALLS: [(u32, u32); 14] = [
     (PROTOCOL_VTPM, 0),
     (PROTOCOL_VTPM, 1),
     (PROTOCOL_VTPM, 2),
+    (PROTOCOL_WARDEN_MEASURED_BOOT, 0),
+    (PROTOCOL_WARDEN_MEASURED_BOOT, 1),
     (3, 0),
 ];
 
@@ -100,6 +105,9 @@ fn setup() -> (Env, Dispatcher) {
     let mut d = Dispatcher::new(core);
     d.register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(FuzzTpm::default()))).unwrap();
     d.register(PROTOCOL_ATTEST, Box::new(AttestProtocol::new(manifest(), InsecureTestEvidence))).unwrap();
+    // A stand-in log: the protocol only copies it, so its bytes do not matter.
+    let log = (0..300u32).map(|i| i as u8).collect();
+    d.register(PROTOCOL_WARDEN_MEASURED_BOOT, Box::new(EventLogProtocol::new(log))).unwrap();
     for apic in [1u32, 2] {
         let regs = GuestRegs {
             rax: CallId { protocol: 0, call: core_call::CREATE_VCPU }.to_rax(),

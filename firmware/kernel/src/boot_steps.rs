@@ -14,6 +14,8 @@ use crate::cpu::exceptions::VcEntry;
 use crate::heap::HeapMemory;
 #[cfg(warden_request_loop)]
 use warden_svsm::Dispatcher;
+#[cfg(warden_request_loop)]
+use warden_vtpm::measured_boot::{LaunchMeasurement, PlatformKind};
 
 /// Why a boot step cannot run on this platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +103,11 @@ pub trait BootSteps: Platform {
         ram: &[GpaRange],
         facts: &BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError>;
+    /// The platform and Warden's launch measurement, which measured boot extends into PCR 0: native,
+    /// the image digest Warden computes itself (`image_digest`); SEV-SNP, the attestation report's
+    /// MEASUREMENT; TDX, the TDREPORT's MRTD. `None` where the platform cannot give it (yet).
+    #[cfg(warden_request_loop)]
+    fn launch_measurement(&mut self) -> (PlatformKind, Option<LaunchMeasurement>);
     /// The channel guest calls arrive on.
     #[cfg(warden_request_loop)]
     type Channel: RequestChannel;

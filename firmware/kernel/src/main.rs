@@ -20,6 +20,8 @@ mod cpu;
 mod entropy;
 mod fw_cfg;
 mod heap;
+#[cfg(warden_services)]
+mod image_digest;
 #[cfg(feature = "insecure_test_image")]
 mod ktest;
 mod layout_check;

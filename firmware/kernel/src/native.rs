@@ -120,6 +120,15 @@ impl BootSteps for NativePlatform {
         Ok(HeapMemory::Plain)
     }
 
+    /// No hardware root: the image digest Warden computes itself (`image_digest`).
+    #[cfg(warden_request_loop)]
+    fn launch_measurement(
+        &mut self,
+    ) -> (warden_vtpm::measured_boot::PlatformKind, Option<warden_vtpm::measured_boot::LaunchMeasurement>)
+    {
+        (warden_vtpm::measured_boot::PlatformKind::Native, Some(crate::image_digest::native()))
+    }
+
     /// One vCPU whose calling area is `services::NATIVE_BOOT_CAA`. Native QEMU has no confidential
     /// platform, so no key to derive the endorsement seed from and no evidence: its vTPM gets the
     /// INSECURE fixed seed (every native Warden has the same EK) and no attestation protocol is offered.
@@ -130,8 +139,15 @@ impl BootSteps for NativePlatform {
         ram: &[warden_platform::memory::GpaRange],
         _facts: &crate::boot_params::BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
-        let layout =
-            crate::services::GuestLayout { ram, apic_ids: &[0], boot_caa: crate::services::NATIVE_BOOT_CAA, native_state_disk: true };
+        let (platform, launch) = self.launch_measurement();
+        let layout = crate::services::GuestLayout {
+            ram,
+            apic_ids: &[0],
+            boot_caa: crate::services::NATIVE_BOOT_CAA,
+            native_state_disk: true,
+            platform,
+            launch,
+        };
         let seed = warden_vtpm::EndorsementSeed::insecure_fixed();
         crate::services::start_for(&layout, &seed, None).map_err(BootStepError::Services)
     }

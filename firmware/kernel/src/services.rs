@@ -1,12 +1,14 @@
 //! Warden's services, assembled once at boot: the SVSM dispatcher with the core protocol built in, the
 //! attestation protocol registered as protocol 1 where the platform has evidence (SNP: reports from
 //! the PSP; native has no PSP, so protocol 1 is not offered and QUERY_PROTOCOL answers 0 for it), and
-//! the vTPM as protocol 2, manufactured with the platform's endorsement seed; its EK's public area is
-//! the vTPM's entry in the services manifest protocol 1 reports.
+//! the vTPM as protocol 2, manufactured with the platform's endorsement seed (its EK's public area is
+//! the vTPM's entry in the services manifest protocol 1 reports) and started measured (PCR 0: Warden's
+//! launch, PCR 1: the configuration), with the event log of that start-up served by Warden's
+//! measured-boot protocol.
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use warden_defs::attest::VTPM_SERVICE_GUID;
-use warden_defs::svsm::{PROTOCOL_ATTEST, PROTOCOL_VTPM};
+use warden_defs::svsm::{PROTOCOL_ATTEST, PROTOCOL_VTPM, PROTOCOL_WARDEN_MEASURED_BOOT};
 use warden_platform::memory::GpaRange;
 use warden_platform::memory::{
     PageSize, PscError, PvalidateError, PvalidateOutcome, RmpadjustError, SnpMemory, VmplPerms,
@@ -19,6 +21,8 @@ use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
 use warden_vtpm::EndorsementSeed;
 
 use warden_vtpm::persistence::keeper::{LoadOutcome, SaveOutcome, StateKeeper};
+use warden_svsm::event_log_protocol::EventLogProtocol;
+use warden_vtpm::measured_boot::{LaunchMeasurement, MeasureError, PlatformConfig, PlatformKind};
 
 use crate::entropy::Rdrand;
 use crate::state_disk::StateDisk;
@@ -43,6 +47,8 @@ pub enum ServiceError {
     Ek(EkError),
     /// The services manifest refused an entry (a bug: each service is listed once).
     Manifest(ManifestError),
+    /// The vTPM refused its measured start-up (a bug: it was just manufactured).
+    Measure(MeasureError),
 }
 
 /// The in-firmware vTPM engine behind the protocol, and where its durable state is kept, if anywhere.
@@ -86,6 +92,11 @@ pub struct GuestLayout<'a> {
     pub boot_caa: u64,
     /// Whether the vTPM state is kept on the native state disk (`vtpm_state`), when the host gave one.
     pub native_state_disk: bool,
+    /// The platform, recorded in PCR 1.
+    pub platform: PlatformKind,
+    /// Warden's launch measurement for PCR 0 (`BootSteps::launch_measurement`), `None` where the
+    /// platform cannot give it yet: the event log then has no PCR 0 event, which a verifier refuses.
+    pub launch: Option<LaunchMeasurement>,
 }
 
 /// The dispatcher for the in-firmware tests' guest: `ram_end` bytes of RAM, one vCPU,
@@ -93,7 +104,14 @@ pub struct GuestLayout<'a> {
 #[cfg(feature = "insecure_test_image")]
 pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
     let ram = guest_ram(ram_end)?;
-    let layout = GuestLayout { ram: &ram, apic_ids: &[0], boot_caa: NATIVE_BOOT_CAA, native_state_disk: false };
+    let layout = GuestLayout {
+        ram: &ram,
+        apic_ids: &[0],
+        boot_caa: NATIVE_BOOT_CAA,
+        native_state_disk: false,
+        platform: PlatformKind::Native,
+        launch: Some(crate::image_digest::native()),
+    };
     start_for(&layout, &EndorsementSeed::insecure_fixed(), None)
 }
 
@@ -165,10 +183,29 @@ pub fn start_for(
     if let Some(keeper) = vtpm.state.as_mut() {
         crate::vtpm_state::report(keeper.load(&mut vtpm.tpm));
     }
+    // Measured start-up last: it sends TPM2_Startup, after the manifest's power cycle and the stored
+    // state's restore at _TPM_Init.
+    let log = measure(&mut vtpm.tpm, layout)?;
     dispatcher
         .register(PROTOCOL_VTPM, Box::new(VtpmProtocol::new(vtpm)))
         .expect("protocol 2 is registered once");
+    dispatcher
+        .register(PROTOCOL_WARDEN_MEASURED_BOOT, Box::new(EventLogProtocol::new(log)))
+        .expect("the measured-boot protocol is registered once");
     Ok(dispatcher)
+}
+
+/// Measured boot, before any guest command can reach the vTPM: the guest sees PCR 0 and 1 as Warden
+/// left them and cannot reset them (`warden_vtpm::measured_boot`). Returns the event log. Not inlined:
+/// its locals would otherwise join `start_for`'s frame, which already holds a whole `Tpm`, and the
+/// boot stack is 64 KiB.
+#[inline(never)]
+fn measure(tpm: &mut warden_vtpm::Tpm, layout: &GuestLayout<'_>) -> Result<Vec<u8>, ServiceError> {
+    let ranges: Vec<(u64, u64)> = layout.ram.iter().map(|r| (r.start(), r.end())).collect();
+    let vcpus = layout.apic_ids.len() as u32;
+    let config = PlatformConfig::new(layout.platform, vcpus, u32::from(GUEST_VMPL), &ranges);
+    let log = tpm.measured_startup(layout.launch.as_ref(), &config).map_err(ServiceError::Measure)?;
+    Ok(log.into_bytes())
 }
 
 /// The native platform's RMP: there is none. Memory needs no validation, so PVALIDATE and RMPADJUST

@@ -72,6 +72,8 @@ pub enum ParamError {
     /// An attestation output buffer is smaller than what it must hold; the output registers say how
     /// much each needs (Linux grows its buffers and retries).
     AttestBufferTooSmall,
+    /// The event-log buffer is smaller than the log; RCX says how large the log is.
+    EventLogBufferTooSmall,
 }
 
 /// The guest asked wrongly.

@@ -1,5 +1,6 @@
 //! The SVSM request dispatcher: what Warden does when a guest vCPU calls it: the core protocol (0),
-//! attestation (1, [`attest_protocol`]) and the vTPM (2, [`vtpm_protocol`]).
+//! attestation (1, [`attest_protocol`]), the vTPM (2, [`vtpm_protocol`]) and Warden's measured-boot
+//! protocol ([`event_log_protocol`]).
 //!
 //! Design principles, in order:
 //! 1. **Registers in, registers out.** [`Dispatcher::handle`] takes the guest's RAX, RCX, RDX, R8, R9 as
@@ -37,6 +38,7 @@ mod dispatch;
 pub mod endorsement_key;
 pub mod doorbell;
 mod error;
+pub mod event_log_protocol;
 mod guest;
 pub mod guest_request;
 pub mod launch;

@@ -46,6 +46,10 @@
 //!   (`EndorsementSeed`), so the EK is stable without storage. Uses nothing else in the crate.
 //! - `persistence`: the NV-resident state as a sealed blob and the keeper that loads and stores it
 //!   (state that survives a reboot). Uses `wire`, `crypto`, `state` and the `Tpm`, never `commands`.
+//! - `event_log`: the TCG crypto-agile event log (TCG PC Client PFP §10.2), written and parsed back.
+//!   Uses `crypto` and `wire`.
+//! - `measured_boot`: the firmware's H-CRTM start-up, its PCR 0/1 measurements and their event log
+//!   (`Tpm::measured_startup`). Uses `event_log`, `crypto`, `wire` and the PCRs of `state`.
 //! - `engine`: the Part 3 §5 pipeline common to every command: header, command table (metadata
 //!   only), handle checks, authorization, parameter encryption, routing, response. Only
 //!   `engine::routing` names the commands.
@@ -85,6 +89,8 @@ pub mod config;
 pub mod crypto;
 mod endorsement_seed;
 mod engine;
+pub mod event_log;
+pub mod measured_boot;
 mod object;
 pub mod persistence;
 mod state;

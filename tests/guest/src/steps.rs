@@ -1,12 +1,13 @@
 //! The guest's checks, in order: the boot information, QUERY_PROTOCOL, PVALIDATE of its own memory,
 //! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, the vTPM's EK
 //! against the attestation manifest, the attestation protocol (evidence printed for `cargo xtask
-//! attest`), and the attacks
+//! attest`), Warden's event log, and the attacks
 //! Warden must refuse. Each check prints one line and counts as one step of the verdict.
 mod attacks;
 mod attest;
 mod core_calls;
 mod ek;
+mod event_log;
 mod pvalidate;
 mod vcpu;
 mod vtpm;
@@ -141,6 +142,7 @@ pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
     vtpm::run(&mut run);
     ek::run(&mut run);
     attest::run(&mut run);
+    event_log::run(&mut run);
     attacks::run(&mut run);
     run.tally.verdict()
 }

@@ -85,7 +85,15 @@ impl BootSteps for SnpPlatform {
         facts: &BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
-        let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA, native_state_disk: false };
+        let (platform, launch) = self.launch_measurement();
+        let layout = GuestLayout {
+            ram,
+            apic_ids: &apic_ids,
+            boot_caa: GUEST_CAA,
+            native_state_disk: false,
+            platform,
+            launch,
+        };
         // The guest-request driver shares its message pages now, at boot. It first asks the PSP for
         // the vTPM's endorsement key (bound to this launch; `warden_svsm::endorsement_key`), then
         // serves the attestation protocol's reports.
@@ -95,6 +103,17 @@ impl BootSteps for SnpPlatform {
         drop(key);
         services::start_for(&layout, &seed, Some(Box::new(SnpEvidence::new(driver))))
             .map_err(BootStepError::Services)
+    }
+
+    /// The launch digest is the MEASUREMENT of an attestation report (SEV-SNP ABI, AMD 56860, Table 23),
+    /// which only a guest request to the PSP (MSG_REPORT_REQ) returns; Warden has no guest-request
+    /// driver, so it cannot say, and measured boot records no PCR 0 event (`docs/measured-boot.md`).
+    #[cfg(warden_request_loop)]
+    fn launch_measurement(
+        &mut self,
+    ) -> (warden_vtpm::measured_boot::PlatformKind, Option<warden_vtpm::measured_boot::LaunchMeasurement>)
+    {
+        (warden_vtpm::measured_boot::PlatformKind::Snp, None)
     }
 
     #[cfg(warden_request_loop)]

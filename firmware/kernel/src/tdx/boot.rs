@@ -32,6 +32,16 @@ impl BootSteps for TdxPlatform {
         Ok(HeapMemory::Accepted(proof))
     }
 
+    /// The MRTD is in the TDREPORT (TDG.MR.REPORT, Intel TDX Module ABI), which Warden does not ask for
+    /// yet; TDX serves no guest either (`open_request_channel`), so nothing reads the log.
+    #[cfg(warden_request_loop)]
+    fn launch_measurement(
+        &mut self,
+    ) -> (warden_vtpm::measured_boot::PlatformKind, Option<warden_vtpm::measured_boot::LaunchMeasurement>)
+    {
+        (warden_vtpm::measured_boot::PlatformKind::Tdx, None)
+    }
+
     /// The TDX module derives no sealing keys (TDG.MR.REPORT is MACed, not a key source), so a stable
     /// EK would need a key from elsewhere (a migration TD or a key broker); none is chosen yet, and no
     /// services start (the boot stops earlier anyway, at the missing #VE handler).

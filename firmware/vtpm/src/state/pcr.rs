@@ -116,6 +116,18 @@ impl Pcrs {
         self.update_counter = saved.map_or(0, |s| s.update_counter);
     }
 
+    /// PCR 0 of every bank := 0…04, its value after an H-CRTM sequence (_TPM_Hash_Start at locality 4,
+    /// TPM 2.0 Library Part 1 §34.3), which the firmware's measured boot stands for (`measured_boot`).
+    pub fn h_crtm_reset(&mut self) {
+        for (b, alg) in HASH_ALGS.iter().enumerate() {
+            let mut pcr0 = Digest::zeros(alg.size());
+            if let Some(last) = pcr0.as_mut_slice().last_mut() {
+                *last = 4;
+            }
+            self.banks[b][0] = pcr0;
+        }
+    }
+
     /// Whether PCR `i` is allocated in `alg`'s bank.
     pub fn is_allocated(&self, i: usize, alg: HashAlg) -> bool {
         self.allocated.get(bank_index(alg)).is_some_and(|bits| selected(bits, i))

@@ -18,6 +18,7 @@ mod hierarchy_seeds;
 mod kernel_boot;
 mod layering;
 mod linux_hmac;
+mod measured_boot;
 mod nv;
 mod nv_admin;
 mod param_enc;

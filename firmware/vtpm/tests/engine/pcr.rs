@@ -18,7 +18,7 @@ fn select(pcrs: &[usize]) -> [u8; 3] {
 }
 
 /// Reads one PCR from one bank.
-fn read(t: &mut Tpm, alg: u16, pcr: usize) -> Vec<u8> {
+pub(crate) fn read(t: &mut Tpm, alg: u16, pcr: usize) -> Vec<u8> {
     let p = B::new().u32(1).u16(alg).u8(3).raw(&select(&[pcr])).0;
     let r = run(t, CommandCode::PCR_READ, &[], None, &p).ok().clone();
     let mut rd = r.reader();

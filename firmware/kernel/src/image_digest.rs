@@ -1,0 +1,28 @@
+//! The native launch measurement: SHA-384 of Warden's own read-only image as it is loaded (text and
+//! rodata, `[__text_start, __data_start)`), the value measured boot extends into PCR 0 on a platform
+//! without a hardware root (`docs/measured-boot.md`).
+//!
+//! It is self-reported: the code being measured computes it, so a changed image could report the
+//! value of an unchanged one. It tells builds apart and lets the event log be replayed end to end; it
+//! is not evidence. On SEV-SNP and TDX the hardware's launch measurement takes its place.
+use warden_vtpm::crypto::HashAlg;
+use warden_vtpm::measured_boot::{LaunchMeasurement, LaunchRoot};
+
+unsafe extern "C" {
+    static __text_start: u8;
+    static __data_start: u8;
+}
+
+/// The native launch measurement (see the module comment).
+pub fn native() -> LaunchMeasurement {
+    let start = &raw const __text_start;
+    let end = &raw const __data_start;
+    let len = (end as usize).saturating_sub(start as usize);
+    // SAFETY: `[__text_start, __data_start)` is Warden's text and rodata: mapped, read-only and never
+    // written from the boot's page tables on (the layout check proves the rights), so a shared slice
+    // over it is valid for the program's life; the linker script orders the two symbols.
+    let image = unsafe { core::slice::from_raw_parts(start, len) };
+    let mut digest = [0u8; 48];
+    digest.copy_from_slice(HashAlg::Sha384.digest(&[image]).as_slice());
+    LaunchMeasurement { root: LaunchRoot::NativeImage, digest }
+}
