@@ -326,7 +326,7 @@ fn run_snp(args: &Args) -> crate::Result {
     if args.event_log.is_some() {
         // On the emulated machine only the bundled guest calls Warden: there is no host channel.
         return Err(
-            "--event-log reads the log through the native guest channel: not with --machine snp".into(),
+            "--event-log reads the log through the native guest channel: not with --machine snp".into()
         );
     }
     if !args.no_build {

@@ -20,9 +20,9 @@ use warden_svsm::vtpm_protocol::{TpmEngine, VtpmProtocol};
 use warden_svsm::{Caller, CoreConfig, CoreProtocol, Dispatcher};
 use warden_vtpm::EndorsementSeed;
 
-use warden_vtpm::persistence::keeper::{LoadOutcome, SaveOutcome, StateKeeper};
 use warden_svsm::event_log_protocol::EventLogProtocol;
 use warden_vtpm::measured_boot::{LaunchMeasurement, MeasureError, PlatformConfig, PlatformKind};
+use warden_vtpm::persistence::keeper::{LoadOutcome, SaveOutcome, StateKeeper};
 
 use crate::entropy::Rdrand;
 use crate::state_disk::StateDisk;
