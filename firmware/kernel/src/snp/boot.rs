@@ -39,6 +39,23 @@ use warden_svsm::snp_evidence::SnpEvidence;
 #[cfg(warden_request_loop)]
 use warden_vtpm::EndorsementSeed;
 
+/// The MEASUREMENT of a fresh VMPL0 report (MSG_REPORT_REQ; SEV-SNP ABI (AMD 56860) Table 23): the
+/// launch digest the PSP computed, which measured boot extends into PCR 0. `None` when the PSP does not
+/// answer; the driver has then wiped VMPCK0, and the endorsement key request after it fails the boot.
+#[cfg(warden_request_loop)]
+fn snp_launch_measurement(
+    driver: &mut warden_svsm::guest_request::GuestRequestDriver<guest_request::SnpGuestRequestChannel>,
+) -> Option<warden_vtpm::measured_boot::LaunchMeasurement> {
+    use zerocopy::FromBytes;
+    // The report binds nothing here: only its MEASUREMENT is read, so REPORT_DATA is zero.
+    let (report, _) = driver.report(&[0; 64], false).ok()?;
+    let report = warden_defs::snp_report::AttestationReport::read_from_bytes(&report).ok()?;
+    Some(warden_vtpm::measured_boot::LaunchMeasurement {
+        root: warden_vtpm::measured_boot::LaunchRoot::SnpLaunchDigest,
+        digest: report.measurement,
+    })
+}
+
 impl BootSteps for SnpPlatform {
     /// COM1 through IOIO exits on the registered GHCB (no #VC needed).
     fn start_console(&mut self) -> Result<(), BootStepError> {
@@ -85,7 +102,13 @@ impl BootSteps for SnpPlatform {
         facts: &BootFacts,
     ) -> Result<warden_svsm::Dispatcher, BootStepError> {
         let apic_ids: Vec<u32> = (0..vcpu_table_size(facts)).collect();
-        let (platform, launch) = self.launch_measurement();
+        // The guest-request driver shares its message pages now, at boot. It first asks the PSP for
+        // a report, whose MEASUREMENT is the launch digest measured boot records in PCR 0, then for the
+        // vTPM's endorsement key (bound to this launch; `warden_svsm::endorsement_key`), then serves
+        // the attestation protocol's reports.
+        let mut driver = guest_request::open(self.c_bit()).map_err(BootStepError::GuestRequest)?;
+        let (platform, _) = self.launch_measurement();
+        let launch = snp_launch_measurement(&mut driver);
         let layout = GuestLayout {
             ram,
             apic_ids: &apic_ids,
@@ -94,10 +117,6 @@ impl BootSteps for SnpPlatform {
             platform,
             launch,
         };
-        // The guest-request driver shares its message pages now, at boot. It first asks the PSP for
-        // the vTPM's endorsement key (bound to this launch; `warden_svsm::endorsement_key`), then
-        // serves the attestation protocol's reports.
-        let mut driver = guest_request::open(self.c_bit()).map_err(BootStepError::GuestRequest)?;
         let key = snp_endorsement_key(&mut driver).map_err(|_| BootStepError::NoEndorsementSeed)?;
         let seed = EndorsementSeed::from_platform_key(&key, SNP_ENDORSEMENT_LABEL);
         drop(key);
@@ -106,8 +125,8 @@ impl BootSteps for SnpPlatform {
     }
 
     /// The launch digest is the MEASUREMENT of an attestation report (SEV-SNP ABI, AMD 56860, Table 23),
-    /// which only a guest request to the PSP (MSG_REPORT_REQ) returns; Warden has no guest-request
-    /// driver, so it cannot say, and measured boot records no PCR 0 event (`docs/measured-boot.md`).
+    /// which only a guest request to the PSP returns: `start_services` asks for it
+    /// (`snp_launch_measurement`) once the guest-request driver is open, so there is none here.
     #[cfg(warden_request_loop)]
     fn launch_measurement(
         &mut self,
