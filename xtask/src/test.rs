@@ -85,7 +85,10 @@ pub fn run(args: &Args) -> crate::Result {
     }
 
     eprintln!("xtask test: 8/9 integration tests");
-    let xtask = std::env::current_exe()?;
+    // Not `current_exe()`: step 2's `cargo test` may rebuild this very binary (the workspace unifies
+    // features differently from `cargo run -p xtask`), and Linux then names the running one
+    // "... (deleted)". The path cargo builds to holds a current build of the same source.
+    let xtask = crate::build::workspace_root().join("target/debug/xtask");
     let status = cargo(&["test", "--quiet", "--package", "warden-tests"])
         .env("WARDEN_XTASK", &xtask)
         .env("WARDEN_OUT", crate::build::output_dir())

@@ -32,6 +32,9 @@ const FLUSH_CACHE: u8 = 0xE7;
 const SECTOR: usize = 512;
 /// Status polls before a command is given up (the device is QEMU's: it answers within a few).
 const POLLS: u32 = 1_000_000;
+/// Status polls the probe allows IDENTIFY: QEMU answers at once, and a channel without a disk must not
+/// cost a million port reads (under KVM each is a VM exit: ~50 s at boot).
+const PROBE_POLLS: u32 = 1_000;
 /// Most sectors used: 256 KiB, more than the largest sealed state.
 const MAX_SECTORS: u32 = 512;
 
@@ -49,7 +52,12 @@ fn status() -> u8 {
 /// Waits until the device is not busy; then, with `want_data`, until it asks for data. `Err` on a
 /// device error or no answer.
 fn wait(want_data: bool) -> Result<(), StorageError> {
-    for _ in 0..POLLS {
+    wait_for(want_data, POLLS)
+}
+
+/// [`wait`] with at most `polls` status reads.
+fn wait_for(want_data: bool, polls: u32) -> Result<(), StorageError> {
+    for _ in 0..polls {
         let s = status();
         if s == 0xFF {
             return Err(StorageError::Device);
@@ -98,7 +106,7 @@ impl StateDisk {
             return None;
         }
         issue(IDENTIFY, 0, 0);
-        if status() == 0 || wait(true).is_err() {
+        if status() == 0 || wait_for(true, PROBE_POLLS).is_err() {
             return None;
         }
         let mut id = [0u8; SECTOR];
