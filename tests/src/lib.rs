@@ -8,6 +8,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod booted;
+pub use booted::{BootedFirmware, ScratchDir};
+
 /// The xtask binary, as a command.
 ///
 /// # Panics

@@ -1,144 +1,58 @@
 //! The vTPM inside the booted firmware, driven by unmodified `tpm2-tools` through the bridge:
 //! tpm2-tools -> mssim -> bridge -> guest RAM + COM2 doorbell -> SVSM dispatcher -> vTPM protocol -> engine.
 #![forbid(unsafe_code)]
-use std::io::Write;
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use warden_mssim::Signal;
+use warden_tests::{BootedFirmware, ScratchDir};
 
-/// The booted firmware with its bridge on `port`; stopped with TPM_STOP (and killed if that fails).
-struct Firmware {
-    child: Child,
-    port: u16,
-}
-
-impl Firmware {
-    fn boot(port: u16) -> Self {
-        let child = warden_tests::xtask()
-            .args(["run", "--no-build", "--headless", "--accel", "tcg", "--timeout", "60"])
-            .args(["--vtpm-port", &port.to_string()])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the xtask binary runs");
-        let firmware = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the bridge never listened on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        firmware
-    }
-
-    fn tool(&self, args: &[&str]) -> String {
-        let output = Command::new(args[0])
-            .args(&args[1..])
-            .current_dir(std::env::temp_dir())
-            .env("TPM2TOOLS_TCTI", format!("mssim:host=127.0.0.1,port={}", self.port))
-            .output()
-            .expect("tpm2-tools are installed");
-        assert!(output.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-}
-
-impl Drop for Firmware {
-    fn drop(&mut self) {
-        // TPM_STOP (21) on the platform port ends the bridge, and xtask stops QEMU.
-        if let Ok(mut platform) = TcpStream::connect(("127.0.0.1", self.port + 1)) {
-            let _ = platform.write_all(&Signal::STOP.to_wire());
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A test's scratch directory: `@name` in a tool line (also after a prefix, as in `session:@name`) is
-/// the file `name` there. Removed when dropped.
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new(label: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("warden-firmware-vtpm-{label}{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-
-    fn read(&self, name: &str) -> Vec<u8> {
-        std::fs::read(self.path(name)).unwrap()
-    }
-
-    /// Runs one space-separated tool line through `firmware`, with `@name` expanded.
-    fn tool(&self, firmware: &Firmware, line: &str) -> String {
-        let words: Vec<String> = line
-            .split(' ')
-            .map(|w| {
-                w.split_once('@')
-                    .map_or(w.to_owned(), |(prefix, name)| format!("{prefix}{}", self.path(name)))
-            })
-            .collect();
-        firmware.tool(&words.iter().map(String::as_str).collect::<Vec<_>>())
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The release firmware booted with its bridge on `port`.
+fn booted(port: u16) -> BootedFirmware {
+    let firmware = BootedFirmware::spawn(port, &[], Stdio::null());
+    firmware.wait_for_bridge(Duration::from_secs(60));
+    firmware
 }
 
 #[test]
 fn tpm2_tools_drive_the_vtpm_inside_the_firmware() {
-    let firmware = Firmware::boot(25321);
-    firmware.tool(&["tpm2_startup", "-c"]);
+    let firmware = booted(25321);
+    firmware.tpm2_ok(&["tpm2_startup", "-c"]);
 
-    let random = firmware.tool(&["tpm2_getrandom", "--hex", "32"]);
+    let random = firmware.tpm2_ok(&["tpm2_getrandom", "--hex", "32"]);
     assert_eq!(random.trim().len(), 64, "32 random bytes as hex: {random:?}");
 
     // PCR 16 is resettable: reset, extend, and check the arithmetic against an independent SHA-256.
-    firmware.tool(&["tpm2_pcrreset", "16"]);
+    firmware.tpm2_ok(&["tpm2_pcrreset", "16"]);
     let measurement = [0xA5u8; 32];
     let hex: String = measurement.iter().map(|b| format!("{b:02x}")).collect();
-    firmware.tool(&["tpm2_pcrextend", &format!("16:sha256={hex}")]);
+    firmware.tpm2_ok(&["tpm2_pcrextend", &format!("16:sha256={hex}")]);
     let mut expected = Sha256::new();
     expected.update([0u8; 32]);
     expected.update(measurement);
     let expected: String = expected.finalize().iter().map(|b| format!("{b:02X}")).collect();
-    let read = firmware.tool(&["tpm2_pcrread", "sha256:16"]);
+    let read = firmware.tpm2_ok(&["tpm2_pcrread", "sha256:16"]);
     assert!(read.contains(&format!("0x{expected}")), "PCR 16 = {read}, expected 0x{expected}");
 
     // The SHA-1 bank (issue 18) inside the firmware too: PCR 16 was reset in every bank.
     let sha1 = Sha1::digest(b"firmware sha1 event");
     let sha1_hex: String = sha1.iter().map(|b| format!("{b:02x}")).collect();
-    firmware.tool(&["tpm2_pcrextend", &format!("16:sha1={sha1_hex}")]);
+    firmware.tpm2_ok(&["tpm2_pcrextend", &format!("16:sha1={sha1_hex}")]);
     let expected = Sha1::new().chain_update([0u8; 20]).chain_update(sha1).finalize();
     let expected: String = expected.iter().map(|b| format!("{b:02X}")).collect();
-    let read = firmware.tool(&["tpm2_pcrread", "sha1:16"]);
+    let read = firmware.tpm2_ok(&["tpm2_pcrread", "sha1:16"]);
     assert!(read.contains(&format!("0x{expected}")), "sha1 PCR 16 = {read}, expected 0x{expected}");
 
-    let fixed = firmware.tool(&["tpm2_getcap", "properties-fixed"]);
+    let fixed = firmware.tpm2_ok(&["tpm2_getcap", "properties-fixed"]);
     assert!(fixed.contains("TPM2_PT_FAMILY_INDICATOR"), "{fixed}");
 
     // Keys inside the firmware: an ECC P-256 storage primary and a signing child created and loaded under
     // it; the child's signature verifies, a changed message's does not. `@name` is a file in a scratch
     // directory; context files carry the keys between tool invocations (ContextSave/ContextLoad).
-    let scratch = Scratch::new("");
-    let path = |name: &str| scratch.path(name);
+    let scratch = ScratchDir::new("firmware-vtpm");
+    let path = |name: &str| scratch.arg(name);
     std::fs::write(path("message"), b"measured by Warden").unwrap();
     std::fs::write(path("other"), b"not what was signed").unwrap();
     let tool = |line: &str| scratch.tool(&firmware, line);
@@ -149,7 +63,7 @@ fn tpm2_tools_drive_the_vtpm_inside_the_firmware() {
     let verify = |message: &str| {
         Command::new("tpm2_verifysignature")
             .args(["-c", &path("key.ctx"), "-g", "sha256", "-m", &path(message), "-s", &path("sig")])
-            .env("TPM2TOOLS_TCTI", format!("mssim:host=127.0.0.1,port={}", firmware.port))
+            .env("TPM2TOOLS_TCTI", format!("mssim:host=127.0.0.1,port={}", firmware.port()))
             .output()
             .expect("tpm2-tools are installed")
             .status
@@ -164,14 +78,14 @@ fn tpm2_tools_drive_the_vtpm_inside_the_firmware() {
 /// an audit session whose digest is recomputed here from the cpHash/rpHash files tpm2-tools writes.
 #[test]
 fn issue_18_algorithms_and_audit_inside_the_firmware() {
-    let firmware = Firmware::boot(25331);
-    firmware.tool(&["tpm2_startup", "-c"]);
-    let scratch = Scratch::new("algs-");
-    let path = |name: &str| scratch.path(name);
+    let firmware = booted(25331);
+    firmware.tpm2_ok(&["tpm2_startup", "-c"]);
+    let scratch = ScratchDir::new("firmware-vtpm-algs");
+    let path = |name: &str| scratch.arg(name);
     let tool = |line: &str| {
         let out = scratch.tool(&firmware, line);
         // No resource manager: free the transient slots each tool leaves loaded.
-        firmware.tool(&["tpm2_flushcontext", "-t"]);
+        firmware.tpm2_ok(&["tpm2_flushcontext", "-t"]);
         out
     };
     let read = |name: &str| scratch.read(name);
@@ -189,7 +103,7 @@ fn issue_18_algorithms_and_audit_inside_the_firmware() {
 
     // Raw RSA with an OpenSSL RSA-1024 key loaded from outside: the TPM's encryption is OpenSSL's.
     let openssl = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(&scratch.0).output().expect("openssl");
+        let out = Command::new("openssl").args(args).current_dir(scratch.dir()).output().expect("openssl");
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
     openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "o.pem"]);
@@ -229,8 +143,8 @@ fn issue_18_algorithms_and_audit_inside_the_firmware() {
     assert_eq!(&att[att.len() - 32..], &list[..]);
 
     // An audit session: H(zeros || cpHash || rpHash) of the one audited GetRandom.
-    firmware.tool(&["tpm2_startauthsession", "-S", &path("a.ctx"), "--audit-session"]);
-    firmware.tool(&[
+    firmware.tpm2_ok(&["tpm2_startauthsession", "-S", &path("a.ctx"), "--audit-session"]);
+    firmware.tpm2_ok(&[
         "tpm2_getrandom",
         "8",
         "-o",
@@ -252,10 +166,10 @@ fn issue_18_algorithms_and_audit_inside_the_firmware() {
 /// under a PolicyCommandCode(Duplicate) session to the endorsement primary, imported there and signing.
 #[test]
 fn issue_18_commands_run_inside_the_firmware() {
-    let firmware = Firmware::boot(25341);
-    firmware.tool(&["tpm2_startup", "-c"]);
-    let scratch = Scratch::new("18-");
-    let path = |name: &str| scratch.path(name);
+    let firmware = booted(25341);
+    firmware.tpm2_ok(&["tpm2_startup", "-c"]);
+    let scratch = ScratchDir::new("firmware-vtpm-18");
+    let path = |name: &str| scratch.arg(name);
     let tool = |line: &str| scratch.tool(&firmware, line);
 
     tool("tpm2_ecephemeral -u @q.bin -t @counter.bin ecc256");
@@ -303,10 +217,10 @@ fn issue_18_commands_run_inside_the_firmware() {
 /// NV_ChangeAuth and NV_UndefineSpaceSpecial, each through tpm2-tools with an observable effect.
 #[test]
 fn issue_18_banks_and_administration_inside_the_firmware() {
-    let firmware = Firmware::boot(25351);
-    firmware.tool(&["tpm2_startup", "-c"]);
-    let scratch = Scratch::new("admin-");
-    let path = |name: &str| scratch.path(name);
+    let firmware = booted(25351);
+    firmware.tpm2_ok(&["tpm2_startup", "-c"]);
+    let scratch = ScratchDir::new("firmware-vtpm-admin");
+    let path = |name: &str| scratch.arg(name);
     let tool = |line: &str| scratch.tool(&firmware, line);
     let read = |name: &str| scratch.read(name);
 
@@ -427,9 +341,9 @@ fn native_ek_oracle() -> Vec<u8> {
 fn tpm2_createek_reads_the_stable_l1_ek_from_the_booted_firmware() {
     let oracle = native_ek_oracle();
     assert!(warden_defs::ek_template::is_l1_public(&oracle));
-    for (boot, port) in [(1, 25341u16), (2, 25351)] {
-        let firmware = Firmware::boot(port);
-        let scratch = Scratch::new(&format!("ek{boot}"));
+    for (boot, port) in [(1, 25361u16), (2, 25371)] {
+        let firmware = booted(port);
+        let scratch = ScratchDir::new(&format!("firmware-vtpm-ek{boot}"));
         scratch.tool(&firmware, "tpm2_startup -c");
         scratch.tool(&firmware, "tpm2_createek -G rsa -c @ek.ctx -u @ek.pub");
         // `-u` writes a TPM2B_PUBLIC: the size, then the TPMT_PUBLIC the manifest carries.

@@ -11,49 +11,18 @@
 //! tool) or exactly what the known bug computes (Debian's).
 #![forbid(unsafe_code)]
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::ffi::OsStr;
+use std::process::Stdio;
+use std::time::Duration;
 
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384};
-use warden_mssim::Signal;
+use warden_tests::BootedFirmware;
 
 const PORT: u16 = 25341;
 
 /// PCR values by (bank, index), hex lowercase.
 type Pcrs = BTreeMap<(String, u32), String>;
-
-struct Firmware(Child);
-
-impl Drop for Firmware {
-    fn drop(&mut self) {
-        // TPM_STOP (21) on the platform port ends the bridge, and xtask stops QEMU.
-        if let Ok(mut platform) = TcpStream::connect(("127.0.0.1", PORT + 1)) {
-            let _ = platform.write_all(&Signal::STOP.to_wire());
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn tool(args: &[&str]) -> String {
-    let output = Command::new(args[0])
-        .args(&args[1..])
-        .env("TPM2TOOLS_TCTI", format!("mssim:host=127.0.0.1,port={PORT}"))
-        .output()
-        .expect("tpm2-tools are installed");
-    assert!(output.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// The `bank:` / `N : 0x...` blocks of `tpm2_pcrread` and of `tpm2_eventlog`'s `pcrs:` section.
 fn pcr_values(text: &str) -> Pcrs {
@@ -143,22 +112,13 @@ fn tpm2_eventlog_replays_the_firmware_log_to_the_pcrs_it_reads() {
     let dir = std::env::temp_dir().join(format!("warden-measured-boot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log_path = dir.join("eventlog.bin");
-    let child = warden_tests::xtask()
-        .args(["run", "--no-build", "--headless", "--accel", "tcg", "--timeout", "60"])
-        .args(["--vtpm-port", &PORT.to_string(), "--event-log"])
-        .arg(&log_path)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the xtask binary runs");
-    let _firmware = Firmware(child);
+    let firmware =
+        BootedFirmware::spawn(PORT, &[OsStr::new("--event-log"), log_path.as_os_str()], Stdio::null());
     // The log is written before the bridge listens.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while TcpStream::connect(("127.0.0.1", PORT)).is_err() {
-        assert!(Instant::now() < deadline, "the bridge never listened on {PORT}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    firmware.wait_for_bridge(Duration::from_secs(90));
     let log = std::fs::read(&log_path).expect("xtask wrote the event log");
 
+    let tool = |args: &[&str]| firmware.tpm2_ok(args);
     let yaml = tool(&["tpm2_eventlog", log_path.to_str().unwrap()]);
     for algorithm in ["algorithmId: sha1", "algorithmId: sha256", "algorithmId: sha384"] {
         assert!(yaml.contains(algorithm), "the Spec ID event lists every bank: {yaml}");

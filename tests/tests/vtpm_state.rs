@@ -4,14 +4,14 @@
 //! file; a flipped byte, a file sealed for another image, and an older state handed back within one
 //! boot are refused (the firmware says so and starts fresh).
 #![forbid(unsafe_code)]
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use warden_mssim::Signal;
+use warden_tests::{BootedFirmware, ScratchDir};
 use warden_vtpm::Tpm;
 use warden_vtpm::insecure_test_entropy::InsecureTestEntropy;
 use warden_vtpm::persistence::seal::{self, ImageId, SealingKey};
@@ -20,25 +20,18 @@ const INDEX: &str = "0x1500016";
 const PERSISTENT: &str = "0x81000005";
 const OWNER_AUTH: &str = "survives-reboots";
 
-/// One boot of the firmware with `state` as its state disk, its console collected, its bridge on `port`.
+/// One boot of the firmware with `state` as its state disk, its console collected.
 struct Boot {
-    child: Child,
-    port: u16,
+    firmware: BootedFirmware,
     console: Arc<Mutex<String>>,
 }
 
 impl Boot {
     fn start(state: &Path, port: u16) -> Self {
-        let mut child = warden_tests::xtask()
-            .args(["run", "--no-build", "--headless", "--accel", "tcg", "--timeout", "60"])
-            .args(["--vtpm-port", &port.to_string()])
-            .arg("--vtpm-state")
-            .arg(state)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the xtask binary runs");
+        let mut firmware =
+            BootedFirmware::spawn(port, &[OsStr::new("--vtpm-state"), state.as_os_str()], Stdio::piped());
         let console = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().expect("piped stdout");
+        let stdout = firmware.take_stdout().expect("piped stdout");
         let sink = console.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -47,12 +40,8 @@ impl Boot {
                 all.push('\n');
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the bridge never listened on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let boot = Self { child, port, console };
+        firmware.wait_for_bridge(Duration::from_secs(90));
+        let boot = Self { firmware, console };
         boot.expect_ok("tpm2_startup -c");
         boot
     }
@@ -72,67 +61,15 @@ impl Boot {
     }
 
     fn run(&self, line: &str) -> Output {
-        let words: Vec<&str> = line.split(' ').collect();
-        Command::new(words[0])
-            .args(&words[1..])
-            .current_dir(std::env::temp_dir())
-            .env("TPM2TOOLS_TCTI", format!("mssim:host=127.0.0.1,port={}", self.port))
-            .output()
-            .expect("tpm2-tools are installed")
+        self.firmware.tpm2(&line.split(' ').collect::<Vec<_>>())
     }
 
     fn expect_ok(&self, line: &str) -> String {
-        let output = self.run(line);
-        assert!(output.status.success(), "{line} failed: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        self.firmware.tpm2_ok(&line.split(' ').collect::<Vec<_>>())
     }
 
     fn expect_fail(&self, line: &str) {
         assert!(!self.run(line).status.success(), "{line} succeeded");
-    }
-}
-
-impl Drop for Boot {
-    fn drop(&mut self) {
-        // TPM_STOP on the platform port ends the bridge, and xtask stops QEMU (the disk is written
-        // through, so the file holds every completed save by then).
-        if let Ok(mut platform) = TcpStream::connect(("127.0.0.1", self.port + 1)) {
-            let _ = platform.write_all(&Signal::STOP.to_wire());
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("warden-vtpm-state-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -151,7 +88,7 @@ fn assert_fresh(boot: &Boot) {
 /// Threat model T10.
 #[test]
 fn nv_a_persistent_key_and_owner_auth_survive_a_reboot_and_bad_state_is_refused() {
-    let scratch = Scratch::new();
+    let scratch = ScratchDir::new("vtpm-state");
     let state = scratch.path("vtpm-state.bin");
     std::fs::write(scratch.path("data"), b"rebooted").unwrap();
 
