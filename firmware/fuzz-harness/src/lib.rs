@@ -16,6 +16,7 @@ pub mod boot_pages;
 pub mod ghcb_exits;
 mod guest_call_env;
 mod guest_call_input;
+pub mod guest_request;
 pub mod psc_response;
 pub mod svsm;
 pub mod svsm_guest_call;
@@ -37,6 +38,7 @@ pub const TARGETS: &[Target] = &[
     ("vtpm_command", vtpm_command::vtpm_command),
     ("vtpm_buffer", vtpm_buffer::vtpm_buffer),
     ("vtpm_state", vtpm_state::vtpm_state),
+    ("guest_request_response", guest_request::guest_request_response),
     ("vc_decode", vc_decode::vc_decode),
     ("snp_cpuid_page", boot_pages::snp_cpuid_page),
     ("boot_parameter_pages", boot_pages::boot_parameter_pages),
