@@ -51,9 +51,9 @@ fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
 
 impl<const L: usize> Modulus<L> {
     /// The constants for `m`; `None` unless `m` is odd with its top bit set (every prime candidate
-    /// is: the search sets both bits).
+    /// is: the search sets both bits) and `L` a power of two (8 or 16).
     pub fn new(m: &[u64; L]) -> Option<Self> {
-        if L == 0 || L > MAX_LIMBS || m[0] & 1 == 0 || m[L - 1] >> 63 == 0 {
+        if !L.is_power_of_two() || L > MAX_LIMBS || m[0] & 1 == 0 || m[L - 1] >> 63 == 0 {
             return None;
         }
         // Newton's iteration for m⁻¹ mod 2^64: each step doubles the correct low bits (m·m ≡ 1 mod 8).
@@ -68,10 +68,12 @@ impl<const L: usize> Modulus<L> {
             (*o, borrow) = sbb(0, limb, borrow);
         }
         let mut md = Modulus { m: *m, m_neg_inv: inv.wrapping_neg(), one, r2: [0; L] };
-        // R² mod m = R mod m doubled 64·L times.
-        let mut r2 = one;
-        for _ in 0..64 * L {
-            r2 = md.double(&r2);
+        // R² mod m is R in Montgomery form: from 2 (2R mod m), squaring k times gives 2^(2^k), and
+        // 64·L = 2^k as L is a power of two. Ten squarings for L = 16 where 1024 doublings took
+        // 4% of the prime search (one `Modulus` per candidate).
+        let mut r2 = md.double(&one);
+        for _ in 0..(64 * L).trailing_zeros() {
+            r2 = md.square(&r2);
         }
         md.r2 = r2;
         Some(md)
