@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(primes[primes.len() - 1], 262139);
         // Each entry is prime by trial division, and none is missing: every odd number between two
         // neighbours is composite.
-        let is_prime = |n: u32| (2..).take_while(|d| d * d <= n).all(|d| n % d != 0);
+        let is_prime = |n: u32| (2..).take_while(|d| d * d <= n).all(|d| !n.is_multiple_of(d));
         for pair in primes.windows(2) {
             assert!(is_prime(pair[1]), "{}", pair[1]);
             assert!((pair[0] + 2..pair[1]).step_by(2).all(|n| !is_prime(n)), "gap after {}", pair[0]);

@@ -2,7 +2,7 @@
 //! its seed and template are): FIPS 186-5 Appendix A.1.3, probable primes, with an incremental search.
 //!
 //! For each prime: draw an odd candidate c with its top two bits set (so p ≥ 1.5·2^(bits-1) >
-//! √2·2^(bits-1), A.1.3 step 4.4), sieve a window of c, c+2, … against the odd primes below 2^16 and
+//! √2·2^(bits-1), A.1.3 step 4.4), sieve a window of c, c+2, … against the odd primes below 2^18 and
 //! against p ≡ 1 mod e (`prime_sieve`), give each survivor one Miller-Rabin round to base 2 (the cheap
 //! filter that rejects the composites), and the first that passes the FIPS 186-5 Table B.1 number of
 //! rounds with bases from the stream is the prime: 5 for the 1024-bit primes of RSA-2048 (error
