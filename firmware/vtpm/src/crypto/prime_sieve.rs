@@ -28,9 +28,6 @@ const SMALL_PRIME_COUNT: usize = 22999;
 /// Eratosthenes (23 KB in the image rather than 92 KB of `u32`s).
 static HALF_GAPS: [u8; SMALL_PRIME_COUNT] = half_gaps();
 
-// A sieve of 2^18 numbers runs longer than rustc's default patience for a constant; it runs once,
-// at build time.
-#[allow(long_running_const_eval)]
 const fn half_gaps() -> [u8; SMALL_PRIME_COUNT] {
     let mut composite = [false; SIEVE_BOUND];
     let mut out = [0u8; SMALL_PRIME_COUNT];
