@@ -38,9 +38,17 @@ const FLUSH_CACHE: u8 = 0xE7;
 enum Transfer {
     Idle,
     /// The device streams `buffer` out; more sectors from `next_lba` while `left` > 0.
-    Reading { at: usize, next_lba: u32, left: u32 },
+    Reading {
+        at: usize,
+        next_lba: u32,
+        left: u32,
+    },
     /// The host streams a sector into `buffer`, stored at `lba`; `left` more after this one.
-    Writing { at: usize, lba: u32, left: u32 },
+    Writing {
+        at: usize,
+        lba: u32,
+        left: u32,
+    },
 }
 
 /// One ATA disk on the primary channel, backed by a host file.
