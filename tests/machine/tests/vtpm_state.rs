@@ -56,6 +56,7 @@ fn with_guest_byte_changed(igvm: &[u8]) -> Vec<u8> {
     changed
 }
 
+/// Threat model T10.
 #[test]
 fn state_survives_a_reboot_and_a_flipped_byte_or_another_image_is_refused() {
     let image = image_bytes();

@@ -51,6 +51,7 @@ fn a_state_with_the_platforms_eps_restores_and_the_ek_stays() {
     assert_eq!(endorsement_primary(&mut t), before);
 }
 
+/// Threat model T10.
 #[test]
 fn a_state_with_another_eps_is_refused_and_the_platforms_eps_is_kept() {
     // Sealed with the same key for the same image, so only the EPS inside tells it apart.
