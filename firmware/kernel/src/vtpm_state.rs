@@ -5,6 +5,8 @@
 //! The key ([`StateSealing`]) is the platform's: on SEV-SNP derived from the PSP's MSG_KEY_REQ key
 //! (SEV-SNP ABI (AMD 56860) Table 19), bound to the launch measurement; on native the INSECURE fixed
 //! key, bound to the SHA-384 of the image's loaded code and constants.
+use alloc::boxed::Box;
+
 use warden_vtpm::persistence::keeper::{LoadOutcome, StateKeeper};
 use warden_vtpm::persistence::seal::{ImageId, SealingKey};
 
@@ -16,28 +18,39 @@ unsafe extern "C" {
     static __data_start: u8;
 }
 
-/// How this boot seals the vTPM's state: the key and the image identity the blob is bound to. The key
-/// is wiped when this is dropped (`SealingKey`).
-#[derive(Debug)]
+/// The key and the image identity a blob is bound to, made once a state disk is found.
+type Derive = Box<dyn FnOnce() -> (SealingKey, ImageId)>;
+
+/// How this boot seals the vTPM's state: the key and the image identity the blob is bound to, derived
+/// only when the host attached a state disk (native's image hash takes ~48 s under KVM-PVM,
+/// `docs/benchmarks.md`). A key held here is wiped when this is dropped (`SealingKey`).
 pub struct StateSealing {
-    key: SealingKey,
-    image: ImageId,
+    derive: Derive,
     /// Names the key in the boot log.
     what: &'static str,
+}
+
+impl core::fmt::Debug for StateSealing {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StateSealing").field("what", &self.what).finish_non_exhaustive()
+    }
 }
 
 impl StateSealing {
     /// INSECURE: native QEMU has no hardware secret; the key is computable by anyone from the image.
     #[cfg(warden_request_loop)]
     pub fn insecure_native() -> Self {
-        let image = image_id();
-        Self { key: SealingKey::insecure_native(&image), image, what: "the INSECURE native key" }
+        let derive: Derive = Box::new(|| {
+            let image = image_id();
+            (SealingKey::insecure_native(&image), image)
+        });
+        Self { derive, what: "the INSECURE native key" }
     }
 
     /// A key only this launch can derive from its platform, for the image `image` identifies.
     #[cfg(warden_request_loop)]
     pub fn platform(key: SealingKey, image: ImageId, what: &'static str) -> Self {
-        Self { key, image, what }
+        Self { derive: Box::new(move || (key, image)), what }
     }
 }
 
@@ -60,12 +73,12 @@ pub fn keeper(sealing: StateSealing) -> Option<StateKeeper<StateDisk>> {
         crate::println!("warden: vTPM state: no state disk, the vTPM forgets everything at reboot");
         return None;
     };
+    let (key, image) = (sealing.derive)();
     crate::println!(
-        "warden: vTPM state: on the state disk, sealed with {} for image {:?}",
-        sealing.what,
-        sealing.image
+        "warden: vTPM state: on the state disk, sealed with {} for image {image:?}",
+        sealing.what
     );
-    Some(StateKeeper::new(disk, sealing.key, sealing.image))
+    Some(StateKeeper::new(disk, key, image))
 }
 
 /// Says what a load found; a refusal is a warning.
