@@ -8,7 +8,8 @@
 //! tests and exits with their verdict; `--fault NAME` makes the test image trigger a deliberate fault.
 //!
 //! `--vtpm-state FILE` keeps the vTPM's sealed state in FILE across boots (native: a raw disk on an ISA
-//! IDE channel, `qemu::vtpm_state_disk_args`).
+//! IDE channel, `qemu::vtpm_state_disk_args`; `--machine snp`: the same disk interface in the emulated
+//! machine's hypervisor model, `warden-machine --vtpm-state`).
 //!
 //! `--loader igvm` (the default when an IGVM-capable QEMU is at hand, see `qemu_loader.rs`) boots
 //! `warden.igvm` through QEMU's IGVM loader; `--loader rom` boots `warden.rom` with `-bios`. Everything
@@ -320,9 +321,6 @@ fn serve_bridge(
 /// prefixed) on the terminal; `--smoke` exits 0 after Warden's ready line and the guest's PASS verdict
 /// (after the ready line alone on the guest-less `warden.igvm`).
 fn run_snp(args: &Args) -> crate::Result {
-    if args.vtpm_state.is_some() {
-        return Err("--vtpm-state: the emulated SNP machine has no state storage device yet".into());
-    }
     if args.event_log.is_some() {
         // On the emulated machine only the bundled guest calls Warden: there is no host channel.
         return Err(
@@ -335,6 +333,11 @@ fn run_snp(args: &Args) -> crate::Result {
     let image = args.image.clone().unwrap_or_else(crate::machine::default_image);
     let seconds = args.timeout.to_string();
     let mut extra = vec!["--max-seconds", seconds.as_str()];
+    // The machine's hypervisor model serves the file as Warden's state disk (it creates and sizes it).
+    let state = args.vtpm_state.as_ref().map(|file| file.display().to_string());
+    if let Some(file) = &state {
+        extra.extend(["--vtpm-state", file.as_str()]);
+    }
     if args.smoke {
         let guestless = image.file_name().is_some_and(|n| n == "warden.igvm");
         extra.push(if guestless { "--ready" } else { "--smoke" });

@@ -144,12 +144,12 @@ impl BootSteps for NativePlatform {
             ram,
             apic_ids: &[0],
             boot_caa: crate::services::NATIVE_BOOT_CAA,
-            native_state_disk: true,
             platform,
             launch,
         };
         let seed = warden_vtpm::EndorsementSeed::insecure_fixed();
-        crate::services::start_for(&layout, &seed, None).map_err(BootStepError::Services)
+        let state = crate::vtpm_state::StateSealing::insecure_native();
+        crate::services::start_for(&layout, &seed, None, Some(state)).map_err(BootStepError::Services)
     }
 
     /// `[0, RAM)` as QEMU reports it, Warden's ranges cut out, mapped for Warden (identity,

@@ -27,6 +27,7 @@ use warden_vtpm::persistence::keeper::{LoadOutcome, SaveOutcome, StateKeeper};
 use crate::entropy::Rdrand;
 use crate::state_disk::StateDisk;
 use crate::vtpm_clock::TscClock;
+use crate::vtpm_state::StateSealing;
 
 /// The guest's VMPL (the peer's choice; Linux's `tpm_svsm` needs a non-zero VMPL).
 const GUEST_VMPL: u8 = 2;
@@ -90,8 +91,6 @@ pub struct GuestLayout<'a> {
     pub apic_ids: &'a [u32],
     /// The boot vCPU's calling area.
     pub boot_caa: u64,
-    /// Whether the vTPM state is kept on the native state disk (`vtpm_state`), when the host gave one.
-    pub native_state_disk: bool,
     /// The platform, recorded in PCR 1.
     pub platform: PlatformKind,
     /// Warden's launch measurement for PCR 0 (`BootSteps::launch_measurement`), `None` where the
@@ -108,11 +107,10 @@ pub fn start(ram_end: u64) -> Result<Dispatcher, ServiceError> {
         ram: &ram,
         apic_ids: &[0],
         boot_caa: NATIVE_BOOT_CAA,
-        native_state_disk: false,
         platform: PlatformKind::Native,
         launch: Some(crate::image_digest::native()),
     };
-    start_for(&layout, &EndorsementSeed::insecure_fixed(), None)
+    start_for(&layout, &EndorsementSeed::insecure_fixed(), None, None)
 }
 
 /// The vTPM the firmware runs, manufactured with `endorsement` (the platform's seed, so the EK is the
@@ -145,11 +143,13 @@ fn manifest(vtpm: &mut Vtpm) -> Result<ServiceManifest, ServiceError> {
 pub type Evidence = Box<dyn EvidenceSource + Send>;
 
 /// The dispatcher for the guest `layout` describes, its vTPM manufactured with `endorsement`,
-/// attesting with `evidence` when there is any.
+/// attesting with `evidence` when there is any, its state kept on the state disk sealed as `state`
+/// says (`None`: the platform keeps the vTPM's state in memory only).
 pub fn start_for(
     layout: &GuestLayout<'_>,
     endorsement: &EndorsementSeed,
     evidence: Option<Evidence>,
+    state: Option<StateSealing>,
 ) -> Result<Dispatcher, ServiceError> {
     if layout.ram.is_empty() {
         return Err(ServiceError::NoGuestRam);
@@ -173,9 +173,9 @@ pub fn start_for(
             .expect("protocol 1 is registered once, before the vTPM");
     }
     // The durable state is loaded after the manifest's EK: the EK is derived from the platform's seed,
-    // which a stored blob never replaces on a platform that derives one (SNP keeps no state yet).
-    vtpm.state = if layout.native_state_disk {
-        crate::vtpm_state::native_keeper()
+    // which a stored blob never replaces (one with another EPS is refused, `warden_vtpm::persistence`).
+    vtpm.state = if let Some(sealing) = state {
+        crate::vtpm_state::keeper(sealing)
     } else {
         crate::println!("warden: vTPM state: kept in memory only on this platform");
         None

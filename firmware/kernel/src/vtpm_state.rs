@@ -1,36 +1,62 @@
-//! Where this boot keeps the vTPM's state and under which key: the native state disk (`state_disk`)
-//! with the INSECURE native key, bound to this image's identity (the SHA-384 of its loaded code and
-//! constants). On SEV-SNP the key will come from the PSP (MSG_KEY_REQ, through the attestation
-//! driver's `derive_key`) once that driver and a storage device of the hypervisor model exist; until
-//! then an SNP boot keeps its vTPM state in memory only, and says so.
+//! Where this boot keeps the vTPM's state and under which key. The storage is one state disk
+//! (`state_disk`) on every platform that has one: QEMU's ISA IDE disk on native, the hypervisor
+//! model's disk on the emulated SEV-SNP machine, both reached with the same port I/O (under SEV-SNP each
+//! access raises a #VC that the handler turns into a GHCB IOIO exit, GHCB spec (AMD 56421) §4.1.2).
+//! The key ([`StateSealing`]) is the platform's: on SEV-SNP derived from the PSP's MSG_KEY_REQ key
+//! (SEV-SNP ABI (AMD 56860) Table 19), bound to the launch measurement; on native the INSECURE fixed
+//! key, bound to the SHA-384 of the image's loaded code and constants.
+use alloc::boxed::Box;
+
 use warden_vtpm::persistence::keeper::{LoadOutcome, StateKeeper};
 use warden_vtpm::persistence::seal::{ImageId, SealingKey};
 
 use crate::state_disk::StateDisk;
 
+#[cfg(warden_request_loop)]
 unsafe extern "C" {
     static __text_start: u8;
     static __data_start: u8;
 }
 
-/// A source of the key the vTPM state is sealed with: only this image on this machine can derive it.
-pub trait SealingKeySource {
-    /// The key for `image`'s state, or `None` when the platform cannot derive one.
-    fn sealing_key(&mut self, image: &ImageId) -> Option<SealingKey>;
+/// The key and the image identity a blob is bound to, made once a state disk is found.
+type Derive = Box<dyn FnOnce() -> (SealingKey, ImageId)>;
+
+/// How this boot seals the vTPM's state: the key and the image identity the blob is bound to, derived
+/// only when the host attached a state disk (native's image hash takes ~48 s under KVM-PVM,
+/// `docs/benchmarks.md`). A key held here is wiped when this is dropped (`SealingKey`).
+pub struct StateSealing {
+    derive: Derive,
+    /// Names the key in the boot log.
+    what: &'static str,
 }
 
-/// INSECURE: native QEMU has no hardware secret; the key is computable by anyone from the image.
-#[derive(Debug)]
-pub struct InsecureNativeKey;
-
-impl SealingKeySource for InsecureNativeKey {
-    fn sealing_key(&mut self, image: &ImageId) -> Option<SealingKey> {
-        Some(SealingKey::insecure_native(image))
+impl core::fmt::Debug for StateSealing {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StateSealing").field("what", &self.what).finish_non_exhaustive()
     }
 }
 
-/// This image's identity: the SHA-384 of `[__text_start, __data_start)`, its code and constants as
-/// loaded (the same bytes for every boot of the same build, whichever loader placed them).
+impl StateSealing {
+    /// INSECURE: native QEMU has no hardware secret; the key is computable by anyone from the image.
+    #[cfg(warden_request_loop)]
+    pub fn insecure_native() -> Self {
+        let derive: Derive = Box::new(|| {
+            let image = image_id();
+            (SealingKey::insecure_native(&image), image)
+        });
+        Self { derive, what: "the INSECURE native key" }
+    }
+
+    /// A key only this launch can derive from its platform, for the image `image` identifies.
+    #[cfg(warden_request_loop)]
+    pub fn platform(key: SealingKey, image: ImageId, what: &'static str) -> Self {
+        Self { derive: Box::new(move || (key, image)), what }
+    }
+}
+
+/// This image's identity on native: the SHA-384 of `[__text_start, __data_start)`, its code and
+/// constants as loaded (the same bytes for every boot of the same build, whichever loader placed them).
+#[cfg(warden_request_loop)]
 pub fn image_id() -> ImageId {
     let start = &raw const __text_start as usize;
     let end = &raw const __data_start as usize;
@@ -40,17 +66,17 @@ pub fn image_id() -> ImageId {
     ImageId::of(&[image])
 }
 
-/// The keeper for a native boot: the state disk if the host attached one, sealed with the insecure
-/// native key. `None` (and a line saying so) without a disk.
-pub fn native_keeper() -> Option<StateKeeper<StateDisk>> {
+/// The keeper for this boot: the state disk if the host attached one, sealed as `sealing` says.
+/// `None` (and a line saying so) without a disk.
+pub fn keeper(sealing: StateSealing) -> Option<StateKeeper<StateDisk>> {
     let Some(disk) = StateDisk::probe() else {
         crate::println!("warden: vTPM state: no state disk, the vTPM forgets everything at reboot");
         return None;
     };
-    let image = image_id();
-    let key = InsecureNativeKey.sealing_key(&image)?;
+    let (key, image) = (sealing.derive)();
     crate::println!(
-        "warden: vTPM state: on the state disk, sealed with the INSECURE native key for image {image:?}"
+        "warden: vTPM state: on the state disk, sealed with {} for image {image:?}",
+        sealing.what
     );
     Some(StateKeeper::new(disk, key, image))
 }

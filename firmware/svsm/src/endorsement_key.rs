@@ -14,6 +14,15 @@
 //! EK certificate, if any, must be renewed), and nothing protects against a rollback to an older image,
 //! which gets its own old EK back. The platform key is handed on to HKDF
 //! (`warden_vtpm::EndorsementSeed::from_platform_key`) and wiped; the vTPM never sees it.
+//!
+//! The same key also seals the vTPM's stored state (`warden_vtpm::persistence::seal::SealingKey::
+//! from_platform_key`, another HKDF info, so the sealing key and the EPS are unrelated secrets): only
+//! this measurement with this policy at VMPL0 on this chip at this TCB opens it. A TCB update
+//! therefore changes the sealing key together with the EK, and the stored state is refused (its tag
+//! fails) and the vTPM starts fresh: deliberately, since that state's endorsement objects and EPS
+//! belong to the old EK (the platform's EPS wins over a stored one). Carrying a state across an update
+//! (deriving the old TCB's key, which the PSP allows for a TCB not above the committed one, to reseal)
+//! is not done.
 use warden_defs::snp_guest_msg::{GuestFieldSelect, KEY_ROOT_VCEK, KeyRequest, VMPCK_SIZE};
 use warden_defs::snp_report::{AttestationReport, TcbVersion};
 use zerocopy::FromBytes;

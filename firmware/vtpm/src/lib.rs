@@ -226,7 +226,8 @@ impl Tpm {
     /// ([`EndorsementSeed`]), so the EK and every endorsement primary stay the same across boots of the
     /// same image instead of changing with the random seed made at manufacture. Call it before the first
     /// command; it forgets the endorsement hierarchy's loaded keys and remembered primaries, which came
-    /// from the old seed. TPM2_ChangeEPS still replaces it with a random seed until the next boot.
+    /// from the old seed. The EPS is then the platform's for good: TPM2_ChangeEPS is not offered, a
+    /// stored state must carry this EPS, and manufacturing anew keeps it (`persistence`).
     pub fn set_endorsement_seed(&mut self, seed: &EndorsementSeed) {
         self.keys.set_endorsement_seed(seed.bytes());
         self.objects.flush_keys_of(wire::handle::Handle::RH_ENDORSEMENT);

@@ -1,6 +1,7 @@
 //! The test guest's pure logic, host-tested: the verdict bookkeeping, the attestation step's nonce,
 //! sizes and REPORT_DATA binding, the PVALIDATE request list, the
-//! secrets-page copy check, the vTPM buffer, the TPM 2.0 commands it sends, and the start state of the
+//! secrets-page copy check, the vTPM buffer, the TPM 2.0 commands it sends (`tpm_commands`, and
+//! `state_commands` for the state that must survive a reboot), and the start state of the
 //! vCPU it creates. The binary (`main.rs`) adds the instructions and the steps; nothing here touches
 //! the machine.
 #![cfg_attr(not(test), no_std)]
@@ -10,6 +11,7 @@ pub mod ek_command;
 pub mod evidence;
 pub mod pvalidate_list;
 pub mod secrets_page;
+pub mod state_commands;
 pub mod tpm_commands;
 pub mod vcpu_state;
 pub mod verdict;

@@ -1,5 +1,6 @@
 //! The guest's checks, in order: the boot information, QUERY_PROTOCOL, PVALIDATE of its own memory,
-//! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, the vTPM's EK
+//! REMAP_CA, CREATE_VCPU/DELETE_VCPU of a second vCPU that runs, the vTPM protocol, the vTPM's state
+//! across reboots, the vTPM's EK
 //! against the attestation manifest, the attestation protocol (evidence printed for `cargo xtask
 //! attest`), Warden's event log, and the attacks
 //! Warden must refuse. Each check prints one line and counts as one step of the verdict.
@@ -9,6 +10,7 @@ mod core_calls;
 mod ek;
 mod event_log;
 mod pvalidate;
+mod state;
 mod vcpu;
 mod vtpm;
 
@@ -140,6 +142,7 @@ pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
     core_calls::remap_ca(&mut run);
     vcpu::run(&mut run);
     vtpm::run(&mut run);
+    state::run(&mut run);
     ek::run(&mut run);
     attest::run(&mut run);
     event_log::run(&mut run);

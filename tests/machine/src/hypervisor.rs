@@ -13,6 +13,7 @@ use crate::memory;
 use crate::nae;
 use crate::psp::{NoPsp, PspModel};
 use crate::serial::Console;
+use crate::state_disk::{self, StateDisk};
 use crate::vmpl;
 
 /// What the run loop does next.
@@ -57,6 +58,9 @@ pub struct Hypervisor {
     pub ready_at: Option<f64>,
     /// When the machine started running.
     pub started: Option<std::time::Instant>,
+    /// The vTPM state disk Warden reaches (`--vtpm-state FILE`); without it its ports read as an empty
+    /// channel, and Warden keeps the vTPM's state in memory only.
+    pub state_disk: Option<StateDisk>,
 }
 
 impl Hypervisor {
@@ -75,6 +79,7 @@ impl Hypervisor {
             msr_psc: 0,
             ready_at: None,
             started: None,
+            state_disk: None,
         }
     }
 
@@ -121,9 +126,25 @@ impl Hypervisor {
         }
     }
 
-    /// A byte read from a port: the nonce port's stream, else the console's.
-    pub fn port_in(&mut self, port: u16) -> u8 {
-        if port == NONCE_PORT { self.nonce.read() } else { Console::input(port) }
+    /// A read of `width` bytes from a port by the vCPU at `vmpl`: the state disk's registers (Warden's
+    /// only), the nonce port's stream, else the console's.
+    pub fn port_in(&mut self, vmpl: u8, port: u16, width: u8) -> u64 {
+        match self.state_disk.as_mut() {
+            Some(disk) if vmpl == 0 && state_disk::owns(port) => disk.read(port, width),
+            _ if port == NONCE_PORT => u64::from(self.nonce.read()),
+            _ => u64::from(Console::input(port)),
+        }
+    }
+
+    /// A write to one of the state disk's ports by Warden; `false` when the port is not the disk's.
+    pub fn state_disk_out(&mut self, vmpl: u8, port: u16, value: u64) -> bool {
+        match self.state_disk.as_mut() {
+            Some(disk) if vmpl == 0 && state_disk::owns(port) => {
+                disk.write(port, value);
+                true
+            }
+            _ => false,
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub struct Config {
     pub until_ready: bool,
     /// The relying party's nonce the host hands the guest ([`crate::host_nonce`]).
     pub nonce: Option<[u8; crate::host_nonce::NONCE_SIZE]>,
+    /// The host file behind the vTPM state disk ([`crate::state_disk`]); `None`: no disk.
+    pub vtpm_state: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             echo: true,
             until_ready: false,
             nonce: None,
+            vtpm_state: None,
         }
     }
 }
@@ -162,6 +165,11 @@ impl<'a> Machine<'a> {
         snp.psc_behavior = config.psc_behavior;
         let mut hv = Hypervisor::new(config.echo, config.lie_ghcb_echo);
         hv.nonce = HostNonce::new(config.nonce);
+        if let Some(path) = &config.vtpm_state {
+            let disk = crate::state_disk::StateDisk::open(path)
+                .map_err(|e| format!("vTPM state file {}: {e}", path.display()))?;
+            hv.state_disk = Some(disk);
+        }
         let state = State {
             snp,
             views: Views::default(),

@@ -1,10 +1,12 @@
 //! `warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior B] [--lie-ghcb-echo]
-//! [--max-seconds N] [--nonce HEX] [--evidence-dir DIR]`: boots an IGVM file on the emulated SEV-SNP
+//! [--max-seconds N] [--nonce HEX] [--evidence-dir DIR] [--vtpm-state FILE]`: boots an IGVM file on the emulated SEV-SNP
 //! machine, prints the consoles, and exits 0 only on success (`--smoke`: Warden's ready line and the
 //! guest's PASS verdict; `--ready`: Warden's ready line; otherwise a TestsPassed termination), printing
 //! one summary line either way. `--nonce` hands the relying party's 64-byte nonce to the guest
 //! (`host_nonce`). `--evidence-dir` first writes the PSP's INSECURE TEST chain there as `ark.pem`,
-//! `ask.pem` and `vcek.pem` (what a relying party fetches from AMD in real life).
+//! `ask.pem` and `vcek.pem` (what a relying party fetches from AMD in real life). `--vtpm-state` gives
+//! Warden a state disk backed by FILE (`state_disk`; created, or grown to 256 KiB), where it keeps the
+//! vTPM's sealed state across boots.
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -16,7 +18,7 @@ use warden_machine::psp::cert_chain::CertChain;
 use warden_machine::{host_nonce, loader};
 use warden_sim::snp::PscBehavior;
 
-const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--nonce HEX] [--quiet] [--report-json PATH] [--evidence-dir DIR]";
+const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--nonce HEX] [--quiet] [--report-json PATH] [--evidence-dir DIR] [--vtpm-state FILE]";
 
 fn parse_psc(s: &str) -> Option<PscBehavior> {
     let mut it = s.split(':');
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
             "--quiet" => config.echo = false,
             "--report-json" => report = Some(PathBuf::from(value("--report-json"))),
             "--evidence-dir" => evidence_dir = Some(PathBuf::from(value("--evidence-dir"))),
+            "--vtpm-state" => config.vtpm_state = Some(PathBuf::from(value("--vtpm-state"))),
             "--lie-ghcb-echo" => config.lie_ghcb_echo = true,
             "--max-seconds" => config.max_seconds = value("--max-seconds").parse().expect("--max-seconds N"),
             "--nonce" => {

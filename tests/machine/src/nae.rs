@@ -75,7 +75,7 @@ pub fn serve(uc: &mut Unicorn<'_, State>, gpa: u64) -> Flow {
         match exit_code {
             0x7B => {
                 let port = (info1 >> 16) as u16;
-                let bytes = match (info1 >> 4) & 7 {
+                let bytes: u8 = match (info1 >> 4) & 7 {
                     1 => 1,
                     2 => 2,
                     _ => 4,
@@ -83,10 +83,12 @@ pub fn serve(uc: &mut Unicorn<'_, State>, gpa: u64) -> Flow {
                 if info1 & 4 != 0 {
                     g.answer(2, ERR_INVALID_INPUT); // string I/O through the GHCB is not modelled
                 } else if info1 & 1 == 1 {
-                    g.set(offsets::RAX, u64::from(uc.get_data_mut().hv.port_in(port)));
+                    g.set(offsets::RAX, uc.get_data_mut().hv.port_in(vmpl, port, bytes));
                     g.answer(0, 0);
                 } else if !rax_valid {
                     g.answer(2, ERR_MISSING_INPUT);
+                } else if uc.get_data_mut().hv.state_disk_out(vmpl, port, rax) {
+                    g.answer(0, 0);
                 } else {
                     for i in 0..bytes {
                         uc.get_data_mut().hv.port_out(vmpl, port, (rax >> (8 * i)) as u8);

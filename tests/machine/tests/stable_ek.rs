@@ -23,6 +23,11 @@ fn boot_ek(igvm: &[u8]) -> String {
     let hv = &machine.uc.get_data().hv;
     let consoles = [hv.warden.lines.join("\n"), hv.guest.lines.join("\n")].join("\n");
     assert!(matches!(outcome, Outcome::Passed(_)), "no PASS verdict: {outcome}\nthe consoles:\n{consoles}");
+    // Without `--vtpm-state` the machine has no state disk, and Warden says the state is not kept.
+    assert!(
+        consoles.contains("vTPM state: no state disk, the vTPM forgets everything at reboot"),
+        "{consoles}"
+    );
     let ek = hv.guest.lines.iter().find_map(|line| line.trim().strip_prefix("guest: ek "));
     let ek = ek.unwrap_or_else(|| panic!("no `guest: ek` line:\n{consoles}")).to_owned();
     assert_eq!(ek.len(), 2 * 314, "an L-1 TPMT_PUBLIC in hex");

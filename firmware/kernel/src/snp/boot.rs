@@ -31,6 +31,8 @@ use crate::println;
 #[cfg(warden_request_loop)]
 use crate::services::{self, GuestLayout};
 #[cfg(warden_request_loop)]
+use crate::vtpm_state::StateSealing;
+#[cfg(warden_request_loop)]
 use alloc::boxed::Box;
 #[cfg(warden_request_loop)]
 use warden_svsm::endorsement_key::{SNP_ENDORSEMENT_LABEL, snp_endorsement_key};
@@ -38,6 +40,8 @@ use warden_svsm::endorsement_key::{SNP_ENDORSEMENT_LABEL, snp_endorsement_key};
 use warden_svsm::snp_evidence::SnpEvidence;
 #[cfg(warden_request_loop)]
 use warden_vtpm::EndorsementSeed;
+#[cfg(warden_request_loop)]
+use warden_vtpm::persistence::seal::{ImageId, SealingKey};
 
 /// The MEASUREMENT of a fresh VMPL0 report (MSG_REPORT_REQ; SEV-SNP ABI (AMD 56860) Table 23): the
 /// launch digest the PSP computed, which measured boot extends into PCR 0. `None` when the PSP does not
@@ -109,18 +113,18 @@ impl BootSteps for SnpPlatform {
         let mut driver = guest_request::open(self.c_bit()).map_err(BootStepError::GuestRequest)?;
         let (platform, _) = self.launch_measurement();
         let launch = snp_launch_measurement(&mut driver);
-        let layout = GuestLayout {
-            ram,
-            apic_ids: &apic_ids,
-            boot_caa: GUEST_CAA,
-            native_state_disk: false,
-            platform,
-            launch,
-        };
+        let layout = GuestLayout { ram, apic_ids: &apic_ids, boot_caa: GUEST_CAA, platform, launch };
         let key = snp_endorsement_key(&mut driver).map_err(|_| BootStepError::NoEndorsementSeed)?;
         let seed = EndorsementSeed::from_platform_key(&key, SNP_ENDORSEMENT_LABEL);
+        // The vTPM state's sealing key: the same MSG_KEY_REQ key (measurement, policy, VMPL0, the chip,
+        // the reported TCB) through another HKDF info, bound to the launch digest as the image's
+        // identity. Without the digest the boot fails at the key request anyway; no state then.
+        let state = launch.map(|launch| {
+            let sealing = SealingKey::from_platform_key(&key, SNP_ENDORSEMENT_LABEL);
+            StateSealing::platform(sealing, ImageId(launch.digest), "the PSP's MSG_KEY_REQ key")
+        });
         drop(key);
-        services::start_for(&layout, &seed, Some(Box::new(SnpEvidence::new(driver))))
+        services::start_for(&layout, &seed, Some(Box::new(SnpEvidence::new(driver))), state)
             .map_err(BootStepError::Services)
     }
 

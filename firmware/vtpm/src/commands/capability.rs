@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::engine::command::Cmd;
-use crate::engine::command_table::{COMMANDS, tpma_cc};
+use crate::engine::command_table::{COMMANDS, CommandDef, offered, tpma_cc};
 use crate::object::curve;
 use crate::state::context_keys::MAX_CONTEXT_BLOB;
 use crate::state::key_store::MAX_PERSISTENT;
@@ -73,11 +73,16 @@ const fn chars(s: &[u8; 4]) -> u32 {
 
 /// TPM_PT values, fixed (0x100...) then variable (0x200...), in property order.
 fn properties(tpm: &Tpm) -> Vec<(u32, u32)> {
-    let commands = COMMANDS.len() as u32;
+    let commands = offered_commands(tpm).len() as u32;
     let context_max = (8 + 4 + 4 + 2 + MAX_CONTEXT_BLOB) as u32;
     let h = &tpm.hier;
-    let permanent =
-        h.auth_set_bits() | u32::from(h.disable_clear) << 8 | u32::from(tpm.da.in_lockout()) << 9 | 1 << 10; // tpmGeneratedEPS: the seeds come from our own DRBG
+    // tpmGeneratedEPS (Part 2 TPMA_PERMANENT): set when our own DRBG made the EPS, clear when the
+    // firmware gave the platform's.
+    let generated_eps = tpm.keys.platform_endorsement_seed().is_none();
+    let permanent = h.auth_set_bits()
+        | u32::from(h.disable_clear) << 8
+        | u32::from(tpm.da.in_lockout()) << 9
+        | u32::from(generated_eps) << 10;
     let startup_clear = u32::from(h.ph_enable)
         | u32::from(h.sh_enable) << 1
         | u32::from(h.eh_enable) << 2
@@ -173,6 +178,12 @@ fn pcr_properties() -> Vec<(u32, [u8; PCR_SELECT])> {
 }
 
 /// Writes at most `count` items of a list whose items all have `key >= from`; returns moreData.
+/// The commands `tpm` offers (`command_table::offered`), in code order.
+fn offered_commands(tpm: &Tpm) -> Vec<&'static CommandDef> {
+    let platform_eps = tpm.keys.platform_endorsement_seed().is_some();
+    COMMANDS.iter().filter(|d| offered(d, platform_eps)).collect()
+}
+
 fn list<T: Copy>(
     out: &mut Writer,
     items: &[T],
@@ -230,7 +241,8 @@ pub(crate) fn get_capability(tpm: &mut Tpm, c: &mut Cmd<'_>) -> TpmResult<()> {
             list(&mut w, &hs, key, key(&Handle(property)), count, MAX_CAP_DATA / 4, |w, &h| w.handle(h))
         }
         cap::COMMANDS => {
-            list(&mut w, COMMANDS, |d| d.code.0, property, count, MAX_CAP_DATA / 4, |w, d| w.u32(tpma_cc(d)))
+            let commands = offered_commands(tpm);
+            list(&mut w, &commands, |d| d.code.0, property, count, MAX_CAP_DATA / 4, |w, d| w.u32(tpma_cc(d)))
         }
         cap::ECC_CURVES => list(
             &mut w,

@@ -211,6 +211,14 @@ pub const COMMANDS: &[CommandDef] = &[
     de(en(def(CommandCode::ENCRYPT_DECRYPT2, &[K::Object], 1))),
 ];
 
+/// Whether a TPM offers `d`: every command of the table, except TPM2_ChangeEPS where the firmware
+/// gave the EPS (`platform_eps`): TPM 2.0 Library Part 1 §14.3.2 makes ChangeEPS the only way an EPS
+/// changes, and this one is derived from the platform at every boot (the attested EK), so a changed one
+/// would not survive the boot, nor may a stored state carry one (`persistence::format`).
+pub fn offered(d: &CommandDef, platform_eps: bool) -> bool {
+    !(platform_eps && d.code == CommandCode::CHANGE_EPS)
+}
+
 /// The definition of `code`, if implemented.
 pub fn lookup(code: CommandCode) -> Option<&'static CommandDef> {
     COMMANDS.binary_search_by_key(&code, |d| d.code).ok().and_then(|i| COMMANDS.get(i))

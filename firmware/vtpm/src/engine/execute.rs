@@ -51,7 +51,10 @@ fn run(tpm: &mut Tpm, command: &[u8]) -> TpmResult<Vec<u8>> {
     }
     let (hdr, body) = CommandHeader::ref_from_prefix(command).map_err(|_| ResponseCode::INSUFFICIENT)?;
     let code = CommandCode(hdr.code.get());
-    let def = commands::lookup(code).ok_or(ResponseCode::COMMAND_CODE)?;
+    let platform_eps = tpm.keys.platform_endorsement_seed().is_some();
+    let def = commands::lookup(code)
+        .filter(|d| commands::offered(d, platform_eps))
+        .ok_or(ResponseCode::COMMAND_CODE)?;
     match (tpm.power, code) {
         (Power::NeedStartup, c) if c != CommandCode::STARTUP => return Err(ResponseCode::INITIALIZE),
         (Power::Operational, CommandCode::STARTUP) => return Err(ResponseCode::INITIALIZE),

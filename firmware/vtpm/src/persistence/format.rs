@@ -4,7 +4,11 @@
 //! checked, nothing panics, a state is applied only once all of it parsed).
 //!
 //! Persisted: the storage, endorsement and platform primary seeds (TPM2_Clear, ChangeEPS and ChangePPS
-//! change them); the owner, endorsement and platform proofs; ownerAuth, endorsementAuth, lockoutAuth and
+//! change them). The EPS is written as it is, but where the firmware derives it from the platform
+//! (`Tpm::set_endorsement_seed`) the platform's wins: TPM 2.0 Library Part 1 §14.3.2 lets the EPS change
+//! only through TPM2_ChangeEPS, which such a TPM does not offer, so a state whose EPS differs from the
+//! platform's is not one this TPM wrote, and [`apply`] refuses it whole (rather than dropping the EPS
+//! from the format: the TPMs that generate their own EPS keep theirs across a reboot the same way); the owner, endorsement and platform proofs; ownerAuth, endorsementAuth, lockoutAuth and
 //! their authPolicies (platformAuth and its policy are reset by every Startup(CLEAR), Part 1 §13.4);
 //! disableClear; the dictionary-attack parameters, failedTries and whether lockoutAuth is locked (Part 1
 //! §19.8); Clock (as of the save), resetCount and restartCount (Part 1 §36); every NV index with its
@@ -56,6 +60,9 @@ pub enum FormatError {
     Object,
     /// Bytes left after the last field.
     Trailing,
+    /// The endorsement primary seed is not the platform's, which this TPM's EPS is (Part 1 §14.3.2:
+    /// only TPM2_ChangeEPS changes an EPS, and a TPM with the platform's EPS does not offer it).
+    EndorsementSeed,
 }
 
 impl From<crate::ResponseCode> for FormatError {
@@ -234,6 +241,14 @@ pub(crate) fn parse(body: &[u8]) -> Result<Stored, FormatError> {
 /// Replaces `tpm`'s NV-resident state with `stored` (Clock resumes from the stored value at `now`).
 /// Duplicate handles or too many NV bytes refuse the whole state, leaving `tpm` as it was.
 pub(crate) fn apply(tpm: &mut Tpm, stored: Stored, now: u64) -> Result<(), FormatError> {
+    // Compared without an early exit: both are secrets (the tag verified already, so the bytes are
+    // this platform's sealing, not the host's choice).
+    if let Some(platform) = tpm.keys.platform_endorsement_seed() {
+        let differs = platform.iter().zip(stored.seeds[1].iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if differs != 0 {
+            return Err(FormatError::EndorsementSeed);
+        }
+    }
     let mut store = nv::NvStore::default();
     store.max_counter = stored.max_counter;
     for index in stored.indices {

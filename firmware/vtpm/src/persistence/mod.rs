@@ -49,12 +49,18 @@ impl Tpm {
 
     /// Manufactures this TPM anew from its own DRBG: new seeds and proofs, empty authValues, no NV
     /// indices or persistent objects, the manufactured dictionary-attack parameters; then _TPM_Init.
-    /// What a refused stored state leaves behind (`keeper`).
+    /// What a refused stored state leaves behind (`keeper`). The platform's EPS, if the firmware gave
+    /// one, is kept: it is the platform's, not the stored state's (the EK stays the attested one).
     pub fn manufacture_anew(&mut self) {
+        let platform_eps = self.keys.platform_endorsement_seed().map(|seed| Zeroizing::new(*seed));
         let e = self.entropy.as_mut();
         self.hier = crate::state::hierarchy::Hierarchies::manufacture(&mut self.drbg, e);
         self.contexts = crate::state::context_keys::ContextKeys::new(&mut self.drbg, e);
         self.keys = crate::state::key_store::KeyStore::manufacture(&mut self.drbg, e);
+        if let Some(seed) = platform_eps {
+            self.keys.set_endorsement_seed(&seed);
+        }
+        self.objects.clear();
         self.nv = crate::state::nv::NvStore::default();
         self.da.clear();
         self.pcrs = crate::state::pcr::Pcrs::new();

@@ -52,10 +52,30 @@ impl SealingKey {
     }
 }
 
+/// HKDF salt of [`SealingKey::from_platform_key`]: the one the endorsement seed uses (it names Warden's
+/// vTPM); the info below tells the two keys apart.
+const PLATFORM_SALT: &[u8] = b"Warden vTPM v1";
+/// HKDF info prefix of [`SealingKey::from_platform_key`]: not the endorsement seed's, so one platform key
+/// yields two unrelated secrets, and knowing the sealing key tells nothing of the EK.
+const PLATFORM_INFO_PREFIX: &[u8] = b"vTPM state sealing key/";
+
 /// The label of [`SealingKey::insecure_native`].
 const INSECURE_NATIVE_LABEL: &[u8] = b"Warden INSECURE native vTPM state key";
 
 impl SealingKey {
+    /// The key derived from `platform_key`, a secret only this launch can obtain from its platform (on
+    /// SEV-SNP a MSG_KEY_REQ key bound to the measurement, policy, VMPL0, the chip and its TCB), with
+    /// HKDF-SHA-384 (RFC 5869); `platform` names the platform and the key request, as for the
+    /// endorsement seed, whose derivation from the same key uses another info string.
+    pub fn from_platform_key(platform_key: &[u8; 32], platform: &[u8]) -> Self {
+        let hkdf = hkdf::Hkdf::<sha2::Sha384>::new(Some(PLATFORM_SALT), platform_key);
+        let mut key = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA-384's limit of 255 * 48, so expansion cannot fail.
+        let expanded = hkdf.expand_multi_info(&[PLATFORM_INFO_PREFIX, platform], &mut key[..]);
+        debug_assert!(expanded.is_ok(), "HKDF output length within bounds");
+        Self(key)
+    }
+
     /// INSECURE: the key of native boots, where no hardware secret exists. Anyone can compute it from
     /// the image: it detects corruption and another image's state, it hides nothing from the host.
     pub fn insecure_native(image: &ImageId) -> Self {
@@ -169,4 +189,25 @@ pub fn open(key: &SealingKey, image: &ImageId, blob: &[u8]) -> Result<(u64, Zero
         .decrypt_in_place_detached(&Nonce::from(header.nonce), aad, &mut body, &Tag::from(tag))
         .map_err(|_| SealError::Tag)?;
     Ok((header.generation.get(), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SealingKey;
+    use crate::EndorsementSeed;
+
+    #[test]
+    fn the_platform_sealing_key_is_not_the_endorsement_seed_and_follows_the_platform_key() {
+        let label = b"sev-snp/msg_key_req/vcek/vmpl0/policy+measurement+tcb_version";
+        let key = SealingKey::from_platform_key(&[7; 32], label);
+        assert_eq!(*key.0, *SealingKey::from_platform_key(&[7; 32], label).0, "deterministic");
+        assert_ne!(
+            *key.0,
+            *EndorsementSeed::from_platform_key(&[7; 32], label).bytes(),
+            "another info string"
+        );
+        assert_ne!(*key.0, *SealingKey::from_platform_key(&[8; 32], label).0, "another platform key");
+        assert_ne!(*key.0, *SealingKey::from_platform_key(&[7; 32], b"tdx").0, "another platform");
+        assert_ne!(*key.0, [0; 32]);
+    }
 }

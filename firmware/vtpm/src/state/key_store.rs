@@ -85,6 +85,9 @@ impl ZeroizeOnDrop for KeyStore {}
 pub struct KeyStore {
     /// Owner (SPS), endorsement (EPS), platform (PPS), null seed.
     seeds: [[u8; 32]; 4],
+    /// The EPS is the platform's (`set_endorsement_seed`), not one this TPM generated: TPM2_ChangeEPS
+    /// is then not offered, and a stored state must carry this very EPS (`persistence::format`).
+    platform_eps: bool,
     persistent: Vec<(Handle, Box<KeyObject>)>,
     /// Recently derived RSA primaries (`primary_cache.rs`); emptied whenever a seed changes.
     primaries: PrimaryCache,
@@ -110,6 +113,7 @@ impl KeyStore {
     pub fn manufacture(drbg: &mut Drbg, e: &mut dyn EntropySource) -> Self {
         KeyStore {
             seeds: [fresh(drbg, e), fresh(drbg, e), fresh(drbg, e), fresh(drbg, e)],
+            platform_eps: false,
             persistent: Vec::new(),
             primaries: PrimaryCache::default(),
         }
@@ -137,8 +141,15 @@ impl KeyStore {
     pub fn set_endorsement_seed(&mut self, seed: &[u8; 32]) {
         self.seeds[1].zeroize();
         self.seeds[1] = *seed;
+        self.platform_eps = true;
         self.primaries.forget(Handle::RH_ENDORSEMENT);
         self.persistent.retain(|(_, k)| k.hierarchy != Handle::RH_ENDORSEMENT);
+    }
+
+    /// The platform's EPS, if the firmware gave one (`set_endorsement_seed`); `None` when this TPM
+    /// generated its own.
+    pub fn platform_endorsement_seed(&self) -> Option<&[u8; 32]> {
+        self.platform_eps.then_some(&self.seeds[1])
     }
 
     /// TPM2_Clear: a new storage primary seed; persistent owner objects are gone (the caller flushes

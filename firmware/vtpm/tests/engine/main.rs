@@ -25,6 +25,7 @@ mod param_enc;
 mod pcr;
 mod pcr_allocate;
 mod persistence;
+mod platform_eps;
 mod policy;
 mod policy_external;
 mod policy_nv;

@@ -18,8 +18,8 @@ const PERSISTENT: u32 = 0x8100_0042;
 
 /// A host's storage in memory; `writes` counts the saves.
 #[derive(Default)]
-struct Memory {
-    bytes: Vec<u8>,
+pub(crate) struct Memory {
+    pub(crate) bytes: Vec<u8>,
     writes: usize,
 }
 
@@ -48,13 +48,13 @@ fn booted(seed: u64) -> Tpm {
     t
 }
 
-fn startup(t: &mut Tpm) {
+pub(crate) fn startup(t: &mut Tpm) {
     run(t, CommandCode::STARTUP, &[], None, &[0, 0]).ok();
 }
 
 /// Defines an 8-byte owner-authorized index and writes `data` into it, makes an ECC primary
 /// persistent, and sets ownerAuth to `owner`. Returns the primary's public area.
-fn populate(t: &mut Tpm, data: &[u8; 8], owner: &[u8]) -> Vec<u8> {
+pub(crate) fn populate(t: &mut Tpm, data: &[u8; 8], owner: &[u8]) -> Vec<u8> {
     let attrs = 1 << 1 | 1 << 17; // OWNERWRITE | OWNERREAD
     let public = B::new().u32(INDEX).u16(0x0B).u32(attrs).tpm2b(b"").u16(8).0;
     run(t, CommandCode::NV_DEFINE_SPACE, &[RH_OWNER], Some(&pw(b"")), &B::new().tpm2b(b"").tpm2b(&public).0)
@@ -69,7 +69,7 @@ fn populate(t: &mut Tpm, data: &[u8; 8], owner: &[u8]) -> Vec<u8> {
 
 /// Reads the index with ownerAuth `owner`: the response code and the data (after parameterSize and
 /// the TPM2B size).
-fn read_index(t: &mut Tpm, owner: &[u8]) -> (u32, Vec<u8>) {
+pub(crate) fn read_index(t: &mut Tpm, owner: &[u8]) -> (u32, Vec<u8>) {
     let r = run(t, CommandCode::NV_READ, &[RH_OWNER, INDEX], Some(&pw(owner)), &B::new().u16(8).u16(0).0);
     let data = if r.rc == 0 { r.body[6..14].to_vec() } else { Vec::new() };
     (r.rc, data)
@@ -84,11 +84,11 @@ fn persistent_public(t: &mut Tpm) -> Result<Vec<u8>, u32> {
     Ok(r.reader().tpm2b().to_vec())
 }
 
-fn image(tag: u8) -> ImageId {
+pub(crate) fn image(tag: u8) -> ImageId {
     ImageId([tag; 48])
 }
 
-fn key() -> SealingKey {
+pub(crate) fn key() -> SealingKey {
     SealingKey::new([7; 32])
 }
 
