@@ -62,6 +62,8 @@ pub struct ReferenceValues {
     pub key_id: String,
     /// Signed with the test key: fine for development, never for a decision that matters.
     pub insecure: bool,
+    /// The signed statement's bytes, as they were signed (for an audit trail or a content id).
+    pub payload: Vec<u8>,
 }
 
 /// Why an envelope was refused.
@@ -130,10 +132,11 @@ pub fn verify_reference_values(
         Some(s["keyid"].as_str().unwrap_or_default().to_owned())
     });
     let key_id = signed_by.ok_or(ReferenceValuesError::NoValidSignature)?;
-    parse_statement(&payload, key_id)
+    let values = parse_statement(&payload, key_id)?;
+    Ok(ReferenceValues { payload, ..values })
 }
 
-/// Reads the signed statement.
+/// Reads the signed statement (the returned `payload` is left empty for the caller to fill).
 fn parse_statement(payload: &[u8], key_id: String) -> Result<ReferenceValues, ReferenceValuesError> {
     let s: Value = serde_json::from_slice(payload).map_err(|_| Malformed("the statement is not JSON"))?;
     if s["_type"] != STATEMENT_TYPE || s["predicateType"] != PREDICATE_TYPE {
@@ -168,6 +171,7 @@ fn parse_statement(payload: &[u8], key_id: String) -> Result<ReferenceValues, Re
         insecure: p["signer"]["insecure"].as_bool().ok_or(Malformed("signer.insecure is not a bool"))?
             || key_id == INSECURE_KEY_ID,
         key_id,
+        payload: Vec::new(),
     })
 }
 
