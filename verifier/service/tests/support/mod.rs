@@ -147,7 +147,11 @@ impl Client {
         for (name, value) in headers {
             request = request.set(name, value);
         }
-        let response = match body.map(|b| request.clone().send_bytes(b)).unwrap_or_else(|| request.call()) {
+        let sent = match body {
+            Some(body) => request.send_bytes(body),
+            None => request.call(),
+        };
+        let response = match sent {
             Ok(response) | Err(ureq::Error::Status(_, response)) => response,
             Err(e) => panic!("{method} {path}: {e}"),
         };
