@@ -129,7 +129,12 @@ pub struct Client {
 
 impl Client {
     pub fn new(verifier: &Verifier) -> Self {
-        Self { url: verifier.url.clone(), cookie: None }
+        Self::at(&verifier.url)
+    }
+
+    /// A client of the verifier at `url` (`http://addr`).
+    pub fn at(url: &str) -> Self {
+        Self { url: url.to_owned(), cookie: None }
     }
 
     /// Sends a request and keeps any cookie the answer sets.

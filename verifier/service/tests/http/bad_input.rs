@@ -1,10 +1,9 @@
 //! Every bad input of the KBS endpoints gets an HTTP error whose JSON `type` names the reason (for
 //! evidence, the failed check) and changes nothing: after each refusal the same session's challenge
 //! still attests, and the store's resources are as they were.
-mod support;
 
+use crate::support::{Client, SECRET_PATH, Verifier, attested, evidence_fixture, prepare, start};
 use serde_json::json;
-use support::{Client, SECRET_PATH, Verifier, attested, evidence_fixture, prepare, start};
 use warden_verifier::jwe::RecipientKey;
 use warden_verifier::protocol::SvsmEvidence;
 
@@ -95,7 +94,7 @@ fn refused_evidence(
     let answer = client.attest(&guest.attestation);
     let outcome = (answer.status, answer.reason().to_owned());
     // The refusal did not spend the challenge: the untouched evidence still attests.
-    guest.attestation.tee_evidence = support::evidence_for(&guest.attestation.runtime_data, |_| {});
+    guest.attestation.tee_evidence = crate::support::evidence_for(&guest.attestation.runtime_data, |_| {});
     assert_eq!(client.attest(&guest.attestation).status, 200);
     outcome
 }
@@ -127,12 +126,14 @@ fn evidence_failing_a_check_is_refused_with_the_checks_name() {
 
 #[test]
 fn expired_challenges_sessions_and_tokens_are_refused() {
-    let verifier = start(1);
+    // The handshake below must fit in the lifetime: build the slow RSA hierarchy before the clock runs.
+    evidence_fixture::hierarchy();
+    let verifier = start(3);
     let mut late = Client::new(&verifier);
     let guest = prepare(&mut late, RecipientKey::generate_p384(), |_| {});
     let mut client = Client::new(&verifier);
     let (_, token) = attested(&mut client, RecipientKey::generate_p384());
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    std::thread::sleep(std::time::Duration::from_millis(3100));
 
     let answer = late.attest(&guest.attestation);
     assert_eq!((answer.status, answer.reason()), (401, "challenge-expired"), "{answer:?}");
