@@ -32,6 +32,8 @@ fn auth_refuses_wrong_content_type_malformed_json_and_other_tees() {
     assert!(client.cookie.is_none(), "a refused auth set a cookie");
     let answer = client.send("GET", "/kbs/v0/nothing", &[], None);
     assert_eq!((answer.status, answer.reason()), (404, "not-found"), "{answer:?}");
+    let answer = client.send("GET", AUTH, &[], None);
+    assert_eq!((answer.status, answer.reason()), (405, "method-not-allowed"), "{answer:?}");
 }
 
 #[test]
