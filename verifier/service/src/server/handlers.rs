@@ -63,7 +63,7 @@ pub async fn attest(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let session = session(&config, &headers)?.ok_or_else(|| {
+    let session = session(&config, &headers, "challenge-expired")?.ok_or_else(|| {
         ApiError::unauthorized("session-missing", "no kbs-session-id cookie: POST /kbs/v0/auth first")
     })?;
     if session.token.is_some() {
@@ -131,7 +131,7 @@ pub async fn resource(
     headers: HeaderMap,
     path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let session = session(&config, &headers)?;
+    let session = session(&config, &headers, "session-expired")?;
     let token = match (bearer(&headers)?, &session) {
         (Some(token), _) => token.to_owned(),
         (None, Some(Session { token: Some(token), .. })) => token.clone(),
@@ -174,6 +174,11 @@ pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
 }
 
+/// Fallback for a known path with another method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "this endpoint takes another method")
+}
+
 /// The body as JSON of type `T`: `application/json` required (415), the size limit (413), then the
 /// parse (400).
 fn json_body<T: DeserializeOwned>(
@@ -193,8 +198,9 @@ fn json_body<T: DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("malformed-json", e.to_string()))
 }
 
-/// The session cookie, if one was sent; a forged or expired one is an error, not "no session".
-fn session(config: &Config, headers: &HeaderMap) -> Result<Option<Session>, ApiError> {
+/// The session cookie, if one was sent; a forged or expired one (`expired` names the reason) is an
+/// error, not "no session".
+fn session(config: &Config, headers: &HeaderMap, expired: &str) -> Result<Option<Session>, ApiError> {
     let prefix = format!("{SESSION_COOKIE}=");
     let value = headers
         .get_all(COOKIE)
@@ -205,7 +211,7 @@ fn session(config: &Config, headers: &HeaderMap) -> Result<Option<Session>, ApiE
     let Some(value) = value else { return Ok(None) };
     config.session_key.open(value, crate::now()).map(Some).map_err(|e| match e {
         SessionError::Invalid => ApiError::unauthorized("invalid-session", e.to_string()),
-        SessionError::Expired => ApiError::unauthorized("challenge-expired", e.to_string()),
+        SessionError::Expired => ApiError::unauthorized(expired, e.to_string()),
     })
 }
 
