@@ -2,5 +2,6 @@
 //! (two RSA-4096 keys, seconds to generate) is built once for all of them.
 mod bad_input;
 mod handshake;
+mod replicas;
 mod serve_cli;
 mod support;
