@@ -1,5 +1,5 @@
 //! What the store and replica tests share: a throwaway PostgreSQL cluster and scratch directories.
-#![allow(dead_code)] // Each test binary compiles this module and uses a different part of it.
+#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
 
 pub mod postgres;
 
