@@ -11,8 +11,7 @@ const AUTH: &str = "/kbs/v0/auth";
 const ATTEST: &str = "/kbs/v0/attest";
 
 fn resources(verifier: &Verifier) -> Vec<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let listed = runtime.block_on(verifier.store.list_resources()).unwrap();
+    let listed = verifier.runtime.block_on(verifier.store.list_resources()).unwrap();
     listed.into_iter().map(|(path, policy)| format!("{path} {policy}")).collect()
 }
 

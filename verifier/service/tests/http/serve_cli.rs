@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{Client, evidence_fixture};
+use crate::support::{Client, evidence_fixture, scratch_dir};
 
 struct Running(Child);
 
@@ -16,18 +16,12 @@ impl Drop for Running {
     }
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("warden-verifier-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn serve(store_key: &std::path::Path, dir: &std::path::Path) -> Command {
     let ark = dir.join("ark.pem");
     std::fs::write(&ark, evidence_fixture::pem(&evidence_fixture::hierarchy().ark)).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_warden-verifier"));
-    command.args(["serve", "--listen", "127.0.0.1:0", "--store", "memory:", "--store-key"]);
+    let store = format!("sqlite://{}", dir.join("store.db").display());
+    command.args(["serve", "--listen", "127.0.0.1:0", "--store", &store, "--store-key"]);
     command.arg(store_key).arg("--token-key").arg(dir.join("token.pem")).arg("--ark").arg(ark);
     command.stderr(Stdio::piped());
     command
@@ -35,7 +29,7 @@ fn serve(store_key: &std::path::Path, dir: &std::path::Path) -> Command {
 
 #[test]
 fn serve_starts_from_key_files_and_answers_a_challenge() {
-    let dir = scratch("ok");
+    let dir = scratch_dir("cli-ok");
     let store_key = dir.join("store.key");
     std::fs::write(&store_key, format!("{}\n", "ab".repeat(32))).unwrap();
     let mut child = Running(serve(&store_key, &dir).spawn().unwrap());
@@ -53,7 +47,7 @@ fn serve_starts_from_key_files_and_answers_a_challenge() {
 
 #[test]
 fn serve_refuses_a_store_key_that_is_not_one() {
-    let dir = scratch("bad");
+    let dir = scratch_dir("cli-bad");
     let store_key = dir.join("store.key");
     std::fs::write(&store_key, "too short").unwrap();
     let output = serve(&store_key, &dir).output().unwrap();

@@ -1,5 +1,5 @@
-//! The HTTP tests' harness: a verifier served in-process on 127.0.0.1:0 over a store seeded with one
-//! INSECURE TEST image's reference values, its policies and secrets; evidence for it signed by
+//! The HTTP tests' harness: a verifier served in-process on 127.0.0.1:0 over a temporary SQLite store
+//! seeded with one INSECURE TEST image's reference values, its policies and secrets; evidence for it signed by
 //! `warden-evidence`'s test hierarchy (included from that crate's tests, so both test suites build
 //! reports one way); and a plain HTTP client that carries the session cookie by hand.
 #![allow(dead_code, reason = "each test binary uses part of the support")]
@@ -8,6 +8,7 @@
 pub mod evidence_fixture;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use serde_json::{Value, json};
@@ -41,14 +42,16 @@ pub fn chip_tcb() -> Tcb {
 pub struct Verifier {
     pub url: String,
     pub store: Arc<dyn Store>,
+    /// The server's runtime, for reaching the store from a test.
+    pub runtime: tokio::runtime::Handle,
 }
 
 /// Starts a verifier whose challenges and tokens live `session_seconds`.
 pub fn start(session_seconds: u64) -> Verifier {
-    // TODO(VSTORE): run over a temporary `sqlite://` store once wip-vstore's SQLite store is merged.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let url = format!("sqlite://{}", scratch_dir("store").join("store.db").display());
     let store: Arc<dyn Store> =
-        runtime.block_on(warden_verifier::store::open("memory:", StoreKey::new([0x5A; 32]))).unwrap();
+        runtime.block_on(warden_verifier::store::open(&url, StoreKey::new([0x5A; 32]))).unwrap();
     runtime.block_on(seed(store.as_ref()));
     let config = Config {
         store: store.clone(),
@@ -57,6 +60,7 @@ pub fn start(session_seconds: u64) -> Verifier {
         session_key: SessionKey::derived_from(&StoreKey::new([0x5A; 32])),
         session_seconds,
     };
+    let handle = runtime.handle().clone();
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         runtime.block_on(async {
@@ -67,7 +71,17 @@ pub fn start(session_seconds: u64) -> Verifier {
         })
     });
     let addr = receiver.recv().unwrap();
-    Verifier { url: format!("http://{addr}"), store }
+    Verifier { url: format!("http://{addr}"), store, runtime: handle }
+}
+
+/// A fresh directory under the system's temporary directory, unique within this test run.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("warden-verifier-http-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 async fn seed(store: &dyn Store) {
