@@ -1,0 +1,21 @@
+//! The guest side of Warden's key broker handshake, the part a guest OS's attestation agent plays: ask
+//! a verifier (`warden-verifier`, speaking Trustee's KBS protocol) for a challenge, make a P-384 key for
+//! this handshake, have Warden attest SHA-512 of the canonical `{challenge, public key}` (so the report
+//! proves both), present the evidence for a token, and decrypt the secret the verifier seals to the key.
+//!
+//! It runs on the host here, not in the guest: the bundled test guest on the emulated SNP machine cannot
+//! speak HTTP, so the agent boots it with the nonce (see [`evidence::Attester`]) and reads the evidence
+//! it printed. A real deployment runs the same steps inside the guest, against the SVSM attestation
+//! protocol.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod evidence;
+pub mod handshake;
+pub mod jwe;
+pub mod runtime_data;
+
+pub use error::{AgentError, Step};
+pub use evidence::{Attester, SvsmEvidence};
+pub use handshake::{KbsClient, Released, ResourcePath, StepTimes, fetch};
+pub use runtime_data::RuntimeData;
