@@ -1,9 +1,9 @@
 //! What can go wrong in a handshake, each said so the person at the terminal knows whose doing it was:
 //! the verifier's refusal (its JSON reason shown as it sent it), a transport failure, a verifier answer
 //! that breaks the protocol, missing evidence, or a secret that does not decrypt.
+use warden_verifier::jwe::JweError;
+
 use crate::evidence::EvidenceError;
-use crate::jwe::JweError;
-use crate::runtime_data::CanonicalError;
 
 /// The step of the handshake an error happened in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,8 +50,6 @@ pub enum AgentError {
     Protocol(Step, String),
     /// Warden's evidence could not be had.
     Evidence(EvidenceError),
-    /// The runtime data could not be canonicalised.
-    Canonical(CanonicalError),
     /// The released secret does not decrypt with the handshake's key.
     Jwe(JweError),
     /// An argument was not usable.
@@ -72,7 +70,6 @@ impl core::fmt::Display for AgentError {
                 write!(f, "{}: the verifier broke the protocol: {what}", step.name())
             }
             Self::Evidence(e) => write!(f, "evidence: {e}"),
-            Self::Canonical(e) => write!(f, "{e}"),
             Self::Jwe(e) => write!(f, "resource: {e}"),
             Self::Usage(what) => write!(f, "{what}"),
         }
@@ -84,12 +81,6 @@ impl std::error::Error for AgentError {}
 impl From<EvidenceError> for AgentError {
     fn from(e: EvidenceError) -> Self {
         Self::Evidence(e)
-    }
-}
-
-impl From<CanonicalError> for AgentError {
-    fn from(e: CanonicalError) -> Self {
-        Self::Canonical(e)
     }
 }
 

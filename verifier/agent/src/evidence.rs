@@ -13,33 +13,8 @@ use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Serialize};
-
-use crate::runtime_data::SvsmNonce;
-
-/// The TEE type the agent names in its `auth` request: SVSM evidence (the `kbs-types` crate's `Tee`
-/// has no variant for it).
-pub const TEE: &str = "svsm";
-
-/// The SVSM evidence JSON; byte strings are standard base64.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SvsmEvidence {
-    /// The attestation report.
-    #[serde(with = "b64")]
-    pub report: Vec<u8>,
-    /// The services manifest REPORT_DATA binds.
-    #[serde(with = "b64")]
-    pub manifest: Vec<u8>,
-    /// The host's certificate table (may be empty).
-    #[serde(rename = "cert-table", with = "b64")]
-    pub cert_table: Vec<u8>,
-    /// The VCEK certificate (DER), when the table lacks it.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64_opt")]
-    pub vcek: Option<Vec<u8>>,
-    /// The ASK certificate (DER), when the table lacks it.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64_opt")]
-    pub ask: Option<Vec<u8>>,
-}
+use warden_evidence::cert_table::{self, ASK_GUID, VCEK_GUID};
+use warden_verifier::protocol::SvsmEvidence;
 
 /// Why no evidence could be had.
 #[derive(Debug)]
@@ -67,20 +42,10 @@ impl core::fmt::Display for EvidenceError {
 
 impl std::error::Error for EvidenceError {}
 
-/// The GUIDs of the certificate table entries (GHCB spec (AMD 56421) §4.1.8.1, RFC 4122 byte order).
-const ASK_GUID: [u8; 16] = guid(0x4ab7b379, 0xbbac, 0x4fe4, [0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27, 0xc7, 0x82]);
-const VCEK_GUID: [u8; 16] =
-    guid(0x63da758d, 0xe664, 0x4564, [0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd]);
-
-const fn guid(a: u32, b: u16, c: u16, d: [u8; 8]) -> [u8; 16] {
-    let (a, b, c) = (a.to_be_bytes(), b.to_be_bytes(), c.to_be_bytes());
-    [a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]
-}
-
-/// Whether the table (24-byte entries, ended by a zero GUID) names `wanted`. Only a hint for what to
-/// send: the verifier parses the table itself.
-fn table_has(table: &[u8], wanted: &[u8; 16]) -> bool {
-    table.chunks_exact(24).take_while(|entry| entry[..16] != [0; 16]).any(|entry| entry[..16] == wanted[..])
+/// Whether the host's table carries `guid`'s certificate. Only a hint for what to send: the verifier
+/// parses the table itself, and refuses a table it cannot read.
+fn table_has(table: &[u8], guid: &[u8; 16]) -> bool {
+    matches!(cert_table::find(table, guid), Ok(Some(_)))
 }
 
 /// Where the evidence comes from.
@@ -95,7 +60,7 @@ pub enum Attester {
 
 impl Attester {
     /// Evidence for `nonce`.
-    pub fn attest(&self, nonce: &SvsmNonce) -> Result<SvsmEvidence, EvidenceError> {
+    pub fn attest(&self, nonce: &[u8; 64]) -> Result<SvsmEvidence, EvidenceError> {
         match self {
             Self::Dir(dir) => Ok(read_dir(dir)?.0),
             Self::Command(command) => {
@@ -115,7 +80,7 @@ impl Attester {
                     return Err(EvidenceError::Command(format!("{} ended with {status}", args.join(" "))));
                 }
                 let (evidence, attested) = read_dir(out.path())?;
-                if attested != nonce {
+                if attested != nonce.as_slice() {
                     return Err(EvidenceError::NonceMismatch);
                 }
                 Ok(evidence)
@@ -140,66 +105,22 @@ pub fn read_dir(dir: &Path) -> Result<(SvsmEvidence, Vec<u8>), EvidenceError> {
         }
     };
     let evidence = SvsmEvidence {
-        report: read("report.bin")?,
-        manifest: read("manifest.bin")?,
-        ask: der_unless_in_table("ask.pem", &ASK_GUID)?,
-        vcek: der_unless_in_table("vcek.pem", &VCEK_GUID)?,
-        cert_table,
+        ask: der_unless_in_table("ask.pem", &ASK_GUID)?.map(|der| STANDARD.encode(der)),
+        vcek: der_unless_in_table("vcek.pem", &VCEK_GUID)?.map(|der| STANDARD.encode(der)),
+        ..SvsmEvidence::encode(&read("report.bin")?, &read("manifest.bin")?, &cert_table)
     };
     Ok((evidence, read("nonce.bin")?))
 }
 
-/// Standard base64 for `Vec<u8>` members.
-mod b64 {
-    use super::{Engine, STANDARD};
-
-    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text: String = serde::Deserialize::deserialize(d)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Standard base64 for `Option<Vec<u8>>` members.
-mod b64_opt {
-    use super::{Engine, STANDARD};
-
-    pub fn serialize<S: serde::Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match bytes {
-            Some(bytes) => s.serialize_str(&STANDARD.encode(bytes)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        let text: Option<String> = serde::Deserialize::deserialize(d)?;
-        text.map(|t| STANDARD.decode(t).map_err(serde::de::Error::custom)).transpose()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{ASK_GUID, SvsmEvidence, VCEK_GUID, read_dir, table_has};
-
-    /// A certificate table with one VCEK entry, then the terminator.
-    fn table_with_vcek() -> Vec<u8> {
-        let mut table = VCEK_GUID.to_vec();
-        table.extend_from_slice(&48u32.to_le_bytes());
-        table.extend_from_slice(&1u32.to_le_bytes());
-        table.extend_from_slice(&[0; 24]);
-        table.push(0x30);
-        table
-    }
+    use super::{ASK_GUID, SvsmEvidence, VCEK_GUID, cert_table, read_dir, table_has};
 
     #[test]
-    fn guids_are_in_rfc_4122_byte_order() {
-        assert_eq!(VCEK_GUID[..4], [0x63, 0xda, 0x75, 0x8d]);
-        assert_eq!(ASK_GUID[4..8], [0xbb, 0xac, 0x4f, 0xe4]);
-        assert!(table_has(&table_with_vcek(), &VCEK_GUID));
-        assert!(!table_has(&table_with_vcek(), &ASK_GUID));
+    fn a_table_is_asked_for_its_entries() {
+        let table = cert_table::build(&[(VCEK_GUID, b"vcek")]);
+        assert!(table_has(&table, &VCEK_GUID) && !table_has(&table, &ASK_GUID));
+        assert!(!table_has(&[1, 2, 3], &VCEK_GUID), "an unreadable table has nothing");
     }
 
     #[test]
@@ -209,12 +130,14 @@ mod tests {
         write("report.bin", &[1, 2, 3]);
         write("manifest.bin", b"manifest");
         write("nonce.bin", &[7; 64]);
-        write("certs.bin", &table_with_vcek());
+        write("certs.bin", &cert_table::build(&[(VCEK_GUID, b"\x30")]));
         write("ask.pem", b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n");
         write("vcek.pem", b"not read: the table has the VCEK");
         let (evidence, nonce) = read_dir(dir.path()).unwrap();
         assert_eq!(nonce, [7; 64]);
         let json = serde_json::to_value(&evidence).unwrap();
+        let decoded = evidence.decode(&[7; 64]).unwrap();
+        assert_eq!((decoded.report, decoded.ask, decoded.vcek), (vec![1, 2, 3], Some(vec![0x30, 0]), None));
         assert_eq!(json["report"], "AQID");
         assert_eq!(json["manifest"], "bWFuaWZlc3Q=");
         assert_eq!(json["ask"], "MAA=", "the ASK, absent from the table, is sent as DER");

@@ -7,18 +7,17 @@
 //! itself when dropped, right after the secret is decrypted.
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::error::{AgentError, Step};
-use crate::evidence::{Attester, SvsmEvidence, TEE};
-use crate::jwe::FlattenedJwe;
-use crate::runtime_data::RuntimeData;
+use warden_verifier::jwe;
+use warden_verifier::protocol::{
+    Attestation, AttestationToken, Challenge, ErrorInfo, PROTOCOL_VERSION, Request, Response, RuntimeData,
+    SESSION_COOKIE, SvsmEvidence, TEE_SVSM,
+};
 
-/// The KBS protocol version the agent speaks (the `kbs-types` crate's `Request.version`).
-pub const PROTOCOL_VERSION: &str = "0.4.0";
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "kbs-session-id";
+use crate::error::{AgentError, Step};
+use crate::evidence::Attester;
+use crate::tee_key;
 
 /// A resource's path, `REPO/TYPE/TAG`: three non-empty segments of letters, digits, `.`, `_`, `-`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,25 +81,6 @@ pub struct KbsClient {
     cookie: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Challenge {
-    nonce: String,
-}
-
-#[derive(Deserialize)]
-struct AttestationToken {
-    token: String,
-}
-
-/// The verifier's error body.
-#[derive(Deserialize)]
-struct Reason {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    detail: String,
-}
-
 impl KbsClient {
     /// A client of the verifier at `base_url` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base_url: &str) -> Self {
@@ -110,7 +90,11 @@ impl KbsClient {
 
     /// `POST /kbs/v0/auth`: the challenge nonce, as the verifier spelled it.
     pub fn auth(&mut self) -> Result<String, AgentError> {
-        let request = serde_json::json!({ "version": PROTOCOL_VERSION, "tee": TEE, "extra-params": "" });
+        let request = Request {
+            version: PROTOCOL_VERSION.into(),
+            tee: TEE_SVSM.into(),
+            extra_params: serde_json::Value::String(String::new()),
+        };
         let body = self.post(Step::Auth, "auth", &request)?;
         let challenge: Challenge = parse(Step::Auth, &body)?;
         Ok(challenge.nonce)
@@ -118,13 +102,13 @@ impl KbsClient {
 
     /// `POST /kbs/v0/attest`: the attestation token.
     pub fn attest(&mut self, runtime: &RuntimeData, evidence: &SvsmEvidence) -> Result<String, AgentError> {
-        let request = serde_json::json!({ "runtime-data": runtime, "tee-evidence": evidence });
+        let request = Attestation { runtime_data: runtime.clone(), tee_evidence: evidence.clone() };
         let body = self.post(Step::Attest, "attest", &request)?;
         Ok(parse::<AttestationToken>(Step::Attest, &body)?.token)
     }
 
     /// `GET /kbs/v0/resource/REPO/TYPE/TAG`: the sealed secret.
-    pub fn resource(&mut self, path: &ResourcePath) -> Result<FlattenedJwe, AgentError> {
+    pub fn resource(&mut self, path: &ResourcePath) -> Result<Response, AgentError> {
         let mut request = self.http.get(&format!("{}/kbs/v0/resource/{path}", self.base));
         if let Some(cookie) = &self.cookie {
             request = request.set("Cookie", cookie);
@@ -133,7 +117,12 @@ impl KbsClient {
         parse(Step::Resource, &body)
     }
 
-    fn post(&mut self, step: Step, endpoint: &str, json: &serde_json::Value) -> Result<String, AgentError> {
+    fn post(
+        &mut self,
+        step: Step,
+        endpoint: &str,
+        json: &impl serde::Serialize,
+    ) -> Result<String, AgentError> {
         let mut request = self
             .http
             .post(&format!("{}/kbs/v0/{endpoint}", self.base))
@@ -141,7 +130,8 @@ impl KbsClient {
         if let Some(cookie) = &self.cookie {
             request = request.set("Cookie", cookie);
         }
-        self.exchange(step, request.send_string(&json.to_string()))
+        let body = serde_json::to_string(json).map_err(|e| AgentError::Protocol(step, e.to_string()))?;
+        self.exchange(step, request.send_string(&body))
     }
 
     /// The body of a successful answer (keeping the session cookie it sets), else the refusal.
@@ -166,7 +156,7 @@ impl KbsClient {
             }
             Err(ureq::Error::Status(status, response)) => {
                 let body = response.into_string().unwrap_or_default();
-                let (reason, detail) = match serde_json::from_str::<Reason>(&body) {
+                let (reason, detail) = match serde_json::from_str::<ErrorInfo>(&body) {
                     Ok(reason) => (reason.kind, reason.detail),
                     Err(_) => (String::new(), body),
                 };
@@ -189,10 +179,11 @@ pub fn fetch(base_url: &str, resource: &ResourcePath, attester: &Attester) -> Re
     let challenge = client.auth()?;
     times.auth = started.elapsed();
 
-    let tee_key = p384::SecretKey::random(&mut rand_core::OsRng);
-    let runtime = RuntimeData::new(&challenge, &tee_key);
+    let tee_key = tee_key::fresh();
+    let runtime = tee_key::runtime_data(&challenge, &tee_key);
+    let nonce = runtime.svsm_nonce().map_err(|e| AgentError::Protocol(Step::Evidence, e.to_string()))?;
     let started = Instant::now();
-    let evidence = attester.attest(&runtime.svsm_nonce()?)?;
+    let evidence = attester.attest(&nonce)?;
     times.evidence = started.elapsed();
 
     let started = Instant::now();
@@ -201,7 +192,7 @@ pub fn fetch(base_url: &str, resource: &ResourcePath, attester: &Attester) -> Re
 
     let started = Instant::now();
     let sealed = client.resource(resource)?;
-    let secret = sealed.decrypt(&tee_key)?;
+    let secret = jwe::decrypt(&sealed, &tee_key)?;
     drop(tee_key);
     times.resource = started.elapsed();
     Ok(Released { secret, token, times })

@@ -1,5 +1,6 @@
 //! The guest side of Warden's key broker handshake, the part a guest OS's attestation agent plays: ask
-//! a verifier (`warden-verifier`, speaking Trustee's KBS protocol) for a challenge, make a P-384 key for
+//! a verifier (`warden-verifier`, speaking Trustee's KBS protocol, whose wire
+//! types and JWE this crate shares: `warden_verifier::protocol`, `warden_verifier::jwe`) for a challenge, make a P-384 key for
 //! this handshake, have Warden attest SHA-512 of the canonical `{challenge, public key}` (so the report
 //! proves both), present the evidence for a token, and decrypt the secret the verifier seals to the key.
 //!
@@ -12,10 +13,8 @@
 pub mod error;
 pub mod evidence;
 pub mod handshake;
-pub mod jwe;
-pub mod runtime_data;
+pub mod tee_key;
 
 pub use error::{AgentError, Step};
-pub use evidence::{Attester, SvsmEvidence};
+pub use evidence::Attester;
 pub use handshake::{KbsClient, Released, ResourcePath, StepTimes, fetch};
-pub use runtime_data::RuntimeData;

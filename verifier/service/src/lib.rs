@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod jwe;
 pub mod policy;
 pub mod protocol;
 pub mod store;

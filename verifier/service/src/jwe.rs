@@ -1,6 +1,8 @@
-//! The released secret's envelope: a JWE (RFC 7516) in the flattened JSON serialisation (§7.2.2), the
-//! shape of Trustee's KBS `Response` (`{protected, encrypted_key, iv, ciphertext, tag}`), with key
-//! agreement ECDH-ES+A256KW (RFC 7518 §4.6) and content encryption A256GCM (RFC 7518 §5.3).
+//! The released secret's envelope, both directions: the service encrypts to the `tee-pubkey` the
+//! attested guest bound into its report, the guest-side agent decrypts with its private half. A JWE
+//! (RFC 7516) in the flattened JSON serialisation (§7.2.2), the shape of Trustee's KBS `Response`
+//! ([`crate::protocol::Response`]), with key agreement ECDH-ES+A256KW (RFC 7518 §4.6) and content
+//! encryption A256GCM (RFC 7518 §5.3); the keys are P-384.
 //!
 //! Encrypting: an ephemeral P-384 key agrees a secret Z with the recipient's key; Concat KDF
 //! (NIST SP 800-56A §5.8.1, as RFC 7518 §4.6.2 fixes its inputs) turns Z into a 256-bit key-encryption
@@ -11,32 +13,19 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use elliptic_curve::JwkEcKey;
+use p384::elliptic_curve::JwkEcKey;
 use p384::{PublicKey, SecretKey};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::protocol::{Response, TeePubKey};
+
 /// The key management algorithm (RFC 7518 §4.1, "alg").
 pub const ALG: &str = "ECDH-ES+A256KW";
 /// The content encryption algorithm (RFC 7518 §5.1, "enc").
 pub const ENC: &str = "A256GCM";
-
-/// A JWE in the flattened JSON serialisation; every member is base64url without padding.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FlattenedJwe {
-    /// The protected header, `BASE64URL(UTF8(JSON))`.
-    pub protected: String,
-    /// The content key wrapped under the agreed key.
-    pub encrypted_key: String,
-    /// The 96-bit GCM initialisation vector.
-    pub iv: String,
-    /// The encrypted secret.
-    pub ciphertext: String,
-    /// The 128-bit GCM tag.
-    pub tag: String,
-}
 
 /// The protected header this profile uses (RFC 7516 §4.1, RFC 7518 §4.6.1).
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,8 +51,8 @@ pub enum JweError {
     Malformed(&'static str),
     /// The header names another algorithm, or extensions this side does not understand.
     UnsupportedHeader,
-    /// The ephemeral key is not a P-384 point.
-    BadEphemeralKey,
+    /// The ephemeral key, or the recipient's `tee-pubkey`, is not a P-384 point.
+    BadKey,
     /// The wrapped key did not unwrap under the agreed key: not encrypted to this key, or altered.
     KeyUnwrap,
     /// The ciphertext, IV, tag or header was altered, or the content key is wrong.
@@ -75,7 +64,7 @@ impl core::fmt::Display for JweError {
         match self {
             Self::Malformed(what) => write!(f, "malformed JWE: {what}"),
             Self::UnsupportedHeader => write!(f, "the JWE header is not {ALG} / {ENC} without extensions"),
-            Self::BadEphemeralKey => write!(f, "the JWE's ephemeral key is not a P-384 public key"),
+            Self::BadKey => write!(f, "not a P-384 public key (JWK kty EC, crv P-384)"),
             Self::KeyUnwrap => write!(f, "the JWE's content key does not unwrap with this key"),
             Self::Decrypt => write!(f, "the JWE does not decrypt: altered, or sealed to another key"),
         }
@@ -99,12 +88,31 @@ fn concat_kdf(z: &[u8], alg: &str, apu: &[u8], apv: &[u8], key_bits: u32) -> Zer
     Zeroizing::new(hash.finalize().into())
 }
 
+/// `key` as the `tee-pubkey` JWK (RFC 7518 §6.2.1), spelled by the `elliptic-curve` crate.
+pub fn tee_pubkey(key: &PublicKey) -> TeePubKey {
+    serde_json::from_str(&key.to_jwk_string()).expect("an EC JWK has kty, crv, x and y")
+}
+
+/// The P-384 key a `tee-pubkey` names; refused unless it is an EC P-384 point on the curve.
+pub fn recipient_key(jwk: &TeePubKey) -> Result<PublicKey, JweError> {
+    if jwk.kty != "EC" || jwk.crv != "P-384" {
+        return Err(JweError::BadKey);
+    }
+    let x = URL_SAFE_NO_PAD.decode(&jwk.x).map_err(|_| JweError::BadKey)?;
+    let y = URL_SAFE_NO_PAD.decode(&jwk.y).map_err(|_| JweError::BadKey)?;
+    if x.len() != 48 || y.len() != 48 {
+        return Err(JweError::BadKey);
+    }
+    let sec1 = [&[4u8][..], &x, &y].concat();
+    PublicKey::from_sec1_bytes(&sec1).map_err(|_| JweError::BadKey)
+}
+
 fn decode(member: &str, what: &'static str) -> Result<Vec<u8>, JweError> {
     URL_SAFE_NO_PAD.decode(member).map_err(|_| JweError::Malformed(what))
 }
 
 /// Encrypts `plaintext` to `recipient`.
-pub fn encrypt(recipient: &PublicKey, plaintext: &[u8], rng: &mut impl CryptoRngCore) -> FlattenedJwe {
+pub fn encrypt(recipient: &PublicKey, plaintext: &[u8], rng: &mut impl CryptoRngCore) -> Response {
     let ephemeral = p384::ecdh::EphemeralSecret::random(rng);
     let agreed = ephemeral.diffie_hellman(recipient);
     let kek = concat_kdf(agreed.raw_secret_bytes(), ALG, &[], &[], 256);
@@ -127,7 +135,7 @@ pub fn encrypt(recipient: &PublicKey, plaintext: &[u8], rng: &mut impl CryptoRng
     let tag = Aes256Gcm::new(content_key.as_ref().into())
         .encrypt_in_place_detached(&Nonce::from(iv), protected.as_bytes(), &mut ciphertext)
         .expect("a secret far below GCM's 64 GiB limit");
-    FlattenedJwe {
+    Response {
         protected,
         encrypted_key: URL_SAFE_NO_PAD.encode(wrapped),
         iv: URL_SAFE_NO_PAD.encode(iv),
@@ -136,47 +144,42 @@ pub fn encrypt(recipient: &PublicKey, plaintext: &[u8], rng: &mut impl CryptoRng
     }
 }
 
-impl FlattenedJwe {
-    /// The plaintext, with `recipient` the private key the JWE was encrypted to.
-    pub fn decrypt(&self, recipient: &SecretKey) -> Result<Zeroizing<Vec<u8>>, JweError> {
-        let header: Header = serde_json::from_slice(&decode(&self.protected, "protected header")?)
-            .map_err(|_| JweError::Malformed("protected header JSON"))?;
-        if header.alg != ALG || header.enc != ENC || header.crit.is_some() {
-            return Err(JweError::UnsupportedHeader);
-        }
-        let epk = PublicKey::from_jwk(&header.epk).map_err(|_| JweError::BadEphemeralKey)?;
-        let apu = header.apu.as_deref().map(|a| decode(a, "apu")).transpose()?.unwrap_or_default();
-        let apv = header.apv.as_deref().map(|a| decode(a, "apv")).transpose()?.unwrap_or_default();
-        let agreed = p384::ecdh::diffie_hellman(recipient.to_nonzero_scalar(), epk.as_affine());
-        let kek = concat_kdf(agreed.raw_secret_bytes(), ALG, &apu, &apv, 256);
-
-        let wrapped = decode(&self.encrypted_key, "encrypted_key")?;
-        let mut content_key = Zeroizing::new([0u8; 32]);
-        if wrapped.len() != 40 {
-            return Err(JweError::KeyUnwrap);
-        }
-        aes_kw::KekAes256::from(*kek)
-            .unwrap(&wrapped, content_key.as_mut())
-            .map_err(|_| JweError::KeyUnwrap)?;
-        let iv: [u8; 12] = decode(&self.iv, "iv")?.try_into().map_err(|_| JweError::Malformed("IV size"))?;
-        let tag: [u8; 16] =
-            decode(&self.tag, "tag")?.try_into().map_err(|_| JweError::Malformed("tag size"))?;
-        let mut plaintext = Zeroizing::new(decode(&self.ciphertext, "ciphertext")?);
-        Aes256Gcm::new(content_key.as_ref().into())
-            .decrypt_in_place_detached(
-                &Nonce::from(iv),
-                self.protected.as_bytes(),
-                &mut plaintext,
-                &Tag::from(tag),
-            )
-            .map_err(|_| JweError::Decrypt)?;
-        Ok(plaintext)
+/// The plaintext of `jwe`, with `recipient` the private key it was encrypted to.
+pub fn decrypt(jwe: &Response, recipient: &SecretKey) -> Result<Zeroizing<Vec<u8>>, JweError> {
+    let header: Header = serde_json::from_slice(&decode(&jwe.protected, "protected header")?)
+        .map_err(|_| JweError::Malformed("protected header JSON"))?;
+    if header.alg != ALG || header.enc != ENC || header.crit.is_some() {
+        return Err(JweError::UnsupportedHeader);
     }
+    let epk = PublicKey::from_jwk(&header.epk).map_err(|_| JweError::BadKey)?;
+    let apu = header.apu.as_deref().map(|a| decode(a, "apu")).transpose()?.unwrap_or_default();
+    let apv = header.apv.as_deref().map(|a| decode(a, "apv")).transpose()?.unwrap_or_default();
+    let agreed = p384::ecdh::diffie_hellman(recipient.to_nonzero_scalar(), epk.as_affine());
+    let kek = concat_kdf(agreed.raw_secret_bytes(), ALG, &apu, &apv, 256);
+
+    let wrapped = decode(&jwe.encrypted_key, "encrypted_key")?;
+    let mut content_key = Zeroizing::new([0u8; 32]);
+    if wrapped.len() != 40 {
+        return Err(JweError::KeyUnwrap);
+    }
+    aes_kw::KekAes256::from(*kek).unwrap(&wrapped, content_key.as_mut()).map_err(|_| JweError::KeyUnwrap)?;
+    let iv: [u8; 12] = decode(&jwe.iv, "iv")?.try_into().map_err(|_| JweError::Malformed("IV size"))?;
+    let tag: [u8; 16] = decode(&jwe.tag, "tag")?.try_into().map_err(|_| JweError::Malformed("tag size"))?;
+    let mut plaintext = Zeroizing::new(decode(&jwe.ciphertext, "ciphertext")?);
+    Aes256Gcm::new(content_key.as_ref().into())
+        .decrypt_in_place_detached(
+            &Nonce::from(iv),
+            jwe.protected.as_bytes(),
+            &mut plaintext,
+            &Tag::from(tag),
+        )
+        .map_err(|_| JweError::Decrypt)?;
+    Ok(plaintext)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{FlattenedJwe, JweError, concat_kdf, encrypt};
+    use super::{JweError, Response, concat_kdf, decrypt, encrypt, recipient_key, tee_pubkey};
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use p384::SecretKey;
@@ -186,9 +189,9 @@ mod tests {
     fn a_secret_encrypted_to_a_key_decrypts_with_it_and_only_it() {
         let key = SecretKey::random(&mut OsRng);
         let jwe = encrypt(&key.public_key(), b"the disk key", &mut OsRng);
-        assert_eq!(jwe.decrypt(&key).unwrap().as_slice(), b"the disk key");
+        assert_eq!(decrypt(&jwe, &key).unwrap().as_slice(), b"the disk key");
         let other = SecretKey::random(&mut OsRng);
-        assert_eq!(jwe.decrypt(&other), Err(JweError::KeyUnwrap));
+        assert_eq!(decrypt(&jwe, &other), Err(JweError::KeyUnwrap));
     }
 
     #[test]
@@ -201,14 +204,14 @@ mod tests {
             URL_SAFE_NO_PAD.encode(bytes)
         };
         let cases = [
-            FlattenedJwe { encrypted_key: flip(&jwe.encrypted_key), ..jwe.clone() },
-            FlattenedJwe { iv: flip(&jwe.iv), ..jwe.clone() },
-            FlattenedJwe { ciphertext: flip(&jwe.ciphertext), ..jwe.clone() },
-            FlattenedJwe { tag: flip(&jwe.tag), ..jwe.clone() },
-            FlattenedJwe { protected: format!("{} ", jwe.protected), ..jwe.clone() },
+            Response { encrypted_key: flip(&jwe.encrypted_key), ..jwe.clone() },
+            Response { iv: flip(&jwe.iv), ..jwe.clone() },
+            Response { ciphertext: flip(&jwe.ciphertext), ..jwe.clone() },
+            Response { tag: flip(&jwe.tag), ..jwe.clone() },
+            Response { protected: format!("{} ", jwe.protected), ..jwe.clone() },
         ];
         for altered in cases {
-            assert!(altered.decrypt(&key).is_err(), "{altered:?} was accepted");
+            assert!(decrypt(&altered, &key).is_err(), "{altered:?} was accepted");
         }
     }
 
@@ -219,9 +222,24 @@ mod tests {
         let header = String::from_utf8(URL_SAFE_NO_PAD.decode(&jwe.protected).unwrap()).unwrap();
         for (from, to) in [("A256GCM", "A128GCM"), ("ECDH-ES+A256KW", "ECDH-ES")] {
             let changed = URL_SAFE_NO_PAD.encode(header.replace(from, to));
-            let jwe = FlattenedJwe { protected: changed, ..jwe.clone() };
-            assert_eq!(jwe.decrypt(&key), Err(JweError::UnsupportedHeader));
+            let jwe = Response { protected: changed, ..jwe.clone() };
+            assert_eq!(decrypt(&jwe, &key), Err(JweError::UnsupportedHeader));
         }
+    }
+
+    #[test]
+    fn a_tee_pubkey_names_its_key_and_off_curve_points_are_refused() {
+        let key = SecretKey::random(&mut OsRng).public_key();
+        let jwk = tee_pubkey(&key);
+        assert_eq!(recipient_key(&jwk), Ok(key));
+        let as_elliptic_curve_spells_it: serde_json::Value =
+            serde_json::from_str(&key.to_jwk_string()).unwrap();
+        assert_eq!(serde_json::to_value(&jwk).unwrap(), as_elliptic_curve_spells_it);
+        let mut off_curve = jwk.clone();
+        off_curve.y = URL_SAFE_NO_PAD.encode([1u8; 48]);
+        assert_eq!(recipient_key(&off_curve), Err(JweError::BadKey));
+        let p256 = super::TeePubKey { crv: "P-256".into(), ..jwk };
+        assert_eq!(recipient_key(&p256), Err(JweError::BadKey));
     }
 
     /// RFC 7518 Appendix C: ECDH-ES with A128GCM, PartyUInfo "Alice", PartyVInfo "Bob", whose derived
