@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use warden_verifier::jwe;
 use warden_verifier::protocol::{
     Attestation, AttestationToken, Challenge, ErrorInfo, PROTOCOL_VERSION, Request, Response, RuntimeData,
     SESSION_COOKIE, SvsmEvidence, TEE_SVSM,
@@ -192,7 +191,7 @@ pub fn fetch(base_url: &str, resource: &ResourcePath, attester: &Attester) -> Re
 
     let started = Instant::now();
     let sealed = client.resource(resource)?;
-    let secret = jwe::decrypt(&sealed, &tee_key)?;
+    let secret = tee_key.decrypt(&sealed)?;
     drop(tee_key);
     times.resource = started.elapsed();
     Ok(Released { secret, token, times })

@@ -2,32 +2,31 @@
 //! challenge nonce and the public half of a P-384 key made for this handshake only, and asks Warden to
 //! attest SHA-512 of that object's JCS (RFC 8785) bytes ([`RuntimeData::svsm_nonce`], shared with the
 //! verifier), so the report speaks for the key the secret will be sealed to.
-use p384::SecretKey;
-use warden_verifier::jwe::tee_pubkey;
+use warden_verifier::jwe::RecipientKey;
 use warden_verifier::protocol::RuntimeData;
 
-/// A fresh key for one handshake. [`SecretKey`] zeroizes itself when dropped.
-pub fn fresh() -> SecretKey {
-    SecretKey::random(&mut rand_core::OsRng)
+/// A fresh P-384 key for one handshake (its secret scalar zeroizes itself when dropped).
+pub fn fresh() -> RecipientKey {
+    RecipientKey::generate_p384()
 }
 
 /// The runtime data answering `challenge_nonce` with the public half of `key`.
-pub fn runtime_data(challenge_nonce: &str, key: &SecretKey) -> RuntimeData {
-    RuntimeData { nonce: challenge_nonce.to_owned(), tee_pubkey: tee_pubkey(&key.public_key()) }
+pub fn runtime_data(challenge_nonce: &str, key: &RecipientKey) -> RuntimeData {
+    RuntimeData { nonce: challenge_nonce.to_owned(), tee_pubkey: key.public_jwk() }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{fresh, runtime_data};
+    use super::{RecipientKey, fresh, runtime_data};
     use sha2::{Digest, Sha512};
 
     /// The key of the scalar 1, whose public key is P-384's generator: its coordinates are published
     /// (SEC 2 §2.5.1, FIPS 186-4 D.1.2.4), so the canonical text below is written by hand, not by the
     /// code under test.
-    fn generator_key() -> p384::SecretKey {
+    fn generator_key() -> RecipientKey {
         let mut one = [0u8; 48];
         one[47] = 1;
-        p384::SecretKey::from_slice(&one).unwrap()
+        RecipientKey::P384(p384::SecretKey::from_slice(&one).unwrap())
     }
 
     #[test]

@@ -7,11 +7,15 @@
 //! [`store::Store`] trait, so any number of replicas sharing one store serve the same clients.
 #![forbid(unsafe_code)]
 
+pub mod attest;
 pub mod cli;
 pub mod jwe;
 pub mod policy;
 pub mod protocol;
+pub mod server;
+pub mod session;
 pub mod store;
+pub mod token;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn now() -> u64 {

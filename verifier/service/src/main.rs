@@ -8,7 +8,7 @@ use warden_verifier::cli::{Cli, Command};
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome: Result<(), String> = match cli.command {
-        Command::Serve(_) => Err("serve: not implemented yet (VHTTP, branch wip-vhttp)".into()),
+        Command::Serve(args) => warden_verifier::server::run(&args).await.map_err(|e| e.to_string()),
         // TODO(VSTORE, branch wip-vstore): the admin commands.
         Command::Resource(_) | Command::ReferenceValues(_) | Command::Policy(_) => {
             Err("admin commands: not implemented yet (VSTORE, branch wip-vstore)".into())
