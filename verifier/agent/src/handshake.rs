@@ -13,40 +13,11 @@ use warden_verifier::protocol::{
     Attestation, AttestationToken, Challenge, ErrorInfo, PROTOCOL_VERSION, Request, Response, RuntimeData,
     SESSION_COOKIE, SvsmEvidence, TEE_SVSM,
 };
+use warden_verifier::store::ResourcePath;
 
 use crate::error::{AgentError, Step};
 use crate::evidence::Attester;
 use crate::tee_key;
-
-/// A resource's path, `REPO/TYPE/TAG`: three non-empty segments of letters, digits, `.`, `_`, `-`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResourcePath(String);
-
-impl core::str::FromStr for ResourcePath {
-    type Err = AgentError;
-
-    fn from_str(text: &str) -> Result<Self, AgentError> {
-        let segments: Vec<&str> = text.split('/').collect();
-        let fine = |s: &&str| {
-            !s.is_empty()
-                && *s != "."
-                && *s != ".."
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        };
-        if segments.len() != 3 || !segments.iter().all(fine) {
-            return Err(AgentError::Usage(format!(
-                "resource `{text}`: want REPO/TYPE/TAG (letters, digits, ._-)"
-            )));
-        }
-        Ok(Self(text.to_owned()))
-    }
-}
-
-impl core::fmt::Display for ResourcePath {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// How long each step took.
 #[derive(Clone, Copy, Debug, Default)]
@@ -195,17 +166,4 @@ pub fn fetch(base_url: &str, resource: &ResourcePath, attester: &Attester) -> Re
     drop(tee_key);
     times.resource = started.elapsed();
     Ok(Released { secret, token, times })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ResourcePath;
-
-    #[test]
-    fn resource_paths_are_three_plain_segments() {
-        assert!("default/disk/key-1".parse::<ResourcePath>().is_ok());
-        for bad in ["default/disk", "a/b/c/d", "a//c", "a/../c", "a/b/c?x=1", "a/b/c d", ""] {
-            assert!(bad.parse::<ResourcePath>().is_err(), "{bad} was accepted");
-        }
-    }
 }

@@ -17,4 +17,5 @@ pub mod tee_key;
 
 pub use error::{AgentError, Step};
 pub use evidence::Attester;
-pub use handshake::{KbsClient, Released, ResourcePath, StepTimes, fetch};
+pub use handshake::{KbsClient, Released, StepTimes, fetch};
+pub use warden_verifier::store::ResourcePath;
