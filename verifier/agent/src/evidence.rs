@@ -27,6 +27,8 @@ pub enum EvidenceError {
     Command(String),
     /// The guest attested another nonce than the one asked for.
     NonceMismatch,
+    /// Captured evidence could not be re-signed for the nonce.
+    Rebind(String),
 }
 
 impl core::fmt::Display for EvidenceError {
@@ -36,6 +38,7 @@ impl core::fmt::Display for EvidenceError {
             Self::Pem(path) => write!(f, "{} is not a PEM certificate", path.display()),
             Self::Command(what) => write!(f, "the attesting command: {what}"),
             Self::NonceMismatch => write!(f, "the evidence attests another nonce than the one asked for"),
+            Self::Rebind(what) => write!(f, "the captured evidence cannot be re-signed: {what}"),
         }
     }
 }
@@ -56,6 +59,9 @@ pub enum Attester {
     Command(Vec<String>),
     /// Read evidence captured earlier (for another nonce: a verifier must refuse it).
     Dir(PathBuf),
+    /// Evidence captured earlier, re-signed for the nonce by the emulated PSP's INSECURE TEST VCEK
+    /// ([`crate::insecure_test_psp`]): for benchmarks and tests of the handshake, never a proof.
+    InsecureRebound(PathBuf),
 }
 
 impl Attester {
@@ -63,6 +69,14 @@ impl Attester {
     pub fn attest(&self, nonce: &[u8; 64]) -> Result<SvsmEvidence, EvidenceError> {
         match self {
             Self::Dir(dir) => Ok(read_dir(dir)?.0),
+            Self::InsecureRebound(dir) => {
+                let (evidence, _) = read_dir(dir)?;
+                let raw = evidence.decode(nonce).map_err(|e| EvidenceError::Rebind(e.to_string()))?;
+                let vcek = crate::insecure_test_psp::vcek();
+                let report = crate::insecure_test_psp::rebind(&raw.report, &raw.manifest, nonce, &vcek)
+                    .map_err(|e| EvidenceError::Rebind(e.to_string()))?;
+                Ok(SvsmEvidence { report: STANDARD.encode(report), ..evidence })
+            }
             Self::Command(command) => {
                 let out =
                     tempfile::tempdir().map_err(|e| EvidenceError::Command(format!("no temp dir: {e}")))?;

@@ -13,6 +13,7 @@
 pub mod error;
 pub mod evidence;
 pub mod handshake;
+pub mod insecure_test_psp;
 pub mod tee_key;
 
 pub use error::{AgentError, Step};
