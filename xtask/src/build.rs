@@ -108,7 +108,7 @@ fn insecure_flavours(release: bool) -> &'static [Flavour] {
 
 /// Builds everything; prints where it went.
 pub fn build(args: &Args) -> crate::Result {
-    use crate::reference_values::{self, ImageIdentity, ReferenceKey};
+    use crate::reference_values::{self, ReferenceKey};
 
     // The key first: a release build with the test key stops before any work.
     let key = ReferenceKey::load(args.signing_key.as_deref())?;
@@ -124,7 +124,7 @@ pub fn build(args: &Args) -> crate::Result {
     let igvm = crate::igvm::write_igvm(&firmware.image, crate::igvm::SNP_POLICY)?;
     std::fs::write(&igvm_path, &igvm)?;
     let measurements = crate::measure::measure(&igvm, args.vcpus)?;
-    let identity = ImageIdentity::of_workspace(&workspace_root(), "warden.igvm")?;
+    let identity = reference_values::workspace_identity(&workspace_root(), "warden.igvm")?;
     let files = reference_values::write_reference_values(
         &output_dir(),
         &identity,
@@ -136,7 +136,7 @@ pub fn build(args: &Args) -> crate::Result {
     if let Some(path) = &guest_igvm {
         // What `attest` boots gets its own signed values: a relying party checks its MEASUREMENT.
         let guest_measurements = crate::measure::measure(&std::fs::read(path)?, args.vcpus)?;
-        let guest_identity = ImageIdentity::of_workspace(&workspace_root(), SNP_GUEST_IGVM)?;
+        let guest_identity = reference_values::workspace_identity(&workspace_root(), SNP_GUEST_IGVM)?;
         reference_values::write_reference_values(
             &output_dir(),
             &guest_identity,

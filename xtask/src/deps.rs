@@ -47,6 +47,14 @@ const MACHINE_TOOLS: &[Tool] = &[
     },
 ];
 
+/// The PostgreSQL server the verifier's store and replica tests start a throwaway cluster of. Optional:
+/// where it cannot be installed those tests print SKIP and pass.
+const POSTGRES: Tool = Tool {
+    purpose: "the verifier's PostgreSQL store tests",
+    probe: &["sh", "-c", "ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | grep -q ."],
+    package: "postgresql",
+};
+
 /// The pip command for the independent SNP measurement model (sev-snp-measure).
 pub const SEV_SNP_MEASURE: &[&str] =
     &["python3", "-m", "pip", "install", "--quiet", "sev-snp-measure==0.0.13"];
@@ -112,9 +120,13 @@ pub fn ensure_machine() -> crate::Result {
     ensure(MACHINE_TOOLS)
 }
 
-/// What `test` needs: QEMU, tpm2-tools, swtpm, tpm2-pytss and sev-snp-measure.
+/// What `test` needs: QEMU, tpm2-tools, swtpm, tpm2-pytss and sev-snp-measure; and PostgreSQL where it
+/// can be installed.
 pub fn ensure_test() -> crate::Result {
     ensure(TEST_TOOLS)?;
+    if let Err(e) = ensure(std::slice::from_ref(&POSTGRES)) {
+        eprintln!("xtask: warning: {e}; the PostgreSQL store tests will SKIP");
+    }
     if !works(&["python3", "-c", "import sevsnpmeasure"]) {
         eprintln!("xtask: installing sev-snp-measure (the independent SNP launch-digest model)");
         let status = Command::new(SEV_SNP_MEASURE[0]).args(&SEV_SNP_MEASURE[1..]).status()?;

@@ -28,18 +28,8 @@ pub struct Args {
     pub image: Option<PathBuf>,
 }
 
-/// An image's expected launch measurements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Measurements {
-    /// How many vCPUs the SNP digest assumes.
-    pub vcpus: u32,
-    /// The SNP launch digest (the report's MEASUREMENT).
-    pub snp_launch_digest: [u8; 48],
-    /// The TDX MRTD (the TD report's MRTD).
-    pub tdx_mrtd: [u8; 48],
-    /// SHA-256 of the IGVM file itself: the image's identity.
-    pub image_sha256: [u8; 32],
-}
+/// The measurements type is shared with the relying party, which reads it back from signed values.
+pub use warden_evidence::reference_values::Measurements;
 
 /// The GPA every SNP VMSA is measured at: the one KVM gives SNP_LAUNCH_UPDATE for VMSA pages (the GPA
 /// field of PAGE_INFO, SEV-SNP Firmware ABI spec (AMD 56860) §8.17, Table 67), which coconut-svsm's
@@ -114,27 +104,25 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Measurements {
-    /// The `--json` line: `image`, `vcpus` and the three digests in hex, in that order; then, when the
-    /// guest image was measured too, `snp_guest_image` and its `snp_guest_launch_digest`.
-    pub fn json_line(&self, image: &Path, guest: Option<(&Path, &Measurements)>) -> String {
-        let image = serde_json::Value::String(image.display().to_string());
-        let guest = match guest {
-            Some((path, m)) => format!(
-                r#", "snp_guest_image": {}, "snp_guest_launch_digest": "{}""#,
-                serde_json::Value::String(path.display().to_string()),
-                hex(&m.snp_launch_digest)
-            ),
-            None => String::new(),
-        };
-        format!(
-            r#"{{"image": {image}, "vcpus": {}, "snp_launch_digest": "{}", "tdx_mrtd": "{}", "image_sha256": "{}"{guest}}}"#,
-            self.vcpus,
-            hex(&self.snp_launch_digest),
-            hex(&self.tdx_mrtd),
-            hex(&self.image_sha256),
-        )
-    }
+/// The `--json` line of `m`: `image`, `vcpus` and the three digests in hex, in that order; then, when
+/// the guest image was measured too, `snp_guest_image` and its `snp_guest_launch_digest`.
+pub fn json_line(m: &Measurements, image: &Path, guest: Option<(&Path, &Measurements)>) -> String {
+    let image = serde_json::Value::String(image.display().to_string());
+    let guest = match guest {
+        Some((path, g)) => format!(
+            r#", "snp_guest_image": {}, "snp_guest_launch_digest": "{}""#,
+            serde_json::Value::String(path.display().to_string()),
+            hex(&g.snp_launch_digest)
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"{{"image": {image}, "vcpus": {}, "snp_launch_digest": "{}", "tdx_mrtd": "{}", "image_sha256": "{}"{guest}}}"#,
+        m.vcpus,
+        hex(&m.snp_launch_digest),
+        hex(&m.tdx_mrtd),
+        hex(&m.image_sha256),
+    )
 }
 
 /// Reads and measures one IGVM file.
@@ -158,7 +146,7 @@ pub fn run(args: &Args) -> crate::Result {
         None => None,
     };
     if args.json {
-        println!("{}", m.json_line(&image, guest.as_ref().map(|(path, m)| (*path, m))));
+        println!("{}", json_line(&m, &image, guest.as_ref().map(|(path, m)| (*path, m))));
     } else {
         println!("image              {} ({size} bytes)", image.display());
         println!("vcpus              {}", m.vcpus);

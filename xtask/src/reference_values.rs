@@ -2,30 +2,27 @@
 //! a DSSE envelope, signed with ECDSA P-384 (why this format: `reference-values.md` in `docs/`).
 //!
 //! `build` writes `target/warden/reference-values.dsse.json` and the verifying key beside it
-//! (`reference-values.pub.pem`); a verifier checks the envelope with [`verify_reference_values`] and
-//! matches an attestation report's MEASUREMENT (SNP) or MRTD (TDX) against what it returns.
+//! (`reference-values.pub.pem`); a verifier checks the envelope with `warden-evidence`'s
+//! [`verify_reference_values`] (re-exported here) and matches an attestation report's MEASUREMENT (SNP)
+//! or MRTD (TDX) against what it returns. Signing stays here: only the build signs.
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use p384::ecdsa::signature::{Signer, Verifier};
-use p384::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
+use p384::ecdsa::signature::Signer;
+use p384::ecdsa::{DerSignature, SigningKey, VerifyingKey};
 use p384::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha384};
 
+pub use warden_evidence::reference_values::{
+    INSECURE_KEY_ID, ImageIdentity, PAYLOAD_TYPE, PREDICATE_TYPE, ReferenceValues, STATEMENT_TYPE, pae,
+    verify_reference_values,
+};
+
 use crate::Result;
 use crate::measure::{Measurements, hex};
 
-/// DSSE `payloadType` of an in-toto Statement.
-pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-/// The in-toto Statement version.
-pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-/// Warden's predicate. `.invalid` (RFC 2606) until the project has a home: it can never name anyone
-/// else's type.
-pub const PREDICATE_TYPE: &str = "https://warden.invalid/reference-values/v1";
-/// The key id that marks values signed with the generated test key.
-pub const INSECURE_KEY_ID: &str = "insecure-test-key";
 /// The envelope's file name under `target/warden/`.
 pub const ENVELOPE_FILE: &str = "reference-values.dsse.json";
 /// The verifying key's file name under `target/warden/`.
@@ -45,40 +42,25 @@ fn sibling_file(image_file: &str, name: &str) -> String {
     }
 }
 
-/// What the image is, besides its measurements.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageIdentity {
-    /// The product, `warden`.
-    pub name: String,
-    /// The workspace version.
-    pub version: String,
-    /// The git commit the image was built from (`-dirty` appended when the tree had changes).
-    pub git_commit: String,
-    /// The IGVM file's name (no directory: the values must not depend on where the build ran).
-    pub file_name: String,
-}
-
-impl ImageIdentity {
-    /// Warden at the workspace's version and the commit checked out in `repo`.
-    pub fn of_workspace(repo: &Path, file_name: &str) -> Result<Self> {
-        let git = |args: &[&str]| -> Result<String> {
-            let out = std::process::Command::new("git").arg("-C").arg(repo).args(args).output()?;
-            if !out.status.success() {
-                return Err(format!("reference values: git {args:?} failed").into());
-            }
-            Ok(String::from_utf8(out.stdout)?.trim().to_owned())
-        };
-        let mut git_commit = git(&["rev-parse", "HEAD"])?;
-        if !git(&["status", "--porcelain", "--untracked-files=no"])?.is_empty() {
-            git_commit.push_str("-dirty");
+/// Warden at the workspace's version and the commit checked out in `repo`.
+pub fn workspace_identity(repo: &Path, file_name: &str) -> Result<ImageIdentity> {
+    let git = |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new("git").arg("-C").arg(repo).args(args).output()?;
+        if !out.status.success() {
+            return Err(format!("reference values: git {args:?} failed").into());
         }
-        Ok(Self {
-            name: "warden".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            git_commit,
-            file_name: file_name.into(),
-        })
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    };
+    let mut git_commit = git(&["rev-parse", "HEAD"])?;
+    if !git(&["status", "--porcelain", "--untracked-files=no"])?.is_empty() {
+        git_commit.push_str("-dirty");
     }
+    Ok(ImageIdentity {
+        name: "warden".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git_commit,
+        file_name: file_name.into(),
+    })
 }
 
 /// A reference-value signing key, with how it is named in the envelope.
@@ -160,13 +142,6 @@ pub fn refuse_insecure_for_release(key: &ReferenceKey) -> Result {
     Ok(())
 }
 
-/// DSSE's pre-authentication encoding: `DSSEv1 <len> <type> <len> <body>` (what is signed).
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
-
 /// The in-toto Statement for an image. Keys are sorted (serde_json's map), so the bytes are stable.
 fn statement(identity: &ImageIdentity, m: &Measurements, snp_policy: u64, key: &ReferenceKey) -> Value {
     json!({
@@ -245,100 +220,6 @@ pub fn write_reference_values(
     std::fs::write(&files.trustee_sample, crate::trustee_sample::sample_message(m)?)?;
     std::fs::write(&files.public_key, key.public_key_pem()?)?;
     Ok(files)
-}
-
-/// Reference values whose signature checked out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReferenceValues {
-    /// What was measured.
-    pub identity: ImageIdentity,
-    /// The expected measurements.
-    pub measurements: Measurements,
-    /// The SNP guest policy the image was built for.
-    pub snp_policy: u64,
-    /// The signer's key id.
-    pub key_id: String,
-    /// Signed with the test key: fine for development, never for a decision that matters.
-    pub insecure: bool,
-}
-
-/// Checks an envelope's signature with `public_key` and returns the values it carries.
-///
-/// The signature is checked over the PAE of the payload bytes before a byte of the payload is parsed.
-pub fn verify_reference_values(bytes: &[u8], public_key: &VerifyingKey) -> Result<ReferenceValues> {
-    let envelope: Value = serde_json::from_slice(bytes).map_err(|e| format!("reference values: {e}"))?;
-    if envelope["payloadType"] != PAYLOAD_TYPE {
-        return Err("reference values: payloadType is not an in-toto statement".into());
-    }
-    let payload = BASE64
-        .decode(envelope["payload"].as_str().ok_or("reference values: no payload")?)
-        .map_err(|e| format!("reference values: payload: {e}"))?;
-    let message = pae(PAYLOAD_TYPE, &payload);
-    let signatures = envelope["signatures"].as_array().ok_or("reference values: no signatures")?;
-    let signed_by = signatures.iter().find_map(|s| {
-        let der = BASE64.decode(s["sig"].as_str()?).ok()?;
-        let signature = Signature::from_der(&der).ok()?;
-        public_key.verify(&message, &signature).ok()?;
-        Some(s["keyid"].as_str().unwrap_or_default().to_owned())
-    });
-    let Some(signed_key_id) = signed_by else {
-        return Err("reference values: no signature verifies with this key".into());
-    };
-    parse_statement(&payload, signed_key_id)
-}
-
-/// Reads the signed statement.
-fn parse_statement(payload: &[u8], key_id: String) -> Result<ReferenceValues> {
-    let s: Value = serde_json::from_slice(payload).map_err(|e| format!("reference values: {e}"))?;
-    if s["_type"] != STATEMENT_TYPE || s["predicateType"] != PREDICATE_TYPE {
-        return Err("reference values: not a Warden reference-values statement".into());
-    }
-    let p = &s["predicate"];
-    let text = |v: &Value| -> Result<String> {
-        Ok(v.as_str().ok_or("reference values: a field is missing or not text")?.to_owned())
-    };
-    let image_sha256 = unhex::<32>(&p["image"]["sha256"])?;
-    if unhex::<32>(&s["subject"][0]["digest"]["sha256"])? != image_sha256 {
-        return Err("reference values: the subject and the predicate name different images".into());
-    }
-    let policy = text(&p["snp"]["policy"])?;
-    let snp_policy = policy
-        .strip_prefix("0x")
-        .and_then(|h| u64::from_str_radix(h, 16).ok())
-        .ok_or("reference values: bad SNP policy")?;
-    let vcpus = p["snp"]["vcpus"].as_u64().and_then(|v| u32::try_from(v).ok());
-    Ok(ReferenceValues {
-        identity: ImageIdentity {
-            name: text(&p["image"]["name"])?,
-            version: text(&p["image"]["version"])?,
-            git_commit: text(&p["image"]["gitCommit"])?,
-            file_name: text(&s["subject"][0]["name"])?,
-        },
-        measurements: Measurements {
-            vcpus: vcpus.ok_or("reference values: bad vcpus")?,
-            snp_launch_digest: unhex::<48>(&p["snp"]["launchDigest"])?,
-            tdx_mrtd: unhex::<48>(&p["tdx"]["mrtd"])?,
-            image_sha256,
-        },
-        snp_policy,
-        insecure: p["signer"]["insecure"].as_bool().ok_or("reference values: bad signer")?
-            || key_id == INSECURE_KEY_ID,
-        key_id,
-    })
-}
-
-/// N bytes from lower-case hex text.
-fn unhex<const N: usize>(v: &Value) -> Result<[u8; N]> {
-    let text = v.as_str().ok_or("reference values: a digest is missing")?;
-    let mut out = [0u8; N];
-    if text.len() != 2 * N || !text.is_ascii() {
-        return Err(format!("reference values: a digest is not {N} bytes").into());
-    }
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
-            .map_err(|_| "reference values: a digest is not hex")?;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

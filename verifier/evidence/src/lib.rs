@@ -18,6 +18,7 @@ pub mod cert_table;
 pub mod chain;
 mod check;
 pub mod manifest;
+pub mod reference_values;
 pub mod report;
 pub mod tcb;
 pub mod vcek;

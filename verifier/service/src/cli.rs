@@ -77,6 +77,7 @@ pub enum ResourceCommand {
         /// `<repo>/<type>/<tag>`.
         path: String,
         /// The file holding the secret.
+        #[arg(long)]
         file: PathBuf,
         /// The policy that guards it.
         #[arg(long)]

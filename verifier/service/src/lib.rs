@@ -7,6 +7,7 @@
 //! [`store::Store`] trait, so any number of replicas sharing one store serve the same clients.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod attest;
 pub mod cli;
 pub mod jwe;

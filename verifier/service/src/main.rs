@@ -2,6 +2,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use warden_verifier::admin;
 use warden_verifier::cli::{Cli, Command};
 
 #[tokio::main]
@@ -9,10 +10,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome: Result<(), String> = match cli.command {
         Command::Serve(args) => warden_verifier::server::run(&args).await.map_err(|e| e.to_string()),
-        // TODO(VSTORE, branch wip-vstore): the admin commands.
-        Command::Resource(_) | Command::ReferenceValues(_) | Command::Policy(_) => {
-            Err("admin commands: not implemented yet (VSTORE, branch wip-vstore)".into())
+        Command::Resource(command) => admin::resource(command).await.map_err(|e| e.to_string()),
+        Command::ReferenceValues(command) => {
+            admin::reference_values(command).await.map_err(|e| e.to_string())
         }
+        Command::Policy(command) => admin::policy(command).await.map_err(|e| e.to_string()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,7 +10,7 @@ use zerocopy::IntoBytes;
 use super::oracle;
 use super::test_support::synthetic_image;
 use super::{SNP_MASK, SNP_POLICY, write_igvm};
-use crate::measure::{hex, measure};
+use crate::measure::{hex, json_line, measure};
 
 /// The pip command that installs the second oracle.
 pub const PIP_INSTALL: &str = "python3 -m pip install sev-snp-measure==0.0.13";
@@ -66,7 +66,7 @@ fn one_changed_byte_changes_every_measurement() {
 fn json_line_has_the_documented_fields_in_order() {
     let bytes = write_igvm(&synthetic_image(), SNP_POLICY).unwrap();
     let m = measure(&bytes, 2).unwrap();
-    let line = m.json_line(std::path::Path::new("target/warden/warden.igvm"), None);
+    let line = json_line(&m, std::path::Path::new("target/warden/warden.igvm"), None);
     let at = |key: &str| line.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("no {key}"));
     let keys = ["image", "vcpus", "snp_launch_digest", "tdx_mrtd", "image_sha256"];
     assert!(keys.windows(2).all(|pair| at(pair[0]) < at(pair[1])), "{line}");
@@ -86,7 +86,7 @@ fn json_line_adds_the_guest_image_after_the_documented_fields() {
     let m = measure(&write_igvm(&plain, SNP_POLICY).unwrap(), 1).unwrap();
     let g = measure(&write_igvm(&with_guest, SNP_POLICY).unwrap(), 1).unwrap();
     let guest_path = std::path::Path::new("target/warden/warden-snp-guest.igvm");
-    let line = m.json_line(std::path::Path::new("target/warden/warden.igvm"), Some((guest_path, &g)));
+    let line = json_line(&m, std::path::Path::new("target/warden/warden.igvm"), Some((guest_path, &g)));
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["snp_launch_digest"].as_str().unwrap(), hex(&m.snp_launch_digest));
     assert_eq!(v["snp_guest_launch_digest"].as_str().unwrap(), hex(&g.snp_launch_digest));

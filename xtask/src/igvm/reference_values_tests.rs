@@ -132,15 +132,6 @@ fn openssl_keys_and_signatures_interoperate() {
 }
 
 #[test]
-fn pae_follows_the_dsse_spec_example() {
-    // DSSE protocol.md: PAE("http://example.com/HelloWorld", "hello world").
-    assert_eq!(
-        pae("http://example.com/HelloWorld", b"hello world"),
-        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
-    );
-}
-
-#[test]
 fn identity_names_the_commit_and_a_dirty_tree() {
     let dir = scratch("git");
     let git = |args: &[&str]| {
@@ -158,10 +149,10 @@ fn identity_names_the_commit_and_a_dirty_tree() {
     git(&["add", "f"]);
     git(&["commit", "-q", "-m", "one"]);
     let head = git(&["rev-parse", "HEAD"]);
-    let clean = ImageIdentity::of_workspace(&dir, "warden.igvm").unwrap();
+    let clean = workspace_identity(&dir, "warden.igvm").unwrap();
     assert_eq!((clean.git_commit.as_str(), clean.name.as_str()), (head.as_str(), "warden"));
     std::fs::write(dir.join("f"), "2").unwrap();
-    let dirty = ImageIdentity::of_workspace(&dir, "warden.igvm").unwrap();
+    let dirty = workspace_identity(&dir, "warden.igvm").unwrap();
     assert_eq!(dirty.git_commit, format!("{head}-dirty"));
     std::fs::remove_dir_all(dir).unwrap();
 }

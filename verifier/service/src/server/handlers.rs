@@ -174,6 +174,11 @@ pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
 }
 
+/// Fallback for a known path with another method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "this endpoint takes another method")
+}
+
 /// The body as JSON of type `T`: `application/json` required (415), the size limit (413), then the
 /// parse (400).
 fn json_body<T: DeserializeOwned>(

@@ -65,6 +65,7 @@ pub fn router(config: Config) -> Router {
         .route("/kbs/v0/attest", post(handlers::attest))
         .route("/kbs/v0/resource/{repo}/{kind}/{tag}", get(handlers::resource))
         .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(Arc::new(config))
 }

@@ -4,7 +4,10 @@
 //! One object-safe async trait, [`Store`], so the HTTP layer does not know whether it runs on an
 //! embedded SQLite file or on a PostgreSQL server shared by several replicas; [`open`] picks one from
 //! the URL. [`memory::MemoryStore`] is for unit tests and keeps nothing.
+mod backend;
 pub mod memory;
+mod sealed;
+pub mod sql;
 
 use std::fmt;
 use std::path::Path;
@@ -190,12 +193,11 @@ pub trait Store: Send + Sync + fmt::Debug {
 
 /// Opens the store a URL names: `sqlite://PATH` (created if missing), `postgres://...`, or `memory:`
 /// (nothing kept; for tests).
-pub async fn open(url: &str, _key: StoreKey) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(url: &str, key: StoreKey) -> Result<Arc<dyn Store>, StoreError> {
     if url == "memory:" {
         return Ok(Arc::new(memory::MemoryStore::new()));
     }
-    // TODO(VSTORE, branch wip-vstore): the sqlx SQLite and PostgreSQL stores replace this refusal.
-    Err(StoreError::UnsupportedUrl(url.into()))
+    Ok(Arc::new(sql::SqlStore::open(url, &key).await?))
 }
 
 #[cfg(test)]

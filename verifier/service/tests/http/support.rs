@@ -129,7 +129,12 @@ pub struct Client {
 
 impl Client {
     pub fn new(verifier: &Verifier) -> Self {
-        Self { url: verifier.url.clone(), cookie: None }
+        Self::at(&verifier.url)
+    }
+
+    /// A client of the verifier at `url` (`http://addr`).
+    pub fn at(url: &str) -> Self {
+        Self { url: url.to_owned(), cookie: None }
     }
 
     /// Sends a request and keeps any cookie the answer sets.
@@ -147,7 +152,11 @@ impl Client {
         for (name, value) in headers {
             request = request.set(name, value);
         }
-        let response = match body.map(|b| request.clone().send_bytes(b)).unwrap_or_else(|| request.call()) {
+        let sent = match body {
+            Some(body) => request.send_bytes(body),
+            None => request.call(),
+        };
+        let response = match sent {
             Ok(response) | Err(ureq::Error::Status(_, response)) => response,
             Err(e) => panic!("{method} {path}: {e}"),
         };

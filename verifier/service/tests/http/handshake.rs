@@ -1,12 +1,11 @@
 //! The KBS handshake over HTTP against an in-process verifier: auth → attest → resource, the secret
 //! decrypted with the tee-pubkey's private key and with no other; one-use challenges; tokens bound to
 //! their session; a policy the reported TCB does not meet.
-mod support;
 
+use crate::support::{Client, REFERENCE_ID, SECRET, SECRET_PATH, STRICT_PATH, attested, start};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use support::{Client, REFERENCE_ID, SECRET, SECRET_PATH, STRICT_PATH, attested, start};
 use warden_verifier::jwe::RecipientKey;
 use warden_verifier::protocol::Response;
 
@@ -68,7 +67,7 @@ fn a_p256_tee_key_works_too() {
 fn a_replayed_challenge_is_refused() {
     let verifier = start(300);
     let mut client = Client::new(&verifier);
-    let guest = support::prepare(&mut client, RecipientKey::generate_p384(), |_| {});
+    let guest = crate::support::prepare(&mut client, RecipientKey::generate_p384(), |_| {});
     let challenge_cookie = client.cookie.clone();
     assert_eq!(client.attest(&guest.attestation).status, 200);
 
