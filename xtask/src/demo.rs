@@ -87,7 +87,9 @@ pub fn run(args: &Args) -> crate::Result {
     let secret = format!("warden-demo-disk-key-{}", random_hex(8)?);
     std::fs::write(work.path("secret.txt"), &secret)?;
     verifier(|c| {
-        c.args(["resource", "put", RESOURCE]).arg(work.path("secret.txt")).args(["--policy", POLICY]);
+        c.args(["resource", "put", RESOURCE, "--file"])
+            .arg(work.path("secret.txt"))
+            .args(["--policy", POLICY]);
         store_args(c);
     })?;
 
