@@ -23,6 +23,10 @@ pub struct Args {
     /// Do not build first: boot what is in target/warden/.
     #[arg(long)]
     pub no_build: bool,
+    /// Boot this image instead of target/warden/warden-snp-guest.igvm (e.g. a changed copy, whose
+    /// evidence a verifier must refuse).
+    #[arg(long, value_name = "IGVM")]
+    pub image: Option<PathBuf>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
@@ -62,7 +66,8 @@ pub fn run(args: &Args) -> crate::Result {
         crate::build::build(&crate::build::Args::default())?;
     }
     crate::machine::build()?;
-    let image = crate::build::output_dir().join(crate::build::SNP_GUEST_IGVM);
+    let image =
+        args.image.clone().unwrap_or_else(|| crate::build::output_dir().join(crate::build::SNP_GUEST_IGVM));
     if !image.exists() {
         return Err(format!("attest: {} is missing (no test guest in this tree?)", image.display()).into());
     }

@@ -9,6 +9,7 @@ mod bench;
 mod bridge;
 mod build;
 mod corim;
+mod demo;
 mod deps;
 mod event_log;
 mod evidence;
@@ -68,6 +69,9 @@ enum Command {
     Verify(verify::Args),
     /// Boot the image with the test guest on the emulated SNP machine and write its attestation evidence.
     Attest(attest::Args),
+    /// The whole chain: signed reference values, the verifier, the agent; a secret released to the image
+    /// and refused to a one-byte-changed copy.
+    Demo(demo::Args),
 }
 
 fn main() {
@@ -83,6 +87,7 @@ fn main() {
         Command::TpmServer(args) => tpm_server::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Attest(args) => attest::run(&args),
+        Command::Demo(args) => demo::run(&args),
     };
     if let Err(error) = outcome {
         eprintln!("xtask: error: {error}");

@@ -123,7 +123,7 @@ pub fn run(args: &Args) -> crate::Result {
 
 /// This thread's CPU time in ns: like `openssl speed`'s user time, it leaves out time the shared
 /// machine's other load takes from us.
-fn thread_cpu_ns() -> u64 {
+pub(super) fn thread_cpu_ns() -> u64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes one `timespec` through the pointer, which points at a live one.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };

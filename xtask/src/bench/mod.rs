@@ -5,6 +5,7 @@ mod accept;
 mod boot;
 mod boot_machine;
 mod hash;
+mod verifier;
 mod vtpm;
 
 /// Run a benchmark.
@@ -25,6 +26,9 @@ enum Bench {
     /// QEMU start to Warden's ready line, against a do-nothing image; Warden's boot phases (`--machine
     /// snp`: on the emulated SNP machine, with its PVALIDATE and page-state-change counts).
     Boot(boot::Args),
+    /// Attestations verified per second on one core against the report's bare ECDSA check, and the
+    /// latency of a full KBS handshake over HTTP (`warden-verifier` and the agent).
+    Verifier(verifier::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -34,5 +38,6 @@ pub fn run(args: &Args) -> crate::Result {
         Bench::Vtpm(args) => vtpm::run(args),
         Bench::Hash(args) => hash::run(args),
         Bench::Boot(args) => boot::run(args),
+        Bench::Verifier(args) => verifier::run(args),
     }
 }
