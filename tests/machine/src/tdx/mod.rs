@@ -4,5 +4,14 @@
 //! ([`reset`]); a TDX module model answers TDCALL ([`module`]) over a Secure EPT of accepted, pending
 //! and shared pages (warden-sim's), raises #VE with the information TDG.VP.VEINFO.GET returns ([`ve`]),
 //! writes TDREPORTs ([`report`]) and passes TDG.VP.VMCALL to the VMM model ([`vmm`]).
+pub mod cli;
+pub mod cpuid;
 pub mod loader;
+pub mod machine;
+pub mod module;
 pub mod mrtd;
+pub mod report;
+pub mod reset;
+pub mod sites;
+pub mod ve;
+pub mod vmm;
