@@ -7,6 +7,8 @@
 //! holds only the entry stub, TDG.VP.VEINFO.GET, and the TDCALLs behind `TdVmcall`. Printing is safe in
 //! here: the TDX console is TDG.VP.VMCALL<Instruction.IO> itself, never port I/O, so it cannot raise a
 //! #VE of its own. TDX Module v1.5 Base Architecture Specification (348549), "Virtualization Exception".
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use warden_defs::ghcb::exit::IoWidth;
 use warden_defs::tdx::{TdvmcallStatus, exit_reason};
 use warden_platform::Termination;
@@ -35,6 +37,15 @@ pub struct VeFrame {
     pub rsp: u64,
     /// The stack segment.
     pub ss: u64,
+}
+
+/// How many #VEs were emulated (the test image checks its intercepted instructions went through here).
+static EMULATED: AtomicU64 = AtomicU64::new(0);
+
+/// How many #VEs the handler has emulated so far.
+#[cfg_attr(not(feature = "insecure_test_image"), expect(dead_code, reason = "read by the test image only"))]
+pub fn emulated() -> u64 {
+    EMULATED.load(Ordering::Relaxed)
 }
 
 const RAX: usize = 14;
@@ -123,6 +134,7 @@ extern "C" fn ve_handler(frame: &mut VeFrame) {
             [gprs[RAX], gprs[RBX], gprs[RCX], gprs[RDX]] =
                 [registers.rax, registers.rbx, registers.rcx, registers.rdx];
             frame.rip += length;
+            EMULATED.fetch_add(1, Ordering::Relaxed);
         }
         Err(error) => {
             fatal(format_args!("{error:?} (exit qualification {:#x})", info.exit_qualification), frame.rip)
