@@ -73,7 +73,8 @@ fn accept_twice() -> TestResult {
 
 /// TDG.MR.REPORT returns the REPORTDATA asked for and an MRTD, and TDG.MR.RTMR.EXTEND follows
 /// RTMR = SHA-384(RTMR ‖ digest) (Intel TDX Module v1.5 ABI Specification (348551)), checked on RTMR 3,
-/// which Warden's boot does not extend.
+/// the guest's register (TDVF convention, `warden_svsm::tdx_evidence`), which no guest uses in a test
+/// image.
 fn report_and_extend() -> TestResult {
     let mut tdx = TdxPlatform::init().map_err(|error| alloc::format!("TDG.VP.INFO: {error:?}"))?;
     let data: [u8; 64] = core::array::from_fn(|i| i as u8);
