@@ -30,5 +30,6 @@ pub mod nae;
 pub mod psp;
 pub mod serial;
 pub mod snp_instructions;
+pub mod tdx;
 pub mod vmpl;
 pub mod vmsa_state;
