@@ -25,6 +25,11 @@ pub const VMCALL_HLT: u64 = 12;
 /// GHCI sub-function ReportFatalError.
 pub const VMCALL_REPORT_FATAL_ERROR: u64 = 0x10003;
 
+/// ReportFatalError's R12\[31:0\] when Warden's test image ends with its tests passed: the byte its
+/// native platform writes to `isa-debug-exit` for TestsPassed (the machine's success, as the SNP
+/// machine's is termination reason set 0xF code 0).
+pub const WARDEN_TESTS_PASSED: u64 = 0x10;
+
 const R10: usize = 10;
 const R11: usize = 11;
 const R12: usize = 12;
@@ -56,12 +61,17 @@ pub struct Vmm {
     pub msrs: BTreeMap<u32, u64>,
     /// GHCI calls served, by sub-function.
     pub calls: BTreeMap<u64, u64>,
+    /// COM1's scratch register (16550 offset 7): a byte the UART keeps and returns.
+    scratch: u8,
 }
+
+/// COM1's scratch register.
+const COM1_SCRATCH: u16 = crate::serial::COM1 + 7;
 
 impl Vmm {
     /// An honest VMM around `hv`.
     pub fn new(hv: Hypervisor) -> Self {
-        Self { hv, cpuid: CpuidModel::probe(), msrs: BTreeMap::new(), calls: BTreeMap::new() }
+        Self { hv, cpuid: CpuidModel::probe(), msrs: BTreeMap::new(), calls: BTreeMap::new(), scratch: 0 }
     }
 
     /// Serves the TDG.VP.VMCALL in `regs` with `exposed` (the RCX bitmap): the VMM works on a copy
@@ -99,7 +109,13 @@ impl Vmm {
                     r[R10] = invalid;
                     return VmmOutcome::Resume;
                 }
-                if write {
+                if port == COM1_SCRATCH && size == 1 {
+                    if write {
+                        self.scratch = r[R15] as u8;
+                    } else {
+                        r[R11] = self.scratch.into();
+                    }
+                } else if write {
                     for i in 0..size {
                         self.hv.port_out(0, port, (r[R15] >> (8 * i)) as u8);
                     }
