@@ -18,7 +18,9 @@
 //! page names (never the hypervisor's word), into every present entry of those tables, so that Warden's
 //! memory is reached as private once paging is on; a page without a usable position stops the VM. The
 //! EFER access stays RDMSR/WRMSR on every path: KVM passes EFER through to SEV-ES/SNP guests (a write
-//! is an automatic trap exit, not a #VC), and no #VC handler exists yet. The reset vector tells real mode from protected mode with SMSW, whose
+//! is an automatic trap exit, not a #VC), and no #VC handler exists yet; on TDX, where a WRMSR of EFER
+//! raises #VE, the write is skipped because the TD starts with the bits set, and CR4 keeps the TD's
+//! MCE bit. The reset vector tells real mode from protected mode with SMSW, whose
 //! encoding (like the short jumps around it) means the same in 16- and 32-bit code.
 //!
 //! Nothing here trusts the directory beyond its magic: on SNP and TDX it is measured with the image, and
@@ -83,13 +85,24 @@ boot32_long_mode:
     mov ({dir} + {off_cr3}), %eax
     mov %eax, %cr3
 
-    mov ${cr4}, %eax
+    /* CR4 keeps what the platform set: a TD starts with CR4.MCE, which it may not clear (Intel TDX
+     * Module v1.5 Base Architecture Specification (348549), TD vCPU initial state; the reset value
+     * elsewhere is 0). */
+    mov %cr4, %eax
+    or ${cr4}, %eax
     mov %eax, %cr4
-    /* RDMSR/WRMSR use EAX, ECX, EDX only: EDI (the platform claim) stays as it is. */
+    /* RDMSR/WRMSR use EAX, ECX, EDX only: EDI (the platform claim) stays as it is. EFER is written
+     * only if it changes: a TD starts with LME and NXE set, and its WRMSR of EFER raises #VE, which
+     * has no handler yet (Linux's startup_64 skips the write the same way). */
     mov ${msr_efer}, %ecx
     rdmsr
+    not %eax
+    test ${efer_bits}, %eax     /* ZF: every bit already set (NOT leaves the flags alone) */
+    not %eax
+    jz 2f
     or ${efer_bits}, %eax
     wrmsr
+2:
     mov ${cr0_paged}, %eax
     mov %eax, %cr0
     ljmpl ${code64}, $long_mode

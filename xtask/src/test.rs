@@ -12,7 +12,8 @@
 //! 8. the integration tests in `tests/` (faults, the vTPM through standard tools, the image checks);
 //! 9. the emulated SEV-SNP machine (`tests/machine`): its own tests, then the firmware booted on it
 //!    (`warden-snp-guest.igvm` to the guest's verdict when built, else `warden.igvm` to the ready line),
-//!    and the in-firmware test suite (`warden-test.igvm`) on it.
+//!    the in-firmware test suite (`warden-test.igvm`) on it, then on its TDX mode `warden.igvm` to the
+//!    ready line and the suite again.
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -104,6 +105,11 @@ pub fn run(args: &Args) -> crate::Result {
     // The in-firmware test suite: it ends with a TestsPassed termination, the machine's success.
     let suite = crate::build::output_dir().join("warden-test.igvm");
     crate::machine::run(&suite, &["--max-seconds", "600"])?;
+    // The same firmware as the TD's L1 on the machine's TDX mode: to the ready line.
+    let td = crate::build::output_dir().join("warden.igvm");
+    crate::machine::run(&td, &["--tdx", "--ready", "--max-seconds", "600"])?;
+    // And the in-firmware suite as a TD (its TDX cases run there only).
+    crate::machine::run(&suite, &["--tdx", "--max-seconds", "900"])?;
     eprintln!("xtask test: all steps passed");
     Ok(())
 }

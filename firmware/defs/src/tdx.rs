@@ -9,8 +9,30 @@
 pub const TDG_VP_VMCALL: u64 = 0;
 /// TDCALL leaf: TDG.MEM.PAGE.ACCEPT (RCX = GPA | level).
 pub const TDG_MEM_PAGE_ACCEPT: u64 = 6;
+/// TDCALL leaf: TDG.VP.VEINFO.GET (Intel TDX Module v1.5 ABI Specification (348551), TDG.VP.VEINFO.GET):
+/// RCX = exit reason, RDX = exit qualification, R8 = guest linear address, R9 = guest physical address,
+/// R10\[31:0\] = instruction length, R10\[63:32\] = instruction information.
+pub const TDG_VP_VEINFO_GET: u64 = 3;
 /// TDG.VP.VMCALL sub-function (R11): MapGPA (R12 = GPA with the shared bit for "shared", R13 = size).
 pub const TDVMCALL_MAP_GPA: u64 = 0x10001;
+
+/// The VMX basic exit reasons a #VE reports (Intel SDM vol. 3, Appendix C "VMX Basic Exit Reasons"),
+/// which GHCI for Intel TDX 1.5 (726792) §3 also uses as the TDG.VP.VMCALL sub-function (R11) of the
+/// instruction's emulation: Instruction.CPUID, .HLT, .IO, .RDMSR, .WRMSR.
+pub mod exit_reason {
+    /// CPUID: R12 = leaf, R13 = sub-leaf; the VMM returns EAX, EBX, ECX, EDX in R12-R15.
+    pub const CPUID: u32 = 10;
+    /// HLT: R12 = 1 if interrupts are blocked.
+    pub const HLT: u32 = 12;
+    /// IN/OUT: R12 = size, R13 = direction (0 in, 1 out), R14 = port, R15 = data; R11 = data read.
+    pub const IO: u32 = 30;
+    /// RDMSR: R12 = MSR; R11 = value.
+    pub const RDMSR: u32 = 31;
+    /// WRMSR: R12 = MSR, R13 = value.
+    pub const WRMSR: u32 = 32;
+    /// An EPT violation: in a TD, an access to a private page that is pending (not accepted).
+    pub const EPT_VIOLATION: u32 = 48;
+}
 
 /// Accept level (RCX\[2:0\]): 4 KiB.
 pub const TDX_LEVEL_4K: u64 = 0;

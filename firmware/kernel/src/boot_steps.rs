@@ -10,7 +10,7 @@ use warden_platform::memory::GpaRange;
 
 use crate::boot_params::BootFacts;
 
-use crate::cpu::exceptions::VcEntry;
+use crate::cpu::exceptions::VirtualizationEntry;
 use crate::heap::HeapMemory;
 #[cfg(warden_request_loop)]
 use warden_svsm::Dispatcher;
@@ -20,9 +20,6 @@ use warden_vtpm::measured_boot::{LaunchMeasurement, PlatformKind};
 /// Why a boot step cannot run on this platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BootStepError {
-    /// TDX: Warden has no #VE handler, so the CPUID, MSR and port accesses of the steps after the CPU
-    /// tables would be fatal (Intel TDX Module ABI spec, #VE on CPUID/RDMSR/port I/O in a TD).
-    NoVeHandler,
     /// SEV-SNP: the heap's page-table entries could not be given the C-bit.
     CBit {
         /// The page whose entry was refused.
@@ -32,10 +29,13 @@ pub enum BootStepError {
     HeapAcceptance(AcceptError),
     /// SEV-SNP: the guest RAM the memory map names could not be mapped for Warden.
     GuestMapping(crate::snp::guest_memory::GuestMapError),
-    /// There is no request channel: on TDX guest calls arrive by TDVMCALL from a guest Warden runs,
-    /// which Warden does not run yet; on native, guest RAM was not mapped for the doorbell channel.
+    /// There is no request channel: on native, guest RAM was not mapped for the doorbell channel.
     #[cfg(warden_request_loop)]
     NoGuestChannel,
+    /// The platform launches no guest yet (TDX: the L2 guest is not), so no service would have a
+    /// caller: the services are skipped and the boot ends after "ready".
+    #[cfg(warden_request_loop)]
+    NoGuestToServe,
     /// The services could not start.
     #[cfg(warden_request_loop)]
     Services(crate::services::ServiceError),
@@ -74,7 +74,7 @@ pub trait BootSteps: Platform {
     /// Starts anything the boot times (native: the PIT window the TSC rate is measured against).
     fn start_timing(&mut self) {}
     /// The returning handler the IDT gets for this platform's virtualization exception, if any.
-    fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError>;
+    fn virtualization_exception_entry(&mut self) -> Result<Option<VirtualizationEntry>, BootStepError>;
     /// What the host says about itself.
     fn host_hints(&mut self) -> HostHints {
         HostHints::default()

@@ -9,7 +9,7 @@ use warden_platform::memory::GpaRange;
 use warden_platform::{Platform, Termination};
 
 use crate::boot_steps::{BootStepError, BootSteps, HostHints};
-use crate::cpu::exceptions::VcEntry;
+use crate::cpu::exceptions::VirtualizationEntry;
 use crate::heap::HeapMemory;
 #[cfg(warden_request_loop)]
 use crate::request_loop::DoorbellChannel;
@@ -105,8 +105,8 @@ impl BootSteps for NativePlatform {
         crate::tsc::start_window();
     }
 
-    /// No #VC or #VE off confidential hardware: vector 29 stays a fatal report.
-    fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError> {
+    /// No #VC or #VE off confidential hardware: vectors 20 and 29 stay fatal reports.
+    fn virtualization_exception_entry(&mut self) -> Result<Option<VirtualizationEntry>, BootStepError> {
         Ok(None)
     }
 

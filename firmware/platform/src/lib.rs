@@ -16,6 +16,7 @@ pub mod ghcb_exits;
 #[allow(unsafe_code)]
 pub mod memory;
 pub mod tdx_attestation;
+pub mod tdx_ve;
 
 /// Why Warden stopped. Sent to the hypervisor (SNP/TDX) or turned into an exit status (native).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

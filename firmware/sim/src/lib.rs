@@ -6,7 +6,8 @@
 //!   hypervisor that serves page-state changes and can be told to misbehave ([`snp::PscBehavior`]),
 //!   and guest-memory accessors that fault on pages that are not validated.
 //! - [`tdx::SimTdx`]: a Secure EPT with 4 KiB / 2 MiB / 1 GiB accept, PAGE_ALREADY_ACCEPTED without
-//!   zeroing, PAGE_SIZE_MISMATCH, injectable OPERAND_BUSY, and MapGPA with partial completion.
+//!   zeroing, PAGE_SIZE_MISMATCH, injectable OPERAND_BUSY, and MapGPA with partial completion;
+//!   [`tdx_vmm::SimVmm`], the VMM that emulates a TD's CPUID, port and MSR accesses (and can lie).
 //!
 //! - [`psp::SimPsp`]: a PSP answering SNP guest requests (MSG_REPORT_REQ, MSG_KEY_REQ) with
 //!   labelled INSECURE TEST KEYS, and the host's INVALID_LEN for a small certificate buffer.
@@ -29,6 +30,7 @@ mod sept;
 pub mod snp;
 pub mod tdx;
 pub mod tdx_report;
+pub mod tdx_vmm;
 
 pub use rmp::RmpEntry;
 pub use sept::PageState;

@@ -95,7 +95,7 @@ impl CpuidModel {
 }
 
 /// Runs one CPUID on a fresh MODE_64 engine.
-fn execute_cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
+pub fn execute_cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
     let run = || -> Result<[u32; 4], unicorn_engine::unicorn_const::uc_error> {
         let mut uc = Unicorn::new(Arch::X86, Mode::MODE_64)?;
         uc.mem_map(0x1000, 0x1000, Prot::ALL)?;

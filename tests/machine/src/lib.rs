@@ -31,5 +31,6 @@ pub mod psp;
 pub mod serial;
 pub mod snp_instructions;
 pub mod state_disk;
+pub mod tdx;
 pub mod vmpl;
 pub mod vmsa_state;

@@ -81,6 +81,8 @@ pub enum Outcome {
     GuestFailed(String),
     /// Something the machine does not model (or a site it missed).
     Unsupported(String),
+    /// TDX: the TD ended itself with TDG.VP.VMCALL<ReportFatalError> and this error code (R12).
+    FatalError(u64),
 }
 
 impl Outcome {
@@ -102,6 +104,7 @@ impl std::fmt::Display for Outcome {
             Self::Halted(rip) => write!(f, "halted at RIP {rip:#x} with nothing left to run"),
             Self::GuestFailed(line) => write!(f, "the guest failed: {line}"),
             Self::Unsupported(why) => write!(f, "unsupported: {why}"),
+            Self::FatalError(code) => write!(f, "ReportFatalError with error code {code:#x}"),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior B] [--lie-ghcb-echo]
+//! `warden-machine [--tdx] [--igvm PATH] [--smoke | --ready] [--psc-behavior B] [--lie-ghcb-echo]
 //! [--max-seconds N] [--nonce HEX] [--evidence-dir DIR] [--vtpm-state FILE]`: boots an IGVM file on the emulated SEV-SNP
 //! machine, prints the consoles, and exits 0 only on success (`--smoke`: Warden's ready line and the
 //! guest's PASS verdict; `--ready`: Warden's ready line; otherwise a TestsPassed termination), printing
@@ -7,6 +7,8 @@
 //! `ask.pem` and `vcek.pem` (what a relying party fetches from AMD in real life). `--vtpm-state` gives
 //! Warden a state disk backed by FILE (`state_disk`; created, or grown to 256 KiB), where it keeps the
 //! vTPM's sealed state across boots.
+//! `--tdx` (or `--platform tdx`) boots the file's TDX platform on the emulated TDX machine instead
+//! (`tdx::cli`).
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -18,7 +20,7 @@ use warden_machine::psp::cert_chain::CertChain;
 use warden_machine::{host_nonce, loader};
 use warden_sim::snp::PscBehavior;
 
-const USAGE: &str = "usage: warden-machine [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--nonce HEX] [--quiet] [--report-json PATH] [--evidence-dir DIR] [--vtpm-state FILE]";
+const USAGE: &str = "usage: warden-machine [--tdx | --platform snp|tdx] [--igvm PATH] [--smoke | --ready] [--psc-behavior honest|partial:N|over-report:N:M|stall|cur-entry:N|end-entry:N|corrupt:N|fail:CODE] [--lie-ghcb-echo] [--max-seconds N] [--nonce HEX] [--quiet] [--report-json PATH] [--evidence-dir DIR] [--vtpm-state FILE]";
 
 fn parse_psc(s: &str) -> Option<PscBehavior> {
     let mut it = s.split(':');
@@ -42,11 +44,21 @@ fn main() -> ExitCode {
     let mut config = Config::default();
     let mut report: Option<PathBuf> = None;
     let mut evidence_dir: Option<PathBuf> = None;
+    let mut tdx = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().unwrap_or_else(|| panic!("{name} needs a value\n{USAGE}"));
         match arg.as_str() {
             "--igvm" => igvm = PathBuf::from(value("--igvm")),
+            "--tdx" => tdx = true,
+            "--platform" => match value("--platform").as_str() {
+                "tdx" => tdx = true,
+                "snp" => tdx = false,
+                other => {
+                    eprintln!("unknown platform {other}\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             "--smoke" => config.smoke = true,
             "--ready" => config.until_ready = true,
             "--quiet" => config.echo = false,
@@ -85,6 +97,9 @@ fn main() -> ExitCode {
             eprintln!("machine: --evidence-dir: {e}");
             return ExitCode::from(2);
         }
+    }
+    if tdx {
+        return warden_machine::tdx::cli::main(&igvm, config, report.as_deref());
     }
     let start = Instant::now();
     let bytes = match std::fs::read(&igvm) {

@@ -6,8 +6,9 @@
 //! guard page was hit if that is what happened, and terminates through the platform. The handlers run on
 //! IST stacks, so a fault caused by a full stack can still be reported.
 //!
-//! None of them returns yet: Warden takes no interrupts, and the #VC handler of the SNP platform (which
-//! must return) will get its own entry.
+//! None of them returns: Warden takes no interrupts. The one returning handler, the platform's
+//! virtualization exception (#VC on SEV-SNP, #VE on TDX), is the platform's own entry
+//! ([`VirtualizationEntry`]).
 use spin::Once;
 use warden_defs::layout::{STACKS, StackId, stack_guard};
 use warden_platform::Termination;
@@ -172,24 +173,45 @@ unsafe extern "C" {
 
 static IDT: Once<InterruptDescriptorTable> = Once::new();
 
-/// The entry of a returning #VC handler (SEV-SNP; AMD64 APM vol. 2, #VC exception, vector 29), given to
-/// [`load_idt`] by the platform that has one, so this module needs no platform module.
-#[derive(Clone, Copy, Debug)]
-pub struct VcEntry(VirtAddr);
+/// Which virtualization exception a platform's returning handler takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VirtualizationVector {
+    /// SEV-SNP's #VC (vector 29; AMD64 APM vol. 2, "#VC Exception"): the CPU pushes an error code.
+    Vc,
+    /// TDX's #VE (vector 20; Intel SDM vol. 3, "Virtualization Exceptions"): no error code.
+    Ve,
+}
 
-impl VcEntry {
-    /// Wraps a handler's address.
+/// The entry of a platform's returning virtualization-exception handler (#VC on SEV-SNP, #VE on TDX),
+/// given to [`load_idt`] by the platform that has one, so this module needs no platform module.
+#[derive(Clone, Copy, Debug)]
+pub struct VirtualizationEntry {
+    vector: VirtualizationVector,
+    entry: VirtAddr,
+}
+
+impl VirtualizationEntry {
+    /// A #VC handler's address.
     ///
     /// # Safety
     /// `entry` must be the address of code that expects the frame the CPU pushes for #VC (with its
     /// error code), preserves every register it does not emulate, and returns with IRETQ.
-    pub unsafe fn new(entry: VirtAddr) -> Self {
-        Self(entry)
+    pub unsafe fn vc(entry: VirtAddr) -> Self {
+        Self { vector: VirtualizationVector::Vc, entry }
+    }
+
+    /// A #VE handler's address.
+    ///
+    /// # Safety
+    /// `entry` must be the address of code that expects the frame the CPU pushes for #VE (no error
+    /// code), preserves every register it does not emulate, and returns with IRETQ.
+    pub unsafe fn ve(entry: VirtAddr) -> Self {
+        Self { vector: VirtualizationVector::Ve, entry }
     }
 }
 
 /// Builds the IDT (each exception on its IST stack) and loads it.
-pub fn load_idt(vc_entry: Option<VcEntry>) {
+pub fn load_idt(virtualization: Option<VirtualizationEntry>) {
     // SAFETY: `warden_exception_stubs` is a read-only table of 32 addresses emitted above.
     let stubs = unsafe { &warden_exception_stubs };
     let idt = IDT.call_once(|| {
@@ -218,19 +240,22 @@ pub fn load_idt(vc_entry: Option<VcEntry>) {
             idt.alignment_check.set_handler_addr(stub(17)).set_stack_index(IST_EXCEPTION - 1);
             idt.machine_check.set_handler_addr(stub(18)).set_stack_index(IST_MACHINE_CHECK - 1);
             idt.simd_floating_point.set_handler_addr(stub(19)).set_stack_index(IST_EXCEPTION - 1);
-            idt.virtualization.set_handler_addr(stub(20)).set_stack_index(IST_EXCEPTION - 1);
             idt.cp_protection_exception.set_handler_addr(stub(21)).set_stack_index(IST_EXCEPTION - 1);
             idt.hv_injection_exception.set_handler_addr(stub(28)).set_stack_index(IST_EXCEPTION - 1);
-            // On SNP, #VC goes to the platform's returning handler instead (`VcEntry::new`'s contract:
-            // it takes the CPU's #VC frame and returns with IRETQ); it runs on the interrupted stack (no
-            // IST), so a #VC inside another handler's report does not overwrite that handler's frame.
-            match vc_entry {
-                Some(VcEntry(entry)) => idt.vmm_communication_exception.set_handler_addr(entry),
-                None => idt
-                    .vmm_communication_exception
-                    .set_handler_addr(stub(29))
-                    .set_stack_index(IST_EXCEPTION - 1),
-            };
+            idt.vmm_communication_exception.set_handler_addr(stub(29)).set_stack_index(IST_EXCEPTION - 1);
+            idt.virtualization.set_handler_addr(stub(20)).set_stack_index(IST_EXCEPTION - 1);
+            // The platform's virtualization exception (#VC on SNP, #VE on TDX) goes to its returning
+            // handler instead (`VirtualizationEntry`'s contract: it takes the CPU's frame for that
+            // vector and returns with IRETQ); it runs on the interrupted stack (no IST), so an
+            // intercepted instruction inside another handler's report does not overwrite that
+            // handler's frame (`set_handler_addr` resets the entry's options, the IST index above
+            // included).
+            if let Some(VirtualizationEntry { vector, entry }) = virtualization {
+                match vector {
+                    VirtualizationVector::Vc => idt.vmm_communication_exception.set_handler_addr(entry),
+                    VirtualizationVector::Ve => idt.virtualization.set_handler_addr(entry),
+                };
+            }
             idt.security_exception.set_handler_addr(stub(30)).set_stack_index(IST_EXCEPTION - 1);
         }
         idt

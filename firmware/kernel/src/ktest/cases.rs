@@ -97,6 +97,14 @@ fn platform_is_detected_as_claimed() -> TestResult {
             ensure!(warden_platform::detect(1, evidence).is_ok(), "an SNP claim is refused on SNP");
             ensure!(warden_platform::detect(0, evidence).is_err(), "a native claim is accepted on SNP");
         }
+        Some(BootPlatform::Tdx) => {
+            // CPUID leaf 0x21 is the TDX module's own answer (never a #VE), so it may decide here.
+            let evidence = crate::cpu::features::evidence();
+            ensure!(evidence.tdx_guest && !evidence.snp_active, "TDX, yet {evidence:?}");
+            ensure!(warden_platform::detect(2, evidence).is_ok(), "a TDX claim is refused on TDX");
+            ensure!(warden_platform::detect(0, evidence).is_err(), "a native claim is accepted on TDX");
+            ensure!(warden_platform::detect(1, evidence).is_err(), "an SNP claim is accepted on TDX");
+        }
         kind => {
             let evidence = crate::cpu::features::evidence();
             ensure!(kind == Some(BootPlatform::Native), "detected {kind:?}");

@@ -27,6 +27,14 @@ pub fn trigger(name: &str) {
             println!("warden-test: recursion reached depth {}", recurse(0));
         }
         "panic" => panic!("deliberate panic from the test image"),
+        "unexpected-ve" => {
+            // In a TD, WBINVD raises #VE (exit reason 54), which Warden never causes and its #VE
+            // handler must refuse (`warden_platform::tdx_ve::VeError::UnexpectedExit`); elsewhere it
+            // just runs.
+            // SAFETY: WBINVD writes back and invalidates caches; no memory changes meaning.
+            unsafe { core::arch::asm!("wbinvd", options(nostack)) };
+            println!("warden-test: WBINVD returned");
+        }
         _ => {}
     }
 }

@@ -14,6 +14,7 @@ mod faults;
 mod services;
 mod sha;
 mod snp;
+mod tdx;
 
 /// A test case: `Ok` or why it failed.
 pub type TestResult = Result<(), String>;
@@ -22,11 +23,14 @@ pub type TestResult = Result<(), String>;
 pub type TestCase = (&'static str, fn() -> TestResult);
 
 /// Every suite, in the order they run. A module with cases adds its list here.
-const SUITES: &[&[TestCase]] = &[cases::CASES, sha::CASES, snp::CASES, services::CASES];
+const SUITES: &[&[TestCase]] = &[cases::CASES, sha::CASES, snp::CASES, tdx::CASES, services::CASES];
 
 /// Cases that need QEMU's devices (fw_cfg), which only the native platform has: reported as skipped
 /// elsewhere, never run and never counted as passed.
 const NATIVE_ONLY: &[&str] = &["fw_cfg_reads_the_probe_file"];
+
+/// Cases that issue TDCALLs, which only a TD has: reported as skipped elsewhere.
+const TDX_ONLY: &[TestCase] = tdx::CASES;
 
 /// Runs what the host asked for, then terminates.
 pub fn run(platform: &impl Platform) -> ! {
@@ -43,10 +47,16 @@ pub fn run(platform: &impl Platform) -> ! {
     println!("warden-test: running {total} tests");
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let native = crate::machine::kind() == Some(BootPlatform::Native);
+    let tdx = crate::machine::kind() == Some(BootPlatform::Tdx);
     for (name, case) in SUITES.iter().flat_map(|suite| suite.iter()) {
         if !native && NATIVE_ONLY.contains(name) {
             skipped += 1;
             println!("test {name} ... skipped (native only)");
+            continue;
+        }
+        if !tdx && TDX_ONLY.iter().any(|(tdx_name, _)| tdx_name == name) {
+            skipped += 1;
+            println!("test {name} ... skipped (TDX only)");
             continue;
         }
         match case() {
@@ -63,7 +73,7 @@ pub fn run(platform: &impl Platform) -> ! {
     if skipped == 0 {
         println!("warden-test: {passed} passed, {failed} failed");
     } else {
-        println!("warden-test: {passed} passed, {failed} failed, {skipped} skipped (native only)");
+        println!("warden-test: {passed} passed, {failed} failed, {skipped} skipped (not for this platform)");
     }
     platform.terminate(if failed == 0 { Termination::TestsPassed } else { Termination::Failure })
 }

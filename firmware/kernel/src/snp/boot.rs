@@ -13,7 +13,7 @@ use super::{SnpPlatform, c_bit, console_write_bytes, vc};
 use crate::boot_params::BootFacts;
 use crate::boot_steps::{BootStepError, BootSteps, HostHints};
 use crate::console;
-use crate::cpu::exceptions::VcEntry;
+use crate::cpu::exceptions::VirtualizationEntry;
 use crate::heap::{self, HeapMemory};
 #[cfg(warden_request_loop)]
 use warden_defs::guest_launch::{GUEST_CAA, GUEST_VMPL};
@@ -69,7 +69,7 @@ impl BootSteps for SnpPlatform {
 
     /// The #VC handler; `start` installed it already, before detection (nothing intercepted may run
     /// without it), so the boot's CPU step finds the tables loaded (`cpu::init` runs once).
-    fn virtualization_exception_entry(&mut self) -> Result<Option<VcEntry>, BootStepError> {
+    fn virtualization_exception_entry(&mut self) -> Result<Option<VirtualizationEntry>, BootStepError> {
         Ok(Some(vc::entry()))
     }
 

@@ -22,7 +22,7 @@ use x86_64::VirtAddr;
 use super::ghcb::{GHCB, SharedGhcb};
 use super::instructions::{read_ghcb_msr, vmgexit, write_ghcb_msr};
 use super::{Reason, terminate_with};
-use crate::cpu::exceptions::VcEntry;
+use crate::cpu::exceptions::VirtualizationEntry;
 
 /// What the stub pushes, lowest address first (the same register order as `cpu::exceptions`).
 #[derive(Debug)]
@@ -109,10 +109,10 @@ unsafe extern "C" {
 }
 
 /// The #VC IDT entry, for `cpu::init` on SNP.
-pub fn entry() -> VcEntry {
+pub fn entry() -> VirtualizationEntry {
     // SAFETY: `warden_vc_entry` (above) takes the CPU's #VC frame, saves and restores the general
     // registers around `vc_handler`, pops the error code and returns with IRETQ.
-    unsafe { VcEntry::new(VirtAddr::new(warden_vc_entry as *const () as u64)) }
+    unsafe { VirtualizationEntry::vc(VirtAddr::new(warden_vc_entry as *const () as u64)) }
 }
 
 /// Called by `warden_vc_entry` with the saved registers; returns to resume after the instruction.

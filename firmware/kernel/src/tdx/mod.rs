@@ -5,21 +5,22 @@
 //! those `warden-sim`'s TDX model enforces; encodings are checked against the public specifications only
 //! (Intel TDX Module ABI spec: TDG.VP.INFO, TDG.MEM.PAGE.ACCEPT and their status codes; Intel GHCI spec
 //! ch. 3: TDG.VP.VMCALL MapGPA, Instruction.IO, ReportFatalError).
-//! Missing: a #VE handler (port I/O, CPUID and MSR accesses of other code raise #VE on TDX and are
-//! fatal until one exists).
+//! The #VE handler (`ve`) emulates the CPUID, port I/O, MSR and HLT instructions the TDX module
+//! leaves to the VMM.
 pub mod attestation;
 pub mod boot;
 pub mod tdcall;
+pub mod ve;
 
 use warden_defs::boot::BootPlatform;
 use warden_defs::layout::COM1_PORT;
 use warden_defs::tdx::{
-    TDVMCALL_MAP_GPA, TDX_LEVEL_1G, TDX_LEVEL_2M, TDX_LEVEL_4K, TdvmcallStatus, TdxStatus,
+    TDVMCALL_MAP_GPA, TDX_LEVEL_1G, TDX_LEVEL_2M, TDX_LEVEL_4K, TdvmcallStatus, TdxStatus, exit_reason,
 };
 use warden_platform::memory::{GpaRange, MapGpaError, MapGpaOutcome, TdxAcceptError, TdxLevel, TdxMemory};
 use warden_platform::{Platform, Termination};
 
-use self::tdcall::{TDVMCALL_IO, TDVMCALL_REPORT_FATAL_ERROR, VmcallResult, vmcall};
+use self::tdcall::{TDVMCALL_REPORT_FATAL_ERROR, VmcallResult, vmcall};
 
 /// Why [`TdxPlatform::init`] refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,8 +76,8 @@ fn io_byte(port: u16, write: Option<u8>) -> u8 {
         None => (IO_READ, 0),
     };
     // SAFETY: COM1 is Warden's console; the VMM emulates the UART (no memory is involved).
-    let VmcallResult { tdcall_status, status, output } =
-        unsafe { vmcall(TDVMCALL_IO, [1, direction, u64::from(port), data]) };
+    let VmcallResult { tdcall_status, status, output, .. } =
+        unsafe { vmcall(u64::from(exit_reason::IO), [1, direction, u64::from(port), data]) };
     if tdcall_status != 0 || status != TdvmcallStatus::SUCCESS.0 {
         report_fatal_error(Termination::Failure);
     }

@@ -1,21 +1,20 @@
 //! TDCALL (`66 0F 01 CC`): the calls a TD guest makes to the TDX module, and through TDG.VP.VMCALL to the
 //! VMM. Leaf numbers and register contracts: Intel TDX Module ABI spec (TDCALL leaves 0
-//! TDG.VP.VMCALL, 1 TDG.VP.INFO, 2 TDG.MR.RTMR.EXTEND, 4 TDG.MR.REPORT, 6 TDG.MEM.PAGE.ACCEPT) and
-//! Intel GHCI spec ch. 3 (TDG.VP.VMCALL
-//! sub-functions: R10 = 0, R11 = 0x10001 MapGPA, 0x10003 ReportFatalError, 30 Instruction.IO).
+//! TDG.VP.VMCALL, 1 TDG.VP.INFO, 2 TDG.MR.RTMR.EXTEND, 3 TDG.VP.VEINFO.GET, 4 TDG.MR.REPORT,
+//! 6 TDG.MEM.PAGE.ACCEPT) and GHCI for Intel TDX 1.5 (726792) §3 (TDG.VP.VMCALL sub-functions: R10 = 0,
+//! R11 = 0x10001 MapGPA, 0x10003 ReportFatalError, and the instruction emulations numbered by their
+//! exit reasons, `warden_defs::tdx::exit_reason`).
 //! **Not exercised on hardware**: no machine this was written on has TDX.
 use core::arch::asm;
 
-use warden_defs::tdx::{TDG_MEM_PAGE_ACCEPT, TDG_VP_VMCALL};
+use warden_defs::tdx::{TDG_MEM_PAGE_ACCEPT, TDG_VP_VEINFO_GET, TDG_VP_VMCALL};
 use warden_defs::tdx_report::{TDG_MR_REPORT, TDG_MR_RTMR_EXTEND};
+use warden_platform::tdx_ve::VeInfo;
 
 /// TDCALL leaf TDG.VP.INFO.
 pub const TDG_VP_INFO: u64 = 1;
 /// TDG.VP.VMCALL sub-function (R11): ReportFatalError (R12 = error code, R13 = message GPA or 0).
 pub const TDVMCALL_REPORT_FATAL_ERROR: u64 = 0x10003;
-/// TDG.VP.VMCALL sub-function (R11) for an I/O instruction: the VM-exit reason of IN/OUT (30). R12 =
-/// size in bytes, R13 = direction (0 read, 1 write), R14 = port, R15 = data to write; R11 = data read.
-pub const TDVMCALL_IO: u64 = 30;
 
 /// The registers TDG.VP.VMCALL exposes to the VMM (RCX bitmap, bit n = GPR n in RAX, RCX, RDX, RBX,
 /// RSP, RBP, RSI, RDI, R8..R15 order): R10-R15 only. The TDX module preserves the others.
@@ -66,8 +65,33 @@ pub fn vp_info() -> (u64, u64) {
     (status, rcx)
 }
 
+/// TDG.VP.VEINFO.GET: the current #VE's report (exit reason, qualification, GLA, GPA, instruction
+/// length), or the status (RAX) if there is none. Until it is called the TDX module turns a second #VE
+/// into a #DF, so the #VE handler calls it first.
+pub fn ve_info() -> Result<VeInfo, u64> {
+    let (status, rcx, rdx, r8, r9, r10): (u64, u64, u64, u64, u64, u64);
+    // SAFETY: TDG.VP.VEINFO.GET only reports (RCX, RDX, R8-R10, declared) and re-enables #VE delivery;
+    // it touches no memory.
+    unsafe {
+        asm!(
+            ".byte 0x66, 0x0F, 0x01, 0xCC",
+            inlateout("rax") TDG_VP_VEINFO_GET => status,
+            lateout("rcx") rcx,
+            lateout("rdx") rdx,
+            lateout("r8") r8,
+            lateout("r9") r9,
+            lateout("r10") r10,
+            options(nomem, nostack),
+        );
+    }
+    if status != 0 {
+        return Err(status);
+    }
+    Ok(VeInfo::from_registers(rcx, rdx, r8, r9, r10))
+}
+
 /// What TDG.VP.VMCALL returned: the TDCALL status (RAX, from the TDX module), and the VMM's R10 (status)
-/// and R11 (output), both hostile.
+/// and R11 (output), and R12-R15 as the VMM left them, all hostile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VmcallResult {
     /// RAX: the TDX module's status of the TDCALL itself (0 = the VMM was called).
@@ -76,6 +100,8 @@ pub struct VmcallResult {
     pub status: u64,
     /// R11: the VMM's output.
     pub output: u64,
+    /// R12-R15 on return (Instruction.CPUID's EAX, EBX, ECX, EDX).
+    pub registers: [u64; 4],
 }
 
 /// TDG.VP.VMCALL with R10 = 0 (a GHCI-standard call), R11 = `subfunction`, R12-R15 = `args`.
@@ -86,6 +112,7 @@ pub struct VmcallResult {
 /// the TD.
 pub unsafe fn vmcall(subfunction: u64, args: [u64; 4]) -> VmcallResult {
     let (tdcall_status, status, output): (u64, u64, u64);
+    let mut registers = args;
     // SAFETY: per the contract. Only R10-R15 are exposed to the VMM (RCX bitmap), so only they (and RAX,
     // RCX) can change, all declared; the VMM cannot touch Warden's private memory or stack.
     unsafe {
@@ -95,14 +122,14 @@ pub unsafe fn vmcall(subfunction: u64, args: [u64; 4]) -> VmcallResult {
             inlateout("rcx") VMCALL_EXPOSE_R10_R15 => _,
             inlateout("r10") 0u64 => status,
             inlateout("r11") subfunction => output,
-            inlateout("r12") args[0] => _,
-            inlateout("r13") args[1] => _,
-            inlateout("r14") args[2] => _,
-            inlateout("r15") args[3] => _,
+            inout("r12") registers[0],
+            inout("r13") registers[1],
+            inout("r14") registers[2],
+            inout("r15") registers[3],
             options(nostack),
         );
     }
-    VmcallResult { tdcall_status, status, output }
+    VmcallResult { tdcall_status, status, output, registers }
 }
 
 /// TDG.MR.REPORT (subtype 0): the TDX module writes a TDREPORT_STRUCT at `report_gpa` whose REPORTDATA is

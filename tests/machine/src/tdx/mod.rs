@@ -1,0 +1,19 @@
+//! The emulated TDX machine: the same unicorn vCPU as the SEV-SNP machine, with Intel TDX around it
+//! instead of SEV-SNP. The VMM builds the TD from the IGVM file's TDX directives and measures it into
+//! MRTD ([`loader`], [`mrtd`]); the vCPU starts at the reset vector in 32-bit protected mode
+//! ([`reset`]); a TDX module model answers TDCALL ([`module`]) over a Secure EPT of accepted, pending
+//! and shared pages (warden-sim's), raises #VE with the information TDG.VP.VEINFO.GET returns ([`ve`]),
+//! writes TDREPORTs ([`report`]) and passes TDG.VP.VMCALL to the VMM model ([`vmm`]).
+pub mod cli;
+pub mod cpuid;
+pub mod loader;
+pub mod machine;
+pub mod module;
+#[cfg(test)]
+mod module_tests;
+pub mod mrtd;
+pub mod report;
+pub mod reset;
+pub mod sites;
+pub mod ve;
+pub mod vmm;
