@@ -26,7 +26,8 @@ pub fn run(image: &std::path::Path, extra: &[&str]) -> crate::Result {
     build()?;
     let binary = crate::build::workspace_root().join("target/release/warden-machine");
     let status = std::process::Command::new(binary).arg("--igvm").arg(image).args(extra).status()?;
-    check(&format!("the emulated SNP machine on {}", image.display()), status)
+    let which = if extra.contains(&"--tdx") { "TDX" } else { "SNP" };
+    check(&format!("the emulated {which} machine on {}", image.display()), status)
 }
 
 /// The machine's own tests (hand-assembled programs, the loader digest against `measure`, probes).

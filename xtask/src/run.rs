@@ -73,7 +73,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub event_log: Option<PathBuf>,
     /// The machine: `native` is QEMU; `snp` is the emulated SEV-SNP machine (`tests/machine`), on
-    /// `warden-snp-guest.igvm` when built, else `warden.igvm`.
+    /// `warden-snp-guest.igvm` when built, else `warden.igvm`; `tdx` is the same machine's TDX mode,
+    /// on `warden.igvm` (no guest runs on TDX yet).
     #[arg(long, value_enum, default_value_t = Machine::Native)]
     pub machine: Machine,
     /// Keep the vTPM's sealed state in FILE across boots (native: attached as Warden's state disk;
@@ -89,6 +90,8 @@ pub enum Machine {
     Native,
     /// The emulated SEV-SNP machine.
     Snp,
+    /// The emulated TDX machine (`warden-machine --tdx`).
+    Tdx,
 }
 
 impl Args {
@@ -116,8 +119,8 @@ impl Args {
 
 /// Boots as asked.
 pub fn run(args: &Args) -> crate::Result {
-    if args.machine == Machine::Snp {
-        return run_snp(args);
+    if args.machine != Machine::Native {
+        return run_emulated(args);
     }
     crate::deps::ensure_run()?;
     qemu_loader::check_memory(args.memory)?;
@@ -316,10 +319,10 @@ fn serve_bridge(
     Ok(())
 }
 
-/// `run --machine snp`: the firmware on the emulated SEV-SNP machine, its console (and the guest's,
-/// prefixed) on the terminal; `--smoke` exits 0 after Warden's ready line and the guest's PASS verdict
-/// (after the ready line alone on the guest-less `warden.igvm`).
-fn run_snp(args: &Args) -> crate::Result {
+/// `run --machine snp|tdx`: the firmware on the emulated SEV-SNP (or TDX) machine, its console (and the
+/// guest's, prefixed) on the terminal; `--smoke` exits 0 after Warden's ready line and the guest's PASS
+/// verdict (after the ready line alone on the guest-less `warden.igvm`, the TDX default).
+fn run_emulated(args: &Args) -> crate::Result {
     if args.vtpm_state.is_some() {
         return Err("--vtpm-state: the emulated SNP machine has no state storage device yet".into());
     }
@@ -332,9 +335,17 @@ fn run_snp(args: &Args) -> crate::Result {
     if !args.no_build {
         crate::build::build(&crate::build::Args::default())?;
     }
-    let image = args.image.clone().unwrap_or_else(crate::machine::default_image);
+    let tdx = args.machine == Machine::Tdx;
+    let image = match &args.image {
+        Some(image) => image.clone(),
+        None if tdx => crate::build::output_dir().join("warden.igvm"),
+        None => crate::machine::default_image(),
+    };
     let seconds = args.timeout.to_string();
     let mut extra = vec!["--max-seconds", seconds.as_str()];
+    if tdx {
+        extra.push("--tdx");
+    }
     if args.smoke {
         let guestless = image.file_name().is_some_and(|n| n == "warden.igvm");
         extra.push(if guestless { "--ready" } else { "--smoke" });

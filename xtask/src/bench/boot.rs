@@ -32,7 +32,8 @@ pub struct Args {
     /// Do not build first: boot what is in target/warden/.
     #[arg(long)]
     pub no_build: bool,
-    /// `native` boots under QEMU; `snp` on the emulated SEV-SNP machine (`bench/boot_machine.rs`).
+    /// `native` boots under QEMU; `snp` on the emulated SEV-SNP machine (`bench/boot_machine.rs`);
+    /// `tdx` on its TDX mode (`bench/boot_tdx.rs`).
     #[arg(long, value_enum, default_value_t = crate::run::Machine::Native)]
     pub machine: crate::run::Machine,
 }
@@ -50,6 +51,12 @@ pub fn run(args: &Args) -> crate::Result {
             crate::build::build(&crate::build::Args::default())?;
         }
         return super::boot_machine::run(args.runs, args.timeout, args.json.as_ref());
+    }
+    if args.machine == crate::run::Machine::Tdx {
+        if !args.no_build {
+            crate::build::build(&crate::build::Args::default())?;
+        }
+        return super::boot_tdx::run(args.runs, args.timeout, args.json.as_ref());
     }
     crate::deps::ensure_run()?;
     if !args.no_build {

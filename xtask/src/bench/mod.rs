@@ -4,6 +4,7 @@
 mod accept;
 mod boot;
 mod boot_machine;
+mod boot_tdx;
 mod hash;
 mod vtpm;
 

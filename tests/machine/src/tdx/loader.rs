@@ -95,7 +95,7 @@ impl TdImage {
     /// TDH.MEM.PAGE.ADD, then TDH.MR.EXTEND of the whole page if `measured`. Adding a page twice is
     /// refused by the TDX module (the Secure EPT entry is no longer free).
     fn add(&mut self, gpa: u64, page: Page, measured: bool) -> Result<(), LoadError> {
-        if gpa % 4096 != 0 || self.pages.contains_key(&gpa) {
+        if !gpa.is_multiple_of(4096) || self.pages.contains_key(&gpa) {
             return Err(LoadError::Unsupported(format!("TDH.MEM.PAGE.ADD of {gpa:#x} twice or unaligned")));
         }
         self.mrtd.page_add(gpa);

@@ -9,6 +9,8 @@ pub mod cpuid;
 pub mod loader;
 pub mod machine;
 pub mod module;
+#[cfg(test)]
+mod module_tests;
 pub mod mrtd;
 pub mod report;
 pub mod reset;

@@ -224,8 +224,10 @@ impl TdxModule {
         let result = unsafe { self.sept.accept(gpa, level) };
         r[reg::RAX] = status(match result {
             Ok(()) => {
-                // The TDX module zeroes a page it accepts.
-                if !mem.write(gpa, &vec![0u8; level.bytes() as usize]) {
+                // The TDX module zeroes a page it accepts (in 2 MiB pieces: a 1 GiB page is large).
+                let zeros = vec![0u8; level.bytes().min(0x20_0000) as usize];
+                let end = gpa + level.bytes();
+                if !(gpa..end).step_by(zeros.len()).all(|at| mem.write(at, &zeros)) {
                     return Tdcall::Done;
                 }
                 r[reg::RAX] = 0;

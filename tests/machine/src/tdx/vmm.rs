@@ -139,7 +139,7 @@ impl Vmm {
             r[R10] = TdvmcallStatus::INVALID_OPERAND.0;
             return VmmOutcome::Resume;
         };
-        if start % 4096 != 0 || r[R13] % 4096 != 0 {
+        if !start.is_multiple_of(4096) || !r[R13].is_multiple_of(4096) {
             r[R10] = TdvmcallStatus::ALIGN_ERROR.0;
             return VmmOutcome::Resume;
         }
