@@ -257,14 +257,22 @@ impl<'a> TdxMachine<'a> {
 
     /// The instruction at `rip`, decoded in the current mode.
     fn decode(&self, rip: u64) -> Option<iced_x86::Instruction> {
-        let mut bytes = [0u8; 15];
-        let read = if self.long_mode() {
-            self.uc.vmem_read(rip, Prot::EXEC, &mut bytes)
-        } else {
-            self.uc.mem_read(rip, &mut bytes)
-        };
+        // Byte by byte: an instruction near the end of the ROM has fewer than 15 readable bytes after it.
+        let mut bytes = Vec::with_capacity(15);
+        for at in rip..rip + 15 {
+            let mut b = [0u8; 1];
+            let read = if self.long_mode() {
+                self.uc.vmem_read(at, Prot::EXEC, &mut b)
+            } else {
+                self.uc.mem_read(at, &mut b)
+            };
+            if read.is_err() {
+                break;
+            }
+            bytes.push(b[0]);
+        }
         let insn = intercepts::decode(&bytes, rip, if self.long_mode() { 64 } else { 32 });
-        (read.is_ok() && !insn.is_invalid()).then_some(insn)
+        (!insn.is_invalid()).then_some(insn)
     }
 
     fn raise(&mut self, vector: u8, error_code: Option<u64>, what: &str) -> Result<(), Outcome> {
