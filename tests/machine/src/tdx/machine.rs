@@ -42,6 +42,9 @@ const NATIVE_MSRS: [u32; 9] = [
     0xC000_0103,
 ];
 const MSR_EFER: u32 = 0xC000_0080;
+/// The error code (R12) of Warden's ReportFatalError after every in-firmware test passed: the byte
+/// the native platform writes to QEMU's isa-debug-exit for `Termination::TestsPassed`.
+const TESTS_PASSED_CODE: u64 = 0x10;
 
 /// What a hook saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,6 +390,10 @@ impl<'a> TdxMachine<'a> {
         match (result, vmm_outcome) {
             (Tdcall::Accepted(s, e), _) | (_, Some(VmmOutcome::Mapped(s, e))) => {
                 follow_sept(&mut self.uc, s, e).map_err(Outcome::Unsupported)
+            }
+            // Warden ends a test image's passing run with this code too (`Termination::TestsPassed`).
+            (_, Some(VmmOutcome::Fatal(TESTS_PASSED_CODE))) => {
+                Err(Outcome::Passed("ReportFatalError with Warden's TestsPassed code".into()))
             }
             (_, Some(VmmOutcome::Fatal(code))) => Err(Outcome::FatalError(code)),
             (_, Some(VmmOutcome::Halted)) => Err(Outcome::Halted(address)),
