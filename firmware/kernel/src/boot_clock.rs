@@ -19,10 +19,14 @@ fn rdtsc() -> u64 {
 }
 
 /// TSC ticks per microsecond if the (hyper)visor says: KVM/QEMU's timing leaf 0x4000_0010 (EAX = TSC kHz),
-/// else CPUID 0x15 (crystal ratio).
+/// else CPUID 0x15 (crystal ratio). On TDX only leaf 0x15, which the TDX module answers itself with the
+/// TD's configured TSC frequency (TDX Module v1.5 Base Architecture Specification (348549), "CPUID
+/// Virtualization"); the hypervisor range would be the VMM's word (a #VE), which must not set the
+/// vTPM's clock.
 pub(crate) fn tsc_khz() -> Option<u64> {
     {
-        let hypervisor_max = core::arch::x86_64::__cpuid(0x4000_0000).eax;
+        let ask_hypervisor = crate::machine::kind() != Some(warden_defs::boot::BootPlatform::Tdx);
+        let hypervisor_max = if ask_hypervisor { core::arch::x86_64::__cpuid(0x4000_0000).eax } else { 0 };
         if (0x4000_0010..0x4000_0100).contains(&hypervisor_max) {
             let khz = core::arch::x86_64::__cpuid(0x4000_0010).eax;
             if khz != 0 {
