@@ -186,6 +186,7 @@ fn statement(identity: &ImageIdentity, m: &Measurements, snp_policy: u64, key: &
                 "vcpus": m.vcpus,
             },
             "tdx": { "mrtd": hex(&m.tdx_mrtd) },
+            "native": { "imageDigest": m.native_image_digest.map(|digest| hex(&digest)) },
             "signer": { "keyid": key.key_id(), "insecure": key.is_insecure() },
         },
     })
@@ -319,6 +320,10 @@ fn parse_statement(payload: &[u8], key_id: String) -> Result<ReferenceValues> {
             snp_launch_digest: unhex::<48>(&p["snp"]["launchDigest"])?,
             tdx_mrtd: unhex::<48>(&p["tdx"]["mrtd"])?,
             image_sha256,
+            native_image_digest: match &p["native"]["imageDigest"] {
+                Value::Null => None,
+                digest => Some(unhex::<48>(digest)?),
+            },
         },
         snp_policy,
         insecure: p["signer"]["insecure"].as_bool().ok_or("reference values: bad signer")?
