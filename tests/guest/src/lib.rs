@@ -8,6 +8,7 @@
 
 pub mod ek_command;
 pub mod evidence;
+pub mod launch_event;
 pub mod pvalidate_list;
 pub mod secrets_page;
 pub mod tpm_commands;
