@@ -74,7 +74,7 @@ fn the_reference_values_publish_what_measure_computes() {
     let payload =
         base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap();
     let payload = String::from_utf8(payload).unwrap();
-    for field in ["snp_launch_digest", "tdx_mrtd", "image_sha256"] {
+    for field in ["snp_launch_digest", "tdx_mrtd", "image_sha256", "native_image_digest"] {
         let value = measured[field].as_str().unwrap();
         assert!(
             value.len() >= 64 && payload.contains(value),

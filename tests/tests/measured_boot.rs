@@ -1,7 +1,10 @@
 //! Measured boot, end to end: `cargo xtask run --event-log FILE` writes the TCG event log the booted
 //! firmware returns (Warden's measured-boot protocol); unmodified `tpm2_eventlog` parses it, and the
 //! PCR values it replays equal what `tpm2_pcrread` reads from the firmware's vTPM, for PCR 0 and 1 in
-//! every bank (SHA-1, SHA-256, SHA-384).
+//! every bank (SHA-1, SHA-256, SHA-384). The PCR 0 launch event names exactly the native launch
+//! measurement `cargo xtask measure --json` predicts from the ELF (`native_image_digest`), and PCR 0
+//! is the replay of that one event from the startup locality: a value, so a PCR 0 extended with
+//! anything else fails.
 //!
 //! tpm2-tools before the fixes for tpm2-tools#3224 (EV_NO_ACTION events extended) and #3146
 //! (StartupLocality ignored) replay PCR 0 of any log with a StartupLocality event wrongly; Debian's 5.4
@@ -18,6 +21,7 @@ use std::time::Duration;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384};
 use warden_tests::BootedFirmware;
+use warden_vtpm::measured_boot::{LaunchMeasurement, LaunchRoot};
 
 const PORT: u16 = 25341;
 
@@ -81,6 +85,21 @@ fn extend(bank: &str, pcr: &[u8], digest: &[u8]) -> Vec<u8> {
     }
 }
 
+/// `measure --json`'s `native_image_digest`: the host's prediction from `target/warden/warden.elf`.
+fn predicted_native_digest() -> [u8; 48] {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let out = warden_tests::xtask()
+        .args(["measure", "--json"])
+        .env("WARDEN_WORKSPACE", workspace)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let digest =
+        json["native_image_digest"].as_str().unwrap_or_else(|| panic!("no native_image_digest: {json}"));
+    unhex(digest).try_into().expect("48 bytes")
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -132,6 +151,27 @@ fn tpm2_eventlog_replays_the_firmware_log_to_the_pcrs_it_reads() {
     let locality = log[at + signature.len()];
     assert_eq!(locality, 4);
 
+    // The launch event: exactly the measurement the host predicts, hashed into every bank.
+    let predicted = LaunchMeasurement { root: LaunchRoot::NativeImage, digest: predicted_native_digest() };
+    let launch_data = predicted.event_data();
+    let launch = &events[1];
+    let expected_digest = |bank: &str| match bank {
+        "sha1" => Sha1::digest(&launch_data).to_vec(),
+        "sha256" => Sha256::digest(&launch_data).to_vec(),
+        _ => Sha384::digest(&launch_data).to_vec(),
+    };
+    for (bank, digest) in &launch.digests {
+        assert_eq!(
+            *digest,
+            hex(&expected_digest(bank)),
+            "the launch event's {bank} digest against measure --json"
+        );
+    }
+    assert!(
+        log.windows(launch_data.len()).any(|w| w == launch_data),
+        "the log holds the predicted event data"
+    );
+
     let replayed = pcr_values(yaml.split("\npcrs:").nth(1).expect("tpm2_eventlog prints pcrs:"));
     tool(&["tpm2_startup", "-c"]);
     let read = pcr_values(&tool(&["tpm2_pcrread", "sha1:0,1+sha256:0,1+sha384:0,1"]));
@@ -140,6 +180,14 @@ fn tpm2_eventlog_replays_the_firmware_log_to_the_pcrs_it_reads() {
         assert_eq!(replayed[&key(1)], read[&key(1)], "PCR 1 {bank}: tpm2_eventlog against tpm2_pcrread");
         assert_eq!(replay(&events, bank, 1, 0, false), read[&key(1)], "PCR 1 {bank}: PFP replay");
         assert_eq!(replay(&events, bank, 0, locality, false), read[&key(0)], "PCR 0 {bank}: PFP replay");
+        // From the prediction alone: the startup locality, then that one event.
+        let mut start = vec![0u8; expected_digest(bank).len()];
+        *start.last_mut().unwrap() = locality;
+        assert_eq!(
+            hex(&extend(bank, &start, &expected_digest(bank))),
+            read[&key(0)],
+            "PCR 0 {bank} against the replay of the predicted launch event"
+        );
         assert_ne!(
             read[&key(0)],
             replay(&[], bank, 0, locality, false),

@@ -123,7 +123,10 @@ pub fn build(args: &Args) -> crate::Result {
     let igvm_path = output_dir().join("warden.igvm");
     let igvm = crate::igvm::write_igvm(&firmware.image, crate::igvm::SNP_POLICY)?;
     std::fs::write(&igvm_path, &igvm)?;
-    let measurements = crate::measure::measure(&igvm, args.vcpus)?;
+    let mut measurements = crate::measure::measure(&igvm, args.vcpus)?;
+    // The same firmware ELF boots natively from `warden.rom`: its PCR 0 value is published too.
+    let elf = std::fs::read(output_dir().join(format!("{}.elf", RELEASE_FLAVOUR.name)))?;
+    measurements.native_image_digest = Some(crate::native_measurement::native_image_digest(&elf)?);
     let identity = reference_values::workspace_identity(&workspace_root(), "warden.igvm")?;
     let files = reference_values::write_reference_values(
         &output_dir(),

@@ -193,6 +193,7 @@ mod tests {
             snp_launch_digest: [0x5A; 48],
             tdx_mrtd: [0x7D; 48],
             image_sha256: [0x11; 32],
+            native_image_digest: None,
         }
     }
 

@@ -19,6 +19,7 @@ mod image;
 mod lint;
 mod machine;
 mod measure;
+mod native_measurement;
 mod qemu;
 mod qemu_build;
 mod qemu_igvm_checks;

@@ -22,6 +22,10 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The firmware ELF whose native launch measurement to predict [default: target/warden/warden.elf
+    /// when `--image` is not given].
+    #[arg(long)]
+    pub elf: Option<PathBuf>,
     /// The IGVM file to measure [default: target/warden/warden.igvm in the workspace, and
     /// warden-snp-guest.igvm next to it if it was built].
     #[arg(long)]
@@ -75,7 +79,13 @@ pub fn measure(igvm_bytes: &[u8], vcpus: u32) -> Result<Measurements> {
     }
     let tdx_mrtd = igvm::measurement::generate_tdx_measurement(file.directives(), tdx)
         .map_err(|e| format!("measure: TDX: {e}"))?;
-    Ok(Measurements { vcpus, snp_launch_digest, tdx_mrtd, image_sha256: Sha256::digest(igvm_bytes).into() })
+    Ok(Measurements {
+        vcpus,
+        snp_launch_digest,
+        tdx_mrtd,
+        image_sha256: Sha256::digest(igvm_bytes).into(),
+        native_image_digest: None,
+    })
 }
 
 /// The compatibility mask the file gives `platform`.
@@ -104,8 +114,9 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The `--json` line of `m`: `image`, `vcpus` and the three digests in hex, in that order; then, when
-/// the guest image was measured too, `snp_guest_image` and its `snp_guest_launch_digest`.
+/// The `--json` line of `m`: `image`, `vcpus` and the three digests in hex, in that order; then
+/// `native_image_digest` when the ELF was measured; then, when the guest image was measured too,
+/// `snp_guest_image` and its `snp_guest_launch_digest`.
 pub fn json_line(m: &Measurements, image: &Path, guest: Option<(&Path, &Measurements)>) -> String {
     let image = serde_json::Value::String(image.display().to_string());
     let guest = match guest {
@@ -116,8 +127,12 @@ pub fn json_line(m: &Measurements, image: &Path, guest: Option<(&Path, &Measurem
         ),
         None => String::new(),
     };
+    let native = match &m.native_image_digest {
+        Some(digest) => format!(r#", "native_image_digest": "{}""#, hex(digest)),
+        None => String::new(),
+    };
     format!(
-        r#"{{"image": {image}, "vcpus": {}, "snp_launch_digest": "{}", "tdx_mrtd": "{}", "image_sha256": "{}"{guest}}}"#,
+        r#"{{"image": {image}, "vcpus": {}, "snp_launch_digest": "{}", "tdx_mrtd": "{}", "image_sha256": "{}"{native}{guest}}}"#,
         m.vcpus,
         hex(&m.snp_launch_digest),
         hex(&m.tdx_mrtd),
@@ -138,8 +153,18 @@ pub fn run(args: &Args) -> crate::Result {
     // Without `--image`, the guest image built next to `warden.igvm` is measured too.
     let guest_image = crate::build::output_dir().join(crate::build::SNP_GUEST_IGVM);
     let guest_image = (args.image.is_none() && guest_image.exists()).then_some(guest_image);
+    let elf = match (&args.elf, &args.image) {
+        (Some(elf), _) => Some(elf.clone()),
+        (None, None) => Some(crate::build::output_dir().join("warden.elf")),
+        (None, Some(_)) => None,
+    };
     let start = Instant::now();
-    let (size, m) = measure_file(&image, args.vcpus)?;
+    let (size, mut m) = measure_file(&image, args.vcpus)?;
+    if let Some(elf) = &elf {
+        let bytes = std::fs::read(elf)
+            .map_err(|e| format!("measure: cannot read {}: {e} (run `cargo xtask build`)", elf.display()))?;
+        m.native_image_digest = Some(crate::native_measurement::native_image_digest(&bytes)?);
+    }
     let elapsed = start.elapsed();
     let guest = match &guest_image {
         Some(path) => Some((path.as_path(), measure_file(path, args.vcpus)?.1)),
@@ -153,6 +178,9 @@ pub fn run(args: &Args) -> crate::Result {
         println!("SNP launch digest  {}", hex(&m.snp_launch_digest));
         println!("TDX MRTD           {}", hex(&m.tdx_mrtd));
         println!("image SHA-256      {}", hex(&m.image_sha256));
+        if let (Some(elf), Some(digest)) = (&elf, &m.native_image_digest) {
+            println!("native PCR 0 image {} ({})", hex(digest), elf.display());
+        }
         println!("computed in        {:.1} ms", elapsed.as_secs_f64() * 1e3);
         if let Some((path, guest)) = &guest {
             println!("guest image        {}", path.display());

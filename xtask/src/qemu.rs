@@ -39,9 +39,12 @@ pub fn kvm_usable() -> bool {
     std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
 }
 
-/// Whether /dev/kvm is KVM-PVM (software virtualization without VMX/SVM, as on the nested CI machines): it
-/// hands the guest's SSE/AVX instructions to KVM's instruction emulator, which lacks most of them (the VM
-/// stops with "emulation failure"), and the guest still sees SHA-NI under `-cpu host,-sha-ni` (observed).
+/// Whether /dev/kvm is KVM-PVM (software virtualization without VMX/SVM, as on the nested CI machines).
+/// Under QEMU it never enters Warden's VM natively: every guest instruction, from the reset vector to
+/// the request loop, runs in KVM's instruction emulator (about a microsecond each; `kvm_emulate_insn`
+/// for every instruction and no `kvm_entry` in a trace of a whole boot), which lacks most SSE/AVX
+/// instructions (the VM stops with "emulation failure"), and the guest still sees SHA-NI under
+/// `-cpu host,-sha-ni` (observed; `docs/benchmarks.md`, "boot").
 pub fn kvm_is_pvm() -> bool {
     std::path::Path::new("/sys/module/kvm_pvm").exists()
 }

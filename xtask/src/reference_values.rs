@@ -161,6 +161,7 @@ fn statement(identity: &ImageIdentity, m: &Measurements, snp_policy: u64, key: &
                 "vcpus": m.vcpus,
             },
             "tdx": { "mrtd": hex(&m.tdx_mrtd) },
+            "native": { "imageDigest": m.native_image_digest.map(|digest| hex(&digest)) },
             "signer": { "keyid": key.key_id(), "insecure": key.is_insecure() },
         },
     })

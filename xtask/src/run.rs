@@ -335,7 +335,9 @@ fn run_emulated(args: &Args) -> crate::Result {
     }
     let tdx = args.machine == Machine::Tdx;
     if tdx && args.vtpm_state.is_some() {
-        return Err("--vtpm-state: the emulated TDX machine has no state disk (TDX serves no vTPM yet)".into());
+        return Err(
+            "--vtpm-state: the emulated TDX machine has no state disk (TDX serves no vTPM yet)".into()
+        );
     }
     let image = match &args.image {
         Some(image) => image.clone(),

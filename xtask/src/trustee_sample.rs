@@ -55,6 +55,7 @@ mod tests {
             snp_launch_digest: [0xAB; 48],
             tdx_mrtd: [0; 48],
             image_sha256: [0; 32],
+            native_image_digest: None,
         };
         assert_eq!(measurements_of(&sample_message(&m).unwrap()).unwrap(), vec![hex(&[0xAB; 48])]);
     }

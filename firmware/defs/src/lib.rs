@@ -15,6 +15,7 @@ pub mod ek_template;
 pub mod ghcb;
 pub mod guest_launch;
 pub mod layout;
+pub mod native_measurement;
 pub mod psc;
 pub mod snp;
 pub mod snp_cpuid;

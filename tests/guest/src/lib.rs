@@ -9,6 +9,7 @@
 
 pub mod ek_command;
 pub mod evidence;
+pub mod launch_event;
 pub mod pvalidate_list;
 pub mod secrets_page;
 pub mod state_commands;

@@ -57,6 +57,15 @@ pub mod work {
     pub const NEEDED: u64 = LARGE + LARGE_PAGE_SIZE;
 }
 
+/// Bytes as lowercase hex.
+pub struct Hex<'a>(pub &'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
 /// The state the steps share: the checks so far, the boot information, the current calling area.
 #[derive(Debug)]
 pub struct Run {

@@ -47,6 +47,9 @@ pub struct Measurements {
     pub tdx_mrtd: [u8; 48],
     /// SHA-256 of the IGVM file itself: the image's identity.
     pub image_sha256: [u8; 32],
+    /// What Warden extends into PCR 0 when it boots natively (no hardware root): SHA-384 of its text
+    /// and rodata, predicted from the firmware ELF; `None` when the ELF was not at hand.
+    pub native_image_digest: Option<[u8; 48]>,
 }
 
 /// Reference values whose signature checked out.
@@ -166,6 +169,10 @@ fn parse_statement(payload: &[u8], key_id: String) -> Result<ReferenceValues, Re
             snp_launch_digest: unhex::<48>(&p["snp"]["launchDigest"])?,
             tdx_mrtd: unhex::<48>(&p["tdx"]["mrtd"])?,
             image_sha256,
+            native_image_digest: match &p["native"]["imageDigest"] {
+                Value::Null => None,
+                digest => Some(unhex::<48>(digest)?),
+            },
         },
         snp_policy,
         insecure: p["signer"]["insecure"].as_bool().ok_or(Malformed("signer.insecure is not a bool"))?

@@ -18,7 +18,13 @@ fn identity() -> ImageIdentity {
 }
 
 fn measurements() -> Measurements {
-    Measurements { vcpus: 2, snp_launch_digest: [0xA5; 48], tdx_mrtd: [0x3C; 48], image_sha256: [0x77; 32] }
+    Measurements {
+        vcpus: 2,
+        snp_launch_digest: [0xA5; 48],
+        tdx_mrtd: [0x3C; 48],
+        image_sha256: [0x77; 32],
+        native_image_digest: Some([0x42; 48]),
+    }
 }
 
 /// A key that is not the test key, from a fixed scalar.

@@ -3,7 +3,6 @@
 //! SVSM_ATTEST_SINGLE_SERVICE (SVSM spec (AMD 58019), Table 13), and requires the two public areas to
 //! be the same bytes: the manifest a verifier checks names the TPM the guest uses. It prints the EK as
 //! `guest: ek <hex>`, so the machine's tests can compare boots.
-use core::fmt;
 
 use warden_defs::attest::{
     ATTEST_NONCE_SIZE, AttestServicesRequest, AttestSingleServiceRequest, VTPM_SERVICE_GUID,
@@ -14,22 +13,13 @@ use warden_defs::svsm::{PROTOCOL_ATTEST, attest_call};
 use warden_test_guest::ek_command;
 use zerocopy::IntoBytes;
 
-use super::{Run, work};
+use super::{Hex, Run, work};
 use crate::{guest_pages, println};
 
 /// The step's buffers, in the upper half of the validated 2 MiB page (unused by the other steps).
 const REPORT: u64 = work::LARGE + 0x10_0000;
 const MANIFEST: u64 = REPORT + PAGE_SIZE;
 const NONCE: u64 = MANIFEST + PAGE_SIZE;
-
-/// Bytes as lowercase hex.
-struct Hex<'a>(&'a [u8]);
-
-impl fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
 
 /// The vTPM service's manifest (the EK public area Warden attests), or `None` after a FAIL line.
 fn manifest_ek(run: &mut Run, step: &str) -> Option<[u8; EK_L1_PUBLIC_SIZE]> {

@@ -1,9 +1,13 @@
 //! Warden's measured-boot protocol (`docs/measured-boot.md`): GET_EVENT_LOG with no buffer answers
 //! INVALID_PARAMETER and the log's size in RCX; with a page that large it copies the TCG crypto-agile
 //! log there (TCG PC Client PFP §10.2): the Spec ID event first, the StartupLocality event with
-//! locality 4 (Warden started its vTPM as an H-CRTM) after it.
+//! locality 4 (Warden started its vTPM as an H-CRTM) after it. Then the launch event: its digests must
+//! be the hashes of its data, and its text (the launch digest Warden extended into PCR 0) is printed
+//! whole, for a host test to compare with `cargo xtask measure` (`pcr0_launch.rs` of tests/machine).
+use sha2::{Digest, Sha256, Sha384};
 use warden_defs::layout::PAGE_SIZE;
 use warden_defs::svsm::{PROTOCOL_WARDEN_MEASURED_BOOT, ResultCode, measured_boot_call};
+use warden_test_guest::launch_event::{self, TEXT_MAX};
 
 use super::{Code, Run, work};
 use crate::guest_pages;
@@ -47,4 +51,25 @@ pub fn run(run: &mut Run) {
         answer.rcx == size && spec_id && locality,
         format_args!("{} bytes, Spec ID event {spec_id}, StartupLocality 4 {locality}", answer.rcx),
     );
+    launch(run, log);
+}
+
+/// The launch event's check: found, digests that are its data's hashes, printable text.
+fn launch(run: &mut Run, log: &[u8]) {
+    let event = match launch_event::find(log) {
+        Ok(event) => event,
+        Err(error) => {
+            run.check("event-log launch event", false, format_args!("{error:?}"));
+            return;
+        }
+    };
+    let hashed = event.sha256 == <[u8; 32]>::from(Sha256::digest(event.data))
+        && event.sha384 == <[u8; 48]>::from(Sha384::digest(event.data));
+    let mut text = [0u8; TEXT_MAX];
+    match launch_event::ascii_text(event.data, &mut text) {
+        Some(text) => run.check("event-log launch event", hashed, format_args!("{text}")),
+        None => {
+            run.check("event-log launch event", false, format_args!("its data is not a short ASCII text"))
+        }
+    }
 }

@@ -5,7 +5,7 @@ use warden_defs::svsm::{PROTOCOL_VTPM, VTPM_BUFFER_SIZE, vtpm_call};
 use warden_test_guest::tpm_commands::{self, TPM_RC_INITIALIZE, TPM_RC_SUCCESS};
 use warden_test_guest::vtpm_buffer::{self, QUERY_SEND_COMMAND_BIT};
 
-use super::{Run, work};
+use super::{Hex, Run, work};
 use crate::guest_pages;
 
 /// Sends `command` through the buffer page; answers the TPM response (copied out) and its length.
@@ -70,7 +70,9 @@ pub fn run(run: &mut Run) {
     if let Some((response, len)) = send(run, "vtpm pcr-read", &tpm_commands::pcr_read_sha256(0)) {
         match tpm_commands::pcr_digest(&response[..len], 0) {
             Ok(digest) => {
-                run.check("vtpm pcr-read", true, format_args!("PCR 0 (SHA-256) starts {:02x?}", &digest[..8]))
+                // The whole value: a host test replays the launch event against it (`pcr0_launch.rs`
+                // of tests/machine).
+                run.check("vtpm pcr-read", true, format_args!("PCR 0 (SHA-256) {}", Hex(&digest)))
             }
             Err(error) => run.check("vtpm pcr-read", false, format_args!("TPM2_PCR_Read: {error:?}")),
         }
