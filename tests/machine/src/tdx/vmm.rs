@@ -120,7 +120,8 @@ impl Vmm {
                         self.hv.port_out(0, port, (r[R15] >> (8 * i)) as u8);
                     }
                 } else {
-                    r[R11] = (0..size).fold(0, |acc, i| acc | u64::from(self.hv.port_in(port)) << (8 * i));
+                    r[R11] =
+                        (0..size).fold(0, |acc, i| acc | (self.hv.port_in(0, port, 1) & 0xFF) << (8 * i));
                 }
             }
             VMCALL_CPUID => {
