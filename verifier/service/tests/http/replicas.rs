@@ -12,11 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use warden_verifier::jwe::RecipientKey;
-use warden_verifier::policy::ResourcePolicy;
 use warden_verifier::protocol::Response;
-use warden_verifier::store::{self, StoreKey, StoredReferenceValues};
+use warden_verifier::store::{self, StoreKey};
 
-use crate::support::{Client, REFERENCE_ID, SECRET, SECRET_PATH, chip_tcb, evidence_fixture, prepare};
+use crate::support::{self, Client, SECRET, SECRET_PATH, evidence_fixture, prepare};
 
 const STORE_KEY: [u8; 32] = [0x3C; 32];
 
@@ -55,26 +54,12 @@ fn replica(store: &str, dir: &Path) -> Replica {
     Replica { url: url.to_owned(), child }
 }
 
-/// The test image's reference values, its policy and a secret, written straight into the shared store.
+/// The test image's reference values, policies and secrets, written straight into the shared store.
 fn seed(url: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let store = store::open(url, StoreKey::new(STORE_KEY)).await.unwrap();
-        let values = StoredReferenceValues {
-            id: REFERENCE_ID.into(),
-            image: "warden-test-image".into(),
-            measurements: vec![evidence_fixture::MEASUREMENT],
-            policy: evidence_fixture::POLICY,
-            payload: b"{}".to_vec(),
-        };
-        store.add_reference_values(values).await.unwrap();
-        let policy = ResourcePolicy {
-            reference_values: vec![REFERENCE_ID.into()],
-            minimum_tcb: chip_tcb(),
-            allow_debug: false,
-        };
-        store.set_policy("default", &policy).await.unwrap();
-        store.put_resource(&SECRET_PATH.parse().unwrap(), SECRET, "default").await.unwrap();
+        support::seed(store.as_ref()).await;
     });
 }
 

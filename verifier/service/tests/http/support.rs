@@ -84,7 +84,8 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-async fn seed(store: &dyn Store) {
+/// The test image's reference values, a default and a strict policy, and a secret under each.
+pub async fn seed(store: &dyn Store) {
     let values = StoredReferenceValues {
         id: REFERENCE_ID.into(),
         image: "warden-test-image".into(),
