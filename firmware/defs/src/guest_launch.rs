@@ -148,11 +148,21 @@ pub struct GuestBootInfo {
     pub svsm_base: u64,
     /// Its size.
     pub svsm_size: u64,
+    /// Which platform launched the guest, and so how it reaches Warden: [`GUEST_PLATFORM_SNP`] (at a
+    /// VMPL, through the SVSM calling convention) or [`GUEST_PLATFORM_TDX_L2`] (as the L2 of a partitioned
+    /// TD, through VMCALL exits to Warden, its L1).
+    pub platform: u64,
 }
+
+/// [`GuestBootInfo::platform`]: AMD SEV-SNP, the guest at [`GUEST_VMPL`].
+pub const GUEST_PLATFORM_SNP: u64 = 1;
+/// [`GuestBootInfo::platform`]: Intel TDX with TD partitioning, the guest as L2 VM 1, Warden its L1.
+pub const GUEST_PLATFORM_TDX_L2: u64 = 2;
 
 const _: () = {
     use core::mem::{offset_of, size_of};
-    assert!(size_of::<GuestBootInfo>() == 80);
+    assert!(size_of::<GuestBootInfo>() == 88);
+    assert!(offset_of!(GuestBootInfo, platform) == 80);
     assert!(size_of::<GuestPayload>() == 32);
     assert!(offset_of!(GuestBootInfo, caa) == 24);
     assert!(offset_of!(GuestBootInfo, free_start) == 48);

@@ -12,7 +12,7 @@ use crate::guest::{GuestMemory, MemoryError};
 use warden_defs::guest_launch::{
     GUEST_BOOT_INFO, GUEST_BOOT_MAGIC, GUEST_CAA, GUEST_FREE_BASE, GUEST_FREE_END, GUEST_GHCB,
     GUEST_LAUNCH_BASE, GUEST_LAUNCH_END, GUEST_MAPPED_END, GUEST_PAGE_TABLE_PAGES, GUEST_PAGE_TABLES,
-    GUEST_SECRETS, GUEST_VMPL, GuestBootInfo, GuestPayload,
+    GUEST_PLATFORM_SNP, GUEST_SECRETS, GUEST_VMPL, GuestBootInfo, GuestPayload,
 };
 use warden_defs::layout::{LARGE_PAGE_SIZE, PAGE_SIZE, WARDEN_BASE, WARDEN_SIZE};
 use warden_defs::psc::{PscDescriptor, PscEntry, PscOp};
@@ -82,6 +82,7 @@ pub fn boot_info(facts: &LaunchFacts) -> GuestBootInfo {
         free_end: GUEST_FREE_END,
         svsm_base: WARDEN_BASE,
         svsm_size: WARDEN_SIZE,
+        platform: GUEST_PLATFORM_SNP,
     }
 }
 
