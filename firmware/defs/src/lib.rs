@@ -23,5 +23,6 @@ pub mod snp_guest_msg;
 pub mod snp_report;
 pub mod svsm;
 pub mod tdx;
+pub mod tdx_partition;
 pub mod tdx_report;
 pub mod vmsa;

@@ -106,7 +106,17 @@ pub fn guest_secrets(warden_secrets: &[u8; PAGE_SIZE as usize]) -> [u8; PAGE_SIZ
 /// the GHCB's 2 MiB region. Identity map of `[0, GUEST_MAPPED_END)` in 2 MiB pages with the C-bit, the
 /// tables themselves reached with it too, except the GHCB, mapped by a 4 KiB entry without it.
 pub fn page_tables(c_bit: u8) -> [[u8; PAGE_SIZE as usize]; GUEST_PAGE_TABLE_PAGES as usize] {
-    let c = 1u64 << c_bit;
+    identity_tables(1u64 << c_bit)
+}
+
+/// The same tables with no encryption bit in any entry: the L2 guest's on TDX, where private memory
+/// needs no bit in the guest's page tables (`tdx_l2_launch`).
+pub fn plain_page_tables() -> [[u8; PAGE_SIZE as usize]; GUEST_PAGE_TABLE_PAGES as usize] {
+    identity_tables(0)
+}
+
+/// The identity tables with `c` (the C-bit mask, or 0) in every entry but the GHCB's.
+fn identity_tables(c: u64) -> [[u8; PAGE_SIZE as usize]; GUEST_PAGE_TABLE_PAGES as usize] {
     let table = |index: u64| GUEST_PAGE_TABLES + index * PAGE_SIZE;
     let mut pages = [[0u8; PAGE_SIZE as usize]; GUEST_PAGE_TABLE_PAGES as usize];
     let mut put = |page: usize, index: u64, entry: u64| {
