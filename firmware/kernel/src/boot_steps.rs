@@ -32,8 +32,8 @@ pub enum BootStepError {
     /// There is no request channel: on native, guest RAM was not mapped for the doorbell channel.
     #[cfg(warden_request_loop)]
     NoGuestChannel,
-    /// The platform launches no guest yet (TDX: the L2 guest is not), so no service would have a
-    /// caller: the services are skipped and the boot ends after "ready".
+    /// The platform has no guest to launch (TDX: the image carries none, or the TD has no L2 VM), so no
+    /// service would have a caller: the services are skipped and the boot ends after "ready".
     #[cfg(warden_request_loop)]
     NoGuestToServe,
     /// The services could not start.
@@ -46,6 +46,9 @@ pub enum BootStepError {
     /// SEV-SNP: the guest the image carries could not be launched (or it carries none).
     #[cfg(warden_request_loop)]
     GuestLaunch(crate::snp::guest_launch::GuestLaunchError),
+    /// TDX: the L2 guest the image carries could not be launched.
+    #[cfg(warden_request_loop)]
+    L2Launch(crate::tdx::l2_guest::L2LaunchError),
     /// SEV-SNP: the guest-request channel to the PSP could not be opened (its pages not shared).
     #[cfg(warden_request_loop)]
     GuestRequest(crate::snp::guest_request::OpenError),

@@ -47,6 +47,15 @@ impl EndorsementSeed {
         EndorsementSeed(seed)
     }
 
+    /// A fresh seed from `entropy`, for a platform that gives a launch no key to derive one from (TDX:
+    /// the TDX module offers no sealing-key derivation to a TD). The EK is then new at every boot: a
+    /// verifier cannot pin it across boots and must take it from each boot's attested services manifest.
+    pub fn from_entropy(entropy: &mut dyn crate::EntropySource) -> EndorsementSeed {
+        let mut seed = [0u8; 32];
+        entropy.fill_bytes(&mut seed);
+        EndorsementSeed(seed)
+    }
+
     /// INSECURE: the same seed in every TPM that is given it, so every such TPM has the same EK. For
     /// the native (non-confidential) platform, which has no platform key and attests nothing; the
     /// firmware's confidential platforms must never use it (the kernel's `endorsement` tests check
@@ -98,6 +107,24 @@ mod tests {
         let t1 = expand.finalize().into_bytes();
         let seed = EndorsementSeed::from_platform_key(&key, b"sev-snp/vcek");
         assert_eq!(seed.bytes()[..], t1[..32]);
+    }
+
+    #[test]
+    fn an_entropy_seed_is_the_sources_bytes_and_differs_with_them() {
+        struct Counter(u8);
+        impl crate::EntropySource for Counter {
+            fn fill_bytes(&mut self, out: &mut [u8]) {
+                for byte in out {
+                    self.0 = self.0.wrapping_add(1);
+                    *byte = self.0;
+                }
+            }
+        }
+        let mut source = Counter(0);
+        let first = EndorsementSeed::from_entropy(&mut source);
+        let second = EndorsementSeed::from_entropy(&mut source);
+        assert_eq!(first.bytes()[..3], [1, 2, 3]);
+        assert_ne!(first.bytes(), second.bytes(), "every boot draws a new seed");
     }
 
     #[test]

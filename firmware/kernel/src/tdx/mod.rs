@@ -9,6 +9,10 @@
 //! leaves to the VMM.
 pub mod attestation;
 pub mod boot;
+#[cfg(warden_request_loop)]
+pub mod l2_guest;
+#[cfg(warden_request_loop)]
+pub mod partition;
 pub mod tdcall;
 pub mod ve;
 
@@ -36,6 +40,9 @@ pub enum TdxInitError {
 pub struct TdxPlatform {
     /// The shared bit: `1 << (GPAW - 1)`.
     shared_bit: u64,
+    /// The L2 guest, once the boot found it and mapped its RAM (`BootSteps::guest_ram`).
+    #[cfg(warden_request_loop)]
+    l2: Option<l2_guest::L2Guest>,
 }
 
 const UART_POLLS: u32 = 1024;
@@ -55,7 +62,20 @@ impl TdxPlatform {
         if width != 48 && width != 52 {
             return Err(TdxInitError::AddressWidth(width));
         }
-        Ok(Self { shared_bit: 1 << (width - 1) })
+        Ok(Self {
+            shared_bit: 1 << (width - 1),
+            #[cfg(warden_request_loop)]
+            l2: None,
+        })
+    }
+}
+
+#[cfg(warden_request_loop)]
+impl TdxPlatform {
+    /// A second handle on the platform for the attestation protocol's reports (TDG.MR.REPORT needs no
+    /// state but the TD itself), without the L2 guest, which the boot keeps.
+    pub fn report_handle(&self) -> Self {
+        Self { shared_bit: self.shared_bit, l2: None }
     }
 }
 
@@ -71,18 +91,25 @@ pub fn report_fatal_error(reason: Termination) -> ! {
 
 /// A one-byte port access through TDG.VP.VMCALL<Instruction.IO>; a refusal terminates.
 fn io_byte(port: u16, write: Option<u8>) -> u8 {
+    port_io(port, 1, write.map(u32::from)) as u8
+}
+
+/// A port access of `size` bytes (1, 2 or 4) through TDG.VP.VMCALL<Instruction.IO>: Warden's console,
+/// and the L2 guest's allowed ports (`l2_guest`). A refusal terminates.
+pub fn port_io(port: u16, size: u8, write: Option<u32>) -> u32 {
     let (direction, data) = match write {
-        Some(byte) => (IO_WRITE, u64::from(byte)),
+        Some(value) => (IO_WRITE, u64::from(value)),
         None => (IO_READ, 0),
     };
-    // SAFETY: COM1 is Warden's console; the VMM emulates the UART (no memory is involved).
+    // SAFETY: only port I/O, which the VMM emulates; no memory is involved.
     let VmcallResult { tdcall_status, status, output, .. } =
-        unsafe { vmcall(u64::from(exit_reason::IO), [1, direction, u64::from(port), data]) };
+        unsafe { vmcall(u64::from(exit_reason::IO), [u64::from(size), direction, u64::from(port), data]) };
     if tdcall_status != 0 || status != TdvmcallStatus::SUCCESS.0 {
         report_fatal_error(Termination::Failure);
     }
-    // A one-byte read: whatever else the VMM put in R11 is dropped.
-    output as u8
+    // The read's width: whatever else the VMM put in R11 is dropped.
+    let mask = if size >= 4 { u64::from(u32::MAX) } else { (1u64 << (8 * u32::from(size))) - 1 };
+    (output & mask) as u32
 }
 
 /// COM1 through Instruction.IO calls: poll the line status (bounded), then write.
