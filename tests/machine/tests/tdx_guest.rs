@@ -1,0 +1,52 @@
+//! Warden and the bundled test guest on the emulated partitioned TDX machine (`warden-tdx-guest.igvm`):
+//! Warden, the TD's L1, launches the guest as L2 VM 1 and serves it; the guest's steps pass; then its
+//! final attack writes one byte to Warden's first page, which Warden never granted it: the TDX module
+//! stops the write (an EPT violation), Warden reports it and stops the guest, and the byte in the
+//! machine's memory is Warden's own.
+use std::path::PathBuf;
+
+use warden_defs::layout::WARDEN_BASE;
+use warden_machine::machine::{Config, Outcome};
+use warden_machine::tdx::loader::load;
+use warden_machine::tdx::machine::TdxMachine;
+
+/// What the guest's attack writes (`tests/guest`, `steps::attacks::write_warden`): bit 0 clear, where
+/// Warden's PML4 entry has it set.
+const ATTACK_BYTE: u8 = 0x5A;
+/// The accessed and dirty bits of a page-table entry, which the CPU may set on its walks.
+const ACCESSED_DIRTY: u8 = 0x60;
+
+#[test]
+fn warden_serves_the_l2_guest_and_stops_its_write_to_wardens_memory() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/warden/warden-tdx-guest.igvm");
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build` first)", path.display()));
+    let td = load(&bytes).expect("the TDX loader takes warden-tdx-guest.igvm");
+    // No smoke stop: the run goes past the verdict to the final attack, and ends when Warden halts the
+    // TD. The boot derives the vTPM's RSA-2048 EK under emulation: minutes on a busy host.
+    let config = Config { echo: false, max_seconds: 900.0, ..Config::default() };
+    let mut machine = TdxMachine::launch(&td, config).expect("launch");
+    let mut before = [0u8; 1];
+    machine.uc.mem_read(WARDEN_BASE, &mut before).expect("Warden's first page is memory");
+    assert_eq!(before[0] & 1, 1, "Warden's PML4 entry 0 is present");
+
+    let outcome = machine.run();
+    let console = machine.uc.get_data().vmm.hv.warden.lines.join("\n");
+    let mut after = [0u8; 1];
+    machine.uc.mem_read(WARDEN_BASE, &mut after).expect("Warden's first page is memory");
+
+    assert!(console.contains("guest: verdict: PASS"), "no PASS verdict: {outcome}\nconsole:\n{console}");
+    assert!(
+        console.contains(&format!("guest: attack: writing Warden's page {WARDEN_BASE:#x}")),
+        "the guest never attacked: {outcome}\nconsole:\n{console}"
+    );
+    let denied = format!("warden: L2 guest denied at GPA {WARDEN_BASE:#x} (qualification");
+    assert!(
+        console.contains(&denied),
+        "Warden did not report the EPT violation: {outcome}\nconsole:\n{console}"
+    );
+    assert!(!console.contains("FAIL wrote Warden's memory"), "the write went through:\n{console}");
+    assert!(matches!(outcome, Outcome::Halted(_)), "Warden did not halt the TD after the denial: {outcome}");
+    assert_ne!(after[0], ATTACK_BYTE, "the guest's byte is in Warden's memory");
+    assert_eq!(after[0] & !ACCESSED_DIRTY, before[0] & !ACCESSED_DIRTY, "Warden's byte changed");
+}
