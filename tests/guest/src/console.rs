@@ -1,11 +1,9 @@
-//! The guest's COM1 console: every byte an OUT to port 0x3F8 through a GHCB IOIO exit on its own
-//! shared GHCB (GHCB spec (AMD 56421) §4.1.2, IOIO), never an OUT instruction, which would raise #VC.
+//! The guest's COM1 console: every byte an OUT to port 0x3F8, made the platform's way (`transport`:
+//! a GHCB IOIO exit on SEV-SNP, never an OUT instruction, which would raise #VC; the OUT instruction
+//! itself on TDX, an L2 exit Warden forwards to the host).
 use core::fmt;
 
-use warden_defs::ghcb::exit::IoWidth;
-use warden_platform::ghcb_exits;
-
-use crate::ghcb_page::SharedGhcb;
+use crate::transport;
 
 /// COM1's data port.
 const COM1: u16 = 0x3F8;
@@ -17,8 +15,7 @@ pub struct Console;
 impl fmt::Write for Console {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         for byte in text.bytes() {
-            ghcb_exits::io_out(&mut SharedGhcb, COM1, IoWidth::Byte, u64::from(byte))
-                .map_err(|_| fmt::Error)?;
+            transport::port_out(COM1, byte).map_err(|_| fmt::Error)?;
         }
         Ok(())
     }

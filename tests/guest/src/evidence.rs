@@ -9,9 +9,11 @@
 //! binding is checked by code Warden did not write.
 use sha2::{Digest, Sha512};
 use warden_defs::attest::{
-    ATTEST_NONCE_SIZE, REPORT_DATA_SIZE, SERVICES_MANIFEST_GUID, ServicesManifestHeader,
+    ATTEST_NONCE_SIZE, REPORT_DATA_SIZE, SERVICES_MANIFEST_GUID, SNP_REPORT_DATA_OFFSET, SNP_REPORT_SIZE,
+    ServicesManifestHeader,
 };
 use warden_defs::layout::PAGE_SIZE;
+use warden_defs::tdx_report::{ReportMacStruct, TDREPORT_SIZE, TdReport};
 use zerocopy::FromBytes;
 
 /// The test machine's nonce port (`warden-machine --nonce`, its `host_nonce` module names the same):
@@ -45,6 +47,48 @@ pub fn report_data(nonce: &[u8; ATTEST_NONCE_SIZE], manifest: &[u8]) -> [u8; REP
     hash.update(nonce);
     hash.update(manifest);
     hash.finalize().into()
+}
+
+/// The evidence Warden's report buffer holds on each platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// The SEV-SNP ATTESTATION_REPORT (SEV-SNP ABI (AMD 56860), Table 23): REPORT_DATA at 0x50.
+    Snp,
+    /// TDREPORT_STRUCT (Intel TDX Module v1.5 ABI Specification (348551), "TDREPORT_STRUCT"):
+    /// REPORTDATA at 0x80, in REPORTMACSTRUCT.
+    Tdx,
+}
+
+/// Where REPORTDATA lies in a TDREPORT_STRUCT.
+pub const TDX_REPORT_DATA_OFFSET: usize =
+    core::mem::offset_of!(TdReport, mac_struct) + core::mem::offset_of!(ReportMacStruct, report_data);
+const _: () = assert!(TDX_REPORT_DATA_OFFSET == 0x80);
+
+impl ReportFormat {
+    /// The report's size: what Warden must say it needs and write.
+    pub const fn size(self) -> usize {
+        match self {
+            Self::Snp => SNP_REPORT_SIZE,
+            Self::Tdx => TDREPORT_SIZE,
+        }
+    }
+
+    /// The REPORT_DATA the report carries, or `None` when `report` is not a whole report.
+    pub fn report_data(self, report: &[u8]) -> Option<&[u8]> {
+        let offset = match self {
+            Self::Snp => SNP_REPORT_DATA_OFFSET,
+            Self::Tdx => TDX_REPORT_DATA_OFFSET,
+        };
+        if report.len() != self.size() {
+            return None;
+        }
+        report.get(offset..offset + REPORT_DATA_SIZE)
+    }
+
+    /// Whether `report` binds `nonce` and `manifest`: its REPORT_DATA is SHA-512(nonce ‖ manifest).
+    pub fn binds(self, report: &[u8], nonce: &[u8; ATTEST_NONCE_SIZE], manifest: &[u8]) -> bool {
+        self.report_data(report) == Some(&report_data(nonce, manifest)[..])
+    }
 }
 
 /// A size Warden asked for, page-aligned as Linux rounds it, if it fits `capacity` bytes.
@@ -126,6 +170,27 @@ mod tests {
         let expected: [u8; 64] = Sha512::digest(&joined).into();
         assert_eq!(report_data(&nonce, b"manifest"), expected);
         assert_ne!(report_data(&nonce, b"manifesT"), expected);
+    }
+
+    #[test]
+    fn a_tdreport_binds_through_its_reportdata_at_0x80_and_an_snp_report_at_0x50() {
+        let nonce = [3u8; 64];
+        let bound = report_data(&nonce, b"manifest");
+        let mut td = vec![0u8; TDREPORT_SIZE];
+        td[0x80..0xC0].copy_from_slice(&bound);
+        assert!(ReportFormat::Tdx.binds(&td, &nonce, b"manifest"));
+        assert!(!ReportFormat::Tdx.binds(&td, &nonce, b"manifesT"));
+        assert!(!ReportFormat::Tdx.binds(&td, &[4u8; 64], b"manifest"));
+        assert!(!ReportFormat::Snp.binds(&td, &nonce, b"manifest"), "a TDREPORT is not an SNP report");
+        assert!(!ReportFormat::Tdx.binds(&td[..TDREPORT_SIZE - 1], &nonce, b"manifest"), "cut short");
+        // The same bytes one field over (where an SNP report keeps them) do not count on TDX.
+        let mut shifted = vec![0u8; TDREPORT_SIZE];
+        shifted[0x50..0x90].copy_from_slice(&bound);
+        assert!(!ReportFormat::Tdx.binds(&shifted, &nonce, b"manifest"));
+        let mut snp = vec![0u8; SNP_REPORT_SIZE];
+        snp[0x50..0x90].copy_from_slice(&bound);
+        assert!(ReportFormat::Snp.binds(&snp, &nonce, b"manifest"));
+        assert_eq!(ReportFormat::Tdx.size(), 1024);
     }
 
     #[test]

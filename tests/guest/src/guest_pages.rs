@@ -27,6 +27,17 @@ pub unsafe fn read(gpa: u64, out: &mut [u8]) {
     }
 }
 
+/// Writes one byte at `gpa` that the guest must NOT be able to write: the final attack on TDX, aimed
+/// at Warden's memory. Warden's SEPT attributes for the L2 make it an EPT violation that never
+/// completes (Intel TDX Module TD Partitioning Architecture Specification, L2 exits); if it ever
+/// returns, the caller reports it and halts without touching anything else.
+pub fn attack_write(gpa: u64, byte: u8) {
+    // SAFETY: not sound by design, and never meant to complete: the store names Warden's memory, which
+    // the guest's page tables map but the TDX module must refuse to the L2. A store that does complete
+    // has changed a byte the guest never reads, after which it only prints and halts.
+    unsafe { (gpa as *mut u8).write_volatile(byte) };
+}
+
 /// The value the pattern test stores at `gpa`: different at every address, never zero (a page Warden
 /// zeroed, or a read through the wrong key, does not match it).
 fn pattern(gpa: u64) -> u64 {

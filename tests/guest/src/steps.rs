@@ -4,7 +4,11 @@
 //! against the attestation manifest, the attestation protocol (evidence printed for `cargo xtask
 //! attest`), Warden's event log, and the attacks
 //! Warden must refuse. Each check prints one line and counts as one step of the verdict.
-mod attacks;
+//!
+//! On TDX (the guest as Warden's L2) the steps that need SEV-SNP do not run: there is no secrets page,
+//! no PVALIDATE, no calling area to remap and no second vCPU. The others run as on SNP; the EK and
+//! attestation steps only when Warden offers the attestation protocol there.
+pub mod attacks;
 mod attest;
 mod core_calls;
 mod ek;
@@ -16,16 +20,15 @@ mod vtpm;
 
 use core::fmt;
 
-use warden_defs::guest_launch::{
-    GUEST_BOOT_INFO, GUEST_BOOT_MAGIC, GUEST_GHCB, GUEST_SECRETS, GUEST_VMPL, GuestBootInfo,
-};
-use warden_defs::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
+use warden_defs::guest_launch::{GUEST_VMPL, GuestBootInfo};
+use warden_defs::layout::PAGE_SIZE;
 use warden_defs::svsm::ResultCode;
+use warden_test_guest::boot_info::{self, Platform};
 use warden_test_guest::secrets_page;
 use warden_test_guest::verdict::{Tally, Verdict, refused_with, result_name};
 
 use crate::println;
-use crate::svsm_call::{self, Answer, CallError};
+use crate::svsm_call::{self, Answer, CallError, Channel};
 
 /// The guest's free RAM, by role (offsets from `free_start`): what it validates and then uses.
 pub mod work {
@@ -66,11 +69,13 @@ impl fmt::Display for Hex<'_> {
     }
 }
 
-/// The state the steps share: the checks so far, the boot information, the current calling area.
+/// The state the steps share: the checks so far, the boot information, the platform, the current
+/// calling area (SNP).
 #[derive(Debug)]
 pub struct Run {
     tally: Tally,
     info: GuestBootInfo,
+    platform: Platform,
     caa: u64,
 }
 
@@ -81,9 +86,18 @@ impl Run {
         println!("guest: {step}: {word} {detail}");
     }
 
-    /// One SVSM call through the current calling area.
+    /// One SVSM call: through the current calling area on SNP, VMCALL on TDX.
     pub fn call(&mut self, protocol: u32, call: u32, args: [u64; 4]) -> Result<Answer, CallError> {
-        svsm_call::call(self.caa, protocol, call, args)
+        let channel = match self.platform {
+            Platform::Snp => Channel::CallingArea(self.caa),
+            Platform::TdxL2 => Channel::Vmcall,
+        };
+        svsm_call::call(channel, protocol, call, args)
+    }
+
+    /// The platform the guest runs on.
+    pub fn platform(&self) -> Platform {
+        self.platform
     }
 
     /// A call that must succeed: prints a FAIL line (and answers `None`) otherwise.
@@ -139,23 +153,39 @@ impl fmt::Display for Code {
     }
 }
 
-/// Runs every step; answers the verdict.
+/// Runs every step the platform has; answers the verdict.
 pub fn run(boot_info_gpa: u64, info: GuestBootInfo) -> Verdict {
-    let mut run = Run { tally: Tally::default(), info, caa: info.caa };
+    let platform = crate::transport::platform();
+    let mut run = Run { tally: Tally::default(), info, platform, caa: info.caa };
     if !boot_info(&mut run, boot_info_gpa) {
         return run.tally.verdict();
     }
-    secrets(&mut run);
-    core_calls::query_protocols(&mut run);
-    pvalidate::run(&mut run);
-    core_calls::remap_ca(&mut run);
-    vcpu::run(&mut run);
-    vtpm::run(&mut run);
-    state::run(&mut run);
-    ek::run(&mut run);
-    attest::run(&mut run);
-    event_log::run(&mut run);
-    attacks::run(&mut run);
+    match platform {
+        Platform::Snp => {
+            secrets(&mut run);
+            core_calls::query_protocols(&mut run);
+            pvalidate::run(&mut run);
+            core_calls::remap_ca(&mut run);
+            vcpu::run(&mut run);
+            vtpm::run(&mut run);
+            state::run(&mut run);
+            ek::run(&mut run);
+            attest::run(&mut run);
+            event_log::run(&mut run);
+            attacks::run(&mut run);
+        }
+        Platform::TdxL2 => {
+            let attestation = core_calls::query_protocols(&mut run);
+            vtpm::run(&mut run);
+            state::run(&mut run);
+            if attestation {
+                ek::run(&mut run);
+                attest::run(&mut run);
+            }
+            event_log::run(&mut run);
+            attacks::run_tdx(&mut run);
+        }
+    }
     run.tally.verdict()
 }
 
@@ -178,34 +208,22 @@ fn secrets(run: &mut Run) {
     }
 }
 
-/// The boot information must be Warden's, and say what the launch contract says; the steps use it.
+/// The boot information must be Warden's, and say what the launch contract says for the platform the
+/// guest started as; the steps use it.
 fn boot_info(run: &mut Run, gpa: u64) -> bool {
     let info = run.info;
-    let free = info.free_end.saturating_sub(info.free_start);
-    let problem = if gpa != GUEST_BOOT_INFO {
-        Some("RDI is not the boot-information page")
-    } else if info.magic != GUEST_BOOT_MAGIC {
-        Some("bad magic")
-    } else if info.vmpl != u32::from(GUEST_VMPL) {
-        Some("not VMPL2")
-    } else if info.ghcb != GUEST_GHCB {
-        Some("the GHCB is not the launch contract's")
-    } else if !info.caa.is_multiple_of(PAGE_SIZE) || info.caa == 0 {
-        Some("no page-aligned calling area")
-    } else if !info.free_start.is_multiple_of(LARGE_PAGE_SIZE) || free < work::NEEDED {
-        Some("the free RAM is not 2 MiB aligned or too small")
-    } else if info.secrets != GUEST_SECRETS {
-        Some("the secrets copy is not the launch contract's")
-    } else if info.svsm_size == 0 {
-        Some("Warden's region is empty")
-    } else {
-        None
+    let problem = match boot_info::check(gpa, &info, work::NEEDED) {
+        // The transport was chosen from the same field; a page that names the other platform than the
+        // one the guest runs as cannot pass (`Platform::assumed` makes that impossible, checked anyway).
+        Ok(platform) if platform == run.platform => None,
+        Ok(_) => Some("the platform changed under the guest"),
+        Err(error) => Some(error.reason()),
     };
     run.check(
         "boot-info",
         problem.is_none(),
         format_args!(
-            "{} (vmpl {}, apic id {}, vcpus {}, caa {:#x}, free {:#x}..{:#x}, svsm {:#x}+{:#x}, c-bit {})",
+            "{} (vmpl {}, apic id {}, vcpus {}, caa {:#x}, free {:#x}..{:#x}, svsm {:#x}+{:#x}, c-bit {}{})",
             problem.unwrap_or("magic and layout as launched"),
             info.vmpl,
             info.apic_id,
@@ -215,7 +233,11 @@ fn boot_info(run: &mut Run, gpa: u64) -> bool {
             info.free_end,
             info.svsm_base,
             info.svsm_size,
-            info.c_bit
+            info.c_bit,
+            match run.platform {
+                Platform::Snp => "",
+                Platform::TdxL2 => ", TDX L2 VM 1",
+            }
         ),
     );
     problem.is_none()

@@ -1,24 +1,21 @@
 //! The attestation protocol (SVSM spec (AMD 58019), "Attestation Protocol"): SVSM_ATTEST_SERVICES with
 //! the host's nonce, the buffers grown and the call retried when Warden says one is too small (as
 //! Linux's `snp_issue_svsm_attest_req` does), REPORT_DATA checked against SHA-512(nonce ‖ manifest),
-//! and the evidence printed for `cargo xtask attest` (`guest: evidence <kind> <hex>`).
+//! and the evidence printed for `cargo xtask attest` (`guest: evidence <kind> <hex>`). The report is
+//! the platform's: an SEV-SNP ATTESTATION_REPORT, or on TDX a TDREPORT_STRUCT (REPORTDATA at 0x80) and
+//! no certificates.
 use core::fmt::Write;
 
-use warden_defs::attest::{
-    ATTEST_NONCE_SIZE, AttestServicesRequest, REPORT_DATA_SIZE, SNP_REPORT_DATA_OFFSET, SNP_REPORT_SIZE,
-    VTPM_SERVICE_GUID,
-};
-use warden_defs::ghcb::exit::IoWidth;
+use warden_defs::attest::{ATTEST_NONCE_SIZE, AttestServicesRequest, VTPM_SERVICE_GUID};
 use warden_defs::layout::PAGE_SIZE;
 use warden_defs::svsm::{PROTOCOL_ATTEST, ResultCode, attest_call};
-use warden_platform::ghcb_exits;
-use warden_test_guest::evidence::{self, EVIDENCE_PREFIX, NONCE_PORT, NonceSource};
+use warden_test_guest::boot_info::Platform;
+use warden_test_guest::evidence::{self, EVIDENCE_PREFIX, NONCE_PORT, NonceSource, ReportFormat};
 use zerocopy::IntoBytes;
 
 use super::{Code, Run, work};
 use crate::console::Console;
-use crate::ghcb_page::SharedGhcb;
-use crate::guest_pages;
+use crate::{guest_pages, transport};
 
 /// The buffers, in the validated 2 MiB page: the request (nonce behind it), then report, manifest and
 /// certificates, each with room to grow.
@@ -31,6 +28,11 @@ const MANIFEST_CAPACITY: u64 = 4 * PAGE_SIZE;
 const CERTIFICATES: u64 = MANIFEST + MANIFEST_CAPACITY;
 const CERTIFICATES_CAPACITY: u64 = 32 * PAGE_SIZE;
 const _: () = assert!(CERTIFICATES + CERTIFICATES_CAPACITY <= work::ATTEST + work::ATTEST_SIZE);
+/// The larger of the two platforms' reports (the step's copy of the report holds either).
+const REPORT_MAX: usize = {
+    let (snp, tdx) = (ReportFormat::Snp.size(), ReportFormat::Tdx.size());
+    if snp > tdx { snp } else { tdx }
+};
 /// Linux retries SVSM_ATTEST_SERVICES this often with the sizes Warden returned.
 const ATTEMPTS: u32 = 3;
 
@@ -42,12 +44,13 @@ struct Sizes {
     certificates: u64,
 }
 
-/// The host's nonce from the machine's port, or the labelled fixed one.
+/// The host's nonce from the machine's port, or the labelled fixed one. (On TDX Warden drops the
+/// rewinding OUT and forwards the INs: the stream is read once, from its start.)
 fn host_nonce() -> ([u8; ATTEST_NONCE_SIZE], NonceSource) {
-    if ghcb_exits::io_out(&mut SharedGhcb, NONCE_PORT, IoWidth::Byte, 0).is_err() {
+    if transport::port_out(NONCE_PORT, 0).is_err() {
         return (evidence::FIXED_NONCE, NonceSource::Fixed);
     }
-    evidence::read_nonce(|| ghcb_exits::io_in(&mut SharedGhcb, NONCE_PORT, IoWidth::Byte).unwrap_or(0) as u8)
+    evidence::read_nonce(|| transport::port_in(NONCE_PORT).unwrap_or(0))
 }
 
 /// One SVSM_ATTEST_SERVICES with `sizes`; RDX and R8 preset to -1 as Linux does.
@@ -89,6 +92,11 @@ fn print_evidence(kind: &str, gpa: u64, len: u64) {
 
 /// The whole step.
 pub fn run(run: &mut Run) {
+    let format = match run.platform() {
+        Platform::Snp => ReportFormat::Snp,
+        Platform::TdxL2 => ReportFormat::Tdx,
+    };
+    let report_size = format.size() as u64;
     let base = run.free(0);
     let (nonce, source) = host_nonce();
     // SAFETY: the nonce lies behind the request, in the validated 2 MiB page.
@@ -99,7 +107,7 @@ pub fn run(run: &mut Run) {
     match attest(run, base, small) {
         Some(answer) => run.check(
             "attest too-small",
-            answer.result == ResultCode::INVALID_PARAMETER && answer.r8 == SNP_REPORT_SIZE as u64,
+            answer.result == ResultCode::INVALID_PARAMETER && answer.r8 == report_size,
             format_args!("{} with report size {:#x} needed", Code(answer.result), answer.r8),
         ),
         None => run.check("attest too-small", false, format_args!("the call did not reach Warden")),
@@ -137,9 +145,8 @@ pub fn run(run: &mut Run) {
         return;
     };
     let (manifest_len, certificates_len, report_len) = (reply.rcx, reply.rdx, reply.r8);
-    let fits = report_len == SNP_REPORT_SIZE as u64
-        && manifest_len <= sizes.manifest
-        && certificates_len <= sizes.certificates;
+    let fits =
+        report_len == report_size && manifest_len <= sizes.manifest && certificates_len <= sizes.certificates;
     run.check(
         "attest services",
         fits,
@@ -155,23 +162,23 @@ pub fn run(run: &mut Run) {
         return;
     }
 
-    let mut report = [0u8; SNP_REPORT_SIZE];
+    let mut report = [0u8; REPORT_MAX];
+    let report = &mut report[..report_size as usize];
     let mut manifest = [0u8; MANIFEST_CAPACITY as usize];
     let manifest = &mut manifest[..manifest_len as usize];
     // SAFETY: both buffers are the step's, in the validated 2 MiB page; Warden wrote them in the call.
     unsafe {
-        guest_pages::read(base + REPORT, &mut report);
+        guest_pages::read(base + REPORT, report);
         guest_pages::read(base + MANIFEST, manifest);
     }
-    let bound = evidence::report_data(&nonce, manifest);
-    let carried = &report[SNP_REPORT_DATA_OFFSET..SNP_REPORT_DATA_OFFSET + REPORT_DATA_SIZE];
+    let bound = format.binds(report, &nonce, manifest);
     let listed = evidence::check_manifest(manifest, &VTPM_SERVICE_GUID);
     run.check(
         "attest report-data",
-        carried == bound && listed.is_ok(),
+        bound && listed.is_ok(),
         format_args!(
             "REPORT_DATA {} SHA-512(nonce ‖ manifest); manifest: {listed:?}",
-            if carried == bound { "=" } else { "!=" }
+            if bound { "=" } else { "!=" }
         ),
     );
 

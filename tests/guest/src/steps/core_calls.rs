@@ -8,9 +8,11 @@ use warden_defs::svsm::{
 use super::{Run, work};
 
 /// Version 1 of each protocol: core and vTPM must answer min/max 1/1; attestation may answer 1/1 or 0
-/// (not served yet), but the call itself must succeed.
-pub fn query_protocols(run: &mut Run) {
+/// (not served, as Warden may do on TDX), but the call itself must succeed. Answers whether Warden
+/// offers the attestation protocol.
+pub fn query_protocols(run: &mut Run) -> bool {
     let one = query_protocol_answer(1, 1);
+    let mut attestation = false;
     for (name, protocol, required) in [
         ("core", PROTOCOL_CORE, true),
         ("attestation", PROTOCOL_ATTEST, false),
@@ -27,6 +29,9 @@ pub fn query_protocols(run: &mut Run) {
             continue;
         };
         let passed = answer.rcx == one || (!required && answer.rcx == 0);
+        if protocol == PROTOCOL_ATTEST {
+            attestation = answer.rcx == one;
+        }
         run.check(
             step,
             passed,
@@ -38,6 +43,7 @@ pub fn query_protocols(run: &mut Run) {
             ),
         );
     }
+    attestation
 }
 
 /// REMAP_CA to a validated page of the guest's, one call through it, and back to the launch CAA.

@@ -10,6 +10,7 @@ use warden_defs::attest::{
 use warden_defs::ek_template::EK_L1_PUBLIC_SIZE;
 use warden_defs::layout::PAGE_SIZE;
 use warden_defs::svsm::{PROTOCOL_ATTEST, attest_call};
+use warden_test_guest::boot_info::Platform;
 use warden_test_guest::ek_command;
 use zerocopy::IntoBytes;
 
@@ -20,6 +21,8 @@ use crate::{guest_pages, println};
 const REPORT: u64 = work::LARGE + 0x10_0000;
 const MANIFEST: u64 = REPORT + PAGE_SIZE;
 const NONCE: u64 = MANIFEST + PAGE_SIZE;
+/// The request's page on TDX, which has no calling area.
+const TDX_REQUEST: u64 = NONCE + PAGE_SIZE;
 
 /// The vTPM service's manifest (the EK public area Warden attests), or `None` after a FAIL line.
 fn manifest_ek(run: &mut Run, step: &str) -> Option<[u8; EK_L1_PUBLIC_SIZE]> {
@@ -38,9 +41,14 @@ fn manifest_ek(run: &mut Run, step: &str) -> Option<[u8; EK_L1_PUBLIC_SIZE]> {
         guid: VTPM_SERVICE_GUID,
         ..Default::default()
     };
-    // Linux places the request in the calling area, after its 8-byte header.
-    let request_gpa = run.caa() + 8;
-    // SAFETY: the calling area is the guest's own page; Warden reads the request from it during the call.
+    // Linux places the request in the calling area, after its 8-byte header; TDX has none, so a page of
+    // the guest's own free RAM (granted by Warden before the guest started) holds it.
+    let request_gpa = match run.platform() {
+        Platform::Snp => run.caa() + 8,
+        Platform::TdxL2 => run.free(TDX_REQUEST),
+    };
+    // SAFETY: the calling area or the free page is the guest's own; Warden reads the request from it
+    // during the call.
     unsafe { guest_pages::write(request_gpa, request.as_bytes()) };
     let answer =
         run.call_ok(step, PROTOCOL_ATTEST, attest_call::ATTEST_SINGLE_SERVICE, [request_gpa, !0, !0, 0])?;

@@ -2,11 +2,15 @@
 //! this boot found the state an earlier boot left (`state_commands`). Absent: the step makes the three
 //! kinds of durable state (the index with its value, a changed ownerAuth, a persistent key) and prints
 //! `guest: state: fresh`; present: it checks all three and prints `guest: state: restored`. Either is a
-//! pass, so the verdict holds without a state file, with one, and after Warden refused one; the
-//! machine's tests (`tests/machine/tests/vtpm_state.rs`) tell which one each boot must print.
+//! pass on SEV-SNP, so the verdict holds without a state file, with one, and after Warden refused one;
+//! the machine's tests (`tests/machine/tests/vtpm_state.rs`) tell which one each boot must print. On
+//! TDX only `fresh` passes: a TD has no sealing key, so Warden keeps the vTPM's state in memory only
+//! and every boot starts a new vTPM.
 use warden_test_guest::state_commands::{
     self as sc, MARKER_INDEX, MARKER_VALUE, OWNER_AUTH, PERSISTENT_KEY, is_handle_error,
 };
+
+use warden_test_guest::boot_info::Platform;
 
 use super::Run;
 use super::vtpm::send;
@@ -28,6 +32,13 @@ fn code(run: &mut Run, mut command: sc::Command) -> Option<u32> {
 pub fn run(run: &mut Run) {
     match code(run, sc::nv_read_public(MARKER_INDEX)) {
         None => {}
+        Some(0) if run.platform() == Platform::TdxL2 => run.check(
+            STEP,
+            false,
+            format_args!(
+                "the marker {MARKER_INDEX:#x} exists on TDX, where the vTPM starts fresh at every boot"
+            ),
+        ),
         Some(0) => restored(run),
         Some(code) if is_handle_error(code) => fresh(run),
         Some(code) => run.check(STEP, false, format_args!("TPM2_NV_ReadPublic of the marker: {code:#x}")),
