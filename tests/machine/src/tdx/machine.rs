@@ -13,6 +13,7 @@ use warden_platform::memory::GpaRange;
 use warden_sim::PageState;
 
 use super::cpuid::module_answer;
+use super::l2_run::L2Vcpu;
 use super::loader::TdImage;
 use super::module::{Gprs, TdMemory, Tdcall, TdxModule};
 use super::reset::{self, CR4_MCE};
@@ -71,8 +72,10 @@ pub struct TdState {
     pub skip_site: Option<u64>,
     /// Every hooked site.
     pub sites: BTreeMap<u64, TdSite>,
-    /// Per page of [`REGIONS`]: whether it is mapped usable now.
+    /// Per page of [`REGIONS`]: whether it is mapped usable now (for the L1).
     usable: BTreeMap<u64, bool>,
+    /// The L2 VM's vCPU: which VM runs, the saved contexts, the L2's protections.
+    pub l2: L2Vcpu,
 }
 
 /// The TDX machine.
@@ -100,7 +103,8 @@ impl TdMemory for Physical<'_, '_> {
     }
 }
 
-const GPRS: [RegisterX86; 16] = [
+/// The GPRs in TDG.VP.VMCALL's order ([`Gprs`]).
+pub(super) const GPRS: [RegisterX86; 16] = [
     RegisterX86::RAX,
     RegisterX86::RCX,
     RegisterX86::RDX,
@@ -133,6 +137,7 @@ impl<'a> TdxMachine<'a> {
             skip_site: None,
             sites: BTreeMap::new(),
             usable: BTreeMap::new(),
+            l2: L2Vcpu::default(),
         };
         let mut uc = Unicorn::new_with_data(Arch::X86, Mode::MODE_64, state).map_err(uc_err("unicorn"))?;
         for (s, e) in REGIONS {
@@ -225,6 +230,7 @@ impl<'a> TdxMachine<'a> {
                         "emulator stopped: {e:?} at RIP {:#x}",
                         self.reg(RegisterX86::RIP)
                     ))),
+                    Ok(()) if self.halted() && self.in_l2() => self.l2_halted(),
                     Ok(()) if self.halted() => {
                         // HLT in a TD raises #VE (the guest asks the VMM with Instruction.HLT).
                         let at = self.reg(RegisterX86::RIP) - 1;
@@ -241,7 +247,7 @@ impl<'a> TdxMachine<'a> {
         }
     }
 
-    fn reg(&self, reg: RegisterX86) -> u64 {
+    pub(super) fn reg(&self, reg: RegisterX86) -> u64 {
         self.uc.reg_read(reg).unwrap_or(0)
     }
 
@@ -256,7 +262,7 @@ impl<'a> TdxMachine<'a> {
     }
 
     /// The instruction at `rip`, decoded in the current mode.
-    fn decode(&self, rip: u64) -> Option<iced_x86::Instruction> {
+    pub(super) fn decode(&self, rip: u64) -> Option<iced_x86::Instruction> {
         // Byte by byte: an instruction near the end of the ROM has fewer than 15 readable bytes after it.
         let mut bytes = Vec::with_capacity(15);
         for at in rip..rip + 15 {
@@ -275,9 +281,13 @@ impl<'a> TdxMachine<'a> {
         (!insn.is_invalid()).then_some(insn)
     }
 
-    fn raise(&mut self, vector: u8, error_code: Option<u64>, what: &str) -> Result<(), Outcome> {
-        exceptions::deliver(&mut self.uc, vector, error_code)
-            .map_err(|fault| Outcome::TripleFault(format!("{what}: {}", fault.0)))
+    /// Delivers `vector` through the running VM's IDT; one the L2 cannot take exits with a triple fault.
+    pub(super) fn raise(&mut self, vector: u8, error_code: Option<u64>, what: &str) -> Result<(), Outcome> {
+        match exceptions::deliver(&mut self.uc, vector, error_code) {
+            Ok(()) => Ok(()),
+            Err(_) if self.in_l2() => self.l2_triple_fault(),
+            Err(fault) => Err(Outcome::TripleFault(format!("{what}: {}", fault.0))),
+        }
     }
 
     /// Raises #VE with `info` (RIP at the instruction); a #VE while the last one's information is
@@ -301,8 +311,13 @@ impl<'a> TdxMachine<'a> {
     }
 
     fn on_site(&mut self, address: u64, site: TdSite) -> Result<(), Outcome> {
+        if self.in_l2() {
+            return self.l2_site(address, site);
+        }
         match site {
             TdSite::Tdcall => self.tdcall(address),
+            // A TD's L1 cannot VMCALL (only its L2 can, to exit to the L1).
+            TdSite::Vmcall => self.raise(UD, None, &format!("VMCALL at RIP {address:#x}")),
             TdSite::Cpuid => {
                 let (leaf, sub) = (self.reg(RegisterX86::RAX) as u32, self.reg(RegisterX86::RCX) as u32);
                 match module_answer(leaf, sub) {
@@ -386,8 +401,14 @@ impl<'a> TdxMachine<'a> {
         self.skip(address, TDCALL.len() as u64);
         match (result, vmm_outcome) {
             (Tdcall::Accepted(s, e), _) | (_, Some(VmmOutcome::Mapped(s, e))) => {
+                self.uc.get_data_mut().l2.memory_changed();
                 follow_sept(&mut self.uc, s, e).map_err(Outcome::Unsupported)
             }
+            (Tdcall::L2AttrsChanged, _) => {
+                self.uc.get_data_mut().l2.memory_changed();
+                Ok(())
+            }
+            (Tdcall::EnterL2(buffer), _) => self.enter_l2(buffer),
             (_, Some(VmmOutcome::Fatal(code))) if code & 0xFFFF_FFFF == WARDEN_TESTS_PASSED => {
                 Err(Outcome::Passed(format!("TestsPassed (ReportFatalError code {code:#x})")))
             }
@@ -398,6 +419,9 @@ impl<'a> TdxMachine<'a> {
     }
 
     fn on_stall(&mut self, rip: u64) -> Result<(), Outcome> {
+        if self.in_l2() {
+            return self.l2_unrunnable(rip);
+        }
         let mut bytes = [0u8; 4];
         let _ = self.uc.vmem_read(rip, Prot::EXEC, &mut bytes);
         if bytes == TDCALL {
@@ -414,6 +438,9 @@ impl<'a> TdxMachine<'a> {
 
     fn on_invalid(&mut self) -> Result<(), Outcome> {
         let rip = self.reg(RegisterX86::RIP);
+        if self.in_l2() {
+            return self.l2_unrunnable(rip);
+        }
         let mut bytes = [0u8; 4];
         let _ = self.uc.vmem_read(rip, Prot::EXEC, &mut bytes);
         if bytes == TDCALL {
@@ -437,6 +464,9 @@ impl<'a> TdxMachine<'a> {
     }
 
     fn on_memory(&mut self, address: u64, kind: MemType) -> Result<(), Outcome> {
+        if self.in_l2() {
+            return self.l2_memory(address, kind);
+        }
         let rip = self.reg(RegisterX86::RIP);
         let (access, qualification) = match kind {
             MemType::WRITE_PROT | MemType::WRITE_UNMAPPED => ("write", ve::EPT_WRITE),
@@ -470,7 +500,7 @@ impl<'a> TdxMachine<'a> {
 }
 
 /// The I/O qualification of `insn` (port from DX unless immediate).
-fn io_qualification(insn: &iced_x86::Instruction, dx: u16) -> u64 {
+pub(super) fn io_qualification(insn: &iced_x86::Instruction, dx: u16) -> u64 {
     use iced_x86::Mnemonic as M;
     let is_in = matches!(insn.mnemonic(), M::In | M::Insb | M::Insw | M::Insd);
     let string = matches!(insn.mnemonic(), M::Insb | M::Insw | M::Insd | M::Outsb | M::Outsw | M::Outsd);

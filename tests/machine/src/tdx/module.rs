@@ -1,7 +1,9 @@
 //! The TDX module model: what TDCALL (`66 0F 01 CC`, leaf in RAX, completion status back in RAX) does
 //! for the leaves a TD's L1 uses ("Intel TDX Module v1.5 ABI Specification" (348551), TDCALL leaves:
 //! 0 TDG.VP.VMCALL, 1 TDG.VP.INFO, 2 TDG.MR.RTMR.EXTEND, 3 TDG.VP.VEINFO.GET, 4 TDG.MR.REPORT,
-//! 6 TDG.MEM.PAGE.ACCEPT). The Secure EPT (accepted, pending, shared; PAGE_ALREADY_ACCEPTED and
+//! 6 TDG.MEM.PAGE.ACCEPT) and, for TD partitioning with one L2 VM, 7 TDG.VM.RD, 9 TDG.VP.RD,
+//! 10 TDG.VP.WR ([`super::partition`]), 23/24 TDG.MEM.PAGE.ATTR.RD/WR ([`super::l2_attrs`]) and
+//! 25 TDG.VP.ENTER (checked here, run by the machine: [`super::l2_run`]). The Secure EPT (accepted, pending, shared; PAGE_ALREADY_ACCEPTED and
 //! PAGE_SIZE_MISMATCH) is warden-sim's `SimTdx`, as the SNP machine's RMP is warden-sim's `SimSnp`.
 //! Unknown leaves answer TDX_OPERAND_INVALID. TDG.VP.VMCALL is not served here: [`Tdcall::Vmcall`]
 //! hands it to the VMM model ([`super::vmm`]) with only the registers the guest exposed.
@@ -14,6 +16,10 @@ use warden_sim::PageState;
 use warden_sim::tdx::SimTdx;
 use zerocopy::IntoBytes;
 
+use super::l2_attrs::L2Attrs;
+use super::partition::{
+    Partition, TDG_MEM_PAGE_ATTR_RD, TDG_MEM_PAGE_ATTR_WR, TDG_VM_RD, TDG_VP_ENTER, TDG_VP_RD, TDG_VP_WR,
+};
 use super::report::TdMeasurements;
 use super::ve::VeInfo;
 
@@ -68,6 +74,10 @@ pub enum Tdcall {
     Accepted(u64, u64),
     /// TDG.VP.VMCALL: the VMM must serve it; the argument is the RCX bitmap of exposed registers.
     Vmcall(u64),
+    /// TDG.MEM.PAGE.ATTR.WR changed VM 1's attributes: the L2's page protections must follow.
+    L2AttrsChanged,
+    /// TDG.VP.ENTER passed its checks: the machine runs VM 1 from the guest-state buffer at this GPA.
+    EnterL2(u64),
 }
 
 /// Counts of what reached the model.
@@ -92,10 +102,26 @@ pub struct TdxModule {
     pub ve: Option<VeInfo>,
     /// What reached the model.
     pub counters: ModuleCounters,
+    /// The TD's private RAM.
+    ram: Vec<GpaRange>,
+    /// VM 1's vCPU metadata (L2 VMCS fields, L2_CTLS).
+    pub partition: Partition,
+    /// VM 1's page attributes.
+    pub l2_attrs: L2Attrs,
 }
 
 fn status(s: TdxStatus) -> u64 {
     s.0
+}
+
+/// Whether `gpa` is the TD's private RAM (shared bit clear), accepted or not.
+fn private_ram(ram: &[GpaRange], shared_bit: u64, gpa: u64) -> bool {
+    gpa & shared_bit == 0 && ram.iter().any(|r| r.start() <= gpa && gpa < r.end())
+}
+
+/// Sets RAX from a leaf's result: 0 when the outputs were written, else the failure status.
+fn answer(r: &mut Gprs, result: Result<(), u64>) {
+    r[reg::RAX] = result.err().unwrap_or(0);
 }
 
 impl TdxModule {
@@ -113,6 +139,9 @@ impl TdxModule {
             measurements: TdMeasurements { attributes: ATTRIBUTES, xfam: XFAM, mrtd, rtmr: [[0; 48]; 4] },
             ve: None,
             counters: ModuleCounters::default(),
+            ram: ram.to_vec(),
+            partition: Partition::default(),
+            l2_attrs: L2Attrs::default(),
         }
     }
 
@@ -198,6 +227,38 @@ impl TdxModule {
                 }
             }
             TDG_MEM_PAGE_ACCEPT => return self.accept(r, mem),
+            TDG_VM_RD => {
+                let out = self.partition.vm_rd(r[RDX]).map(|v| r[R8] = v);
+                answer(r, out);
+            }
+            TDG_VP_RD => {
+                let out = self.partition.vp_rd(r[RDX]).map(|v| r[R8] = v);
+                answer(r, out);
+            }
+            TDG_VP_WR => {
+                let out = self.partition.vp_wr(r[RDX], r[R8], r[R9]).map(|old| r[R8] = old);
+                answer(r, out);
+            }
+            TDG_MEM_PAGE_ATTR_RD => {
+                let (ram, shared) = (&self.ram, self.shared_bit());
+                let out = self.l2_attrs.read(r[RCX], |gpa| private_ram(ram, shared, gpa));
+                let out = out.map(|(rcx, rdx)| (r[RCX], r[RDX]) = (rcx, rdx));
+                answer(r, out);
+            }
+            TDG_MEM_PAGE_ATTR_WR => {
+                let (ram, shared) = (&self.ram, self.shared_bit());
+                let out = self.l2_attrs.write(r[RCX], r[RDX], r[R8], |gpa| private_ram(ram, shared, gpa));
+                let out = out.map(|(rcx, rdx)| (r[RCX], r[RDX]) = (rcx, rdx));
+                let written = out.is_ok();
+                answer(r, out);
+                if written {
+                    return Tdcall::L2AttrsChanged;
+                }
+            }
+            TDG_VP_ENTER => match self.partition.vp_enter_checks(r[RCX], r[RDX], |gpa| self.accepted(gpa)) {
+                Ok(buffer) => return Tdcall::EnterL2(buffer),
+                Err(status) => r[RAX] = status,
+            },
             _ => r[RAX] = invalid,
         }
         Tdcall::Done

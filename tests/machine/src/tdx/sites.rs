@@ -1,13 +1,16 @@
 //! The instructions of a TD that the machine must act on before they execute, found as the SNP
 //! machine finds its intercepts (`crate::intercepts`: a linear sweep plus byte patterns, code hooks
 //! on each site): CPUID, RDMSR/WRMSR and IN/OUT (the TDX module answers them or raises #VE), TDCALL
-//! (`66 0F 01 CC`, which unicorn does not implement) and MOV to CR4 (clearing CR4.MCE raises #VE).
+//! (`66 0F 01 CC`, which unicorn does not implement), VMCALL (`0F 01 C1`, an L2's exit to its L1) and
+//! MOV to CR4 (clearing CR4.MCE raises #VE).
 use iced_x86::{Decoder, DecoderOptions, Mnemonic, OpKind, Register};
 
 use crate::intercepts::{self, Site};
 
 /// TDCALL's encoding.
 pub const TDCALL: [u8; 4] = [0x66, 0x0F, 0x01, 0xCC];
+/// VMCALL's encoding (an L2's exit to its L1).
+pub const VMCALL: [u8; 3] = [0x0F, 0x01, 0xC1];
 
 /// A site in a TD's code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub enum TdSite {
     Io,
     /// TDCALL.
     Tdcall,
+    /// VMCALL.
+    Vmcall,
     /// MOV to CR4.
     MovCr4,
 }
@@ -52,6 +57,11 @@ pub fn scan(code: &[u8], base: u64, bitness: u32) -> Vec<(u64, TdSite)> {
     for (i, w) in code.windows(4).enumerate() {
         if w == TDCALL {
             sites.push((base + i as u64, TdSite::Tdcall));
+        }
+    }
+    for (i, w) in code.windows(3).enumerate() {
+        if w == VMCALL {
+            sites.push((base + i as u64, TdSite::Vmcall));
         }
     }
     sites.sort_by_key(|s| s.0);

@@ -1,0 +1,130 @@
+//! What the L2's instructions and faults become while VM 1 runs ("Intel TDX Module TD Partitioning
+//! Architecture Specification", L2 exits; exit reasons from Intel SDM vol. 3 Appendix C): with
+//! ENABLE_TDVMCALL clear, VMCALL (18), CPUID (10), HLT (12), IN/OUT (30, qualification SDM Table
+//! 28-5), RDMSR (31), WRMSR (32) and TDCALL of any leaf (77) exit to the L1; an access to a page
+//! without VM 1's permission is an EPT violation (48, qualification SDM Table 28-7, the access not
+//! done); exceptions go through the L2's own IDT, and one that cannot be delivered is a triple fault
+//! (2). The L1's #VE paths ([`super::machine`]) are not taken for the L2.
+use unicorn_engine::RegisterX86;
+use unicorn_engine::unicorn_const::MemType;
+use warden_defs::guest_launch::{GUEST_IMAGE_BASE, GUEST_IMAGE_LIMIT};
+
+use super::l2_attrs::{ATTR_R, ATTR_W, ATTR_XS};
+use super::l2_run::{self, EXIT_TDCALL, EXIT_TRIPLE_FAULT, EXIT_VMCALL, L2Exit};
+use super::machine::{TdxMachine, io_qualification};
+use super::sites::{self, TDCALL, TdSite, VMCALL};
+use super::ve::{self, EPT_FETCH, EPT_READ, EPT_WRITE};
+use crate::machine::Outcome;
+use crate::memory::REGIONS;
+
+/// EPT-violation qualification: the page is readable, writable, executable for VM 1 (bits 5:3).
+const EPT_PAGE_R: u64 = 1 << 3;
+/// See [`EPT_PAGE_R`].
+const EPT_PAGE_W: u64 = 1 << 4;
+/// See [`EPT_PAGE_R`].
+const EPT_PAGE_X: u64 = 1 << 5;
+
+impl TdxMachine<'_> {
+    /// Whether the vCPU runs the L2 VM now.
+    pub fn in_l2(&self) -> bool {
+        self.uc.get_data().l2.running()
+    }
+
+    /// TDG.VP.ENTER passed its checks: run VM 1. Its first entry hooks the sites of the guest image
+    /// range the launch contract fixes (`warden_defs::guest_launch`), as the SNP machine does.
+    pub(super) fn enter_l2(&mut self, buffer: u64) -> Result<(), Outcome> {
+        let first = !self.uc.get_data().l2.started();
+        l2_run::enter(&mut self.uc, buffer).map_err(Outcome::Unsupported)?;
+        if first {
+            let mut code = vec![0u8; (GUEST_IMAGE_LIMIT - GUEST_IMAGE_BASE) as usize];
+            if self.uc.mem_read(GUEST_IMAGE_BASE, &mut code).is_ok() {
+                self.add_sites(&sites::scan(&code, GUEST_IMAGE_BASE, 64)).map_err(Outcome::Unsupported)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the L2's run with `exit`, RIP at `rip` (the exiting instruction).
+    fn l2_exit(&mut self, rip: u64, exit: L2Exit) -> Result<(), Outcome> {
+        let _ = self.uc.reg_write(RegisterX86::RIP, rip);
+        l2_run::exit(&mut self.uc, exit).map_err(Outcome::Unsupported)
+    }
+
+    /// A hooked site is about to execute in the L2.
+    pub(super) fn l2_site(&mut self, address: u64, site: TdSite) -> Result<(), Outcome> {
+        let exit = match site {
+            TdSite::Tdcall => L2Exit::instruction(EXIT_TDCALL, 0, TDCALL.len() as u32),
+            TdSite::Vmcall => L2Exit::instruction(EXIT_VMCALL, 0, VMCALL.len() as u32),
+            TdSite::Cpuid => L2Exit::instruction(ve::EXIT_CPUID, 0, 2),
+            TdSite::Rdmsr => L2Exit::instruction(ve::EXIT_RDMSR, 0, 2),
+            TdSite::Wrmsr => L2Exit::instruction(ve::EXIT_WRMSR, 0, 2),
+            TdSite::Io => {
+                let Some(insn) = self.decode(address) else {
+                    return Err(Outcome::Unsupported(format!("L2 I/O at RIP {address:#x} not decodable")));
+                };
+                let qualification = io_qualification(&insn, self.reg(RegisterX86::RDX) as u16);
+                L2Exit::instruction(ve::EXIT_IO, qualification, insn.len() as u32)
+            }
+            TdSite::MovCr4 => {
+                // The L2's CR4 is its own: nothing for the L1 there.
+                self.uc.get_data_mut().skip_site = Some(address);
+                return Ok(());
+            }
+        };
+        self.l2_exit(address, exit)
+    }
+
+    /// The engine stopped at an instruction it does not run (or without saying why) in the L2.
+    pub(super) fn l2_unrunnable(&mut self, rip: u64) -> Result<(), Outcome> {
+        let mut bytes = [0u8; 4];
+        let _ = self.uc.vmem_read(rip, unicorn_engine::unicorn_const::Prot::EXEC, &mut bytes);
+        if bytes == TDCALL {
+            return self.l2_exit(rip, L2Exit::instruction(EXIT_TDCALL, 0, TDCALL.len() as u32));
+        }
+        if bytes[..3] == VMCALL {
+            return self.l2_exit(rip, L2Exit::instruction(EXIT_VMCALL, 0, VMCALL.len() as u32));
+        }
+        self.raise(crate::exceptions::UD, None, &format!("L2 #UD ({bytes:02x?}) at RIP {rip:#x}"))
+    }
+
+    /// The L2 halted (RIP after its HLT).
+    pub(super) fn l2_halted(&mut self) -> Result<(), Outcome> {
+        let at = self.reg(RegisterX86::RIP) - 1;
+        self.l2_exit(at, L2Exit::instruction(ve::EXIT_HLT, 0, 1))
+    }
+
+    /// An exception the L2 could not take (its IDT, gate or stack unusable): a triple fault.
+    pub(super) fn l2_triple_fault(&mut self) -> Result<(), Outcome> {
+        let rip = self.reg(RegisterX86::RIP);
+        self.l2_exit(rip, L2Exit::instruction(EXIT_TRIPLE_FAULT, 0, 0))
+    }
+
+    /// An L2 access the protections refused, at physical `address`.
+    pub(super) fn l2_memory(&mut self, address: u64, kind: MemType) -> Result<(), Outcome> {
+        let rip = self.reg(RegisterX86::RIP);
+        if !REGIONS.iter().any(|&(s, e)| address >= s && address < e) {
+            return Err(Outcome::NestedPageFault(format!(
+                "L2 access of GPA {address:#x}, outside the TD's memory, at RIP {rip:#x}"
+            )));
+        }
+        let access = match kind {
+            MemType::WRITE_PROT | MemType::WRITE_UNMAPPED => EPT_WRITE,
+            MemType::FETCH_PROT | MemType::FETCH_UNMAPPED => EPT_FETCH,
+            _ => EPT_READ,
+        };
+        let module = &self.uc.get_data().module;
+        let attrs = if module.accepted(address) { module.l2_attrs.get(address) } else { 0 };
+        let page = [(ATTR_R, EPT_PAGE_R), (ATTR_W, EPT_PAGE_W), (ATTR_XS, EPT_PAGE_X)]
+            .into_iter()
+            .filter(|(a, _)| attrs & a != 0)
+            .fold(0, |q, (_, bit)| q | bit);
+        // The GLA is not known to the model (unicorn reports the physical address): bit 7 stays clear.
+        let exit = L2Exit {
+            reason: ve::EXIT_EPT_VIOLATION,
+            qualification: access | page,
+            gpa: address,
+            ..L2Exit::default()
+        };
+        self.l2_exit(rip, exit)
+    }
+}
