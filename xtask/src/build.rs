@@ -1,9 +1,10 @@
 //! `cargo xtask build`: the firmware and the boot stub (cargo, for x86_64-unknown-none), then the image
 //! assembled from them, written as the `-bios` boot ROM and the IGVM file, under `target/warden/`; and
-//! the release firmware with the bundled test guest (`tests/guest`) as a second IGVM file for SEV-SNP.
+//! the release firmware with the bundled test guest (`tests/guest`) as two more IGVM files, one that
+//! loads the guest on SEV-SNP and one that loads it on TDX (as the TD's L2).
 use std::path::{Path, PathBuf};
 
-use crate::image::{self, Image};
+use crate::image::{self, GuestPlatform, Image};
 
 /// Build Warden.
 #[derive(clap::Args, Debug)]
@@ -135,8 +136,8 @@ pub fn build(args: &Args) -> crate::Result {
         crate::igvm::SNP_POLICY,
         &key,
     )?;
-    let guest_igvm = build_snp_guest_image(&firmware.image)?;
-    if let Some(path) = &guest_igvm {
+    let guest_igvms = build_guest_images(&firmware.image)?;
+    if let Some([path, _]) = &guest_igvms {
         // What `attest` boots gets its own signed values: a relying party checks its MEASUREMENT.
         let guest_measurements = crate::measure::measure(&std::fs::read(path)?, args.vcpus)?;
         let guest_identity = reference_values::workspace_identity(&workspace_root(), SNP_GUEST_IGVM)?;
@@ -155,9 +156,14 @@ pub fn build(args: &Args) -> crate::Result {
 
     println!("built {} ({} pages)", firmware.rom.display(), firmware.image.pages.len());
     println!("built {}", igvm_path.display());
-    match &guest_igvm {
-        Some(path) => println!("built {} (with the bundled test guest, SEV-SNP)", path.display()),
-        None => println!("no {GUEST_PACKAGE} in this tree ({GUEST_MANIFEST}): {SNP_GUEST_IGVM} not written"),
+    match &guest_igvms {
+        Some([snp, tdx]) => {
+            println!("built {} (with the bundled test guest, SEV-SNP)", snp.display());
+            println!("built {} (with the bundled test guest as the TD's L2, TDX)", tdx.display());
+        }
+        None => println!(
+            "no {GUEST_PACKAGE} in this tree ({GUEST_MANIFEST}): {SNP_GUEST_IGVM} and {TDX_GUEST_IGVM} not written"
+        ),
     }
     println!(
         "built {} (signed by {}{})",
@@ -181,20 +187,25 @@ pub fn build(args: &Args) -> crate::Result {
 /// The bundled test guest's package, binary and manifest.
 const GUEST_PACKAGE: &str = "warden-test-guest";
 const GUEST_MANIFEST: &str = "tests/guest/Cargo.toml";
-/// The IGVM file of the release firmware with the test guest, next to `warden.igvm`.
+/// The IGVM file of the release firmware with the test guest on SEV-SNP, next to `warden.igvm`.
 pub const SNP_GUEST_IGVM: &str = "warden-snp-guest.igvm";
+/// The IGVM file of the release firmware with the test guest on TDX, as the TD's L2.
+pub const TDX_GUEST_IGVM: &str = "warden-tdx-guest.igvm";
 
-/// Builds the bundled test guest and writes the release firmware with it as [`SNP_GUEST_IGVM`]; `None`
-/// when the tree has no test guest.
-fn build_snp_guest_image(firmware: &Image) -> crate::Result<Option<PathBuf>> {
+/// Builds the bundled test guest (one ELF for both platforms) and writes the release firmware with it
+/// as [`SNP_GUEST_IGVM`] and [`TDX_GUEST_IGVM`], in that order; `None` when the tree has no test guest.
+fn build_guest_images(firmware: &Image) -> crate::Result<Option<[PathBuf; 2]>> {
     if !workspace_root().join(GUEST_MANIFEST).exists() {
         return Ok(None);
     }
     let guest_elf = std::fs::read(cargo_build(GUEST_PACKAGE, GUEST_PACKAGE, &[])?)?;
-    let image = image::guest::add(firmware, &guest_elf)?;
-    let path = output_dir().join(SNP_GUEST_IGVM);
-    std::fs::write(&path, crate::igvm::write_igvm(&image, crate::igvm::SNP_POLICY)?)?;
-    Ok(Some(path))
+    let write = |platform, name| -> crate::Result<PathBuf> {
+        let image = image::guest::add(firmware, &guest_elf, platform)?;
+        let path = output_dir().join(name);
+        std::fs::write(&path, crate::igvm::write_igvm(&image, crate::igvm::SNP_POLICY)?)?;
+        Ok(path)
+    };
+    Ok(Some([write(GuestPlatform::Snp, SNP_GUEST_IGVM)?, write(GuestPlatform::Tdx, TDX_GUEST_IGVM)?]))
 }
 
 /// `cargo xtask build`.

@@ -15,7 +15,7 @@ pub struct Args {
 const FIRMWARE_FLAVOURS: &[&str] =
     &["", "insecure_test_image", "insecure_bench_image", "insecure_baseline_image"];
 
-/// The bundled SNP test guest (`tests/guest`): a firmware-target binary over a host-tested library, so
+/// The bundled test guest (`tests/guest`): a firmware-target binary over a host-tested library, so
 /// outside the workspace's default members.
 pub const TEST_GUEST: &str = "warden-test-guest";
 

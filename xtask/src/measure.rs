@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long)]
     pub elf: Option<PathBuf>,
     /// The IGVM file to measure [default: target/warden/warden.igvm in the workspace, and
-    /// warden-snp-guest.igvm next to it if it was built].
+    /// warden-snp-guest.igvm and warden-tdx-guest.igvm next to it if they were built].
     #[arg(long)]
     pub image: Option<PathBuf>,
 }
@@ -114,19 +114,32 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The guest images measured beside Warden's: each its path and measurements.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GuestImages<'a> {
+    /// `warden-snp-guest.igvm`: its SNP launch digest is the one that covers the guest.
+    pub snp: Option<(&'a Path, &'a Measurements)>,
+    /// `warden-tdx-guest.igvm`: its MRTD is the one that covers the guest.
+    pub tdx: Option<(&'a Path, &'a Measurements)>,
+}
+
 /// The `--json` line of `m`: `image`, `vcpus` and the three digests in hex, in that order; then
-/// `native_image_digest` when the ELF was measured; then, when the guest image was measured too,
-/// `snp_guest_image` and its `snp_guest_launch_digest`.
-pub fn json_line(m: &Measurements, image: &Path, guest: Option<(&Path, &Measurements)>) -> String {
+/// `native_image_digest` when the ELF was measured; then, for each guest image measured too,
+/// `snp_guest_image` and its `snp_guest_launch_digest`, `tdx_guest_image` and its `tdx_guest_mrtd`.
+pub fn json_line(m: &Measurements, image: &Path, guests: GuestImages<'_>) -> String {
     let image = serde_json::Value::String(image.display().to_string());
-    let guest = match guest {
-        Some((path, g)) => format!(
+    let path = |path: &Path| serde_json::Value::String(path.display().to_string());
+    let mut guest = String::new();
+    if let Some((file, g)) = guests.snp {
+        guest += &format!(
             r#", "snp_guest_image": {}, "snp_guest_launch_digest": "{}""#,
-            serde_json::Value::String(path.display().to_string()),
+            path(file),
             hex(&g.snp_launch_digest)
-        ),
-        None => String::new(),
-    };
+        );
+    }
+    if let Some((file, g)) = guests.tdx {
+        guest += &format!(r#", "tdx_guest_image": {}, "tdx_guest_mrtd": "{}""#, path(file), hex(&g.tdx_mrtd));
+    }
     let native = match &m.native_image_digest {
         Some(digest) => format!(r#", "native_image_digest": "{}""#, hex(digest)),
         None => String::new(),
@@ -150,9 +163,12 @@ fn measure_file(image: &Path, vcpus: u32) -> Result<(usize, Measurements)> {
 /// Prints the measurements.
 pub fn run(args: &Args) -> crate::Result {
     let image = args.image.clone().unwrap_or_else(|| crate::build::output_dir().join("warden.igvm"));
-    // Without `--image`, the guest image built next to `warden.igvm` is measured too.
-    let guest_image = crate::build::output_dir().join(crate::build::SNP_GUEST_IGVM);
-    let guest_image = (args.image.is_none() && guest_image.exists()).then_some(guest_image);
+    // Without `--image`, the guest images built next to `warden.igvm` are measured too.
+    let built = |name: &str| {
+        let path = crate::build::output_dir().join(name);
+        (args.image.is_none() && path.exists()).then_some(path)
+    };
+    let (snp_image, tdx_image) = (built(crate::build::SNP_GUEST_IGVM), built(crate::build::TDX_GUEST_IGVM));
     let elf = match (&args.elf, &args.image) {
         (Some(elf), _) => Some(elf.clone()),
         (None, None) => Some(crate::build::output_dir().join("warden.elf")),
@@ -166,12 +182,14 @@ pub fn run(args: &Args) -> crate::Result {
         m.native_image_digest = Some(crate::native_measurement::native_image_digest(&bytes)?);
     }
     let elapsed = start.elapsed();
-    let guest = match &guest_image {
-        Some(path) => Some((path.as_path(), measure_file(path, args.vcpus)?.1)),
-        None => None,
+    let snp_guest = snp_image.as_ref().map(|path| measure_file(path, args.vcpus)).transpose()?;
+    let tdx_guest = tdx_image.as_ref().map(|path| measure_file(path, args.vcpus)).transpose()?;
+    let guests = GuestImages {
+        snp: snp_image.as_deref().zip(snp_guest.as_ref().map(|(_, m)| m)),
+        tdx: tdx_image.as_deref().zip(tdx_guest.as_ref().map(|(_, m)| m)),
     };
     if args.json {
-        println!("{}", json_line(&m, &image, guest.as_ref().map(|(path, m)| (*path, m))));
+        println!("{}", json_line(&m, &image, guests));
     } else {
         println!("image              {} ({size} bytes)", image.display());
         println!("vcpus              {}", m.vcpus);
@@ -182,9 +200,13 @@ pub fn run(args: &Args) -> crate::Result {
             println!("native PCR 0 image {} ({})", hex(digest), elf.display());
         }
         println!("computed in        {:.1} ms", elapsed.as_secs_f64() * 1e3);
-        if let Some((path, guest)) = &guest {
+        if let Some((path, guest)) = guests.snp {
             println!("guest image        {}", path.display());
             println!("SNP launch digest  {} (with the guest)", hex(&guest.snp_launch_digest));
+        }
+        if let Some((path, guest)) = guests.tdx {
+            println!("guest image (TDX)  {}", path.display());
+            println!("TDX MRTD           {} (with the guest as the TD's L2)", hex(&guest.tdx_mrtd));
         }
     }
     Ok(())

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::bridge::{self, Channel, FirmwareTpm};
+use crate::image::GuestPlatform;
 use crate::qemu::{self, Accel, Boot, Firmware, GuestChannel, Running};
 use crate::qemu_loader::{self, Loader};
 use crate::shared_ram::SharedRam;
@@ -75,7 +76,7 @@ pub struct Args {
     pub event_log: Option<PathBuf>,
     /// The machine: `native` is QEMU; `snp` is the emulated SEV-SNP machine (`tests/machine`), on
     /// `warden-snp-guest.igvm` when built, else `warden.igvm`; `tdx` is the same machine's TDX mode,
-    /// on `warden.igvm` (no guest runs on TDX yet).
+    /// on `warden-tdx-guest.igvm` (the guest as the TD's L2) when built, else `warden.igvm`.
     #[arg(long, value_enum, default_value_t = Machine::Native)]
     pub machine: Machine,
     /// Keep the vTPM's sealed state in FILE across boots (native: attached as Warden's state disk;
@@ -322,7 +323,9 @@ fn serve_bridge(
 
 /// `run --machine snp|tdx`: the firmware on the emulated SEV-SNP (or TDX) machine, its console (and the
 /// guest's, prefixed) on the terminal; `--smoke` exits 0 after Warden's ready line and the guest's PASS
-/// verdict (after the ready line alone on the guest-less `warden.igvm`, the TDX default).
+/// verdict (after the ready line alone on the guest-less `warden.igvm`). On TDX with the test guest the
+/// run always goes on to the guest's final attack, which ends it (`machine::run_tdx_guest`), and
+/// succeeds only with the guest's PASS verdict and the attack stopped, smoke or not.
 fn run_emulated(args: &Args) -> crate::Result {
     if args.event_log.is_some() {
         // On the emulated machine only the bundled guest calls Warden: there is no host channel.
@@ -336,16 +339,19 @@ fn run_emulated(args: &Args) -> crate::Result {
     let tdx = args.machine == Machine::Tdx;
     if tdx && args.vtpm_state.is_some() {
         return Err(
-            "--vtpm-state: the emulated TDX machine has no state disk (TDX serves no vTPM yet)".into()
+            "--vtpm-state: the emulated TDX machine has no state disk (on TDX Warden keeps the vTPM's \
+                    state in memory only)"
+                .into(),
         );
     }
-    let image = match &args.image {
-        Some(image) => image.clone(),
-        None if tdx => crate::build::output_dir().join("warden.igvm"),
-        None => crate::machine::default_image(),
-    };
+    let platform = if tdx { GuestPlatform::Tdx } else { GuestPlatform::Snp };
+    let image = args.image.clone().unwrap_or_else(|| crate::machine::default_image(platform));
+    let guestless = image.file_name().is_some_and(|n| n == "warden.igvm");
     let seconds = args.timeout.to_string();
     let mut extra = vec!["--max-seconds", seconds.as_str()];
+    if tdx && !guestless {
+        return crate::machine::run_tdx_guest(&image, &extra);
+    }
     // The machine's hypervisor model serves the file as Warden's state disk (it creates and sizes it).
     let state = args.vtpm_state.as_ref().map(|file| file.display().to_string());
     if let Some(file) = &state {
@@ -355,7 +361,6 @@ fn run_emulated(args: &Args) -> crate::Result {
         extra.push("--tdx");
     }
     if args.smoke {
-        let guestless = image.file_name().is_some_and(|n| n == "warden.igvm");
         extra.push(if guestless { "--ready" } else { "--smoke" });
     }
     crate::machine::run(&image, &extra)

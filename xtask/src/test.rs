@@ -104,7 +104,7 @@ pub fn run(args: &Args) -> crate::Result {
 
     eprintln!("xtask test: 9/9 the emulated SEV-SNP machine");
     crate::machine::test()?;
-    let image = crate::machine::default_image();
+    let image = crate::machine::default_image(crate::image::GuestPlatform::Snp);
     let until = if image.file_name().is_some_and(|n| n == "warden.igvm") { "--ready" } else { "--smoke" };
     // Minutes, not seconds: the SNP boot derives the vTPM's RSA-2048 EK under emulation.
     crate::machine::run(&image, &[until, "--max-seconds", "900"])?;

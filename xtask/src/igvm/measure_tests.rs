@@ -10,7 +10,8 @@ use zerocopy::IntoBytes;
 use super::oracle;
 use super::test_support::synthetic_image;
 use super::{SNP_MASK, SNP_POLICY, write_igvm};
-use crate::measure::{hex, json_line, measure};
+use crate::image::GuestPlatform;
+use crate::measure::{GuestImages, hex, json_line, measure};
 
 /// The pip command that installs the second oracle.
 pub const PIP_INSTALL: &str = "python3 -m pip install sev-snp-measure==0.0.13";
@@ -66,7 +67,7 @@ fn one_changed_byte_changes_every_measurement() {
 fn json_line_has_the_documented_fields_in_order() {
     let bytes = write_igvm(&synthetic_image(), SNP_POLICY).unwrap();
     let m = measure(&bytes, 2).unwrap();
-    let line = json_line(&m, std::path::Path::new("target/warden/warden.igvm"), None);
+    let line = json_line(&m, std::path::Path::new("target/warden/warden.igvm"), GuestImages::default());
     let at = |key: &str| line.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("no {key}"));
     let keys = ["image", "vcpus", "snp_launch_digest", "tdx_mrtd", "image_sha256"];
     assert!(keys.windows(2).all(|pair| at(pair[0]) < at(pair[1])), "{line}");
@@ -76,22 +77,35 @@ fn json_line_has_the_documented_fields_in_order() {
     assert_eq!(v["tdx_mrtd"].as_str().unwrap().len(), 96);
     assert_eq!(v["image_sha256"].as_str().unwrap(), hex(&m.image_sha256));
     assert!(v.get("snp_guest_launch_digest").is_none(), "{line}");
+    assert!(v.get("tdx_guest_mrtd").is_none(), "{line}");
 }
 
 #[test]
-fn json_line_adds_the_guest_image_after_the_documented_fields() {
+fn json_line_adds_the_guest_images_after_the_documented_fields() {
     let plain = synthetic_image();
     let guest_elf = crate::image::guest::tests::small_guest();
-    let with_guest = crate::image::guest::add(&plain, &guest_elf).unwrap();
+    let snp = crate::image::guest::add(&plain, &guest_elf, GuestPlatform::Snp).unwrap();
+    let tdx = crate::image::guest::add(&plain, &guest_elf, GuestPlatform::Tdx).unwrap();
     let m = measure(&write_igvm(&plain, SNP_POLICY).unwrap(), 1).unwrap();
-    let g = measure(&write_igvm(&with_guest, SNP_POLICY).unwrap(), 1).unwrap();
-    let guest_path = std::path::Path::new("target/warden/warden-snp-guest.igvm");
-    let line = json_line(&m, std::path::Path::new("target/warden/warden.igvm"), Some((guest_path, &g)));
+    let g = measure(&write_igvm(&snp, SNP_POLICY).unwrap(), 1).unwrap();
+    let t = measure(&write_igvm(&tdx, SNP_POLICY).unwrap(), 1).unwrap();
+    let snp_path = std::path::Path::new("target/warden/warden-snp-guest.igvm");
+    let tdx_path = std::path::Path::new("target/warden/warden-tdx-guest.igvm");
+    let guests = GuestImages { snp: Some((snp_path, &g)), tdx: Some((tdx_path, &t)) };
+    let line = json_line(&m, std::path::Path::new("target/warden/warden.igvm"), guests);
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["snp_launch_digest"].as_str().unwrap(), hex(&m.snp_launch_digest));
     assert_eq!(v["snp_guest_launch_digest"].as_str().unwrap(), hex(&g.snp_launch_digest));
     assert_eq!(v["snp_guest_image"].as_str().unwrap(), "target/warden/warden-snp-guest.igvm");
+    assert_eq!(v["tdx_mrtd"].as_str().unwrap(), hex(&m.tdx_mrtd));
+    assert_eq!(v["tdx_guest_mrtd"].as_str().unwrap(), hex(&t.tdx_mrtd));
+    assert_eq!(v["tdx_guest_image"].as_str().unwrap(), "target/warden/warden-tdx-guest.igvm");
     assert_ne!(m.snp_launch_digest, g.snp_launch_digest);
+    assert_ne!(m.tdx_mrtd, t.tdx_mrtd);
+    let at = |key: &str| line.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("no {key}"));
+    assert!(
+        at("image_sha256") < at("snp_guest_image") && at("snp_guest_launch_digest") < at("tdx_guest_image")
+    );
 }
 
 /// Drives `sevsnpmeasure.gctx.GCTX` with the file's SNP directives and checks that the file's VMSA is

@@ -9,8 +9,8 @@
 //!
 //! Directive order (coconut-svsm `igvmbuilder`'s, inside the IGVM format's platform, initialization,
 //! directive sequence: microsoft/igvm, `igvm_defs::IgvmVariableHeaderType`): REQUIRED_MEMORY; the two parameter areas, their parameters and inserts; the
-//! native VP context; every page of the image by GPA; the guest payload's pages by GPA (SNP only, when
-//! the image carries a guest); the SNP SECRETS and CPUID pages (zero pages for
+//! native VP context; every page of the image by GPA; the guest payload's pages by GPA (for its one
+//! platform, SNP or TDX, when the image carries a guest); the SNP SECRETS and CPUID pages (zero pages for
 //! TDX and native at the same GPAs); last the SNP VMSA, which KVM measures at launch finish.
 mod vp_context;
 
@@ -33,7 +33,7 @@ use igvm_defs::{
 use warden_defs::layout;
 
 use crate::Result;
-use crate::image::{Image, ImagePage, PageKind, ParameterKind};
+use crate::image::{GuestPlatform, Image, ImagePage, PageKind, ParameterKind};
 
 pub use vp_context::{native_context, snp_vmsa};
 
@@ -79,12 +79,27 @@ pub fn write_igvm(image: &Image, policy: u64) -> Result<Vec<u8>> {
     });
     for page in &image.pages {
         if let PageKind::Normal | PageKind::Zero = page.kind {
-            directives.push(page_data(page.gpa, ALL_MASK, IgvmPageDataType::NORMAL, explicit(page)));
+            match &image.guest {
+                // The guest payload descriptor, filled for the guest's platform only (zeros elsewhere).
+                Some(guest) if page.gpa == layout::GUEST_PAYLOAD_PAGE => {
+                    for mask in [guest.platform.mask(), ALL_MASK & !guest.platform.mask()] {
+                        let data = image.page_data_on(page, mask).to_vec();
+                        directives.push(page_data(page.gpa, mask, IgvmPageDataType::NORMAL, data));
+                    }
+                }
+                _ => directives.push(page_data(page.gpa, ALL_MASK, IgvmPageDataType::NORMAL, explicit(page))),
+            }
         }
     }
-    // The guest payload: loaded and measured on SNP only, the only platform Warden launches it on.
-    for page in &image.snp_guest {
-        directives.push(page_data(page.gpa, SNP_MASK, IgvmPageDataType::NORMAL, explicit(page)));
+    // The guest payload: loaded and measured on the one platform Warden launches it on.
+    if let Some(guest) = &image.guest {
+        let mask = match guest.platform {
+            GuestPlatform::Snp => SNP_MASK,
+            GuestPlatform::Tdx => TDX_MASK,
+        };
+        for page in &guest.pages {
+            directives.push(page_data(page.gpa, mask, IgvmPageDataType::NORMAL, explicit(page)));
+        }
     }
     for (page, data_type) in
         [(special.secrets, IgvmPageDataType::SECRETS), (special.cpuid, IgvmPageDataType::CPUID_DATA)]
@@ -154,8 +169,15 @@ fn check_image(image: &Image) -> Result<SpecialPages<'_>> {
         }
         previous = Some(page.gpa);
     }
+    let guest: &[ImagePage] = image.guest.as_ref().map_or(&[], |guest| &guest.pages);
+    let descriptor = image.pages.iter().find(|p| p.gpa == layout::GUEST_PAYLOAD_PAGE);
+    if image.guest.is_some()
+        && !descriptor.is_some_and(|p| matches!(p.kind, PageKind::Normal | PageKind::Zero))
+    {
+        return Err("igvm: a guest payload without its descriptor page".into());
+    }
     let mut previous: Option<u64> = None;
-    for page in &image.snp_guest {
+    for page in guest {
         if page.gpa % layout::PAGE_SIZE != 0 || previous.is_some_and(|p| p >= page.gpa) {
             return Err(
                 format!("igvm: guest page {:#x} is unaligned, out of order or doubled", page.gpa).into()
@@ -180,7 +202,7 @@ fn check_image(image: &Image) -> Result<SpecialPages<'_>> {
             (Some(_), Some(_)) => Err(format!("igvm: the image has more than one {kind:?} page").into()),
         }
     };
-    for page in image.pages.iter().chain(&image.snp_guest) {
+    for page in image.pages.iter().chain(guest) {
         let must_be_zero = matches!(page.kind, PageKind::Zero | PageKind::SnpSecrets | PageKind::SnpCpuid);
         if must_be_zero && page.data.iter().any(|&b| b != 0) {
             return Err(format!("igvm: {:?} page {:#x} is not all zeros", page.kind, page.gpa).into());

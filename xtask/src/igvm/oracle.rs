@@ -7,7 +7,8 @@
 use sha2::{Digest, Sha384};
 use warden_defs::layout;
 
-use crate::image::{Image, PageKind};
+use crate::igvm::{SNP_MASK, TDX_MASK};
+use crate::image::{GuestPlatform, Image, PageKind};
 
 /// PAGE_INFO page types (AMD 56860 §8.17, SNP_LAUNCH_UPDATE's PAGE_TYPE).
 const NORMAL: u8 = 0x01;
@@ -95,9 +96,9 @@ pub fn snp_launch_digest(image: &Image, vcpus: u32) -> [u8; 48] {
     ld.update(UNMEASURED, layout::PARAMS_PAGE, [0; 48]);
     ld.update(UNMEASURED, layout::MEMORY_MAP_PAGE, [0; 48]);
     for page in image.pages.iter().filter(|p| matches!(p.kind, PageKind::Normal | PageKind::Zero)) {
-        ld.page(NORMAL, page.gpa, page.data.as_slice());
+        ld.page(NORMAL, page.gpa, image.page_data_on(page, SNP_MASK));
     }
-    for page in &image.snp_guest {
+    for page in image.guest_pages(GuestPlatform::Snp) {
         ld.page(NORMAL, page.gpa, page.data.as_slice());
     }
     ld.update(SECRETS, layout::SNP_SECRETS_PAGE, [0; 48]);
@@ -119,7 +120,8 @@ fn tdx_block(name: &[u8], gpa: u64) -> [u8; 128] {
 }
 
 /// The TDX MRTD of `image`: ADD only for the parameter pages (the loader fills them), ADD plus 16
-/// EXTENDs of 256 bytes for every other page, in the file's order.
+/// EXTENDs of 256 bytes for every other page (a TDX guest payload's after Warden's), in the file's
+/// order.
 pub fn tdx_mrtd(image: &Image) -> [u8; 48] {
     let mut mrtd = Sha384::new();
     let mut add = |gpa: u64, data: Option<&[u8]>| {
@@ -134,6 +136,9 @@ pub fn tdx_mrtd(image: &Image) -> [u8; 48] {
     add(layout::PARAMS_PAGE, None);
     add(layout::MEMORY_MAP_PAGE, None);
     for page in image.pages.iter().filter(|p| matches!(p.kind, PageKind::Normal | PageKind::Zero)) {
+        add(page.gpa, Some(image.page_data_on(page, TDX_MASK)));
+    }
+    for page in image.guest_pages(GuestPlatform::Tdx) {
         add(page.gpa, Some(page.data.as_slice()));
     }
     add(layout::SNP_SECRETS_PAGE, Some(&[0; 4096]));

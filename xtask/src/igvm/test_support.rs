@@ -43,7 +43,7 @@ pub fn synthetic_image() -> Image {
     pages.push(stub.clone());
     Image {
         pages,
-        snp_guest: Vec::new(),
+        guest: None,
         entry: EntryState {
             rip: layout::IMAGE_BASE + 0x40,
             rsp: layout::stack_top(StackId::Boot),

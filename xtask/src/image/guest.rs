@@ -1,11 +1,13 @@
-//! The guest payload: a guest ELF carried in Warden's image for SEV-SNP, with the launch pages Warden
-//! fills before the guest's first instruction and the descriptor that tells Warden a guest is there.
+//! The guest payload: a guest ELF carried in Warden's image for one platform (SEV-SNP, or TDX where the
+//! guest runs as the TD's L2), with the launch pages Warden fills before the guest's first instruction
+//! and the descriptor that tells Warden a guest is there.
 //!
 //! The contract is `warden_defs::guest_launch`: the ELF's loadable segments go to
 //! `[GUEST_IMAGE_BASE, GUEST_IMAGE_LIMIT)` as measured pages (bss as measured zero pages), the launch
 //! pages `[GUEST_LAUNCH_BASE, GUEST_LAUNCH_END)` as measured zero pages, and the descriptor
 //! (`GuestPayload`) into `layout::GUEST_PAYLOAD_PAGE`. All of it is measured with Warden, so the launch
-//! digest covers the guest, and all of it is assigned and validated at VMPL0 when Warden starts.
+//! digest (SNP) or MRTD (TDX) covers the guest; on SNP all of it is assigned and validated at VMPL0
+//! when Warden starts, on TDX added as private, accepted pages of the TD.
 use warden_defs::guest_launch::{
     GUEST_IMAGE_BASE, GUEST_IMAGE_LIMIT, GUEST_LAUNCH_BASE, GUEST_LAUNCH_END, GUEST_PAYLOAD_MAGIC,
     GuestPayload,
@@ -13,15 +15,15 @@ use warden_defs::guest_launch::{
 use warden_defs::layout::{self, PAGE_SIZE};
 use zerocopy::IntoBytes;
 
-use super::{Image, ImagePage, PageKind, elf};
+use super::{GuestPages, GuestPlatform, Image, ImagePage, PageKind, elf};
 
-/// `image` with the guest ELF `guest_elf` added for SEV-SNP.
+/// `image` with the guest ELF `guest_elf` added for `platform`.
 ///
 /// Refuses a guest already present, an ELF with a page outside `[GUEST_IMAGE_BASE, GUEST_IMAGE_LIMIT)`,
 /// two segments sharing a page, a writable and executable segment, or an entry point outside every
 /// executable page.
-pub fn add(image: &Image, guest_elf: &[u8]) -> crate::Result<Image> {
-    if !image.snp_guest.is_empty() {
+pub fn add(image: &Image, guest_elf: &[u8], platform: GuestPlatform) -> crate::Result<Image> {
+    if image.guest.is_some() {
         return Err("the image already carries a guest".into());
     }
     let guest = elf::read(guest_elf).map_err(|e| format!("guest ELF: {e}"))?;
@@ -66,7 +68,7 @@ pub fn add(image: &Image, guest_elf: &[u8]) -> crate::Result<Image> {
     if let Some(clash) = pages.iter().find(|g| with_guest.pages.iter().any(|p| p.gpa == g.gpa)) {
         return Err(format!("the guest's page {:#x} is also one of Warden's", clash.gpa).into());
     }
-    with_guest.snp_guest = pages;
+    with_guest.guest = Some(GuestPages { platform, pages });
     Ok(with_guest)
 }
 

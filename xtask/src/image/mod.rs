@@ -80,13 +80,68 @@ pub struct StubEntries {
 pub struct Image {
     /// Every page, sorted by GPA.
     pub pages: Vec<ImagePage>,
-    /// The guest payload's pages (`guest::add`), loaded and measured on SEV-SNP only, sorted by GPA,
-    /// none at a GPA of `pages`; empty for an image without a guest.
-    pub snp_guest: Vec<ImagePage>,
+    /// The guest payload (`guest::add`), loaded and measured on its one platform only; `None` for an
+    /// image without a guest.
+    pub guest: Option<GuestPages>,
     /// The 64-bit entry state.
     pub entry: EntryState,
     /// The boot stub (also one of `pages`).
     pub stub: StubEntries,
+}
+
+/// The platform a guest payload is loaded and measured for: Warden launches it there only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestPlatform {
+    /// SEV-SNP: the guest at VMPL2.
+    Snp,
+    /// TDX: the guest as the L2 VM 1 of a partitioned TD.
+    Tdx,
+}
+
+/// A guest payload's pages: sorted by GPA, none at a GPA of [`Image::pages`].
+#[derive(Clone, Debug)]
+pub struct GuestPages {
+    /// The one platform that loads them.
+    pub platform: GuestPlatform,
+    /// The ELF's pages and the launch pages.
+    pub pages: Vec<ImagePage>,
+}
+
+impl GuestPlatform {
+    /// The platform's IGVM compatibility mask.
+    pub fn mask(self) -> u32 {
+        match self {
+            Self::Snp => crate::igvm::SNP_MASK,
+            Self::Tdx => crate::igvm::TDX_MASK,
+        }
+    }
+}
+
+impl Image {
+    /// The bytes `page` (one of [`Image::pages`]) holds on the platforms of IGVM compatibility `mask`:
+    /// its own, except the guest payload descriptor, which only the guest's platform sees filled (a
+    /// platform that does not load the guest's pages must not be told a guest is there).
+    pub fn page_data_on<'a>(&'a self, page: &'a ImagePage, mask: u32) -> &'a [u8] {
+        static ZEROS: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
+        match &self.guest {
+            Some(guest)
+                if page.gpa == warden_defs::layout::GUEST_PAYLOAD_PAGE
+                    && mask & guest.platform.mask() == 0 =>
+            {
+                &ZEROS
+            }
+            _ => page.data.as_slice(),
+        }
+    }
+
+    /// The guest payload's pages if it is loaded on `platform`, else none (for the measurement oracles).
+    #[cfg(test)]
+    pub fn guest_pages(&self, platform: GuestPlatform) -> &[ImagePage] {
+        match &self.guest {
+            Some(guest) if guest.platform == platform => &guest.pages,
+            _ => &[],
+        }
+    }
 }
 
 /// The 64-bit control-register state Warden is entered with (what the boot stub sets up).
@@ -219,7 +274,7 @@ pub fn assemble(firmware_elf: &[u8], stub_elf: &[u8]) -> crate::Result<Image> {
     let mut pages = sorted;
     pages.push(ImagePage { gpa: layout::BOOT_ROM_DIRECTORY, kind: PageKind::Normal, data: directory });
     pages.sort_by_key(|page| page.gpa);
-    Ok(Image { pages, snp_guest: Vec::new(), entry, stub: StubEntries { page: *stub_page.data, entry32 } })
+    Ok(Image { pages, guest: None, entry, stub: StubEntries { page: *stub_page.data, entry32 } })
 }
 
 /// The address of a global symbol of the stub ELF.

@@ -1,5 +1,5 @@
 //! The guest payload: what `guest::add` puts in the image, what it refuses, and what the IGVM file and
-//! its measurement make of it. The guest ELFs are built here, byte by byte (ELF-64 object file format:
+//! its measurements make of it, for SNP and for TDX. The guest ELFs are built here, byte by byte (ELF-64 object file format:
 //! the file header, then one program header per PT_LOAD segment).
 use warden_defs::guest_launch::{
     GUEST_IMAGE_BASE, GUEST_IMAGE_LIMIT, GUEST_LAUNCH_BASE, GUEST_LAUNCH_END, GUEST_PAYLOAD_MAGIC,
@@ -9,8 +9,8 @@ use warden_defs::layout::{self, PAGE_SIZE};
 
 use super::add;
 use crate::igvm::test_support::synthetic_image;
-use crate::igvm::{SNP_MASK, SNP_POLICY, write_igvm};
-use crate::image::PageKind;
+use crate::igvm::{SNP_MASK, SNP_POLICY, TDX_MASK, write_igvm};
+use crate::image::{GuestPlatform, Image, PageKind};
 
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
@@ -75,17 +75,19 @@ pub fn small_guest() -> Vec<u8> {
 
 #[test]
 fn the_guest_its_bss_and_its_launch_pages_are_snp_pages_and_the_descriptor_names_it() {
-    let image = add(&synthetic_image(), &small_guest()).unwrap();
-    let gpas: Vec<u64> = image.snp_guest.iter().map(|p| p.gpa).collect();
+    let image = add(&synthetic_image(), &small_guest(), GuestPlatform::Snp).unwrap();
+    assert!(image.guest_pages(GuestPlatform::Tdx).is_empty());
+    let guest = image.guest_pages(GuestPlatform::Snp);
+    let gpas: Vec<u64> = guest.iter().map(|p| p.gpa).collect();
     let mut expected: Vec<u64> = (GUEST_LAUNCH_BASE..GUEST_LAUNCH_END).step_by(PAGE_SIZE as usize).collect();
     expected.extend((0..4).map(|i| GUEST_IMAGE_BASE + i * PAGE_SIZE));
     assert_eq!(gpas, expected);
-    let kind = |gpa| image.snp_guest.iter().find(|p| p.gpa == gpa).unwrap().kind;
+    let kind = |gpa| guest.iter().find(|p| p.gpa == gpa).unwrap().kind;
     assert_eq!(kind(GUEST_IMAGE_BASE), PageKind::Normal);
     assert_eq!(kind(GUEST_IMAGE_BASE + PAGE_SIZE), PageKind::Normal);
     assert_eq!(kind(GUEST_IMAGE_BASE + 2 * PAGE_SIZE), PageKind::Zero, "bss");
     assert_eq!(kind(GUEST_LAUNCH_BASE), PageKind::Zero, "launch page");
-    let text = image.snp_guest.iter().find(|p| p.gpa == GUEST_IMAGE_BASE).unwrap();
+    let text = guest.iter().find(|p| p.gpa == GUEST_IMAGE_BASE).unwrap();
     assert_eq!(&text.data[..33], &[[0xF4; 32].as_slice(), &[0]].concat()[..]);
 
     let descriptor = image.pages.iter().find(|p| p.gpa == layout::GUEST_PAYLOAD_PAGE).unwrap();
@@ -124,22 +126,64 @@ fn a_guest_outside_its_window_writable_code_or_a_wild_entry_is_refused() {
         ("not an ELF", b"not an ELF at all".to_vec()),
     ];
     for (what, guest) in cases {
-        assert!(add(&synthetic_image(), &guest).is_err(), "{what} was accepted");
+        assert!(add(&synthetic_image(), &guest, GuestPlatform::Tdx).is_err(), "{what} was accepted");
     }
-    let once = add(&synthetic_image(), &small_guest()).unwrap();
-    assert!(add(&once, &small_guest()).is_err(), "a second guest was accepted");
+    let once = add(&synthetic_image(), &small_guest(), GuestPlatform::Snp).unwrap();
+    assert!(add(&once, &small_guest(), GuestPlatform::Snp).is_err(), "a second guest was accepted");
+    assert!(add(&once, &small_guest(), GuestPlatform::Tdx).is_err(), "a guest for each platform");
 }
 
 #[test]
 fn the_igvm_file_loads_the_guest_on_snp_only_and_its_digest_covers_it() {
-    use igvm::{IgvmDirectiveHeader, IgvmFile};
-
     let plain = synthetic_image();
-    let with_guest = add(&plain, &small_guest()).unwrap();
+    let with_guest = add(&plain, &small_guest(), GuestPlatform::Snp).unwrap();
     let bytes = write_igvm(&with_guest, SNP_POLICY).unwrap();
     assert_eq!(bytes, write_igvm(&with_guest.clone(), SNP_POLICY).unwrap(), "reproducible");
-    let file = IgvmFile::new_from_binary(&bytes, None).unwrap();
-    for page in &with_guest.snp_guest {
+    assert_eq!(masks_of_guest_pages(&with_guest, &bytes), SNP_MASK);
+    let guest_m = crate::measure::measure(&bytes, 1).unwrap();
+    let plain_m = crate::measure::measure(&write_igvm(&plain, SNP_POLICY).unwrap(), 1).unwrap();
+    assert_eq!(guest_m.snp_launch_digest, crate::igvm::oracle::snp_launch_digest(&with_guest, 1));
+    assert_ne!(guest_m.snp_launch_digest, plain_m.snp_launch_digest);
+    // Neither the guest's pages nor its descriptor reach the TD: the same MRTD as without it.
+    assert_eq!(guest_m.tdx_mrtd, plain_m.tdx_mrtd, "an SNP guest is not in the TD");
+    assert_eq!(guest_m.tdx_mrtd, crate::igvm::oracle::tdx_mrtd(&with_guest));
+    // A changed guest byte changes the SNP digest.
+    let mut tampered = with_guest.clone();
+    tampered.guest.as_mut().unwrap().pages.iter_mut().find(|p| p.gpa == GUEST_IMAGE_BASE).unwrap().data[0] ^=
+        1;
+    let tampered_m = crate::measure::measure(&write_igvm(&tampered, SNP_POLICY).unwrap(), 1).unwrap();
+    assert_ne!(tampered_m.snp_launch_digest, guest_m.snp_launch_digest);
+}
+
+#[test]
+fn the_igvm_file_loads_a_tdx_guest_on_tdx_only_and_its_mrtd_covers_it() {
+    let plain = synthetic_image();
+    let with_guest = add(&plain, &small_guest(), GuestPlatform::Tdx).unwrap();
+    assert!(with_guest.guest_pages(GuestPlatform::Snp).is_empty());
+    let bytes = write_igvm(&with_guest, SNP_POLICY).unwrap();
+    assert_eq!(masks_of_guest_pages(&with_guest, &bytes), TDX_MASK);
+    let guest_m = crate::measure::measure(&bytes, 1).unwrap();
+    let plain_m = crate::measure::measure(&write_igvm(&plain, SNP_POLICY).unwrap(), 1).unwrap();
+    assert_eq!(guest_m.tdx_mrtd, crate::igvm::oracle::tdx_mrtd(&with_guest));
+    assert_ne!(guest_m.tdx_mrtd, plain_m.tdx_mrtd);
+    // Neither the guest's pages nor its descriptor reach the SNP launch: the same digest as without it.
+    assert_eq!(guest_m.snp_launch_digest, plain_m.snp_launch_digest, "a TDX guest is not in the SNP launch");
+    let mut tampered = with_guest.clone();
+    tampered.guest.as_mut().unwrap().pages.iter_mut().find(|p| p.gpa == GUEST_IMAGE_BASE).unwrap().data[0] ^=
+        1;
+    let tampered_m = crate::measure::measure(&write_igvm(&tampered, SNP_POLICY).unwrap(), 1).unwrap();
+    assert_ne!(tampered_m.tdx_mrtd, guest_m.tdx_mrtd);
+}
+
+/// The one compatibility mask every guest page of `image` carries in the IGVM file `bytes`, whose
+/// PAGE_DATA must hold the page's bytes.
+fn masks_of_guest_pages(image: &Image, bytes: &[u8]) -> u32 {
+    use igvm::{IgvmDirectiveHeader, IgvmFile};
+
+    let file = IgvmFile::new_from_binary(bytes, None).unwrap();
+    let guest = &image.guest.as_ref().unwrap().pages;
+    let mut all = Vec::new();
+    for page in guest {
         let masks: Vec<u32> = file
             .directives()
             .iter()
@@ -151,15 +195,10 @@ fn the_igvm_file_loads_the_guest_on_snp_only_and_its_digest_covers_it() {
                 _ => None,
             })
             .collect();
-        assert_eq!(masks, [SNP_MASK], "guest page {:#x}", page.gpa);
+        assert_eq!(masks.len(), 1, "guest page {:#x}", page.gpa);
+        all.extend(masks);
     }
-    let guest_m = crate::measure::measure(&bytes, 1).unwrap();
-    let plain_m = crate::measure::measure(&write_igvm(&plain, SNP_POLICY).unwrap(), 1).unwrap();
-    assert_eq!(guest_m.snp_launch_digest, crate::igvm::oracle::snp_launch_digest(&with_guest, 1));
-    assert_ne!(guest_m.snp_launch_digest, plain_m.snp_launch_digest);
-    // A changed guest byte changes the SNP digest.
-    let mut tampered = with_guest.clone();
-    tampered.snp_guest.iter_mut().find(|p| p.gpa == GUEST_IMAGE_BASE).unwrap().data[0] ^= 1;
-    let tampered_m = crate::measure::measure(&write_igvm(&tampered, SNP_POLICY).unwrap(), 1).unwrap();
-    assert_ne!(tampered_m.snp_launch_digest, guest_m.snp_launch_digest);
+    all.dedup();
+    assert_eq!(all.len(), 1, "one platform for every guest page");
+    all[0]
 }
