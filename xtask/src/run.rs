@@ -11,6 +11,10 @@
 //! IDE channel, `qemu::vtpm_state_disk_args`; `--machine snp`: the same disk interface in the emulated
 //! machine's hypervisor model, `warden-machine --vtpm-state`).
 //!
+//! `--machine snp` boots the emulated SEV-SNP machine (`warden-snp-guest.igvm` when built);
+//! `--machine tdx` its TDX mode, on `warden-tdx-guest.igvm` when built: the test guest as the TD's L2,
+//! judged by its console (`machine::tdx_guest_outcome`), smoke or not.
+//!
 //! `--loader igvm` (the default when an IGVM-capable QEMU is at hand, see `qemu_loader.rs`) boots
 //! `warden.igvm` through QEMU's IGVM loader; `--loader rom` boots `warden.rom` with `-bios`. Everything
 //! else behaves the same on both.
