@@ -345,3 +345,48 @@ fn an_exception_the_l2_cannot_deliver_is_a_triple_fault_exit() {
     assert_eq!(reasons(&log), [2], "{log:#x?}");
     assert_eq!(buffer[RIP], L2_CODE);
 }
+
+/// An L2 that loads an IDT (in its code page, which it may read) whose #UD gate runs a HLT at
+/// L2_CODE + 0x100, sets RSP to `stack` and executes UD2.
+fn ud2_with_idt(stack: u64) -> Vec<u8> {
+    let idtr = L2_CODE + 0x7F0;
+    let idt = L2_CODE + 0x800;
+    let handler = L2_CODE + 0x100;
+    let mut l2 = vec![0x0F, 0x01, 0x1C, 0x25]; // lidt [idtr]
+    l2.extend_from_slice(&(idtr as u32).to_le_bytes());
+    l2.extend(mov_imm64(4, stack));
+    l2.extend_from_slice(&[0x0F, 0x0B]); // ud2
+    l2.resize(0x1000, 0xF4);
+    l2[0x7F0..0x7F2].copy_from_slice(&(16 * 7 - 1u16).to_le_bytes());
+    l2[0x7F2..0x7FA].copy_from_slice(&idt.to_le_bytes());
+    let gate = 0x800 + 6 * 16;
+    l2[gate..gate + 2].copy_from_slice(&(handler as u16).to_le_bytes());
+    l2[gate + 2..gate + 4].copy_from_slice(&0x08u16.to_le_bytes());
+    l2[gate + 4] = 0;
+    l2[gate + 5] = 0x8E; // present 64-bit interrupt gate
+    l2[gate + 6..gate + 8].copy_from_slice(&((handler >> 16) as u16).to_le_bytes());
+    l2[gate + 8..gate + 12].copy_from_slice(&((handler >> 32) as u32).to_le_bytes());
+    l2
+}
+
+#[test]
+fn an_l2_exception_goes_through_the_l2s_idt_onto_its_stack() {
+    let (outcome, log, buffer, m) = run(&ud2_with_idt(L2_RW + 0x1000));
+    halted(&outcome);
+    assert_eq!(reasons(&log), [12], "the handler's HLT, no exit for the #UD: {log:#x?}");
+    assert_eq!(buffer[RIP], L2_CODE + 0x100);
+    let mut rip = [0u8; 8];
+    m.uc.mem_read(L2_RW + 0x1000 - 40, &mut rip).unwrap();
+    assert_eq!(u64::from_le_bytes(rip), L2_CODE + 18, "the frame's RIP is the UD2");
+}
+
+#[test]
+fn an_l2_exception_whose_frame_would_land_in_memory_not_granted_is_an_ept_violation() {
+    let (outcome, log, _, m) = run(&ud2_with_idt(VAPIC + 0x1000));
+    halted(&outcome);
+    assert_eq!(reasons(&log), [48], "{log:#x?}");
+    assert_eq!((log[0].qualification, log[0].gpa & !0xFFF), (0x2, VAPIC));
+    let mut page = [0u8; 4096];
+    m.uc.mem_read(VAPIC, &mut page).unwrap();
+    assert!(page.iter().all(|&b| b == 0), "no frame was written");
+}

@@ -4,9 +4,9 @@
 //! 28-5), RDMSR (31), WRMSR (32) and TDCALL of any leaf (77) exit to the L1; an access to a page
 //! without VM 1's permission is an EPT violation (48, qualification SDM Table 28-7, the access not
 //! done); exceptions go through the L2's own IDT, and one that cannot be delivered is a triple fault
-//! (2). The L1's #VE paths ([`super::machine`]) are not taken for the L2.
+//! (2), one whose delivery touches a page VM 1 may not touch an EPT violation. The L1's #VE paths ([`super::machine`]) are not taken for the L2.
 use unicorn_engine::RegisterX86;
-use unicorn_engine::unicorn_const::MemType;
+use unicorn_engine::unicorn_const::{MemType, Prot};
 use warden_defs::guest_launch::{GUEST_IMAGE_BASE, GUEST_IMAGE_LIMIT};
 
 use super::l2_attrs::{ATTR_R, ATTR_W, ATTR_XS};
@@ -14,6 +14,8 @@ use super::l2_run::{self, EXIT_TDCALL, EXIT_TRIPLE_FAULT, EXIT_VMCALL, L2Exit};
 use super::machine::{TdxMachine, io_qualification};
 use super::sites::{self, TDCALL, TdSite, VMCALL};
 use super::ve::{self, EPT_FETCH, EPT_READ, EPT_WRITE};
+use crate::cpu;
+use crate::exceptions;
 use crate::machine::Outcome;
 use crate::memory::REGIONS;
 
@@ -77,14 +79,14 @@ impl TdxMachine<'_> {
     /// The engine stopped at an instruction it does not run (or without saying why) in the L2.
     pub(super) fn l2_unrunnable(&mut self, rip: u64) -> Result<(), Outcome> {
         let mut bytes = [0u8; 4];
-        let _ = self.uc.vmem_read(rip, unicorn_engine::unicorn_const::Prot::EXEC, &mut bytes);
+        let _ = self.uc.vmem_read(rip, Prot::EXEC, &mut bytes);
         if bytes == TDCALL {
             return self.l2_exit(rip, L2Exit::instruction(EXIT_TDCALL, 0, TDCALL.len() as u32));
         }
         if bytes[..3] == VMCALL {
             return self.l2_exit(rip, L2Exit::instruction(EXIT_VMCALL, 0, VMCALL.len() as u32));
         }
-        self.raise(crate::exceptions::UD, None, &format!("L2 #UD ({bytes:02x?}) at RIP {rip:#x}"))
+        self.raise(exceptions::UD, None, &format!("L2 #UD ({bytes:02x?}) at RIP {rip:#x}"))
     }
 
     /// The L2 halted (RIP after its HLT).
@@ -93,10 +95,80 @@ impl TdxMachine<'_> {
         self.l2_exit(at, L2Exit::instruction(ve::EXIT_HLT, 0, 1))
     }
 
-    /// An exception the L2 could not take (its IDT, gate or stack unusable): a triple fault.
-    pub(super) fn l2_triple_fault(&mut self) -> Result<(), Outcome> {
+    /// Delivers `vector` through the L2's IDT. The machine writes the frame as the CPU would, so it
+    /// first checks VM 1's attributes on the pages the delivery touches (the gate and TSS read, the
+    /// frame written): one it may not touch is an EPT violation, one it cannot take a triple fault.
+    pub(super) fn l2_raise(&mut self, vector: u8, error_code: Option<u64>) -> Result<(), Outcome> {
         let rip = self.reg(RegisterX86::RIP);
-        self.l2_exit(rip, L2Exit::instruction(EXIT_TRIPLE_FAULT, 0, 0))
+        if let Some((gpa, access)) = self.l2_delivery_denied(vector) {
+            let exit = L2Exit {
+                reason: ve::EXIT_EPT_VIOLATION,
+                qualification: access | self.l2_page_bits(gpa),
+                gpa,
+                ..L2Exit::default()
+            };
+            return self.l2_exit(rip, exit);
+        }
+        match exceptions::deliver(&mut self.uc, vector, error_code) {
+            Ok(()) => Ok(()),
+            Err(_) => self.l2_exit(rip, L2Exit::instruction(EXIT_TRIPLE_FAULT, 0, 0)),
+        }
+    }
+
+    /// The first page delivering `vector` would touch without VM 1's permission, with the access
+    /// (EPT_READ or EPT_WRITE); `None` when all are allowed or the delivery fails anyway.
+    fn l2_delivery_denied(&mut self, vector: u8) -> Option<(u64, u64)> {
+        let (idt_base, idt_limit, _) = cpu::read_table(&self.uc, RegisterX86::IDTR).ok()?;
+        let gate_at = idt_base + u64::from(vector) * 16;
+        if idt_base == 0 || u64::from(idt_limit) < u64::from(vector) * 16 + 15 {
+            return None;
+        }
+        let read = [(gate_at, ATTR_R, EPT_READ), (gate_at + 15, ATTR_R, EPT_READ)];
+        if let Some(d) = read.into_iter().find_map(|(va, need, access)| self.l2_denied(va, need, access)) {
+            return Some(d);
+        }
+        let mut gate = [0u8; 16];
+        self.uc.vmem_read(gate_at, Prot::READ, &mut gate).ok()?;
+        let ist = u64::from(gate[4] & 7);
+        let rsp = if ist == 0 {
+            self.reg(RegisterX86::RSP)
+        } else {
+            let (tss, _, _) = cpu::read_table(&self.uc, RegisterX86::TR).ok()?;
+            let slot = tss + 0x24 + 8 * (ist - 1);
+            let read = [(slot, ATTR_R, EPT_READ), (slot + 7, ATTR_R, EPT_READ)];
+            if let Some(d) = read.into_iter().find_map(|(va, need, access)| self.l2_denied(va, need, access))
+            {
+                return Some(d);
+            }
+            let mut b = [0u8; 8];
+            self.uc.vmem_read(slot, Prot::READ, &mut b).ok()?;
+            u64::from_le_bytes(b)
+        };
+        // The frame: up to six 8-byte slots below the 16-byte-aligned stack pointer.
+        let top = rsp & !0xF;
+        let write = [
+            (top.wrapping_sub(1), ATTR_R | ATTR_W, EPT_WRITE),
+            (top.wrapping_sub(48), ATTR_R | ATTR_W, EPT_WRITE),
+        ];
+        write.into_iter().find_map(|(va, need, access)| self.l2_denied(va, need, access))
+    }
+
+    /// (the GPA, `access`) if VM 1 lacks `need` on the page virtual `va` maps to.
+    fn l2_denied(&mut self, va: u64, need: u16, access: u64) -> Option<(u64, u64)> {
+        let pa = self.uc.vmem_translate(va, Prot::READ).ok()?;
+        let module = &self.uc.get_data().module;
+        let ok = module.accepted(pa) && module.l2_attrs.get(pa) & need == need;
+        (!ok).then_some((pa, access))
+    }
+
+    /// VM 1's permissions on the page at `gpa` as EPT-violation qualification bits 5:3.
+    fn l2_page_bits(&self, gpa: u64) -> u64 {
+        let module = &self.uc.get_data().module;
+        let attrs = if module.accepted(gpa) { module.l2_attrs.get(gpa) } else { 0 };
+        [(ATTR_R, EPT_PAGE_R), (ATTR_W, EPT_PAGE_W), (ATTR_XS, EPT_PAGE_X)]
+            .into_iter()
+            .filter(|(a, _)| attrs & a != 0)
+            .fold(0, |q, (_, bit)| q | bit)
     }
 
     /// An L2 access the protections refused, at physical `address`.
@@ -112,12 +184,7 @@ impl TdxMachine<'_> {
             MemType::FETCH_PROT | MemType::FETCH_UNMAPPED => EPT_FETCH,
             _ => EPT_READ,
         };
-        let module = &self.uc.get_data().module;
-        let attrs = if module.accepted(address) { module.l2_attrs.get(address) } else { 0 };
-        let page = [(ATTR_R, EPT_PAGE_R), (ATTR_W, EPT_PAGE_W), (ATTR_XS, EPT_PAGE_X)]
-            .into_iter()
-            .filter(|(a, _)| attrs & a != 0)
-            .fold(0, |q, (_, bit)| q | bit);
+        let page = self.l2_page_bits(address);
         // The GLA is not known to the model (unicorn reports the physical address): bit 7 stays clear.
         let exit = L2Exit {
             reason: ve::EXIT_EPT_VIOLATION,
