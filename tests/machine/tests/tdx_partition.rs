@@ -289,9 +289,11 @@ fn vmcall_io_and_cpuid_exit_to_the_l1_which_resumes_the_l2_until_a_write_to_a_re
     let exits: Vec<(u64, u64)> = log.iter().map(|l| (l.qualification, l.length)).collect();
     assert_eq!(
         exits,
-        [(0, 3), (0x03F8_0000, 1), (0x0080_0040, 2), (0x03F8_0008, 1), (0, 2), (0x0A, 0)],
-        "qualifications (SDM Table 28-5, Table 28-7: write to a page VM 1 may only read) and lengths"
+        [(0, 3), (0x03F8_0000, 1), (0x0080_0040, 2), (0x03F8_0008, 1), (0, 2), (0x18A, 0)],
+        "qualifications (SDM Table 28-5; Table 28-7: a write, to a page VM 1 may only read, through a valid \
+         linear address) and lengths"
     );
+    assert_eq!(log.iter().map(|l| l.rdx).collect::<Vec<_>>(), [0, 0, 0, 0, 0, L2_RO], "the linear address");
     for l in &log {
         assert_eq!((l.cs_selector, l.rdi, l.rsp), (0x08, 0, L1_STACK), "CS, CS base, the L1's RSP kept");
     }
@@ -323,7 +325,7 @@ fn a_write_to_a_page_never_granted_is_an_ept_violation_and_the_byte_is_unchanged
     let (outcome, log, buffer, m) = run(&l2);
     halted(&outcome);
     assert_eq!(log.len(), 1, "{log:#x?}");
-    assert_eq!((log[0].reason, log[0].qualification, log[0].gpa), (48, 0x2, VAPIC));
+    assert_eq!((log[0].reason, log[0].qualification, log[0].gpa, log[0].rdx), (48, 0x182, VAPIC, VAPIC));
     assert_eq!(byte_at(&m, VAPIC), 0);
     assert_eq!(buffer[RIP], L2_CODE);
 }
@@ -335,7 +337,11 @@ fn a_fetch_from_a_page_without_execute_is_an_ept_violation() {
     let (outcome, log, _, _) = run(&l2);
     halted(&outcome);
     assert_eq!(reasons(&log), [48], "{log:#x?}");
-    assert_eq!((log[0].qualification, log[0].gpa), (0x4 | 0x8 | 0x10, L2_RW), "fetch; the page is R and W");
+    assert_eq!(
+        (log[0].qualification, log[0].gpa, log[0].rdx),
+        (0x4 | 0x8 | 0x10 | 0x180, L2_RW, L2_RW),
+        "a fetch from a page VM 1 may read and write, at a valid linear address"
+    );
 }
 
 #[test]
@@ -385,7 +391,7 @@ fn an_l2_exception_whose_frame_would_land_in_memory_not_granted_is_an_ept_violat
     let (outcome, log, _, m) = run(&ud2_with_idt(VAPIC + 0x1000));
     halted(&outcome);
     assert_eq!(reasons(&log), [48], "{log:#x?}");
-    assert_eq!((log[0].qualification, log[0].gpa & !0xFFF), (0x2, VAPIC));
+    assert_eq!((log[0].qualification, log[0].gpa & !0xFFF), (0x2, VAPIC), "a write, no linear address known");
     let mut page = [0u8; 4096];
     m.uc.mem_read(VAPIC, &mut page).unwrap();
     assert!(page.iter().all(|&b| b == 0), "no frame was written");

@@ -5,6 +5,7 @@
 //! without VM 1's permission is an EPT violation (48, qualification SDM Table 28-7, the access not
 //! done); exceptions go through the L2's own IDT, and one that cannot be delivered is a triple fault
 //! (2), one whose delivery touches a page VM 1 may not touch an EPT violation. The L1's #VE paths ([`super::machine`]) are not taken for the L2.
+use iced_x86::{OpKind, Register};
 use unicorn_engine::RegisterX86;
 use unicorn_engine::unicorn_const::{MemType, Prot};
 use warden_defs::guest_launch::{GUEST_IMAGE_BASE, GUEST_IMAGE_LIMIT};
@@ -16,6 +17,7 @@ use super::sites::{self, TDCALL, TdSite, VMCALL};
 use super::ve::{self, EPT_FETCH, EPT_READ, EPT_WRITE};
 use crate::cpu;
 use crate::exceptions;
+use crate::intercepts;
 use crate::machine::Outcome;
 use crate::memory::REGIONS;
 
@@ -25,6 +27,11 @@ const EPT_PAGE_R: u64 = 1 << 3;
 const EPT_PAGE_W: u64 = 1 << 4;
 /// See [`EPT_PAGE_R`].
 const EPT_PAGE_X: u64 = 1 << 5;
+/// EPT-violation qualification: the guest linear address is valid (bit 7) and the access was to its
+/// translation, not to a paging structure (bit 8).
+const EPT_GLA_VALID: u64 = 1 << 7;
+/// See [`EPT_GLA_VALID`].
+const EPT_GLA_TRANSLATED: u64 = 1 << 8;
 
 impl TdxMachine<'_> {
     /// Whether the vCPU runs the L2 VM now.
@@ -185,13 +192,68 @@ impl TdxMachine<'_> {
             _ => EPT_READ,
         };
         let page = self.l2_page_bits(address);
-        // The GLA is not known to the model (unicorn reports the physical address): bit 7 stays clear.
+        let gla = self.l2_linear_address(address, access == EPT_FETCH);
         let exit = L2Exit {
             reason: ve::EXIT_EPT_VIOLATION,
-            qualification: access | page,
+            qualification: access | page | if gla.is_some() { EPT_GLA_VALID | EPT_GLA_TRANSLATED } else { 0 },
+            gla: gla.unwrap_or(0),
             gpa: address,
             ..L2Exit::default()
         };
         self.l2_exit(rip, exit)
     }
+
+    /// The linear address of the L2 access that faulted at physical `gpa`: unicorn reports only the
+    /// physical address, so the candidates are the faulting instruction's memory operands (first and
+    /// last byte) or, for a fetch, its first and last possible byte, whichever maps to `gpa`'s page.
+    /// `None` for accesses with no explicit operand (a stack push, a descriptor-table read).
+    fn l2_linear_address(&mut self, gpa: u64, fetch: bool) -> Option<u64> {
+        let rip = self.reg(RegisterX86::RIP);
+        let mut candidates = Vec::new();
+        if fetch {
+            candidates.extend([rip, rip + 14]);
+        } else if let Some(insn) = self.decode(rip) {
+            let value = |r: Register, _: usize, _: usize| -> Option<u64> {
+                let v = match r {
+                    Register::FS => self.reg(RegisterX86::FS_BASE),
+                    Register::GS => self.reg(RegisterX86::GS_BASE),
+                    Register::ES | Register::CS | Register::SS | Register::DS => 0,
+                    r => self.reg(intercepts::gpr(r)?),
+                };
+                // A 32-bit address register (address-size prefix) contributes its low half.
+                let is_32 = (Register::EAX as u32..=Register::R15D as u32).contains(&(r as u32));
+                Some(if is_32 { v & 0xFFFF_FFFF } else { v })
+            };
+            let mut value = value;
+            for op in 0..insn.op_count() {
+                if is_memory(insn.op_kind(op))
+                    && let Some(va) = insn.virtual_address(op, 0, &mut value)
+                {
+                    candidates.extend([va, va.wrapping_add(63)]);
+                }
+            }
+        }
+        candidates.into_iter().find_map(|va| {
+            let pa = self.uc.vmem_translate(va, Prot::READ).ok()?;
+            (pa & !0xFFF == gpa & !0xFFF).then_some((va & !0xFFF) | (gpa & 0xFFF))
+        })
+    }
+}
+
+/// Whether an operand of `kind` is in memory.
+fn is_memory(kind: OpKind) -> bool {
+    use OpKind as K;
+    matches!(
+        kind,
+        K::Memory
+            | K::MemorySegSI
+            | K::MemorySegESI
+            | K::MemorySegRSI
+            | K::MemorySegDI
+            | K::MemorySegEDI
+            | K::MemorySegRDI
+            | K::MemoryESDI
+            | K::MemoryESEDI
+            | K::MemoryESRDI
+    )
 }

@@ -62,7 +62,7 @@ pub struct L2Exit {
     pub reason: u32,
     /// The exit qualification.
     pub qualification: u64,
-    /// The guest linear address (0: the model does not know it).
+    /// The guest linear address (EPT violations; 0 when not known).
     pub gla: u64,
     /// The guest physical address (EPT violations).
     pub gpa: u64,
