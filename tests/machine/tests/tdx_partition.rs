@@ -304,6 +304,9 @@ fn vmcall_io_and_cpuid_exit_to_the_l1_which_resumes_the_l2_until_a_write_to_a_re
     assert_eq!(buffer[RIP], denied_at, "the RIP of the denied instruction");
     let l2_state = &m.uc.get_data().l2;
     assert_eq!((l2_state.entries, l2_state.exits.get(&30)), (6, Some(&3)));
+    // Accepted pages VM 1 may use less than fully: the buffer, log and virtual-APIC pages (one run,
+    // none), the code (R X), the RW and RO pages, and the L1's ROM page.
+    assert_eq!(l2_state.protection_runs(), Some(5), "runs of equal protection, not pages");
 }
 
 #[test]

@@ -114,6 +114,11 @@ impl L2Vcpu {
         self.overlay = None;
     }
 
+    /// How many runs of pages the last entry narrowed (each one `mem_protect` per switch).
+    pub fn protection_runs(&self) -> Option<usize> {
+        self.overlay.as_ref().map(Vec::len)
+    }
+
     /// Whether VM 1 entered before (its first entry loads the whole VMCS state).
     pub fn started(&self) -> bool {
         self.l2.is_some() || self.running

@@ -3,6 +3,8 @@
 //! becomes a #VE or a stop), the TDX module model and the VMM, and the run loop that turns what the
 //! engine reports into what a TD would see. Shared GPAs (the shared bit, 47) are reached only by the
 //! VMM through GHCI calls: unicorn's 40-bit physical addresses cannot name them in a page table.
+//! While the L2 VM runs (`super::l2_run`), the same hooks report its events, which become L2 exits
+//! (`super::l2_exits`) instead of #VE.
 use std::collections::BTreeMap;
 use std::time::Instant;
 
