@@ -4,7 +4,8 @@
 //! 28-5), RDMSR (31), WRMSR (32) and TDCALL of any leaf (77) exit to the L1; an access to a page
 //! without VM 1's permission is an EPT violation (48, qualification SDM Table 28-7, the access not
 //! done); exceptions go through the L2's own IDT, and one that cannot be delivered is a triple fault
-//! (2), one whose delivery touches a page VM 1 may not touch an EPT violation. The L1's #VE paths ([`super::machine`]) are not taken for the L2.
+//! (2), one whose delivery touches a page VM 1 may not touch an EPT violation. The L1's #VE paths
+//! ([`super::machine`]) are not taken for the L2.
 use iced_x86::{OpKind, Register};
 use unicorn_engine::RegisterX86;
 use unicorn_engine::unicorn_const::{MemType, Prot};
