@@ -104,6 +104,9 @@ impl BootSteps for TdxPlatform {
         let mut entropy = crate::entropy::Rdrand::new()
             .ok_or(BootStepError::Services(crate::services::ServiceError::NoEntropy))?;
         let seed = warden_vtpm::EndorsementSeed::from_entropy(&mut entropy);
+        crate::println!(
+            "warden: vTPM endorsement seed: fresh from RDRAND (TDX gives a TD no sealing key): the EK is new at every boot"
+        );
         // The core protocol records a calling area for the boot vCPU; on TDX calls arrive by VMCALL and
         // there is none, so the boot-information page stands in: the guest cannot name it in a call,
         // which costs it nothing, and Warden never reads a `call_pending` there.

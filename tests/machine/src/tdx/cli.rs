@@ -1,5 +1,5 @@
 //! `warden-machine --tdx`: builds the TD from an IGVM file, runs it, prints the consoles and one
-//! summary line (outcome, MRTD, the TDX module's counts), optionally writes the report JSON `bench
+//! summary line (outcome, MRTD, the TDX module's counts; a second for the L2's entries and exits), optionally writes the report JSON `bench
 //! boot --machine tdx` reads, and exits 0 only on success.
 use std::path::Path;
 use std::process::ExitCode;
@@ -55,6 +55,10 @@ pub fn main(igvm: &Path, config: Config, report: Option<&Path>) -> ExitCode {
         sept.map_gpa,
         c.ves,
     );
+    if s.l2.entries > 0 {
+        let exits: Vec<String> = s.l2.exits.iter().map(|(reason, n)| format!("{reason}: {n}")).collect();
+        println!("machine: tdx: L2 VM 1: {} entries, exits by reason {{{}}}", s.l2.entries, exits.join(", "));
+    }
     if let Some(path) = report {
         let ready =
             s.vmm.hv.warden.lines.iter().find(|l| l.starts_with(READY_LINE)).cloned().unwrap_or_default();

@@ -3,6 +3,8 @@
 //! becomes a #VE or a stop), the TDX module model and the VMM, and the run loop that turns what the
 //! engine reports into what a TD would see. Shared GPAs (the shared bit, 47) are reached only by the
 //! VMM through GHCI calls: unicorn's 40-bit physical addresses cannot name them in a page table.
+//! While the L2 VM runs (`super::l2_run`), the same hooks report its events, which become L2 exits
+//! (`super::l2_exits`) instead of #VE.
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -283,11 +285,11 @@ impl<'a> TdxMachine<'a> {
 
     /// Delivers `vector` through the running VM's IDT; one the L2 cannot take exits with a triple fault.
     pub(super) fn raise(&mut self, vector: u8, error_code: Option<u64>, what: &str) -> Result<(), Outcome> {
-        match exceptions::deliver(&mut self.uc, vector, error_code) {
-            Ok(()) => Ok(()),
-            Err(_) if self.in_l2() => self.l2_triple_fault(),
-            Err(fault) => Err(Outcome::TripleFault(format!("{what}: {}", fault.0))),
+        if self.in_l2() {
+            return self.l2_raise(vector, error_code);
         }
+        exceptions::deliver(&mut self.uc, vector, error_code)
+            .map_err(|fault| Outcome::TripleFault(format!("{what}: {}", fault.0)))
     }
 
     /// Raises #VE with `info` (RIP at the instruction); a #VE while the last one's information is
@@ -452,6 +454,10 @@ impl<'a> TdxMachine<'a> {
     fn on_exception(&mut self, vector: u32) -> Result<(), Outcome> {
         let rip = self.reg(RegisterX86::RIP);
         let vector = vector as u8;
+        if vector == UD && self.in_l2() {
+            // The engine's #UD for VMCALL or TDCALL of the L2 is an exit, not the L2's exception.
+            return self.l2_unrunnable(rip);
+        }
         let error_code = match vector {
             PF => {
                 let cr2 = self.reg(RegisterX86::CR2);

@@ -11,6 +11,7 @@ pub mod cpuid;
 pub mod l2_attrs;
 pub mod l2_exits;
 pub mod l2_run;
+pub mod l2_vmcs_state;
 pub mod loader;
 pub mod machine;
 pub mod module;
