@@ -203,7 +203,9 @@ pub fn start_for(
 fn measure(tpm: &mut warden_vtpm::Tpm, layout: &GuestLayout<'_>) -> Result<Vec<u8>, ServiceError> {
     let ranges: Vec<(u64, u64)> = layout.ram.iter().map(|r| (r.start(), r.end())).collect();
     let vcpus = layout.apic_ids.len() as u32;
-    let config = PlatformConfig::new(layout.platform, vcpus, u32::from(GUEST_VMPL), &ranges);
+    // A VMPL only exists on SEV-SNP; elsewhere (native, TDX's L2) the field is 0, as its layout says.
+    let guest_vmpl = if layout.platform == PlatformKind::Snp { u32::from(GUEST_VMPL) } else { 0 };
+    let config = PlatformConfig::new(layout.platform, vcpus, guest_vmpl, &ranges);
     let log = tpm.measured_startup(layout.launch.as_ref(), &config).map_err(ServiceError::Measure)?;
     Ok(log.into_bytes())
 }

@@ -41,7 +41,7 @@ impl WardenEvent<'_> {
     pub const fn rtmr(self) -> u8 {
         match self {
             WardenEvent::BootConfig(_) => 0,
-            WardenEvent::GuestPayload(_) => 1,
+            WardenEvent::GuestPayload(_) => GUEST_PAYLOAD_RTMR,
         }
     }
 
@@ -53,6 +53,9 @@ impl WardenEvent<'_> {
         Sha384::digest(bytes).into()
     }
 }
+
+/// The RTMR a guest payload goes to (TDVF's RTMR\[1\]: the OS loader and kernel).
+pub const GUEST_PAYLOAD_RTMR: u8 = 1;
 
 /// Extends `event` into its RTMR; returns the digest extended (for an event log).
 pub fn measure(

@@ -2,11 +2,15 @@
 //! Warden, the TD's L1, launches the guest as L2 VM 1 and serves it; the guest's steps pass; then its
 //! final attack writes one byte to Warden's first page, which Warden never granted it: the TDX module
 //! stops the write (an EPT violation), Warden reports it and stops the guest, and the byte in the
-//! machine's memory is Warden's own.
+//! machine's memory is Warden's own. The TDREPORT the guest received carries, in RTMR[1], the extend
+//! Warden made of the guest image before its first instruction.
 use std::path::PathBuf;
 
-use warden_defs::layout::WARDEN_BASE;
+use sha2::{Digest, Sha384};
+use warden_defs::guest_launch::GuestPayload;
+use warden_defs::layout::{GUEST_PAYLOAD_PAGE, PAGE_SIZE, WARDEN_BASE};
 use warden_machine::machine::{Config, Outcome};
+use warden_machine::tdx::loader::TdImage;
 use warden_machine::tdx::loader::load;
 use warden_machine::tdx::machine::TdxMachine;
 
@@ -49,4 +53,44 @@ fn warden_serves_the_l2_guest_and_stops_its_write_to_wardens_memory() {
     assert!(matches!(outcome, Outcome::Halted(_)), "Warden did not halt the TD after the denial: {outcome}");
     assert_ne!(after[0], ATTACK_BYTE, "the guest's byte is in Warden's memory");
     assert_eq!(after[0] & !ACCESSED_DIRTY, before[0] & !ACCESSED_DIRTY, "Warden's byte changed");
+
+    let report = tdreport(&console);
+    assert_eq!(report[RTMR0], [0u8; 48], "RTMR[0]: Warden extends nothing there");
+    assert_eq!(
+        report[RTMR1],
+        expected_rtmr1(&td),
+        "RTMR[1] is not SHA-384(0^48 || SHA-384(the guest image as loaded))"
+    );
+}
+
+/// RTMR[0] and RTMR[1] in a TDREPORT_STRUCT (Intel TDX Module v1.5 ABI Specification, TDINFO_STRUCT at
+/// 0x200: RTMR[0] at +0xD0, RTMR[1] at +0x100).
+const RTMR0: std::ops::Range<usize> = 0x2D0..0x300;
+const RTMR1: std::ops::Range<usize> = 0x300..0x330;
+
+/// The TDREPORT the guest printed (`guest: evidence report <hex>`).
+fn tdreport(console: &str) -> Vec<u8> {
+    let line = console
+        .lines()
+        .find_map(|line| line.strip_prefix("guest: evidence report "))
+        .unwrap_or_else(|| panic!("the guest printed no report:\n{console}"));
+    let bytes: Vec<u8> =
+        (0..line.len() / 2).map(|i| u8::from_str_radix(&line[2 * i..2 * i + 2], 16).expect("hex")).collect();
+    assert_eq!(bytes.len(), 1024, "a TDREPORT is 1024 bytes");
+    bytes
+}
+
+/// SHA-384(48 zero bytes || SHA-384(the image's pages `[image_start, image_end)` as the loader added
+/// them)), computed here from the IGVM file, independently of the firmware.
+fn expected_rtmr1(td: &TdImage) -> Vec<u8> {
+    let descriptor = td.pages.get(&GUEST_PAYLOAD_PAGE).expect("the payload descriptor page is loaded");
+    let payload = GuestPayload::parse(&descriptor[..]).expect("descriptor").expect("a guest");
+    let mut image = Sha384::new();
+    for gpa in (payload.image_start..payload.image_end).step_by(PAGE_SIZE as usize) {
+        image.update(&td.pages.get(&gpa).expect("every image page is loaded")[..]);
+    }
+    let mut rtmr = Sha384::new();
+    rtmr.update([0u8; 48]);
+    rtmr.update(image.finalize());
+    rtmr.finalize().to_vec()
 }

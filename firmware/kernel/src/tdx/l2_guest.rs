@@ -19,7 +19,7 @@ use warden_svsm::tdx_l2_launch::{
     GrantSize, grant_plan, granted_ranges, start_state, start_vmcs, write_launch_pages,
 };
 use warden_svsm::tdx_l2_serve::{Service, complete_cpuid, complete_port_in, serve};
-use warden_svsm::{Dispatcher, MemoryError, Paired};
+use warden_svsm::{Dispatcher, GuestMemory, MemoryError, Paired};
 
 use super::partition::{TdcallError, page_attr_wr, vm_rd, vp_enter, vp_wr};
 use super::{TdxPlatform, port_io};
@@ -47,6 +47,10 @@ pub enum L2LaunchError {
     Grant(u64, TdcallError),
     /// TDG.VP.WR refused this VMCS field.
     Vmcs(u32, TdcallError),
+    /// The guest image could not be read for its measurement, at this GPA.
+    ReadImage(u64, MemoryError),
+    /// TDG.MR.RTMR.EXTEND refused the guest image's measurement.
+    Measure(warden_defs::tdx::TdxStatus),
 }
 
 /// The L2 guest found, and its RAM mapped for Warden: what `start_services` serves.
@@ -92,6 +96,7 @@ pub fn launch(platform: &mut TdxPlatform, guest: L2Guest) -> Result<L2Channel, L
     // no Rust object (Warden reaches it only by copies); nothing else accepts it, and this runs once.
     unsafe { warden_accept::early::accept_tdx(platform, free, &mut stats) }.map_err(L2LaunchError::Accept)?;
     write_launch_pages(&mut memory).map_err(|(gpa, error)| L2LaunchError::Write(gpa, error))?;
+    measure_image(platform, &memory, &guest.payload)?;
 
     for (gpa, size) in grant_plan(&granted_ranges(&guest.payload)) {
         let level = match size {
@@ -114,6 +119,31 @@ pub fn launch(platform: &mut TdxPlatform, guest: L2Guest) -> Result<L2Channel, L
     // The guest-state buffer: Warden's heap, 256-aligned by its type.
     let state = Box::new(start_state(&guest.payload));
     Ok(L2Channel { memory, state })
+}
+
+/// Extends RTMR\[1\] with SHA-384 of the guest image as loaded, before the guest's first instruction
+/// (TDVF's convention: RTMR\[1\] holds the OS loader; `warden_svsm::tdx_evidence`). The image is also in
+/// MRTD, but a verifier reading the TDREPORT then finds the payload Warden launched in the register
+/// meant for it, as it would under a TDVF: RTMR\[1\] = SHA-384(0⁴⁸ ‖ SHA-384(image)). Read a page at a
+/// time, so a guest firmware of megabytes never sits on Warden's heap.
+fn measure_image(
+    platform: &mut TdxPlatform,
+    memory: &SnpGuestMemory,
+    payload: &GuestPayload,
+) -> Result<(), L2LaunchError> {
+    use warden_platform::tdx_attestation::TdxAttestation;
+    use warden_sha::Sha384;
+    use warden_sha::digest::Digest;
+    let mut hash = Sha384::new();
+    let mut page = [0u8; PAGE_SIZE as usize];
+    for gpa in (payload.image_start..payload.image_end).step_by(PAGE_SIZE as usize) {
+        memory.read(gpa, &mut page).map_err(|e| L2LaunchError::ReadImage(gpa, e))?;
+        hash.update(page);
+    }
+    let digest: [u8; 48] = hash.finalize().into();
+    platform
+        .extend_rtmr(warden_svsm::tdx_evidence::GUEST_PAYLOAD_RTMR, &digest)
+        .map_err(L2LaunchError::Measure)
 }
 
 /// The L2 guest, launched: its memory as Warden reaches it and its guest-state buffer.

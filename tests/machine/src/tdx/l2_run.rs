@@ -8,11 +8,11 @@
 //!
 //! The VMCS fields reach the engine through [`super::l2_vmcs_state`].
 use std::collections::BTreeMap;
-use std::mem::{offset_of, size_of};
+use std::mem::size_of;
 
 use unicorn_engine::unicorn_const::Prot;
 use unicorn_engine::{Context, RegisterX86, Unicorn};
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+use zerocopy::{FromBytes, IntoBytes};
 
 use super::l2_attrs;
 use super::l2_vmcs_state::{self, APPLY_ORDER};
@@ -22,29 +22,8 @@ use crate::memory::REGIONS;
 
 const PAGE: u64 = 0x1000;
 
-/// The L2 guest-state buffer TDG.VP.ENTER's RDX names ("Intel TDX Module TD Partitioning
-/// Architecture Specification", the L2 vCPU guest-state buffer): the GPRs in TDG.VP.VMCALL's order
-/// (RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8..R15), RFLAGS, RIP, SSP, the interrupt status.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct L2GuestState {
-    /// RAX .. R15.
-    pub gprs: [u64; 16],
-    /// RFLAGS.
-    pub rflags: u64,
-    /// RIP.
-    pub rip: u64,
-    /// The shadow-stack pointer (kept, not used: the emulated CPU has no CET).
-    pub ssp: u64,
-    /// The guest interrupt status (kept, not used: no virtual APIC is modelled).
-    pub interrupt_status: u16,
-    reserved: [u8; 0x66],
-}
-const _: () = assert!(size_of::<L2GuestState>() == 0x100);
-const _: () = assert!(offset_of!(L2GuestState, rflags) == 0x80);
-const _: () = assert!(offset_of!(L2GuestState, rip) == 0x88);
-const _: () = assert!(offset_of!(L2GuestState, ssp) == 0x90);
-const _: () = assert!(offset_of!(L2GuestState, interrupt_status) == 0x98);
+/// The L2 guest-state buffer TDG.VP.ENTER's RDX names (Warden's definition: one layout for both sides).
+pub use warden_defs::tdx_partition::L2GuestState;
 
 /// VMX basic exit reason (SDM vol. 3 Appendix C): triple fault.
 pub const EXIT_TRIPLE_FAULT: u32 = 2;

@@ -9,30 +9,15 @@ use std::collections::BTreeMap;
 
 use super::l2_attrs::operand_invalid;
 
-/// TDCALL leaf TDG.VM.RD.
-pub const TDG_VM_RD: u64 = 7;
-/// TDCALL leaf TDG.VP.RD.
-pub const TDG_VP_RD: u64 = 9;
-/// TDCALL leaf TDG.VP.WR.
-pub const TDG_VP_WR: u64 = 10;
-/// TDCALL leaf TDG.MEM.PAGE.ATTR.RD.
-pub const TDG_MEM_PAGE_ATTR_RD: u64 = 23;
-/// TDCALL leaf TDG.MEM.PAGE.ATTR.WR.
-pub const TDG_MEM_PAGE_ATTR_WR: u64 = 24;
-/// TDCALL leaf TDG.VP.ENTER.
-pub const TDG_VP_ENTER: u64 = 25;
-
-/// TDX_METADATA_FIELD_ID_INCORRECT: the field identifier names nothing the module has.
-pub const TDX_METADATA_FIELD_ID_INCORRECT: u64 = 0xC000_0C00_0000_0000;
-/// MD_TDCS_NUM_L2_VMS: how many L2 VMs the TD was built with.
-pub const MD_TDCS_NUM_L2_VMS: u64 = 0x9010_0001_0000_0005;
-/// MD_TDVPS_L2_CTLS of VM 1.
-pub const MD_TDVPS_L2_CTLS_VM1: u64 = 0xA020_0003_0000_0051;
-/// The upper half of a VM 1 L2 VMCS field identifier: class 36 (VM 1's VMCS), context 2 (vCPU),
-/// element size 3 (64 bits); the VMCS encoding is the lower half.
-pub const L2_VMCS_VM1: u64 = (36 << 56) | (2 << 52) | (3 << 32);
-/// The operand id TDG.VP.ENTER reports when the virtual-APIC page was never set.
-pub const OPERAND_ID_VIRTUAL_APIC: u64 = 0x40;
+/// The leaves, field identifiers and error codes, as Warden's definitions name them (one source for the
+/// firmware and the model, as the SNP machine shares `warden_defs`' wire structs).
+pub use warden_defs::tdx_partition::{
+    MD_TDCS_NUM_L2_VMS, MD_TDVPS_L2_CTLS_VM1, OPERAND_ID_VIRTUAL_APIC, TDG_MEM_PAGE_ATTR_RD,
+    TDG_MEM_PAGE_ATTR_WR, TDG_VM_RD, TDG_VP_ENTER, TDG_VP_RD, TDG_VP_WR, TDX_METADATA_FIELD_ID_INCORRECT,
+};
+/// The upper half of a VM 1 L2 VMCS field identifier (class 36, context 2, element size 3); the VMCS
+/// encoding is the lower half.
+pub const L2_VMCS_VM1: u64 = warden_defs::tdx_partition::l2_vmcs_field(0);
 
 /// VMCS encodings (SDM vol. 3 Appendix B) of the guest-state fields the model keeps.
 pub mod vmcs {
