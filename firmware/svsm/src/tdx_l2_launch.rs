@@ -13,7 +13,7 @@ use warden_defs::guest_launch::{
     GUEST_PAGE_TABLES, GUEST_PLATFORM_TDX_L2, GuestBootInfo, GuestPayload,
 };
 use warden_defs::layout::{LARGE_PAGE_SIZE, PAGE_SIZE, WARDEN_BASE, WARDEN_SIZE};
-use warden_defs::tdx_partition::{L2GuestState, gpr, vmcs};
+use warden_defs::tdx_partition::{ATTR_R, ATTR_W, ATTR_XS, L2GuestState, gpr, vmcs};
 use warden_platform::memory::GpaRange;
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -41,19 +41,37 @@ pub fn boot_info() -> GuestBootInfo {
     }
 }
 
-/// Every range the L2 is granted, in address order: the boot-information page, the page-table pages,
-/// the image, the free RAM. Nothing else: the other launch pages (calling area, secrets, GHCB) have no
-/// use on TDX and stay Warden's. Also the guest RAM the dispatcher checks the L2's buffers against.
-pub fn granted_ranges(payload: &GuestPayload) -> Vec<GpaRange> {
+/// One range the L2 is granted, with the VM 1 attributes it gets (TDG.MEM.PAGE.ATTR.WR's R, W, Xs;
+/// VALID is added by the write).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The pages.
+    pub range: GpaRange,
+    /// [`ATTR_R`], [`ATTR_W`], [`ATTR_XS`] as the range needs them, nothing more.
+    pub attributes: u64,
+}
+
+/// Every range the L2 is granted, in address order, each with the least it needs: the
+/// boot-information page read-only (Warden writes it, the guest only reads it); the page tables
+/// read-write (the L2's page walks set their accessed and dirty bits); the image read-write-execute
+/// (its code, data and bss share the window; the guest runs in ring 0, so supervisor execute only);
+/// the free RAM read-write, never executable. Nothing else: the other launch pages (calling area,
+/// secrets, GHCB) have no use on TDX and stay Warden's.
+pub fn grants(payload: &GuestPayload) -> Vec<Grant> {
     [
-        (GUEST_BOOT_INFO, GUEST_BOOT_INFO + PAGE_SIZE),
-        (GUEST_PAGE_TABLES, GUEST_PAGE_TABLES + GUEST_PAGE_TABLE_PAGES * PAGE_SIZE),
-        (payload.image_start, payload.image_end),
-        (GUEST_FREE_BASE, GUEST_FREE_END),
+        (GUEST_BOOT_INFO, GUEST_BOOT_INFO + PAGE_SIZE, ATTR_R),
+        (GUEST_PAGE_TABLES, GUEST_PAGE_TABLES + GUEST_PAGE_TABLE_PAGES * PAGE_SIZE, ATTR_R | ATTR_W),
+        (payload.image_start, payload.image_end, ATTR_R | ATTR_W | ATTR_XS),
+        (GUEST_FREE_BASE, GUEST_FREE_END, ATTR_R | ATTR_W),
     ]
     .into_iter()
-    .filter_map(|(start, end)| GpaRange::new(start, end))
+    .filter_map(|(start, end, attributes)| Some(Grant { range: GpaRange::new(start, end)?, attributes }))
     .collect()
+}
+
+/// The ranges of [`grants`]: the guest RAM the dispatcher checks the L2's buffers against.
+pub fn granted_ranges(payload: &GuestPayload) -> Vec<GpaRange> {
+    grants(payload).into_iter().map(|grant| grant.range).collect()
 }
 
 /// The page size of one TDG.MEM.PAGE.ATTR.WR.
@@ -65,18 +83,19 @@ pub enum GrantSize {
     Size2M,
 }
 
-/// The attribute writes that grant `ranges`: 2 MiB where a 2 MiB page lies wholly inside a range and
-/// is aligned, 4 KiB elsewhere.
-pub fn grant_plan(ranges: &[GpaRange]) -> Vec<(u64, GrantSize)> {
+/// The attribute writes that make `grants`: 2 MiB where a 2 MiB page lies wholly inside a range and
+/// is aligned, 4 KiB elsewhere; each with its range's attributes.
+pub fn grant_plan(grants: &[Grant]) -> Vec<(u64, GrantSize, u64)> {
     let mut plan = Vec::new();
-    for range in ranges {
-        let mut gpa = range.start();
-        while gpa < range.end() {
-            if gpa.is_multiple_of(LARGE_PAGE_SIZE) && range.end() - gpa >= LARGE_PAGE_SIZE {
-                plan.push((gpa, GrantSize::Size2M));
+    for grant in grants {
+        let (end, attributes) = (grant.range.end(), grant.attributes);
+        let mut gpa = grant.range.start();
+        while gpa < end {
+            if gpa.is_multiple_of(LARGE_PAGE_SIZE) && end - gpa >= LARGE_PAGE_SIZE {
+                plan.push((gpa, GrantSize::Size2M, attributes));
                 gpa += LARGE_PAGE_SIZE;
             } else {
-                plan.push((gpa, GrantSize::Size4K));
+                plan.push((gpa, GrantSize::Size4K, attributes));
                 gpa += PAGE_SIZE;
             }
         }

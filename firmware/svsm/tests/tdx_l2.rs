@@ -12,9 +12,9 @@ use warden_defs::guest_launch::{
 use warden_defs::layout::{PAGE_SIZE, WARDEN_BASE};
 use warden_defs::svsm::{CallId, PROTOCOL_CORE, PROTOCOL_VTPM, ResultCode, core_call};
 use warden_defs::tdx::TdxStatus;
-use warden_defs::tdx_partition::{EptQualification, L2GuestState, gpr, vmcs};
+use warden_defs::tdx_partition::{ATTR_R, ATTR_W, ATTR_XS, EptQualification, L2GuestState, gpr, vmcs};
 use warden_svsm::tdx_l2_exit::{ExitError, ExitInfo, NONCE_PORT};
-use warden_svsm::tdx_l2_launch::{GrantSize, boot_info, grant_plan, granted_ranges, start_state, start_vmcs};
+use warden_svsm::tdx_l2_launch::{GrantSize, boot_info, grant_plan, grants, start_state, start_vmcs};
 use warden_svsm::tdx_l2_serve::{Service, Stop, complete_cpuid, complete_port_in, serve};
 use zerocopy::FromZeros;
 
@@ -159,10 +159,9 @@ const PAYLOAD: GuestPayload = GuestPayload {
 
 #[test]
 fn the_grant_plan_covers_exactly_the_contracts_ranges_with_2m_pages_where_aligned() {
-    let ranges = granted_ranges(&PAYLOAD);
-    let plan = grant_plan(&ranges);
+    let plan = grant_plan(&grants(&PAYLOAD));
     let mut pages: Vec<u64> = Vec::new();
-    for &(gpa, size) in &plan {
+    for &(gpa, size, _) in &plan {
         match size {
             GrantSize::Size4K => pages.push(gpa),
             GrantSize::Size2M => {
@@ -177,9 +176,28 @@ fn the_grant_plan_covers_exactly_the_contracts_ranges_with_2m_pages_where_aligne
     expected.extend((GUEST_FREE_BASE..GUEST_FREE_END).step_by(4096));
     assert_eq!(pages, expected);
     // The image's first 2 MiB and the free RAM are granted as 2 MiB pages; nothing of Warden's is.
-    assert!(plan.contains(&(GUEST_IMAGE_BASE, GrantSize::Size2M)));
+    assert!(plan.contains(&(GUEST_IMAGE_BASE, GrantSize::Size2M, ATTR_R | ATTR_W | ATTR_XS)));
     assert_eq!(plan.iter().filter(|p| p.1 == GrantSize::Size2M).count(), 1 + 8);
     assert!(pages.iter().all(|&p| p < WARDEN_BASE));
+}
+
+#[test]
+fn each_range_is_granted_the_least_it_needs() {
+    let attributes = |gpa: u64| {
+        grant_plan(&grants(&PAYLOAD))
+            .into_iter()
+            .find(|&(start, size, _)| {
+                let len = if size == GrantSize::Size2M { 0x20_0000 } else { PAGE_SIZE };
+                (start..start + len).contains(&gpa)
+            })
+            .map(|p| p.2)
+    };
+    assert_eq!(attributes(GUEST_BOOT_INFO), Some(ATTR_R), "the boot information is read-only");
+    assert_eq!(attributes(GUEST_PAGE_TABLES), Some(ATTR_R | ATTR_W), "page tables: no execute");
+    assert_eq!(attributes(PAYLOAD.entry), Some(ATTR_R | ATTR_W | ATTR_XS), "the image runs in ring 0");
+    assert_eq!(attributes(GUEST_FREE_BASE), Some(ATTR_R | ATTR_W), "free RAM is never executable");
+    assert_eq!(attributes(GUEST_FREE_END - PAGE_SIZE), Some(ATTR_R | ATTR_W));
+    assert_eq!(attributes(WARDEN_BASE), None, "nothing of Warden's");
 }
 
 #[test]

@@ -13,10 +13,10 @@ use alloc::boxed::Box;
 use warden_accept::AcceptStats;
 use warden_defs::guest_launch::{GUEST_FREE_BASE, GUEST_FREE_END, GuestPayload, GuestPayloadError};
 use warden_defs::layout::PAGE_SIZE;
-use warden_defs::tdx_partition::{ATTR_ALL, L2GuestState, MD_TDCS_NUM_L2_VMS, l2_vmcs_field};
+use warden_defs::tdx_partition::{L2GuestState, MD_TDCS_NUM_L2_VMS, l2_vmcs_field};
 use warden_platform::memory::GpaRange;
 use warden_svsm::tdx_l2_launch::{
-    GrantSize, grant_plan, granted_ranges, start_state, start_vmcs, write_launch_pages,
+    GrantSize, grant_plan, granted_ranges, grants, start_state, start_vmcs, write_launch_pages,
 };
 use warden_svsm::tdx_l2_serve::{Service, complete_cpuid, complete_port_in, serve};
 use warden_svsm::{Dispatcher, GuestMemory, MemoryError, Paired};
@@ -98,13 +98,13 @@ pub fn launch(platform: &mut TdxPlatform, guest: L2Guest) -> Result<L2Channel, L
     write_launch_pages(&mut memory).map_err(|(gpa, error)| L2LaunchError::Write(gpa, error))?;
     measure_image(platform, &memory, &guest.payload)?;
 
-    for (gpa, size) in grant_plan(&granted_ranges(&guest.payload)) {
+    for (gpa, size, attributes) in grant_plan(&grants(&guest.payload)) {
         let level = match size {
             GrantSize::Size4K => 0,
             GrantSize::Size2M => 1,
         };
         // SAFETY: a page of the L2's own ranges (the launch contract's): never Warden's.
-        unsafe { page_attr_wr(gpa, level, ATTR_ALL) }.map_err(|e| L2LaunchError::Grant(gpa, e))?;
+        unsafe { page_attr_wr(gpa, level, attributes) }.map_err(|e| L2LaunchError::Grant(gpa, e))?;
     }
 
     // The virtual-APIC page: Warden's heap (identity-mapped: the address is the GPA), leaked, never
