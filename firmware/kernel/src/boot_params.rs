@@ -53,6 +53,11 @@ pub struct BootFacts {
     pub vcpu_count: Option<u32>,
     /// The guest's memory, Warden's own region cut out.
     pub memory_map: MemoryMap,
+    /// SHA-384 of the boot configuration as the loader placed it: the boot parameter page followed by
+    /// the memory-map page, 8 KiB, hashed from the same copies that were parsed. MRTD and the SNP
+    /// launch digest do not cover these pages (IGVM parameter areas are inserted unmeasured); TDX
+    /// extends this digest into RTMR\[0\] (`warden_svsm::tdx_evidence::WardenEvent::BootConfig`).
+    pub config_digest: [u8; 48],
 }
 
 /// Why the loader's pages were refused.
@@ -72,7 +77,11 @@ pub fn read(rsi: u64) -> Result<BootFacts, BootFactsError> {
     if rsi != PARAMS_PAGE {
         return Err(BootFactsError::UnexpectedParamsAddress(rsi));
     }
-    let vcpu_count = BootParams::parse(&copy_page(PARAMS_PAGE)).map_err(BootFactsError::Params)?;
-    let memory_map = MemoryMap::parse(&copy_page(MEMORY_MAP_PAGE)).map_err(BootFactsError::MemoryMap)?;
-    Ok(BootFacts { vcpu_count, memory_map })
+    use warden_sha::Sha384;
+    use warden_sha::digest::Digest;
+    let (params, map) = (copy_page(PARAMS_PAGE), copy_page(MEMORY_MAP_PAGE));
+    let config_digest = Sha384::new().chain_update(params).chain_update(map).finalize().into();
+    let vcpu_count = BootParams::parse(&params).map_err(BootFactsError::Params)?;
+    let memory_map = MemoryMap::parse(&map).map_err(BootFactsError::MemoryMap)?;
+    Ok(BootFacts { vcpu_count, memory_map, config_digest })
 }

@@ -25,6 +25,8 @@ pub enum BootStepError {
         /// The page whose entry was refused.
         gpa: u64,
     },
+    /// TDX: the TDX module refused to extend RTMR\[0\] with the boot configuration.
+    BootConfigMeasurement(warden_defs::tdx::TdxStatus),
     /// The acceptance engine refused or failed on the heap.
     HeapAcceptance(AcceptError),
     /// SEV-SNP: the guest RAM the memory map names could not be mapped for Warden.
@@ -87,6 +89,12 @@ pub trait BootSteps: Platform {
     /// # Safety
     /// Call once, before `heap::init`: nothing references the heap.
     unsafe fn accept_heap(&mut self) -> Result<HeapMemory, BootStepError>;
+    /// Records the boot configuration (`facts.config_digest`) once the heap exists, where the platform
+    /// has a register for what its launch measurement does not cover: TDX extends RTMR\[0\]. Elsewhere
+    /// nothing: on SEV-SNP and native the parameter pages are not measured (yet).
+    fn measure_boot_config(&mut self, _facts: &BootFacts) -> Result<(), BootStepError> {
+        Ok(())
+    }
     /// The guest's RAM, as the services accept it, after the heap exists. By default what the host
     /// reports, `[0, hints.ram_bytes)` without Warden's ranges (native: Warden reaches the test
     /// transport's pages only); SNP maps the validated memory map's RAM for Warden and answers that.

@@ -146,6 +146,11 @@ fn boot<P: BootSteps>(mut platform: P, clock: BootClock, claim: u64, params: u64
     if let Err(error) = unsafe { heap::init(memory) } {
         fail(&platform, "the heap refused its memory", error)
     }
+    // Where the launch measurement does not cover the parameter pages, they are measured as soon as
+    // the heap exists (TDX: RTMR[0]; the TDCALL's buffer is on the heap).
+    if let Err(error) = platform.measure_boot_config(&facts) {
+        fail(&platform, "the boot configuration cannot be measured", error)
+    }
     clock = clock.phase("heap");
     // The boot's TSC rate, against the window `start_timing` opened.
     let _ = crate::tsc::finish_window();

@@ -8,8 +8,9 @@
 //! Measurements. MRTD covers Warden's image as built; what Warden takes in at run time is extended
 //! into RTMRs following the TDVF convention (TDX guest firmware: RTMR0 = firmware configuration,
 //! RTMR1 = the OS loader and kernel, RTMR2 = the OS's command line and applications, RTMR3 = reserved):
-//! - RTMR\[0\] ← SHA-384 of the boot configuration the host hands Warden (boot parameters, memory map),
-//!   which MRTD does not cover;
+//! - RTMR\[0\] ← SHA-384 of the boot configuration the host hands Warden, which MRTD does not cover
+//!   (IGVM parameter areas are inserted unmeasured): the boot parameter page followed by the
+//!   memory-map page, 8 KiB, as the loader placed them;
 //! - RTMR\[1\] ← SHA-384 of the guest payload Warden launches (the role of TDVF's OS loader);
 //! - RTMR\[2\] and RTMR\[3\] are left to the guest.
 //!
@@ -30,7 +31,8 @@ use crate::error::EvidenceError;
 /// A run-time measurement Warden makes, and the RTMR it goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WardenEvent<'a> {
-    /// The boot configuration the host handed Warden: RTMR\[0\].
+    /// The boot configuration the host handed Warden (the boot parameter page, then the memory-map
+    /// page): RTMR\[0\].
     BootConfig(&'a [u8]),
     /// The guest payload Warden launches: RTMR\[1\].
     GuestPayload(&'a [u8]),
@@ -40,7 +42,7 @@ impl WardenEvent<'_> {
     /// The RTMR the event is extended into.
     pub const fn rtmr(self) -> u8 {
         match self {
-            WardenEvent::BootConfig(_) => 0,
+            WardenEvent::BootConfig(_) => BOOT_CONFIG_RTMR,
             WardenEvent::GuestPayload(_) => GUEST_PAYLOAD_RTMR,
         }
     }
@@ -56,6 +58,9 @@ impl WardenEvent<'_> {
 
 /// The RTMR a guest payload goes to (TDVF's RTMR\[1\]: the OS loader and kernel).
 pub const GUEST_PAYLOAD_RTMR: u8 = 1;
+
+/// The RTMR the boot configuration goes to (TDVF's RTMR\[0\]: the firmware's configuration).
+pub const BOOT_CONFIG_RTMR: u8 = 0;
 
 /// Extends `event` into its RTMR; returns the digest extended (for an event log).
 pub fn measure(

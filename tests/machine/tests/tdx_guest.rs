@@ -2,13 +2,14 @@
 //! Warden, the TD's L1, launches the guest as L2 VM 1 and serves it; the guest's steps pass; then its
 //! final attack writes one byte to Warden's first page, which Warden never granted it: the TDX module
 //! stops the write (an EPT violation), Warden reports it and stops the guest, and the byte in the
-//! machine's memory is Warden's own. The TDREPORT the guest received carries, in RTMR[1], the extend
-//! Warden made of the guest image before its first instruction.
+//! machine's memory is Warden's own. The TDREPORT the guest received carries Warden's two extends: in
+//! RTMR[0] the boot configuration the VMM placed (the parameter page and the memory-map page, which
+//! MRTD does not cover), in RTMR[1] the guest image before its first instruction.
 use std::path::PathBuf;
 
 use sha2::{Digest, Sha384};
 use warden_defs::guest_launch::GuestPayload;
-use warden_defs::layout::{GUEST_PAYLOAD_PAGE, PAGE_SIZE, WARDEN_BASE};
+use warden_defs::layout::{GUEST_PAYLOAD_PAGE, MEMORY_MAP_PAGE, PAGE_SIZE, PARAMS_PAGE, WARDEN_BASE};
 use warden_machine::machine::{Config, Outcome};
 use warden_machine::tdx::loader::TdImage;
 use warden_machine::tdx::loader::load;
@@ -55,7 +56,11 @@ fn warden_serves_the_l2_guest_and_stops_its_write_to_wardens_memory() {
     assert_eq!(after[0] & !ACCESSED_DIRTY, before[0] & !ACCESSED_DIRTY, "Warden's byte changed");
 
     let report = tdreport(&console);
-    assert_eq!(report[RTMR0], [0u8; 48], "RTMR[0]: Warden extends nothing there");
+    assert_eq!(
+        report[RTMR0],
+        expected_rtmr0(&td),
+        "RTMR[0] is not SHA-384(0^48 || SHA-384(the parameter page || the memory-map page))"
+    );
     assert_eq!(
         report[RTMR1],
         expected_rtmr1(&td),
@@ -80,6 +85,21 @@ fn tdreport(console: &str) -> Vec<u8> {
     bytes
 }
 
+/// One extend from zero, as a verifier replays it: SHA-384(48 zero bytes || `event_digest`).
+fn extend_from_zero(event_digest: &[u8]) -> Vec<u8> {
+    Sha384::new().chain_update([0u8; 48]).chain_update(event_digest).finalize().to_vec()
+}
+
+/// SHA-384(48 zero bytes || SHA-384(the boot parameter page || the memory-map page as the loader placed
+/// them)), computed here from the IGVM file and the machine's configuration, independently of the
+/// firmware.
+fn expected_rtmr0(td: &TdImage) -> Vec<u8> {
+    let page = |gpa: u64| &td.pages.get(&gpa).expect("the parameter pages are placed")[..];
+    extend_from_zero(
+        &Sha384::new().chain_update(page(PARAMS_PAGE)).chain_update(page(MEMORY_MAP_PAGE)).finalize(),
+    )
+}
+
 /// SHA-384(48 zero bytes || SHA-384(the image's pages `[image_start, image_end)` as the loader added
 /// them)), computed here from the IGVM file, independently of the firmware.
 fn expected_rtmr1(td: &TdImage) -> Vec<u8> {
@@ -89,8 +109,5 @@ fn expected_rtmr1(td: &TdImage) -> Vec<u8> {
     for gpa in (payload.image_start..payload.image_end).step_by(PAGE_SIZE as usize) {
         image.update(&td.pages.get(&gpa).expect("every image page is loaded")[..]);
     }
-    let mut rtmr = Sha384::new();
-    rtmr.update([0u8; 48]);
-    rtmr.update(image.finalize());
-    rtmr.finalize().to_vec()
+    extend_from_zero(&image.finalize())
 }

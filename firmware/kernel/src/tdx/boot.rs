@@ -28,6 +28,15 @@ impl BootSteps for TdxPlatform {
         Ok(Some(super::ve::entry()))
     }
 
+    /// RTMR\[0\] ← SHA-384 of the boot parameter page and the memory-map page (TDVF's convention: RTMR\[0\]
+    /// holds the firmware's configuration; `warden_svsm::tdx_evidence`). The VMM inserts them unmeasured,
+    /// so MRTD says nothing of them; a verifier replays RTMR\[0\] = SHA-384(0⁴⁸ ‖ digest).
+    fn measure_boot_config(&mut self, facts: &crate::boot_params::BootFacts) -> Result<(), BootStepError> {
+        use warden_platform::tdx_attestation::TdxAttestation;
+        self.extend_rtmr(warden_svsm::tdx_evidence::BOOT_CONFIG_RTMR, &facts.config_digest)
+            .map_err(BootStepError::BootConfigMeasurement)
+    }
+
     unsafe fn accept_heap(&mut self) -> Result<HeapMemory, BootStepError> {
         let mut stats = AcceptStats::default();
         // SAFETY: the heap is Warden's alone and holds no Rust object (the contract: before
