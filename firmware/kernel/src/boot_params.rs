@@ -56,7 +56,8 @@ pub struct BootFacts {
     /// SHA-384 of the boot configuration as the loader placed it: the boot parameter page followed by
     /// the memory-map page, 8 KiB, hashed from the same copies that were parsed. MRTD and the SNP
     /// launch digest do not cover these pages (IGVM parameter areas are inserted unmeasured); TDX
-    /// extends this digest into RTMR\[0\] (`warden_svsm::tdx_evidence::WardenEvent::BootConfig`).
+    /// extends this digest into RTMR\[0\] (`warden_svsm::tdx_evidence::WardenEvent::BootConfig`; an 8 KiB hash, so it is
+    /// taken on every platform rather than keeping the copies for the one that uses it).
     pub config_digest: [u8; 48],
 }
 

@@ -21,55 +21,43 @@ use warden_defs::attest::REPORT_DATA_SIZE;
 use warden_defs::tdx::TdxStatus;
 use warden_defs::tdx_report::{REPORT_TYPE_TDX, TD_MEASUREMENT_SIZE};
 use warden_platform::tdx_attestation::TdxAttestation;
-use warden_sha::Sha384;
-use warden_sha::digest::Digest;
 use zerocopy::IntoBytes;
 
 use crate::attest_protocol::{Evidence, EvidenceSource};
 use crate::error::EvidenceError;
 
-/// A run-time measurement Warden makes, and the RTMR it goes to.
+/// A run-time measurement Warden makes: the SHA-384 digest of the event's bytes, and by its kind the
+/// RTMR it goes to. The caller hashes the bytes as it reads them (a guest image of megabytes is read a
+/// page at a time, never held as one slice).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WardenEvent<'a> {
+pub enum WardenEvent {
     /// The boot configuration the host handed Warden (the boot parameter page, then the memory-map
-    /// page): RTMR\[0\].
-    BootConfig(&'a [u8]),
-    /// The guest payload Warden launches: RTMR\[1\].
-    GuestPayload(&'a [u8]),
+    /// page): RTMR\[0\], TDVF's firmware-configuration register.
+    BootConfig([u8; TD_MEASUREMENT_SIZE]),
+    /// The guest payload Warden launches: RTMR\[1\], TDVF's OS-loader register.
+    GuestPayload([u8; TD_MEASUREMENT_SIZE]),
 }
 
-impl WardenEvent<'_> {
+impl WardenEvent {
     /// The RTMR the event is extended into.
     pub const fn rtmr(self) -> u8 {
         match self {
-            WardenEvent::BootConfig(_) => BOOT_CONFIG_RTMR,
-            WardenEvent::GuestPayload(_) => GUEST_PAYLOAD_RTMR,
+            WardenEvent::BootConfig(_) => 0,
+            WardenEvent::GuestPayload(_) => 1,
         }
     }
 
     /// The 48 bytes extended: SHA-384 of the event's bytes.
-    pub fn digest(self) -> [u8; TD_MEASUREMENT_SIZE] {
-        let bytes = match self {
-            WardenEvent::BootConfig(bytes) | WardenEvent::GuestPayload(bytes) => bytes,
-        };
-        Sha384::digest(bytes).into()
+    pub const fn digest(self) -> [u8; TD_MEASUREMENT_SIZE] {
+        match self {
+            WardenEvent::BootConfig(digest) | WardenEvent::GuestPayload(digest) => digest,
+        }
     }
 }
 
-/// The RTMR a guest payload goes to (TDVF's RTMR\[1\]: the OS loader and kernel).
-pub const GUEST_PAYLOAD_RTMR: u8 = 1;
-
-/// The RTMR the boot configuration goes to (TDVF's RTMR\[0\]: the firmware's configuration).
-pub const BOOT_CONFIG_RTMR: u8 = 0;
-
-/// Extends `event` into its RTMR; returns the digest extended (for an event log).
-pub fn measure(
-    platform: &mut impl TdxAttestation,
-    event: WardenEvent<'_>,
-) -> Result<[u8; TD_MEASUREMENT_SIZE], TdxStatus> {
-    let digest = event.digest();
-    platform.extend_rtmr(event.rtmr(), &digest)?;
-    Ok(digest)
+/// Extends `event`'s digest into its RTMR.
+pub fn measure(platform: &mut impl TdxAttestation, event: WardenEvent) -> Result<(), TdxStatus> {
+    platform.extend_rtmr(event.rtmr(), &event.digest())
 }
 
 /// The TDX platform's [`EvidenceSource`]: TDREPORTs from the TDX module.

@@ -68,8 +68,8 @@ fn warden_s_measurements_replay_from_the_rtmrs() {
     let mut td = SimTdMeasurements::default();
     let config = b"boot parameters and memory map";
     let payload = b"the guest payload";
-    measure(&mut td, WardenEvent::BootConfig(config)).unwrap();
-    measure(&mut td, WardenEvent::GuestPayload(payload)).unwrap();
+    measure(&mut td, WardenEvent::BootConfig(Sha384::digest(config).into())).unwrap();
+    measure(&mut td, WardenEvent::GuestPayload(Sha384::digest(payload).into())).unwrap();
     // The verifier's replay, with an independent SHA-384: RTMR = SHA-384(RTMR ‖ SHA-384(event)).
     let replay = |events: &[&[u8]]| {
         events.iter().fold([0u8; 48], |rtmr, event| {

@@ -9,7 +9,7 @@ use warden_defs::guest_launch::{
     GUEST_BOOT_INFO, GUEST_FREE_BASE, GUEST_FREE_END, GUEST_IMAGE_BASE, GUEST_PAGE_TABLES,
     GUEST_PAYLOAD_MAGIC, GUEST_PLATFORM_TDX_L2, GuestPayload,
 };
-use warden_defs::layout::{PAGE_SIZE, WARDEN_BASE};
+use warden_defs::layout::{LARGE_PAGE_SIZE, PAGE_SIZE, WARDEN_BASE};
 use warden_defs::svsm::{CallId, PROTOCOL_CORE, PROTOCOL_VTPM, ResultCode, core_call};
 use warden_defs::tdx::TdxStatus;
 use warden_defs::tdx_partition::{ATTR_R, ATTR_W, ATTR_XS, EptQualification, L2GuestState, gpr, vmcs};
@@ -187,7 +187,7 @@ fn each_range_is_granted_the_least_it_needs() {
         grant_plan(&grants(&PAYLOAD))
             .into_iter()
             .find(|&(start, size, _)| {
-                let len = if size == GrantSize::Size2M { 0x20_0000 } else { PAGE_SIZE };
+                let len = if size == GrantSize::Size2M { LARGE_PAGE_SIZE } else { PAGE_SIZE };
                 (start..start + len).contains(&gpa)
             })
             .map(|p| p.2)

@@ -32,8 +32,8 @@ impl BootSteps for TdxPlatform {
     /// holds the firmware's configuration; `warden_svsm::tdx_evidence`). The VMM inserts them unmeasured,
     /// so MRTD says nothing of them; a verifier replays RTMR\[0\] = SHA-384(0⁴⁸ ‖ digest).
     fn measure_boot_config(&mut self, facts: &crate::boot_params::BootFacts) -> Result<(), BootStepError> {
-        use warden_platform::tdx_attestation::TdxAttestation;
-        self.extend_rtmr(warden_svsm::tdx_evidence::BOOT_CONFIG_RTMR, &facts.config_digest)
+        use warden_svsm::tdx_evidence::{WardenEvent, measure};
+        measure(self, WardenEvent::BootConfig(facts.config_digest))
             .map_err(BootStepError::BootConfigMeasurement)
     }
 

@@ -131,19 +131,16 @@ fn measure_image(
     memory: &SnpGuestMemory,
     payload: &GuestPayload,
 ) -> Result<(), L2LaunchError> {
-    use warden_platform::tdx_attestation::TdxAttestation;
     use warden_sha::Sha384;
     use warden_sha::digest::Digest;
+    use warden_svsm::tdx_evidence::{WardenEvent, measure};
     let mut hash = Sha384::new();
     let mut page = [0u8; PAGE_SIZE as usize];
     for gpa in (payload.image_start..payload.image_end).step_by(PAGE_SIZE as usize) {
         memory.read(gpa, &mut page).map_err(|e| L2LaunchError::ReadImage(gpa, e))?;
         hash.update(page);
     }
-    let digest: [u8; 48] = hash.finalize().into();
-    platform
-        .extend_rtmr(warden_svsm::tdx_evidence::GUEST_PAYLOAD_RTMR, &digest)
-        .map_err(L2LaunchError::Measure)
+    measure(platform, WardenEvent::GuestPayload(hash.finalize().into())).map_err(L2LaunchError::Measure)
 }
 
 /// The L2 guest, launched: its memory as Warden reaches it and its guest-state buffer.
